@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// The ringdns command line: serve, resolve, hash.
+import { Command, Option } from "commander";
+import { pino } from "pino";
+import { resolveConfig, parseListenAddress, parseDomain, LOG_LEVELS } from "../src/config.js";
+import { startDaemon } from "../src/daemon.js";
+import { RingdnsError } from "../src/errors.js";
+import { runResolve } from "../src/cli/resolve.js";
+import { runHash } from "../src/cli/hash.js";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function fail(e: unknown): never {
+  if (e instanceof RingdnsError) process.stderr.write(`ringdns: ${e.message}\n`);
+  else process.stderr.write(`ringdns: ${(e as Error)?.message ?? String(e)}\n`);
+  process.exit(1);
+}
+
+const program = new Command()
+  .name("ringdns")
+  .description("DNS-SD / mDNS discovery server with a consistent-hash ring")
+  .version("0.1.0")
+  .showSuggestionAfterError()
+  .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") });
+
+program
+  .command("serve")
+  .description("run the daemon: answer DNS-SD and _hash queries over UDP and TCP")
+  .option("--dns <addr:port>", "UDP+TCP listener, repeatable (default 0.0.0.0:8053 and [::]:8053)", collect)
+  .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
+  .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
+  .addOption(new Option("--log-level <level>", "log detail").choices(LOG_LEVELS as string[]).default("info"))
+  .option("--ttl <seconds>", "TTL of answers (a lease's remaining time caps it)", "30")
+  .option("--negative-ttl <seconds>", "SOA minimum: how long NXDOMAIN/NODATA may be cached", "5")
+  .option("--max-udp-size <bytes>", "largest UDP reply to EDNS clients (512 without EDNS)", "1232")
+  .option("--tcp-idle-timeout <seconds>", "close idle TCP connections after this long", "10")
+  .option("--tcp-max-connections <n>", "open TCP connections at most", "256")
+  .option("--ring-points <n>", "virtual ring points per unit of SRV weight (every client must use the same)", "1024")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns serve --services examples/services.yaml --dns 127.0.0.1:8053
+  ringdns serve --dns 0.0.0.0:53 --dns [::]:53 --domain svc.example. --services /etc/ringdns/services.yaml
+  dig @127.0.0.1 -p 8053 _cache._tcp.local PTR`,
+  )
+  .action(async (opts) => {
+    let config;
+    try {
+      config = resolveConfig(opts);
+    } catch (e) {
+      fail(e);
+    }
+    const log = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
+    try {
+      const daemon = await startDaemon(config, { log });
+      const stop = (signal: string) => {
+        log.info({ signal }, "shutting down");
+        daemon.close().then(
+          () => process.exit(0),
+          (err) => {
+            log.error({ err }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command("resolve")
+  .description("ask a ringdns server: browse a type, resolve an instance, or find a key's owner")
+  .argument("<type>", "service type, e.g. _cache._tcp")
+  .argument("[instance]", "instance name to resolve (omit to browse)")
+  .option("--key <key>", "show the ring owner of this key (a _hash query)")
+  .option("--subtype <label>", "browse only instances with this subtype, e.g. _eu")
+  .option("--server <addr:port>", "server to ask", "127.0.0.1:8053")
+  .option("--domain <name>", "domain the type lives under", "local.")
+  .option("--tcp", "use TCP instead of UDP")
+  .option("--json", "print JSON instead of text")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns resolve _cache._tcp                 list instances with host, port, TXT, addresses
+  ringdns resolve _cache._tcp alpha           one instance
+  ringdns resolve _cache._tcp --key user42    which instance owns key "user42"
+  ringdns resolve _cache._tcp --subtype _eu --server 192.0.2.53:53`,
+  )
+  .action(async (type: string, instance: string | undefined, opts) => {
+    try {
+      const [server] = parseListenAddress(opts.server, "--server");
+      const code = await runResolve({ type, instance, key: opts.key, subtype: opts.subtype, server: server!, domain: parseDomain(opts.domain), tcp: !!opts.tcp, json: !!opts.json });
+      process.exitCode = code;
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command("hash")
+  .description("compute a key's owner offline from a services file (same ring as the daemon)")
+  .argument("<type>", "service type, e.g. _cache._tcp")
+  .argument("<key>", "the key (as it would appear left of _hash)")
+  .requiredOption("--services <file>", "services file the daemon serves")
+  .option("--successors <n>", "also list the next N-1 distinct instances clockwise", "1")
+  .option("--ring-points <n>", "virtual ring points per unit of weight (must match the daemon)", "1024")
+  .option("--json", "print JSON instead of text")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns hash _cache._tcp user42 --services examples/services.yaml
+  ringdns hash _cache._tcp user42 --services examples/services.yaml --successors 3`,
+  )
+  .action((type: string, key: string, opts) => {
+    try {
+      process.exitCode = runHash({ type, key, servicesFile: opts.services, successors: opts.successors, ringPoints: opts.ringPoints, json: !!opts.json });
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program.parseAsync(process.argv).catch(fail);

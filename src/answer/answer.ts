@@ -1,0 +1,277 @@
+// The one handler contract between frontends and the core:
+//
+//   answerQuery(query, registry, options, now) -> Response
+//
+// Pure: no sockets, no clock of its own. The frontend decodes the request,
+// calls this, and encodes the Response with the size its transport allows
+// (UDP: the client's EDNS size or 512, setting TC when the answer does not
+// fit; TCP: 65535). NXDOMAIN, NODATA and REFUSED are results, not errors.
+import { isIPv4 } from "node:net";
+import {
+  hostName,
+  instanceName,
+  labelsEqual,
+  lowerAscii,
+  parseQueryName,
+  typeName,
+  type Labels,
+  type ParsedName,
+  type ServiceType,
+} from "../names.js";
+import type { Registry } from "../registry/registry.js";
+import type { Instance } from "../registry/types.js";
+import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
+import type { Edns, ResourceRecord, Response } from "../wire/message.js";
+import type { Query } from "../wire/query.js";
+
+export interface AnswerOptions {
+  /** Served domains, `local.` included, each as labels. */
+  readonly domains: readonly Labels[];
+  /** TTL of positive answers, seconds (capped by a lease's remaining time). */
+  readonly ttl: number;
+  /** SOA minimum: how long resolvers may cache NXDOMAIN/NODATA (RFC 2308), seconds. */
+  readonly negativeTtl: number;
+  /** UDP payload size we advertise in our OPT record. */
+  readonly udpPayloadSize: number;
+}
+
+export const DEFAULT_ANSWER_OPTIONS: Omit<AnswerOptions, "domains"> = {
+  ttl: 30,
+  negativeTtl: 5,
+  udpPayloadSize: 1232,
+};
+
+/** A node's data: its RRsets by type, or `exists: false` for NXDOMAIN. */
+interface Node {
+  exists: boolean;
+  rrsets: Map<number, ResourceRecord[]>;
+  /** Records owed in the additional section when an RRset of this type is answered. */
+  extra?: (type: number) => ResourceRecord[];
+}
+
+/** RFC 8482 §4.1: ANY gets one RRset, the most useful one the name has. */
+const ANY_PREFERENCE = [Type.SRV, Type.PTR, Type.A, Type.AAAA, Type.TXT, Type.SOA];
+
+export function answerQuery(query: Query, registry: Registry, options: AnswerOptions, now: number): Response {
+  const q = query.question;
+  const res = baseResponse(query, options);
+  if (query.edns && query.edns.version > 0) {
+    res.rcode = Rcode.BADVERS; // RFC 6891 §6.1.3
+    return res;
+  }
+  const parsed = parseQueryName(q.name, options.domains);
+  if (!parsed || (q.class !== Class.IN && q.class !== Class.ANY) || q.type === Type.AXFR || q.type === Type.IXFR) {
+    res.rcode = Rcode.REFUSED;
+    return res;
+  }
+  res.aa = true;
+  const ctx = new Context(registry, options, now, parsed.domain);
+  const node = ctx.node(parsed, q.name);
+  if (!node.exists) {
+    res.rcode = Rcode.NXDOMAIN;
+    res.authorities.push(ctx.soa());
+    return res;
+  }
+  let type = q.type;
+  if (type === Type.ANY) type = ANY_PREFERENCE.find((t) => node.rrsets.has(t)) ?? Type.ANY;
+  const rrs = node.rrsets.get(type);
+  if (!rrs || rrs.length === 0) {
+    res.authorities.push(ctx.soa()); // NODATA
+    return res;
+  }
+  res.answers.push(...rrs);
+  const extra = node.extra?.(type) ?? [];
+  res.additionals.push(...dedupe(extra, res.answers));
+  return res;
+}
+
+/** The reply to a request that could not be processed (FORMERR, NOTIMP): a header only. */
+export function errorResponse(id: number, opcode: number, rd: boolean, rcode: number): Response {
+  return { id, opcode, aa: false, rd, cd: false, rcode, answers: [], authorities: [], additionals: [] };
+}
+
+function baseResponse(query: Query, options: AnswerOptions): Response {
+  const edns: Edns | undefined = query.edns
+    ? { udpSize: options.udpPayloadSize, version: 0, dnssecOk: false, options: [] }
+    : undefined;
+  return {
+    id: query.id,
+    opcode: Opcode.QUERY,
+    aa: false,
+    rd: query.rd,
+    cd: query.cd,
+    rcode: Rcode.NOERROR,
+    question: query.question,
+    answers: [],
+    authorities: [],
+    additionals: [],
+    ...(edns ? { edns } : {}),
+  };
+}
+
+function dedupe(extra: ResourceRecord[], answers: ResourceRecord[]): ResourceRecord[] {
+  const key = (r: ResourceRecord) => lowerAscii(r.name.join("\0")) + "|" + r.data.type + "|" + JSON.stringify(r.data);
+  const seen = new Set(answers.map(key));
+  return extra.filter((r) => {
+    const k = key(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Builds the records of one answer, spelling names the way the client did. */
+class Context {
+  constructor(
+    private readonly registry: Registry,
+    private readonly options: AnswerOptions,
+    private readonly now: number,
+    private readonly domain: Labels,
+  ) {}
+
+  soa(): ResourceRecord {
+    const d = this.domain;
+    const min = this.options.negativeTtl;
+    return {
+      name: d,
+      ttl: min,
+      data: {
+        type: Type.SOA,
+        soa: { mname: d, rname: ["hostmaster", ...d], serial: this.registry.serial(), refresh: 3600, retry: 600, expire: 86400, minimum: min },
+      },
+    };
+  }
+
+  private ttlFor(expiresAt: number | undefined): number {
+    if (expiresAt === undefined) return this.options.ttl;
+    return Math.max(0, Math.min(this.options.ttl, Math.floor((expiresAt - this.now) / 1000)));
+  }
+
+  node(p: ParsedName, qname: Labels): Node {
+    switch (p.kind) {
+      case "apex":
+        return { exists: true, rrsets: new Map([[Type.SOA, [this.soa()]]]) };
+      case "services": {
+        const types = this.registry.serviceTypes();
+        const ptrs = types.map((t) => this.ptr(qname, typeName(t, this.domain)));
+        return { exists: ptrs.length > 0, rrsets: new Map([[Type.PTR, ptrs]]) };
+      }
+      case "type":
+        return this.browse(qname, p.type, p.typeLabels, this.registry.instances(p.type));
+      case "subtype":
+        return this.browse(qname, p.type, p.typeLabels, this.registry.instancesWithSubtype(p.type, p.subtype));
+      case "instance": {
+        const inst = this.registry.instance(p.type, p.instance);
+        if (!inst) return { exists: false, rrsets: new Map() };
+        return this.instanceNode(qname, inst, p.typeLabels, false);
+      }
+      case "hash": {
+        const owner = this.registry.ownerOf(p.type, p.key);
+        if (!owner) return { exists: false, rrsets: new Map() };
+        return this.instanceNode(qname, owner, p.typeLabels, true);
+      }
+      case "host": {
+        const host = this.registry.host(p.host);
+        if (!host) return { exists: false, rrsets: new Map() };
+        const addr = this.addressRecords(qname, host.addresses, host.expiresAt);
+        return { exists: true, rrsets: addr };
+      }
+      case "intermediate":
+        return { exists: this.intermediateExists(p.path), rrsets: new Map() };
+      case "unknown":
+      case "badhash":
+        return { exists: false, rrsets: new Map() };
+    }
+  }
+
+  /** Empty non-terminals (RFC 8020): they exist when a name below them does. */
+  private intermediateExists(path: Labels): boolean {
+    const types = this.registry.serviceTypes();
+    const last = lowerAscii(path[path.length - 1]!);
+    if (path.length === 1) return types.some((t) => t.proto === last);
+    if (path.length === 2) return types.length > 0; // _dns-sd._udp
+    const t: ServiceType = { service: lowerAscii(path[1]!), proto: last as ServiceType["proto"] };
+    const instances = this.registry.instances(t);
+    if (lowerAscii(path[0]!) === "_sub") return instances.some((i) => i.subtypes.length > 0);
+    return instances.length > 0; // _hash
+  }
+
+  private ptr(owner: Labels, target: Labels, ttl = this.options.ttl): ResourceRecord {
+    return { name: owner, ttl, data: { type: Type.PTR, target } };
+  }
+
+  private browse(qname: Labels, type: ServiceType, typeAs: Labels, instances: Instance[]): Node {
+    const ptrs = instances.map((i) => this.ptr(qname, instanceName(type, i.name, this.domain, typeAs), this.ttlFor(i.expiresAt)));
+    return {
+      exists: ptrs.length > 0,
+      rrsets: new Map([[Type.PTR, ptrs]]),
+      // RFC 6763 §12.1: PTR -> the instances' SRV, TXT and address records
+      extra: () => instances.flatMap((i) => this.instanceRecords(instanceName(type, i.name, this.domain, typeAs), i, true)),
+    };
+  }
+
+  private instanceNode(owner: Labels, inst: Instance, typeAs: Labels, isHash: boolean): Node {
+    const [srv, txt] = this.instanceRecords(owner, inst, false) as [ResourceRecord, ResourceRecord];
+    const rrsets = new Map<number, ResourceRecord[]>([
+      [Type.SRV, [srv]],
+      [Type.TXT, [txt]],
+    ]);
+    const hostAddrs = this.hostAddresses(inst);
+    if (isHash) {
+      // the owner's addresses and TXT under the hash name, for clients that can only ask for A
+      for (const [t, rrs] of this.addressRecords(owner, hostAddrs?.addresses ?? [], hostAddrs?.expiresAt)) rrsets.set(t, rrs);
+    }
+    const realName = instanceName(inst.type, inst.name, this.domain, typeAs);
+    return {
+      exists: true,
+      rrsets,
+      extra: (t) => {
+        if (t === Type.SRV) {
+          // RFC 6763 §12.2: SRV -> target addresses; a hash answer also names the owning instance
+          const own = isHash && !labelsEqual(realName, owner) ? this.instanceRecords(realName, inst, false) : [];
+          return [...own, ...this.targetAddresses(inst)];
+        }
+        return [];
+      },
+    };
+  }
+
+  /** SRV + TXT of an instance under `owner`, plus its target's addresses when `withAddresses`. */
+  private instanceRecords(owner: Labels, inst: Instance, withAddresses: boolean): ResourceRecord[] {
+    const ttl = this.ttlFor(inst.expiresAt);
+    const out: ResourceRecord[] = [
+      { name: owner, ttl, data: { type: Type.SRV, srv: { priority: inst.priority, weight: inst.weight, port: inst.port, target: this.target(inst) } } },
+      { name: owner, ttl, data: { type: Type.TXT, strings: inst.txt } },
+    ];
+    if (withAddresses) out.push(...this.targetAddresses(inst));
+    return out;
+  }
+
+  private target(inst: Instance): Labels {
+    return hostName(inst.host, this.domain);
+  }
+
+  private hostAddresses(inst: Instance) {
+    return inst.host.length === 1 ? this.registry.host(inst.host[0]!) : undefined;
+  }
+
+  private targetAddresses(inst: Instance): ResourceRecord[] {
+    const h = this.hostAddresses(inst);
+    if (!h) return [];
+    return [...this.addressRecords(this.target(inst), h.addresses, h.expiresAt).values()].flat();
+  }
+
+  private addressRecords(owner: Labels, addresses: readonly string[], expiresAt: number | undefined): Map<number, ResourceRecord[]> {
+    const ttl = this.ttlFor(expiresAt);
+    const a: ResourceRecord[] = [];
+    const aaaa: ResourceRecord[] = [];
+    for (const address of addresses) {
+      if (isIPv4(address)) a.push({ name: owner, ttl, data: { type: Type.A, address } });
+      else aaaa.push({ name: owner, ttl, data: { type: Type.AAAA, address } });
+    }
+    const m = new Map<number, ResourceRecord[]>();
+    if (a.length) m.set(Type.A, a);
+    if (aaaa.length) m.set(Type.AAAA, aaaa);
+    return m;
+  }
+}

@@ -1,0 +1,58 @@
+// `ringdns hash TYPE KEY --services FILE`: the owner of a key computed offline,
+// with the same key parsing and ring as a `_hash` query to the daemon.
+import { MemoryStore } from "../store/memory.js";
+import { Registry } from "../registry/registry.js";
+import { loadServicesFile } from "../registry/services-file.js";
+import { formatName, formatServiceType, hashKeyFromLabels, hashName, instanceName, parseName, parseServiceType, hostName } from "../names.js";
+import { systemClock } from "../clock.js";
+import { RingdnsError } from "../errors.js";
+import { resolveConfig } from "../config.js";
+
+export interface HashArgs {
+  type: string;
+  key: string;
+  servicesFile: string;
+  successors: string;
+  ringPoints: string;
+  json: boolean;
+}
+
+export function runHash(args: HashArgs): number {
+  const config = resolveConfig({ ringPoints: args.ringPoints });
+  const type = badArg("<type>", () => parseServiceType(args.type));
+  const key = hashKeyFromLabels(badArg("<key>", () => parseName(args.key)));
+  if (typeof key === "string") throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `<key>: ${key}`);
+  const n = Number(args.successors);
+  if (!Number.isInteger(n) || n < 1) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--successors: must be a positive integer, got "${args.successors}"`);
+
+  const registry = new Registry({ clock: systemClock, store: new MemoryStore(), ring: { pointsPerWeight: config.ringPoints } });
+  const s = loadServicesFile(args.servicesFile);
+  registry.loadStatic(s.instances, s.hosts);
+  const owners = registry.successors(type, key, n);
+  const domain = ["local"];
+  if (owners.length === 0) {
+    process.stderr.write(`ringdns: no instances of ${formatServiceType(type)} in ${args.servicesFile}\n`);
+    return 1;
+  }
+  const rows = owners.map((i) => ({
+    instance: i.name,
+    name: formatName(instanceName(type, i.name, domain)),
+    target: formatName(hostName(i.host, domain)),
+    port: i.port,
+  }));
+  if (args.json) {
+    process.stdout.write(JSON.stringify({ key: Buffer.from(key).toString("utf8"), query: formatName(hashName(type, key, domain)), owners: rows }) + "\n");
+    return 0;
+  }
+  process.stdout.write(`key    ${Buffer.from(key).toString("utf8")}\nquery  ${formatName(hashName(type, key, domain))}\n`);
+  rows.forEach((r, i) => process.stdout.write(`${i === 0 ? "owner " : `next ${i}`} ${r.instance}  (${r.name} -> ${r.target}:${r.port})\n`));
+  return 0;
+}
+
+function badArg<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${what}: ${(e as Error).message}`);
+  }
+}

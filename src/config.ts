@@ -1,0 +1,127 @@
+// One typed, frozen configuration. The CLI (and later a config file and the
+// environment) go through `resolveConfig`, which names the bad setting.
+import { isIP } from "node:net";
+import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
+import { RingdnsError } from "./errors.js";
+import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
+import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
+import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
+import { MAX_UDP_PAYLOAD } from "./wire/constants.js";
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface Config {
+  /** UDP and TCP listeners, each on the same address and port. */
+  readonly listen: readonly ListenAddress[];
+  /** Served domains: `local.` first, then the configured ones. */
+  readonly domains: readonly Labels[];
+  readonly servicesFile: string | undefined;
+  readonly logLevel: LogLevel;
+  /** Positive-answer TTL, seconds. */
+  readonly ttl: number;
+  /** SOA minimum / negative caching TTL, seconds. */
+  readonly negativeTtl: number;
+  /** Largest UDP reply, bytes (EDNS clients may ask for less, never more). */
+  readonly maxUdpPayload: number;
+  readonly tcp: TcpOptions;
+  /** Virtual ring points per unit of SRV weight. */
+  readonly ringPoints: number;
+}
+
+/** What a user may set; every field optional, text as typed. */
+export interface ConfigInput {
+  dns?: string[];
+  domain?: string[];
+  services?: string;
+  logLevel?: string;
+  ttl?: string | number;
+  negativeTtl?: string | number;
+  maxUdpSize?: string | number;
+  tcpIdleTimeout?: string | number;
+  tcpMaxConnections?: string | number;
+  ringPoints?: string | number;
+}
+
+export const DEFAULT_PORT = 8053;
+export const DEFAULT_LISTEN: readonly ListenAddress[] = [
+  { host: "0.0.0.0", port: DEFAULT_PORT },
+  { host: "::", port: DEFAULT_PORT },
+];
+
+function bad(setting: string, msg: string): never {
+  throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${setting}: ${msg}`);
+}
+
+/** "127.0.0.1:8053", "[::1]:53", "0.0.0.0" (default port) or ":8053" (all addresses). */
+export function parseListenAddress(text: string, setting = "--dns"): ListenAddress[] {
+  let host: string;
+  let portText: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (v6) {
+    host = v6[1]!;
+    portText = v6[2];
+  } else if (isIP(text) === 6) {
+    host = text;
+  } else {
+    const i = text.lastIndexOf(":");
+    host = i < 0 ? text : text.slice(0, i);
+    portText = i < 0 ? undefined : text.slice(i + 1);
+  }
+  const port = portText === undefined ? DEFAULT_PORT : Number(portText);
+  if (!/^\d*$/.test(portText ?? "") || !Number.isInteger(port) || port < 0 || port > 65535) bad(setting, `"${text}": port must be 0-65535`);
+  if (host === "") return DEFAULT_LISTEN.map((a) => ({ ...a, port }));
+  if (isIP(host) === 0) bad(setting, `"${text}": expected ADDRESS:PORT with an IPv4 or [IPv6] address`);
+  return [{ host, port }];
+}
+
+export function parseDomain(text: string, setting = "--domain"): Labels {
+  let labels: Labels;
+  try {
+    labels = parseName(text).map(lowerAscii);
+  } catch (e) {
+    return bad(setting, (e as Error).message);
+  }
+  if (labels.length === 0) bad(setting, "the root cannot be served");
+  const problem = nameProblem(labels);
+  if (problem) bad(setting, `"${text}": ${problem}`);
+  return labels;
+}
+
+function int(setting: string, v: string | number | undefined, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  const n = typeof v === "number" ? v : /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < min || n > max) bad(setting, `must be an integer ${min}-${max}, got "${v}"`);
+  return n;
+}
+
+export function resolveConfig(input: ConfigInput): Config {
+  const listen = input.dns && input.dns.length > 0 ? input.dns.flatMap((d) => parseListenAddress(d)) : DEFAULT_LISTEN;
+  const domains: Labels[] = [["local"]];
+  for (const d of input.domain ?? []) {
+    const labels = parseDomain(d);
+    if (!domains.some((x) => formatName(x) === formatName(labels))) domains.push(labels);
+  }
+  const logLevel = (input.logLevel ?? "info") as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) bad("--log-level", `"${input.logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
+  const config: Config = {
+    listen,
+    domains,
+    servicesFile: input.services,
+    logLevel,
+    ttl: int("--ttl", input.ttl, DEFAULT_ANSWER_OPTIONS.ttl, 0, 2_147_483_647),
+    negativeTtl: int("--negative-ttl", input.negativeTtl, DEFAULT_ANSWER_OPTIONS.negativeTtl, 0, 86_400),
+    maxUdpPayload: int("--max-udp-size", input.maxUdpSize, MAX_UDP_PAYLOAD, 512, 65_535),
+    tcp: {
+      idleTimeoutMs: int("--tcp-idle-timeout", input.tcpIdleTimeout, DEFAULT_TCP_OPTIONS.idleTimeoutMs / 1000, 1, 3600) * 1000,
+      maxConnections: int("--tcp-max-connections", input.tcpMaxConnections, DEFAULT_TCP_OPTIONS.maxConnections, 1, 65_535),
+    },
+    ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 65_536),
+  };
+  return Object.freeze(config);
+}

@@ -1,0 +1,105 @@
+// Wires config -> store -> registry -> frontends, and owns the lifecycle:
+// start, lease timer, shutdown. The only place that knows every part.
+import type { Logger } from "pino";
+import { systemClock, type Clock } from "./clock.js";
+import type { Config } from "./config.js";
+import { RingdnsError } from "./errors.js";
+import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
+import { listenTcp } from "./frontends/tcp.js";
+import { listenUdp } from "./frontends/udp.js";
+import { Registry } from "./registry/registry.js";
+import { loadServicesFile } from "./registry/services-file.js";
+import { formatName } from "./names.js";
+import { MemoryStore } from "./store/memory.js";
+import type { Store } from "./store/store.js";
+
+export interface Daemon {
+  readonly registry: Registry;
+  /** Where UDP+TCP listen, with ports resolved (port 0 becomes the real port). */
+  readonly listening: readonly { host: string; port: number }[];
+  close(): Promise<void>;
+}
+
+export interface DaemonDeps {
+  log: Logger;
+  clock?: Clock;
+  store?: Store;
+}
+
+export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
+  const { log } = deps;
+  const clock = deps.clock ?? systemClock;
+  const store = deps.store ?? new MemoryStore();
+  const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
+  await registry.open();
+  if (config.servicesFile) {
+    const s = loadServicesFile(config.servicesFile);
+    registry.loadStatic(s.instances, s.hosts);
+    log.info({ file: config.servicesFile, instances: s.instances.length, hosts: s.hosts.length }, "loaded static services");
+  }
+
+  const handler: DnsHandlerDeps = {
+    registry,
+    clock,
+    log,
+    maxUdpPayload: config.maxUdpPayload,
+    answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload },
+  };
+
+  const closers: (() => Promise<void>)[] = [];
+  const listening: { host: string; port: number }[] = [];
+  try {
+    for (const want of config.listen) {
+      // UDP first: with port 0 the kernel picks one, and TCP takes the same
+      const udp = await listenUdp(want.host, want.port, handler);
+      closers.push(udp.close);
+      const tcp = await listenTcp(want.host, udp.port, handler, config.tcp);
+      closers.push(tcp.close);
+      listening.push({ host: want.host, port: udp.port });
+    }
+  } catch (e) {
+    await Promise.all(closers.map((c) => c()));
+    const err = e as NodeJS.ErrnoException;
+    const hint = err.code === "EADDRINUSE" ? " (address in use: is another server running? choose another with --dns)" : err.code === "EACCES" ? " (permission denied: ports below 1024 need privileges)" : "";
+    throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on ${err.message.replace(/^listen |^bind /, "")}${hint}`);
+  }
+
+  // leases: one timer, always set for the earliest expiry
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    if (timer) clearTimeout(timer);
+    const next = registry.nextExpiry();
+    if (next === undefined) return;
+    timer = setTimeout(() => {
+      registry
+        .expireDue()
+        .then((n) => n > 0 && log.info({ expired: n }, "leases expired"))
+        .catch((err) => log.error({ err }, "expiring leases failed"))
+        .finally(schedule);
+    }, Math.max(0, Math.min(next - clock.now(), 2 ** 31 - 1)));
+    timer.unref();
+  };
+  const unsubscribe = registry.onChange(schedule);
+  schedule();
+
+  log.info(
+    {
+      dns: listening.map((l) => (l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)),
+      domains: config.domains.map(formatName),
+      store: store.kind,
+    },
+    "ringdns listening",
+  );
+
+  return {
+    registry,
+    listening,
+    async close() {
+      unsubscribe();
+      if (timer) clearTimeout(timer);
+      await Promise.all(closers.map((c) => c()));
+      await registry.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// Bytes in, bytes out: the glue every DNS transport shares. Decodes with the
+// accept policy, asks the core, encodes within the transport's size limit.
+// A thrown error here is a bug: it becomes SERVFAIL and a log line, never a crash.
+import type { Logger } from "pino";
+import { answerQuery, errorResponse, type AnswerOptions } from "../answer/answer.js";
+import type { Clock } from "../clock.js";
+import type { Registry } from "../registry/registry.js";
+import { CLASSIC_UDP_SIZE, Rcode, rcodeName, typeName } from "../wire/constants.js";
+import { encodeResponse, type Edns } from "../wire/message.js";
+import { decodeQuery } from "../wire/query.js";
+import { formatName } from "../names.js";
+
+export type Transport = "udp" | "tcp";
+
+export interface DnsHandlerDeps {
+  registry: Registry;
+  answer: AnswerOptions;
+  clock: Clock;
+  log: Logger;
+  /** Largest UDP reply we send, whatever the client offers. */
+  maxUdpPayload: number;
+}
+
+/** The UDP size limit for a reply: 512 without EDNS, else the client's size within [512, server max]. */
+export function udpLimit(edns: Edns | undefined, serverMax: number): number {
+  if (!edns) return CLASSIC_UDP_SIZE;
+  return Math.max(CLASSIC_UDP_SIZE, Math.min(edns.udpSize, serverMax));
+}
+
+/** Returns the reply to send, or null to send nothing. */
+export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null {
+  const decoded = decodeQuery(msg);
+  if (decoded.kind === "drop") {
+    deps.log.debug({ peer, transport, reason: decoded.reason }, "dropped message");
+    return null;
+  }
+  if (decoded.kind === "error") {
+    deps.log.debug({ peer, transport, rcode: rcodeName(decoded.rcode), reason: decoded.reason }, "malformed or unsupported request");
+    return encodeResponse(errorResponse(decoded.id, decoded.opcode, decoded.rd, decoded.rcode));
+  }
+  const q = decoded.query;
+  const limit = transport === "udp" ? udpLimit(q.edns, deps.maxUdpPayload) : 65535;
+  try {
+    const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
+    const wire = encodeResponse(res, limit);
+    if (deps.log.isLevelEnabled("debug")) {
+      deps.log.debug(
+        { peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type), rcode: rcodeName(res.rcode), bytes: wire.length },
+        "query",
+      );
+    }
+    return wire;
+  } catch (e) {
+    deps.log.error({ err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) }, "internal error answering query");
+    const res = errorResponse(q.id, q.opcode, q.rd, Rcode.SERVFAIL);
+    return encodeResponse({ ...res, question: q.question }, limit);
+  }
+}

@@ -1,0 +1,75 @@
+// Unicast DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-byte length prefix,
+// many queries per connection answered in order, an idle timeout, and a cap
+// on open connections so slow or idle clients cannot hold every socket.
+import { createServer, isIPv6, type Server, type Socket } from "node:net";
+import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+
+export interface TcpOptions {
+  /** Close a connection after this long without a complete query, ms. */
+  idleTimeoutMs: number;
+  /** Open connections at most; new ones beyond are closed at once. */
+  maxConnections: number;
+}
+
+export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 10_000, maxConnections: 256 };
+
+export interface TcpListener {
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, options: TcpOptions = DEFAULT_TCP_OPTIONS): Promise<TcpListener> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    if (sockets.size >= options.maxConnections) {
+      deps.log.warn({ peer: socket.remoteAddress, limit: options.maxConnections }, "TCP connection limit reached, closing new connection");
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    serveConnection(socket, deps, options);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port, ipv6Only: isIPv6(host) }, () => {
+      server.off("error", reject);
+      server.on("error", (err) => deps.log.error({ err }, "TCP server error"));
+      const a = server.address() as { address: string; port: number };
+      resolve({
+        address: a.address,
+        port: a.port,
+        close: () =>
+          new Promise<void>((r) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptions): void {
+  const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+  let pending = Buffer.alloc(0);
+  socket.setNoDelay(true);
+  socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
+  socket.on("error", (err) => deps.log.debug({ err, peer }, "TCP connection error"));
+  socket.on("data", (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 2) {
+      const len = pending.readUInt16BE(0);
+      if (pending.length < 2 + len) break;
+      const msg = pending.subarray(2, 2 + len);
+      pending = pending.subarray(2 + len);
+      const reply = handleDnsMessage(msg, "tcp", peer, deps);
+      if (reply) {
+        const framed = Buffer.allocUnsafe(2 + reply.length);
+        framed.writeUInt16BE(reply.length, 0);
+        reply.copy(framed, 2);
+        socket.write(framed);
+      }
+    }
+  });
+}

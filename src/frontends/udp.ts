@@ -1,0 +1,32 @@
+// Unicast DNS over UDP (RFC 1035 §4.2.1).
+import { createSocket, type Socket } from "node:dgram";
+import { isIPv6 } from "node:net";
+import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+
+export interface UdpListener {
+  readonly address: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Promise<UdpListener> {
+  const v6 = isIPv6(host);
+  const socket: Socket = createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6, reuseAddr: false });
+  socket.on("message", (msg, rinfo) => {
+    const reply = handleDnsMessage(msg, "udp", `${rinfo.address}:${rinfo.port}`, deps);
+    if (reply) socket.send(reply, rinfo.port, rinfo.address, (err) => err && deps.log.warn({ err, peer: rinfo.address }, "UDP send failed"));
+  });
+  return new Promise((resolve, reject) => {
+    socket.once("error", reject);
+    socket.bind(port, host, () => {
+      socket.off("error", reject);
+      socket.on("error", (err) => deps.log.error({ err }, "UDP socket error"));
+      const a = socket.address();
+      resolve({
+        address: a.address,
+        port: a.port,
+        close: () => new Promise<void>((r) => socket.close(() => r())),
+      });
+    });
+  });
+}

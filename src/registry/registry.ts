@@ -1,0 +1,297 @@
+// The registry: service types, instances, hosts, leases and a change feed.
+// Writes go to the store first and reach memory only once durable; reads are
+// synchronous and never touch the store. The clock is injected.
+import type { Clock } from "../clock.js";
+import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
+import { Ring, type RingOptions } from "../ring/ring.js";
+import type { Store, StoreEntry, StoreOp } from "../store/store.js";
+import type { Change, ChangeOp, Host, Instance } from "./types.js";
+
+/** One change the registry is asked to make. */
+export type RegistryOp =
+  | { op: "put-instance"; instance: Instance }
+  | { op: "remove-instance"; type: ServiceType; name: string }
+  | { op: "put-host"; host: Host }
+  | { op: "remove-host"; name: string };
+
+interface TypeState {
+  readonly type: ServiceType;
+  readonly instances: Map<string, Instance>; // by ring identity
+  ring: Ring;
+}
+
+export function instanceId(name: string): string {
+  return lowerAscii(name);
+}
+
+export function instanceKey(type: ServiceType, name: string): string {
+  return `instance/${formatServiceType(type)}/${instanceId(name)}`;
+}
+
+export function hostKey(name: string): string {
+  return `host/${lowerAscii(name)}`;
+}
+
+export interface RegistryOptions {
+  clock: Clock;
+  store: Store;
+  ring?: RingOptions;
+}
+
+export class Registry {
+  private readonly clock: Clock;
+  private readonly store: Store;
+  private readonly ringOptions: RingOptions;
+  private readonly types = new Map<string, TypeState>();
+  private readonly hosts = new Map<string, Host>();
+  private readonly listeners = new Set<(c: Change) => void>();
+  private unwatch: (() => void) | undefined;
+  private serialNumber: number;
+
+  constructor(options: RegistryOptions) {
+    this.clock = options.clock;
+    this.store = options.store;
+    this.ringOptions = options.ring ?? {};
+    this.serialNumber = this.clockSerial();
+  }
+
+  /** SOA serial: moves forward on every change, seconds-based so it also grows across restarts. */
+  serial(): number {
+    return this.serialNumber;
+  }
+
+  private clockSerial(): number {
+    return Math.floor(this.clock.now() / 1000) >>> 0;
+  }
+
+  /** Load what the store holds and follow changes other writers make to it. */
+  async open(): Promise<void> {
+    const stored = await this.store.load();
+    for (const entry of stored.values()) this.applyEntry(entry);
+    this.unwatch = this.store.watch((ops) => {
+      for (const o of ops) this.applyStoreOp(o);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.unwatch?.();
+    this.unwatch = undefined;
+  }
+
+  /** Static registrations (services file): served, never written to the store. */
+  loadStatic(instances: readonly Instance[], hosts: readonly Host[]): void {
+    for (const h of hosts) this.setHost(h);
+    for (const i of instances) this.setInstance(i);
+  }
+
+  /** Apply all ops or none: durable in the store first, then visible. */
+  async apply(ops: readonly RegistryOp[]): Promise<void> {
+    await this.store.commit(ops.map(toStoreOp));
+    for (const o of ops) {
+      if (o.op === "put-instance") this.setInstance(o.instance);
+      else if (o.op === "remove-instance") this.deleteInstance(o.type, o.name, "remove");
+      else if (o.op === "put-host") this.setHost(o.host);
+      else this.deleteHost(o.name, "remove");
+    }
+  }
+
+  register(instance: Instance, hosts: readonly Host[] = []): Promise<void> {
+    return this.apply([...hosts.map((host) => ({ op: "put-host" as const, host })), { op: "put-instance", instance }]);
+  }
+
+  deregister(type: ServiceType, name: string): Promise<void> {
+    return this.apply([{ op: "remove-instance", type, name }]);
+  }
+
+  // ---- leases ----
+
+  /** Earliest lease end, for the daemon's timer. */
+  nextExpiry(): number | undefined {
+    let next: number | undefined;
+    const consider = (t: number | undefined) => {
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    };
+    for (const s of this.types.values()) for (const i of s.instances.values()) consider(i.expiresAt);
+    for (const h of this.hosts.values()) consider(h.expiresAt);
+    return next;
+  }
+
+  /** Remove every registration whose lease has ended; returns how many. */
+  async expireDue(): Promise<number> {
+    const now = this.clock.now();
+    const due: StoreOp[] = [];
+    const gone: (() => void)[] = [];
+    for (const s of this.types.values()) {
+      for (const i of s.instances.values()) {
+        if (i.expiresAt !== undefined && i.expiresAt <= now) {
+          if (i.source !== "static") due.push({ op: "delete", key: instanceKey(i.type, i.name) });
+          gone.push(() => this.deleteInstance(i.type, i.name, "expire"));
+        }
+      }
+    }
+    for (const h of this.hosts.values()) {
+      if (h.expiresAt !== undefined && h.expiresAt <= now) {
+        if (h.source !== "static") due.push({ op: "delete", key: hostKey(h.name) });
+        gone.push(() => this.deleteHost(h.name, "expire"));
+      }
+    }
+    if (due.length > 0) await this.store.commit(due);
+    for (const g of gone) g();
+    return gone.length;
+  }
+
+  // ---- change feed ----
+
+  onChange(listener: (c: Change) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ---- reads ----
+
+  /** Service types with at least one instance. */
+  serviceTypes(): ServiceType[] {
+    return [...this.types.values()].filter((s) => s.instances.size > 0).map((s) => s.type);
+  }
+
+  instances(type: ServiceType): Instance[] {
+    return [...(this.types.get(formatServiceType(type))?.instances.values() ?? [])];
+  }
+
+  instancesWithSubtype(type: ServiceType, subtype: string): Instance[] {
+    const sub = lowerAscii(subtype);
+    return this.instances(type).filter((i) => i.subtypes.includes(sub));
+  }
+
+  instance(type: ServiceType, name: string): Instance | undefined {
+    return this.types.get(formatServiceType(type))?.instances.get(instanceId(name));
+  }
+
+  host(name: string): Host | undefined {
+    return this.hosts.get(lowerAscii(name));
+  }
+
+  allHosts(): Host[] {
+    return [...this.hosts.values()];
+  }
+
+  ring(type: ServiceType): Ring {
+    return this.types.get(formatServiceType(type))?.ring ?? Ring.empty(this.ringOptions);
+  }
+
+  /** The instance that owns `key` on the type's ring. */
+  ownerOf(type: ServiceType, key: Uint8Array | string): Instance | undefined {
+    const s = this.types.get(formatServiceType(type));
+    const id = s?.ring.ownerOf(key);
+    return id === undefined ? undefined : s!.instances.get(id);
+  }
+
+  successors(type: ServiceType, key: Uint8Array | string, n: number): Instance[] {
+    const s = this.types.get(formatServiceType(type));
+    if (!s) return [];
+    return s.ring.successors(key, n).map((id) => s.instances.get(id)!);
+  }
+
+  // ---- in-memory state ----
+
+  private applyStoreOp(o: StoreOp): void {
+    if (o.op === "put") return this.applyEntry(o.entry);
+    const [kind, a, b] = splitKey(o.key);
+    if (kind === "instance" && b !== undefined) {
+      const s = this.types.get(a);
+      const inst = s?.instances.get(b);
+      if (inst) this.deleteInstance(inst.type, inst.name, "remove");
+    } else if (kind === "host") {
+      this.deleteHost(a, "remove");
+    }
+  }
+
+  private applyEntry(entry: StoreEntry): void {
+    if (entry.kind === "instance") this.setInstance(entry.value);
+    else this.setHost(entry.value);
+  }
+
+  private emit(c: Change): void {
+    this.serialNumber = Math.max(this.serialNumber + 1, this.clockSerial()) >>> 0;
+    for (const l of this.listeners) l(c);
+  }
+
+  private setInstance(inst: Instance): void {
+    const key = formatServiceType(inst.type);
+    let s = this.types.get(key);
+    if (!s) {
+      s = { type: inst.type, instances: new Map(), ring: Ring.empty(this.ringOptions) };
+      this.types.set(key, s);
+    }
+    const id = instanceId(inst.name);
+    const previous = s.instances.get(id);
+    if (previous && sameInstance(previous, inst)) return;
+    s.instances.set(id, inst);
+    s.ring = s.ring.with({ id, weight: inst.weight });
+    const op: ChangeOp = previous ? "update" : "add";
+    this.emit(previous ? { op, kind: "instance", instance: inst, previous } : { op, kind: "instance", instance: inst });
+  }
+
+  private deleteInstance(type: ServiceType, name: string, op: ChangeOp): void {
+    const s = this.types.get(formatServiceType(type));
+    const id = instanceId(name);
+    const inst = s?.instances.get(id);
+    if (!s || !inst) return;
+    s.instances.delete(id);
+    s.ring = s.ring.without(id);
+    this.emit({ op, kind: "instance", instance: inst });
+  }
+
+  private setHost(host: Host): void {
+    const key = lowerAscii(host.name);
+    const previous = this.hosts.get(key);
+    if (previous && sameHost(previous, host)) return;
+    this.hosts.set(key, host);
+    this.emit(previous ? { op: "update", kind: "host", host, previous } : { op: "add", kind: "host", host });
+  }
+
+  private deleteHost(name: string, op: ChangeOp): void {
+    const key = lowerAscii(name);
+    const host = this.hosts.get(key);
+    if (!host) return;
+    this.hosts.delete(key);
+    this.emit({ op, kind: "host", host });
+  }
+}
+
+function toStoreOp(o: RegistryOp): StoreOp {
+  switch (o.op) {
+    case "put-instance":
+      return { op: "put", key: instanceKey(o.instance.type, o.instance.name), entry: { kind: "instance", value: o.instance } };
+    case "remove-instance":
+      return { op: "delete", key: instanceKey(o.type, o.name) };
+    case "put-host":
+      return { op: "put", key: hostKey(o.host.name), entry: { kind: "host", value: o.host } };
+    case "remove-host":
+      return { op: "delete", key: hostKey(o.name) };
+  }
+}
+
+function splitKey(key: string): [string, string, string | undefined] {
+  const [kind = "", a = "", ...rest] = key.split("/");
+  return [kind, a, rest.length ? rest.join("/") : undefined];
+}
+
+function sameInstance(a: Instance, b: Instance): boolean {
+  return (
+    a.name === b.name &&
+    a.port === b.port &&
+    a.priority === b.priority &&
+    a.weight === b.weight &&
+    a.source === b.source &&
+    a.expiresAt === b.expiresAt &&
+    a.host.join("\0") === b.host.join("\0") &&
+    a.subtypes.join("\0") === b.subtypes.join("\0") &&
+    a.txt.length === b.txt.length &&
+    a.txt.every((t, i) => Buffer.compare(t, b.txt[i]!) === 0)
+  );
+}
+
+function sameHost(a: Host, b: Host): boolean {
+  return a.source === b.source && a.expiresAt === b.expiresAt && a.addresses.join() === b.addresses.join();
+}

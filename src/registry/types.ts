@@ -1,0 +1,38 @@
+// What the registry holds. Plain data: stores serialize it, answers read it.
+import type { Labels, ServiceType } from "../names.js";
+
+/** Where a registration came from; later sources (mDNS, cluster) add to this. */
+export type Source = "static" | "update" | "mdns" | "cluster";
+
+export interface Instance {
+  /** Instance label as registered (display case, may contain spaces, dots, UTF-8). */
+  readonly name: string;
+  readonly type: ServiceType;
+  /** Subtype labels, lower-case ("_eu"). */
+  readonly subtypes: readonly string[];
+  /** SRV target: one label means a host under each served domain; more labels are an absolute name. */
+  readonly host: Labels;
+  readonly port: number;
+  readonly priority: number;
+  readonly weight: number;
+  /** TXT strings (RFC 6763 §6), raw bytes, in order. */
+  readonly txt: readonly Uint8Array[];
+  readonly source: Source;
+  /** Lease end in ms on the registry's clock; undefined = permanent. */
+  readonly expiresAt?: number;
+}
+
+export interface Host {
+  /** Host label, lower-case. */
+  readonly name: string;
+  /** IPv4 and IPv6 addresses in text form. */
+  readonly addresses: readonly string[];
+  readonly source: Source;
+  readonly expiresAt?: number;
+}
+
+export type ChangeOp = "add" | "update" | "remove" | "expire";
+
+export type Change =
+  | { op: ChangeOp; kind: "instance"; instance: Instance; previous?: Instance }
+  | { op: ChangeOp; kind: "host"; host: Host; previous?: Host };

@@ -1,0 +1,43 @@
+// In-memory store: nothing survives a restart. For tests and `--store memory:`.
+import type { Store, StoreEntry, StoreOp } from "./store.js";
+
+export class MemoryStore implements Store {
+  readonly kind = "memory";
+  private readonly data = new Map<string, StoreEntry>();
+  private readonly listeners = new Set<(ops: readonly StoreOp[]) => void>();
+
+  async load(): Promise<Map<string, StoreEntry>> {
+    return new Map(this.data);
+  }
+
+  put(key: string, entry: StoreEntry): Promise<void> {
+    return this.commit([{ op: "put", key, entry }]);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.commit([{ op: "delete", key }]);
+  }
+
+  async commit(ops: readonly StoreOp[]): Promise<void> {
+    for (const o of ops) {
+      if (o.op === "put") this.data.set(o.key, o.entry);
+      else this.data.delete(o.key);
+    }
+  }
+
+  /** A memory store has no other writers; `inject` lets tests play one. */
+  watch(listener: (ops: readonly StoreOp[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Simulate a write by another daemon: stored, then reported to watchers. */
+  async inject(ops: readonly StoreOp[]): Promise<void> {
+    await this.commit(ops);
+    for (const l of this.listeners) l(ops);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,91 @@
+// Reading requests. Accept policy first, on the header alone (miekg/dns):
+// what is not a request is dropped unanswered; what is a request but cannot
+// be parsed gets FORMERR carrying no more than a header, never something
+// larger than what it answers.
+import { Opcode, Rcode, Type } from "./constants.js";
+import type { Edns, EdnsOption, Question } from "./message.js";
+import { decodeName, WireError } from "./name.js";
+
+export interface Query {
+  id: number;
+  opcode: number;
+  rd: boolean;
+  cd: boolean;
+  question: Question;
+  edns?: Edns;
+}
+
+export type DecodedQuery =
+  | { kind: "query"; query: Query }
+  /** Not worth a reply: too short to hold a header, or itself a response. */
+  | { kind: "drop"; reason: string }
+  /** A request we refuse to process: reply with just this header. */
+  | { kind: "error"; id: number; opcode: number; rd: boolean; rcode: number; reason: string };
+
+export const HEADER_LENGTH = 12;
+
+export function decodeQuery(buf: Buffer): DecodedQuery {
+  if (buf.length < HEADER_LENGTH) return { kind: "drop", reason: `${buf.length}-byte message, shorter than a header` };
+  const id = buf.readUInt16BE(0);
+  const flags = buf.readUInt16BE(2);
+  if (flags & 0x8000) return { kind: "drop", reason: "a response (QR=1), not a query" };
+  const opcode = (flags >> 11) & 0xf;
+  const rd = (flags & 0x0100) !== 0;
+  const fail = (rcode: number, reason: string): DecodedQuery => ({ kind: "error", id, opcode, rd, rcode, reason });
+  if (opcode !== Opcode.QUERY) return fail(Rcode.NOTIMP, `opcode ${opcode} not implemented`);
+  const qd = buf.readUInt16BE(4);
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
+  if (qd !== 1) return fail(Rcode.FORMERR, `QDCOUNT is ${qd}, must be 1`);
+  try {
+    const q = decodeName(buf, HEADER_LENGTH);
+    if (q.end + 4 > buf.length) throw new WireError("question runs past the end of the message");
+    const question: Question = { name: q.labels, type: buf.readUInt16BE(q.end), class: buf.readUInt16BE(q.end + 2) };
+    let off = q.end + 4;
+    for (let i = 0; i < an + ns; i++) off = skipRecord(buf, off).end;
+    let edns: Edns | undefined;
+    for (let i = 0; i < ar; i++) {
+      const rec = skipRecord(buf, off);
+      if (rec.type === Type.OPT) {
+        if (edns) throw new WireError("more than one OPT record");
+        if (rec.nameLength !== 1) throw new WireError("OPT owner is not the root");
+        edns = decodeOpt(buf, off + 1, rec.end);
+      }
+      off = rec.end;
+    }
+    if (off !== buf.length) throw new WireError(`${buf.length - off} bytes after the last record`);
+    return { kind: "query", query: { id, opcode, rd, cd: (flags & 0x0010) !== 0, question, ...(edns ? { edns } : {}) } };
+  } catch (e) {
+    if (e instanceof WireError || e instanceof RangeError) return fail(Rcode.FORMERR, e.message);
+    throw e;
+  }
+}
+
+function skipRecord(buf: Buffer, off: number): { type: number; end: number; nameLength: number } {
+  const n = decodeName(buf, off);
+  if (n.end + 10 > buf.length) throw new WireError("record header runs past the end of the message");
+  const type = buf.readUInt16BE(n.end);
+  const rdlen = buf.readUInt16BE(n.end + 8);
+  const end = n.end + 10 + rdlen;
+  if (end > buf.length) throw new WireError("RDATA runs past the end of the message");
+  return { type, end, nameLength: n.end - off };
+}
+
+/** OPT fields after its owner name (RFC 6891 §6.1.2). */
+function decodeOpt(buf: Buffer, off: number, end: number): Edns {
+  const udpSize = buf.readUInt16BE(off + 2);
+  const version = buf[off + 5]!;
+  const dnssecOk = (buf.readUInt16BE(off + 6) & 0x8000) !== 0;
+  const options: EdnsOption[] = [];
+  let p = off + 10;
+  while (p < end) {
+    if (p + 4 > end) throw new WireError("truncated EDNS option");
+    const code = buf.readUInt16BE(p);
+    const len = buf.readUInt16BE(p + 2);
+    if (p + 4 + len > end) throw new WireError("EDNS option runs past its record");
+    options.push({ code, data: buf.subarray(p + 4, p + 4 + len) });
+    p += 4 + len;
+  }
+  return { udpSize, version, dnssecOk, options };
+}

@@ -1,0 +1,53 @@
+// The behaviour every Store backend must have. Each backend's test file calls
+// storeContract with a factory; later backends (LMDB, etcd) reuse it as is.
+import { describe, expect, it } from "vitest";
+import type { Store, StoreEntry } from "../../src/store/store.js";
+
+const entry = (name: string, port = 1): StoreEntry => ({
+  kind: "instance",
+  value: { name, type: { service: "_x", proto: "_tcp" }, subtypes: ["_a"], host: ["h"], port, priority: 0, weight: 1, txt: [Uint8Array.of(0, 255)], source: "update", expiresAt: 123 },
+});
+
+export function storeContract(name: string, make: () => Promise<Store>): void {
+  describe(`${name} store contract`, () => {
+    it("starts empty, keeps what is put, forgets what is deleted", async () => {
+      const s = await make();
+      expect((await s.load()).size).toBe(0);
+      await s.put("instance/_x._tcp/a", entry("a"));
+      await s.put("instance/_x._tcp/b", entry("b"));
+      await s.delete("instance/_x._tcp/a");
+      const all = await s.load();
+      expect([...all.keys()]).toEqual(["instance/_x._tcp/b"]);
+      expect(all.get("instance/_x._tcp/b")).toEqual(entry("b"));
+      await s.close();
+    });
+
+    it("commits a batch in order: the last op on a key wins", async () => {
+      const s = await make();
+      await s.commit([
+        { op: "put", key: "k", entry: entry("a", 1) },
+        { op: "put", key: "k", entry: entry("a", 2) },
+        { op: "put", key: "gone", entry: entry("g") },
+        { op: "delete", key: "gone" },
+      ]);
+      const all = await s.load();
+      expect([...all.keys()]).toEqual(["k"]);
+      expect((all.get("k")!.value as { port: number }).port).toBe(2);
+      await s.close();
+    });
+
+    it("deleting a missing key is not an error", async () => {
+      const s = await make();
+      await expect(s.delete("nothing")).resolves.toBeUndefined();
+      await s.close();
+    });
+
+    it("watch returns a working unsubscribe", async () => {
+      const s = await make();
+      const stop = s.watch(() => {});
+      expect(typeof stop).toBe("function");
+      stop();
+      await s.close();
+    });
+  });
+}

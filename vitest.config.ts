@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // interop tests start daemons on fixed loopback ports per file; run files in parallel, tests in order
+    fileParallelism: true,
+    reporters: ["default"],
+  },
+});

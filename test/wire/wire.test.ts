@@ -1,0 +1,141 @@
+import dnsPacket from "dns-packet";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { Rcode, Type } from "../../src/wire/constants.js";
+import { encodeQuery, encodeResponse, ipv6Bytes, type ResourceRecord, type Response } from "../../src/wire/message.js";
+import { decodeName, NameCompressor } from "../../src/wire/name.js";
+import { decodeQuery } from "../../src/wire/query.js";
+
+const cache = ["_cache", "_tcp", "local"];
+function browse(n: number): Response {
+  const answers: ResourceRecord[] = [];
+  const additionals: ResourceRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const inst = [`instance-${i}`, ...cache];
+    const host = [`host-${i}`, "local"];
+    answers.push({ name: cache, ttl: 30, data: { type: Type.PTR, target: inst } });
+    additionals.push({ name: inst, ttl: 30, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 11211, target: host } } });
+    additionals.push({ name: inst, ttl: 30, data: { type: Type.TXT, strings: [Buffer.from("version=1.4")] } });
+    additionals.push({ name: host, ttl: 30, data: { type: Type.A, address: `192.0.2.${i % 250}` } });
+  }
+  return { id: 7, opcode: 0, aa: true, rd: false, cd: false, rcode: 0, question: { name: cache, type: Type.PTR, class: 1 }, answers, authorities: [], additionals };
+}
+
+describe("names on the wire", () => {
+  it("rejects pointer loops, forward pointers and overlong names", () => {
+    const loop = Buffer.from([0xc0, 0x00]);
+    expect(() => decodeName(loop, 0)).toThrow(/backwards/);
+    const forward = Buffer.from([0xc0, 0x02, 0x01, 0x61, 0x00]);
+    expect(() => decodeName(forward, 0)).toThrow(/backwards/);
+    const long = Buffer.concat([...Array(5).fill(Buffer.from([63, ...Buffer.alloc(63, 0x61)])), Buffer.from([0])]);
+    expect(() => decodeName(long, 0)).toThrow(/255/);
+    expect(() => decodeName(Buffer.from([5, 0x61]), 0)).toThrow(/past the end/);
+    expect(() => decodeName(Buffer.from([0x40]), 0)).toThrow(/label type/);
+  });
+
+  it("compresses repeated suffixes and keeps labels with dots intact", () => {
+    const buf = Buffer.alloc(200);
+    const c = new NameCompressor();
+    let off = c.write(buf, 0, ["My.Printer", "_ipp", "_tcp", "local"]);
+    const second = off;
+    off = c.write(buf, off, ["other", "_ipp", "_tcp", "local"]);
+    expect(off - second).toBe(1 + 5 + 2); // "other" then a pointer
+    expect(decodeName(buf, 0).labels).toEqual(["My.Printer", "_ipp", "_tcp", "local"]);
+    expect(decodeName(buf, second).labels).toEqual(["other", "_ipp", "_tcp", "local"]);
+  });
+
+  it("writes IPv6 addresses in every text form", () => {
+    expect(Buffer.from(ipv6Bytes("2001:db8::10")).toString("hex")).toBe("20010db8000000000000000000000010");
+    expect(Buffer.from(ipv6Bytes("::ffff:192.0.2.1")).toString("hex")).toBe("00000000000000000000ffffc0000201");
+    expect(Buffer.from(ipv6Bytes("::")).toString("hex")).toBe("0".repeat(32));
+  });
+});
+
+describe("encodeResponse", () => {
+  it("produces what dns-packet decodes to the same records, far smaller than uncompressed", () => {
+    const msg = browse(100);
+    const wire = encodeResponse(msg);
+    const decoded = dnsPacket.decode(wire);
+    expect(decoded.answers).toHaveLength(100);
+    expect(decoded.additionals).toHaveLength(300);
+    expect((decoded.answers![5] as { data: string }).data).toBe("instance-5._cache._tcp.local");
+    expect((decoded.additionals![0] as { data: { target: string } }).data.target).toBe("host-0.local");
+    const uncompressed = dnsPacket.encode(decoded as dnsPacket.Packet).length;
+    expect(wire.length).toBeLessThan(uncompressed * 0.6);
+  });
+
+  it("sets TC and sends no records when the answer does not fit", () => {
+    const wire = encodeResponse(browse(100), 512);
+    expect(wire.length).toBeLessThanOrEqual(512);
+    const d = dnsPacket.decode(wire);
+    expect(d.flag_tc).toBe(true);
+    expect(d.answers).toHaveLength(0);
+    expect(d.questions).toHaveLength(1);
+  });
+
+  it("drops additional records that do not fit, without TC", () => {
+    const wire = encodeResponse(browse(10), 600);
+    const d = dnsPacket.decode(wire);
+    expect(d.flag_tc).toBe(false);
+    expect(d.answers).toHaveLength(10);
+    expect(d.additionals!.length).toBeLessThan(30);
+    expect(wire.length).toBeLessThanOrEqual(600);
+  });
+
+  it("always keeps room for OPT and carries extended rcodes in it", () => {
+    const msg = { ...browse(100), rcode: Rcode.BADVERS, edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } };
+    const wire = encodeResponse(msg, 1232);
+    const d = dnsPacket.decode(wire);
+    const opt = d.additionals!.find((a) => a.type === "OPT") as { extendedRcode: number } | undefined;
+    expect(wire.length).toBeLessThanOrEqual(1232);
+    expect(opt?.extendedRcode).toBe(1); // 16 >> 4
+    expect(wire[3]! & 0xf).toBe(0);
+  });
+
+  it("encodes an empty TXT as one empty string (RFC 6763 §6.1)", () => {
+    const msg: Response = { ...browse(0), answers: [{ name: ["x", "local"], ttl: 1, data: { type: Type.TXT, strings: [] } }] };
+    const d = dnsPacket.decode(encodeResponse(msg));
+    expect((d.answers![0] as { data: Buffer[] }).data.map((b) => b.length)).toEqual([0]);
+  });
+});
+
+describe("decodeQuery", () => {
+  const q = encodeQuery(99, ["_cache", "_tcp", "local"], Type.PTR, { udpSize: 4096 });
+
+  it("reads the question and EDNS", () => {
+    const d = decodeQuery(q);
+    expect(d).toMatchObject({ kind: "query", query: { id: 99, question: { name: ["_cache", "_tcp", "local"], type: Type.PTR, class: 1 }, edns: { udpSize: 4096, version: 0 } } });
+  });
+
+  it("drops what is not a query and answers malformed queries with FORMERR", () => {
+    expect(decodeQuery(Buffer.alloc(5))).toMatchObject({ kind: "drop" });
+    const resp = Buffer.from(q);
+    resp[2]! |= 0x80;
+    expect(decodeQuery(resp)).toMatchObject({ kind: "drop" });
+    const twoQ = Buffer.from(q);
+    twoQ.writeUInt16BE(2, 4);
+    expect(decodeQuery(twoQ)).toMatchObject({ kind: "error", rcode: Rcode.FORMERR });
+    expect(decodeQuery(q.subarray(0, q.length - 3))).toMatchObject({ kind: "error", rcode: Rcode.FORMERR });
+    expect(decodeQuery(Buffer.concat([q, Buffer.from([1, 2])]))).toMatchObject({ kind: "error", rcode: Rcode.FORMERR });
+    const notify = Buffer.from(q);
+    notify[2] = (notify[2]! & 0x87) | (4 << 3);
+    expect(decodeQuery(notify)).toMatchObject({ kind: "error", rcode: Rcode.NOTIMP, opcode: 4 });
+  });
+
+  it("never throws, whatever the bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {
+        decodeQuery(Buffer.from(bytes));
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(q.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (edits) => {
+        const m = Buffer.from(q);
+        for (const [at, v] of edits) m[at] = v;
+        decodeQuery(m);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -105,7 +105,7 @@ program
   .command("hash")
   .description("compute a key's owner offline from a services file (same ring as the daemon)")
   .argument("<type>", "service type, e.g. _cache._tcp")
-  .argument("<key>", "the key (as it would appear left of _hash)")
+  .argument("<keys...>", "one or more keys, written as left of _hash (b32-… for binary keys)")
   .requiredOption("--services <file>", "services file the daemon serves")
   .option("--successors <n>", "also list the next N-1 distinct instances clockwise", "1")
   .option("--ring-points <n>", "virtual ring points per unit of weight (must match the daemon)", "1024")
@@ -115,11 +115,12 @@ program
     `
 Examples:
   ringdns hash _cache._tcp user42 --services examples/services.yaml
-  ringdns hash _cache._tcp user42 --services examples/services.yaml --successors 3`,
+  ringdns hash _cache._tcp user42 --services examples/services.yaml --successors 3
+  ringdns hash _cache._tcp k1 k2 k3 --services examples/services.yaml   one "key<TAB>owner" line each`,
   )
-  .action((type: string, key: string, opts) => {
+  .action((type: string, keys: string[], opts) => {
     try {
-      process.exitCode = runHash({ type, key, servicesFile: opts.services, successors: opts.successors, ringPoints: opts.ringPoints, json: !!opts.json });
+      process.exitCode = runHash({ type, keys, servicesFile: opts.services, successors: opts.successors, ringPoints: opts.ringPoints, json: !!opts.json });
     } catch (e) {
       fail(e);
     }

@@ -10,7 +10,7 @@ import { resolveConfig } from "../config.js";
 
 export interface HashArgs {
   type: string;
-  key: string;
+  keys: string[];
   servicesFile: string;
   successors: string;
   ringPoints: string;
@@ -20,32 +20,39 @@ export interface HashArgs {
 export function runHash(args: HashArgs): number {
   const config = resolveConfig({ ringPoints: args.ringPoints });
   const type = badArg("<type>", () => parseServiceType(args.type));
-  const key = hashKeyFromLabels(badArg("<key>", () => parseName(args.key)));
-  if (typeof key === "string") throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `<key>: ${key}`);
+  const keys = args.keys.map((k) => {
+    const key = hashKeyFromLabels(badArg("<key>", () => parseName(k)));
+    if (typeof key === "string") throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `<key> "${k}": ${key}`);
+    return key;
+  });
   const n = Number(args.successors);
   if (!Number.isInteger(n) || n < 1) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--successors: must be a positive integer, got "${args.successors}"`);
 
   const registry = new Registry({ clock: systemClock, store: new MemoryStore(), ring: { pointsPerWeight: config.ringPoints } });
   const s = loadServicesFile(args.servicesFile);
   registry.loadStatic(s.instances, s.hosts);
-  const owners = registry.successors(type, key, n);
-  const domain = ["local"];
-  if (owners.length === 0) {
+  if (registry.instances(type).length === 0) {
     process.stderr.write(`ringdns: no instances of ${formatServiceType(type)} in ${args.servicesFile}\n`);
     return 1;
   }
-  const rows = owners.map((i) => ({
-    instance: i.name,
-    name: formatName(instanceName(type, i.name, domain)),
-    target: formatName(hostName(i.host, domain)),
-    port: i.port,
-  }));
-  if (args.json) {
-    process.stdout.write(JSON.stringify({ key: Buffer.from(key).toString("utf8"), query: formatName(hashName(type, key, domain)), owners: rows }) + "\n");
-    return 0;
-  }
-  process.stdout.write(`key    ${Buffer.from(key).toString("utf8")}\nquery  ${formatName(hashName(type, key, domain))}\n`);
-  rows.forEach((r, i) => process.stdout.write(`${i === 0 ? "owner " : `next ${i}`} ${r.instance}  (${r.name} -> ${r.target}:${r.port})\n`));
+  const domain = ["local"];
+  const out: string[] = [];
+  keys.forEach((key, k) => {
+    const owners = registry.successors(type, key, n).map((i) => ({
+      instance: i.name,
+      name: formatName(instanceName(type, i.name, domain)),
+      target: formatName(hostName(i.host, domain)),
+      port: i.port,
+    }));
+    const query = formatName(hashName(type, key, domain));
+    if (args.json) out.push(JSON.stringify({ key: args.keys[k], query, owner: owners[0]!.instance, owners }));
+    else if (keys.length > 1) out.push(`${args.keys[k]}\t${owners.map((o) => o.instance).join("\t")}`);
+    else {
+      out.push(`key    ${Buffer.from(key).toString("utf8")}`, `query  ${query}`);
+      owners.forEach((r, i) => out.push(`${i === 0 ? "owner " : `next ${i}`} ${r.instance}  (${r.name} -> ${r.target}:${r.port})`));
+    }
+  });
+  process.stdout.write(out.join("\n") + "\n");
   return 0;
 }
 

@@ -65,6 +65,12 @@ export async function queryServer(server: Server, name: Labels, type: number, op
   return toReply(await tcpExchange(server, wire, timeoutMs));
 }
 
+/** Send a raw message and return the raw reply (UDP, or TCP with the length prefix handled). */
+export function exchange(server: Server, wire: Buffer, options: QueryOptions = {}): Promise<Buffer> {
+  const timeoutMs = options.timeoutMs ?? 3000;
+  return options.tcp ? tcpExchange(server, wire, timeoutMs) : udpExchange(server, wire, timeoutMs, wire.readUInt16BE(0));
+}
+
 function udpExchange(server: Server, wire: Buffer, timeoutMs: number, id: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = createSocket(isIPv6(server.host) ? "udp6" : "udp4");

@@ -22,3 +22,14 @@ export function missingTool(...names: string[]): boolean {
   if (missing.length > 0 && process.env.CI) throw new Error(`${missing.join(", ")} not installed, and CI needs them (see .ci/run)`);
   return missing.length > 0;
 }
+
+/** Debian's python3-dnspython, a second compressing DNS implementation to compare sizes with. */
+export function hasDnspython(): boolean {
+  try {
+    execFileSync("/usr/bin/python3", ["-c", "import dns.message"], { stdio: "ignore" });
+    return true;
+  } catch {
+    if (process.env.CI) throw new Error("python3-dnspython is not installed, and CI needs it (see .ci/run)");
+    return false;
+  }
+}

@@ -1,0 +1,75 @@
+// A group of 300 instances: over UDP the browse does not fit and is truncated;
+// over TCP every client gets all 300. Node's dns.Resolver (c-ares) must get
+// there by itself: it retries truncated answers over TCP.
+import { execFileSync } from "node:child_process";
+import { Resolver } from "node:dns/promises";
+import dnsPacket from "dns-packet";
+import { exchange } from "../../src/client/dns-client.js";
+import { Type } from "../../src/wire/constants.js";
+import { encodeQuery } from "../../src/wire/message.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dig } from "../lab/dig.js";
+import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
+import { hasDnspython, missingTool } from "../lab/tools.js";
+
+describe.skipIf(missingTool("dig", "kdig"))("a group of 300 instances", () => {
+  let d: RunningDaemon;
+  beforeAll(async () => {
+    d = await startDaemon(["--services", writeServicesFile(300)]);
+  });
+  afterAll(() => d.stop());
+
+  it("dig over UDP without EDNS: TC=1 and no more than 512 bytes", () => {
+    const r = dig("dig", "127.0.0.1", d.port, ["+noedns", "+ignore", "_big._tcp.local", "PTR"]);
+    expect(r.flags).toContain("tc");
+    expect(Number(/MSG SIZE\s+rcvd: (\d+)/.exec(r.raw)![1])).toBeLessThanOrEqual(512);
+  });
+
+  it("dig over UDP with EDNS: TC=1 within the 1232-byte size", () => {
+    const r = dig("dig", "127.0.0.1", d.port, ["+bufsize=4096", "+ignore", "_big._tcp.local", "PTR"]);
+    expect(r.flags).toContain("tc");
+    expect(Number(/MSG SIZE\s+rcvd: (\d+)/.exec(r.raw)![1])).toBeLessThanOrEqual(1232);
+  });
+
+  it("dig falls back to TCP by itself and gets all 300 with their additional records", () => {
+    const r = dig("dig", "127.0.0.1", d.port, ["_big._tcp.local", "PTR"]);
+    expect(r.raw).toMatch(/Truncated, retrying in TCP mode/);
+    expect(r.answer).toHaveLength(300);
+    expect(r.additional.filter((a) => a.type === "SRV")).toHaveLength(300);
+    expect(r.raw).toMatch(/\(TCP\)/);
+  });
+
+  it("kdig over TCP gets all 300", () => {
+    const r = dig("kdig", "127.0.0.1", d.port, ["+tcp", "_big._tcp.local", "PTR"]);
+    expect(r.answer).toHaveLength(300);
+  });
+
+  it.skipIf(missingTool("/usr/bin/python3") || !hasDnspython())("compresses at least as well as dnspython re-encoding the same records", async () => {
+    const wire = await exchange({ host: "127.0.0.1", port: d.port }, encodeQuery(1, ["_big", "_tcp", "local"], Type.PTR, { udpSize: 1232 }), { tcp: true });
+    // dnspython decodes our reply and writes it again with its own compression,
+    // leaving SRV targets uncompressed as RFC 2782 asks (and Knot does)
+    const script = [
+      "import sys, dns.message, dns.rdtypes.IN.SRV as S",
+      "def srv(self, file, compress=None, origin=None, canonicalize=False):",
+      "    file.write(self.priority.to_bytes(2, 'big') + self.weight.to_bytes(2, 'big') + self.port.to_bytes(2, 'big'))",
+      "    self.target.to_wire(file, None, origin, canonicalize)",
+      "S.SRV._to_wire = srv",
+      "m = dns.message.from_wire(bytes.fromhex(sys.stdin.read()))",
+      "print(len(m.to_wire(max_size=65535)), len(m.answer[0]), len(m.additional))",
+    ].join("\n");
+    const [theirs, answers, additionalSets] = execFileSync("/usr/bin/python3", ["-c", script], { input: wire.toString("hex"), encoding: "utf8" }).trim().split(" ").map(Number);
+    expect(answers).toBe(300);
+    expect(additionalSets).toBeGreaterThan(0);
+    expect(wire.length).toBeLessThanOrEqual(theirs!);
+    // and far below the uncompressed size (dns-packet never compresses)
+    expect(wire.length).toBeLessThan(dnsPacket.encode(dnsPacket.decode(wire) as dnsPacket.Packet).length * 0.6);
+  });
+
+  it("Node's dns.Resolver gets all 300 (TC -> TCP)", async () => {
+    const resolver = new Resolver({ timeout: 3000, tries: 1 });
+    resolver.setServers([`127.0.0.1:${d.port}`]);
+    const ptrs = await resolver.resolvePtr("_big._tcp.local");
+    expect(ptrs).toHaveLength(300);
+    expect(new Set(ptrs).size).toBe(300);
+  });
+});

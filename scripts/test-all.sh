@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up and runs every test, as CI does: Debian tools the interop tests
+# drive (installed when missing and we are root), npm dependencies, build,
+# then the whole vitest suite. Usage: bash scripts/test-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package that provides it
+declare -A tools=(
+  [dig]=bind9-dnsutils
+  [nslookup]=bind9-dnsutils
+  [kdig]=knot-dnsutils
+)
+missing=()
+for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done
+/usr/bin/python3 -c 'import dns.message' 2>/dev/null || missing+=(python3-dnspython)
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian packages: $pkgs"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+  else
+    echo "missing Debian packages: $pkgs (install them, or the interop tests that need them are skipped)" >&2
+  fi
+fi
+
+npm ci --no-audit --no-fund
+npm test

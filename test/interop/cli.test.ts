@@ -1,0 +1,100 @@
+// The ringdns command line as a user runs it.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { base32hexEncode } from "../../src/names.js";
+import { run, runCli, startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
+import { missingTool } from "../lab/tools.js";
+
+let d: RunningDaemon;
+const services = writeServicesFile(40, "_kv._tcp");
+beforeAll(async () => {
+  d = await startDaemon(["--services", services]);
+});
+afterAll(() => d.stop());
+
+describe.skipIf(missingTool("dig"))("ringdns hash agrees with _hash queries", () => {
+  it("for 1000 random keys, plain and b32-", () => {
+    const keys = Array.from({ length: 1000 }, (_, i) => (i % 4 === 3 ? `b32-${base32hexEncode(randomBytes(1 + (i % 30)))}` : `key-${randomBytes(6).toString("hex")}.${i % 7}`));
+    const offline = runCli(["hash", "_kv._tcp", ...keys, "--services", services, "--json"]);
+    expect(offline.status).toBe(0);
+    const owners = offline.stdout.trim().split("\n").map((l) => JSON.parse(l).owner as string);
+    expect(owners).toHaveLength(1000);
+    // dig -f: one query per line, all over one process
+    const dir = mkdtempSync(join(tmpdir(), "ringdns-keys-"));
+    writeFileSync(join(dir, "q"), keys.map((k) => `${k}._hash._kv._tcp.local SRV`).join("\n") + "\n");
+    const out = run("dig", ["@127.0.0.1", "-p", String(d.port), "+short", "-f", join(dir, "q")]);
+    const targets = out.trim().split("\n").map((l) => l.split(" ")[3]!.split(".")[0]);
+    expect(targets).toEqual(owners); // host label = instance name in this data set
+    expect(new Set(owners).size).toBeGreaterThan(30); // spread over the ring
+  });
+});
+
+describe("ringdns resolve", () => {
+  const server = () => `127.0.0.1:${d.port}`;
+
+  it("browses a type", () => {
+    const r = runCli(["resolve", "_kv._tcp", "--server", server()]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^_kv\._tcp\.local\.\s+40 instances/);
+    expect(r.stdout).toMatch(/node-7\._kv\._tcp\.local\s+node-7\.local:10007\s+priority 0 weight 2\s+\[198\.51\.100\.8\]\s+index=7/);
+  });
+
+  it("resolves one instance and a key's owner, as text and JSON", () => {
+    const one = runCli(["resolve", "_kv._tcp", "node-3", "--server", server(), "--json"]);
+    expect(JSON.parse(one.stdout)).toMatchObject({ target: "node-3.local", port: 10003, addresses: ["198.51.100.4"], txt: ["index=3"] });
+    const key = runCli(["resolve", "_kv._tcp", "--key", "user42", "--server", server()]);
+    const expected = JSON.parse(runCli(["hash", "_kv._tcp", "user42", "--services", services, "--json"]).stdout).owner;
+    expect(key.stdout).toMatch(new RegExp(`^owner  ${expected}\\._kv\\._tcp\\.local`));
+  });
+
+  it("says what is missing, with a non-zero exit", () => {
+    const r = runCli(["resolve", "_kv._tcp", "nobody", "--server", server()]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("ringdns: nobody._kv._tcp.local.: NXDOMAIN\n");
+  });
+});
+
+describe("command line errors and help", () => {
+  it("every command has --help with examples", () => {
+    for (const cmd of ["serve", "resolve", "hash"]) {
+      const r = runCli([cmd, "--help"]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/Examples:/);
+    }
+    expect(runCli(["--help"]).stdout).toMatch(/serve.*\n.*resolve.*\n.*hash/s);
+  });
+
+  it.each([
+    [["serve", "--bogus"], /^error: unknown option '--bogus'\n$/],
+    [["serve", "--dns", "127.0.0.1:99999"], /^ringdns: --dns: "127.0.0.1:99999": port must be 0-65535\n$/],
+    [["serve", "--dns", "nonsense:53"], /^ringdns: --dns: "nonsense:53": expected ADDRESS:PORT/],
+    [["serve", "--log-level", "loud"], /^error: option '--log-level <level>' argument 'loud' is invalid/],
+    [["serve", "--ttl", "-1"], /^ringdns: --ttl: must be an integer/],
+    [["serve", "--domain", "a..b"], /^ringdns: --domain: empty label/],
+    [["hash", "_kv._tcp", "k"], /^error: required option '--services <file>' not specified\n$/],
+    [["hash", "kv", "k", "--services", "examples/services.yaml"], /^ringdns: <type>: "kv" is not a service type/],
+    [["frobnicate"], /^error: unknown command 'frobnicate'/],
+  ])("%j fails with one line", (args, message) => {
+    const r = runCli(args);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("a bad services file names the file, the entry and the field", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "ringdns-bad-")), "s.yaml");
+    writeFileSync(file, "services:\n  - instance: x\n    type: _a._tcp\n    host: x\n    addresses: [192.0.2.1]\n    port: 70000\n");
+    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--services", file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`ringdns: ${file}: services[0] (x): port: must be an integer 0-65535, got 70000\n`);
+  });
+
+  it("a port in use is reported as such", () => {
+    const r = runCli(["serve", "--dns", `127.0.0.1:${d.port}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^ringdns: cannot listen on .*127\\.0\\.0\\.1:${d.port}.*address in use`));
+  });
+});

@@ -55,6 +55,8 @@ export interface Question {
   name: Labels;
   type: number;
   class: number;
+  /** The name's exact bytes, kept only when its labels are not valid UTF-8, so the echo matches. */
+  rawName?: Uint8Array;
 }
 
 export interface Response {
@@ -90,7 +92,12 @@ export function encodeResponse(msg: Response, maxSize = 65535): Buffer {
   let off = HEADER;
   let qd = 0;
   if (msg.question) {
-    off = comp.write(buf, off, msg.question.name);
+    if (msg.question.rawName) {
+      buf.set(msg.question.rawName, off);
+      off += msg.question.rawName.length;
+    } else {
+      off = comp.write(buf, off, msg.question.name);
+    }
     buf.writeUInt16BE(msg.question.type, off);
     buf.writeUInt16BE(msg.question.class, off + 2);
     off += 4;

@@ -41,7 +41,7 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
   try {
     const q = decodeName(buf, HEADER_LENGTH);
     if (q.end + 4 > buf.length) throw new WireError("question runs past the end of the message");
-    const question: Question = { name: q.labels, type: buf.readUInt16BE(q.end), class: buf.readUInt16BE(q.end + 2) };
+    const question: Question = { name: q.labels, type: buf.readUInt16BE(q.end), class: buf.readUInt16BE(q.end + 2), ...(q.raw ? { rawName: q.raw } : {}) };
     let off = q.end + 4;
     for (let i = 0; i < an + ns; i++) off = skipRecord(buf, off).end;
     let edns: Edns | undefined;

@@ -44,7 +44,11 @@ describe.skipIf(missingTool("kdig"))("kdig", () => {
 describe.skipIf(missingTool("nslookup"))("nslookup", () => {
   const ns = (...args: string[]) => execFileSync("nslookup", [`-port=${d.port}`, ...args, "127.0.0.1"], { encoding: "utf8" });
 
-  it("looks up hosts, SRV, TXT and PTR", () => {
+  it("looks up every name in the DESIGN table", () => {
+    expect(ns("-type=PTR", "_services._dns-sd._udp.svc.example")).toMatch(/name = _ipp\._tcp\.svc\.example\./);
+    expect(ns("-type=PTR", "_us._sub._cache._tcp.svc.example")).toMatch(/name = gamma\._cache\._tcp\.svc\.example\./);
+    expect(ns("-type=AAAA", "alpha.svc.example")).toMatch(/Address: 2001:db8::10/);
+    expect(ns("-type=A", "user42._hash._cache._tcp.svc.example")).toMatch(/Address: 192\.0\.2\.1[01]|Address: 198\.51\.100\.12/);
     expect(ns("-type=A", "alpha.svc.example")).toMatch(/Address: 192\.0\.2\.10/);
     expect(ns("-type=SRV", "alpha._cache._tcp.svc.example")).toMatch(/service = 0 1 11211 alpha\.svc\.example\./);
     expect(ns("-type=TXT", "alpha._cache._tcp.svc.example")).toMatch(/text = "version=1\.4" "role=primary"/);

@@ -107,6 +107,15 @@ describe("decodeQuery", () => {
     expect(d).toMatchObject({ kind: "query", query: { id: 99, question: { name: ["_cache", "_tcp", "local"], type: Type.PTR, class: 1 }, edns: { udpSize: 4096, version: 0 } } });
   });
 
+  it("echoes a question name that is not valid UTF-8 byte for byte", () => {
+    const raw = Buffer.from([2, 0xff, 0xfe, 5, ...Buffer.from("local"), 0]);
+    const msg = Buffer.concat([Buffer.from([0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), raw, Buffer.from([0, 1, 0, 1])]);
+    const d = decodeQuery(msg);
+    if (d.kind !== "query") throw new Error(d.kind);
+    const reply = encodeResponse({ id: 9, opcode: 0, aa: true, rd: false, cd: false, rcode: 3, question: d.query.question, answers: [], authorities: [], additionals: [] });
+    expect(reply.subarray(12, 12 + raw.length)).toEqual(raw);
+  });
+
   it("drops what is not a query and answers malformed queries with FORMERR", () => {
     expect(decodeQuery(Buffer.alloc(5))).toMatchObject({ kind: "drop" });
     const resp = Buffer.from(q);

@@ -2,7 +2,7 @@
 // environment) go through `resolveConfig`, which names the bad setting.
 import { isIP } from "node:net";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
-import { RingdnsError } from "./errors.js";
+import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
@@ -81,12 +81,7 @@ export function parseListenAddress(text: string, setting = "--dns"): ListenAddre
 }
 
 export function parseDomain(text: string, setting = "--domain"): Labels {
-  let labels: Labels;
-  try {
-    labels = parseName(text).map(lowerAscii);
-  } catch (e) {
-    return bad(setting, (e as Error).message);
-  }
+  const labels = parseSetting(setting, () => parseName(text).map(lowerAscii));
   if (labels.length === 0) bad(setting, "the root cannot be served");
   const problem = nameProblem(labels);
   if (problem) bad(setting, `"${text}": ${problem}`);

@@ -15,3 +15,13 @@ export class RingdnsError extends Error {
     this.name = "RingdnsError";
   }
 }
+
+/** Run `parse`; what it throws becomes a RINGDNS_E_BAD_CONFIG error naming `setting`. */
+export function parseSetting<T>(setting: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof RingdnsError) throw e;
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${setting}: ${(e as Error).message}`);
+  }
+}

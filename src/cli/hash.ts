@@ -5,7 +5,7 @@ import { Registry } from "../registry/registry.js";
 import { loadServicesFile } from "../registry/services-file.js";
 import { formatName, formatServiceType, hashKeyFromLabels, hashName, instanceName, parseName, parseServiceType, hostName } from "../names.js";
 import { systemClock } from "../clock.js";
-import { RingdnsError } from "../errors.js";
+import { parseSetting, RingdnsError } from "../errors.js";
 import { resolveConfig } from "../config.js";
 
 export interface HashArgs {
@@ -19,9 +19,9 @@ export interface HashArgs {
 
 export function runHash(args: HashArgs): number {
   const config = resolveConfig({ ringPoints: args.ringPoints });
-  const type = badArg("<type>", () => parseServiceType(args.type));
+  const type = parseSetting("<type>", () => parseServiceType(args.type));
   const keys = args.keys.map((k) => {
-    const key = hashKeyFromLabels(badArg("<key>", () => parseName(k)));
+    const key = hashKeyFromLabels(parseSetting("<key>", () => parseName(k)));
     if (typeof key === "string") throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `<key> "${k}": ${key}`);
     return key;
   });
@@ -54,12 +54,4 @@ export function runHash(args: HashArgs): number {
   });
   process.stdout.write(out.join("\n") + "\n");
   return 0;
-}
-
-function badArg<T>(what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${what}: ${(e as Error).message}`);
-  }
 }

@@ -3,8 +3,8 @@
 import { createSocket } from "node:dgram";
 import { randomInt } from "node:crypto";
 import { connect, isIPv6 } from "node:net";
-import dnsPacket from "dns-packet";
 import type { Labels } from "../names.js";
+import { decodeMessage, type DecodedMessage } from "../wire/decode.js";
 import { encodeQuery } from "../wire/message.js";
 
 export interface Server {
@@ -12,57 +12,21 @@ export interface Server {
   port: number;
 }
 
-/** A decoded reply, in the plain shape dns-packet produces. */
-export interface Reply {
-  rcode: string;
-  truncated: boolean;
-  authoritative: boolean;
-  answers: ReplyRecord[];
-  authorities: ReplyRecord[];
-  additionals: ReplyRecord[];
-}
-
-export interface ReplyRecord {
-  name: string;
-  type: string;
-  ttl: number;
-  data: unknown;
-}
-
-function toReply(wire: Buffer): Reply {
-  const p = dnsPacket.decode(wire) as unknown as {
-    rcode: string;
-    flag_tc: boolean;
-    flag_aa: boolean;
-    answers?: ReplyRecord[];
-    authorities?: ReplyRecord[];
-    additionals?: ReplyRecord[];
-  };
-  return {
-    rcode: p.rcode,
-    truncated: p.flag_tc,
-    authoritative: p.flag_aa,
-    answers: p.answers ?? [],
-    authorities: p.authorities ?? [],
-    additionals: (p.additionals ?? []).filter((r) => r.type !== "OPT"),
-  };
-}
-
 export interface QueryOptions {
   tcp?: boolean;
   timeoutMs?: number;
 }
 
-export async function queryServer(server: Server, name: Labels, type: number, options: QueryOptions = {}): Promise<Reply> {
+export async function queryServer(server: Server, name: Labels, type: number, options: QueryOptions = {}): Promise<DecodedMessage> {
   const timeoutMs = options.timeoutMs ?? 3000;
   const id = randomInt(0, 65536);
   const wire = encodeQuery(id, name, type, { udpSize: 1232 });
   if (!options.tcp) {
     const reply = await udpExchange(server, wire, timeoutMs, id);
-    const decoded = toReply(reply);
-    if (!decoded.truncated) return decoded;
+    const decoded = decodeMessage(reply);
+    if (!decoded.flags.tc) return decoded;
   }
-  return toReply(await tcpExchange(server, wire, timeoutMs));
+  return decodeMessage(await tcpExchange(server, wire, timeoutMs));
 }
 
 /** Send a raw message and return the raw reply (UDP, or TCP with the length prefix handled). */

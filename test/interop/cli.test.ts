@@ -9,7 +9,7 @@ import { run, runCli, startDaemon, writeServicesFile, type RunningDaemon } from 
 import { missingTool } from "../lab/tools.js";
 
 let d: RunningDaemon;
-const services = writeServicesFile(40, "_kv._tcp");
+const services = writeServicesFile(40, "_kv._tcp", '  - {instance: "Lobby v1.2", type: _ipp._tcp, host: lobby, addresses: [203.0.113.7], port: 631}\n');
 beforeAll(async () => {
   d = await startDaemon(["--services", services]);
 });
@@ -39,15 +39,22 @@ describe("ringdns resolve", () => {
     const r = runCli(["resolve", "_kv._tcp", "--server", server()]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^_kv\._tcp\.local\.\s+40 instances/);
-    expect(r.stdout).toMatch(/node-7\._kv\._tcp\.local\s+node-7\.local:10007\s+priority 0 weight 2\s+\[198\.51\.100\.8\]\s+index=7/);
+    expect(r.stdout).toMatch(/node-7\._kv\._tcp\.local\.\s+node-7\.local\.:10007\s+priority 0 weight 2\s+\[198\.51\.100\.8\]\s+index=7/);
+  });
+
+  it("keeps an instance name with a dot in one label", () => {
+    const r = runCli(["resolve", "_ipp._tcp", "--server", server()]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Lobby v1\\\.2\._ipp\._tcp\.local\.\s+lobby\.local\.:631/);
+    expect(runCli(["resolve", "_ipp._tcp", "Lobby v1.2", "--server", server()]).status).toBe(0);
   });
 
   it("resolves one instance and a key's owner, as text and JSON", () => {
     const one = runCli(["resolve", "_kv._tcp", "node-3", "--server", server(), "--json"]);
-    expect(JSON.parse(one.stdout)).toMatchObject({ target: "node-3.local", port: 10003, addresses: ["198.51.100.4"], txt: ["index=3"] });
+    expect(JSON.parse(one.stdout)).toMatchObject({ target: "node-3.local.", port: 10003, addresses: ["198.51.100.4"], txt: ["index=3"] });
     const key = runCli(["resolve", "_kv._tcp", "--key", "user42", "--server", server()]);
     const expected = JSON.parse(runCli(["hash", "_kv._tcp", "user42", "--services", services, "--json"]).stdout).owner;
-    expect(key.stdout).toMatch(new RegExp(`^owner  ${expected}\\._kv\\._tcp\\.local`));
+    expect(key.stdout).toMatch(new RegExp(`^owner  ${expected}\\._kv\\._tcp\\.local\\.\n`));
   });
 
   it("says what is missing, with a non-zero exit", () => {

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Rcode, Type } from "../../src/wire/constants.js";
 import { encodeQuery, encodeResponse, ipv6Bytes, type ResourceRecord, type Response } from "../../src/wire/message.js";
+import { decodeMessage } from "../../src/wire/decode.js";
 import { decodeName, NameCompressor } from "../../src/wire/name.js";
 import { decodeQuery } from "../../src/wire/query.js";
 
@@ -96,6 +97,20 @@ describe("encodeResponse", () => {
     const msg: Response = { ...browse(0), answers: [{ name: ["x", "local"], ttl: 1, data: { type: Type.TXT, strings: [] } }] };
     const d = dnsPacket.decode(encodeResponse(msg));
     expect((d.answers![0] as { data: Buffer[] }).data.map((b) => b.length)).toEqual([0]);
+  });
+});
+
+describe("decodeMessage", () => {
+  it("reads back what encodeResponse wrote, labels with dots intact", () => {
+    const msg = browse(3);
+    msg.answers[0] = { name: cache, ttl: 30, data: { type: Type.PTR, target: ["My.Printer", ...cache] } };
+    const d = decodeMessage(encodeResponse({ ...msg, edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } }));
+    expect(d.answers[0]!.data).toEqual({ type: Type.PTR, target: ["My.Printer", "_cache", "_tcp", "local"] });
+    expect(d.additionals[0]!.data).toEqual({ type: Type.SRV, priority: 0, weight: 1, port: 11211, target: ["host-0", "local"] });
+    expect(d.additionals[1]!.data).toEqual({ type: Type.TXT, strings: [Buffer.from("version=1.4")] });
+    expect(d.additionals[2]!.data).toEqual({ type: Type.A, address: "192.0.2.0" });
+    expect(d.edns).toEqual({ udpSize: 1232, version: 0 });
+    expect(d.flags.aa).toBe(true);
   });
 });
 

@@ -35,7 +35,11 @@ const utf8 = new TextEncoder();
 
 /** ASCII-only lower-casing: DNS matching is case-insensitive for A-Z only. */
 export function lowerAscii(s: string): string {
-  return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 65 && c <= 90) return s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  }
+  return s; // the common case: already lower-case, no copy
 }
 
 export function labelEquals(a: string, b: string): boolean {

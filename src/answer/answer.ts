@@ -6,7 +6,6 @@
 // calls this, and encodes the Response with the size its transport allows
 // (UDP: the client's EDNS size or 512, setting TC when the answer does not
 // fit; TCP: 65535). NXDOMAIN, NODATA and REFUSED are results, not errors.
-import { isIPv4 } from "node:net";
 import {
   hostName,
   instanceName,
@@ -80,8 +79,7 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
     return res;
   }
   res.answers.push(...rrs);
-  const extra = node.extra?.(type) ?? [];
-  res.additionals.push(...dedupe(extra, res.answers));
+  res.additionals.push(...(node.extra?.(type) ?? []));
   return res;
 }
 
@@ -107,17 +105,6 @@ function baseResponse(query: Query, options: AnswerOptions): Response {
     additionals: [],
     ...(edns ? { edns } : {}),
   };
-}
-
-function dedupe(extra: ResourceRecord[], answers: ResourceRecord[]): ResourceRecord[] {
-  const key = (r: ResourceRecord) => lowerAscii(r.name.join("\0")) + "|" + r.data.type + "|" + JSON.stringify(r.data);
-  const seen = new Set(answers.map(key));
-  return extra.filter((r) => {
-    const k = key(r);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }
 
 /** Builds the records of one answer, spelling names the way the client did. */
@@ -173,8 +160,7 @@ class Context {
       case "host": {
         const host = this.registry.host(p.host);
         if (!host) return { exists: false, rrsets: new Map() };
-        const addr = this.addressRecords(qname, host.addresses, host.expiresAt);
-        return { exists: true, rrsets: addr };
+        return { exists: true, rrsets: this.addressSets(qname, host.addresses, host.expiresAt) };
       }
       case "intermediate":
         return { exists: this.intermediateExists(p.path), rrsets: new Map() };
@@ -205,13 +191,25 @@ class Context {
     return {
       exists: ptrs.length > 0,
       rrsets: new Map([[Type.PTR, ptrs]]),
-      // RFC 6763 §12.1: PTR -> the instances' SRV, TXT and address records
-      extra: () => instances.flatMap((i) => this.instanceRecords(instanceName(type, i.name, this.domain, typeAs), i, true)),
+      // RFC 6763 §12.1: PTR -> the instances' SRV, TXT and address records (each host's once)
+      extra: () => {
+        const out: ResourceRecord[] = [];
+        const hostsDone = new Set<string>();
+        for (const i of instances) {
+          out.push(...this.instanceRecords(instanceName(type, i.name, this.domain, typeAs), i));
+          const hostKey = i.host.join(".");
+          if (!hostsDone.has(hostKey)) {
+            hostsDone.add(hostKey);
+            out.push(...this.targetAddresses(i));
+          }
+        }
+        return out;
+      },
     };
   }
 
   private instanceNode(owner: Labels, inst: Instance, typeAs: Labels, isHash: boolean): Node {
-    const [srv, txt] = this.instanceRecords(owner, inst, false) as [ResourceRecord, ResourceRecord];
+    const [srv, txt] = this.instanceRecords(owner, inst);
     const rrsets = new Map<number, ResourceRecord[]>([
       [Type.SRV, [srv]],
       [Type.TXT, [txt]],
@@ -219,7 +217,7 @@ class Context {
     const hostAddrs = this.hostAddresses(inst);
     if (isHash) {
       // the owner's addresses and TXT under the hash name, for clients that can only ask for A
-      for (const [t, rrs] of this.addressRecords(owner, hostAddrs?.addresses ?? [], hostAddrs?.expiresAt)) rrsets.set(t, rrs);
+      for (const [t, rrs] of this.addressSets(owner, hostAddrs?.addresses ?? [], hostAddrs?.expiresAt)) rrsets.set(t, rrs);
     }
     const realName = instanceName(inst.type, inst.name, this.domain, typeAs);
     return {
@@ -228,7 +226,7 @@ class Context {
       extra: (t) => {
         if (t === Type.SRV) {
           // RFC 6763 §12.2: SRV -> target addresses; a hash answer also names the owning instance
-          const own = isHash && !labelsEqual(realName, owner) ? this.instanceRecords(realName, inst, false) : [];
+          const own = isHash && !labelsEqual(realName, owner) ? this.instanceRecords(realName, inst) : [];
           return [...own, ...this.targetAddresses(inst)];
         }
         return [];
@@ -236,15 +234,13 @@ class Context {
     };
   }
 
-  /** SRV + TXT of an instance under `owner`, plus its target's addresses when `withAddresses`. */
-  private instanceRecords(owner: Labels, inst: Instance, withAddresses: boolean): ResourceRecord[] {
+  /** SRV and TXT of an instance, under `owner`. */
+  private instanceRecords(owner: Labels, inst: Instance): [ResourceRecord, ResourceRecord] {
     const ttl = this.ttlFor(inst.expiresAt);
-    const out: ResourceRecord[] = [
+    return [
       { name: owner, ttl, data: { type: Type.SRV, srv: { priority: inst.priority, weight: inst.weight, port: inst.port, target: this.target(inst) } } },
       { name: owner, ttl, data: { type: Type.TXT, strings: inst.txt } },
     ];
-    if (withAddresses) out.push(...this.targetAddresses(inst));
-    return out;
   }
 
   private target(inst: Instance): Labels {
@@ -258,17 +254,25 @@ class Context {
   private targetAddresses(inst: Instance): ResourceRecord[] {
     const h = this.hostAddresses(inst);
     if (!h) return [];
-    return [...this.addressRecords(this.target(inst), h.addresses, h.expiresAt).values()].flat();
+    const { a, aaaa } = this.addressRecords(this.target(inst), h.addresses, h.expiresAt);
+    return a.concat(aaaa);
   }
 
-  private addressRecords(owner: Labels, addresses: readonly string[], expiresAt: number | undefined): Map<number, ResourceRecord[]> {
+  private addressRecords(owner: Labels, addresses: readonly string[], expiresAt: number | undefined): { a: ResourceRecord[]; aaaa: ResourceRecord[] } {
     const ttl = this.ttlFor(expiresAt);
     const a: ResourceRecord[] = [];
     const aaaa: ResourceRecord[] = [];
     for (const address of addresses) {
-      if (isIPv4(address)) a.push({ name: owner, ttl, data: { type: Type.A, address } });
-      else aaaa.push({ name: owner, ttl, data: { type: Type.AAAA, address } });
+      // registries hold only valid addresses, so a colon is enough to tell the families apart
+      if (address.includes(":")) aaaa.push({ name: owner, ttl, data: { type: Type.AAAA, address } });
+      else a.push({ name: owner, ttl, data: { type: Type.A, address } });
     }
+    return { a, aaaa };
+  }
+
+  /** A and AAAA RRsets as a node's data. */
+  private addressSets(owner: Labels, addresses: readonly string[], expiresAt: number | undefined): Map<number, ResourceRecord[]> {
+    const { a, aaaa } = this.addressRecords(owner, addresses, expiresAt);
     const m = new Map<number, ResourceRecord[]>();
     if (a.length) m.set(Type.A, a);
     if (aaaa.length) m.set(Type.AAAA, aaaa);

@@ -47,6 +47,8 @@ export class Registry {
   private readonly listeners = new Set<(c: Change) => void>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
+  /** While loading in bulk: types whose ring is rebuilt once at the end instead of per instance. */
+  private deferredRings: Set<TypeState> | undefined;
 
   constructor(options: RegistryOptions) {
     this.clock = options.clock;
@@ -67,7 +69,9 @@ export class Registry {
   /** Load what the store holds and follow changes other writers make to it. */
   async open(): Promise<void> {
     const stored = await this.store.load();
-    for (const entry of stored.values()) this.applyEntry(entry);
+    this.inBulk(() => {
+      for (const entry of stored.values()) this.applyEntry(entry);
+    });
     this.unwatch = this.store.watch((ops) => {
       for (const o of ops) this.applyStoreOp(o);
     });
@@ -80,8 +84,22 @@ export class Registry {
 
   /** Static registrations (services file): served, never written to the store. */
   loadStatic(instances: readonly Instance[], hosts: readonly Host[]): void {
-    for (const h of hosts) this.setHost(h);
-    for (const i of instances) this.setInstance(i);
+    this.inBulk(() => {
+      for (const h of hosts) this.setHost(h);
+      for (const i of instances) this.setInstance(i);
+    });
+  }
+
+  private inBulk(load: () => void): void {
+    this.deferredRings = new Set();
+    try {
+      load();
+    } finally {
+      for (const s of this.deferredRings) {
+        s.ring = Ring.build([...s.instances.entries()].map(([id, i]) => ({ id, weight: i.weight })), this.ringOptions);
+      }
+      this.deferredRings = undefined;
+    }
   }
 
   /** Apply all ops or none: durable in the store first, then visible. */
@@ -227,7 +245,8 @@ export class Registry {
     const previous = s.instances.get(id);
     if (previous && sameInstance(previous, inst)) return;
     s.instances.set(id, inst);
-    s.ring = s.ring.with({ id, weight: inst.weight });
+    if (this.deferredRings) this.deferredRings.add(s);
+    else s.ring = s.ring.with({ id, weight: inst.weight });
     const op: ChangeOp = previous ? "update" : "add";
     this.emit(previous ? { op, kind: "instance", instance: inst, previous } : { op, kind: "instance", instance: inst });
   }

@@ -76,6 +76,8 @@ export interface Response {
 
 const HEADER = 12;
 const SCRATCH = 65535 + 4096;
+// Encoding is synchronous, so one scratch buffer serves every message; the result is copied out.
+const scratch = Buffer.allocUnsafe(SCRATCH);
 
 /**
  * Encode `msg` into at most `maxSize` bytes. When the answer or authority
@@ -84,7 +86,7 @@ const SCRATCH = 65535 + 4096;
  * TC (RFC 2181 §9). The OPT record always fits: room for it is kept first.
  */
 export function encodeResponse(msg: Response, maxSize = 65535): Buffer {
-  const buf = Buffer.allocUnsafe(SCRATCH);
+  const buf = scratch;
   const comp = new NameCompressor();
   const optLen = msg.edns ? 11 + msg.edns.options.reduce((n, o) => n + 4 + o.data.length, 0) : 0;
   const limit = Math.min(maxSize, 65535) - optLen;

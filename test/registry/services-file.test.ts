@@ -13,6 +13,12 @@ describe("services file", () => {
     expect(s.hosts.find((h) => h.name === "alpha")!.addresses).toEqual(["192.0.2.10", "2001:db8::10"]);
   });
 
+  it("loads the JSON example", () => {
+    const s = loadServicesFile("examples/services.json");
+    expect(s.instances.map((i) => `${i.name}:${i.weight}`)).toEqual(["web-1:1", "web-2:3"]);
+    expect(s.instances[0]!.subtypes).toEqual(["_api"]);
+  });
+
   it("reads JSON too, with TXT as a list or a mapping", () => {
     const s = parse(JSON.stringify({ services: [{ instance: "x", type: "_a._udp", host: "h", addresses: ["198.51.100.1"], port: 1, txt: ["k=v", "flag"] }] }));
     expect(s.instances[0]!.txt.map((t) => Buffer.from(t).toString())).toEqual(["k=v", "flag"]);

@@ -14,6 +14,8 @@ export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info"
 export interface ListenAddress {
   host: string;
   port: number;
+  /** A default listener: skipped with a warning when the address family is unavailable (no IPv6). */
+  optional?: boolean;
 }
 
 export interface Config {
@@ -51,7 +53,7 @@ export interface ConfigInput {
 export const DEFAULT_PORT = 8053;
 export const DEFAULT_LISTEN: readonly ListenAddress[] = [
   { host: "0.0.0.0", port: DEFAULT_PORT },
-  { host: "::", port: DEFAULT_PORT },
+  { host: "::", port: DEFAULT_PORT, optional: true },
 ];
 
 function bad(setting: string, msg: string): never {

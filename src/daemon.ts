@@ -51,7 +51,17 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   try {
     for (const want of config.listen) {
       // UDP first: with port 0 the kernel picks one, and TCP takes the same
-      const udp = await listenUdp(want.host, want.port, handler);
+      let udp;
+      try {
+        udp = await listenUdp(want.host, want.port, handler);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (want.optional && (code === "EAFNOSUPPORT" || code === "EADDRNOTAVAIL")) {
+          log.warn({ address: want.host, code }, "address family unavailable, not listening there");
+          continue;
+        }
+        throw e;
+      }
       closers.push(udp.close);
       const tcp = await listenTcp(want.host, udp.port, handler, config.tcp);
       closers.push(tcp.close);

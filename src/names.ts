@@ -60,11 +60,6 @@ export function hasSuffix(name: Labels, suffix: Labels): boolean {
   return true;
 }
 
-/** A canonical key for maps: lower-case presentation form. */
-export function nameKey(name: Labels): string {
-  return lowerAscii(formatName(name));
-}
-
 export function labelBytes(label: string): number {
   return utf8.encode(label).length;
 }

@@ -47,14 +47,6 @@ export function rcodeName(r: number): string {
   return RCODE_NAMES.get(r) ?? `RCODE${r}`;
 }
 
-/** "SRV", "srv" or "TYPE33" to 33; undefined when unknown. */
-export function parseTypeName(s: string): number | undefined {
-  const u = s.toUpperCase();
-  if (u in Type) return Type[u as keyof typeof Type];
-  const m = /^TYPE(\d{1,5})$/.exec(u);
-  return m && Number(m[1]) <= 65535 ? Number(m[1]) : undefined;
-}
-
 /** Without EDNS a UDP message is at most 512 bytes (RFC 1035 §4.2.1). */
 export const CLASSIC_UDP_SIZE = 512;
 /** Largest UDP payload we send whatever the client offers (DNS flag day 2020 default). */

@@ -148,11 +148,6 @@ export function encodeResponse(msg: Response, maxSize = 65535): Buffer {
   return Buffer.from(buf.subarray(0, off));
 }
 
-/** True when the encoded message had TC set by `encodeResponse`. */
-export function isTruncated(wire: Buffer): boolean {
-  return (wire[2]! & 0x02) !== 0;
-}
-
 function encodeOpt(buf: Buffer, off: number, edns: Edns, rcode: number): number {
   buf[off] = 0; // root
   buf.writeUInt16BE(Type.OPT, off + 1);

@@ -7,6 +7,7 @@ import { startDaemon } from "../src/daemon.js";
 import { RingdnsError } from "../src/errors.js";
 import { runResolve } from "../src/cli/resolve.js";
 import { runHash } from "../src/cli/hash.js";
+import { runKeygen } from "../src/cli/keygen.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -36,12 +37,21 @@ program
   .option("--tcp-idle-timeout <seconds>", "close idle TCP connections after this long", "10")
   .option("--tcp-max-connections <n>", "open TCP connections at most", "256")
   .option("--ring-points <n>", "virtual ring points per unit of SRV weight (every client must use the same)", "1024")
+  .option("--data-dir <dir>", "embedded store for registrations made by DNS UPDATE (default ./ringdns-data)")
+  .option("--store <kind>", "lmdb (embedded, crash-safe; the default) or memory (lost on exit)")
+  .option("--key-file <file>", "TSIG keys in BIND format (ringdns keygen writes one), repeatable", collect)
+  .option("--key-zone <key=zones>", "limit a key to zones, e.g. ringdns-key=svc.example.; repeatable", collect)
+  .option("--allow-update <cidr>", 'sources allowed to send unsigned updates, repeatable (default 127.0.0.0/8 and ::1; "none" for none)', collect)
+  .option("--lease-min <seconds>", "shortest lease granted (RFC 9664 Update Lease)", "30")
+  .option("--lease-max <seconds>", "longest lease granted", "604800")
+  .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")
   .addHelpText(
     "after",
     `
 Examples:
   ringdns serve --services examples/services.yaml --dns 127.0.0.1:8053
   ringdns serve --dns 0.0.0.0:53 --dns [::]:53 --domain svc.example. --services /etc/ringdns/services.yaml
+  ringdns serve --key-file /etc/ringdns/update.key --data-dir /var/lib/ringdns --default-lease 3600
   dig @127.0.0.1 -p 8053 _cache._tcp.local PTR`,
   )
   .action(async (opts) => {
@@ -121,6 +131,28 @@ Examples:
   .action((type: string, keys: string[], opts) => {
     try {
       process.exitCode = runHash({ type, keys, servicesFile: opts.services, successors: opts.successors, ringPoints: opts.ringPoints, json: !!opts.json });
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command("keygen")
+  .description("write a new TSIG key in BIND's format (for --key-file, nsupdate -k, knsupdate -k)")
+  .argument("<name>", "key name, e.g. ringdns-key")
+  .addOption(new Option("--algorithm <alg>", "HMAC algorithm").choices(["hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5"]).default("hmac-sha256"))
+  .option("--out <file>", "write to this file (mode 0600) instead of standard output")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns keygen ringdns-key --out /etc/ringdns/update.key
+  ringdns serve --key-file /etc/ringdns/update.key
+  nsupdate -k /etc/ringdns/update.key`,
+  )
+  .action((name: string, opts) => {
+    try {
+      process.exitCode = runKeygen(name, opts.algorithm, opts.out);
     } catch (e) {
       fail(e);
     }

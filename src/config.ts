@@ -6,6 +6,7 @@ import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
+import { DEFAULT_ALLOW_UPDATE, makePolicy } from "./update/policy.js";
 import { MAX_UDP_PAYLOAD } from "./wire/constants.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -34,6 +35,16 @@ export interface Config {
   readonly tcp: TcpOptions;
   /** Virtual ring points per unit of SRV weight. */
   readonly ringPoints: number;
+  /** Where registrations are kept: the embedded LMDB store in `dataDir`, or memory (lost on exit). */
+  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" };
+  /** TSIG key files (BIND format). */
+  readonly keyFiles: readonly string[];
+  /** Key name (presentation, with trailing dot) -> zones it may update; keys not listed may update every zone. */
+  readonly keyZones: ReadonlyMap<string, readonly Labels[]>;
+  /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
+  readonly allowUpdate: readonly string[];
+  /** Lease bounds and default, seconds (default undefined = permanent). */
+  readonly lease: { min: number; max: number; default?: number };
 }
 
 /** What a user may set; every field optional, text as typed. */
@@ -48,9 +59,18 @@ export interface ConfigInput {
   tcpIdleTimeout?: string | number;
   tcpMaxConnections?: string | number;
   ringPoints?: string | number;
+  dataDir?: string;
+  store?: string;
+  keyFile?: string[];
+  keyZone?: string[];
+  allowUpdate?: string[];
+  leaseMin?: string | number;
+  leaseMax?: string | number;
+  defaultLease?: string | number;
 }
 
 export const DEFAULT_PORT = 8053;
+export const DEFAULT_DATA_DIR = "./ringdns-data";
 export const DEFAULT_LISTEN: readonly ListenAddress[] = [
   { host: "0.0.0.0", port: DEFAULT_PORT },
   { host: "::", port: DEFAULT_PORT, optional: true },
@@ -119,6 +139,42 @@ export function resolveConfig(input: ConfigInput): Config {
       maxConnections: int("--tcp-max-connections", input.tcpMaxConnections, DEFAULT_TCP_OPTIONS.maxConnections, 1, 65_535),
     },
     ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 65_536),
+    store: parseStore(input.store, input.dataDir),
+    keyFiles: input.keyFile ?? [],
+    keyZones: parseKeyZones(input.keyZone ?? []),
+    allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
+    lease: parseLeases(input),
   };
+  makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   return Object.freeze(config);
+}
+
+function parseStore(store: string | undefined, dataDir: string | undefined): Config["store"] {
+  if (store === undefined || store === "lmdb") return { kind: "lmdb", dataDir: dataDir ?? DEFAULT_DATA_DIR };
+  if (store === "memory") {
+    if (dataDir !== undefined) bad("--data-dir", "has no use with --store memory");
+    return { kind: "memory" };
+  }
+  return bad("--store", `"${store}" is not a store: use lmdb (the default, in --data-dir) or memory`);
+}
+
+/** "KEYNAME=zone1,zone2" */
+function parseKeyZones(specs: readonly string[]): Map<string, Labels[]> {
+  const out = new Map<string, Labels[]>();
+  for (const spec of specs) {
+    const [key, zones] = spec.split("=");
+    if (!key || !zones) bad("--key-zone", `expected KEYNAME=ZONE[,ZONE], got "${spec}"`);
+    const name = formatName(parseDomain(key!, "--key-zone"));
+    out.set(name, [...(out.get(name) ?? []), ...zones!.split(",").map((z) => parseDomain(z, "--key-zone"))]);
+  }
+  return out;
+}
+
+function parseLeases(input: ConfigInput): Config["lease"] {
+  const min = int("--lease-min", input.leaseMin, 30, 1, 2 ** 31 - 1);
+  const max = int("--lease-max", input.leaseMax, 7 * 86_400, 1, 2 ** 31 - 1);
+  if (max < min) bad("--lease-max", `(${max}) is below --lease-min (${min})`);
+  if (input.defaultLease === undefined || input.defaultLease === "none") return { min, max };
+  const dflt = int("--default-lease", input.defaultLease, 0, min, max);
+  return { min, max, default: dflt };
 }

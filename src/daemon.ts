@@ -11,6 +11,9 @@ import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName } from "./names.js";
 import { MemoryStore } from "./store/memory.js";
+import { LmdbStore } from "./store/lmdb.js";
+import { loadKeyFile } from "./update/keys.js";
+import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
 
 export interface Daemon {
@@ -29,7 +32,8 @@ export interface DaemonDeps {
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = deps.store ?? new MemoryStore();
+  const store = deps.store ?? (config.store.kind === "lmdb" ? await LmdbStore.open(config.store.dataDir) : new MemoryStore());
+  const keys = config.keyFiles.flatMap(loadKeyFile);
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
   await registry.open();
   if (config.servicesFile) {
@@ -39,6 +43,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   }
 
   const handler: DnsHandlerDeps = {
+    update: { registry, clock, log, domains: config.domains, keys, policy: makePolicy(config.allowUpdate, config.keyZones), lease: config.lease },
     registry,
     clock,
     log,
@@ -97,6 +102,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       dns: listening.map((l) => (l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)),
       domains: config.domains.map(formatName),
       store: store.kind,
+      keys: keys.map((k) => formatName(k.name)),
+      unsignedUpdatesFrom: config.allowUpdate,
     },
     "ringdns listening",
   );

@@ -9,10 +9,15 @@ import { CLASSIC_UDP_SIZE, Rcode, rcodeName, typeName } from "../wire/constants.
 import { encodeResponse, type Edns } from "../wire/message.js";
 import { decodeQuery } from "../wire/query.js";
 import { formatName } from "../names.js";
+import { Opcode } from "../wire/constants.js";
+import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
+import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 
 export type Transport = "udp" | "tcp";
 
 export interface DnsHandlerDeps {
+  /** DNS UPDATE processing; without it UPDATE gets NOTIMP. */
+  update?: UpdateDeps;
   registry: Registry;
   answer: AnswerOptions;
   clock: Clock;
@@ -27,8 +32,14 @@ export function udpLimit(edns: Edns | undefined, serverMax: number): number {
   return Math.max(CLASSIC_UDP_SIZE, Math.min(edns.udpSize, serverMax));
 }
 
-/** Returns the reply to send, or null to send nothing. */
-export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null {
+/** The reply to send, or null to send nothing; UPDATEs are answered once durable, so later. */
+export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
+  if (msg.length >= 12 && (msg[2]! & 0x80) === 0 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE && deps.update) {
+    return handleUpdate(msg, peer, deps.update).catch((err) => {
+      deps.log.error({ err, peer, transport }, "internal error processing update");
+      return encodeResponse(errorResponse(msg.readUInt16BE(0), Opcode.UPDATE, false, Rcode.SERVFAIL));
+    });
+  }
   const decoded = decodeQuery(msg);
   if (decoded.kind === "drop") {
     deps.log.debug({ peer, transport, reason: decoded.reason }, "dropped message");
@@ -39,10 +50,23 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
     return encodeResponse(errorResponse(decoded.id, decoded.opcode, decoded.rd, decoded.rcode));
   }
   const q = decoded.query;
-  const limit = transport === "udp" ? udpLimit(q.edns, deps.maxUdpPayload) : 65535;
+  let limit = transport === "udp" ? udpLimit(q.edns, deps.maxUdpPayload) : 65535;
+  const nowSec = Math.floor(deps.clock.now() / 1000);
+  let sign = (wire: Buffer) => wire;
+  if (q.tsig) {
+    // RFC 8945: a signed query is checked first and gets a signed reply (nsupdate signs its SOA lookups)
+    const tsig = q.tsig;
+    const v = verifyRequest(msg, tsig, deps.update?.keys ?? [], nowSec);
+    if (!v.ok) {
+      deps.log.warn({ peer, transport, key: formatName(tsig.keyName), reason: v.reason }, "signed query refused: TSIG check failed");
+      return signReply(encodeResponse({ ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOTAUTH), question: q.question }), tsig, v.key, v.error, nowSec);
+    }
+    limit -= tsigLength(tsig, v.key);
+    sign = (wire) => signReply(wire, tsig, v.key, TsigError.NOERROR, nowSec);
+  }
   try {
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
-    const wire = encodeResponse(res, limit);
+    const wire = sign(encodeResponse(res, limit));
     if (deps.log.isLevelEnabled("debug")) {
       deps.log.debug(
         { peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type), rcode: rcodeName(res.rcode), bytes: wire.length },
@@ -53,6 +77,6 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
   } catch (e) {
     deps.log.error({ err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) }, "internal error answering query");
     const res = errorResponse(q.id, q.opcode, q.rd, Rcode.SERVFAIL);
-    return encodeResponse({ ...res, question: q.question }, limit);
+    return sign(encodeResponse({ ...res, question: q.question }, limit));
   }
 }

@@ -53,9 +53,24 @@ export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, opti
 function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptions): void {
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
   let pending = Buffer.alloc(0);
+  // replies go out in request order; an UPDATE in the queue holds back what follows it
+  let queue: Promise<void> | undefined;
   socket.setNoDelay(true);
   socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
   socket.on("error", (err) => deps.log.debug({ err, peer }, "TCP connection error"));
+  const write = (reply: Buffer | null) => {
+    if (!reply || socket.destroyed) return;
+    const framed = Buffer.allocUnsafe(2 + reply.length);
+    framed.writeUInt16BE(reply.length, 0);
+    reply.copy(framed, 2);
+    socket.write(framed);
+  };
+  const enqueue = (p: Promise<void>) => {
+    queue = p;
+    void p.finally(() => {
+      if (queue === p) queue = undefined;
+    });
+  };
   socket.on("data", (chunk) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     while (pending.length >= 2) {
@@ -63,13 +78,13 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       if (pending.length < 2 + len) break;
       const msg = pending.subarray(2, 2 + len);
       pending = pending.subarray(2 + len);
-      const reply = handleDnsMessage(msg, "tcp", peer, deps);
-      if (reply) {
-        const framed = Buffer.allocUnsafe(2 + reply.length);
-        framed.writeUInt16BE(reply.length, 0);
-        reply.copy(framed, 2);
-        socket.write(framed);
+      if (queue) {
+        enqueue(queue.then(async () => write(await handleDnsMessage(msg, "tcp", peer, deps))));
+        continue;
       }
+      const reply = handleDnsMessage(msg, "tcp", peer, deps);
+      if (reply instanceof Promise) enqueue(reply.then(write));
+      else write(reply);
     }
   });
 }

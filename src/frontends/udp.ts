@@ -13,8 +13,12 @@ export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Pro
   const v6 = isIPv6(host);
   const socket: Socket = createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6, reuseAddr: false });
   socket.on("message", (msg, rinfo) => {
+    const send = (reply: Buffer | null) => {
+      if (reply) socket.send(reply, rinfo.port, rinfo.address, (err) => err && deps.log.warn({ err, peer: rinfo.address }, "UDP send failed"));
+    };
     const reply = handleDnsMessage(msg, "udp", `${rinfo.address}:${rinfo.port}`, deps);
-    if (reply) socket.send(reply, rinfo.port, rinfo.address, (err) => err && deps.log.warn({ err, peer: rinfo.address }, "UDP send failed"));
+    if (reply instanceof Promise) void reply.then(send);
+    else send(reply);
   });
   return new Promise((resolve, reject) => {
     socket.once("error", reject);

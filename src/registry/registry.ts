@@ -69,8 +69,12 @@ export class Registry {
   /** Load what the store holds and follow changes other writers make to it. */
   async open(): Promise<void> {
     const stored = await this.store.load();
+    // leases are absolute times: what ended while we were down is removed, not served
+    const now = this.clock.now();
+    const ended = new Set([...stored].filter(([, e]) => e.value.expiresAt !== undefined && e.value.expiresAt <= now).map(([key]) => key));
+    if (ended.size > 0) await this.store.commit([...ended].map((key) => ({ op: "delete" as const, key })));
     this.inBulk(() => {
-      for (const entry of stored.values()) this.applyEntry(entry);
+      for (const [key, entry] of stored) if (!ended.has(key)) this.applyEntry(entry);
     });
     this.unwatch = this.store.watch((ops) => {
       for (const o of ops) this.applyStoreOp(o);

@@ -54,21 +54,14 @@ export function decodeMessage(buf: Buffer): DecodedMessage {
   let rcode = flags & 0xf;
   for (let s = 0; s < 3; s++) {
     for (let i = 0; i < counts[s + 1]!; i++) {
-      const n = decodeName(buf, off);
-      if (n.end + 10 > buf.length) throw new WireError("record header runs past the end of the message");
-      const type = buf.readUInt16BE(n.end);
-      const klass = buf.readUInt16BE(n.end + 2);
-      const ttl = buf.readUInt32BE(n.end + 4);
-      const rdlen = buf.readUInt16BE(n.end + 8);
-      const rdata = n.end + 10;
-      if (rdata + rdlen > buf.length) throw new WireError("RDATA runs past the end of the message");
-      off = rdata + rdlen;
-      if (type === Type.OPT) {
-        edns = { udpSize: klass, version: (ttl >>> 16) & 0xff };
-        rcode |= (ttl >>> 24) << 4;
+      const rec = readRecord(buf, off);
+      off = rec.end;
+      if (rec.type === Type.OPT) {
+        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff };
+        rcode |= (rec.ttl >>> 24) << 4;
         continue;
       }
-      sections[s]!.push({ name: n.labels, type, class: klass, ttl, data: decodeRData(buf, type, rdata, rdlen) });
+      sections[s]!.push(rec.record);
     }
   }
   return {
@@ -85,15 +78,44 @@ export function decodeMessage(buf: Buffer): DecodedMessage {
   };
 }
 
+/** One resource record at `off`: its fields, typed RDATA, where its RDATA lies and where it ends. */
+export function readRecord(buf: Buffer, off: number): { record: DecodedRecord; type: number; class: number; ttl: number; rdataAt: number; rdataLength: number; end: number } {
+  const n = decodeName(buf, off);
+  if (n.end + 10 > buf.length) throw new WireError("record header runs past the end of the message");
+  const type = buf.readUInt16BE(n.end);
+  const klass = buf.readUInt16BE(n.end + 2);
+  const ttl = buf.readUInt32BE(n.end + 4);
+  const rdataLength = buf.readUInt16BE(n.end + 8);
+  const rdataAt = n.end + 10;
+  const end = rdataAt + rdataLength;
+  if (end > buf.length) throw new WireError("RDATA runs past the end of the message");
+  const data = type === Type.OPT ? { type, raw: Buffer.from(buf.subarray(rdataAt, end)) } : decodeRData(buf, type, rdataAt, rdataLength);
+  return { record: { name: n.labels, type, class: klass, ttl, data }, type, class: klass, ttl, rdataAt, rdataLength, end };
+}
+
 // dns-packet exports its per-type RDATA codecs, but its type definitions omit them
 const rdataCodec = (dnsPacket as unknown as { record(type: string): { decode(buf: Buffer, offset: number): unknown } }).record;
 
+/** Typed RDATA; empty RDATA (UPDATE's delete forms) and unknown types stay raw. */
 function decodeRData(buf: Buffer, type: number, at: number, len: number): DecodedData {
+  if (len === 0) return { type, raw: Buffer.alloc(0) };
+  const need = type === Type.A ? 4 : type === Type.AAAA ? 16 : type === Type.SRV ? 7 : 0;
+  if ((type === Type.A || type === Type.AAAA) && len !== need) throw new WireError(`${typeName(type)} RDATA of ${len} bytes`);
+  if (len < need) throw new WireError(`${typeName(type)} RDATA of ${len} bytes`);
+  const checkEnd = (end: number) => {
+    if (end !== at + len) throw new WireError(`${typeName(type)} RDATA does not fill its length`);
+  };
   switch (type) {
-    case Type.PTR:
-      return { type, target: decodeName(buf, at).labels };
-    case Type.SRV:
-      return { type, priority: buf.readUInt16BE(at), weight: buf.readUInt16BE(at + 2), port: buf.readUInt16BE(at + 4), target: decodeName(buf, at + 6).labels };
+    case Type.PTR: {
+      const n = decodeName(buf, at);
+      checkEnd(n.end);
+      return { type, target: n.labels };
+    }
+    case Type.SRV: {
+      const n = decodeName(buf, at + 6);
+      checkEnd(n.end);
+      return { type, priority: buf.readUInt16BE(at), weight: buf.readUInt16BE(at + 2), port: buf.readUInt16BE(at + 4), target: n.labels };
+    }
     case Type.SOA: {
       const m = decodeName(buf, at);
       const r = decodeName(buf, m.end);
@@ -102,9 +124,13 @@ function decodeRData(buf: Buffer, type: number, at: number, len: number): Decode
     case Type.A:
     case Type.AAAA:
     case Type.TXT: {
+      if (type === Type.TXT) {
+        // each string's length must stay inside the RDATA (dns-packet does not check)
+        for (let p = at; p < at + len; p += 1 + buf[p]!) if (p + 1 + buf[p]! > at + len) throw new WireError("TXT string runs past its RDATA");
+      }
       // dns-packet's RDATA decoders start at the RDLENGTH field
       const decoded = rdataCodec(typeName(type)).decode(buf, at - 2) as string | Buffer[];
-      return type === Type.TXT ? { type, strings: decoded as Buffer[] } : { type, address: decoded as string };
+      return type === Type.TXT ? { type, strings: (decoded as Buffer[]).map((b) => Buffer.from(b)) } : { type, address: decoded as string };
     }
     default:
       return { type, raw: Buffer.from(buf.subarray(at, at + len)) };

@@ -166,7 +166,7 @@ function encodeOpt(buf: Buffer, off: number, edns: Edns, rcode: number): number 
   return p;
 }
 
-function encodeRecord(buf: Buffer, off: number, rr: ResourceRecord, comp: NameCompressor): number {
+export function encodeRecord(buf: Buffer, off: number, rr: ResourceRecord, comp: NameCompressor): number {
   off = comp.write(buf, off, rr.name);
   buf.writeUInt16BE(rr.data.type, off);
   buf.writeUInt16BE(rr.class ?? Class.IN, off + 2);

@@ -5,6 +5,7 @@
 import { Opcode, Rcode, Type } from "./constants.js";
 import type { Edns, EdnsOption, Question } from "./message.js";
 import { decodeName, WireError } from "./name.js";
+import { parseTsig, type TsigRecord } from "./tsig.js";
 
 export interface Query {
   id: number;
@@ -13,6 +14,8 @@ export interface Query {
   cd: boolean;
   question: Question;
   edns?: Edns;
+  /** A TSIG record, when the query is signed (it must be checked before answering). */
+  tsig?: TsigRecord;
 }
 
 export type DecodedQuery =
@@ -45,17 +48,22 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
     let off = q.end + 4;
     for (let i = 0; i < an + ns; i++) off = skipRecord(buf, off).end;
     let edns: Edns | undefined;
+    let tsig: TsigRecord | undefined;
     for (let i = 0; i < ar; i++) {
       const rec = skipRecord(buf, off);
       if (rec.type === Type.OPT) {
         if (edns) throw new WireError("more than one OPT record");
         if (rec.nameLength !== 1) throw new WireError("OPT owner is not the root");
         edns = decodeOpt(buf, off + 1, rec.end);
+      } else if (rec.type === Type.TSIG) {
+        if (i !== ar - 1) throw new WireError("TSIG is not the last record");
+        const owner = decodeName(buf, off);
+        tsig = parseTsig(buf, owner.labels, off, owner.end + 10, rec.end - owner.end - 10);
       }
       off = rec.end;
     }
     if (off !== buf.length) throw new WireError(`${buf.length - off} bytes after the last record`);
-    return { kind: "query", query: { id, opcode, rd, cd: (flags & 0x0010) !== 0, question, ...(edns ? { edns } : {}) } };
+    return { kind: "query", query: { id, opcode, rd, cd: (flags & 0x0010) !== 0, question, ...(edns ? { edns } : {}), ...(tsig ? { tsig } : {}) } };
   } catch (e) {
     if (e instanceof WireError || e instanceof RangeError) return fail(Rcode.FORMERR, e.message);
     throw e;

@@ -12,7 +12,7 @@ import { encodeQuery } from "../../src/wire/message.js";
 let daemon: Daemon;
 let port: number;
 beforeAll(async () => {
-  const config = resolveConfig({ dns: ["127.0.0.1:0"], services: "examples/services.yaml", tcpIdleTimeout: 1, tcpMaxConnections: 2 });
+  const config = resolveConfig({ dns: ["127.0.0.1:0"], services: "examples/services.yaml", tcpIdleTimeout: 1, tcpMaxConnections: 2, store: "memory" });
   daemon = await startDaemon(config, { log: pino({ level: "silent" }) });
   port = daemon.listening[0]!.port;
 });

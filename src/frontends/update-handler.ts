@@ -1,0 +1,112 @@
+// DNS UPDATE over UDP/TCP: decode, TSIG and policy checks, the pure update
+// core, then a durable store commit before the reply is sent. Every refusal
+// changes nothing and is logged; signed requests get signed replies.
+import type { Logger } from "pino";
+import type { Clock } from "../clock.js";
+import { formatName, type Labels } from "../names.js";
+import type { Registry } from "../registry/registry.js";
+import type { UpdatePolicy } from "../update/policy.js";
+import { processUpdate } from "../update/update.js";
+import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
+import { encodeResponse, type EdnsOption, type Response } from "../wire/message.js";
+import { signReply, TsigError, verifyRequest, type TsigKey } from "../wire/tsig.js";
+import { decodeUpdate, leaseOption, type UpdateMessage } from "../wire/update.js";
+
+export interface LeasePolicy {
+  /** Shortest and longest lease granted, seconds. */
+  min: number;
+  max: number;
+  /** Lease for updates without the Update Lease option; undefined = permanent. */
+  default?: number;
+}
+
+export interface UpdateDeps {
+  registry: Registry;
+  clock: Clock;
+  log: Logger;
+  domains: readonly Labels[];
+  keys: readonly TsigKey[];
+  policy: UpdatePolicy;
+  lease: LeasePolicy;
+}
+
+const EDE_OPTION = 15; // RFC 8914 Extended DNS Error
+const EDE_PROHIBITED = 18;
+const EDE_OTHER = 0;
+
+function edeOption(code: number, text: string): EdnsOption {
+  const t = Buffer.from(text.slice(0, 400), "utf8");
+  const b = Buffer.alloc(2 + t.length);
+  b.writeUInt16BE(code, 0);
+  t.copy(b, 2);
+  return { code: EDE_OPTION, data: b };
+}
+
+function reply(u: Pick<UpdateMessage, "id" | "zone" | "edns">, rcode: number, options: EdnsOption[] = []): Response {
+  return {
+    id: u.id,
+    opcode: Opcode.UPDATE,
+    aa: false,
+    rd: false,
+    cd: false,
+    rcode,
+    question: { name: u.zone.name, type: u.zone.type, class: u.zone.class },
+    answers: [],
+    authorities: [],
+    additionals: [],
+    ...(u.edns ? { edns: { udpSize: 1232, version: 0, dnssecOk: false, options } } : {}),
+  };
+}
+
+export function grantedLease(requested: number | undefined, p: LeasePolicy): number | undefined {
+  if (requested === undefined) return p.default;
+  return Math.min(Math.max(requested, p.min), p.max);
+}
+
+export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps): Promise<Buffer> {
+  const { log } = deps;
+  const now = deps.clock.now();
+  const nowSec = Math.floor(now / 1000);
+  const address = peer.replace(/^\[?(.*?)\]?:\d+$/, "$1");
+  const decoded = decodeUpdate(msg);
+  if (decoded.kind === "error") {
+    log.info({ peer, rcode: rcodeName(decoded.rcode), reason: decoded.reason }, "update rejected: malformed");
+    return encodeResponse({ id: decoded.id, opcode: Opcode.UPDATE, aa: false, rd: false, cd: false, rcode: decoded.rcode, answers: [], authorities: [], additionals: [] });
+  }
+  const u = decoded.update;
+  const zone = formatName(u.zone.name);
+  let key: TsigKey | undefined;
+  const send = (res: Response) => {
+    const wire = encodeResponse(res);
+    return u.tsig ? signReply(wire, u.tsig, key, TsigError.NOERROR, nowSec) : wire;
+  };
+  const refuse = (rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
+    log.warn({ peer, zone, key: key && formatName(key.name), rcode: rcodeName(rcode), reason, ...fields }, "update refused");
+    return send(reply(u, rcode, [edeOption(rcode === Rcode.REFUSED ? EDE_PROHIBITED : EDE_OTHER, reason)]));
+  };
+
+  if (u.tsig) {
+    const v = verifyRequest(msg, u.tsig, deps.keys, nowSec);
+    if (!v.ok) {
+      const error = Object.entries(TsigError).find(([, c]) => c === v.error)?.[0] ?? String(v.error);
+      log.warn({ peer, zone, key: formatName(u.tsig.keyName), tsig: error, reason: v.reason }, "update refused: TSIG check failed");
+      return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), u.tsig, v.key, v.error, nowSec);
+    }
+    key = v.key;
+    if (!deps.policy.allowsKey(key, u.zone.name)) return refuse(Rcode.REFUSED, `key ${formatName(key.name)} may not update zone ${zone}`);
+  } else if (!deps.policy.allowsUnsigned(address)) {
+    return refuse(Rcode.REFUSED, `unsigned updates are not allowed from ${address}; sign with a TSIG key or see --allow-update`);
+  }
+
+  const lease = grantedLease(u.lease?.lease, deps.lease);
+  const outcome = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, now);
+  if (outcome.rcode !== Rcode.NOERROR) return refuse(outcome.rcode, outcome.reason ?? rcodeName(outcome.rcode));
+  try {
+    await deps.registry.apply(outcome.ops);
+  } catch (err) {
+    log.error({ err, peer, zone }, "update not stored: SERVFAIL");
+    return send(reply(u, Rcode.SERVFAIL, [edeOption(EDE_OTHER, "the registration could not be stored")]));
+  }
+  log.info({ peer, zone, key: key && formatName(key.name), registered: outcome.registered, removed: outcome.removed, lease }, "update applied");
+  return send(reply(u, Rcode.NOERROR, u.lease && lease !== undefined ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))] : []));
+}

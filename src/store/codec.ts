@@ -1,0 +1,27 @@
+// Store entries as plain JSON-able records, versioned, so every backend
+// writes the same bytes and a newer format is refused with a clear message.
+import type { Host, Instance } from "../registry/types.js";
+import type { StoreEntry } from "./store.js";
+
+export const FORMAT_VERSION = 1;
+
+interface Wire {
+  v: number;
+  kind: "instance" | "host";
+  value: Record<string, unknown>;
+}
+
+export function encodeEntry(e: StoreEntry): Wire {
+  if (e.kind === "host") return { v: FORMAT_VERSION, kind: "host", value: { ...e.value } };
+  const { txt, ...rest } = e.value;
+  return { v: FORMAT_VERSION, kind: "instance", value: { ...rest, txt: txt.map((t) => Buffer.from(t).toString("base64")) } };
+}
+
+export function decodeEntry(raw: unknown, where: string): StoreEntry {
+  const w = raw as Wire;
+  if (!w || typeof w !== "object" || typeof w.v !== "number") throw new Error(`${where}: not a ringdns store entry`);
+  if (w.v > FORMAT_VERSION) throw new Error(`${where}: written by a newer ringdns (format ${w.v}, this one reads up to ${FORMAT_VERSION})`);
+  if (w.kind === "host") return { kind: "host", value: w.value as unknown as Host };
+  const v = w.value as unknown as Omit<Instance, "txt"> & { txt: string[] };
+  return { kind: "instance", value: { ...v, txt: v.txt.map((t) => new Uint8Array(Buffer.from(t, "base64"))) } };
+}

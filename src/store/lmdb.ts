@@ -1,0 +1,81 @@
+// The embedded, crash-safe default store: LMDB (via the lmdb package). Each
+// commit is one LMDB write transaction, fsynced before its promise resolves,
+// so an acknowledged update survives kill -9 and power loss.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { open, type RootDatabase } from "lmdb";
+import { RingdnsError } from "../errors.js";
+import { decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
+import type { Store, StoreEntry, StoreOp } from "./store.js";
+
+const META_KEY = "meta/format";
+
+export class LmdbStore implements Store {
+  readonly kind = "lmdb";
+
+  private constructor(
+    private readonly db: RootDatabase,
+    readonly path: string,
+  ) {}
+
+  /** Open (creating) the store in `dir`; fails clearly on a store it cannot read. */
+  static async open(dir: string): Promise<LmdbStore> {
+    const path = join(dir, "registry.mdb");
+    let db: RootDatabase;
+    try {
+      mkdirSync(dir, { recursive: true });
+      // encoding json: plain records any tool can read back; noSync stays false (fsync on commit)
+      db = open({ path, encoding: "json", noSync: false, compression: false });
+    } catch (e) {
+      throw new RingdnsError("RINGDNS_E_STORE", `cannot open the store in ${dir}: ${(e as Error).message}`);
+    }
+    const format = db.get(META_KEY) as number | undefined;
+    if (format === undefined) await db.put(META_KEY, FORMAT_VERSION);
+    else if (format > FORMAT_VERSION) {
+      await db.close();
+      throw new RingdnsError("RINGDNS_E_STORE", `${path} was written by a newer ringdns (store format ${format}; this version reads ${FORMAT_VERSION}): upgrade ringdns or use another --data-dir`);
+    }
+    return new LmdbStore(db, path);
+  }
+
+  async load(): Promise<Map<string, StoreEntry>> {
+    const out = new Map<string, StoreEntry>();
+    for (const { key, value } of this.db.getRange()) {
+      const k = String(key);
+      if (k.startsWith("meta/")) continue;
+      try {
+        out.set(k, decodeEntry(value, `${this.path}: ${k}`));
+      } catch (e) {
+        throw new RingdnsError("RINGDNS_E_STORE", (e as Error).message);
+      }
+    }
+    return out;
+  }
+
+  put(key: string, entry: StoreEntry): Promise<void> {
+    return this.commit([{ op: "put", key, entry }]);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.commit([{ op: "delete", key }]);
+  }
+
+  async commit(ops: readonly StoreOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    await this.db.transaction(() => {
+      for (const o of ops) {
+        if (o.op === "put") this.db.put(o.key, encodeEntry(o.entry));
+        else this.db.remove(o.key);
+      }
+    });
+  }
+
+  /** One process owns an LMDB store: nobody else writes to it. */
+  watch(): () => void {
+    return () => {};
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

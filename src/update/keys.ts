@@ -1,0 +1,78 @@
+// TSIG keys in BIND's key-file format, so the same file works with
+// `nsupdate -k FILE`, `knsupdate -k FILE` and `ringdns serve --key-file FILE`:
+//
+//   key "ringdns-key" {
+//       algorithm hmac-sha256;
+//       secret "base64…";
+//   };
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { RingdnsError } from "../errors.js";
+import { formatName, lowerAscii, parseName } from "../names.js";
+import { TSIG_ALGORITHMS, type TsigAlgorithm, type TsigKey } from "../wire/tsig.js";
+
+const KEY_BLOCK = /key\s+"?([^"\s{]+)"?\s*\{([^}]*)\}\s*;?/g;
+const ALIASES: Record<string, TsigAlgorithm> = { "hmac-md5": "hmac-md5.sig-alg.reg.int" };
+
+export function parseAlgorithm(text: string): TsigAlgorithm | undefined {
+  const a = lowerAscii(text.replace(/\.$/, ""));
+  if (a in TSIG_ALGORITHMS) return a as TsigAlgorithm;
+  return ALIASES[a];
+}
+
+/** Every key in a BIND key file (a file may hold several). */
+export function parseKeyFile(text: string, file: string): TsigKey[] {
+  const bad = (msg: string): never => {
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${file}: ${msg}`);
+  };
+  const stripped = text.replace(/#.*$|\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
+  const keys: TsigKey[] = [];
+  for (const m of stripped.matchAll(KEY_BLOCK)) {
+    const name = m[1]!;
+    const body = m[2]!;
+    const alg = /algorithm\s+"?([^";\s]+)"?\s*;/.exec(body)?.[1];
+    const secret = /secret\s+"([^"]+)"\s*;/.exec(body)?.[1];
+    if (!alg) bad(`key "${name}": no algorithm`);
+    const algorithm = parseAlgorithm(alg!);
+    if (!algorithm) bad(`key "${name}": algorithm "${alg}" is not one of ${Object.keys(TSIG_ALGORITHMS).join(", ")}`);
+    if (!secret) bad(`key "${name}": no secret "…";`);
+    const bytes = Buffer.from(secret!, "base64");
+    if (bytes.length === 0 || bytes.toString("base64").replace(/=+$/, "") !== secret!.replace(/\s/g, "").replace(/=+$/, "")) bad(`key "${name}": secret is not valid base64`);
+    keys.push({ name: parseName(name).map(lowerAscii), algorithm: algorithm!, secret: bytes });
+  }
+  // Knot's one-line form (knsupdate -k): [algorithm:]name:secret
+  const line = stripped.trim();
+  if (keys.length === 0 && /^[^\s:]+(:[^\s:]+){1,2}$/.test(line)) return [parseKeySpec(line)];
+  if (keys.length === 0) bad('no key "name" { algorithm …; secret "…"; }; block (or Knot\'s algorithm:name:secret line) found');
+  return keys;
+}
+
+export function loadKeyFile(path: string): TsigKey[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${path}: cannot read: ${(e as Error).message}`);
+  }
+  return parseKeyFile(text, path);
+}
+
+/** `nsupdate -y` form: [alg:]name:secret */
+export function parseKeySpec(spec: string): TsigKey {
+  const parts = spec.split(":");
+  const [alg, name, secret] = parts.length === 3 ? parts : ["hmac-sha256", parts[0], parts[1]];
+  const algorithm = parseAlgorithm(alg ?? "");
+  if (!algorithm || !name || !secret) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--key: expected [algorithm:]name:base64secret, got "${spec}"`);
+  return { name: parseName(name).map(lowerAscii), algorithm, secret: Buffer.from(secret, "base64") };
+}
+
+/** A new key with a secret as long as the hash output (RFC 8945 §6). */
+export function generateKey(name: string, algorithm: TsigAlgorithm = "hmac-sha256"): TsigKey {
+  const bits = { sha256: 32, sha512: 64, sha384: 48, sha224: 28, sha1: 20, md5: 16 }[TSIG_ALGORITHMS[algorithm]];
+  return { name: parseName(name).map(lowerAscii), algorithm, secret: randomBytes(bits) };
+}
+
+export function formatKeyFile(key: TsigKey): string {
+  const name = formatName(key.name).replace(/\.$/, "");
+  return `key "${name}" {\n\talgorithm ${key.algorithm === "hmac-md5.sig-alg.reg.int" ? "hmac-md5" : key.algorithm};\n\tsecret "${key.secret.toString("base64")}";\n};\n`;
+}

@@ -1,0 +1,41 @@
+// Who may update what (DESIGN: signed updates always, unsigned ones only from
+// allowed sources; keys may be limited to zones).
+import { BlockList, isIPv4, isIPv6 } from "node:net";
+import { RingdnsError } from "../errors.js";
+import { formatName, labelsEqual, type Labels } from "../names.js";
+import type { TsigKey } from "../wire/tsig.js";
+
+export const DEFAULT_ALLOW_UPDATE = ["127.0.0.0/8", "::1/128"];
+
+export interface UpdatePolicy {
+  /** May an unsigned update from `address` go ahead? */
+  allowsUnsigned(address: string): boolean;
+  /** May `key` update `zone`? */
+  allowsKey(key: TsigKey, zone: Labels): boolean;
+}
+
+/** `cidrs`: sources for unsigned updates ("none" for no source); `keyZones`: key name -> zones it may update. */
+export function makePolicy(cidrs: readonly string[], keyZones: ReadonlyMap<string, readonly Labels[]>): UpdatePolicy {
+  const list = new BlockList();
+  for (const c of cidrs) {
+    if (c === "none") continue;
+    const [addr = "", bitsText] = c.split("/");
+    const family = isIPv4(addr) ? "ipv4" : isIPv6(addr) ? "ipv6" : undefined;
+    const bits = bitsText === undefined ? (family === "ipv4" ? 32 : 128) : Number(bitsText);
+    if (!family || !Number.isInteger(bits) || bits < 0 || bits > (family === "ipv4" ? 32 : 128)) {
+      throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--allow-update: "${c}" is not a CIDR like 192.0.2.0/24 or 2001:db8::/32 (or "none")`);
+    }
+    list.addSubnet(addr, bits, family);
+  }
+  return {
+    allowsUnsigned(address) {
+      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+      const a = mapped ?? address;
+      return list.check(a, isIPv4(a) ? "ipv4" : "ipv6");
+    },
+    allowsKey(key, zone) {
+      const zones = keyZones.get(formatName(key.name));
+      return !zones || zones.some((z) => labelsEqual(z, zone));
+    },
+  };
+}

@@ -1,0 +1,396 @@
+// DNS UPDATE (RFC 2136) as a pure function: (UPDATE message, registry, now)
+// -> rcode + registry changes. The zone is seen as the RRsets the registry
+// implies (DNS-SD shapes only); prerequisites are checked and updates applied
+// to that view, and the result is mapped back to instances and hosts. Nothing
+// is changed unless every step succeeds: the caller applies `ops` in one
+// store commit.
+import {
+  formatName,
+  hostName,
+  instanceName,
+  labelsEqual,
+  lowerAscii,
+  nameProblem,
+  parseQueryName,
+  subtypeName,
+  typeName,
+  type Labels,
+  type ParsedName,
+  type ServiceType,
+} from "../names.js";
+import type { Registry, RegistryOp } from "../registry/registry.js";
+import type { Host, Instance } from "../registry/types.js";
+import { Class, Rcode, Type, typeName as rrTypeName } from "../wire/constants.js";
+import type { DecodedData } from "../wire/decode.js";
+import { ipv6Bytes } from "../wire/message.js";
+import type { UpdateMessage, UpdateRecord } from "../wire/update.js";
+
+export interface UpdateOutcome {
+  rcode: number;
+  ops: RegistryOp[];
+  /** Why, for the log and the reply's extended error text. */
+  reason?: string;
+  /** Instances registered or renewed, and removed (for logs). */
+  registered: string[];
+  removed: string[];
+}
+
+export interface UpdateOptions {
+  /** Served domains; an update's zone must be one of them. */
+  readonly domains: readonly Labels[];
+  /** Lease for what this update adds, seconds; undefined = permanent. */
+  readonly leaseSeconds?: number;
+}
+
+const META_TYPES = new Set<number>([Type.ANY, Type.AXFR, Type.IXFR, 253, 254]); // + MAILB, MAILA
+
+class Refusal extends Error {
+  constructor(
+    readonly rcode: number,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const fail = (rcode: number, reason: string): never => {
+  throw new Refusal(rcode, reason);
+};
+
+export function processUpdate(msg: UpdateMessage, registry: Registry, options: UpdateOptions, now: number): UpdateOutcome {
+  try {
+    return run(msg, registry, options, now);
+  } catch (e) {
+    if (e instanceof Refusal) return { rcode: e.rcode, ops: [], reason: e.message, registered: [], removed: [] };
+    throw e;
+  }
+}
+
+function run(msg: UpdateMessage, registry: Registry, options: UpdateOptions, now: number): UpdateOutcome {
+  // §3.1: the zone section
+  if (msg.zone.type !== Type.SOA) fail(Rcode.FORMERR, `zone section type is ${rrTypeName(msg.zone.type)}, must be SOA`);
+  const zone = options.domains.find((d) => labelsEqual(d, msg.zone.name));
+  if (!zone || msg.zone.class !== Class.IN) fail(Rcode.NOTAUTH, `not authoritative for zone ${formatName(msg.zone.name)}`);
+  const view = new ZoneView(registry, zone!);
+
+  // §3.2: prerequisites, against the zone before any change
+  checkPrerequisites(msg.prerequisites, view);
+  // §3.4.1: prescan, so that nothing is applied from a message that is partly wrong
+  prescan(msg.updates, view);
+  // §3.4.2: apply to the view
+  for (const rr of msg.updates) applyUpdate(rr, view);
+  return toRegistryOps(view, registry, options, now);
+}
+
+// ---- the zone as RRsets ----
+
+interface RRset {
+  type: number;
+  rdatas: DecodedData[];
+}
+
+/** RDATA in a form that compares equal exactly when the records are the same (names case-insensitively). */
+function rdataKey(d: DecodedData): string {
+  if ("target" in d && d.type === Type.PTR) return lowerAscii(formatName(d.target));
+  if (d.type === Type.SRV && "target" in d) return `${d.priority} ${d.weight} ${d.port} ${lowerAscii(formatName(d.target))}`;
+  if ("address" in d) return d.type === Type.AAAA ? Buffer.from(ipv6Bytes(d.address)).toString("hex") : d.address;
+  if ("strings" in d) return d.strings.map((s) => s.toString("hex") + "/").join("");
+  if ("raw" in d) return d.raw.toString("hex");
+  return JSON.stringify(d);
+}
+
+/** The zone's RRsets as the registry implies them, with this update's changes overlaid. */
+class ZoneView {
+  private readonly overlay = new Map<string, { name: Labels; sets: Map<number, RRset> }>();
+
+  constructor(
+    private readonly registry: Registry,
+    readonly zone: Labels,
+  ) {}
+
+  parse(name: Labels): ParsedName | null {
+    return parseQueryName(name, [this.zone]);
+  }
+
+  inZone(name: Labels): boolean {
+    return this.parse(name) !== null;
+  }
+
+  /** RRsets at `name` (a live copy when the update touched it). */
+  sets(name: Labels): Map<number, RRset> {
+    const key = lowerAscii(formatName(name));
+    return this.overlay.get(key)?.sets ?? this.derive(name);
+  }
+
+  private writable(name: Labels): Map<number, RRset> {
+    const key = lowerAscii(formatName(name));
+    let entry = this.overlay.get(key);
+    if (!entry) {
+      entry = { name, sets: this.derive(name) };
+      this.overlay.set(key, entry);
+    }
+    return entry.sets;
+  }
+
+  touched(): Labels[] {
+    return [...this.overlay.values()].map((e) => e.name);
+  }
+
+  add(name: Labels, d: DecodedData): void {
+    const sets = this.writable(name);
+    const set = sets.get(d.type) ?? { type: d.type, rdatas: [] };
+    if (!set.rdatas.some((r) => rdataKey(r) === rdataKey(d))) set.rdatas.push(d);
+    sets.set(d.type, set);
+  }
+
+  deleteRRset(name: Labels, type: number): void {
+    this.writable(name).delete(type);
+  }
+
+  deleteName(name: Labels): void {
+    this.writable(name).clear();
+  }
+
+  deleteRR(name: Labels, d: DecodedData): void {
+    const sets = this.writable(name);
+    const set = sets.get(d.type);
+    if (!set) return;
+    set.rdatas = set.rdatas.filter((r) => rdataKey(r) !== rdataKey(d));
+    if (set.rdatas.length === 0) sets.delete(d.type);
+  }
+
+  /** RRsets at `name` before this update. */
+  derive(name: Labels): Map<number, RRset> {
+    const out = new Map<number, RRset>();
+    const put = (rd: DecodedData) => {
+      const set = out.get(rd.type) ?? { type: rd.type, rdatas: [] };
+      set.rdatas.push(rd);
+      out.set(rd.type, set);
+    };
+    const p = this.parse(name);
+    if (!p) return out;
+    const d = this.zone;
+    const ptrTo = (t: ServiceType, i: Instance) => put({ type: Type.PTR, target: instanceName(t, i.name, d) });
+    switch (p.kind) {
+      case "apex":
+        put({ type: Type.SOA, mname: d, rname: ["hostmaster", ...d], serial: this.registry.serial(), minimum: 0 });
+        break;
+      case "services":
+        for (const t of this.registry.serviceTypes()) put({ type: Type.PTR, target: typeName(t, d) });
+        break;
+      case "type":
+        for (const i of this.registry.instances(p.type)) ptrTo(p.type, i);
+        break;
+      case "subtype":
+        for (const i of this.registry.instancesWithSubtype(p.type, p.subtype)) ptrTo(p.type, i);
+        break;
+      case "instance": {
+        const i = this.registry.instance(p.type, p.instance);
+        if (i) {
+          put({ type: Type.SRV, priority: i.priority, weight: i.weight, port: i.port, target: hostName(i.host, d) });
+          put({ type: Type.TXT, strings: i.txt.map((t) => Buffer.from(t)) });
+        }
+        break;
+      }
+      case "host": {
+        const h = this.registry.host(p.host);
+        for (const address of h?.addresses ?? []) put(address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address });
+        break;
+      }
+      default:
+        break;
+    }
+    return out;
+  }
+}
+
+// ---- RFC 2136 §3.2: prerequisites ----
+
+function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): void {
+  // value-dependent prerequisites are compared as whole RRsets (§3.2.3)
+  const expected = new Map<string, { name: Labels; type: number; keys: Set<string> }>();
+  for (const rr of prereqs) {
+    if (rr.ttl !== 0) fail(Rcode.FORMERR, `prerequisite for ${formatName(rr.name)} has TTL ${rr.ttl}, must be 0`);
+    if (!view.inZone(rr.name)) fail(Rcode.NOTZONE, `prerequisite name ${formatName(rr.name)} is outside zone ${formatName(view.zone)}`);
+    const sets = view.sets(rr.name);
+    if (rr.class === Class.ANY) {
+      if (rr.rdataLength !== 0) fail(Rcode.FORMERR, "class ANY prerequisite with RDATA");
+      if (rr.type === Type.ANY) {
+        if (sets.size === 0) fail(Rcode.NXDOMAIN, `${formatName(rr.name)} is not in use`);
+      } else if (!sets.has(rr.type)) {
+        fail(Rcode.NXRRSET, `no ${rrTypeName(rr.type)} RRset at ${formatName(rr.name)}`);
+      }
+    } else if (rr.class === Class.NONE) {
+      if (rr.rdataLength !== 0) fail(Rcode.FORMERR, "class NONE prerequisite with RDATA");
+      if (rr.type === Type.ANY) {
+        if (sets.size > 0) fail(Rcode.YXDOMAIN, `${formatName(rr.name)} is in use`);
+      } else if (sets.has(rr.type)) {
+        fail(Rcode.YXRRSET, `${rrTypeName(rr.type)} RRset exists at ${formatName(rr.name)}`);
+      }
+    } else if (rr.class === Class.IN) {
+      if (rr.type === Type.ANY || META_TYPES.has(rr.type)) fail(Rcode.FORMERR, `prerequisite of type ${rrTypeName(rr.type)} with RDATA`);
+      const key = `${lowerAscii(formatName(rr.name))}|${rr.type}`;
+      const e = expected.get(key) ?? { name: rr.name, type: rr.type, keys: new Set<string>() };
+      e.keys.add(rdataKey(rr.data));
+      expected.set(key, e);
+    } else {
+      fail(Rcode.FORMERR, `prerequisite class ${rr.class}`);
+    }
+  }
+  for (const e of expected.values()) {
+    const have = new Set((view.sets(e.name).get(e.type)?.rdatas ?? []).map(rdataKey));
+    if (have.size !== e.keys.size || [...e.keys].some((k) => !have.has(k))) {
+      fail(Rcode.NXRRSET, `${rrTypeName(e.type)} RRset at ${formatName(e.name)} differs from the prerequisite`);
+    }
+  }
+}
+
+// ---- RFC 2136 §3.4.1: prescan ----
+
+function prescan(updates: readonly UpdateRecord[], view: ZoneView): void {
+  for (const rr of updates) {
+    if (!view.inZone(rr.name)) fail(Rcode.NOTZONE, `update name ${formatName(rr.name)} is outside zone ${formatName(view.zone)}`);
+    if (rr.class === Class.IN) {
+      if (META_TYPES.has(rr.type)) fail(Rcode.FORMERR, `cannot add a record of type ${rrTypeName(rr.type)}`);
+      if (rr.rdataLength === 0) fail(Rcode.FORMERR, `add of ${rrTypeName(rr.type)} at ${formatName(rr.name)} without RDATA`);
+    } else if (rr.class === Class.ANY) {
+      if (rr.ttl !== 0 || rr.rdataLength !== 0 || (META_TYPES.has(rr.type) && rr.type !== Type.ANY)) fail(Rcode.FORMERR, "malformed delete of an RRset");
+    } else if (rr.class === Class.NONE) {
+      if (rr.ttl !== 0 || META_TYPES.has(rr.type)) fail(Rcode.FORMERR, "malformed delete of a record");
+    } else {
+      fail(Rcode.FORMERR, `update class ${rr.class}`);
+    }
+    // only DNS-SD shapes are stored: say so now rather than accept and drop
+    const p = view.parse(rr.name)!;
+    const allowed = ALLOWED_TYPES[p.kind];
+    const isDelete = rr.class !== Class.IN;
+    if (!allowed || (!(isDelete && rr.type === Type.ANY) && !allowed.includes(rr.type))) {
+      fail(Rcode.REFUSED, `${rrTypeName(rr.type)} at ${formatName(rr.name)} is not a DNS-SD record ringdns stores (PTR at types and subtypes, SRV/TXT at instances, A/AAAA at hosts)`);
+    }
+  }
+}
+
+const ALLOWED_TYPES: Partial<Record<ParsedName["kind"], number[]>> = {
+  type: [Type.PTR],
+  subtype: [Type.PTR],
+  instance: [Type.SRV, Type.TXT],
+  host: [Type.A, Type.AAAA],
+};
+
+// ---- RFC 2136 §3.4.2: apply ----
+
+function applyUpdate(rr: UpdateRecord, view: ZoneView): void {
+  if (rr.class === Class.IN) view.add(rr.name, rr.data);
+  else if (rr.class === Class.ANY) {
+    if (rr.type === Type.ANY) view.deleteName(rr.name);
+    else view.deleteRRset(rr.name, rr.type);
+  } else view.deleteRR(rr.name, rr.data);
+}
+
+// ---- from RRsets back to registrations ----
+
+function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOptions, now: number): UpdateOutcome {
+  const zone = view.zone;
+  const expiresAt = options.leaseSeconds === undefined ? undefined : now + options.leaseSeconds * 1000;
+  const ops: RegistryOp[] = [];
+  const registered: string[] = [];
+  const removed: string[] = [];
+
+  // every instance the update may have changed, by type and identity
+  const affected = new Map<string, { type: ServiceType; label: string }>();
+  const touchedSubtypes = new Map<string, Set<string>>(); // type -> subtypes whose PTR set changed
+  const note = (type: ServiceType, label: string) => affected.set(`${type.service}.${type.proto}/${lowerAscii(label)}`, { type, label });
+  for (const name of view.touched()) {
+    const p = view.parse(name)!;
+    if (p.kind === "instance") note(p.type, p.instance);
+    if (p.kind === "type" || p.kind === "subtype") {
+      if (p.kind === "subtype") {
+        const key = `${p.type.service}.${p.type.proto}`;
+        touchedSubtypes.set(key, (touchedSubtypes.get(key) ?? new Set()).add(p.subtype));
+      }
+      const before = new Set((view.derive(name).get(Type.PTR)?.rdatas ?? []).map(rdataKey));
+      const after = view.sets(name).get(Type.PTR)?.rdatas ?? [];
+      const afterKeys = new Set(after.map(rdataKey));
+      const gone = [...before].filter((k) => !afterKeys.has(k));
+      for (const r of after.filter((x) => !before.has(rdataKey(x)))) {
+        const target = view.parse((r as { target: Labels }).target);
+        if (!target || target.kind !== "instance" || target.type.service !== p.type.service || target.type.proto !== p.type.proto) {
+          fail(Rcode.REFUSED, `PTR at ${formatName(name)} must point to an instance of ${formatName(typeName(p.type, zone))}`);
+        }
+        note(p.type, (target as { instance: string }).instance);
+      }
+      for (const k of gone) {
+        const inst = registry.instances(p.type).find((i) => lowerAscii(formatName(instanceName(p.type, i.name, zone))) === k);
+        if (inst) note(p.type, inst.name);
+      }
+    }
+  }
+
+  for (const { type, label } of affected.values()) {
+    const existing = registry.instance(type, label);
+    const display = existing?.name ?? label;
+    const iname = instanceName(type, label, zone);
+    const shown = formatName(iname);
+    if (existing && existing.source !== "update") fail(Rcode.REFUSED, `${shown} is a ${existing.source} registration; change it at its source`);
+    const sets = view.sets(iname);
+    const srvs = sets.get(Type.SRV)?.rdatas ?? [];
+    const txts = sets.get(Type.TXT)?.rdatas ?? [];
+    const key = rdataKey({ type: Type.PTR, target: iname });
+    const listed = (view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas ?? []).some((r) => rdataKey(r) === key);
+    const subtypes = new Set(existing?.subtypes ?? []);
+    for (const sub of touchedSubtypes.get(`${type.service}.${type.proto}`) ?? []) {
+      const inSub = (view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas ?? []).some((r) => rdataKey(r) === key);
+      if (inSub) subtypes.add(sub);
+      else subtypes.delete(sub);
+    }
+    if (srvs.length === 0 && !listed) {
+      if (subtypes.size > 0) fail(Rcode.REFUSED, `${shown} is removed but still listed under subtype ${[...subtypes].join(", ")}`);
+      if (txts.length > 0) fail(Rcode.REFUSED, `${shown} keeps a TXT record without SRV and PTR`);
+      if (existing) {
+        ops.push({ op: "remove-instance", type, name: existing.name });
+        removed.push(shown);
+      }
+      continue;
+    }
+    if (srvs.length === 0) fail(Rcode.REFUSED, `${shown} is listed by PTR but has no SRV record`);
+    if (!listed) fail(Rcode.REFUSED, `${shown} has an SRV record but no PTR from ${formatName(typeName(type, zone))}`);
+    if (srvs.length > 1) fail(Rcode.REFUSED, `${shown} has ${srvs.length} SRV records; an instance has one`);
+    if (txts.length > 1) fail(Rcode.REFUSED, `${shown} has ${txts.length} TXT records; an instance has one`);
+    const problem = nameProblem(iname);
+    if (problem) fail(Rcode.REFUSED, `${shown}: ${problem}`);
+    const srv = srvs[0] as Extract<DecodedData, { type: typeof Type.SRV }>;
+    const inZoneHost = srv.target.length === zone.length + 1 && labelsEqual(srv.target.slice(1), zone);
+    const instance: Instance = {
+      name: display,
+      type,
+      subtypes: [...subtypes].sort(),
+      host: inZoneHost ? [lowerAscii(srv.target[0]!)] : srv.target.map(lowerAscii),
+      port: srv.port,
+      priority: srv.priority,
+      weight: srv.weight,
+      txt: txts.length ? (txts[0] as { strings: Buffer[] }).strings.filter((s) => s.length > 0) : [],
+      source: "update",
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    };
+    ops.push({ op: "put-instance", instance });
+    registered.push(shown);
+  }
+
+  for (const name of view.touched()) {
+    const p = view.parse(name)!;
+    if (p.kind !== "host") continue;
+    const existing = registry.host(p.host);
+    if (existing && existing.source !== "update") fail(Rcode.REFUSED, `${formatName(name)} is a ${existing.source} host; change it at its source`);
+    const sets = view.sets(name);
+    const addresses = [...(sets.get(Type.A)?.rdatas ?? []), ...(sets.get(Type.AAAA)?.rdatas ?? [])].map((r) => (r as { address: string }).address);
+    if (addresses.length === 0) {
+      if (existing) ops.push({ op: "remove-host", name: existing.name });
+      continue;
+    }
+    const host: Host = { name: lowerAscii(p.host), addresses, source: "update", ...(expiresAt !== undefined ? { expiresAt } : {}) };
+    ops.push({ op: "put-host", host });
+  }
+  // hosts first, so an instance never points at an address set not yet stored
+  ops.sort((a, b) => Number(b.op.endsWith("host")) - Number(a.op.endsWith("host")));
+  return { rcode: Rcode.NOERROR, ops, registered, removed };
+}

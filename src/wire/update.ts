@@ -1,0 +1,174 @@
+// Reading DNS UPDATE messages (RFC 2136 §2): zone, prerequisite and update
+// sections with class NONE/ANY and empty RDATA, which dns-packet cannot read
+// reliably; the Update Lease option (RFC 9664); and the TSIG record.
+import type { Labels } from "../names.js";
+import { Opcode, Rcode, Type } from "./constants.js";
+import { readRecord, type DecodedRecord } from "./decode.js";
+import { encodeRecord, type EdnsOption, type Edns, type RData } from "./message.js";
+import { decodeName, NameCompressor, WireError } from "./name.js";
+import { Class } from "./constants.js";
+import { parseTsig, type TsigRecord } from "./tsig.js";
+
+export const UPDATE_LEASE_OPTION = 2;
+
+export interface UpdateRecord extends DecodedRecord {
+  /** RDLENGTH as sent: 0 marks the delete and "exists" forms. */
+  rdataLength: number;
+}
+
+export interface UpdateMessage {
+  id: number;
+  zone: { name: Labels; type: number; class: number };
+  prerequisites: UpdateRecord[];
+  updates: UpdateRecord[];
+  edns?: Edns;
+  /** Requested lease, seconds (RFC 9664), and key lease when given. */
+  lease?: { lease: number; keyLease?: number };
+  tsig?: TsigRecord;
+}
+
+export type DecodedUpdate =
+  | { kind: "update"; update: UpdateMessage }
+  | { kind: "error"; id: number; rcode: number; reason: string; tsig?: TsigRecord };
+
+/** Decode an UPDATE; the caller has checked the opcode. */
+export function decodeUpdate(buf: Buffer): DecodedUpdate {
+  const id = buf.readUInt16BE(0);
+  const [zo, pr, up, ad] = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o)) as [number, number, number, number];
+  if (((buf.readUInt16BE(2) >> 11) & 0xf) !== Opcode.UPDATE) throw new Error("decodeUpdate called on a non-UPDATE message");
+  let tsig: TsigRecord | undefined;
+  try {
+    if (zo !== 1) return { kind: "error", id, rcode: Rcode.FORMERR, reason: `ZOCOUNT is ${zo}, must be 1` };
+    const z = decodeName(buf, 12);
+    if (z.end + 4 > buf.length) throw new WireError("zone section runs past the end of the message");
+    const zone = { name: z.labels, type: buf.readUInt16BE(z.end), class: buf.readUInt16BE(z.end + 2) };
+    let off = z.end + 4;
+    const read = (n: number): UpdateRecord[] => {
+      const out: UpdateRecord[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = readRecord(buf, off);
+        out.push({ ...r.record, rdataLength: r.rdataLength });
+        off = r.end;
+      }
+      return out;
+    };
+    const prerequisites = read(pr);
+    const updates = read(up);
+    let edns: Edns | undefined;
+    let lease: UpdateMessage["lease"];
+    for (let i = 0; i < ad; i++) {
+      const start = off;
+      const r = readRecord(buf, off);
+      off = r.end;
+      if (r.type === Type.TSIG) {
+        if (i !== ad - 1) throw new WireError("TSIG is not the last record");
+        tsig = parseTsig(buf, r.record.name, start, r.rdataAt, r.rdataLength);
+      } else if (r.type === Type.OPT) {
+        if (edns) throw new WireError("more than one OPT record");
+        const options = readOptions(buf, r.rdataAt, r.end);
+        edns = { udpSize: r.class, version: (r.ttl >>> 16) & 0xff, dnssecOk: (r.ttl & 0x8000) !== 0, options };
+        const ul = options.find((o) => o.code === UPDATE_LEASE_OPTION);
+        if (ul) lease = parseLease(ul.data);
+      }
+    }
+    if (off !== buf.length) throw new WireError(`${buf.length - off} bytes after the last record`);
+    return {
+      kind: "update",
+      update: { id, zone, prerequisites, updates, ...(edns ? { edns } : {}), ...(lease ? { lease } : {}), ...(tsig ? { tsig } : {}) },
+    };
+  } catch (e) {
+    if (e instanceof WireError || e instanceof RangeError) return { kind: "error", id, rcode: Rcode.FORMERR, reason: e.message, ...(tsig ? { tsig } : {}) };
+    throw e;
+  }
+}
+
+function readOptions(buf: Buffer, at: number, end: number): EdnsOption[] {
+  const options: EdnsOption[] = [];
+  for (let p = at; p < end; ) {
+    if (p + 4 > end) throw new WireError("truncated EDNS option");
+    const code = buf.readUInt16BE(p);
+    const len = buf.readUInt16BE(p + 2);
+    if (p + 4 + len > end) throw new WireError("EDNS option runs past its record");
+    options.push({ code, data: buf.subarray(p + 4, p + 4 + len) });
+    p += 4 + len;
+  }
+  return options;
+}
+
+function parseLease(data: Uint8Array): UpdateMessage["lease"] {
+  const b = Buffer.from(data);
+  if (b.length === 4) return { lease: b.readUInt32BE(0) };
+  if (b.length === 8) return { lease: b.readUInt32BE(0), keyLease: b.readUInt32BE(4) };
+  throw new WireError(`Update Lease option of ${b.length} bytes (must be 4 or 8)`);
+}
+
+/** The Update Lease option for a reply: the lease granted (RFC 9664 §4). */
+export function leaseOption(lease: number, keyLease?: number): EdnsOption {
+  const b = Buffer.alloc(keyLease === undefined ? 4 : 8);
+  b.writeUInt32BE(lease, 0);
+  if (keyLease !== undefined) b.writeUInt32BE(keyLease, 4);
+  return { code: UPDATE_LEASE_OPTION, data: b };
+}
+
+/** One record of an UPDATE to send: an add (class IN, with data) or a delete form. */
+export type UpdateOp =
+  | { op: "add"; name: Labels; ttl: number; data: RData }
+  | { op: "delete-rr"; name: Labels; data: RData } // class NONE
+  | { op: "delete-rrset"; name: Labels; type: number } // class ANY
+  | { op: "delete-name"; name: Labels }; // class ANY, type ANY
+
+export type Prerequisite =
+  | { kind: "name-in-use" | "name-not-in-use"; name: Labels }
+  | { kind: "rrset-exists" | "rrset-not-exists"; name: Labels; type: number };
+
+/** Encode an UPDATE (RFC 2136 §2) with an optional Update Lease option (RFC 9664). */
+export function encodeUpdate(msg: { id: number; zone: Labels; prerequisites?: Prerequisite[]; updates: UpdateOp[]; lease?: { lease: number; keyLease?: number } }): Buffer {
+  const buf = Buffer.alloc(65535);
+  const comp = new NameCompressor();
+  let off = comp.write(buf, 12, msg.zone);
+  buf.writeUInt16BE(Type.SOA, off);
+  buf.writeUInt16BE(Class.IN, off + 2);
+  off += 4;
+  // a record with no RDATA: the prerequisite and delete forms
+  const bare = (name: Labels, type: number, klass: number) => {
+    off = comp.write(buf, off, name);
+    buf.writeUInt16BE(type, off);
+    buf.writeUInt16BE(klass, off + 2);
+    buf.writeUInt32BE(0, off + 4);
+    buf.writeUInt16BE(0, off + 8);
+    off += 10;
+  };
+  const prereqs = msg.prerequisites ?? [];
+  for (const p of prereqs) {
+    if (p.kind === "name-in-use") bare(p.name, Type.ANY, Class.ANY);
+    else if (p.kind === "name-not-in-use") bare(p.name, Type.ANY, Class.NONE);
+    else bare(p.name, p.type, p.kind === "rrset-exists" ? Class.ANY : Class.NONE);
+  }
+  for (const u of msg.updates) {
+    if (u.op === "add") off = encodeRecord(buf, off, { name: u.name, ttl: u.ttl, data: u.data }, comp);
+    else if (u.op === "delete-rr") off = encodeRecord(buf, off, { name: u.name, ttl: 0, class: Class.NONE, data: u.data }, comp);
+    else if (u.op === "delete-rrset") bare(u.name, u.type, Class.ANY);
+    else bare(u.name, Type.ANY, Class.ANY);
+  }
+  let ar = 0;
+  if (msg.lease) {
+    const opt = leaseOption(msg.lease.lease, msg.lease.keyLease);
+    buf[off] = 0;
+    buf.writeUInt16BE(Type.OPT, off + 1);
+    buf.writeUInt16BE(1232, off + 3);
+    buf.writeUInt32BE(0, off + 5);
+    buf.writeUInt16BE(4 + opt.data.length, off + 9);
+    buf.writeUInt16BE(opt.code, off + 11);
+    buf.writeUInt16BE(opt.data.length, off + 13);
+    buf.set(opt.data, off + 15);
+    off += 15 + opt.data.length;
+    ar = 1;
+  }
+  buf.writeUInt16BE(msg.id, 0);
+  buf.writeUInt16BE(Opcode.UPDATE << 11, 2);
+  buf.writeUInt16BE(1, 4);
+  buf.writeUInt16BE(prereqs.length, 6);
+  buf.writeUInt16BE(msg.updates.length, 8);
+  buf.writeUInt16BE(ar, 10);
+  return Buffer.from(buf.subarray(0, off));
+}

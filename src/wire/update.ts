@@ -142,7 +142,7 @@ export function encodeUpdate(msg: { id: number; zone: Labels; prerequisites?: Pr
   for (const p of prereqs) {
     if (p.kind === "name-in-use") bare(p.name, Type.ANY, Class.ANY);
     else if (p.kind === "name-not-in-use") bare(p.name, Type.ANY, Class.NONE);
-    else bare(p.name, p.type, p.kind === "rrset-exists" ? Class.ANY : Class.NONE);
+    else if ("type" in p) bare(p.name, p.type, p.kind === "rrset-exists" ? Class.ANY : Class.NONE);
   }
   for (const u of msg.updates) {
     if (u.op === "add") off = encodeRecord(buf, off, { name: u.name, ttl: u.ttl, data: u.data }, comp);

@@ -3,11 +3,13 @@
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { resolveConfig, parseListenAddress, parseDomain, LOG_LEVELS } from "../src/config.js";
+import { formatName } from "../src/names.js";
 import { startDaemon } from "../src/daemon.js";
 import { RingdnsError } from "../src/errors.js";
 import { runResolve } from "../src/cli/resolve.js";
 import { runHash } from "../src/cli/hash.js";
 import { runKeygen } from "../src/cli/keygen.js";
+import { runDeregister, runRegister } from "../src/cli/register.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -104,7 +106,7 @@ Examples:
   .action(async (type: string, instance: string | undefined, opts) => {
     try {
       const [server] = parseListenAddress(opts.server, "--server");
-      const code = await runResolve({ type, instance, key: opts.key, subtype: opts.subtype, server: server!, domain: parseDomain(opts.domain), tcp: !!opts.tcp, json: !!opts.json });
+      const code = await runResolve({ type, instance, key: opts.key, subtype: opts.subtype, server: server!, domain: formatName(parseDomain(opts.domain)), tcp: !!opts.tcp, json: !!opts.json });
       process.exitCode = code;
     } catch (e) {
       fail(e);
@@ -131,6 +133,74 @@ Examples:
   .action((type: string, keys: string[], opts) => {
     try {
       process.exitCode = runHash({ type, keys, servicesFile: opts.services, successors: opts.successors, ringPoints: opts.ringPoints, json: !!opts.json });
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+const clientOptions = (c: Command) =>
+  c
+    .option("--server <addr:port>", "ringdns server", "127.0.0.1:8053")
+    .option("--domain <name>", "zone to register in", "local.")
+    .option("--key-file <file>", "TSIG key file (BIND format, or Knot's alg:name:secret line)")
+    .option("--key <[alg:]name:secret>", "TSIG key given inline, as nsupdate -y")
+    .option("--tcp", "use TCP");
+
+const clientArgs = (opts: { server: string; domain: string; keyFile?: string; key?: string; tcp?: boolean }) => ({
+  server: parseListenAddress(opts.server, "--server")[0]!,
+  domain: formatName(parseDomain(opts.domain)),
+  ...(opts.keyFile ? { keyFile: opts.keyFile } : {}),
+  ...(opts.key ? { key: opts.key } : {}),
+  tcp: !!opts.tcp,
+});
+
+clientOptions(
+  program
+    .command("register")
+    .description("register a service instance by DNS UPDATE and keep it registered (renewing its lease) until Ctrl-C")
+    .argument("<type>", "service type, e.g. _cache._tcp")
+    .argument("<instance>", "instance name, e.g. alpha")
+    .requiredOption("--host <label>", "host label; served as <host>.<domain>")
+    .requiredOption("--port <port>", "SRV port")
+    .option("--address <ip>", "address of the host, repeatable", collect, [])
+    .option("--txt <key=value>", "TXT string, repeatable", collect, [])
+    .option("--subtype <label>", "subtype, e.g. _eu; repeatable", collect, [])
+    .option("--priority <n>", "SRV priority", "0")
+    .option("--weight <n>", "SRV weight: the instance's share of the ring", "1")
+    .option("--lease <seconds>", "lease to ask for (renewed at 75%); omit for a permanent registration")
+    .option("--once", "register and exit, without renewing"),
+)
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns register _cache._tcp alpha --host alpha --address 192.0.2.10 --port 11211 --lease 60 --key-file update.key
+  ringdns register _http._tcp web-1 --host web-1 --port 8080 --txt path=/ --once`,
+  )
+  .action(async (type: string, instance: string, opts) => {
+    try {
+      process.exitCode = await runRegister({ ...clientArgs(opts), type, instance, host: opts.host, port: opts.port, address: opts.address, txt: opts.txt, subtype: opts.subtype, priority: opts.priority, weight: opts.weight, lease: opts.lease, once: !!opts.once });
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+clientOptions(
+  program
+    .command("deregister")
+    .description("remove a registered service instance by DNS UPDATE")
+    .argument("<type>", "service type, e.g. _cache._tcp")
+    .argument("<instance>", "instance name"),
+)
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns deregister _cache._tcp alpha --key-file update.key`,
+  )
+  .action(async (type: string, instance: string, opts) => {
+    try {
+      process.exitCode = await runDeregister({ ...clientArgs(opts), type, instance });
     } catch (e) {
       fail(e);
     }

@@ -138,28 +138,27 @@ export class Registry {
     return next;
   }
 
-  /** Remove every registration whose lease has ended; returns how many. */
+  /**
+   * Remove every registration whose lease has ended, and the update-registered
+   * hosts that only expiring instances used; returns how many went.
+   */
   async expireDue(): Promise<number> {
     const now = this.clock.now();
-    const due: StoreOp[] = [];
-    const gone: (() => void)[] = [];
-    for (const s of this.types.values()) {
-      for (const i of s.instances.values()) {
-        if (i.expiresAt !== undefined && i.expiresAt <= now) {
-          if (i.source !== "static") due.push({ op: "delete", key: instanceKey(i.type, i.name) });
-          gone.push(() => this.deleteInstance(i.type, i.name, "expire"));
-        }
-      }
-    }
-    for (const h of this.hosts.values()) {
-      if (h.expiresAt !== undefined && h.expiresAt <= now) {
-        if (h.source !== "static") due.push({ op: "delete", key: hostKey(h.name) });
-        gone.push(() => this.deleteHost(h.name, "expire"));
-      }
-    }
-    if (due.length > 0) await this.store.commit(due);
-    for (const g of gone) g();
-    return gone.length;
+    const isDue = (t: number | undefined) => t !== undefined && t <= now;
+    const all = [...this.types.values()].flatMap((s) => [...s.instances.values()]);
+    const dueInstances = all.filter((i) => isDue(i.expiresAt));
+    const hostOf = (i: Instance) => (i.host.length === 1 ? i.host[0]! : "");
+    const freed = new Set(dueInstances.map(hostOf));
+    const used = new Set(all.filter((i) => !isDue(i.expiresAt)).map(hostOf));
+    const dueHosts = [...this.hosts.values()].filter((h) => isDue(h.expiresAt) || (h.source === "update" && freed.has(h.name) && !used.has(h.name)));
+    const ops: StoreOp[] = [
+      ...dueInstances.filter((i) => i.source !== "static").map((i) => ({ op: "delete" as const, key: instanceKey(i.type, i.name) })),
+      ...dueHosts.filter((h) => h.source !== "static").map((h) => ({ op: "delete" as const, key: hostKey(h.name) })),
+    ];
+    if (ops.length > 0) await this.store.commit(ops);
+    for (const i of dueInstances) this.deleteInstance(i.type, i.name, "expire");
+    for (const h of dueHosts) this.deleteHost(h.name, "expire");
+    return dueInstances.length + dueHosts.length;
   }
 
   // ---- change feed ----

@@ -344,7 +344,7 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
       else subtypes.delete(sub);
     }
     if (srvs.length === 0 && !listed) {
-      if (subtypes.size > 0) fail(Rcode.REFUSED, `${shown} is removed but still listed under subtype ${[...subtypes].join(", ")}`);
+      // its subtype PTRs go with it: they exist only because the instance does
       if (txts.length > 0) fail(Rcode.REFUSED, `${shown} keeps a TXT record without SRV and PTR`);
       if (existing) {
         ops.push({ op: "remove-instance", type, name: existing.name });

@@ -4,7 +4,9 @@
 import dnsPacket from "dns-packet";
 import type { Labels } from "../names.js";
 import { rcodeName, Type, typeName } from "./constants.js";
+import type { EdnsOption } from "./message.js";
 import { decodeName, WireError } from "./name.js";
+import { parseTsig, type TsigRecord } from "./tsig.js";
 
 export type DecodedData =
   | { type: typeof Type.PTR; target: Labels }
@@ -32,9 +34,10 @@ export interface DecodedMessage {
   questions: { name: Labels; type: number; class: number }[];
   answers: DecodedRecord[];
   authorities: DecodedRecord[];
-  /** Without the OPT pseudo-record. */
+  /** Without the OPT and TSIG pseudo-records, which are below. */
   additionals: DecodedRecord[];
-  edns?: { udpSize: number; version: number };
+  edns?: { udpSize: number; version: number; options: EdnsOption[] };
+  tsig?: TsigRecord;
 }
 
 export function decodeMessage(buf: Buffer): DecodedMessage {
@@ -51,17 +54,21 @@ export function decodeMessage(buf: Buffer): DecodedMessage {
   }
   const sections: DecodedRecord[][] = [[], [], []];
   let edns: DecodedMessage["edns"];
+  let tsig: TsigRecord | undefined;
   let rcode = flags & 0xf;
   for (let s = 0; s < 3; s++) {
     for (let i = 0; i < counts[s + 1]!; i++) {
+      const start = off;
       const rec = readRecord(buf, off);
       off = rec.end;
       if (rec.type === Type.OPT) {
-        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff };
+        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff, options: readOptions(buf, rec.rdataAt, rec.end) };
         rcode |= (rec.ttl >>> 24) << 4;
-        continue;
+      } else if (rec.type === Type.TSIG && s === 2) {
+        tsig = parseTsig(buf, rec.record.name, start, rec.rdataAt, rec.rdataLength);
+      } else {
+        sections[s]!.push(rec.record);
       }
-      sections[s]!.push(rec.record);
     }
   }
   return {
@@ -75,7 +82,22 @@ export function decodeMessage(buf: Buffer): DecodedMessage {
     authorities: sections[1]!,
     additionals: sections[2]!,
     ...(edns ? { edns } : {}),
+    ...(tsig ? { tsig } : {}),
   };
+}
+
+/** EDNS options in an OPT record's RDATA. */
+export function readOptions(buf: Buffer, at: number, end: number): EdnsOption[] {
+  const options: EdnsOption[] = [];
+  for (let p = at; p < end; ) {
+    if (p + 4 > end) throw new WireError("truncated EDNS option");
+    const code = buf.readUInt16BE(p);
+    const len = buf.readUInt16BE(p + 2);
+    if (p + 4 + len > end) throw new WireError("EDNS option runs past its record");
+    options.push({ code, data: buf.subarray(p + 4, p + 4 + len) });
+    p += 4 + len;
+  }
+  return options;
 }
 
 /** One resource record at `off`: its fields, typed RDATA, where its RDATA lies and where it ends. */

@@ -3,7 +3,8 @@
 // be parsed gets FORMERR carrying no more than a header, never something
 // larger than what it answers.
 import { Opcode, Rcode, Type } from "./constants.js";
-import type { Edns, EdnsOption, Question } from "./message.js";
+import { readOptions } from "./decode.js";
+import type { Edns, Question } from "./message.js";
 import { decodeName, WireError } from "./name.js";
 import { parseTsig, type TsigRecord } from "./tsig.js";
 
@@ -82,18 +83,10 @@ function skipRecord(buf: Buffer, off: number): { type: number; end: number; name
 
 /** OPT fields after its owner name (RFC 6891 §6.1.2). */
 function decodeOpt(buf: Buffer, off: number, end: number): Edns {
-  const udpSize = buf.readUInt16BE(off + 2);
-  const version = buf[off + 5]!;
-  const dnssecOk = (buf.readUInt16BE(off + 6) & 0x8000) !== 0;
-  const options: EdnsOption[] = [];
-  let p = off + 10;
-  while (p < end) {
-    if (p + 4 > end) throw new WireError("truncated EDNS option");
-    const code = buf.readUInt16BE(p);
-    const len = buf.readUInt16BE(p + 2);
-    if (p + 4 + len > end) throw new WireError("EDNS option runs past its record");
-    options.push({ code, data: buf.subarray(p + 4, p + 4 + len) });
-    p += 4 + len;
-  }
-  return { udpSize, version, dnssecOk, options };
+  return {
+    udpSize: buf.readUInt16BE(off + 2),
+    version: buf[off + 5]!,
+    dnssecOk: (buf.readUInt16BE(off + 6) & 0x8000) !== 0,
+    options: readOptions(buf, off + 10, end),
+  };
 }

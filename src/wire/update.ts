@@ -3,7 +3,7 @@
 // reliably; the Update Lease option (RFC 9664); and the TSIG record.
 import type { Labels } from "../names.js";
 import { Opcode, Rcode, Type } from "./constants.js";
-import { readRecord, type DecodedRecord } from "./decode.js";
+import { readOptions, readRecord, type DecodedRecord } from "./decode.js";
 import { encodeRecord, type EdnsOption, type Edns, type RData } from "./message.js";
 import { decodeName, NameCompressor, WireError } from "./name.js";
 import { Class } from "./constants.js";
@@ -80,19 +80,6 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
     if (e instanceof WireError || e instanceof RangeError) return { kind: "error", id, rcode: Rcode.FORMERR, reason: e.message, ...(tsig ? { tsig } : {}) };
     throw e;
   }
-}
-
-function readOptions(buf: Buffer, at: number, end: number): EdnsOption[] {
-  const options: EdnsOption[] = [];
-  for (let p = at; p < end; ) {
-    if (p + 4 > end) throw new WireError("truncated EDNS option");
-    const code = buf.readUInt16BE(p);
-    const len = buf.readUInt16BE(p + 2);
-    if (p + 4 + len > end) throw new WireError("EDNS option runs past its record");
-    options.push({ code, data: buf.subarray(p + 4, p + 4 + len) });
-    p += 4 + len;
-  }
-  return options;
 }
 
 function parseLease(data: Uint8Array): UpdateMessage["lease"] {

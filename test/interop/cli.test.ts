@@ -54,7 +54,7 @@ describe("ringdns resolve", () => {
     expect(JSON.parse(one.stdout)).toMatchObject({ target: "node-3.local.", port: 10003, addresses: ["198.51.100.4"], txt: ["index=3"] });
     const key = runCli(["resolve", "_kv._tcp", "--key", "user42", "--server", server()]);
     const expected = JSON.parse(runCli(["hash", "_kv._tcp", "user42", "--services", services, "--json"]).stdout).owner;
-    expect(key.stdout).toMatch(new RegExp(`^owner  ${expected}\\._kv\\._tcp\\.local\\.\n`));
+    expect(key.stdout).toMatch(new RegExp(`^owner  ${expected}\\nuser42\\._hash\\._kv\\._tcp\\.local\\.\\s+${expected}\\.local\\.:`));
   });
 
   it("says what is missing, with a non-zero exit", () => {

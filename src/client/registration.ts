@@ -1,0 +1,180 @@
+// Registering a service over DNS UPDATE, the way a service registry client
+// does it: register (leased, signed), renew before the lease ends, register
+// again when the server lost it (restart, expiry: Eureka's re-register on
+// NotFound), and deregister on close().
+import { EventEmitter } from "node:events";
+import { instanceName, parseName, parseServiceType, parseSubtype, subtypeName, typeName, type Labels } from "../names.js";
+import { Type } from "../wire/constants.js";
+import type { RData } from "../wire/message.js";
+import type { TsigKey } from "../wire/tsig.js";
+import type { UpdateOp } from "../wire/update.js";
+import { DEFAULT_SERVER, LookupError, resolve } from "./discovery.js";
+import type { Server } from "./dns-client.js";
+import { sendUpdate, UpdateError } from "./update-client.js";
+
+export interface ServiceInstance {
+  /** Instance label: any UTF-8, max 63 bytes. */
+  instance: string;
+  /** Service type, e.g. "_cache._tcp". */
+  type: string;
+  subtypes?: string[];
+  /** Host label (served as <host>.<domain>); its addresses are registered when given. */
+  host: string;
+  addresses?: string[];
+  port: number;
+  priority?: number;
+  /** SRV weight: the instance's share of the ring (0 counts as 1). */
+  weight?: number;
+  /** TXT as a mapping (true for a boolean key) or raw "key=value" strings. */
+  txt?: Record<string, string | number | true> | string[];
+}
+
+export interface RegisterOptions {
+  server?: Server;
+  /** Zone to register in, "local." by default. */
+  domain?: string;
+  /** TSIG key; without one, the server must allow unsigned updates from us. */
+  key?: TsigKey;
+  /** Lease to ask for, seconds (RFC 9664); omitted = permanent. */
+  lease?: number;
+  tcp?: boolean;
+  timeoutMs?: number;
+}
+
+function txtStrings(txt: ServiceInstance["txt"]): Buffer[] {
+  if (!txt) return [];
+  if (Array.isArray(txt)) return txt.map((t) => Buffer.from(t));
+  return Object.entries(txt).map(([k, v]) => Buffer.from(v === true ? k : `${k}=${v}`));
+}
+
+/**
+ * The UPDATE that registers `s` (the shape Service Registration Protocol,
+ * RFC 9665, uses): replace the instance's SRV/TXT, list it under its type and
+ * subtypes, and replace the host's addresses when given.
+ */
+export function registrationUpdate(s: ServiceInstance, domain: Labels): UpdateOp[] {
+  const type = parseServiceType(s.type);
+  const name = instanceName(type, s.instance, domain);
+  const host = [s.host, ...domain];
+  const ops: UpdateOp[] = [
+    { op: "delete-name", name },
+    { op: "add", name: typeName(type, domain), ttl: 120, data: { type: Type.PTR, target: name } },
+    ...(s.subtypes ?? []).map((sub): UpdateOp => ({ op: "add", name: subtypeName(type, parseSubtype(sub), domain), ttl: 120, data: { type: Type.PTR, target: name } })),
+    { op: "add", name, ttl: 120, data: { type: Type.SRV, srv: { priority: s.priority ?? 0, weight: s.weight ?? 1, port: s.port, target: host } } },
+    { op: "add", name, ttl: 120, data: { type: Type.TXT, strings: txtStrings(s.txt) } },
+  ];
+  if (s.addresses && s.addresses.length > 0) {
+    ops.push({ op: "delete-rrset", name: host, type: Type.A }, { op: "delete-rrset", name: host, type: Type.AAAA });
+    for (const address of s.addresses) {
+      const data: RData = address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address };
+      ops.push({ op: "add", name: host, ttl: 120, data });
+    }
+  }
+  return ops;
+}
+
+/** The UPDATE that removes an instance (its subtype listings go with it). */
+export function deregistrationUpdate(type: string, instance: string, domain: Labels): UpdateOp[] {
+  const t = parseServiceType(type);
+  const name = instanceName(t, instance, domain);
+  return [
+    { op: "delete-name", name },
+    { op: "delete-rr", name: typeName(t, domain), data: { type: Type.PTR, target: name } },
+  ];
+}
+
+async function send(ops: UpdateOp[], o: RegisterOptions): Promise<number | undefined> {
+  const res = await sendUpdate(o.server ?? DEFAULT_SERVER, parseName(o.domain ?? "local."), ops, {
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.lease !== undefined ? { lease: o.lease } : {}),
+    ...(o.tcp ? { tcp: true } : {}),
+    ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+  });
+  if (res.rcode !== "NOERROR") throw new UpdateError(res.rcode, `update refused: ${res.rcode}`);
+  return res.lease;
+}
+
+/** Remove an instance now. */
+export async function deregister(type: string, instance: string, options: RegisterOptions = {}): Promise<void> {
+  const { lease: _ignored, ...rest } = options;
+  await send(deregistrationUpdate(type, instance, parseName(options.domain ?? "local.")), rest);
+}
+
+/**
+ * A live registration. Events: "renewed" (lease seconds), "reregistered"
+ * (the server had lost it), "error" (a renewal failed; it is retried).
+ */
+export class Registration extends EventEmitter {
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  /** Lease granted by the server at the last (re)registration, seconds; undefined = permanent. */
+  lease: number | undefined;
+
+  constructor(
+    readonly service: ServiceInstance,
+    private readonly options: RegisterOptions & { checkIntervalMs?: number },
+  ) {
+    super();
+  }
+
+  /** Send the registration; resolves once the server acknowledged it (durably). */
+  async start(): Promise<this> {
+    this.lease = await send(registrationUpdate(this.service, parseName(this.options.domain ?? "local.")), this.options);
+    this.schedule(this.renewDelay());
+    return this;
+  }
+
+  // renew at 75% of the lease (RFC 9664 suggests before it runs out); permanent ones are checked for presence
+  private renewDelay(): number {
+    if (this.lease !== undefined) return Math.max(500, this.lease * 750);
+    return this.options.checkIntervalMs ?? 30_000;
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (this.lease === undefined) {
+        // permanent: if the server lost it (restart without its store, manual delete), register again
+        const present = await resolve(this.service.type, this.service.instance, this.lookupOptions()).then(
+          () => true,
+          (e) => (e instanceof LookupError ? false : Promise.reject(e)),
+        );
+        if (!present && !this.closed) {
+          await this.start();
+          this.emit("reregistered");
+          return;
+        }
+      } else {
+        // renewal is the same update again, so it also restores what a server lost
+        this.lease = await send(registrationUpdate(this.service, parseName(this.options.domain ?? "local.")), this.options);
+        this.emit("renewed", this.lease);
+      }
+      this.schedule(this.renewDelay());
+    } catch (err) {
+      if (this.listenerCount("error") > 0) this.emit("error", err);
+      this.schedule(Math.min(5_000, this.renewDelay() / 4));
+    }
+  }
+
+  private lookupOptions() {
+    const o = this.options;
+    return { ...(o.server ? { server: o.server } : {}), ...(o.domain ? { domain: o.domain } : {}), ...(o.tcp ? { tcp: true } : {}) };
+  }
+
+  /** Stop renewing and deregister. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await deregister(this.service.type, this.service.instance, this.options);
+  }
+}
+
+/** Register `service` and keep it registered until `close()`. */
+export function register(service: ServiceInstance, options: RegisterOptions & { checkIntervalMs?: number } = {}): Promise<Registration> {
+  return new Registration(service, options).start();
+}

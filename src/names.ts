@@ -52,6 +52,13 @@ export function labelsEqual(a: Labels, b: Labels): boolean {
   return true;
 }
 
+/** A cheap canonical key for maps and sets: equal exactly when the names match case-insensitively. */
+export function nameKey(name: Labels): string {
+  let k = "";
+  for (const l of name) k += l.length + ":" + l;
+  return lowerAscii(k);
+}
+
 /** Does `name` end with `suffix` (compared case-insensitively)? */
 export function hasSuffix(name: Labels, suffix: Labels): boolean {
   if (suffix.length > name.length) return false;

@@ -3,6 +3,8 @@ import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 
+const UDP_RECEIVE_BUFFER = 4 << 20;
+
 export interface UdpListener {
   readonly address: string;
   readonly port: number;
@@ -25,6 +27,13 @@ export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Pro
     socket.bind(port, host, () => {
       socket.off("error", reject);
       socket.on("error", (err) => deps.log.error({ err }, "UDP socket error"));
+      // bursts (a fleet re-registering after a restart) must queue, not drop: ask for a large
+      // receive buffer; the kernel caps it at net.core.rmem_max
+      try {
+        socket.setRecvBufferSize(UDP_RECEIVE_BUFFER);
+      } catch (err) {
+        deps.log.debug({ err }, "could not enlarge the UDP receive buffer");
+      }
       const a = socket.address();
       resolve({
         address: a.address,

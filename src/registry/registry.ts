@@ -3,7 +3,7 @@
 // synchronous and never touch the store. The clock is injected.
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
-import { Ring, type RingOptions } from "../ring/ring.js";
+import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import type { Change, ChangeOp, Host, Instance } from "./types.js";
 
@@ -17,7 +17,9 @@ export type RegistryOp =
 interface TypeState {
   readonly type: ServiceType;
   readonly instances: Map<string, Instance>; // by ring identity
+  /** The ring as of the last read; `ringStale` ids changed since and are merged in on the next read. */
   ring: Ring;
+  ringStale: Set<string>;
 }
 
 export function instanceId(name: string): string {
@@ -47,8 +49,6 @@ export class Registry {
   private readonly listeners = new Set<(c: Change) => void>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
-  /** While loading in bulk: types whose ring is rebuilt once at the end instead of per instance. */
-  private deferredRings: Set<TypeState> | undefined;
 
   constructor(options: RegistryOptions) {
     this.clock = options.clock;
@@ -73,9 +73,7 @@ export class Registry {
     const now = this.clock.now();
     const ended = new Set([...stored].filter(([, e]) => e.value.expiresAt !== undefined && e.value.expiresAt <= now).map(([key]) => key));
     if (ended.size > 0) await this.store.commit([...ended].map((key) => ({ op: "delete" as const, key })));
-    this.inBulk(() => {
-      for (const [key, entry] of stored) if (!ended.has(key)) this.applyEntry(entry);
-    });
+    for (const [key, entry] of stored) if (!ended.has(key)) this.applyEntry(entry);
     this.unwatch = this.store.watch((ops) => {
       for (const o of ops) this.applyStoreOp(o);
     });
@@ -88,22 +86,8 @@ export class Registry {
 
   /** Static registrations (services file): served, never written to the store. */
   loadStatic(instances: readonly Instance[], hosts: readonly Host[]): void {
-    this.inBulk(() => {
-      for (const h of hosts) this.setHost(h);
-      for (const i of instances) this.setInstance(i);
-    });
-  }
-
-  private inBulk(load: () => void): void {
-    this.deferredRings = new Set();
-    try {
-      load();
-    } finally {
-      for (const s of this.deferredRings) {
-        s.ring = Ring.build([...s.instances.entries()].map(([id, i]) => ({ id, weight: i.weight })), this.ringOptions);
-      }
-      this.deferredRings = undefined;
-    }
+    for (const h of hosts) this.setHost(h);
+    for (const i of instances) this.setInstance(i);
   }
 
   /** Apply all ops or none: durable in the store first, then visible. */
@@ -197,20 +181,36 @@ export class Registry {
   }
 
   ring(type: ServiceType): Ring {
-    return this.types.get(formatServiceType(type))?.ring ?? Ring.empty(this.ringOptions);
+    const s = this.types.get(formatServiceType(type));
+    return s ? this.currentRing(s) : Ring.empty(this.ringOptions);
   }
 
   /** The instance that owns `key` on the type's ring. */
   ownerOf(type: ServiceType, key: Uint8Array | string): Instance | undefined {
     const s = this.types.get(formatServiceType(type));
-    const id = s?.ring.ownerOf(key);
+    const id = s && this.currentRing(s).ownerOf(key);
     return id === undefined ? undefined : s!.instances.get(id);
   }
 
   successors(type: ServiceType, key: Uint8Array | string, n: number): Instance[] {
     const s = this.types.get(formatServiceType(type));
     if (!s) return [];
-    return s.ring.successors(key, n).map((id) => s.instances.get(id)!);
+    return this.currentRing(s).successors(key, n).map((id) => s.instances.get(id)!);
+  }
+
+  /** Rings are brought up to date when read: a burst of registrations costs one merge, not one each. */
+  private currentRing(s: TypeState): Ring {
+    if (s.ringStale.size === 0) return s.ring;
+    const add: RingMember[] = [];
+    const remove: string[] = [];
+    for (const id of s.ringStale) {
+      const inst = s.instances.get(id);
+      if (inst) add.push({ id, weight: inst.weight });
+      else remove.push(id);
+    }
+    s.ring = s.ring.change(add, remove);
+    s.ringStale.clear();
+    return s.ring;
   }
 
   // ---- in-memory state ----
@@ -241,15 +241,14 @@ export class Registry {
     const key = formatServiceType(inst.type);
     let s = this.types.get(key);
     if (!s) {
-      s = { type: inst.type, instances: new Map(), ring: Ring.empty(this.ringOptions) };
+      s = { type: inst.type, instances: new Map(), ring: Ring.empty(this.ringOptions), ringStale: new Set() };
       this.types.set(key, s);
     }
     const id = instanceId(inst.name);
     const previous = s.instances.get(id);
     if (previous && sameInstance(previous, inst)) return;
     s.instances.set(id, inst);
-    if (this.deferredRings) this.deferredRings.add(s);
-    else s.ring = s.ring.with({ id, weight: inst.weight });
+    if (!previous || previous.weight !== inst.weight) s.ringStale.add(id);
     const op: ChangeOp = previous ? "update" : "add";
     this.emit(previous ? { op, kind: "instance", instance: inst, previous } : { op, kind: "instance", instance: inst });
   }
@@ -260,7 +259,7 @@ export class Registry {
     const inst = s?.instances.get(id);
     if (!s || !inst) return;
     s.instances.delete(id);
-    s.ring = s.ring.without(id);
+    s.ringStale.add(id);
     this.emit({ op, kind: "instance", instance: inst });
   }
 

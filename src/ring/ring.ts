@@ -52,29 +52,7 @@ export class Ring {
   }
 
   static build(members: Iterable<RingMember>, options: RingOptions = {}): Ring {
-    const empty = Ring.empty(options);
-    const weights = new Map<string, number>();
-    for (const m of members) weights.set(m.id, effectiveWeight(m.weight));
-    const ids = [...weights.keys()];
-    const parts = ids.map((id) => instancePoints(id, empty.pointsPerWeight * weights.get(id)!));
-    const total = parts.reduce((n, p) => n + p.hi.length, 0);
-    const hi = new Uint32Array(total);
-    const lo = new Uint32Array(total);
-    const owner = new Uint32Array(total);
-    let at = 0;
-    parts.forEach((p, i) => {
-      hi.set(p.hi, at);
-      lo.set(p.lo, at);
-      owner.fill(i, at, at + p.hi.length);
-      at += p.hi.length;
-    });
-    const order = new Uint32Array(total).map((_, i) => i);
-    order.sort((a, b) => compareEntry(hi[a]!, lo[a]!, ids[owner[a]!]!, hi[b]!, lo[b]!, ids[owner[b]!]!));
-    return new Ring(empty.pointsPerWeight, ids, weights, {
-      hi: order.map((i) => hi[i]!),
-      lo: order.map((i) => lo[i]!),
-      owner: order.map((i) => owner[i]!),
-    });
+    return Ring.empty(options).change([...members], []);
   }
 
   get size(): number {
@@ -95,36 +73,56 @@ export class Ring {
 
   /** A ring with `member` added, or re-weighted when already present. */
   with(member: RingMember): Ring {
-    const w = effectiveWeight(member.weight);
-    if (this.weights.get(member.id) === w) return this;
-    const base = this.has(member.id) ? this.without(member.id) : this;
-    const own = instancePoints(member.id, base.pointsPerWeight * w);
-    const order = new Uint32Array(own.hi.length).map((_, i) => i);
-    order.sort((a, b) => own.hi[a]! - own.hi[b]! || own.lo[a]! - own.lo[b]!);
-    const ids = [...base.ids, member.id];
-    const weights = new Map(base.weights).set(member.id, w);
-    return new Ring(base.pointsPerWeight, ids, weights, mergePoints(base.pts, own, order, ids.length - 1, ids));
+    return this.weights.get(member.id) === effectiveWeight(member.weight) ? this : this.change([member], []);
   }
 
   without(id: string): Ring {
-    const gone = this.ids.indexOf(id);
-    if (gone < 0) return this;
-    const ids = this.ids.filter((_, i) => i !== gone);
-    const weights = new Map(this.weights);
-    weights.delete(id);
-    const keep = this.pts.hi.length - countOwned(this.pts.owner, gone);
-    const hi = new Uint32Array(keep);
-    const lo = new Uint32Array(keep);
-    const owner = new Uint32Array(keep);
-    let j = 0;
-    for (let i = 0; i < this.pts.hi.length; i++) {
-      const o = this.pts.owner[i]!;
-      if (o === gone) continue;
-      hi[j] = this.pts.hi[i]!;
-      lo[j] = this.pts.lo[i]!;
-      owner[j++] = o > gone ? o - 1 : o;
+    return this.has(id) ? this.change([], [id]) : this;
+  }
+
+  /**
+   * Many changes at once: `remove` ids leave, `add` members join (or are
+   * re-weighted). One pass over the existing points, whatever the number of
+   * changes, so a burst of registrations costs one merge.
+   */
+  change(add: readonly RingMember[], remove: readonly string[]): Ring {
+    const joining = new Map<string, number>();
+    for (const m of add) joining.set(m.id, effectiveWeight(m.weight));
+    for (const id of remove) joining.delete(id);
+    const leaving = new Set(remove.filter((id) => this.weights.has(id)));
+    for (const [id, w] of joining) {
+      if (this.weights.get(id) === w) joining.delete(id); // unchanged
+      else if (this.weights.has(id)) leaving.add(id); // re-weighted: its points are made anew
     }
-    return new Ring(this.pointsPerWeight, ids, weights, { hi, lo, owner });
+    if (joining.size === 0 && leaving.size === 0) return this;
+
+    const kept = this.ids.filter((id) => !leaving.has(id));
+    const ids = [...kept, ...joining.keys()];
+    const weights = new Map<string, number>();
+    for (const id of kept) weights.set(id, this.weights.get(id)!);
+    for (const [id, w] of joining) weights.set(id, w);
+
+    // the existing points minus the leavers, owners renumbered
+    const renumber = new Int32Array(this.ids.length).fill(-1);
+    const oldIndex = new Map(this.ids.map((id, i) => [id, i]));
+    kept.forEach((id, i) => (renumber[oldIndex.get(id)!] = i));
+    let base = this.pts;
+    if (leaving.size > 0) {
+      let n = 0;
+      for (const o of this.pts.owner) if (renumber[o]! >= 0) n++;
+      base = { hi: new Uint32Array(n), lo: new Uint32Array(n), owner: new Uint32Array(n) };
+      for (let i = 0, j = 0; i < this.pts.hi.length; i++) {
+        const o = renumber[this.pts.owner[i]!]!;
+        if (o < 0) continue;
+        base.hi[j] = this.pts.hi[i]!;
+        base.lo[j] = this.pts.lo[i]!;
+        base.owner[j++] = o;
+      }
+    } else if (kept.length !== this.ids.length || kept.some((id, i) => id !== this.ids[i])) {
+      base = { ...base, owner: base.owner.map((o) => renumber[o]!) };
+    }
+    const parts = [...joining].map(([id, w], k) => sortedPoints(id, this.pointsPerWeight * w, kept.length + k));
+    return new Ring(this.pointsPerWeight, ids, weights, mergeAll([base, ...parts], ids));
   }
 
   /** Index of the first point at or clockwise of `p`. */
@@ -189,34 +187,42 @@ function compareEntry(ah: number, al: number, aid: string, bh: number, bl: numbe
   return Buffer.compare(utf8.encode(aid), utf8.encode(bid));
 }
 
-function countOwned(owner: Uint32Array, idx: number): number {
-  let n = 0;
-  for (const o of owner) if (o === idx) n++;
-  return n;
+/** One instance's points, sorted, all owned by `owner`. */
+function sortedPoints(id: string, count: number, owner: number): Points {
+  const p = instancePoints(id, count);
+  const order = new Uint32Array(count).map((_, i) => i);
+  order.sort((a, b) => p.hi[a]! - p.hi[b]! || p.lo[a]! - p.lo[b]!);
+  return { hi: order.map((i) => p.hi[i]!), lo: order.map((i) => p.lo[i]!), owner: new Uint32Array(count).fill(owner) };
 }
 
-/** Merge a ring's sorted points with one new instance's points (sorted through `order`). */
-function mergePoints(base: Points, own: { hi: Uint32Array; lo: Uint32Array }, order: Uint32Array, ownIdx: number, ids: readonly string[]): Points {
-  const total = base.hi.length + order.length;
+/** Merge sorted point lists pairwise until one is left. */
+function mergeAll(parts: Points[], ids: readonly string[]): Points {
+  let level = parts.filter((p) => p.hi.length > 0);
+  if (level.length === 0) return EMPTY;
+  while (level.length > 1) {
+    const next: Points[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? merge2(level[i]!, level[i + 1]!, ids) : level[i]!);
+    level = next;
+  }
+  return level[0]!;
+}
+
+function merge2(a: Points, b: Points, ids: readonly string[]): Points {
+  const total = a.hi.length + b.hi.length;
   const hi = new Uint32Array(total);
   const lo = new Uint32Array(total);
   const owner = new Uint32Array(total);
   let i = 0;
   let j = 0;
   for (let k = 0; k < total; k++) {
-    const takeBase =
-      j >= order.length ||
-      (i < base.hi.length &&
-        compareEntry(base.hi[i]!, base.lo[i]!, ids[base.owner[i]!]!, own.hi[order[j]!]!, own.lo[order[j]!]!, ids[ownIdx]!) < 0);
-    if (takeBase) {
-      hi[k] = base.hi[i]!;
-      lo[k] = base.lo[i]!;
-      owner[k] = base.owner[i++]!;
-    } else {
-      hi[k] = own.hi[order[j]!]!;
-      lo[k] = own.lo[order[j++]!]!;
-      owner[k] = ownIdx;
-    }
+    const takeA =
+      j >= b.hi.length ||
+      (i < a.hi.length && compareEntry(a.hi[i]!, a.lo[i]!, ids[a.owner[i]!]!, b.hi[j]!, b.lo[j]!, ids[b.owner[j]!]!) < 0);
+    const src = takeA ? a : b;
+    const at = takeA ? i++ : j++;
+    hi[k] = src.hi[at]!;
+    lo[k] = src.lo[at]!;
+    owner[k] = src.owner[at]!;
   }
   return { hi, lo, owner };
 }

@@ -10,6 +10,7 @@ import {
   instanceName,
   labelsEqual,
   lowerAscii,
+  nameKey,
   nameProblem,
   parseQueryName,
   subtypeName,
@@ -86,13 +87,14 @@ function run(msg: UpdateMessage, registry: Registry, options: UpdateOptions, now
 
 interface RRset {
   type: number;
-  rdatas: DecodedData[];
+  /** By rdataKey, so adding and deleting one record is O(1) whatever the RRset's size. */
+  rdatas: Map<string, DecodedData>;
 }
 
 /** RDATA in a form that compares equal exactly when the records are the same (names case-insensitively). */
 function rdataKey(d: DecodedData): string {
-  if ("target" in d && d.type === Type.PTR) return lowerAscii(formatName(d.target));
-  if (d.type === Type.SRV && "target" in d) return `${d.priority} ${d.weight} ${d.port} ${lowerAscii(formatName(d.target))}`;
+  if ("target" in d && d.type === Type.PTR) return nameKey(d.target);
+  if (d.type === Type.SRV && "target" in d) return `${d.priority} ${d.weight} ${d.port} ${nameKey(d.target)}`;
   if ("address" in d) return d.type === Type.AAAA ? Buffer.from(ipv6Bytes(d.address)).toString("hex") : d.address;
   if ("strings" in d) return d.strings.map((s) => s.toString("hex") + "/").join("");
   if ("raw" in d) return d.raw.toString("hex");
@@ -118,12 +120,11 @@ class ZoneView {
 
   /** RRsets at `name` (a live copy when the update touched it). */
   sets(name: Labels): Map<number, RRset> {
-    const key = lowerAscii(formatName(name));
-    return this.overlay.get(key)?.sets ?? this.derive(name);
+    return this.overlay.get(nameKey(name))?.sets ?? this.derive(name);
   }
 
   private writable(name: Labels): Map<number, RRset> {
-    const key = lowerAscii(formatName(name));
+    const key = nameKey(name);
     let entry = this.overlay.get(key);
     if (!entry) {
       entry = { name, sets: this.derive(name) };
@@ -138,8 +139,8 @@ class ZoneView {
 
   add(name: Labels, d: DecodedData): void {
     const sets = this.writable(name);
-    const set = sets.get(d.type) ?? { type: d.type, rdatas: [] };
-    if (!set.rdatas.some((r) => rdataKey(r) === rdataKey(d))) set.rdatas.push(d);
+    const set = sets.get(d.type) ?? { type: d.type, rdatas: new Map() };
+    set.rdatas.set(rdataKey(d), d);
     sets.set(d.type, set);
   }
 
@@ -155,16 +156,16 @@ class ZoneView {
     const sets = this.writable(name);
     const set = sets.get(d.type);
     if (!set) return;
-    set.rdatas = set.rdatas.filter((r) => rdataKey(r) !== rdataKey(d));
-    if (set.rdatas.length === 0) sets.delete(d.type);
+    set.rdatas.delete(rdataKey(d));
+    if (set.rdatas.size === 0) sets.delete(d.type);
   }
 
   /** RRsets at `name` before this update. */
   derive(name: Labels): Map<number, RRset> {
     const out = new Map<number, RRset>();
     const put = (rd: DecodedData) => {
-      const set = out.get(rd.type) ?? { type: rd.type, rdatas: [] };
-      set.rdatas.push(rd);
+      const set = out.get(rd.type) ?? { type: rd.type, rdatas: new Map() };
+      set.rdatas.set(rdataKey(rd), rd);
       out.set(rd.type, set);
     };
     const p = this.parse(name);
@@ -229,7 +230,7 @@ function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): v
       }
     } else if (rr.class === Class.IN) {
       if (rr.type === Type.ANY || META_TYPES.has(rr.type)) fail(Rcode.FORMERR, `prerequisite of type ${rrTypeName(rr.type)} with RDATA`);
-      const key = `${lowerAscii(formatName(rr.name))}|${rr.type}`;
+      const key = `${nameKey(rr.name)}|${rr.type}`;
       const e = expected.get(key) ?? { name: rr.name, type: rr.type, keys: new Set<string>() };
       e.keys.add(rdataKey(rr.data));
       expected.set(key, e);
@@ -238,7 +239,7 @@ function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): v
     }
   }
   for (const e of expected.values()) {
-    const have = new Set((view.sets(e.name).get(e.type)?.rdatas ?? []).map(rdataKey));
+    const have = view.sets(e.name).get(e.type)?.rdatas ?? new Map<string, DecodedData>();
     if (have.size !== e.keys.size || [...e.keys].some((k) => !have.has(k))) {
       fail(Rcode.NXRRSET, `${rrTypeName(e.type)} RRset at ${formatName(e.name)} differs from the prerequisite`);
     }
@@ -308,20 +309,18 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
         const key = `${p.type.service}.${p.type.proto}`;
         touchedSubtypes.set(key, (touchedSubtypes.get(key) ?? new Set()).add(p.subtype));
       }
-      const before = new Set((view.derive(name).get(Type.PTR)?.rdatas ?? []).map(rdataKey));
-      const after = view.sets(name).get(Type.PTR)?.rdatas ?? [];
-      const afterKeys = new Set(after.map(rdataKey));
-      const gone = [...before].filter((k) => !afterKeys.has(k));
-      for (const r of after.filter((x) => !before.has(rdataKey(x)))) {
+      const before = view.derive(name).get(Type.PTR)?.rdatas ?? new Map<string, DecodedData>();
+      const after = view.sets(name).get(Type.PTR)?.rdatas ?? new Map<string, DecodedData>();
+      for (const [k, r] of after) {
+        if (before.has(k)) continue;
         const target = view.parse((r as { target: Labels }).target);
         if (!target || target.kind !== "instance" || target.type.service !== p.type.service || target.type.proto !== p.type.proto) {
           fail(Rcode.REFUSED, `PTR at ${formatName(name)} must point to an instance of ${formatName(typeName(p.type, zone))}`);
         }
         note(p.type, (target as { instance: string }).instance);
       }
-      for (const k of gone) {
-        const inst = registry.instances(p.type).find((i) => lowerAscii(formatName(instanceName(p.type, i.name, zone))) === k);
-        if (inst) note(p.type, inst.name);
+      for (const [k, r] of before) {
+        if (!after.has(k)) note(p.type, (r as { target: Labels }).target[0]!);
       }
     }
   }
@@ -333,13 +332,13 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
     const shown = formatName(iname);
     if (existing && existing.source !== "update") fail(Rcode.REFUSED, `${shown} is a ${existing.source} registration; change it at its source`);
     const sets = view.sets(iname);
-    const srvs = sets.get(Type.SRV)?.rdatas ?? [];
-    const txts = sets.get(Type.TXT)?.rdatas ?? [];
+    const srvs = [...(sets.get(Type.SRV)?.rdatas.values() ?? [])];
+    const txts = [...(sets.get(Type.TXT)?.rdatas.values() ?? [])];
     const key = rdataKey({ type: Type.PTR, target: iname });
-    const listed = (view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas ?? []).some((r) => rdataKey(r) === key);
+    const listed = view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas.has(key) ?? false;
     const subtypes = new Set(existing?.subtypes ?? []);
     for (const sub of touchedSubtypes.get(`${type.service}.${type.proto}`) ?? []) {
-      const inSub = (view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas ?? []).some((r) => rdataKey(r) === key);
+      const inSub = view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas.has(key) ?? false;
       if (inSub) subtypes.add(sub);
       else subtypes.delete(sub);
     }
@@ -382,7 +381,7 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
     const existing = registry.host(p.host);
     if (existing && existing.source !== "update") fail(Rcode.REFUSED, `${formatName(name)} is a ${existing.source} host; change it at its source`);
     const sets = view.sets(name);
-    const addresses = [...(sets.get(Type.A)?.rdatas ?? []), ...(sets.get(Type.AAAA)?.rdatas ?? [])].map((r) => (r as { address: string }).address);
+    const addresses = [...(sets.get(Type.A)?.rdatas.values() ?? []), ...(sets.get(Type.AAAA)?.rdatas.values() ?? [])].map((r) => (r as { address: string }).address);
     if (addresses.length === 0) {
       if (existing) ops.push({ op: "remove-host", name: existing.name });
       continue;

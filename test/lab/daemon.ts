@@ -15,6 +15,8 @@ export interface RunningDaemon {
   port6?: number;
   proc: ChildProcess;
   logs: string[];
+  /** Resolves with the first log line matching `pattern` (the daemon writes asynchronously to us). */
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,15 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean } = {})
     ...(opts.ipv6 ? { port6: portOf("[::1]")! } : {}),
     proc,
     logs,
+    async waitForLog(pattern, timeoutMs = 3000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = logs.find((l) => pattern.test(l));
+        if (hit) return hit;
+        if (Date.now() > until) throw new Error(`no log line matching ${pattern} in:\n${logs.join("\n")}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     async stop() {
       if (proc.exitCode !== null) return;
       proc.kill("SIGTERM");

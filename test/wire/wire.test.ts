@@ -109,7 +109,7 @@ describe("decodeMessage", () => {
     expect(d.additionals[0]!.data).toEqual({ type: Type.SRV, priority: 0, weight: 1, port: 11211, target: ["host-0", "local"] });
     expect(d.additionals[1]!.data).toEqual({ type: Type.TXT, strings: [Buffer.from("version=1.4")] });
     expect(d.additionals[2]!.data).toEqual({ type: Type.A, address: "192.0.2.0" });
-    expect(d.edns).toEqual({ udpSize: 1232, version: 0 });
+    expect(d.edns).toEqual({ udpSize: 1232, version: 0, options: [] });
     expect(d.flags.aa).toBe(true);
   });
 });

@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 declare -A tools=(
   [dig]=bind9-dnsutils
   [nslookup]=bind9-dnsutils
+  [nsupdate]=bind9-dnsutils
   [kdig]=knot-dnsutils
+  [knsupdate]=knot-dnsutils
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done

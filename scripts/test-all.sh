@@ -12,6 +12,7 @@ declare -A tools=(
   [nsupdate]=bind9-dnsutils
   [kdig]=knot-dnsutils
   [knsupdate]=knot-dnsutils
+  [faketime]=faketime
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done

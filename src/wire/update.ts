@@ -104,9 +104,11 @@ export type UpdateOp =
   | { op: "delete-rrset"; name: Labels; type: number } // class ANY
   | { op: "delete-name"; name: Labels }; // class ANY, type ANY
 
+/** RFC 2136 §2.4: the five prerequisite kinds. "rrset-equals" records with the same name and type form one RRset that must match exactly. */
 export type Prerequisite =
   | { kind: "name-in-use" | "name-not-in-use"; name: Labels }
-  | { kind: "rrset-exists" | "rrset-not-exists"; name: Labels; type: number };
+  | { kind: "rrset-exists" | "rrset-not-exists"; name: Labels; type: number }
+  | { kind: "rrset-equals"; name: Labels; data: RData };
 
 /** Encode an UPDATE (RFC 2136 §2) with an optional Update Lease option (RFC 9664). */
 export function encodeUpdate(msg: { id: number; zone: Labels; prerequisites?: Prerequisite[]; updates: UpdateOp[]; lease?: { lease: number; keyLease?: number } }): Buffer {
@@ -127,9 +129,23 @@ export function encodeUpdate(msg: { id: number; zone: Labels; prerequisites?: Pr
   };
   const prereqs = msg.prerequisites ?? [];
   for (const p of prereqs) {
-    if (p.kind === "name-in-use") bare(p.name, Type.ANY, Class.ANY);
-    else if (p.kind === "name-not-in-use") bare(p.name, Type.ANY, Class.NONE);
-    else if ("type" in p) bare(p.name, p.type, p.kind === "rrset-exists" ? Class.ANY : Class.NONE);
+    switch (p.kind) {
+      case "name-in-use":
+        bare(p.name, Type.ANY, Class.ANY);
+        break;
+      case "name-not-in-use":
+        bare(p.name, Type.ANY, Class.NONE);
+        break;
+      case "rrset-exists":
+        bare(p.name, p.type, Class.ANY);
+        break;
+      case "rrset-not-exists":
+        bare(p.name, p.type, Class.NONE);
+        break;
+      case "rrset-equals":
+        off = encodeRecord(buf, off, { name: p.name, ttl: 0, data: p.data }, comp);
+        break;
+    }
   }
   for (const u of msg.updates) {
     if (u.op === "add") off = encodeRecord(buf, off, { name: u.name, ttl: u.ttl, data: u.data }, comp);

@@ -90,6 +90,33 @@ describe.skipIf(missingTool("nsupdate", "dig"))("nsupdate", () => {
     expect(q(`evil._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
   });
 
+  // nsupdate's allocator does not start under libfaketime; Knot's client does
+  it.skipIf(missingTool("faketime", "knsupdate"))("a clock 10 minutes slow (knsupdate under faketime) gets NOTAUTH(BADTIME) and changes nothing", () => {
+    const r = spawnSync("faketime", ["-f", "-600s", "knsupdate", "-y", `hmac-sha256:ringdns-key:${secret}`], { input: `server 127.0.0.1 ${d.port}\n${register("late", 1, "192.0.2.67")}\nsend\n`, encoding: "utf8", timeout: 20_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/BADTIME/);
+    expect(q(`late._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
+  });
+
+  it("registers over TCP (-v) and with hmac-sha512 and hmac-sha1 keys", async () => {
+    const r = nsupdate(["-v", "-k", keyFile], register("tcp-1", 7001, "192.0.2.71"));
+    expect(r.status, r.out).toBe(0);
+    expect(short(`tcp-1._kv._tcp.${zone}`, "SRV")).toEqual([`0 1 7001 tcp-1.${zone}`]);
+    for (const algorithm of ["hmac-sha512", "hmac-sha1"] as const) {
+      const k = generateKey(`${algorithm}-key`, algorithm);
+      const file = join(dir, `${algorithm}.key`);
+      writeFileSync(file, formatKeyFile(k));
+      const other = await startDaemon(["--domain", zone, "--key-file", file]);
+      try {
+        const res = spawnSync("nsupdate", ["-k", file], { input: `server 127.0.0.1 ${other.port}\n${register("alg", 7002, "192.0.2.72")}\nsend\n`, encoding: "utf8", timeout: 20_000 });
+        expect(res.status, res.stdout + res.stderr).toBe(0);
+        expect(dig("dig", "127.0.0.1", other.port, [`alg._kv._tcp.${zone}`, "SRV"]).answer).toHaveLength(1);
+      } finally {
+        await other.stop();
+      }
+    }
+  });
+
   it("an unknown key gets NOTAUTH(BADKEY) and changes nothing", () => {
     const r = nsupdate(["-y", `hmac-sha256:stranger:${secret}`], register("evil", 1, "192.0.2.66"));
     expect(r.status).not.toBe(0);

@@ -1,0 +1,72 @@
+// The UPDATE path end to end in one process: a store that fails gets
+// SERVFAIL and nothing changes; an Extended DNS Error explains refusals.
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registrationUpdate } from "../../src/client/registration.js";
+import { exchange } from "../../src/client/dns-client.js";
+import { sendUpdate } from "../../src/client/update-client.js";
+import { resolveConfig } from "../../src/config.js";
+import { startDaemon, type Daemon } from "../../src/daemon.js";
+import { parseName } from "../../src/names.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { decodeMessage } from "../../src/wire/decode.js";
+import { encodeUpdate } from "../../src/wire/update.js";
+import { Type } from "../../src/wire/constants.js";
+
+const zone = parseName("svc.example.");
+const store = new MemoryStore();
+let failing = false;
+const commit = store.commit.bind(store);
+store.commit = async (ops) => {
+  if (failing) throw new Error("disk full");
+  return commit(ops);
+};
+
+let daemon: Daemon;
+let server: { host: string; port: number };
+beforeAll(async () => {
+  daemon = await startDaemon(resolveConfig({ dns: ["127.0.0.1:0"], domain: ["svc.example."] }), { log: pino({ level: "silent" }), store });
+  server = { host: "127.0.0.1", port: daemon.listening[0]!.port };
+});
+afterAll(() => daemon.close());
+
+describe("UPDATE handling", () => {
+  it("SERVFAIL when the store cannot write, and nothing is served", async () => {
+    failing = true;
+    try {
+      const r = await sendUpdate(server, zone, registrationUpdate({ instance: "x", type: "_a._tcp", host: "x", port: 1 }, zone));
+      expect(r.rcode).toBe("SERVFAIL");
+      expect(daemon.registry.instances({ service: "_a", proto: "_tcp" })).toEqual([]);
+    } finally {
+      failing = false;
+    }
+  });
+
+  it("a refusal carries its reason as an Extended DNS Error (RFC 8914) for EDNS clients", async () => {
+    const msg = encodeUpdate({
+      id: 3,
+      zone,
+      updates: [{ op: "add", name: parseName("lone._a._tcp.svc.example."), ttl: 60, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: parseName("lone.svc.example.") } } }],
+      lease: { lease: 60 }, // carries an OPT record
+    });
+    const reply = decodeMessage(await exchange(server, msg));
+    expect(reply.rcodeName).toBe("REFUSED");
+    const ede = reply.edns!.options.find((o) => o.code === 15)!;
+    expect(Buffer.from(ede.data).subarray(2).toString()).toMatch(/has an SRV record but no PTR/);
+  });
+
+  it("value-dependent prerequisites compare whole RRsets (RFC 2136 §3.2.3)", async () => {
+    await sendUpdate(server, zone, registrationUpdate({ instance: "v", type: "_a._tcp", host: "v", addresses: ["192.0.2.1"], port: 1 }, zone));
+    const prereqWire = (address: string) =>
+      encodeUpdate({
+        id: 4,
+        zone,
+        prerequisites: [{ kind: "rrset-equals", name: parseName("v.svc.example."), data: { type: Type.A, address } }],
+        updates: [{ op: "add", name: parseName("v.svc.example."), ttl: 60, data: { type: Type.A, address: "192.0.2.3" } }],
+      });
+    expect(decodeMessage(await exchange(server, prereqWire("192.0.2.9"))).rcodeName).toBe("NXRRSET");
+    expect(daemon.registry.host("v")!.addresses).toEqual(["192.0.2.1"]);
+    expect(decodeMessage(await exchange(server, prereqWire("192.0.2.1"))).rcodeName).toBe("NOERROR");
+    expect(daemon.registry.host("v")!.addresses).toEqual(["192.0.2.1", "192.0.2.3"]);
+  });
+});

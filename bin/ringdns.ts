@@ -47,6 +47,8 @@ program
   .option("--lease-min <seconds>", "shortest lease granted (RFC 9664 Update Lease)", "30")
   .option("--lease-max <seconds>", "longest lease granted", "604800")
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")
+  .option("--mdns-interface <if>", "run mDNS on this interface (learn and advertise services), repeatable; off unless given", collect)
+  .option("--no-mdns", "no mDNS even if --mdns-interface is given")
   .addHelpText(
     "after",
     `
@@ -54,6 +56,7 @@ Examples:
   ringdns serve --services examples/services.yaml --dns 127.0.0.1:8053
   ringdns serve --dns 0.0.0.0:53 --dns [::]:53 --domain svc.example. --services /etc/ringdns/services.yaml
   ringdns serve --key-file /etc/ringdns/update.key --data-dir /var/lib/ringdns --default-lease 3600
+  ringdns serve --mdns-interface eth0 --domain svc.example.   LAN services served by unicast DNS, and the other way round
   dig @127.0.0.1 -p 8053 _cache._tcp.local PTR`,
   )
   .action(async (opts) => {

@@ -45,6 +45,8 @@ export interface Config {
   readonly allowUpdate: readonly string[];
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
+  /** Interfaces mDNS runs on; none (the default) = no mDNS. */
+  readonly mdnsInterfaces: readonly string[];
 }
 
 /** What a user may set; every field optional, text as typed. */
@@ -67,6 +69,9 @@ export interface ConfigInput {
   leaseMin?: string | number;
   leaseMax?: string | number;
   defaultLease?: string | number;
+  mdnsInterface?: string[];
+  /** false: no mDNS even when interfaces are named (commander's --no-mdns). */
+  mdns?: boolean;
 }
 
 export const DEFAULT_PORT = 8053;
@@ -144,6 +149,7 @@ export function resolveConfig(input: ConfigInput): Config {
     keyZones: parseKeyZones(input.keyZone ?? []),
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
+    mdnsInterfaces: input.mdns === false ? [] : [...new Set(input.mdnsInterface ?? [])],
   };
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   return Object.freeze(config);

@@ -7,6 +7,7 @@ import { RingdnsError } from "./errors.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { listenTcp } from "./frontends/tcp.js";
 import { listenUdp } from "./frontends/udp.js";
+import { startMdns } from "./frontends/mdns/index.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName } from "./names.js";
@@ -79,6 +80,16 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on ${err.message.replace(/^listen |^bind /, "")}${hint}`);
   }
 
+  if (config.mdnsInterfaces.length > 0) {
+    try {
+      const mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log });
+      closers.unshift(mdns.close); // first, so goodbyes leave before the sockets close
+    } catch (e) {
+      await Promise.all(closers.map((c) => c()));
+      throw e;
+    }
+  }
+
   // leases: one timer, always set for the earliest expiry
   let timer: NodeJS.Timeout | undefined;
   const schedule = () => {
@@ -103,6 +114,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       domains: config.domains.map(formatName),
       store: store.kind,
       keys: keys.map((k) => formatName(k.name)),
+      mdns: config.mdnsInterfaces.length > 0 ? config.mdnsInterfaces : "off",
       unsignedUpdatesFrom: config.allowUpdate,
     },
     "ringdns listening",
@@ -114,7 +126,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     async close() {
       unsubscribe();
       if (timer) clearTimeout(timer);
-      await Promise.all(closers.map((c) => c()));
+      for (const c of closers) await c();
       await registry.close();
       await store.close();
     },

@@ -1,0 +1,125 @@
+// The mDNS record cache (RFC 6762 §10). Pure: time comes in as an argument.
+// - a record lives for its TTL; a goodbye (TTL 0) ends it one second later (§10.1)
+// - the cache-flush bit replaces the RRset, except records received in the last second (§10.2)
+// - refresh queries are due at 80, 85, 90 and 95 % of a record's TTL (§5.2)
+import { nameKey, type Labels } from "../../names.js";
+import type { DecodedData, DecodedRecord } from "../../wire/decode.js";
+
+export const CACHE_FLUSH = 0x8000;
+
+export interface CachedRecord {
+  name: Labels;
+  type: number;
+  data: DecodedData;
+  ttl: number;
+  receivedAt: number;
+  expiresAt: number;
+  /** Which refresh points (0..3 for 80/85/90/95 %) have been asked for. */
+  refreshed: number;
+}
+
+const REFRESH_POINTS = [0.8, 0.85, 0.9, 0.95];
+
+function dataKey(d: DecodedData): string {
+  return JSON.stringify(d, (_k, v) => (v && v.type === "Buffer" ? Buffer.from(v.data).toString("hex") : v));
+}
+
+export class MdnsCache {
+  // name key -> type -> data key -> record
+  private readonly records = new Map<string, Map<number, Map<string, CachedRecord>>>();
+
+  /** Take in a response's records; returns the name keys whose data changed. */
+  add(records: readonly DecodedRecord[], now: number): Set<string> {
+    const changed = new Set<string>();
+    // §10.2: with the cache-flush bit, older records of that RRset go (after a second's grace)
+    for (const r of records) {
+      if (!(r.class & CACHE_FLUSH) || r.ttl === 0) continue;
+      const set = this.records.get(nameKey(r.name))?.get(r.type);
+      for (const c of set?.values() ?? []) {
+        if (c.receivedAt < now - 1000 && c.expiresAt > now + 1000) c.expiresAt = now + 1000;
+      }
+    }
+    for (const r of records) {
+      const key = nameKey(r.name);
+      let byType = this.records.get(key);
+      if (!byType) this.records.set(key, (byType = new Map()));
+      let set = byType.get(r.type);
+      if (!set) byType.set(r.type, (set = new Map()));
+      const dk = dataKey(r.data);
+      const existing = set.get(dk);
+      if (r.ttl === 0) {
+        // goodbye: gone in one second (§10.1)
+        if (existing && existing.expiresAt > now + 1000) existing.expiresAt = now + 1000;
+        changed.add(key);
+        continue;
+      }
+      if (!existing) changed.add(key);
+      set.set(dk, { name: r.name, type: r.type, data: r.data, ttl: r.ttl, receivedAt: now, expiresAt: now + r.ttl * 1000, refreshed: 0 });
+    }
+    return changed;
+  }
+
+  /** Live records of a name (and type). */
+  get(name: Labels, type?: number, now = -Infinity): CachedRecord[] {
+    const byType = this.records.get(nameKey(name));
+    if (!byType) return [];
+    const sets = type === undefined ? [...byType.values()] : [byType.get(type) ?? new Map<string, CachedRecord>()];
+    return sets.flatMap((s) => [...s.values()]).filter((r) => r.expiresAt > now);
+  }
+
+  /** Drop what has expired; returns the name keys that lost records. */
+  expire(now: number): Set<string> {
+    const changed = new Set<string>();
+    for (const [key, byType] of this.records) {
+      for (const [type, set] of byType) {
+        for (const [dk, r] of set) {
+          if (r.expiresAt <= now) {
+            set.delete(dk);
+            changed.add(key);
+          }
+        }
+        if (set.size === 0) byType.delete(type);
+      }
+      if (byType.size === 0) this.records.delete(key);
+    }
+    return changed;
+  }
+
+  /** Records whose next refresh point has passed (each point is reported once). */
+  refreshDue(now: number): CachedRecord[] {
+    const due: CachedRecord[] = [];
+    for (const byType of this.records.values()) {
+      for (const set of byType.values()) {
+        for (const r of set.values()) {
+          const point = REFRESH_POINTS[r.refreshed];
+          if (point !== undefined && r.ttl > 1 && now >= r.receivedAt + r.ttl * 1000 * point) {
+            r.refreshed++;
+            due.push(r);
+          }
+        }
+      }
+    }
+    return due;
+  }
+
+  /** The earliest moment something expires or needs refreshing. */
+  nextEvent(): number | undefined {
+    let next: number | undefined;
+    for (const byType of this.records.values()) {
+      for (const set of byType.values()) {
+        for (const r of set.values()) {
+          const point = REFRESH_POINTS[r.refreshed];
+          const t = Math.min(r.expiresAt, point === undefined ? Infinity : r.receivedAt + r.ttl * 1000 * point);
+          if (next === undefined || t < next) next = t;
+        }
+      }
+    }
+    return next;
+  }
+
+  size(): number {
+    let n = 0;
+    for (const byType of this.records.values()) for (const set of byType.values()) n += set.size;
+    return n;
+  }
+}

@@ -1,0 +1,59 @@
+// Multicast DNS (RFC 6762/6763) on the interfaces named with --mdns-interface:
+// the responder advertises registrations, the learner mirrors what the LAN
+// announces. Only this module knows both; they share the sockets.
+import type { Logger } from "pino";
+import type { Clock } from "../../clock.js";
+import type { Registry } from "../../registry/registry.js";
+import { decodeMessage } from "../../wire/decode.js";
+import { MdnsLearner } from "./learner.js";
+import { MdnsResponder } from "./responder.js";
+import { MDNS_PORT, openTransport, type MdnsTransport } from "./transport.js";
+
+export interface Mdns {
+  readonly interfaces: readonly { iface: string; address: string }[];
+  close(): Promise<void>;
+}
+
+export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger }, port = MDNS_PORT): Promise<Mdns> {
+  const transports: MdnsTransport[] = [];
+  try {
+    for (const iface of interfaces) transports.push(await openTransport(iface, deps.log, port));
+  } catch (e) {
+    await Promise.all(transports.map((t) => t.close()));
+    throw e;
+  }
+  const responder = new MdnsResponder({ ...deps, transports });
+  const learner = new MdnsLearner({ ...deps, transports, isOurs: (type, label) => responder.isOurs(type, label) });
+  for (const t of transports) {
+    t.onMessage((buf, from) => {
+      if (from.address === t.address && from.port === port) return; // our own packet, looped back
+      let msg;
+      try {
+        msg = decodeMessage(buf);
+      } catch (err) {
+        deps.log.debug({ iface: t.iface, from: from.address, err: (err as Error).message }, "mDNS: undecodable packet dropped");
+        return;
+      }
+      try {
+        if (!msg.flags.qr) responder.onQuery(msg, from, t);
+        else {
+          responder.onResponse(msg);
+          learner.onResponse(msg, from, t);
+        }
+      } catch (err) {
+        deps.log.error({ err, iface: t.iface, from: from.address }, "mDNS: internal error handling a packet");
+      }
+    });
+  }
+  responder.start();
+  learner.start();
+  deps.log.info({ interfaces: transports.map((t) => `${t.iface} (${t.address})`) }, "mDNS running");
+  return {
+    interfaces: transports.map((t) => ({ iface: t.iface, address: t.address })),
+    async close() {
+      await learner.close();
+      await responder.close();
+      await Promise.all(transports.map((t) => t.close()));
+    },
+  };
+}

@@ -1,0 +1,221 @@
+// Learning what the LAN announces: browse actively (service types, then each
+// type, with exponential back-off and known answers), keep a cache, and
+// mirror complete instances into the registry as source "mdns", leased by
+// their TTL. Learned instances never override a registration from another
+// source, and are removed on goodbye or expiry.
+import type { RemoteInfo } from "node:dgram";
+import type { Logger } from "pino";
+import type { Clock } from "../../clock.js";
+import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
+import type { Registry, RegistryOp } from "../../registry/registry.js";
+import type { Host, Instance } from "../../registry/types.js";
+import { Type } from "../../wire/constants.js";
+import type { DecodedData, DecodedMessage } from "../../wire/decode.js";
+import type { ResourceRecord } from "../../wire/message.js";
+import { encodeMdnsQuery, type MdnsQuestion } from "../../wire/mdns.js";
+import { MdnsCache, type CachedRecord } from "./cache.js";
+import type { MdnsTransport } from "./transport.js";
+
+const LOCAL: Labels = ["local"];
+const FIRST_INTERVAL = 1000;
+const MAX_INTERVAL = 3600_000; // RFC 6762 §5.2: back off to at most an hour
+
+interface Browse {
+  name: Labels;
+  nextAt: number;
+  interval: number;
+}
+
+export interface LearnerDeps {
+  registry: Registry;
+  clock: Clock;
+  log: Logger;
+  transports: readonly MdnsTransport[];
+  /** Names we advertise ourselves: heard back, they are not learned. */
+  isOurs(type: ServiceType, instance: string): boolean;
+}
+
+type Ptr = Extract<DecodedData, { type: typeof Type.PTR }>;
+type Srv = Extract<DecodedData, { type: typeof Type.SRV }>;
+
+export class MdnsLearner {
+  readonly cache = new MdnsCache();
+  private readonly browses = new Map<string, Browse>();
+  private timer: NodeJS.Timeout | undefined;
+  private sync: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly deps: LearnerDeps) {}
+
+  start(): void {
+    this.browse([...SERVICES_ENUM, ...LOCAL]);
+    this.schedule();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.sync;
+  }
+
+  /** A response heard on `t` (not one of our own). */
+  onResponse(msg: DecodedMessage, from: RemoteInfo, t: MdnsTransport): void {
+    const now = this.deps.clock.now();
+    const records = [...msg.answers, ...msg.additionals].filter((r) => r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
+    const changed = this.cache.add(records, now);
+    if (changed.size === 0) return;
+    // newly seen service types are browsed in turn
+    for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now)) this.browse((r.data as Ptr).target);
+    this.deps.log.debug({ iface: t.iface, from: from.address, records: records.length }, "mDNS response cached");
+    this.mirror();
+  }
+
+  private browse(name: Labels): void {
+    const key = nameKey(name);
+    if (this.browses.has(key)) return;
+    this.browses.set(key, { name, nextAt: this.deps.clock.now(), interval: FIRST_INTERVAL });
+    this.schedule(0);
+  }
+
+  private schedule(delay?: number): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    const now = this.deps.clock.now();
+    const next = Math.min(...[...this.browses.values()].map((b) => b.nextAt), this.cache.nextEvent() ?? Infinity, now + 60_000);
+    this.timer = setTimeout(() => this.tick(), delay ?? Math.max(10, next - now));
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    const now = this.deps.clock.now();
+    const questions: MdnsQuestion[] = [];
+    for (const b of this.browses.values()) {
+      if (b.nextAt > now) continue;
+      questions.push({ name: b.name, type: Type.PTR });
+      b.interval = Math.min(b.interval * 2, MAX_INTERVAL);
+      b.nextAt = now + b.interval;
+    }
+    // §5.2: ask again for records at 80-95 % of their TTL, if still of interest
+    for (const r of this.cache.refreshDue(now)) questions.push({ name: r.name, type: r.type });
+    // instances we know of but cannot resolve yet
+    for (const { target } of this.instancePtrs(now)) {
+      if (this.cache.get(target, Type.SRV, now).length === 0) questions.push({ name: target, type: Type.SRV }, { name: target, type: Type.TXT });
+    }
+    if (questions.length > 0) this.query(dedupe(questions), now);
+    if (this.cache.expire(now).size > 0) this.mirror();
+    this.schedule();
+  }
+
+  private query(questions: MdnsQuestion[], now: number): void {
+    // §7.1: known answers, so responders holding nothing new stay quiet
+    const known: ResourceRecord[] = [];
+    for (const q of questions) {
+      for (const r of this.cache.get(q.name, q.type, now)) {
+        const remaining = (r.expiresAt - now) / 1000;
+        if (r.type === Type.PTR && remaining > r.ttl / 2) known.push({ name: r.name, ttl: Math.floor(remaining), data: { type: Type.PTR, target: (r.data as Ptr).target } });
+      }
+    }
+    const wire = encodeMdnsQuery(questions, known);
+    for (const t of this.deps.transports) t.send(wire);
+  }
+
+  private instancePtrs(now: number): { type: ServiceType; ptr: CachedRecord; target: Labels }[] {
+    const out: { type: ServiceType; ptr: CachedRecord; target: Labels }[] = [];
+    for (const b of this.browses.values()) {
+      const parsed = parseQueryName(b.name, [LOCAL]);
+      if (parsed?.kind !== "type") continue;
+      for (const ptr of this.cache.get(b.name, Type.PTR, now)) {
+        const target = (ptr.data as Ptr).target;
+        const p = parseQueryName(target, [LOCAL]);
+        if (p?.kind === "instance" && p.type.service === parsed.type.service && p.type.proto === parsed.type.proto) out.push({ type: parsed.type, ptr, target });
+      }
+    }
+    return out;
+  }
+
+  /** Bring the registry's mDNS-learned entries in line with the cache. */
+  private mirror(): void {
+    this.sync = this.sync.then(() => this.mirrorNow()).catch((err) => this.deps.log.error({ err }, "could not store what mDNS announced"));
+  }
+
+  private async mirrorNow(): Promise<void> {
+    if (this.closed) return;
+    const { registry } = this.deps;
+    const now = this.deps.clock.now();
+    const wantInstances = new Map<string, Instance>();
+    const wantHosts = new Map<string, Host>();
+    for (const { type, ptr, target } of this.instancePtrs(now)) {
+      const label = target[0]!;
+      if (this.deps.isOurs(type, label)) continue; // our own announcement, heard back
+      const existing = registry.instance(type, label);
+      if (existing && existing.source !== "mdns") continue; // never shadow a registration from another source
+      const srvRec = this.cache.get(target, Type.SRV, now)[0];
+      if (!srvRec) continue;
+      const srv = srvRec.data as Srv;
+      const txtRec = this.cache.get(target, Type.TXT, now)[0];
+      const hostLocal = srv.target.length === 2 && labelsEqual(srv.target.slice(1), LOCAL);
+      const hostLabel = lowerAscii(srv.target[0] ?? "");
+      const expiresAt = Math.min(ptr.expiresAt, srvRec.expiresAt);
+      wantInstances.set(`${type.service}.${type.proto}/${lowerAscii(label)}`, {
+        name: label,
+        type,
+        subtypes: [],
+        host: hostLocal ? [hostLabel] : srv.target.map(lowerAscii),
+        port: srv.port,
+        priority: srv.priority,
+        weight: srv.weight,
+        txt: txtRec && "strings" in txtRec.data ? txtRec.data.strings.filter((s) => s.length > 0).map((s) => new Uint8Array(s)) : [],
+        source: "mdns",
+        expiresAt,
+      });
+      if (hostLocal) {
+        const addrs = [...this.cache.get(srv.target, Type.A, now), ...this.cache.get(srv.target, Type.AAAA, now)];
+        const hostExisting = registry.host(hostLabel);
+        if (addrs.length > 0 && (!hostExisting || hostExisting.source === "mdns")) {
+          wantHosts.set(hostLabel, { name: hostLabel, addresses: [...new Set(addrs.map((a) => (a.data as { address: string }).address))], source: "mdns", expiresAt: Math.max(...addrs.map((a) => a.expiresAt)) });
+        }
+      }
+    }
+    const ops: RegistryOp[] = [];
+    for (const h of wantHosts.values()) {
+      const cur = registry.host(h.name);
+      if (!cur || cur.addresses.join() !== h.addresses.join() || Math.abs((cur.expiresAt ?? 0) - h.expiresAt!) > 1000) ops.push({ op: "put-host", host: h });
+    }
+    for (const i of wantInstances.values()) {
+      const cur = registry.instance(i.type, i.name);
+      if (!cur || !sameLearned(cur, i)) ops.push({ op: "put-instance", instance: i });
+    }
+    for (const t of registry.serviceTypes()) {
+      for (const i of registry.instances(t)) {
+        if (i.source === "mdns" && !wantInstances.has(`${t.service}.${t.proto}/${lowerAscii(i.name)}`)) ops.push({ op: "remove-instance", type: t, name: i.name });
+      }
+    }
+    for (const h of registry.allHosts()) if (h.source === "mdns" && !wantHosts.has(h.name)) ops.push({ op: "remove-host", name: h.name });
+    if (ops.length === 0) return;
+    await registry.apply(ops);
+    this.deps.log.info({ changes: ops.map((o) => `${o.op} ${"instance" in o ? formatName([o.instance.name, o.instance.type.service, o.instance.type.proto, "local"]) : "name" in o ? o.name : "host" in o ? o.host.name : ""}`) }, "mDNS: registry updated from the LAN");
+  }
+}
+
+function sameLearned(a: Instance, b: Instance): boolean {
+  return (
+    a.source === b.source &&
+    a.port === b.port &&
+    a.priority === b.priority &&
+    a.weight === b.weight &&
+    a.host.join(".") === b.host.join(".") &&
+    a.txt.length === b.txt.length &&
+    a.txt.every((t, i) => Buffer.compare(t, b.txt[i]!) === 0) &&
+    Math.abs((a.expiresAt ?? 0) - (b.expiresAt ?? 0)) <= 1000
+  );
+}
+
+function dedupe(qs: MdnsQuestion[]): MdnsQuestion[] {
+  const seen = new Set<string>();
+  return qs.filter((q) => {
+    const k = `${nameKey(q.name)}|${q.type}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

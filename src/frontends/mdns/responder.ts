@@ -1,0 +1,331 @@
+// Advertising what was registered (UPDATE, services file) on the LAN, as
+// RFC 6762 asks: probe, announce, answer, defend, say goodbye. Instances
+// learned from mDNS are never advertised.
+import type { RemoteInfo } from "node:dgram";
+import type { Logger } from "pino";
+import type { Clock } from "../../clock.js";
+import { hostName, instanceName, labelsEqual, lowerAscii, nameKey, parseQueryName, servicesEnumName, subtypeName, typeName, type Labels, type ServiceType } from "../../names.js";
+import type { Registry } from "../../registry/registry.js";
+import type { Change, Instance } from "../../registry/types.js";
+import { Class, Type } from "../../wire/constants.js";
+import type { DecodedMessage, DecodedRecord } from "../../wire/decode.js";
+import { encodeMdnsQuery, encodeMdnsResponse, UNICAST_RESPONSE } from "../../wire/mdns.js";
+import type { ResourceRecord } from "../../wire/message.js";
+import { MDNS_PORT, type MdnsTransport } from "./transport.js";
+
+const LOCAL: Labels = ["local"];
+/** RFC 6762 §10: 120 s for records about hosts, 75 min for the rest. */
+const HOST_TTL = 120;
+const SERVICE_TTL = 4500;
+const LEGACY_TTL_CAP = 10;
+const PROBE_INTERVAL = 250;
+
+export interface ResponderDeps {
+  registry: Registry;
+  clock: Clock;
+  log: Logger;
+  transports: readonly MdnsTransport[];
+}
+
+interface Advertised {
+  type: ServiceType;
+  /** Registry name (what unicast DNS serves). */
+  name: string;
+  /** Name on the LAN: the same, or "name (2)" after a conflict. */
+  mdnsName: string;
+  state: "probing" | "announced";
+  records: ResourceRecord[];
+  probes: number;
+  timers: NodeJS.Timeout[];
+}
+
+const keyOf = (t: ServiceType, name: string) => `${t.service}.${t.proto}/${lowerAscii(name)}`;
+const isUnique = (t: number) => t !== Type.PTR;
+
+function recordKey(r: { name: Labels; data: { type: number } }, data: unknown): string {
+  return `${nameKey(r.name)}|${r.data.type}|${JSON.stringify(data)}`;
+}
+
+export class MdnsResponder {
+  private readonly advertised = new Map<string, Advertised>();
+  private readonly lastMulticast = new Map<string, number>();
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly deps: ResponderDeps) {}
+
+  start(): void {
+    this.unsubscribe = this.deps.registry.onChange((c) => this.onChange(c));
+    for (const t of this.deps.registry.serviceTypes()) for (const i of this.deps.registry.instances(t)) this.advertise(i);
+  }
+
+  /** Is this instance label on the LAN ours (under its registry or its mDNS name)? */
+  isOurs(type: ServiceType, label: string): boolean {
+    const l = lowerAscii(label);
+    for (const a of this.advertised.values()) if (a.type.service === type.service && a.type.proto === type.proto && (lowerAscii(a.mdnsName) === l || lowerAscii(a.name) === l)) return true;
+    return false;
+  }
+
+  /** Goodbyes for everything (§10.1), then stop. */
+  async close(): Promise<void> {
+    this.unsubscribe?.();
+    const all = [...this.advertised.values()].filter((a) => a.state === "announced");
+    for (const a of this.advertised.values()) a.timers.forEach(clearTimeout);
+    if (all.length > 0) this.multicast(all.flatMap((a) => a.records).map((r) => ({ ...r, ttl: 0 })), [], true);
+    this.advertised.clear();
+    await new Promise((r) => setTimeout(r, 50)); // let the goodbye leave the socket
+  }
+
+  private onChange(c: Change): void {
+    if (c.kind === "host") {
+      // address changes are re-announced with the instances that use them
+      for (const a of this.advertised.values()) {
+        const inst = this.deps.registry.instance(a.type, a.name);
+        if (inst && a.state === "announced" && inst.host.length === 1 && inst.host[0] === c.host.name) this.advertise(inst, true);
+      }
+      return;
+    }
+    const inst = c.instance;
+    if (inst.source === "mdns") return;
+    if (c.op === "remove" || c.op === "expire") this.withdraw(inst.type, inst.name);
+    else this.advertise(inst, c.op === "update");
+  }
+
+  private recordsFor(inst: Instance, mdnsName: string): ResourceRecord[] {
+    const name = instanceName(inst.type, mdnsName, LOCAL);
+    const target = hostName(inst.host, LOCAL);
+    const flush = Class.IN | 0x8000;
+    const records: ResourceRecord[] = [
+      { name: servicesEnumName(LOCAL), ttl: SERVICE_TTL, data: { type: Type.PTR, target: typeName(inst.type, LOCAL) } },
+      { name: typeName(inst.type, LOCAL), ttl: SERVICE_TTL, data: { type: Type.PTR, target: name } },
+      ...inst.subtypes.map((s): ResourceRecord => ({ name: subtypeName(inst.type, s, LOCAL), ttl: SERVICE_TTL, data: { type: Type.PTR, target: name } })),
+      { name, ttl: HOST_TTL, class: flush, data: { type: Type.SRV, srv: { priority: inst.priority, weight: inst.weight, port: inst.port, target } } },
+      { name, ttl: SERVICE_TTL, class: flush, data: { type: Type.TXT, strings: inst.txt } },
+    ];
+    const host = inst.host.length === 1 ? this.deps.registry.host(inst.host[0]!) : undefined;
+    for (const address of host?.addresses ?? []) {
+      records.push({ name: target, ttl: HOST_TTL, class: flush, data: address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address } });
+    }
+    return records;
+  }
+
+  private advertise(inst: Instance, reannounce = false): void {
+    const key = keyOf(inst.type, inst.name);
+    const prior = this.advertised.get(key);
+    if (prior && reannounce && prior.state === "announced") {
+      prior.records = this.recordsFor(inst, prior.mdnsName);
+      this.announce(prior);
+      return;
+    }
+    if (prior) return;
+    const a: Advertised = { type: inst.type, name: inst.name, mdnsName: inst.name, state: "probing", records: this.recordsFor(inst, inst.name), probes: 0, timers: [] };
+    this.advertised.set(key, a);
+    this.probe(a);
+  }
+
+  /** §8.1: three probes 250 ms apart, asking for the name, our proposal in the authority section. */
+  private probe(a: Advertised): void {
+    const name = instanceName(a.type, a.mdnsName, LOCAL);
+    const proposal = a.records.filter((r) => labelsEqual(r.name, name));
+    const wire = encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal);
+    for (const t of this.deps.transports) t.send(wire);
+    a.probes++;
+    a.timers.push(
+      setTimeout(() => {
+        if (!this.advertised.has(keyOf(a.type, a.name))) return;
+        if (a.probes < 3) this.probe(a);
+        else {
+          a.state = "announced";
+          this.announce(a);
+        }
+      }, PROBE_INTERVAL),
+    );
+  }
+
+  /** §8.3: announce twice, a second apart. */
+  private announce(a: Advertised): void {
+    this.multicast(a.records, [], true);
+    a.timers.push(setTimeout(() => this.advertised.has(keyOf(a.type, a.name)) && this.multicast(a.records, [], true), 1000));
+    this.deps.log.info({ instance: a.mdnsName, type: `${a.type.service}.${a.type.proto}` }, "mDNS: announced");
+  }
+
+  private withdraw(type: ServiceType, name: string): void {
+    const key = keyOf(type, name);
+    const a = this.advertised.get(key);
+    if (!a) return;
+    a.timers.forEach(clearTimeout);
+    this.advertised.delete(key);
+    if (a.state !== "announced") return;
+    // §10.1: goodbye; shared PTRs still claimed by another of our instances stay
+    const stillUsed = new Set([...this.advertised.values()].flatMap((o) => o.records.map((r) => recordKey(r, r.data))));
+    this.multicast(a.records.filter((r) => !stillUsed.has(recordKey(r, r.data))).map((r) => ({ ...r, ttl: 0 })), [], true);
+    this.deps.log.info({ instance: a.mdnsName }, "mDNS: goodbye sent");
+  }
+
+  private multicast(answers: ResourceRecord[], additionals: ResourceRecord[], force = false): void {
+    const now = this.deps.clock.now();
+    // §6: a record is multicast at most once a second
+    const fresh = force ? answers : answers.filter((r) => (this.lastMulticast.get(recordKey(r, r.data)) ?? 0) < now - 1000);
+    if (fresh.length === 0) return;
+    for (const r of fresh) this.lastMulticast.set(recordKey(r, r.data), now);
+    const wire = encodeMdnsResponse({ answers: fresh, additionals });
+    for (const t of this.deps.transports) t.send(wire);
+  }
+
+  /** A response from someone else: does it claim one of our names (§9)? */
+  onResponse(msg: DecodedMessage): void {
+    for (const r of [...msg.answers, ...msg.additionals]) {
+      if (r.ttl === 0 || !isUnique(r.type)) continue;
+      for (const a of this.advertised.values()) {
+        const ours = instanceName(a.type, a.mdnsName, LOCAL);
+        if (!labelsEqual(r.name, ours)) continue;
+        const same = a.records.some((x) => x.data.type === r.type && sameData(x, r));
+        if (!same) this.conflict(a);
+        break;
+      }
+    }
+  }
+
+  /** Rename to "name (2)", "name (3)", … and probe again (RFC 6763 §9 style, as avahi does). */
+  private conflict(a: Advertised): void {
+    a.timers.forEach(clearTimeout);
+    a.timers = [];
+    const m = /^(.*) \((\d+)\)$/.exec(a.mdnsName);
+    a.mdnsName = m ? `${m[1]} (${Number(m[2]) + 1})` : `${a.mdnsName} (2)`;
+    const inst = this.deps.registry.instance(a.type, a.name);
+    if (!inst) return;
+    a.records = this.recordsFor(inst, a.mdnsName);
+    a.state = "probing";
+    a.probes = 0;
+    this.deps.log.warn({ instance: a.name, now: a.mdnsName }, "mDNS: name conflict, renamed");
+    this.probe(a);
+  }
+
+  /** Answer a query from `from` on `t`. */
+  onQuery(msg: DecodedMessage, from: RemoteInfo, t: MdnsTransport): void {
+    const legacy = from.port !== MDNS_PORT;
+    // simultaneous probes for a name we are probing too (§8.2): the lexicographically later proposal wins
+    if (msg.authorities.length > 0) this.tieBreak(msg);
+    const multicastAnswers: ResourceRecord[] = [];
+    const unicastAnswers: ResourceRecord[] = [];
+    const extras: ResourceRecord[] = [];
+    for (const q of msg.questions) {
+      const answers = this.answer(q.name, q.type).filter((r) => !knownAnswer(r, msg.answers));
+      if (answers.length === 0) continue;
+      if (legacy || q.class & UNICAST_RESPONSE) unicastAnswers.push(...answers);
+      else multicastAnswers.push(...answers);
+      extras.push(...this.additionalFor(answers));
+    }
+    if (unicastAnswers.length === 0 && multicastAnswers.length === 0) return;
+    const dedup = (rs: ResourceRecord[], not: ResourceRecord[] = []) => {
+      const seen = new Set(not.map((r) => recordKey(r, r.data)));
+      return rs.filter((r) => {
+        const k = recordKey(r, r.data);
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      });
+    };
+    if (unicastAnswers.length > 0) {
+      const answers = dedup(unicastAnswers);
+      const additionals = dedup(extras, answers);
+      if (legacy) {
+        // §6.7: the querier is a plain DNS client: its ID and question, short TTLs, no cache-flush bits
+        const cap = (r: ResourceRecord): ResourceRecord => ({ ...r, ttl: Math.min(r.ttl, LEGACY_TTL_CAP), class: Class.IN });
+        const q = msg.questions[0]!;
+        t.send(encodeMdnsResponse({ answers: answers.map(cap), additionals: additionals.map(cap) }, { id: msg.id, question: { name: q.name, type: q.type, class: q.class & 0x7fff } }), { address: from.address, port: from.port });
+      } else {
+        t.send(encodeMdnsResponse({ answers, additionals }), { address: from.address, port: from.port });
+      }
+    }
+    if (multicastAnswers.length > 0) {
+      const answers = dedup(multicastAnswers);
+      const shared = answers.some((r) => !isUnique(r.data.type));
+      // §6: answers with shared records wait 20-120 ms, so that several responders do not collide
+      const send = () => this.multicast(answers, dedup(extras, answers));
+      if (shared) setTimeout(send, 20 + Math.floor(Math.random() * 100)).unref();
+      else send();
+    }
+  }
+
+  private tieBreak(msg: DecodedMessage): void {
+    for (const q of msg.questions) {
+      for (const a of this.advertised.values()) {
+        if (a.state !== "probing" || !labelsEqual(q.name, instanceName(a.type, a.mdnsName, LOCAL))) continue;
+        const theirs = msg.authorities.filter((r) => labelsEqual(r.name, q.name));
+        const ours = a.records.filter((r) => labelsEqual(r.name, q.name));
+        if (theirs.length === 0 || theirs.every((r) => ours.some((o) => o.data.type === r.type && sameData(o, r)))) continue;
+        // compare the proposals as data; ours losing means we defer a second and probe again
+        const mine = JSON.stringify(ours.map((o) => o.data).sort((x, y) => x.type - y.type));
+        const other = JSON.stringify(theirs.map((o) => o.data).sort((x, y) => x.type - y.type));
+        if (mine < other) {
+          a.timers.forEach(clearTimeout);
+          a.probes = 0;
+          a.timers = [setTimeout(() => this.probe(a), 1000)];
+        }
+      }
+    }
+  }
+
+  /** Our records answering one question (learned instances are never among them). */
+  private answer(qname: Labels, qtype: number): ResourceRecord[] {
+    const matches = (r: ResourceRecord) => labelsEqual(r.name, qname) && (qtype === Type.ANY || r.data.type === qtype);
+    const all = [...this.advertised.values()].filter((a) => a.state === "announced").flatMap((a) => a.records);
+    const direct = all.filter(matches);
+    if (direct.length > 0) return direct;
+    // _hash names are answered on mDNS too, when the owner is one of ours
+    const p = parseQueryName(qname, [LOCAL]);
+    if (p?.kind !== "hash") return [];
+    const owner = this.deps.registry.ownerOf(p.type, p.key);
+    const a = owner && this.advertised.get(keyOf(owner.type, owner.name));
+    if (!a || a.state !== "announced") return [];
+    const own = instanceName(a.type, a.mdnsName, LOCAL);
+    return a.records
+      .filter((r) => labelsEqual(r.name, own) || (r.data.type === Type.A || r.data.type === Type.AAAA))
+      .map((r) => ({ ...r, name: qname }))
+      .filter((r) => qtype === Type.ANY || r.data.type === qtype);
+  }
+
+  /** RFC 6763 §12 additional records for what we answer. */
+  private additionalFor(answers: ResourceRecord[]): ResourceRecord[] {
+    const out: ResourceRecord[] = [];
+    for (const r of answers) {
+      if (r.data.type === Type.PTR) {
+        const target = r.data.target;
+        for (const a of this.advertised.values()) {
+          if (a.state === "announced" && labelsEqual(instanceName(a.type, a.mdnsName, LOCAL), target)) out.push(...a.records.filter((x) => x.data.type !== Type.PTR));
+        }
+      } else if (r.data.type === Type.SRV) {
+        const target = r.data.srv.target;
+        for (const a of this.advertised.values()) out.push(...a.records.filter((x) => (x.data.type === Type.A || x.data.type === Type.AAAA) && labelsEqual(x.name, target)));
+      }
+    }
+    return out;
+  }
+}
+
+/** A known answer (§7.1) suppresses ours when it has the same data and at least half our TTL. */
+function knownAnswer(r: ResourceRecord, known: readonly DecodedRecord[]): boolean {
+  return known.some((k) => k.type === r.data.type && labelsEqual(k.name, r.name) && sameData(r, k) && k.ttl >= r.ttl / 2);
+}
+
+/** Our record's data against one decoded off the wire. */
+function sameData(ours: ResourceRecord, theirs: DecodedRecord): boolean {
+  const d = ours.data;
+  const t = theirs.data;
+  switch (d.type) {
+    case Type.PTR:
+      return "target" in t && labelsEqual(d.target, t.target);
+    case Type.SRV:
+      return "port" in t && t.port === d.srv.port && t.priority === d.srv.priority && t.weight === d.srv.weight && labelsEqual(t.target, d.srv.target);
+    case Type.TXT: {
+      if (!("strings" in t)) return false;
+      const mine = d.strings.length === 0 ? [new Uint8Array(0)] : d.strings;
+      return mine.length === t.strings.length && mine.every((s, i) => Buffer.compare(s, t.strings[i]!) === 0);
+    }
+    case Type.A:
+    case Type.AAAA:
+      return "address" in t && t.address === d.address;
+    default:
+      return false;
+  }
+}

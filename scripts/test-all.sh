@@ -13,10 +13,13 @@ declare -A tools=(
   [kdig]=knot-dnsutils
   [knsupdate]=knot-dnsutils
   [faketime]=faketime
+  [drill]=ldnsutils
+  [ip]=iproute2
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done
 /usr/bin/python3 -c 'import dns.message' 2>/dev/null || missing+=(python3-dnspython)
+/usr/bin/python3 -c 'import zeroconf' 2>/dev/null || missing+=(python3-zeroconf)
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

@@ -171,6 +171,8 @@ class ZoneView {
     const p = this.parse(name);
     if (!p) return out;
     const d = this.zone;
+    // what mDNS taught us is not zone data an UPDATE edits: an explicit registration simply replaces it
+    const owned = <T extends { source: string }>(x: T | undefined): T | undefined => (x && x.source !== "mdns" ? x : undefined);
     const ptrTo = (t: ServiceType, i: Instance) => put({ type: Type.PTR, target: instanceName(t, i.name, d) });
     switch (p.kind) {
       case "apex":
@@ -180,13 +182,13 @@ class ZoneView {
         for (const t of this.registry.serviceTypes()) put({ type: Type.PTR, target: typeName(t, d) });
         break;
       case "type":
-        for (const i of this.registry.instances(p.type)) ptrTo(p.type, i);
+        for (const i of this.registry.instances(p.type)) if (owned(i)) ptrTo(p.type, i);
         break;
       case "subtype":
-        for (const i of this.registry.instancesWithSubtype(p.type, p.subtype)) ptrTo(p.type, i);
+        for (const i of this.registry.instancesWithSubtype(p.type, p.subtype)) if (owned(i)) ptrTo(p.type, i);
         break;
       case "instance": {
-        const i = this.registry.instance(p.type, p.instance);
+        const i = owned(this.registry.instance(p.type, p.instance));
         if (i) {
           put({ type: Type.SRV, priority: i.priority, weight: i.weight, port: i.port, target: hostName(i.host, d) });
           put({ type: Type.TXT, strings: i.txt.map((t) => Buffer.from(t)) });
@@ -194,7 +196,7 @@ class ZoneView {
         break;
       }
       case "host": {
-        const h = this.registry.host(p.host);
+        const h = owned(this.registry.host(p.host));
         for (const address of h?.addresses ?? []) put(address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address });
         break;
       }
@@ -330,7 +332,8 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
     const display = existing?.name ?? label;
     const iname = instanceName(type, label, zone);
     const shown = formatName(iname);
-    if (existing && existing.source !== "update") fail(Rcode.REFUSED, `${shown} is a ${existing.source} registration; change it at its source`);
+    // static entries belong to the services file; what mDNS taught us yields to an explicit registration
+    if (existing?.source === "static") fail(Rcode.REFUSED, `${shown} is a static registration; change it in the services file`);
     const sets = view.sets(iname);
     const srvs = [...(sets.get(Type.SRV)?.rdatas.values() ?? [])];
     const txts = [...(sets.get(Type.TXT)?.rdatas.values() ?? [])];
@@ -379,7 +382,7 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
     const p = view.parse(name)!;
     if (p.kind !== "host") continue;
     const existing = registry.host(p.host);
-    if (existing && existing.source !== "update") fail(Rcode.REFUSED, `${formatName(name)} is a ${existing.source} host; change it at its source`);
+    if (existing?.source === "static") fail(Rcode.REFUSED, `${formatName(name)} is a static host; change it in the services file`);
     const sets = view.sets(name);
     const addresses = [...(sets.get(Type.A)?.rdatas.values() ?? []), ...(sets.get(Type.AAAA)?.rdatas.values() ?? [])].map((r) => (r as { address: string }).address);
     if (addresses.length === 0) {

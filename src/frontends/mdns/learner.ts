@@ -64,8 +64,9 @@ export class MdnsLearner {
     const records = [...msg.answers, ...msg.additionals].filter((r) => r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
     const changed = this.cache.add(records, now);
     if (changed.size === 0) return;
-    // newly seen service types are browsed in turn
+    // newly seen service types are browsed in turn: from the type enumeration, or from an announcement itself
     for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now)) this.browse((r.data as Ptr).target);
+    for (const r of records) if (r.type === Type.PTR && r.ttl > 0 && parseQueryName(r.name, [LOCAL])?.kind === "type") this.browse(r.name);
     this.deps.log.debug({ iface: t.iface, from: from.address, records: records.length }, "mDNS response cached");
     this.mirror();
   }

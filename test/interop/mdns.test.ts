@@ -1,0 +1,135 @@
+// mDNS with real peers in the network lab (test/lab/netns.ts): ringdns on h0,
+// python3-zeroconf (and drill) on h1, joined by a bridge; nothing leaves the machine.
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseDig } from "../lab/dig.js";
+import { CLI } from "../lab/daemon.js";
+import { canBuildLab, createLab, type Lab, type LabHost } from "../lab/netns.js";
+import { missingTool } from "../lab/tools.js";
+
+const PEER = new URL("../lab/zeroconf_peer.py", import.meta.url).pathname;
+
+function hasZeroconf(): boolean {
+  const ok = spawnSync("/usr/bin/python3", ["-c", "import zeroconf"], { stdio: "ignore" }).status === 0;
+  if (!ok && process.env.CI) throw new Error("python3-zeroconf is not installed, and CI needs it (see .ci/run)");
+  return ok;
+}
+
+const labMissing = !canBuildLab();
+if (labMissing && process.env.CI) throw new Error("the mDNS lab needs root and ip netns (iproute2), and CI has neither");
+const skip = labMissing || missingTool("dig", "nsupdate", "drill") || !hasZeroconf();
+
+interface Events {
+  lines: Record<string, unknown>[];
+  next(pred: (e: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+function events(child: ChildProcess): Events {
+  const lines: Record<string, unknown>[] = [];
+  const waiters: (() => void)[] = [];
+  createInterface({ input: child.stdout! }).on("line", (l) => {
+    try {
+      lines.push(JSON.parse(l));
+    } catch {
+      return;
+    }
+    waiters.splice(0).forEach((w) => w());
+  });
+  return {
+    lines,
+    next(pred, timeoutMs = 8000) {
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no matching event; saw ${JSON.stringify(lines)}`)), timeoutMs);
+        const check = () => {
+          const hit = lines.find(pred);
+          if (hit) {
+            clearTimeout(t);
+            resolve(hit);
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+  };
+}
+
+describe.skipIf(skip)("mDNS in the lab", () => {
+  let lab: Lab;
+  let h0: LabHost;
+  let h1: LabHost;
+  let daemon: ChildProcess;
+  let logs = "";
+  const dig = (name: string, type: string) => parseDig(h0.run("dig", ["@127.0.0.1", "-p", "8053", "+time=1", "+tries=1", name, type]).stdout);
+  const nsupdate = (script: string) => h0.run("nsupdate", [], `server 127.0.0.1 8053\nzone local.\n${script}\nsend\n`);
+  async function until<T>(f: () => T | undefined, timeoutMs: number): Promise<{ value: T; ms: number }> {
+    const start = Date.now();
+    for (;;) {
+      const v = f();
+      if (v !== undefined) return { value: v, ms: Date.now() - start };
+      if (Date.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs} ms; daemon log:\n${logs}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const peer = (host: LabHost, args: string[]) => host.spawn("/usr/bin/python3", [PEER, host.address, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+
+  beforeAll(async () => {
+    lab = createLab(2);
+    [h0, h1] = lab.hosts as [LabHost, LabHost];
+    daemon = h0.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8053", "--mdns-interface", "eth0", "--store", "memory"]);
+    daemon.stderr!.on("data", (d) => (logs += d));
+    await until(() => (logs.includes("ringdns listening") ? true : undefined), 5000);
+  });
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it("a zeroconf service shows up in dig browse, resolve and _hash within 2 s, and goes within 2 s of its goodbye", async () => {
+    const zc = peer(h1, ["register", "_lamp._tcp", "Desk Lamp", "8181", "192.0.2.81", "model=L1"]);
+    const ev = events(zc);
+    await ev.next((e) => e.event === "registered");
+    const seen = await until(() => (dig("_lamp._tcp.local", "PTR").answer.length > 0 ? true : undefined), 2000);
+    console.log(`zeroconf service answered by ringdns ${seen.ms} ms after it registered`);
+    expect(seen.ms).toBeLessThan(2000);
+    expect(dig("Desk\\032Lamp._lamp._tcp.local", "SRV").answer.map((a) => a.rdata)).toEqual(["0 0 8181 desk-lamp.local."]);
+    expect(dig("Desk\\032Lamp._lamp._tcp.local", "TXT").answer.map((a) => a.rdata)).toEqual(['"model=L1"']);
+    expect(dig("desk-lamp.local", "A").answer.map((a) => a.rdata)).toEqual(["192.0.2.81"]);
+    expect(dig("anykey._hash._lamp._tcp.local", "SRV").answer.map((a) => a.rdata)).toEqual(["0 0 8181 desk-lamp.local."]);
+    zc.stdin!.write("\n");
+    await ev.next((e) => e.event === "unregistered");
+    const gone = await until(() => (dig("_lamp._tcp.local", "PTR").status === "NXDOMAIN" ? true : undefined), 2500);
+    console.log(`gone from ringdns ${gone.ms} ms after the goodbye`);
+    expect(gone.ms).toBeLessThan(2000);
+  });
+
+  it("an nsupdate registration is found by a zeroconf ServiceBrowser, and drill's legacy unicast query is answered", async () => {
+    const r = nsupdate(
+      "update add _web._tcp.local. 60 PTR front._web._tcp.local.\nupdate add front._web._tcp.local. 60 SRV 0 1 8080 front.local.\nupdate add front._web._tcp.local. 60 TXT \"path=/\"\nupdate add front.local. 60 A 192.0.2.80",
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const ev = events(peer(h1, ["browse", "_web._tcp", "4"]));
+    const found = await ev.next((e) => e.event === "added" && e.name === "front._web._tcp.local.");
+    expect(found).toMatchObject({ port: 8080, addresses: ["192.0.2.80"], txt: { path: "/" } });
+    const legacy = h1.run("drill", ["-p", "5353", "@224.0.0.251", "front._web._tcp.local", "SRV"]).stdout;
+    expect(legacy).toMatch(/front\._web\._tcp\.local\.\s+10\s+IN\s+SRV\s+0 1 8080 front\.local\./);
+  });
+
+  it("a name taken by a zeroconf service is renamed 'name (2)' on the LAN", async () => {
+    const zc = peer(h1, ["register", "_web._tcp", "dup", "9000", "192.0.2.90"]);
+    await events(zc).next((e) => e.event === "registered");
+    nsupdate("update add _web._tcp.local. 60 PTR dup._web._tcp.local.\nupdate add dup._web._tcp.local. 60 SRV 0 1 9001 dup-ours.local.\nupdate add dup-ours.local. 60 A 192.0.2.91");
+    const ev = events(peer(h1, ["browse", "_web._tcp", "5"]));
+    const renamed = await ev.next((e) => e.name === "dup (2)._web._tcp.local.");
+    expect(renamed).toMatchObject({ port: 9001, addresses: ["192.0.2.91"] });
+    await until(() => (logs.includes("name conflict, renamed") ? true : undefined), 1000);
+    zc.stdin!.write("\n");
+  });
+
+  it("shutdown sends goodbyes that peers act on", async () => {
+    const ev = events(peer(h1, ["browse", "_web._tcp", "8"]));
+    await ev.next((e) => e.event === "added" && e.name === "front._web._tcp.local.");
+    daemon.kill("SIGTERM");
+    const removed = await ev.next((e) => e.event === "removed" && e.name === "front._web._tcp.local.", 4000);
+    expect(removed).toBeDefined();
+  });
+});

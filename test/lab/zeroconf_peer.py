@@ -1,0 +1,39 @@
+#!/usr/bin/python3
+"""A python-zeroconf peer for the mDNS lab (Debian's python3-zeroconf).
+
+  zeroconf_peer.py IFACE_ADDR register TYPE NAME PORT ADDRESS [key=value ...]
+      registers, prints {"event": "registered", "name": ...}, unregisters
+      (goodbye) when a line or EOF arrives on stdin
+  zeroconf_peer.py IFACE_ADDR browse TYPE SECONDS
+      prints {"event": "added"|"removed", "name", "port", "addresses", "txt"} lines
+"""
+import json, socket, sys, time
+from zeroconf import ServiceBrowser, ServiceInfo, Zeroconf
+
+def say(**kw):
+    print(json.dumps(kw), flush=True)
+
+iface, cmd = sys.argv[1], sys.argv[2]
+zc = Zeroconf(interfaces=[iface])
+if cmd == "register":
+    stype, name, port, address = sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
+    props = dict(kv.split("=", 1) for kv in sys.argv[7:])
+    info = ServiceInfo(f"{stype}.local.", f"{name}.{stype}.local.", addresses=[socket.inet_aton(address)], port=port, properties=props, server=f"{name.lower().replace(' ', '-')}.local.")
+    zc.register_service(info)
+    say(event="registered", name=info.name)
+    sys.stdin.readline()
+    zc.unregister_service(info)
+    say(event="unregistered", name=info.name)
+elif cmd == "browse":
+    stype, seconds = sys.argv[3], float(sys.argv[4])
+    class Listener:
+        def add_service(self, z, t, n):
+            i = z.get_service_info(t, n, timeout=2000)
+            say(event="added", name=n, port=i and i.port, addresses=i and i.parsed_addresses(), txt=i and {k.decode(): (v or b"").decode() for k, v in i.properties.items()})
+        def update_service(self, *a):
+            pass
+        def remove_service(self, z, t, n):
+            say(event="removed", name=n)
+    ServiceBrowser(zc, f"{stype}.local.", Listener())
+    time.sleep(seconds)
+zc.close()

@@ -15,6 +15,10 @@ declare -A tools=(
   [faketime]=faketime
   [drill]=ldnsutils
   [ip]=iproute2
+  [unshare]=util-linux
+  [avahi-daemon]=avahi-daemon
+  [avahi-browse]=avahi-utils
+  [dbus-daemon]=dbus
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done
@@ -25,7 +29,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: $pkgs"
     apt-get update -qq
+    # no service may start from an install (avahi-daemon would multicast on real interfaces):
+    # policy-rc.d is Debian's switch for that; the tests run their own daemons in namespaces
+    restore_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && restore_policy=1; fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
+    [ "$restore_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
   else
     echo "missing Debian packages: $pkgs (install them, or the interop tests that need them are skipped)" >&2
   fi

@@ -9,6 +9,7 @@ import { canBuildLab, createLab, type Lab, type LabHost } from "../lab/netns.js"
 import { missingTool } from "../lab/tools.js";
 
 const PEER = new URL("../lab/zeroconf_peer.py", import.meta.url).pathname;
+const AVAHI = new URL("../lab/avahi.sh", import.meta.url).pathname;
 
 function hasZeroconf(): boolean {
   const ok = spawnSync("/usr/bin/python3", ["-c", "import zeroconf"], { stdio: "ignore" }).status === 0;
@@ -112,6 +113,11 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     expect(found).toMatchObject({ port: 8080, addresses: ["192.0.2.80"], txt: { path: "/" } });
     const legacy = h1.run("drill", ["-p", "5353", "@224.0.0.251", "front._web._tcp.local", "SRV"]).stdout;
     expect(legacy).toMatch(/front\._web\._tcp\.local\.\s+10\s+IN\s+SRV\s+0 1 8080 front\.local\./);
+  });
+
+  it.skipIf(missingTool("avahi-daemon", "avahi-browse", "dbus-daemon", "unshare"))("avahi-browse -rt finds the nsupdate registration, resolved", () => {
+    const r = h1.run("unshare", ["--mount", "--propagation", "private", "bash", AVAHI, "timeout", "6", "avahi-browse", "-rtp", "_web._tcp"]);
+    expect(r.stdout).toMatch(/^=;eth0;IPv4;front;_web\._tcp;local;front\.local;192\.0\.2\.80;8080;"path=\/"$/m);
   });
 
   it("a name taken by a zeroconf service is renamed 'name (2)' on the LAN", async () => {

@@ -34,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     restore_policy=0
     if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && restore_policy=1; fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $pkgs >/dev/null
-    [ "$restore_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+    if [ "$restore_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
   else
     echo "missing Debian packages: $pkgs (install them, or the interop tests that need them are skipped)" >&2
   fi

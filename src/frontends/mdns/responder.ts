@@ -49,6 +49,8 @@ function recordKey(r: { name: Labels; data: { type: number } }, data: unknown): 
 export class MdnsResponder {
   private readonly advertised = new Map<string, Advertised>();
   private readonly lastMulticast = new Map<string, number>();
+  /** Names we said goodbye to, until the stale copies peers may hold have lapsed: never learned back (ot-br-posix#2793). */
+  private readonly withdrawn = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly deps: ResponderDeps) {}
@@ -61,6 +63,10 @@ export class MdnsResponder {
   /** Is this instance label on the LAN ours (under its registry or its mDNS name)? */
   isOurs(type: ServiceType, label: string): boolean {
     const l = lowerAscii(label);
+    const now = this.deps.clock.now();
+    const until = this.withdrawn.get(keyOf(type, l));
+    if (until !== undefined && until > now) return true;
+    if (until !== undefined) this.withdrawn.delete(keyOf(type, l));
     for (const a of this.advertised.values()) if (a.type.service === type.service && a.type.proto === type.proto && (lowerAscii(a.mdnsName) === l || lowerAscii(a.name) === l)) return true;
     return false;
   }
@@ -154,6 +160,9 @@ export class MdnsResponder {
     if (!a) return;
     a.timers.forEach(clearTimeout);
     this.advertised.delete(key);
+    const until = this.deps.clock.now() + HOST_TTL * 1000;
+    this.withdrawn.set(keyOf(a.type, a.mdnsName), until);
+    this.withdrawn.set(keyOf(a.type, a.name), until);
     if (a.state !== "announced") return;
     // §10.1: goodbye; shared PTRs still claimed by another of our instances stay
     const stillUsed = new Set([...this.advertised.values()].flatMap((o) => o.records.map((r) => recordKey(r, r.data))));

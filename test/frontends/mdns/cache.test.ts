@@ -1,0 +1,69 @@
+// RFC 6762 §10 cache rules, on an injected clock.
+import { describe, expect, it } from "vitest";
+import { CACHE_FLUSH, MdnsCache } from "../../../src/frontends/mdns/cache.js";
+import { parseName } from "../../../src/names.js";
+import { Class, Type } from "../../../src/wire/constants.js";
+import type { DecodedRecord } from "../../../src/wire/decode.js";
+
+const host = parseName("lamp.local.");
+const a = (address: string, ttl: number, flush = true): DecodedRecord => ({ name: host, type: Type.A, class: Class.IN | (flush ? CACHE_FLUSH : 0), ttl, data: { type: Type.A, address } });
+const addresses = (c: MdnsCache, now: number) => c.get(host, Type.A, now).map((r) => (r.data as { address: string }).address).sort();
+
+describe("MdnsCache", () => {
+  it("keeps a record for its TTL", () => {
+    const c = new MdnsCache();
+    c.add([a("192.0.2.1", 120)], 0);
+    expect(addresses(c, 119_999)).toEqual(["192.0.2.1"]);
+    expect(addresses(c, 120_000)).toEqual([]);
+    expect(c.expire(120_000).size).toBe(1);
+    expect(c.size()).toBe(0);
+  });
+
+  it("a goodbye (TTL 0) ends a record one second later (§10.1)", () => {
+    const c = new MdnsCache();
+    c.add([a("192.0.2.1", 120)], 0);
+    c.add([a("192.0.2.1", 0)], 10_000);
+    expect(addresses(c, 10_999)).toEqual(["192.0.2.1"]);
+    expect(addresses(c, 11_000)).toEqual([]);
+  });
+
+  it("cache-flush replaces the RRset, sparing records from the last second (§10.2)", () => {
+    const c = new MdnsCache();
+    c.add([a("192.0.2.1", 120)], 0);
+    c.add([a("192.0.2.2", 120)], 5_000); // 5 s later with the flush bit: .1 goes a second later
+    expect(addresses(c, 5_500)).toEqual(["192.0.2.1", "192.0.2.2"]);
+    expect(addresses(c, 6_000)).toEqual(["192.0.2.2"]);
+    // two records of one RRset sent in one burst both stay
+    c.add([a("192.0.2.3", 120)], 5_200);
+    expect(addresses(c, 7_000)).toEqual(["192.0.2.2", "192.0.2.3"]);
+  });
+
+  it("shared records (no flush bit) accumulate", () => {
+    const c = new MdnsCache();
+    c.add([a("192.0.2.1", 120, false)], 0);
+    c.add([a("192.0.2.2", 120, false)], 5_000);
+    expect(addresses(c, 10_000)).toEqual(["192.0.2.1", "192.0.2.2"]);
+  });
+
+  it("asks for refreshes at 80, 85, 90 and 95 % of the TTL, each once (§5.2)", () => {
+    const c = new MdnsCache();
+    c.add([a("192.0.2.1", 100)], 0);
+    expect(c.refreshDue(79_999)).toHaveLength(0);
+    expect(c.refreshDue(80_000)).toHaveLength(1);
+    expect(c.refreshDue(80_001)).toHaveLength(0);
+    expect(c.nextEvent()).toBe(85_000);
+    expect(c.refreshDue(99_000)).toHaveLength(1); // one point per call, in order
+    expect(c.refreshDue(99_000)).toHaveLength(1);
+    expect(c.refreshDue(99_000)).toHaveLength(1);
+    expect(c.refreshDue(99_000)).toHaveLength(0);
+    // a fresh answer starts the points over
+    c.add([a("192.0.2.1", 100)], 99_500);
+    expect(c.nextEvent()).toBe(99_500 + 80_000);
+  });
+
+  it("reports which names changed, and nothing for a repeat", () => {
+    const c = new MdnsCache();
+    expect(c.add([a("192.0.2.1", 120)], 0).size).toBe(1);
+    expect(c.add([a("192.0.2.1", 120)], 1_000).size).toBe(0);
+  });
+});

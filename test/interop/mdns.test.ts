@@ -72,7 +72,7 @@ describe.skipIf(skip)("mDNS in the lab", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  const peer = (host: LabHost, args: string[]) => host.spawn("/usr/bin/python3", [PEER, host.address, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const peer = (host: LabHost, args: string[], family: 4 | 6 = 4) => host.spawn("/usr/bin/python3", [PEER, family === 4 ? host.address : "v6", ...args], { stdio: ["pipe", "pipe", "pipe"] });
 
   beforeAll(async () => {
     lab = createLab(2);
@@ -113,6 +113,17 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     expect(found).toMatchObject({ port: 8080, addresses: ["192.0.2.80"], txt: { path: "/" } });
     const legacy = h1.run("drill", ["-p", "5353", "@224.0.0.251", "front._web._tcp.local", "SRV"]).stdout;
     expect(legacy).toMatch(/front\._web\._tcp\.local\.\s+10\s+IN\s+SRV\s+0 1 8080 front\.local\./);
+  });
+
+  it("over IPv6 too: a zeroconf peer speaking only IPv6 is learned, and finds our registration with its AAAA", async () => {
+    const zc = peer(h1, ["register", "_six._tcp", "v6 thing", "666", "2001:db8::66"], 6);
+    await events(zc).next((e) => e.event === "registered");
+    await until(() => (dig("_six._tcp.local", "PTR").answer.length > 0 ? true : undefined), 2000);
+    expect(dig("v6-thing.local", "AAAA").answer.map((a) => a.rdata)).toEqual(["2001:db8::66"]);
+    zc.stdin!.write("\n");
+    nsupdate("update add _v6web._tcp.local. 60 PTR six._v6web._tcp.local.\nupdate add six._v6web._tcp.local. 60 SRV 0 1 8086 six.local.\nupdate add six.local. 60 AAAA 2001:db8::86");
+    const found = await events(peer(h1, ["browse", "_v6web._tcp", "4"], 6)).next((e) => e.event === "added");
+    expect(found).toMatchObject({ name: "six._v6web._tcp.local.", port: 8086, addresses: ["2001:db8::86"] });
   });
 
   it.skipIf(missingTool("avahi-daemon", "avahi-browse", "dbus-daemon", "unshare"))("avahi-browse -rt finds the nsupdate registration, resolved", () => {

@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """A python-zeroconf peer for the mDNS lab (Debian's python3-zeroconf).
 
+  IFACE_ADDR is the lab host's IPv4 address, or "v6" for IPv6 only (all interfaces).
+
   zeroconf_peer.py IFACE_ADDR register TYPE NAME PORT ADDRESS [key=value ...]
       registers, prints {"event": "registered", "name": ...}, unregisters
       (goodbye) when a line or EOF arrives on stdin
@@ -8,17 +10,18 @@
       prints {"event": "added"|"removed", "name", "port", "addresses", "txt"} lines
 """
 import json, socket, sys, time
-from zeroconf import ServiceBrowser, ServiceInfo, Zeroconf
+from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
 
 def say(**kw):
     print(json.dumps(kw), flush=True)
 
 iface, cmd = sys.argv[1], sys.argv[2]
-zc = Zeroconf(interfaces=[iface])
+zc = Zeroconf(ip_version=IPVersion.V6Only) if iface == "v6" else Zeroconf(interfaces=[iface])
 if cmd == "register":
     stype, name, port, address = sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
     props = dict(kv.split("=", 1) for kv in sys.argv[7:])
-    info = ServiceInfo(f"{stype}.local.", f"{name}.{stype}.local.", addresses=[socket.inet_aton(address)], port=port, properties=props, server=f"{name.lower().replace(' ', '-')}.local.")
+    packed = socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
+    info = ServiceInfo(f"{stype}.local.", f"{name}.{stype}.local.", addresses=[packed], port=port, properties=props, server=f"{name.lower().replace(' ', '-')}.local.")
     zc.register_service(info)
     say(event="registered", name=info.name)
     sys.stdin.readline()

@@ -7,17 +7,22 @@ import type { Registry } from "../../registry/registry.js";
 import { decodeMessage } from "../../wire/decode.js";
 import { MdnsLearner } from "./learner.js";
 import { MdnsResponder } from "./responder.js";
-import { MDNS_PORT, openTransport, type MdnsTransport } from "./transport.js";
+import { interfaceAddress, MDNS_PORT, openTransport, sameAddress, type MdnsTransport } from "./transport.js";
 
 export interface Mdns {
-  readonly interfaces: readonly { iface: string; address: string }[];
+  readonly interfaces: readonly { iface: string; family: 4 | 6; address: string }[];
   close(): Promise<void>;
 }
 
 export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger }, port = MDNS_PORT): Promise<Mdns> {
   const transports: MdnsTransport[] = [];
   try {
-    for (const iface of interfaces) transports.push(await openTransport(iface, deps.log, port));
+    for (const iface of interfaces) {
+      transports.push(await openTransport(iface, 4, deps.log, port));
+      // IPv6 where the interface has a link-local address; an IPv4-only interface is fine
+      if (interfaceAddress(iface, 6)) transports.push(await openTransport(iface, 6, deps.log, port));
+      else deps.log.info({ iface }, "mDNS: no IPv6 link-local address, IPv4 only");
+    }
   } catch (e) {
     await Promise.all(transports.map((t) => t.close()));
     throw e;
@@ -26,7 +31,7 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   const learner = new MdnsLearner({ ...deps, transports, isOurs: (type, label) => responder.isOurs(type, label) });
   for (const t of transports) {
     t.onMessage((buf, from) => {
-      if (from.address === t.address && from.port === port) return; // our own packet, looped back
+      if (sameAddress(from.address, t.address) && from.port === port) return; // our own packet, looped back
       let msg;
       try {
         msg = decodeMessage(buf);
@@ -49,7 +54,7 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   learner.start();
   deps.log.info({ interfaces: transports.map((t) => `${t.iface} (${t.address})`) }, "mDNS running");
   return {
-    interfaces: transports.map((t) => ({ iface: t.iface, address: t.address })),
+    interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
     async close() {
       await learner.close();
       await responder.close();

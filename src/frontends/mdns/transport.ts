@@ -14,11 +14,13 @@ import { RingdnsError } from "../../errors.js";
 
 export const MDNS_PORT = 5353;
 export const MDNS_GROUP = "224.0.0.251";
+export const MDNS_GROUP6 = "ff02::fb";
 
 export interface MdnsTransport {
   /** Interface name, e.g. eth0. */
   readonly iface: string;
-  /** Its IPv4 address: where our packets come from. */
+  readonly family: 4 | 6;
+  /** Its address in that family (IPv6: the link-local one): where our packets come from. */
   readonly address: string;
   /** Multicast to the group, or unicast to `to`. */
   send(msg: Buffer, to?: { address: string; port: number }): void;
@@ -26,18 +28,28 @@ export interface MdnsTransport {
   close(): Promise<void>;
 }
 
-export function interfaceAddress(iface: string): string {
+/** The interface's IPv4 address, or its IPv6 link-local one; undefined when it has none. */
+export function interfaceAddress(iface: string, family: 4 | 6): string | undefined {
   const addrs = networkInterfaces()[iface];
   if (!addrs) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--mdns-interface: no interface "${iface}" (have: ${Object.keys(networkInterfaces()).join(", ")})`);
-  const v4 = addrs.find((a) => a.family === "IPv4");
-  if (!v4) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--mdns-interface: interface "${iface}" has no IPv4 address`);
-  return v4.address;
+  const a = family === 4 ? addrs.find((x) => x.family === "IPv4") : addrs.find((x) => x.family === "IPv6" && x.address.toLowerCase().startsWith("fe80:"));
+  return a?.address;
 }
 
-export async function openTransport(iface: string, log: Logger, port = MDNS_PORT): Promise<MdnsTransport> {
-  const address = interfaceAddress(iface);
-  const socket = createSocket({ type: "udp4", reuseAddr: true });
-  const mdns = multicastDns({ socket, interface: address, bind: "0.0.0.0", port, loopback: true, multicast: true });
+/** Is `from` (a datagram's source address, IPv6 possibly with a %scope) the address `ours`? */
+export function sameAddress(from: string, ours: string): boolean {
+  return from.replace(/%.*$/, "").toLowerCase() === ours.toLowerCase();
+}
+
+export async function openTransport(iface: string, family: 4 | 6, log: Logger, port = MDNS_PORT): Promise<MdnsTransport> {
+  const address = interfaceAddress(iface, family);
+  if (!address) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--mdns-interface: interface "${iface}" has no ${family === 4 ? "IPv4 address" : "IPv6 link-local address"}`);
+  const group = family === 4 ? MDNS_GROUP : `${MDNS_GROUP6}%${iface}`;
+  const socket = createSocket({ type: family === 4 ? "udp4" : "udp6", reuseAddr: true, ipv6Only: family === 6 });
+  const mdns =
+    family === 4
+      ? multicastDns({ socket, interface: address, bind: "0.0.0.0", port, loopback: true, multicast: true })
+      : multicastDns({ socket, type: "udp6", ip: MDNS_GROUP6, interface: `::%${iface}`, bind: "::", port, loopback: true, multicast: true });
   mdns.on("warning", (err: Error) => log.debug({ err: err.message, iface }, "mDNS socket warning"));
   await new Promise<void>((resolve, reject) => {
     mdns.once("ready", resolve);
@@ -50,9 +62,10 @@ export async function openTransport(iface: string, log: Logger, port = MDNS_PORT
   }
   return {
     iface,
+    family,
     address,
     send(msg, to) {
-      socket.send(msg, to?.port ?? port, to?.address ?? MDNS_GROUP, (err) => err && log.debug({ err: err.message, iface }, "mDNS send failed"));
+      socket.send(msg, to?.port ?? port, to?.address ?? group, (err) => err && log.debug({ err: err.message, iface }, "mDNS send failed"));
     },
     onMessage(listener) {
       socket.on("message", listener);

@@ -113,6 +113,18 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     expect(found).toMatchObject({ port: 8080, addresses: ["192.0.2.80"], txt: { path: "/" } });
     const legacy = h1.run("drill", ["-p", "5353", "@224.0.0.251", "front._web._tcp.local", "SRV"]).stdout;
     expect(legacy).toMatch(/front\._web\._tcp\.local\.\s+10\s+IN\s+SRV\s+0 1 8080 front\.local\./);
+    // _hash names are answered on mDNS too
+    const hash = h1.run("drill", ["-p", "5353", "@224.0.0.251", "user42._hash._web._tcp.local", "SRV"]).stdout;
+    expect(hash).toMatch(/user42\._hash\._web\._tcp\.local\.\s+10\s+IN\s+SRV\s+0 1 8080 front\.local\./);
+  });
+
+  it("deregistration by nsupdate sends a goodbye that a zeroconf browser acts on", async () => {
+    nsupdate("update add _bye._tcp.local. 60 PTR brief._bye._tcp.local.\nupdate add brief._bye._tcp.local. 60 SRV 0 1 7070 front.local.");
+    const ev = events(peer(h1, ["browse", "_bye._tcp", "6"]));
+    await ev.next((e) => e.event === "added" && e.name === "brief._bye._tcp.local.");
+    nsupdate("update delete brief._bye._tcp.local. ANY\nupdate delete _bye._tcp.local. PTR brief._bye._tcp.local.");
+    const removed = await ev.next((e) => e.event === "removed" && e.name === "brief._bye._tcp.local.", 3000);
+    expect(removed).toBeDefined();
   });
 
   it("over IPv6 too: a zeroconf peer speaking only IPv6 is learned, and finds our registration with its AAAA", async () => {

@@ -10,6 +10,7 @@ import { missingTool } from "../lab/tools.js";
 
 const PEER = new URL("../lab/zeroconf_peer.py", import.meta.url).pathname;
 const AVAHI = new URL("../lab/avahi.sh", import.meta.url).pathname;
+const ASK = new URL("../lab/mdns-ask.mjs", import.meta.url).pathname;
 
 function hasZeroconf(): boolean {
   const ok = spawnSync("/usr/bin/python3", ["-c", "import zeroconf"], { stdio: "ignore" }).status === 0;
@@ -116,6 +117,15 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     // _hash names are answered on mDNS too
     const hash = h1.run("drill", ["-p", "5353", "@224.0.0.251", "user42._hash._web._tcp.local", "SRV"]).stdout;
     expect(hash).toMatch(/user42\._hash\._web\._tcp\.local\.\s+10\s+IN\s+SRV\s+0 1 8080 front\.local\./);
+  });
+
+  it("a QU question gets a unicast reply, unless its known answer already holds the record (§5.4, §7.1)", () => {
+    const ask = (...args: string[]) => h1.run(process.execPath, [ASK, h1.address, ...args]).stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const replies = ask("_web._tcp.local.", "PTR");
+    expect(replies.length).toBeGreaterThan(0);
+    expect(replies[0]).toMatchObject({ from: h0.address });
+    expect(replies[0].answers).toContain("_web._tcp.local. 12");
+    expect(ask("_web._tcp.local.", "PTR", "front._web._tcp.local.")).toEqual([]);
   });
 
   it("deregistration by nsupdate sends a goodbye that a zeroconf browser acts on", async () => {

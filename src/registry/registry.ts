@@ -5,7 +5,7 @@ import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
-import type { Change, ChangeOp, Host, Instance } from "./types.js";
+import { sameInstance, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
 
 /** One change the registry is asked to make. */
 export type RegistryOp =
@@ -296,21 +296,6 @@ function toStoreOp(o: RegistryOp): StoreOp {
 function splitKey(key: string): [string, string, string | undefined] {
   const [kind = "", a = "", ...rest] = key.split("/");
   return [kind, a, rest.length ? rest.join("/") : undefined];
-}
-
-function sameInstance(a: Instance, b: Instance): boolean {
-  return (
-    a.name === b.name &&
-    a.port === b.port &&
-    a.priority === b.priority &&
-    a.weight === b.weight &&
-    a.source === b.source &&
-    a.expiresAt === b.expiresAt &&
-    a.host.join("\0") === b.host.join("\0") &&
-    a.subtypes.join("\0") === b.subtypes.join("\0") &&
-    a.txt.length === b.txt.length &&
-    a.txt.every((t, i) => Buffer.compare(t, b.txt[i]!) === 0)
-  );
 }
 
 function sameHost(a: Host, b: Host): boolean {

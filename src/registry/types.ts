@@ -36,3 +36,20 @@ export type ChangeOp = "add" | "update" | "remove" | "expire";
 export type Change =
   | { op: ChangeOp; kind: "instance"; instance: Instance; previous?: Instance }
   | { op: ChangeOp; kind: "host"; host: Host; previous?: Host };
+
+/** Same registration in every field; lease ends within `expirySlackMs` of each other count as the same. */
+export function sameInstance(a: Instance, b: Instance, expirySlackMs = 0): boolean {
+  const expiry = a.expiresAt === b.expiresAt || (a.expiresAt !== undefined && b.expiresAt !== undefined && Math.abs(a.expiresAt - b.expiresAt) <= expirySlackMs);
+  return (
+    a.name === b.name &&
+    a.port === b.port &&
+    a.priority === b.priority &&
+    a.weight === b.weight &&
+    a.source === b.source &&
+    expiry &&
+    a.host.join("\0") === b.host.join("\0") &&
+    a.subtypes.join("\0") === b.subtypes.join("\0") &&
+    a.txt.length === b.txt.length &&
+    a.txt.every((t, i) => Buffer.compare(t, b.txt[i]!) === 0)
+  );
+}

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
 import type { Registry, RegistryOp } from "../../registry/registry.js";
-import type { Host, Instance } from "../../registry/types.js";
+import { sameInstance, type Host, type Instance } from "../../registry/types.js";
 import { Type } from "../../wire/constants.js";
 import type { DecodedData, DecodedMessage } from "../../wire/decode.js";
 import type { ResourceRecord } from "../../wire/message.js";
@@ -184,7 +184,7 @@ export class MdnsLearner {
     }
     for (const i of wantInstances.values()) {
       const cur = registry.instance(i.type, i.name);
-      if (!cur || !sameLearned(cur, i)) ops.push({ op: "put-instance", instance: i });
+      if (!cur || !sameInstance(cur, i, 1000)) ops.push({ op: "put-instance", instance: i });
     }
     for (const t of registry.serviceTypes()) {
       for (const i of registry.instances(t)) {
@@ -196,19 +196,6 @@ export class MdnsLearner {
     await registry.apply(ops);
     this.deps.log.info({ changes: ops.map((o) => `${o.op} ${"instance" in o ? formatName([o.instance.name, o.instance.type.service, o.instance.type.proto, "local"]) : "name" in o ? o.name : "host" in o ? o.host.name : ""}`) }, "mDNS: registry updated from the LAN");
   }
-}
-
-function sameLearned(a: Instance, b: Instance): boolean {
-  return (
-    a.source === b.source &&
-    a.port === b.port &&
-    a.priority === b.priority &&
-    a.weight === b.weight &&
-    a.host.join(".") === b.host.join(".") &&
-    a.txt.length === b.txt.length &&
-    a.txt.every((t, i) => Buffer.compare(t, b.txt[i]!) === 0) &&
-    Math.abs((a.expiresAt ?? 0) - (b.expiresAt ?? 0)) <= 1000
-  );
 }
 
 function dedupe(qs: MdnsQuestion[]): MdnsQuestion[] {

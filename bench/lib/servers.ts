@@ -1,0 +1,128 @@
+// Starting and stopping the three servers on 127.0.0.1 and free ports. Every
+// child is tracked, so a Ctrl-C or a failure still ends them all.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ZONE, type Dataset } from "./dataset.js";
+
+const children = new Set<ChildProcess>();
+
+export function stopAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+}
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.on(sig, () => {
+    stopAll();
+    process.exit(130);
+  });
+}
+process.on("exit", stopAll);
+
+/** A port free for both UDP and TCP on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const ok = await new Promise<boolean>((resolve) => {
+      const u = createSocket("udp4");
+      u.once("error", () => resolve(false));
+      u.bind(port, "127.0.0.1", () => u.close(() => resolve(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+export interface Running {
+  name: string;
+  version: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function track(name: string, proc: ChildProcess, port: number, version: string): Running {
+  children.add(proc);
+  let err = "";
+  proc.stderr?.on("data", (d) => (err += d));
+  proc.once("exit", () => children.delete(proc));
+  return {
+    name,
+    version,
+    port,
+    pid: proc.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once("exit", () => resolve());
+        proc.kill("SIGTERM");
+        setTimeout(() => proc.kill("SIGKILL"), 3000).unref();
+      }),
+  };
+}
+
+/** Wait until the server answers for a host of the data set. */
+async function ready(port: number, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", `host-0.${ZONE}`, "A"], { encoding: "utf8" });
+    if (r.status === 0 && r.stdout.trim()) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  throw new Error(`${what} did not start answering on port ${port}`);
+}
+
+export async function startRingdns(d: Dataset, extra: string[] = []): Promise<Running> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "serve", "--dns", `127.0.0.1:${port}`, "--domain", ZONE, "--services", d.servicesFile, "--max-udp-size", "4096", "--log-level", "warn", "--data-dir", join(d.dir, "ringdns-data"), ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+  const r = track("ringdns", proc, port, `ringdns ${process.version}`);
+  await ready(port, "ringdns");
+  return r;
+}
+
+export async function startKnot(d: Dataset, workers = 2, update?: { keyName: string; secret: string }): Promise<Running> {
+  const port = await freePort();
+  const dir = join(d.dir, `knot-${port}`);
+  mkdirSync(dir, { recursive: true });
+  const conf = [
+    "server:",
+    `  listen: 127.0.0.1@${port}`,
+    `  rundir: ${dir}`,
+    `  udp-workers: ${workers}`,
+    `  tcp-workers: ${workers}`,
+    "  udp-max-payload: 4096",
+    "database:",
+    `  storage: ${dir}`,
+    "log:",
+    "  - target: stderr",
+    "    any: error",
+    ...(update ? ["key:", `  - id: ${update.keyName}`, "    algorithm: hmac-sha256", `    secret: ${update.secret}`, "acl:", "  - id: upd", `    key: ${update.keyName}`, "    action: update"] : []),
+    "zone:",
+    `  - domain: ${ZONE}`,
+    `    file: ${d.zoneFile}`,
+    "    zonefile-sync: -1",
+    "    journal-content: none",
+    ...(update ? ["    acl: upd", "    journal-content: changes"] : []),
+  ];
+  const confFile = join(dir, "knot.conf");
+  writeFileSync(confFile, conf.filter((l, i, a) => !(l === "    journal-content: none" && a.includes("    journal-content: changes"))).join("\n") + "\n");
+  const version = spawnSync("knotd", ["--version"], { encoding: "utf8" }).stdout.trim().split("\n")[0]!;
+  const proc = spawn("knotd", ["-c", confFile], { stdio: ["ignore", "ignore", "pipe"] });
+  const r = track("knotd", proc, port, version);
+  await ready(port, "knotd");
+  return r;
+}
+
+export async function startDnsmasq(d: Dataset): Promise<Running> {
+  const port = await freePort();
+  const version = spawnSync("dnsmasq", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]!.replace(/\s+Copyright.*/, "");
+  // -k: foreground without debug mode (in debug mode it serves one TCP connection at a time)
+  const proc = spawn("dnsmasq", ["-k", "-C", d.dnsmasqConf, "-p", String(port), "--listen-address=127.0.0.1", "--bind-interfaces", "--user=root", "--pid-file=", "--log-facility=-"], { stdio: ["ignore", "ignore", "pipe"] });
+  const r = track("dnsmasq", proc, port, version);
+  await ready(port, "dnsmasq");
+  return r;
+}

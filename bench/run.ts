@@ -1,0 +1,117 @@
+// `npm run bench [-- --quick] [-- --json]`: ringdns side by side with knotd and
+// dnsmasq on the same records, queries and client settings; ring figures.
+// Writes bench/RESULTS.md. Bounded: ~4 minutes by default, ~1 with --quick.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeDataset } from "./lib/dataset.js";
+import { dnsperf, type PerfResult } from "./lib/dnsperf.js";
+import { ringFigures } from "./lib/ring.js";
+import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./lib/servers.js";
+
+const quick = process.argv.includes("--quick");
+const json = process.argv.includes("--json");
+
+const needed: [string, string][] = [
+  ["dnsperf", "dnsperf"],
+  ["knotd", "knot"],
+  ["dnsmasq", "dnsmasq"],
+  ["dig", "bind9-dnsutils"],
+];
+const missing = needed.filter(([cmd]) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0);
+if (missing.length > 0) {
+  console.error(`bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`);
+  process.exit(2);
+}
+
+const seconds = quick ? 4 : 10;
+const log = (s: string) => !json && process.stderr.write(s + "\n");
+
+const dir = mkdtempSync(join(tmpdir(), "ringdns-bench-"));
+const data = await writeDataset(dir);
+log(`data set: ${data.instances} instances in ${data.types} types, ${data.queries} queries in the mix; ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), dnsperf on the same machine`);
+
+interface Row {
+  server: string;
+  version: string;
+  udp: PerfResult;
+  tcp: PerfResult;
+  latency: PerfResult;
+}
+const rows: Row[] = [];
+try {
+  for (const start of [() => startRingdns(data), () => startKnot(data, 1), () => startDnsmasq(data)]) {
+    const s: Running = await start();
+    log(`${s.name}: UDP ${seconds} s…`);
+    const udp = dnsperf(s.port, data.queryFile, { seconds });
+    log(`${s.name}: TCP ${seconds} s…`);
+    const tcp = dnsperf(s.port, data.queryFile, { seconds, tcp: true });
+    // latency at a rate every server sustains, so queueing does not dominate
+    const latency = dnsperf(s.port, data.queryFile, { seconds: Math.min(seconds, 4), rate: 5000, clients: 1, outstanding: 20, verbose: true });
+    rows.push({ server: s.name, version: s.version, udp, tcp, latency });
+    await s.stop();
+  }
+} finally {
+  stopAll();
+}
+log("ring figures…");
+const ring = ringFigures(quick);
+
+const by = (name: string) => rows.find((r) => r.server === name)!;
+const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
+const rd = by("ringdns");
+const ratios = {
+  udpVsKnot: ratio(rd.udp.qps, by("knotd").udp.qps),
+  udpVsDnsmasq: ratio(rd.udp.qps, by("dnsmasq").udp.qps),
+  tcpVsKnot: ratio(rd.tcp.qps, by("knotd").tcp.qps),
+  tcpVsDnsmasq: ratio(rd.tcp.qps, by("dnsmasq").tcp.qps),
+};
+const result = { date: new Date().toISOString(), quick, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, dataset: { instances: data.instances, types: data.types }, seconds, servers: rows, ratios, ring };
+
+const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
+const table = [
+  "| server | UDP qps | UDP lost | TCP qps | TCP lost | mean ms (5k qps) | p99 ms (5k qps) |",
+  "|---|---:|---:|---:|---:|---:|---:|",
+  ...rows.map((r) => `| ${r.version} | ${f(r.udp.qps)} | ${r.udp.lost} | ${f(r.tcp.qps)} | ${r.tcp.lost} | ${f(r.latency.meanMs, 3)} | ${f(r.latency.p99Ms ?? NaN, 3)} |`),
+].join("\n");
+const ratioTable = [
+  "| ratio | UDP | TCP |",
+  "|---|---:|---:|",
+  `| ringdns / knotd | ${f(ratios.udpVsKnot, 2)} | ${f(ratios.tcpVsKnot, 2)} |`,
+  `| ringdns / dnsmasq | ${f(ratios.udpVsDnsmasq, 2)} | ${f(ratios.tcpVsDnsmasq, 2)} |`,
+].join("\n");
+const ringTable = [
+  `- owner lookups per second (100 instances, ${1024} points per weight): **${f(ring.lookupsPerSecond)}**`,
+  ...ring.rebuildMs.map((r) => `- ring change (one instance joins) at ${r.n} instances: ${f(r.ms, 1)} ms`),
+  ...ring.moved.map((m) => `- keys moved at N=${m.n}: join ${f(m.joinRatio, 2)}× ideal, leave ${f(m.leaveRatio, 2)}× ideal`),
+  "",
+  "| points per weight | N | max share / mean | min share / mean |",
+  "|---:|---:|---:|---:|",
+  ...ring.balance.map((b) => `| ${b.points} | ${b.n} | ${f(b.max, 3)} | ${f(b.min, 3)} |`),
+].join("\n");
+
+const md = `# Benchmark results
+
+Run ${result.date} with \`npm run bench${quick ? " -- --quick" : ""}\`: ${result.cpus} × ${result.cpuModel}, Node ${result.node};
+${rows.map((r) => r.version).join(", ")}. dnsperf runs on the same machine and shares its cores.
+
+Data: ${data.instances} instances in ${data.types} service types (hosts, TXT, subtypes), the same records
+for every server (\`bench/lib/dataset.ts\`). Query mix: 10 % browse PTR, 25 % SRV, 15 % TXT, 25 % A,
+17 % \`_hash\` SRV, 8 % NXDOMAIN. The reference servers serve the \`_hash\` owners as static records
+precomputed by ringdns's ring; **ringdns computes them live**. dnsperf: \`-c 10 -q 100 -e -l ${seconds}\`;
+latency at a fixed 5k qps (\`-Q 5000 -c 1 -q 20\`). Every server uses one worker (\`udp-workers: 1\` for
+knotd; ringdns and dnsmasq are single-threaded).
+
+${table}
+
+${ratioTable}
+
+## Ring
+
+${ringTable}
+`;
+writeFileSync(join(import.meta.dirname, "RESULTS.md"), md);
+if (json) console.log(JSON.stringify(result, null, 2));
+else console.log(`\n${table}\n\n${ratioTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);
+void readFileSync;

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import { RingdnsError } from "./errors.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
+import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp } from "./frontends/tcp.js";
 import { listenUdp } from "./frontends/udp.js";
 import { startMdns } from "./frontends/mdns/index.js";
@@ -49,6 +50,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     clock,
     log,
     maxUdpPayload: config.maxUdpPayload,
+    cache: new AnswerCache(),
     answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload },
   };
 

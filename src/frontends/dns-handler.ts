@@ -12,6 +12,7 @@ import { formatName } from "../names.js";
 import { Opcode } from "../wire/constants.js";
 import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
+import { AnswerCache } from "./answer-cache.js";
 
 export type Transport = "udp" | "tcp";
 
@@ -24,6 +25,8 @@ export interface DnsHandlerDeps {
   log: Logger;
   /** Largest UDP reply we send, whatever the client offers. */
   maxUdpPayload: number;
+  /** Encoded replies reused for up to a second while the registry does not change. */
+  cache?: AnswerCache;
 }
 
 /** The UDP size limit for a reply: 512 without EDNS, else the client's size within [512, server max]. */
@@ -64,9 +67,15 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
     limit -= tsigLength(tsig, v.key);
     sign = (wire) => signReply(wire, tsig, v.key, TsigError.NOERROR, nowSec);
   }
+  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
+  if (cacheKey !== undefined) {
+    const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd);
+    if (hit) return hit;
+  }
   try {
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
     const wire = sign(encodeResponse(res, limit));
+    if (cacheKey !== undefined) deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now());
     if (deps.log.isLevelEnabled("debug")) {
       deps.log.debug(
         { peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type), rcode: rcodeName(res.rcode), bytes: wire.length },

@@ -2,7 +2,7 @@
 // dnsmasq on the same records, queries and client settings; ring figures.
 // Writes bench/RESULTS.md. Bounded: ~4 minutes by default, ~1 with --quick.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeDataset } from "./lib/dataset.js";
@@ -10,8 +10,10 @@ import { dnsperf, type PerfResult } from "./lib/dnsperf.js";
 import { ringFigures } from "./lib/ring.js";
 import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./lib/servers.js";
 
-const quick = process.argv.includes("--quick");
-const json = process.argv.includes("--json");
+// `npm run bench --quick` hands the flag to npm, which passes it on as npm_config_quick
+const flag = (name: string) => process.argv.includes(`--${name}`) || process.env[`npm_config_${name}`] === "true";
+const quick = flag("quick");
+const json = flag("json");
 
 const needed: [string, string][] = [
   ["dnsperf", "dnsperf"],
@@ -114,4 +116,3 @@ ${ringTable}
 writeFileSync(join(import.meta.dirname, "RESULTS.md"), md);
 if (json) console.log(JSON.stringify(result, null, 2));
 else console.log(`\n${table}\n\n${ratioTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);
-void readFileSync;

@@ -9,6 +9,16 @@ import { writeDataset } from "./lib/dataset.js";
 import { dnsperf, type PerfResult } from "./lib/dnsperf.js";
 import { ringFigures } from "./lib/ring.js";
 import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./lib/servers.js";
+import { scaleFigures } from "./lib/scale.js";
+import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
+import { formatKeyFile, generateKey } from "../src/update/keys.js";
+import type { TsigKey } from "../src/wire/tsig.js";
+
+function writeKey(dir: string, key: TsigKey): string {
+  const file = join(dir, "bench.key");
+  writeFileSync(file, formatKeyFile(key));
+  return file;
+}
 
 // `npm run bench --quick` hands the flag to npm, which passes it on as npm_config_quick
 const flag = (name: string) => process.argv.includes(`--${name}`) || process.env[`npm_config_${name}`] === "true";
@@ -57,6 +67,27 @@ try {
 } finally {
   stopAll();
 }
+// signed updates: ringdns (LMDB, fsync per commit) against knotd (journal)
+const key = generateKey("bench-key");
+const keySpec = `hmac-sha256:bench-key:${key.secret.toString("base64")}`;
+const updateFile = writeUpdateFile(dir, 50_000);
+const updates: { server: string; perf: PerfResult; latencyMs: number }[] = [];
+try {
+  for (const start of [() => startRingdns(data, ["--key-file", writeKey(dir, key)]), () => startKnot(data, 1, { keyName: "bench-key", secret: key.secret.toString("base64") })]) {
+    const s = await start();
+    log(`${s.name}: signed updates ${Math.min(seconds, 5)} s…`);
+    const perf = dnsperf(s.port, updateFile, { seconds: Math.min(seconds, 5), update: keySpec, clients: 1, outstanding: 100 });
+    const latencyMs = await updateToAnswerMs(s.port, key, quick ? 10 : 30, s.name);
+    updates.push({ server: s.name, perf, latencyMs });
+    await s.stop();
+  }
+} finally {
+  stopAll();
+}
+
+log("memory and restart with large stores…");
+const scale = await scaleFigures(dir, quick ? [10_000] : [10_000, 100_000]);
+
 log("ring figures…");
 const ring = ringFigures(quick);
 
@@ -69,7 +100,7 @@ const ratios = {
   tcpVsKnot: ratio(rd.tcp.qps, by("knotd").tcp.qps),
   tcpVsDnsmasq: ratio(rd.tcp.qps, by("dnsmasq").tcp.qps),
 };
-const result = { date: new Date().toISOString(), quick, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, dataset: { instances: data.instances, types: data.types }, seconds, servers: rows, ratios, ring };
+const result = { date: new Date().toISOString(), quick, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, dataset: { instances: data.instances, types: data.types }, seconds, servers: rows, ratios, updates, scale, ring };
 
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
 const table = [
@@ -82,6 +113,19 @@ const ratioTable = [
   "|---|---:|---:|",
   `| ringdns / knotd | ${f(ratios.udpVsKnot, 2)} | ${f(ratios.tcpVsKnot, 2)} |`,
   `| ringdns / dnsmasq | ${f(ratios.udpVsDnsmasq, 2)} | ${f(ratios.tcpVsDnsmasq, 2)} |`,
+].join("\n");
+const up = (name: string) => updates.find((u) => u.server === name)!;
+const updateTable = [
+  "| server | signed updates/s | lost | median ms from UPDATE sent to the name answering |",
+  "|---|---:|---:|---:|",
+  ...updates.map((u) => `| ${u.server} | ${f(u.perf.qps)} | ${u.perf.lost} | ${f(u.latencyMs, 2)} |`),
+  "",
+  `ringdns / knotd: ${f(ratio(up("ringdns").perf.qps, up("knotd").perf.qps), 2)} × the updates per second.`,
+].join("\n");
+const scaleTable = [
+  "| registrations in the store | restart until answering | RSS per registration | with every ring built |",
+  "|---:|---:|---:|---:|",
+  ...scale.map((x) => `| ${x.n} | ${f(x.restartMs)} ms | ${f(x.bytesPerRegistration)} B | ${x.bytesPerRegistrationWithRings === undefined ? "not measured (time)" : `${f(x.bytesPerRegistrationWithRings)} B`} |`),
 ].join("\n");
 const ringTable = [
   `- owner lookups per second (100 instances, ${1024} points per weight): **${f(ring.lookupsPerSecond)}**`,
@@ -109,10 +153,26 @@ ${table}
 
 ${ratioTable}
 
+## Updates
+
+Signed (hmac-sha256) registrations, PTR + SRV + TXT + A each, from \`dnsperf -u -c 1 -q 100\`; ringdns
+makes each durable in LMDB before answering, knotd in its journal. Latency: one registration at a time
+with the ringdns client library, then queries until the name answers.
+
+${updateTable}
+
+## Memory and restart
+
+The embedded store filled with N registrations (instance + host, 10 types), then a daemon started on it.
+RSS above an empty daemon's. Rings are built when first asked for (a \`_hash\` query); the last column
+asks one per type.
+
+${scaleTable}
+
 ## Ring
 
 ${ringTable}
 `;
 writeFileSync(join(import.meta.dirname, "RESULTS.md"), md);
 if (json) console.log(JSON.stringify(result, null, 2));
-else console.log(`\n${table}\n\n${ratioTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);
+else console.log(`\n${table}\n\n${ratioTable}\n\n${updateTable}\n\n${scaleTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);

@@ -3,7 +3,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ZONE, type Dataset } from "./dataset.js";
 
@@ -79,7 +79,8 @@ async function ready(port: number, what: string): Promise<void> {
 export async function startRingdns(d: Dataset, extra: string[] = []): Promise<Running> {
   const port = await freePort();
   const proc = spawn(process.execPath, [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "serve", "--dns", `127.0.0.1:${port}`, "--domain", ZONE, "--services", d.servicesFile, "--max-udp-size", "4096", "--log-level", "warn", "--data-dir", join(d.dir, "ringdns-data"), ...extra], { stdio: ["ignore", "ignore", "pipe"] });
-  const r = track("ringdns", proc, port, `ringdns ${process.version}`);
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
+  const r = track("ringdns", proc, port, `ringdns ${pkg.version} (Node ${process.version})`);
   await ready(port, "ringdns");
   return r;
 }
@@ -105,11 +106,11 @@ export async function startKnot(d: Dataset, workers = 2, update?: { keyName: str
     `  - domain: ${ZONE}`,
     `    file: ${d.zoneFile}`,
     "    zonefile-sync: -1",
-    "    journal-content: none",
-    ...(update ? ["    acl: upd", "    journal-content: changes"] : []),
+    // updates are made durable in knotd's journal, as ringdns makes them durable in LMDB
+    ...(update ? ["    journal-content: changes", "    acl: upd"] : ["    journal-content: none"]),
   ];
   const confFile = join(dir, "knot.conf");
-  writeFileSync(confFile, conf.filter((l, i, a) => !(l === "    journal-content: none" && a.includes("    journal-content: changes"))).join("\n") + "\n");
+  writeFileSync(confFile, conf.join("\n") + "\n");
   const version = spawnSync("knotd", ["--version"], { encoding: "utf8" }).stdout.trim().split("\n")[0]!;
   const proc = spawn("knotd", ["-c", confFile], { stdio: ["ignore", "ignore", "pipe"] });
   const r = track("knotd", proc, port, version);

@@ -64,9 +64,13 @@ describe.skipIf(missingTool("dig"))("crash safety", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "ringdns-crash-"));
     const args = ["--domain", "svc.example.", "--data-dir", dataDir];
     const d = await startDaemon(args);
-    const rcodes = await Promise.all(Array.from({ length: 1000 }, (_, i) => updateWithRetry(d.port, i, i % 2 ? 3600 : undefined)));
-    d.proc.kill("SIGKILL");
-    await once(d.proc, "exit");
+    let rcodes: string[];
+    try {
+      rcodes = await Promise.all(Array.from({ length: 1000 }, (_, i) => updateWithRetry(d.port, i, i % 2 ? 3600 : undefined)));
+    } finally {
+      d.proc.kill("SIGKILL");
+      await once(d.proc, "exit");
+    }
     expect(rcodes.filter((r) => r !== "NOERROR")).toEqual([]);
 
     const again = await startDaemon(args);

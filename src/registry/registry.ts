@@ -163,6 +163,11 @@ export class Registry {
     return [...(this.types.get(formatServiceType(type))?.instances.values() ?? [])];
   }
 
+  /** How many instances `type` has, in O(1). */
+  instanceCount(type: ServiceType): number {
+    return this.types.get(formatServiceType(type))?.instances.size ?? 0;
+  }
+
   instancesWithSubtype(type: ServiceType, subtype: string): Instance[] {
     const sub = lowerAscii(subtype);
     return this.instances(type).filter((i) => i.subtypes.includes(sub));

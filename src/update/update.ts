@@ -87,9 +87,96 @@ function run(msg: UpdateMessage, registry: Registry, options: UpdateOptions, now
 
 interface RRset {
   type: number;
-  /** By rdataKey, so adding and deleting one record is O(1) whatever the RRset's size. */
-  rdatas: Map<string, DecodedData>;
+  rdatas: Rdatas;
 }
+
+/** The records of one RRset; adding, deleting and testing one record is O(1) whatever its size. */
+interface Rdatas {
+  has(d: DecodedData): boolean;
+  add(d: DecodedData): void;
+  remove(d: DecodedData): void;
+  clear(): void;
+  isEmpty(): boolean;
+  /** Every record (may be O(size): only prerequisites comparing whole RRsets need it). */
+  all(): DecodedData[];
+}
+
+class PlainRdatas implements Rdatas {
+  private readonly m = new Map<string, DecodedData>();
+  has(d: DecodedData) {
+    return this.m.has(rdataKey(d));
+  }
+  add(d: DecodedData) {
+    this.m.set(rdataKey(d), d);
+  }
+  remove(d: DecodedData) {
+    this.m.delete(rdataKey(d));
+  }
+  clear() {
+    this.m.clear();
+  }
+  isEmpty() {
+    return this.m.size === 0;
+  }
+  all() {
+    return [...this.m.values()];
+  }
+}
+
+/**
+ * The PTR RRset of a type or subtype: one PTR per instance, so it can be as
+ * large as the registry. Kept as changes over the registry, which answers
+ * membership, so an update touching one instance costs O(1), not O(instances).
+ */
+class LazyPtrRdatas implements Rdatas {
+  private readonly added = new Map<string, DecodedData>();
+  private readonly removed = new Map<string, DecodedData>();
+  private cleared = false;
+
+  constructor(
+    private readonly inBase: (target: Labels) => boolean,
+    private readonly baseSize: () => number,
+    private readonly base: () => DecodedData[],
+  ) {}
+
+  private static target(d: DecodedData): Labels {
+    return (d as Ptr).target;
+  }
+  has(d: DecodedData) {
+    const k = rdataKey(d);
+    if (this.removed.has(k)) return false;
+    if (this.added.has(k)) return true;
+    return !this.cleared && this.inBase(LazyPtrRdatas.target(d));
+  }
+  add(d: DecodedData) {
+    const k = rdataKey(d);
+    this.removed.delete(k);
+    if (this.cleared || !this.inBase(LazyPtrRdatas.target(d))) this.added.set(k, d);
+  }
+  remove(d: DecodedData) {
+    const k = rdataKey(d);
+    this.added.delete(k);
+    if (!this.cleared && this.inBase(LazyPtrRdatas.target(d))) this.removed.set(k, d);
+  }
+  clear() {
+    this.cleared = true;
+    this.added.clear();
+    this.removed.clear();
+  }
+  isEmpty() {
+    return this.added.size === 0 && (this.cleared || this.baseSize() - this.removed.size <= 0);
+  }
+  all() {
+    const base = this.cleared ? [] : this.base().filter((d) => !this.removed.has(rdataKey(d)));
+    return [...base, ...this.added.values()];
+  }
+  /** PTR targets added and removed by this update. */
+  changes(): { added: DecodedData[]; removed: DecodedData[] } {
+    return { added: [...this.added.values()], removed: this.cleared ? this.base() : [...this.removed.values()] };
+  }
+}
+
+type Ptr = Extract<DecodedData, { type: typeof Type.PTR }>;
 
 /** RDATA in a form that compares equal exactly when the records are the same (names case-insensitively). */
 function rdataKey(d: DecodedData): string {
@@ -137,43 +224,58 @@ class ZoneView {
     return [...this.overlay.values()].map((e) => e.name);
   }
 
+  /** Is there a non-empty RRset of `type` at `name`? */
+  hasRRset(name: Labels, type: number): boolean {
+    const set = this.sets(name).get(type);
+    return set !== undefined && !set.rdatas.isEmpty();
+  }
+
+  /** RFC 2136 "name is in use": at least one record at `name`. */
+  nameInUse(name: Labels): boolean {
+    for (const set of this.sets(name).values()) if (!set.rdatas.isEmpty()) return true;
+    return false;
+  }
+
   add(name: Labels, d: DecodedData): void {
     const sets = this.writable(name);
-    const set = sets.get(d.type) ?? { type: d.type, rdatas: new Map() };
-    set.rdatas.set(rdataKey(d), d);
-    sets.set(d.type, set);
+    let set = sets.get(d.type);
+    if (!set) sets.set(d.type, (set = { type: d.type, rdatas: new PlainRdatas() }));
+    set.rdatas.add(d);
   }
 
   deleteRRset(name: Labels, type: number): void {
-    this.writable(name).delete(type);
+    this.writable(name).get(type)?.rdatas.clear();
   }
 
   deleteName(name: Labels): void {
-    this.writable(name).clear();
+    for (const set of this.writable(name).values()) set.rdatas.clear();
   }
 
   deleteRR(name: Labels, d: DecodedData): void {
-    const sets = this.writable(name);
-    const set = sets.get(d.type);
-    if (!set) return;
-    set.rdatas.delete(rdataKey(d));
-    if (set.rdatas.size === 0) sets.delete(d.type);
+    this.writable(name).get(d.type)?.rdatas.remove(d);
   }
 
   /** RRsets at `name` before this update. */
   derive(name: Labels): Map<number, RRset> {
     const out = new Map<number, RRset>();
     const put = (rd: DecodedData) => {
-      const set = out.get(rd.type) ?? { type: rd.type, rdatas: new Map() };
-      set.rdatas.set(rdataKey(rd), rd);
-      out.set(rd.type, set);
+      let set = out.get(rd.type);
+      if (!set) out.set(rd.type, (set = { type: rd.type, rdatas: new PlainRdatas() }));
+      set.rdatas.add(rd);
     };
     const p = this.parse(name);
     if (!p) return out;
     const d = this.zone;
     // what mDNS taught us is not zone data an UPDATE edits: an explicit registration simply replaces it
     const owned = <T extends { source: string }>(x: T | undefined): T | undefined => (x && x.source !== "mdns" ? x : undefined);
-    const ptrTo = (t: ServiceType, i: Instance) => put({ type: Type.PTR, target: instanceName(t, i.name, d) });
+    const ptrTo = (t: ServiceType, i: Instance): DecodedData => ({ type: Type.PTR, target: instanceName(t, i.name, d) });
+    // an instance of `t` (with `sub`) that the registry holds and an UPDATE may edit
+    const member = (t: ServiceType, sub: string | undefined) => (target: Labels) => {
+      const q = this.parse(target);
+      if (q?.kind !== "instance" || q.type.service !== t.service || q.type.proto !== t.proto) return false;
+      const i = owned(this.registry.instance(t, q.instance));
+      return i !== undefined && (sub === undefined || i.subtypes.includes(sub));
+    };
     switch (p.kind) {
       case "apex":
         put({ type: Type.SOA, mname: d, rname: ["hostmaster", ...d], serial: this.registry.serial(), minimum: 0 });
@@ -181,12 +283,18 @@ class ZoneView {
       case "services":
         for (const t of this.registry.serviceTypes()) put({ type: Type.PTR, target: typeName(t, d) });
         break;
-      case "type":
-        for (const i of this.registry.instances(p.type)) if (owned(i)) ptrTo(p.type, i);
+      case "type": {
+        const t = p.type;
+        const base = () => this.registry.instances(t).filter((i) => owned(i)).map((i) => ptrTo(t, i));
+        out.set(Type.PTR, { type: Type.PTR, rdatas: new LazyPtrRdatas(member(t, undefined), () => this.registry.instanceCount(t), base) });
         break;
-      case "subtype":
-        for (const i of this.registry.instancesWithSubtype(p.type, p.subtype)) if (owned(i)) ptrTo(p.type, i);
+      }
+      case "subtype": {
+        const { type: t, subtype } = p;
+        const base = () => this.registry.instancesWithSubtype(t, subtype).filter((i) => owned(i)).map((i) => ptrTo(t, i));
+        out.set(Type.PTR, { type: Type.PTR, rdatas: new LazyPtrRdatas(member(t, subtype), () => base().length, base) });
         break;
+      }
       case "instance": {
         const i = owned(this.registry.instance(p.type, p.instance));
         if (i) {
@@ -215,19 +323,18 @@ function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): v
   for (const rr of prereqs) {
     if (rr.ttl !== 0) fail(Rcode.FORMERR, `prerequisite for ${formatName(rr.name)} has TTL ${rr.ttl}, must be 0`);
     if (!view.inZone(rr.name)) fail(Rcode.NOTZONE, `prerequisite name ${formatName(rr.name)} is outside zone ${formatName(view.zone)}`);
-    const sets = view.sets(rr.name);
     if (rr.class === Class.ANY) {
       if (rr.rdataLength !== 0) fail(Rcode.FORMERR, "class ANY prerequisite with RDATA");
       if (rr.type === Type.ANY) {
-        if (sets.size === 0) fail(Rcode.NXDOMAIN, `${formatName(rr.name)} is not in use`);
-      } else if (!sets.has(rr.type)) {
+        if (!view.nameInUse(rr.name)) fail(Rcode.NXDOMAIN, `${formatName(rr.name)} is not in use`);
+      } else if (!view.hasRRset(rr.name, rr.type)) {
         fail(Rcode.NXRRSET, `no ${rrTypeName(rr.type)} RRset at ${formatName(rr.name)}`);
       }
     } else if (rr.class === Class.NONE) {
       if (rr.rdataLength !== 0) fail(Rcode.FORMERR, "class NONE prerequisite with RDATA");
       if (rr.type === Type.ANY) {
-        if (sets.size > 0) fail(Rcode.YXDOMAIN, `${formatName(rr.name)} is in use`);
-      } else if (sets.has(rr.type)) {
+        if (view.nameInUse(rr.name)) fail(Rcode.YXDOMAIN, `${formatName(rr.name)} is in use`);
+      } else if (view.hasRRset(rr.name, rr.type)) {
         fail(Rcode.YXRRSET, `${rrTypeName(rr.type)} RRset exists at ${formatName(rr.name)}`);
       }
     } else if (rr.class === Class.IN) {
@@ -241,7 +348,7 @@ function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): v
     }
   }
   for (const e of expected.values()) {
-    const have = view.sets(e.name).get(e.type)?.rdatas ?? new Map<string, DecodedData>();
+    const have = new Set((view.sets(e.name).get(e.type)?.rdatas.all() ?? []).map(rdataKey));
     if (have.size !== e.keys.size || [...e.keys].some((k) => !have.has(k))) {
       fail(Rcode.NXRRSET, `${rrTypeName(e.type)} RRset at ${formatName(e.name)} differs from the prerequisite`);
     }
@@ -311,19 +418,16 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
         const key = `${p.type.service}.${p.type.proto}`;
         touchedSubtypes.set(key, (touchedSubtypes.get(key) ?? new Set()).add(p.subtype));
       }
-      const before = view.derive(name).get(Type.PTR)?.rdatas ?? new Map<string, DecodedData>();
-      const after = view.sets(name).get(Type.PTR)?.rdatas ?? new Map<string, DecodedData>();
-      for (const [k, r] of after) {
-        if (before.has(k)) continue;
-        const target = view.parse((r as { target: Labels }).target);
+      const ptrs = view.sets(name).get(Type.PTR)?.rdatas;
+      const { added, removed } = ptrs instanceof LazyPtrRdatas ? ptrs.changes() : { added: [], removed: [] };
+      for (const r of added) {
+        const target = view.parse((r as Ptr).target);
         if (!target || target.kind !== "instance" || target.type.service !== p.type.service || target.type.proto !== p.type.proto) {
           fail(Rcode.REFUSED, `PTR at ${formatName(name)} must point to an instance of ${formatName(typeName(p.type, zone))}`);
         }
         note(p.type, (target as { instance: string }).instance);
       }
-      for (const [k, r] of before) {
-        if (!after.has(k)) note(p.type, (r as { target: Labels }).target[0]!);
-      }
+      for (const r of removed) note(p.type, (r as Ptr).target[0]!);
     }
   }
 
@@ -335,13 +439,13 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
     // static entries belong to the services file; what mDNS taught us yields to an explicit registration
     if (existing?.source === "static") fail(Rcode.REFUSED, `${shown} is a static registration; change it in the services file`);
     const sets = view.sets(iname);
-    const srvs = [...(sets.get(Type.SRV)?.rdatas.values() ?? [])];
-    const txts = [...(sets.get(Type.TXT)?.rdatas.values() ?? [])];
-    const key = rdataKey({ type: Type.PTR, target: iname });
-    const listed = view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas.has(key) ?? false;
+    const srvs = sets.get(Type.SRV)?.rdatas.all() ?? [];
+    const txts = sets.get(Type.TXT)?.rdatas.all() ?? [];
+    const ptr: DecodedData = { type: Type.PTR, target: iname };
+    const listed = view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
     const subtypes = new Set(existing?.subtypes ?? []);
     for (const sub of touchedSubtypes.get(`${type.service}.${type.proto}`) ?? []) {
-      const inSub = view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas.has(key) ?? false;
+      const inSub = view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
       if (inSub) subtypes.add(sub);
       else subtypes.delete(sub);
     }
@@ -384,7 +488,7 @@ function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOption
     const existing = registry.host(p.host);
     if (existing?.source === "static") fail(Rcode.REFUSED, `${formatName(name)} is a static host; change it in the services file`);
     const sets = view.sets(name);
-    const addresses = [...(sets.get(Type.A)?.rdatas.values() ?? []), ...(sets.get(Type.AAAA)?.rdatas.values() ?? [])].map((r) => (r as { address: string }).address);
+    const addresses = [...(sets.get(Type.A)?.rdatas.all() ?? []), ...(sets.get(Type.AAAA)?.rdatas.all() ?? [])].map((r) => (r as { address: string }).address);
     if (addresses.length === 0) {
       if (existing) ops.push({ op: "remove-host", name: existing.name });
       continue;

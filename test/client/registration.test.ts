@@ -34,9 +34,13 @@ describe("client library", () => {
     const first = await startDaemon(["--store", "memory"]);
     const port = first.port;
     const server = { host: "127.0.0.1", port };
-    const reg = await register(service, { server, checkIntervalMs: 200 });
+    let reg;
+    try {
+      reg = await register(service, { server, checkIntervalMs: 200 });
+    } finally {
+      await first.stop(); // a memory store: the registration is gone
+    }
     const back = new Promise<void>((resolve) => reg.once("reregistered", () => resolve()));
-    await first.stop(); // a memory store: the registration is gone
     const second = await startDaemon(["--store", "memory"], { port });
     try {
       await back;

@@ -42,7 +42,11 @@ async function daemonOn(dir: string) {
   const port = await freePort();
   const t0 = performance.now();
   const proc = spawn(process.execPath, [CLI, "serve", "--dns", `127.0.0.1:${port}`, "--data-dir", dir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "ignore"] });
-  const ask = (name: string, type: string) => spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", name, type], { encoding: "utf8" }).stdout.trim();
+  // the answer's records, or "" (dig prints its errors on stdout too, and exits non-zero)
+  const ask = (name: string, type: string) => {
+    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", name, type], { encoding: "utf8" });
+    return r.status === 0 ? r.stdout.split("\n").filter((l) => l && !l.startsWith(";")).join("\n") : "";
+  };
   for (;;) {
     if (ask("s-0._scale0._tcp.local", "SRV")) break;
     if (performance.now() - t0 > 120_000) throw new Error("daemon did not answer within 2 minutes");

@@ -18,3 +18,17 @@ describe("hash test vectors", () => {
     expect(out.trim()).toBe("ok");
   });
 });
+
+describe("the one-block SHA-256 used for keys", () => {
+  it("equals node:crypto's SHA-256 for every length it takes", async () => {
+    const fc = (await import("fast-check")).default;
+    const { sha256, sha256OneBlockFirst8 } = await import("../../src/ring/hash.js");
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 55 }), (m) => {
+        const d = sha256(m);
+        expect(sha256OneBlockFirst8(m)).toEqual({ hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -3,7 +3,7 @@
 // be parsed gets FORMERR carrying no more than a header, never something
 // larger than what it answers.
 import { Opcode, Rcode, Type } from "./constants.js";
-import { readOptions } from "./decode.js";
+import { readOptions, readRecord } from "./decode.js";
 import type { Edns, Question } from "./message.js";
 import { decodeName, WireError } from "./name.js";
 import { parseTsig, type TsigRecord } from "./tsig.js";
@@ -47,19 +47,19 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
     if (q.end + 4 > buf.length) throw new WireError("question runs past the end of the message");
     const question: Question = { name: q.labels, type: buf.readUInt16BE(q.end), class: buf.readUInt16BE(q.end + 2), ...(q.raw ? { rawName: q.raw } : {}) };
     let off = q.end + 4;
-    for (let i = 0; i < an + ns; i++) off = skipRecord(buf, off).end;
+    for (let i = 0; i < an + ns; i++) off = readRecord(buf, off).end;
     let edns: Edns | undefined;
     let tsig: TsigRecord | undefined;
     for (let i = 0; i < ar; i++) {
-      const rec = skipRecord(buf, off);
+      const rec = readRecord(buf, off);
       if (rec.type === Type.OPT) {
         if (edns) throw new WireError("more than one OPT record");
-        if (rec.nameLength !== 1) throw new WireError("OPT owner is not the root");
-        edns = decodeOpt(buf, off + 1, rec.end);
+        if (rec.record.name.length !== 0) throw new WireError("OPT owner is not the root");
+        // RFC 6891 §6.1.2: CLASS is the UDP size, TTL holds extended rcode, version and flags
+        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff, dnssecOk: (rec.ttl & 0x8000) !== 0, options: readOptions(buf, rec.rdataAt, rec.end) };
       } else if (rec.type === Type.TSIG) {
         if (i !== ar - 1) throw new WireError("TSIG is not the last record");
-        const owner = decodeName(buf, off);
-        tsig = parseTsig(buf, owner.labels, off, owner.end + 10, rec.end - owner.end - 10);
+        tsig = parseTsig(buf, rec.record.name, off, rec.rdataAt, rec.rdataLength);
       }
       off = rec.end;
     }
@@ -69,24 +69,4 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
     if (e instanceof WireError || e instanceof RangeError) return fail(Rcode.FORMERR, e.message);
     throw e;
   }
-}
-
-function skipRecord(buf: Buffer, off: number): { type: number; end: number; nameLength: number } {
-  const n = decodeName(buf, off);
-  if (n.end + 10 > buf.length) throw new WireError("record header runs past the end of the message");
-  const type = buf.readUInt16BE(n.end);
-  const rdlen = buf.readUInt16BE(n.end + 8);
-  const end = n.end + 10 + rdlen;
-  if (end > buf.length) throw new WireError("RDATA runs past the end of the message");
-  return { type, end, nameLength: n.end - off };
-}
-
-/** OPT fields after its owner name (RFC 6891 §6.1.2). */
-function decodeOpt(buf: Buffer, off: number, end: number): Edns {
-  return {
-    udpSize: buf.readUInt16BE(off + 2),
-    version: buf[off + 5]!,
-    dnssecOk: (buf.readUInt16BE(off + 6) & 0x8000) !== 0,
-    options: readOptions(buf, off + 10, end),
-  };
 }

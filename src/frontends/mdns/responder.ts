@@ -263,7 +263,8 @@ export class MdnsResponder {
         const theirs = msg.authorities.filter((r) => labelsEqual(r.name, q.name));
         const ours = a.records.filter((r) => labelsEqual(r.name, q.name));
         if (theirs.length === 0 || theirs.every((r) => ours.some((o) => o.data.type === r.type && sameData(o, r)))) continue;
-        // compare the proposals as data; ours losing means we defer a second and probe again
+        // §8.2 compares raw RDATA bytes; this compares the decoded data, which orders the common
+        // case (one host, different SRV/TXT) consistently on both sides. Losing: defer a second, probe again
         const mine = JSON.stringify(ours.map((o) => o.data).sort((x, y) => x.type - y.type));
         const other = JSON.stringify(theirs.map((o) => o.data).sort((x, y) => x.type - y.type));
         if (mine < other) {

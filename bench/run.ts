@@ -31,7 +31,7 @@ const needed: [string, string][] = [
   ["dnsmasq", "dnsmasq"],
   ["dig", "bind9-dnsutils"],
 ];
-const missing = needed.filter(([cmd]) => spawnSync("sh", ["-c", `command -v ${cmd}`]).status !== 0);
+const missing = needed.filter(([cmd]) => spawnSync("/bin/sh", ["-c", `command -v ${cmd}`]).status !== 0);
 if (missing.length > 0) {
   console.error(`bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`);
   process.exit(2);

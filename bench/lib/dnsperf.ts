@@ -10,9 +10,10 @@ export interface PerfResult {
   p99Ms?: number;
 }
 
-export function dnsperf(port: number, queryFile: string, opts: { seconds: number; tcp?: boolean; clients?: number; outstanding?: number; rate?: number; verbose?: boolean; update?: string }): PerfResult {
+export function dnsperf(port: number, queryFile: string, opts: { seconds: number; runs?: number; tcp?: boolean; clients?: number; outstanding?: number; rate?: number; verbose?: boolean; update?: string }): PerfResult {
   const args = ["-s", "127.0.0.1", "-p", String(port), "-d", queryFile, "-l", String(opts.seconds), "-c", String(opts.clients ?? 10), "-q", String(opts.outstanding ?? 100), "-e", "-t", "2"];
   if (opts.tcp) args.push("-m", "tcp");
+  if (opts.runs) args.push("-n", String(opts.runs));
   if (opts.rate) args.push("-Q", String(opts.rate));
   if (opts.verbose) args.push("-v");
   if (opts.update) args.push("-u", "-y", opts.update);

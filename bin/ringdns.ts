@@ -40,7 +40,7 @@ program
   .option("--tcp-max-connections <n>", "open TCP connections at most", "256")
   .option("--ring-points <n>", "virtual ring points per unit of SRV weight (every client must use the same)", "1024")
   .option("--data-dir <dir>", "embedded store for registrations made by DNS UPDATE (default ./ringdns-data)")
-  .option("--store <kind>", "lmdb (embedded, crash-safe; the default) or memory (lost on exit)")
+  .option("--store <kind>", "lmdb (embedded, crash-safe; the default), memory (lost on exit), or etcd://host:port[,host:port…][/prefix] (shared by a cluster)")
   .option("--key-file <file>", "TSIG keys in BIND format (ringdns keygen writes one), repeatable", collect)
   .option("--key-zone <key=zones>", "limit a key to zones, e.g. ringdns-key=svc.example.; repeatable", collect)
   .option("--allow-update <cidr>", 'sources allowed to send unsigned updates, repeatable (default 127.0.0.0/8 and ::1; "none" for none)', collect)

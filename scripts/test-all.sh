@@ -19,6 +19,7 @@ declare -A tools=(
   [avahi-daemon]=avahi-daemon
   [avahi-browse]=avahi-utils
   [dbus-daemon]=dbus
+  [etcd]=etcd-server
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done

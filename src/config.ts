@@ -7,6 +7,7 @@ import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
 import { DEFAULT_ALLOW_UPDATE, makePolicy } from "./update/policy.js";
+import { parseEtcdUrl } from "./store/etcd.js";
 import { MAX_UDP_PAYLOAD } from "./wire/constants.js";
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -36,7 +37,7 @@ export interface Config {
   /** Virtual ring points per unit of SRV weight. */
   readonly ringPoints: number;
   /** Where registrations are kept: the embedded LMDB store in `dataDir`, or memory (lost on exit). */
-  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" };
+  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" } | { kind: "etcd"; url: string };
   /** TSIG key files (BIND format). */
   readonly keyFiles: readonly string[];
   /** Key name (presentation, with trailing dot) -> zones it may update; keys not listed may update every zone. */
@@ -157,11 +158,13 @@ export function resolveConfig(input: ConfigInput): Config {
 
 function parseStore(store: string | undefined, dataDir: string | undefined): Config["store"] {
   if (store === undefined || store === "lmdb") return { kind: "lmdb", dataDir: dataDir ?? DEFAULT_DATA_DIR };
-  if (store === "memory") {
-    if (dataDir !== undefined) bad("--data-dir", "has no use with --store memory");
-    return { kind: "memory" };
+  if (store === "memory" || store.startsWith("etcd://")) {
+    if (dataDir !== undefined) bad("--data-dir", `has no use with --store ${store}`);
+    if (store === "memory") return { kind: "memory" };
+    parseEtcdUrl(store); // says now what is wrong with it
+    return { kind: "etcd", url: store };
   }
-  return bad("--store", `"${store}" is not a store: use lmdb (the default, in --data-dir) or memory`);
+  return bad("--store", `"${store}" is not a store: use lmdb (the default, in --data-dir), memory, or etcd://host:port[,host:port…][/prefix]`);
 }
 
 /** "KEYNAME=zone1,zone2" */

@@ -14,6 +14,7 @@ import { loadServicesFile } from "./registry/services-file.js";
 import { formatName } from "./names.js";
 import { MemoryStore } from "./store/memory.js";
 import { LmdbStore } from "./store/lmdb.js";
+import { EtcdStore, parseEtcdUrl } from "./store/etcd.js";
 import { loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
@@ -31,10 +32,16 @@ export interface DaemonDeps {
   store?: Store;
 }
 
+async function openStore(s: Config["store"]): Promise<Store> {
+  if (s.kind === "lmdb") return LmdbStore.open(s.dataDir);
+  if (s.kind === "etcd") return new EtcdStore(parseEtcdUrl(s.url));
+  return new MemoryStore();
+}
+
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = deps.store ?? (config.store.kind === "lmdb" ? await LmdbStore.open(config.store.dataDir) : new MemoryStore());
+  const store = deps.store ?? (await openStore(config.store));
   const keys = config.keyFiles.flatMap(loadKeyFile);
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
   await registry.open();

@@ -1,0 +1,112 @@
+// The shared store: every daemon of a cluster keeps its registrations in one
+// etcd under a key prefix. A commit is one etcd transaction (all or nothing,
+// acknowledged once the etcd cluster has it); `watch` follows the prefix from
+// the revision `load` read, so each daemon's registry is a replica fed by the
+// watch, and what one daemon writes reaches the others.
+import { Etcd3, type IKeyValue, type Watcher } from "etcd3";
+import { RingdnsError } from "../errors.js";
+import { decodeEntry, encodeEntry } from "./codec.js";
+import type { Store, StoreEntry, StoreOp } from "./store.js";
+
+export interface EtcdOptions {
+  /** Client URLs, e.g. ["http://127.0.0.1:2379"]. */
+  hosts: string[];
+  /** Key prefix shared by the cluster's daemons. */
+  prefix: string;
+}
+
+/** "etcd://h1:2379,h2:2379/prefix" (prefix optional, default /ringdns/). */
+export function parseEtcdUrl(url: string): EtcdOptions {
+  const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(url);
+  if (!m) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--store: "${url}" is not etcd://host:port[,host:port…][/prefix]`);
+  const hosts = m[1]!.split(",").map((h) => `http://${h}`);
+  const prefix = m[2] && m[2] !== "/" ? m[2].replace(/\/?$/, "/") : "/ringdns/";
+  return { hosts, prefix };
+}
+
+export class EtcdStore implements Store {
+  readonly kind = "etcd";
+  private readonly client: Etcd3;
+  private revision = "0";
+  private readonly watchers = new Set<Watcher>();
+
+  constructor(private readonly options: EtcdOptions) {
+    this.client = new Etcd3({ hosts: options.hosts, dialTimeout: 3000 });
+  }
+
+  private full(key: string): string {
+    return this.options.prefix + key;
+  }
+
+  async load(): Promise<Map<string, StoreEntry>> {
+    let res;
+    try {
+      res = await this.client.getAll().prefix(this.options.prefix).exec();
+    } catch (e) {
+      throw new RingdnsError("RINGDNS_E_STORE", `etcd at ${this.options.hosts.join(",")}: ${(e as Error).message}`);
+    }
+    this.revision = String(res.header.revision);
+    const out = new Map<string, StoreEntry>();
+    for (const kv of res.kvs) {
+      const key = kv.key.toString().slice(this.options.prefix.length);
+      if (key.startsWith("meta/")) continue;
+      out.set(key, decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`));
+    }
+    return out;
+  }
+
+  put(key: string, entry: StoreEntry): Promise<void> {
+    return this.commit([{ op: "put", key, entry }]);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.commit([{ op: "delete", key }]);
+  }
+
+  async commit(ops: readonly StoreOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    // etcd refuses a key twice in one transaction: the last op on a key is the one that counts
+    const last = new Map<string, StoreOp>();
+    for (const o of ops) {
+      last.delete(o.key);
+      last.set(o.key, o);
+    }
+    // a comparison that always holds: etcd applies the whole "then" list in one transaction
+    await this.client
+      .if(this.full("meta/format"), "Version", ">", -1)
+      .then(...[...last.values()].map((o) => (o.op === "put" ? this.client.put(this.full(o.key)).value(JSON.stringify(encodeEntry(o.entry))) : this.client.delete().key(this.full(o.key)))))
+      .commit();
+  }
+
+  watch(listener: (ops: readonly StoreOp[]) => void): () => void {
+    const toOp = (kv: IKeyValue, deleted: boolean): StoreOp | undefined => {
+      const key = kv.key.toString().slice(this.options.prefix.length);
+      if (key.startsWith("meta/")) return undefined;
+      return deleted ? { op: "delete", key } : { op: "put", key, entry: decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`) };
+    };
+    let stopped = false;
+    void this.client
+      .watch()
+      .prefix(this.options.prefix)
+      .startRevision(String(BigInt(this.revision) + 1n))
+      .create()
+      .then((w) => {
+        if (stopped) return void w.cancel();
+        this.watchers.add(w);
+        w.on("data", (res) => {
+          const ops = res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined);
+          if (ops.length > 0) listener(ops);
+        });
+      });
+    return () => {
+      stopped = true;
+      for (const w of this.watchers) void w.cancel();
+      this.watchers.clear();
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const w of this.watchers) await w.cancel();
+    this.client.close();
+  }
+}

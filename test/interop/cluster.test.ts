@@ -1,0 +1,59 @@
+// Several daemons sharing one registry through a real etcd: a registration
+// sent to one is answered by the others, and all give the same ring owners.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dig } from "../lab/dig.js";
+import { run, startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
+import { missingTool } from "../lab/tools.js";
+
+describe.skipIf(missingTool("etcd", "dig", "nsupdate"))("a cluster on etcd", () => {
+  let etcd: RunningEtcd;
+  let daemons: RunningDaemon[];
+  beforeAll(async () => {
+    etcd = await startEtcd();
+    const store = `etcd://${etcd.url.replace("http://", "")}/ringdns-test-${process.pid}/`;
+    daemons = await Promise.all([0, 1, 2].map(() => startDaemon(["--domain", "svc.example.", "--store", store])));
+  });
+  afterAll(async () => {
+    await Promise.all((daemons ?? []).map((d) => d.stop()));
+    await etcd?.stop();
+  });
+
+  it("a registration by nsupdate on one daemon is answered by the others at once", async () => {
+    const [a, b, c] = daemons as [RunningDaemon, RunningDaemon, RunningDaemon];
+    const script = `server 127.0.0.1 ${a.port}\nzone svc.example.\nupdate add _kv._tcp.svc.example. 60 PTR n1._kv._tcp.svc.example.\nupdate add n1._kv._tcp.svc.example. 60 SRV 0 1 7000 n1.svc.example.\nupdate add n1.svc.example. 60 A 192.0.2.70\nsend\n`;
+    const t0 = performance.now();
+    const r = spawnSync("nsupdate", [], { input: script, encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(0);
+    const acked = performance.now();
+    for (const d of [b, c]) {
+      for (;;) {
+        if (dig("dig", "127.0.0.1", d.port, ["n1._kv._tcp.svc.example", "SRV"]).answer.length === 1) break;
+        if (performance.now() - t0 > 3000) throw new Error("not replicated within 3 s");
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    }
+    const seen = performance.now();
+    console.log(`registration acknowledged by A after ${(acked - t0).toFixed(0)} ms; answered by B and C ${(seen - acked).toFixed(0)} ms after the acknowledgement`);
+    expect(seen - acked).toBeLessThan(1000);
+  });
+
+  it("all daemons give the same _hash owner for 1000 random keys", async () => {
+    const [a] = daemons as [RunningDaemon];
+    const add = Array.from({ length: 5 }, (_, i) => `update add _kv._tcp.svc.example. 60 PTR m${i}._kv._tcp.svc.example.\nupdate add m${i}._kv._tcp.svc.example. 60 SRV 0 1 ${7100 + i} m${i}.svc.example.`).join("\n");
+    expect(spawnSync("nsupdate", [], { input: `server 127.0.0.1 ${a.port}\nzone svc.example.\n${add}\nsend\n`, encoding: "utf8" }).status).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    const file = join(mkdtempSync(join(tmpdir(), "ringdns-keys-")), "q");
+    writeFileSync(file, Array.from({ length: 1000 }, () => `k${Math.random().toString(36).slice(2)}._hash._kv._tcp.svc.example SRV`).join("\n") + "\n");
+    const owners = daemons.map((d) => run("dig", ["@127.0.0.1", "-p", String(d.port), "+short", "-f", file]));
+    expect(owners[0]!.trim().split("\n")).toHaveLength(1000);
+    expect(new Set(owners[0]!.trim().split("\n")).size).toBeGreaterThan(3);
+    expect(owners[1]).toBe(owners[0]);
+    expect(owners[2]).toBe(owners[0]);
+  });
+});

@@ -1,0 +1,52 @@
+// A real etcd for tests: one member on loopback with a throwaway data dir,
+// ended by PID when the test is done.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+async function freeTcpPort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export interface RunningEtcd {
+  url: string;
+  proc: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startEtcd(): Promise<RunningEtcd> {
+  const client = await freeTcpPort();
+  const peer = await freeTcpPort();
+  const dir = mkdtempSync(join(tmpdir(), "ringdns-etcd-"));
+  const url = `http://127.0.0.1:${client}`;
+  const proc = spawn("etcd", ["--name", "t", "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`, "--initial-cluster", `t=http://127.0.0.1:${peer}`, "--log-level", "error"], { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  proc.stderr!.on("data", (d) => (err += d));
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 100 || proc.exitCode !== null) throw new Error(`etcd did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    proc,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once("exit", () => resolve());
+        proc.kill("SIGTERM");
+      }),
+  };
+}

@@ -1,0 +1,48 @@
+// The etcd store against a real etcd (Debian's etcd-server).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EtcdStore, parseEtcdUrl } from "../../src/store/etcd.js";
+import type { StoreOp } from "../../src/store/store.js";
+import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
+import { missingTool } from "../lab/tools.js";
+import { storeContract } from "./contract.js";
+
+const skip = missingTool("etcd");
+let etcd: RunningEtcd;
+let n = 0;
+const fresh = () => new EtcdStore({ hosts: [etcd.url], prefix: `/test-${process.pid}-${n++}/` });
+
+describe.skipIf(skip)("etcd", () => {
+  beforeAll(async () => {
+    etcd = await startEtcd();
+  });
+  afterAll(() => etcd?.stop());
+
+  storeContract("etcd", async () => {
+    const s = fresh();
+    await s.load();
+    return s;
+  });
+
+  it("one daemon's commits reach another's watch, from the revision it loaded", async () => {
+    const prefix = `/shared-${process.pid}/`;
+    const a = new EtcdStore({ hosts: [etcd.url], prefix });
+    const b = new EtcdStore({ hosts: [etcd.url], prefix });
+    await a.load();
+    await b.load();
+    const seen: StoreOp[] = [];
+    b.watch((ops) => seen.push(...ops));
+    await new Promise((r) => setTimeout(r, 200));
+    await a.put("host/h1", { kind: "host", value: { name: "h1", addresses: ["192.0.2.1"], source: "update" } });
+    await a.delete("host/h1");
+    for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map((o) => `${o.op} ${o.key}`)).toEqual(["put host/h1", "delete host/h1"]);
+    await a.close();
+    await b.close();
+  });
+
+  it("parses etcd:// URLs", () => {
+    expect(parseEtcdUrl("etcd://127.0.0.1:2379,127.0.0.1:22379")).toEqual({ hosts: ["http://127.0.0.1:2379", "http://127.0.0.1:22379"], prefix: "/ringdns/" });
+    expect(parseEtcdUrl("etcd://h:1/prod/")).toEqual({ hosts: ["http://h:1"], prefix: "/prod/" });
+    expect(() => parseEtcdUrl("http://x")).toThrow(/etcd:\/\/host:port/);
+  });
+});

@@ -20,6 +20,7 @@ declare -A tools=(
   [avahi-browse]=avahi-utils
   [dbus-daemon]=dbus
   [etcd]=etcd-server
+  [etcdctl]=etcd-client
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done

@@ -24,6 +24,11 @@ export function parseEtcdUrl(url: string): EtcdOptions {
   return { hosts, prefix };
 }
 
+/** Whole seconds left on an entry's lease (at least 1), or undefined when it has none. */
+function remainingSeconds(e: StoreEntry): number | undefined {
+  return e.value.expiresAt === undefined ? undefined : Math.max(1, Math.ceil((e.value.expiresAt - Date.now()) / 1000));
+}
+
 export class EtcdStore implements Store {
   readonly kind = "etcd";
   private readonly client: Etcd3;
@@ -71,10 +76,27 @@ export class EtcdStore implements Store {
       last.delete(o.key);
       last.set(o.key, o);
     }
+    // leased registrations get an etcd lease of the remaining time, so they expire in etcd even
+    // when no daemon is left to expire them; one lease per distinct TTL in the commit
+    const leases = new Map<number, string>();
+    for (const o of last.values()) {
+      const ttl = o.op === "put" ? remainingSeconds(o.entry) : undefined;
+      if (ttl !== undefined && !leases.has(ttl)) {
+        const lease = this.client.lease(ttl, { autoKeepAlive: false });
+        leases.set(ttl, await lease.grant());
+        lease.release(); // no keep-alive: renewal is a new UPDATE, with a new lease
+      }
+    }
+    const op = (o: StoreOp) => {
+      if (o.op === "delete") return this.client.delete().key(this.full(o.key));
+      const put = this.client.put(this.full(o.key)).value(JSON.stringify(encodeEntry(o.entry)));
+      const ttl = remainingSeconds(o.entry);
+      return ttl === undefined ? put : put.lease(leases.get(ttl)!);
+    };
     // a comparison that always holds: etcd applies the whole "then" list in one transaction
     await this.client
       .if(this.full("meta/format"), "Version", ">", -1)
-      .then(...[...last.values()].map((o) => (o.op === "put" ? this.client.put(this.full(o.key)).value(JSON.stringify(encodeEntry(o.entry))) : this.client.delete().key(this.full(o.key)))))
+      .then(...[...last.values()].map(op))
       .commit();
   }
 

@@ -10,8 +10,11 @@ import { dig } from "../lab/dig.js";
 import { run, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { missingTool } from "../lab/tools.js";
+import { registrationUpdate } from "../../src/client/registration.js";
+import { sendUpdate } from "../../src/client/update-client.js";
+import { parseName } from "../../src/names.js";
 
-describe.skipIf(missingTool("etcd", "dig", "nsupdate"))("a cluster on etcd", () => {
+describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("a cluster on etcd", () => {
   let etcd: RunningEtcd;
   let daemons: RunningDaemon[];
   beforeAll(async () => {
@@ -41,6 +44,18 @@ describe.skipIf(missingTool("etcd", "dig", "nsupdate"))("a cluster on etcd", () 
     const seen = performance.now();
     console.log(`registration acknowledged by A after ${(acked - t0).toFixed(0)} ms; answered by B and C ${(seen - acked).toFixed(0)} ms after the acknowledgement`);
     expect(seen - acked).toBeLessThan(1000);
+  });
+
+  it("a leased registration expires in etcd itself after its daemon is killed (kill -9)", async () => {
+    const prefix = `/ringdns-lease-${process.pid}/`;
+    const lone = await startDaemon(["--domain", "svc.example.", "--store", `etcd://${etcd.url.replace("http://", "")}${prefix}`, "--lease-min", "1"]);
+    const ops = registrationUpdate({ instance: "brief", type: "_kv._tcp", host: "brief", addresses: ["192.0.2.77"], port: 1 }, parseName("svc.example."));
+    expect((await sendUpdate({ host: "127.0.0.1", port: lone.port }, parseName("svc.example."), ops, { lease: 2 })).rcode).toBe("NOERROR");
+    const keys = () => run("etcdctl", ["--endpoints", etcd.url, "get", "--prefix", "--keys-only", prefix]).split("\n").filter(Boolean);
+    expect(keys()).toEqual([`${prefix}host/brief`, `${prefix}instance/_kv._tcp/brief`]);
+    lone.proc.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(keys()).toEqual([]);
   });
 
   it("all daemons give the same _hash owner for 1000 random keys", async () => {

@@ -58,6 +58,30 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("a cluster on
     expect(keys()).toEqual([]);
   });
 
+  it("with etcd down, reads go on, updates get SERVFAIL; back up, the cluster converges", async () => {
+    const [a, b] = daemons as [RunningDaemon, RunningDaemon];
+    const zone = parseName("svc.example.");
+    const reg = (name: string) => registrationUpdate({ instance: name, type: "_out._tcp", host: name, port: 1 }, zone);
+    expect((await sendUpdate({ host: "127.0.0.1", port: a.port }, zone, reg("before"))).rcode).toBe("NOERROR");
+    await new Promise((r) => setTimeout(r, 200));
+    await etcd.stop();
+    // reads from each daemon's replica
+    expect(dig("dig", "127.0.0.1", b.port, ["before._out._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
+    // nothing is acknowledged that is not stored
+    expect((await sendUpdate({ host: "127.0.0.1", port: a.port }, zone, reg("during"), { timeoutMs: 8000 })).rcode).toBe("SERVFAIL");
+    expect(dig("dig", "127.0.0.1", a.port, ["during._out._tcp.svc.example", "SRV"]).status).toBe("NXDOMAIN");
+    etcd = await etcd.restart();
+    let rcode = "";
+    for (let i = 0; i < 50 && rcode !== "NOERROR"; i++) {
+      rcode = (await sendUpdate({ host: "127.0.0.1", port: a.port }, zone, reg("after"), { timeoutMs: 8000 })).rcode;
+      if (rcode !== "NOERROR") await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(rcode).toBe("NOERROR");
+    for (let i = 0; i < 100 && dig("dig", "127.0.0.1", b.port, ["after._out._tcp.svc.example", "SRV"]).answer.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(dig("dig", "127.0.0.1", b.port, ["after._out._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
+    expect(dig("dig", "127.0.0.1", b.port, ["before._out._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
+  });
+
   it("all daemons give the same _hash owner for 1000 random keys", async () => {
     const [a] = daemons as [RunningDaemon];
     const add = Array.from({ length: 5 }, (_, i) => `update add _kv._tcp.svc.example. 60 PTR m${i}._kv._tcp.svc.example.\nupdate add m${i}._kv._tcp.svc.example. 60 SRV 0 1 ${7100 + i} m${i}.svc.example.`).join("\n");

@@ -19,12 +19,14 @@ export interface RunningEtcd {
   url: string;
   proc: ChildProcess;
   stop(): Promise<void>;
+  /** Start it again on the same ports and data (after stop). */
+  restart(): Promise<RunningEtcd>;
 }
 
-export async function startEtcd(): Promise<RunningEtcd> {
-  const client = await freeTcpPort();
-  const peer = await freeTcpPort();
-  const dir = mkdtempSync(join(tmpdir(), "ringdns-etcd-"));
+export async function startEtcd(at?: { client: number; peer: number; dir: string }): Promise<RunningEtcd> {
+  const client = at?.client ?? (await freeTcpPort());
+  const peer = at?.peer ?? (await freeTcpPort());
+  const dir = at?.dir ?? mkdtempSync(join(tmpdir(), "ringdns-etcd-"));
   const url = `http://127.0.0.1:${client}`;
   const proc = spawn("etcd", ["--name", "t", "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`, "--initial-cluster", `t=http://127.0.0.1:${peer}`, "--log-level", "error"], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
@@ -48,5 +50,6 @@ export async function startEtcd(): Promise<RunningEtcd> {
         proc.once("exit", () => resolve());
         proc.kill("SIGTERM");
       }),
+    restart: () => startEtcd({ client, peer, dir }),
   };
 }

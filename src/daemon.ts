@@ -32,16 +32,16 @@ export interface DaemonDeps {
   store?: Store;
 }
 
-async function openStore(s: Config["store"]): Promise<Store> {
+async function openStore(s: Config["store"], log: Logger): Promise<Store> {
   if (s.kind === "lmdb") return LmdbStore.open(s.dataDir);
-  if (s.kind === "etcd") return new EtcdStore(parseEtcdUrl(s.url));
+  if (s.kind === "etcd") return new EtcdStore(parseEtcdUrl(s.url), log);
   return new MemoryStore();
 }
 
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = deps.store ?? (await openStore(config.store));
+  const store = deps.store ?? (await openStore(config.store, log));
   const keys = config.keyFiles.flatMap(loadKeyFile);
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
   await registry.open();

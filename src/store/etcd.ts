@@ -15,6 +15,12 @@ export interface EtcdOptions {
   prefix: string;
 }
 
+/** Where the store reports that its replica may be stale (etcd out of reach) and fresh again. */
+export interface StoreHealthLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
 /** "etcd://h1:2379,h2:2379/prefix" (prefix optional, default /ringdns/). */
 export function parseEtcdUrl(url: string): EtcdOptions {
   const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(url);
@@ -35,7 +41,10 @@ export class EtcdStore implements Store {
   private revision = "0";
   private readonly watchers = new Set<Watcher>();
 
-  constructor(private readonly options: EtcdOptions) {
+  constructor(
+    private readonly options: EtcdOptions,
+    private readonly log?: StoreHealthLog,
+  ) {
     this.client = new Etcd3({ hosts: options.hosts, dialTimeout: 3000 });
   }
 
@@ -115,6 +124,9 @@ export class EtcdStore implements Store {
       .then((w) => {
         if (stopped) return void w.cancel();
         this.watchers.add(w);
+        const where = { etcd: this.options.hosts.join(","), prefix: this.options.prefix };
+        w.on("disconnected", () => this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL"));
+        w.on("connected", () => this.log?.info(where, "etcd watch connected: replica following the shared registry"));
         w.on("data", (res) => {
           const ops = res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined);
           if (ops.length > 0) listener(ops);

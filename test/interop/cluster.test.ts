@@ -70,6 +70,7 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("a cluster on
     // nothing is acknowledged that is not stored
     expect((await sendUpdate({ host: "127.0.0.1", port: a.port }, zone, reg("during"), { timeoutMs: 8000 })).rcode).toBe("SERVFAIL");
     expect(dig("dig", "127.0.0.1", a.port, ["during._out._tcp.svc.example", "SRV"]).status).toBe("NXDOMAIN");
+    await b.waitForLog(/etcd out of reach: answering from the local replica/, 10_000);
     etcd = await etcd.restart();
     let rcode = "";
     for (let i = 0; i < 50 && rcode !== "NOERROR"; i++) {

@@ -13,7 +13,7 @@ trap cleanup EXIT INT TERM
 etcd --name one --data-dir "$data/etcd" \
   --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-  --initial-cluster one=http://127.0.0.1:2380 --log-level error &
+  --initial-cluster one=http://127.0.0.1:2380 --logger zap --log-level error &
 pids+=($!)
 until etcdctl --endpoints http://127.0.0.1:2379 endpoint health >/dev/null 2>&1; do sleep 0.2; done
 

@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dig } from "../lab/dig.js";
 import { run, startDaemon, type RunningDaemon } from "../lab/daemon.js";
-import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
+import { startEtcd, startEtcdCluster, type RunningEtcd } from "../lab/etcd.js";
 import { missingTool } from "../lab/tools.js";
 import { registrationUpdate } from "../../src/client/registration.js";
 import { sendUpdate } from "../../src/client/update-client.js";
@@ -95,5 +95,31 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("a cluster on
     expect(new Set(owners[0]!.trim().split("\n")).size).toBeGreaterThan(3);
     expect(owners[1]).toBe(owners[0]);
     expect(owners[2]).toBe(owners[0]);
+  });
+});
+
+describe.skipIf(missingTool("etcd", "dig"))("a cluster on a three-member etcd", () => {
+  it("keeps registering and answering when one etcd member is killed", async () => {
+    const cluster = await startEtcdCluster(3);
+    const store = `etcd://${cluster.urls.map((u) => u.replace("http://", "")).join(",")}/ringdns-3m-${process.pid}/`;
+    const daemons = await Promise.all([0, 1].map(() => startDaemon(["--domain", "svc.example.", "--store", store])));
+    try {
+      const zone = parseName("svc.example.");
+      const reg = (name: string) => registrationUpdate({ instance: name, type: "_m._tcp", host: name, port: 1 }, zone);
+      expect((await sendUpdate({ host: "127.0.0.1", port: daemons[0]!.port }, zone, reg("one"))).rcode).toBe("NOERROR");
+      await cluster.members[0]!.stop();
+      let rcode = "";
+      for (let i = 0; i < 30 && rcode !== "NOERROR"; i++) {
+        rcode = (await sendUpdate({ host: "127.0.0.1", port: daemons[0]!.port }, zone, reg("two"), { timeoutMs: 8000 })).rcode;
+        if (rcode !== "NOERROR") await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(rcode).toBe("NOERROR");
+      for (let i = 0; i < 100 && dig("dig", "127.0.0.1", daemons[1]!.port, ["two._m._tcp.svc.example", "SRV"]).answer.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(dig("dig", "127.0.0.1", daemons[1]!.port, ["two._m._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
+      expect(dig("dig", "127.0.0.1", daemons[1]!.port, ["one._m._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
+    } finally {
+      await Promise.all(daemons.map((d) => d.stop()));
+      await cluster.stop();
+    }
   });
 });

@@ -53,3 +53,41 @@ export async function startEtcd(at?: { client: number; peer: number; dir: string
     restart: () => startEtcd({ client, peer, dir }),
   };
 }
+
+/** A three-member etcd cluster on loopback; `members[i].stop()` ends one member. */
+export async function startEtcdCluster(size = 3): Promise<{ urls: string[]; members: RunningEtcd[]; stop(): Promise<void> }> {
+  const ports = [];
+  for (let i = 0; i < size; i++) ports.push({ client: await freeTcpPort(), peer: await freeTcpPort() });
+  const initial = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(",");
+  const members = await Promise.all(
+    ports.map(async (p, i) => {
+      const dir = mkdtempSync(join(tmpdir(), `ringdns-etcd-m${i}-`));
+      const url = `http://127.0.0.1:${p.client}`;
+      const proc = spawn("etcd", ["--name", `m${i}`, "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-cluster", initial, "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error"], { stdio: ["ignore", "ignore", "ignore"] });
+      const member: RunningEtcd = {
+        url,
+        proc,
+        stop: () =>
+          new Promise<void>((resolve) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+            proc.once("exit", () => resolve());
+            proc.kill("SIGKILL");
+          }),
+        restart: () => Promise.reject(new Error("not supported for cluster members")),
+      };
+      return member;
+    }),
+  );
+  for (const m of members) {
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${m.url}/health`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
+      if (i > 150) throw new Error("etcd cluster did not become healthy");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { urls: members.map((m) => m.url), members, stop: async () => void (await Promise.all(members.map((m) => m.stop()))) };
+}

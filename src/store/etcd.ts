@@ -40,6 +40,8 @@ export class EtcdStore implements Store {
   private readonly client: Etcd3;
   private revision = "0";
   private readonly watchers = new Set<Watcher>();
+  /** Keys this replica holds (from load and the watch), so a resync can tell what went away. */
+  private readonly known = new Set<string>();
 
   constructor(
     private readonly options: EtcdOptions,
@@ -66,6 +68,8 @@ export class EtcdStore implements Store {
       if (key.startsWith("meta/")) continue;
       out.set(key, decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`));
     }
+    this.known.clear();
+    for (const k of out.keys()) this.known.add(k);
     return out;
   }
 
@@ -116,22 +120,42 @@ export class EtcdStore implements Store {
       return deleted ? { op: "delete", key } : { op: "put", key, entry: decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`) };
     };
     let stopped = false;
-    void this.client
-      .watch()
-      .prefix(this.options.prefix)
-      .startRevision(String(BigInt(this.revision) + 1n))
-      .create()
-      .then((w) => {
-        if (stopped) return void w.cancel();
-        this.watchers.add(w);
-        const where = { etcd: this.options.hosts.join(","), prefix: this.options.prefix };
-        w.on("disconnected", () => this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL"));
-        w.on("connected", () => this.log?.info(where, "etcd watch connected: replica following the shared registry"));
-        w.on("data", (res) => {
-          const ops = res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined);
-          if (ops.length > 0) listener(ops);
-        });
-      });
+    const where = { etcd: this.options.hosts.join(","), prefix: this.options.prefix };
+    const deliver = (ops: StoreOp[]) => {
+      for (const o of ops) (o.op === "put" ? this.known.add(o.key) : this.known.delete(o.key));
+      if (ops.length > 0) listener(ops);
+    };
+    const follow = (fromRevision: string) =>
+      void this.client
+        .watch()
+        .prefix(this.options.prefix)
+        .startRevision(fromRevision)
+        .create()
+        .then((w) => {
+          if (stopped) return void w.cancel();
+          this.watchers.add(w);
+          w.on("disconnected", () => this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL"));
+          w.on("connected", () => this.log?.info(where, "etcd watch connected: replica following the shared registry"));
+          w.on("data", (res) => deliver(res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined)));
+          w.on("error", () => {
+            // the revision we resume from was compacted away (or the watch was canceled): read everything again
+            this.watchers.delete(w);
+            void w.cancel();
+            if (!stopped) void resync();
+          });
+        }, () => !stopped && setTimeout(() => void resync(), 1000).unref());
+    const resync = async () => {
+      try {
+        const before = new Set(this.known);
+        const all = await this.load();
+        this.log?.warn(where, "etcd watch lost its place (compaction): replica read again in full");
+        deliver([...[...all].map(([key, entry]): StoreOp => ({ op: "put", key, entry })), ...[...before].filter((k) => !all.has(k)).map((key): StoreOp => ({ op: "delete", key }))]);
+        follow(String(BigInt(this.revision) + 1n));
+      } catch {
+        if (!stopped) setTimeout(() => void resync(), 1000).unref();
+      }
+    };
+    follow(String(BigInt(this.revision) + 1n));
     return () => {
       stopped = true;
       for (const w of this.watchers) void w.cancel();

@@ -4,6 +4,7 @@ import { EtcdStore, parseEtcdUrl } from "../../src/store/etcd.js";
 import type { StoreOp } from "../../src/store/store.js";
 import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { missingTool } from "../lab/tools.js";
+import { run } from "../lab/daemon.js";
 import { storeContract } from "./contract.js";
 
 const skip = missingTool("etcd");
@@ -36,6 +37,25 @@ describe.skipIf(skip)("etcd", () => {
     await a.delete("host/h1");
     for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
     expect(seen.map((o) => `${o.op} ${o.key}`)).toEqual(["put host/h1", "delete host/h1"]);
+    await a.close();
+    await b.close();
+  });
+
+  it("a watch that resumes from a compacted revision reads everything again, deletions included", async () => {
+    const prefix = `/compact-${process.pid}/`;
+    const a = new EtcdStore({ hosts: [etcd.url], prefix });
+    const b = new EtcdStore({ hosts: [etcd.url], prefix });
+    await a.load();
+    await a.put("host/gone", { kind: "host", value: { name: "gone", addresses: ["192.0.2.2"], source: "update" } });
+    await b.load(); // b holds "gone" at this revision
+    await a.delete("host/gone");
+    await a.put("host/new", { kind: "host", value: { name: "new", addresses: ["192.0.2.3"], source: "update" } });
+    const rev = /revision":"?(\d+)/.exec(run("etcdctl", ["--endpoints", etcd.url, "-w", "json", "get", "x"]))![1]!;
+    run("etcdctl", ["--endpoints", etcd.url, "compact", rev]);
+    const seen: StoreOp[] = [];
+    b.watch((ops) => seen.push(...ops));
+    for (let i = 0; i < 100 && !seen.some((o) => o.key === "host/gone"); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.map((o) => `${o.op} ${o.key}`).sort()).toEqual(["delete host/gone", "put host/new"]);
     await a.close();
     await b.close();
   });

@@ -9,6 +9,9 @@ import { RingdnsError } from "../src/errors.js";
 import { runResolve } from "../src/cli/resolve.js";
 import { runHash } from "../src/cli/hash.js";
 import { runKeygen } from "../src/cli/keygen.js";
+import { VERSION } from "../src/version.js";
+import { queryServer } from "../src/client/dns-client.js";
+import { Class, Type } from "../src/wire/constants.js";
 import { runDeregister, runRegister } from "../src/cli/register.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -22,7 +25,7 @@ function fail(e: unknown): never {
 const program = new Command()
   .name("ringdns")
   .description("DNS-SD / mDNS discovery server with a consistent-hash ring")
-  .version("0.1.0")
+  .version(VERSION)
   .showSuggestionAfterError()
   .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") });
 
@@ -204,6 +207,29 @@ Examples:
   .action(async (type: string, instance: string, opts) => {
     try {
       process.exitCode = await runDeregister({ ...clientArgs(opts), type, instance });
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command("status")
+  .description("ask a running daemon about itself: store health, revision, registrations (status.ringdns. CH TXT)")
+  .option("--server <addr:port>", "daemon to ask", "127.0.0.1:8053")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns status --server 127.0.0.1:8053
+  dig @127.0.0.1 -p 8053 status.ringdns CH TXT      the same, with dig`,
+  )
+  .action(async (opts) => {
+    try {
+      const server = parseListenAddress(opts.server, "--server")[0]!;
+      const res = await queryServer(server, ["status", "ringdns"], Type.TXT, { class: Class.CH });
+      const txt = res.answers.find((a) => a.type === Type.TXT)?.data;
+      if (!txt || !("strings" in txt)) throw new Error(`${opts.server} did not answer status.ringdns. CH TXT (${res.rcodeName})`);
+      process.stdout.write(txt.strings.map((s) => s.toString()).join("\n") + "\n");
     } catch (e) {
       fail(e);
     }

@@ -12,6 +12,7 @@ import { startMdns } from "./frontends/mdns/index.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName } from "./names.js";
+import { VERSION } from "./version.js";
 import { MemoryStore } from "./store/memory.js";
 import { LmdbStore } from "./store/lmdb.js";
 import { EtcdStore, parseEtcdUrl } from "./store/etcd.js";
@@ -58,6 +59,21 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     log,
     maxUdpPayload: config.maxUdpPayload,
     cache: new AnswerCache(),
+    status: () => {
+      const st = store.status();
+      const types = registry.serviceTypes();
+      return [
+        `version=${VERSION}`,
+        `store=${store.kind}`,
+        `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; updates get SERVFAIL)"}`,
+        `location=${st.location}`,
+        ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),
+        ...(st.lastEventAt !== undefined ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`] : []),
+        `types=${types.length}`,
+        `instances=${types.reduce((n, t) => n + registry.instanceCount(t), 0)}`,
+        `serial=${registry.serial()}`,
+      ];
+    },
     answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload },
   };
 

@@ -15,12 +15,14 @@ export interface Server {
 export interface QueryOptions {
   tcp?: boolean;
   timeoutMs?: number;
+  /** Query class: IN unless given (CH for server status). */
+  class?: number;
 }
 
 export async function queryServer(server: Server, name: Labels, type: number, options: QueryOptions = {}): Promise<DecodedMessage> {
   const timeoutMs = options.timeoutMs ?? 3000;
   const id = randomInt(0, 65536);
-  const wire = encodeQuery(id, name, type, { udpSize: 1232 });
+  const wire = encodeQuery(id, name, type, { udpSize: 1232 }, options.class);
   if (!options.tcp) {
     const reply = await udpExchange(server, wire, timeoutMs, id);
     const decoded = decodeMessage(reply);

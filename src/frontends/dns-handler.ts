@@ -9,7 +9,7 @@ import { CLASSIC_UDP_SIZE, Rcode, rcodeName, typeName } from "../wire/constants.
 import { encodeResponse, type Edns } from "../wire/message.js";
 import { decodeQuery } from "../wire/query.js";
 import { formatName } from "../names.js";
-import { Opcode } from "../wire/constants.js";
+import { Class, Opcode, Type } from "../wire/constants.js";
 import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
@@ -27,6 +27,17 @@ export interface DnsHandlerDeps {
   maxUdpPayload: number;
   /** Encoded replies reused for up to a second while the registry does not change. */
   cache?: AnswerCache;
+  /** "key=value" lines for `status.ringdns. CH TXT` (like BIND's version.bind). */
+  status?: () => string[];
+}
+
+/** CHAOS-class names the daemon answers about itself. */
+function statusQuery(q: { name: readonly string[]; type: number; class: number }): "status" | "version" | undefined {
+  if (q.class !== Class.CH || (q.type !== Type.TXT && q.type !== Type.ANY) || q.name.length !== 2) return undefined;
+  const [a, b] = q.name.map((l) => l.toLowerCase());
+  if (a === "status" && b === "ringdns") return "status";
+  if (a === "version" && (b === "ringdns" || b === "bind")) return "version";
+  return undefined;
 }
 
 /** The UDP size limit for a reply: 512 without EDNS, else the client's size within [512, server max]. */
@@ -66,6 +77,13 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
     }
     limit -= tsigLength(tsig, v.key);
     sign = (wire) => signReply(wire, tsig, v.key, TsigError.NOERROR, nowSec);
+  }
+  const about = deps.status && !q.tsig ? statusQuery(q.question) : undefined;
+  if (about) {
+    const lines = deps.status!().filter((l) => about === "status" || l.startsWith("version="));
+    const txt = { type: Type.TXT, strings: lines.map((l) => Buffer.from(l.slice(0, 255))) } as const;
+    const res = { ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOERROR), aa: true, question: q.question, answers: [{ name: q.question.name, ttl: 0, class: Class.CH, data: txt }] };
+    return encodeResponse(res, limit);
   }
   const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
   if (cacheKey !== undefined) {

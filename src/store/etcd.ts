@@ -6,7 +6,7 @@
 import { Etcd3, type IKeyValue, type Watcher } from "etcd3";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
-import type { Store, StoreEntry, StoreOp } from "./store.js";
+import type { Store, StoreEntry, StoreOp, StoreStatus } from "./store.js";
 
 export interface EtcdOptions {
   /** Client URLs, e.g. ["http://127.0.0.1:2379"]. */
@@ -42,6 +42,8 @@ export class EtcdStore implements Store {
   private readonly watchers = new Set<Watcher>();
   /** Keys this replica holds (from load and the watch), so a resync can tell what went away. */
   private readonly known = new Set<string>();
+  private connected = true;
+  private lastEventAt: number | undefined;
 
   constructor(
     private readonly options: EtcdOptions,
@@ -52,6 +54,15 @@ export class EtcdStore implements Store {
 
   private full(key: string): string {
     return this.options.prefix + key;
+  }
+
+  status(): StoreStatus {
+    return {
+      healthy: this.connected,
+      location: `${this.options.hosts.join(",")} ${this.options.prefix}`,
+      revision: this.revision,
+      ...(this.lastEventAt !== undefined ? { lastEventAt: this.lastEventAt } : {}),
+    };
   }
 
   async load(): Promise<Map<string, StoreEntry>> {
@@ -134,8 +145,18 @@ export class EtcdStore implements Store {
         .then((w) => {
           if (stopped) return void w.cancel();
           this.watchers.add(w);
-          w.on("disconnected", () => this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL"));
-          w.on("connected", () => this.log?.info(where, "etcd watch connected: replica following the shared registry"));
+          w.on("disconnected", () => {
+            this.connected = false;
+            this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
+          });
+          w.on("connected", () => {
+            this.connected = true;
+            this.log?.info(where, "etcd watch connected: replica following the shared registry");
+          });
+          w.on("data", (res) => {
+            this.revision = String(res.header.revision);
+            this.lastEventAt = Date.now();
+          });
           w.on("data", (res) => deliver(res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined)));
           w.on("error", () => {
             // the revision we resume from was compacted away (or the watch was canceled): read everything again

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
-import type { Store, StoreEntry, StoreOp } from "./store.js";
+import type { Store, StoreEntry, StoreOp, StoreStatus } from "./store.js";
 
 const META_KEY = "meta/format";
 
@@ -36,6 +36,10 @@ export class LmdbStore implements Store {
       throw new RingdnsError("RINGDNS_E_STORE", `${path} was written by a newer ringdns (store format ${format}; this version reads ${FORMAT_VERSION}): upgrade ringdns or use another --data-dir`);
     }
     return new LmdbStore(db, path);
+  }
+
+  status(): StoreStatus {
+    return { healthy: true, location: this.path };
   }
 
   async load(): Promise<Map<string, StoreEntry>> {

@@ -1,10 +1,14 @@
 // In-memory store: nothing survives a restart. For tests and `--store memory:`.
-import type { Store, StoreEntry, StoreOp } from "./store.js";
+import type { Store, StoreEntry, StoreOp, StoreStatus } from "./store.js";
 
 export class MemoryStore implements Store {
   readonly kind = "memory";
   private readonly data = new Map<string, StoreEntry>();
   private readonly listeners = new Set<(ops: readonly StoreOp[]) => void>();
+
+  status(): StoreStatus {
+    return { healthy: true, location: "memory (lost on exit)" };
+  }
 
   async load(): Promise<Map<string, StoreEntry>> {
     return new Map(this.data);

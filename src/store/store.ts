@@ -7,9 +7,21 @@ export type StoreEntry = { kind: "instance"; value: Instance } | { kind: "host";
 
 export type StoreOp = { op: "put"; key: string; entry: StoreEntry } | { op: "delete"; key: string };
 
+export interface StoreStatus {
+  /** False when writes would fail now (etcd out of reach): reads come from a possibly stale replica. */
+  healthy: boolean;
+  /** Where: a path, or etcd endpoints and prefix. */
+  location: string;
+  /** The shared store's revision this replica has seen (etcd). */
+  revision?: string;
+  /** When this replica last heard of a change, ms since the epoch (etcd). */
+  lastEventAt?: number;
+}
+
 export interface Store {
   /** Backend name for logs and status ("memory", "lmdb", "etcd"). */
   readonly kind: string;
+  status(): StoreStatus;
   /** Everything stored, keyed by entry key. */
   load(): Promise<Map<string, StoreEntry>>;
   put(key: string, entry: StoreEntry): Promise<void>;

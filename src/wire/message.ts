@@ -254,7 +254,7 @@ export function ipv6Bytes(address: string): Uint8Array {
 }
 
 /** A standard query for `name`/`type` (RD=0: ringdns clients talk to authoritative servers). */
-export function encodeQuery(id: number, name: Labels, type: number, edns?: { udpSize: number }): Buffer {
+export function encodeQuery(id: number, name: Labels, type: number, edns?: { udpSize: number }, klass: number = Class.IN): Buffer {
   const buf = Buffer.allocUnsafe(HEADER + 256 + 4 + 11);
   buf.writeUInt16BE(id, 0);
   buf.writeUInt16BE(0, 2);
@@ -264,7 +264,7 @@ export function encodeQuery(id: number, name: Labels, type: number, edns?: { udp
   buf.writeUInt16BE(edns ? 1 : 0, 10);
   let off = new NameCompressor().write(buf, HEADER, name, false);
   buf.writeUInt16BE(type, off);
-  buf.writeUInt16BE(Class.IN, off + 2);
+  buf.writeUInt16BE(klass, off + 2);
   off += 4;
   if (edns) off = encodeOpt(buf, off, { udpSize: edns.udpSize, version: 0, dnssecOk: false, options: [] }, 0);
   return Buffer.from(buf.subarray(0, off));

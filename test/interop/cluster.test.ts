@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dig } from "../lab/dig.js";
-import { run, startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { run, runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { startEtcd, startEtcdCluster, type RunningEtcd } from "../lab/etcd.js";
 import { missingTool } from "../lab/tools.js";
 import { registrationUpdate } from "../../src/client/registration.js";
@@ -71,6 +71,7 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("a cluster on
     expect((await sendUpdate({ host: "127.0.0.1", port: a.port }, zone, reg("during"), { timeoutMs: 8000 })).rcode).toBe("SERVFAIL");
     expect(dig("dig", "127.0.0.1", a.port, ["during._out._tcp.svc.example", "SRV"]).status).toBe("NXDOMAIN");
     await b.waitForLog(/etcd out of reach: answering from the local replica/, 10_000);
+    expect(runCli(["status", "--server", `127.0.0.1:${b.port}`]).stdout).toMatch(/^store=etcd\nhealthy=no \(answering from a possibly stale replica; updates get SERVFAIL\)$/m);
     etcd = await etcd.restart();
     let rcode = "";
     for (let i = 0; i < 50 && rcode !== "NOERROR"; i++) {
@@ -81,6 +82,9 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("a cluster on
     for (let i = 0; i < 100 && dig("dig", "127.0.0.1", b.port, ["after._out._tcp.svc.example", "SRV"]).answer.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(dig("dig", "127.0.0.1", b.port, ["after._out._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
     expect(dig("dig", "127.0.0.1", b.port, ["before._out._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
+    const status = runCli(["status", "--server", `127.0.0.1:${b.port}`]).stdout;
+    expect(status).toMatch(/^healthy=yes$/m);
+    expect(status).toMatch(/^revision=\d+$/m);
   });
 
   it("all daemons give the same _hash owner for 1000 random keys", async () => {

@@ -82,6 +82,13 @@ describe.skipIf(missingTool("dig"))("dig", () => {
     expect(r.flags).not.toContain("aa");
   });
 
+  it("tells about itself in the CHAOS class, as DNS servers do (status.ringdns, version.bind)", () => {
+    const status = q("status.ringdns", "TXT", "-c", "CH").answer.map((a) => a.rdata);
+    expect(status[0]).toMatch(/"version=\d+\.\d+\.\d+" "store=lmdb" "healthy=yes" "location=.*registry\.mdb" "types=3" "instances=5"/);
+    expect(q("version.bind", "TXT", "-c", "CH").answer.map((a) => a.rdata)).toEqual([expect.stringMatching(/^"version=/)]);
+    expect(q("other.bind", "TXT", "-c", "CH").status).toBe("REFUSED");
+  });
+
   it("answers ANY minimally (RFC 8482)", () => {
     expect(q("alpha._cache._tcp.local", "ANY").answer.map((a) => a.type)).toEqual(["SRV"]);
   });

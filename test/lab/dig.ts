@@ -43,7 +43,7 @@ export function parseDig(out: string): DigResult {
       continue;
     }
     if (section) {
-      const m = /^(\S+)\s+(\d+)\s+IN\s+(\S+)\s+(.*)$/.exec(line);
+      const m = /^(\S+)\s+(\d+)\s+(?:IN|CH)\s+(\S+)\s+(.*)$/.exec(line);
       if (m) section.push({ name: m[1]!, ttl: Number(m[2]), type: m[3]!, rdata: m[4]!.trim() });
     }
   }

@@ -6,7 +6,7 @@
 import { Etcd3, type IKeyValue, type Watcher } from "etcd3";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
-import type { Store, StoreEntry, StoreOp, StoreStatus } from "./store.js";
+import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
 
 export interface EtcdOptions {
   /** Client URLs, e.g. ["http://127.0.0.1:2379"]. */
@@ -35,7 +35,7 @@ function remainingSeconds(e: StoreEntry): number | undefined {
   return e.value.expiresAt === undefined ? undefined : Math.max(1, Math.ceil((e.value.expiresAt - Date.now()) / 1000));
 }
 
-export class EtcdStore implements Store {
+export class EtcdStore extends CommitStore {
   readonly kind = "etcd";
   private readonly client: Etcd3;
   private revision = "0";
@@ -49,6 +49,7 @@ export class EtcdStore implements Store {
     private readonly options: EtcdOptions,
     private readonly log?: StoreHealthLog,
   ) {
+    super();
     this.client = new Etcd3({ hosts: options.hosts, dialTimeout: 3000 });
   }
 
@@ -82,14 +83,6 @@ export class EtcdStore implements Store {
     this.known.clear();
     for (const k of out.keys()) this.known.add(k);
     return out;
-  }
-
-  put(key: string, entry: StoreEntry): Promise<void> {
-    return this.commit([{ op: "put", key, entry }]);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.commit([{ op: "delete", key }]);
   }
 
   async commit(ops: readonly StoreOp[]): Promise<void> {

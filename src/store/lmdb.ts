@@ -6,17 +6,19 @@ import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
-import type { Store, StoreEntry, StoreOp, StoreStatus } from "./store.js";
+import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
 
 const META_KEY = "meta/format";
 
-export class LmdbStore implements Store {
+export class LmdbStore extends CommitStore {
   readonly kind = "lmdb";
 
   private constructor(
     private readonly db: RootDatabase,
     readonly path: string,
-  ) {}
+  ) {
+    super();
+  }
 
   /** Open (creating) the store in `dir`; fails clearly on a store it cannot read. */
   static async open(dir: string): Promise<LmdbStore> {
@@ -54,14 +56,6 @@ export class LmdbStore implements Store {
       }
     }
     return out;
-  }
-
-  put(key: string, entry: StoreEntry): Promise<void> {
-    return this.commit([{ op: "put", key, entry }]);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.commit([{ op: "delete", key }]);
   }
 
   async commit(ops: readonly StoreOp[]): Promise<void> {

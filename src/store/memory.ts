@@ -1,7 +1,7 @@
 // In-memory store: nothing survives a restart. For tests and `--store memory:`.
-import type { Store, StoreEntry, StoreOp, StoreStatus } from "./store.js";
+import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
 
-export class MemoryStore implements Store {
+export class MemoryStore extends CommitStore {
   readonly kind = "memory";
   private readonly data = new Map<string, StoreEntry>();
   private readonly listeners = new Set<(ops: readonly StoreOp[]) => void>();
@@ -12,14 +12,6 @@ export class MemoryStore implements Store {
 
   async load(): Promise<Map<string, StoreEntry>> {
     return new Map(this.data);
-  }
-
-  put(key: string, entry: StoreEntry): Promise<void> {
-    return this.commit([{ op: "put", key, entry }]);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.commit([{ op: "delete", key }]);
   }
 
   async commit(ops: readonly StoreOp[]): Promise<void> {

@@ -32,3 +32,21 @@ export interface Store {
   watch(listener: (ops: readonly StoreOp[]) => void): () => void;
   close(): Promise<void>;
 }
+
+/** put and delete as one-op commits: what every backend does, written once. */
+export abstract class CommitStore implements Store {
+  abstract readonly kind: string;
+  abstract status(): StoreStatus;
+  abstract load(): Promise<Map<string, StoreEntry>>;
+  abstract commit(ops: readonly StoreOp[]): Promise<void>;
+  abstract watch(listener: (ops: readonly StoreOp[]) => void): () => void;
+  abstract close(): Promise<void>;
+
+  put(key: string, entry: StoreEntry): Promise<void> {
+    return this.commit([{ op: "put", key, entry }]);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.commit([{ op: "delete", key }]);
+  }
+}

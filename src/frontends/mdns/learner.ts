@@ -44,6 +44,9 @@ export class MdnsLearner {
   private timer: NodeJS.Timeout | undefined;
   private sync: Promise<void> = Promise.resolve();
   private closed = false;
+  /** What this daemon's learner wrote: in a cluster, others' learned entries are not ours to remove. */
+  private readonly publishedInstances = new Set<string>();
+  private readonly publishedHosts = new Set<string>();
 
   constructor(private readonly deps: LearnerDeps) {}
 
@@ -188,12 +191,19 @@ export class MdnsLearner {
     }
     for (const t of registry.serviceTypes()) {
       for (const i of registry.instances(t)) {
-        if (i.source === "mdns" && !wantInstances.has(`${t.service}.${t.proto}/${lowerAscii(i.name)}`)) ops.push({ op: "remove-instance", type: t, name: i.name });
+        const key = `${t.service}.${t.proto}/${lowerAscii(i.name)}`;
+        if (i.source === "mdns" && this.publishedInstances.has(key) && !wantInstances.has(key)) ops.push({ op: "remove-instance", type: t, name: i.name });
       }
     }
-    for (const h of registry.allHosts()) if (h.source === "mdns" && !wantHosts.has(h.name)) ops.push({ op: "remove-host", name: h.name });
+    for (const h of registry.allHosts()) if (h.source === "mdns" && this.publishedHosts.has(h.name) && !wantHosts.has(h.name)) ops.push({ op: "remove-host", name: h.name });
     if (ops.length === 0) return;
     await registry.apply(ops);
+    for (const o of ops) {
+      if (o.op === "put-instance") this.publishedInstances.add(`${o.instance.type.service}.${o.instance.type.proto}/${lowerAscii(o.instance.name)}`);
+      else if (o.op === "remove-instance") this.publishedInstances.delete(`${o.type.service}.${o.type.proto}/${lowerAscii(o.name)}`);
+      else if (o.op === "put-host") this.publishedHosts.add(o.host.name);
+      else this.publishedHosts.delete(o.name);
+    }
     this.deps.log.info({ changes: ops.map((o) => `${o.op} ${"instance" in o ? formatName([o.instance.name, o.instance.type.service, o.instance.type.proto, "local"]) : "name" in o ? o.name : "host" in o ? o.host.name : ""}`) }, "mDNS: registry updated from the LAN");
   }
 }

@@ -1,0 +1,46 @@
+// The learner mirrors what it hears, and only that: in a cluster, entries
+// another daemon learned on its own LAN are not this daemon's to remove.
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { CACHE_FLUSH } from "../../../src/frontends/mdns/cache.js";
+import { MdnsLearner } from "../../../src/frontends/mdns/learner.js";
+import { parseName } from "../../../src/names.js";
+import { Registry } from "../../../src/registry/registry.js";
+import { MemoryStore } from "../../../src/store/memory.js";
+import { Class, Type } from "../../../src/wire/constants.js";
+import type { DecodedMessage, DecodedRecord } from "../../../src/wire/decode.js";
+
+const rr = (name: string, type: number, data: DecodedRecord["data"], ttl = 120): DecodedRecord => ({ name: parseName(name), type, class: Class.IN | (type === Type.PTR ? 0 : CACHE_FLUSH), ttl, data });
+const response = (records: DecodedRecord[]): DecodedMessage => ({ id: 0, flags: { qr: true, aa: true, tc: false, rd: false, ra: false }, opcode: 0, rcode: 0, rcodeName: "NOERROR", questions: [], answers: records, authorities: [], additionals: [] });
+const from = { address: "203.0.113.11", port: 5353, family: "IPv4" as const, size: 0 };
+const web = { service: "_web", proto: "_tcp" as const };
+
+describe("MdnsLearner", () => {
+  it("mirrors a complete instance it hears, and leaves other daemons' learned entries alone", async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    // learned by another daemon of the cluster, arrived through the shared store
+    await registry.register({ name: "far", type: web, subtypes: [], host: ["far"], port: 1, priority: 0, weight: 1, txt: [], source: "mdns", expiresAt: now + 100_000 });
+    const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
+    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    const lamp = [
+      rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }),
+      rr("lamp._web._tcp.local.", Type.SRV, { type: Type.SRV, priority: 0, weight: 0, port: 80, target: parseName("lamp.local.") }),
+      rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.8" }),
+    ];
+    learner.onResponse(response(lamp), from, t);
+    for (let i = 0; i < 50 && !registry.instance(web, "lamp"); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(registry.instance(web, "lamp")).toMatchObject({ source: "mdns", port: 80 });
+    expect(registry.host("lamp")?.addresses).toEqual(["192.0.2.8"]);
+    expect(registry.instance(web, "far")).toBeDefined();
+    // another change heard here makes the learner mirror again: "far" is still not its to remove
+    learner.onResponse(response([rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.9" })]), from, t);
+    now += 2000;
+    for (let i = 0; i < 50 && registry.host("lamp")?.addresses.length !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(registry.host("lamp")?.addresses.sort()).toEqual(["192.0.2.8", "192.0.2.9"]);
+    expect(registry.instance(web, "far")).toBeDefined();
+    await learner.close();
+  });
+});

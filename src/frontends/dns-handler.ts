@@ -5,11 +5,10 @@ import type { Logger } from "pino";
 import { answerQuery, errorResponse, type AnswerOptions } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
 import type { Registry } from "../registry/registry.js";
-import { CLASSIC_UDP_SIZE, Rcode, rcodeName, typeName } from "../wire/constants.js";
+import { CLASSIC_UDP_SIZE, Class, Opcode, Rcode, rcodeName, Type, typeName } from "../wire/constants.js";
 import { encodeResponse, type Edns } from "../wire/message.js";
 import { decodeQuery } from "../wire/query.js";
-import { formatName } from "../names.js";
-import { Class, Opcode, Type } from "../wire/constants.js";
+import { formatName, lowerAscii } from "../names.js";
 import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
@@ -34,7 +33,7 @@ export interface DnsHandlerDeps {
 /** CHAOS-class names the daemon answers about itself. */
 function statusQuery(q: { name: readonly string[]; type: number; class: number }): "status" | "version" | undefined {
   if (q.class !== Class.CH || (q.type !== Type.TXT && q.type !== Type.ANY) || q.name.length !== 2) return undefined;
-  const [a, b] = q.name.map((l) => l.toLowerCase());
+  const [a, b] = q.name.map(lowerAscii);
   if (a === "status" && b === "ringdns") return "status";
   if (a === "version" && (b === "ringdns" || b === "bind")) return "version";
   return undefined;

@@ -2,6 +2,7 @@
 // core, then a durable store commit before the reply is sent. Every refusal
 // changes nothing and is logged; signed requests get signed replies.
 import type { Logger } from "pino";
+import { errorResponse } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
 import { formatName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
@@ -42,18 +43,11 @@ function edeOption(code: number, text: string): EdnsOption {
   return { code: EDE_OPTION, data: b };
 }
 
+/** An UPDATE reply (RFC 2136 §3.8): the zone section echoed, OPT when the request had one. */
 function reply(u: Pick<UpdateMessage, "id" | "zone" | "edns">, rcode: number, options: EdnsOption[] = []): Response {
   return {
-    id: u.id,
-    opcode: Opcode.UPDATE,
-    aa: false,
-    rd: false,
-    cd: false,
-    rcode,
+    ...errorResponse(u.id, Opcode.UPDATE, false, rcode),
     question: { name: u.zone.name, type: u.zone.type, class: u.zone.class },
-    answers: [],
-    authorities: [],
-    additionals: [],
     ...(u.edns ? { edns: { udpSize: 1232, version: 0, dnssecOk: false, options } } : {}),
   };
 }
@@ -71,7 +65,7 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
   const decoded = decodeUpdate(msg);
   if (decoded.kind === "error") {
     log.info({ peer, rcode: rcodeName(decoded.rcode), reason: decoded.reason }, "update rejected: malformed");
-    return encodeResponse({ id: decoded.id, opcode: Opcode.UPDATE, aa: false, rd: false, cd: false, rcode: decoded.rcode, answers: [], authorities: [], additionals: [] });
+    return encodeResponse(errorResponse(decoded.id, Opcode.UPDATE, false, decoded.rcode));
   }
   const u = decoded.update;
   const zone = formatName(u.zone.name);

@@ -70,6 +70,24 @@ try {
 } finally {
   stopAll();
 }
+// all cores: ringdns with one answering process per CPU against knotd with one UDP worker per CPU
+// (UDP only: ringdns's workers answer UDP; TCP stays in its first process)
+const cores = cpus().length;
+const allCore: { server: string; workers: number; udp: PerfResult }[] = [];
+try {
+  for (const [name, start] of [
+    ["ringdns", () => startRingdns(data, ["--workers", String(cores)])],
+    ["knotd", () => startKnot(data, cores)],
+  ] as const) {
+    const s: Running = await start();
+    dnsperf(s.port, data.queryFile, { seconds: 5, runs: 1 });
+    log(`${s.name} with ${cores} workers: UDP ${seconds} s…`);
+    allCore.push({ server: name, workers: cores, udp: dnsperf(s.port, data.queryFile, { seconds }) });
+    await s.stop();
+  }
+} finally {
+  stopAll();
+}
 // signed updates: ringdns (LMDB, fsync per commit) against knotd (journal)
 const key = generateKey("bench-key");
 const keySpec = `hmac-sha256:bench-key:${key.secret.toString("base64")}`;
@@ -102,8 +120,10 @@ const ratios = {
   udpVsDnsmasq: ratio(rd.udp.qps, by("dnsmasq").udp.qps),
   tcpVsKnot: ratio(rd.tcp.qps, by("knotd").tcp.qps),
   tcpVsDnsmasq: ratio(rd.tcp.qps, by("dnsmasq").tcp.qps),
+  udpAllCoreVsKnot: ratio(allCore[0]!.udp.qps, allCore[1]!.udp.qps),
+  udpAllCoreVsSingle: ratio(allCore[0]!.udp.qps, rd.udp.qps),
 };
-const result = { date: new Date().toISOString(), quick, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, dataset: { instances: data.instances, types: data.types }, seconds, servers: rows, ratios, updates, scale, ring };
+const result = { date: new Date().toISOString(), quick, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, dataset: { instances: data.instances, types: data.types }, seconds, servers: rows, allCore, ratios, updates, scale, ring };
 
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
 const table = [
@@ -116,6 +136,13 @@ const ratioTable = [
   "|---|---:|---:|",
   `| ringdns / knotd | ${f(ratios.udpVsKnot, 2)} | ${f(ratios.tcpVsKnot, 2)} |`,
   `| ringdns / dnsmasq | ${f(ratios.udpVsDnsmasq, 2)} | ${f(ratios.tcpVsDnsmasq, 2)} |`,
+].join("\n");
+const allCoreTable = [
+  `| all ${cores} cores, UDP | workers | qps | lost |`,
+  "|---|---:|---:|---:|",
+  ...allCore.map((a) => `| ${a.server} | ${a.workers} | ${f(a.udp.qps)} | ${a.udp.lost} |`),
+  "",
+  `ringdns / knotd on all cores: ${f(ratios.udpAllCoreVsKnot, 2)}; ringdns on all cores / on one: ${f(ratios.udpAllCoreVsSingle, 2)}.`,
 ].join("\n");
 const up = (name: string) => updates.find((u) => u.server === name)!;
 const updateTable = [
@@ -150,12 +177,24 @@ for every server (\`bench/lib/dataset.ts\`). Query mix: 10 % browse PTR, 25 % SR
 17 % \`_hash\` SRV, 8 % NXDOMAIN. The reference servers serve the \`_hash\` owners as static records
 precomputed by ringdns's ring; **ringdns computes them live**. dnsperf: \`-c 10 -q 100 -e -l ${seconds}\`;
 latency at a fixed 5k qps (\`-Q 5000 -c 1 -q 20\`). Each server first gets one warm-up pass through the
-query file. Every server uses one worker (\`udp-workers: 1\` for
-knotd; ringdns and dnsmasq are single-threaded).
+query file.
+
+### One core
+
+Every server answers with one worker (\`udp-workers: 1\` for knotd; ringdns with \`--workers 1\`, the
+default; dnsmasq is single-threaded).
 
 ${table}
 
 ${ratioTable}
+
+### All cores
+
+ringdns with \`--workers ${cores}\` (query processes sharing the UDP socket) and knotd with
+\`udp-workers: ${cores}\`, same queries and client settings. dnsperf shares these cores, so neither
+server can scale by the core count here.
+
+${allCoreTable}
 
 ## Updates
 
@@ -179,4 +218,4 @@ ${ringTable}
 `;
 writeFileSync(join(import.meta.dirname, "RESULTS.md"), md);
 if (json) console.log(JSON.stringify(result, null, 2));
-else console.log(`\n${table}\n\n${ratioTable}\n\n${updateTable}\n\n${scaleTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);
+else console.log(`\n${table}\n\n${ratioTable}\n\n${allCoreTable}\n\n${updateTable}\n\n${scaleTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);

@@ -52,6 +52,7 @@ program
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")
   .option("--mdns-interface <if>", "run mDNS on this interface (learn and advertise services), repeatable; off unless given", collect)
   .option("--no-mdns", "no mDNS even if --mdns-interface is given")
+  .option("--workers <n>", 'processes answering UDP queries ("auto": one per CPU); updates, TCP and mDNS stay in the first', "1")
   .addHelpText(
     "after",
     `

@@ -1,6 +1,7 @@
 // One typed, frozen configuration. The CLI (and later a config file and the
 // environment) go through `resolveConfig`, which names the bad setting.
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
@@ -48,6 +49,8 @@ export interface Config {
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
   readonly mdnsInterfaces: readonly string[];
+  /** Processes answering UDP queries, the primary included (1 = the primary alone). */
+  readonly workers: number;
 }
 
 /** What a user may set; every field optional, text as typed. */
@@ -73,9 +76,12 @@ export interface ConfigInput {
   mdnsInterface?: string[];
   /** false: no mDNS even when interfaces are named (commander's --no-mdns). */
   mdns?: boolean;
+  /** A count, or "auto" for one per CPU. */
+  workers?: string | number;
 }
 
 export const DEFAULT_PORT = 8053;
+const MAX_WORKERS = 64;
 export const DEFAULT_DATA_DIR = "./ringdns-data";
 export const DEFAULT_LISTEN: readonly ListenAddress[] = [
   { host: "0.0.0.0", port: DEFAULT_PORT },
@@ -151,9 +157,16 @@ export function resolveConfig(input: ConfigInput): Config {
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
     mdnsInterfaces: input.mdns === false ? [] : [...new Set(input.mdnsInterface ?? [])],
+    workers: parseWorkers(input.workers),
   };
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   return Object.freeze(config);
+}
+
+function parseWorkers(v: string | number | undefined): number {
+  if (v === "auto") return Math.min(MAX_WORKERS, availableParallelism());
+  if (v !== undefined && !/^\d+$/.test(String(v).trim())) bad("--workers", `must be a number of processes 1-${MAX_WORKERS} or "auto", got "${v}"`);
+  return int("--workers", v, 1, 1, MAX_WORKERS);
 }
 
 function parseStore(store: string | undefined, dataDir: string | undefined): Config["store"] {

@@ -1,5 +1,6 @@
 // Wires config -> store -> registry -> frontends, and owns the lifecycle:
 // start, lease timer, shutdown. The only place that knows every part.
+import type { Socket } from "node:dgram";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config } from "./config.js";
@@ -9,6 +10,7 @@ import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp } from "./frontends/tcp.js";
 import { listenUdp } from "./frontends/udp.js";
 import { startMdns } from "./frontends/mdns/index.js";
+import { startQueryWorkers } from "./frontends/workers/primary.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName } from "./names.js";
@@ -72,6 +74,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         `types=${types.length}`,
         `instances=${types.reduce((n, t) => n + registry.instanceCount(t), 0)}`,
         `serial=${registry.serial()}`,
+        `workers=${config.workers}`,
       ];
     },
     answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload },
@@ -79,6 +82,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   const closers: (() => Promise<void>)[] = [];
   const listening: { host: string; port: number }[] = [];
+  const udpSockets: Socket[] = [];
   try {
     for (const want of config.listen) {
       // UDP first: with port 0 the kernel picks one, and TCP takes the same
@@ -94,6 +98,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         throw e;
       }
       closers.push(udp.close);
+      udpSockets.push(udp.socket);
       const tcp = await listenTcp(want.host, udp.port, handler, config.tcp);
       closers.push(tcp.close);
       listening.push({ host: want.host, port: udp.port });
@@ -109,6 +114,18 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     try {
       const mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log });
       closers.unshift(mdns.close); // first, so goodbyes leave before the sockets close
+    } catch (e) {
+      await Promise.all(closers.map((c) => c()));
+      throw e;
+    }
+  }
+
+  if (config.workers > 1) {
+    try {
+      const settings = { logLevel: config.logLevel, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
+      const workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
+      handler.settled = workers.settled;
+      closers.unshift(workers.close); // first: no worker answers from a registry that is closing
     } catch (e) {
       await Promise.all(closers.map((c) => c()));
       throw e;
@@ -140,6 +157,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       store: store.kind,
       keys: keys.map((k) => formatName(k.name)),
       mdns: config.mdnsInterfaces.length > 0 ? config.mdnsInterfaces : "off",
+      workers: config.workers,
       unsignedUpdatesFrom: config.allowUpdate,
     },
     "ringdns listening",

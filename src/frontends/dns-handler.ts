@@ -28,6 +28,14 @@ export interface DnsHandlerDeps {
   cache?: AnswerCache;
   /** "key=value" lines for `status.ringdns. CH TXT` (like BIND's version.bind). */
   status?: () => string[];
+  /**
+   * A query worker answers plain IN-class queries from its replica and hands
+   * everything else (UPDATE, signed messages, CHAOS) to the process that
+   * holds the store and the keys.
+   */
+  delegate?: (msg: Buffer, transport: Transport, peer: string) => Promise<Buffer | null>;
+  /** Resolves once every process answering queries has seen the registry as it is now; an UPDATE is acknowledged after it. */
+  settled?: () => Promise<void>;
 }
 
 /** CHAOS-class names the daemon answers about itself. */
@@ -47,8 +55,12 @@ export function udpLimit(edns: Edns | undefined, serverMax: number): number {
 
 /** The reply to send, or null to send nothing; UPDATEs are answered once durable, so later. */
 export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
-  if (msg.length >= 12 && (msg[2]! & 0x80) === 0 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE && deps.update) {
-    return handleUpdate(msg, peer, deps.update).catch((err) => {
+  const isUpdate = msg.length >= 12 && (msg[2]! & 0x80) === 0 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE;
+  if (isUpdate && deps.delegate) return deps.delegate(msg, transport, peer);
+  if (isUpdate && deps.update) {
+    const settled = deps.settled;
+    const reply = handleUpdate(msg, peer, deps.update);
+    return (settled ? reply.then((r) => settled().then(() => r)) : reply).catch((err) => {
       deps.log.error({ err, peer, transport }, "internal error processing update");
       return encodeResponse(errorResponse(msg.readUInt16BE(0), Opcode.UPDATE, false, Rcode.SERVFAIL));
     });
@@ -63,6 +75,7 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
     return encodeResponse(errorResponse(decoded.id, decoded.opcode, decoded.rd, decoded.rcode));
   }
   const q = decoded.query;
+  if (deps.delegate && (q.tsig || q.question.class !== Class.IN)) return deps.delegate(msg, transport, peer);
   let limit = transport === "udp" ? udpLimit(q.edns, deps.maxUdpPayload) : 65535;
   const nowSec = Math.floor(deps.clock.now() / 1000);
   let sign = (wire: Buffer) => wire;

@@ -5,15 +5,8 @@ import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 
 const UDP_RECEIVE_BUFFER = 4 << 20;
 
-export interface UdpListener {
-  readonly address: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Promise<UdpListener> {
-  const v6 = isIPv6(host);
-  const socket: Socket = createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6, reuseAddr: false });
+/** Answer what arrives on a bound socket: ours, or one a query worker was handed. */
+export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
   socket.on("message", (msg, rinfo) => {
     const send = (reply: Buffer | null) => {
       // no callback: a send error reaches the socket's "error" listener, and the hot path allocates one closure less
@@ -23,11 +16,25 @@ export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Pro
     if (reply instanceof Promise) void reply.then(send);
     else send(reply);
   });
+  socket.on("error", (err) => deps.log.error({ err }, "UDP socket error"));
+}
+
+export interface UdpListener {
+  readonly address: string;
+  readonly port: number;
+  /** The bound socket, for query workers to share. */
+  readonly socket: Socket;
+  close(): Promise<void>;
+}
+
+export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Promise<UdpListener> {
+  const v6 = isIPv6(host);
+  const socket: Socket = createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6, reuseAddr: false });
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
     socket.bind(port, host, () => {
       socket.off("error", reject);
-      socket.on("error", (err) => deps.log.error({ err }, "UDP socket error"));
+      serveUdp(socket, deps);
       // bursts (a fleet re-registering after a restart) must queue, not drop: ask for a large
       // receive buffer; the kernel caps it at net.core.rmem_max
       try {
@@ -39,6 +46,7 @@ export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Pro
       resolve({
         address: a.address,
         port: a.port,
+        socket,
         close: () => new Promise<void>((r) => socket.close(() => r())),
       });
     });

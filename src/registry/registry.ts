@@ -62,6 +62,11 @@ export class Registry {
     return this.serialNumber;
   }
 
+  /** A replica takes its primary's serial, so every process answers the same SOA. */
+  followSerial(serial: number): void {
+    this.serialNumber = serial >>> 0;
+  }
+
   private clockSerial(): number {
     return Math.floor(this.clock.now() / 1000) >>> 0;
   }
@@ -153,6 +158,14 @@ export class Registry {
   }
 
   // ---- reads ----
+
+  /** Everything served, static registrations included, as store entries: a replica's starting point. */
+  entries(): Map<string, StoreEntry> {
+    const out = new Map<string, StoreEntry>();
+    for (const h of this.hosts.values()) out.set(hostKey(h.name), { kind: "host", value: h });
+    for (const s of this.types.values()) for (const i of s.instances.values()) out.set(instanceKey(i.type, i.name), { kind: "instance", value: i });
+    return out;
+  }
 
   /** Service types with at least one instance. */
   serviceTypes(): ServiceType[] {
@@ -283,6 +296,14 @@ export class Registry {
     this.hosts.delete(key);
     this.emit({ op, kind: "host", host });
   }
+}
+
+/** A change as the store op that makes a replica follow it. */
+export function changeToStoreOp(c: Change): StoreOp {
+  const gone = c.op === "remove" || c.op === "expire";
+  if (c.kind === "host") return gone ? { op: "delete", key: hostKey(c.host.name) } : { op: "put", key: hostKey(c.host.name), entry: { kind: "host", value: c.host } };
+  const key = instanceKey(c.instance.type, c.instance.name);
+  return gone ? { op: "delete", key } : { op: "put", key, entry: { kind: "instance", value: c.instance } };
 }
 
 function toStoreOp(o: RegistryOp): StoreOp {

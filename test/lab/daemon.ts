@@ -66,7 +66,7 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
       }
     },
     async stop() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill("SIGTERM");
       await once(proc, "exit");
     },

@@ -1,0 +1,32 @@
+// Messages between the primary process and its query workers (Node IPC with
+// "advanced" serialization, so Buffers and Uint8Arrays cross as they are).
+import type { AnswerOptions } from "../../answer/answer.js";
+import type { LogLevel } from "../../config.js";
+import type { StoreEntry, StoreOp } from "../../store/store.js";
+import type { Transport } from "../dns-handler.js";
+
+export interface WorkerSettings {
+  /** 1.. for workers; the primary is 0 in logs. */
+  index: number;
+  logLevel: LogLevel;
+  answer: AnswerOptions;
+  maxUdpPayload: number;
+  ringPoints: number;
+  /** How many sockets follow the start message. */
+  sockets: number;
+}
+
+export type ToWorker =
+  | { t: "start"; settings: WorkerSettings; entries: [string, StoreEntry][]; serial: number }
+  /** Sent with a bound UDP socket's native handle (see primary.ts). */
+  | { t: "socket"; type: "udp4" | "udp6" }
+  | { t: "change"; ops: StoreOp[]; serial: number }
+  | { t: "reply"; id: number; reply: Buffer | null }
+  /** Answer "synced" once every change sent before this one is applied. */
+  | { t: "sync"; id: number };
+
+export type FromWorker =
+  | { t: "ready" }
+  /** A message only the primary may answer (UPDATE, signed, CHAOS). */
+  | { t: "delegate"; id: number; msg: Buffer; transport: Transport; peer: string }
+  | { t: "synced"; id: number };

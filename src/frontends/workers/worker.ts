@@ -1,0 +1,93 @@
+// A query worker process: answers plain queries on the UDP sockets the
+// primary hands it, from a replica of the primary's registry that the primary
+// keeps current. Everything else goes back to the primary. It exits when the
+// primary goes away.
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { pino } from "pino";
+import { systemClock } from "../../clock.js";
+import { Registry } from "../../registry/registry.js";
+import { ReplicaStore } from "../../store/replica.js";
+import { AnswerCache } from "../answer-cache.js";
+import type { DnsHandlerDeps, Transport } from "../dns-handler.js";
+import { serveUdp } from "../udp.js";
+import type { FromWorker, ToWorker } from "./protocol.js";
+
+const send = (m: FromWorker) => process.send!(m);
+const pending = new Map<number, (reply: Buffer | null) => void>();
+let nextId = 0;
+
+function delegate(msg: Buffer, transport: Transport, peer: string): Promise<Buffer | null> {
+  const id = nextId++ & 0x7fffffff;
+  return new Promise((resolve) => {
+    pending.set(id, resolve);
+    send({ t: "delegate", id, msg, transport, peer });
+    deps!.log.debug({ peer, transport }, "handed to the primary");
+  });
+}
+
+/**
+ * A handed-over socket reads from the moment it is bound: what arrives before
+ * the replica is ready waits here (a datagram with no listener is lost).
+ */
+const held = new Map<Socket, [Buffer, RemoteInfo][]>();
+function adoptSocket(type: "udp4" | "udp6", handle: unknown): Socket {
+  const socket = createSocket(type);
+  const early: [Buffer, RemoteInfo][] = [];
+  held.set(socket, early);
+  socket.on("message", (msg, rinfo) => early.push([msg, rinfo]));
+  // dgram's bind takes a native handle as cluster workers use it: start reading it, listener in place
+  socket.bind(handle as never);
+  return socket;
+}
+
+let deps: DnsHandlerDeps | undefined;
+let store: ReplicaStore | undefined;
+let socketsLeft = 0;
+
+async function receive(m: ToWorker, socket: Socket | undefined): Promise<void> {
+  switch (m.t) {
+    case "start": {
+      const s = m.settings;
+      const log = pino({ level: s.logLevel, base: { worker: s.index } }, pino.destination(2));
+      store = new ReplicaStore(new Map(m.entries));
+      const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints } });
+      await registry.open();
+      registry.followSerial(m.serial);
+      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate };
+      socketsLeft = s.sockets;
+      log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");
+      return;
+    }
+    case "socket": {
+      const early = held.get(socket!) ?? [];
+      held.delete(socket!);
+      socket!.removeAllListeners("message");
+      serveUdp(socket!, deps!);
+      for (const [msg, rinfo] of early) socket!.emit("message", msg, rinfo);
+      if (--socketsLeft === 0) send({ t: "ready" });
+      return;
+    }
+    case "change":
+      store!.follow(m.ops);
+      deps!.registry.followSerial(m.serial);
+      return;
+    case "sync":
+      send({ t: "synced", id: m.id });
+      return;
+    case "reply":
+      pending.get(m.id)?.(m.reply);
+      pending.delete(m.id);
+      return;
+  }
+}
+
+// in order: a change must not overtake the start message whose replica it updates
+let queue = Promise.resolve();
+process.on("message", (m: ToWorker, handle: unknown) => {
+  const socket = m.t === "socket" ? adoptSocket(m.type, handle) : undefined;
+  queue = queue.then(() => receive(m, socket)).catch((err) => {
+    process.stderr.write(`ringdns query worker: ${String(err)}\n`);
+    process.exit(1);
+  });
+});
+process.on("disconnect", () => process.exit(0));

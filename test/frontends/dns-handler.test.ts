@@ -1,0 +1,69 @@
+// The transport glue's two promises to query workers: a worker hands every
+// message it may not answer itself to the primary, and an UPDATE is
+// acknowledged only once every process answering queries has seen it.
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { registrationUpdate } from "../../src/client/registration.js";
+import { ManualClock } from "../../src/clock.js";
+import { handleDnsMessage, type DnsHandlerDeps } from "../../src/frontends/dns-handler.js";
+import { parseName } from "../../src/names.js";
+import { Registry } from "../../src/registry/registry.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { makePolicy } from "../../src/update/policy.js";
+import { Class, Type } from "../../src/wire/constants.js";
+import { decodeMessage } from "../../src/wire/decode.js";
+import { encodeQuery } from "../../src/wire/message.js";
+import { signRequest } from "../../src/wire/tsig.js";
+import { encodeUpdate } from "../../src/wire/update.js";
+import { generateKey } from "../../src/update/keys.js";
+
+const zone = parseName("svc.example.");
+const log = pino({ level: "silent" });
+
+async function deps(extra: Partial<DnsHandlerDeps> = {}): Promise<DnsHandlerDeps> {
+  const clock = new ManualClock(1_700_000_000_000);
+  const registry = new Registry({ clock, store: new MemoryStore() });
+  await registry.open();
+  const answer = { domains: [["local"], zone], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 };
+  return { registry, answer, clock, log, maxUdpPayload: 1232, ...extra };
+}
+const update = () => encodeUpdate({ id: 7, zone, updates: registrationUpdate({ instance: "a", type: "_x._tcp", host: "a", port: 1 }, zone) });
+
+describe("handleDnsMessage with a delegate (query workers)", () => {
+  it("answers plain IN queries itself and hands UPDATE, signed and CHAOS messages to the primary", async () => {
+    const handed: Buffer[] = [];
+    const d = await deps({ delegate: async (msg) => (handed.push(msg), null) });
+    const plain = handleDnsMessage(encodeQuery(1, zone, Type.SOA), "udp", "127.0.0.1:1", d);
+    expect(plain).toBeInstanceOf(Buffer);
+    expect(decodeMessage(plain as Buffer).rcodeName).toBe("NOERROR");
+
+    const key = generateKey("k");
+    const { signed } = signRequest(encodeQuery(2, zone, Type.SOA), key, 1_700_000_000);
+    const status = encodeQuery(3, parseName("status.ringdns."), Type.TXT, undefined, Class.CH);
+    for (const msg of [update(), signed, status]) await handleDnsMessage(msg, "udp", "127.0.0.1:1", d);
+    expect(handed.map((m) => m.readUInt16BE(0))).toEqual([7, 2, 3]);
+  });
+});
+
+describe("handleDnsMessage with settled (the primary of query workers)", () => {
+  it("holds an UPDATE's acknowledgement until every worker has the change", async () => {
+    let release!: () => void;
+    const settledCalls: number[] = [];
+    const base = await deps();
+    const d: DnsHandlerDeps = {
+      ...base,
+      update: { registry: base.registry, clock: base.clock, log, domains: base.answer.domains, keys: [], policy: makePolicy(["127.0.0.0/8"], new Map()), lease: { min: 30, max: 3600 } },
+      settled: () => {
+        settledCalls.push(base.registry.instanceCount({ service: "_x", proto: "_tcp" }));
+        return new Promise<void>((r) => (release = r));
+      },
+    };
+    let replied = false;
+    const reply = Promise.resolve(handleDnsMessage(update(), "udp", "127.0.0.1:1", d)).then((r) => ((replied = true), r));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settledCalls).toEqual([1]); // asked once the change was applied...
+    expect(replied).toBe(false); // ...and no acknowledgement before the workers have it
+    release();
+    expect(decodeMessage((await reply)!).rcodeName).toBe("NOERROR");
+  });
+});

@@ -21,6 +21,8 @@ declare -A tools=(
   [dbus-daemon]=dbus
   [etcd]=etcd-server
   [etcdctl]=etcd-client
+  [openssl]=openssl
+  [pgrep]=procps
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done

@@ -38,7 +38,7 @@ export interface Config {
   /** Virtual ring points per unit of SRV weight. */
   readonly ringPoints: number;
   /** Where registrations are kept: the embedded LMDB store in `dataDir`, or memory (lost on exit). */
-  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" } | { kind: "etcd"; url: string };
+  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" } | { kind: "etcd"; url: string; access: EtcdAccess };
   /** TSIG key files (BIND format). */
   readonly keyFiles: readonly string[];
   /** Key name (presentation, with trailing dot) -> zones it may update; keys not listed may update every zone. */
@@ -51,6 +51,17 @@ export interface Config {
   readonly mdnsInterfaces: readonly string[];
   /** Processes answering UDP queries, the primary included (1 = the primary alone). */
   readonly workers: number;
+}
+
+/** How to reach a secured etcd: files are read when the store opens. */
+export interface EtcdAccess {
+  /** CA certificate(s) to verify etcd with; set = TLS. */
+  caFile?: string;
+  /** Client certificate and key, for etcd's --client-cert-auth. */
+  certFile?: string;
+  keyFile?: string;
+  user?: string;
+  passwordFile?: string;
 }
 
 /** What a user may set; every field optional, text as typed. */
@@ -78,6 +89,11 @@ export interface ConfigInput {
   mdns?: boolean;
   /** A count, or "auto" for one per CPU. */
   workers?: string | number;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
+  etcdUser?: string;
+  etcdPasswordFile?: string;
 }
 
 export const DEFAULT_PORT = 8053;
@@ -151,7 +167,7 @@ export function resolveConfig(input: ConfigInput): Config {
       maxConnections: int("--tcp-max-connections", input.tcpMaxConnections, DEFAULT_TCP_OPTIONS.maxConnections, 1, 65_535),
     },
     ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 65_536),
-    store: parseStore(input.store, input.dataDir),
+    store: parseStore(input),
     keyFiles: input.keyFile ?? [],
     keyZones: parseKeyZones(input.keyZone ?? []),
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
@@ -169,13 +185,30 @@ function parseWorkers(v: string | number | undefined): number {
   return int("--workers", v, 1, 1, MAX_WORKERS);
 }
 
-function parseStore(store: string | undefined, dataDir: string | undefined): Config["store"] {
+function parseStore(input: ConfigInput): Config["store"] {
+  const { store, dataDir } = input;
+  const access: EtcdAccess = {
+    ...(input.etcdCa !== undefined ? { caFile: input.etcdCa } : {}),
+    ...(input.etcdCert !== undefined ? { certFile: input.etcdCert } : {}),
+    ...(input.etcdKey !== undefined ? { keyFile: input.etcdKey } : {}),
+    ...(input.etcdUser !== undefined ? { user: input.etcdUser } : {}),
+    ...(input.etcdPasswordFile !== undefined ? { passwordFile: input.etcdPasswordFile } : {}),
+  };
+  const isEtcd = store?.startsWith("etcd://") ?? false;
+  if (!isEtcd) {
+    const flag = Object.keys(access)[0];
+    if (flag) bad(`--etcd-${{ caFile: "ca", certFile: "cert", keyFile: "key", user: "user", passwordFile: "password-file" }[flag]}`, "has no use without --store etcd://…");
+  } else {
+    if ((access.certFile === undefined) !== (access.keyFile === undefined)) bad(access.certFile ? "--etcd-cert" : "--etcd-key", "needs --etcd-cert and --etcd-key together");
+    if (access.certFile && !access.caFile) bad("--etcd-cert", "needs --etcd-ca (a client certificate is only sent over TLS)");
+    if ((access.user === undefined) !== (access.passwordFile === undefined)) bad(access.user ? "--etcd-user" : "--etcd-password-file", "needs --etcd-user and --etcd-password-file together");
+  }
   if (store === undefined || store === "lmdb") return { kind: "lmdb", dataDir: dataDir ?? DEFAULT_DATA_DIR };
-  if (store === "memory" || store.startsWith("etcd://")) {
+  if (store === "memory" || isEtcd) {
     if (dataDir !== undefined) bad("--data-dir", `has no use with --store ${store}`);
     if (store === "memory") return { kind: "memory" };
     parseEtcdUrl(store); // says now what is wrong with it
-    return { kind: "etcd", url: store };
+    return { kind: "etcd", url: store, access };
   }
   return bad("--store", `"${store}" is not a store: use lmdb (the default, in --data-dir), memory, or etcd://host:port[,host:port…][/prefix]`);
 }

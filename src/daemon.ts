@@ -1,9 +1,10 @@
 // Wires config -> store -> registry -> frontends, and owns the lifecycle:
 // start, lease timer, shutdown. The only place that knows every part.
 import type { Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.js";
-import type { Config } from "./config.js";
+import type { Config, EtcdAccess } from "./config.js";
 import { RingdnsError } from "./errors.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
@@ -17,7 +18,7 @@ import { formatName } from "./names.js";
 import { VERSION } from "./version.js";
 import { MemoryStore } from "./store/memory.js";
 import { LmdbStore } from "./store/lmdb.js";
-import { EtcdStore, parseEtcdUrl } from "./store/etcd.js";
+import { EtcdStore, parseEtcdUrl, type EtcdOptions } from "./store/etcd.js";
 import { loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
@@ -37,8 +38,25 @@ export interface DaemonDeps {
 
 async function openStore(s: Config["store"], log: Logger): Promise<Store> {
   if (s.kind === "lmdb") return LmdbStore.open(s.dataDir);
-  if (s.kind === "etcd") return new EtcdStore(parseEtcdUrl(s.url), log);
+  if (s.kind === "etcd") return new EtcdStore(etcdOptions(s.url, s.access), log);
   return new MemoryStore();
+}
+
+function etcdOptions(url: string, access: EtcdAccess): EtcdOptions {
+  const read = (flag: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  return {
+    ...parseEtcdUrl(url),
+    ...(access.caFile
+      ? { tls: { ca: read("--etcd-ca", access.caFile), ...(access.certFile && access.keyFile ? { cert: read("--etcd-cert", access.certFile), key: read("--etcd-key", access.keyFile) } : {}) } }
+      : {}),
+    ...(access.user && access.passwordFile ? { auth: { username: access.user, password: read("--etcd-password-file", access.passwordFile).toString("utf8").split(/\r?\n/)[0]! } } : {}),
+  };
 }
 
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
@@ -70,6 +88,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; updates get SERVFAIL)"}`,
         `location=${st.location}`,
         ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),
+        ...(st.lagMs !== undefined ? [`lag-ms=${st.lagMs}`] : []),
         ...(st.lastEventAt !== undefined ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`] : []),
         `types=${types.length}`,
         `instances=${types.reduce((n, t) => n + registry.instanceCount(t), 0)}`,

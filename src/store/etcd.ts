@@ -3,7 +3,8 @@
 // acknowledged once the etcd cluster has it); `watch` follows the prefix from
 // the revision `load` read, so each daemon's registry is a replica fed by the
 // watch, and what one daemon writes reaches the others.
-import { Etcd3, type IKeyValue, type Watcher } from "etcd3";
+import { hostname } from "node:os";
+import { Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
 import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
@@ -13,6 +14,9 @@ export interface EtcdOptions {
   hosts: string[];
   /** Key prefix shared by the cluster's daemons. */
   prefix: string;
+  /** TLS: the CA to verify etcd with, and a client certificate when etcd asks for one. */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  auth?: { username: string; password: string };
 }
 
 /** Where the store reports that its replica may be stale (etcd out of reach) and fresh again. */
@@ -35,22 +39,73 @@ function remainingSeconds(e: StoreEntry): number | undefined {
   return e.value.expiresAt === undefined ? undefined : Math.max(1, Math.ceil((e.value.expiresAt - Date.now()) / 1000));
 }
 
+const HEARTBEAT_INTERVAL_MS = 2000;
+/** The heartbeat key lives on a lease, so a killed daemon's key goes away by itself. */
+const HEARTBEAT_LEASE_SECONDS = 30;
+
 export class EtcdStore extends CommitStore {
   readonly kind = "etcd";
   private readonly client: Etcd3;
+  /** The endpoints as dialled: https:// with TLS. */
+  private readonly hosts: string[];
   private revision = "0";
   private readonly watchers = new Set<Watcher>();
   /** Keys this replica holds (from load and the watch), so a resync can tell what went away. */
   private readonly known = new Set<string>();
   private connected = true;
   private lastEventAt: number | undefined;
+  // lag: a heartbeat written under meta/ and timed until this replica's watch brings it back
+  private readonly heartbeatKey: string;
+  private heartbeatLease: Lease | undefined;
+  private heartbeat: { token: string; sentAt: number } | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lagMs: number | undefined;
 
   constructor(
     private readonly options: EtcdOptions,
     private readonly log?: StoreHealthLog,
   ) {
     super();
-    this.client = new Etcd3({ hosts: options.hosts, dialTimeout: 3000 });
+    const tls = options.tls;
+    this.hosts = tls ? options.hosts.map((h) => h.replace(/^http:/, "https:")) : options.hosts;
+    this.client = new Etcd3({
+      hosts: this.hosts,
+      dialTimeout: 3000,
+      ...(tls ? { credentials: { rootCertificate: tls.ca, ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}) } } : {}),
+      ...(options.auth ? { auth: options.auth } : {}),
+    });
+    this.heartbeatKey = `${options.prefix}meta/heartbeat/${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  /** Current lag: the last measured one, or longer if the heartbeat now on its way is older. */
+  private currentLag(): number | undefined {
+    const outstanding = this.heartbeat ? Date.now() - this.heartbeat.sentAt : undefined;
+    if (outstanding === undefined) return this.lagMs;
+    return Math.max(this.lagMs ?? 0, outstanding);
+  }
+
+  private async sendHeartbeat(): Promise<void> {
+    // one at a time; one lost on the way is replaced after a while, timed from the first
+    if (this.heartbeat && Date.now() - this.heartbeat.sentAt < 5 * HEARTBEAT_INTERVAL_MS) return;
+    const token = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+    this.heartbeat = { token, sentAt: this.heartbeat?.sentAt ?? Date.now() };
+    try {
+      this.heartbeatLease ??= this.client.lease(HEARTBEAT_LEASE_SECONDS);
+      await this.heartbeatLease.put(this.heartbeatKey).value(token);
+    } catch {
+      // etcd out of reach: the watch reports that, the outstanding heartbeat keeps counting,
+      // and the next one starts over with a new lease
+      const lease = this.heartbeatLease;
+      this.heartbeatLease = undefined;
+      lease?.release();
+    }
+  }
+
+  private heartbeatSeen(kv: IKeyValue): void {
+    if (this.heartbeat && kv.key.toString() === this.heartbeatKey && kv.value.toString() === this.heartbeat.token) {
+      this.lagMs = Date.now() - this.heartbeat.sentAt;
+      this.heartbeat = undefined;
+    }
   }
 
   private full(key: string): string {
@@ -60,9 +115,10 @@ export class EtcdStore extends CommitStore {
   status(): StoreStatus {
     return {
       healthy: this.connected,
-      location: `${this.options.hosts.join(",")} ${this.options.prefix}`,
+      location: `${this.hosts.join(",")} ${this.options.prefix}`,
       revision: this.revision,
       ...(this.lastEventAt !== undefined ? { lastEventAt: this.lastEventAt } : {}),
+      ...(this.currentLag() !== undefined ? { lagMs: this.currentLag() } : {}),
     };
   }
 
@@ -71,7 +127,8 @@ export class EtcdStore extends CommitStore {
     try {
       res = await this.client.getAll().prefix(this.options.prefix).exec();
     } catch (e) {
-      throw new RingdnsError("RINGDNS_E_STORE", `etcd at ${this.options.hosts.join(",")}: ${(e as Error).message}`);
+      // gRPC errors run over several lines; the user gets one
+      throw new RingdnsError("RINGDNS_E_STORE", `etcd at ${this.hosts.join(",")}: ${(e as Error).message.replace(/\s+/g, " ").trim()}`);
     }
     this.revision = String(res.header.revision);
     const out = new Map<string, StoreEntry>();
@@ -124,7 +181,7 @@ export class EtcdStore extends CommitStore {
       return deleted ? { op: "delete", key } : { op: "put", key, entry: decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`) };
     };
     let stopped = false;
-    const where = { etcd: this.options.hosts.join(","), prefix: this.options.prefix };
+    const where = { etcd: this.hosts.join(","), prefix: this.options.prefix };
     const deliver = (ops: StoreOp[]) => {
       for (const o of ops) (o.op === "put" ? this.known.add(o.key) : this.known.delete(o.key));
       if (ops.length > 0) listener(ops);
@@ -148,7 +205,8 @@ export class EtcdStore extends CommitStore {
           });
           w.on("data", (res) => {
             this.revision = String(res.header.revision);
-            this.lastEventAt = Date.now();
+            for (const e of res.events) this.heartbeatSeen(e.kv);
+            if (res.events.some((e) => !e.kv.key.toString().startsWith(`${this.options.prefix}meta/`))) this.lastEventAt = Date.now();
           });
           w.on("data", (res) => deliver(res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined)));
           w.on("error", () => {
@@ -170,15 +228,21 @@ export class EtcdStore extends CommitStore {
       }
     };
     follow(String(BigInt(this.revision) + 1n));
+    void this.sendHeartbeat();
+    this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), HEARTBEAT_INTERVAL_MS).unref();
     return () => {
       stopped = true;
+      clearInterval(this.heartbeatTimer);
       for (const w of this.watchers) void w.cancel();
       this.watchers.clear();
     };
   }
 
   async close(): Promise<void> {
+    clearInterval(this.heartbeatTimer);
     for (const w of this.watchers) await w.cancel();
+    // best effort: the lease would remove the key anyway
+    await this.heartbeatLease?.revoke().catch(() => undefined);
     this.client.close();
   }
 }

@@ -16,6 +16,12 @@ export interface StoreStatus {
   revision?: string;
   /** When this replica last heard of a change, ms since the epoch (etcd). */
   lastEventAt?: number;
+  /**
+   * How far behind the shared store this replica runs: the time from writing a
+   * heartbeat to etcd until this replica's watch delivers it, or, while one is
+   * outstanding, how long it has been on its way (etcd).
+   */
+  lagMs?: number;
 }
 
 export interface Store {

@@ -1,7 +1,7 @@
 // A real etcd for tests: one member on loopback with a throwaway data dir,
 // ended by PID when the test is done.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,20 +23,58 @@ export interface RunningEtcd {
   restart(): Promise<RunningEtcd>;
 }
 
-export async function startEtcd(at?: { client: number; peer: number; dir: string }): Promise<RunningEtcd> {
+/** Files for an etcd that talks TLS to its clients and asks them for a certificate. */
+export interface EtcdTls {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
+export function makeEtcdTls(): EtcdTls {
+  const dir = mkdtempSync(join(tmpdir(), "ringdns-etcd-tls-"));
+  const f = (n: string) => join(dir, n);
+  const ssl = (args: string[]) => {
+    const r = spawnSync("openssl", args, { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  };
+  ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=ringdns test CA", "-keyout", f("ca.key"), "-out", f("ca.pem")]);
+  for (const [name, ext] of [
+    ["server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"],
+    ["client", "extendedKeyUsage=clientAuth"],
+  ] as const) {
+    writeFileSync(f(`${name}.ext`), ext + "\n");
+    ssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name === "client" ? "root" : "127.0.0.1"}`, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`)]);
+    ssl(["x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f(`${name}.ext`), "-out", f(`${name}.pem`)]);
+  }
+  return { ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key") };
+}
+
+/** etcdctl's flags to reach an etcd started with `tls`. */
+export function etcdctlTlsArgs(tls: EtcdTls): string[] {
+  return ["--cacert", tls.ca, "--cert", tls.clientCert, "--key", tls.clientKey];
+}
+
+export async function startEtcd(at?: { client: number; peer: number; dir: string }, tls?: EtcdTls): Promise<RunningEtcd> {
   const client = at?.client ?? (await freeTcpPort());
   const peer = at?.peer ?? (await freeTcpPort());
   const dir = at?.dir ?? mkdtempSync(join(tmpdir(), "ringdns-etcd-"));
-  const url = `http://127.0.0.1:${client}`;
-  const proc = spawn("etcd", ["--name", "t", "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`, "--initial-cluster", `t=http://127.0.0.1:${peer}`, "--log-level", "error"], { stdio: ["ignore", "ignore", "pipe"] });
+  const url = `${tls ? "https" : "http"}://127.0.0.1:${client}`;
+  const tlsArgs = tls ? ["--cert-file", tls.serverCert, "--key-file", tls.serverKey, "--trusted-ca-file", tls.ca, "--client-cert-auth"] : [];
+  const proc = spawn("etcd", ["--name", "t", "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`, "--initial-cluster", `t=http://127.0.0.1:${peer}`, "--log-level", "error", ...tlsArgs], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr!.on("data", (d) => (err += d));
   for (let i = 0; ; i++) {
-    try {
-      const r = await fetch(`${url}/health`);
-      if (r.ok) break;
-    } catch {
-      /* not up yet */
+    if (tls) {
+      if (spawnSync("etcdctl", ["--endpoints", url, ...etcdctlTlsArgs(tls), "endpoint", "health"]).status === 0) break;
+    } else {
+      try {
+        if ((await fetch(`${url}/health`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
     }
     if (i > 100 || proc.exitCode !== null) throw new Error(`etcd did not start: ${err}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -46,48 +84,72 @@ export async function startEtcd(at?: { client: number; peer: number; dir: string
     proc,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (proc.exitCode !== null) return resolve();
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
         proc.once("exit", () => resolve());
         proc.kill("SIGTERM");
       }),
-    restart: () => startEtcd({ client, peer, dir }),
+    restart: () => startEtcd({ client, peer, dir }, tls),
   };
 }
 
-/** A three-member etcd cluster on loopback; `members[i].stop()` ends one member. */
-export async function startEtcdCluster(size = 3): Promise<{ urls: string[]; members: RunningEtcd[]; stop(): Promise<void> }> {
+async function healthy(url: string, what: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 150) throw new Error(`${what} did not become healthy`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export interface EtcdCluster {
+  urls: string[];
+  /** `members[i].stop()` kills one member (SIGKILL); `restart()` brings it back on its data. */
+  members: RunningEtcd[];
+  /** "etcd://h1:p1,h2:p2,h3:p3/prefix/" for --store. */
+  storeUrl(prefix: string): string;
+  stop(): Promise<void>;
+}
+
+/** A three-member etcd cluster on loopback. */
+export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freeTcpPort(), peer: await freeTcpPort() });
   const initial = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(",");
-  const members = await Promise.all(
-    ports.map(async (p, i) => {
-      const dir = mkdtempSync(join(tmpdir(), `ringdns-etcd-m${i}-`));
-      const url = `http://127.0.0.1:${p.client}`;
-      const proc = spawn("etcd", ["--name", `m${i}`, "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-cluster", initial, "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error"], { stdio: ["ignore", "ignore", "ignore"] });
-      const member: RunningEtcd = {
-        url,
-        proc,
-        stop: () =>
-          new Promise<void>((resolve) => {
-            if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-            proc.once("exit", () => resolve());
-            proc.kill("SIGKILL");
-          }),
-        restart: () => Promise.reject(new Error("not supported for cluster members")),
-      };
-      return member;
-    }),
-  );
-  for (const m of members) {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${m.url}/health`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 150) throw new Error("etcd cluster did not become healthy");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  return { urls: members.map((m) => m.url), members, stop: async () => void (await Promise.all(members.map((m) => m.stop()))) };
+  const member = (i: number, dir: string): RunningEtcd => {
+    const p = ports[i]!;
+    const url = `http://127.0.0.1:${p.client}`;
+    // with data in `dir` already (a restart), etcd rejoins from it and ignores the initial-cluster flags
+    const proc = spawn("etcd", ["--name", `m${i}`, "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-cluster", initial, "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error"], { stdio: ["ignore", "ignore", "ignore"] });
+    return {
+      url,
+      proc,
+      stop: () =>
+        new Promise<void>((resolve) => {
+          if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+          proc.once("exit", () => resolve());
+          proc.kill("SIGKILL");
+        }),
+      restart: async () => {
+        const again = member(i, dir);
+        members[i] = again;
+        return again;
+      },
+    };
+  };
+  const members = ports.map((_, i) => member(i, mkdtempSync(join(tmpdir(), `ringdns-etcd-m${i}-`))));
+  for (const m of members) await healthy(m.url, "etcd cluster");
+  return {
+    urls: members.map((m) => m.url),
+    members,
+    storeUrl: (prefix) => `etcd://${members.map((m) => m.url.replace("http://", "")).join(",")}/${prefix.replace(/^\/|\/$/g, "")}/`,
+    stop: async () => void (await Promise.all(members.map((m) => m.stop()))),
+  };
+}
+
+/** Wait until every member of a restarted cluster reports healthy. */
+export async function clusterHealthy(c: EtcdCluster): Promise<void> {
+  for (const m of c.members) await healthy(m.url, "etcd cluster");
 }

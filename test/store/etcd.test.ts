@@ -41,6 +41,19 @@ describe.skipIf(skip)("etcd", () => {
     await b.close();
   });
 
+  it("measures its lag: a heartbeat written to etcd and timed until the watch brings it back", async () => {
+    const s = fresh();
+    await s.load();
+    const stop = s.watch(() => undefined);
+    for (let i = 0; i < 100 && s.status().lagMs === undefined; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(s.status().lagMs).toBeGreaterThanOrEqual(0);
+    expect(s.status().lagMs).toBeLessThan(1000);
+    // heartbeats are not registrations: nothing about them reaches the registry
+    expect([...(await s.load()).keys()]).toEqual([]);
+    stop();
+    await s.close();
+  });
+
   it("a watch that resumes from a compacted revision reads everything again, deletions included", async () => {
     const prefix = `/compact-${process.pid}/`;
     const a = new EtcdStore({ hosts: [etcd.url], prefix });

@@ -25,7 +25,8 @@ export function parseKeyFile(text: string, file: string): TsigKey[] {
   const bad = (msg: string): never => {
     throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${file}: ${msg}`);
   };
-  const stripped = text.replace(/#.*$|\/\/.*$/gm, "").replace(/\/\*[\s\S]*?\*\//g, "");
+  // comments go, quoted strings stay whole: a base64 secret may contain "//"
+  const stripped = text.replace(/"(?:[^"\\]|\\.)*"|#.*$|\/\/.*$|\/\*[\s\S]*?\*\//gm, (m) => (m.startsWith('"') ? m : ""));
   const keys: TsigKey[] = [];
   for (const m of stripped.matchAll(KEY_BLOCK)) {
     const name = m[1]!;

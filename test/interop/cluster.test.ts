@@ -136,10 +136,16 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("three daemon
     for (const d of daemons) {
       const browse = dig("dig", "127.0.0.1", d.port, ["_ack._tcp.svc.example", "PTR"]).answer.map((x) => x.rdata.split(".")[0]).sort();
       expect(browse).toEqual([...acknowledged].sort()); // everything acknowledged, nothing refused
-      const status = runCli(["status", "--server", `127.0.0.1:${d.port}`]).stdout;
+      // the first heartbeat after the outage measured the outage; the next ones are back to milliseconds
+      const lag = (st: string) => Number(/^lag-ms=(\d+)$/m.exec(st)?.[1]);
+      let status = runCli(["status", "--server", `127.0.0.1:${d.port}`]).stdout;
+      for (let i = 0; i < 30 && !(lag(status) < 1000); i++) {
+        await sleep(200);
+        status = runCli(["status", "--server", `127.0.0.1:${d.port}`]).stdout;
+      }
       expect(status).toMatch(/^healthy=yes$/m);
       expect(status).toMatch(/^revision=\d+$/m);
-      expect(Number(/^lag-ms=(\d+)$/m.exec(status)?.[1])).toBeLessThan(1000); // the heartbeat came back through the watch
+      expect(lag(status)).toBeLessThan(1000);
     }
   });
 });

@@ -83,3 +83,22 @@ export function createLab(count: number): Lab {
     throw e;
   }
 }
+
+let backboneCounter = 0;
+
+/**
+ * A point-to-point link between two hosts of different labs (a "backbone":
+ * two LANs whose daemons share an etcd). `a` gets 198.51.100.1/30 on bb0, `b`
+ * .2; the link goes away with the labs' namespaces.
+ */
+export function linkHosts(a: LabHost, b: LabHost): { a: string; b: string } {
+  const n = backboneCounter++;
+  const base = 4 * (n % 64);
+  const [addrA, addrB] = [`198.51.100.${base + 1}`, `198.51.100.${base + 2}`];
+  ip(["-n", a.ns, "link", "add", "bb0", "type", "veth", "peer", "name", "bb0", "netns", b.ns]);
+  ip(["-n", a.ns, "addr", "add", `${addrA}/30`, "dev", "bb0"]);
+  ip(["-n", b.ns, "addr", "add", `${addrB}/30`, "dev", "bb0"]);
+  ip(["-n", a.ns, "link", "set", "bb0", "up"]);
+  ip(["-n", b.ns, "link", "set", "bb0", "up"]);
+  return { a: addrA, b: addrB };
+}

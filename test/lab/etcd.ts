@@ -15,6 +15,14 @@ async function freeTcpPort(): Promise<number> {
   });
 }
 
+function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once("exit", () => resolve());
+    proc.kill(signal);
+  });
+}
+
 export interface RunningEtcd {
   url: string;
   proc: ChildProcess;
@@ -82,12 +90,7 @@ export async function startEtcd(at?: { client: number; peer: number; dir: string
   return {
     url,
     proc,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-        proc.once("exit", () => resolve());
-        proc.kill("SIGTERM");
-      }),
+    stop: () => stopProcess(proc, "SIGTERM"),
     restart: () => startEtcd({ client, peer, dir }, tls),
   };
 }
@@ -126,12 +129,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     return {
       url,
       proc,
-      stop: () =>
-        new Promise<void>((resolve) => {
-          if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-          proc.once("exit", () => resolve());
-          proc.kill("SIGKILL");
-        }),
+      stop: () => stopProcess(proc, "SIGKILL"),
       restart: async () => {
         const again = member(i, dir);
         members[i] = again;

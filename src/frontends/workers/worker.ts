@@ -25,26 +25,26 @@ function delegate(msg: Buffer, transport: Transport, peer: string): Promise<Buff
   });
 }
 
-/**
- * A handed-over socket reads from the moment it is bound: what arrives before
- * the replica is ready waits here (a datagram with no listener is lost).
- */
-const held = new Map<Socket, [Buffer, RemoteInfo][]>();
-function adoptSocket(type: "udp4" | "udp6", handle: unknown): Socket {
+/** A handed-over socket, and what arrived on it before the replica was ready (a datagram with no listener is lost). */
+interface Adopted {
+  socket: Socket;
+  early: [Buffer, RemoteInfo][];
+}
+
+function adoptSocket(type: "udp4" | "udp6", handle: unknown): Adopted {
   const socket = createSocket(type);
   const early: [Buffer, RemoteInfo][] = [];
-  held.set(socket, early);
   socket.on("message", (msg, rinfo) => early.push([msg, rinfo]));
   // dgram's bind takes a native handle as cluster workers use it: start reading it, listener in place
   socket.bind(handle as never);
-  return socket;
+  return { socket, early };
 }
 
 let deps: DnsHandlerDeps | undefined;
 let store: ReplicaStore | undefined;
 let socketsLeft = 0;
 
-async function receive(m: ToWorker, socket: Socket | undefined): Promise<void> {
+async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void> {
   switch (m.t) {
     case "start": {
       const s = m.settings;
@@ -59,11 +59,10 @@ async function receive(m: ToWorker, socket: Socket | undefined): Promise<void> {
       return;
     }
     case "socket": {
-      const early = held.get(socket!) ?? [];
-      held.delete(socket!);
-      socket!.removeAllListeners("message");
-      serveUdp(socket!, deps!);
-      for (const [msg, rinfo] of early) socket!.emit("message", msg, rinfo);
+      const { socket, early } = adopted!;
+      socket.removeAllListeners("message");
+      serveUdp(socket, deps!);
+      for (const [msg, rinfo] of early) socket.emit("message", msg, rinfo);
       if (--socketsLeft === 0) send({ t: "ready" });
       return;
     }
@@ -84,8 +83,8 @@ async function receive(m: ToWorker, socket: Socket | undefined): Promise<void> {
 // in order: a change must not overtake the start message whose replica it updates
 let queue = Promise.resolve();
 process.on("message", (m: ToWorker, handle: unknown) => {
-  const socket = m.t === "socket" ? adoptSocket(m.type, handle) : undefined;
-  queue = queue.then(() => receive(m, socket)).catch((err) => {
+  const adopted = m.t === "socket" ? adoptSocket(m.type, handle) : undefined;
+  queue = queue.then(() => receive(m, adopted)).catch((err) => {
     process.stderr.write(`ringdns query worker: ${String(err)}\n`);
     process.exit(1);
   });

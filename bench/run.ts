@@ -191,8 +191,8 @@ ${ratioTable}
 ### All cores
 
 ringdns with \`--workers ${cores}\` (query processes sharing the UDP socket) and knotd with
-\`udp-workers: ${cores}\`, same queries and client settings. dnsperf shares these cores, so neither
-server can scale by the core count here.
+\`udp-workers: ${cores}\`, same queries and client settings. dnsperf shares these cores: a server that needs
+more CPU per query takes it from the load generator when it adds a worker.
 
 ${allCoreTable}
 

@@ -13,6 +13,9 @@ import { VERSION } from "../src/version.js";
 import { queryServer } from "../src/client/dns-client.js";
 import { Class, Type } from "../src/wire/constants.js";
 import { runDeregister, runRegister } from "../src/cli/register.js";
+import { describeEvent } from "../src/cli/watch.js";
+import { watch } from "../src/client/watch.js";
+import { readFileSync } from "node:fs";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -57,6 +60,9 @@ program
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")
   .option("--mdns-interface <if>", "run mDNS on this interface (learn and advertise services), repeatable; off unless given", collect)
   .option("--no-mdns", "no mDNS even if --mdns-interface is given")
+  .option("--http <addr:port>", "HTTP admin API, live dashboard (/) and Prometheus metrics (/metrics), e.g. 127.0.0.1:8080; off unless given")
+  .option("--http-token-file <file>", "bearer token for registering over HTTP (and for reads from elsewhere); without it HTTP is read-only")
+  .option("--http-read-from <cidr>", 'sources that may read over HTTP without the token, repeatable (default 127.0.0.0/8 and ::1; "none" for none)', collect)
   .option("--workers <n>", 'processes answering UDP queries ("auto": one per CPU); updates, TCP and mDNS stay in the first', "1")
   .addHelpText(
     "after",
@@ -213,6 +219,32 @@ Examples:
   .action(async (type: string, instance: string, opts) => {
     try {
       process.exitCode = await runDeregister({ ...clientArgs(opts), type, instance });
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command("watch")
+  .description("follow a daemon's registry as it changes, a line per event (needs the daemon's --http)")
+  .argument("[type]", "only this service type, e.g. _cache._tcp")
+  .option("--http <url>", "the daemon's HTTP admin address", "http://127.0.0.1:8080")
+  .option("--token-file <file>", "bearer token, when reads from here need one")
+  .option("--json", "print each event as a JSON line")
+  .addHelpText(
+    "after",
+    `
+Examples:
+  ringdns watch --http http://127.0.0.1:8080
+  ringdns watch _cache._tcp --json`,
+  )
+  .action(async (type: string | undefined, opts) => {
+    try {
+      const token = opts.tokenFile ? readFileSync(opts.tokenFile, "utf8").split(/\r?\n/)[0]!.trim() : undefined;
+      const onConnect = () => process.stderr.write(`watching ${opts.http}${type ? ` for ${type}` : ""} (Ctrl-C to stop)\n`);
+      for await (const e of watch({ url: opts.http, onConnect, ...(type ? { type } : {}), ...(token ? { token } : {}) })) {
+        process.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
+      }
     } catch (e) {
       fail(e);
     }

@@ -7,7 +7,7 @@ import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
-import { DEFAULT_ALLOW_UPDATE, makePolicy } from "./update/policy.js";
+import { DEFAULT_ALLOW_UPDATE, makePolicy, sourceMatcher } from "./update/policy.js";
 import { parseEtcdUrl } from "./store/etcd.js";
 import { MAX_UDP_PAYLOAD } from "./wire/constants.js";
 
@@ -51,6 +51,14 @@ export interface Config {
   readonly mdnsInterfaces: readonly string[];
   /** Processes answering UDP queries, the primary included (1 = the primary alone). */
   readonly workers: number;
+  /** The HTTP admin API, dashboard and metrics; undefined = off. */
+  readonly http?: {
+    listen: ListenAddress;
+    /** File with the bearer token for writes; none = registration over HTTP is off. */
+    tokenFile?: string;
+    /** Sources that may read without the token. */
+    readFrom: readonly string[];
+  };
 }
 
 /** How to reach a secured etcd: files are read when the store opens. */
@@ -94,6 +102,9 @@ export interface ConfigInput {
   etcdKey?: string;
   etcdUser?: string;
   etcdPasswordFile?: string;
+  http?: string;
+  httpTokenFile?: string;
+  httpReadFrom?: string[];
 }
 
 export const DEFAULT_PORT = 8053;
@@ -174,9 +185,25 @@ export function resolveConfig(input: ConfigInput): Config {
     lease: parseLeases(input),
     mdnsInterfaces: input.mdns === false ? [] : [...new Set(input.mdnsInterface ?? [])],
     workers: parseWorkers(input.workers),
+    ...parseHttp(input),
   };
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   return Object.freeze(config);
+}
+
+export const DEFAULT_HTTP_READ_FROM = ["127.0.0.0/8", "::1/128"];
+
+function parseHttp(input: ConfigInput): Pick<Config, "http"> {
+  if (input.http === undefined) {
+    if (input.httpTokenFile !== undefined) bad("--http-token-file", "has no use without --http ADDR:PORT");
+    if (input.httpReadFrom !== undefined) bad("--http-read-from", "has no use without --http ADDR:PORT");
+    return {};
+  }
+  const listen = parseListenAddress(input.http, "--http");
+  if (listen.length !== 1) bad("--http", `"${input.http}": give one ADDRESS:PORT, e.g. 127.0.0.1:8080`);
+  const readFrom = input.httpReadFrom && input.httpReadFrom.length > 0 ? input.httpReadFrom : DEFAULT_HTTP_READ_FROM;
+  sourceMatcher(readFrom, "--http-read-from"); // validates now
+  return { http: { listen: listen[0]!, ...(input.httpTokenFile !== undefined ? { tokenFile: input.httpTokenFile } : {}), readFrom } };
 }
 
 function parseWorkers(v: string | number | undefined): number {

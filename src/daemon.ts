@@ -10,8 +10,12 @@ import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp } from "./frontends/tcp.js";
 import { listenUdp } from "./frontends/udp.js";
-import { startMdns } from "./frontends/mdns/index.js";
-import { startQueryWorkers } from "./frontends/workers/primary.js";
+import { startMdns, type Mdns } from "./frontends/mdns/index.js";
+import { startQueryWorkers, type QueryWorkers } from "./frontends/workers/primary.js";
+import { listenHttp } from "./frontends/http/server.js";
+import { WatchHub } from "./frontends/http/watch.js";
+import { DaemonMetrics } from "./metrics.js";
+import { sourceMatcher } from "./update/policy.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName } from "./names.js";
@@ -59,6 +63,19 @@ function etcdOptions(url: string, access: EtcdAccess): EtcdOptions {
   };
 }
 
+/** The HTTP bearer token: the file's first line. */
+function readToken(file: string): string {
+  let text;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--http-token-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const token = text.split(/\r?\n/)[0]!.trim();
+  if (token.length < 16) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--http-token-file: ${file}: the token must be at least 16 characters (e.g. openssl rand -hex 32 > ${file})`);
+  return token;
+}
+
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
@@ -72,7 +89,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     log.info({ file: config.servicesFile, instances: s.instances.length, hosts: s.hosts.length }, "loaded static services");
   }
 
+  let mdns: Mdns | undefined;
+  let workers: QueryWorkers | undefined;
+  const metrics = config.http
+    ? new DaemonMetrics({ registry, store: () => store.status(), mdns: () => mdns?.stats(), others: async () => (workers ? workers.metrics() : []) })
+    : undefined;
   const handler: DnsHandlerDeps = {
+    ...(metrics ? { metrics } : {}),
     update: { registry, clock, log, domains: config.domains, keys, policy: makePolicy(config.allowUpdate, config.keyZones), lease: config.lease },
     registry,
     clock,
@@ -131,7 +154,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   if (config.mdnsInterfaces.length > 0) {
     try {
-      const mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log });
+      mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log });
       closers.unshift(mdns.close); // first, so goodbyes leave before the sockets close
     } catch (e) {
       await Promise.all(closers.map((c) => c()));
@@ -142,11 +165,41 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   if (config.workers > 1) {
     try {
       const settings = { logLevel: config.logLevel, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
-      const workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
+      workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
       handler.settled = workers.settled;
       closers.unshift(workers.close); // first: no worker answers from a registry that is closing
     } catch (e) {
       await Promise.all(closers.map((c) => c()));
+      throw e;
+    }
+  }
+
+  let httpAddress: string | undefined;
+  if (config.http && metrics) {
+    try {
+      const watch = new WatchHub(registry, clock);
+      const token = config.http.tokenFile === undefined ? undefined : readToken(config.http.tokenFile);
+      const http = await listenHttp(config.http.listen.host, config.http.listen.port, {
+        registry,
+        clock,
+        log,
+        update: { ...handler.update!, ...(handler.settled ? { settled: handler.settled } : {}) },
+        watch,
+        storeStatus: () => store.status(),
+        metrics: () => metrics.exposition(),
+        observeUpdate: (rcode) => metrics.observeUpdate("http", rcode),
+        ...(token !== undefined ? { token } : {}),
+        readsOpenTo: sourceMatcher(config.http.readFrom, "--http-read-from"),
+      });
+      closers.unshift(async () => {
+        await http.close();
+        watch.close();
+      });
+      httpAddress = http.address.includes(":") ? `[${http.address}]:${http.port}` : `${http.address}:${http.port}`;
+    } catch (e) {
+      await Promise.all(closers.map((c) => c()));
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === "EADDRINUSE" || err.code === "EACCES") throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on --http ${config.http.listen.host}:${config.http.listen.port}: ${err.code}`);
       throw e;
     }
   }
@@ -177,6 +230,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       keys: keys.map((k) => formatName(k.name)),
       mdns: config.mdnsInterfaces.length > 0 ? config.mdnsInterfaces : "off",
       workers: config.workers,
+      http: httpAddress ?? "off",
       unsignedUpdatesFrom: config.allowUpdate,
     },
     "ringdns listening",

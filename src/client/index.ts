@@ -7,3 +7,4 @@ export type { Server } from "./dns-client.js";
 export { loadKeyFile, parseKeySpec, generateKey } from "../update/keys.js";
 export type { TsigKey } from "../wire/tsig.js";
 export { Ring } from "../ring/ring.js";
+export { watch, type WatchOptions, type WatchItem, type WatchEvent } from "./watch.js";

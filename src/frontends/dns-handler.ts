@@ -7,7 +7,9 @@ import type { Clock } from "../clock.js";
 import type { Registry } from "../registry/registry.js";
 import { CLASSIC_UDP_SIZE, Class, Opcode, Rcode, rcodeName, Type, typeName } from "../wire/constants.js";
 import { encodeResponse, type Edns } from "../wire/message.js";
-import { decodeQuery } from "../wire/query.js";
+import { decodeQuery, questionType } from "../wire/query.js";
+import type { QueryMetrics } from "../metrics.js";
+import { performance } from "node:perf_hooks";
 import { formatName, lowerAscii } from "../names.js";
 import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
@@ -36,6 +38,7 @@ export interface DnsHandlerDeps {
   delegate?: (msg: Buffer, transport: Transport, peer: string) => Promise<Buffer | null>;
   /** Resolves once every process answering queries has seen the registry as it is now; an UPDATE is acknowledged after it. */
   settled?: () => Promise<void>;
+  metrics?: QueryMetrics;
 }
 
 /** CHAOS-class names the daemon answers about itself. */
@@ -55,6 +58,20 @@ export function udpLimit(edns: Edns | undefined, serverMax: number): number {
 
 /** The reply to send, or null to send nothing; UPDATEs are answered once durable, so later. */
 export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
+  const metrics = deps.metrics;
+  if (!metrics) return answerMessage(msg, transport, peer, deps);
+  const started = performance.now();
+  const reply = answerMessage(msg, transport, peer, deps);
+  if (reply instanceof Promise) {
+    // an UPDATE is counted when answered; a message a worker hands on is counted by the primary
+    if (msg.length >= 12 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE && !deps.delegate) void reply.then((r) => r && r.length >= 12 && metrics.observeUpdate(transport, r[3]! & 0x0f));
+  } else if (reply && reply.length >= 12) {
+    metrics.observeQuery(transport, questionType(msg) ?? 0, reply[3]! & 0x0f, (performance.now() - started) / 1000);
+  }
+  return reply;
+}
+
+function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
   const isUpdate = msg.length >= 12 && (msg[2]! & 0x80) === 0 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE;
   if (isUpdate && deps.delegate) return deps.delegate(msg, transport, peer);
   if (isUpdate && deps.update) {

@@ -93,14 +93,29 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
   }
 
   const lease = grantedLease(u.lease?.lease, deps.lease);
-  const outcome = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, now);
-  if (outcome.rcode !== Rcode.NOERROR) return refuse(outcome.rcode, outcome.reason ?? rcodeName(outcome.rcode));
+  const result = await commitUpdate(u, lease, deps, { peer, key: key && formatName(key.name) });
+  if ("stored" in result) return send(reply(u, Rcode.SERVFAIL, [edeOption(EDE_OTHER, "the registration could not be stored")]));
+  if (result.rcode !== Rcode.NOERROR) return refuse(result.rcode, result.reason);
+  return send(reply(u, Rcode.NOERROR, u.lease && lease !== undefined ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))] : []));
+}
+
+export type CommitResult = { rcode: number; reason: string; stored?: false } | { rcode: typeof Rcode.NOERROR; reason: ""; registered: string[]; removed: string[] };
+
+/**
+ * An authorized UPDATE from any frontend (DNS or HTTP): the pure RFC 2136
+ * core, then a durable commit, and one log line. `stored: false` = the store
+ * failed (SERVFAIL); another rcode = refused, nothing changed.
+ */
+export async function commitUpdate(u: UpdateMessage, lease: number | undefined, deps: UpdateDeps, who: Record<string, unknown>): Promise<CommitResult> {
+  const zone = formatName(u.zone.name);
+  const outcome = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
+  if (outcome.rcode !== Rcode.NOERROR) return { rcode: outcome.rcode, reason: outcome.reason ?? rcodeName(outcome.rcode) };
   try {
     await deps.registry.apply(outcome.ops);
   } catch (err) {
-    log.error({ err, peer, zone }, "update not stored: SERVFAIL");
-    return send(reply(u, Rcode.SERVFAIL, [edeOption(EDE_OTHER, "the registration could not be stored")]));
+    deps.log.error({ err, ...who, zone }, "update not stored: SERVFAIL");
+    return { rcode: Rcode.SERVFAIL, reason: "the registration could not be stored", stored: false };
   }
-  log.info({ peer, zone, key: key && formatName(key.name), registered: outcome.registered, removed: outcome.removed, lease }, "update applied");
-  return send(reply(u, Rcode.NOERROR, u.lease && lease !== undefined ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))] : []));
+  deps.log.info({ ...who, zone, registered: outcome.registered, removed: outcome.removed, lease }, "update applied");
+  return { rcode: Rcode.NOERROR, reason: "", registered: outcome.registered, removed: outcome.removed };
 }

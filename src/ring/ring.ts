@@ -161,6 +161,18 @@ export class Ring {
     return out;
   }
 
+  /**
+   * The circle in `slices` equal slices, each with the instance owning its
+   * midpoint: a picture of the ring at a resolution a screen can draw.
+   */
+  picture(slices: number): (string | undefined)[] {
+    if (this.pts.hi.length === 0) return new Array<undefined>(slices).fill(undefined);
+    return Array.from({ length: slices }, (_, i) => {
+      const hi = Math.floor(((i + 0.5) / slices) * 2 ** 32) >>> 0;
+      return this.ids[this.pts.owner[this.seek({ hi, lo: 0 })]!];
+    });
+  }
+
   /** Fraction of the hash space each instance owns (its arcs ending at its points). */
   shares(): Map<string, number> {
     const { hi, lo, owner } = this.pts;

@@ -14,8 +14,8 @@ export interface UpdatePolicy {
   allowsKey(key: TsigKey, zone: Labels): boolean;
 }
 
-/** `cidrs`: sources for unsigned updates ("none" for no source); `keyZones`: key name -> zones it may update. */
-export function makePolicy(cidrs: readonly string[], keyZones: ReadonlyMap<string, readonly Labels[]>): UpdatePolicy {
+/** A test for "is this address in one of these CIDRs" ("none" in the list matches nothing); `setting` names the flag in errors. */
+export function sourceMatcher(cidrs: readonly string[], setting: string): (address: string) => boolean {
   const list = new BlockList();
   for (const c of cidrs) {
     if (c === "none") continue;
@@ -23,16 +23,22 @@ export function makePolicy(cidrs: readonly string[], keyZones: ReadonlyMap<strin
     const family = isIPv4(addr) ? "ipv4" : isIPv6(addr) ? "ipv6" : undefined;
     const bits = bitsText === undefined ? (family === "ipv4" ? 32 : 128) : Number(bitsText);
     if (!family || !Number.isInteger(bits) || bits < 0 || bits > (family === "ipv4" ? 32 : 128)) {
-      throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--allow-update: "${c}" is not a CIDR like 192.0.2.0/24 or 2001:db8::/32 (or "none")`);
+      throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${setting}: "${c}" is not a CIDR like 192.0.2.0/24 or 2001:db8::/32 (or "none")`);
     }
     list.addSubnet(addr, bits, family);
   }
+  return (address) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+    const a = mapped ?? address;
+    return (isIPv4(a) || isIPv6(a)) && list.check(a, isIPv4(a) ? "ipv4" : "ipv6");
+  };
+}
+
+/** `cidrs`: sources for unsigned updates ("none" for no source); `keyZones`: key name -> zones it may update. */
+export function makePolicy(cidrs: readonly string[], keyZones: ReadonlyMap<string, readonly Labels[]>): UpdatePolicy {
+  const allowed = sourceMatcher(cidrs, "--allow-update");
   return {
-    allowsUnsigned(address) {
-      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-      const a = mapped ?? address;
-      return list.check(a, isIPv4(a) ? "ipv4" : "ipv6");
-    },
+    allowsUnsigned: allowed,
     allowsKey(key, zone) {
       const zones = keyZones.get(formatName(key.name));
       return !zones || zones.some((z) => labelsEqual(z, zone));

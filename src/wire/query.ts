@@ -70,3 +70,20 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
     throw e;
   }
 }
+
+/** The first question's type, read without decoding the name (for metrics); undefined when there is none. */
+export function questionType(msg: Uint8Array): number | undefined {
+  if (msg.length < 12 || ((msg[4]! << 8) | msg[5]!) === 0) return undefined;
+  let off = 12;
+  while (off < msg.length) {
+    const len = msg[off]!;
+    if (len === 0) break;
+    if ((len & 0xc0) === 0xc0) {
+      off += 1;
+      break;
+    }
+    off += len + 1;
+  }
+  off += 1;
+  return off + 2 <= msg.length ? (msg[off]! << 8) | msg[off + 1]! : undefined;
+}

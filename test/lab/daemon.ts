@@ -13,6 +13,8 @@ export interface RunningDaemon {
   port: number;
   /** IPv6 loopback port, when listening on ::1. */
   port6?: number;
+  /** The HTTP admin API's port, when started with --http. */
+  httpPort?: number;
   proc: ChildProcess;
   logs: string[];
   /** Resolves with the first log line matching `pattern` (the daemon writes asynchronously to us). */
@@ -27,6 +29,7 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
   const proc = spawn(process.execPath, [CLI, "serve", ...dns, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   const logs: string[] = [];
   let buffered = "";
+  let httpPort: number | undefined;
   const listening = new Promise<string[]>((resolve, reject) => {
     proc.stderr!.setEncoding("utf8");
     proc.stderr!.on("data", (chunk: string) => {
@@ -38,7 +41,10 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
         logs.push(line);
         try {
           const j = JSON.parse(line);
-          if (j.msg === "ringdns listening") resolve(j.dns);
+          if (j.msg === "ringdns listening") {
+            if (typeof j.http === "string" && j.http !== "off") httpPort = Number(j.http.slice(j.http.lastIndexOf(":") + 1));
+            resolve(j.dns);
+          }
         } catch {
           /* not JSON: a startup error line */
         }
@@ -54,6 +60,7 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
   return {
     port: portOf("127.0.0.1")!,
     ...(opts.ipv6 ? { port6: portOf("[::1]")! } : {}),
+    ...(httpPort !== undefined ? { httpPort } : {}),
     proc,
     logs,
     async waitForLog(pattern, timeoutMs = 3000) {

@@ -9,8 +9,17 @@ import { MdnsLearner } from "./learner.js";
 import { MdnsResponder } from "./responder.js";
 import { interfaceAddress, MDNS_PORT, openTransport, sameAddress, type MdnsTransport } from "./transport.js";
 
+export interface MdnsStats {
+  probes: number;
+  conflicts: number;
+  goodbyes: number;
+  /** Records in the learner's cache now. */
+  cacheRecords: number;
+}
+
 export interface Mdns {
   readonly interfaces: readonly { iface: string; family: 4 | 6; address: string }[];
+  stats(): MdnsStats;
   close(): Promise<void>;
 }
 
@@ -55,6 +64,7 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   deps.log.info({ interfaces: transports.map((t) => `${t.iface} (${t.address})`) }, "mDNS running");
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
+    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size() }),
     async close() {
       await learner.close();
       await responder.close();

@@ -52,6 +52,8 @@ export class MdnsResponder {
   /** Names we said goodbye to, until the stale copies peers may hold have lapsed: never learned back (ot-br-posix#2793). */
   private readonly withdrawn = new Map<string, number>();
   private unsubscribe: (() => void) | undefined;
+  /** Since start, for metrics. */
+  readonly counts = { probes: 0, conflicts: 0, goodbyes: 0 };
 
   constructor(private readonly deps: ResponderDeps) {}
 
@@ -135,6 +137,7 @@ export class MdnsResponder {
     const wire = encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal);
     for (const t of this.deps.transports) t.send(wire);
     a.probes++;
+    this.counts.probes++;
     a.timers.push(
       setTimeout(() => {
         if (!this.advertised.has(keyOf(a.type, a.name))) return;
@@ -168,6 +171,7 @@ export class MdnsResponder {
     const stillUsed = new Set([...this.advertised.values()].flatMap((o) => o.records.map((r) => recordKey(r, r.data))));
     this.multicast(a.records.filter((r) => !stillUsed.has(recordKey(r, r.data))).map((r) => ({ ...r, ttl: 0 })), [], true);
     this.deps.log.info({ instance: a.mdnsName }, "mDNS: goodbye sent");
+    this.counts.goodbyes++;
   }
 
   private multicast(answers: ResourceRecord[], additionals: ResourceRecord[], force = false): void {
@@ -196,6 +200,7 @@ export class MdnsResponder {
 
   /** Rename to "name (2)", "name (3)", … and probe again (RFC 6763 §9 style, as avahi does). */
   private conflict(a: Advertised): void {
+    this.counts.conflicts++;
     a.timers.forEach(clearTimeout);
     a.timers = [];
     const m = /^(.*) \((\d+)\)$/.exec(a.mdnsName);

@@ -9,6 +9,7 @@ import type { Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { changeToStoreOp, type Registry } from "../../registry/registry.js";
+import type { ProcessMetrics } from "../../metrics.js";
 import type { StoreOp } from "../../store/store.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "../dns-handler.js";
 import type { FromWorker, ToWorker, WorkerSettings } from "./protocol.js";
@@ -20,6 +21,8 @@ const STOP_GRACE_MS = 2000;
 export interface QueryWorkers {
   /** Workers answering now. */
   running(): number;
+  /** Each running worker's query metrics (a worker that does not answer within a second is left out). */
+  metrics(): Promise<ProcessMetrics[]>;
   /** Resolves once every worker has applied every registry change made so far: an UPDATE is acknowledged after it, so a client reads its own write whichever process answers. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -54,6 +57,8 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
   const workers = new Map<number, ChildProcess>();
   const ready = new Set<number>();
   const syncs = new Map<number, () => Promise<void>>();
+  const metricRequests = new Map<number, (m: ProcessMetrics | undefined) => void>();
+  let nextMetricsId = 0;
   let closing = false;
 
   const spawnWorker = (index: number): Promise<void> =>
@@ -93,6 +98,8 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
           ready.add(index);
           o.log.debug({ worker: index, pid: child.pid }, "query worker answering");
           resolve();
+        } else if (m.t === "metrics") {
+          metricRequests.get(m.id)?.(m.metrics);
         } else if (m.t === "synced") {
           waiting.get(m.id)?.();
           waiting.delete(m.id);
@@ -127,6 +134,26 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
 
   const api: QueryWorkers = {
     running: () => ready.size,
+    metrics: async () => {
+      const asked = [...workers.entries()].filter(([i, c]) => ready.has(i) && c.connected);
+      const answers = await Promise.all(
+        asked.map(
+          ([, child]) =>
+            new Promise<ProcessMetrics | undefined>((resolve) => {
+              const id = nextMetricsId++;
+              const timer = setTimeout(() => done(undefined), 1000);
+              const done = (m: ProcessMetrics | undefined) => {
+                clearTimeout(timer);
+                metricRequests.delete(id);
+                resolve(m);
+              };
+              metricRequests.set(id, done);
+              child.send({ t: "metrics", id } satisfies ToWorker);
+            }),
+        ),
+      );
+      return answers.filter((m): m is ProcessMetrics => m !== undefined);
+    },
     settled: async () => {
       await Promise.all([...syncs.values()].map((sync) => sync()));
     },

@@ -2,6 +2,7 @@
 // "advanced" serialization, so Buffers and Uint8Arrays cross as they are).
 import type { AnswerOptions } from "../../answer/answer.js";
 import type { LogLevel } from "../../config.js";
+import type { ProcessMetrics } from "../../metrics.js";
 import type { StoreEntry, StoreOp } from "../../store/store.js";
 import type { Transport } from "../dns-handler.js";
 
@@ -23,10 +24,12 @@ export type ToWorker =
   | { t: "change"; ops: StoreOp[]; serial: number }
   | { t: "reply"; id: number; reply: Buffer | null }
   /** Answer "synced" once every change sent before this one is applied. */
-  | { t: "sync"; id: number };
+  | { t: "sync"; id: number }
+  | { t: "metrics"; id: number };
 
 export type FromWorker =
   | { t: "ready" }
   /** A message only the primary may answer (UPDATE, signed, CHAOS). */
   | { t: "delegate"; id: number; msg: Buffer; transport: Transport; peer: string }
-  | { t: "synced"; id: number };
+  | { t: "synced"; id: number }
+  | { t: "metrics"; id: number; metrics: ProcessMetrics };

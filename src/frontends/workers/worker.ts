@@ -6,6 +6,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { pino } from "pino";
 import { systemClock } from "../../clock.js";
 import { Registry } from "../../registry/registry.js";
+import { QueryMetrics } from "../../metrics.js";
 import { ReplicaStore } from "../../store/replica.js";
 import { AnswerCache } from "../answer-cache.js";
 import type { DnsHandlerDeps, Transport } from "../dns-handler.js";
@@ -53,7 +54,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
       const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints } });
       await registry.open();
       registry.followSerial(m.serial);
-      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate };
+      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics() };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");
       return;
@@ -72,6 +73,9 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
       return;
     case "sync":
       send({ t: "synced", id: m.id });
+      return;
+    case "metrics":
+      send({ t: "metrics", id: m.id, metrics: await deps!.metrics!.prom.getMetricsAsJSON() });
       return;
     case "reply":
       pending.get(m.id)?.(m.reply);

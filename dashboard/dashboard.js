@@ -1,0 +1,182 @@
+// The ringdns dashboard: plain DOM, the JSON API and its event stream.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { types: [], current: null, colors: new Map(), lastEventId: null };
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+async function api(path) {
+  const res = await fetch(path, { headers: { accept: "application/json" } });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${(await res.json().catch(() => ({}))).error ?? ""}`);
+  return res.json();
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function colorOf(name) {
+  if (!state.colors.has(name)) state.colors.set(name, PALETTE[state.colors.size % PALETTE.length]);
+  return state.colors.get(name);
+}
+
+const percent = (x) => `${(x * 100).toFixed(1)} %`;
+
+async function refreshHealth() {
+  try {
+    const res = await fetch("/readyz");
+    const body = await res.json();
+    const st = body.store;
+    $("health").textContent = `store ${st.location}${st.revision ? `, revision ${st.revision}` : ""}${st.lagMs !== undefined ? `, lag ${st.lagMs} ms` : ""}: ${res.ok ? "healthy" : "OUT OF REACH (answers may be stale; registrations refused)"}`;
+    $("health").className = res.ok ? "" : "bad";
+  } catch {
+    $("health").textContent = "daemon unreachable";
+    $("health").className = "bad";
+  }
+}
+
+async function refreshTypes() {
+  const { types } = await api("/v1/types");
+  state.types = types;
+  const list = $("types");
+  list.replaceChildren(
+    ...types.map((t) => {
+      const b = el("button", { type: "button", "data-type": t.type, text: `${t.type} (${t.instances})` });
+      if (t.type === state.current) b.setAttribute("aria-current", "true");
+      b.addEventListener("click", () => selectType(t.type));
+      return el("li", {}, b);
+    }),
+  );
+  $("no-types").hidden = types.length > 0;
+  if (!state.current && types.length > 0) await selectType(types[0].type);
+  else if (state.current && !types.some((t) => t.type === state.current)) {
+    state.current = null;
+    $("type-view").hidden = true;
+  }
+}
+
+async function selectType(type) {
+  state.current = type;
+  for (const b of $("types").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.type === type));
+  $("type-view").hidden = false;
+  $("type-title").textContent = type;
+  $("owner").textContent = "";
+  await Promise.all([refreshInstances(), refreshRing()]);
+}
+
+async function refreshInstances() {
+  if (!state.current) return;
+  const { instances } = await api(`/v1/types/${encodeURIComponent(state.current)}/instances`);
+  $("instances").replaceChildren(
+    ...instances.map((i) =>
+      el(
+        "tr",
+        { "data-instance": i.name },
+        el("td", {}, el("span", { class: "swatch", style: `background:${colorOf(i.name)}`, "aria-hidden": "true" }), i.name),
+        el("td", { text: `${i.host}:${i.port}` }),
+        el("td", { text: i.source }),
+        el("td", { text: String(i.weight) }),
+        el("td", { text: percent(i.share) }),
+        el("td", { text: i.leaseRemainingSeconds === null ? "permanent" : `${i.leaseRemainingSeconds} s` }),
+      ),
+    ),
+  );
+}
+
+/** Contiguous runs of slices with one owner become one arc each. */
+async function refreshRing() {
+  if (!state.current) return;
+  const ring = await api(`/v1/types/${encodeURIComponent(state.current)}/ring?slices=360`);
+  const svg = $("ring");
+  const ns = "http://www.w3.org/2000/svg";
+  const paths = [];
+  const n = ring.slices.length;
+  for (let i = 0; i < n; ) {
+    const owner = ring.slices[i];
+    let j = i + 1;
+    while (j < n && ring.slices[j] === owner) j++;
+    if (owner !== null) {
+      const a0 = (i / n) * 2 * Math.PI - Math.PI / 2;
+      const a1 = (j / n) * 2 * Math.PI - Math.PI / 2;
+      const p = document.createElementNS(ns, "path");
+      const r = 90;
+      const large = a1 - a0 > Math.PI ? 1 : 0;
+      p.setAttribute("d", `M ${r * Math.cos(a0)} ${r * Math.sin(a0)} A ${r} ${r} 0 ${large} 1 ${r * Math.cos(a1)} ${r * Math.sin(a1)}`);
+      p.setAttribute("stroke", colorOf(owner));
+      p.setAttribute("stroke-width", "18");
+      p.setAttribute("fill", "none");
+      p.setAttribute("data-owner", owner);
+      paths.push(p);
+    }
+    i = j;
+  }
+  svg.replaceChildren(...paths);
+  const shares = Object.entries(ring.shares).sort((a, b) => b[1] - a[1]);
+  $("legend").replaceChildren(
+    ...shares.map(([name, share]) => el("li", { "data-instance": name }, el("span", { class: "swatch", style: `background:${colorOf(name)}`, "aria-hidden": "true" }), `${name}: ${percent(share)}`)),
+  );
+}
+
+async function findOwner(ev) {
+  ev.preventDefault();
+  const key = $("key").value;
+  if (!key || !state.current) return;
+  try {
+    const r = await api(`/v1/types/${encodeURIComponent(state.current)}/owner?key=${encodeURIComponent(key)}`);
+    $("owner").textContent = r.owner ? `${key} → ${r.owner.name} (${r.owner.host}:${r.owner.port})` : `${key} → no instance`;
+    $("owner").dataset.owner = r.owner ? r.owner.name : "";
+  } catch (e) {
+    $("owner").textContent = String(e.message);
+  }
+}
+
+function describe(e) {
+  if (e.event === "instance") return `${e.op} ${e.instance.name} (${e.type}, ${e.instance.source})`;
+  if (e.event === "host") return `${e.op} host ${e.host.name} ${e.host.addresses.join(" ")}`;
+  if (e.event === "ring") return `ring of ${e.type}: ${Object.keys(e.shares).length} instances`;
+  return e.event;
+}
+
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => {
+    refreshTypes().then(refreshInstances).catch(() => {});
+  }, 50);
+}
+
+function follow() {
+  const es = new EventSource("/v1/watch");
+  const show = (msg) => {
+    const e = JSON.parse(msg.data);
+    const li = el("li", {}, el("span", { class: "time", text: `${new Date(e.time ?? Date.now()).toLocaleTimeString()} ` }), describe(e));
+    $("events").prepend(li);
+    while ($("events").children.length > 100) $("events").lastChild.remove();
+  };
+  for (const kind of ["instance", "host"]) {
+    es.addEventListener(kind, (msg) => {
+      show(msg);
+      refreshSoon();
+    });
+  }
+  es.addEventListener("ring", (msg) => {
+    show(msg);
+    if (JSON.parse(msg.data).type === state.current) refreshRing().catch(() => {});
+  });
+  // history too old to replay: reload everything
+  es.addEventListener("reset", () => refreshSoon());
+  es.addEventListener("open", () => refreshHealth());
+  es.addEventListener("error", () => refreshHealth());
+}
+
+$("key-form").addEventListener("submit", findOwner);
+refreshHealth();
+setInterval(refreshHealth, 5000);
+refreshTypes().catch((e) => ($("health").textContent = String(e.message)));
+follow();

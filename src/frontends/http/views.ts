@@ -1,0 +1,96 @@
+// What the HTTP API says about the registry, as plain JSON-ready objects.
+// Pure: the registry and the time in, views out.
+import { formatName, formatServiceType, type ServiceType } from "../../names.js";
+import { instanceId, type Registry } from "../../registry/registry.js";
+import type { Host, Instance } from "../../registry/types.js";
+
+export interface InstanceView {
+  name: string;
+  type: string;
+  subtypes: string[];
+  /** A host label (served under every domain) or an absolute name ending in ".". */
+  host: string;
+  port: number;
+  priority: number;
+  weight: number;
+  txt: string[];
+  source: Instance["source"];
+  /** Seconds until the lease ends; null for a permanent registration. */
+  leaseRemainingSeconds: number | null;
+  /** Fraction of the type's ring this instance owns. */
+  share: number;
+}
+
+export interface HostView {
+  name: string;
+  addresses: string[];
+  source: Host["source"];
+  leaseRemainingSeconds: number | null;
+}
+
+const remaining = (expiresAt: number | undefined, now: number) => (expiresAt === undefined ? null : Math.max(0, Math.round((expiresAt - now) / 1000)));
+
+export function hostLabelText(host: readonly string[]): string {
+  return host.length === 1 ? host[0]! : formatName(host);
+}
+
+export function instanceView(inst: Instance, share: number, now: number): InstanceView {
+  return {
+    name: inst.name,
+    type: formatServiceType(inst.type),
+    subtypes: [...inst.subtypes],
+    host: hostLabelText(inst.host),
+    port: inst.port,
+    priority: inst.priority,
+    weight: inst.weight,
+    txt: inst.txt.map((t) => Buffer.from(t).toString("utf8")),
+    source: inst.source,
+    leaseRemainingSeconds: remaining(inst.expiresAt, now),
+    share,
+  };
+}
+
+export function hostView(h: Host, now: number): HostView {
+  return { name: h.name, addresses: [...h.addresses], source: h.source, leaseRemainingSeconds: remaining(h.expiresAt, now) };
+}
+
+function shareOf(registry: Registry, type: ServiceType): (inst: Instance) => number {
+  const shares = registry.ring(type).shares();
+  return (inst) => shares.get(instanceId(inst.name)) ?? 0;
+}
+
+export function typesView(registry: Registry): { types: { type: string; instances: number }[] } {
+  return { types: registry.serviceTypes().map((t) => ({ type: formatServiceType(t), instances: registry.instanceCount(t) })).sort((a, b) => a.type.localeCompare(b.type)) };
+}
+
+export function instancesView(registry: Registry, type: ServiceType, now: number): { type: string; instances: InstanceView[] } {
+  const share = shareOf(registry, type);
+  const instances = registry
+    .instances(type)
+    .map((i) => instanceView(i, share(i), now))
+    .sort((a, b) => a.name.localeCompare(b.name));
+  return { type: formatServiceType(type), instances };
+}
+
+export function oneInstanceView(registry: Registry, type: ServiceType, name: string, now: number): InstanceView | undefined {
+  const inst = registry.instance(type, name);
+  return inst && instanceView(inst, shareOf(registry, type)(inst), now);
+}
+
+export function ownerView(registry: Registry, type: ServiceType, key: string, successors: number, now: number): { type: string; key: string; owner: InstanceView | null; successors: InstanceView[] } {
+  const share = shareOf(registry, type);
+  const list = registry.successors(type, key, Math.max(1, successors)).map((i) => instanceView(i, share(i), now));
+  return { type: formatServiceType(type), key, owner: list[0] ?? null, successors: list };
+}
+
+/** The ring for a picture: each instance's share, and the owner of each of `slices` equal slices. */
+export function ringView(registry: Registry, type: ServiceType, slices: number): { type: string; shares: Record<string, number>; slices: (string | null)[] } {
+  const ring = registry.ring(type);
+  const names = new Map(registry.instances(type).map((i) => [instanceId(i.name), i.name]));
+  const display = (id: string | undefined) => (id === undefined ? null : (names.get(id) ?? id));
+  return {
+    type: formatServiceType(type),
+    shares: Object.fromEntries([...ring.shares()].map(([id, s]) => [display(id)!, s])),
+    slices: ring.picture(slices).map(display),
+  };
+}

@@ -1,0 +1,96 @@
+// The registry's change feed as numbered events, with a bounded history so a
+// client that reconnects with Last-Event-ID gets what it missed. After the
+// changes of one tick, each type whose ring moved gets one "ring" event with
+// the new shares (computed once, however many instances joined).
+import type { Clock } from "../../clock.js";
+import { formatServiceType, type ServiceType } from "../../names.js";
+import { instanceId, type Registry } from "../../registry/registry.js";
+import type { Change } from "../../registry/types.js";
+import { performance } from "node:perf_hooks";
+import { hostView, instanceView, type HostView, type InstanceView } from "./views.js";
+
+type EventBody =
+  | { event: "instance"; op: Change["op"]; type: string; instance: Omit<InstanceView, "share"> }
+  | { event: "host"; op: Change["op"]; host: HostView }
+  | { event: "ring"; type: string; shares: Record<string, number> };
+
+export type WatchEvent = EventBody & { id: number; time: string };
+
+/** Ring events are coalesced: at most one per type per this long, and never more often than 4x what computing them costs. */
+const RING_REPORT_MS = 250;
+
+export const DEFAULT_HISTORY = 1000;
+
+export class WatchHub {
+  private readonly history: WatchEvent[] = [];
+  private readonly listeners = new Set<(e: WatchEvent) => void>();
+  private nextId = 1;
+  private readonly ringsToReport = new Map<string, ServiceType>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly clock: Clock,
+    private readonly historySize = DEFAULT_HISTORY,
+  ) {
+    this.unsubscribe = registry.onChange((c) => this.onChange(c));
+  }
+
+  /** The id of the newest event (0 before any). */
+  get lastId(): number {
+    return this.nextId - 1;
+  }
+
+  /** Events after `id`, or undefined when some of them are no longer kept (the client must reload). */
+  since(id: number): WatchEvent[] | undefined {
+    if (id >= this.lastId) return [];
+    const first = this.history[0];
+    if (!first || id < first.id - 1) return undefined;
+    return this.history.filter((e) => e.id > id);
+  }
+
+  subscribe(listener: (e: WatchEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    clearTimeout(this.ringTimer);
+    this.unsubscribe();
+    this.listeners.clear();
+  }
+
+  private publish(e: EventBody): void {
+    const event: WatchEvent = { ...e, id: this.nextId++, time: new Date(this.clock.now()).toISOString() };
+    this.history.push(event);
+    if (this.history.length > this.historySize) this.history.shift();
+    for (const l of this.listeners) l(event);
+  }
+
+  private onChange(c: Change): void {
+    const now = this.clock.now();
+    if (c.kind === "host") return this.publish({ event: "host", op: c.op, host: hostView(c.host, now) });
+    const type = formatServiceType(c.instance.type);
+    const { share: _, ...instance } = instanceView(c.instance, 0, now);
+    this.publish({ event: "instance", op: c.op, type, instance });
+    const ringMoved = c.op !== "update" || c.previous?.weight !== c.instance.weight;
+    if (!ringMoved) return;
+    if (this.ringsToReport.size === 0) this.ringTimer = setTimeout(() => this.reportRings(), this.ringDelay).unref();
+    this.ringsToReport.set(type, c.instance.type);
+  }
+
+  private ringTimer: NodeJS.Timeout | undefined;
+  private ringDelay = RING_REPORT_MS;
+
+  private reportRings(): void {
+    const started = performance.now();
+    for (const [type, t] of this.ringsToReport) {
+      const names = new Map(this.registry.instances(t).map((i) => [instanceId(i.name), i.name]));
+      const shares = Object.fromEntries([...this.registry.ring(t).shares()].map(([id, s]) => [names.get(id) ?? id, s]));
+      this.publish({ event: "ring", type, shares });
+    }
+    this.ringsToReport.clear();
+    // a big ring costs to rebuild: under constant churn, report it less often rather than spend the CPU
+    this.ringDelay = Math.max(RING_REPORT_MS, 4 * (performance.now() - started));
+  }
+}

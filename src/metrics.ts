@@ -1,0 +1,132 @@
+// Prometheus metrics (prom-client). Query counters live in every process that
+// answers queries (the primary and each query worker) and are summed at
+// scrape time; the rest is the primary's: updates, registrations and leases
+// by source, expiries, mDNS, store health and lag, and the process.
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from "prom-client";
+import type { MdnsStats } from "./frontends/mdns/index.js";
+import type { Registry } from "./registry/registry.js";
+import type { StoreStatus } from "./store/store.js";
+import { rcodeName, typeName } from "./wire/constants.js";
+
+export type MetricTransport = "udp" | "tcp" | "http";
+
+/** One process's metrics as prom-client JSON (what a query worker sends). */
+export type ProcessMetrics = Awaited<ReturnType<PromRegistry["getMetricsAsJSON"]>>;
+
+/** What a process that answers queries counts. The hot path: children are cached, no label objects per query. */
+export class QueryMetrics {
+  readonly prom = new PromRegistry();
+  private readonly queries = new Counter({ name: "ringdns_queries_total", help: "DNS queries answered, by transport, query type and response code", labelNames: ["transport", "qtype", "rcode"], registers: [this.prom] });
+  private readonly duration = new Histogram({
+    name: "ringdns_query_duration_seconds",
+    help: "Time from a query's arrival to its reply being ready, by transport",
+    labelNames: ["transport"],
+    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1],
+    registers: [this.prom],
+  });
+  private readonly updates = new Counter({ name: "ringdns_updates_total", help: "DNS UPDATE and HTTP registration requests, by transport and response code", labelNames: ["transport", "rcode"], registers: [this.prom] });
+  private readonly counters = new Map<string, ReturnType<Counter["labels"]>>();
+  private readonly timers = new Map<string, ReturnType<Histogram["labels"]>>();
+
+  observeQuery(transport: MetricTransport, qtype: number, rcode: number, seconds: number): void {
+    const key = `${transport}|${qtype}|${rcode}`;
+    let c = this.counters.get(key);
+    if (!c) this.counters.set(key, (c = this.queries.labels(transport, typeName(qtype), rcodeName(rcode))));
+    c.inc();
+    let h = this.timers.get(transport);
+    if (!h) this.timers.set(transport, (h = this.duration.labels(transport)));
+    h.observe(seconds);
+  }
+
+  observeUpdate(transport: MetricTransport, rcode: number): void {
+    this.updates.labels(transport, rcodeName(rcode)).inc();
+  }
+}
+
+export interface DaemonMetricSources {
+  registry: Registry;
+  store: () => StoreStatus;
+  mdns: () => MdnsStats | undefined;
+  /** Other processes' query metrics (query workers), as prom-client JSON. */
+  others: () => Promise<ProcessMetrics[]>;
+}
+
+/** The primary's metrics: its QueryMetrics plus everything only it knows. */
+export class DaemonMetrics extends QueryMetrics {
+  constructor(private readonly sources: DaemonMetricSources) {
+    super();
+    const { registry } = sources;
+    const prom = this.prom;
+    collectDefaultMetrics({ register: prom, prefix: "ringdns_" });
+    const changes = new Counter({ name: "ringdns_registration_changes_total", help: "Registrations added, updated, removed and expired, by kind and source", labelNames: ["op", "kind", "source"], registers: [prom] });
+    registry.onChange((c) => changes.labels(c.op, c.kind, c.kind === "instance" ? c.instance.source : c.host.source).inc());
+    new Gauge({
+      name: "ringdns_registrations",
+      help: "Instances registered now, by source",
+      labelNames: ["source"],
+      registers: [prom],
+      collect() {
+        this.reset();
+        for (const t of registry.serviceTypes()) for (const i of registry.instances(t)) this.labels(i.source).inc();
+      },
+    });
+    new Gauge({
+      name: "ringdns_leases",
+      help: "Instances and hosts registered with a lease now, by source",
+      labelNames: ["source"],
+      registers: [prom],
+      collect() {
+        this.reset();
+        for (const t of registry.serviceTypes()) for (const i of registry.instances(t)) if (i.expiresAt !== undefined) this.labels(i.source).inc();
+        for (const h of registry.allHosts()) if (h.expiresAt !== undefined) this.labels(h.source).inc();
+      },
+    });
+    new Gauge({
+      name: "ringdns_store_healthy",
+      help: "1 when the store accepts writes; 0 while a shared store is out of reach",
+      registers: [prom],
+      collect() {
+        this.set(sources.store().healthy ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "ringdns_store_lag_seconds",
+      help: "How far this daemon's replica of a shared store runs behind it (etcd heartbeat)",
+      registers: [prom],
+      collect() {
+        this.set((sources.store().lagMs ?? 0) / 1000);
+      },
+    });
+    // mDNS counters come from the responder's own counts; each scrape adds what is new
+    const seen = { probes: 0, conflicts: 0, goodbyes: 0 };
+    const mdnsCounter = (field: keyof typeof seen, name: string, help: string) =>
+      new Counter({
+        name,
+        help,
+        registers: [prom],
+        collect() {
+          const now = sources.mdns()?.[field] ?? seen[field];
+          this.inc(now - seen[field]);
+          seen[field] = now;
+        },
+      });
+    mdnsCounter("probes", "ringdns_mdns_probes_total", "mDNS probes sent (RFC 6762 §8.1)");
+    mdnsCounter("conflicts", "ringdns_mdns_conflicts_total", "mDNS name conflicts that renamed an instance");
+    mdnsCounter("goodbyes", "ringdns_mdns_goodbyes_total", "mDNS goodbyes sent");
+    new Gauge({
+      name: "ringdns_mdns_cache_records",
+      help: "Records in the mDNS learner's cache",
+      registers: [prom],
+      collect() {
+        this.set(sources.mdns()?.cacheRecords ?? 0);
+      },
+    });
+  }
+
+  /** The exposition text, with the query workers' counts summed in. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    const all = [await this.prom.getMetricsAsJSON(), ...(await this.sources.others())];
+    const merged = AggregatorRegistry.aggregate(all);
+    return { contentType: this.prom.contentType, body: await merged.metrics() };
+  }
+}

@@ -1,0 +1,229 @@
+// The HTTP admin API as an operator scripts it with curl: list, register
+// (token needed), deregister, owners that agree with dig, the change stream
+// (with resume after a reconnect), health, and /metrics read by the
+// Prometheus project's own text parser.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
+import { dig } from "../lab/dig.js";
+import { hasTool, missingTool } from "../lab/tools.js";
+import { watch } from "../../src/client/watch.js";
+
+const TOKEN = "test-token-0123456789abcdef";
+const dir = mkdtempSync(join(tmpdir(), "ringdns-http-"));
+const tokenFile = join(dir, "token");
+writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+
+function hasPrometheusParser(): boolean {
+  const ok = spawnSync("/usr/bin/python3", ["-c", "import prometheus_client.parser"], { stdio: "ignore" }).status === 0;
+  if (!ok && process.env.CI) throw new Error("python3-prometheus-client is not installed, and CI needs it (see scripts/test-all.sh)");
+  return ok;
+}
+
+let d: RunningDaemon;
+let base: string;
+beforeAll(async () => {
+  d = await startDaemon(["--http", "127.0.0.1:0", "--http-token-file", tokenFile, "--services", writeServicesFile(20, "_kv._tcp"), "--lease-min", "1"]);
+  base = `http://127.0.0.1:${d.httpPort}`;
+});
+afterAll(() => d?.stop());
+
+/** curl, as a user would type it; returns status and parsed body. */
+function curl(args: string[], path: string): { status: number; body: unknown; text: string } {
+  const r = spawnSync("curl", ["-s", "-w", "\n%{http_code}", ...args, `${base}${path}`], { encoding: "utf8", timeout: 10_000 });
+  const nl = r.stdout.lastIndexOf("\n");
+  const text = r.stdout.slice(0, nl);
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: Number(r.stdout.slice(nl + 1)), body, text };
+}
+const auth = ["-H", `Authorization: Bearer ${TOKEN}`];
+const post = (body: unknown, extra: string[] = auth) => curl(["-X", "POST", "-H", "content-type: application/json", "-d", JSON.stringify(body), ...extra], "/v1/types/_web._tcp/instances");
+
+describe.skipIf(missingTool("curl", "dig", "nsupdate"))("HTTP admin API", () => {
+  it("lists types, a type's instances with source, weight and ring share, and one instance", () => {
+    expect(curl([], "/v1/types").body).toEqual({ types: [{ type: "_kv._tcp", instances: 20 }] });
+    const list = curl([], "/v1/types/_kv._tcp/instances").body as { instances: { name: string; source: string; weight: number; share: number; leaseRemainingSeconds: number | null }[] };
+    expect(list.instances).toHaveLength(20);
+    expect(list.instances.map((i) => i.source)).toEqual(Array(20).fill("static"));
+    expect(list.instances.reduce((s, i) => s + i.share, 0)).toBeCloseTo(1, 6);
+    // weight 3 owns about three times what weight 1 does
+    const share = (w: number) => list.instances.filter((i) => i.weight === w).reduce((s, i) => s + i.share, 0) / list.instances.filter((i) => i.weight === w).length;
+    expect(share(3) / share(1)).toBeGreaterThan(2.5);
+    expect(curl([], "/v1/types/_kv._tcp/instances/node-3").body).toMatchObject({ name: "node-3", port: 10003, host: "node-3", txt: ["index=3"], leaseRemainingSeconds: null });
+    expect(curl([], "/v1/types/_kv._tcp/instances/nope").status).toBe(404);
+    expect(curl([], "/v1/types/notatype/instances")).toMatchObject({ status: 400 });
+  });
+
+  it("owner?key= agrees with dig on the _hash name, for 200 random keys", async () => {
+    const keys = Array.from({ length: 200 }, (_, i) => `k${i}-${Math.random().toString(36).slice(2, 8)}`);
+    const viaCurl = curl([], `/v1/types/_kv._tcp/owner?key=${keys[0]}&successors=3`).body as { owner: { name: string }; successors: { name: string }[] };
+    expect(viaCurl.successors).toHaveLength(3);
+    expect(viaCurl.successors[0]!.name).toBe(viaCurl.owner.name);
+    const file = join(dir, "keys");
+    writeFileSync(file, keys.map((k) => `${k}._hash._kv._tcp.local SRV`).join("\n") + "\n");
+    const fromDig = spawnSync("dig", ["@127.0.0.1", "-p", String(d.port), "+short", "-f", file], { encoding: "utf8" }).stdout.trim().split("\n").map((l) => l.split(" ")[3]!.split(".")[0]);
+    const fromHttp = await Promise.all(keys.map(async (k) => ((await (await fetch(`${base}/v1/types/_kv._tcp/owner?key=${encodeURIComponent(k)}`)).json()) as { owner: { host: string } }).owner.host));
+    expect(fromHttp).toEqual(fromDig);
+  });
+
+  it("registers with the token (401 without, or with a wrong one), and dig answers at once; deregisters", () => {
+    const reg = { instance: "web 1", host: "web-1", port: 8080, addresses: ["192.0.2.61"], txt: { path: "/" }, subtypes: ["_eu"], weight: 2, lease: 60 };
+    const none = post(reg, []);
+    expect(none.status).toBe(401);
+    expect((none.body as { error: string }).error).toMatch(/bearer token is needed/);
+    expect(post(reg, ["-H", "Authorization: Bearer wrong-token-wrong-token"]).status).toBe(401);
+    expect(dig("dig", "127.0.0.1", d.port, ["web\\0321._web._tcp.local", "SRV"]).status).toBe("NXDOMAIN");
+
+    const ok = post(reg);
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({ lease: 60, instance: { name: "web 1", source: "update", weight: 2 } });
+    expect((ok.body as { instance: { share: number } }).instance.share).toBeCloseTo(1, 9); // alone on its ring
+    expect(dig("dig", "127.0.0.1", d.port, ["web\\0321._web._tcp.local", "SRV"]).answer.map((a) => a.rdata)).toEqual(["0 2 8080 web-1.local."]);
+    expect(dig("dig", "127.0.0.1", d.port, ["web-1.local", "A"]).answer.map((a) => a.rdata)).toEqual(["192.0.2.61"]);
+    expect(dig("dig", "127.0.0.1", d.port, ["_eu._sub._web._tcp.local", "PTR"]).answer).toHaveLength(1);
+
+    expect(curl(["-X", "DELETE"], "/v1/types/_web._tcp/instances/web%201").status).toBe(401);
+    expect(curl(["-X", "DELETE", ...auth], "/v1/types/_web._tcp/instances/web%201").status).toBe(204);
+    expect(dig("dig", "127.0.0.1", d.port, ["web\\0321._web._tcp.local", "SRV"]).status).toBe("NXDOMAIN");
+    expect(curl(["-X", "DELETE", ...auth], "/v1/types/_web._tcp/instances/web%201").status).toBe(404);
+  });
+
+  it("refuses bad registrations with a reason, the same rules as DNS UPDATE, and changes nothing", () => {
+    expect(post({ instance: "x", host: "x" })).toMatchObject({ status: 400, body: { error: '"port" is required' } });
+    expect(post({ instance: "x", host: "x", port: "80" })).toMatchObject({ status: 400, body: { error: '"port" must be an integer' } });
+    expect(post({ instance: "x", host: "x", port: 80, colour: "red" }).status).toBe(400);
+    expect(post({ instance: "x".repeat(64), host: "x", port: 80 }).status).toBe(400);
+    // a static instance belongs to the services file: UPDATE refuses to touch it, so does HTTP
+    const clash = curl(["-X", "POST", ...auth, "-d", JSON.stringify({ instance: "node-1", host: "elsewhere", port: 1 })], "/v1/types/_kv._tcp/instances");
+    expect(clash.status).toBeGreaterThanOrEqual(400);
+    expect((clash.body as { error: string }).error).toMatch(/static|services file/i);
+    expect(curl([], "/v1/types/_kv._tcp/instances/node-1").body).toMatchObject({ port: 10001, source: "static" });
+  });
+
+  it("/healthz and /readyz", () => {
+    expect(curl([], "/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
+    expect(curl([], "/readyz")).toMatchObject({ status: 200, body: { status: "ready", store: { healthy: true } } });
+  });
+
+  it("curl -N /v1/watch streams an nsupdate registration within 100 ms, and resumes with Last-Event-ID", async () => {
+    const stream = spawn("curl", ["-sN", `${base}/v1/watch`]);
+    let text = "";
+    stream.stdout.on("data", (c) => (text += c));
+    const waitFor = async (re: RegExp, ms = 3000) => {
+      const until = performance.now() + ms;
+      while (!re.test(text)) {
+        if (performance.now() > until) throw new Error(`no ${re} in the stream:\n${text}`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    };
+    await waitFor(/event: hello/);
+    const nsupdate = (name: string, port: number) =>
+      spawnSync("nsupdate", [], { input: `server 127.0.0.1 ${d.port}\nzone local.\nupdate add _w._tcp.local. 60 PTR ${name}._w._tcp.local.\nupdate add ${name}._w._tcp.local. 60 SRV 0 1 ${port} ${name}.local.\nsend\n`, encoding: "utf8" });
+    expect(nsupdate("streamed", 7001).status).toBe(0);
+    const acked = performance.now();
+    await waitFor(/"name":"streamed"/);
+    const ms = performance.now() - acked;
+    console.log(`nsupdate registration seen on /v1/watch ${ms.toFixed(1)} ms after nsupdate returned`);
+    expect(ms).toBeLessThan(100);
+    const lastId = Math.max(...[...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1])));
+    stream.kill();
+
+    // while nobody listens: one more registration; a reconnect with Last-Event-ID gets it, and only it
+    expect(nsupdate("missed", 7002).status).toBe(0);
+    const resumed = spawnSync("curl", ["-sN", "--max-time", "1", "-H", `Last-Event-ID: ${lastId}`, `${base}/v1/watch`], { encoding: "utf8" }).stdout;
+    expect(resumed).toMatch(/"name":"missed"/);
+    expect(resumed).not.toMatch(/"name":"streamed"/);
+    expect(resumed).not.toMatch(/event: hello/);
+  });
+
+  it("ringdns watch prints the stream as lines, and the library's watch() yields it as events", async () => {
+    const cli = spawn(process.execPath, [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "watch", "_lib._tcp", "--http", base]);
+    let lines = "";
+    let said = "";
+    cli.stdout.on("data", (c) => (lines += c));
+    cli.stderr.on("data", (c) => (said += c));
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const e of watch({ url: base, type: "_lib._tcp", signal: abort.signal })) {
+        seen.push(e.event === "instance" ? `${e.op} ${e.instance.name}` : e.event);
+        if (seen.includes("ring")) abort.abort();
+      }
+    })();
+    for (let i = 0; i < 250 && !said.includes("watching"); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(said).toMatch(/^watching http:\/\/127\.0\.0\.1:\d+ for _lib\._tcp \(Ctrl-C to stop\)$/m);
+    expect(post({ instance: "from-http", host: "fh", port: 9 }).status).toBe(201); // another type: not in this watch
+    const r = curl(["-X", "POST", ...auth, "-d", JSON.stringify({ instance: "lib-1", host: "lib-1", port: 9 })], "/v1/types/_lib._tcp/instances");
+    expect(r.status).toBe(201);
+    await following;
+    expect(seen).toEqual(["add lib-1", "ring"]);
+    for (let i = 0; i < 50 && !/ring/.test(lines); i++) await new Promise((res) => setTimeout(res, 20));
+    cli.kill();
+    expect(lines).toMatch(/add +_lib\._tcp "lib-1" -> lib-1:9 weight 1 \(update\)/);
+    expect(lines).toMatch(/ring +_lib\._tcp: "lib-1" 100\.0%/);
+    expect(lines).not.toMatch(/from-http/);
+  });
+
+  it.skipIf(!hasPrometheusParser())("/metrics parses with the Prometheus text parser, and its counters move with traffic", () => {
+    const parse = () => {
+      const r = spawnSync(
+        "/usr/bin/python3",
+        ["-c", "import sys, json\nfrom prometheus_client.parser import text_string_to_metric_families as f\nprint(json.dumps({s.name + json.dumps(s.labels, sort_keys=True, separators=(',', ':')): s.value for m in f(sys.stdin.read()) for s in m.samples}))"],
+        { input: curl([], "/metrics").text, encoding: "utf8" },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, number>;
+    };
+    const key = (name: string, labels: Record<string, string>) => name + JSON.stringify(Object.fromEntries(Object.entries(labels).sort()));
+    const before = parse();
+    for (let i = 0; i < 7; i++) dig("dig", "127.0.0.1", d.port, ["node-1._kv._tcp.local", "SRV"]);
+    dig("dig", "127.0.0.1", d.port, ["nothing-here.local", "A"]);
+    const after = parse();
+    const srv = key("ringdns_queries_total", { transport: "udp", qtype: "SRV", rcode: "NOERROR" });
+    expect((after[srv] ?? 0) - (before[srv] ?? 0)).toBe(7);
+    const nx = key("ringdns_queries_total", { transport: "udp", qtype: "A", rcode: "NXDOMAIN" });
+    expect((after[nx] ?? 0) - (before[nx] ?? 0)).toBe(1);
+    expect(after[key("ringdns_registrations", { source: "static" })]).toBe(20);
+    expect(after[key("ringdns_store_healthy", {})]).toBe(1);
+    expect(after[key("ringdns_query_duration_seconds_count", { transport: "udp" })]).toBeGreaterThan(before[key("ringdns_query_duration_seconds_count", { transport: "udp" })] ?? 0);
+    expect(Object.keys(after).some((k) => k.startsWith("ringdns_process_cpu_seconds_total"))).toBe(true);
+    expect(after[key("ringdns_updates_total", { transport: "http", rcode: "NOERROR" })]).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe.skipIf(missingTool("curl"))("HTTP reads from elsewhere", () => {
+  it("--http-read-from none: reads need the token too; without --http-token-file registration is off", async () => {
+    const closed = await startDaemon(["--http", "127.0.0.1:0", "--http-read-from", "none", "--http-token-file", tokenFile]);
+    try {
+      const url = `http://127.0.0.1:${closed.httpPort}/v1/types`;
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${closed.httpPort}/healthz`)).status).toBe(200); // probes need no token
+    } finally {
+      await closed.stop();
+    }
+    const readOnly = await startDaemon(["--http", "127.0.0.1:0"]);
+    try {
+      const r = await fetch(`http://127.0.0.1:${readOnly.httpPort}/v1/types/_x._tcp/instances`, { method: "POST", body: "{}" });
+      expect(r.status).toBe(403);
+      expect(((await r.json()) as { error: string }).error).toMatch(/--http-token-file/);
+    } finally {
+      await readOnly.stop();
+    }
+  });
+
+  it.skipIf(!hasTool("curl"))("a bad --http or token file stops the daemon with one line", () => {
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "serve", "--http", "127.0.0.1:0", "--http-token-file", join(dir, "missing")], { encoding: "utf8" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr.trim().split("\n").at(-1)).toBe(`ringdns: --http-token-file: cannot read ${join(dir, "missing")}: ENOENT`);
+  });
+});

@@ -152,7 +152,8 @@ function refreshSoon() {
 }
 
 function follow() {
-  const es = new EventSource("/v1/watch");
+  // from the start of the history the daemon keeps, so the pane shows what happened before the page opened
+  const es = new EventSource("/v1/watch?lastEventId=0");
   const show = (msg) => {
     const e = JSON.parse(msg.data);
     const li = el("li", {}, el("span", { class: "time", text: `${new Date(e.time ?? Date.now()).toLocaleTimeString()} ` }), describe(e));

@@ -22,12 +22,15 @@ declare -A tools=(
   [etcd]=etcd-server
   [etcdctl]=etcd-client
   [openssl]=openssl
+  [curl]=curl
+  [chromium]=chromium
   [pgrep]=procps
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done
 /usr/bin/python3 -c 'import dns.message' 2>/dev/null || missing+=(python3-dnspython)
 /usr/bin/python3 -c 'import zeroconf' 2>/dev/null || missing+=(python3-zeroconf)
+/usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null || missing+=(python3-prometheus-client)
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then

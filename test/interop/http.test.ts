@@ -3,7 +3,8 @@
 // (with resume after a reconnect), health, and /metrics read by the
 // Prometheus project's own text parser.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -107,6 +108,21 @@ describe.skipIf(missingTool("curl", "dig", "nsupdate"))("HTTP admin API", () => 
     expect(clash.status).toBeGreaterThanOrEqual(400);
     expect((clash.body as { error: string }).error).toMatch(/static|services file/i);
     expect(curl([], "/v1/types/_kv._tcp/instances/node-1").body).toMatchObject({ port: 10001, source: "static" });
+  });
+
+  it("serves every path and method docs/openapi.yaml documents", async () => {
+    const spec = parseYaml(readFileSync(join(import.meta.dirname, "../../docs/openapi.yaml"), "utf8")) as { paths: Record<string, Record<string, unknown>> };
+    const fill = (p: string) => p.replace("{type}", "_kv._tcp").replace("{name}", "node-2");
+    for (const [path, ops] of Object.entries(spec.paths)) {
+      for (const method of Object.keys(ops).filter((m) => ["get", "post", "delete"].includes(m))) {
+        const url = `${base}${fill(path)}${path.endsWith("/owner") ? "?key=k" : ""}`;
+        const ctl = new AbortController();
+        const res = await fetch(url, { method: method.toUpperCase(), signal: ctl.signal, ...(method === "post" ? { body: "{}" } : {}) });
+        ctl.abort(); // the event stream would not end by itself
+        expect([404, 405], `${method} ${path}`).not.toContain(res.status);
+      }
+    }
+    expect((await fetch(`${base}/v1/nothing`)).status).toBe(404);
   });
 
   it("/healthz and /readyz", () => {

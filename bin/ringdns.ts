@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The ringdns command line: serve, resolve, hash.
 import { Command, Option } from "commander";
-import { pino } from "pino";
 import { resolveConfig, parseListenAddress, parseDomain, LOG_LEVELS } from "../src/config.js";
 import { formatName } from "../src/names.js";
 import { startDaemon } from "../src/daemon.js";
@@ -16,6 +15,7 @@ import { runDeregister, runRegister } from "../src/cli/register.js";
 import { describeEvent } from "../src/cli/watch.js";
 import { watch } from "../src/client/watch.js";
 import { readFileSync } from "node:fs";
+import { makeLogger } from "../src/log.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -39,6 +39,8 @@ program
   .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
   .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
   .addOption(new Option("--log-level <level>", "log detail").choices(LOG_LEVELS as string[]).default("info"))
+  .addOption(new Option("--log-format <format>", "json lines, or pretty lines for people (auto: pretty on a terminal)").choices(["auto", "json", "pretty"]).default("auto"))
+  .option("--log-queries <fraction>", "log this fraction of queries, a line each (0.01 = one in a hundred; default none, all with --log-level debug)")
   .option("--ttl <seconds>", "TTL of answers (a lease's remaining time caps it)", "30")
   .option("--negative-ttl <seconds>", "SOA minimum: how long NXDOMAIN/NODATA may be cached", "5")
   .option("--max-udp-size <bytes>", "largest UDP reply to EDNS clients (512 without EDNS)", "1232")
@@ -81,7 +83,7 @@ Examples:
     } catch (e) {
       fail(e);
     }
-    const log = pino({ level: config.logLevel, base: undefined }, pino.destination(2));
+    const log = makeLogger(config.logLevel, config.logFormat);
     try {
       const daemon = await startDaemon(config, { log });
       const stop = (signal: string) => {

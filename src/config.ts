@@ -28,6 +28,10 @@ export interface Config {
   readonly domains: readonly Labels[];
   readonly servicesFile: string | undefined;
   readonly logLevel: LogLevel;
+  /** JSON lines, or human-readable lines (pretty); auto = pretty on a terminal. */
+  readonly logFormat: "json" | "pretty";
+  /** Fraction of queries logged, one line each. */
+  readonly queryLogRate: number;
   /** Positive-answer TTL, seconds. */
   readonly ttl: number;
   /** SOA minimum / negative caching TTL, seconds. */
@@ -78,6 +82,8 @@ export interface ConfigInput {
   domain?: string[];
   services?: string;
   logLevel?: string;
+  logFormat?: string;
+  logQueries?: string | number;
   ttl?: string | number;
   negativeTtl?: string | number;
   maxUdpSize?: string | number;
@@ -170,6 +176,8 @@ export function resolveConfig(input: ConfigInput): Config {
     domains,
     servicesFile: input.services,
     logLevel,
+    logFormat: parseLogFormat(input.logFormat),
+    queryLogRate: parseQueryLogRate(input.logQueries, logLevel),
     ttl: int("--ttl", input.ttl, DEFAULT_ANSWER_OPTIONS.ttl, 0, 2_147_483_647),
     negativeTtl: int("--negative-ttl", input.negativeTtl, DEFAULT_ANSWER_OPTIONS.negativeTtl, 0, 86_400),
     maxUdpPayload: int("--max-udp-size", input.maxUdpSize, MAX_UDP_PAYLOAD, 512, 65_535),
@@ -189,6 +197,20 @@ export function resolveConfig(input: ConfigInput): Config {
   };
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   return Object.freeze(config);
+}
+
+function parseLogFormat(v: string | undefined): Config["logFormat"] {
+  if (v === undefined || v === "auto") return process.stderr.isTTY ? "pretty" : "json";
+  if (v === "json" || v === "pretty") return v;
+  return bad("--log-format", `"${v}" is not one of auto, json, pretty`);
+}
+
+/** Off unless asked for; --log-level debug logs every query, as it always has. */
+function parseQueryLogRate(v: string | number | undefined, level: LogLevel): number {
+  if (v === undefined) return level === "debug" || level === "trace" ? 1 : 0;
+  const n = Number(v);
+  if (String(v).trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) bad("--log-queries", `must be a fraction 0-1 (e.g. 0.01 logs one query in a hundred), got "${v}"`);
+  return n;
 }
 
 export const DEFAULT_HTTP_READ_FROM = ["127.0.0.0/8", "::1/128"];

@@ -16,9 +16,10 @@ import { listenHttp } from "./frontends/http/server.js";
 import { WatchHub } from "./frontends/http/watch.js";
 import { DaemonMetrics } from "./metrics.js";
 import { sourceMatcher } from "./update/policy.js";
-import { Registry } from "./registry/registry.js";
+import { hostKey, instanceKey, Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
-import { formatName } from "./names.js";
+import { formatName, formatServiceType } from "./names.js";
+import { sameInstance } from "./registry/types.js";
 import { VERSION } from "./version.js";
 import { MemoryStore } from "./store/memory.js";
 import { LmdbStore } from "./store/lmdb.js";
@@ -96,6 +97,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     : undefined;
   const handler: DnsHandlerDeps = {
     ...(metrics ? { metrics } : {}),
+    queryLogRate: config.queryLogRate,
     update: { registry, clock, log, domains: config.domains, keys, policy: makePolicy(config.allowUpdate, config.keyZones), lease: config.lease },
     registry,
     clock,
@@ -164,7 +166,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   if (config.workers > 1) {
     try {
-      const settings = { logLevel: config.logLevel, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
+      const settings = { logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
       workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
       handler.settled = workers.settled;
       closers.unshift(workers.close); // first: no worker answers from a registry that is closing
@@ -220,6 +222,17 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     timer.unref();
   };
   const unsubscribe = registry.onChange(schedule);
+  // one line per registration change, whatever its source (static entries loaded at start are not repeated)
+  const unlog = registry.onChange((c) => {
+    const fields =
+      c.kind === "instance"
+        ? { op: c.op, type: formatServiceType(c.instance.type), instance: c.instance.name, source: c.instance.source, key: instanceKey(c.instance.type, c.instance.name), ...(c.instance.expiresAt !== undefined ? { leaseEnds: new Date(c.instance.expiresAt).toISOString() } : {}) }
+        : { op: c.op, host: c.host.name, addresses: c.host.addresses, source: c.host.source, key: hostKey(c.host.name) };
+    // a renewal that changes nothing but the lease end is routine: debug, or mDNS refreshes would fill the log
+    const renewal = c.op === "update" && c.kind === "instance" && c.previous !== undefined && sameInstance(c.previous, c.instance, Number.POSITIVE_INFINITY);
+    if (renewal) log.debug(fields, "registration renewed");
+    else log.info(fields, "registration changed");
+  });
   schedule();
 
   log.info(
@@ -241,6 +254,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     listening,
     async close() {
       unsubscribe();
+      unlog();
       if (timer) clearTimeout(timer);
       for (const c of closers) await c();
       await registry.close();

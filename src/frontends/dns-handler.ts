@@ -39,6 +39,8 @@ export interface DnsHandlerDeps {
   /** Resolves once every process answering queries has seen the registry as it is now; an UPDATE is acknowledged after it. */
   settled?: () => Promise<void>;
   metrics?: QueryMetrics;
+  /** Fraction of answered queries logged, one line each (0 = none, 1 = all). */
+  queryLogRate?: number;
 }
 
 /** CHAOS-class names the daemon answers about itself. */
@@ -58,17 +60,25 @@ export function udpLimit(edns: Edns | undefined, serverMax: number): number {
 
 /** The reply to send, or null to send nothing; UPDATEs are answered once durable, so later. */
 export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
-  const metrics = deps.metrics;
-  if (!metrics) return answerMessage(msg, transport, peer, deps);
+  const { metrics, queryLogRate = 0 } = deps;
+  if (!metrics && queryLogRate === 0) return answerMessage(msg, transport, peer, deps);
   const started = performance.now();
   const reply = answerMessage(msg, transport, peer, deps);
   if (reply instanceof Promise) {
     // an UPDATE is counted when answered; a message a worker hands on is counted by the primary
-    if (msg.length >= 12 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE && !deps.delegate) void reply.then((r) => r && r.length >= 12 && metrics.observeUpdate(transport, r[3]! & 0x0f));
+    if (metrics && msg.length >= 12 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE && !deps.delegate) void reply.then((r) => r && r.length >= 12 && metrics.observeUpdate(transport, r[3]! & 0x0f));
   } else if (reply && reply.length >= 12) {
-    metrics.observeQuery(transport, questionType(msg) ?? 0, reply[3]! & 0x0f, (performance.now() - started) / 1000);
+    metrics?.observeQuery(transport, questionType(msg) ?? 0, reply[3]! & 0x0f, (performance.now() - started) / 1000);
+    if (queryLogRate >= 1 || (queryLogRate > 0 && Math.random() < queryLogRate)) logQuery(msg, reply, transport, peer, deps.log);
   }
   return reply;
+}
+
+/** One line for a sampled query (decoded again: only the sampled ones pay for it). */
+function logQuery(msg: Buffer, reply: Buffer, transport: Transport, peer: string, log: Logger): void {
+  const d = decodeQuery(msg);
+  const q = d.kind === "query" ? d.query.question : undefined;
+  log.info({ peer, transport, qname: q ? formatName(q.name) : undefined, qtype: q ? typeName(q.type) : undefined, rcode: rcodeName(reply[3]! & 0x0f), bytes: reply.length }, "query");
 }
 
 function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
@@ -123,12 +133,6 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
     const wire = sign(encodeResponse(res, limit));
     if (cacheKey !== undefined) deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now());
-    if (deps.log.isLevelEnabled("debug")) {
-      deps.log.debug(
-        { peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type), rcode: rcodeName(res.rcode), bytes: wire.length },
-        "query",
-      );
-    }
     return wire;
   } catch (e) {
     deps.log.error({ err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) }, "internal error answering query");

@@ -10,6 +10,8 @@ export interface WorkerSettings {
   /** 1.. for workers; the primary is 0 in logs. */
   index: number;
   logLevel: LogLevel;
+  logFormat: "json" | "pretty";
+  queryLogRate: number;
   answer: AnswerOptions;
   maxUdpPayload: number;
   ringPoints: number;

@@ -3,7 +3,7 @@
 // keeps current. Everything else goes back to the primary. It exits when the
 // primary goes away.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import { pino } from "pino";
+import { makeLogger } from "../../log.js";
 import { systemClock } from "../../clock.js";
 import { Registry } from "../../registry/registry.js";
 import { QueryMetrics } from "../../metrics.js";
@@ -49,12 +49,12 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
   switch (m.t) {
     case "start": {
       const s = m.settings;
-      const log = pino({ level: s.logLevel, base: { worker: s.index } }, pino.destination(2));
+      const log = makeLogger(s.logLevel, s.logFormat, { worker: s.index });
       store = new ReplicaStore(new Map(m.entries));
       const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints } });
       await registry.open();
       registry.followSerial(m.serial);
-      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics() };
+      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics(), queryLogRate: s.queryLogRate };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");
       return;

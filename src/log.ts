@@ -1,0 +1,11 @@
+// The daemon's logger: pino JSON lines on stderr, or pino-pretty's readable
+// lines when a person is watching.
+import { pino, type Logger } from "pino";
+import pretty from "pino-pretty";
+import type { Config } from "./config.js";
+
+export function makeLogger(level: Config["logLevel"], format: Config["logFormat"], base?: Record<string, unknown>): Logger {
+  const options = { level, base: base ?? null };
+  if (format === "pretty") return pino(options, pretty({ destination: 2, colorize: process.stderr.isTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", singleLine: true, sync: true }));
+  return pino(options, pino.destination(2));
+}

@@ -98,6 +98,7 @@ Examples:
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
+      process.on("SIGHUP", () => daemon.reload());
     } catch (e) {
       fail(e);
     }

@@ -32,6 +32,9 @@ export interface Daemon {
   readonly registry: Registry;
   /** Where UDP+TCP listen, with ports resolved (port 0 becomes the real port). */
   readonly listening: readonly { host: string; port: number }[];
+  /** SIGHUP: read the services file and key files again. A bad file changes nothing and is reported. */
+  reload(): { ok: true; instances: number; keys: number } | { ok: false; error: string };
+  /** Stop taking requests, finish the updates under way (their clients get answers), then close everything. */
   close(): Promise<void>;
 }
 
@@ -64,6 +67,9 @@ function etcdOptions(url: string, access: EtcdAccess): EtcdOptions {
   };
 }
 
+/** How long shutdown waits for updates under way before closing the store anyway. */
+const DRAIN_MS = 5000;
+
 /** The HTTP bearer token: the file's first line. */
 function readToken(file: string): string {
   let text;
@@ -95,7 +101,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   const metrics = config.http
     ? new DaemonMetrics({ registry, store: () => store.status(), mdns: () => mdns?.stats(), others: async () => (workers ? workers.metrics() : []) })
     : undefined;
+  const lifecycle = { draining: false, inflight: new Set<Promise<unknown>>() };
   const handler: DnsHandlerDeps = {
+    lifecycle,
     ...(metrics ? { metrics } : {}),
     queryLogRate: config.queryLogRate,
     update: { registry, clock, log, domains: config.domains, keys, policy: makePolicy(config.allowUpdate, config.keyZones), lease: config.lease },
@@ -252,10 +260,30 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   return {
     registry,
     listening,
+    reload() {
+      try {
+        const s = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
+        const newKeys = config.keyFiles.flatMap(loadKeyFile);
+        if (s) registry.replaceStatic(s.instances, s.hosts);
+        handler.update!.keys = newKeys;
+        log.info({ file: config.servicesFile, instances: s?.instances.length ?? 0, keys: newKeys.map((k) => formatName(k.name)) }, "reloaded the services file and keys");
+        return { ok: true, instances: s?.instances.length ?? 0, keys: newKeys.length };
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        log.error({ error }, "reload failed: still serving the previous services file and keys");
+        return { ok: false, error };
+      }
+    },
     async close() {
       unsubscribe();
       unlog();
       if (timer) clearTimeout(timer);
+      lifecycle.draining = true;
+      if (lifecycle.inflight.size > 0) {
+        log.info({ updates: lifecycle.inflight.size }, "draining: finishing the updates under way");
+        await Promise.race([Promise.allSettled(lifecycle.inflight), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
+        await new Promise((r) => setTimeout(r, 20)); // let their replies leave the sockets before they close
+      }
       for (const c of closers) await c();
       await registry.close();
       await store.close();

@@ -41,6 +41,8 @@ export interface DnsHandlerDeps {
   metrics?: QueryMetrics;
   /** Fraction of answered queries logged, one line each (0 = none, 1 = all). */
   queryLogRate?: number;
+  /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
+  lifecycle?: { draining: boolean; inflight: Set<Promise<unknown>> };
 }
 
 /** CHAOS-class names the daemon answers about itself. */
@@ -60,11 +62,16 @@ export function udpLimit(edns: Edns | undefined, serverMax: number): number {
 
 /** The reply to send, or null to send nothing; UPDATEs are answered once durable, so later. */
 export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
-  const { metrics, queryLogRate = 0 } = deps;
-  if (!metrics && queryLogRate === 0) return answerMessage(msg, transport, peer, deps);
+  const { metrics, queryLogRate = 0, lifecycle } = deps;
+  if (lifecycle?.draining) return null; // the client retries, elsewhere or after the restart
+  if (!metrics && queryLogRate === 0 && !lifecycle) return answerMessage(msg, transport, peer, deps);
   const started = performance.now();
   const reply = answerMessage(msg, transport, peer, deps);
   if (reply instanceof Promise) {
+    if (lifecycle) {
+      lifecycle.inflight.add(reply);
+      void reply.finally(() => lifecycle.inflight.delete(reply));
+    }
     // an UPDATE is counted when answered; a message a worker hands on is counted by the primary
     if (metrics && msg.length >= 12 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE && !deps.delegate) void reply.then((r) => r && r.length >= 12 && metrics.observeUpdate(transport, r[3]! & 0x0f));
   } else if (reply && reply.length >= 12) {

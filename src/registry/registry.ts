@@ -95,6 +95,21 @@ export class Registry {
     for (const i of instances) this.setInstance(i);
   }
 
+  /**
+   * Swap in a new set of static registrations (the services file reloaded):
+   * what is gone is removed, what changed is updated, the rest stays as it is.
+   * Registrations from other sources are not touched.
+   */
+  replaceStatic(instances: readonly Instance[], hosts: readonly Host[]): void {
+    const wantInstances = new Set(instances.map((i) => instanceKey(i.type, i.name)));
+    const wantHosts = new Set(hosts.map((h) => lowerAscii(h.name)));
+    for (const s of this.types.values()) {
+      for (const i of [...s.instances.values()]) if (i.source === "static" && !wantInstances.has(instanceKey(i.type, i.name))) this.deleteInstance(i.type, i.name, "remove");
+    }
+    for (const h of [...this.hosts.values()]) if (h.source === "static" && !wantHosts.has(lowerAscii(h.name))) this.deleteHost(h.name, "remove");
+    this.loadStatic(instances, hosts);
+  }
+
   /** Apply all ops or none: durable in the store first, then visible. */
   async apply(ops: readonly RegistryOp[]): Promise<void> {
     await this.store.commit(ops.map(toStoreOp));

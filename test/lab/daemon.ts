@@ -22,11 +22,13 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?: number } = {}): Promise<RunningDaemon> {
+/** `command`: an installed `ringdns` to run instead of this checkout's dist/. */
+export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?: number; command?: string } = {}): Promise<RunningDaemon> {
   const dns = ["--dns", `127.0.0.1:${opts.port ?? 0}`, ...(opts.ipv6 ? ["--dns", "[::1]:0"] : [])];
   // each daemon gets its own store unless the test chose one
   if (!args.includes("--data-dir") && !args.includes("--store")) args = [...args, "--data-dir", mkdtempSync(join(tmpdir(), "ringdns-data-"))];
-  const proc = spawn(process.execPath, [CLI, "serve", ...dns, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const [cmd, pre] = opts.command ? [opts.command, []] : [process.execPath, [CLI]];
+  const proc = spawn(cmd, [...pre, "serve", ...dns, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   const logs: string[] = [];
   let buffered = "";
   let httpPort: number | undefined;

@@ -49,6 +49,7 @@ program
   .option("--ring-points <n>", "virtual ring points per unit of SRV weight (every client must use the same)", "1024")
   .option("--data-dir <dir>", "embedded store for registrations made by DNS UPDATE (default ./ringdns-data)")
   .option("--store <kind>", "lmdb (embedded, crash-safe; the default), memory (lost on exit), or etcd://host:port[,host:port…][/prefix] (shared by a cluster)")
+  .option("--node-name <name>", "with --store etcd://: this daemon's name in the cluster, written with its registrations (default: the host name)")
   .option("--etcd-ca <file>", "with --store etcd://: CA certificate to verify etcd with (talks TLS to etcd)")
   .option("--etcd-cert <file>", "with --store etcd://: client certificate for etcd's --client-cert-auth (with --etcd-key)")
   .option("--etcd-key <file>", "with --store etcd://: the client certificate's private key")

@@ -80,7 +80,7 @@ async function refreshInstances() {
         { "data-instance": i.name },
         el("td", {}, el("span", { class: "swatch", style: `background:${colorOf(i.name)}`, "aria-hidden": "true" }), i.name),
         el("td", { text: `${i.host}:${i.port}` }),
-        el("td", { text: i.source }),
+        el("td", { text: i.origin ? `cluster (${i.origin.source} on ${i.origin.node})` : i.source }),
         el("td", { text: String(i.weight) }),
         el("td", { text: percent(i.share) }),
         el("td", { text: i.leaseRemainingSeconds === null ? "permanent" : `${i.leaseRemainingSeconds} s` }),

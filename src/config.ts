@@ -42,7 +42,7 @@ export interface Config {
   /** Virtual ring points per unit of SRV weight. */
   readonly ringPoints: number;
   /** Where registrations are kept: the embedded LMDB store in `dataDir`, or memory (lost on exit). */
-  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" } | { kind: "etcd"; url: string; access: EtcdAccess };
+  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" } | { kind: "etcd"; url: string; access: EtcdAccess; nodeName?: string };
   /** TSIG key files (BIND format). */
   readonly keyFiles: readonly string[];
   /** Key name (presentation, with trailing dot) -> zones it may update; keys not listed may update every zone. */
@@ -108,6 +108,7 @@ export interface ConfigInput {
   etcdKey?: string;
   etcdUser?: string;
   etcdPasswordFile?: string;
+  nodeName?: string;
   http?: string;
   httpTokenFile?: string;
   httpReadFrom?: string[];
@@ -244,6 +245,7 @@ function parseStore(input: ConfigInput): Config["store"] {
     ...(input.etcdPasswordFile !== undefined ? { passwordFile: input.etcdPasswordFile } : {}),
   };
   const isEtcd = store?.startsWith("etcd://") ?? false;
+  if (!isEtcd && input.nodeName !== undefined) bad("--node-name", "has no use without --store etcd://…");
   if (!isEtcd) {
     const flag = Object.keys(access)[0];
     if (flag) bad(`--etcd-${{ caFile: "ca", certFile: "cert", keyFile: "key", user: "user", passwordFile: "password-file" }[flag]}`, "has no use without --store etcd://…");
@@ -257,7 +259,8 @@ function parseStore(input: ConfigInput): Config["store"] {
     if (dataDir !== undefined) bad("--data-dir", `has no use with --store ${store}`);
     if (store === "memory") return { kind: "memory" };
     parseEtcdUrl(store); // says now what is wrong with it
-    return { kind: "etcd", url: store, access };
+    if (input.nodeName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(input.nodeName)) bad("--node-name", `"${input.nodeName}": letters, digits, ".", "_" and "-", up to 63`);
+    return { kind: "etcd", url: store, access, ...(input.nodeName !== undefined ? { nodeName: input.nodeName } : {}) };
   }
   return bad("--store", `"${store}" is not a store: use lmdb (the default, in --data-dir), memory, or etcd://host:port[,host:port…][/prefix]`);
 }

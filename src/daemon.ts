@@ -46,7 +46,7 @@ export interface DaemonDeps {
 
 async function openStore(s: Config["store"], log: Logger): Promise<Store> {
   if (s.kind === "lmdb") return LmdbStore.open(s.dataDir);
-  if (s.kind === "etcd") return new EtcdStore(etcdOptions(s.url, s.access), log);
+  if (s.kind === "etcd") return new EtcdStore({ ...etcdOptions(s.url, s.access), ...(s.nodeName !== undefined ? { nodeName: s.nodeName } : {}) }, log);
   return new MemoryStore();
 }
 
@@ -120,6 +120,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         `store=${store.kind}`,
         `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; updates get SERVFAIL)"}`,
         `location=${st.location}`,
+        ...(st.node !== undefined ? [`node=${st.node}`] : []),
         ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),
         ...(st.lagMs !== undefined ? [`lag-ms=${st.lagMs}`] : []),
         ...(st.lastEventAt !== undefined ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`] : []),
@@ -187,7 +188,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   let httpAddress: string | undefined;
   if (config.http && metrics) {
     try {
-      const watch = new WatchHub(registry, clock);
+      const node = store.status().node;
+      const watch = new WatchHub(registry, clock, undefined, node);
       const token = config.http.tokenFile === undefined ? undefined : readToken(config.http.tokenFile);
       const http = await listenHttp(config.http.listen.host, config.http.listen.port, {
         registry,
@@ -196,6 +198,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         update: { ...handler.update!, ...(handler.settled ? { settled: handler.settled } : {}) },
         watch,
         storeStatus: () => store.status(),
+        ...(node !== undefined ? { node } : {}),
         metrics: () => metrics.exposition(),
         observeUpdate: (rcode) => metrics.observeUpdate("http", rcode),
         ...(token !== undefined ? { token } : {}),

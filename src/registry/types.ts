@@ -1,7 +1,7 @@
 // What the registry holds. Plain data: stores serialize it, answers read it.
 import type { Labels, ServiceType } from "../names.js";
 
-/** Where a registration came from; later sources (mDNS, cluster) add to this. */
+/** Where a registration came from. ("cluster" is how the HTTP API shows one another daemon wrote.) */
 export type Source = "static" | "update" | "mdns" | "cluster";
 
 export interface Instance {
@@ -20,6 +20,8 @@ export interface Instance {
   readonly source: Source;
   /** Lease end in ms on the registry's clock; undefined = permanent. */
   readonly expiresAt?: number;
+  /** In a cluster: the node (--node-name) whose store write this is; undefined when this daemon made it. */
+  readonly writer?: string;
 }
 
 export interface Host {
@@ -29,6 +31,7 @@ export interface Host {
   readonly addresses: readonly string[];
   readonly source: Source;
   readonly expiresAt?: number;
+  readonly writer?: string;
 }
 
 export type ChangeOp = "add" | "update" | "remove" | "expire";

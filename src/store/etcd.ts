@@ -17,6 +17,8 @@ export interface EtcdOptions {
   /** TLS: the CA to verify etcd with, and a client certificate when etcd asks for one. */
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
   auth?: { username: string; password: string };
+  /** This daemon's name in the cluster, written with its registrations (default: the host name). */
+  nodeName?: string;
 }
 
 /** Where the store reports that its replica may be stale (etcd out of reach) and fresh again. */
@@ -48,6 +50,7 @@ export class EtcdStore extends CommitStore {
   private readonly client: Etcd3;
   /** The endpoints as dialled: https:// with TLS. */
   private readonly hosts: string[];
+  readonly nodeName: string;
   private revision = "0";
   private readonly watchers = new Set<Watcher>();
   /** Keys this replica holds (from load and the watch), so a resync can tell what went away. */
@@ -67,6 +70,7 @@ export class EtcdStore extends CommitStore {
   ) {
     super();
     const tls = options.tls;
+    this.nodeName = options.nodeName ?? hostname();
     this.hosts = tls ? options.hosts.map((h) => h.replace(/^http:/, "https:")) : options.hosts;
     this.client = new Etcd3({
       hosts: this.hosts,
@@ -74,7 +78,7 @@ export class EtcdStore extends CommitStore {
       ...(tls ? { credentials: { rootCertificate: tls.ca, ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}) } } : {}),
       ...(options.auth ? { auth: options.auth } : {}),
     });
-    this.heartbeatKey = `${options.prefix}meta/heartbeat/${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    this.heartbeatKey = `${options.prefix}meta/heartbeat/${this.nodeName}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   }
 
   /** Current lag: the last measured one, or longer if the heartbeat now on its way is older. */
@@ -116,6 +120,7 @@ export class EtcdStore extends CommitStore {
     return {
       healthy: this.connected,
       location: `${this.hosts.join(",")} ${this.options.prefix}`,
+      node: this.nodeName,
       revision: this.revision,
       ...(this.lastEventAt !== undefined ? { lastEventAt: this.lastEventAt } : {}),
       ...(this.currentLag() !== undefined ? { lagMs: this.currentLag() } : {}),
@@ -163,7 +168,9 @@ export class EtcdStore extends CommitStore {
     }
     const op = (o: StoreOp) => {
       if (o.op === "delete") return this.client.delete().key(this.full(o.key));
-      const put = this.client.put(this.full(o.key)).value(JSON.stringify(encodeEntry(o.entry)));
+      // which node wrote it travels with it, so the others can tell a peer's registration from their own
+      const entry = { ...o.entry, value: { ...o.entry.value, writer: this.nodeName } } as StoreEntry;
+      const put = this.client.put(this.full(o.key)).value(JSON.stringify(encodeEntry(entry)));
       const ttl = remainingSeconds(o.entry);
       return ttl === undefined ? put : put.lease(leases.get(ttl)!);
     };

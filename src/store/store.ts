@@ -12,6 +12,8 @@ export interface StoreStatus {
   healthy: boolean;
   /** Where: a path, or etcd endpoints and prefix. */
   location: string;
+  /** This daemon's name in a shared store (what it writes as `writer`). */
+  node?: string;
   /** The shared store's revision this replica has seen (etcd). */
   revision?: string;
   /** When this replica last heard of a change, ms since the epoch (etcd). */

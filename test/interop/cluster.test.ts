@@ -52,7 +52,7 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("three daemon
   beforeAll(async () => {
     cluster = await startEtcdCluster(3);
     store = cluster.storeUrl(`ringdns-test-${process.pid}`);
-    daemons = await Promise.all([0, 1, 2].map(() => startDaemon(["--domain", "svc.example.", "--store", store, "--lease-min", "1"])));
+    daemons = await Promise.all(["a", "b", "c"].map((node) => startDaemon(["--domain", "svc.example.", "--store", store, "--lease-min", "1", "--node-name", node, "--http", "127.0.0.1:0"])));
   }, 60_000);
   afterAll(async () => {
     await Promise.all((daemons ?? []).map((d) => d.stop()));
@@ -80,6 +80,13 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("three daemon
       delays.push(performance.now() - acked);
       for (const d of [b, c]) expect(srv(d, `${name}._kv._tcp`).answer.map((x) => x.rdata)).toEqual([`0 1 7000 ${name}.svc.example.`]);
     }
+    // B's HTTP API tells A's registration (source cluster, from node a) from its own
+    const viewOnB = async (type: string, name: string) => (await (await fetch(`http://127.0.0.1:${b.httpPort}/v1/types/${type}/instances/${name}`)).json()) as { source: string; origin?: unknown };
+    expect(await viewOnB("_kv._tcp", "n0")).toMatchObject({ source: "cluster", origin: { node: "a", source: "update" } });
+    expect((await sendUpdate({ host: "127.0.0.1", port: b.port }, zone, reg("local-to-b", "_bee._tcp"))).rcode).toBe("NOERROR");
+    expect(await viewOnB("_bee._tcp", "local-to-b")).toMatchObject({ source: "update" });
+    expect((await viewOnB("_bee._tcp", "local-to-b")).origin).toBeUndefined();
+    expect(runCli(["status", "--server", `127.0.0.1:${b.port}`]).stdout).toMatch(/^node=b$/m);
     const median = [...delays].sort((x, y) => x - y)[2]!;
     console.log(`nsupdate on A -> answered by B and C: ${delays.map((d) => d.toFixed(1)).join(", ")} ms after A's acknowledgement (median ${median.toFixed(1)} ms)`);
     expect(median).toBeLessThan(100);

@@ -23,6 +23,8 @@ export interface HttpDeps {
   update: UpdateDeps & { settled?: () => Promise<void> };
   watch: WatchHub;
   storeStatus: () => StoreStatus;
+  /** This daemon's node name in a cluster. */
+  node?: string;
   /** Prometheus text exposition. */
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** Counts an HTTP registration's outcome as the DNS rcode an UPDATE would have got. */
@@ -107,7 +109,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     const url = new URL(req.url ?? "/", "http://ringdns");
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
-    const now = deps.clock.now();
+    const ctx = { now: deps.clock.now(), ...(deps.node !== undefined ? { node: deps.node } : {}) };
 
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/readyz") {
@@ -132,10 +134,10 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     if (!m) throw new HttpError(404, `no such resource: ${method} ${path} (see docs/http-api.md)`);
     const type = typeParam(m[1]!);
     const [what, name] = [m[2], m[3] === undefined ? undefined : decodeURIComponent(m[3])];
-    if (method === "GET" && what === undefined) return sendJson(res, 200, instancesView(deps.registry, type, now));
-    if (method === "GET" && what === "instances" && name === undefined) return sendJson(res, 200, instancesView(deps.registry, type, now));
+    if (method === "GET" && what === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx));
+    if (method === "GET" && what === "instances" && name === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx));
     if (method === "GET" && what === "instances") {
-      const v = oneInstanceView(deps.registry, type, name!, now);
+      const v = oneInstanceView(deps.registry, type, name!, ctx);
       if (!v) throw new HttpError(404, `no instance "${name}" of ${m[1]}`);
       return sendJson(res, 200, v);
     }
@@ -144,7 +146,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       if (key === null || key === "") throw new HttpError(400, "give the key: owner?key=KEY");
       const n = Number(url.searchParams.get("successors") ?? "1");
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new HttpError(400, "successors: an integer 1-64");
-      return sendJson(res, 200, ownerView(deps.registry, type, key, n, now));
+      return sendJson(res, 200, ownerView(deps.registry, type, key, n, ctx));
     }
     if (method === "GET" && what === "ring" && name === undefined) {
       const slices = Number(url.searchParams.get("slices") ?? "360");
@@ -157,7 +159,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       const out = await registerOverHttp(m[1]!, body, deps.update, peerOf(req));
       if (out.rcode !== undefined) deps.observeUpdate?.(out.rcode);
       if (out.error) throw new HttpError(out.status, out.error);
-      const registered = oneInstanceView(deps.registry, type, (body as { instance: string }).instance, deps.clock.now());
+      const registered = oneInstanceView(deps.registry, type, (body as { instance: string }).instance, { ...ctx, now: deps.clock.now() });
       return sendJson(res, 201, { lease: out.lease, instance: registered });
     }
     if (method === "DELETE" && what === "instances" && name !== undefined) {

@@ -14,11 +14,19 @@ export interface InstanceView {
   priority: number;
   weight: number;
   txt: string[];
+  /** static, update, mdns, or cluster when another daemon of the cluster wrote it (then `origin` says who and how). */
   source: Instance["source"];
+  origin?: { node: string; source: Instance["source"] };
   /** Seconds until the lease ends; null for a permanent registration. */
   leaseRemainingSeconds: number | null;
   /** Fraction of the type's ring this instance owns. */
   share: number;
+}
+
+/** When "now" is, and which node this daemon is in a cluster (to tell its own registrations from its peers'). */
+export interface ViewContext {
+  now: number;
+  node?: string;
 }
 
 export interface HostView {
@@ -34,7 +42,9 @@ export function hostLabelText(host: readonly string[]): string {
   return host.length === 1 ? host[0]! : formatName(host);
 }
 
-export function instanceView(inst: Instance, share: number, now: number): InstanceView {
+export function instanceView(inst: Instance, share: number, ctx: ViewContext): InstanceView {
+  const now = ctx.now;
+  const peer = inst.writer !== undefined && inst.writer !== ctx.node;
   return {
     name: inst.name,
     type: formatServiceType(inst.type),
@@ -44,7 +54,8 @@ export function instanceView(inst: Instance, share: number, now: number): Instan
     priority: inst.priority,
     weight: inst.weight,
     txt: inst.txt.map((t) => Buffer.from(t).toString("utf8")),
-    source: inst.source,
+    source: peer ? "cluster" : inst.source,
+    ...(peer ? { origin: { node: inst.writer!, source: inst.source } } : {}),
     leaseRemainingSeconds: remaining(inst.expiresAt, now),
     share,
   };
@@ -63,23 +74,23 @@ export function typesView(registry: Registry): { types: { type: string; instance
   return { types: registry.serviceTypes().map((t) => ({ type: formatServiceType(t), instances: registry.instanceCount(t) })).sort((a, b) => a.type.localeCompare(b.type)) };
 }
 
-export function instancesView(registry: Registry, type: ServiceType, now: number): { type: string; instances: InstanceView[] } {
+export function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext): { type: string; instances: InstanceView[] } {
   const share = shareOf(registry, type);
   const instances = registry
     .instances(type)
-    .map((i) => instanceView(i, share(i), now))
+    .map((i) => instanceView(i, share(i), ctx))
     .sort((a, b) => a.name.localeCompare(b.name));
   return { type: formatServiceType(type), instances };
 }
 
-export function oneInstanceView(registry: Registry, type: ServiceType, name: string, now: number): InstanceView | undefined {
+export function oneInstanceView(registry: Registry, type: ServiceType, name: string, ctx: ViewContext): InstanceView | undefined {
   const inst = registry.instance(type, name);
-  return inst && instanceView(inst, shareOf(registry, type)(inst), now);
+  return inst && instanceView(inst, shareOf(registry, type)(inst), ctx);
 }
 
-export function ownerView(registry: Registry, type: ServiceType, key: string, successors: number, now: number): { type: string; key: string; owner: InstanceView | null; successors: InstanceView[] } {
+export function ownerView(registry: Registry, type: ServiceType, key: string, successors: number, ctx: ViewContext): { type: string; key: string; owner: InstanceView | null; successors: InstanceView[] } {
   const share = shareOf(registry, type);
-  const list = registry.successors(type, key, Math.max(1, successors)).map((i) => instanceView(i, share(i), now));
+  const list = registry.successors(type, key, Math.max(1, successors)).map((i) => instanceView(i, share(i), ctx));
   return { type: formatServiceType(type), key, owner: list[0] ?? null, successors: list };
 }
 

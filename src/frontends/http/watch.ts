@@ -32,6 +32,8 @@ export class WatchHub {
     private readonly registry: Registry,
     private readonly clock: Clock,
     private readonly historySize = DEFAULT_HISTORY,
+    /** This daemon's node name in a cluster (registrations its peers wrote show as "cluster"). */
+    private readonly node?: string,
   ) {
     this.unsubscribe = registry.onChange((c) => this.onChange(c));
   }
@@ -71,7 +73,7 @@ export class WatchHub {
     const now = this.clock.now();
     if (c.kind === "host") return this.publish({ event: "host", op: c.op, host: hostView(c.host, now) });
     const type = formatServiceType(c.instance.type);
-    const { share: _, ...instance } = instanceView(c.instance, 0, now);
+    const { share: _, ...instance } = instanceView(c.instance, 0, { now, ...(this.node !== undefined ? { node: this.node } : {}) });
     this.publish({ event: "instance", op: c.op, type, instance });
     const ringMoved = c.op !== "update" || c.previous?.weight !== c.instance.weight;
     if (!ringMoved) return;

@@ -81,6 +81,14 @@ export class EtcdStore extends CommitStore {
     this.heartbeatKey = `${options.prefix}meta/heartbeat/${this.nodeName}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   }
 
+  /** An entry as read back: a `writer` naming this node is dropped (what we wrote reads back as we put it). */
+  private decode(kv: IKeyValue): StoreEntry {
+    const entry = decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`);
+    if (entry.value.writer !== this.nodeName) return entry;
+    const { writer: _, ...value } = entry.value;
+    return { ...entry, value } as StoreEntry;
+  }
+
   /** Current lag: the last measured one, or longer if the heartbeat now on its way is older. */
   private currentLag(): number | undefined {
     const outstanding = this.heartbeat ? Date.now() - this.heartbeat.sentAt : undefined;
@@ -140,7 +148,7 @@ export class EtcdStore extends CommitStore {
     for (const kv of res.kvs) {
       const key = kv.key.toString().slice(this.options.prefix.length);
       if (key.startsWith("meta/")) continue;
-      out.set(key, decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`));
+      out.set(key, this.decode(kv));
     }
     this.known.clear();
     for (const k of out.keys()) this.known.add(k);
@@ -185,7 +193,7 @@ export class EtcdStore extends CommitStore {
     const toOp = (kv: IKeyValue, deleted: boolean): StoreOp | undefined => {
       const key = kv.key.toString().slice(this.options.prefix.length);
       if (key.startsWith("meta/")) return undefined;
-      return deleted ? { op: "delete", key } : { op: "put", key, entry: decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`) };
+      return deleted ? { op: "delete", key } : { op: "put", key, entry: this.decode(kv) };
     };
     let stopped = false;
     const where = { etcd: this.hosts.join(","), prefix: this.options.prefix };

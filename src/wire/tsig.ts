@@ -51,6 +51,8 @@ export function algorithmFromLabels(labels: Labels): TsigAlgorithm | undefined {
 
 /** Parse the TSIG record's RDATA (RFC 8945 §4.2). */
 export function parseTsig(buf: Buffer, keyName: Labels, start: number, rdataAt: number, rdataLength: number): TsigRecord {
+  // CLASS ANY and TTL 0 or it is not a TSIG (§4.2); neither is in the MAC as sent, so a changed one must not pass
+  if (buf.readUInt16BE(rdataAt - 8) !== Class.ANY || buf.readUInt32BE(rdataAt - 6) !== 0) throw new WireError("TSIG record must have class ANY and TTL 0");
   const end = rdataAt + rdataLength;
   const alg = decodeName(buf, rdataAt);
   let p = alg.end;

@@ -33,9 +33,10 @@ export type DecodedUpdate =
 
 /** Decode an UPDATE; the caller has checked the opcode. */
 export function decodeUpdate(buf: Buffer): DecodedUpdate {
+  if (buf.length < 12) return { kind: "error", id: buf.length >= 2 ? buf.readUInt16BE(0) : 0, rcode: Rcode.FORMERR, reason: "shorter than a DNS header" };
   const id = buf.readUInt16BE(0);
   const [zo, pr, up, ad] = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o)) as [number, number, number, number];
-  if (((buf.readUInt16BE(2) >> 11) & 0xf) !== Opcode.UPDATE) throw new Error("decodeUpdate called on a non-UPDATE message");
+  if (((buf.readUInt16BE(2) >> 11) & 0xf) !== Opcode.UPDATE) return { kind: "error", id, rcode: Rcode.FORMERR, reason: "not an UPDATE (opcode 5)" };
   let tsig: TsigRecord | undefined;
   try {
     if (zo !== 1) return { kind: "error", id, rcode: Rcode.FORMERR, reason: `ZOCOUNT is ${zo}, must be 1` };

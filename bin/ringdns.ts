@@ -66,6 +66,9 @@ program
   .option("--http <addr:port>", "HTTP admin API, live dashboard (/) and Prometheus metrics (/metrics), e.g. 127.0.0.1:8080; off unless given")
   .option("--http-token-file <file>", "bearer token for registering over HTTP (and for reads from elsewhere); without it HTTP is read-only")
   .option("--http-read-from <cidr>", 'sources that may read over HTTP without the token, repeatable (default 127.0.0.0/8 and ::1; "none" for none)', collect)
+  .option("--rrl-rate <n>", "UDP replies per second per source /24 (IPv6 /56) before rate limiting; 0 = no limit", "1000")
+  .option("--rrl-slip <n>", "of the limited replies, every n-th goes out truncated (TC=1) so real clients retry over TCP; 0 = drop all", "2")
+  .option("--rrl-exempt <cidr>", 'sources never rate-limited, repeatable (default 127.0.0.0/8 and ::1; "none")', collect)
   .option("--workers <n>", 'processes answering UDP queries ("auto": one per CPU); updates, TCP and mDNS stay in the first', "1")
   .addHelpText(
     "after",

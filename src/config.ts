@@ -55,6 +55,8 @@ export interface Config {
   readonly mdnsInterfaces: readonly string[];
   /** Processes answering UDP queries, the primary included (1 = the primary alone). */
   readonly workers: number;
+  /** UDP response-rate limiting per source prefix: replies/s (0 = off), slip, exempt sources. */
+  readonly rrl: { rate: number; slip: number; exempt: readonly string[] };
   /** The HTTP admin API, dashboard and metrics; undefined = off. */
   readonly http?: {
     listen: ListenAddress;
@@ -109,6 +111,9 @@ export interface ConfigInput {
   etcdUser?: string;
   etcdPasswordFile?: string;
   nodeName?: string;
+  rrlRate?: string | number;
+  rrlSlip?: string | number;
+  rrlExempt?: string[];
   http?: string;
   httpTokenFile?: string;
   httpReadFrom?: string[];
@@ -194,9 +199,15 @@ export function resolveConfig(input: ConfigInput): Config {
     lease: parseLeases(input),
     mdnsInterfaces: input.mdns === false ? [] : [...new Set(input.mdnsInterface ?? [])],
     workers: parseWorkers(input.workers),
+    rrl: {
+      rate: int("--rrl-rate", input.rrlRate, DEFAULT_RRL.rate, 0, 1_000_000),
+      slip: int("--rrl-slip", input.rrlSlip, DEFAULT_RRL.slip, 0, 10),
+      exempt: input.rrlExempt && input.rrlExempt.length > 0 ? input.rrlExempt : DEFAULT_RRL.exempt,
+    },
     ...parseHttp(input),
   };
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
+  sourceMatcher(config.rrl.exempt, "--rrl-exempt");
   return Object.freeze(config);
 }
 
@@ -213,6 +224,9 @@ function parseQueryLogRate(v: string | number | undefined, level: LogLevel): num
   if (String(v).trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) bad("--log-queries", `must be a fraction 0-1 (e.g. 0.01 logs one query in a hundred), got "${v}"`);
   return n;
 }
+
+/** Generous for a LAN (a /24 of clients shares it), yet a spoofed flood gets a victim at most this many replies a second. */
+export const DEFAULT_RRL = { rate: 1000, slip: 2, exempt: ["127.0.0.0/8", "::1/128"] };
 
 export const DEFAULT_HTTP_READ_FROM = ["127.0.0.0/8", "::1/128"];
 

@@ -10,6 +10,7 @@ import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp } from "./frontends/tcp.js";
 import { listenUdp } from "./frontends/udp.js";
+import { makeRateLimiter } from "./frontends/rrl.js";
 import { startMdns, type Mdns } from "./frontends/mdns/index.js";
 import { startQueryWorkers, type QueryWorkers } from "./frontends/workers/primary.js";
 import { listenHttp } from "./frontends/http/server.js";
@@ -102,8 +103,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     ? new DaemonMetrics({ registry, store: () => store.status(), mdns: () => mdns?.stats(), others: async () => (workers ? workers.metrics() : []) })
     : undefined;
   const lifecycle = { draining: false, inflight: new Set<Promise<unknown>>() };
+  // each answering process gets its share of the limit: the kernel spreads datagrams over them
+  const rrlShare = { ...config.rrl, rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)) };
   const handler: DnsHandlerDeps = {
     lifecycle,
+    rrl: makeRateLimiter(rrlShare, log),
     ...(metrics ? { metrics } : {}),
     queryLogRate: config.queryLogRate,
     update: { registry, clock, log, domains: config.domains, keys, policy: makePolicy(config.allowUpdate, config.keyZones), lease: config.lease },
@@ -175,7 +179,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   if (config.workers > 1) {
     try {
-      const settings = { logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
+      const settings = { rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
       workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
       handler.settled = workers.settled;
       closers.unshift(workers.close); // first: no worker answers from a registry that is closing
@@ -256,6 +260,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       workers: config.workers,
       http: httpAddress ?? "off",
       unsignedUpdatesFrom: config.allowUpdate,
+      rrl: config.rrl.rate > 0 ? `${config.rrl.rate}/s per prefix, slip ${config.rrl.slip}, exempt ${config.rrl.exempt.join(" ")}` : "off",
     },
     "ringdns listening",
   );

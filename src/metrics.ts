@@ -25,6 +25,7 @@ export class QueryMetrics {
     registers: [this.prom],
   });
   private readonly updates = new Counter({ name: "ringdns_updates_total", help: "DNS UPDATE and HTTP registration requests, by transport and response code", labelNames: ["transport", "rcode"], registers: [this.prom] });
+  private readonly limited = new Counter({ name: "ringdns_rrl_limited_total", help: "UDP replies held back by response-rate limiting: dropped, or slipped (sent truncated)", labelNames: ["action"], registers: [this.prom] });
   private readonly counters = new Map<string, ReturnType<Counter["labels"]>>();
   private readonly timers = new Map<string, ReturnType<Histogram["labels"]>>();
 
@@ -36,6 +37,10 @@ export class QueryMetrics {
     let h = this.timers.get(transport);
     if (!h) this.timers.set(transport, (h = this.duration.labels(transport)));
     h.observe(seconds);
+  }
+
+  observeRateLimited(action: "slip" | "drop"): void {
+    this.limited.labels(action === "slip" ? "slipped" : "dropped").inc();
   }
 
   observeUpdate(transport: MetricTransport, rcode: number): void {

@@ -14,6 +14,7 @@ import { formatName, lowerAscii } from "../names.js";
 import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
+import type { ResponseRateLimiter } from "./rrl.js";
 
 export type Transport = "udp" | "tcp";
 
@@ -41,6 +42,8 @@ export interface DnsHandlerDeps {
   metrics?: QueryMetrics;
   /** Fraction of answered queries logged, one line each (0 = none, 1 = all). */
   queryLogRate?: number;
+  /** UDP response-rate limiting (see rrl.ts); undefined or rate 0 = off. */
+  rrl?: ResponseRateLimiter;
   /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
   lifecycle?: { draining: boolean; inflight: Set<Promise<unknown>> };
 }

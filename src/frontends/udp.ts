@@ -1,16 +1,27 @@
 // Unicast DNS over UDP (RFC 1035 §4.2.1).
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
+import { truncatedReply } from "../wire/message.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 
 const UDP_RECEIVE_BUFFER = 4 << 20;
 
 /** Answer what arrives on a bound socket: ours, or one a query worker was handed. */
 export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
+  const rrl = deps.rrl?.enabled ? deps.rrl : undefined;
   socket.on("message", (msg, rinfo) => {
     const send = (reply: Buffer | null) => {
+      if (!reply) return;
+      if (rrl) {
+        const decision = rrl.decide(rinfo.address, Date.now());
+        if (decision !== "send") {
+          deps.metrics?.observeRateLimited(decision);
+          if (decision === "drop") return;
+          reply = truncatedReply(reply);
+        }
+      }
       // no callback: a send error reaches the socket's "error" listener, and the hot path allocates one closure less
-      if (reply) socket.send(reply, rinfo.port, rinfo.address);
+      socket.send(reply, rinfo.port, rinfo.address);
     };
     const reply = handleDnsMessage(msg, "udp", `${rinfo.address}:${rinfo.port}`, deps);
     if (reply instanceof Promise) void reply.then(send);

@@ -4,7 +4,7 @@
 import { isIPv4, isIPv6 } from "node:net";
 import type { Labels } from "../names.js";
 import { Class, Type } from "./constants.js";
-import { NameCompressor, WireError } from "./name.js";
+import { decodeName, NameCompressor, WireError } from "./name.js";
 
 export interface Soa {
   mname: Labels;
@@ -268,4 +268,26 @@ export function encodeQuery(id: number, name: Labels, type: number, edns?: { udp
   off += 4;
   if (edns) off = encodeOpt(buf, off, { udpSize: edns.udpSize, version: 0, dnssecOk: false, options: [] }, 0);
   return Buffer.from(buf.subarray(0, off));
+}
+
+/**
+ * A reply cut to its header and question with TC=1 (what RRL "slips"): no
+ * larger than the query that asked, and it sends a real client to TCP.
+ */
+export function truncatedReply(reply: Buffer): Buffer {
+  let end = 12;
+  if (reply.length >= 12 && reply.readUInt16BE(4) === 1) {
+    try {
+      end = Math.min(reply.length, decodeName(reply, 12).end + 4);
+    } catch {
+      end = 12;
+    }
+  }
+  const out = Buffer.from(reply.subarray(0, end));
+  if (end === 12) out.writeUInt16BE(0, 4);
+  out[2] = out[2]! | 0x02; // TC
+  out.writeUInt16BE(0, 6);
+  out.writeUInt16BE(0, 8);
+  out.writeUInt16BE(0, 10);
+  return out;
 }

@@ -1,0 +1,90 @@
+// Response-rate limiting for UDP (the Knot/BIND RRL idea): replies to one
+// source prefix (/24 for IPv4, /56 for IPv6) are allowed `rate` per second
+// with a burst of the same; beyond that every `slip`-th reply goes out as an
+// empty truncated one (TC=1: a real client retries over TCP, which a spoofed
+// source cannot) and the rest are dropped. A flood with a victim's address
+// thus gets the victim at most `rate` full replies a second plus slipped
+// replies no larger than the queries. Pure but for the clock it is given.
+import { isIPv4 } from "node:net";
+import type { Logger } from "pino";
+import { sourceMatcher } from "../update/policy.js";
+
+export interface RrlOptions {
+  /** Replies per second per source prefix; 0 = no limit. */
+  rate: number;
+  /** Every slip-th limited reply is sent truncated; 0 = drop them all. */
+  slip: number;
+  /** Sources never limited. */
+  exempt: (address: string) => boolean;
+}
+
+export type RrlDecision = "send" | "slip" | "drop";
+
+interface Bucket {
+  tokens: number;
+  last: number;
+  limited: number;
+}
+
+const IDLE_MS = 10_000;
+const MAX_PREFIXES = 200_000;
+
+/** The prefix a source counts against: /24 for IPv4, /56 for IPv6. */
+export function sourcePrefix(address: string): string {
+  const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/i.exec(address);
+  if (v4) return `${v4[1]}.0/24`;
+  if (isIPv4(address)) return address;
+  const [head = "", tail = ""] = address.split("::");
+  const h = head ? head.split(":") : [];
+  const t = address.includes("::") && tail ? tail.split(":") : [];
+  const groups = [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t].map((g) => g.padStart(4, "0"));
+  return `${groups.slice(0, 3).join(":")}:${groups[3]!.slice(0, 2)}00::/56`;
+}
+
+export class ResponseRateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private lastSweep = 0;
+
+  constructor(
+    private readonly options: RrlOptions,
+    /** Called when a prefix starts being limited (for a log line), at most once per idle period. */
+    private readonly onLimit?: (prefix: string) => void,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.rate > 0;
+  }
+
+  decide(address: string, now: number): RrlDecision {
+    const { rate, slip } = this.options;
+    if (rate <= 0 || this.options.exempt(address)) return "send";
+    if (now - this.lastSweep > 1000) this.sweep(now);
+    const prefix = sourcePrefix(address);
+    let b = this.buckets.get(prefix);
+    if (!b) {
+      if (this.buckets.size >= MAX_PREFIXES) this.buckets.clear(); // a spoofed spread this wide: start over, bounded
+      b = { tokens: rate, last: now, limited: 0 };
+      this.buckets.set(prefix, b);
+    }
+    b.tokens = Math.min(rate, b.tokens + ((now - b.last) * rate) / 1000);
+    b.last = now;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return "send";
+    }
+    if (b.limited++ === 0) this.onLimit?.(prefix);
+    return slip > 0 && b.limited % slip === 0 ? "slip" : "drop";
+  }
+
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    for (const [p, b] of this.buckets) if (now - b.last > IDLE_MS) this.buckets.delete(p);
+  }
+}
+
+/** A limiter from settings, logging when a prefix starts being limited. */
+export function makeRateLimiter(o: { rate: number; slip: number; exempt: readonly string[] }, log: Logger): ResponseRateLimiter {
+  return new ResponseRateLimiter({ rate: o.rate, slip: o.slip, exempt: sourceMatcher(o.exempt, "--rrl-exempt") }, (prefix) =>
+    log.warn({ prefix, rate: o.rate, slip: o.slip }, "response rate limit: replies to this source prefix are being limited (dropped, or sent truncated)"),
+  );
+}

@@ -5,6 +5,7 @@ import { availableParallelism } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
+import { DEFAULT_LIMITS } from "./frontends/update-handler.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
 import { DEFAULT_ALLOW_UPDATE, makePolicy, sourceMatcher } from "./update/policy.js";
@@ -49,6 +50,8 @@ export interface Config {
   readonly keyZones: ReadonlyMap<string, readonly Labels[]>;
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
+  /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
+  readonly limits: { maxRegistrations: number; maxInstancesPerType: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
@@ -91,6 +94,8 @@ export interface ConfigInput {
   maxUdpSize?: string | number;
   tcpIdleTimeout?: string | number;
   tcpMaxConnections?: string | number;
+  tcpReadTimeoutMs?: string | number;
+  tcpMaxPerSource?: string | number;
   ringPoints?: string | number;
   dataDir?: string;
   store?: string;
@@ -111,6 +116,11 @@ export interface ConfigInput {
   etcdUser?: string;
   etcdPasswordFile?: string;
   nodeName?: string;
+  maxRegistrations?: string | number;
+  maxInstancesPerType?: string | number;
+  maxTxtBytes?: string | number;
+  updateRate?: string | number;
+  updateRateExempt?: string[];
   rrlRate?: string | number;
   rrlSlip?: string | number;
   rrlExempt?: string[];
@@ -190,6 +200,8 @@ export function resolveConfig(input: ConfigInput): Config {
     tcp: {
       idleTimeoutMs: int("--tcp-idle-timeout", input.tcpIdleTimeout, DEFAULT_TCP_OPTIONS.idleTimeoutMs / 1000, 1, 3600) * 1000,
       maxConnections: int("--tcp-max-connections", input.tcpMaxConnections, DEFAULT_TCP_OPTIONS.maxConnections, 1, 65_535),
+      readTimeoutMs: int("--tcp-read-timeout-ms", input.tcpReadTimeoutMs, DEFAULT_TCP_OPTIONS.readTimeoutMs, 1, 60_000),
+      maxPerSource: int("--tcp-max-per-source", input.tcpMaxPerSource, DEFAULT_TCP_OPTIONS.maxPerSource, 1, 65_535),
     },
     ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 65_536),
     store: parseStore(input),
@@ -197,6 +209,13 @@ export function resolveConfig(input: ConfigInput): Config {
     keyZones: parseKeyZones(input.keyZone ?? []),
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
+    limits: {
+      maxRegistrations: int("--max-registrations", input.maxRegistrations, DEFAULT_LIMITS.maxRegistrations, 1, 100_000_000),
+      maxInstancesPerType: int("--max-instances-per-type", input.maxInstancesPerType, DEFAULT_LIMITS.maxInstancesPerType, 1, 100_000_000),
+      maxTxtBytes: int("--max-txt-bytes", input.maxTxtBytes, DEFAULT_LIMITS.maxTxtBytes, 1, 65_000),
+      updateRate: int("--update-rate", input.updateRate, DEFAULT_LIMITS.updateRate, 0, 1_000_000),
+      updateRateExempt: input.updateRateExempt && input.updateRateExempt.length > 0 ? input.updateRateExempt : DEFAULT_RRL.exempt,
+    },
     mdnsInterfaces: input.mdns === false ? [] : [...new Set(input.mdnsInterface ?? [])],
     workers: parseWorkers(input.workers),
     rrl: {
@@ -208,6 +227,7 @@ export function resolveConfig(input: ConfigInput): Config {
   };
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   sourceMatcher(config.rrl.exempt, "--rrl-exempt");
+  sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt");
   return Object.freeze(config);
 }
 

@@ -11,6 +11,7 @@ import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp } from "./frontends/tcp.js";
 import { listenUdp } from "./frontends/udp.js";
 import { makeRateLimiter } from "./frontends/rrl.js";
+import { TokenBuckets } from "./frontends/token-buckets.js";
 import { startMdns, type Mdns } from "./frontends/mdns/index.js";
 import { startQueryWorkers, type QueryWorkers } from "./frontends/workers/primary.js";
 import { listenHttp } from "./frontends/http/server.js";
@@ -110,7 +111,22 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     rrl: makeRateLimiter(rrlShare, log),
     ...(metrics ? { metrics } : {}),
     queryLogRate: config.queryLogRate,
-    update: { registry, clock, log, domains: config.domains, keys, policy: makePolicy(config.allowUpdate, config.keyZones), lease: config.lease },
+    update: {
+      registry,
+      clock,
+      log,
+      domains: config.domains,
+      keys,
+      policy: makePolicy(config.allowUpdate, config.keyZones),
+      lease: config.lease,
+      limits: {
+        maxRegistrations: config.limits.maxRegistrations,
+        maxInstancesPerType: config.limits.maxInstancesPerType,
+        maxTxtBytes: config.limits.maxTxtBytes,
+        ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),
+        hit: (limit) => metrics?.observeLimit(limit),
+      },
+    },
     registry,
     clock,
     log,

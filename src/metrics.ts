@@ -39,6 +39,12 @@ export class QueryMetrics {
     h.observe(seconds);
   }
 
+  private readonly limits = new Counter({ name: "ringdns_limit_hits_total", help: "Requests or connections refused or closed by a configured limit", labelNames: ["limit"], registers: [this.prom] });
+
+  observeLimit(limit: string): void {
+    this.limits.labels(limit).inc();
+  }
+
   observeRateLimited(action: "slip" | "drop"): void {
     this.limited.labels(action === "slip" ? "slipped" : "dropped").inc();
   }

@@ -8,6 +8,7 @@
 import { isIPv4 } from "node:net";
 import type { Logger } from "pino";
 import { sourceMatcher } from "../update/policy.js";
+import { TokenBuckets } from "./token-buckets.js";
 
 export interface RrlOptions {
   /** Replies per second per source prefix; 0 = no limit. */
@@ -19,15 +20,6 @@ export interface RrlOptions {
 }
 
 export type RrlDecision = "send" | "slip" | "drop";
-
-interface Bucket {
-  tokens: number;
-  last: number;
-  limited: number;
-}
-
-const IDLE_MS = 10_000;
-const MAX_PREFIXES = 200_000;
 
 /** The prefix a source counts against: /24 for IPv4, /56 for IPv6. */
 export function sourcePrefix(address: string): string {
@@ -42,43 +34,27 @@ export function sourcePrefix(address: string): string {
 }
 
 export class ResponseRateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
-  private lastSweep = 0;
+  private readonly buckets: TokenBuckets;
 
   constructor(
     private readonly options: RrlOptions,
     /** Called when a prefix starts being limited (for a log line), at most once per idle period. */
     private readonly onLimit?: (prefix: string) => void,
-  ) {}
+  ) {
+    this.buckets = new TokenBuckets(options.rate);
+  }
 
   get enabled(): boolean {
     return this.options.rate > 0;
   }
 
   decide(address: string, now: number): RrlDecision {
-    const { rate, slip } = this.options;
-    if (rate <= 0 || this.options.exempt(address)) return "send";
-    if (now - this.lastSweep > 1000) this.sweep(now);
+    if (this.options.rate <= 0 || this.options.exempt(address)) return "send";
     const prefix = sourcePrefix(address);
-    let b = this.buckets.get(prefix);
-    if (!b) {
-      if (this.buckets.size >= MAX_PREFIXES) this.buckets.clear(); // a spoofed spread this wide: start over, bounded
-      b = { tokens: rate, last: now, limited: 0 };
-      this.buckets.set(prefix, b);
-    }
-    b.tokens = Math.min(rate, b.tokens + ((now - b.last) * rate) / 1000);
-    b.last = now;
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return "send";
-    }
-    if (b.limited++ === 0) this.onLimit?.(prefix);
-    return slip > 0 && b.limited % slip === 0 ? "slip" : "drop";
-  }
-
-  private sweep(now: number): void {
-    this.lastSweep = now;
-    for (const [p, b] of this.buckets) if (now - b.last > IDLE_MS) this.buckets.delete(p);
+    const taken = this.buckets.take(prefix, now);
+    if (taken === true) return "send";
+    if (taken === 1) this.onLimit?.(prefix);
+    return this.options.slip > 0 && taken % this.options.slip === 0 ? "slip" : "drop";
   }
 }
 

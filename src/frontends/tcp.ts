@@ -5,13 +5,17 @@ import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 
 export interface TcpOptions {
-  /** Close a connection after this long without a complete query, ms. */
+  /** Close a connection after this long without traffic, ms. */
   idleTimeoutMs: number;
+  /** A message must arrive whole within this long of its first byte, ms (a client trickling bytes cannot hold a socket). */
+  readTimeoutMs: number;
   /** Open connections at most; new ones beyond are closed at once. */
   maxConnections: number;
+  /** Open connections from one address at most. */
+  maxPerSource: number;
 }
 
-export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 10_000, maxConnections: 256 };
+export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 10_000, readTimeoutMs: 2_000, maxConnections: 256, maxPerSource: 32 };
 
 export interface TcpListener {
   readonly address: string;
@@ -21,14 +25,25 @@ export interface TcpListener {
 
 export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, options: TcpOptions = DEFAULT_TCP_OPTIONS): Promise<TcpListener> {
   const sockets = new Set<Socket>();
+  const perSource = new Map<string, number>();
   const server: Server = createServer((socket) => {
-    if (sockets.size >= options.maxConnections) {
-      deps.log.warn({ peer: socket.remoteAddress, limit: options.maxConnections }, "TCP connection limit reached, closing new connection");
+    const source = socket.remoteAddress ?? "";
+    const fromSource = perSource.get(source) ?? 0;
+    if (sockets.size >= options.maxConnections || fromSource >= options.maxPerSource) {
+      const limit = sockets.size >= options.maxConnections ? "tcp-connections" : "tcp-connections-per-source";
+      deps.metrics?.observeLimit(limit);
+      deps.log.warn({ peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource }, "TCP connection limit reached, closing new connection");
       socket.destroy();
       return;
     }
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    perSource.set(source, fromSource + 1);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      const left = (perSource.get(source) ?? 1) - 1;
+      if (left > 0) perSource.set(source, left);
+      else perSource.delete(source);
+    });
     serveConnection(socket, deps, options);
   });
   return new Promise((resolve, reject) => {
@@ -71,6 +86,14 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       if (queue === p) queue = undefined;
     });
   };
+  // a message under way must be complete within readTimeoutMs of its first byte
+  let readDeadline: NodeJS.Timeout | undefined;
+  const onReadTimeout = () => {
+    deps.metrics?.observeLimit("tcp-read-timeout");
+    deps.log.info({ peer, ms: options.readTimeoutMs }, "TCP message not complete in time, closing the connection");
+    socket.destroy();
+  };
+  socket.on("close", () => clearTimeout(readDeadline));
   socket.on("data", (chunk) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     while (pending.length >= 2) {
@@ -78,6 +101,8 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       if (pending.length < 2 + len) break;
       const msg = pending.subarray(2, 2 + len);
       pending = pending.subarray(2 + len);
+      clearTimeout(readDeadline);
+      readDeadline = undefined;
       if (queue) {
         enqueue(queue.then(async () => write(await handleDnsMessage(msg, "tcp", peer, deps))));
         continue;
@@ -86,5 +111,6 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       if (reply instanceof Promise) enqueue(reply.then(write));
       else write(reply);
     }
+    if (pending.length > 0 && readDeadline === undefined) readDeadline = setTimeout(onReadTimeout, options.readTimeoutMs);
   });
 }

@@ -4,8 +4,9 @@
 import type { Logger } from "pino";
 import { errorResponse } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
-import { formatName, type Labels } from "../names.js";
-import type { Registry } from "../registry/registry.js";
+import { formatName, formatServiceType, type Labels, type ServiceType } from "../names.js";
+import { instanceId, type Registry, type RegistryOp } from "../registry/registry.js";
+import type { TokenBuckets } from "./token-buckets.js";
 import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
@@ -29,6 +30,48 @@ export interface UpdateDeps {
   keys: readonly TsigKey[];
   policy: UpdatePolicy;
   lease: LeasePolicy;
+  limits?: RegistrationLimits;
+}
+
+/** Bounds on what registrations may take; over one, the update is REFUSED and nothing changes. */
+export interface RegistrationLimits {
+  /** Instances in total. */
+  maxRegistrations: number;
+  maxInstancesPerType: number;
+  /** An instance's TXT strings, bytes on the wire (each string plus its length byte). */
+  maxTxtBytes: number;
+  /** Updates a second from one source address (burst as many); undefined = unlimited. */
+  updateRate?: TokenBuckets;
+  /** Sources the update rate does not apply to. */
+  updateRateExempt?: (address: string) => boolean;
+  /** Counts a limit that was hit. */
+  hit?: (limit: string) => void;
+}
+
+export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxInstancesPerType: 10_000, maxTxtBytes: 4000, updateRate: 100 };
+
+/** What over a limit this update would go, in words; undefined when within them all. */
+function overLimit(ops: readonly RegistryOp[], registry: Registry, l: RegistrationLimits): [string, string] | undefined {
+  const adding = new Map<string, { type: ServiceType; ids: Set<string> }>();
+  for (const o of ops) {
+    if (o.op !== "put-instance") continue;
+    const txtBytes = o.instance.txt.reduce((n, t) => n + 1 + t.length, 0);
+    if (txtBytes > l.maxTxtBytes) return ["txt-bytes", `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`];
+    if (registry.instance(o.instance.type, o.instance.name)) continue;
+    const key = formatServiceType(o.instance.type);
+    const entry = adding.get(key) ?? { type: o.instance.type, ids: new Set<string>() };
+    entry.ids.add(instanceId(o.instance.name));
+    adding.set(key, entry);
+  }
+  let total = 0;
+  for (const [key, { type, ids }] of adding) {
+    if (registry.instanceCount(type) + ids.size > l.maxInstancesPerType) return ["instances-per-type", `${key} has ${registry.instanceCount(type)} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type)`];
+    total += ids.size;
+  }
+  if (total === 0) return undefined;
+  const now = registry.serviceTypes().reduce((n, t) => n + registry.instanceCount(t), 0);
+  if (now + total > l.maxRegistrations) return ["registrations", `${now} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`];
+  return undefined;
 }
 
 const EDE_OPTION = 15; // RFC 8914 Extended DNS Error
@@ -99,17 +142,26 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
   return send(reply(u, Rcode.NOERROR, u.lease && lease !== undefined ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))] : []));
 }
 
-export type CommitResult = { rcode: number; reason: string; stored?: false } | { rcode: typeof Rcode.NOERROR; reason: ""; registered: string[]; removed: string[] };
+export type CommitResult = { rcode: number; reason: string; stored?: false; limit?: string } | { rcode: typeof Rcode.NOERROR; reason: ""; registered: string[]; removed: string[] };
 
 /**
  * An authorized UPDATE from any frontend (DNS or HTTP): the pure RFC 2136
  * core, then a durable commit, and one log line. `stored: false` = the store
  * failed (SERVFAIL); another rcode = refused, nothing changed.
  */
-export async function commitUpdate(u: UpdateMessage, lease: number | undefined, deps: UpdateDeps, who: Record<string, unknown>): Promise<CommitResult> {
+export async function commitUpdate(u: UpdateMessage, lease: number | undefined, deps: UpdateDeps, who: { peer: string } & Record<string, unknown>): Promise<CommitResult> {
   const zone = formatName(u.zone.name);
+  const limits = deps.limits;
+  const refuse = (limit: string, reason: string): CommitResult => {
+    limits?.hit?.(limit);
+    return { rcode: Rcode.REFUSED, reason, limit };
+  };
+  const source = who.peer.replace(/^\[?(.*?)\]?:\d+$/, "$1");
+  if (limits?.updateRate && !limits.updateRateExempt?.(source) && limits.updateRate.take(source, deps.clock.now()) !== true) return refuse("update-rate", `too many updates from ${source}; try again shortly (--update-rate)`);
   const outcome = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
   if (outcome.rcode !== Rcode.NOERROR) return { rcode: outcome.rcode, reason: outcome.reason ?? rcodeName(outcome.rcode) };
+  const over = limits && overLimit(outcome.ops, deps.registry, limits);
+  if (over) return refuse(...over);
   try {
     await deps.registry.apply(outcome.ops);
   } catch (err) {

@@ -56,7 +56,10 @@ async function commit(zone: Labels, ops: UpdateOp[], lease: number | undefined, 
   if (decoded.kind === "error") return { status: 400, error: decoded.reason };
   const r = await commitUpdate(decoded.update, lease, deps, { peer, via: "http" });
   if ("stored" in r) return { status: 503, rcode: r.rcode, error: r.reason };
-  if (r.rcode !== Rcode.NOERROR) return { status: r.rcode === Rcode.REFUSED ? 409 : 422, rcode: r.rcode, error: `${rcodeName(r.rcode)}: ${r.reason}` };
+  if (r.rcode !== Rcode.NOERROR) {
+    const status = "limit" in r && r.limit === "update-rate" ? 429 : r.rcode === Rcode.REFUSED ? 409 : 422;
+    return { status, rcode: r.rcode, error: `${rcodeName(r.rcode)}: ${r.reason}` };
+  }
   await deps.settled?.();
   return { status: 200, rcode: r.rcode, lease: lease ?? null };
 }

@@ -1,0 +1,109 @@
+// Every limit, hit on purpose: TCP connections per source, a client trickling
+// a message, instances per type and in total, TXT size, updates per second
+// from one source. Over a limit: a clear refusal (or a closed connection), a
+// log line, a metric, and nothing half-applied.
+import { connect, type Socket } from "node:net";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { queryServer } from "../../src/client/dns-client.js";
+import { registrationUpdate } from "../../src/client/registration.js";
+import { sendUpdate } from "../../src/client/update-client.js";
+import { parseName } from "../../src/names.js";
+import { Type } from "../../src/wire/constants.js";
+import { encodeQuery } from "../../src/wire/message.js";
+import { startDaemon, type RunningDaemon } from "../lab/daemon.js";
+
+const zone = parseName("local.");
+const TOKEN = "limits-test-token-0123456789";
+const tokenFile = join(mkdtempSync(join(tmpdir(), "ringdns-limits-")), "token");
+writeFileSync(tokenFile, TOKEN);
+let d: RunningDaemon | undefined;
+afterEach(async () => {
+  await d?.stop();
+  d = undefined;
+});
+const start = async (args: string[]) => (d = await startDaemon([...args, "--http", "127.0.0.1:0", "--http-token-file", tokenFile]));
+const limitHits = async (limit: string) => Number(new RegExp(`^ringdns_limit_hits_total\\{limit="${limit}"\\} (\\d+)`, "m").exec(await (await fetch(`http://127.0.0.1:${d!.httpPort}/metrics`)).text())?.[1] ?? 0);
+const register = (name: string, type = "_lim._tcp", txt: string[] = []) => sendUpdate({ host: "127.0.0.1", port: d!.port }, zone, registrationUpdate({ instance: name, type, host: name, port: 1, txt }, zone)).then((r) => r.rcode);
+const registerOverHttp = async (name: string, body: object = {}) => {
+  const r = await fetch(`http://127.0.0.1:${d!.httpPort}/v1/types/_lim._tcp/instances`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ instance: name, host: name, port: 1, ...body }) });
+  return { status: r.status, body: (await r.json()) as { error?: string } };
+};
+const opened = (port: number) =>
+  new Promise<Socket>((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => resolve(s));
+    s.once("error", reject);
+  });
+const closedWithin = (s: Socket, ms: number) => new Promise<boolean>((resolve) => (s.destroyed ? resolve(true) : (s.once("close", () => resolve(true)), setTimeout(() => resolve(false), ms))));
+
+describe("limits", () => {
+  it("--tcp-max-per-source: the connection over the limit is closed at once; the others are served", async () => {
+    await start(["--tcp-max-per-source", "2"]);
+    const [a, b] = [await opened(d!.port), await opened(d!.port)];
+    const c = await opened(d!.port);
+    expect(await closedWithin(c, 1000)).toBe(true);
+    expect(await closedWithin(a, 100)).toBe(false);
+    await d!.waitForLog(/"limit":"tcp-connections-per-source".*TCP connection limit reached/);
+    expect(await limitHits("tcp-connections-per-source")).toBe(1);
+    a.destroy();
+    b.destroy();
+  });
+
+  it("--tcp-read-timeout-ms: a client trickling a message is cut off; a whole query on a new connection is answered", async () => {
+    await start(["--tcp-read-timeout-ms", "500", "--tcp-idle-timeout", "30"]);
+    const s = await opened(d!.port);
+    const q = encodeQuery(1, ["x", "local"], Type.A);
+    const framed = Buffer.concat([Buffer.from([0, q.length]), q]);
+    const started = Date.now();
+    let i = 0;
+    const trickle = setInterval(() => !s.destroyed && i < framed.length && s.write(framed.subarray(i, ++i)), 150); // each byte resets an idle timer, not this one
+    expect(await closedWithin(s, 3000)).toBe(true);
+    clearInterval(trickle);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(await limitHits("tcp-read-timeout")).toBe(1);
+    expect((await queryServer({ host: "127.0.0.1", port: d!.port }, parseName("nothing.local."), Type.A, { tcp: true })).rcodeName).toBe("NXDOMAIN");
+  });
+
+  it("--max-instances-per-type and --max-registrations refuse new instances, not renewals; nothing half-applied", async () => {
+    await start(["--max-instances-per-type", "3", "--max-registrations", "4"]);
+    for (const n of ["a", "b", "c"]) expect(await register(n)).toBe("NOERROR");
+    expect(await register("d")).toBe("REFUSED");
+    expect(await register("a")).toBe("NOERROR"); // a renewal adds nothing
+    const http = await registerOverHttp("e");
+    expect(http.status).toBe(409);
+    expect(http.body.error).toMatch(/_lim\._tcp has 3 instances; at most 3 \(--max-instances-per-type\)/);
+    expect(await register("x", "_other._tcp")).toBe("NOERROR");
+    expect(await register("y", "_other._tcp")).toBe("REFUSED"); // 4 in total
+    const browse = await queryServer({ host: "127.0.0.1", port: d!.port }, parseName("_lim._tcp.local."), Type.PTR);
+    expect(browse.answers).toHaveLength(3);
+    expect((await queryServer({ host: "127.0.0.1", port: d!.port }, parseName("d._lim._tcp.local."), Type.SRV)).rcodeName).toBe("NXDOMAIN");
+    expect(await limitHits("instances-per-type")).toBe(2);
+    expect(await limitHits("registrations")).toBe(1);
+    await d!.waitForLog(/"reason":"_other\._tcp|"reason":"4 instances are registered/);
+  });
+
+  it("--max-txt-bytes refuses a registration whose TXT is too large", async () => {
+    await start(["--max-txt-bytes", "50"]);
+    expect(await register("small", "_lim._tcp", ["k=" + "v".repeat(40)])).toBe("NOERROR");
+    expect(await register("big", "_lim._tcp", ["k=" + "v".repeat(60)])).toBe("REFUSED");
+    const http = await registerOverHttp("big2", { txt: ["k=" + "v".repeat(60)] });
+    expect(http.body.error).toMatch(/TXT of big2 is 63 bytes; at most 50 \(--max-txt-bytes\)/);
+    expect(await limitHits("txt-bytes")).toBe(2);
+  });
+
+  it("--update-rate: a burst beyond the rate from one source is refused, and accepted again a moment later", async () => {
+    await start(["--update-rate", "5", "--update-rate-exempt", "none"]); // loopback is exempt by default
+    const burst = await Promise.all(Array.from({ length: 15 }, (_, i) => register(`r${i}`)));
+    expect(burst.filter((r) => r === "NOERROR").length).toBeGreaterThanOrEqual(5);
+    expect(burst.filter((r) => r === "NOERROR").length).toBeLessThan(10);
+    expect(burst.filter((r) => r === "REFUSED").length).toBeGreaterThan(5);
+    const http = await registerOverHttp("over");
+    expect(http.status).toBe(429);
+    expect(http.body.error).toMatch(/too many updates from 127\.0\.0\.1/);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(await register("later")).toBe("NOERROR");
+    expect(await limitHits("update-rate")).toBeGreaterThan(5);
+  });
+});

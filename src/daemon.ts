@@ -11,6 +11,7 @@ import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp } from "./frontends/tcp.js";
 import { listenUdp } from "./frontends/udp.js";
 import { makeRateLimiter } from "./frontends/rrl.js";
+import { CookieJar } from "./frontends/cookies.js";
 import { TokenBuckets } from "./frontends/token-buckets.js";
 import { startMdns, type Mdns } from "./frontends/mdns/index.js";
 import { startQueryWorkers, type QueryWorkers } from "./frontends/workers/primary.js";
@@ -104,11 +105,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     ? new DaemonMetrics({ registry, store: () => store.status(), mdns: () => mdns?.stats(), others: async () => (workers ? workers.metrics() : []) })
     : undefined;
   const lifecycle = { draining: false, inflight: new Set<Promise<unknown>>() };
+  const cookies = new CookieJar();
   // each answering process gets its share of the limit: the kernel spreads datagrams over them
   const rrlShare = { ...config.rrl, rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)) };
   const handler: DnsHandlerDeps = {
     lifecycle,
     rrl: makeRateLimiter(rrlShare, log),
+    cookies,
     ...(metrics ? { metrics } : {}),
     queryLogRate: config.queryLogRate,
     update: {
@@ -195,7 +198,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   if (config.workers > 1) {
     try {
-      const settings = { rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
+      const settings = { cookieSecret: cookies.secret, rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
       workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
       handler.settled = workers.settled;
       closers.unshift(workers.close); // first: no worker answers from a registry that is closing

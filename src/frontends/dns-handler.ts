@@ -15,6 +15,7 @@ import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
 import type { ResponseRateLimiter } from "./rrl.js";
+import { addressOf, appendOption, COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, verifiedReplies, type CookieJar } from "./cookies.js";
 
 export type Transport = "udp" | "tcp";
 
@@ -42,6 +43,8 @@ export interface DnsHandlerDeps {
   metrics?: QueryMetrics;
   /** Fraction of answered queries logged, one line each (0 = none, 1 = all). */
   queryLogRate?: number;
+  /** DNS Cookies (RFC 7873); undefined = the option is ignored. */
+  cookies?: CookieJar;
   /** UDP response-rate limiting (see rrl.ts); undefined or rate 0 = off. */
   rrl?: ResponseRateLimiter;
   /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
@@ -134,16 +137,35 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     const res = { ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOERROR), aa: true, question: q.question, answers: [{ name: q.question.name, ttl: 0, class: Class.CH, data: txt }] };
     return encodeResponse(res, limit);
   }
+  // DNS Cookies: the reply carries the client's cookie and a server cookie, added after caching (they differ per client)
+  let finish = (wire: Buffer) => wire;
+  const cookie = deps.cookies && !q.tsig ? readCookie(q.edns?.options) : undefined;
+  if (cookie?.kind === "malformed") {
+    deps.log.debug({ peer, transport, length: cookie.length }, "malformed DNS cookie: FORMERR");
+    return encodeResponse({ ...errorResponse(q.id, q.opcode, q.rd, Rcode.FORMERR), question: q.question });
+  }
+  if (cookie?.kind === "cookie") {
+    const jar = deps.cookies!;
+    const address = addressOf(peer);
+    const verified = cookie.server !== undefined && jar.verify(cookie.client, cookie.server, address, nowSec);
+    const data = Buffer.concat([cookie.client, jar.serverCookie(cookie.client, address, nowSec)]);
+    limit -= COOKIE_REPLY_BYTES;
+    finish = (wire) => {
+      const out = appendOption(wire, COOKIE_OPTION, data);
+      if (verified) verifiedReplies.add(out);
+      return out;
+    };
+  }
   const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
   if (cacheKey !== undefined) {
     const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd);
-    if (hit) return hit;
+    if (hit) return finish(hit);
   }
   try {
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
     const wire = sign(encodeResponse(res, limit));
     if (cacheKey !== undefined) deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now());
-    return wire;
+    return finish(wire);
   } catch (e) {
     deps.log.error({ err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) }, "internal error answering query");
     const res = errorResponse(q.id, q.opcode, q.rd, Rcode.SERVFAIL);

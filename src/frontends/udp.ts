@@ -3,6 +3,7 @@ import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
 import { truncatedReply } from "../wire/message.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+import { verifiedReplies } from "./cookies.js";
 
 const UDP_RECEIVE_BUFFER = 4 << 20;
 
@@ -12,7 +13,7 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
   socket.on("message", (msg, rinfo) => {
     const send = (reply: Buffer | null) => {
       if (!reply) return;
-      if (rrl) {
+      if (rrl && !verifiedReplies.has(reply)) {
         const decision = rrl.decide(rinfo.address, Date.now());
         if (decision !== "send") {
           deps.metrics?.observeRateLimited(decision);

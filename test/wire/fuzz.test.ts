@@ -8,6 +8,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "../../src/frontends/dns-handler.js";
+import { CookieJar } from "../../src/frontends/cookies.js";
 import type { Labels } from "../../src/names.js";
 import { Registry } from "../../src/registry/registry.js";
 import { MemoryStore } from "../../src/store/memory.js";
@@ -38,6 +39,7 @@ async function handlerDeps(): Promise<DnsHandlerDeps> {
     answer: { domains, ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
     update: { registry, clock, log, domains, keys: [key], policy: makePolicy(["127.0.0.0/8"], new Map()), lease: { min: 1, max: 86400 } },
     status: () => ["version=fuzz"],
+    cookies: new CookieJar(),
   };
 }
 

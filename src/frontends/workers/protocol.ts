@@ -15,6 +15,8 @@ export interface WorkerSettings {
   answer: AnswerOptions;
   maxUdpPayload: number;
   ringPoints: number;
+  /** The daemon's cookie secret: a server cookie one process made, the others verify. */
+  cookieSecret: Buffer;
   /** This process's share of the rate limit (the kernel spreads datagrams over the processes). */
   rrl: { rate: number; slip: number; exempt: readonly string[] };
   /** How many sockets follow the start message. */

@@ -8,6 +8,7 @@ import { systemClock } from "../../clock.js";
 import { Registry } from "../../registry/registry.js";
 import { QueryMetrics } from "../../metrics.js";
 import { makeRateLimiter } from "../rrl.js";
+import { CookieJar } from "../cookies.js";
 import { ReplicaStore } from "../../store/replica.js";
 import { AnswerCache } from "../answer-cache.js";
 import type { DnsHandlerDeps, Transport } from "../dns-handler.js";
@@ -55,7 +56,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
       const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints } });
       await registry.open();
       registry.followSerial(m.serial);
-      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics(), queryLogRate: s.queryLogRate, rrl: makeRateLimiter(s.rrl, log) };
+      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics(), queryLogRate: s.queryLogRate, rrl: makeRateLimiter(s.rrl, log), cookies: new CookieJar(Buffer.from(s.cookieSecret)) };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");
       return;

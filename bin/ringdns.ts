@@ -70,6 +70,8 @@ program
   .option("--update-rate-exempt <cidr>", 'sources the update rate does not apply to, repeatable (default 127.0.0.0/8 and ::1; "none")', collect)
   .option("--mdns-interface <if>", "run mDNS on this interface (learn and advertise services), repeatable; off unless given", collect)
   .option("--no-mdns", "no mDNS even if --mdns-interface is given")
+  .option("--mdns-max-records <n>", "records the mDNS cache holds at most; new ones beyond are not taken", "10000")
+  .option("--mdns-max-per-peer <n>", "records one LAN peer may have in the mDNS cache at most", "1000")
   .option("--http <addr:port>", "HTTP admin API, live dashboard (/) and Prometheus metrics (/metrics), e.g. 127.0.0.1:8080; off unless given")
   .option("--http-token-file <file>", "bearer token for registering over HTTP (and for reads from elsewhere); without it HTTP is read-only")
   .option("--http-read-from <cidr>", 'sources that may read over HTTP without the token, repeatable (default 127.0.0.0/8 and ::1; "none" for none)', collect)

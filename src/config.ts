@@ -6,6 +6,7 @@ import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
 import { DEFAULT_LIMITS } from "./frontends/update-handler.js";
+import { DEFAULT_CACHE_LIMITS } from "./frontends/mdns/cache.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
 import { DEFAULT_ALLOW_UPDATE, makePolicy, sourceMatcher } from "./update/policy.js";
@@ -56,6 +57,8 @@ export interface Config {
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
   readonly mdnsInterfaces: readonly string[];
+  /** Bounds on the mDNS cache: records in all, and from one peer. */
+  readonly mdnsCache: { maxRecords: number; maxPerPeer: number };
   /** Processes answering UDP queries, the primary included (1 = the primary alone). */
   readonly workers: number;
   /** UDP response-rate limiting per source prefix: replies/s (0 = off), slip, exempt sources. */
@@ -106,6 +109,8 @@ export interface ConfigInput {
   leaseMax?: string | number;
   defaultLease?: string | number;
   mdnsInterface?: string[];
+  mdnsMaxRecords?: string | number;
+  mdnsMaxPerPeer?: string | number;
   /** false: no mDNS even when interfaces are named (commander's --no-mdns). */
   mdns?: boolean;
   /** A count, or "auto" for one per CPU. */
@@ -217,6 +222,10 @@ export function resolveConfig(input: ConfigInput): Config {
       updateRateExempt: input.updateRateExempt && input.updateRateExempt.length > 0 ? input.updateRateExempt : DEFAULT_RRL.exempt,
     },
     mdnsInterfaces: input.mdns === false ? [] : [...new Set(input.mdnsInterface ?? [])],
+    mdnsCache: {
+      maxRecords: int("--mdns-max-records", input.mdnsMaxRecords, DEFAULT_CACHE_LIMITS.maxRecords, 1, 10_000_000),
+      maxPerPeer: int("--mdns-max-per-peer", input.mdnsMaxPerPeer, DEFAULT_CACHE_LIMITS.maxPerPeer, 1, 10_000_000),
+    },
     workers: parseWorkers(input.workers),
     rrl: {
       rate: int("--rrl-rate", input.rrlRate, DEFAULT_RRL.rate, 0, 1_000_000),

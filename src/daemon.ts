@@ -188,7 +188,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   if (config.mdnsInterfaces.length > 0) {
     try {
-      mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log });
+      mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log, cacheLimits: config.mdnsCache });
       closers.unshift(mdns.close); // first, so goodbyes leave before the sockets close
     } catch (e) {
       await Promise.all(closers.map((c) => c()));

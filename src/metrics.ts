@@ -124,6 +124,19 @@ export class DaemonMetrics extends QueryMetrics {
     mdnsCounter("probes", "ringdns_mdns_probes_total", "mDNS probes sent (RFC 6762 §8.1)");
     mdnsCounter("conflicts", "ringdns_mdns_conflicts_total", "mDNS name conflicts that renamed an instance");
     mdnsCounter("goodbyes", "ringdns_mdns_goodbyes_total", "mDNS goodbyes sent");
+    const refused = { full: 0, perPeer: 0 };
+    new Counter({
+      name: "ringdns_mdns_cache_refused_total",
+      help: "Records heard on the LAN and not cached: the cache full (--mdns-max-records) or the peer over its share (--mdns-max-per-peer)",
+      labelNames: ["reason"],
+      registers: [prom],
+      collect() {
+        const now = sources.mdns()?.cacheRefused ?? refused;
+        this.labels("full").inc(now.full - refused.full);
+        this.labels("per-peer").inc(now.perPeer - refused.perPeer);
+        Object.assign(refused, now);
+      },
+    });
     new Gauge({
       name: "ringdns_mdns_cache_records",
       help: "Records in the mDNS learner's cache",

@@ -16,7 +16,17 @@ export interface CachedRecord {
   expiresAt: number;
   /** Which refresh points (0..3 for 80/85/90/95 %) have been asked for. */
   refreshed: number;
+  /** The address that first sent it (what per-peer limits count against). */
+  peer: string;
 }
+
+/** Bounds on what the LAN may make us hold; new records beyond them are not taken. */
+export interface CacheLimits {
+  maxRecords: number;
+  maxPerPeer: number;
+}
+
+export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxRecords: 10_000, maxPerPeer: 1_000 };
 
 const REFRESH_POINTS = [0.8, 0.85, 0.9, 0.95];
 
@@ -27,9 +37,30 @@ function dataKey(d: DecodedData): string {
 export class MdnsCache {
   // name key -> type -> data key -> record
   private readonly records = new Map<string, Map<number, Map<string, CachedRecord>>>();
+  private total = 0;
+  private readonly perPeer = new Map<string, number>();
+  /** New records not taken because of the limits, since start. */
+  readonly refused = { full: 0, perPeer: 0 };
+  /** Peers (and "" for the whole cache) whose limit was reported, until they are below it again. */
+  private readonly reported = new Set<string>();
 
-  /** Take in a response's records; returns the name keys whose data changed. */
-  add(records: readonly DecodedRecord[], now: number): Set<string> {
+  constructor(
+    private readonly limits: CacheLimits = DEFAULT_CACHE_LIMITS,
+    /** Called the first time a peer, or the whole cache, hits its limit. */
+    private readonly onLimit?: (what: "full" | "per-peer", peer: string) => void,
+  ) {}
+
+  private forget(r: CachedRecord): void {
+    this.total--;
+    const n = (this.perPeer.get(r.peer) ?? 1) - 1;
+    if (n > 0) this.perPeer.set(r.peer, n);
+    else this.perPeer.delete(r.peer);
+    if (n < this.limits.maxPerPeer) this.reported.delete(r.peer);
+    if (this.total < this.limits.maxRecords) this.reported.delete("");
+  }
+
+  /** Take in a response's records (from `peer`); returns the name keys whose data changed. */
+  add(records: readonly DecodedRecord[], now: number, peer = ""): Set<string> {
     const changed = new Set<string>();
     // §10.2: with the cache-flush bit, older records of that RRset go (after a second's grace)
     for (const r of records) {
@@ -53,8 +84,29 @@ export class MdnsCache {
         changed.add(key);
         continue;
       }
-      if (!existing) changed.add(key);
-      set.set(dk, { name: r.name, type: r.type, data: r.data, ttl: r.ttl, receivedAt: now, expiresAt: now + r.ttl * 1000, refreshed: 0 });
+      if (!existing) {
+        const fromPeer = this.perPeer.get(peer) ?? 0;
+        if (this.total >= this.limits.maxRecords) {
+          this.refused.full++;
+          if (!this.reported.has("")) {
+            this.reported.add("");
+            this.onLimit?.("full", peer);
+          }
+          continue;
+        }
+        if (fromPeer >= this.limits.maxPerPeer) {
+          this.refused.perPeer++;
+          if (!this.reported.has(peer)) {
+            this.reported.add(peer);
+            this.onLimit?.("per-peer", peer);
+          }
+          continue;
+        }
+        this.total++;
+        this.perPeer.set(peer, fromPeer + 1);
+        changed.add(key);
+      }
+      set.set(dk, { name: r.name, type: r.type, data: r.data, ttl: r.ttl, receivedAt: now, expiresAt: now + r.ttl * 1000, refreshed: 0, peer: existing?.peer ?? peer });
     }
     return changed;
   }
@@ -75,6 +127,7 @@ export class MdnsCache {
         for (const [dk, r] of set) {
           if (r.expiresAt <= now) {
             set.delete(dk);
+            this.forget(r);
             changed.add(key);
           }
         }
@@ -118,8 +171,6 @@ export class MdnsCache {
   }
 
   size(): number {
-    let n = 0;
-    for (const byType of this.records.values()) for (const set of byType.values()) n += set.size;
-    return n;
+    return this.total;
   }
 }

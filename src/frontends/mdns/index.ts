@@ -6,6 +6,7 @@ import type { Clock } from "../../clock.js";
 import type { Registry } from "../../registry/registry.js";
 import { decodeMessage } from "../../wire/decode.js";
 import { MdnsLearner } from "./learner.js";
+import type { CacheLimits } from "./cache.js";
 import { MdnsResponder } from "./responder.js";
 import { interfaceAddress, MDNS_PORT, openTransport, sameAddress, type MdnsTransport } from "./transport.js";
 
@@ -15,6 +16,8 @@ export interface MdnsStats {
   goodbyes: number;
   /** Records in the learner's cache now. */
   cacheRecords: number;
+  /** New records not taken: cache full, or a peer over its share. */
+  cacheRefused: { full: number; perPeer: number };
 }
 
 export interface Mdns {
@@ -23,7 +26,7 @@ export interface Mdns {
   close(): Promise<void>;
 }
 
-export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger }, port = MDNS_PORT): Promise<Mdns> {
+export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger; cacheLimits?: CacheLimits }, port = MDNS_PORT): Promise<Mdns> {
   const transports: MdnsTransport[] = [];
   try {
     for (const iface of interfaces) {
@@ -64,7 +67,7 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   deps.log.info({ interfaces: transports.map((t) => `${t.iface} (${t.address})`) }, "mDNS running");
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
-    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size() }),
+    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size(), cacheRefused: { ...learner.cache.refused } }),
     async close() {
       await learner.close();
       await responder.close();

@@ -13,7 +13,7 @@ import { Type } from "../../wire/constants.js";
 import type { DecodedData, DecodedMessage } from "../../wire/decode.js";
 import type { ResourceRecord } from "../../wire/message.js";
 import { encodeMdnsQuery, type MdnsQuestion } from "../../wire/mdns.js";
-import { MdnsCache, type CachedRecord } from "./cache.js";
+import { DEFAULT_CACHE_LIMITS, MdnsCache, type CacheLimits, type CachedRecord } from "./cache.js";
 import type { MdnsTransport } from "./transport.js";
 
 const LOCAL: Labels = ["local"];
@@ -33,13 +33,14 @@ export interface LearnerDeps {
   transports: readonly MdnsTransport[];
   /** Names we advertise ourselves: heard back, they are not learned. */
   isOurs(type: ServiceType, instance: string): boolean;
+  cacheLimits?: CacheLimits;
 }
 
 type Ptr = Extract<DecodedData, { type: typeof Type.PTR }>;
 type Srv = Extract<DecodedData, { type: typeof Type.SRV }>;
 
 export class MdnsLearner {
-  readonly cache = new MdnsCache();
+  readonly cache: MdnsCache;
   private readonly browses = new Map<string, Browse>();
   private timer: NodeJS.Timeout | undefined;
   private sync: Promise<void> = Promise.resolve();
@@ -48,7 +49,11 @@ export class MdnsLearner {
   private readonly publishedInstances = new Set<string>();
   private readonly publishedHosts = new Set<string>();
 
-  constructor(private readonly deps: LearnerDeps) {}
+  constructor(private readonly deps: LearnerDeps) {
+    this.cache = new MdnsCache(deps.cacheLimits ?? DEFAULT_CACHE_LIMITS, (what, peer) =>
+      deps.log.warn(what === "full" ? { limit: "mdns-cache", max: this.cache.size() } : { limit: "mdns-per-peer", peer }, what === "full" ? "mDNS cache full: new records from the LAN are not taken (--mdns-max-records)" : "mDNS peer sends more records than allowed: its new ones are not taken (--mdns-max-per-peer)"),
+    );
+  }
 
   start(): void {
     this.browse([...SERVICES_ENUM, ...LOCAL]);
@@ -65,7 +70,7 @@ export class MdnsLearner {
   onResponse(msg: DecodedMessage, from: RemoteInfo, t: MdnsTransport): void {
     const now = this.deps.clock.now();
     const records = [...msg.answers, ...msg.additionals].filter((r) => r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
-    const changed = this.cache.add(records, now);
+    const changed = this.cache.add(records, now, from.address);
     if (changed.size === 0) return;
     // newly seen service types are browsed in turn: from the type enumeration, or from an announcement itself
     for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now)) this.browse((r.data as Ptr).target);

@@ -66,4 +66,23 @@ describe("MdnsCache", () => {
     expect(c.add([a("192.0.2.1", 120)], 0).size).toBe(1);
     expect(c.add([a("192.0.2.1", 120)], 1_000).size).toBe(0);
   });
+
+  it("takes no new records beyond --mdns-max-per-peer from one peer or --mdns-max-records in all, and says so once", () => {
+    const told: string[] = [];
+    const c = new MdnsCache({ maxRecords: 5, maxPerPeer: 3 }, (what, peer) => told.push(`${what} ${peer}`));
+    const rec = (i: number): DecodedRecord => ({ name: parseName(`h${i}.local.`), type: Type.A, class: Class.IN, ttl: 120, data: { type: Type.A, address: `192.0.2.${i}` } });
+    c.add([1, 2, 3, 4].map(rec), 0, "198.51.100.1");
+    expect(c.size()).toBe(3);
+    expect(c.get(parseName("h4.local."), Type.A, 0)).toEqual([]);
+    c.add([rec(1)], 1000, "198.51.100.1"); // a refresh of a record it has is still taken
+    expect(c.get(parseName("h1.local."), Type.A, 1000)[0]!.receivedAt).toBe(1000);
+    c.add([5, 6, 7].map(rec), 0, "198.51.100.2");
+    expect(c.size()).toBe(5);
+    expect(c.refused).toEqual({ full: 1, perPeer: 1 });
+    expect(told).toEqual(["per-peer 198.51.100.1", "full 198.51.100.2"]);
+    c.expire(200_000); // all gone: room again, and a peer's share back
+    c.add([rec(8)], 200_000, "198.51.100.1");
+    expect(c.size()).toBe(1);
+  });
 });
+

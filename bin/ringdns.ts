@@ -64,6 +64,7 @@ program
   .option("--lease-max <seconds>", "longest lease granted", "604800")
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")
   .option("--max-registrations <n>", "instances registered at most, all types (updates beyond are REFUSED)", "100000")
+  .option("--max-registrations-per-key <n>", "instances one TSIG key may have registered at most", "10000")
   .option("--max-instances-per-type <n>", "instances of one service type at most", "10000")
   .option("--max-txt-bytes <n>", "TXT bytes one instance may carry at most", "4000")
   .option("--update-rate <n>", "updates a second from one source address at most (burst as many); 0 = no limit", "100")

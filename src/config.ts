@@ -52,7 +52,7 @@ export interface Config {
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
   /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
-  readonly limits: { maxRegistrations: number; maxInstancesPerType: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
+  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
@@ -122,6 +122,7 @@ export interface ConfigInput {
   etcdPasswordFile?: string;
   nodeName?: string;
   maxRegistrations?: string | number;
+  maxRegistrationsPerKey?: string | number;
   maxInstancesPerType?: string | number;
   maxTxtBytes?: string | number;
   updateRate?: string | number;
@@ -216,6 +217,7 @@ export function resolveConfig(input: ConfigInput): Config {
     lease: parseLeases(input),
     limits: {
       maxRegistrations: int("--max-registrations", input.maxRegistrations, DEFAULT_LIMITS.maxRegistrations, 1, 100_000_000),
+      maxPerKey: int("--max-registrations-per-key", input.maxRegistrationsPerKey, DEFAULT_LIMITS.maxPerKey, 1, 100_000_000),
       maxInstancesPerType: int("--max-instances-per-type", input.maxInstancesPerType, DEFAULT_LIMITS.maxInstancesPerType, 1, 100_000_000),
       maxTxtBytes: int("--max-txt-bytes", input.maxTxtBytes, DEFAULT_LIMITS.maxTxtBytes, 1, 65_000),
       updateRate: int("--update-rate", input.updateRate, DEFAULT_LIMITS.updateRate, 0, 1_000_000),

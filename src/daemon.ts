@@ -124,6 +124,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       lease: config.lease,
       limits: {
         maxRegistrations: config.limits.maxRegistrations,
+        maxPerKey: config.limits.maxPerKey,
         maxInstancesPerType: config.limits.maxInstancesPerType,
         maxTxtBytes: config.limits.maxTxtBytes,
         ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),

@@ -37,6 +37,8 @@ export interface UpdateDeps {
 export interface RegistrationLimits {
   /** Instances in total. */
   maxRegistrations: number;
+  /** Instances one TSIG key may have registered. */
+  maxPerKey: number;
   maxInstancesPerType: number;
   /** An instance's TXT strings, bytes on the wire (each string plus its length byte). */
   maxTxtBytes: number;
@@ -48,13 +50,16 @@ export interface RegistrationLimits {
   hit?: (limit: string) => void;
 }
 
-export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxInstancesPerType: 10_000, maxTxtBytes: 4000, updateRate: 100 };
+export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxTxtBytes: 4000, updateRate: 100 };
 
 /** What over a limit this update would go, in words; undefined when within them all. */
 function overLimit(ops: readonly RegistryOp[], registry: Registry, l: RegistrationLimits): [string, string] | undefined {
   const adding = new Map<string, { type: ServiceType; ids: Set<string> }>();
+  const byKey = new Map<string, number>();
   for (const o of ops) {
     if (o.op !== "put-instance") continue;
+    const k = o.instance.key;
+    if (k !== undefined && registry.instance(o.instance.type, o.instance.name)?.key !== k) byKey.set(k, (byKey.get(k) ?? 0) + 1);
     const txtBytes = o.instance.txt.reduce((n, t) => n + 1 + t.length, 0);
     if (txtBytes > l.maxTxtBytes) return ["txt-bytes", `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`];
     if (registry.instance(o.instance.type, o.instance.name)) continue;
@@ -62,6 +67,9 @@ function overLimit(ops: readonly RegistryOp[], registry: Registry, l: Registrati
     const entry = adding.get(key) ?? { type: o.instance.type, ids: new Set<string>() };
     entry.ids.add(instanceId(o.instance.name));
     adding.set(key, entry);
+  }
+  for (const [k, n] of byKey) {
+    if (registry.registrationsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.registrationsByKey(k)} instances; at most ${l.maxPerKey} (--max-registrations-per-key)`];
   }
   let total = 0;
   for (const [key, { type, ids }] of adding) {
@@ -158,8 +166,11 @@ export async function commitUpdate(u: UpdateMessage, lease: number | undefined, 
   };
   const source = who.peer.replace(/^\[?(.*?)\]?:\d+$/, "$1");
   if (limits?.updateRate && !limits.updateRateExempt?.(source) && limits.updateRate.take(source, deps.clock.now()) !== true) return refuse("update-rate", `too many updates from ${source}; try again shortly (--update-rate)`);
-  const outcome = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
-  if (outcome.rcode !== Rcode.NOERROR) return { rcode: outcome.rcode, reason: outcome.reason ?? rcodeName(outcome.rcode) };
+  const processed = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
+  if (processed.rcode !== Rcode.NOERROR) return { rcode: processed.rcode, reason: processed.reason ?? rcodeName(processed.rcode) };
+  // what a signed update registers remembers its key (limits per key, and the HTTP API shows it)
+  const signer = typeof who.key === "string" ? who.key : undefined;
+  const outcome = signer === undefined ? processed : { ...processed, ops: processed.ops.map((o) => (o.op === "put-instance" ? { ...o, instance: { ...o.instance, key: signer } } : o)) };
   const over = limits && overLimit(outcome.ops, deps.registry, limits);
   if (over) return refuse(...over);
   try {

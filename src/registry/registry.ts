@@ -47,6 +47,8 @@ export class Registry {
   private readonly types = new Map<string, TypeState>();
   private readonly hosts = new Map<string, Host>();
   private readonly listeners = new Set<(c: Change) => void>();
+  /** Instances per TSIG key that registered them (for --max-registrations-per-key). */
+  private readonly perKey = new Map<string, number>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
 
@@ -191,6 +193,18 @@ export class Registry {
     return [...(this.types.get(formatServiceType(type))?.instances.values() ?? [])];
   }
 
+  /** How many instances the TSIG key `key` has registered, in O(1). */
+  registrationsByKey(key: string): number {
+    return this.perKey.get(key) ?? 0;
+  }
+
+  private countKey(key: string | undefined, delta: number): void {
+    if (key === undefined) return;
+    const n = (this.perKey.get(key) ?? 0) + delta;
+    if (n > 0) this.perKey.set(key, n);
+    else this.perKey.delete(key);
+  }
+
   /** How many instances `type` has, in O(1). */
   instanceCount(type: ServiceType): number {
     return this.types.get(formatServiceType(type))?.instances.size ?? 0;
@@ -279,8 +293,10 @@ export class Registry {
     }
     const id = instanceId(inst.name);
     const previous = s.instances.get(id);
-    if (previous && sameInstance(previous, inst)) return;
+    if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
     s.instances.set(id, inst);
+    this.countKey(previous?.key, -1);
+    this.countKey(inst.key, 1);
     if (!previous || previous.weight !== inst.weight) s.ringStale.add(id);
     const op: ChangeOp = previous ? "update" : "add";
     this.emit(previous ? { op, kind: "instance", instance: inst, previous } : { op, kind: "instance", instance: inst });
@@ -292,6 +308,7 @@ export class Registry {
     const inst = s?.instances.get(id);
     if (!s || !inst) return;
     s.instances.delete(id);
+    this.countKey(inst.key, -1);
     s.ringStale.add(id);
     this.emit({ op, kind: "instance", instance: inst });
   }

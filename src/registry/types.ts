@@ -22,6 +22,8 @@ export interface Instance {
   readonly expiresAt?: number;
   /** In a cluster: the node (--node-name) whose store write this is; undefined when this daemon made it. */
   readonly writer?: string;
+  /** The TSIG key (name, presentation form) whose signed UPDATE registered it. */
+  readonly key?: string;
 }
 
 export interface Host {

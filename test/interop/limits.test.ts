@@ -14,6 +14,7 @@ import { parseName } from "../../src/names.js";
 import { Type } from "../../src/wire/constants.js";
 import { encodeQuery } from "../../src/wire/message.js";
 import { startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 
 const zone = parseName("local.");
 const TOKEN = "limits-test-token-0123456789";
@@ -82,6 +83,22 @@ describe("limits", () => {
     expect(await limitHits("instances-per-type")).toBe(2);
     expect(await limitHits("registrations")).toBe(1);
     await d!.waitForLog(/"reason":"_other\._tcp|"reason":"4 instances are registered/);
+  });
+
+  it("--max-registrations-per-key: a TSIG key may register only so many instances; others are not affected", async () => {
+    const key = generateKey("tenant-a");
+    const keyFile = join(mkdtempSync(join(tmpdir(), "ringdns-limits-key-")), "a.key");
+    writeFileSync(keyFile, formatKeyFile(key));
+    await start(["--max-registrations-per-key", "2", "--key-file", keyFile]);
+    const signed = (name: string) => sendUpdate({ host: "127.0.0.1", port: d!.port }, zone, registrationUpdate({ instance: name, type: "_lim._tcp", host: name, port: 1 }, zone), { key }).then((r) => r.rcode);
+    expect(await signed("k1")).toBe("NOERROR");
+    expect(await signed("k2")).toBe("NOERROR");
+    expect(await signed("k3")).toBe("REFUSED");
+    expect(await signed("k1")).toBe("NOERROR"); // renewing one it has
+    expect(await register("unsigned")).toBe("NOERROR"); // loopback may register unsigned: no key, no per-key count
+    const shown = (await (await fetch(`http://127.0.0.1:${d!.httpPort}/v1/types/_lim._tcp/instances/k1`)).json()) as { key?: string };
+    expect(shown.key).toBe("tenant-a.");
+    expect(await limitHits("registrations-per-key")).toBe(1);
   });
 
   it("--max-txt-bytes refuses a registration whose TXT is too large", async () => {

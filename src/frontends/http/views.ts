@@ -17,6 +17,8 @@ export interface InstanceView {
   /** static, update, mdns, or cluster when another daemon of the cluster wrote it (then `origin` says who and how). */
   source: Instance["source"];
   origin?: { node: string; source: Instance["source"] };
+  /** The TSIG key that registered it, for signed registrations. */
+  key?: string;
   /** Seconds until the lease ends; null for a permanent registration. */
   leaseRemainingSeconds: number | null;
   /** Fraction of the type's ring this instance owns. */
@@ -56,6 +58,7 @@ export function instanceView(inst: Instance, share: number, ctx: ViewContext): I
     txt: inst.txt.map((t) => Buffer.from(t).toString("utf8")),
     source: peer ? "cluster" : inst.source,
     ...(peer ? { origin: { node: inst.writer!, source: inst.source } } : {}),
+    ...(inst.key !== undefined ? { key: inst.key } : {}),
     leaseRemainingSeconds: remaining(inst.expiresAt, now),
     share,
   };

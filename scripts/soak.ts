@@ -1,6 +1,8 @@
-// `npm run soak -- --minutes M`: a daemon under steady mixed load for M
-// minutes — queries (browse, SRV, A, _hash, NXDOMAIN), signed registrations
-// with short leases that expire or are renewed, deregistrations — printing
+// `npm run soak -- --minutes M [--mdns-lab]`: a daemon under steady mixed
+// load for M minutes — queries (browse, SRV, A, _hash, NXDOMAIN), signed
+// registrations with short leases that expire or are renewed,
+// deregistrations, and with --mdns-lab (root, iproute2, python3-zeroconf) a
+// zeroconf peer on a lab LAN replacing its services twice a second — printing
 // throughput, errors and RSS as it goes. Fails on any error (a timeout, a
 // wrong answer, a refused update) or on RSS that keeps growing. Bounded by
 // --minutes (default 1; fractions allowed).
@@ -23,6 +25,27 @@ if (!(minutes > 0 && minutes <= 24 * 60)) {
 }
 const durationMs = minutes * 60_000;
 const root = join(import.meta.dirname, "..");
+
+// --mdns-lab: build a two-host lab LAN, churn zeroconf services on one host, and run this soak on the
+// other (inside its namespace, with mDNS on its eth0): nothing reaches the machine's real network
+if (process.argv.includes("--mdns-lab")) {
+  const { createLab } = await import("../test/lab/netns.js");
+  const lab = createLab(2);
+  const [h0, h1] = lab.hosts as [LabHostT, LabHostT];
+  const churn = h1.spawn("/usr/bin/python3", [join(root, "test/lab/zeroconf_peer.py"), h1.address, "churn", "_churn._tcp", "10", String(minutes * 60 + 5)], { stdio: ["ignore", "pipe", "inherit"] });
+  let churned = "";
+  churn.stdout!.on("data", (c) => (churned += c));
+  const inner = h0.spawn(process.execPath, ["--import", "tsx", join(root, "scripts/soak.ts"), "--minutes", String(minutes), "--mdns-interface", "eth0"], { stdio: ["ignore", "inherit", "inherit"] });
+  const code = await new Promise<number>((r) => inner.once("exit", (c) => r(c ?? 1)));
+  await new Promise((r) => (churn.exitCode !== null ? r(null) : churn.once("exit", r)));
+  await lab.destroy();
+  const changes = Number(/"changes": (\d+)/.exec(churned)?.[1] ?? 0);
+  console.log(`soak: the lab peer replaced ${changes} zeroconf services during the run`);
+  process.exit(code !== 0 || changes === 0 ? 1 : 0);
+}
+type LabHostT = import("../test/lab/netns.js").LabHost;
+const mdnsIndex = process.argv.indexOf("--mdns-interface");
+const mdnsInterface = mdnsIndex >= 0 ? process.argv[mdnsIndex + 1] : undefined;
 const dir = mkdtempSync(join(tmpdir(), "ringdns-soak-"));
 const key = generateKey("soak-key");
 writeFileSync(join(dir, "soak.key"), formatKeyFile(key));
@@ -30,7 +53,7 @@ const zone = parseName("local.");
 
 let daemon: ChildProcess | undefined;
 process.on("exit", () => daemon?.kill("SIGKILL"));
-daemon = spawn(process.execPath, [join(root, "dist/bin/ringdns.js"), "serve", "--dns", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--key-file", join(dir, "soak.key"), "--services", join(root, "examples/services.yaml"), "--lease-min", "1", "--allow-update", "none"], {
+daemon = spawn(process.execPath, [join(root, "dist/bin/ringdns.js"), "serve", "--dns", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--key-file", join(dir, "soak.key"), "--services", join(root, "examples/services.yaml"), "--lease-min", "1", "--allow-update", "none", ...(mdnsInterface ? ["--mdns-interface", mdnsInterface] : [])], {
   stdio: ["ignore", "ignore", "pipe"],
 });
 let log = "";
@@ -50,6 +73,7 @@ const server = { host: "127.0.0.1", port };
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon!.pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
 
 const errors: string[] = [];
+let learnedMax = 0;
 const fail = (what: string) => {
   if (errors.length < 50) errors.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
   else errors.length++;
@@ -78,6 +102,13 @@ async function querier(): Promise<void> {
     async () => {
       const r = await queryServer(server, parseName("nothing-here.local."), Type.A, { timeoutMs: 5000 });
       if (r.rcodeName !== "NXDOMAIN") fail(`NXDOMAIN expected, got ${r.rcodeName}`);
+    },
+    async () => {
+      if (!mdnsInterface) return;
+      // what the LAN announces comes and goes: any count is right, a timeout or SERVFAIL is not
+      const r = await queryServer(server, parseName("_churn._tcp.local."), Type.PTR, { timeoutMs: 5000 });
+      if (r.rcodeName !== "NOERROR" && r.rcodeName !== "NXDOMAIN") fail(`mDNS-learned browse: ${r.rcodeName}`);
+      learnedMax = Math.max(learnedMax, r.answers.length);
     },
     async () => {
       const [name, port] = [...live][Math.floor(Math.random() * live.size)] ?? [];
@@ -150,6 +181,10 @@ daemon.kill("SIGTERM");
 const third = samples.find((s) => s.t >= durationMs / 3) ?? samples[0];
 const last = samples.at(-1);
 const growing = third && last ? last.rss > third.rss * 1.3 + 16 * 1048576 : false;
+if (mdnsInterface) {
+  console.log(`soak: up to ${learnedMax} zeroconf services learned over mDNS at once`);
+  if (learnedMax === 0) fail("no service learned over mDNS");
+}
 console.log(`soak: ${minutes} min, ${queries} queries, ${updates} updates, ${errors.length} errors; RSS ${third ? (third.rss / 1048576).toFixed(1) : "?"} MB at ${third ? (third.t / 1000).toFixed(0) : "?"} s, ${last ? (last.rss / 1048576).toFixed(1) : "?"} MB at the end${growing ? " (GROWING)" : ""}; daemon ${alive ? "alive" : "DEAD"}`);
 for (const e of errors.slice(0, 20)) console.log(`  ${e}`);
 process.exit(errors.length > 0 || growing || !alive ? 1 : 0);

@@ -8,6 +8,9 @@
       (goodbye) when a line or EOF arrives on stdin
   zeroconf_peer.py IFACE_ADDR browse TYPE SECONDS
       prints {"event": "added"|"removed", "name", "port", "addresses", "txt"} lines
+  zeroconf_peer.py IFACE_ADDR churn TYPE COUNT SECONDS
+      keeps COUNT services of TYPE registered, replacing one (goodbye, then a new
+      one) every half second, for SECONDS; prints {"event": "churned", "changes": N}
 """
 import json, socket, sys, time
 from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, Zeroconf
@@ -39,4 +42,22 @@ elif cmd == "browse":
             say(event="removed", name=n)
     ServiceBrowser(zc, f"{stype}.local.", Listener())
     time.sleep(seconds)
+elif cmd == "churn":
+    stype, count, seconds = sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+    packed = socket.inet_aton(iface if iface != "v6" else "192.0.2.1")
+    def info(n):
+        return ServiceInfo(f"{stype}.local.", f"svc-{n}.{stype}.local.", addresses=[packed], port=9000 + n % 1000, properties={"n": str(n)}, server=f"churn-{n}.local.")
+    live = [info(n) for n in range(count)]
+    for i in live:
+        zc.register_service(i)
+    n, changes, end = count, 0, time.time() + seconds
+    while time.time() < end:
+        time.sleep(0.5)
+        zc.unregister_service(live.pop(0))
+        live.append(info(n))
+        zc.register_service(live[-1])
+        n, changes = n + 1, changes + 1
+    for i in live:
+        zc.unregister_service(i)
+    say(event="churned", changes=changes)
 zc.close()

@@ -4,7 +4,7 @@ import type { Socket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.js";
-import type { Config, EtcdAccess } from "./config.js";
+import type { Config, EtcdAccess, ListenAddress } from "./config.js";
 import { RingdnsError } from "./errors.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
@@ -161,7 +161,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   const listening: { host: string; port: number }[] = [];
   const udpSockets: Socket[] = [];
   try {
-    for (const want of config.listen) {
+    const queue: ListenAddress[] = [...config.listen];
+    let attempt = 0;
+    while (queue.length > 0) {
+      const want = queue.shift()!;
       // UDP first: with port 0 the kernel picks one, and TCP takes the same
       let udp;
       try {
@@ -174,9 +177,19 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         }
         throw e;
       }
+      let tcp;
+      try {
+        tcp = await listenTcp(want.host, udp.port, handler, config.tcp);
+      } catch (e) {
+        // port 0: the kernel's free UDP port may be taken for TCP (a client's ephemeral port); try another pair
+        if (want.port !== 0 || (e as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 10) throw e;
+        await udp.close();
+        attempt++;
+        queue.unshift(want);
+        continue;
+      }
       closers.push(udp.close);
       udpSockets.push(udp.socket);
-      const tcp = await listenTcp(want.host, udp.port, handler, config.tcp);
       closers.push(tcp.close);
       listening.push({ host: want.host, port: udp.port });
     }

@@ -40,7 +40,17 @@ export interface DecodedMessage {
   tsig?: TsigRecord;
 }
 
+/** Decode a whole message; anything malformed is a WireError (reads past the end included). */
 export function decodeMessage(buf: Buffer): DecodedMessage {
+  try {
+    return decodeWholeMessage(buf);
+  } catch (e) {
+    if (e instanceof RangeError) throw new WireError(`a record runs past the end of the message (${e.message})`);
+    throw e;
+  }
+}
+
+function decodeWholeMessage(buf: Buffer): DecodedMessage {
   if (buf.length < 12) throw new WireError("message shorter than a header");
   const flags = buf.readUInt16BE(2);
   const counts = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o));
@@ -141,6 +151,7 @@ function decodeRData(buf: Buffer, type: number, at: number, len: number): Decode
     case Type.SOA: {
       const m = decodeName(buf, at);
       const r = decodeName(buf, m.end);
+      checkEnd(r.end + 20); // serial, refresh, retry, expire, minimum
       return { type, mname: m.labels, rname: r.labels, serial: buf.readUInt32BE(r.end), minimum: buf.readUInt32BE(r.end + 16) };
     }
     case Type.A:

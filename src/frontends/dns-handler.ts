@@ -71,7 +71,7 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
   const { metrics, queryLogRate = 0, lifecycle } = deps;
   if (lifecycle?.draining) return null; // the client retries, elsewhere or after the restart
   if (!metrics && queryLogRate === 0 && !lifecycle) return answerMessage(msg, transport, peer, deps);
-  const started = performance.now();
+  const started = metrics ? performance.now() : 0;
   const reply = answerMessage(msg, transport, peer, deps);
   if (reply instanceof Promise) {
     if (lifecycle) {

@@ -48,8 +48,20 @@ export class ResponseRateLimiter {
     return this.options.rate > 0;
   }
 
+  /** Exempt or not, per address: the hot path asks for every reply. */
+  private readonly exemptCache = new Map<string, boolean>();
+
+  private isExempt(address: string): boolean {
+    let e = this.exemptCache.get(address);
+    if (e === undefined) {
+      if (this.exemptCache.size >= 10_000) this.exemptCache.clear();
+      this.exemptCache.set(address, (e = this.options.exempt(address)));
+    }
+    return e;
+  }
+
   decide(address: string, now: number): RrlDecision {
-    if (this.options.rate <= 0 || this.options.exempt(address)) return "send";
+    if (this.options.rate <= 0 || this.isExempt(address)) return "send";
     const prefix = sourcePrefix(address);
     const taken = this.buckets.take(prefix, now);
     if (taken === true) return "send";

@@ -7,7 +7,7 @@
 // acknowledged removal gone), that nothing unacknowledged half-appears (an
 // instance is whole or absent), and that the store opened. Bounded: cycles x
 // about a second. Exits non-zero on any violation.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,7 @@ import { sendUpdate } from "../src/client/update-client.js";
 import { parseName } from "../src/names.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import { Type } from "../src/wire/constants.js";
+import { startScriptDaemon } from "./lib/daemon.js";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,7 +32,6 @@ const cycles = arg("cycles", 20);
 // --lossy runs the daemon on the memory store, which keeps nothing across a kill: the check must then fail
 const lossy = process.argv.includes("--lossy");
 const clients = arg("clients", 8);
-const root = join(import.meta.dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "ringdns-churn-"));
 const key = generateKey("churn-key");
 writeFileSync(join(dir, "churn.key"), formatKeyFile(key));
@@ -48,26 +48,13 @@ interface Known {
 const known = new Map<string, Known>();
 
 let daemon: ChildProcess | undefined;
-process.on("exit", () => daemon?.kill("SIGKILL"));
 
 async function start(): Promise<number> {
-  daemon = spawn(process.execPath, [join(root, "dist/bin/ringdns.js"), "serve", "--dns", "127.0.0.1:0", ...(lossy ? ["--store", "memory"] : ["--data-dir", join(dir, "data")]), "--key-file", join(dir, "churn.key"), "--lease-min", "1", "--allow-update", "none"], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  daemon.stderr!.setEncoding("utf8");
-  daemon.stderr!.on("data", (c: string) => (err = (err + c).slice(-10_000)));
-  return new Promise((resolve, reject) => {
-    const poll = setInterval(() => {
-      const m = /"dns":\["127\.0\.0\.1:(\d+)"\].*"msg":"ringdns listening"/.exec(err);
-      if (m) {
-        clearInterval(poll);
-        resolve(Number(m[1]));
-      }
-    }, 10);
-    daemon!.once("exit", (code) => {
-      clearInterval(poll);
-      reject(new Error(`the daemon did not start (exit ${code}): the store did not open?\n${err}`));
-    });
+  const d = await startScriptDaemon([...(lossy ? ["--store", "memory"] : ["--data-dir", join(dir, "data")]), "--key-file", join(dir, "churn.key"), "--lease-min", "1", "--allow-update", "none"]).catch((e: Error) => {
+    throw new Error(`the store did not open? ${e.message}`);
   });
+  daemon = d.proc;
+  return d.port;
 }
 
 async function client(c: number, port: number, until: number): Promise<void> {

@@ -4,7 +4,6 @@
 // bytes, compression loops — over UDP and TCP, and report crashes (must be 0),
 // replies by rcode, silence, and the daemon's RSS before and after. Bounded:
 // it stops after N packets; exits non-zero on a crash or runaway memory.
-import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -15,6 +14,7 @@ import { formatKeyFile } from "../src/update/keys.js";
 import { rcodeName, Type } from "../src/wire/constants.js";
 import { encodeQuery } from "../src/wire/message.js";
 import { everythingAt, FUZZ_KEY } from "../test/lab/wire-arbitraries.js";
+import { startScriptDaemon } from "./lib/daemon.js";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,26 +34,10 @@ const root = join(import.meta.dirname, "..");
 const dir = mkdtempSync(join(tmpdir(), "ringdns-fuzz-"));
 const keyFile = join(dir, "fuzz.key");
 writeFileSync(keyFile, formatKeyFile(FUZZ_KEY));
-const daemon = spawn(process.execPath, [join(root, "dist/bin/ringdns.js"), "serve", "--dns", "127.0.0.1:0", "--store", "memory", "--domain", "svc.example.", "--services", join(root, "examples/services.yaml"), "--key-file", keyFile], {
-  stdio: ["ignore", "ignore", "pipe"],
-});
-let stderr = ""; // the tail only: refused updates are logged, and this runs for a while
-daemon.stderr!.setEncoding("utf8");
-daemon.stderr!.on("data", (c: string) => (stderr = (stderr + c).slice(-20_000)));
-process.on("exit", () => daemon.kill("SIGKILL"));
-const port = await new Promise<number>((resolve, reject) => {
-  const poll = setInterval(() => {
-    const m = /"msg":"ringdns listening"/.test(stderr) && /"dns":\["127\.0\.0\.1:(\d+)"/.exec(stderr);
-    if (m) {
-      clearInterval(poll);
-      resolve(Number(m[1]));
-    }
-  }, 20);
-  daemon.once("exit", (code) => {
-    clearInterval(poll);
-    reject(new Error(`the daemon exited (${code}) before listening:\n${stderr}`));
-  });
-});
+const started0 = await startScriptDaemon(["--store", "memory", "--domain", "svc.example.", "--services", join(root, "examples/services.yaml"), "--key-file", keyFile]);
+const daemon = started0.proc;
+const port = started0.port;
+const stderr = () => started0.log();
 
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
 const alive = () => daemon.exitCode === null && daemon.signalCode === null;
@@ -168,7 +152,7 @@ daemon.kill("SIGTERM");
 const mb = (b: number) => (b / 1048576).toFixed(1);
 const growth = rssAfter / rssBefore;
 console.log(`fuzz: ${sent} packets in ${((Date.now() - started) / 1000).toFixed(1)} s (${Math.round(sent * tcpShare)} or so over TCP)`);
-console.log(`crashes: ${crashes}${crashes > 0 ? `\n${stderr.slice(-2000)}` : ""}`);
+console.log(`crashes: ${crashes}${crashes > 0 ? `\n${stderr().slice(-2000)}` : ""}`);
 console.log(`replies: ${[...replies].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ")}; no reply: ${silent}`);
 console.log(`daemon RSS: ${mb(rssBefore)} MB after ${warmup} packets, ${mb(rssHalf)} MB at half way, ${mb(rssAfter)} MB at the end (${growth.toFixed(2)}x overall); canary query ${canaryOk ? "answered" : "NOT answered"}`);
 // flat: caches and the heap fill up in the first half (the answer cache holds up to 10,000 replies);

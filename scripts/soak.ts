@@ -6,7 +6,6 @@
 // throughput, errors and RSS as it goes. Fails on any error (a timeout, a
 // wrong answer, a refused update) or on RSS that keeps growing. Bounded by
 // --minutes (default 1; fractions allowed).
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import { sendUpdate } from "../src/client/update-client.js";
 import { parseName } from "../src/names.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import { Class, Type } from "../src/wire/constants.js";
+import { startScriptDaemon } from "./lib/daemon.js";
 
 const i = process.argv.indexOf("--minutes");
 const minutes = i >= 0 ? Number(process.argv[i + 1]) : 1;
@@ -51,26 +51,11 @@ const key = generateKey("soak-key");
 writeFileSync(join(dir, "soak.key"), formatKeyFile(key));
 const zone = parseName("local.");
 
-let daemon: ChildProcess | undefined;
-process.on("exit", () => daemon?.kill("SIGKILL"));
-daemon = spawn(process.execPath, [join(root, "dist/bin/ringdns.js"), "serve", "--dns", "127.0.0.1:0", "--data-dir", join(dir, "data"), "--key-file", join(dir, "soak.key"), "--services", join(root, "examples/services.yaml"), "--lease-min", "1", "--allow-update", "none", ...(mdnsInterface ? ["--mdns-interface", mdnsInterface] : [])], {
-  stdio: ["ignore", "ignore", "pipe"],
-});
-let log = "";
-daemon.stderr!.setEncoding("utf8");
-daemon.stderr!.on("data", (c: string) => (log = (log + c).slice(-20_000)));
-const port = await new Promise<number>((resolve, reject) => {
-  const poll = setInterval(() => {
-    const m = /"dns":\["127\.0\.0\.1:(\d+)"\].*"msg":"ringdns listening"/.exec(log);
-    if (m) {
-      clearInterval(poll);
-      resolve(Number(m[1]));
-    }
-  }, 10);
-  daemon!.once("exit", (code) => reject(new Error(`the daemon exited (${code}):\n${log}`)));
-});
+const started0 = await startScriptDaemon(["--data-dir", join(dir, "data"), "--key-file", join(dir, "soak.key"), "--services", join(root, "examples/services.yaml"), "--lease-min", "1", "--allow-update", "none", ...(mdnsInterface ? ["--mdns-interface", mdnsInterface] : [])]);
+const daemon = started0.proc;
+const port = started0.port;
 const server = { host: "127.0.0.1", port };
-const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon!.pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
+const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"))?.[1] ?? NaN) * 1024;
 
 const errors: string[] = [];
 let learnedMax = 0;

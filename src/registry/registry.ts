@@ -6,6 +6,7 @@ import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import { sameInstance, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
+import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 
 /** One change the registry is asked to make. */
 export type RegistryOp =
@@ -47,6 +48,7 @@ export class Registry {
   private readonly types = new Map<string, TypeState>();
   private readonly hosts = new Map<string, Host>();
   private readonly listeners = new Set<(c: Change) => void>();
+  private readonly expiries = new ExpiryHeap();
   /** Instances per TSIG key that registered them (for --max-registrations-per-key). */
   private readonly perKey = new Map<string, number>();
   private unwatch: (() => void) | undefined;
@@ -133,15 +135,19 @@ export class Registry {
 
   // ---- leases ----
 
+  /** The registration a heap entry stands for, if it still ends then. */
+  private leaseOf(e: ExpiryEntry): Instance | Host | undefined {
+    const r = e.kind === "instance" ? this.types.get(e.typeKey)?.instances.get(e.id) : this.hosts.get(e.id);
+    return r?.expiresAt === e.at ? r : undefined;
+  }
+
   /** Earliest lease end, for the daemon's timer. */
   nextExpiry(): number | undefined {
-    let next: number | undefined;
-    const consider = (t: number | undefined) => {
-      if (t !== undefined && (next === undefined || t < next)) next = t;
-    };
-    for (const s of this.types.values()) for (const i of s.instances.values()) consider(i.expiresAt);
-    for (const h of this.hosts.values()) consider(h.expiresAt);
-    return next;
+    for (let top = this.expiries.peek(); top; top = this.expiries.peek()) {
+      if (this.leaseOf(top)) return top.at;
+      this.expiries.pop(); // renewed, changed or gone since
+    }
+    return undefined;
   }
 
   /**
@@ -150,13 +156,31 @@ export class Registry {
    */
   async expireDue(): Promise<number> {
     const now = this.clock.now();
-    const isDue = (t: number | undefined) => t !== undefined && t <= now;
-    const all = [...this.types.values()].flatMap((s) => [...s.instances.values()]);
-    const dueInstances = all.filter((i) => isDue(i.expiresAt));
+    const dueInstances: Instance[] = [];
+    const dueHostSet = new Map<string, Host>();
+    const seen = new Set<string>();
+    for (let top = this.expiries.peek(); top && top.at <= now; top = this.expiries.peek()) {
+      this.expiries.pop();
+      const r = this.leaseOf(top);
+      const ref = `${top.kind}/${top.typeKey}/${top.id}`;
+      if (!r || seen.has(ref)) continue;
+      seen.add(ref);
+      if (top.kind === "instance") dueInstances.push(r as Instance);
+      else dueHostSet.set(top.id, r as Host);
+    }
+    // an update-registered host goes with the last instance that used it
     const hostOf = (i: Instance) => (i.host.length === 1 ? i.host[0]! : "");
     const freed = new Set(dueInstances.map(hostOf));
-    const used = new Set(all.filter((i) => !isDue(i.expiresAt)).map(hostOf));
-    const dueHosts = [...this.hosts.values()].filter((h) => isDue(h.expiresAt) || (h.source === "update" && freed.has(h.name) && !used.has(h.name)));
+    freed.delete("");
+    if (freed.size > 0) {
+      const dueIds = new Set(dueInstances);
+      for (const s of this.types.values()) for (const i of s.instances.values()) if (!dueIds.has(i)) freed.delete(hostOf(i));
+      for (const name of freed) {
+        const h = this.hosts.get(lowerAscii(name));
+        if (h && h.source === "update") dueHostSet.set(lowerAscii(name), h);
+      }
+    }
+    const dueHosts = [...dueHostSet.values()];
     const ops: StoreOp[] = [
       ...dueInstances.filter((i) => i.source !== "static").map((i) => ({ op: "delete" as const, key: instanceKey(i.type, i.name) })),
       ...dueHosts.filter((h) => h.source !== "static").map((h) => ({ op: "delete" as const, key: hostKey(h.name) })),
@@ -295,6 +319,7 @@ export class Registry {
     const previous = s.instances.get(id);
     if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
     s.instances.set(id, inst);
+    if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt) this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: key, id });
     this.countKey(previous?.key, -1);
     this.countKey(inst.key, 1);
     if (!previous || previous.weight !== inst.weight) s.ringStale.add(id);
@@ -318,6 +343,7 @@ export class Registry {
     const previous = this.hosts.get(key);
     if (previous && sameHost(previous, host)) return;
     this.hosts.set(key, host);
+    if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt) this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
     this.emit(previous ? { op: "update", kind: "host", host, previous } : { op: "add", kind: "host", host });
   }
 

@@ -115,4 +115,21 @@ describe("Registry", () => {
     await registry.register(inst("a"));
     expect(registry.serial()).toBeGreaterThan(s0);
   });
+
+  it("finds the next lease end without walking every registration: renewals move it, removals cancel it", async () => {
+    const { registry, clock } = await open();
+    const t0 = clock.now();
+    for (let i = 0; i < 200; i++) await registry.register(inst(`l${i}`, { expiresAt: t0 + 10_000 + i * 1000 }));
+    expect(registry.nextExpiry()).toBe(t0 + 10_000);
+    await registry.register(inst("l0", { expiresAt: t0 + 500_000 })); // renewed
+    expect(registry.nextExpiry()).toBe(t0 + 11_000);
+    await registry.deregister(cache, "l1");
+    expect(registry.nextExpiry()).toBe(t0 + 12_000);
+    clock.advance(13_000);
+    expect(await registry.expireDue()).toBe(2); // l2 and l3
+    expect(registry.instance(cache, "l2")).toBeUndefined();
+    expect(registry.instance(cache, "l0")).toBeDefined();
+    expect(registry.nextExpiry()).toBe(t0 + 14_000);
+  });
 });
+

@@ -7,6 +7,8 @@ export interface PerfResult {
   completed: number;
   lost: number;
   meanMs: number;
+  /** "NOERROR 1234, REFUSED 5" as dnsperf counted them. */
+  rcodes: string;
   p99Ms?: number;
 }
 
@@ -26,6 +28,7 @@ export function dnsperf(port: number, queryFile: string, opts: { seconds: number
     completed: num(/(?:Queries|Updates) completed:\s+(\d+)/),
     lost: num(/(?:Queries|Updates) lost:\s+(\d+)/),
     meanMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    rcodes: [.../Response codes:\s+(.*)$/m.exec(r.stdout)?.[1]?.matchAll(/([A-Z]+) (\d+)/g) ?? []].map((m) => `${m[1]} ${m[2]}`).join(", "),
   };
   if (opts.verbose) {
     // "> NOERROR name type 0.000123" per reply

@@ -32,7 +32,8 @@ export async function updateToAnswerMs(port: number, key: TsigKey, n: number, ta
   for (let i = 0; i < n; i++) {
     const name = `lat-${tag}-${i}`;
     const t0 = performance.now();
-    await sendUpdate(server, zone, registrationUpdate({ instance: name, type: "_lat._tcp", host: `${name}-h`, addresses: ["203.0.113.9"], port: 1 }, zone), { key });
+    const r = await sendUpdate(server, zone, registrationUpdate({ instance: name, type: "_lat._tcp", host: `${name}-h`, addresses: ["203.0.113.9"], port: 1 }, zone), { key });
+    if (r.rcode !== "NOERROR") throw new Error(`${tag}: registering ${name} got ${r.rcode}`);
     for (;;) {
       const r = await queryServer(server, [name, "_lat", "_tcp", ...zone], Type.SRV);
       if (r.answers.length > 0) break;

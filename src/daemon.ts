@@ -54,34 +54,30 @@ async function openStore(s: Config["store"], log: Logger): Promise<Store> {
 }
 
 function etcdOptions(url: string, access: EtcdAccess): EtcdOptions {
-  const read = (flag: string, file: string) => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  };
   return {
     ...parseEtcdUrl(url),
     ...(access.caFile
-      ? { tls: { ca: read("--etcd-ca", access.caFile), ...(access.certFile && access.keyFile ? { cert: read("--etcd-cert", access.certFile), key: read("--etcd-key", access.keyFile) } : {}) } }
+      ? { tls: { ca: readSettingFile("--etcd-ca", access.caFile), ...(access.certFile && access.keyFile ? { cert: readSettingFile("--etcd-cert", access.certFile), key: readSettingFile("--etcd-key", access.keyFile) } : {}) } }
       : {}),
-    ...(access.user && access.passwordFile ? { auth: { username: access.user, password: read("--etcd-password-file", access.passwordFile).toString("utf8").split(/\r?\n/)[0]! } } : {}),
+    ...(access.user && access.passwordFile ? { auth: { username: access.user, password: readSettingFile("--etcd-password-file", access.passwordFile).toString("utf8").split(/\r?\n/)[0]! } } : {}),
   };
 }
 
 /** How long shutdown waits for updates under way before closing the store anyway. */
 const DRAIN_MS = 5000;
 
+/** A file a flag names (a CA, a key, a password, a token): its bytes, or one line saying why not. */
+function readSettingFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** The HTTP bearer token: the file's first line. */
 function readToken(file: string): string {
-  let text;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--http-token-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const token = text.split(/\r?\n/)[0]!.trim();
+  const token = readSettingFile("--http-token-file", file).toString("utf8").split(/\r?\n/)[0]!.trim();
   if (token.length < 16) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--http-token-file: ${file}: the token must be at least 16 characters (e.g. openssl rand -hex 32 > ${file})`);
   return token;
 }

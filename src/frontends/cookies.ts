@@ -50,11 +50,6 @@ export class CookieJar {
   }
 }
 
-/** The source address without its port, as cookies are bound to it. */
-export function addressOf(peer: string): string {
-  return peer.replace(/^\[?(.*?)\]?:\d+$/, "$1");
-}
-
 /** Bytes a COOKIE option with a 16-byte server cookie adds to a reply. */
 export const COOKIE_REPLY_BYTES = 4 + 8 + 16;
 

@@ -15,7 +15,8 @@ import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
 import type { ResponseRateLimiter } from "./rrl.js";
-import { addressOf, appendOption, COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, verifiedReplies, type CookieJar } from "./cookies.js";
+import { addressOf } from "./peer.js";
+import { appendOption, COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, verifiedReplies, type CookieJar } from "./cookies.js";
 
 export type Transport = "udp" | "tcp";
 

@@ -7,6 +7,7 @@ import type { Clock } from "../clock.js";
 import { formatName, formatServiceType, type Labels, type ServiceType } from "../names.js";
 import { instanceId, type Registry, type RegistryOp } from "../registry/registry.js";
 import type { TokenBuckets } from "./token-buckets.js";
+import { addressOf } from "./peer.js";
 import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
@@ -112,7 +113,7 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
   const { log } = deps;
   const now = deps.clock.now();
   const nowSec = Math.floor(now / 1000);
-  const address = peer.replace(/^\[?(.*?)\]?:\d+$/, "$1");
+  const address = addressOf(peer);
   const decoded = decodeUpdate(msg);
   if (decoded.kind === "error") {
     log.info({ peer, rcode: rcodeName(decoded.rcode), reason: decoded.reason }, "update rejected: malformed");
@@ -164,7 +165,7 @@ export async function commitUpdate(u: UpdateMessage, lease: number | undefined, 
     limits?.hit?.(limit);
     return { rcode: Rcode.REFUSED, reason, limit };
   };
-  const source = who.peer.replace(/^\[?(.*?)\]?:\d+$/, "$1");
+  const source = addressOf(who.peer);
   if (limits?.updateRate && !limits.updateRateExempt?.(source) && limits.updateRate.take(source, deps.clock.now()) !== true) return refuse("update-rate", `too many updates from ${source}; try again shortly (--update-rate)`);
   const processed = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
   if (processed.rcode !== Rcode.NOERROR) return { rcode: processed.rcode, reason: processed.reason ?? rcodeName(processed.rcode) };

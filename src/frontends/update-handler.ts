@@ -5,7 +5,7 @@ import type { Logger } from "pino";
 import { errorResponse } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
 import { formatName, formatServiceType, type Labels, type ServiceType } from "../names.js";
-import { instanceId, type Registry, type RegistryOp } from "../registry/registry.js";
+import { instanceId, type Registry, type RegistryOp, type RegistryView } from "../registry/registry.js";
 import type { TokenBuckets } from "./token-buckets.js";
 import { addressOf } from "./peer.js";
 import type { UpdatePolicy } from "../update/policy.js";
@@ -54,7 +54,7 @@ export interface RegistrationLimits {
 export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxTxtBytes: 4000, updateRate: 100 };
 
 /** What over a limit this update would go, in words; undefined when within them all. */
-function overLimit(ops: readonly RegistryOp[], registry: Registry, l: RegistrationLimits): [string, string] | undefined {
+function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: RegistrationLimits): [string, string] | undefined {
   const adding = new Map<string, { type: ServiceType; ids: Set<string> }>();
   const byKey = new Map<string, number>();
   for (const o of ops) {
@@ -167,19 +167,25 @@ export async function commitUpdate(u: UpdateMessage, lease: number | undefined, 
   };
   const source = addressOf(who.peer);
   if (limits?.updateRate && !limits.updateRateExempt?.(source) && limits.updateRate.take(source, deps.clock.now()) !== true) return refuse("update-rate", `too many updates from ${source}; try again shortly (--update-rate)`);
-  const processed = processUpdate(u, deps.registry, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
-  if (processed.rcode !== Rcode.NOERROR) return { rcode: processed.rcode, reason: processed.reason ?? rcodeName(processed.rcode) };
-  // what a signed update registers remembers its key (limits per key, and the HTTP API shows it)
-  const signer = typeof who.key === "string" ? who.key : undefined;
-  const outcome = signer === undefined ? processed : { ...processed, ops: processed.ops.map((o) => (o.op === "put-instance" ? { ...o, instance: { ...o.instance, key: signer } } : o)) };
-  const over = limits && overLimit(outcome.ops, deps.registry, limits);
-  if (over) return refuse(...over);
+  // decided and stored in the registry's write line: nothing changes between the checks and the commit
+  const decide = (view: RegistryView): { ops: readonly RegistryOp[]; result: CommitResult } => {
+    const processed = processUpdate(u, view, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
+    if (processed.rcode !== Rcode.NOERROR) return { ops: [], result: { rcode: processed.rcode, reason: processed.reason ?? rcodeName(processed.rcode) } };
+    // what a signed update registers remembers its key (limits per key, and the HTTP API shows it)
+    const signer = typeof who.key === "string" ? who.key : undefined;
+    const ops = signer === undefined ? processed.ops : processed.ops.map((o) => (o.op === "put-instance" ? { ...o, instance: { ...o.instance, key: signer } } : o));
+    const over = limits && overLimit(ops, view, limits);
+    if (over) return { ops: [], result: refuse(...over) };
+    return { ops, result: { rcode: Rcode.NOERROR, reason: "", registered: processed.registered, removed: processed.removed } };
+  };
+  let result: CommitResult;
   try {
-    await deps.registry.apply(outcome.ops);
+    result = await deps.registry.transact(decide);
   } catch (err) {
     deps.log.error({ err, ...who, zone }, "update not stored: SERVFAIL");
     return { rcode: Rcode.SERVFAIL, reason: "the registration could not be stored", stored: false };
   }
-  deps.log.info({ ...who, zone, registered: outcome.registered, removed: outcome.removed, lease }, "update applied");
-  return { rcode: Rcode.NOERROR, reason: "", registered: outcome.registered, removed: outcome.removed };
+  if (result.rcode !== Rcode.NOERROR || !("registered" in result)) return result;
+  deps.log.info({ ...who, zone, registered: result.registered, removed: result.removed, lease }, "update applied");
+  return result;
 }

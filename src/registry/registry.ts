@@ -1,19 +1,25 @@
 // The registry: service types, instances, hosts, leases and a change feed.
-// Writes go to the store first and reach memory only once durable; reads are
-// synchronous and never touch the store. The clock is injected.
+// Writes go to the store first and reach memory only once durable, one at a
+// time in arrival order (queued ones share a commit); reads are synchronous
+// and never touch the store. The clock is injected.
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import { sameInstance, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
+import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
 
-/** One change the registry is asked to make. */
-export type RegistryOp =
-  | { op: "put-instance"; instance: Instance }
-  | { op: "remove-instance"; type: ServiceType; name: string }
-  | { op: "put-host"; host: Host }
-  | { op: "remove-host"; name: string };
+export type { RegistryOp, RegistryView } from "./pending-view.js";
+
+/** A write waiting for its turn: its plan reads the registry and says what to change. */
+interface QueuedWrite {
+  plan: (view: RegistryView) => { ops: readonly RegistryOp[]; result: unknown };
+  done: (result: unknown) => void;
+  failed: (err: unknown) => void;
+}
+/** Ops per group commit: under etcd's default limit of 128 per transaction. */
+const MAX_GROUP_OPS = 64;
 
 interface TypeState {
   readonly type: ServiceType;
@@ -41,7 +47,7 @@ export interface RegistryOptions {
   ring?: RingOptions;
 }
 
-export class Registry {
+export class Registry implements RegistryView {
   private readonly clock: Clock;
   private readonly store: Store;
   private readonly ringOptions: RingOptions;
@@ -53,6 +59,10 @@ export class Registry {
   private readonly perKey = new Map<string, number>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
+  /** The last write in line: writes run one at a time, in the order they were asked for. */
+  private writes: Promise<unknown> = Promise.resolve();
+  /** Writes that arrived while the line was busy: planned and committed together when their turn comes. */
+  private gathering: QueuedWrite[] | undefined;
 
   constructor(options: RegistryOptions) {
     this.clock = options.clock;
@@ -114,8 +124,68 @@ export class Registry {
     this.loadStatic(instances, hosts);
   }
 
+  /**
+   * Run `plan` against the registry as every earlier write left it, then make
+   * its ops durable and visible. Nothing changes between a plan's reading and
+   * its commit: an UPDATE's prerequisites hold when it is applied (RFC 2136
+   * §3.7), and a lease that ran out is not removed over the registration
+   * that renewed it. Writes that queue up meanwhile are planned one after
+   * another and committed in one store transaction (group commit), so
+   * serializing them costs one fsync per group, not one per write.
+   */
+  transact<T>(plan: (view: RegistryView) => { ops: readonly RegistryOp[]; result: T }): Promise<T> {
+    return new Promise<T>((done, failed) => {
+      if (!this.gathering) {
+        const group: QueuedWrite[] = [];
+        this.gathering = group;
+        this.exclusive(() => {
+          if (this.gathering === group) this.gathering = undefined;
+          return this.commitGroup(group);
+        });
+      }
+      this.gathering.push({ plan, done: done as (r: unknown) => void, failed });
+    });
+  }
+
+  private exclusive<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.writes.then(write);
+    this.writes = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitGroup(group: readonly QueuedWrite[]): Promise<void> {
+    for (let next = 0; next < group.length; ) {
+      const view = new PendingView(this);
+      const ops: RegistryOp[] = [];
+      const planned: { write: QueuedWrite; result: unknown }[] = [];
+      while (next < group.length && ops.length < MAX_GROUP_OPS) {
+        const write = group[next++]!;
+        try {
+          const p = write.plan(view);
+          view.add(p.ops);
+          ops.push(...p.ops);
+          planned.push({ write, result: p.result });
+        } catch (err) {
+          write.failed(err);
+        }
+      }
+      try {
+        if (ops.length > 0) await this.commitAndShow(ops);
+      } catch (err) {
+        // later plans in the group read what earlier ones planned: none of them stands
+        for (const p of planned) p.write.failed(err);
+        continue;
+      }
+      for (const p of planned) p.write.done(p.result);
+    }
+  }
+
   /** Apply all ops or none: durable in the store first, then visible. */
-  async apply(ops: readonly RegistryOp[]): Promise<void> {
+  apply(ops: readonly RegistryOp[]): Promise<void> {
+    return this.transact(() => ({ ops, result: undefined }));
+  }
+
+  private async commitAndShow(ops: readonly RegistryOp[]): Promise<void> {
     await this.store.commit(ops.map(toStoreOp));
     for (const o of ops) {
       if (o.op === "put-instance") this.setInstance(o.instance);
@@ -154,7 +224,12 @@ export class Registry {
    * Remove every registration whose lease has ended, and the update-registered
    * hosts that only expiring instances used; returns how many went.
    */
-  async expireDue(): Promise<number> {
+  expireDue(): Promise<number> {
+    this.gathering = undefined; // writes asked for after this one go after it
+    return this.exclusive(() => this.expireNow());
+  }
+
+  private async expireNow(): Promise<number> {
     const now = this.clock.now();
     const dueInstances: Instance[] = [];
     const dueHostSet = new Map<string, Host>();

@@ -19,7 +19,7 @@ import {
   type ParsedName,
   type ServiceType,
 } from "../names.js";
-import type { Registry, RegistryOp } from "../registry/registry.js";
+import type { RegistryOp, RegistryView } from "../registry/registry.js";
 import type { Host, Instance } from "../registry/types.js";
 import { Class, Rcode, Type, typeName as rrTypeName } from "../wire/constants.js";
 import type { DecodedData } from "../wire/decode.js";
@@ -58,7 +58,7 @@ const fail = (rcode: number, reason: string): never => {
   throw new Refusal(rcode, reason);
 };
 
-export function processUpdate(msg: UpdateMessage, registry: Registry, options: UpdateOptions, now: number): UpdateOutcome {
+export function processUpdate(msg: UpdateMessage, registry: RegistryView, options: UpdateOptions, now: number): UpdateOutcome {
   try {
     return run(msg, registry, options, now);
   } catch (e) {
@@ -67,7 +67,7 @@ export function processUpdate(msg: UpdateMessage, registry: Registry, options: U
   }
 }
 
-function run(msg: UpdateMessage, registry: Registry, options: UpdateOptions, now: number): UpdateOutcome {
+function run(msg: UpdateMessage, registry: RegistryView, options: UpdateOptions, now: number): UpdateOutcome {
   // §3.1: the zone section
   if (msg.zone.type !== Type.SOA) fail(Rcode.FORMERR, `zone section type is ${rrTypeName(msg.zone.type)}, must be SOA`);
   const zone = options.domains.find((d) => labelsEqual(d, msg.zone.name));
@@ -193,7 +193,7 @@ class ZoneView {
   private readonly overlay = new Map<string, { name: Labels; sets: Map<number, RRset> }>();
 
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: RegistryView,
     readonly zone: Labels,
   ) {}
 
@@ -399,7 +399,7 @@ function applyUpdate(rr: UpdateRecord, view: ZoneView): void {
 
 // ---- from RRsets back to registrations ----
 
-function toRegistryOps(view: ZoneView, registry: Registry, options: UpdateOptions, now: number): UpdateOutcome {
+function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOptions, now: number): UpdateOutcome {
   const zone = view.zone;
   const expiresAt = options.leaseSeconds === undefined ? undefined : now + options.leaseSeconds * 1000;
   const ops: RegistryOp[] = [];

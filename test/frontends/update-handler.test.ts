@@ -16,9 +16,11 @@ import { Type } from "../../src/wire/constants.js";
 const zone = parseName("svc.example.");
 const store = new MemoryStore();
 let failing = false;
+let slowMs = 0;
 const commit = store.commit.bind(store);
 store.commit = async (ops) => {
   if (failing) throw new Error("disk full");
+  if (slowMs > 0) await new Promise((r) => setTimeout(r, slowMs));
   return commit(ops);
 };
 
@@ -68,5 +70,28 @@ describe("UPDATE handling", () => {
     expect(daemon.registry.host("v")!.addresses).toEqual(["192.0.2.1"]);
     expect(decodeMessage(await exchange(server, prereqWire("192.0.2.1"))).rcodeName).toBe("NOERROR");
     expect(daemon.registry.host("v")!.addresses).toEqual(["192.0.2.1", "192.0.2.3"]);
+  });
+
+  it("serializes updates (RFC 2136 §3.7): of five racing claims on one free name, one wins and four see it taken", async () => {
+    slowMs = 20; // each commit takes a while, so the five overlap
+    try {
+      const name = parseName("claimed._a._tcp.svc.example.");
+      const claim = (port: number) =>
+        exchange(
+          server,
+          encodeUpdate({
+            id: port,
+            zone,
+            prerequisites: [{ kind: "name-not-in-use", name }],
+            updates: registrationUpdate({ instance: "claimed", type: "_a._tcp", host: "claimed", port }, zone).filter((o) => o.op !== "delete-name"),
+          }),
+        ).then((r) => decodeMessage(r).rcodeName);
+      const ports = [1001, 1002, 1003, 1004, 1005];
+      const rcodes = await Promise.all(ports.map(claim));
+      expect([...rcodes].sort()).toEqual(["NOERROR", "YXDOMAIN", "YXDOMAIN", "YXDOMAIN", "YXDOMAIN"]);
+      expect(daemon.registry.instance({ service: "_a", proto: "_tcp" }, "claimed")?.port).toBe(ports[rcodes.indexOf("NOERROR")]);
+    } finally {
+      slowMs = 0;
+    }
   });
 });

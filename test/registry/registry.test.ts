@@ -131,5 +131,85 @@ describe("Registry", () => {
     expect(registry.instance(cache, "l0")).toBeDefined();
     expect(registry.nextExpiry()).toBe(t0 + 14_000);
   });
-});
 
+  describe("writes one at a time", () => {
+    /** A store that holds every commit until the test lets it through, as a slow disk would. */
+    class HeldStore extends MemoryStore {
+      readonly held: (() => void)[] = [];
+      holding = false;
+      override async commit(ops: readonly StoreOp[]): Promise<void> {
+        if (this.holding) await new Promise<void>((go) => this.held.push(go));
+        return super.commit(ops);
+      }
+      release(): void {
+        this.holding = false;
+        for (const go of this.held.splice(0)) go();
+      }
+    }
+    const tick = () => new Promise((r) => setImmediate(r));
+
+    it("a lease that ran out is not removed over the registration that replaced it while its commit was under way", async () => {
+      const store = new HeldStore();
+      const { registry, clock } = await open(store);
+      await registry.register(inst("renewed", { expiresAt: clock.now() + 1000 }));
+      clock.advance(1000);
+      store.holding = true;
+      const replaced = registry.register(inst("renewed", { port: 2 })); // no lease now
+      await tick();
+      const expired = registry.expireDue();
+      await tick();
+      store.release();
+      await Promise.all([replaced, expired]);
+      expect(registry.instance(cache, "renewed")).toMatchObject({ port: 2 });
+      expect(registry.instance(cache, "renewed")?.expiresAt).toBeUndefined();
+      expect([...(await store.load()).keys()]).toEqual(["instance/_cache._tcp/renewed"]);
+    });
+
+    it("each plan sees what the writes asked for before it left, in order", async () => {
+      const store = new HeldStore();
+      const { registry } = await open(store);
+      store.holding = true;
+      const claim = () => registry.transact((view) => (view.instance(cache, "x") ? { ops: [], result: "taken" } : { ops: [{ op: "put-instance" as const, instance: inst("x") }], result: "mine" }));
+      const first = claim();
+      const second = claim();
+      await tick();
+      store.release();
+      expect(await Promise.all([first, second])).toEqual(["mine", "taken"]);
+    });
+
+    it("writes that queue up are committed together, each planned against the ones before it", async () => {
+      const store = new HeldStore();
+      const { registry } = await open(store);
+      const commits: number[] = [];
+      const commit = store.commit.bind(store);
+      store.commit = (ops) => {
+        commits.push(ops.length);
+        return commit(ops);
+      };
+      store.holding = true;
+      const first = registry.register(inst("first"));
+      await tick(); // the first write is committing; the next ones queue behind it
+      const queued = ["a", "b", "c"].map((n) => registry.transact((view) => ({ ops: [{ op: "put-instance" as const, instance: inst(n, { port: view.instanceCount(cache) }) }], result: n })));
+      store.release();
+      store.holding = false;
+      await first;
+      expect(await Promise.all(queued)).toEqual(["a", "b", "c"]);
+      expect(commits).toEqual([1, 3]);
+      expect(["a", "b", "c"].map((n) => registry.instance(cache, n)?.port)).toEqual([1, 2, 3]);
+    });
+
+    it("a failed commit fails the writes committed with it, and the line goes on", async () => {
+      const store = new MemoryStore();
+      const { registry } = await open(store);
+      const commit = store.commit.bind(store);
+      store.commit = async () => {
+        store.commit = commit;
+        throw new Error("disk full");
+      };
+      const failed = [registry.register(inst("a")), registry.register(inst("b"))];
+      for (const f of failed) await expect(f).rejects.toThrow("disk full");
+      await registry.register(inst("c"));
+      expect(registry.instances(cache).map((i) => i.name)).toEqual(["c"]);
+    });
+  });
+});

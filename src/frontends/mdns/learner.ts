@@ -7,7 +7,7 @@ import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
-import type { Registry, RegistryOp } from "../../registry/registry.js";
+import type { Registry, RegistryOp, RegistryView } from "../../registry/registry.js";
 import { sameInstance, type Host, type Instance } from "../../registry/types.js";
 import { Type } from "../../wire/constants.js";
 import type { DecodedData, DecodedMessage } from "../../wire/decode.js";
@@ -150,6 +150,23 @@ export class MdnsLearner {
   private async mirrorNow(): Promise<void> {
     if (this.closed) return;
     const { registry } = this.deps;
+    // planned in the registry's write line, so an UPDATE that lands meanwhile is not overwritten
+    const ops = await registry.transact((view) => {
+      const planned = this.plan(view);
+      return { ops: planned, result: planned };
+    });
+    if (ops.length === 0) return;
+    for (const o of ops) {
+      if (o.op === "put-instance") this.publishedInstances.add(`${o.instance.type.service}.${o.instance.type.proto}/${lowerAscii(o.instance.name)}`);
+      else if (o.op === "remove-instance") this.publishedInstances.delete(`${o.type.service}.${o.type.proto}/${lowerAscii(o.name)}`);
+      else if (o.op === "put-host") this.publishedHosts.add(o.host.name);
+      else this.publishedHosts.delete(o.name);
+    }
+    this.deps.log.info({ changes: ops.map((o) => `${o.op} ${"instance" in o ? formatName([o.instance.name, o.instance.type.service, o.instance.type.proto, "local"]) : "name" in o ? o.name : "host" in o ? o.host.name : ""}`) }, "mDNS: registry updated from the LAN");
+  }
+
+  /** The registry changes that make it match what the cache holds now. */
+  private plan(registry: RegistryView): RegistryOp[] {
     const now = this.deps.clock.now();
     const wantInstances = new Map<string, Instance>();
     const wantHosts = new Map<string, Host>();
@@ -201,15 +218,7 @@ export class MdnsLearner {
       }
     }
     for (const h of registry.allHosts()) if (h.source === "mdns" && this.publishedHosts.has(h.name) && !wantHosts.has(h.name)) ops.push({ op: "remove-host", name: h.name });
-    if (ops.length === 0) return;
-    await registry.apply(ops);
-    for (const o of ops) {
-      if (o.op === "put-instance") this.publishedInstances.add(`${o.instance.type.service}.${o.instance.type.proto}/${lowerAscii(o.instance.name)}`);
-      else if (o.op === "remove-instance") this.publishedInstances.delete(`${o.type.service}.${o.type.proto}/${lowerAscii(o.name)}`);
-      else if (o.op === "put-host") this.publishedHosts.add(o.host.name);
-      else this.publishedHosts.delete(o.name);
-    }
-    this.deps.log.info({ changes: ops.map((o) => `${o.op} ${"instance" in o ? formatName([o.instance.name, o.instance.type.service, o.instance.type.proto, "local"]) : "name" in o ? o.name : "host" in o ? o.host.name : ""}`) }, "mDNS: registry updated from the LAN");
+    return ops;
   }
 }
 

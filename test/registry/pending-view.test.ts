@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
+import { PendingView } from "../../src/registry/pending-view.js";
+import { Registry } from "../../src/registry/registry.js";
+import type { Instance } from "../../src/registry/types.js";
+import { MemoryStore } from "../../src/store/memory.js";
+
+const web = { service: "_web", proto: "_tcp" } as const;
+const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({ name, type: web, subtypes: [], host: [name.toLowerCase()], port: 80, priority: 0, weight: 1, txt: [], source: "update", ...extra });
+
+describe("PendingView", () => {
+  it("reads the registry with the planned writes on top, and leaves the registry as it was", async () => {
+    const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
+    await registry.open();
+    await registry.register(inst("Kept", { key: "k1." }), [{ name: "kept", addresses: ["192.0.2.1"], source: "update" }]);
+    await registry.register(inst("gone", { key: "k1.", subtypes: ["_printer"] }));
+    const view = new PendingView(registry);
+    view.add([
+      { op: "put-instance", instance: inst("new", { key: "k2.", subtypes: ["_printer"] }) },
+      { op: "remove-instance", type: web, name: "GONE" },
+      { op: "put-instance", instance: inst("kept", { port: 8080, key: "k2." }) }, // same name, other case
+      { op: "remove-host", name: "kept" },
+      { op: "put-host", host: { name: "new", addresses: ["192.0.2.2"], source: "update" } },
+    ]);
+    expect(view.instance(web, "KEPT")?.port).toBe(8080);
+    expect(view.instance(web, "gone")).toBeUndefined();
+    expect(view.instances(web).map((i) => i.name).sort()).toEqual(["kept", "new"]);
+    expect(view.instanceCount(web)).toBe(2);
+    expect(view.instancesWithSubtype(web, "_PRINTER").map((i) => i.name)).toEqual(["new"]);
+    expect([view.registrationsByKey("k1."), view.registrationsByKey("k2.")]).toEqual([0, 2]);
+    expect(view.host("kept")).toBeUndefined();
+    expect(view.allHosts().map((h) => h.name)).toEqual(["new"]);
+    view.add([{ op: "remove-instance", type: web, name: "new" }, { op: "remove-instance", type: web, name: "kept" }]);
+    expect(view.serviceTypes()).toEqual([]);
+    // nothing reached the registry
+    expect(registry.instances(web).map((i) => i.name).sort()).toEqual(["Kept", "gone"]);
+    expect(registry.registrationsByKey("k1.")).toBe(2);
+  });
+});

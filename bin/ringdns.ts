@@ -112,7 +112,7 @@ Examples:
       };
       process.once("SIGINT", () => stop("SIGINT"));
       process.once("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGHUP", () => daemon.reload());
+      process.on("SIGHUP", () => void daemon.reload());
     } catch (e) {
       fail(e);
     }

@@ -36,7 +36,7 @@ export interface Daemon {
   /** Where UDP+TCP listen, with ports resolved (port 0 becomes the real port). */
   readonly listening: readonly { host: string; port: number }[];
   /** SIGHUP: read the services file and key files again. A bad file changes nothing and is reported. */
-  reload(): { ok: true; instances: number; keys: number } | { ok: false; error: string };
+  reload(): Promise<{ ok: true; instances: number; keys: number } | { ok: false; error: string }>;
   /** Stop taking requests, finish the updates under way (their clients get answers), then close everything. */
   close(): Promise<void>;
 }
@@ -297,11 +297,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   return {
     registry,
     listening,
-    reload() {
+    async reload() {
       try {
         const s = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
         const newKeys = config.keyFiles.flatMap(loadKeyFile);
-        if (s) registry.replaceStatic(s.instances, s.hosts);
+        if (s) await registry.replaceStatic(s.instances, s.hosts);
         handler.update!.keys = newKeys;
         log.info({ file: config.servicesFile, instances: s?.instances.length ?? 0, keys: newKeys.map((k) => formatName(k.name)) }, "reloaded the services file and keys");
         return { ok: true, instances: s?.instances.length ?? 0, keys: newKeys.length };

@@ -112,16 +112,20 @@ export class Registry implements RegistryView {
   /**
    * Swap in a new set of static registrations (the services file reloaded):
    * what is gone is removed, what changed is updated, the rest stays as it is.
-   * Registrations from other sources are not touched.
+   * Registrations from other sources are not touched. Done in the write line,
+   * so an UPDATE planned before the swap cannot land on top of it.
    */
-  replaceStatic(instances: readonly Instance[], hosts: readonly Host[]): void {
-    const wantInstances = new Set(instances.map((i) => instanceKey(i.type, i.name)));
-    const wantHosts = new Set(hosts.map((h) => lowerAscii(h.name)));
-    for (const s of this.types.values()) {
-      for (const i of [...s.instances.values()]) if (i.source === "static" && !wantInstances.has(instanceKey(i.type, i.name))) this.deleteInstance(i.type, i.name, "remove");
-    }
-    for (const h of [...this.hosts.values()]) if (h.source === "static" && !wantHosts.has(lowerAscii(h.name))) this.deleteHost(h.name, "remove");
-    this.loadStatic(instances, hosts);
+  replaceStatic(instances: readonly Instance[], hosts: readonly Host[]): Promise<void> {
+    this.gathering = undefined;
+    return this.exclusive(async () => {
+      const wantInstances = new Set(instances.map((i) => instanceKey(i.type, i.name)));
+      const wantHosts = new Set(hosts.map((h) => lowerAscii(h.name)));
+      for (const s of this.types.values()) {
+        for (const i of [...s.instances.values()]) if (i.source === "static" && !wantInstances.has(instanceKey(i.type, i.name))) this.deleteInstance(i.type, i.name, "remove");
+      }
+      for (const h of [...this.hosts.values()]) if (h.source === "static" && !wantHosts.has(lowerAscii(h.name))) this.deleteHost(h.name, "remove");
+      this.loadStatic(instances, hosts);
+    });
   }
 
   /**

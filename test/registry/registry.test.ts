@@ -198,6 +198,18 @@ describe("Registry", () => {
       expect(["a", "b", "c"].map((n) => registry.instance(cache, n)?.port)).toEqual([1, 2, 3]);
     });
 
+    it("a services file reloaded while an UPDATE is being stored is not overwritten by it", async () => {
+      const store = new HeldStore();
+      const { registry } = await open(store);
+      store.holding = true;
+      const update = registry.register(inst("s", { port: 1 })); // planned while "s" was not static
+      await tick();
+      const reload = registry.replaceStatic([inst("s", { source: "static", port: 2 })], []);
+      store.release();
+      await Promise.all([update, reload]);
+      expect(registry.instance(cache, "s")).toMatchObject({ source: "static", port: 2 });
+    });
+
     it("a failed commit fails the writes committed with it, and the line goes on", async () => {
       const store = new MemoryStore();
       const { registry } = await open(store);

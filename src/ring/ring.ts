@@ -37,6 +37,9 @@ export class Ring {
   private readonly ids: readonly string[];
   private readonly weights: ReadonlyMap<string, number>;
   private readonly pts: Points;
+  /** Where each top-bits prefix of a position starts among the points; built on the first lookup. */
+  private prefixIndex: Uint32Array | undefined;
+  private prefixShift = 32;
 
   private constructor(pointsPerWeight: number, ids: readonly string[], weights: ReadonlyMap<string, number>, pts: Points) {
     this.pointsPerWeight = pointsPerWeight;
@@ -128,14 +131,34 @@ export class Ring {
   /** Index of the first point at or clockwise of `p`. */
   private seek(p: Position): number {
     const { hi, lo } = this.pts;
-    let a = 0;
-    let b = hi.length;
+    // the prefix index narrows the search to the few points sharing p's top bits: a binary search
+    // over all of them touched ~17 cache lines per lookup and cost more than hashing the key
+    const index = this.prefixIndex ?? this.buildPrefixIndex();
+    const prefix = p.hi >>> this.prefixShift;
+    let a = index[prefix]!;
+    let b = index[prefix + 1]!;
     while (a < b) {
       const m = (a + b) >>> 1;
       if (hi[m]! < p.hi || (hi[m] === p.hi && lo[m]! < p.lo)) a = m + 1;
       else b = m;
     }
     return a === hi.length ? 0 : a;
+  }
+
+  /** About one prefix per point (at most 2^16), so the index is no bigger than the points. */
+  private buildPrefixIndex(): Uint32Array {
+    const { hi } = this.pts;
+    const bits = Math.min(16, Math.max(1, Math.ceil(Math.log2(Math.max(2, hi.length)))));
+    const shift = 32 - bits;
+    const index = new Uint32Array((1 << bits) + 1);
+    let i = 0;
+    for (let prefix = 0; prefix < index.length; prefix++) {
+      while (i < hi.length && hi[i]! >>> shift < prefix) i++;
+      index[prefix] = i;
+    }
+    this.prefixShift = shift;
+    this.prefixIndex = index;
+    return index;
   }
 
   /** The instance that owns `key`, or undefined on an empty ring. */

@@ -7,6 +7,25 @@ const keys = (n: number, prefix = "key-") => Array.from({ length: n }, (_, i) =>
 const owners = (ring: Ring, ks: string[]) => ks.map((k) => ring.ownerOf(k));
 
 describe("Ring", () => {
+  it("the owner is the first point at or after the key's position, wrapping past the top (checked by a linear walk)", async () => {
+    const { keyPosition, instancePoints } = await import("../../src/ring/hash.js");
+    const key = (p: { hi: number; lo: number }) => BigInt(p.hi) * 2n ** 32n + BigInt(p.lo);
+    for (const n of [1, 3, 40]) {
+      const ids = Array.from({ length: n }, (_, i) => `m${i}`);
+      const ring = Ring.build(ids.map((id) => ({ id, weight: 1 })), { pointsPerWeight: 16 });
+      const points = ids.flatMap((id) => {
+        const { hi, lo } = instancePoints(id, 16);
+        return [...hi].map((h, i) => ({ at: key({ hi: h, lo: lo[i]! }), id }));
+      });
+      points.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+      for (let k = 0; k < 2000; k++) {
+        const at = key(keyPosition(`k${k}`));
+        const want = (points.find((p) => p.at >= at) ?? points[0]!).id;
+        expect(ring.ownerOf(`k${k}`)).toBe(want);
+      }
+    }
+  });
+
   it("an empty ring has no owner", () => {
     expect(Ring.empty().ownerOf("x")).toBeUndefined();
     expect(Ring.empty().successors("x", 3)).toEqual([]);

@@ -15,7 +15,7 @@ import { CookieJar } from "./frontends/cookies.js";
 import { TokenBuckets } from "./frontends/token-buckets.js";
 import { startMdns, type Mdns } from "./frontends/mdns/index.js";
 import { startQueryWorkers, type QueryWorkers } from "./frontends/workers/primary.js";
-import { listenHttp } from "./frontends/http/server.js";
+import { listenHttp, type HttpListener } from "./frontends/http/server.js";
 import { WatchHub } from "./frontends/http/watch.js";
 import { DaemonMetrics } from "./metrics.js";
 import { sourceMatcher } from "./update/policy.js";
@@ -219,6 +219,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   }
 
   let httpAddress: string | undefined;
+  let httpListener: HttpListener | undefined;
   if (config.http && metrics) {
     try {
       const node = store.status().node;
@@ -237,6 +238,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         ...(token !== undefined ? { token } : {}),
         readsOpenTo: sourceMatcher(config.http.readFrom, "--http-read-from"),
       });
+      httpListener = http;
       closers.unshift(async () => {
         await http.close();
         watch.close();
@@ -301,9 +303,12 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       try {
         const s = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
         const newKeys = config.keyFiles.flatMap(loadKeyFile);
+        // everything is read before anything changes: a bad file leaves the daemon as it was
+        const newToken = httpListener && config.http?.tokenFile !== undefined ? readToken(config.http.tokenFile) : undefined;
         if (s) await registry.replaceStatic(s.instances, s.hosts);
         handler.update!.keys = newKeys;
-        log.info({ file: config.servicesFile, instances: s?.instances.length ?? 0, keys: newKeys.map((k) => formatName(k.name)) }, "reloaded the services file and keys");
+        if (newToken !== undefined) httpListener!.setToken(newToken);
+        log.info({ file: config.servicesFile, instances: s?.instances.length ?? 0, keys: newKeys.map((k) => formatName(k.name)), ...(newToken !== undefined ? { httpToken: "re-read" } : {}) }, "reloaded the services file and keys");
         return { ok: true, instances: s?.instances.length ?? 0, keys: newKeys.length };
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);

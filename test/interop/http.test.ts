@@ -237,6 +237,31 @@ describe.skipIf(missingTool("curl"))("HTTP reads from elsewhere", () => {
     }
   });
 
+  it("SIGHUP re-reads the token file: the new token works and the old one is refused; a bad file keeps the token in force", async () => {
+    const rotDir = mkdtempSync(join(tmpdir(), "ringdns-http-rotate-"));
+    const file = join(rotDir, "token");
+    const OLD = "old-token-0123456789abcdef";
+    const NEW = "new-token-0123456789abcdef";
+    writeFileSync(file, `${OLD}\n`, { mode: 0o600 });
+    const r = await startDaemon(["--http", "127.0.0.1:0", "--http-token-file", file]);
+    try {
+      const register = (token: string) =>
+        fetch(`http://127.0.0.1:${r.httpPort}/v1/types/_rot._tcp/instances`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ instance: "a", host: "a", port: 1 }) }).then((res) => res.status);
+      expect(await register(OLD)).toBe(201);
+      writeFileSync(file, "short\n");
+      r.proc.kill("SIGHUP");
+      await r.waitForLog(/reload failed/);
+      expect(await register(OLD)).toBe(201); // a token under 16 characters is refused, the old one stays
+      writeFileSync(file, `${NEW}\n`);
+      r.proc.kill("SIGHUP");
+      await r.waitForLog(/reloaded the services file and keys/);
+      expect(await register(OLD)).toBe(401);
+      expect(await register(NEW)).toBe(201);
+    } finally {
+      await r.stop();
+    }
+  });
+
   it.skipIf(!hasTool("curl"))("a bad --http or token file stops the daemon with one line", () => {
     const r = spawnSync(process.execPath, [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "serve", "--http", "127.0.0.1:0", "--http-token-file", join(dir, "missing")], { encoding: "utf8" });
     expect(r.status).not.toBe(0);

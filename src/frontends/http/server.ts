@@ -38,6 +38,8 @@ export interface HttpDeps {
 export interface HttpListener {
   readonly address: string;
   readonly port: number;
+  /** A new bearer token (the token file re-read on SIGHUP): the old one stops working at once. */
+  setToken(token: string): void;
   close(): Promise<void>;
 }
 
@@ -90,7 +92,7 @@ function typeParam(text: string): ServiceType {
 }
 
 export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<HttpListener> {
-  const token = deps.token === undefined ? undefined : Buffer.from(deps.token);
+  let token = deps.token === undefined ? undefined : Buffer.from(deps.token);
   const hasToken = (req: IncomingMessage) => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? "");
     if (!m || !token) return false;
@@ -219,6 +221,9 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       resolve({
         address: a.address,
         port: a.port,
+        setToken: (t) => {
+          token = Buffer.from(t);
+        },
         close: () =>
           new Promise<void>((r) => {
             for (const s of streams) s.end();

@@ -153,6 +153,20 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     expect(r.stdout).toMatch(/^=;eth0;IPv4;front;_web\._tcp;local;front\.local;192\.0\.2\.80;8080;"path=\/"$/m);
   });
 
+  it.skipIf(missingTool("avahi-daemon", "avahi-publish", "dbus-daemon", "unshare", "timeout"))("a service avahi announces with a subtype is found by dig under that subtype", async () => {
+    const pub = h1.spawn("unshare", ["--mount", "--propagation", "private", "bash", AVAHI, "timeout", "6", "avahi-publish", "-s", "--subtype=_color._sub._ipp._tcp", "Office Printer", "_ipp._tcp", "631"]);
+    const exited = new Promise((r) => pub.once("exit", r));
+    try {
+      const seen = await until(() => (dig("_color._sub._ipp._tcp.local", "PTR").answer.length > 0 ? true : undefined), 6000);
+      console.log(`avahi's subtype answered by ringdns ${seen.ms} ms after avahi-publish started`);
+      expect(dig("_color._sub._ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual(["Office\\032Printer._ipp._tcp.local."]);
+      expect(dig("_ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual(["Office\\032Printer._ipp._tcp.local."]);
+      expect(dig("_mono._sub._ipp._tcp.local", "PTR").answer).toEqual([]);
+    } finally {
+      await exited; // timeout ends avahi-publish; avahi-daemon says goodbye as it goes
+    }
+  });
+
   it("a name taken by a zeroconf service is renamed 'name (2)' on the LAN", async () => {
     const zc = peer(h1, ["register", "_web._tcp", "dup", "9000", "192.0.2.90"]);
     await events(zc).next((e) => e.event === "registered");

@@ -48,6 +48,8 @@ export class MdnsLearner {
   /** What this daemon's learner wrote: in a cluster, others' learned entries are not ours to remove. */
   private readonly publishedInstances = new Set<string>();
   private readonly publishedHosts = new Set<string>();
+  /** Subtype PTR names heard (`_sub._sub._type._tcp.local`): DNS-SD has no way to list them, so we keep what was announced. */
+  private readonly subtypeNames = new Map<string, Labels>();
 
   constructor(private readonly deps: LearnerDeps) {
     this.cache = new MdnsCache(deps.cacheLimits ?? DEFAULT_CACHE_LIMITS, (what, peer) =>
@@ -74,7 +76,12 @@ export class MdnsLearner {
     if (changed.size === 0) return;
     // newly seen service types are browsed in turn: from the type enumeration, or from an announcement itself
     for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now)) this.browse((r.data as Ptr).target);
-    for (const r of records) if (r.type === Type.PTR && r.ttl > 0 && parseQueryName(r.name, [LOCAL])?.kind === "type") this.browse(r.name);
+    for (const r of records) {
+      if (r.type !== Type.PTR) continue;
+      const kind = parseQueryName(r.name, [LOCAL])?.kind;
+      if (kind === "type" && r.ttl > 0) this.browse(r.name);
+      if (kind === "subtype") this.subtypeNames.set(nameKey(r.name), r.name);
+    }
     this.deps.log.debug({ iface: t.iface, from: from.address, records: records.length }, "mDNS response cached");
     this.mirror();
   }
@@ -142,6 +149,28 @@ export class MdnsLearner {
     return out;
   }
 
+  /** The subtypes each instance (by name key) is announced under, from the cached subtype PTRs. */
+  private subtypesByInstance(now: number): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    for (const [key, name] of this.subtypeNames) {
+      const ptrs = this.cache.get(name, Type.PTR, now);
+      if (ptrs.length === 0) {
+        this.subtypeNames.delete(key); // gone from the cache (bounded by its limits), so gone from here
+        continue;
+      }
+      const p = parseQueryName(name, [LOCAL]);
+      if (p?.kind !== "subtype") continue;
+      for (const ptr of ptrs) {
+        const target = (ptr.data as Ptr).target;
+        const t = parseQueryName(target, [LOCAL]);
+        if (t?.kind !== "instance" || t.type.service !== p.type.service || t.type.proto !== p.type.proto) continue;
+        const k = nameKey(target);
+        out.set(k, (out.get(k) ?? new Set()).add(p.subtype));
+      }
+    }
+    return out;
+  }
+
   /** Bring the registry's mDNS-learned entries in line with the cache. */
   private mirror(): void {
     this.sync = this.sync.then(() => this.mirrorNow()).catch((err) => this.deps.log.error({ err }, "could not store what mDNS announced"));
@@ -170,6 +199,7 @@ export class MdnsLearner {
     const now = this.deps.clock.now();
     const wantInstances = new Map<string, Instance>();
     const wantHosts = new Map<string, Host>();
+    const subtypesOf = this.subtypesByInstance(now);
     for (const { type, ptr, target } of this.instancePtrs(now)) {
       const label = target[0]!;
       if (this.deps.isOurs(type, label)) continue; // our own announcement, heard back
@@ -185,7 +215,7 @@ export class MdnsLearner {
       wantInstances.set(`${type.service}.${type.proto}/${lowerAscii(label)}`, {
         name: label,
         type,
-        subtypes: [],
+        subtypes: [...(subtypesOf.get(nameKey(target)) ?? [])].sort(),
         host: hostLocal ? [hostLabel] : srv.target.map(lowerAscii),
         port: srv.port,
         priority: srv.priority,

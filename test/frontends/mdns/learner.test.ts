@@ -43,4 +43,38 @@ describe("MdnsLearner", () => {
     expect(registry.instance(web, "far")).toBeDefined();
     await learner.close();
   });
+
+  it("keeps the subtypes an instance is announced under, and drops one on its goodbye", async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
+    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    const ptrTo = (name: string, target: string, ttl = 120) => rr(name, Type.PTR, { type: Type.PTR, target: parseName(target) }, ttl);
+    const until = async (f: () => boolean) => {
+      for (let i = 0; i < 100 && !f(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    learner.onResponse(
+      response([
+        ptrTo("_web._tcp.local.", "lamp._web._tcp.local."),
+        ptrTo("_color._sub._web._tcp.local.", "lamp._web._tcp.local."),
+        ptrTo("_Duplex._sub._web._tcp.local.", "lamp._web._tcp.local."),
+        ptrTo("_other._sub._ipp._tcp.local.", "lamp._web._tcp.local."), // another type's subtype cannot point here
+        rr("lamp._web._tcp.local.", Type.SRV, { type: Type.SRV, priority: 0, weight: 0, port: 80, target: parseName("lamp.local.") }),
+      ]),
+      from,
+      t,
+    );
+    await until(() => registry.instance(web, "lamp") !== undefined);
+    expect(registry.instance(web, "lamp")?.subtypes).toEqual(["_color", "_duplex"]);
+    expect(registry.instancesWithSubtype(web, "_color").map((i) => i.name)).toEqual(["lamp"]);
+    // goodbye for one subtype (RFC 6762 §10.1: TTL 0, gone one second later)
+    learner.onResponse(response([ptrTo("_color._sub._web._tcp.local.", "lamp._web._tcp.local.", 0)]), from, t);
+    now += 1500;
+    learner.onResponse(response([rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.8" })]), from, t); // something new, so it mirrors again
+    await until(() => registry.instance(web, "lamp")?.subtypes.length === 1);
+    expect(registry.instance(web, "lamp")?.subtypes).toEqual(["_duplex"]);
+    await learner.close();
+  });
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The ringdns command line: serve, resolve, hash.
 import { Command, Option } from "commander";
-import { resolveConfig, parseListenAddress, parseDomain, LOG_LEVELS } from "../src/config.js";
+import { resolveConfig, parseListenAddress, parseDomain, LOG_LEVELS, type ConfigInput } from "../src/config.js";
+import { explainOrigin, layerSettings, settingsFromEnv, settingsFromFile, type Origins, type SettingSpec, type Settings } from "../src/config-layers.js";
 import { formatName } from "../src/names.js";
 import { startDaemon } from "../src/daemon.js";
 import { RingdnsError } from "../src/errors.js";
@@ -19,6 +20,13 @@ import { makeLogger } from "../src/log.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** The settings `serve` takes, as the config file and environment name them: its flags. */
+function settingSpecs(cmd: Command): SettingSpec[] {
+  return cmd.options
+    .filter((o) => o.long !== undefined && o.long !== "--config")
+    .map((o) => ({ name: o.long!.replace(/^--(no-)?/, ""), key: o.attributeName(), kind: o.negate || o.isBoolean() ? "switch" : o.parseArg === collect ? "list" : "value" }));
+}
+
 function fail(e: unknown): never {
   if (e instanceof RingdnsError) process.stderr.write(`ringdns: ${e.message}\n`);
   else process.stderr.write(`ringdns: ${(e as Error)?.message ?? String(e)}\n`);
@@ -35,6 +43,7 @@ const program = new Command()
 program
   .command("serve")
   .description("run the daemon: answer DNS-SD and _hash queries over UDP and TCP")
+  .option("--config <file>", "settings file (YAML or JSON): any flag below by its name without dashes, e.g. max-udp-size: 4096 (see examples/ringdns.yaml)")
   .option("--dns <addr:port>", "UDP+TCP listener, repeatable (default 0.0.0.0:8053 and [::]:8053)", collect)
   .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
   .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
@@ -83,18 +92,31 @@ program
   .addHelpText(
     "after",
     `
+Every setting also comes from the environment as RINGDNS_ and the flag in
+capitals (RINGDNS_MAX_UDP_SIZE=4096; lists comma-separated: RINGDNS_DNS=127.0.0.1:53,[::1]:53;
+switches true/false: RINGDNS_MDNS=false) and from --config FILE (RINGDNS_CONFIG).
+The command line wins over the environment, which wins over the file.
+
 Examples:
   ringdns serve --services examples/services.yaml --dns 127.0.0.1:8053
+  ringdns serve --config /etc/ringdns/ringdns.yaml
   ringdns serve --dns 0.0.0.0:53 --dns [::]:53 --domain svc.example. --services /etc/ringdns/services.yaml
   ringdns serve --key-file /etc/ringdns/update.key --data-dir /var/lib/ringdns --default-lease 3600
   ringdns serve --mdns-interface eth0 --domain svc.example.   LAN services served by unicast DNS, and the other way round
   dig @127.0.0.1 -p 8053 _cache._tcp.local PTR`,
   )
-  .action(async (opts) => {
+  .action(async (flags: Settings, cmd: Command) => {
     let config;
+    const specs = settingSpecs(cmd);
+    const origins: Origins = new Map();
     try {
-      config = resolveConfig(opts);
+      const env = settingsFromEnv(process.env, [...specs, { name: "config", key: "config", kind: "value" }]);
+      const configFile = cmd.getOptionValueSource("config") === "cli" ? flags.config : env.settings.config;
+      const file = typeof configFile === "string" ? settingsFromFile(configFile, specs) : { settings: {}, origins: new Map() };
+      for (const [k, o] of [...file.origins, ...env.origins]) if (cmd.getOptionValueSource(k) !== "cli") origins.set(k, o);
+      config = resolveConfig(layerSettings(flags, (k) => cmd.getOptionValueSource(k) === "cli", file.settings, env.settings) as ConfigInput);
     } catch (e) {
+      if (e instanceof RingdnsError) fail(new RingdnsError(e.code, explainOrigin(e.message, specs, origins)));
       fail(e);
     }
     const log = makeLogger(config.logLevel, config.logFormat);

@@ -1,4 +1,4 @@
-// One typed, frozen configuration. The CLI (and later a config file and the
+// One typed, frozen configuration. The CLI (with a config file and the
 // environment) go through `resolveConfig`, which names the bad setting.
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";

@@ -85,14 +85,15 @@ function readToken(file: string): string {
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
-  const store = deps.store ?? (await openStore(config.store, log));
+  // the files flags name are read before the store is opened (or created): a bad one changes nothing
   const keys = config.keyFiles.flatMap(loadKeyFile);
+  const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
+  const store = deps.store ?? (await openStore(config.store, log));
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
   await registry.open();
-  if (config.servicesFile) {
-    const s = loadServicesFile(config.servicesFile);
-    registry.loadStatic(s.instances, s.hosts);
-    log.info({ file: config.servicesFile, instances: s.instances.length, hosts: s.hosts.length }, "loaded static services");
+  if (services) {
+    registry.loadStatic(services.instances, services.hosts);
+    log.info({ file: config.servicesFile, instances: services.instances.length, hosts: services.hosts.length }, "loaded static services");
   }
 
   let mdns: Mdns | undefined;

@@ -1,12 +1,13 @@
 // The ringdns command line as a user runs it.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { base32hexEncode } from "../../src/names.js";
 import { run, runCli, startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
 import { missingTool } from "../lab/tools.js";
+import { dig } from "../lab/dig.js";
 
 let d: RunningDaemon;
 const services = writeServicesFile(40, "_kv._tcp", '  - {instance: "Lobby v1.2", type: _ipp._tcp, host: lobby, addresses: [203.0.113.7], port: 631}\n');
@@ -105,3 +106,60 @@ describe("command line errors and help", () => {
     expect(r.stderr).toMatch(new RegExp(`^ringdns: cannot listen on .*127\\.0\\.0\\.1:${d.port}.*address in use`));
   });
 });
+
+describe.skipIf(missingTool("dig"))("settings from a config file and the environment", () => {
+  const dir = mkdtempSync(join(tmpdir(), "ringdns-config-"));
+  writeFileSync(join(dir, "services.yaml"), "services:\n  - {instance: a, type: _cfg._tcp, host: a, addresses: [192.0.2.44], port: 80}\n");
+  // the services path is relative to the config file, not to where ringdns runs
+  writeFileSync(join(dir, "ringdns.yaml"), "services: services.yaml\ndomain: svc.example.\nttl: 45\nmdns: false\n");
+  const ttlSeen = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = await startDaemon(["--store", "memory", "--config", join(dir, "ringdns.yaml"), ...args], { env });
+    try {
+      const answer = dig("dig", "127.0.0.1", r.port, ["_cfg._tcp.svc.example", "PTR"]).answer;
+      expect(answer.map((a) => a.rdata)).toEqual(["a._cfg._tcp.svc.example."]);
+      return answer[0]!.ttl;
+    } finally {
+      await r.stop();
+    }
+  };
+
+  it("the command line wins over RINGDNS_ variables, which win over the file", async () => {
+    expect(await ttlSeen([])).toBe(45);
+    expect(await ttlSeen([], { RINGDNS_TTL: "50" })).toBe(50);
+    expect(await ttlSeen(["--ttl", "55"], { RINGDNS_TTL: "50" })).toBe(55);
+    // the file itself may come from the environment
+    const viaEnv = await startDaemon(["--store", "memory"], { env: { RINGDNS_CONFIG: join(dir, "ringdns.yaml"), RINGDNS_DOMAIN: "svc.example.,other.example." } });
+    try {
+      expect(dig("dig", "127.0.0.1", viaEnv.port, ["_cfg._tcp.other.example", "PTR"]).answer.map((a) => [a.rdata, a.ttl])).toEqual([["a._cfg._tcp.other.example.", 45]]);
+    } finally {
+      await viaEnv.stop();
+    }
+  });
+
+  it("examples/ringdns.yaml is read whole: the daemon gets as far as its key file, and has created nothing", () => {
+    const dataDir = "/var/lib/ringdns"; // the example's
+    const existed = existsSync(dataDir);
+    const r = runCli(["serve", "--config", "examples/ringdns.yaml", "--dns", "127.0.0.1:0", "--http", "127.0.0.1:0"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^ringdns: .*examples\/update\.key: cannot read/);
+    expect(existsSync(dataDir)).toBe(existed); // files are checked before the store is opened
+  });
+
+  it.each([
+    ["dsn: 127.0.0.1:53\n", {}, /^ringdns: --config .*bad\.yaml: "dsn" is not a setting/],
+    ["ttl: [1, 2]\n", {}, /^ringdns: --config .*bad\.yaml: ttl: \[1,2\] is not a single value/],
+    ["max-udp-size: 70000\n", {}, /^ringdns: --config .*bad\.yaml: max-udp-size: /],
+    ["services: [unclosed\n", {}, /^ringdns: --config .*bad\.yaml: not YAML or JSON/],
+    ["", { RINGDNS_TTL: "soon" }, /^ringdns: RINGDNS_TTL: must be an integer/],
+    ["", { RINGDNS_MDNS: "maybe" }, /^ringdns: RINGDNS_MDNS: "maybe" is not true or false/],
+    ["", { RINGDNS_DSN: "127.0.0.1:53" }, /^ringdns: RINGDNS_DSN: not a setting of ringdns serve/],
+  ])("%j with %j fails with one line naming where the bad value is", (text, env, message) => {
+    const file = join(mkdtempSync(join(tmpdir(), "ringdns-config-")), "bad.yaml");
+    writeFileSync(file, text);
+    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--config", file], undefined, env);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
+

@@ -23,12 +23,12 @@ export interface RunningDaemon {
 }
 
 /** `command`: an installed `ringdns` to run instead of this checkout's dist/. */
-export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?: number; command?: string } = {}): Promise<RunningDaemon> {
+export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?: number; command?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
   const dns = ["--dns", `127.0.0.1:${opts.port ?? 0}`, ...(opts.ipv6 ? ["--dns", "[::1]:0"] : [])];
   // each daemon gets its own store unless the test chose one
   if (!args.includes("--data-dir") && !args.includes("--store")) args = [...args, "--data-dir", mkdtempSync(join(tmpdir(), "ringdns-data-"))];
   const [cmd, pre] = opts.command ? [opts.command, []] : [process.execPath, [CLI]];
-  const proc = spawn(cmd, [...pre, "serve", ...dns, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(cmd, [...pre, "serve", ...dns, ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
   const logs: string[] = [];
   let buffered = "";
   let httpPort: number | undefined;
@@ -83,8 +83,8 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
 }
 
 /** Run the CLI to completion. */
-export function runCli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input, timeout: 60_000 });
+export function runCli(args: string[], input?: string, env?: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input, timeout: 60_000, env: { ...process.env, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -1,7 +1,9 @@
 # ringdns on the official Node image. Build and run:
 #   docker build -t ringdns .
 #   docker run --rm -p 8053:8053/udp -p 8053:8053/tcp -v ringdns-data:/var/lib/ringdns ringdns
-# mDNS needs the host's LAN: run with --network host and add --mdns-interface eth0.
+# Settings are RINGDNS_<FLAG> variables (below), so `docker run -e RINGDNS_TTL=60 …` changes one,
+# or mount a file and set RINGDNS_CONFIG. mDNS needs the host's LAN: --network host and
+# -e RINGDNS_MDNS_INTERFACE=eth0.
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -26,5 +28,9 @@ VOLUME /var/lib/ringdns
 EXPOSE 8053/udp 8053/tcp 8080/tcp
 # SIGTERM (docker stop) drains updates, says mDNS goodbyes and closes the store; SIGHUP reloads
 STOPSIGNAL SIGTERM
+ENV RINGDNS_DNS=0.0.0.0:8053,[::]:8053 \
+    RINGDNS_DATA_DIR=/var/lib/ringdns \
+    RINGDNS_SERVICES=/opt/ringdns/examples/services.yaml \
+    RINGDNS_LOG_FORMAT=json
 ENTRYPOINT ["ringdns"]
-CMD ["serve", "--dns", "0.0.0.0:8053", "--dns", "[::]:8053", "--data-dir", "/var/lib/ringdns", "--services", "/opt/ringdns/examples/services.yaml", "--log-format", "json"]
+CMD ["serve"]

@@ -1,5 +1,6 @@
-// One typed, frozen configuration. The CLI (with a config file and the
-// environment) go through `resolveConfig`, which names the bad setting.
+// One typed, frozen configuration. Flags, the config file and the environment
+// (layered in config-layers.ts) all go through `resolveConfig`, which names the
+// bad setting.
 import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";

@@ -2,8 +2,8 @@
 // dnsmasq on the same records, queries and client settings; ring figures.
 // Writes bench/RESULTS.md. Bounded: ~4 minutes by default, ~1 with --quick.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { writeDataset } from "./lib/dataset.js";
 import { dnsperf, type PerfResult } from "./lib/dnsperf.js";
@@ -13,6 +13,7 @@ import { scaleFigures } from "./lib/scale.js";
 import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import type { TsigKey } from "../src/wire/tsig.js";
+import { scratchDir } from "../scripts/lib/scratch.js";
 
 function writeKey(dir: string, key: TsigKey): string {
   const file = join(dir, "bench.key");
@@ -40,7 +41,7 @@ if (missing.length > 0) {
 const seconds = quick ? 4 : 10;
 const log = (s: string) => !json && process.stderr.write(s + "\n");
 
-const dir = mkdtempSync(join(tmpdir(), "ringdns-bench-"));
+const dir = scratchDir("ringdns-bench-");
 const data = await writeDataset(dir);
 log(`data set: ${data.instances} instances in ${data.types} types, ${data.queries} queries in the mix; ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), dnsperf on the same machine`);
 

@@ -8,8 +8,7 @@
 // instance is whole or absent), and that the store opened. Bounded: cycles x
 // about a second. Exits non-zero on any violation.
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { queryServer } from "../src/client/dns-client.js";
 import { deregistrationUpdate, registrationUpdate } from "../src/client/registration.js";
@@ -18,6 +17,7 @@ import { parseName } from "../src/names.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import { Type } from "../src/wire/constants.js";
 import { startScriptDaemon } from "./lib/daemon.js";
+import { scratchDir } from "./lib/scratch.js";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,7 +32,7 @@ const cycles = arg("cycles", 20);
 // --lossy runs the daemon on the memory store, which keeps nothing across a kill: the check must then fail
 const lossy = process.argv.includes("--lossy");
 const clients = arg("clients", 8);
-const dir = mkdtempSync(join(tmpdir(), "ringdns-churn-"));
+const dir = scratchDir("ringdns-churn-");
 const key = generateKey("churn-key");
 writeFileSync(join(dir, "churn.key"), formatKeyFile(key));
 const zone = parseName("local.");

@@ -5,9 +5,8 @@
 // replies by rcode, silence, and the daemon's RSS before and after. Bounded:
 // it stops after N packets; exits non-zero on a crash or runaway memory.
 import { createSocket } from "node:dgram";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { formatKeyFile } from "../src/update/keys.js";
@@ -15,6 +14,7 @@ import { rcodeName, Type } from "../src/wire/constants.js";
 import { encodeQuery } from "../src/wire/message.js";
 import { everythingAt, FUZZ_KEY } from "../test/lab/wire-arbitraries.js";
 import { startScriptDaemon } from "./lib/daemon.js";
+import { scratchDir } from "./lib/scratch.js";
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -31,7 +31,7 @@ const window = arg("window", 200);
 const root = join(import.meta.dirname, "..");
 
 // the daemon under test
-const dir = mkdtempSync(join(tmpdir(), "ringdns-fuzz-"));
+const dir = scratchDir("ringdns-fuzz-");
 const keyFile = join(dir, "fuzz.key");
 writeFileSync(keyFile, formatKeyFile(FUZZ_KEY));
 const started0 = await startScriptDaemon(["--store", "memory", "--domain", "svc.example.", "--services", join(root, "examples/services.yaml"), "--key-file", keyFile]);

@@ -6,8 +6,7 @@
 // throughput, errors and RSS as it goes. Fails on any error (a timeout, a
 // wrong answer, a refused update) or on RSS that keeps growing. Bounded by
 // --minutes (default 1; fractions allowed).
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { queryServer } from "../src/client/dns-client.js";
 import { deregistrationUpdate, registrationUpdate } from "../src/client/registration.js";
@@ -16,6 +15,7 @@ import { parseName } from "../src/names.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import { Class, Type } from "../src/wire/constants.js";
 import { startScriptDaemon } from "./lib/daemon.js";
+import { scratchDir } from "./lib/scratch.js";
 
 const i = process.argv.indexOf("--minutes");
 const minutes = i >= 0 ? Number(process.argv[i + 1]) : 1;
@@ -46,7 +46,7 @@ if (process.argv.includes("--mdns-lab")) {
 type LabHostT = import("../test/lab/netns.js").LabHost;
 const mdnsIndex = process.argv.indexOf("--mdns-interface");
 const mdnsInterface = mdnsIndex >= 0 ? process.argv[mdnsIndex + 1] : undefined;
-const dir = mkdtempSync(join(tmpdir(), "ringdns-soak-"));
+const dir = scratchDir("ringdns-soak-");
 const key = generateKey("soak-key");
 writeFileSync(join(dir, "soak.key"), formatKeyFile(key));
 const zone = parseName("local.");

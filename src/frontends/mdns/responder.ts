@@ -7,6 +7,7 @@ import type { Clock } from "../../clock.js";
 import { hostName, instanceName, labelsEqual, lowerAscii, nameKey, parseQueryName, servicesEnumName, subtypeName, typeName, type Labels, type ServiceType } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import type { Change, Instance } from "../../registry/types.js";
+import { compareRecordSets } from "../../wire/canonical.js";
 import { Class, Type } from "../../wire/constants.js";
 import type { DecodedMessage, DecodedRecord } from "../../wire/decode.js";
 import { encodeMdnsQuery, encodeMdnsResponse, UNICAST_RESPONSE } from "../../wire/mdns.js";
@@ -268,11 +269,8 @@ export class MdnsResponder {
         const theirs = msg.authorities.filter((r) => labelsEqual(r.name, q.name));
         const ours = a.records.filter((r) => labelsEqual(r.name, q.name));
         if (theirs.length === 0 || theirs.every((r) => ours.some((o) => o.data.type === r.type && sameData(o, r)))) continue;
-        // §8.2 compares raw RDATA bytes; this compares the decoded data, which orders the common
-        // case (one host, different SRV/TXT) consistently on both sides. Losing: defer a second, probe again
-        const mine = JSON.stringify(ours.map((o) => o.data).sort((x, y) => x.type - y.type));
-        const other = JSON.stringify(theirs.map((o) => o.data).sort((x, y) => x.type - y.type));
-        if (mine < other) {
+        // §8.2: the lexicographically later set of records wins; losing: defer a second, probe again
+        if (compareRecordSets(ours, theirs) < 0) {
           a.timers.forEach(clearTimeout);
           a.probes = 0;
           a.timers = [setTimeout(() => this.probe(a), 1000)];

@@ -83,6 +83,19 @@ describe("MdnsResponder", () => {
     expect(probes()).toHaveLength(2); // probing again
   });
 
+  it("wins the tie-break when its records are later byte for byte: port 80 over port 9, as avahi orders them (§8.2)", async () => {
+    await registry.register(instance);
+    expect(probes()).toHaveLength(1);
+    const name = parseName("lamp._web._tcp.local.");
+    const theirs = encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], [
+      { name, ttl: 120, class: Class.IN, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 9, target: parseName("lamp.local.") } } },
+      { name, ttl: 120, class: Class.IN, data: { type: Type.TXT, strings: [] } },
+    ]);
+    responder.onQuery(decodeMessage(theirs), peer, transport);
+    await vi.advanceTimersByTimeAsync(600);
+    expect(probes()).toHaveLength(3); // not deferred: probing on, 250 ms apart
+  });
+
   it("renames on a conflicting answer for a name it holds (§9)", async () => {
     await registry.register(instance);
     await vi.advanceTimersByTimeAsync(2000);

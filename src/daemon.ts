@@ -1,10 +1,9 @@
 // Wires config -> store -> registry -> frontends, and owns the lifecycle:
-// start, lease timer, shutdown. The only place that knows every part.
+// start, reload, shutdown. The only place that knows every part.
 import type { Socket } from "node:dgram";
-import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.js";
-import type { Config, EtcdAccess, ListenAddress } from "./config.js";
+import type { Config, ListenAddress } from "./config.js";
 import { RingdnsError } from "./errors.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
@@ -19,14 +18,14 @@ import { listenHttp, type HttpListener } from "./frontends/http/server.js";
 import { WatchHub } from "./frontends/http/watch.js";
 import { DaemonMetrics } from "./metrics.js";
 import { sourceMatcher } from "./update/policy.js";
-import { hostKey, instanceKey, Registry } from "./registry/registry.js";
+import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
-import { formatName, formatServiceType } from "./names.js";
-import { sameInstance } from "./registry/types.js";
+import { formatName } from "./names.js";
 import { VERSION } from "./version.js";
-import { MemoryStore } from "./store/memory.js";
-import { LmdbStore } from "./store/lmdb.js";
-import { EtcdStore, parseEtcdUrl, type EtcdOptions } from "./store/etcd.js";
+import { openStore } from "./store/open.js";
+import { readToken } from "./setting-files.js";
+import { startLeaseTimer } from "./lease-timer.js";
+import { logRegistryChanges } from "./change-log.js";
 import { loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
@@ -47,40 +46,8 @@ export interface DaemonDeps {
   store?: Store;
 }
 
-async function openStore(s: Config["store"], log: Logger): Promise<Store> {
-  if (s.kind === "lmdb") return LmdbStore.open(s.dataDir);
-  if (s.kind === "etcd") return new EtcdStore({ ...etcdOptions(s.url, s.access), ...(s.nodeName !== undefined ? { nodeName: s.nodeName } : {}) }, log);
-  return new MemoryStore();
-}
-
-function etcdOptions(url: string, access: EtcdAccess): EtcdOptions {
-  return {
-    ...parseEtcdUrl(url),
-    ...(access.caFile
-      ? { tls: { ca: readSettingFile("--etcd-ca", access.caFile), ...(access.certFile && access.keyFile ? { cert: readSettingFile("--etcd-cert", access.certFile), key: readSettingFile("--etcd-key", access.keyFile) } : {}) } }
-      : {}),
-    ...(access.user && access.passwordFile ? { auth: { username: access.user, password: readSettingFile("--etcd-password-file", access.passwordFile).toString("utf8").split(/\r?\n/)[0]! } } : {}),
-  };
-}
-
 /** How long shutdown waits for updates under way before closing the store anyway. */
 const DRAIN_MS = 5000;
-
-/** A file a flag names (a CA, a key, a password, a token): its bytes, or one line saying why not. */
-function readSettingFile(flag: string, file: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
-
-/** The HTTP bearer token: the file's first line. */
-function readToken(file: string): string {
-  const token = readSettingFile("--http-token-file", file).toString("utf8").split(/\r?\n/)[0]!.trim();
-  if (token.length < 16) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--http-token-file: ${file}: the token must be at least 16 characters (e.g. openssl rand -hex 32 > ${file})`);
-  return token;
-}
 
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { log } = deps;
@@ -253,34 +220,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     }
   }
 
-  // leases: one timer, always set for the earliest expiry
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = () => {
-    if (timer) clearTimeout(timer);
-    const next = registry.nextExpiry();
-    if (next === undefined) return;
-    timer = setTimeout(() => {
-      registry
-        .expireDue()
-        .then((n) => n > 0 && log.info({ expired: n }, "leases expired"))
-        .catch((err) => log.error({ err }, "expiring leases failed"))
-        .finally(schedule);
-    }, Math.max(0, Math.min(next - clock.now(), 2 ** 31 - 1)));
-    timer.unref();
-  };
-  const unsubscribe = registry.onChange(schedule);
-  // one line per registration change, whatever its source (static entries loaded at start are not repeated)
-  const unlog = registry.onChange((c) => {
-    const fields =
-      c.kind === "instance"
-        ? { op: c.op, type: formatServiceType(c.instance.type), instance: c.instance.name, source: c.instance.source, key: instanceKey(c.instance.type, c.instance.name), ...(c.instance.expiresAt !== undefined ? { leaseEnds: new Date(c.instance.expiresAt).toISOString() } : {}) }
-        : { op: c.op, host: c.host.name, addresses: c.host.addresses, source: c.host.source, key: hostKey(c.host.name) };
-    // a renewal that changes nothing but the lease end is routine: debug, or mDNS refreshes would fill the log
-    const renewal = c.op === "update" && c.kind === "instance" && c.previous !== undefined && sameInstance(c.previous, c.instance, Number.POSITIVE_INFINITY);
-    if (renewal) log.debug(fields, "registration renewed");
-    else log.info(fields, "registration changed");
-  });
-  schedule();
+  const stopLeaseTimer = startLeaseTimer(registry, clock, log);
+  const stopChangeLog = logRegistryChanges(registry, log);
 
   log.info(
     {
@@ -318,9 +259,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       }
     },
     async close() {
-      unsubscribe();
-      unlog();
-      if (timer) clearTimeout(timer);
+      stopLeaseTimer();
+      stopChangeLog();
       lifecycle.draining = true;
       if (lifecycle.inflight.size > 0) {
         log.info({ updates: lifecycle.inflight.size }, "draining: finishing the updates under way");

@@ -1,5 +1,7 @@
 // The etcd store against a real etcd (Debian's etcd-server).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemClock } from "../../src/clock.js";
+import { Registry } from "../../src/registry/registry.js";
 import { EtcdStore, parseEtcdUrl } from "../../src/store/etcd.js";
 import type { StoreOp } from "../../src/store/store.js";
 import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
@@ -71,6 +73,22 @@ describe.skipIf(skip)("etcd", () => {
     expect(seen.map((o) => `${o.op} ${o.key}`).sort()).toEqual(["delete host/gone", "put host/new"]);
     await a.close();
     await b.close();
+  });
+
+  it("a burst of writes through the registry is committed in groups etcd takes (under its 128 operations per transaction), nothing lost", async () => {
+    const store = fresh();
+    const registry = new Registry({ clock: systemClock, store });
+    await registry.open();
+    const web = { service: "_burst", proto: "_tcp" as const };
+    const burst = Array.from({ length: 300 }, (_, i) =>
+      registry.register({ name: `i${i}`, type: web, subtypes: [], host: [`h${i}`], port: 1000 + i, priority: 0, weight: 1, txt: [], source: "update", expiresAt: Date.now() + 60_000 }, [{ name: `h${i}`, addresses: ["192.0.2.1"], source: "update", expiresAt: Date.now() + 60_000 }]),
+    );
+    await Promise.all(burst);
+    expect(registry.instanceCount(web)).toBe(300);
+    const stored = await store.load();
+    expect([...stored.keys()].filter((k) => k.startsWith("instance/_burst._tcp/"))).toHaveLength(300);
+    await registry.close();
+    await store.close();
   });
 
   it("parses etcd:// URLs", () => {

@@ -162,14 +162,18 @@ export class Registry implements RegistryView {
       const view = new PendingView(this);
       const ops: RegistryOp[] = [];
       const planned: { write: QueuedWrite; result: unknown }[] = [];
-      while (next < group.length && ops.length < MAX_GROUP_OPS) {
-        const write = group[next++]!;
+      while (next < group.length) {
+        const write = group[next]!;
         try {
           const p = write.plan(view);
+          // a write that would take the commit past the limit waits for the next one, planned again there
+          if (p.ops.length > 0 && planned.length > 0 && ops.length + p.ops.length > MAX_GROUP_OPS) break;
+          next++;
           view.add(p.ops);
           ops.push(...p.ops);
           planned.push({ write, result: p.result });
         } catch (err) {
+          next++;
           write.failed(err);
         }
       }

@@ -210,6 +210,27 @@ describe("Registry", () => {
       expect(registry.instance(cache, "s")).toMatchObject({ source: "static", port: 2 });
     });
 
+    it("no commit carries more than 64 ops (etcd takes 128 per transaction): a write that would go past waits for the next", async () => {
+      const store = new HeldStore();
+      const { registry } = await open(store);
+      const commits: number[] = [];
+      const commit = store.commit.bind(store);
+      store.commit = (ops) => {
+        commits.push(ops.length);
+        return commit(ops);
+      };
+      store.holding = true;
+      const first = registry.register(inst("first"));
+      await tick();
+      const small = Array.from({ length: 30 }, (_, i) => registry.register(inst(`s${i}`), [{ name: `s${i}`, addresses: ["192.0.2.1"], source: "update" }])); // 2 ops each
+      const big = registry.apply(Array.from({ length: 50 }, (_, i) => ({ op: "put-instance" as const, instance: inst(`b${i}`) })));
+      store.release();
+      store.holding = false;
+      await Promise.all([first, ...small, big]);
+      expect(commits).toEqual([1, 60, 50]);
+      expect(registry.instanceCount(cache)).toBe(81);
+    });
+
     it("a failed commit fails the writes committed with it, and the line goes on", async () => {
       const store = new MemoryStore();
       const { registry } = await open(store);

@@ -20,7 +20,7 @@ import { DaemonMetrics } from "./metrics.js";
 import { sourceMatcher } from "./update/policy.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
-import { formatName } from "./names.js";
+import { formatName, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
 import { openStore } from "./store/open.js";
 import { readToken } from "./setting-files.js";
@@ -74,6 +74,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   const rrlShare = { ...config.rrl, rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)) };
   const handler: DnsHandlerDeps = {
     lifecycle,
+    // unicast questions about .local types or subtypes we know nothing of are asked on the LAN
+    ...(config.mdnsInterfaces.length > 0 ? { onLocalMiss: (name: Labels) => mdns?.askLan(name) } : {}),
     rrl: makeRateLimiter(rrlShare, log),
     cookies,
     ...(metrics ? { metrics } : {}),
@@ -176,7 +178,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   if (config.workers > 1) {
     try {
-      const settings = { cookieSecret: cookies.secret, rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
+      const settings = { reportLocalMisses: handler.onLocalMiss !== undefined, cookieSecret: cookies.secret, rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
       workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
       handler.settled = workers.settled;
       closers.unshift(workers.close); // first: no worker answers from a registry that is closing

@@ -10,7 +10,7 @@ import { encodeResponse, type Edns } from "../wire/message.js";
 import { decodeQuery, questionType } from "../wire/query.js";
 import type { QueryMetrics } from "../metrics.js";
 import { performance } from "node:perf_hooks";
-import { formatName, lowerAscii } from "../names.js";
+import { formatName, lowerAscii, type Labels } from "../names.js";
 import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
@@ -48,9 +48,13 @@ export interface DnsHandlerDeps {
   cookies?: CookieJar;
   /** UDP response-rate limiting (see rrl.ts); undefined or rate 0 = off. */
   rrl?: ResponseRateLimiter;
+  /** A PTR query for a `.local` type or subtype found nothing: mDNS may ask the LAN for it. */
+  onLocalMiss?: (name: Labels) => void;
   /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
   lifecycle?: { draining: boolean; inflight: Set<Promise<unknown>> };
 }
+
+const isLocal = (name: Labels) => name.length > 0 && lowerAscii(name[name.length - 1]!) === "local";
 
 /** CHAOS-class names the daemon answers about itself. */
 function statusQuery(q: { name: readonly string[]; type: number; class: number }): "status" | "version" | undefined {
@@ -164,6 +168,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   }
   try {
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
+    if (deps.onLocalMiss && res.answers.length === 0 && (q.question.type === Type.PTR || q.question.type === Type.ANY) && isLocal(q.question.name)) deps.onLocalMiss(q.question.name);
     const wire = sign(encodeResponse(res, limit));
     if (cacheKey !== undefined) deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now());
     return finish(wire);

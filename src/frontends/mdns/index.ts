@@ -3,6 +3,7 @@
 // announces. Only this module knows both; they share the sockets.
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import type { Labels } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import { decodeMessage } from "../../wire/decode.js";
 import { MdnsLearner } from "./learner.js";
@@ -23,6 +24,8 @@ export interface MdnsStats {
 export interface Mdns {
   readonly interfaces: readonly { iface: string; family: 4 | 6; address: string }[];
   stats(): MdnsStats;
+  /** A unicast query for a `.local` type or subtype found nothing: ask the LAN (see MdnsLearner.askLan). */
+  askLan(name: Labels): void;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,7 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   deps.log.info({ interfaces: transports.map((t) => `${t.iface} (${t.address})`) }, "mDNS running");
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
+    askLan: (name) => learner.askLan(name),
     stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size(), cacheRefused: { ...learner.cache.refused } }),
     async close() {
       await learner.close();

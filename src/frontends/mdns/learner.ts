@@ -18,6 +18,8 @@ import type { MdnsTransport } from "./transport.js";
 
 const LOCAL: Labels = ["local"];
 const FIRST_INTERVAL = 1000;
+/** Names browsed because a unicast client asked for them (each then backs off to once an hour). */
+const MAX_ASKED_BROWSES = 256;
 const MAX_INTERVAL = 3600_000; // RFC 6762 §5.2: back off to at most an hour
 
 interface Browse {
@@ -50,6 +52,7 @@ export class MdnsLearner {
   private readonly publishedHosts = new Set<string>();
   /** Subtype PTR names heard (`_sub._sub._type._tcp.local`): DNS-SD has no way to list them, so we keep what was announced. */
   private readonly subtypeNames = new Map<string, Labels>();
+  private asked = 0;
 
   constructor(private readonly deps: LearnerDeps) {
     this.cache = new MdnsCache(deps.cacheLimits ?? DEFAULT_CACHE_LIMITS, (what, peer) =>
@@ -84,6 +87,21 @@ export class MdnsLearner {
     }
     this.deps.log.debug({ iface: t.iface, from: from.address, records: records.length }, "mDNS response cached");
     this.mirror();
+  }
+
+  /**
+   * A unicast client asked for a `.local` type or subtype we know nothing of:
+   * browse it on the LAN, so the answer is there when the client asks again
+   * (DNS-SD has no query that lists subtypes; a subtype announced before we
+   * listened is only found by asking for it). At most MAX_ASKED_BROWSES names.
+   */
+  askLan(name: Labels): void {
+    const kind = parseQueryName(name, [LOCAL])?.kind;
+    if ((kind !== "type" && kind !== "subtype") || this.browses.has(nameKey(name))) return;
+    if (this.asked >= MAX_ASKED_BROWSES) return;
+    this.asked++;
+    this.deps.log.debug({ name: formatName(name) }, "mDNS: browsing a name a unicast client asked for");
+    this.browse(name);
   }
 
   private browse(name: Labels): void {

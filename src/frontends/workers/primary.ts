@@ -103,6 +103,8 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
         } else if (m.t === "synced") {
           waiting.get(m.id)?.();
           waiting.delete(m.id);
+        } else if (m.t === "local-miss") {
+          o.handler.onLocalMiss?.(m.name);
         } else if (m.t === "delegate") {
           void Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, o.handler)).then((reply) => send({ t: "reply", id: m.id, reply }));
         }

@@ -4,6 +4,7 @@
 // primary goes away.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { makeLogger } from "../../log.js";
+import type { Labels } from "../../names.js";
 import { systemClock } from "../../clock.js";
 import { Registry } from "../../registry/registry.js";
 import { QueryMetrics } from "../../metrics.js";
@@ -56,7 +57,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
       const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints } });
       await registry.open();
       registry.followSerial(m.serial);
-      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics(), queryLogRate: s.queryLogRate, rrl: makeRateLimiter(s.rrl, log), cookies: new CookieJar(Buffer.from(s.cookieSecret)) };
+      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics(), queryLogRate: s.queryLogRate, rrl: makeRateLimiter(s.rrl, log), cookies: new CookieJar(Buffer.from(s.cookieSecret)), ...(s.reportLocalMisses ? { onLocalMiss: (name: Labels) => send({ t: "local-miss", name: [...name] }) } : {}) };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");
       return;

@@ -8,7 +8,7 @@ import { parseName } from "../../../src/names.js";
 import { Registry } from "../../../src/registry/registry.js";
 import { MemoryStore } from "../../../src/store/memory.js";
 import { Class, Type } from "../../../src/wire/constants.js";
-import type { DecodedMessage, DecodedRecord } from "../../../src/wire/decode.js";
+import { decodeMessage, type DecodedMessage, type DecodedRecord } from "../../../src/wire/decode.js";
 
 const rr = (name: string, type: number, data: DecodedRecord["data"], ttl = 120): DecodedRecord => ({ name: parseName(name), type, class: Class.IN | (type === Type.PTR ? 0 : CACHE_FLUSH), ttl, data });
 const response = (records: DecodedRecord[]): DecodedMessage => ({ id: 0, flags: { qr: true, aa: true, tc: false, rd: false, ra: false }, opcode: 0, rcode: 0, rcodeName: "NOERROR", questions: [], answers: records, authorities: [], additionals: [] });
@@ -75,6 +75,22 @@ describe("MdnsLearner", () => {
     learner.onResponse(response([rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.8" })]), from, t); // something new, so it mirrors again
     await until(() => registry.instance(web, "lamp")?.subtypes.length === 1);
     expect(registry.instance(web, "lamp")?.subtypes).toEqual(["_duplex"]);
+    await learner.close();
+  });
+
+  it("asks the LAN for a type or subtype a unicast client asked about, once, and for nothing else", async () => {
+    const registry = new Registry({ clock: { now: () => Date.now() }, store: new MemoryStore() });
+    await registry.open();
+    const sent: DecodedMessage[] = [];
+    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: (b: Buffer) => void sent.push(decodeMessage(b)), onMessage: () => {}, close: async () => {} };
+    const learner = new MdnsLearner({ registry, clock: { now: () => Date.now() }, log: pino({ level: "silent" }), transports: [t], isOurs: () => false });
+    const asked = () => sent.flatMap((m) => m.questions.map((q) => q.name.join(".")));
+    learner.askLan(parseName("_mono._sub._ipp._tcp.local."));
+    learner.askLan(parseName("_mono._sub._ipp._tcp.local.")); // already browsing
+    learner.askLan(parseName("printer._ipp._tcp.local.")); // an instance: resolved by browsing its type, not asked for
+    learner.askLan(parseName("host.local."));
+    for (let i = 0; i < 50 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(asked()).toEqual(["_mono._sub._ipp._tcp.local"]);
     await learner.close();
   });
 });

@@ -10,7 +10,7 @@ import { encodeResponse, type Edns } from "../wire/message.js";
 import { decodeQuery, questionType } from "../wire/query.js";
 import type { QueryMetrics } from "../metrics.js";
 import { performance } from "node:perf_hooks";
-import { formatName, lowerAscii, type Labels } from "../names.js";
+import { formatName, hasSuffix, lowerAscii, type Labels } from "../names.js";
 import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
@@ -54,7 +54,7 @@ export interface DnsHandlerDeps {
   lifecycle?: { draining: boolean; inflight: Set<Promise<unknown>> };
 }
 
-const isLocal = (name: Labels) => name.length > 0 && lowerAscii(name[name.length - 1]!) === "local";
+const LOCAL: Labels = ["local"];
 
 /** CHAOS-class names the daemon answers about itself. */
 function statusQuery(q: { name: readonly string[]; type: number; class: number }): "status" | "version" | undefined {
@@ -168,7 +168,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   }
   try {
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
-    if (deps.onLocalMiss && res.answers.length === 0 && (q.question.type === Type.PTR || q.question.type === Type.ANY) && isLocal(q.question.name)) deps.onLocalMiss(q.question.name);
+    if (deps.onLocalMiss && res.answers.length === 0 && (q.question.type === Type.PTR || q.question.type === Type.ANY) && hasSuffix(q.question.name, LOCAL)) deps.onLocalMiss(q.question.name);
     const wire = sign(encodeResponse(res, limit));
     if (cacheKey !== undefined) deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now());
     return finish(wire);

@@ -4,7 +4,7 @@ import { Command, Option } from "commander";
 import { resolveConfig, parseListenAddress, parseDomain, LOG_LEVELS, type ConfigInput } from "../src/config.js";
 import { explainOrigin, layerSettings, settingsFromEnv, settingsFromFile, type Origins, type SettingSpec, type Settings } from "../src/config-layers.js";
 import { formatName } from "../src/names.js";
-import { startDaemon } from "../src/daemon.js";
+import { startDaemon, type Daemon } from "../src/daemon.js";
 import { RingdnsError } from "../src/errors.js";
 import { runResolve } from "../src/cli/resolve.js";
 import { runHash } from "../src/cli/hash.js";
@@ -120,24 +120,31 @@ Examples:
       fail(e);
     }
     const log = makeLogger(config.logLevel, config.logFormat);
+    // signal handlers go in before the daemon starts: "ringdns listening" is logged while it starts,
+    // and a SIGTERM right after it must drain and exit cleanly, not kill the process mid-way
+    let daemon: Daemon | undefined;
+    let stopSignal: string | undefined;
+    const stop = (signal: string) => {
+      stopSignal = signal;
+      if (!daemon) return; // still starting: stopped as soon as it has started (a second signal kills at once)
+      log.info({ signal }, "shutting down");
+      daemon.close().then(
+        () => process.exit(0),
+        (err) => {
+          log.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGHUP", () => void daemon?.reload());
     try {
-      const daemon = await startDaemon(config, { log });
-      const stop = (signal: string) => {
-        log.info({ signal }, "shutting down");
-        daemon.close().then(
-          () => process.exit(0),
-          (err) => {
-            log.error({ err }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.once("SIGINT", () => stop("SIGINT"));
-      process.once("SIGTERM", () => stop("SIGTERM"));
-      process.on("SIGHUP", () => void daemon.reload());
+      daemon = await startDaemon(config, { log });
     } catch (e) {
       fail(e);
     }
+    if (stopSignal) stop(stopSignal);
   });
 
 program

@@ -5,8 +5,7 @@
 // values (a port of 1000 sorts after 999 here, as it does in avahi).
 import { Class, Type } from "./constants.js";
 import type { DecodedData } from "./decode.js";
-import { ipv6Bytes, type RData } from "./message.js";
-import type { Labels } from "../names.js";
+import { encodeRdata, type RData } from "./message.js";
 
 const CACHE_FLUSH = 0x8000;
 
@@ -15,43 +14,17 @@ export interface ComparableRecord {
   data: RData | DecodedData;
 }
 
-function nameBytes(name: Labels): Buffer[] {
-  const out = name.map((label) => {
-    const b = Buffer.from(label, "utf8");
-    return Buffer.concat([Buffer.of(b.length), b]);
-  });
-  out.push(Buffer.of(0));
-  return out;
-}
-
-function u16(...values: number[]): Buffer {
-  const b = Buffer.alloc(values.length * 2);
-  values.forEach((v, i) => b.writeUInt16BE(v, i * 2));
-  return b;
-}
-
 /** The RDATA as it goes on the wire with no name compression. */
 export function canonicalRdata(d: RData | DecodedData): Buffer {
   if ("raw" in d) return d.raw;
-  switch (d.type) {
-    case Type.A:
-      return Buffer.from((d as { address: string }).address.split(".").map(Number));
-    case Type.AAAA:
-      return Buffer.from(ipv6Bytes((d as { address: string }).address));
-    case Type.PTR:
-      return Buffer.concat(nameBytes((d as { target: Labels }).target));
-    case Type.SRV: {
-      const s = "srv" in d ? d.srv : (d as Extract<DecodedData, { type: typeof Type.SRV }>);
-      return Buffer.concat([u16(s.priority, s.weight, s.port), ...nameBytes(s.target)]);
-    }
-    case Type.TXT: {
-      const strings = (d as { strings: Uint8Array[] }).strings;
-      return Buffer.concat((strings.length === 0 ? [new Uint8Array(0)] : strings).map((s) => Buffer.concat([Buffer.of(s.length), s])));
-    }
-    default:
-      // types mDNS does not probe with (SOA, HINFO): a stable order is all that is needed
-      return Buffer.from(JSON.stringify(d));
+  // a decoded SRV has its fields flat; the encoder takes them nested
+  if (d.type === Type.SRV && !("srv" in d)) {
+    const { priority, weight, port, target } = d as Extract<DecodedData, { type: typeof Type.SRV }>;
+    return encodeRdata({ type: Type.SRV, srv: { priority, weight, port, target } });
   }
+  // a decoded SOA lacks fields the encoder needs; mDNS never probes with one, so a stable order will do
+  if (d.type === Type.SOA && !("soa" in d)) return Buffer.from(JSON.stringify(d));
+  return encodeRdata(d as RData);
 }
 
 /** §8.2 order of two records: class without the cache-flush bit, type, then RDATA bytes. */

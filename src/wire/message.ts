@@ -231,6 +231,12 @@ function encodeRData(buf: Buffer, off: number, d: RData, comp: NameCompressor): 
   }
 }
 
+/** RDATA alone, names uncompressed (the form mDNS compares in probe tie-breaks). */
+export function encodeRdata(d: RData): Buffer {
+  const end = encodeRData(scratch, 0, d, new NameCompressor()); // a fresh compressor has nothing to point at
+  return Buffer.from(scratch.subarray(0, end));
+}
+
 /** 16 bytes of an IPv6 address in text form (already validated). */
 export function ipv6Bytes(address: string): Uint8Array {
   let text = address;

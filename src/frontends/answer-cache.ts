@@ -3,6 +3,10 @@
 // TTLs, the clock; so an entry is keyed by the first three, dropped when the
 // registry serial moves, and lives one second at most. The ID and the RD/CD
 // bits are patched into a copy for each request.
+//
+// The name is keyed as length-prefixed labels, like its wire form, so no two
+// questions share a key: a label may hold any byte, "\0" and "." included.
+// Case is kept, not folded: the reply echoes the spelling it was asked in.
 export class AnswerCache {
   private readonly entries = new Map<string, { wire: Buffer; serial: number; until: number }>();
 
@@ -10,7 +14,9 @@ export class AnswerCache {
 
   /** `ednsVersion` undefined = no EDNS (the reply then has no OPT). */
   static key(question: { name: readonly string[]; type: number; class: number }, limit: number, ednsVersion: number | undefined): string {
-    return `${limit}|${ednsVersion ?? "-"}|${question.type}|${question.class}|${question.name.join("\u0000")}`;
+    let name = "";
+    for (const label of question.name) name += `${label.length}:${label}`;
+    return `${limit}|${ednsVersion ?? "-"}|${question.type}|${question.class}|${name}`;
   }
 
   get(key: string, serial: number, now: number, id: number, rd: boolean, cd: boolean): Buffer | undefined {

@@ -1,5 +1,14 @@
+import fc from "fast-check";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
 import { AnswerCache } from "../../src/frontends/answer-cache.js";
+import { handleDnsMessage } from "../../src/frontends/dns-handler.js";
+import { Registry } from "../../src/registry/registry.js";
+import { MemoryStore } from "../../src/store/memory.js";
+import { Type } from "../../src/wire/constants.js";
+import { decodeMessage } from "../../src/wire/decode.js";
+import { encodeQuery } from "../../src/wire/message.js";
 
 const q = { name: ["Alpha", "local"], type: 1, class: 1 };
 
@@ -26,5 +35,39 @@ describe("AnswerCache", () => {
     expect(AnswerCache.key({ ...q, name: ["alpha", "local"] }, 512, undefined)).not.toBe(key);
     expect(AnswerCache.key(q, 1232, undefined)).not.toBe(key);
     expect(AnswerCache.key(q, 512, 0)).not.toBe(AnswerCache.key(q, 512, 1));
+  });
+});
+
+describe("AnswerCache keys", () => {
+  it("differ for any two different names: labels may hold \\0, dots and any UTF-8", () => {
+    const label = fc.string({ unit: fc.constantFrom("a", "B", "\u0000", ".", ":", "1", "é", "\u{1F600}"), maxLength: 6 });
+    const name = fc.array(label, { maxLength: 5 });
+    fc.assert(
+      fc.property(name, name, (a, b) => {
+        fc.pre(a.length !== b.length || a.some((l, i) => l !== b[i]));
+        expect(AnswerCache.key({ name: a, type: 33, class: 1 }, 512, 0)).not.toBe(AnswerCache.key({ name: b, type: 33, class: 1 }, 512, 0));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("a name whose label holds a zero byte is not served another name's cached reply (or the other way round)", async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    registry.loadStatic([{ name: "alpha", type: { service: "_cache", proto: "_tcp" }, subtypes: [], host: ["alpha"], port: 11211, priority: 0, weight: 1, txt: [], source: "static" }], []);
+    const deps = { registry, clock, log: pino({ level: "silent" }), maxUdpPayload: 1232, cache: new AnswerCache(), answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 } };
+    const ask = (id: number, name: string[]) => decodeMessage(handleDnsMessage(encodeQuery(id, name, Type.SRV), "udp", "127.0.0.1:1", deps) as Buffer);
+    const zeroByte = ["alpha\u0000_cache", "_tcp", "local"]; // one label: alpha\000_cache._tcp.local.
+    const real = ["alpha", "_cache", "_tcp", "local"];
+    for (const order of [[zeroByte, real], [real, zeroByte]]) {
+      deps.cache = new AnswerCache();
+      for (const name of [...order, ...order]) {
+        const reply = ask(1, name);
+        expect(reply.questions[0]!.name).toEqual(name);
+        expect(reply.rcodeName).toBe(name === real ? "NOERROR" : "NXDOMAIN");
+        expect(reply.answers.length).toBe(name === real ? 1 : 0);
+      }
+    }
   });
 });

@@ -37,15 +37,24 @@ export function parseKeyFile(text: string, file: string): TsigKey[] {
     const algorithm = parseAlgorithm(alg!);
     if (!algorithm) bad(`key "${name}": algorithm "${alg}" is not one of ${Object.keys(TSIG_ALGORITHMS).join(", ")}`);
     if (!secret) bad(`key "${name}": no secret "…";`);
-    const bytes = Buffer.from(secret!, "base64");
-    if (bytes.length === 0 || bytes.toString("base64").replace(/=+$/, "") !== secret!.replace(/\s/g, "").replace(/=+$/, "")) bad(`key "${name}": secret is not valid base64`);
-    keys.push({ name: parseName(name).map(lowerAscii), algorithm: algorithm!, secret: bytes });
+    keys.push({ name: parseName(name).map(lowerAscii), algorithm: algorithm!, secret: decodeSecret(secret!, `${file}: key "${name}"`) });
   }
   // Knot's one-line form (knsupdate -k): [algorithm:]name:secret
   const line = stripped.trim();
-  if (keys.length === 0 && /^[^\s:]+(:[^\s:]+){1,2}$/.test(line)) return [parseKeySpec(line)];
+  if (keys.length === 0 && /^[^\s:]+(:[^\s:]+){1,2}$/.test(line)) return [parseKeySpec(line, file)];
+  // never quote the file: it may be a key in a form we did not recognise
   if (keys.length === 0) bad('no key "name" { algorithm …; secret "…"; }; block (or Knot\'s algorithm:name:secret line) found');
   return keys;
+}
+
+/** A key's base64 secret as bytes; `where` names the key in errors, which never quote the secret. */
+function decodeSecret(text: string, where: string): Buffer {
+  const compact = text.replace(/\s/g, "");
+  const bytes = Buffer.from(compact, "base64");
+  if (bytes.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || bytes.toString("base64").replace(/=+$/, "") !== compact.replace(/=+$/, "")) {
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${where}: secret is not valid base64`);
+  }
+  return bytes;
 }
 
 export function loadKeyFile(path: string): TsigKey[] {
@@ -58,13 +67,17 @@ export function loadKeyFile(path: string): TsigKey[] {
   return parseKeyFile(text, path);
 }
 
-/** `nsupdate -y` form: [alg:]name:secret */
-export function parseKeySpec(spec: string): TsigKey {
+/** `nsupdate -y` form: [alg:]name:secret; `where` is the flag or file it came from. Errors name the key, never the secret. */
+export function parseKeySpec(spec: string, where = "--key"): TsigKey {
   const parts = spec.split(":");
   const [alg, name, secret] = parts.length === 3 ? parts : ["hmac-sha256", parts[0], parts[1]];
+  const bad = (msg: string): never => {
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${where}: ${msg}`);
+  };
+  if (parts.length < 2 || parts.length > 3 || !name || !secret) bad("expected [algorithm:]name:base64secret");
   const algorithm = parseAlgorithm(alg ?? "");
-  if (!algorithm || !name || !secret) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--key: expected [algorithm:]name:base64secret, got "${spec}"`);
-  return { name: parseName(name).map(lowerAscii), algorithm, secret: Buffer.from(secret, "base64") };
+  if (!algorithm) bad(`key "${name}": algorithm "${alg}" is not one of ${Object.keys(TSIG_ALGORITHMS).join(", ")}`);
+  return { name: parseName(name!).map(lowerAscii), algorithm: algorithm!, secret: decodeSecret(secret!, `${where}: key "${name}"`) };
 }
 
 /** A new key with a secret as long as the hash output (RFC 8945 §6). */

@@ -121,6 +121,8 @@ export interface ConfigInput {
   etcdKey?: string;
   etcdUser?: string;
   etcdPasswordFile?: string;
+  /** Allow etcd user/password without TLS (the password crosses the network in clear text). */
+  etcdInsecure?: boolean;
   nodeName?: string;
   maxRegistrations?: string | number;
   maxRegistrationsPerKey?: string | number;
@@ -295,10 +297,13 @@ function parseStore(input: ConfigInput): Config["store"] {
   if (!isEtcd) {
     const flag = Object.keys(access)[0];
     if (flag) bad(`--etcd-${{ caFile: "ca", certFile: "cert", keyFile: "key", user: "user", passwordFile: "password-file" }[flag]}`, "has no use without --store etcd://…");
+    if (input.etcdInsecure) bad("--etcd-insecure", "has no use without --store etcd://…");
   } else {
     if ((access.certFile === undefined) !== (access.keyFile === undefined)) bad(access.certFile ? "--etcd-cert" : "--etcd-key", "needs --etcd-cert and --etcd-key together");
     if (access.certFile && !access.caFile) bad("--etcd-cert", "needs --etcd-ca (a client certificate is only sent over TLS)");
     if ((access.user === undefined) !== (access.passwordFile === undefined)) bad(access.user ? "--etcd-user" : "--etcd-password-file", "needs --etcd-user and --etcd-password-file together");
+    // etcd takes the password in the clear on every authentication: without TLS anyone on the path reads it
+    if (access.user !== undefined && !access.caFile && !input.etcdInsecure) bad("--etcd-user", "sends the etcd password in clear text without TLS: add --etcd-ca (and https:// endpoints on etcd), or --etcd-insecure to accept that");
   }
   if (store === undefined || store === "lmdb") return { kind: "lmdb", dataDir: dataDir ?? DEFAULT_DATA_DIR };
   if (store === "memory" || isEtcd) {

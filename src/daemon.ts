@@ -26,7 +26,7 @@ import { openStore } from "./store/open.js";
 import { readToken } from "./setting-files.js";
 import { startLeaseTimer } from "./lease-timer.js";
 import { logRegistryChanges } from "./change-log.js";
-import { loadKeyFile } from "./update/keys.js";
+import { checkKeysNamed, loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
 
@@ -54,6 +54,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   const clock = deps.clock ?? systemClock;
   // the files flags name are read before the store is opened (or created): a bad one changes nothing
   const keys = config.keyFiles.flatMap(loadKeyFile);
+  checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
   const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
   const store = deps.store ?? (await openStore(config.store, log));
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
@@ -247,6 +248,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       try {
         const s = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
         const newKeys = config.keyFiles.flatMap(loadKeyFile);
+        checkKeysNamed(newKeys, config.keyZones.keys(), "--key-zone");
         // everything is read before anything changes: a bad file leaves the daemon as it was
         const newToken = httpListener && config.http?.tokenFile !== undefined ? readToken(config.http.tokenFile) : undefined;
         if (s) await registry.replaceStatic(s.instances, s.hosts);

@@ -90,3 +90,17 @@ export function formatKeyFile(key: TsigKey): string {
   const name = formatName(key.name).replace(/\.$/, "");
   return `key "${name}" {\n\talgorithm ${key.algorithm === "hmac-md5.sig-alg.reg.int" ? "hmac-md5" : key.algorithm};\n\tsecret "${key.secret.toString("base64")}";\n};\n`;
 }
+
+/**
+ * Every key a setting names (`--key-zone`) must be loaded: a typo there would
+ * otherwise leave the real key unrestricted. Throws naming the setting and key.
+ */
+export function checkKeysNamed(keys: readonly TsigKey[], named: Iterable<string>, setting: string): void {
+  const loaded = new Set(keys.map((k) => formatName(k.name)));
+  for (const name of named) {
+    if (!loaded.has(name)) {
+      const have = loaded.size > 0 ? `loaded: ${[...loaded].join(", ")}` : "no --key-file is given";
+      throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${setting}: key ${name} is not in any --key-file (${have})`);
+    }
+  }
+}

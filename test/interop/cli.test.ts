@@ -85,11 +85,24 @@ describe("command line errors and help", () => {
     [["hash", "_kv._tcp", "k"], /^error: required option '--services <file>' not specified\n$/],
     [["hash", "kv", "k", "--services", "examples/services.yaml"], /^ringdns: <type>: "kv" is not a service type/],
     [["frobnicate"], /^error: unknown command 'frobnicate'/],
+    // a typo in --key-zone would leave the real key unrestricted
+    [["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--key-zone", "ringdns-kye=svc.example."], /^ringdns: --key-zone: key ringdns-kye\. is not in any --key-file \(no --key-file is given\)\n$/],
+    [["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--key-file", "test/update/fixtures/none.key"], /^ringdns: test\/update\/fixtures\/none\.key: cannot read/],
+    [["serve", "--store", "etcd://127.0.0.1:1", "--etcd-user", "u", "--etcd-password-file", "/dev/null"], /^ringdns: --etcd-user: sends the etcd password in clear text without TLS/],
+    [["serve", "--etcd-insecure"], /^ringdns: --etcd-insecure: has no use without --store etcd:/],
   ])("%j fails with one line", (args, message) => {
     const r = runCli(args);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(message);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("--key-zone naming a key no --key-file holds stops the daemon, naming the keys it has", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "ringdns-keys-")), "k.key");
+    expect(runCli(["keygen", "ringdns-key", "--out", file]).status).toBe(0);
+    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--domain", "svc.example.", "--key-file", file, "--key-zone", "ringdns-kye=svc.example."]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("ringdns: --key-zone: key ringdns-kye. is not in any --key-file (loaded: ringdns-key.)\n");
   });
 
   it("a bad services file names the file, the entry and the field", () => {

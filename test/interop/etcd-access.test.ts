@@ -73,13 +73,19 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig"))("etcd with user/password 
   afterAll(() => etcd?.stop());
 
   it("--etcd-user and --etcd-password-file: registrations are stored", async () => {
-    await registersAndAnswers(["--store", `etcd://${hostPort(etcd.url)}/auth-${process.pid}/`, "--etcd-user", "root", "--etcd-password-file", password]);
+    await registersAndAnswers(["--store", `etcd://${hostPort(etcd.url)}/auth-${process.pid}/`, "--etcd-user", "root", "--etcd-password-file", password, "--etcd-insecure"]);
     const keys = run("etcdctl", ["--endpoints", etcd.url, "--user", "root:s3cret-test-pw", "get", "--prefix", "--keys-only", `/auth-${process.pid}/instance/`]);
     expect(keys.trim()).toBe(`/auth-${process.pid}/instance/_s._tcp/secure`);
   });
 
+  it("a password without TLS stops the daemon with one line, unless --etcd-insecure says it may cross in clear text", () => {
+    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", `etcd://${hostPort(etcd.url)}/auth-${process.pid}/`, "--etcd-user", "root", "--etcd-password-file", password]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("ringdns: --etcd-user: sends the etcd password in clear text without TLS: add --etcd-ca (and https:// endpoints on etcd), or --etcd-insecure to accept that\n");
+  });
+
   it("a wrong password stops the daemon with one line naming etcd", () => {
-    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", `etcd://${hostPort(etcd.url)}/auth-${process.pid}/`, "--etcd-user", "root", "--etcd-password-file", wrong]);
+    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", `etcd://${hostPort(etcd.url)}/auth-${process.pid}/`, "--etcd-user", "root", "--etcd-password-file", wrong, "--etcd-insecure"]);
     expect(r.status).not.toBe(0);
     expect(r.stderr.trim().split("\n").at(-1)).toMatch(/^ringdns: etcd at http:\/\/127\.0\.0\.1:\d+: .*(auth|password|credential)/i);
   });

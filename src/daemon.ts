@@ -17,7 +17,7 @@ import { startQueryWorkers, type QueryWorkers } from "./frontends/workers/primar
 import { listenHttp, type HttpListener } from "./frontends/http/server.js";
 import { WatchHub } from "./frontends/http/watch.js";
 import { DaemonMetrics } from "./metrics.js";
-import { sourceMatcher } from "./update/policy.js";
+import { DEFAULT_ALLOW_UPDATE, sourceMatcher } from "./update/policy.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName, type Labels } from "./names.js";
@@ -103,15 +103,16 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     log,
     maxUdpPayload: config.maxUdpPayload,
     cache: new AnswerCache(),
-    status: () => {
+    // a data directory or etcd endpoints and prefix tell an attacker where to aim: loopback only
+    statusDetailsTo: sourceMatcher(DEFAULT_ALLOW_UPDATE, "status"),
+    status: (detailed) => {
       const st = store.status();
       const types = registry.serviceTypes();
       return [
         `version=${VERSION}`,
         `store=${store.kind}`,
         `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; updates get SERVFAIL)"}`,
-        `location=${st.location}`,
-        ...(st.node !== undefined ? [`node=${st.node}`] : []),
+        ...(detailed ? [`location=${st.location}`, ...(st.node !== undefined ? [`node=${st.node}`] : [])] : []),
         ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),
         ...(st.lagMs !== undefined ? [`lag-ms=${st.lagMs}`] : []),
         ...(st.lastEventAt !== undefined ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`] : []),

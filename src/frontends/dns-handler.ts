@@ -31,8 +31,10 @@ export interface DnsHandlerDeps {
   maxUdpPayload: number;
   /** Encoded replies reused for up to a second while the registry does not change. */
   cache?: AnswerCache;
-  /** "key=value" lines for `status.ringdns. CH TXT` (like BIND's version.bind). */
-  status?: () => string[];
+  /** "key=value" lines for `status.ringdns. CH TXT` (like BIND's version.bind); `detailed` adds where the store is. */
+  status?: (detailed: boolean) => string[];
+  /** Sources told the store's location and node name in status (anyone else gets the health verdict only). */
+  statusDetailsTo?: (address: string) => boolean;
   /**
    * A query worker answers plain IN-class queries from its replica and hands
    * everything else (UPDATE, signed messages, CHAOS) to the process that
@@ -137,7 +139,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   }
   const about = deps.status && !q.tsig ? statusQuery(q.question) : undefined;
   if (about) {
-    const lines = deps.status!().filter((l) => about === "status" || l.startsWith("version="));
+    const lines = deps.status!(deps.statusDetailsTo?.(addressOf(peer)) ?? false).filter((l) => about === "status" || l.startsWith("version="));
     const txt = { type: Type.TXT, strings: lines.map((l) => Buffer.from(l.slice(0, 255))) } as const;
     const res = { ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOERROR), aa: true, question: q.question, answers: [{ name: q.question.name, ttl: 0, class: Class.CH, data: txt }] };
     return encodeResponse(res, limit);

@@ -67,3 +67,19 @@ describe("handleDnsMessage with settled (the primary of query workers)", () => {
     expect(decodeMessage((await reply)!).rcodeName).toBe("NOERROR");
   });
 });
+
+describe("status.ringdns CH TXT", () => {
+  it("tells the store's location only to loopback; anyone else gets the health verdict", async () => {
+    const { sourceMatcher, DEFAULT_ALLOW_UPDATE } = await import("../../src/update/policy.js");
+    const d = await deps({ statusDetailsTo: sourceMatcher(DEFAULT_ALLOW_UPDATE, "status"), status: (detailed) => ["version=1", "healthy=yes", ...(detailed ? ["location=/var/lib/ringdns"] : [])] });
+    const ask = (peer: string) => {
+      const reply = decodeMessage(handleDnsMessage(encodeQuery(5, parseName("status.ringdns."), Type.TXT, undefined, Class.CH), "udp", peer, d) as Buffer);
+      const txt = reply.answers[0]!.data as { strings: Buffer[] };
+      return txt.strings.map(String);
+    };
+    expect(ask("127.0.0.1:5353")).toEqual(["version=1", "healthy=yes", "location=/var/lib/ringdns"]);
+    expect(ask("[::1]:5353")).toContain("location=/var/lib/ringdns");
+    expect(ask("192.0.2.7:5353")).toEqual(["version=1", "healthy=yes"]);
+    expect(ask("[2001:db8::7]:5353")).toEqual(["version=1", "healthy=yes"]);
+  });
+});

@@ -17,6 +17,7 @@ import { describeEvent } from "../src/cli/watch.js";
 import { watch } from "../src/client/watch.js";
 import { readFileSync } from "node:fs";
 import { makeLogger } from "../src/log.js";
+import { reportInternalError } from "../src/guard.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -140,6 +141,8 @@ Examples:
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.on("SIGHUP", () => void daemon?.reload());
+    // a promise nobody awaited must not end the daemon: entry points are guarded (src/guard.ts), this is the net below them
+    process.on("unhandledRejection", (err) => reportInternalError("unhandled promise rejection", err));
     try {
       daemon = await startDaemon(config, { log });
     } catch (e) {

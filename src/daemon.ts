@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.js";
 import type { Config, ListenAddress } from "./config.js";
 import { RingdnsError } from "./errors.js";
+import { onInternalError, sleep } from "./guard.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp } from "./frontends/tcp.js";
@@ -52,6 +53,8 @@ const DRAIN_MS = 5000;
 export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
+  // a fault caught at an entry point is a bug: logged with its stack and counted, and the daemon serves on
+  onInternalError((where, err) => log.error({ err, where }, "internal error caught; still serving"));
   // the files flags name are read before the store is opened (or created): a bad one changes nothing
   const keys = config.keyFiles.flatMap(loadKeyFile);
   checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
@@ -269,8 +272,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       lifecycle.draining = true;
       if (lifecycle.inflight.size > 0) {
         log.info({ updates: lifecycle.inflight.size }, "draining: finishing the updates under way");
-        await Promise.race([Promise.allSettled(lifecycle.inflight), new Promise((r) => setTimeout(r, DRAIN_MS).unref())]);
-        await new Promise((r) => setTimeout(r, 20)); // let their replies leave the sockets before they close
+        await Promise.race([Promise.allSettled(lifecycle.inflight), sleep(DRAIN_MS)]);
+        await sleep(20); // let their replies leave the sockets before they close
       }
       for (const c of closers) await c();
       await registry.close();

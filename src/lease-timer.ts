@@ -2,6 +2,7 @@
 // registry holds; every change may move it.
 import type { Logger } from "pino";
 import type { Clock } from "./clock.js";
+import { later } from "./guard.js";
 import type { Registry } from "./registry/registry.js";
 
 /** Expire leases as they end; returns a function that stops the timer. */
@@ -12,14 +13,13 @@ export function startLeaseTimer(registry: Registry, clock: Clock, log: Logger): 
     if (timer) clearTimeout(timer);
     const next = registry.nextExpiry();
     if (stopped || next === undefined) return;
-    timer = setTimeout(() => {
+    timer = later("lease expiry", Math.max(0, Math.min(next - clock.now(), 2 ** 31 - 1)), () =>
       registry
         .expireDue()
         .then((n) => n > 0 && log.info({ expired: n }, "leases expired"))
         .catch((err) => log.error({ err }, "expiring leases failed"))
-        .finally(schedule);
-    }, Math.max(0, Math.min(next - clock.now(), 2 ** 31 - 1)));
-    timer.unref();
+        .finally(schedule),
+    );
   };
   const unsubscribe = registry.onChange(schedule);
   schedule();

@@ -4,6 +4,7 @@
 // by source, expiries, mDNS, store health and lag, and the process.
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from "prom-client";
 import type { MdnsStats } from "./frontends/mdns/index.js";
+import { internalErrorCount } from "./guard.js";
 import type { Registry } from "./registry/registry.js";
 import type { StoreStatus } from "./store/store.js";
 import { rcodeName, typeName } from "./wire/constants.js";
@@ -37,6 +38,19 @@ export class QueryMetrics {
     let h = this.timers.get(transport);
     if (!h) this.timers.set(transport, (h = this.duration.labels(transport)));
     h.observe(seconds);
+  }
+
+  constructor() {
+    new Counter({
+      name: "ringdns_internal_errors_total",
+      help: "Faults caught at an entry point (timer, socket event, request) and survived: each is a bug, logged with its stack",
+      registers: [this.prom],
+      collect() {
+        // counted by guard.ts, which every entry point goes through; read at each scrape
+        this.reset();
+        this.inc(internalErrorCount());
+      },
+    });
   }
 
   private readonly limits = new Counter({ name: "ringdns_limit_hits_total", help: "Requests or connections refused or closed by a configured limit", labelNames: ["limit"], registers: [this.prom] });

@@ -1,5 +1,6 @@
 // Unicast DNS over UDP (RFC 1035 §4.2.1).
-import { createSocket, type Socket } from "node:dgram";
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { guarded } from "../guard.js";
 import { isIPv6 } from "node:net";
 import { truncatedReply } from "../wire/message.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
@@ -10,7 +11,9 @@ const UDP_RECEIVE_BUFFER = 4 << 20;
 /** Answer what arrives on a bound socket: ours, or one a query worker was handed. */
 export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
   const rrl = deps.rrl?.enabled ? deps.rrl : undefined;
-  socket.on("message", (msg, rinfo) => {
+  socket.on(
+    "message",
+    guarded("udp query", (msg: Buffer, rinfo: RemoteInfo) => {
     const send = (reply: Buffer | null) => {
       if (!reply) return;
       if (rrl && !verifiedReplies.has(reply)) {
@@ -25,10 +28,11 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
       socket.send(reply, rinfo.port, rinfo.address);
     };
     const reply = handleDnsMessage(msg, "udp", `${rinfo.address}:${rinfo.port}`, deps);
-    if (reply instanceof Promise) void reply.then(send);
-    else send(reply);
-  });
-  socket.on("error", (err) => deps.log.error({ err }, "UDP socket error"));
+    if (reply instanceof Promise) return reply.then(send);
+    send(reply);
+  }),
+  );
+  socket.on("error", guarded("udp socket error", (err: Error) => deps.log.error({ err }, "UDP socket error")));
 }
 
 export interface UdpListener {

@@ -4,7 +4,8 @@
 // the revision `load` read, so each daemon's registry is a replica fed by the
 // watch, and what one daemon writes reaches the others.
 import { hostname } from "node:os";
-import { Etcd3, type IKeyValue, type Lease, type Watcher } from "etcd3";
+import { Etcd3, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
+import { every, guarded, later } from "../guard.js";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
 import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
@@ -210,27 +211,39 @@ export class EtcdStore extends CommitStore {
         .then((w) => {
           if (stopped) return void w.cancel();
           this.watchers.add(w);
-          w.on("disconnected", () => {
-            this.connected = false;
-            this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
-          });
-          w.on("connected", () => {
-            this.connected = true;
-            this.log?.info(where, "etcd watch connected: replica following the shared registry");
-          });
-          w.on("data", (res) => {
-            this.revision = String(res.header.revision);
-            for (const e of res.events) this.heartbeatSeen(e.kv);
-            if (res.events.some((e) => !e.kv.key.toString().startsWith(`${this.options.prefix}meta/`))) this.lastEventAt = Date.now();
-          });
-          w.on("data", (res) => deliver(res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined)));
-          w.on("error", () => {
-            // the revision we resume from was compacted away (or the watch was canceled): read everything again
-            this.watchers.delete(w);
-            void w.cancel();
-            if (!stopped) void resync();
-          });
-        }, () => !stopped && setTimeout(() => void resync(), 1000).unref());
+          w.on(
+            "disconnected",
+            guarded("etcd watch", () => {
+              this.connected = false;
+              this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
+            }),
+          );
+          w.on(
+            "connected",
+            guarded("etcd watch", () => {
+              this.connected = true;
+              this.log?.info(where, "etcd watch connected: replica following the shared registry");
+            }),
+          );
+          w.on(
+            "data",
+            guarded("etcd watch", (res: IWatchResponse) => {
+              this.revision = String(res.header.revision);
+              for (const e of res.events) this.heartbeatSeen(e.kv);
+              if (res.events.some((e) => !e.kv.key.toString().startsWith(`${this.options.prefix}meta/`))) this.lastEventAt = Date.now();
+            }),
+          );
+          w.on("data", guarded("etcd watch", (res: IWatchResponse) => deliver(res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined))));
+          w.on(
+            "error",
+            guarded("etcd watch", () => {
+              // the revision we resume from was compacted away (or the watch was canceled): read everything again
+              this.watchers.delete(w);
+              void w.cancel();
+              if (!stopped) return resync();
+            }),
+          );
+        }, () => !stopped && later("etcd resync", 1000, resync));
     const resync = async () => {
       try {
         const before = new Set(this.known);
@@ -239,12 +252,12 @@ export class EtcdStore extends CommitStore {
         deliver([...[...all].map(([key, entry]): StoreOp => ({ op: "put", key, entry })), ...[...before].filter((k) => !all.has(k)).map((key): StoreOp => ({ op: "delete", key }))]);
         follow(String(BigInt(this.revision) + 1n));
       } catch {
-        if (!stopped) setTimeout(() => void resync(), 1000).unref();
+        if (!stopped) later("etcd resync", 1000, resync);
       }
     };
     follow(String(BigInt(this.revision) + 1n));
     void this.sendHeartbeat();
-    this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), HEARTBEAT_INTERVAL_MS).unref();
+    this.heartbeatTimer = every("etcd heartbeat", HEARTBEAT_INTERVAL_MS, () => this.sendHeartbeat());
     return () => {
       stopped = true;
       clearInterval(this.heartbeatTimer);

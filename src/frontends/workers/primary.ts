@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import type { Socket } from "node:dgram";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
+import { guarded, later } from "../../guard.js";
 import { changeToStoreOp, type Registry } from "../../registry/registry.js";
 import type { ProcessMetrics } from "../../metrics.js";
 import type { StoreOp } from "../../store/store.js";
@@ -93,37 +94,43 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
       send({ t: "start", settings: { ...o.settings, index, sockets: o.sockets.length }, entries: [...o.registry.entries()], serial: o.registry.serial() });
       for (const s of o.sockets) send({ t: "socket", type: s.address().family === "IPv6" ? "udp6" : "udp4" }, nativeHandle(s));
 
-      child.on("message", (m: FromWorker) => {
-        if (m.t === "ready") {
-          ready.add(index);
-          o.log.debug({ worker: index, pid: child.pid }, "query worker answering");
-          resolve();
-        } else if (m.t === "metrics") {
-          metricRequests.get(m.id)?.(m.metrics);
-        } else if (m.t === "synced") {
-          waiting.get(m.id)?.();
-          waiting.delete(m.id);
-        } else if (m.t === "local-miss") {
-          o.handler.onLocalMiss?.(m.name);
-        } else if (m.t === "delegate") {
-          void Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, o.handler)).then((reply) => send({ t: "reply", id: m.id, reply }));
-        }
-      });
+      child.on(
+        "message",
+        guarded("query worker message", (m: FromWorker) => {
+          if (m.t === "ready") {
+            ready.add(index);
+            o.log.debug({ worker: index, pid: child.pid }, "query worker answering");
+            resolve();
+          } else if (m.t === "metrics") {
+            metricRequests.get(m.id)?.(m.metrics);
+          } else if (m.t === "synced") {
+            waiting.get(m.id)?.();
+            waiting.delete(m.id);
+          } else if (m.t === "local-miss") {
+            o.handler.onLocalMiss?.(m.name);
+          } else if (m.t === "delegate") {
+            return Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, o.handler)).then((reply) => send({ t: "reply", id: m.id, reply }));
+          }
+        }),
+      );
       child.once("error", reject);
-      child.once("exit", (code, signal) => {
-        unsubscribe();
-        syncs.delete(index);
-        for (const done of waiting.values()) done(); // a new worker starts from a full copy
-        waiting.clear();
-        ready.delete(index);
-        workers.delete(index);
-        if (closing) return;
-        o.log.error({ worker: index, pid: child.pid, code, signal }, "query worker exited; starting another");
-        reject(new Error(`query worker ${index} exited (${signal ?? code}) before it was ready`));
-        setTimeout(() => {
-          if (!closing) spawnWorker(index).catch((err) => o.log.error({ err, worker: index }, "query worker did not start"));
-        }, RESTART_DELAY_MS).unref();
-      });
+      child.once(
+        "exit",
+        guarded("query worker exit", (code: number | null, signal: NodeJS.Signals | null) => {
+          unsubscribe();
+          syncs.delete(index);
+          for (const done of waiting.values()) done(); // a new worker starts from a full copy
+          waiting.clear();
+          ready.delete(index);
+          workers.delete(index);
+          if (closing) return;
+          o.log.error({ worker: index, pid: child.pid, code, signal }, "query worker exited; starting another");
+          reject(new Error(`query worker ${index} exited (${signal ?? code}) before it was ready`));
+          later("query worker restart", RESTART_DELAY_MS, () => {
+            if (!closing) spawnWorker(index).catch((err) => o.log.error({ err, worker: index }, "query worker did not start"));
+          });
+        }),
+      );
     });
 
   const stop = (child: ChildProcess) =>
@@ -131,7 +138,7 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       child.once("exit", () => resolve());
       child.disconnect(); // a worker exits when its primary goes away
-      setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS).unref();
+      later("query worker stop", STOP_GRACE_MS, () => child.kill("SIGKILL"));
     });
 
   const api: QueryWorkers = {
@@ -143,7 +150,7 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
           ([, child]) =>
             new Promise<ProcessMetrics | undefined>((resolve) => {
               const id = nextMetricsId++;
-              const timer = setTimeout(() => done(undefined), 1000);
+              const timer = later("query worker metrics", 1000, () => done(undefined), true);
               const done = (m: ProcessMetrics | undefined) => {
                 clearTimeout(timer);
                 metricRequests.delete(id);

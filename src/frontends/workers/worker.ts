@@ -4,6 +4,7 @@
 // primary goes away.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { makeLogger } from "../../log.js";
+import { onInternalError } from "../../guard.js";
 import type { Labels } from "../../names.js";
 import { systemClock } from "../../clock.js";
 import { Registry } from "../../registry/registry.js";
@@ -53,6 +54,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
     case "start": {
       const s = m.settings;
       const log = makeLogger(s.logLevel, s.logFormat, { worker: s.index });
+      onInternalError((where, err) => log.error({ err, where }, "internal error caught; still serving"));
       store = new ReplicaStore(new Map(m.entries));
       const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints } });
       await registry.open();

@@ -77,7 +77,7 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
         batch = [];
       };
       const unsubscribe = o.registry.onChange((c) => {
-        if (batch.length === 0) queueMicrotask(flush);
+        if (batch.length === 0) queueMicrotask(guarded("query worker change feed", flush));
         batch.push(changeToStoreOp(c));
       });
       const waiting = new Map<number, () => void>();

@@ -4,7 +4,7 @@
 // primary goes away.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { makeLogger } from "../../log.js";
-import { onInternalError } from "../../guard.js";
+import { guarded, onInternalError } from "../../guard.js";
 import type { Labels } from "../../names.js";
 import { systemClock } from "../../clock.js";
 import { Registry } from "../../registry/registry.js";
@@ -39,7 +39,10 @@ interface Adopted {
 function adoptSocket(type: "udp4" | "udp6", handle: unknown): Adopted {
   const socket = createSocket(type);
   const early: [Buffer, RemoteInfo][] = [];
-  socket.on("message", (msg, rinfo) => early.push([msg, rinfo]));
+  socket.on(
+    "message",
+    guarded("query worker early datagram", (msg: Buffer, rinfo: RemoteInfo) => early.push([msg, rinfo])),
+  );
   // dgram's bind takes a native handle as cluster workers use it: start reading it, listener in place
   socket.bind(handle as never);
   return { socket, early };
@@ -91,11 +94,20 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
 
 // in order: a change must not overtake the start message whose replica it updates
 let queue = Promise.resolve();
-process.on("message", (m: ToWorker, handle: unknown) => {
-  const adopted = m.t === "socket" ? adoptSocket(m.type, handle) : undefined;
-  queue = queue.then(() => receive(m, adopted)).catch((err) => {
-    process.stderr.write(`ringdns query worker: ${String(err)}\n`);
-    process.exit(1);
-  });
-});
-process.on("disconnect", () => process.exit(0));
+// a worker that cannot follow its primary exits (the primary starts another from a full copy)
+const failed = (err: unknown) => {
+  process.stderr.write(`ringdns query worker: ${String(err)}\n`);
+  process.exit(1);
+};
+process.on(
+  "message",
+  guarded("query worker message", (m: ToWorker, handle: unknown) => {
+    try {
+      const adopted = m.t === "socket" ? adoptSocket(m.type, handle) : undefined;
+      queue = queue.then(() => receive(m, adopted)).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
+  }),
+);
+process.on("disconnect", guarded("query worker disconnect", () => process.exit(0)));

@@ -172,9 +172,14 @@ async function attempt(): Promise<{ oracle: { rcode: string; mac: number }; forg
   const replyWire = await udp(oracleQuery);
   const reply = decodeMessage(replyWire);
   const t = reply.tsig;
-  // the reply as it was signed: without its TSIG record, ARCOUNT one less
-  const signedPart = Buffer.from(replyWire.subarray(0, t ? t.start : replyWire.length));
-  if (t) signedPart.writeUInt16BE(signedPart.readUInt16BE(10) - 1, 10);
+  // the reply as the old code signed it (header, NOTAUTH, the question echoed; no TSIG record yet):
+  // the attacker knows every byte of it in advance
+  const signedPart = Buffer.concat([Buffer.from([0x78, 0x78, 0x80, 0x09, 0, 1, 0, 0, 0, 0, 0, 0]), question]);
+  if (t && t.mac.length > 0) {
+    const asSent = Buffer.from(replyWire.subarray(0, t.start));
+    asSent.writeUInt16BE(asSent.readUInt16BE(10) - 1, 10);
+    if (!asSent.equals(signedPart)) throw new Error("the signed reply is not the one predicted");
+  }
   const m = Buffer.concat([u16(MAC_LEN), F, signedPart]);
   // what a forger sends even without a MAC to reuse: it must fail as any bad signature does
   const forged = appendTsig(m, t && t.mac.length > 0 ? { time: t.timeSigned, fudge: t.fudge, mac: t.mac, originalId: MAC_LEN, error: t.error, other: t.other } : { time: Math.floor(Date.now() / 1000), fudge: 300, mac: Buffer.alloc(64), originalId: MAC_LEN, error: 0, other: Buffer.alloc(0) });

@@ -165,7 +165,7 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
         break;
     }
     // checked and remembered before anything awaits, so two copies racing in cannot both pass
-    const fresh = replayGuard(deps).admit(keyName, v.request.timeSigned, v.request.mac, nowSec);
+    const fresh = replayGuard(deps).admit(keyName, v.request.timeSigned, v.request.identity, nowSec);
     if (!fresh.ok) {
       log.warn({ peer, zone, key: keyName, tsig: "BADTIME", rule: fresh.rule, reason: fresh.reason }, "update refused: replayed or stale signed update");
       return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), v.request, nowSec, TsigError.BADTIME);

@@ -10,7 +10,9 @@
 //     more than TOLERANCE seconds: Time Signed has one-second steps, and two
 //     updates a client signs at the same moment can arrive in either order.
 //  2. Within that tolerance (and so the same second), the MAC of each verified
-//     UPDATE is remembered; the same MAC again is refused.
+//     UPDATE is remembered; the same MAC again is refused. Only the MAC's
+//     leading bytes that every allowed truncation keeps count, so the same
+//     message sent again with its MAC cut shorter is the same message.
 // What is forgotten is only what the rules above or the time check already
 // refuse: MACs signed more than TOLERANCE before the latest, or older than the
 // fudge window. Over the hard cap the oldest remembered MAC goes, and its time
@@ -45,11 +47,12 @@ export class TsigReplayGuard {
   constructor(private readonly limits: Readonly<ReplayLimits> = REPLAY_LIMITS) {}
 
   /**
-   * Admit one verified UPDATE signed by `keyName` at `timeSigned` with `mac`, and
+   * Admit one verified UPDATE signed by `keyName` at `timeSigned`, named by
+   * `identity` (its MAC, cut to what every allowed truncation keeps), and
    * remember it; or say why it is a replay. Call once per message, right after
    * its MAC and time were verified, before anything awaits.
    */
-  admit(keyName: string, timeSigned: number, mac: Uint8Array, nowSeconds: number): ReplayVerdict {
+  admit(keyName: string, timeSigned: number, identity: Uint8Array, nowSeconds: number): ReplayVerdict {
     const state = this.state(keyName, nowSeconds);
     const { toleranceSeconds } = this.limits;
     if (timeSigned < state.latest - toleranceSeconds) {
@@ -58,11 +61,12 @@ export class TsigReplayGuard {
     if (timeSigned <= state.floor) {
       return { ok: false, rule: "below-floor", reason: `signed at ${timeSigned}, not after ${state.floor}: more than ${this.limits.maxPerKey} updates with this key came in its window` };
     }
-    const id = Buffer.from(mac).toString("hex");
+    const id = Buffer.from(identity).toString("hex");
     const seenAt = state.seen.get(id);
     if (seenAt !== undefined) return { ok: false, rule: "same-mac", reason: `the same signed message (signed at ${seenAt}) was already accepted` };
     state.seen.set(id, timeSigned);
     state.latest = Math.max(state.latest, Math.min(timeSigned, nowSeconds));
+    this.prune(state, nowSeconds);
     if (state.seen.size > this.limits.maxPerKey) {
       const [oldest, at] = state.seen.entries().next().value as [string, number];
       state.seen.delete(oldest);
@@ -85,11 +89,9 @@ export class TsigReplayGuard {
    * the window is forgotten.
    */
   private state(keyName: string, now: number): KeyState {
-    const { toleranceSeconds, windowSeconds } = this.limits;
-    const horizon = now - windowSeconds;
+    const horizon = now - this.limits.windowSeconds;
     for (const [name, s] of this.keys) {
-      const keepFrom = Math.max(s.latest - toleranceSeconds, horizon);
-      for (const [id, at] of s.seen) if (at < keepFrom) s.seen.delete(id);
+      this.prune(s, now);
       if (name !== keyName && s.seen.size === 0 && s.latest < horizon && s.floor < horizon) this.keys.delete(name);
     }
     let s = this.keys.get(keyName);
@@ -98,5 +100,10 @@ export class TsigReplayGuard {
       this.keys.set(keyName, s);
     }
     return s;
+  }
+
+  private prune(s: KeyState, now: number): void {
+    const keepFrom = Math.max(s.latest - this.limits.toleranceSeconds, now - this.limits.windowSeconds);
+    for (const [id, at] of s.seen) if (at < keepFrom) s.seen.delete(id);
   }
 }

@@ -172,19 +172,34 @@ export class VerifiedRequest {
   get timeSigned(): number {
     return this.#tsig.timeSigned;
   }
-  /** A copy of the (verified) request MAC, e.g. to recognise the same message again. */
+  /** A copy of the (verified) request MAC as received. */
   get mac(): Buffer {
     return Buffer.from(this.#tsig.mac);
   }
 
+  /**
+   * What names this message whatever the sender does to it: the MAC's leading
+   * bytes that every allowed truncation keeps (the ID and the MAC's length are
+   * not signed; everything else is). For recognising a message sent again.
+   */
+  get identity(): Buffer {
+    return Buffer.from(this.#tsig.mac.subarray(0, macSizeRange(this.#key.algorithm).min));
+  }
+
+  /** Throws unless `x` was made by verifyRequest (a cast object has no #tsig). */
+  private static check(x: unknown): asserts x is VerifiedRequest {
+    if (typeof x !== "object" || x === null || !(#tsig in x)) throw new TypeError("not a VerifiedRequest");
+  }
+
   /** The reply MAC (RFC 8945 §4.3.2): over the request MAC as received (truncated or not), the reply and its TSIG variables. */
   static sign(request: VerifiedRequest, reply: Buffer, timeSigned: number, fudge: number, error: number, other: Buffer): Buffer {
-    if (!(#tsig in request)) throw new TypeError("not a VerifiedRequest");
+    VerifiedRequest.check(request);
     const t = request.#tsig;
     return hmac(request.#key, [u16(t.mac.length), t.mac, reply, tsigVariables(request.#key, timeSigned, fudge, error, other)]);
   }
 
   static fudge(request: VerifiedRequest): number {
+    VerifiedRequest.check(request);
     return Math.min(request.#tsig.fudge, MAX_FUDGE);
   }
 }

@@ -68,12 +68,12 @@ function appendTsig(msg: Buffer, f: TsigFields): Buffer {
 }
 
 /** Sign `msg` with the key (RFC 8945 §4.3), with whatever fields a test wants wrong. */
-function sign(msg: Buffer, opts: { time?: number; fudge?: number; error?: number } = {}): Buffer {
+function sign(msg: Buffer, opts: { time?: number; fudge?: number; error?: number; macLength?: number } = {}): Buffer {
   const time = opts.time ?? Math.floor(Date.now() / 1000);
   const fudge = opts.fudge ?? 300;
   const error = opts.error ?? 0;
   const vars = Buffer.concat([wireName("forge-key"), u16(255), Buffer.alloc(4), wireName("hmac-sha512"), u48(time), u16(fudge), u16(error), u16(0)]);
-  const mac = createHmac("sha512", key.secret).update(msg).update(vars).digest();
+  const mac = createHmac("sha512", key.secret).update(msg).update(vars).digest().subarray(0, opts.macLength ?? 64);
   return appendTsig(msg, { time, fudge, mac, originalId: msg.readUInt16BE(0), error, other: Buffer.alloc(0) });
 }
 
@@ -214,6 +214,13 @@ describe.skipIf(missingTool("dig"))("TSIG attacks on a daemon that takes only si
     expect(ptrs("_kv._tcp")).toEqual([]);
     const replay = decodeMessage(await udp(captured));
     expect({ rcode: replay.rcodeName, tsigError: replay.tsig?.error, registered: ptrs("_kv._tcp") }).toEqual({ rcode: "NOTAUTH", tsigError: 18, registered: [] });
+    // the same message with its MAC cut to 32 bytes (a truncation RFC 8945 allows) and another ID is the same message
+    const t = decodeMessage(captured).tsig!;
+    const body = Buffer.from(captured.subarray(0, t.start));
+    body.writeUInt16BE(body.readUInt16BE(10) - 1, 10);
+    body.writeUInt16BE(4242, 0);
+    const truncated = appendTsig(body, { time: t.timeSigned, fudge: t.fudge, mac: t.mac.subarray(0, 32), originalId: t.originalId, error: 0, other: t.other });
+    expect(decodeMessage(await udp(truncated)).tsig?.error).toBe(18);
     await d.waitForLog(/replay/);
     expect(d.logs.join("\n")).not.toContain(secret);
   });

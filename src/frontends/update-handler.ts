@@ -164,8 +164,9 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
       case "verified":
         break;
     }
-    // checked and remembered before anything awaits, so two copies racing in cannot both pass
-    const fresh = replayGuard(deps).admit(keyName, v.request.timeSigned, v.request.identity, nowSec);
+    // checked and remembered before anything awaits, so two copies racing in cannot both pass; by the
+    // configured key's name: the MAC covers the name lower-cased, so "FORGE-KEY" is the same key
+    const fresh = replayGuard(deps).admit(formatName(v.request.key.name), v.request.timeSigned, v.request.identity, nowSec);
     if (!fresh.ok) {
       log.warn({ peer, zone, key: keyName, tsig: "BADTIME", rule: fresh.rule, reason: fresh.reason }, "update refused: replayed or stale signed update");
       return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), v.request, nowSec, TsigError.BADTIME);

@@ -229,9 +229,10 @@ export type TsigVerdict =
 
 /** Check a signed request (RFC 8945 §5.2). Only a request whose MAC verified yields a VerifiedRequest. */
 export function verifyRequest(buf: Buffer, tsig: TsigRecord, keys: readonly TsigKey[], nowSeconds: number): TsigVerdict {
-  // §4.3.1/§5.1: a client writes error 0 (the field is the server's answer). A request with an
-  // error set is not one a client sends: FORMERR, like a TSIG record that cannot be interpreted (§5.2).
-  // It matters: the old MAC oracle handed out MACs whose TSIG variables carried error 22.
+  // Error is the server's verdict on TSIG processing (RFC 8945 §4.2, §5.3); a request has none to
+  // give, so one with an error set is not a request's TSIG record: FORMERR, as for a TSIG record that
+  // cannot be interpreted (§5.2), and before any MAC is computed. (BIND likewise never takes such a
+  // message as signed: DNS_R_TSIGERRORSET.) It matters: the old MAC oracle's MACs carried error 22.
   if (tsig.error !== TsigError.NOERROR) return { kind: "malformed", reason: `request carries TSIG error ${tsig.error}; a client must send 0 (RFC 8945 §5.2)` };
   const key = keys.find((k) => labelsEqual(k.name, tsig.keyName));
   const alg = algorithmFromLabels(tsig.algorithm);

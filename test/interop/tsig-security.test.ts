@@ -57,12 +57,14 @@ interface TsigFields {
   originalId: number;
   error: number;
   other: Buffer;
+  /** The key name as written (the MAC covers it lower-cased). */
+  keyName?: string;
 }
 
 /** `msg` with a TSIG record for `key` appended (ARCOUNT counts it). */
 function appendTsig(msg: Buffer, f: TsigFields): Buffer {
   const rdata = Buffer.concat([wireName("hmac-sha512"), u48(f.time), u16(f.fudge), u16(f.mac.length), f.mac, u16(f.originalId), u16(f.error), u16(f.other.length), f.other]);
-  const out = Buffer.concat([msg, wireName("forge-key"), u16(Type.TSIG), u16(255), Buffer.alloc(4), u16(rdata.length), rdata]);
+  const out = Buffer.concat([msg, wireName(f.keyName ?? "forge-key"), u16(Type.TSIG), u16(255), Buffer.alloc(4), u16(rdata.length), rdata]);
   out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
   return out;
 }
@@ -221,6 +223,10 @@ describe.skipIf(missingTool("dig"))("TSIG attacks on a daemon that takes only si
     body.writeUInt16BE(4242, 0);
     const truncated = appendTsig(body, { time: t.timeSigned, fudge: t.fudge, mac: t.mac.subarray(0, 32), originalId: t.originalId, error: 0, other: t.other });
     expect(decodeMessage(await udp(truncated)).tsig?.error).toBe(18);
+    // and so is the same message with the key's name in capitals
+    const shouted = appendTsig(body, { time: t.timeSigned, fudge: t.fudge, mac: t.mac, originalId: t.originalId, error: 0, other: t.other, keyName: "FORGE-KEY" });
+    expect(decodeMessage(await udp(shouted)).tsig?.error).toBe(18);
+    expect(ptrs("_kv._tcp")).toEqual([]);
     await d.waitForLog(/replay/);
     expect(d.logs.join("\n")).not.toContain(secret);
   });

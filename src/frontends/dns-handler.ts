@@ -11,7 +11,7 @@ import { decodeQuery, questionType } from "../wire/query.js";
 import type { QueryMetrics } from "../metrics.js";
 import { performance } from "node:perf_hooks";
 import { formatName, hasSuffix, lowerAscii, type Labels } from "../names.js";
-import { signReply, TsigError, tsigLength, verifyRequest } from "../wire/tsig.js";
+import { signReply, TsigError, tsigLength, unsignedErrorReply, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
 import type { ResponseRateLimiter } from "./rrl.js";
@@ -127,15 +127,32 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   const nowSec = Math.floor(deps.clock.now() / 1000);
   let sign = (wire: Buffer) => wire;
   if (q.tsig) {
-    // RFC 8945: a signed query is checked first and gets a signed reply (nsupdate signs its SOA lookups)
+    // RFC 8945: a signed query is checked first and gets a signed reply (nsupdate signs its SOA lookups).
+    // Signed queries are not replay-checked (update/tsig-replay.ts is for UPDATEs): a replayed query
+    // changes nothing, and its signed answer is signed over a MAC the key holder made, not one the
+    // replayer chose, so it is no oracle; it tells the replayer only today's answer to the question
+    // the key holder asked, and the same is served to unsigned queries.
     const tsig = q.tsig;
     const v = verifyRequest(msg, tsig, deps.update?.keys ?? [], nowSec);
-    if (!v.ok) {
-      deps.log.warn({ peer, transport, key: formatName(tsig.keyName), reason: v.reason }, "signed query refused: TSIG check failed");
-      return signReply(encodeResponse({ ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOTAUTH), question: q.question }), tsig, v.key, v.error, nowSec);
+    const notauth = () => encodeResponse({ ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOTAUTH), question: q.question });
+    const key = formatName(tsig.keyName);
+    switch (v.kind) {
+      case "malformed":
+        // FORMERR without a TSIG record (RFC 8945 §5.2.2.1): no MAC is computed over what the client sent
+        deps.log.warn({ peer, transport, key, tsig: "FORMERR", reason: v.reason }, "signed query refused: malformed TSIG");
+        return encodeResponse(errorResponse(q.id, q.opcode, q.rd, Rcode.FORMERR));
+      case "refused":
+        deps.log.warn({ peer, transport, key, tsig: v.error === TsigError.BADKEY ? "BADKEY" : "BADSIG", reason: v.reason }, "signed query refused: TSIG check failed");
+        return unsignedErrorReply(notauth(), tsig, v.error);
+      case "badtime":
+        deps.log.warn({ peer, transport, key, tsig: "BADTIME", reason: v.reason }, "signed query refused: TSIG check failed");
+        return signReply(notauth(), v.request, nowSec, TsigError.BADTIME);
+      case "verified":
+        break;
     }
-    limit -= tsigLength(tsig, v.key);
-    sign = (wire) => signReply(wire, tsig, v.key, TsigError.NOERROR, nowSec);
+    const request = v.request;
+    limit -= tsigLength(request);
+    sign = (wire) => signReply(wire, request, nowSec);
   }
   const about = deps.status && !q.tsig ? statusQuery(q.question) : undefined;
   if (about) {

@@ -12,7 +12,8 @@ import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
 import { encodeResponse, type EdnsOption, type Response } from "../wire/message.js";
-import { signReply, TsigError, verifyRequest, type TsigKey } from "../wire/tsig.js";
+import { signReply, TsigError, unsignedErrorReply, verifyRequest, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
+import { TsigReplayGuard } from "../update/tsig-replay.js";
 import { decodeUpdate, leaseOption, type UpdateMessage } from "../wire/update.js";
 
 export interface LeasePolicy {
@@ -32,7 +33,20 @@ export interface UpdateDeps {
   policy: UpdatePolicy;
   lease: LeasePolicy;
   limits?: RegistrationLimits;
+  /** Refuses replayed signed UPDATEs; without one, each UpdateDeps gets its own on the first signed update. */
+  replay?: TsigReplayGuard;
 }
+
+const replayGuards = new WeakMap<UpdateDeps, TsigReplayGuard>();
+
+function replayGuard(deps: UpdateDeps): TsigReplayGuard {
+  if (deps.replay) return deps.replay;
+  let g = replayGuards.get(deps);
+  if (!g) replayGuards.set(deps, (g = new TsigReplayGuard()));
+  return g;
+}
+
+const tsigErrorName = (code: number) => Object.entries(TsigError).find(([, c]) => c === code)?.[0] ?? String(code);
 
 /** Bounds on what registrations may take; over one, the update is REFUSED and nothing changes. */
 export interface RegistrationLimits {
@@ -122,9 +136,11 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
   const u = decoded.update;
   const zone = formatName(u.zone.name);
   let key: TsigKey | undefined;
+  // set only once the request MAC verified: the one thing a reply may be signed over
+  let verified: VerifiedRequest | undefined;
   const send = (res: Response) => {
     const wire = encodeResponse(res);
-    return u.tsig ? signReply(wire, u.tsig, key, TsigError.NOERROR, nowSec) : wire;
+    return verified ? signReply(wire, verified, nowSec) : wire;
   };
   const refuse = (rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
     log.warn({ peer, zone, key: key && formatName(key.name), rcode: rcodeName(rcode), reason, ...fields }, "update refused");
@@ -132,13 +148,31 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
   };
 
   if (u.tsig) {
+    const keyName = formatName(u.tsig.keyName);
     const v = verifyRequest(msg, u.tsig, deps.keys, nowSec);
-    if (!v.ok) {
-      const error = Object.entries(TsigError).find(([, c]) => c === v.error)?.[0] ?? String(v.error);
-      log.warn({ peer, zone, key: formatName(u.tsig.keyName), tsig: error, reason: v.reason }, "update refused: TSIG check failed");
-      return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), u.tsig, v.key, v.error, nowSec);
+    switch (v.kind) {
+      case "malformed":
+        // RFC 8945 §5.2.2.1 / §5.2: FORMERR, no TSIG record: nothing is computed over what the client sent
+        log.warn({ peer, zone, key: keyName, tsig: "FORMERR", reason: v.reason }, "update refused: malformed TSIG");
+        return encodeResponse(errorResponse(u.id, Opcode.UPDATE, false, Rcode.FORMERR));
+      case "refused":
+        log.warn({ peer, zone, key: keyName, tsig: tsigErrorName(v.error), reason: v.reason }, "update refused: TSIG check failed");
+        return unsignedErrorReply(encodeResponse(reply(u, Rcode.NOTAUTH)), u.tsig, v.error);
+      case "badtime":
+        log.warn({ peer, zone, key: keyName, tsig: "BADTIME", reason: v.reason }, "update refused: TSIG check failed");
+        return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), v.request, nowSec, TsigError.BADTIME);
+      case "verified":
+        break;
     }
-    key = v.key;
+    // checked and remembered before anything awaits, so two copies racing in cannot both pass; by the
+    // configured key's name: the MAC covers the name lower-cased, so "FORGE-KEY" is the same key
+    const fresh = replayGuard(deps).admit(formatName(v.request.key.name), v.request.timeSigned, v.request.identity, nowSec);
+    if (!fresh.ok) {
+      log.warn({ peer, zone, key: keyName, tsig: "BADTIME", rule: fresh.rule, reason: fresh.reason }, "update refused: replayed or stale signed update");
+      return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), v.request, nowSec, TsigError.BADTIME);
+    }
+    verified = v.request;
+    key = v.request.key;
     if (!deps.policy.allowsKey(key, u.zone.name)) return refuse(Rcode.REFUSED, `key ${formatName(key.name)} may not update zone ${zone}`);
   } else if (!deps.policy.allowsUnsigned(address)) {
     return refuse(Rcode.REFUSED, `unsigned updates are not allowed from ${address}; sign with a TSIG key or see --allow-update`);

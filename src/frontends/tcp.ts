@@ -3,6 +3,7 @@
 // on open connections so slow or idle clients cannot hold every socket.
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+import { formatPeer } from "./peer.js";
 
 export interface TcpOptions {
   /** Close a connection after this long without traffic, ms. */
@@ -66,7 +67,7 @@ export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, opti
 }
 
 function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptions): void {
-  const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+  const peer = formatPeer(socket.remoteAddress ?? "", socket.remotePort ?? 0);
   let pending = Buffer.alloc(0);
   // replies go out in request order; an UPDATE in the queue holds back what follows it
   let queue: Promise<void> | undefined;

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { availableParallelism } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
-import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
+import { DEFAULT_TCP_OPTIONS, MIN_UNSENT_BYTES, type TcpOptions } from "./frontends/tcp.js";
 import { DEFAULT_LIMITS } from "./frontends/update-handler.js";
 import { DEFAULT_CACHE_LIMITS } from "./frontends/mdns/cache.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
@@ -100,6 +100,9 @@ export interface ConfigInput {
   tcpMaxConnections?: string | number;
   tcpReadTimeoutMs?: string | number;
   tcpMaxPerSource?: string | number;
+  tcpMaxUnsentBytes?: string | number;
+  tcpMaxPipelined?: string | number;
+  tcpWriteTimeoutMs?: string | number;
   ringPoints?: string | number;
   dataDir?: string;
   store?: string;
@@ -209,6 +212,9 @@ export function resolveConfig(input: ConfigInput): Config {
       maxConnections: int("--tcp-max-connections", input.tcpMaxConnections, DEFAULT_TCP_OPTIONS.maxConnections, 1, 65_535),
       readTimeoutMs: int("--tcp-read-timeout-ms", input.tcpReadTimeoutMs, DEFAULT_TCP_OPTIONS.readTimeoutMs, 1, 60_000),
       maxPerSource: int("--tcp-max-per-source", input.tcpMaxPerSource, DEFAULT_TCP_OPTIONS.maxPerSource, 1, 65_535),
+      maxUnsentBytes: int("--tcp-max-unsent-bytes", input.tcpMaxUnsentBytes, DEFAULT_TCP_OPTIONS.maxUnsentBytes, MIN_UNSENT_BYTES, 1 << 30),
+      maxPipelined: int("--tcp-max-pipelined", input.tcpMaxPipelined, DEFAULT_TCP_OPTIONS.maxPipelined, 1, 65_535),
+      writeTimeoutMs: int("--tcp-write-timeout-ms", input.tcpWriteTimeoutMs, DEFAULT_TCP_OPTIONS.writeTimeoutMs, 1, 600_000),
     },
     ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 65_536),
     store: parseStore(input),

@@ -10,6 +10,7 @@ import { decodeMessage } from "../../src/wire/decode.js";
 import { encodeQuery } from "../../src/wire/message.js";
 import { DEFAULT_TCP_OPTIONS, listenTcp } from "../../src/frontends/tcp.js";
 import type { DnsHandlerDeps } from "../../src/frontends/dns-handler.js";
+import { internalErrorCount, onInternalError } from "../../src/guard.js";
 
 let daemon: Daemon;
 let port: number;
@@ -128,6 +129,52 @@ describe("TCP pipelining is bounded", () => {
       expect(limits).toEqual(["tcp-pipelined"]); // one pause, held while 4 waited, lifted once all were read
       s.destroy();
     } finally {
+      await listener.close();
+    }
+  });
+});
+
+describe("TCP callbacks go through guard.ts", () => {
+  it("a handler that throws, or whose reply promise rejects, is counted as an internal error; the listener keeps serving", async () => {
+    const faults: string[] = [];
+    const previous = onInternalError((where) => faults.push(where));
+    let mode: "throw" | "reject" | "answer" = "throw";
+    const deps = {
+      log: pino({ level: "silent" }),
+      delegate: (msg: Buffer) => {
+        if (mode === "throw") throw new Error("bug in a handler");
+        if (mode === "reject") return Promise.reject(new Error("bug in an async handler"));
+        return Promise.resolve(Buffer.from(msg));
+      },
+    } as unknown as DnsHandlerDeps;
+    const listener = await listenTcp("127.0.0.1", 0, deps);
+    const update = (id: number) => {
+      const m = encodeQuery(id, ["x", "local"], Type.SOA);
+      m[2] = 5 << 3; // opcode UPDATE: handed to the delegate
+      return Buffer.concat([Buffer.from([0, m.length]), m]);
+    };
+    try {
+      const before = internalErrorCount();
+      for (const m of ["throw", "reject"] as const) {
+        mode = m;
+        const s = connect(listener.port, "127.0.0.1");
+        await once(s, "connect");
+        s.write(update(1));
+        for (let i = 0; i < 200 && internalErrorCount() === before + (m === "throw" ? 0 : 1); i++) await new Promise((r) => setTimeout(r, 5));
+        s.destroy();
+      }
+      expect(internalErrorCount() - before).toBe(2);
+      expect(faults).toEqual(["tcp data", "tcp reply"]);
+      // and the listener still answers
+      mode = "answer";
+      const s = connect(listener.port, "127.0.0.1");
+      await once(s, "connect");
+      s.write(update(9));
+      const [reply] = (await once(s, "data")) as [Buffer];
+      expect(reply.readUInt16BE(2)).toBe(9);
+      s.destroy();
+    } finally {
+      onInternalError(previous);
       await listener.close();
     }
   });

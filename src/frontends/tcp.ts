@@ -13,7 +13,7 @@
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { guarded, later, reportInternalError } from "../guard.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
-import { formatPeer } from "./peer.js";
+import { addressOf, formatPeer } from "./peer.js";
 
 export interface TcpOptions {
   /** Close a connection after this long without traffic, ms. */
@@ -56,7 +56,7 @@ export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, opti
   const perSource = new Map<string, number>();
   const server: Server = createServer(
     guarded("tcp connection", (socket: Socket) => {
-      const source = socket.remoteAddress ?? "";
+      const source = addressOf(socket.remoteAddress ?? "");
       const fromSource = perSource.get(source) ?? 0;
       if (sockets.size >= options.maxConnections || fromSource >= options.maxPerSource) {
         const limit = sockets.size >= options.maxConnections ? "tcp-connections" : "tcp-connections-per-source";

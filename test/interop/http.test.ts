@@ -129,6 +129,7 @@ describe.skipIf(missingTool("curl", "dig", "nsupdate"))("HTTP admin API", () => 
     // a page on attacker.example re-pointed at 127.0.0.1 makes the browser send its own name as Host
     const rebound = curl(["-H", "Host: attacker.example"], "/v1/types");
     expect(rebound.status).toBe(421);
+    expect(spawnSync("curl", ["-s", "-o", "/dev/null", "-D", "-", "-H", "Host: attacker.example", `${base}/`], { encoding: "utf8" }).stdout.toLowerCase()).toMatch(/^x-content-type-options: nosniff\r?$/m);
     expect(rebound.text.split("\n")).toHaveLength(1);
     expect((rebound.body as { error: string }).error).toMatch(/does not answer for the host "attacker\.example".*--http-host/);
     await d.waitForLog(/"host":"attacker\.example".*HTTP request refused: its Host is not this server/);

@@ -190,7 +190,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
     const dashboard = method === "GET" && (path === "/" || path === "/dashboard.js" || path === "/dashboard.css");
-    res.setHeader("content-security-policy", dashboard ? DASHBOARD_CSP : API_CSP);
+    if (dashboard) res.setHeader("content-security-policy", DASHBOARD_CSP);
     const ctx = { now: deps.clock.now(), ...(deps.node !== undefined ? { node: deps.node } : {}) };
 
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
@@ -324,6 +324,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       res.setHeader("x-content-type-options", "nosniff");
       res.setHeader("x-frame-options", "DENY");
       res.setHeader("referrer-policy", "no-referrer");
+      res.setHeader("content-security-policy", API_CSP);
       try {
         await route(req, res);
       } catch (err) {

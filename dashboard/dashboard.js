@@ -15,6 +15,7 @@ function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "text") e.textContent = v;
+    else if (k === "style") e.style.cssText = v; // through the CSSOM: the Content-Security-Policy allows no inline style attributes
     else e.setAttribute(k, v);
   }
   for (const c of children) e.append(c);
@@ -33,7 +34,8 @@ async function refreshHealth() {
     const res = await fetch("/readyz");
     const body = await res.json();
     const st = body.store;
-    $("health").textContent = `store ${st.location}${st.revision ? `, revision ${st.revision}` : ""}${st.lagMs !== undefined ? `, lag ${st.lagMs} ms` : ""}: ${res.ok ? "healthy" : "OUT OF REACH (answers may be stale; registrations refused)"}`;
+    // the store's location is told only to those who may read the API (--http-read-from, or the token)
+    $("health").textContent = `store${st.location ? ` ${st.location}` : ""}${st.revision ? `, revision ${st.revision}` : ""}${st.lagMs !== undefined ? `, lag ${st.lagMs} ms` : ""}: ${res.ok ? "healthy" : "OUT OF REACH (answers may be stale; registrations refused)"}`;
     $("health").className = res.ok ? "" : "bad";
   } catch {
     $("health").textContent = "daemon unreachable";

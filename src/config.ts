@@ -2,12 +2,13 @@
 // (layered in config-layers.ts) all go through `resolveConfig`, which names the
 // bad setting.
 import { isIP } from "node:net";
-import { availableParallelism } from "node:os";
+import { availableParallelism, hostname } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
-import { DEFAULT_TCP_OPTIONS, type TcpOptions } from "./frontends/tcp.js";
+import { DEFAULT_TCP_OPTIONS, MIN_UNSENT_BYTES, type TcpOptions } from "./frontends/tcp.js";
 import { DEFAULT_LIMITS } from "./frontends/update-handler.js";
 import { DEFAULT_CACHE_LIMITS } from "./frontends/mdns/cache.js";
+import { DEFAULT_WATCH_LIMITS } from "./frontends/http/server.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
 import { DEFAULT_ALLOW_UPDATE, makePolicy, sourceMatcher } from "./update/policy.js";
@@ -71,6 +72,11 @@ export interface Config {
     tokenFile?: string;
     /** Sources that may read without the token. */
     readFrom: readonly string[];
+    /** Host names requests may name besides IP addresses and localhost (DNS rebinding); default this machine's host name. */
+    hosts: readonly string[];
+    /** Event streams (/v1/watch) open at once in all, and from one address. */
+    maxWatchers: number;
+    maxWatchersPerSource: number;
   };
 }
 
@@ -100,6 +106,9 @@ export interface ConfigInput {
   tcpMaxConnections?: string | number;
   tcpReadTimeoutMs?: string | number;
   tcpMaxPerSource?: string | number;
+  tcpMaxUnsentBytes?: string | number;
+  tcpMaxPipelined?: string | number;
+  tcpWriteTimeoutMs?: string | number;
   ringPoints?: string | number;
   dataDir?: string;
   store?: string;
@@ -136,6 +145,9 @@ export interface ConfigInput {
   http?: string;
   httpTokenFile?: string;
   httpReadFrom?: string[];
+  httpHost?: string[];
+  httpMaxWatchers?: string | number;
+  httpMaxWatchersPerSource?: string | number;
 }
 
 export const DEFAULT_PORT = 8053;
@@ -211,6 +223,9 @@ export function resolveConfig(input: ConfigInput): Config {
       maxConnections: int("--tcp-max-connections", input.tcpMaxConnections, DEFAULT_TCP_OPTIONS.maxConnections, 1, 65_535),
       readTimeoutMs: int("--tcp-read-timeout-ms", input.tcpReadTimeoutMs, DEFAULT_TCP_OPTIONS.readTimeoutMs, 1, 60_000),
       maxPerSource: int("--tcp-max-per-source", input.tcpMaxPerSource, DEFAULT_TCP_OPTIONS.maxPerSource, 1, 65_535),
+      maxUnsentBytes: int("--tcp-max-unsent-bytes", input.tcpMaxUnsentBytes, DEFAULT_TCP_OPTIONS.maxUnsentBytes, MIN_UNSENT_BYTES, 1 << 30),
+      maxPipelined: int("--tcp-max-pipelined", input.tcpMaxPipelined, DEFAULT_TCP_OPTIONS.maxPipelined, 1, 65_535),
+      writeTimeoutMs: int("--tcp-write-timeout-ms", input.tcpWriteTimeoutMs, DEFAULT_TCP_OPTIONS.writeTimeoutMs, 1, 600_000),
     },
     ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 65_536),
     store: parseStore(input),
@@ -268,13 +283,24 @@ function parseHttp(input: ConfigInput): Pick<Config, "http"> {
   if (input.http === undefined) {
     if (input.httpTokenFile !== undefined) bad("--http-token-file", "has no use without --http ADDR:PORT");
     if (input.httpReadFrom !== undefined) bad("--http-read-from", "has no use without --http ADDR:PORT");
+    if (input.httpHost !== undefined) bad("--http-host", "has no use without --http ADDR:PORT");
     return {};
   }
   const listen = parseListenAddress(input.http, "--http");
   if (listen.length !== 1) bad("--http", `"${input.http}": give one ADDRESS:PORT, e.g. 127.0.0.1:8080`);
   const readFrom = input.httpReadFrom && input.httpReadFrom.length > 0 ? input.httpReadFrom : DEFAULT_HTTP_READ_FROM;
   sourceMatcher(readFrom, "--http-read-from"); // validates now
-  return { http: { listen: listen[0]!, ...(input.httpTokenFile !== undefined ? { tokenFile: input.httpTokenFile } : {}), readFrom } };
+  const hosts = input.httpHost && input.httpHost.length > 0 ? input.httpHost.map(parseHttpHost) : [hostname()];
+  const maxWatchers = int("--http-max-watchers", input.httpMaxWatchers, DEFAULT_WATCH_LIMITS.maxStreams, 1, 100_000);
+  const maxWatchersPerSource = int("--http-max-watchers-per-source", input.httpMaxWatchersPerSource, DEFAULT_WATCH_LIMITS.maxPerSource, 1, 100_000);
+  return { http: { listen: listen[0]!, ...(input.httpTokenFile !== undefined ? { tokenFile: input.httpTokenFile } : {}), readFrom, hosts, maxWatchers, maxWatchersPerSource } };
+}
+
+/** A host name for --http-host: a DNS name without port or scheme (IP addresses and localhost are always accepted). */
+function parseHttpHost(text: string): string {
+  const name = text.trim().toLowerCase().replace(/\.$/, "");
+  if (!/^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$/.test(name) || name.length > 253) bad("--http-host", `"${text}" is not a host name like ringdns.example (no port, no scheme; IP addresses and localhost are always accepted)`);
+  return name;
 }
 
 function parseWorkers(v: string | number | undefined): number {

@@ -212,6 +212,9 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         observeUpdate: (rcode) => metrics.observeUpdate("http", rcode),
         ...(token !== undefined ? { token } : {}),
         readsOpenTo: sourceMatcher(config.http.readFrom, "--http-read-from"),
+        hosts: config.http.hosts,
+        watchLimits: { maxStreams: config.http.maxWatchers, maxPerSource: config.http.maxWatchersPerSource },
+        observeLimit: (limit) => metrics.observeLimit(limit),
       });
       httpListener = http;
       closers.unshift(async () => {

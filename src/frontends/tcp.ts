@@ -1,8 +1,19 @@
 // Unicast DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-byte length prefix,
 // many queries per connection answered in order, an idle timeout, and a cap
 // on open connections so slow or idle clients cannot hold every socket.
+//
+// Pipelining (RFC 7766 §6.2.1.1) is bounded the way miekg/dns (CoreDNS) and
+// BIND bound it: a client gets only so much ahead of us. A connection stops
+// reading while its unsent replies exceed `maxUnsentBytes` or while
+// `maxPipelined` of its queries wait for an answer (UPDATEs waiting for the
+// store), and reads on when they drain; a client that takes none of its
+// replies for `writeTimeoutMs` is closed. Without this, one connection
+// pipelining thousands of browse queries and never reading made the daemon
+// buffer every reply (+75 MiB for 2,000).
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
+import { guarded, later, reportInternalError } from "../guard.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+import { addressOf, formatPeer } from "./peer.js";
 
 export interface TcpOptions {
   /** Close a connection after this long without traffic, ms. */
@@ -13,9 +24,26 @@ export interface TcpOptions {
   maxConnections: number;
   /** Open connections from one address at most. */
   maxPerSource: number;
+  /** Replies written and not yet taken by the client, bytes, beyond which the connection reads no more queries until they drain. */
+  maxUnsentBytes: number;
+  /** Queries of one connection read and not yet answered (UPDATEs waiting for the store) at most; reading pauses beyond. */
+  maxPipelined: number;
+  /** A connection whose client takes none of its unsent replies for this long is closed, ms. */
+  writeTimeoutMs: number;
 }
 
-export const DEFAULT_TCP_OPTIONS: TcpOptions = { idleTimeoutMs: 10_000, readTimeoutMs: 2_000, maxConnections: 256, maxPerSource: 32 };
+export const DEFAULT_TCP_OPTIONS: TcpOptions = {
+  idleTimeoutMs: 10_000,
+  readTimeoutMs: 2_000,
+  maxConnections: 256,
+  maxPerSource: 32,
+  maxUnsentBytes: 128 * 1024,
+  maxPipelined: 16,
+  writeTimeoutMs: 2_000,
+};
+
+/** The smallest `maxUnsentBytes`: above a socket's high-water mark (16 KiB), so going over it always ends in a 'drain'. */
+export const MIN_UNSENT_BYTES = 64 * 1024;
 
 export interface TcpListener {
   readonly address: string;
@@ -26,31 +54,39 @@ export interface TcpListener {
 export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, options: TcpOptions = DEFAULT_TCP_OPTIONS): Promise<TcpListener> {
   const sockets = new Set<Socket>();
   const perSource = new Map<string, number>();
-  const server: Server = createServer((socket) => {
-    const source = socket.remoteAddress ?? "";
-    const fromSource = perSource.get(source) ?? 0;
-    if (sockets.size >= options.maxConnections || fromSource >= options.maxPerSource) {
-      const limit = sockets.size >= options.maxConnections ? "tcp-connections" : "tcp-connections-per-source";
-      deps.metrics?.observeLimit(limit);
-      deps.log.warn({ peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource }, "TCP connection limit reached, closing new connection");
-      socket.destroy();
-      return;
-    }
-    sockets.add(socket);
-    perSource.set(source, fromSource + 1);
-    socket.on("close", () => {
-      sockets.delete(socket);
-      const left = (perSource.get(source) ?? 1) - 1;
-      if (left > 0) perSource.set(source, left);
-      else perSource.delete(source);
-    });
-    serveConnection(socket, deps, options);
-  });
+  const server: Server = createServer(
+    guarded("tcp connection", (socket: Socket) => {
+      const source = addressOf(socket.remoteAddress ?? "");
+      const fromSource = perSource.get(source) ?? 0;
+      if (sockets.size >= options.maxConnections || fromSource >= options.maxPerSource) {
+        const limit = sockets.size >= options.maxConnections ? "tcp-connections" : "tcp-connections-per-source";
+        deps.metrics?.observeLimit(limit);
+        deps.log.warn({ peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource }, "TCP connection limit reached, closing new connection");
+        socket.destroy();
+        return;
+      }
+      sockets.add(socket);
+      perSource.set(source, fromSource + 1);
+      socket.on(
+        "close",
+        guarded("tcp close", () => {
+          sockets.delete(socket);
+          const left = (perSource.get(source) ?? 1) - 1;
+          if (left > 0) perSource.set(source, left);
+          else perSource.delete(source);
+        }),
+      );
+      serveConnection(socket, deps, options);
+    }),
+  );
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port, ipv6Only: isIPv6(host) }, () => {
       server.off("error", reject);
-      server.on("error", (err) => deps.log.error({ err }, "TCP server error"));
+      server.on(
+        "error",
+        guarded("tcp server error", (err: Error) => deps.log.error({ err }, "TCP server error")),
+      );
       const a = server.address() as { address: string; port: number };
       resolve({
         address: a.address,
@@ -66,26 +102,69 @@ export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, opti
 }
 
 function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptions): void {
-  const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-  let pending = Buffer.alloc(0);
+  const peer = formatPeer(socket.remoteAddress ?? "", socket.remotePort ?? 0);
+  let pending: Buffer = Buffer.alloc(0);
   // replies go out in request order; an UPDATE in the queue holds back what follows it
   let queue: Promise<void> | undefined;
+  /** Queries read whose reply is not written yet (the asynchronous ones: UPDATEs, handed-on messages). */
+  let unanswered = 0;
+  /** Reading stopped because the client is too far ahead of us. */
+  let paused = false;
+  /** Reply bytes handed to the socket since it opened; minus socket.writableLength, what the client has taken. */
+  let written = 0;
   socket.setNoDelay(true);
-  socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
-  socket.on("error", (err) => deps.log.debug({ err, peer }, "TCP connection error"));
+  socket.setTimeout(
+    options.idleTimeoutMs,
+    guarded("tcp idle timeout", () => socket.destroy()),
+  );
+  socket.on(
+    "error",
+    guarded("tcp socket error", (err: Error) => deps.log.debug({ err, peer }, "TCP connection error")),
+  );
+
   const write = (reply: Buffer | null) => {
     if (!reply || socket.destroyed) return;
     const framed = Buffer.allocUnsafe(2 + reply.length);
     framed.writeUInt16BE(reply.length, 0);
     reply.copy(framed, 2);
+    written += framed.length;
     socket.write(framed);
   };
-  const enqueue = (p: Promise<void>) => {
-    queue = p;
-    void p.finally(() => {
-      if (queue === p) queue = undefined;
+
+  // a client that takes none of its replies for writeTimeoutMs is closed; one that reads slowly is not
+  let stall: NodeJS.Timeout | undefined;
+  const watchStall = () => {
+    if (stall !== undefined) return;
+    const takenThen = written - socket.writableLength;
+    stall = later("tcp write timeout", options.writeTimeoutMs, () => {
+      stall = undefined;
+      if (socket.destroyed || socket.writableLength === 0) return;
+      if (written - socket.writableLength > takenThen) return watchStall();
+      deps.metrics?.observeLimit("tcp-write-timeout");
+      deps.log.info({ peer, unsentBytes: socket.writableLength, ms: options.writeTimeoutMs }, "TCP client takes none of its replies, closing the connection");
+      socket.destroy();
     });
   };
+
+  const tooFarAhead = (): "tcp-unsent-bytes" | "tcp-pipelined" | undefined =>
+    socket.writableLength > options.maxUnsentBytes && socket.writableNeedDrain ? "tcp-unsent-bytes" : unanswered >= options.maxPipelined ? "tcp-pipelined" : undefined;
+
+  const answered = () => {
+    unanswered--;
+    if (paused) readQueries();
+  };
+  const enqueue = (p: Promise<void>) => {
+    unanswered++;
+    const tracked = p.then(guarded("tcp reply written", answered), (err: unknown) => {
+      reportInternalError("tcp reply", err);
+      socket.destroy();
+    });
+    queue = tracked;
+    void tracked.finally(() => {
+      if (queue === tracked) queue = undefined;
+    });
+  };
+
   // a message under way must be complete within readTimeoutMs of its first byte
   let readDeadline: NodeJS.Timeout | undefined;
   const onReadTimeout = () => {
@@ -93,12 +172,23 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
     deps.log.info({ peer, ms: options.readTimeoutMs }, "TCP message not complete in time, closing the connection");
     socket.destroy();
   };
-  socket.on("close", () => clearTimeout(readDeadline));
-  socket.on("data", (chunk) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 2) {
+
+  /** Answer the whole messages in `pending`, as far as the client's unsent replies and unanswered queries allow. */
+  const readQueries = () => {
+    while (pending.length >= 2 && !socket.destroyed) {
       const len = pending.readUInt16BE(0);
       if (pending.length < 2 + len) break;
+      const limit = tooFarAhead();
+      if (limit) {
+        if (!paused) {
+          paused = true;
+          socket.pause();
+          deps.metrics?.observeLimit(limit);
+          deps.log.debug({ peer, limit, unsentBytes: socket.writableLength, unanswered }, "TCP client too far ahead: reading paused");
+        }
+        if (limit === "tcp-unsent-bytes") watchStall();
+        return;
+      }
       const msg = pending.subarray(2, 2 + len);
       pending = pending.subarray(2 + len);
       clearTimeout(readDeadline);
@@ -111,6 +201,33 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       if (reply instanceof Promise) enqueue(reply.then(write));
       else write(reply);
     }
-    if (pending.length > 0 && readDeadline === undefined) readDeadline = setTimeout(onReadTimeout, options.readTimeoutMs);
-  });
+    if (pending.length > 0 && readDeadline === undefined) readDeadline = later("tcp read timeout", options.readTimeoutMs, onReadTimeout);
+    if (paused && !socket.destroyed) {
+      paused = false;
+      socket.resume();
+    }
+  };
+
+  socket.on(
+    "drain",
+    guarded("tcp drain", () => {
+      clearTimeout(stall);
+      stall = undefined;
+      if (paused) readQueries();
+    }),
+  );
+  socket.on(
+    "close",
+    guarded("tcp connection close", () => {
+      clearTimeout(readDeadline);
+      clearTimeout(stall);
+    }),
+  );
+  socket.on(
+    "data",
+    guarded("tcp data", (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      readQueries();
+    }),
+  );
 }

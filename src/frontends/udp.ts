@@ -5,6 +5,7 @@ import { isIPv6 } from "node:net";
 import { truncatedReply } from "../wire/message.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 import { verifiedReplies } from "./cookies.js";
+import { formatPeer } from "./peer.js";
 
 const UDP_RECEIVE_BUFFER = 4 << 20;
 
@@ -27,7 +28,7 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
       // no callback: a send error reaches the socket's "error" listener, and the hot path allocates one closure less
       socket.send(reply, rinfo.port, rinfo.address);
     };
-    const reply = handleDnsMessage(msg, "udp", `${rinfo.address}:${rinfo.port}`, deps);
+    const reply = handleDnsMessage(msg, "udp", formatPeer(rinfo.address, rinfo.port), deps);
     if (reply instanceof Promise) return reply.then(send);
     send(reply);
   }),

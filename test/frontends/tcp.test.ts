@@ -8,6 +8,9 @@ import { startDaemon, type Daemon } from "../../src/daemon.js";
 import { Type } from "../../src/wire/constants.js";
 import { decodeMessage } from "../../src/wire/decode.js";
 import { encodeQuery } from "../../src/wire/message.js";
+import { DEFAULT_TCP_OPTIONS, listenTcp } from "../../src/frontends/tcp.js";
+import type { DnsHandlerDeps } from "../../src/frontends/dns-handler.js";
+import { internalErrorCount, onInternalError } from "../../src/guard.js";
 
 let daemon: Daemon;
 let port: number;
@@ -76,5 +79,103 @@ describe("TCP frontend", () => {
     const waited = Date.now() - started;
     expect(waited).toBeGreaterThanOrEqual(900);
     expect(waited).toBeLessThan(5000);
+  });
+});
+
+describe("TCP pipelining is bounded", () => {
+  it("--tcp-max-pipelined: a connection reads no more while that many of its queries wait for an answer, then reads on; replies stay in order", async () => {
+    // UPDATEs handed to a delegate that answers only when told (one at a time: an UPDATE holds back what follows it)
+    const waiting: { id: number; answer: (b: Buffer) => void }[] = [];
+    const limits: string[] = [];
+    const deps = {
+      log: pino({ level: "silent" }),
+      delegate: (msg: Buffer) => new Promise<Buffer>((answer) => waiting.push({ id: msg.readUInt16BE(0), answer })),
+      metrics: { observeLimit: (l: string) => limits.push(l), observeQuery: () => {}, observeUpdate: () => {} },
+    } as unknown as DnsHandlerDeps;
+    const listener = await listenTcp("127.0.0.1", 0, deps, { ...DEFAULT_TCP_OPTIONS, maxPipelined: 4 });
+    try {
+      const s = connect(listener.port, "127.0.0.1");
+      await once(s, "connect");
+      const frames = Array.from({ length: 50 }, (_, id) => {
+        const m = encodeQuery(id, ["x", "local"], Type.SOA);
+        m[2] = 5 << 3; // opcode UPDATE
+        return Buffer.concat([Buffer.from([0, m.length]), m]);
+      });
+      const ids: number[] = [];
+      let got = Buffer.alloc(0);
+      s.on("data", (c: Buffer) => {
+        got = Buffer.concat([got, c]);
+        while (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
+          ids.push(got.readUInt16BE(2));
+          got = got.subarray(2 + got.readUInt16BE(0));
+        }
+      });
+      s.write(Buffer.concat(frames)); // all 50 arrive at once
+      const until = async (ok: () => boolean) => {
+        for (let i = 0; i < 300 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+        expect(ok()).toBe(true);
+      };
+      await until(() => waiting.length === 1);
+      // the connection stopped reading at 4 unanswered (today it read all 50 and queued them)
+      expect(limits).toEqual(["tcp-pipelined"]);
+      // answering lets it read on, until every one is answered, in order
+      for (let answered = 0; answered < 50; answered++) {
+        await until(() => waiting.length > answered);
+        const w = waiting[answered]!;
+        w.answer(Buffer.from(frames[w.id]!.subarray(2)));
+      }
+      await until(() => ids.length === 50);
+      expect(ids).toEqual(Array.from({ length: 50 }, (_, i) => i));
+      expect(limits).toEqual(["tcp-pipelined"]); // one pause, held while 4 waited, lifted once all were read
+      s.destroy();
+    } finally {
+      await listener.close();
+    }
+  });
+});
+
+describe("TCP callbacks go through guard.ts", () => {
+  it("a handler that throws, or whose reply promise rejects, is counted as an internal error; the listener keeps serving", async () => {
+    const faults: string[] = [];
+    const previous = onInternalError((where) => faults.push(where));
+    let mode: "throw" | "reject" | "answer" = "throw";
+    const deps = {
+      log: pino({ level: "silent" }),
+      delegate: (msg: Buffer) => {
+        if (mode === "throw") throw new Error("bug in a handler");
+        if (mode === "reject") return Promise.reject(new Error("bug in an async handler"));
+        return Promise.resolve(Buffer.from(msg));
+      },
+    } as unknown as DnsHandlerDeps;
+    const listener = await listenTcp("127.0.0.1", 0, deps);
+    const update = (id: number) => {
+      const m = encodeQuery(id, ["x", "local"], Type.SOA);
+      m[2] = 5 << 3; // opcode UPDATE: handed to the delegate
+      return Buffer.concat([Buffer.from([0, m.length]), m]);
+    };
+    try {
+      const before = internalErrorCount();
+      for (const m of ["throw", "reject"] as const) {
+        mode = m;
+        const s = connect(listener.port, "127.0.0.1");
+        await once(s, "connect");
+        s.write(update(1));
+        for (let i = 0; i < 200 && internalErrorCount() === before + (m === "throw" ? 0 : 1); i++) await new Promise((r) => setTimeout(r, 5));
+        s.destroy();
+      }
+      expect(internalErrorCount() - before).toBe(2);
+      expect(faults).toEqual(["tcp data", "tcp reply"]);
+      // and the listener still answers
+      mode = "answer";
+      const s = connect(listener.port, "127.0.0.1");
+      await once(s, "connect");
+      s.write(update(9));
+      const [reply] = (await once(s, "data")) as [Buffer];
+      expect(reply.readUInt16BE(2)).toBe(9);
+      s.destroy();
+    } finally {
+      onInternalError(previous);
+      await listener.close();
+    }
   });
 });

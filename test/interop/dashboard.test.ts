@@ -17,6 +17,8 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
   let d: RunningDaemon;
   let browser: Browser;
   let page: Page;
+  let headers: Record<string, string> = {};
+  const violations: string[] = [];
   const nsupdate = (lines: string) => {
     const r = spawnSync("nsupdate", [], { input: `server 127.0.0.1 ${d.port}\nzone local.\n${lines}\nsend\n`, encoding: "utf8" });
     expect(r.status, r.stderr).toBe(0);
@@ -33,7 +35,10 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
     const failed: string[] = [];
     page.on("requestfailed", (r) => failed.push(r.url()));
     page.on("pageerror", (e) => failed.push(String(e)));
-    await page.goto(`http://127.0.0.1:${d.httpPort}/`, { waitUntil: "load" });
+    // what the Content-Security-Policy blocks, Chromium reports on the console ("Refused to …")
+    page.on("console", (m) => void (/Content Security Policy|Refused to/i.test(m.text()) && violations.push(m.text())));
+    const res = await page.goto(`http://127.0.0.1:${d.httpPort}/`, { waitUntil: "load" });
+    headers = res!.headers();
     expect(failed).toEqual([]);
   }, 60_000);
   afterAll(async () => {
@@ -70,6 +75,19 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
       const target = dig("dig", "127.0.0.1", d.port, [`${key}._hash._dash._tcp.local`, "SRV"]).answer[0]!.rdata.split(" ")[3]!;
       expect(`${shown}.local.`).toBe(target);
     }
+  });
+
+  it("runs under its strict Content-Security-Policy: nothing refused, swatches coloured; nosniff, never framed", async () => {
+    expect(headers["content-security-policy"]).toMatch(/default-src 'none'/);
+    expect(headers["content-security-policy"]).toMatch(/frame-ancestors 'none'/);
+    expect(headers["content-security-policy"]).not.toMatch(/unsafe-inline|unsafe-eval/);
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    expect(headers["x-frame-options"]).toBe("DENY");
+    const colours = await page.$$eval("#legend .swatch", (ss) => ss.map((s) => getComputedStyle(s).backgroundColor));
+    expect(colours.length).toBeGreaterThan(0);
+    expect(colours.every((c) => c !== "rgba(0, 0, 0, 0)")).toBe(true);
+    expect(await page.$eval("#health", (h) => h.textContent)).toMatch(/healthy/);
+    expect(violations).toEqual([]);
   });
 
   it("drops a deregistered instance and its arcs, and lists what happened in the events pane", async () => {

@@ -28,7 +28,7 @@ function hasPrometheusParser(): boolean {
 let d: RunningDaemon;
 let base: string;
 beforeAll(async () => {
-  d = await startDaemon(["--http", "127.0.0.1:0", "--http-token-file", tokenFile, "--services", writeServicesFile(20, "_kv._tcp"), "--lease-min", "1"]);
+  d = await startDaemon(["--http", "127.0.0.1:0", "--http-token-file", tokenFile, "--http-host", "ringdns.example", "--services", writeServicesFile(20, "_kv._tcp"), "--lease-min", "1"]);
   base = `http://127.0.0.1:${d.httpPort}`;
 });
 afterAll(() => d?.stop());
@@ -123,6 +123,38 @@ describe.skipIf(missingTool("curl", "dig", "nsupdate"))("HTTP admin API", () => 
       }
     }
     expect((await fetch(`${base}/v1/nothing`)).status).toBe(404);
+  });
+
+  it("refuses a Host that is not this server (DNS rebinding) with 421 and a one-line reason, and logs the host; IP, localhost and --http-host names pass", async () => {
+    // a page on attacker.example re-pointed at 127.0.0.1 makes the browser send its own name as Host
+    const rebound = curl(["-H", "Host: attacker.example"], "/v1/types");
+    expect(rebound.status).toBe(421);
+    expect(spawnSync("curl", ["-s", "-o", "/dev/null", "-D", "-", "-H", "Host: attacker.example", `${base}/`], { encoding: "utf8" }).stdout.toLowerCase()).toMatch(/^x-content-type-options: nosniff\r?$/m);
+    expect(rebound.text.split("\n")).toHaveLength(1);
+    expect((rebound.body as { error: string }).error).toMatch(/does not answer for the host "attacker\.example".*--http-host/);
+    await d.waitForLog(/"host":"attacker\.example".*HTTP request refused: its Host is not this server/);
+    expect(curl(["-H", "Host: attacker.example:80"], "/healthz").status).toBe(421);
+    // absolute-form: the target's authority is the host (RFC 9112 §3.2.2)
+    expect(curl(["--request-target", "http://attacker.example/v1/types"], "/").status).toBe(421);
+    for (const host of [`127.0.0.1:${d.httpPort}`, `localhost:${d.httpPort}`, `[::1]:${d.httpPort}`, "ringdns.example", "RINGDNS.example."]) expect(curl(["-H", `Host: ${host}`], "/v1/types").status, host).toBe(200);
+  });
+
+  it("every response says nosniff and may not be framed; the API may load nothing", () => {
+    for (const path of ["/", "/v1/types", "/v1/nothing", "/healthz", "/metrics"]) {
+      const h = spawnSync("curl", ["-s", "-o", "/dev/null", "-D", "-", `${base}${path}`], { encoding: "utf8" }).stdout.toLowerCase();
+      expect(h, path).toMatch(/^x-content-type-options: nosniff\r?$/m);
+      expect(h, path).toMatch(/^x-frame-options: deny\r?$/m);
+      expect(h, path).toMatch(/^content-security-policy: default-src 'none';.*frame-ancestors 'none'/m);
+    }
+  });
+
+  it("a malformed %-escape in the path is the client's error: 400 with a reason, and no error logged", () => {
+    for (const path of ["/v1/types/_kv._tcp/instances/%E0%A4%A", "/v1/types/%ZZ/instances", "/v1/types/_kv._tcp/instances/%"]) {
+      const r = curl([], path);
+      expect(r.status, path).toBe(400);
+      expect((r.body as { error: string }).error).toMatch(/malformed %-escape/);
+    }
+    expect(d.logs.filter((l) => /"level":50/.test(l))).toEqual([]);
   });
 
   it("/healthz and /readyz", () => {

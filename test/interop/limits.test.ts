@@ -13,7 +13,8 @@ import { sendUpdate } from "../../src/client/update-client.js";
 import { parseName } from "../../src/names.js";
 import { Type } from "../../src/wire/constants.js";
 import { encodeQuery } from "../../src/wire/message.js";
-import { startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { readFileSync } from "node:fs";
+import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
 import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 
 const zone = parseName("local.");
@@ -65,6 +66,37 @@ describe("limits", () => {
     expect(Date.now() - started).toBeLessThan(1500);
     expect(await limitHits("tcp-read-timeout")).toBe(1);
     expect((await queryServer({ host: "127.0.0.1", port: d!.port }, parseName("nothing.local."), Type.A, { tcp: true })).rcodeName).toBe("NXDOMAIN");
+  });
+
+  it("--tcp-max-unsent-bytes: a client pipelining 2,000 browse queries and never reading is not buffered for; it is closed after --tcp-write-timeout-ms", async () => {
+    // today's numbers on this machine: without the bound all 2,000 (30 KB each) were answered into memory, RSS +73 MiB;
+    // with it about 140 are answered (what the kernel's socket buffers take, plus 128 KiB), RSS +7 MiB
+    await start(["--services", writeServicesFile(300), "--tcp-write-timeout-ms", "1000", "--tcp-idle-timeout", "30"]);
+    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${d!.proc.pid}/status`, "utf8"))![1]) / 1024;
+    const tcpBrowses = async () => Number(/^ringdns_queries_total\{transport="tcp",qtype="PTR",rcode="NOERROR"\} (\d+)/m.exec(await (await fetch(`http://127.0.0.1:${d!.httpPort}/metrics`)).text())?.[1] ?? 0);
+    const before = rss();
+    const s = await opened(d!.port);
+    s.pause(); // never reads
+    const q = encodeQuery(1, ["_big", "_tcp", "local"], Type.PTR);
+    const framed = Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    s.write(Buffer.concat(Array.from({ length: 2000 }, () => framed)));
+    let peak = before;
+    const sampling = setInterval(() => (peak = Math.max(peak, rss())), 20);
+    try {
+      await d!.waitForLog(/TCP client takes none of its replies, closing the connection/, 8000);
+    } finally {
+      clearInterval(sampling);
+    }
+    s.resume(); // a paused socket does not notice the reset: read, and see the connection is gone
+    expect(await closedWithin(s, 2000)).toBe(true);
+    const answered = await tcpBrowses();
+    console.log(`2,000 pipelined browses, client not reading: ${answered} answered, RSS ${before.toFixed(0)} -> peak ${peak.toFixed(0)} MiB`);
+    expect(answered).toBeLessThan(1000);
+    expect(await limitHits("tcp-unsent-bytes")).toBe(1);
+    expect(await limitHits("tcp-write-timeout")).toBe(1);
+    expect(peak - before).toBeLessThan(50); // secondary: generous; the unbounded daemon grew by 70+
+    // a client that reads gets the whole reply as before
+    expect((await queryServer({ host: "127.0.0.1", port: d!.port }, parseName("_big._tcp.local."), Type.PTR, { tcp: true })).answers).toHaveLength(300);
   });
 
   it("--max-instances-per-type and --max-registrations refuse new instances, not renewals; nothing half-applied", async () => {

@@ -7,6 +7,7 @@ import { formatServiceType, type ServiceType } from "../../names.js";
 import { instanceId, type Registry } from "../../registry/registry.js";
 import type { Change } from "../../registry/types.js";
 import { performance } from "node:perf_hooks";
+import { later } from "../../guard.js";
 import { hostView, instanceView, type HostView, type InstanceView } from "./views.js";
 
 type EventBody =
@@ -77,7 +78,7 @@ export class WatchHub {
     this.publish({ event: "instance", op: c.op, type, instance });
     const ringMoved = c.op !== "update" || c.previous?.weight !== c.instance.weight;
     if (!ringMoved) return;
-    if (this.ringsToReport.size === 0) this.ringTimer = setTimeout(() => this.reportRings(), this.ringDelay).unref();
+    if (this.ringsToReport.size === 0) this.ringTimer = later("http watch ring report", this.ringDelay, () => this.reportRings());
     this.ringsToReport.set(type, c.instance.type);
   }
 
@@ -86,12 +87,14 @@ export class WatchHub {
 
   private reportRings(): void {
     const started = performance.now();
-    for (const [type, t] of this.ringsToReport) {
+    const types = [...this.ringsToReport];
+    // cleared first: a fault in one report (caught and counted by guard.ts) must not stop the next from being scheduled
+    this.ringsToReport.clear();
+    for (const [type, t] of types) {
       const names = new Map(this.registry.instances(t).map((i) => [instanceId(i.name), i.name]));
       const shares = Object.fromEntries([...this.registry.ring(t).shares()].map(([id, s]) => [names.get(id) ?? id, s]));
       this.publish({ event: "ring", type, shares });
     }
-    this.ringsToReport.clear();
     // a big ring costs to rebuild: under constant churn, report it less often rather than spend the CPU
     this.ringDelay = Math.max(RING_REPORT_MS, 4 * (performance.now() - started));
   }

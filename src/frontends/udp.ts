@@ -15,23 +15,23 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
   socket.on(
     "message",
     guarded("udp query", (msg: Buffer, rinfo: RemoteInfo) => {
-    const send = (reply: Buffer | null) => {
-      if (!reply) return;
-      if (rrl && !verifiedReplies.has(reply)) {
-        const decision = rrl.decide(rinfo.address, Date.now());
-        if (decision !== "send") {
-          deps.metrics?.observeRateLimited(decision);
-          if (decision === "drop") return;
-          reply = truncatedReply(reply);
+      const send = (reply: Buffer | null) => {
+        if (!reply) return;
+        if (rrl && !verifiedReplies.has(reply)) {
+          const decision = rrl.decide(rinfo.address, Date.now());
+          if (decision !== "send") {
+            deps.metrics?.observeRateLimited(decision);
+            if (decision === "drop") return;
+            reply = truncatedReply(reply);
+          }
         }
-      }
-      // no callback: a send error reaches the socket's "error" listener, and the hot path allocates one closure less
-      socket.send(reply, rinfo.port, rinfo.address);
-    };
-    const reply = handleDnsMessage(msg, "udp", formatPeer(rinfo.address, rinfo.port), deps);
-    if (reply instanceof Promise) return reply.then(send);
-    send(reply);
-  }),
+        // no callback: a send error reaches the socket's "error" listener, and the hot path allocates one closure less
+        socket.send(reply, rinfo.port, rinfo.address);
+      };
+      const reply = handleDnsMessage(msg, "udp", formatPeer(rinfo.address, rinfo.port), deps);
+      if (reply instanceof Promise) return reply.then(send);
+      send(reply);
+    }),
   );
   socket.on("error", guarded("udp socket error", (err: Error) => deps.log.error({ err }, "UDP socket error")));
 }

@@ -20,7 +20,7 @@ import { DaemonMetrics } from "./metrics.js";
 import { sourceMatcher } from "./update/policy.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
-import { formatName, type Labels } from "./names.js";
+import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
 import { openStore } from "./store/open.js";
 import { readToken } from "./setting-files.js";
@@ -54,6 +54,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   const clock = deps.clock ?? systemClock;
   // the files flags name are read before the store is opened (or created): a bad one changes nothing
   const keys = config.keyFiles.flatMap(loadKeyFile);
+  const unknownAdmin = config.adminKeys.find((a) => !keys.some((k) => lowerAscii(formatName(k.name)) === lowerAscii(a)));
+  if (unknownAdmin !== undefined) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--admin-key ${unknownAdmin}: no key of that name in the --key-file files`);
   const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
   const store = deps.store ?? (await openStore(config.store, log));
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
@@ -87,11 +89,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       domains: config.domains,
       keys,
       policy: makePolicy(config.allowUpdate, config.keyZones),
+      adminKeys: new Set(config.adminKeys.map(lowerAscii)),
       lease: config.lease,
       limits: {
         maxRegistrations: config.limits.maxRegistrations,
         maxPerKey: config.limits.maxPerKey,
         maxInstancesPerType: config.limits.maxInstancesPerType,
+        maxAddressesPerHost: config.limits.maxAddressesPerHost,
         maxTxtBytes: config.limits.maxTxtBytes,
         ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),
         hit: (limit) => metrics?.observeLimit(limit),

@@ -18,8 +18,12 @@ export function instanceId(name: string): string {
 
 /** A served domain as registrations name it: presentation form, ASCII lower-case ("a.example."). */
 export function domainKey(domain: Labels): string {
-  return lowerAscii(formatName(domain));
+  let k = domainKeys.get(domain);
+  if (k === undefined) domainKeys.set(domain, (k = lowerAscii(formatName(domain))));
+  return k;
 }
+/** The served domains' label arrays are the same objects query after query: their keys are worked out once. */
+const domainKeys = new WeakMap<Labels, string>();
 
 const scopePart = (domain: string | undefined) => (domain === undefined ? "" : `@${encodeURIComponent(domain)}`);
 

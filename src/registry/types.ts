@@ -60,18 +60,20 @@ export interface Host {
 
 /**
  * Who may change `r`. Records stored before owners existed have none: a
- * signed registration's key still names its owner; otherwise the source does
- * (an UPDATE without a key was unsigned, so `unsigned`).
+ * signed registration's key still names its owner, an instance without one
+ * came from an unsigned update; such a host could have come from either, so
+ * it has no owner (undefined): whoever changes it next owns it.
  */
-export function whoOwns(r: Instance | Host): Owner {
+export function whoOwns(r: Instance | Host): Owner | undefined {
   if (r.owner) return r.owner;
   if ("key" in r && r.key !== undefined) return { kind: "key", name: r.key };
   if (r.source === "static") return { kind: "static" };
   if (r.source === "mdns") return { kind: "mdns" };
-  return { kind: "unsigned" };
+  return "port" in r ? { kind: "unsigned" } : undefined;
 }
 
-export function sameOwner(a: Owner, b: Owner): boolean {
+export function sameOwner(a: Owner | undefined, b: Owner | undefined): boolean {
+  if (!a || !b) return a === b;
   return a.kind === b.kind && (a.kind !== "key" || a.name === (b as { name: string }).name);
 }
 

@@ -64,7 +64,9 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
     return res;
   }
   res.aa = true;
-  const ctx = new Context(registry, options, now, parsed.domain);
+  // the served domain's own labels (not the query's spelling of them) name its registrations: their key is worked out once
+  const served = options.domains.find((d) => labelsEqual(d, parsed.domain)) ?? parsed.domain;
+  const ctx = new Context(registry, options, now, parsed.domain, domainKey(served));
   const node = ctx.node(parsed, q.name);
   if (!node.exists) {
     res.rcode = Rcode.NXDOMAIN;
@@ -109,17 +111,14 @@ function baseResponse(query: Query, options: AnswerOptions): Response {
 
 /** Builds the records of one answer, spelling names the way the client did. */
 class Context {
-  /** The served domain asked about, as the registry names it: every read is of what is served there. */
-  private readonly scope: string;
-
   constructor(
     private readonly registry: Registry,
     private readonly options: AnswerOptions,
     private readonly now: number,
     private readonly domain: Labels,
-  ) {
-    this.scope = domainKey(domain);
-  }
+    /** The served domain asked about, as the registry names it: every read is of what is served there. */
+    private readonly scope: string,
+  ) {}
 
   soa(): ResourceRecord {
     const d = this.domain;

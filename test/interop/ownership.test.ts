@@ -17,7 +17,10 @@ const keys = { a: generateKey("key-a"), b: generateKey("key-b"), admin: generate
 const keyFile = join(dir, "keys.conf");
 writeFileSync(keyFile, Object.values(keys).map(formatKeyFile).join("\n"));
 const dataDir = join(dir, "data");
-const args = ["--domain", "a.example.", "--domain", "b.example.", "--key-file", keyFile, "--key-zone", "key-a=a.example.", "--key-zone", "key-b=a.example.,b.example.", "--admin-key", "admin-key", "--data-dir", dataDir];
+const TOKEN = "ownership-test-token-0123456789";
+const tokenFile = join(dir, "token");
+writeFileSync(tokenFile, TOKEN);
+const args = ["--http", "127.0.0.1:0", "--http-token-file", tokenFile, "--domain", "a.example.", "--domain", "b.example.", "--key-file", keyFile, "--key-zone", "key-a=a.example.", "--key-zone", "key-b=a.example.,b.example.", "--admin-key", "admin-key", "--data-dir", dataDir];
 
 let d: RunningDaemon;
 beforeAll(async () => {
@@ -48,6 +51,18 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
     expect(short("user42._hash._kv._tcp.a.example.", "A")).toEqual(["192.0.2.1"]);
     expect(short("user42._hash._kv._tcp.b.example.", "A")).toEqual(["192.0.2.2"]);
     expect(short("_kv._tcp.local.", "PTR")).toEqual([]); // registered in neither
+  });
+
+  it("the HTTP API shows each registration's owner and domain; its token (the operator's) deletes one where it was registered", async () => {
+    const list = (await (await fetch(`http://127.0.0.1:${d.httpPort}/v1/types/_kv._tcp/instances`)).json()) as { instances: { name: string; port: number; domain?: string; owner?: unknown; key?: string }[] };
+    expect(list.instances.map(({ port, domain, owner, key }) => ({ port, domain, owner, key })).sort((x, y) => x.port - y.port)).toEqual([
+      { port: 80, domain: "b.example.", owner: { kind: "key", name: "key-b." }, key: "key-b." },
+      { port: 81, domain: "a.example.", owner: { kind: "key", name: "key-a." }, key: "key-a." },
+    ]);
+    expect(nsupdate("a", register("a.example.", "solo", 82, "192.0.2.4")).status).toBe(0);
+    const r = await fetch(`http://127.0.0.1:${d.httpPort}/v1/types/_kv._tcp/instances/solo`, { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(r.status).toBe(204);
+    expect(dig("dig", "127.0.0.1", d.port, ["solo._kv._tcp.a.example.", "SRV"]).status).toBe("NXDOMAIN");
   });
 
   it("key-a cannot delete, repoint or readdress key-b's registration in the same zone: REFUSED, the reply says whose by kind", () => {

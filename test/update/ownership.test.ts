@@ -53,6 +53,7 @@ const attacks: [string, (zone: Labels) => UpdateOp[]][] = [
   ["delete the instance", (z) => deregistrationUpdate("_kv._tcp", "web", z)],
   ["repoint its SRV", (z) => [{ op: "delete-rrset", name: [`web`, "_kv", "_tcp", ...z], type: Type.SRV }, { op: "add", name: ["web", "_kv", "_tcp", ...z], ttl: 60, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 80, target: ["evil", ...z] } } }]],
   ["change its TXT", (z) => [{ op: "delete-rrset", name: ["web", "_kv", "_tcp", ...z], type: Type.TXT }, { op: "add", name: ["web", "_kv", "_tcp", ...z], ttl: 60, data: { type: Type.TXT, strings: [Buffer.from("evil=1")] } }]],
+  ["list it under a subtype", (z) => [{ op: "add", name: ["_eu", "_sub", "_kv", "_tcp", ...z], ttl: 60, data: { type: Type.PTR, target: ["web", "_kv", "_tcp", ...z] } }]],
   ["delete the type's whole PTR RRset", (z) => [{ op: "delete-rrset", name: ["_kv", "_tcp", ...z], type: Type.PTR }]],
   ["repoint its host's address", (z) => [{ op: "delete-rrset", name: ["web", ...z], type: Type.A }, { op: "add", name: ["web", ...z], ttl: 60, data: { type: Type.A, address: "203.0.113.66" } }]],
   ["add an address to its host", (z) => [{ op: "add", name: ["web", ...z], ttl: 60, data: { type: Type.A, address: "203.0.113.67" } }]],

@@ -130,6 +130,23 @@ describe("a key's registrations are its own", () => {
   });
 });
 
+describe("racing updates (one group commit)", () => {
+  const racing = (actor: Actor, zone: Labels, ops: UpdateOp[]) => {
+    const d = decodeUpdate(encodeUpdate({ id: 1, zone, updates: ops }));
+    if (d.kind !== "update") throw new Error(d.reason);
+    const u = d.update;
+    return registry.transact((view) => {
+      const out = processUpdate(u, view, { domains: [LOCAL, A, B], actor }, clock.now());
+      return { ops: out.rcode === 0 ? out.ops : [], result: rcodeName(out.rcode) };
+    });
+  };
+  it("two keys claiming the same free name in one zone: the first owns it, the second is REFUSED; in two zones both win", async () => {
+    expect(await Promise.all([racing(keyB, A, web(A, 1)), racing(keyC, A, web(A, 2)), racing(keyB, B, web(B, 3))])).toEqual(["NOERROR", "REFUSED", "NOERROR"]);
+    expect(inst("a.example.")).toMatchObject({ port: 1, owner: { kind: "key", name: "key-b." } });
+    expect(inst("b.example.")).toMatchObject({ port: 3 });
+  });
+});
+
 describe("--key-zone limits the names, not only the zone section", () => {
   const narrow: Actor = { owner: { kind: "key", name: "narrow." }, zones: [n("_kv._tcp.a.example.")] };
   it.each([

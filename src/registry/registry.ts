@@ -55,6 +55,7 @@ export class Registry implements RegistryView {
   private readonly byType = new Map<string, { type: ServiceType; records: Map<string, Instance> }>();
   /** Per served domain (domainKey), what it answers; made when first read or written. */
   private readonly scopes = new Map<string, Scope>();
+  private lastScope: { domain: string; scope: Scope } | undefined;
   private readonly listeners = new Set<(c: Change) => void>();
   private readonly expiries = new ExpiryHeap();
   /** Instances, and hosts, per TSIG key that owns them (for --max-registrations-per-key). */
@@ -414,8 +415,12 @@ export class Registry implements RegistryView {
 
   /** A domain's view, made (from the records served everywhere) the first time it is read or written. */
   private scope(domain: string): Scope {
+    if (domain === this.lastScope?.domain) return this.lastScope.scope; // a query reads one domain several times
     let sc = this.scopes.get(domain);
-    if (sc) return sc;
+    if (sc) {
+      this.lastScope = { domain, scope: sc };
+      return sc;
+    }
     sc = { types: new Map(), hosts: new Map() };
     this.scopes.set(domain, sc);
     for (const i of this.instanceRecords.values()) if (this.servedIn(i, domain)) this.placeInstance(domain, i.type, i.name);

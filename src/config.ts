@@ -51,10 +51,12 @@ export interface Config {
   readonly keyFiles: readonly string[];
   /** Key name (presentation, with trailing dot) -> zones it may update; keys not listed may update every zone. */
   readonly keyZones: ReadonlyMap<string, readonly Labels[]>;
+  /** Key names (presentation, with trailing dot) that may change any registration (--admin-key); checked against the loaded keys at start. */
+  readonly adminKeys: readonly string[];
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
   /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
-  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
+  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxAddressesPerHost: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
@@ -114,6 +116,7 @@ export interface ConfigInput {
   store?: string;
   keyFile?: string[];
   keyZone?: string[];
+  adminKey?: string[];
   allowUpdate?: string[];
   leaseMin?: string | number;
   leaseMax?: string | number;
@@ -136,6 +139,7 @@ export interface ConfigInput {
   maxRegistrations?: string | number;
   maxRegistrationsPerKey?: string | number;
   maxInstancesPerType?: string | number;
+  maxAddressesPerHost?: string | number;
   maxTxtBytes?: string | number;
   updateRate?: string | number;
   updateRateExempt?: string[];
@@ -231,12 +235,14 @@ export function resolveConfig(input: ConfigInput): Config {
     store: parseStore(input),
     keyFiles: input.keyFile ?? [],
     keyZones: parseKeyZones(input.keyZone ?? []),
+    adminKeys: [...new Set((input.adminKey ?? []).map((k) => formatName(parseDomain(k, "--admin-key"))))],
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
     limits: {
       maxRegistrations: int("--max-registrations", input.maxRegistrations, DEFAULT_LIMITS.maxRegistrations, 1, 100_000_000),
       maxPerKey: int("--max-registrations-per-key", input.maxRegistrationsPerKey, DEFAULT_LIMITS.maxPerKey, 1, 100_000_000),
       maxInstancesPerType: int("--max-instances-per-type", input.maxInstancesPerType, DEFAULT_LIMITS.maxInstancesPerType, 1, 100_000_000),
+      maxAddressesPerHost: int("--max-addresses-per-host", input.maxAddressesPerHost, DEFAULT_LIMITS.maxAddressesPerHost, 1, 10_000),
       maxTxtBytes: int("--max-txt-bytes", input.maxTxtBytes, DEFAULT_LIMITS.maxTxtBytes, 1, 65_000),
       updateRate: int("--update-rate", input.updateRate, DEFAULT_LIMITS.updateRate, 0, 1_000_000),
       updateRateExempt: input.updateRateExempt && input.updateRateExempt.length > 0 ? input.updateRateExempt : DEFAULT_RRL.exempt,

@@ -21,7 +21,7 @@ import { DaemonMetrics } from "./metrics.js";
 import { DEFAULT_ALLOW_UPDATE, sourceMatcher } from "./update/policy.js";
 import { Registry } from "./registry/registry.js";
 import { loadServicesFile } from "./registry/services-file.js";
-import { formatName, type Labels } from "./names.js";
+import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
 import { openStore } from "./store/open.js";
 import { readToken } from "./setting-files.js";
@@ -58,6 +58,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   // the files flags name are read before the store is opened (or created): a bad one changes nothing
   const keys = config.keyFiles.flatMap(loadKeyFile);
   checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
+  checkKeysNamed(keys, config.adminKeys, "--admin-key");
   const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
   const store = deps.store ?? (await openStore(config.store, log));
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
@@ -91,11 +92,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       domains: config.domains,
       keys,
       policy: makePolicy(config.allowUpdate, config.keyZones),
+      adminKeys: new Set(config.adminKeys.map(lowerAscii)),
       lease: config.lease,
       limits: {
         maxRegistrations: config.limits.maxRegistrations,
         maxPerKey: config.limits.maxPerKey,
         maxInstancesPerType: config.limits.maxInstancesPerType,
+        maxAddressesPerHost: config.limits.maxAddressesPerHost,
         maxTxtBytes: config.limits.maxTxtBytes,
         ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),
         hit: (limit) => metrics?.observeLimit(limit),
@@ -256,6 +259,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         const s = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
         const newKeys = config.keyFiles.flatMap(loadKeyFile);
         checkKeysNamed(newKeys, config.keyZones.keys(), "--key-zone");
+        checkKeysNamed(newKeys, config.adminKeys, "--admin-key");
         // everything is read before anything changes: a bad file leaves the daemon as it was
         const newToken = httpListener && config.http?.tokenFile !== undefined ? readToken(config.http.tokenFile) : undefined;
         if (s) await registry.replaceStatic(s.instances, s.hosts);

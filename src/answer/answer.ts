@@ -17,7 +17,7 @@ import {
   type ParsedName,
   type ServiceType,
 } from "../names.js";
-import type { Registry } from "../registry/registry.js";
+import { domainKey, type Registry } from "../registry/registry.js";
 import type { Instance } from "../registry/types.js";
 import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
 import type { Edns, ResourceRecord, Response } from "../wire/message.js";
@@ -64,7 +64,9 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
     return res;
   }
   res.aa = true;
-  const ctx = new Context(registry, options, now, parsed.domain);
+  // the served domain's own labels (not the query's spelling of them) name its registrations: their key is worked out once
+  const served = options.domains.find((d) => labelsEqual(d, parsed.domain)) ?? parsed.domain;
+  const ctx = new Context(registry, options, now, parsed.domain, domainKey(served));
   const node = ctx.node(parsed, q.name);
   if (!node.exists) {
     res.rcode = Rcode.NXDOMAIN;
@@ -114,6 +116,8 @@ class Context {
     private readonly options: AnswerOptions,
     private readonly now: number,
     private readonly domain: Labels,
+    /** The served domain asked about, as the registry names it: every read is of what is served there. */
+    private readonly scope: string,
   ) {}
 
   soa(): ResourceRecord {
@@ -139,26 +143,26 @@ class Context {
       case "apex":
         return { exists: true, rrsets: new Map([[Type.SOA, [this.soa()]]]) };
       case "services": {
-        const types = this.registry.serviceTypes();
+        const types = this.registry.serviceTypes(this.scope);
         const ptrs = types.map((t) => this.ptr(qname, typeName(t, this.domain)));
         return { exists: ptrs.length > 0, rrsets: new Map([[Type.PTR, ptrs]]) };
       }
       case "type":
-        return this.browse(qname, p.type, p.typeLabels, this.registry.instances(p.type));
+        return this.browse(qname, p.type, p.typeLabels, this.registry.instances(p.type, this.scope));
       case "subtype":
-        return this.browse(qname, p.type, p.typeLabels, this.registry.instancesWithSubtype(p.type, p.subtype));
+        return this.browse(qname, p.type, p.typeLabels, this.registry.instancesWithSubtype(p.type, p.subtype, this.scope));
       case "instance": {
-        const inst = this.registry.instance(p.type, p.instance);
+        const inst = this.registry.instance(p.type, p.instance, this.scope);
         if (!inst) return { exists: false, rrsets: new Map() };
         return this.instanceNode(qname, inst, p.typeLabels, false);
       }
       case "hash": {
-        const owner = this.registry.ownerOf(p.type, p.key);
+        const owner = this.registry.ownerOf(p.type, p.key, this.scope);
         if (!owner) return { exists: false, rrsets: new Map() };
         return this.instanceNode(qname, owner, p.typeLabels, true);
       }
       case "host": {
-        const host = this.registry.host(p.host);
+        const host = this.registry.host(p.host, this.scope);
         if (!host) return { exists: false, rrsets: new Map() };
         return { exists: true, rrsets: this.addressSets(qname, host.addresses, host.expiresAt) };
       }
@@ -172,12 +176,12 @@ class Context {
 
   /** Empty non-terminals (RFC 8020): they exist when a name below them does. */
   private intermediateExists(path: Labels): boolean {
-    const types = this.registry.serviceTypes();
+    const types = this.registry.serviceTypes(this.scope);
     const last = lowerAscii(path[path.length - 1]!);
     if (path.length === 1) return types.some((t) => t.proto === last);
     if (path.length === 2) return types.length > 0; // _dns-sd._udp
     const t: ServiceType = { service: lowerAscii(path[1]!), proto: last as ServiceType["proto"] };
-    const instances = this.registry.instances(t);
+    const instances = this.registry.instances(t, this.scope);
     if (lowerAscii(path[0]!) === "_sub") return instances.some((i) => i.subtypes.length > 0);
     return instances.length > 0; // _hash
   }
@@ -248,7 +252,7 @@ class Context {
   }
 
   private hostAddresses(inst: Instance) {
-    return inst.host.length === 1 ? this.registry.host(inst.host[0]!) : undefined;
+    return inst.host.length === 1 ? this.registry.host(inst.host[0]!, this.scope) : undefined;
   }
 
   private targetAddresses(inst: Instance): ResourceRecord[] {

@@ -4,12 +4,13 @@
 import type { Logger } from "pino";
 import { errorResponse } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
-import { formatName, formatServiceType, type Labels, type ServiceType } from "../names.js";
-import { instanceId, type Registry, type RegistryOp, type RegistryView } from "../registry/registry.js";
+import { formatName, formatServiceType, lowerAscii, type Labels, type ServiceType } from "../names.js";
+import { hostKey, hostStoreKey, instanceKey, instanceStoreKey, type Registry, type RegistryOp, type RegistryView } from "../registry/registry.js";
+import { LOCAL_DOMAIN, whoOwns, type Host, type Instance } from "../registry/types.js";
 import type { TokenBuckets } from "./token-buckets.js";
 import { addressOf } from "./peer.js";
 import type { UpdatePolicy } from "../update/policy.js";
-import { processUpdate } from "../update/update.js";
+import { processUpdate, type Actor } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
 import { encodeResponse, type EdnsOption, type Response } from "../wire/message.js";
 import { signReply, TsigError, unsignedErrorReply, verifyRequest, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
@@ -35,6 +36,8 @@ export interface UpdateDeps {
   limits?: RegistrationLimits;
   /** Refuses replayed signed UPDATEs; without one, each UpdateDeps gets its own on the first signed update. */
   replay?: TsigReplayGuard;
+  /** Keys (presentation form, as --admin-key names them) that may change any registration but the services file's. */
+  adminKeys?: ReadonlySet<string>;
 }
 
 const replayGuards = new WeakMap<UpdateDeps, TsigReplayGuard>();
@@ -48,13 +51,21 @@ function replayGuard(deps: UpdateDeps): TsigReplayGuard {
 
 const tsigErrorName = (code: number) => Object.entries(TsigError).find(([, c]) => c === code)?.[0] ?? String(code);
 
-/** Bounds on what registrations may take; over one, the update is REFUSED and nothing changes. */
+/**
+ * Bounds on what registrations may take; over one, the update is REFUSED and
+ * nothing changes. Hosts count like instances: each limit on registrations
+ * bounds the instances and, separately, the hosts (a registration is usually
+ * one of each), so address records cannot go around them.
+ */
 export interface RegistrationLimits {
-  /** Instances in total. */
+  /** Instances in total, and hosts in total. */
   maxRegistrations: number;
-  /** Instances one TSIG key may have registered. */
+  /** Instances, and hosts, one TSIG key may own. */
   maxPerKey: number;
+  /** Instances of one type in one domain (one ring). */
   maxInstancesPerType: number;
+  /** A host's A and AAAA records together. */
+  maxAddressesPerHost?: number;
   /** An instance's TXT strings, bytes on the wire (each string plus its length byte). */
   maxTxtBytes: number;
   /** Updates a second from one source address (burst as many); undefined = unlimited. */
@@ -65,35 +76,64 @@ export interface RegistrationLimits {
   hit?: (limit: string) => void;
 }
 
-export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxTxtBytes: 4000, updateRate: 100 };
+export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxAddressesPerHost: 16, maxTxtBytes: 4000, updateRate: 100 };
 
-/** What over a limit this update would go, in words; undefined when within them all. */
+const keyOf = (r: Instance | Host | undefined) => {
+  const o = r && whoOwns(r);
+  return o?.kind === "key" ? o.name : undefined;
+};
+const bump = (m: Map<string, number>, k: string | undefined, d: number) => k !== undefined && m.set(k, (m.get(k) ?? 0) + d);
+
+/** What over a limit this update would go, in words; undefined when within them all. Only what grows is held to a limit (renewals always pass). */
 function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: RegistrationLimits): [string, string] | undefined {
-  const adding = new Map<string, { type: ServiceType; ids: Set<string> }>();
-  const byKey = new Map<string, number>();
+  const instances = new Map<string, Instance | undefined>();
+  const hosts = new Map<string, Host | undefined>();
+  const maxAddresses = l.maxAddressesPerHost ?? DEFAULT_LIMITS.maxAddressesPerHost;
   for (const o of ops) {
-    if (o.op !== "put-instance") continue;
-    const k = o.instance.key;
-    if (k !== undefined && registry.instance(o.instance.type, o.instance.name)?.key !== k) byKey.set(k, (byKey.get(k) ?? 0) + 1);
-    const txtBytes = o.instance.txt.reduce((n, t) => n + 1 + t.length, 0);
-    if (txtBytes > l.maxTxtBytes) return ["txt-bytes", `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`];
-    if (registry.instance(o.instance.type, o.instance.name)) continue;
-    const key = formatServiceType(o.instance.type);
-    const entry = adding.get(key) ?? { type: o.instance.type, ids: new Set<string>() };
-    entry.ids.add(instanceId(o.instance.name));
-    adding.set(key, entry);
+    if (o.op === "put-instance") {
+      const txtBytes = o.instance.txt.reduce((n, t) => n + 1 + t.length, 0);
+      if (txtBytes > l.maxTxtBytes) return ["txt-bytes", `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`];
+      instances.set(instanceStoreKey(o.instance), o.instance);
+    } else if (o.op === "remove-instance") instances.set(instanceKey(o.type, o.name, o.domain), undefined);
+    else if (o.op === "put-host") {
+      if (o.host.addresses.length > maxAddresses) return ["addresses-per-host", `host ${o.host.name} would have ${o.host.addresses.length} addresses; at most ${maxAddresses} (--max-addresses-per-host)`];
+      hosts.set(hostStoreKey(o.host), o.host);
+    } else hosts.set(hostKey(o.name, o.domain), undefined);
   }
-  for (const [k, n] of byKey) {
-    if (registry.registrationsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.registrationsByKey(k)} instances; at most ${l.maxPerKey} (--max-registrations-per-key)`];
+  let moreInstances = 0;
+  let moreHosts = 0;
+  const instancesByKey = new Map<string, number>();
+  const hostsByKey = new Map<string, number>();
+  const perRing = new Map<string, { type: ServiceType; domain: string; n: number }>();
+  for (const [key, after] of instances) {
+    const before = registry.instanceRecord(key);
+    const d = Number(after !== undefined) - Number(before !== undefined);
+    moreInstances += d;
+    bump(instancesByKey, keyOf(before), -1);
+    bump(instancesByKey, keyOf(after), 1);
+    const r = (after ?? before)!;
+    const domain = r.domain ?? LOCAL_DOMAIN;
+    const ring = `${domain} ${formatServiceType(r.type)}`;
+    perRing.set(ring, { type: r.type, domain, n: (perRing.get(ring)?.n ?? 0) + d });
   }
-  let total = 0;
-  for (const [key, { type, ids }] of adding) {
-    if (registry.instanceCount(type) + ids.size > l.maxInstancesPerType) return ["instances-per-type", `${key} has ${registry.instanceCount(type)} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type)`];
-    total += ids.size;
+  for (const [key, after] of hosts) {
+    const before = registry.hostRecord(key);
+    moreHosts += Number(after !== undefined) - Number(before !== undefined);
+    bump(hostsByKey, keyOf(before), -1);
+    bump(hostsByKey, keyOf(after), 1);
   }
-  if (total === 0) return undefined;
-  const now = registry.serviceTypes().reduce((n, t) => n + registry.instanceCount(t), 0);
-  if (now + total > l.maxRegistrations) return ["registrations", `${now} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`];
+  for (const [k, n] of instancesByKey) {
+    if (n > 0 && registry.registrationsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.registrationsByKey(k)} instances; at most ${l.maxPerKey} (--max-registrations-per-key)`];
+  }
+  for (const [k, n] of hostsByKey) {
+    if (n > 0 && registry.hostsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.hostsByKey(k)} hosts; at most ${l.maxPerKey} (--max-registrations-per-key counts hosts too)`];
+  }
+  for (const { type, domain, n } of perRing.values()) {
+    const have = registry.instanceCount(type, domain);
+    if (n > 0 && have + n > l.maxInstancesPerType) return ["instances-per-type", `${formatServiceType(type)} has ${have} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${domain}`];
+  }
+  if (moreInstances > 0 && registry.instanceTotal() + moreInstances > l.maxRegistrations) return ["registrations", `${registry.instanceTotal()} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`];
+  if (moreHosts > 0 && registry.hostTotal() + moreHosts > l.maxRegistrations) return ["registrations", `${registry.hostTotal()} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`];
   return undefined;
 }
 
@@ -185,6 +225,20 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
   return send(reply(u, Rcode.NOERROR, u.lease && lease !== undefined ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))] : []));
 }
 
+/**
+ * Who an authorized update comes from: a TSIG key (limited by --key-zone,
+ * everything by --admin-key), the HTTP API (its bearer token is the
+ * operator's: it may change any registration), or an unsigned sender.
+ */
+function actorOf(who: Record<string, unknown>, deps: UpdateDeps): Actor {
+  if (typeof who.key === "string") {
+    const zones = deps.policy.zonesOf(who.key);
+    return { owner: { kind: "key", name: who.key }, ...(deps.adminKeys?.has(lowerAscii(who.key)) ? { admin: true } : {}), ...(zones ? { zones } : {}) };
+  }
+  if (who.via === "http") return { owner: { kind: "http" }, admin: true };
+  return { owner: { kind: "unsigned" } };
+}
+
 export type CommitResult = { rcode: number; reason: string; stored?: false; limit?: string } | { rcode: typeof Rcode.NOERROR; reason: ""; registered: string[]; removed: string[] };
 
 /**
@@ -201,13 +255,12 @@ export async function commitUpdate(u: UpdateMessage, lease: number | undefined, 
   };
   const source = addressOf(who.peer);
   if (limits?.updateRate && !limits.updateRateExempt?.(source) && limits.updateRate.take(source, deps.clock.now()) !== true) return refuse("update-rate", `too many updates from ${source}; try again shortly (--update-rate)`);
+  const actor = actorOf(who, deps);
   // decided and stored in the registry's write line: nothing changes between the checks and the commit
   const decide = (view: RegistryView): { ops: readonly RegistryOp[]; result: CommitResult } => {
-    const processed = processUpdate(u, view, { domains: deps.domains, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
+    const processed = processUpdate(u, view, { domains: deps.domains, actor, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
     if (processed.rcode !== Rcode.NOERROR) return { ops: [], result: { rcode: processed.rcode, reason: processed.reason ?? rcodeName(processed.rcode) } };
-    // what a signed update registers remembers its key (limits per key, and the HTTP API shows it)
-    const signer = typeof who.key === "string" ? who.key : undefined;
-    const ops = signer === undefined ? processed.ops : processed.ops.map((o) => (o.op === "put-instance" ? { ...o, instance: { ...o.instance, key: signer } } : o));
+    const ops = processed.ops;
     const over = limits && overLimit(ops, view, limits);
     if (over) return { ops: [], result: refuse(...over) };
     return { ops, result: { rcode: Rcode.NOERROR, reason: "", registered: processed.registered, removed: processed.removed } };

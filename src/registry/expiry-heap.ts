@@ -5,7 +5,7 @@
 export interface ExpiryEntry {
   at: number;
   kind: "instance" | "host";
-  /** The service type's key (instances only) and the registration's id within it. */
+  /** The service type's key (instances only; informative) and the registration's store key. */
   typeKey: string;
   id: string;
 }

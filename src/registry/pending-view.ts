@@ -2,58 +2,94 @@
 // it. Writes are planned one after another, each against what the ones
 // before it did, and committed together in one store transaction; until that
 // commit nothing is visible to queries, so the planned changes live here.
+// Records are tracked by store key; what a domain sees is worked out with the
+// same rule as the registry's (scopes.ts).
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
-import type { Host, Instance } from "./types.js";
+import { hostKey, hostStoreKey, instanceKey, instanceStoreKey, slotHost, slotInstance } from "./scopes.js";
+import { LOCAL_DOMAIN, whoOwns, type Host, type Instance } from "./types.js";
 
-/** One change the registry is asked to make. */
+/** One change the registry is asked to make. `domain`: the registration's own domain (absent: one served everywhere). */
 export type RegistryOp =
   | { op: "put-instance"; instance: Instance }
-  | { op: "remove-instance"; type: ServiceType; name: string }
+  | { op: "remove-instance"; type: ServiceType; name: string; domain?: string }
   | { op: "put-host"; host: Host }
-  | { op: "remove-host"; name: string };
+  | { op: "remove-host"; name: string; domain?: string };
 
-/** What a write's plan may read. */
+/**
+ * What a write's plan may read. `domain` (a served domain, "a.example."):
+ * what is served there; without it, instances/serviceTypes/allHosts list
+ * every registration whatever its domain, and instance/host look in local.
+ * first, then in the other domains.
+ */
 export interface RegistryView {
   serial(): number;
-  serviceTypes(): ServiceType[];
-  instances(type: ServiceType): Instance[];
-  instanceCount(type: ServiceType): number;
-  instancesWithSubtype(type: ServiceType, subtype: string): Instance[];
-  instance(type: ServiceType, name: string): Instance | undefined;
-  host(name: string): Host | undefined;
-  allHosts(): Host[];
+  serviceTypes(domain?: string): ServiceType[];
+  instances(type: ServiceType, domain?: string): Instance[];
+  instanceCount(type: ServiceType, domain?: string): number;
+  instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[];
+  instance(type: ServiceType, name: string, domain?: string): Instance | undefined;
+  host(name: string, domain?: string): Host | undefined;
+  allHosts(domain?: string): Host[];
+  /** A registration by its store key (scopes.ts). */
+  instanceRecord(key: string): Instance | undefined;
+  hostRecord(key: string): Host | undefined;
+  /** Instances, and hosts, the TSIG key `key` owns; all in O(1). */
   registrationsByKey(key: string): number;
+  hostsByKey(key: string): number;
+  /** Instances and hosts held, every domain and source. */
+  instanceTotal(): number;
+  hostTotal(): number;
 }
 
 const bump = (m: Map<string, number>, k: string, d: number) => d !== 0 && m.set(k, (m.get(k) ?? 0) + d);
+const keyOwner = (r: Instance | Host | undefined) => {
+  const o = r && whoOwns(r);
+  return o?.kind === "key" ? o.name : undefined;
+};
 
 export class PendingView implements RegistryView {
-  /** Planned instances by type, then lower-cased name; undefined = removed. */
-  private readonly planned = new Map<string, { type: ServiceType; byId: Map<string, Instance | undefined> }>();
+  /** Planned records by store key; undefined = removed. */
+  private readonly plannedInstances = new Map<string, Instance | undefined>();
   private readonly plannedHosts = new Map<string, Host | undefined>();
-  private readonly countDelta = new Map<string, number>();
+  /** Per type: the instance names planned writes touched, and how the type's record count moves. */
+  private readonly touched = new Map<string, { type: ServiceType; names: Set<string>; delta: number }>();
+  private readonly touchedHosts = new Set<string>();
+  private instanceDelta = 0;
+  private hostDelta = 0;
   private readonly keyDelta = new Map<string, number>();
+  private readonly hostKeyDelta = new Map<string, number>();
 
   constructor(private readonly base: RegistryView) {}
 
   /** Take in the ops of one planned write, so the next plan sees them. */
   add(ops: readonly RegistryOp[]): void {
     for (const o of ops) {
-      if (o.op === "put-host") this.plannedHosts.set(lowerAscii(o.host.name), o.host);
-      else if (o.op === "remove-host") this.plannedHosts.set(lowerAscii(o.name), undefined);
-      else {
-        const type = o.op === "put-instance" ? o.instance.type : o.type;
-        const name = o.op === "put-instance" ? o.instance.name : o.name;
-        const after = o.op === "put-instance" ? o.instance : undefined;
-        const before = this.instance(type, name);
-        const tk = formatServiceType(type);
-        let t = this.planned.get(tk);
-        if (!t) this.planned.set(tk, (t = { type, byId: new Map() }));
-        t.byId.set(lowerAscii(name), after);
-        bump(this.countDelta, tk, Number(after !== undefined) - Number(before !== undefined));
-        if (before?.key !== undefined) bump(this.keyDelta, before.key, -1);
-        if (after?.key !== undefined) bump(this.keyDelta, after.key, 1);
+      if (o.op === "put-host" || o.op === "remove-host") {
+        const key = o.op === "put-host" ? hostStoreKey(o.host) : hostKey(o.name, o.domain);
+        const before = this.hostRecord(key);
+        const after = o.op === "put-host" ? o.host : undefined;
+        this.plannedHosts.set(key, after);
+        this.touchedHosts.add(lowerAscii(o.op === "put-host" ? o.host.name : o.name));
+        this.hostDelta += Number(after !== undefined) - Number(before !== undefined);
+        bump(this.hostKeyDelta, keyOwner(before) ?? "", -1);
+        bump(this.hostKeyDelta, keyOwner(after) ?? "", 1);
+        continue;
       }
+      const type = o.op === "put-instance" ? o.instance.type : o.type;
+      const name = o.op === "put-instance" ? o.instance.name : o.name;
+      const key = o.op === "put-instance" ? instanceStoreKey(o.instance) : instanceKey(o.type, o.name, o.domain);
+      const before = this.instanceRecord(key);
+      const after = o.op === "put-instance" ? o.instance : undefined;
+      this.plannedInstances.set(key, after);
+      const tk = formatServiceType(type);
+      let t = this.touched.get(tk);
+      if (!t) this.touched.set(tk, (t = { type, names: new Set(), delta: 0 }));
+      t.names.add(lowerAscii(name));
+      const d = Number(after !== undefined) - Number(before !== undefined);
+      t.delta += d;
+      this.instanceDelta += d;
+      bump(this.keyDelta, keyOwner(before) ?? "", -1);
+      bump(this.keyDelta, keyOwner(after) ?? "", 1);
     }
   }
 
@@ -61,54 +97,104 @@ export class PendingView implements RegistryView {
     return this.base.serial();
   }
 
-  serviceTypes(): ServiceType[] {
-    const all = new Map(this.base.serviceTypes().map((t) => [formatServiceType(t), t]));
-    for (const [tk, t] of this.planned) all.set(tk, t.type);
-    return [...all.values()].filter((t) => this.instanceCount(t) > 0);
+  instanceRecord(key: string): Instance | undefined {
+    return this.plannedInstances.has(key) ? this.plannedInstances.get(key) : this.base.instanceRecord(key);
   }
 
-  instances(type: ServiceType): Instance[] {
-    const t = this.planned.get(formatServiceType(type));
-    if (!t) return this.base.instances(type);
-    const out = new Map(this.base.instances(type).map((i) => [lowerAscii(i.name), i]));
-    for (const [id, i] of t.byId) {
+  hostRecord(key: string): Host | undefined {
+    return this.plannedHosts.has(key) ? this.plannedHosts.get(key) : this.base.hostRecord(key);
+  }
+
+  serviceTypes(domain?: string): ServiceType[] {
+    const all = new Map(this.base.serviceTypes(domain).map((t) => [formatServiceType(t), t]));
+    for (const [tk, t] of this.touched) all.set(tk, t.type);
+    return [...all.values()].filter((t) => this.instanceCount(t, domain) > 0);
+  }
+
+  instances(type: ServiceType, domain?: string): Instance[] {
+    const t = this.touched.get(formatServiceType(type));
+    if (!t) return this.base.instances(type, domain);
+    if (domain === undefined) {
+      const out = new Map(this.base.instances(type).map((i) => [instanceStoreKey(i), i]));
+      for (const [key, i] of this.plannedInstances) {
+        if (i) {
+          if (formatServiceType(i.type) === formatServiceType(type)) out.set(key, i);
+        } else out.delete(key);
+      }
+      return [...out.values()];
+    }
+    const out = new Map(this.base.instances(type, domain).map((i) => [lowerAscii(i.name), i]));
+    for (const id of t.names) {
+      const i = this.instance(type, id, domain);
       if (i) out.set(id, i);
       else out.delete(id);
     }
     return [...out.values()];
   }
 
-  instanceCount(type: ServiceType): number {
-    return this.base.instanceCount(type) + (this.countDelta.get(formatServiceType(type)) ?? 0);
+  instanceCount(type: ServiceType, domain?: string): number {
+    const t = this.touched.get(formatServiceType(type));
+    if (!t) return this.base.instanceCount(type, domain);
+    if (domain === undefined) return this.base.instanceCount(type) + t.delta;
+    let n = this.base.instanceCount(type, domain);
+    for (const id of t.names) n += Number(this.instance(type, id, domain) !== undefined) - Number(this.base.instance(type, id, domain) !== undefined);
+    return n;
   }
 
-  instancesWithSubtype(type: ServiceType, subtype: string): Instance[] {
+  instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[] {
     const sub = lowerAscii(subtype);
-    return this.instances(type).filter((i) => i.subtypes.includes(sub));
+    return this.instances(type, domain).filter((i) => i.subtypes.includes(sub));
   }
 
-  instance(type: ServiceType, name: string): Instance | undefined {
-    const byId = this.planned.get(formatServiceType(type))?.byId;
-    const id = lowerAscii(name);
-    return byId?.has(id) ? byId.get(id) : this.base.instance(type, name);
+  instance(type: ServiceType, name: string, domain?: string): Instance | undefined {
+    const record = (k: string) => this.instanceRecord(k);
+    if (domain !== undefined) return slotInstance(record, domain, type, name);
+    if (!this.touched.get(formatServiceType(type))?.names.has(lowerAscii(name))) return this.base.instance(type, name);
+    const local = slotInstance(record, LOCAL_DOMAIN, type, name);
+    if (local) return local;
+    for (const i of this.instances(type)) if (lowerAscii(i.name) === lowerAscii(name)) return i;
+    return undefined;
   }
 
-  host(name: string): Host | undefined {
-    const id = lowerAscii(name);
-    return this.plannedHosts.has(id) ? this.plannedHosts.get(id) : this.base.host(name);
+  host(name: string, domain?: string): Host | undefined {
+    const record = (k: string) => this.hostRecord(k);
+    if (domain !== undefined) return slotHost(record, domain, name);
+    if (!this.touchedHosts.has(lowerAscii(name))) return this.base.host(name);
+    return slotHost(record, LOCAL_DOMAIN, name) ?? this.allHosts().find((h) => h.name === lowerAscii(name));
   }
 
-  allHosts(): Host[] {
-    if (this.plannedHosts.size === 0) return this.base.allHosts();
-    const out = new Map(this.base.allHosts().map((h) => [lowerAscii(h.name), h]));
-    for (const [id, h] of this.plannedHosts) {
-      if (h) out.set(id, h);
-      else out.delete(id);
+  allHosts(domain?: string): Host[] {
+    if (this.touchedHosts.size === 0) return this.base.allHosts(domain);
+    if (domain !== undefined) {
+      const out = new Map(this.base.allHosts(domain).map((h) => [lowerAscii(h.name), h]));
+      for (const name of this.touchedHosts) {
+        const h = this.host(name, domain);
+        if (h) out.set(name, h);
+        else out.delete(name);
+      }
+      return [...out.values()];
+    }
+    const out = new Map(this.base.allHosts().map((h) => [hostStoreKey(h), h]));
+    for (const [key, h] of this.plannedHosts) {
+      if (h) out.set(key, h);
+      else out.delete(key);
     }
     return [...out.values()];
   }
 
   registrationsByKey(key: string): number {
     return this.base.registrationsByKey(key) + (this.keyDelta.get(key) ?? 0);
+  }
+
+  hostsByKey(key: string): number {
+    return this.base.hostsByKey(key) + (this.hostKeyDelta.get(key) ?? 0);
+  }
+
+  instanceTotal(): number {
+    return this.base.instanceTotal() + this.instanceDelta;
+  }
+
+  hostTotal(): number {
+    return this.base.hostTotal() + this.hostDelta;
   }
 }

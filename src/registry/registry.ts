@@ -6,7 +6,8 @@ import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
-import { sameInstance, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
+import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, slotHost, slotInstance } from "./scopes.js";
+import { LOCAL_DOMAIN, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
 
@@ -29,17 +30,13 @@ interface TypeState {
   ringStale: Set<string>;
 }
 
-export function instanceId(name: string): string {
-  return lowerAscii(name);
+/** What one served domain answers: per type the instances (and ring), and the hosts; derived from the records (scopes.ts). */
+interface Scope {
+  readonly types: Map<string, TypeState>;
+  readonly hosts: Map<string, Host>;
 }
 
-export function instanceKey(type: ServiceType, name: string): string {
-  return `instance/${formatServiceType(type)}/${instanceId(name)}`;
-}
-
-export function hostKey(name: string): string {
-  return `host/${lowerAscii(name)}`;
-}
+export { domainKey, hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey } from "./scopes.js";
 
 export interface RegistryOptions {
   clock: Clock;
@@ -51,12 +48,19 @@ export class Registry implements RegistryView {
   private readonly clock: Clock;
   private readonly store: Store;
   private readonly ringOptions: RingOptions;
-  private readonly types = new Map<string, TypeState>();
-  private readonly hosts = new Map<string, Host>();
+  /** Every registration by store key: the source of truth the scopes are derived from. */
+  private readonly instanceRecords = new Map<string, Instance>();
+  private readonly hostRecords = new Map<string, Host>();
+  /** Every registration of a type, whatever its domain, by store key. */
+  private readonly byType = new Map<string, { type: ServiceType; records: Map<string, Instance> }>();
+  /** Per served domain (domainKey), what it answers; made when first read or written. */
+  private readonly scopes = new Map<string, Scope>();
+  private lastScope: { domain: string; scope: Scope } | undefined;
   private readonly listeners = new Set<(c: Change) => void>();
   private readonly expiries = new ExpiryHeap();
-  /** Instances per TSIG key that registered them (for --max-registrations-per-key). */
+  /** Instances, and hosts, per TSIG key that owns them (for --max-registrations-per-key). */
   private readonly perKey = new Map<string, number>();
+  private readonly hostsPerKeyCount = new Map<string, number>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
   /** The last write in line: writes run one at a time, in the order they were asked for. */
@@ -118,12 +122,10 @@ export class Registry implements RegistryView {
   replaceStatic(instances: readonly Instance[], hosts: readonly Host[]): Promise<void> {
     this.gathering = undefined;
     return this.exclusive(async () => {
-      const wantInstances = new Set(instances.map((i) => instanceKey(i.type, i.name)));
-      const wantHosts = new Set(hosts.map((h) => lowerAscii(h.name)));
-      for (const s of this.types.values()) {
-        for (const i of [...s.instances.values()]) if (i.source === "static" && !wantInstances.has(instanceKey(i.type, i.name))) this.deleteInstance(i.type, i.name, "remove");
-      }
-      for (const h of [...this.hosts.values()]) if (h.source === "static" && !wantHosts.has(lowerAscii(h.name))) this.deleteHost(h.name, "remove");
+      const wantInstances = new Set(instances.map(instanceStoreKey));
+      const wantHosts = new Set(hosts.map(hostStoreKey));
+      for (const [key, i] of [...this.instanceRecords]) if (i.source === "static" && !wantInstances.has(key)) this.deleteInstanceRecord(key, "remove");
+      for (const [key, h] of [...this.hostRecords]) if (h.source === "static" && !wantHosts.has(key)) this.deleteHostRecord(key, "remove");
       this.loadStatic(instances, hosts);
     });
   }
@@ -197,9 +199,9 @@ export class Registry implements RegistryView {
     await this.store.commit(ops.map(toStoreOp));
     for (const o of ops) {
       if (o.op === "put-instance") this.setInstance(o.instance);
-      else if (o.op === "remove-instance") this.deleteInstance(o.type, o.name, "remove");
+      else if (o.op === "remove-instance") this.deleteInstanceRecord(instanceKey(o.type, o.name, o.domain), "remove");
       else if (o.op === "put-host") this.setHost(o.host);
-      else this.deleteHost(o.name, "remove");
+      else this.deleteHostRecord(hostKey(o.name, o.domain), "remove");
     }
   }
 
@@ -207,15 +209,15 @@ export class Registry implements RegistryView {
     return this.apply([...hosts.map((host) => ({ op: "put-host" as const, host })), { op: "put-instance", instance }]);
   }
 
-  deregister(type: ServiceType, name: string): Promise<void> {
-    return this.apply([{ op: "remove-instance", type, name }]);
+  deregister(type: ServiceType, name: string, domain?: string): Promise<void> {
+    return this.apply([{ op: "remove-instance", type, name, ...(domain !== undefined ? { domain } : {}) }]);
   }
 
   // ---- leases ----
 
-  /** The registration a heap entry stands for, if it still ends then. */
+  /** The registration a heap entry stands for (its id is the store key), if it still ends then. */
   private leaseOf(e: ExpiryEntry): Instance | Host | undefined {
-    const r = e.kind === "instance" ? this.types.get(e.typeKey)?.instances.get(e.id) : this.hosts.get(e.id);
+    const r = e.kind === "instance" ? this.instanceRecords.get(e.id) : this.hostRecords.get(e.id);
     return r?.expiresAt === e.at ? r : undefined;
   }
 
@@ -239,39 +241,34 @@ export class Registry implements RegistryView {
 
   private async expireNow(): Promise<number> {
     const now = this.clock.now();
-    const dueInstances: Instance[] = [];
-    const dueHostSet = new Map<string, Host>();
-    const seen = new Set<string>();
+    const dueInstances = new Map<string, Instance>();
+    const dueHosts = new Map<string, Host>();
     for (let top = this.expiries.peek(); top && top.at <= now; top = this.expiries.peek()) {
       this.expiries.pop();
       const r = this.leaseOf(top);
-      const ref = `${top.kind}/${top.typeKey}/${top.id}`;
-      if (!r || seen.has(ref)) continue;
-      seen.add(ref);
-      if (top.kind === "instance") dueInstances.push(r as Instance);
-      else dueHostSet.set(top.id, r as Host);
+      if (!r) continue;
+      if (top.kind === "instance") dueInstances.set(top.id, r as Instance);
+      else dueHosts.set(top.id, r as Host);
     }
-    // an update-registered host goes with the last instance that used it
-    const hostOf = (i: Instance) => (i.host.length === 1 ? i.host[0]! : "");
-    const freed = new Set(dueInstances.map(hostOf));
+    // an update-registered host goes with the last instance of its domain that used it
+    const hostOf = (i: Instance) => (i.host.length === 1 ? hostKey(i.host[0]!, i.domain) : "");
+    const freed = new Set([...dueInstances.values()].map(hostOf));
     freed.delete("");
     if (freed.size > 0) {
-      const dueIds = new Set(dueInstances);
-      for (const s of this.types.values()) for (const i of s.instances.values()) if (!dueIds.has(i)) freed.delete(hostOf(i));
-      for (const name of freed) {
-        const h = this.hosts.get(lowerAscii(name));
-        if (h && h.source === "update") dueHostSet.set(lowerAscii(name), h);
+      for (const [key, i] of this.instanceRecords) if (!dueInstances.has(key)) freed.delete(hostOf(i));
+      for (const key of freed) {
+        const h = this.hostRecords.get(key);
+        if (h && h.source === "update") dueHosts.set(key, h);
       }
     }
-    const dueHosts = [...dueHostSet.values()];
     const ops: StoreOp[] = [
-      ...dueInstances.filter((i) => i.source !== "static").map((i) => ({ op: "delete" as const, key: instanceKey(i.type, i.name) })),
-      ...dueHosts.filter((h) => h.source !== "static").map((h) => ({ op: "delete" as const, key: hostKey(h.name) })),
+      ...[...dueInstances].filter(([, i]) => i.source !== "static").map(([key]) => ({ op: "delete" as const, key })),
+      ...[...dueHosts].filter(([, h]) => h.source !== "static").map(([key]) => ({ op: "delete" as const, key })),
     ];
     if (ops.length > 0) await this.store.commit(ops);
-    for (const i of dueInstances) this.deleteInstance(i.type, i.name, "expire");
-    for (const h of dueHosts) this.deleteHost(h.name, "expire");
-    return dueInstances.length + dueHosts.length;
+    for (const key of dueInstances.keys()) this.deleteInstanceRecord(key, "expire");
+    for (const key of dueHosts.keys()) this.deleteHostRecord(key, "expire");
+    return dueInstances.size + dueHosts.size;
   }
 
   // ---- change feed ----
@@ -286,68 +283,115 @@ export class Registry implements RegistryView {
   /** Everything served, static registrations included, as store entries: a replica's starting point. */
   entries(): Map<string, StoreEntry> {
     const out = new Map<string, StoreEntry>();
-    for (const h of this.hosts.values()) out.set(hostKey(h.name), { kind: "host", value: h });
-    for (const s of this.types.values()) for (const i of s.instances.values()) out.set(instanceKey(i.type, i.name), { kind: "instance", value: i });
+    for (const [key, h] of this.hostRecords) out.set(key, { kind: "host", value: h });
+    for (const [key, i] of this.instanceRecords) out.set(key, { kind: "instance", value: i });
     return out;
   }
 
-  /** Service types with at least one instance. */
-  serviceTypes(): ServiceType[] {
-    return [...this.types.values()].filter((s) => s.instances.size > 0).map((s) => s.type);
+  instanceRecord(key: string): Instance | undefined {
+    return this.instanceRecords.get(key);
   }
 
-  instances(type: ServiceType): Instance[] {
-    return [...(this.types.get(formatServiceType(type))?.instances.values() ?? [])];
+  hostRecord(key: string): Host | undefined {
+    return this.hostRecords.get(key);
   }
 
-  /** How many instances the TSIG key `key` has registered, in O(1). */
+  /** Service types with at least one instance (in `domain`; without it, anywhere). */
+  serviceTypes(domain?: string): ServiceType[] {
+    if (domain === undefined) return [...this.byType.values()].filter((t) => t.records.size > 0).map((t) => t.type);
+    return [...this.scope(domain).types.values()].filter((s) => s.instances.size > 0).map((s) => s.type);
+  }
+
+  /** The instances of `type` served in `domain`; without a domain, every registration of the type. */
+  instances(type: ServiceType, domain?: string): Instance[] {
+    if (domain === undefined) return [...(this.byType.get(formatServiceType(type))?.records.values() ?? [])];
+    return [...(this.scope(domain).types.get(formatServiceType(type))?.instances.values() ?? [])];
+  }
+
+  /** How many instances the TSIG key `key` owns, in O(1). */
   registrationsByKey(key: string): number {
     return this.perKey.get(key) ?? 0;
   }
 
-  private countKey(key: string | undefined, delta: number): void {
-    if (key === undefined) return;
-    const n = (this.perKey.get(key) ?? 0) + delta;
-    if (n > 0) this.perKey.set(key, n);
-    else this.perKey.delete(key);
+  /** How many hosts the TSIG key `key` owns, in O(1). */
+  hostsByKey(key: string): number {
+    return this.hostsPerKeyCount.get(key) ?? 0;
   }
 
-  /** How many instances `type` has, in O(1). */
-  instanceCount(type: ServiceType): number {
-    return this.types.get(formatServiceType(type))?.instances.size ?? 0;
+  instanceTotal(): number {
+    return this.instanceRecords.size;
   }
 
-  instancesWithSubtype(type: ServiceType, subtype: string): Instance[] {
+  hostTotal(): number {
+    return this.hostRecords.size;
+  }
+
+  private countKey(counts: Map<string, number>, r: Instance | Host | undefined, delta: number): void {
+    const o = r && whoOwns(r);
+    if (o?.kind !== "key") return;
+    const n = (counts.get(o.name) ?? 0) + delta;
+    if (n > 0) counts.set(o.name, n);
+    else counts.delete(o.name);
+  }
+
+  /** How many instances `type` has (in `domain`; without it, anywhere), in O(1). */
+  instanceCount(type: ServiceType, domain?: string): number {
+    const tk = formatServiceType(type);
+    if (domain === undefined) return this.byType.get(tk)?.records.size ?? 0;
+    return this.scope(domain).types.get(tk)?.instances.size ?? 0;
+  }
+
+  instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[] {
     const sub = lowerAscii(subtype);
-    return this.instances(type).filter((i) => i.subtypes.includes(sub));
+    return this.instances(type, domain).filter((i) => i.subtypes.includes(sub));
   }
 
-  instance(type: ServiceType, name: string): Instance | undefined {
-    return this.types.get(formatServiceType(type))?.instances.get(instanceId(name));
+  /** The instance answering for `name` in `domain`; without a domain, local.'s, else any domain's. */
+  instance(type: ServiceType, name: string, domain?: string): Instance | undefined {
+    const tk = formatServiceType(type);
+    const id = instanceId(name);
+    if (domain !== undefined) return this.scope(domain).types.get(tk)?.instances.get(id);
+    const local = this.scope(LOCAL_DOMAIN).types.get(tk)?.instances.get(id);
+    if (local) return local;
+    for (const s of this.scopes.values()) {
+      const i = s.types.get(tk)?.instances.get(id);
+      if (i) return i;
+    }
+    return undefined;
   }
 
-  host(name: string): Host | undefined {
-    return this.hosts.get(lowerAscii(name));
+  host(name: string, domain?: string): Host | undefined {
+    const id = lowerAscii(name);
+    if (domain !== undefined) return this.scope(domain).hosts.get(id);
+    const local = this.scope(LOCAL_DOMAIN).hosts.get(id);
+    if (local) return local;
+    for (const s of this.scopes.values()) {
+      const h = s.hosts.get(id);
+      if (h) return h;
+    }
+    return undefined;
   }
 
-  allHosts(): Host[] {
-    return [...this.hosts.values()];
+  /** The hosts served in `domain`; without it, every host registration. */
+  allHosts(domain?: string): Host[] {
+    return [...(domain === undefined ? this.hostRecords.values() : this.scope(domain).hosts.values())];
   }
 
-  ring(type: ServiceType): Ring {
-    const s = this.types.get(formatServiceType(type));
+  /** The ring of `type` in `domain` (default local.). */
+  ring(type: ServiceType, domain = LOCAL_DOMAIN): Ring {
+    const s = this.scope(domain).types.get(formatServiceType(type));
     return s ? this.currentRing(s) : Ring.empty(this.ringOptions);
   }
 
-  /** The instance that owns `key` on the type's ring. */
-  ownerOf(type: ServiceType, key: Uint8Array | string): Instance | undefined {
-    const s = this.types.get(formatServiceType(type));
+  /** The instance that owns `key` on the type's ring in `domain` (default local.). */
+  ownerOf(type: ServiceType, key: Uint8Array | string, domain = LOCAL_DOMAIN): Instance | undefined {
+    const s = this.scope(domain).types.get(formatServiceType(type));
     const id = s && this.currentRing(s).ownerOf(key);
     return id === undefined ? undefined : s!.instances.get(id);
   }
 
-  successors(type: ServiceType, key: Uint8Array | string, n: number): Instance[] {
-    const s = this.types.get(formatServiceType(type));
+  successors(type: ServiceType, key: Uint8Array | string, n: number, domain = LOCAL_DOMAIN): Instance[] {
+    const s = this.scope(domain).types.get(formatServiceType(type));
     if (!s) return [];
     return this.currentRing(s).successors(key, n).map((id) => s.instances.get(id)!);
   }
@@ -369,16 +413,62 @@ export class Registry implements RegistryView {
 
   // ---- in-memory state ----
 
+  /** A domain's view, made (from the records served everywhere) the first time it is read or written. */
+  private scope(domain: string): Scope {
+    if (domain === this.lastScope?.domain) return this.lastScope.scope; // a query reads one domain several times
+    let sc = this.scopes.get(domain);
+    if (sc) {
+      this.lastScope = { domain, scope: sc };
+      return sc;
+    }
+    sc = { types: new Map(), hosts: new Map() };
+    this.scopes.set(domain, sc);
+    for (const i of this.instanceRecords.values()) if (this.servedIn(i, domain)) this.placeInstance(domain, i.type, i.name);
+    for (const h of this.hostRecords.values()) if (this.servedIn(h, domain)) this.placeHost(domain, h.name);
+    return sc;
+  }
+
+  private servedIn(r: Instance | Host, domain: string): boolean {
+    const d = servedDomain(r);
+    return d === undefined || d === domain;
+  }
+
+  /** The domains a change to `r` shows in: its own, or every domain seen so far. */
+  private domainsOf(r: Instance | Host): string[] {
+    const d = servedDomain(r);
+    return d === undefined ? [...this.scopes.keys()] : [d];
+  }
+
+  /** Put in `domain` whichever record answers for the instance there now. */
+  private placeInstance(domain: string, type: ServiceType, name: string): void {
+    const sc = this.scope(domain);
+    const tk = formatServiceType(type);
+    const id = instanceId(name);
+    const winner = slotInstance((k) => this.instanceRecords.get(k), domain, type, name);
+    let s = sc.types.get(tk);
+    if (!s) {
+      if (!winner) return;
+      s = { type, instances: new Map(), ring: Ring.empty(this.ringOptions), ringStale: new Set() };
+      sc.types.set(tk, s);
+    }
+    const before = s.instances.get(id);
+    if (before === winner) return;
+    if (winner) s.instances.set(id, winner);
+    else s.instances.delete(id);
+    if (!before || !winner || before.weight !== winner.weight) s.ringStale.add(id);
+  }
+
+  private placeHost(domain: string, name: string): void {
+    const sc = this.scope(domain);
+    const winner = slotHost((k) => this.hostRecords.get(k), domain, name);
+    if (winner) sc.hosts.set(lowerAscii(name), winner);
+    else sc.hosts.delete(lowerAscii(name));
+  }
+
   private applyStoreOp(o: StoreOp): void {
     if (o.op === "put") return this.applyEntry(o.entry);
-    const [kind, a, b] = splitKey(o.key);
-    if (kind === "instance" && b !== undefined) {
-      const s = this.types.get(a);
-      const inst = s?.instances.get(b);
-      if (inst) this.deleteInstance(inst.type, inst.name, "remove");
-    } else if (kind === "host") {
-      this.deleteHost(a, "remove");
-    }
+    if (o.key.startsWith("instance")) this.deleteInstanceRecord(o.key, "remove");
+    else if (o.key.startsWith("host")) this.deleteHostRecord(o.key, "remove");
   }
 
   private applyEntry(entry: StoreEntry): void {
@@ -392,49 +482,50 @@ export class Registry implements RegistryView {
   }
 
   private setInstance(inst: Instance): void {
-    const key = formatServiceType(inst.type);
-    let s = this.types.get(key);
-    if (!s) {
-      s = { type: inst.type, instances: new Map(), ring: Ring.empty(this.ringOptions), ringStale: new Set() };
-      this.types.set(key, s);
-    }
-    const id = instanceId(inst.name);
-    const previous = s.instances.get(id);
+    const key = instanceStoreKey(inst);
+    const previous = this.instanceRecords.get(key);
     if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
-    s.instances.set(id, inst);
-    if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt) this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: key, id });
-    this.countKey(previous?.key, -1);
-    this.countKey(inst.key, 1);
-    if (!previous || previous.weight !== inst.weight) s.ringStale.add(id);
+    this.instanceRecords.set(key, inst);
+    const tk = formatServiceType(inst.type);
+    let t = this.byType.get(tk);
+    if (!t) this.byType.set(tk, (t = { type: inst.type, records: new Map() }));
+    t.records.set(key, inst);
+    if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt) this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: tk, id: key });
+    this.countKey(this.perKey, previous, -1);
+    this.countKey(this.perKey, inst, 1);
+    for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
     const op: ChangeOp = previous ? "update" : "add";
     this.emit(previous ? { op, kind: "instance", instance: inst, previous } : { op, kind: "instance", instance: inst });
   }
 
-  private deleteInstance(type: ServiceType, name: string, op: ChangeOp): void {
-    const s = this.types.get(formatServiceType(type));
-    const id = instanceId(name);
-    const inst = s?.instances.get(id);
-    if (!s || !inst) return;
-    s.instances.delete(id);
-    this.countKey(inst.key, -1);
-    s.ringStale.add(id);
+  private deleteInstanceRecord(key: string, op: ChangeOp): void {
+    const inst = this.instanceRecords.get(key);
+    if (!inst) return;
+    this.instanceRecords.delete(key);
+    this.byType.get(formatServiceType(inst.type))?.records.delete(key);
+    this.countKey(this.perKey, inst, -1);
+    for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
     this.emit({ op, kind: "instance", instance: inst });
   }
 
   private setHost(host: Host): void {
-    const key = lowerAscii(host.name);
-    const previous = this.hosts.get(key);
+    const key = hostStoreKey(host);
+    const previous = this.hostRecords.get(key);
     if (previous && sameHost(previous, host)) return;
-    this.hosts.set(key, host);
+    this.hostRecords.set(key, host);
     if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt) this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
+    this.countKey(this.hostsPerKeyCount, previous, -1);
+    this.countKey(this.hostsPerKeyCount, host, 1);
+    for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
     this.emit(previous ? { op: "update", kind: "host", host, previous } : { op: "add", kind: "host", host });
   }
 
-  private deleteHost(name: string, op: ChangeOp): void {
-    const key = lowerAscii(name);
-    const host = this.hosts.get(key);
+  private deleteHostRecord(key: string, op: ChangeOp): void {
+    const host = this.hostRecords.get(key);
     if (!host) return;
-    this.hosts.delete(key);
+    this.hostRecords.delete(key);
+    this.countKey(this.hostsPerKeyCount, host, -1);
+    for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
     this.emit({ op, kind: "host", host });
   }
 }
@@ -442,29 +533,24 @@ export class Registry implements RegistryView {
 /** A change as the store op that makes a replica follow it. */
 export function changeToStoreOp(c: Change): StoreOp {
   const gone = c.op === "remove" || c.op === "expire";
-  if (c.kind === "host") return gone ? { op: "delete", key: hostKey(c.host.name) } : { op: "put", key: hostKey(c.host.name), entry: { kind: "host", value: c.host } };
-  const key = instanceKey(c.instance.type, c.instance.name);
+  if (c.kind === "host") return gone ? { op: "delete", key: hostStoreKey(c.host) } : { op: "put", key: hostStoreKey(c.host), entry: { kind: "host", value: c.host } };
+  const key = instanceStoreKey(c.instance);
   return gone ? { op: "delete", key } : { op: "put", key, entry: { kind: "instance", value: c.instance } };
 }
 
 function toStoreOp(o: RegistryOp): StoreOp {
   switch (o.op) {
     case "put-instance":
-      return { op: "put", key: instanceKey(o.instance.type, o.instance.name), entry: { kind: "instance", value: o.instance } };
+      return { op: "put", key: instanceStoreKey(o.instance), entry: { kind: "instance", value: o.instance } };
     case "remove-instance":
-      return { op: "delete", key: instanceKey(o.type, o.name) };
+      return { op: "delete", key: instanceKey(o.type, o.name, o.domain) };
     case "put-host":
-      return { op: "put", key: hostKey(o.host.name), entry: { kind: "host", value: o.host } };
+      return { op: "put", key: hostStoreKey(o.host), entry: { kind: "host", value: o.host } };
     case "remove-host":
-      return { op: "delete", key: hostKey(o.name) };
+      return { op: "delete", key: hostKey(o.name, o.domain) };
   }
 }
 
-function splitKey(key: string): [string, string, string | undefined] {
-  const [kind = "", a = "", ...rest] = key.split("/");
-  return [kind, a, rest.length ? rest.join("/") : undefined];
-}
-
 function sameHost(a: Host, b: Host): boolean {
-  return a.source === b.source && a.expiresAt === b.expiresAt && a.addresses.join() === b.addresses.join();
+  return a.source === b.source && a.expiresAt === b.expiresAt && a.domain === b.domain && sameOwner(whoOwns(a), whoOwns(b)) && a.addresses.join() === b.addresses.join();
 }

@@ -4,6 +4,22 @@ import type { Labels, ServiceType } from "../names.js";
 /** Where a registration came from. ("cluster" is how the HTTP API shows one another daemon wrote.) */
 export type Source = "static" | "update" | "mdns" | "cluster";
 
+/**
+ * Who may change a registration: the TSIG key whose signed UPDATE made it,
+ * unsigned updates (from an --allow-update source), the HTTP API (bearer
+ * token), the services file, or mDNS. A tagged value, so SRP keys (RFC 9665)
+ * can become one more kind.
+ */
+export type Owner =
+  | { readonly kind: "key"; readonly name: string }
+  | { readonly kind: "unsigned" }
+  | { readonly kind: "http" }
+  | { readonly kind: "static" }
+  | { readonly kind: "mdns" };
+
+/** Served domains are named by their presentation form, ASCII lower-case ("a.example."). */
+export const LOCAL_DOMAIN = "local.";
+
 export interface Instance {
   /** Instance label as registered (display case, may contain spaces, dots, UTF-8). */
   readonly name: string;
@@ -22,8 +38,12 @@ export interface Instance {
   readonly expiresAt?: number;
   /** In a cluster: the node (--node-name) whose store write this is; undefined when this daemon made it. */
   readonly writer?: string;
-  /** The TSIG key (name, presentation form) whose signed UPDATE registered it. */
+  /** The TSIG key (name, presentation form) whose signed UPDATE registered it (the HTTP API shows it; `owner` says the same). */
   readonly key?: string;
+  /** Who may change it; absent in records stored before owners existed (see `whoOwns`). */
+  readonly owner?: Owner;
+  /** The served domain it was registered in ("a.example."); absent = served under every domain (see `servedDomain`). */
+  readonly domain?: string;
 }
 
 export interface Host {
@@ -34,6 +54,42 @@ export interface Host {
   readonly source: Source;
   readonly expiresAt?: number;
   readonly writer?: string;
+  readonly owner?: Owner;
+  readonly domain?: string;
+}
+
+/**
+ * Who may change `r`. Records stored before owners existed have none: a
+ * signed registration's key still names its owner, an instance without one
+ * came from an unsigned update; such a host could have come from either, so
+ * it has no owner (undefined): whoever changes it next owns it.
+ */
+export function whoOwns(r: Instance | Host): Owner | undefined {
+  if (r.owner) return r.owner;
+  if ("key" in r && r.key !== undefined) return { kind: "key", name: r.key };
+  if (r.source === "static") return { kind: "static" };
+  if (r.source === "mdns") return { kind: "mdns" };
+  return "port" in r ? { kind: "unsigned" } : undefined;
+}
+
+export function sameOwner(a: Owner | undefined, b: Owner | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.kind === b.kind && (a.kind !== "key" || a.name === (b as { name: string }).name);
+}
+
+/** An owner in words that say its kind and nothing more (refusals go to whoever asked). */
+export function ownerKind(o: Owner): string {
+  return { key: "another TSIG key", unsigned: "unsigned updates", http: "the HTTP API", static: "the services file", mdns: "mDNS" }[o.kind];
+}
+
+/**
+ * The one rule for where a registration is served: in the domain it was
+ * registered in; mDNS-learned ones in local. only; the rest (the services
+ * file, and UPDATE registrations stored before domains were recorded) under
+ * every served domain. undefined = every domain.
+ */
+export function servedDomain(r: Instance | Host): string | undefined {
+  return r.domain ?? (r.source === "mdns" ? LOCAL_DOMAIN : undefined);
 }
 
 export type ChangeOp = "add" | "update" | "remove" | "expire";
@@ -51,6 +107,8 @@ export function sameInstance(a: Instance, b: Instance, expirySlackMs = 0): boole
     a.priority === b.priority &&
     a.weight === b.weight &&
     a.source === b.source &&
+    a.domain === b.domain &&
+    sameOwner(whoOwns(a), whoOwns(b)) &&
     expiry &&
     a.host.join("\0") === b.host.join("\0") &&
     a.subtypes.join("\0") === b.subtypes.join("\0") &&

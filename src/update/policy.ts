@@ -2,7 +2,7 @@
 // allowed sources; keys may be limited to zones).
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 import { RingdnsError } from "../errors.js";
-import { formatName, labelsEqual, type Labels } from "../names.js";
+import { formatName, hasSuffix, type Labels } from "../names.js";
 import type { TsigKey } from "../wire/tsig.js";
 
 export const DEFAULT_ALLOW_UPDATE = ["127.0.0.0/8", "::1/128"];
@@ -10,8 +10,10 @@ export const DEFAULT_ALLOW_UPDATE = ["127.0.0.0/8", "::1/128"];
 export interface UpdatePolicy {
   /** May an unsigned update from `address` go ahead? */
   allowsUnsigned(address: string): boolean;
-  /** May `key` update `zone`? */
+  /** May `key` send an update for `zone` (one of its --key-zone zones, or a served domain above one)? */
   allowsKey(key: TsigKey, zone: Labels): boolean;
+  /** The zones a key (presentation form) may change names in; undefined = not limited. */
+  zonesOf(keyName: string): readonly Labels[] | undefined;
 }
 
 /** A test for "is this address in one of these CIDRs" ("none" in the list matches nothing); `setting` names the flag in errors. */
@@ -41,7 +43,9 @@ export function makePolicy(cidrs: readonly string[], keyZones: ReadonlyMap<strin
     allowsUnsigned: allowed,
     allowsKey(key, zone) {
       const zones = keyZones.get(formatName(key.name));
-      return !zones || zones.some((z) => labelsEqual(z, zone));
+      // the names inside are checked one by one (update.ts): a key zone may be narrower than a served domain
+      return !zones || zones.some((z) => hasSuffix(z, zone));
     },
+    zonesOf: (keyName) => keyZones.get(keyName),
   };
 }

@@ -6,6 +6,7 @@
 // store commit.
 import {
   formatName,
+  hasSuffix,
   hostName,
   instanceName,
   labelsEqual,
@@ -19,8 +20,8 @@ import {
   type ParsedName,
   type ServiceType,
 } from "../names.js";
-import type { RegistryOp, RegistryView } from "../registry/registry.js";
-import type { Host, Instance } from "../registry/types.js";
+import { domainKey, hostStoreKey, instanceStoreKey, type RegistryOp, type RegistryView } from "../registry/registry.js";
+import { ownerKind, sameOwner, whoOwns, type Host, type Instance, type Owner } from "../registry/types.js";
 import { Class, Rcode, Type, typeName as rrTypeName } from "../wire/constants.js";
 import type { DecodedData } from "../wire/decode.js";
 import { ipv6Bytes } from "../wire/message.js";
@@ -41,7 +42,21 @@ export interface UpdateOptions {
   readonly domains: readonly Labels[];
   /** Lease for what this update adds, seconds; undefined = permanent. */
   readonly leaseSeconds?: number;
+  /** Who sends it; default: an unsigned update. */
+  readonly actor?: Actor;
 }
+
+/** Who an UPDATE comes from, and what that lets it change. */
+export interface Actor {
+  /** What it registers is owned by this, and it may change what this owns. */
+  readonly owner: Owner;
+  /** May change registrations of any owner but the services file (--admin-key; the HTTP API's token). */
+  readonly admin?: boolean;
+  /** Every name it changes or tests must be at or below one of these (--key-zone); undefined = anywhere in the zone. */
+  readonly zones?: readonly Labels[];
+}
+
+const UNSIGNED: Actor = { owner: { kind: "unsigned" } };
 
 const META_TYPES = new Set<number>([Type.ANY, Type.AXFR, Type.IXFR, 253, 254]); // + MAILB, MAILA
 
@@ -73,6 +88,8 @@ function run(msg: UpdateMessage, registry: RegistryView, options: UpdateOptions,
   const zone = options.domains.find((d) => labelsEqual(d, msg.zone.name));
   if (!zone || msg.zone.class !== Class.IN) fail(Rcode.NOTAUTH, `not authoritative for zone ${formatName(msg.zone.name)}`);
   const view = new ZoneView(registry, zone!);
+  const actor = options.actor ?? UNSIGNED;
+  if (actor.zones) checkNamesAllowed(msg, actor.zones);
 
   // §3.2: prerequisites, against the zone before any change
   checkPrerequisites(msg.prerequisites, view);
@@ -80,7 +97,31 @@ function run(msg: UpdateMessage, registry: RegistryView, options: UpdateOptions,
   prescan(msg.updates, view);
   // §3.4.2: apply to the view
   for (const rr of msg.updates) applyUpdate(rr, view);
-  return toRegistryOps(view, registry, options, now);
+  return toRegistryOps(view, registry, options, actor, now);
+}
+
+// ---- who may change which names ----
+
+/**
+ * A key limited to zones (--key-zone) changes and tests only names in them:
+ * every name of the prerequisite and update sections, not only the zone
+ * section (which may be the served domain above a narrower key zone).
+ */
+function checkNamesAllowed(msg: UpdateMessage, zones: readonly Labels[]): void {
+  const inside = (name: Labels) => zones.some((z) => hasSuffix(name, z));
+  if (!zones.some((z) => hasSuffix(z, msg.zone.name))) fail(Rcode.REFUSED, `this key may not update zone ${formatName(msg.zone.name)} (--key-zone)`);
+  for (const rr of [...msg.prerequisites, ...msg.updates]) {
+    if (!inside(rr.name)) fail(Rcode.REFUSED, `this key may not change ${formatName(rr.name)}: outside its zones (--key-zone)`);
+  }
+}
+
+/** Refuse unless `actor` may change `r`; says whose it is by kind only. */
+function mayChange(actor: Actor, r: Instance | Host, shown: string): void {
+  const owner = whoOwns(r);
+  if (!owner) return; // stored before owners existed and claimed by no one
+  if (owner.kind === "static") fail(Rcode.REFUSED, `${shown} is a static registration; change it in the services file`);
+  if (actor.admin || sameOwner(owner, actor.owner)) return;
+  fail(Rcode.REFUSED, `${shown} is registered by ${ownerKind(owner)}; only its owner (or an --admin-key) may change it`);
 }
 
 // ---- the zone as RRsets ----
@@ -191,11 +232,15 @@ function rdataKey(d: DecodedData): string {
 /** The zone's RRsets as the registry implies them, with this update's changes overlaid. */
 class ZoneView {
   private readonly overlay = new Map<string, { name: Labels; sets: Map<number, RRset> }>();
+  /** The zone as the registry names a domain: the view holds only what is served there. */
+  readonly scope: string;
 
   constructor(
     private readonly registry: RegistryView,
     readonly zone: Labels,
-  ) {}
+  ) {
+    this.scope = domainKey(zone);
+  }
 
   parse(name: Labels): ParsedName | null {
     return parseQueryName(name, [this.zone]);
@@ -273,7 +318,7 @@ class ZoneView {
     const member = (t: ServiceType, sub: string | undefined) => (target: Labels) => {
       const q = this.parse(target);
       if (q?.kind !== "instance" || q.type.service !== t.service || q.type.proto !== t.proto) return false;
-      const i = owned(this.registry.instance(t, q.instance));
+      const i = owned(this.registry.instance(t, q.instance, this.scope));
       return i !== undefined && (sub === undefined || i.subtypes.includes(sub));
     };
     switch (p.kind) {
@@ -281,22 +326,22 @@ class ZoneView {
         put({ type: Type.SOA, mname: d, rname: ["hostmaster", ...d], serial: this.registry.serial(), minimum: 0 });
         break;
       case "services":
-        for (const t of this.registry.serviceTypes()) put({ type: Type.PTR, target: typeName(t, d) });
+        for (const t of this.registry.serviceTypes(this.scope)) put({ type: Type.PTR, target: typeName(t, d) });
         break;
       case "type": {
         const t = p.type;
-        const base = () => this.registry.instances(t).filter((i) => owned(i)).map((i) => ptrTo(t, i));
-        out.set(Type.PTR, { type: Type.PTR, rdatas: new LazyPtrRdatas(member(t, undefined), () => this.registry.instanceCount(t), base) });
+        const base = () => this.registry.instances(t, this.scope).filter((i) => owned(i)).map((i) => ptrTo(t, i));
+        out.set(Type.PTR, { type: Type.PTR, rdatas: new LazyPtrRdatas(member(t, undefined), () => this.registry.instanceCount(t, this.scope), base) });
         break;
       }
       case "subtype": {
         const { type: t, subtype } = p;
-        const base = () => this.registry.instancesWithSubtype(t, subtype).filter((i) => owned(i)).map((i) => ptrTo(t, i));
+        const base = () => this.registry.instancesWithSubtype(t, subtype, this.scope).filter((i) => owned(i)).map((i) => ptrTo(t, i));
         out.set(Type.PTR, { type: Type.PTR, rdatas: new LazyPtrRdatas(member(t, subtype), () => base().length, base) });
         break;
       }
       case "instance": {
-        const i = owned(this.registry.instance(p.type, p.instance));
+        const i = owned(this.registry.instance(p.type, p.instance, this.scope));
         if (i) {
           put({ type: Type.SRV, priority: i.priority, weight: i.weight, port: i.port, target: hostName(i.host, d) });
           put({ type: Type.TXT, strings: i.txt.map((t) => Buffer.from(t)) });
@@ -304,7 +349,7 @@ class ZoneView {
         break;
       }
       case "host": {
-        const h = owned(this.registry.host(p.host));
+        const h = owned(this.registry.host(p.host, this.scope));
         for (const address of h?.addresses ?? []) put(address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address });
         break;
       }
@@ -399,8 +444,17 @@ function applyUpdate(rr: UpdateRecord, view: ZoneView): void {
 
 // ---- from RRsets back to registrations ----
 
-function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOptions, now: number): UpdateOutcome {
+const removeInstance = (i: Instance): RegistryOp => ({ op: "remove-instance", type: i.type, name: i.name, ...(i.domain !== undefined ? { domain: i.domain } : {}) });
+const removeHost = (h: Host): RegistryOp => ({ op: "remove-host", name: h.name, ...(h.domain !== undefined ? { domain: h.domain } : {}) });
+
+function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOptions, actor: Actor, now: number): UpdateOutcome {
   const zone = view.zone;
+  const domain = view.scope;
+  // an admin's edit leaves a registration with its owner; everything else the update makes is the sender's
+  const owned = (existing: Instance | Host | undefined): { owner: Owner; key?: string } => {
+    const owner = (existing && whoOwns(existing)) ?? actor.owner;
+    return owner.kind === "key" ? { owner, key: owner.name } : { owner };
+  };
   const expiresAt = options.leaseSeconds === undefined ? undefined : now + options.leaseSeconds * 1000;
   const ops: RegistryOp[] = [];
   const registered: string[] = [];
@@ -432,12 +486,13 @@ function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOp
   }
 
   for (const { type, label } of affected.values()) {
-    const existing = registry.instance(type, label);
-    const display = existing?.name ?? label;
+    const found = registry.instance(type, label, domain);
     const iname = instanceName(type, label, zone);
     const shown = formatName(iname);
-    // static entries belong to the services file; what mDNS taught us yields to an explicit registration
-    if (existing?.source === "static") fail(Rcode.REFUSED, `${shown} is a static registration; change it in the services file`);
+    // what mDNS taught us is no one's to edit, and yields to an explicit registration (the LAN's claim is unauthenticated)
+    const existing = found?.source === "mdns" ? undefined : found;
+    if (existing) mayChange(actor, existing, shown);
+    const display = existing?.name ?? label;
     const sets = view.sets(iname);
     const srvs = sets.get(Type.SRV)?.rdatas.all() ?? [];
     const txts = sets.get(Type.TXT)?.rdatas.all() ?? [];
@@ -453,7 +508,7 @@ function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOp
       // its subtype PTRs go with it: they exist only because the instance does
       if (txts.length > 0) fail(Rcode.REFUSED, `${shown} keeps a TXT record without SRV and PTR`);
       if (existing) {
-        ops.push({ op: "remove-instance", type, name: existing.name });
+        ops.push(removeInstance(existing));
         removed.push(shown);
       }
       continue;
@@ -477,7 +532,11 @@ function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOp
       txt: txts.length ? (txts[0] as { strings: Buffer[] }).strings.filter((s) => s.length > 0) : [],
       source: "update",
       ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...owned(existing),
+      domain,
     };
+    // one served everywhere (stored before domains were recorded) or learned by mDNS gives way to the domain's own
+    if (found && instanceStoreKey(found) !== instanceStoreKey(instance)) ops.push(removeInstance(found));
     ops.push({ op: "put-instance", instance });
     registered.push(shown);
   }
@@ -485,15 +544,18 @@ function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOp
   for (const name of view.touched()) {
     const p = view.parse(name)!;
     if (p.kind !== "host") continue;
-    const existing = registry.host(p.host);
+    const found = registry.host(p.host, domain);
+    const existing = found?.source === "mdns" ? undefined : found;
     if (existing?.source === "static") fail(Rcode.REFUSED, `${formatName(name)} is a static host; change it in the services file`);
+    if (existing) mayChange(actor, existing, formatName(name));
     const sets = view.sets(name);
     const addresses = [...(sets.get(Type.A)?.rdatas.all() ?? []), ...(sets.get(Type.AAAA)?.rdatas.all() ?? [])].map((r) => (r as { address: string }).address);
     if (addresses.length === 0) {
-      if (existing) ops.push({ op: "remove-host", name: existing.name });
+      if (existing) ops.push(removeHost(existing));
       continue;
     }
-    const host: Host = { name: lowerAscii(p.host), addresses, source: "update", ...(expiresAt !== undefined ? { expiresAt } : {}) };
+    const host: Host = { name: lowerAscii(p.host), addresses, source: "update", ...(expiresAt !== undefined ? { expiresAt } : {}), owner: owned(existing).owner, domain };
+    if (found && hostStoreKey(found) !== hostStoreKey(host)) ops.push(removeHost(found));
     ops.push({ op: "put-host", host });
   }
   // hosts first, so an instance never points at an address set not yet stored

@@ -110,7 +110,7 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("three daemon
     await sleep(3500);
     for (const d of daemons) expect(srv(d, "brief._kv._tcp").status).toBe("NXDOMAIN");
     const prefix = store.slice(store.indexOf("/", "etcd://".length));
-    expect(run("etcdctl", ["--endpoints", cluster.urls.join(","), "get", "--prefix", "--keys-only", `${prefix}instance/_kv._tcp/brief`]).trim()).toBe("");
+    expect(run("etcdctl", ["--endpoints", cluster.urls.join(","), "get", "--prefix", "--keys-only", `${prefix}instance@svc.example./_kv._tcp/brief`]).trim()).toBe("");
   });
 
   it("one etcd member killed: updates are acknowledged and answered everywhere", async () => {

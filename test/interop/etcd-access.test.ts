@@ -38,8 +38,8 @@ describe.skipIf(missingTool("etcd", "etcdctl", "openssl", "dig"))("etcd over TLS
 
   it("--etcd-ca, --etcd-cert and --etcd-key: registrations are stored in the secured etcd", async () => {
     await registersAndAnswers(["--store", `etcd://${hostPort(etcd.url)}/tls-${process.pid}/`, "--etcd-ca", tls.ca, "--etcd-cert", tls.clientCert, "--etcd-key", tls.clientKey]);
-    const keys = run("etcdctl", ["--endpoints", etcd.url, ...etcdctlTlsArgs(tls), "get", "--prefix", "--keys-only", `/tls-${process.pid}/instance/`]);
-    expect(keys.trim()).toBe(`/tls-${process.pid}/instance/_s._tcp/secure`);
+    const keys = run("etcdctl", ["--endpoints", etcd.url, ...etcdctlTlsArgs(tls), "get", "--prefix", "--keys-only", `/tls-${process.pid}/instance`]);
+    expect(keys.trim()).toBe(`/tls-${process.pid}/instance@svc.example./_s._tcp/secure`);
   });
 
   it("without a client certificate the daemon stops with one line naming etcd", () => {
@@ -74,8 +74,8 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig"))("etcd with user/password 
 
   it("--etcd-user and --etcd-password-file: registrations are stored", async () => {
     await registersAndAnswers(["--store", `etcd://${hostPort(etcd.url)}/auth-${process.pid}/`, "--etcd-user", "root", "--etcd-password-file", password, "--etcd-insecure"]);
-    const keys = run("etcdctl", ["--endpoints", etcd.url, "--user", "root:s3cret-test-pw", "get", "--prefix", "--keys-only", `/auth-${process.pid}/instance/`]);
-    expect(keys.trim()).toBe(`/auth-${process.pid}/instance/_s._tcp/secure`);
+    const keys = run("etcdctl", ["--endpoints", etcd.url, "--user", "root:s3cret-test-pw", "get", "--prefix", "--keys-only", `/auth-${process.pid}/instance`]);
+    expect(keys.trim()).toBe(`/auth-${process.pid}/instance@svc.example./_s._tcp/secure`);
   });
 
   it("a password without TLS stops the daemon with one line, unless --etcd-insecure says it may cross in clear text", () => {

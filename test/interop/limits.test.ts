@@ -14,6 +14,7 @@ import { parseName } from "../../src/names.js";
 import { Type } from "../../src/wire/constants.js";
 import { encodeQuery } from "../../src/wire/message.js";
 import { readFileSync } from "node:fs";
+import type { UpdateOp } from "../../src/wire/update.js";
 import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
 import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 
@@ -131,6 +132,33 @@ describe("limits", () => {
     const shown = (await (await fetch(`http://127.0.0.1:${d!.httpPort}/v1/types/_lim._tcp/instances/k1`)).json()) as { key?: string };
     expect(shown.key).toBe("tenant-a.");
     expect(await limitHits("registrations-per-key")).toBe(1);
+  });
+
+  it("hosts count too: with --max-registrations 1 --max-registrations-per-key 1 one UPDATE cannot store 2,000 host A records (finding 6)", async () => {
+    const key = generateKey("tenant-h");
+    const keyFile = join(mkdtempSync(join(tmpdir(), "ringdns-limits-key-")), "h.key");
+    writeFileSync(keyFile, formatKeyFile(key));
+    await start(["--max-registrations", "1", "--max-registrations-per-key", "1", "--key-file", keyFile]);
+    const server = { host: "127.0.0.1", port: d!.port };
+    const a = (host: string, i: number): UpdateOp => ({ op: "add", name: [host, "local"], ttl: 60, data: { type: Type.A, address: `198.51.100.${i % 250}` } });
+    const manyHosts = Array.from({ length: 2000 }, (_, i) => a(`flood-${i}`, i));
+    const oneHostMany = Array.from({ length: 2000 }, (_, i) => ({ ...a("flood", 0), data: { type: Type.A, address: `10.${i >> 8}.${i & 255}.1` } }) as UpdateOp);
+    for (const key_ of [key, undefined]) {
+      expect((await sendUpdate(server, zone, manyHosts, { tcp: true, ...(key_ ? { key: key_ } : {}) })).rcode).toBe("REFUSED");
+      expect((await sendUpdate(server, zone, oneHostMany, { tcp: true, ...(key_ ? { key: key_ } : {}) })).rcode).toBe("REFUSED");
+    }
+    expect((await queryServer(server, parseName("flood-0.local."), Type.A)).rcodeName).toBe("NXDOMAIN");
+    expect((await queryServer(server, parseName("flood.local."), Type.A)).rcodeName).toBe("NXDOMAIN");
+    // one registration (an instance and its host) fits; a second host does not
+    const one = registrationUpdate({ instance: "h1", type: "_lim._tcp", host: "h1", addresses: ["192.0.2.41", "2001:db8::41"], port: 1 }, zone);
+    expect((await sendUpdate(server, zone, one, { key })).rcode).toBe("NOERROR");
+    expect((await sendUpdate(server, zone, [a("h2", 42)], { key })).rcode).toBe("REFUSED");
+    expect((await sendUpdate(server, zone, [a("h2", 42)])).rcode).toBe("REFUSED");
+    expect((await sendUpdate(server, zone, one, { key })).rcode).toBe("NOERROR"); // renewal
+    expect(await limitHits("registrations-per-key")).toBeGreaterThanOrEqual(2);
+    expect(await limitHits("addresses-per-host")).toBe(2);
+    expect(await limitHits("registrations")).toBeGreaterThanOrEqual(2);
+    await d!.waitForLog(/at most 16 \(--max-addresses-per-host\)/);
   });
 
   it("--max-txt-bytes refuses a registration whose TXT is too large", async () => {

@@ -26,8 +26,8 @@ describe.skipIf(missingTool("dig"))("logs", () => {
     await d.waitForLog(/"instance":"alpha".*"registration changed"/);
     const changes = json().filter((l) => l.msg === "registration changed");
     expect(changes).toEqual([
-      expect.objectContaining({ op: "add", host: "alpha", source: "update", key: "host/alpha" }),
-      expect.objectContaining({ op: "add", type: "_log._tcp", instance: "alpha", source: "update", key: "instance/_log._tcp/alpha" }),
+      expect.objectContaining({ op: "add", host: "alpha", source: "update", key: "host@local./alpha" }),
+      expect.objectContaining({ op: "add", type: "_log._tcp", instance: "alpha", source: "update", key: "instance@local./_log._tcp/alpha" }),
     ]);
     expect(json().filter((l) => l.msg === "query")).toEqual([]);
   });
@@ -60,7 +60,7 @@ describe.skipIf(missingTool("dig"))("logs", () => {
       const port = Number(/127\.0\.0\.1:(\d+)/.exec(listening)![1]);
       await sendUpdate({ host: "127.0.0.1", port }, zone, registrationUpdate({ instance: "beta", type: "_log._tcp", host: "beta", port: 1 }, zone));
       for (let i = 0; i < 100 && !/registration changed/.test(err); i++) await new Promise((r) => setTimeout(r, 20));
-      expect(err.split("\n").filter((l) => l.includes("registration changed"))).toEqual([expect.stringMatching(/INFO: registration changed \{"op":"add","type":"_log\._tcp","instance":"beta","source":"update","key":"instance\/_log\._tcp\/beta"\}$/)]);
+      expect(err.split("\n").filter((l) => l.includes("registration changed"))).toEqual([expect.stringMatching(/INFO: registration changed \{"op":"add","type":"_log\._tcp","instance":"beta","source":"update","key":"instance@local\.\/_log\._tcp\/beta"\}$/)]);
     } finally {
       proc.kill();
     }

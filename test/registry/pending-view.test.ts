@@ -36,4 +36,31 @@ describe("PendingView", () => {
     expect(registry.instances(web).map((i) => i.name).sort()).toEqual(["Kept", "gone"]);
     expect(registry.registrationsByKey("k1.")).toBe(2);
   });
+
+  it("sees planned writes per domain: a domain's own record over one served everywhere, counts per domain and per owner", async () => {
+    const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
+    await registry.open();
+    registry.loadStatic([inst("s", { source: "static" })], []);
+    await registry.register(inst("old")); // served everywhere (an older store)
+    const view = new PendingView(registry);
+    view.add([
+      { op: "put-instance", instance: inst("web", { domain: "a.example.", owner: { kind: "key", name: "k1." }, key: "k1." }) },
+      { op: "put-instance", instance: inst("old", { port: 1, domain: "a.example." }) },
+      { op: "put-host", host: { name: "web", addresses: ["192.0.2.1"], source: "update", domain: "a.example.", owner: { kind: "key", name: "k1." } } },
+    ]);
+    expect(view.instance(web, "web", "a.example.")?.domain).toBe("a.example.");
+    expect(view.instance(web, "web", "b.example.")).toBeUndefined();
+    expect(view.instance(web, "old", "a.example.")?.port).toBe(1);
+    expect(view.instance(web, "old", "b.example.")?.port).toBe(80);
+    expect(view.instanceCount(web, "a.example.")).toBe(3); // s, old (its own), web
+    expect(view.instanceCount(web, "b.example.")).toBe(2); // s, old (served everywhere)
+    expect(view.instanceCount(web)).toBe(4); // every record
+    expect(view.instances(web, "a.example.").map((i) => i.name).sort()).toEqual(["old", "s", "web"]);
+    expect(view.host("web", "a.example.")?.addresses).toEqual(["192.0.2.1"]);
+    expect(view.host("web", "local.")).toBeUndefined();
+    expect([view.registrationsByKey("k1."), view.hostsByKey("k1."), view.instanceTotal(), view.hostTotal()]).toEqual([1, 1, 4, 1]);
+    view.add([{ op: "remove-instance", type: web, name: "old", domain: "a.example." }]);
+    expect(view.instance(web, "old", "a.example.")?.port).toBe(80); // the one served everywhere answers again
+    expect(registry.instanceCount(web, "a.example.")).toBe(2); // nothing reached the registry
+  });
 });

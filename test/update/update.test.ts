@@ -39,7 +39,8 @@ describe("registering and deregistering", () => {
     expect(i).toMatchObject({ name: "Alpha", port: 11211, weight: 2, host: ["alpha"], subtypes: ["_eu"], source: "update" });
     expect(Buffer.from(i.txt[0]!).toString()).toBe("v=1");
     expect(registry.host("alpha")?.addresses).toEqual(["192.0.2.1", "2001:db8::1"]);
-    expect(registry.ownerOf(cache, "any-key")?.name).toBe("Alpha");
+    expect(registry.ownerOf(cache, "any-key", "svc.example.")?.name).toBe("Alpha");
+    expect(registry.ownerOf(cache, "any-key", "local.")).toBeUndefined(); // registered in svc.example. only
   });
 
   it("the same update again changes nothing but the lease (renewal)", async () => {

@@ -4,7 +4,8 @@
 // decoder and the RFC 2136 core, and is answered once it is durable.
 import { deregistrationUpdate, registrationUpdate, type ServiceInstance } from "../../client/registration.js";
 import { RingdnsError } from "../../errors.js";
-import type { Labels } from "../../names.js";
+import { parseServiceType, type Labels } from "../../names.js";
+import { domainKey } from "../../registry/registry.js";
 import { Rcode, rcodeName } from "../../wire/constants.js";
 import { decodeUpdate, encodeUpdate, type UpdateOp } from "../../wire/update.js";
 import { commitUpdate, grantedLease, type UpdateDeps } from "../update-handler.js";
@@ -79,8 +80,19 @@ export async function registerOverHttp(type: string, body: unknown, deps: Update
   return commit(zone, ops, grantedLease(requested, deps.lease), deps, peer);
 }
 
+/** The served domain an instance was registered in (the first domain, local., for one served everywhere or not found). */
+function zoneOf(type: string, instance: string, deps: UpdateDeps): Labels {
+  let found;
+  try {
+    found = deps.registry.instance(parseServiceType(type), instance);
+  } catch {
+    return deps.domains[0]!; // a bad type: deregistrationUpdate says what is wrong with it
+  }
+  return (found?.domain !== undefined && deps.domains.find((d) => domainKey(d) === found.domain)) || deps.domains[0]!;
+}
+
 export async function deregisterOverHttp(type: string, instance: string, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string): Promise<HttpOutcome> {
-  const zone = deps.domains[0]!;
+  const zone = zoneOf(type, instance, deps);
   let ops: UpdateOp[];
   try {
     ops = deregistrationUpdate(type, instance, zone);

@@ -2,7 +2,7 @@
 // Pure: the registry and the time in, views out.
 import { formatName, formatServiceType, type ServiceType } from "../../names.js";
 import { instanceId, type Registry } from "../../registry/registry.js";
-import type { Host, Instance } from "../../registry/types.js";
+import { LOCAL_DOMAIN, whoOwns, type Host, type Instance, type Owner } from "../../registry/types.js";
 
 export interface InstanceView {
   name: string;
@@ -19,6 +19,10 @@ export interface InstanceView {
   origin?: { node: string; source: Instance["source"] };
   /** The TSIG key that registered it, for signed registrations. */
   key?: string;
+  /** Who may change it: {kind: "key", name}, "unsigned", "http", "static" or "mdns"; absent for a host stored before owners were recorded. */
+  owner?: Owner;
+  /** The served domain it was registered in; absent = served under every domain (mDNS-learned: local. only). */
+  domain?: string;
   /** Seconds until the lease ends; null for a permanent registration. */
   leaseRemainingSeconds: number | null;
   /** Fraction of the type's ring this instance owns. */
@@ -35,7 +39,14 @@ export interface HostView {
   name: string;
   addresses: string[];
   source: Host["source"];
+  owner?: Owner;
+  domain?: string;
   leaseRemainingSeconds: number | null;
+}
+
+function ownership(r: Instance | Host): { owner?: Owner; domain?: string } {
+  const owner = whoOwns(r);
+  return { ...(owner ? { owner } : {}), ...(r.domain !== undefined ? { domain: r.domain } : {}) };
 }
 
 const remaining = (expiresAt: number | undefined, now: number) => (expiresAt === undefined ? null : Math.max(0, Math.round((expiresAt - now) / 1000)));
@@ -59,18 +70,25 @@ export function instanceView(inst: Instance, share: number, ctx: ViewContext): I
     source: peer ? "cluster" : inst.source,
     ...(peer ? { origin: { node: inst.writer!, source: inst.source } } : {}),
     ...(inst.key !== undefined ? { key: inst.key } : {}),
+    ...ownership(inst),
     leaseRemainingSeconds: remaining(inst.expiresAt, now),
     share,
   };
 }
 
 export function hostView(h: Host, now: number): HostView {
-  return { name: h.name, addresses: [...h.addresses], source: h.source, leaseRemainingSeconds: remaining(h.expiresAt, now) };
+  return { name: h.name, addresses: [...h.addresses], source: h.source, ...ownership(h), leaseRemainingSeconds: remaining(h.expiresAt, now) };
 }
 
+/** An instance's share of the ring it is on: its own domain's (one served everywhere: local.'s). */
 function shareOf(registry: Registry, type: ServiceType): (inst: Instance) => number {
-  const shares = registry.ring(type).shares();
-  return (inst) => shares.get(instanceId(inst.name)) ?? 0;
+  const rings = new Map<string, ReadonlyMap<string, number>>();
+  return (inst) => {
+    const domain = inst.domain ?? LOCAL_DOMAIN;
+    let shares = rings.get(domain);
+    if (!shares) rings.set(domain, (shares = registry.ring(type, domain).shares()));
+    return shares.get(instanceId(inst.name)) ?? 0;
+  };
 }
 
 export function typesView(registry: Registry): { types: { type: string; instances: number }[] } {

@@ -1,0 +1,60 @@
+// Where a registration lives: its store key, and which record answers for a
+// name in a served domain. One rule, used by the registry, by the writes
+// planned against it and by the stores' keys:
+//
+// - a registration made by UPDATE (or the HTTP API) belongs to the domain it
+//   was registered in: `instance@<domain>/<type>/<id>`, `host@<domain>/<name>`;
+// - the services file's entries, mDNS-learned ones and UPDATE registrations
+//   stored before domains were recorded have no domain in their key
+//   (`instance/<type>/<id>`, `host/<name>`): served under every domain
+//   (mDNS-learned: local. only, see `servedDomain`);
+// - in a domain, the record registered there wins over one served everywhere.
+import { formatName, formatServiceType, lowerAscii, type Labels, type ServiceType } from "../names.js";
+import { servedDomain, type Host, type Instance } from "./types.js";
+
+export function instanceId(name: string): string {
+  return lowerAscii(name);
+}
+
+/** A served domain as registrations name it: presentation form, ASCII lower-case ("a.example."). */
+export function domainKey(domain: Labels): string {
+  let k = domainKeys.get(domain);
+  if (k === undefined) domainKeys.set(domain, (k = lowerAscii(formatName(domain))));
+  return k;
+}
+/** The served domains' label arrays are the same objects query after query: their keys are worked out once. */
+const domainKeys = new WeakMap<Labels, string>();
+
+const scopePart = (domain: string | undefined) => (domain === undefined ? "" : `@${encodeURIComponent(domain)}`);
+
+export function instanceKey(type: ServiceType, name: string, domain?: string): string {
+  return `instance${scopePart(domain)}/${formatServiceType(type)}/${instanceId(name)}`;
+}
+
+export function hostKey(name: string, domain?: string): string {
+  return `host${scopePart(domain)}/${lowerAscii(name)}`;
+}
+
+export const instanceStoreKey = (i: Instance): string => instanceKey(i.type, i.name, i.domain);
+export const hostStoreKey = (h: Host): string => hostKey(h.name, h.domain);
+
+const servedIn = (r: Instance | Host, domain: string) => {
+  const d = servedDomain(r);
+  return d === undefined || d === domain;
+};
+
+/** The instance answering for `name` of `type` in `domain`, given a lookup of records by store key. */
+export function slotInstance(record: (key: string) => Instance | undefined, domain: string, type: ServiceType, name: string): Instance | undefined {
+  const own = record(instanceKey(type, name, domain));
+  if (own) return own;
+  const shared = record(instanceKey(type, name));
+  return shared && servedIn(shared, domain) ? shared : undefined;
+}
+
+/** The host answering for `name` in `domain`. */
+export function slotHost(record: (key: string) => Host | undefined, domain: string, name: string): Host | undefined {
+  const own = record(hostKey(name, domain));
+  if (own) return own;
+  const shared = record(hostKey(name));
+  return shared && servedIn(shared, domain) ? shared : undefined;
+}

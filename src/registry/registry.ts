@@ -2,6 +2,7 @@
 // Writes go to the store first and reach memory only once durable, one at a
 // time in arrival order (queued ones share a commit); reads are synchronous
 // and never touch the store. The clock is injected.
+import { reportInternalError } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
@@ -478,7 +479,15 @@ export class Registry implements RegistryView {
 
   private emit(c: Change): void {
     this.serialNumber = Math.max(this.serialNumber + 1, this.clockSerial()) >>> 0;
-    for (const l of this.listeners) l(c);
+    // a listener's fault (a frontend's bug) must neither stop the others hearing the change
+    // nor leave this change half applied: reported, and the registry goes on
+    for (const l of this.listeners) {
+      try {
+        l(c);
+      } catch (err) {
+        reportInternalError("registry change listener", err);
+      }
+    }
   }
 
   private setInstance(inst: Instance): void {

@@ -237,3 +237,27 @@ describe("Registry", () => {
     });
   });
 });
+
+describe("Registry change listeners", () => {
+  it("one that throws is reported; the change is applied whole and the other listeners still hear it", async () => {
+    const { onInternalError } = await import("../../src/guard.js");
+    const caught: string[] = [];
+    const previous = onInternalError((where) => caught.push(where));
+    try {
+      const { registry, changes } = await open();
+      registry.onChange(() => {
+        throw new Error("a frontend's bug");
+      });
+      const after: string[] = [];
+      registry.onChange((c) => after.push(c.op));
+      await registry.register(inst("Alpha"), [{ name: "alpha", addresses: ["192.0.2.1"], source: "update" }]);
+      expect(registry.instance(cache, "alpha")?.port).toBe(11211);
+      expect(registry.host("alpha")?.addresses).toEqual(["192.0.2.1"]);
+      expect(changes).toHaveLength(2);
+      expect(after).toEqual(["add", "add"]);
+      expect(caught).toEqual(["registry change listener", "registry change listener"]);
+    } finally {
+      onInternalError(previous);
+    }
+  });
+});

@@ -1,6 +1,7 @@
 // DNS UPDATE over UDP/TCP: decode, TSIG and policy checks, the pure update
 // core, then a durable store commit before the reply is sent. Every refusal
 // changes nothing and is logged; signed requests get signed replies.
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { errorResponse } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
@@ -163,7 +164,60 @@ export function grantedLease(requested: number | undefined, p: LeasePolicy): num
   return Math.min(Math.max(requested, p.min), p.max);
 }
 
-export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps): Promise<Buffer> {
+/**
+ * Replies to recent authenticated UPDATEs, by the request's exact bytes and
+ * source address and port. A client whose reply was lost sends the very same
+ * datagram again from the same socket (nsupdate over UDP, every 3 s): it gets
+ * the first copy's reply, and the update is neither applied twice nor refused
+ * as a replay of itself. Anything else that reuses a MAC meets the replay guard.
+ */
+export class Retransmissions {
+  private readonly replies = new Map<string, { reply: Promise<Buffer>; until: number }>();
+
+  constructor(
+    private readonly maxEntries = 1024,
+    private readonly keepMs = 30_000,
+  ) {}
+
+  static key(msg: Buffer, peer: string): string {
+    return `${peer}|${createHash("sha256").update(msg).digest("base64")}`;
+  }
+
+  get(key: string, now: number): Promise<Buffer> | undefined {
+    const e = this.replies.get(key);
+    return e && e.until > now ? e.reply : undefined;
+  }
+
+  remember(key: string, reply: Promise<Buffer>, now: number): void {
+    // oldest first: what has run out goes, then the oldest while over the cap
+    for (const [k, e] of this.replies) {
+      if (e.until > now && this.replies.size < this.maxEntries) break;
+      this.replies.delete(k);
+    }
+    this.replies.set(key, { reply, until: now + this.keepMs });
+  }
+}
+
+const retransmissionCaches = new WeakMap<UpdateDeps, Retransmissions>();
+
+export function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps): Promise<Buffer> {
+  let cache = retransmissionCaches.get(deps);
+  if (!cache) retransmissionCaches.set(deps, (cache = new Retransmissions()));
+  const now = deps.clock.now();
+  const key = Retransmissions.key(msg, peer);
+  const earlier = cache.get(key, now);
+  if (earlier) {
+    deps.log.info({ peer }, "update retransmitted: the first copy's reply sent again, nothing applied twice");
+    return earlier;
+  }
+  let authenticated = false;
+  // authentication runs before the first await, so `authenticated` is known when the promise is
+  const reply = answerUpdate(msg, peer, deps, () => (authenticated = true));
+  if (authenticated) cache.remember(key, reply, now);
+  return reply;
+}
+
+async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, authenticated: () => void): Promise<Buffer> {
   const { log } = deps;
   const now = deps.clock.now();
   const nowSec = Math.floor(now / 1000);
@@ -213,9 +267,12 @@ export async function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps):
     }
     verified = v.request;
     key = v.request.key;
+    authenticated();
     if (!deps.policy.allowsKey(key, u.zone.name)) return refuse(Rcode.REFUSED, `key ${formatName(key.name)} may not update zone ${zone}`);
   } else if (!deps.policy.allowsUnsigned(address)) {
     return refuse(Rcode.REFUSED, `unsigned updates are not allowed from ${address}; sign with a TSIG key or see --allow-update`);
+  } else {
+    authenticated();
   }
 
   const lease = grantedLease(u.lease?.lease, deps.lease);

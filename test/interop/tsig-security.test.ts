@@ -231,6 +231,28 @@ describe.skipIf(missingTool("dig"))("TSIG attacks on a daemon that takes only si
     expect(d.logs.join("\n")).not.toContain(secret);
   });
 
+  it("(f) the very same signed update sent again from the same socket (a retransmission after a lost reply) gets the first reply again, applied once", async () => {
+    const s = createSocket("udp4");
+    await new Promise<void>((r) => s.bind(0, "127.0.0.1", r));
+    const ask = (msg: Buffer) =>
+      new Promise<Buffer>((resolve) => {
+        s.once("message", resolve);
+        s.send(msg, d.port, "127.0.0.1");
+      });
+    try {
+      const msg = sign(update(105, registration("rt", "resent", 1005)));
+      const first = await ask(msg);
+      const again = await ask(msg);
+      expect(decodeMessage(first).rcodeName).toBe("NOERROR");
+      expect(again.equals(first)).toBe(true);
+      expect(ptrs("_rt._tcp")).toEqual(["resent._rt._tcp.svc.example."]);
+      await d.waitForLog(/update retransmitted: the first copy's reply sent again/);
+      expect(d.logs.filter((l) => l.includes('"update applied"') && l.includes("resent"))).toHaveLength(1);
+    } finally {
+      s.close();
+    }
+  });
+
   it.skipIf(missingTool("nsupdate", "kdig"))("(e) nsupdate (several updates in one session) and kdig with the right key still work", () => {
     const script = (inst: string, port: number) => `update add _ok._tcp.${zone} 60 PTR ${inst}._ok._tcp.${zone}\nupdate add ${inst}._ok._tcp.${zone} 60 SRV 0 1 ${port} ${inst}.${zone}\nsend\n`;
     const r = spawnSync("nsupdate", ["-k", keyFile], { input: `server 127.0.0.1 ${d.port}\nzone ${zone}\n${script("good-1", 2001)}${script("good-2", 2002)}${script("good-3", 2003)}`, encoding: "utf8", timeout: 20_000 });

@@ -72,19 +72,18 @@ export class MdnsCache {
     }
     for (const r of records) {
       const key = nameKey(r.name);
-      let byType = this.records.get(key);
-      if (!byType) this.records.set(key, (byType = new Map()));
-      let set = byType.get(r.type);
-      if (!set) byType.set(r.type, (set = new Map()));
       const dk = dataKey(r.data);
-      const existing = set.get(dk);
+      const existing = this.records.get(key)?.get(r.type)?.get(dk);
       if (r.ttl === 0) {
-        // goodbye: gone in one second (§10.1)
-        if (existing && existing.expiresAt > now + 1000) existing.expiresAt = now + 1000;
-        changed.add(key);
+        // goodbye: gone in one second (§10.1); for a record we do not hold, nothing to do and nothing made
+        if (existing) {
+          if (existing.expiresAt > now + 1000) existing.expiresAt = now + 1000;
+          changed.add(key);
+        }
         continue;
       }
       if (!existing) {
+        // the limits are checked before anything is made for the record
         const fromPeer = this.perPeer.get(peer) ?? 0;
         if (this.total >= this.limits.maxRecords) {
           this.refused.full++;
@@ -106,6 +105,10 @@ export class MdnsCache {
         this.perPeer.set(peer, fromPeer + 1);
         changed.add(key);
       }
+      let byType = this.records.get(key);
+      if (!byType) this.records.set(key, (byType = new Map()));
+      let set = byType.get(r.type);
+      if (!set) byType.set(r.type, (set = new Map()));
       set.set(dk, { name: r.name, type: r.type, data: r.data, ttl: r.ttl, receivedAt: now, expiresAt: now + r.ttl * 1000, refreshed: 0, peer: existing?.peer ?? peer });
     }
     return changed;
@@ -172,5 +175,12 @@ export class MdnsCache {
 
   size(): number {
     return this.total;
+  }
+
+  /** How many entries each internal map holds (tests check that refused records leave nothing behind). */
+  internalSizes(): { names: number; rrsets: number; peers: number; reported: number } {
+    let rrsets = 0;
+    for (const byType of this.records.values()) rrsets += byType.size;
+    return { names: this.records.size, rrsets, peers: this.perPeer.size, reported: this.reported.size };
   }
 }

@@ -4,13 +4,14 @@
 import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import { guarded, later, sleep } from "../../guard.js";
 import { hostName, instanceName, labelsEqual, lowerAscii, nameKey, parseQueryName, servicesEnumName, subtypeName, typeName, type Labels, type ServiceType } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import type { Change, Instance } from "../../registry/types.js";
 import { compareRecordSets } from "../../wire/canonical.js";
 import { Class, Type } from "../../wire/constants.js";
 import type { DecodedMessage, DecodedRecord } from "../../wire/decode.js";
-import { encodeMdnsQuery, encodeMdnsResponse, UNICAST_RESPONSE } from "../../wire/mdns.js";
+import { encodeMdnsQuery, encodeMdnsResponse, encodeMdnsResponses, UNICAST_RESPONSE } from "../../wire/mdns.js";
 import type { ResourceRecord } from "../../wire/message.js";
 import { MDNS_PORT, type MdnsTransport } from "./transport.js";
 
@@ -20,6 +21,8 @@ const HOST_TTL = 120;
 const SERVICE_TTL = 4500;
 const LEGACY_TTL_CAP = 10;
 const PROBE_INTERVAL = 250;
+/** Size at which the per-record bookkeeping drops what no longer matters. */
+const SWEEP_AT = 10_000;
 
 export interface ResponderDeps {
   registry: Registry;
@@ -59,7 +62,8 @@ export class MdnsResponder {
   constructor(private readonly deps: ResponderDeps) {}
 
   start(): void {
-    this.unsubscribe = this.deps.registry.onChange((c) => this.onChange(c));
+    // a fault in advertising a change is ours to count, never the registration's that caused it
+    this.unsubscribe = this.deps.registry.onChange(guarded("mdns responder change", (c: Change) => this.onChange(c)));
     for (const t of this.deps.registry.serviceTypes()) for (const i of this.deps.registry.instances(t)) this.advertise(i);
   }
 
@@ -81,7 +85,7 @@ export class MdnsResponder {
     for (const a of this.advertised.values()) a.timers.forEach(clearTimeout);
     if (all.length > 0) this.multicast(all.flatMap((a) => a.records).map((r) => ({ ...r, ttl: 0 })), [], true);
     this.advertised.clear();
-    await new Promise((r) => setTimeout(r, 50)); // let the goodbye leave the socket
+    await sleep(50); // let the goodbye leave the socket
   }
 
   private onChange(c: Change): void {
@@ -135,27 +139,30 @@ export class MdnsResponder {
   private probe(a: Advertised): void {
     const name = instanceName(a.type, a.mdnsName, LOCAL);
     const proposal = a.records.filter((r) => labelsEqual(r.name, name));
-    const wire = encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal);
-    for (const t of this.deps.transports) t.send(wire);
     a.probes++;
     this.counts.probes++;
-    a.timers.push(
-      setTimeout(() => {
+    a.timers.forEach(clearTimeout); // the previous probe's timer has fired (or is superseded)
+    // the next step is scheduled before anything is sent: a send that fails must not stall the sequence
+    a.timers = [
+      later("mdns responder probe", PROBE_INTERVAL, () => {
         if (!this.advertised.has(keyOf(a.type, a.name))) return;
         if (a.probes < 3) this.probe(a);
         else {
           a.state = "announced";
           this.announce(a);
         }
-      }, PROBE_INTERVAL),
-    );
+      }),
+    ];
+    for (const wire of encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal)) for (const t of this.deps.transports) t.send(wire);
   }
 
   /** §8.3: announce twice, a second apart. */
   private announce(a: Advertised): void {
-    this.multicast(a.records, [], true);
-    a.timers.push(setTimeout(() => this.advertised.has(keyOf(a.type, a.name)) && this.multicast(a.records, [], true), 1000));
+    // earlier timers (probes done, a previous announcement's second shot) are over or superseded: the list stays short however often it is re-announced
+    a.timers.forEach(clearTimeout);
+    a.timers = [later("mdns responder announce", 1000, () => this.advertised.has(keyOf(a.type, a.name)) && this.multicast(a.records, [], true))];
     this.deps.log.info({ instance: a.mdnsName, type: `${a.type.service}.${a.type.proto}` }, "mDNS: announced");
+    this.multicast(a.records, [], true);
   }
 
   private withdraw(type: ServiceType, name: string): void {
@@ -164,7 +171,9 @@ export class MdnsResponder {
     if (!a) return;
     a.timers.forEach(clearTimeout);
     this.advertised.delete(key);
-    const until = this.deps.clock.now() + HOST_TTL * 1000;
+    const now = this.deps.clock.now();
+    const until = now + HOST_TTL * 1000;
+    if (this.withdrawn.size > SWEEP_AT) for (const [k, t] of this.withdrawn) if (t <= now) this.withdrawn.delete(k);
     this.withdrawn.set(keyOf(a.type, a.mdnsName), until);
     this.withdrawn.set(keyOf(a.type, a.name), until);
     if (a.state !== "announced") return;
@@ -181,8 +190,9 @@ export class MdnsResponder {
     const fresh = force ? answers : answers.filter((r) => (this.lastMulticast.get(recordKey(r, r.data)) ?? 0) < now - 1000);
     if (fresh.length === 0) return;
     for (const r of fresh) this.lastMulticast.set(recordKey(r, r.data), now);
-    const wire = encodeMdnsResponse({ answers: fresh, additionals });
-    for (const t of this.deps.transports) t.send(wire);
+    // only the last second matters: older entries (records of instances since withdrawn among them) are dropped in bulk
+    if (this.lastMulticast.size > SWEEP_AT) for (const [k, at] of this.lastMulticast) if (at < now - 1000) this.lastMulticast.delete(k);
+    for (const wire of encodeMdnsResponses({ answers: fresh, additionals })) for (const t of this.deps.transports) t.send(wire);
   }
 
   /** A response from someone else: does it claim one of our names (§9)? */
@@ -249,7 +259,7 @@ export class MdnsResponder {
         const q = msg.questions[0]!;
         t.send(encodeMdnsResponse({ answers: answers.map(cap), additionals: additionals.map(cap) }, { id: msg.id, question: { name: q.name, type: q.type, class: q.class & 0x7fff } }), { address: from.address, port: from.port });
       } else {
-        t.send(encodeMdnsResponse({ answers, additionals }), { address: from.address, port: from.port });
+        for (const wire of encodeMdnsResponses({ answers, additionals })) t.send(wire, { address: from.address, port: from.port });
       }
     }
     if (multicastAnswers.length > 0) {
@@ -257,7 +267,7 @@ export class MdnsResponder {
       const shared = answers.some((r) => !isUnique(r.data.type));
       // §6: answers with shared records wait 20-120 ms, so that several responders do not collide
       const send = () => this.multicast(answers, dedup(extras, answers));
-      if (shared) setTimeout(send, 20 + Math.floor(Math.random() * 100)).unref();
+      if (shared) later("mdns responder answer", 20 + Math.floor(Math.random() * 100), send);
       else send();
     }
   }
@@ -273,7 +283,7 @@ export class MdnsResponder {
         if (compareRecordSets(ours, theirs) < 0) {
           a.timers.forEach(clearTimeout);
           a.probes = 0;
-          a.timers = [setTimeout(() => this.probe(a), 1000)];
+          a.timers = [later("mdns responder probe", 1000, () => this.probe(a))];
         }
       }
     }

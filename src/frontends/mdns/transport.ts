@@ -11,6 +11,7 @@ import { networkInterfaces } from "node:os";
 import type { Logger } from "pino";
 import multicastDns from "multicast-dns";
 import { RingdnsError } from "../../errors.js";
+import { guarded } from "../../guard.js";
 
 export const MDNS_PORT = 5353;
 export const MDNS_GROUP = "224.0.0.251";
@@ -50,11 +51,13 @@ export async function openTransport(iface: string, family: 4 | 6, log: Logger, p
     family === 4
       ? multicastDns({ socket, interface: address, bind: "0.0.0.0", port, loopback: true, multicast: true })
       : multicastDns({ socket, type: "udp6", ip: MDNS_GROUP6, interface: `::%${iface}`, bind: "::", port, loopback: true, multicast: true });
-  mdns.on("warning", (err: Error) => log.debug({ err: err.message, iface }, "mDNS socket warning"));
+  mdns.on("warning", guarded(`mdns socket ${iface}`, (err: Error) => log.debug({ err: err.message, iface }, "mDNS socket warning")));
   await new Promise<void>((resolve, reject) => {
     mdns.once("ready", resolve);
     mdns.once("error", (err: Error) => reject(new RingdnsError("RINGDNS_E_LISTEN", `mDNS on ${iface}: ${err.message}`)));
   });
+  // an error event without a listener would end the process: after start-up, one is logged and mDNS goes on
+  mdns.on("error", guarded(`mdns socket ${iface}`, (err: Error) => log.error({ err: err.message, iface }, "mDNS socket error")));
   try {
     socket.setRecvBufferSize(1 << 20);
   } catch {
@@ -65,10 +68,10 @@ export async function openTransport(iface: string, family: 4 | 6, log: Logger, p
     family,
     address,
     send(msg, to) {
-      socket.send(msg, to?.port ?? port, to?.address ?? group, (err) => err && log.debug({ err: err.message, iface }, "mDNS send failed"));
+      socket.send(msg, to?.port ?? port, to?.address ?? group, guarded(`mdns send ${iface}`, (err: Error | null) => err && log.debug({ err: err.message, iface }, "mDNS send failed")));
     },
     onMessage(listener) {
-      socket.on("message", listener);
+      socket.on("message", guarded(`mdns socket ${iface}`, listener));
     },
     close: () => new Promise<void>((r) => mdns.destroy(() => r())),
   };

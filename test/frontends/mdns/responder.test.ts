@@ -59,7 +59,7 @@ describe("MdnsResponder", () => {
     await registry.register(instance);
     await vi.advanceTimersByTimeAsync(2000); // probed and announced
     sent = [];
-    const query = decodeMessage(encodeMdnsQuery([{ name: parseName("lamp._web._tcp.local."), type: Type.SRV }]));
+    const query = decodeMessage(encodeMdnsQuery([{ name: parseName("lamp._web._tcp.local."), type: Type.SRV }])[0]!);
     responder.onQuery(query, peer, transport);
     expect(announcements()).toHaveLength(0); // the announcement went out under a second ago
     await vi.advanceTimersByTimeAsync(1100);
@@ -75,7 +75,7 @@ describe("MdnsResponder", () => {
     // another host probes for the same name, proposing a later port
     const theirs = encodeMdnsQuery([{ name: parseName("lamp._web._tcp.local."), type: Type.ANY, qu: true }], [], [
       { name: parseName("lamp._web._tcp.local."), ttl: 120, class: Class.IN, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 9999, target: parseName("other.local.") } } },
-    ]);
+    ])[0]!;
     responder.onQuery(decodeMessage(theirs), peer, transport);
     await vi.advanceTimersByTimeAsync(900);
     expect(probes()).toHaveLength(1); // deferring
@@ -90,7 +90,7 @@ describe("MdnsResponder", () => {
     const theirs = encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], [
       { name, ttl: 120, class: Class.IN, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 9, target: parseName("lamp.local.") } } },
       { name, ttl: 120, class: Class.IN, data: { type: Type.TXT, strings: [] } },
-    ]);
+    ])[0]!;
     responder.onQuery(decodeMessage(theirs), peer, transport);
     await vi.advanceTimersByTimeAsync(600);
     expect(probes()).toHaveLength(3); // not deferred: probing on, 250 ms apart

@@ -33,7 +33,9 @@ export const MAX_FOLLOWED_TYPES = 256;
 export const MAX_FOLLOWED_TYPES_PER_PEER = 64;
 /** A followed type that no cached record has named for this long is no longer browsed. */
 export const PRUNE_AFTER = 15 * 60_000;
-const MAX_INTERVAL = 3600_000; // RFC 6762 §5.2: back off to at most an hour
+const MAX_INTERVAL = 3600_000;
+/** The record types an instance is made of (RFC 6763 §4-§6); the cache takes no others. */
+const LEARNED_TYPES = new Set<number>([Type.PTR, Type.SRV, Type.TXT, Type.A, Type.AAAA]); // RFC 6762 §5.2: back off to at most an hour
 
 interface Browse {
   name: Labels;
@@ -65,6 +67,7 @@ export class MdnsLearner {
   private readonly browses = new Map<string, Browse>();
   private timer: NodeJS.Timeout | undefined;
   private sync: Promise<void> = Promise.resolve();
+  private mirrorQueued = false;
   private closed = false;
   /** What this daemon's learner wrote: in a cluster, others' learned entries are not ours to remove. */
   private readonly publishedInstances = new Set<string>();
@@ -104,7 +107,8 @@ export class MdnsLearner {
   /** A response heard on `t` (not one of our own). */
   onResponse(msg: DecodedMessage, from: RemoteInfo, t: MdnsTransport): void {
     const now = this.deps.clock.now();
-    const records = [...msg.answers, ...msg.additionals].filter((r) => r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
+    // only what the learner reads: other types (HINFO, NSEC, unknown ones with raw RDATA) would only take room
+    const records = [...msg.answers, ...msg.additionals].filter((r) => LEARNED_TYPES.has(r.type) && r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
     const changed = this.cache.add(records, now, from.address);
     // service types it names are browsed in turn: from the type enumeration, or from an announcement itself
     // (within the bounds; one refused now is taken when heard of again once there is room)
@@ -283,7 +287,16 @@ export class MdnsLearner {
 
   /** Bring the registry's mDNS-learned entries in line with the cache. */
   private mirror(): void {
-    this.sync = this.sync.then(() => this.mirrorNow()).catch((err) => this.deps.log.error({ err }, "could not store what mDNS announced"));
+    // one run waiting is enough: it reads the cache as it is when it starts, so a flood of
+    // responses coalesces into it instead of queueing one run per packet without bound
+    if (this.mirrorQueued) return;
+    this.mirrorQueued = true;
+    this.sync = this.sync
+      .then(() => {
+        this.mirrorQueued = false;
+        return this.mirrorNow();
+      })
+      .catch((err) => this.deps.log.error({ err }, "could not store what mDNS announced"));
   }
 
   private async mirrorNow(): Promise<void> {

@@ -1,7 +1,7 @@
 // The learner mirrors what it hears, and only that: in a cluster, entries
 // another daemon learned on its own LAN are not this daemon's to remove.
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CACHE_FLUSH } from "../../../src/frontends/mdns/cache.js";
 import { MAX_FOLLOWED_TYPES, MAX_FOLLOWED_TYPES_PER_PEER, MdnsLearner, PRUNE_AFTER } from "../../../src/frontends/mdns/learner.js";
 import { ManualClock } from "../../../src/clock.js";
@@ -93,6 +93,18 @@ describe("MdnsLearner", () => {
     learner.askLan(parseName("host.local."));
     for (let i = 0; i < 50 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(asked()).toEqual(["_mono._sub._ipp._tcp.local"]);
+    await learner.close();
+  });
+
+  it("a flood of responses coalesces into one registry update waiting, not one queued per packet", async () => {
+    const registry = new Registry({ clock: { now: () => Date.now() }, store: new MemoryStore() });
+    await registry.open();
+    const learner = new MdnsLearner({ registry, clock: { now: () => Date.now() }, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
+    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    const transact = vi.spyOn(registry, "transact");
+    for (let i = 0; i < 1000; i++) learner.onResponse(response([rr(`h${i}.local.`, Type.A, { type: Type.A, address: `192.0.2.${i % 250}` })]), from, t);
+    await (learner as unknown as { sync: Promise<void> }).sync; // what was queued has run
+    expect(transact.mock.calls.length).toBeLessThanOrEqual(2);
     await learner.close();
   });
 

@@ -5,6 +5,7 @@
 // service types stopped the daemon; and the mDNS path is fuzzed here as the
 // unicast one is (scripts/fuzz.ts --mdns runs the same at a larger count).
 import { spawnSync, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,13 +54,16 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  /** Send packets from h1 (from each of `from` in turn), as mdns-send.mjs frames them. */
-  function send(name: string, packets: { bytes: Buffer; legacy?: boolean }[], from = [h1.address]): number {
+  /** Send packets from h1 (from each of `from` in turn), as mdns-send.mjs frames them; waited for without blocking this process, so the daemon's log keeps draining. */
+  async function send(name: string, packets: { bytes: Buffer; legacy?: boolean }[], from = [h1.address]): Promise<number> {
     const file = join(dir, name);
     writeFileSync(file, framePackets(packets));
-    const r = h1.run(process.execPath, [SEND, from.join(","), file, "5"]);
-    expect(r.status, r.stderr).toBe(0);
-    return (JSON.parse(r.stdout) as { sent: number }).sent;
+    const c = h1.spawn(process.execPath, [SEND, from.join(","), file, "5"]);
+    let out = "";
+    c.stdout!.on("data", (d) => (out += d));
+    const [code] = (await once(c, "exit")) as [number | null];
+    expect(code).toBe(0);
+    return (JSON.parse(out) as { sent: number }).sent;
   }
 
   beforeAll(async () => {
@@ -77,7 +81,7 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
   it("one 8,992-byte response announcing 390 service types leaves the daemon serving: dig answers, a real zeroconf service is still learned", async () => {
     const flood = serviceTypeFlood(390);
     expect(flood.length).toBe(8992);
-    send("flood.bin", [{ bytes: flood }, { bytes: serviceTypeEnumeration(390) }]);
+    await send("flood.bin", [{ bytes: flood }, { bytes: serviceTypeEnumeration(390) }]);
     // the learner hears it and asks about what it follows (before the fix: the process ended here)
     await until("the bound on followed types reached, or the daemon gone", () => (!alive() || logs.includes("more service types than are followed") ? true : undefined), 5000);
     expect(alive(), `the daemon exited:\n${logs.slice(-3000)}`).toBe(true);
@@ -102,7 +106,7 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
     const peers = Array.from({ length: 16 }, (_, i) => `203.0.113.${100 + i}`);
     for (const a of peers) expect(h1.run("ip", ["addr", "add", `${a}/24`, "dev", "eth0"]).status).toBe(0);
     const started = Date.now();
-    const sent = send("fuzz.bin", packets, peers);
+    const sent = await send("fuzz.bin", packets, peers);
     expect(sent).toBe(FUZZ_PACKETS);
     // the daemon has worked through them when a unicast query is answered after them
     await until("dig answered after the fuzz", () => (alive() && dig("alpha._cache._tcp.local", "SRV").answer.length === 1 ? true : undefined), 10_000);

@@ -46,8 +46,13 @@ interface Advertised {
 const keyOf = (t: ServiceType, name: string) => `${t.service}.${t.proto}/${lowerAscii(name)}`;
 const isUnique = (t: number) => t !== Type.PTR;
 
-function recordKey(r: { name: Labels; data: { type: number } }, data: unknown): string {
-  return `${nameKey(r.name)}|${r.data.type}|${JSON.stringify(data)}`;
+/** JSON of each RDATA object, made once: copies of a record ({ ...r, ttl }) share their data object. */
+const dataJson = new WeakMap<object, string>();
+
+function recordKey(r: { name: Labels; data: { type: number } }, data: object): string {
+  let json = dataJson.get(data);
+  if (json === undefined) dataJson.set(data, (json = JSON.stringify(data)));
+  return `${nameKey(r.name)}|${r.data.type}|${json}`;
 }
 
 export class MdnsResponder {
@@ -233,12 +238,20 @@ export class MdnsResponder {
     const multicastAnswers: ResourceRecord[] = [];
     const unicastAnswers: ResourceRecord[] = [];
     const extras: ResourceRecord[] = [];
+    // indexed once per packet: a packet may carry a thousand questions and known answers, and we many records
+    const ours = this.announcedByName();
+    const known = byNameAndType(msg.answers);
+    // the same question twice in a packet asks nothing new
+    const asked = new Set<string>();
     for (const q of msg.questions) {
-      const answers = this.answer(q.name, q.type).filter((r) => !knownAnswer(r, msg.answers));
+      const qk = `${nameKey(q.name)}|${q.type}|${q.class & UNICAST_RESPONSE}`;
+      if (asked.has(qk)) continue;
+      asked.add(qk);
+      const answers = this.answer(ours, q.name, q.type).filter((r) => !knownAnswer(r, known));
       if (answers.length === 0) continue;
       if (legacy || q.class & UNICAST_RESPONSE) unicastAnswers.push(...answers);
       else multicastAnswers.push(...answers);
-      extras.push(...this.additionalFor(answers));
+      extras.push(...additionalFor(ours, answers));
     }
     if (unicastAnswers.length === 0 && multicastAnswers.length === 0) return;
     const dedup = (rs: ResourceRecord[], not: ResourceRecord[] = []) => {
@@ -289,11 +302,24 @@ export class MdnsResponder {
     }
   }
 
+  /** The records of announced instances, by owner name key. */
+  private announcedByName(): Map<string, ResourceRecord[]> {
+    const out = new Map<string, ResourceRecord[]>();
+    for (const a of this.advertised.values()) {
+      if (a.state !== "announced") continue;
+      for (const r of a.records) {
+        const k = nameKey(r.name);
+        const list = out.get(k);
+        if (list) list.push(r);
+        else out.set(k, [r]);
+      }
+    }
+    return out;
+  }
+
   /** Our records answering one question (learned instances are never among them). */
-  private answer(qname: Labels, qtype: number): ResourceRecord[] {
-    const matches = (r: ResourceRecord) => labelsEqual(r.name, qname) && (qtype === Type.ANY || r.data.type === qtype);
-    const all = [...this.advertised.values()].filter((a) => a.state === "announced").flatMap((a) => a.records);
-    const direct = all.filter(matches);
+  private answer(ours: Map<string, ResourceRecord[]>, qname: Labels, qtype: number): ResourceRecord[] {
+    const direct = (ours.get(nameKey(qname)) ?? []).filter((r) => qtype === Type.ANY || r.data.type === qtype);
     if (direct.length > 0) return direct;
     // _hash names are answered on mDNS too, when the owner is one of ours
     const p = parseQueryName(qname, [LOCAL]);
@@ -307,28 +333,39 @@ export class MdnsResponder {
       .map((r) => ({ ...r, name: qname }))
       .filter((r) => qtype === Type.ANY || r.data.type === qtype);
   }
+}
 
-  /** RFC 6763 §12 additional records for what we answer. */
-  private additionalFor(answers: ResourceRecord[]): ResourceRecord[] {
-    const out: ResourceRecord[] = [];
-    for (const r of answers) {
-      if (r.data.type === Type.PTR) {
-        const target = r.data.target;
-        for (const a of this.advertised.values()) {
-          if (a.state === "announced" && labelsEqual(instanceName(a.type, a.mdnsName, LOCAL), target)) out.push(...a.records.filter((x) => x.data.type !== Type.PTR));
-        }
-      } else if (r.data.type === Type.SRV) {
-        const target = r.data.srv.target;
-        for (const a of this.advertised.values()) out.push(...a.records.filter((x) => (x.data.type === Type.A || x.data.type === Type.AAAA) && labelsEqual(x.name, target)));
-      }
+/** RFC 6763 §12 additional records for what we answer: SRV, TXT and addresses of a PTR's instance; addresses of an SRV's target. */
+function additionalFor(ours: Map<string, ResourceRecord[]>, answers: ResourceRecord[]): ResourceRecord[] {
+  const out: ResourceRecord[] = [];
+  const addresses = (name: Labels) => (ours.get(nameKey(name)) ?? []).filter((x) => x.data.type === Type.A || x.data.type === Type.AAAA);
+  for (const r of answers) {
+    if (r.data.type === Type.PTR) {
+      const own = (ours.get(nameKey(r.data.target)) ?? []).filter((x) => x.data.type !== Type.PTR);
+      out.push(...own);
+      for (const x of own) if (x.data.type === Type.SRV) out.push(...addresses(x.data.srv.target));
+    } else if (r.data.type === Type.SRV) {
+      out.push(...addresses(r.data.srv.target));
     }
-    return out;
   }
+  return out;
+}
+
+/** Known answers by name key and type. */
+function byNameAndType(records: readonly DecodedRecord[]): Map<string, DecodedRecord[]> {
+  const out = new Map<string, DecodedRecord[]>();
+  for (const r of records) {
+    const k = `${nameKey(r.name)}|${r.type}`;
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
 }
 
 /** A known answer (§7.1) suppresses ours when it has the same data and at least half our TTL. */
-function knownAnswer(r: ResourceRecord, known: readonly DecodedRecord[]): boolean {
-  return known.some((k) => k.type === r.data.type && labelsEqual(k.name, r.name) && sameData(r, k) && k.ttl >= r.ttl / 2);
+function knownAnswer(r: ResourceRecord, known: Map<string, DecodedRecord[]>): boolean {
+  return (known.get(`${nameKey(r.name)}|${r.data.type}`) ?? []).some((k) => sameData(r, k) && k.ttl >= r.ttl / 2);
 }
 
 /** Our record's data against one decoded off the wire. */

@@ -202,16 +202,29 @@ export class MdnsResponder {
 
   /** A response from someone else: does it claim one of our names (§9)? */
   onResponse(msg: DecodedMessage): void {
+    const ours = this.byMdnsName(); // once per packet, not once per record
     for (const r of [...msg.answers, ...msg.additionals]) {
       if (r.ttl === 0 || !isUnique(r.type)) continue;
-      for (const a of this.advertised.values()) {
-        const ours = instanceName(a.type, a.mdnsName, LOCAL);
-        if (!labelsEqual(r.name, ours)) continue;
-        const same = a.records.some((x) => x.data.type === r.type && sameData(x, r));
-        if (!same) this.conflict(a);
-        break;
-      }
+      const k = nameKey(r.name);
+      const a = ours.get(k)?.[0];
+      if (!a) continue;
+      const same = a.records.some((x) => x.data.type === r.type && sameData(x, r));
+      if (same) continue;
+      ours.delete(k); // renamed: later records for the old name are no longer ours
+      this.conflict(a);
     }
+  }
+
+  /** Our instances by the name they have on the LAN. */
+  private byMdnsName(): Map<string, Advertised[]> {
+    const out = new Map<string, Advertised[]>();
+    for (const a of this.advertised.values()) {
+      const k = nameKey(instanceName(a.type, a.mdnsName, LOCAL));
+      const list = out.get(k);
+      if (list) list.push(a);
+      else out.set(k, [a]);
+    }
+    return out;
   }
 
   /** Rename to "name (2)", "name (3)", … and probe again (RFC 6763 §9 style, as avahi does). */
@@ -286,9 +299,10 @@ export class MdnsResponder {
   }
 
   private tieBreak(msg: DecodedMessage): void {
+    const ours = this.byMdnsName();
     for (const q of msg.questions) {
-      for (const a of this.advertised.values()) {
-        if (a.state !== "probing" || !labelsEqual(q.name, instanceName(a.type, a.mdnsName, LOCAL))) continue;
+      for (const a of ours.get(nameKey(q.name)) ?? []) {
+        if (a.state !== "probing") continue;
         const theirs = msg.authorities.filter((r) => labelsEqual(r.name, q.name));
         const ours = a.records.filter((r) => labelsEqual(r.name, q.name));
         if (theirs.length === 0 || theirs.every((r) => ours.some((o) => o.data.type === r.type && sameData(o, r)))) continue;

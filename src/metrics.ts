@@ -150,6 +150,17 @@ export class DaemonMetrics extends QueryMetrics {
         Object.assign(browsesRefused, now);
       },
     });
+    let offLink = 0;
+    new Counter({
+      name: "ringdns_mdns_off_link_dropped_total",
+      help: "mDNS packets ignored because their source is not on the receiving interface's link (RFC 6762 §5.5, §11)",
+      registers: [prom],
+      collect() {
+        const now = sources.mdns()?.offLink ?? offLink;
+        this.inc(now - offLink);
+        offLink = now;
+      },
+    });
     new Gauge({
       name: "ringdns_mdns_cache_records",
       help: "Records in the mDNS learner's cache",

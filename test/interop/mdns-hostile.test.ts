@@ -19,6 +19,7 @@ import { missingTool } from "../lab/tools.js";
 
 const SEND = new URL("../lab/mdns-send.mjs", import.meta.url).pathname;
 const PEER = new URL("../lab/zeroconf_peer.py", import.meta.url).pathname;
+const UNICAST_ASK = new URL("../lab/mdns-unicast-ask.mjs", import.meta.url).pathname;
 const SERVICES = new URL("../../examples/services.yaml", import.meta.url).pathname;
 const FUZZ_PACKETS = Number(process.env.MDNS_FUZZ_PACKETS ?? 3000);
 
@@ -117,5 +118,16 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
     expect(alive()).toBe(true);
     expect(rssAfter - rssBefore).toBeLessThan(64 * 1048576);
     expect(internalErrors()).toEqual([]);
+  });
+
+  it("a unicast query to port 5353 from off the link gets no reply (RFC 6762 §5.5: no mDNS reflection), one from the link does", async () => {
+    const ask = (source: string) => JSON.parse(h1.run(process.execPath, [UNICAST_ASK, source, h0.address, "alpha._cache._tcp.local.", "SRV"]).stdout) as { replies: number; answers: string[] };
+    expect(ask(h1.address)).toMatchObject({ replies: 1, answers: ["alpha._cache._tcp.local. 33"] });
+    // an address from another network on the same wire, with a route back to it: before the fix it got the answer
+    expect(h1.run("ip", ["addr", "add", "198.51.100.7/32", "dev", "eth0"]).status).toBe(0);
+    expect(h0.run("ip", ["route", "add", "198.51.100.7/32", "dev", "eth0"]).status).toBe(0);
+    expect(ask("198.51.100.7")).toEqual({ replies: 0, answers: [] });
+    expect(metric("ringdns_mdns_off_link_dropped_total")).toBeGreaterThanOrEqual(1);
+    expect(alive()).toBe(true);
   });
 });

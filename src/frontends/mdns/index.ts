@@ -23,6 +23,8 @@ export interface MdnsStats {
   cacheRefused: { full: number; perPeer: number };
   /** Names not browsed: over the bound on service types followed, or on names unicast clients asked for. */
   browsesRefused: { followed: number; asked: number };
+  /** Packets ignored because their source is not on the interface's link (RFC 6762 §5.5, §11). */
+  offLink: number;
 }
 
 export interface Mdns {
@@ -47,12 +49,19 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
     throw e;
   }
   const responder = new MdnsResponder({ ...deps, transports });
+  let offLink = 0;
   const learner = new MdnsLearner({ ...deps, transports, isOurs: (type, label) => responder.isOurs(type, label) });
   for (const t of transports) {
     // a fault in handling one packet is logged and counted (guard.ts); the next packet is handled as usual
     t.onMessage(
       guarded(`mdns packet on ${t.iface}`, (buf: Buffer, from: RemoteInfo) => {
         if (sameAddress(from.address, t.address) && from.port === port) return; // our own packet, looped back
+        if (!t.isOnLink(from.address)) {
+          // §5.5, §11: not from this link (a unicast packet from afar): no reply, nothing learned
+          offLink++;
+          if (offLink === 1 || offLink % 1000 === 0) deps.log.warn({ iface: t.iface, from: from.address, dropped: offLink }, "mDNS: packet from off the link ignored");
+          return;
+        }
         let msg;
         try {
           msg = decodeMessage(buf);
@@ -74,7 +83,7 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
     askLan: (name) => learner.askLan(name),
-    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size(), cacheRefused: { ...learner.cache.refused }, browsesRefused: { ...learner.browsesRefused } }),
+    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size(), cacheRefused: { ...learner.cache.refused }, browsesRefused: { ...learner.browsesRefused }, offLink }),
     async close() {
       await learner.close();
       await responder.close();

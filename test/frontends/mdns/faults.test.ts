@@ -24,6 +24,7 @@ function throwingTransport(): MdnsTransport & { attempts: number } {
       throw new Error("injected: the socket is gone");
     },
     onMessage: () => {},
+    isOnLink: () => true,
     close: async () => {},
   };
   return t;

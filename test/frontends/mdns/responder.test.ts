@@ -21,6 +21,7 @@ const transport: MdnsTransport = {
   family: 4,
   address: "203.0.113.10",
   send: (buf, to) => sent.push({ msg: decodeMessage(buf), ...(to ? { to } : {}) }),
+  isOnLink: () => true,
   onMessage: () => {},
   close: async () => {},
 };

@@ -1,6 +1,7 @@
 // A direct unicast query to port 5353 (RFC 6762 §5.5, a legacy querier from an
 // ephemeral port), sent from SOURCE to DEST, inside a lab namespace; prints
-// {"replies": N, "answers": [...]} after waiting WAIT_MS (default 1500) for replies.
+// {"replies": N, "answers": [...]} 100 ms after the first reply, or after
+// WAIT_MS (default 1500) without one.
 //   node mdns-unicast-ask.mjs SOURCE DEST NAME TYPE [WAIT_MS]
 import { createSocket } from "node:dgram";
 import { decodeMessage } from "../../dist/src/wire/decode.js";
@@ -12,8 +13,17 @@ const qtype = { PTR: 12, SRV: 33, A: 1, TXT: 16 }[type];
 const sock = createSocket("udp4");
 const answers = [];
 let replies = 0;
+let done;
+const finish = () => {
+  clearTimeout(done);
+  console.log(JSON.stringify({ replies, answers }));
+  sock.close();
+};
 sock.on("message", (buf) => {
-  replies++;
+  if (replies++ === 0) {
+    clearTimeout(done);
+    done = setTimeout(finish, 100);
+  }
   try {
     for (const r of decodeMessage(buf).answers) answers.push(`${formatName(r.name)} ${r.type}`);
   } catch {
@@ -22,8 +32,5 @@ sock.on("message", (buf) => {
 });
 sock.bind(0, source, () => {
   sock.send(encodeQuery(0x1234, parseName(name), qtype), 5353, dest);
-  setTimeout(() => {
-    console.log(JSON.stringify({ replies, answers }));
-    sock.close();
-  }, Number(wait ?? 1500));
+  done = setTimeout(finish, Number(wait ?? 1500));
 });

@@ -6,7 +6,8 @@
 import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
-import { later } from "../../guard.js";
+import { RingdnsError } from "../../errors.js";
+import { later, reportInternalError } from "../../guard.js";
 import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
 import type { Registry, RegistryOp, RegistryView } from "../../registry/registry.js";
 import { sameInstance, type Host, type Instance } from "../../registry/types.js";
@@ -296,7 +297,11 @@ export class MdnsLearner {
         this.mirrorQueued = false;
         return this.mirrorNow();
       })
-      .catch((err) => this.deps.log.error({ err }, "could not store what mDNS announced"));
+      .catch((err: unknown) => {
+        // a store that cannot take it now (RINGDNS_E_STORE) is an outage, logged; anything else is a fault of ours, counted too
+        if (err instanceof RingdnsError) this.deps.log.error({ err }, "could not store what mDNS announced");
+        else reportInternalError("mdns learner mirror", err);
+      });
   }
 
   private async mirrorNow(): Promise<void> {

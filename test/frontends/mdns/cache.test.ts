@@ -102,4 +102,16 @@ describe("MdnsCache", () => {
     expect(c.refused.full).toBe(200_000);
     expect(c.internalSizes()).toEqual({ ...before, reported: 1 });
   });
+
+  it("takes no new records past its byte budget (large TXT records), and has room again once they expire", () => {
+    const c = new MdnsCache({ maxRecords: 1000, maxPerPeer: 1000, maxBytes: 5000 });
+    const txt = (i: number): DecodedRecord => ({ name: parseName(`t${i}.local.`), type: Type.TXT, class: Class.IN, ttl: 120, data: { type: Type.TXT, strings: [Buffer.alloc(999, i)] } });
+    c.add(Array.from({ length: 10 }, (_, i) => txt(i)), 0, "198.51.100.1");
+    expect(c.size()).toBe(5); // 1,000 bytes each
+    expect(c.refused.full).toBe(5);
+    expect(c.internalSizes().names).toBe(5);
+    c.expire(200_000);
+    c.add([txt(20)], 200_000, "198.51.100.1");
+    expect(c.size()).toBe(1);
+  });
 });

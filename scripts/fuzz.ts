@@ -1,3 +1,5 @@
+// `npm run fuzz -- --mdns [--packets N]`: the mDNS path instead, in the
+// network lab (needs root; see scripts/lib/fuzz-mdns.ts).
 // `npm run fuzz -- --packets N [--tcp-share 0.1] [--window 200]`: start a
 // daemon on loopback (memory store, the example services, a TSIG key), send
 // it N packets — valid and damaged queries, UPDATEs and signed UPDATEs, random
@@ -25,6 +27,10 @@ const arg = (name: string, dflt: number) => {
   }
   return v;
 };
+if (process.argv.includes("--mdns")) {
+  const { fuzzMdns } = await import("./lib/fuzz-mdns.js");
+  process.exit(await fuzzMdns({ packets: arg("packets", 50_000), window: arg("window", 2000) || 2000 }));
+}
 const packets = arg("packets", 200_000);
 const tcpShare = arg("tcp-share", 0.1);
 const window = arg("window", 200);

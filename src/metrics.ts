@@ -151,6 +151,30 @@ export class DaemonMetrics extends QueryMetrics {
         Object.assign(refused, now);
       },
     });
+    const browsesRefused = { followed: 0, asked: 0 };
+    new Counter({
+      name: "ringdns_mdns_browses_refused_total",
+      help: "Service types the mDNS learner did not browse: over its bound on types the LAN named (followed) or on names unicast clients asked for (asked)",
+      labelNames: ["reason"],
+      registers: [prom],
+      collect() {
+        const now = sources.mdns()?.browsesRefused ?? browsesRefused;
+        this.labels("followed").inc(now.followed - browsesRefused.followed);
+        this.labels("asked").inc(now.asked - browsesRefused.asked);
+        Object.assign(browsesRefused, now);
+      },
+    });
+    let offLink = 0;
+    new Counter({
+      name: "ringdns_mdns_off_link_dropped_total",
+      help: "mDNS packets ignored because their source is not on the receiving interface's link (RFC 6762 §5.5, §11)",
+      registers: [prom],
+      collect() {
+        const now = sources.mdns()?.offLink ?? offLink;
+        this.inc(now - offLink);
+        offLink = now;
+      },
+    });
     new Gauge({
       name: "ringdns_mdns_cache_records",
       help: "Records in the mDNS learner's cache",

@@ -17,6 +17,6 @@ sock.on("message", (buf, from) => {
 });
 sock.bind(5353, address, () => {
   const knownAnswers = known ? [{ name: parseName(name), ttl: 4500, data: { type: 12, target: parseName(known) } }] : [];
-  sock.send(encodeMdnsQuery([{ name: parseName(name), type: qtype, qu: true }], knownAnswers), 5353, "224.0.0.251");
+  for (const packet of encodeMdnsQuery([{ name: parseName(name), type: qtype, qu: true }], knownAnswers)) sock.send(packet, 5353, "224.0.0.251");
   setTimeout(() => sock.close(), 1200);
 });

@@ -2,6 +2,7 @@
 // - a record lives for its TTL; a goodbye (TTL 0) ends it one second later (§10.1)
 // - the cache-flush bit replaces the RRset, except records received in the last second (§10.2)
 // - refresh queries are due at 80, 85, 90 and 95 % of a record's TTL (§5.2)
+import { createHash } from "node:crypto";
 import { nameKey, type Labels } from "../../names.js";
 import type { DecodedData, DecodedRecord } from "../../wire/decode.js";
 
@@ -24,20 +25,35 @@ export interface CachedRecord {
 export interface CacheLimits {
   maxRecords: number;
   maxPerPeer: number;
+  /** RDATA bytes held in all (default 16 MiB): 10,000 TXT records of 8 KB each would otherwise be 80 MB and more. */
+  maxBytes?: number;
 }
 
 export const DEFAULT_CACHE_LIMITS: CacheLimits = { maxRecords: 10_000, maxPerPeer: 1_000 };
+const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+
+/** What a record's data takes, roughly: its RDATA bytes, names at their text length. */
+function dataSize(d: DecodedData): number {
+  if ("strings" in d) return d.strings.reduce((n, s) => n + 1 + s.length, 0);
+  if ("raw" in d) return d.raw.length;
+  if ("target" in d) return d.target.reduce((n, l) => n + 1 + l.length, 8);
+  return 16;
+}
 
 const REFRESH_POINTS = [0.8, 0.85, 0.9, 0.95];
 
 function dataKey(d: DecodedData): string {
-  return JSON.stringify(d, (_k, v) => (v && v.type === "Buffer" ? Buffer.from(v.data).toString("hex") : v));
+  // TXT and raw data by a digest, not their bytes twice over in hex (the key is kept as long as the record)
+  if ("strings" in d) return `txt:${createHash("sha256").update(Buffer.concat(d.strings.flatMap((x) => [Buffer.from([x.length]), x]))).digest("base64")}`;
+  if ("raw" in d) return `raw:${d.type}:${createHash("sha256").update(d.raw).digest("base64")}`;
+  return JSON.stringify(d);
 }
 
 export class MdnsCache {
   // name key -> type -> data key -> record
   private readonly records = new Map<string, Map<number, Map<string, CachedRecord>>>();
   private total = 0;
+  private bytes = 0;
   private readonly perPeer = new Map<string, number>();
   /** New records not taken because of the limits, since start. */
   readonly refused = { full: 0, perPeer: 0 };
@@ -52,11 +68,12 @@ export class MdnsCache {
 
   private forget(r: CachedRecord): void {
     this.total--;
+    this.bytes -= dataSize(r.data);
     const n = (this.perPeer.get(r.peer) ?? 1) - 1;
     if (n > 0) this.perPeer.set(r.peer, n);
     else this.perPeer.delete(r.peer);
     if (n < this.limits.maxPerPeer) this.reported.delete(r.peer);
-    if (this.total < this.limits.maxRecords) this.reported.delete("");
+    if (this.total < this.limits.maxRecords && this.bytes < (this.limits.maxBytes ?? DEFAULT_MAX_BYTES)) this.reported.delete("");
   }
 
   /** Take in a response's records (from `peer`); returns the name keys whose data changed. */
@@ -72,21 +89,21 @@ export class MdnsCache {
     }
     for (const r of records) {
       const key = nameKey(r.name);
-      let byType = this.records.get(key);
-      if (!byType) this.records.set(key, (byType = new Map()));
-      let set = byType.get(r.type);
-      if (!set) byType.set(r.type, (set = new Map()));
       const dk = dataKey(r.data);
-      const existing = set.get(dk);
+      const existing = this.records.get(key)?.get(r.type)?.get(dk);
       if (r.ttl === 0) {
-        // goodbye: gone in one second (§10.1)
-        if (existing && existing.expiresAt > now + 1000) existing.expiresAt = now + 1000;
-        changed.add(key);
+        // goodbye: gone in one second (§10.1); for a record we do not hold, nothing to do and nothing made
+        if (existing) {
+          if (existing.expiresAt > now + 1000) existing.expiresAt = now + 1000;
+          changed.add(key);
+        }
         continue;
       }
       if (!existing) {
+        // the limits are checked before anything is made for the record
         const fromPeer = this.perPeer.get(peer) ?? 0;
-        if (this.total >= this.limits.maxRecords) {
+        const size = dataSize(r.data);
+        if (this.total >= this.limits.maxRecords || this.bytes + size > (this.limits.maxBytes ?? DEFAULT_MAX_BYTES)) {
           this.refused.full++;
           if (!this.reported.has("")) {
             this.reported.add("");
@@ -103,9 +120,14 @@ export class MdnsCache {
           continue;
         }
         this.total++;
+        this.bytes += size;
         this.perPeer.set(peer, fromPeer + 1);
         changed.add(key);
       }
+      let byType = this.records.get(key);
+      if (!byType) this.records.set(key, (byType = new Map()));
+      let set = byType.get(r.type);
+      if (!set) byType.set(r.type, (set = new Map()));
       set.set(dk, { name: r.name, type: r.type, data: r.data, ttl: r.ttl, receivedAt: now, expiresAt: now + r.ttl * 1000, refreshed: 0, peer: existing?.peer ?? peer });
     }
     return changed;
@@ -172,5 +194,12 @@ export class MdnsCache {
 
   size(): number {
     return this.total;
+  }
+
+  /** How many entries each internal map holds (tests check that refused records leave nothing behind). */
+  internalSizes(): { names: number; rrsets: number; peers: number; reported: number } {
+    let rrsets = 0;
+    for (const byType of this.records.values()) rrsets += byType.size;
+    return { names: this.records.size, rrsets, peers: this.perPeer.size, reported: this.reported.size };
   }
 }

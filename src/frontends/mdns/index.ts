@@ -1,8 +1,10 @@
 // Multicast DNS (RFC 6762/6763) on the interfaces named with --mdns-interface:
 // the responder advertises registrations, the learner mirrors what the LAN
 // announces. Only this module knows both; they share the sockets.
+import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import { guarded } from "../../guard.js";
 import type { Labels } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import { decodeMessage } from "../../wire/decode.js";
@@ -19,6 +21,10 @@ export interface MdnsStats {
   cacheRecords: number;
   /** New records not taken: cache full, or a peer over its share. */
   cacheRefused: { full: number; perPeer: number };
+  /** Names not browsed: over the bound on service types followed, or on names unicast clients asked for. */
+  browsesRefused: { followed: number; asked: number };
+  /** Packets ignored because their source is not on the interface's link (RFC 6762 §5.5, §11). */
+  offLink: number;
 }
 
 export interface Mdns {
@@ -43,27 +49,33 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
     throw e;
   }
   const responder = new MdnsResponder({ ...deps, transports });
+  let offLink = 0;
   const learner = new MdnsLearner({ ...deps, transports, isOurs: (type, label) => responder.isOurs(type, label) });
   for (const t of transports) {
-    t.onMessage((buf, from) => {
-      if (sameAddress(from.address, t.address) && from.port === port) return; // our own packet, looped back
-      let msg;
-      try {
-        msg = decodeMessage(buf);
-      } catch (err) {
-        deps.log.debug({ iface: t.iface, from: from.address, err: (err as Error).message }, "mDNS: undecodable packet dropped");
-        return;
-      }
-      try {
+    // a fault in handling one packet is logged and counted (guard.ts); the next packet is handled as usual
+    t.onMessage(
+      guarded(`mdns packet on ${t.iface}`, (buf: Buffer, from: RemoteInfo) => {
+        if (sameAddress(from.address, t.address) && from.port === port) return; // our own packet, looped back
+        if (!t.isOnLink(from.address)) {
+          // §5.5, §11: not from this link (a unicast packet from afar): no reply, nothing learned
+          offLink++;
+          if (offLink === 1 || offLink % 1000 === 0) deps.log.warn({ iface: t.iface, from: from.address, dropped: offLink }, "mDNS: packet from off the link ignored");
+          return;
+        }
+        let msg;
+        try {
+          msg = decodeMessage(buf);
+        } catch (err) {
+          deps.log.debug({ iface: t.iface, from: from.address, err: (err as Error).message }, "mDNS: undecodable packet dropped");
+          return;
+        }
         if (!msg.flags.qr) responder.onQuery(msg, from, t);
         else {
           responder.onResponse(msg);
           learner.onResponse(msg, from, t);
         }
-      } catch (err) {
-        deps.log.error({ err, iface: t.iface, from: from.address }, "mDNS: internal error handling a packet");
-      }
-    });
+      }),
+    );
   }
   responder.start();
   learner.start();
@@ -71,7 +83,7 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
     askLan: (name) => learner.askLan(name),
-    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size(), cacheRefused: { ...learner.cache.refused } }),
+    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size(), cacheRefused: { ...learner.cache.refused }, browsesRefused: { ...learner.browsesRefused }, offLink }),
     async close() {
       await learner.close();
       await responder.close();

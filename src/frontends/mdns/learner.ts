@@ -6,26 +6,48 @@
 import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import { RingdnsError } from "../../errors.js";
+import { later, reportInternalError } from "../../guard.js";
 import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
 import type { Registry, RegistryOp, RegistryView } from "../../registry/registry.js";
 import { sameInstance, type Host, type Instance } from "../../registry/types.js";
 import { Type } from "../../wire/constants.js";
 import type { DecodedData, DecodedMessage } from "../../wire/decode.js";
 import type { ResourceRecord } from "../../wire/message.js";
-import { encodeMdnsQuery, type MdnsQuestion } from "../../wire/mdns.js";
+import { encodeMdnsQuery, nameWireLength, type MdnsQuestion } from "../../wire/mdns.js";
 import { DEFAULT_CACHE_LIMITS, MdnsCache, type CacheLimits, type CachedRecord } from "./cache.js";
 import type { MdnsTransport } from "./transport.js";
 
 const LOCAL: Labels = ["local"];
 const FIRST_INTERVAL = 1000;
 /** Names browsed because a unicast client asked for them (each then backs off to once an hour). */
-const MAX_ASKED_BROWSES = 256;
-const MAX_INTERVAL = 3600_000; // RFC 6762 §5.2: back off to at most an hour
+export const MAX_ASKED_BROWSES = 256;
+/**
+ * Service types followed because the LAN named them (type enumeration or an
+ * announcement). One packet can name hundreds; beyond this bound new ones are
+ * not browsed (counted, logged once). avahi follows only what its clients ask
+ * for (and caps each browser's lookups at 15); a LAN with more than 256
+ * service types in use is far from any seen.
+ */
+export const MAX_FOLLOWED_TYPES = 256;
+/** Of those, at most this many first named by one LAN address, so one host cannot take every place. */
+export const MAX_FOLLOWED_TYPES_PER_PEER = 64;
+/** A followed type that no cached record has named for this long is no longer browsed. */
+export const PRUNE_AFTER = 15 * 60_000;
+const MAX_INTERVAL = 3600_000;
+/** The record types an instance is made of (RFC 6763 §4-§6); the cache takes no others. */
+const LEARNED_TYPES = new Set<number>([Type.PTR, Type.SRV, Type.TXT, Type.A, Type.AAAA]); // RFC 6762 §5.2: back off to at most an hour
 
 interface Browse {
   name: Labels;
   nextAt: number;
   interval: number;
+  /** Why it is browsed: always (the type enumeration), a unicast client asked, or the LAN named it. */
+  why: "fixed" | "asked" | "followed";
+  /** The last time a cached record named it (as an owner or a PTR target). */
+  lastHeard: number;
+  /** For a followed type: the address that first named it. */
+  peer?: string;
 }
 
 export interface LearnerDeps {
@@ -46,6 +68,7 @@ export class MdnsLearner {
   private readonly browses = new Map<string, Browse>();
   private timer: NodeJS.Timeout | undefined;
   private sync: Promise<void> = Promise.resolve();
+  private mirrorQueued = false;
   private closed = false;
   /** What this daemon's learner wrote: in a cluster, others' learned entries are not ours to remove. */
   private readonly publishedInstances = new Set<string>();
@@ -53,6 +76,10 @@ export class MdnsLearner {
   /** Subtype PTR names heard (`_sub._sub._type._tcp.local`): DNS-SD has no way to list them, so we keep what was announced. */
   private readonly subtypeNames = new Map<string, Labels>();
   private asked = 0;
+  private followed = 0;
+  private readonly followedByPeer = new Map<string, number>();
+  /** Types heard of and not browsed because of the bounds (each time), since start. */
+  readonly browsesRefused = { followed: 0, asked: 0 };
 
   constructor(private readonly deps: LearnerDeps) {
     this.cache = new MdnsCache(deps.cacheLimits ?? DEFAULT_CACHE_LIMITS, (what, peer) =>
@@ -61,7 +88,7 @@ export class MdnsLearner {
   }
 
   start(): void {
-    this.browse([...SERVICES_ENUM, ...LOCAL]);
+    this.browse([...SERVICES_ENUM, ...LOCAL], "fixed");
     this.schedule();
   }
 
@@ -71,20 +98,29 @@ export class MdnsLearner {
     await this.sync;
   }
 
+  /** Names browsed now (for tests and the README's bounds). */
+  browsing(): { fixed: number; asked: number; followed: number } {
+    const n = { fixed: 0, asked: 0, followed: 0 };
+    for (const b of this.browses.values()) n[b.why]++;
+    return n;
+  }
+
   /** A response heard on `t` (not one of our own). */
   onResponse(msg: DecodedMessage, from: RemoteInfo, t: MdnsTransport): void {
     const now = this.deps.clock.now();
-    const records = [...msg.answers, ...msg.additionals].filter((r) => r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
+    // only what the learner reads: other types (HINFO, NSEC, unknown ones with raw RDATA) would only take room
+    const records = [...msg.answers, ...msg.additionals].filter((r) => LEARNED_TYPES.has(r.type) && r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
     const changed = this.cache.add(records, now, from.address);
-    if (changed.size === 0) return;
-    // newly seen service types are browsed in turn: from the type enumeration, or from an announcement itself
-    for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now)) this.browse((r.data as Ptr).target);
+    // service types it names are browsed in turn: from the type enumeration, or from an announcement itself
+    // (within the bounds; one refused now is taken when heard of again once there is room)
     for (const r of records) {
-      if (r.type !== Type.PTR) continue;
+      if (r.type !== Type.PTR || r.ttl === 0) continue;
       const kind = parseQueryName(r.name, [LOCAL])?.kind;
-      if (kind === "type" && r.ttl > 0) this.browse(r.name);
-      if (kind === "subtype") this.subtypeNames.set(nameKey(r.name), r.name);
+      if (kind === "services" && "target" in r.data && parseQueryName(r.data.target, [LOCAL])?.kind === "type") this.browse(r.data.target, "followed", from.address);
+      if (kind === "type") this.browse(r.name, "followed", from.address);
+      if (kind === "subtype" && changed.has(nameKey(r.name))) this.subtypeNames.set(nameKey(r.name), r.name);
     }
+    if (changed.size === 0) return;
     this.deps.log.debug({ iface: t.iface, from: from.address, records: records.length }, "mDNS response cached");
     this.mirror();
   }
@@ -97,31 +133,94 @@ export class MdnsLearner {
    */
   askLan(name: Labels): void {
     const kind = parseQueryName(name, [LOCAL])?.kind;
-    if ((kind !== "type" && kind !== "subtype") || this.browses.has(nameKey(name))) return;
-    if (this.asked >= MAX_ASKED_BROWSES) return;
-    this.asked++;
+    if (kind !== "type" && kind !== "subtype") return;
+    const prior = this.browses.get(nameKey(name));
+    if (prior) {
+      if (prior.why === "followed" && this.asked < MAX_ASKED_BROWSES) {
+        // a client wants it: no longer pruned when the LAN goes quiet about it
+        this.unfollow(prior);
+        prior.why = "asked";
+        this.asked++;
+      }
+      return;
+    }
+    if (this.asked >= MAX_ASKED_BROWSES) {
+      this.browsesRefused.asked++;
+      return;
+    }
     this.deps.log.debug({ name: formatName(name) }, "mDNS: browsing a name a unicast client asked for");
-    this.browse(name);
+    this.browse(name, "asked");
   }
 
-  private browse(name: Labels): void {
+  private browse(name: Labels, why: Browse["why"], peer = ""): void {
     const key = nameKey(name);
     if (this.browses.has(key)) return;
-    this.browses.set(key, { name, nextAt: this.deps.clock.now(), interval: FIRST_INTERVAL });
+    if (nameWireLength(name) === Infinity) return; // a name we could never ask for
+    if (why === "followed") {
+      const fromPeer = this.followedByPeer.get(peer) ?? 0;
+      if (this.followed >= MAX_FOLLOWED_TYPES || fromPeer >= MAX_FOLLOWED_TYPES_PER_PEER) {
+        if (this.browsesRefused.followed++ === 0) this.deps.log.warn({ limit: "mdns-followed-types", max: MAX_FOLLOWED_TYPES, perPeer: MAX_FOLLOWED_TYPES_PER_PEER, peer }, "mDNS: the LAN names more service types than are followed; new ones are not browsed");
+        return;
+      }
+      this.followed++;
+      this.followedByPeer.set(peer, fromPeer + 1);
+    }
+    if (why === "asked") this.asked++;
+    const now = this.deps.clock.now();
+    this.browses.set(key, { name, nextAt: now, interval: FIRST_INTERVAL, why, lastHeard: now, ...(why === "followed" ? { peer } : {}) });
     this.schedule(0);
+  }
+
+  private unfollow(b: Browse): void {
+    if (b.why !== "followed") return;
+    this.followed--;
+    const n = (this.followedByPeer.get(b.peer ?? "") ?? 1) - 1;
+    if (n > 0) this.followedByPeer.set(b.peer ?? "", n);
+    else this.followedByPeer.delete(b.peer ?? "");
+  }
+
+  /**
+   * Stop browsing followed types that no cached record has named for
+   * PRUNE_AFTER: their instances are gone and no client asked for them. One
+   * heard of again is followed again.
+   */
+  private prune(now: number): void {
+    const named = new Set<string>();
+    for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now)) named.add(nameKey((r.data as Ptr).target));
+    for (const [key, b] of this.browses) {
+      if (b.why !== "followed") continue;
+      if (named.has(key) || this.cache.get(b.name, Type.PTR, now).length > 0) b.lastHeard = now;
+      else if (now - b.lastHeard >= PRUNE_AFTER) {
+        this.browses.delete(key);
+        this.unfollow(b);
+      }
+    }
   }
 
   private schedule(delay?: number): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
-    const now = this.deps.clock.now();
-    const next = Math.min(...[...this.browses.values()].map((b) => b.nextAt), this.cache.nextEvent() ?? Infinity, now + 60_000);
-    this.timer = setTimeout(() => this.tick(), delay ?? Math.max(10, next - now));
-    this.timer.unref();
+    if (delay === undefined) {
+      const now = this.deps.clock.now();
+      let next = Math.min(this.cache.nextEvent() ?? Infinity, now + 60_000);
+      for (const b of this.browses.values()) next = Math.min(next, b.nextAt);
+      delay = Math.max(10, next - now);
+    }
+    this.timer = later("mdns learner tick", delay, () => this.tick());
   }
 
   private tick(): void {
+    // whatever happens below, the next tick is scheduled: a fault here must not stop the learner
+    try {
+      this.tickNow();
+    } finally {
+      this.schedule();
+    }
+  }
+
+  private tickNow(): void {
     const now = this.deps.clock.now();
+    this.prune(now);
     const questions: MdnsQuestion[] = [];
     for (const b of this.browses.values()) {
       if (b.nextAt > now) continue;
@@ -135,9 +234,8 @@ export class MdnsLearner {
     for (const { target } of this.instancePtrs(now)) {
       if (this.cache.get(target, Type.SRV, now).length === 0) questions.push({ name: target, type: Type.SRV }, { name: target, type: Type.TXT });
     }
-    if (questions.length > 0) this.query(dedupe(questions), now);
     if (this.cache.expire(now).size > 0) this.mirror();
-    this.schedule();
+    if (questions.length > 0) this.query(dedupe(questions), now);
   }
 
   private query(questions: MdnsQuestion[], now: number): void {
@@ -149,8 +247,7 @@ export class MdnsLearner {
         if (r.type === Type.PTR && remaining > r.ttl / 2) known.push({ name: r.name, ttl: Math.floor(remaining), data: { type: Type.PTR, target: (r.data as Ptr).target } });
       }
     }
-    const wire = encodeMdnsQuery(questions, known);
-    for (const t of this.deps.transports) t.send(wire);
+    for (const wire of encodeMdnsQuery(questions, known)) for (const t of this.deps.transports) t.send(wire);
   }
 
   private instancePtrs(now: number): { type: ServiceType; ptr: CachedRecord; target: Labels }[] {
@@ -191,7 +288,20 @@ export class MdnsLearner {
 
   /** Bring the registry's mDNS-learned entries in line with the cache. */
   private mirror(): void {
-    this.sync = this.sync.then(() => this.mirrorNow()).catch((err) => this.deps.log.error({ err }, "could not store what mDNS announced"));
+    // one run waiting is enough: it reads the cache as it is when it starts, so a flood of
+    // responses coalesces into it instead of queueing one run per packet without bound
+    if (this.mirrorQueued) return;
+    this.mirrorQueued = true;
+    this.sync = this.sync
+      .then(() => {
+        this.mirrorQueued = false;
+        return this.mirrorNow();
+      })
+      .catch((err: unknown) => {
+        // a store that cannot take it now (RINGDNS_E_STORE) is an outage, logged; anything else is a fault of ours, counted too
+        if (err instanceof RingdnsError) this.deps.log.error({ err }, "could not store what mDNS announced");
+        else reportInternalError("mdns learner mirror", err);
+      });
   }
 
   private async mirrorNow(): Promise<void> {

@@ -4,13 +4,14 @@
 import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import { guarded, later, sleep } from "../../guard.js";
 import { hostName, instanceName, labelsEqual, lowerAscii, nameKey, parseQueryName, servicesEnumName, subtypeName, typeName, type Labels, type ServiceType } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import type { Change, Instance } from "../../registry/types.js";
 import { compareRecordSets } from "../../wire/canonical.js";
 import { Class, Type } from "../../wire/constants.js";
 import type { DecodedMessage, DecodedRecord } from "../../wire/decode.js";
-import { encodeMdnsQuery, encodeMdnsResponse, UNICAST_RESPONSE } from "../../wire/mdns.js";
+import { encodeMdnsQuery, encodeMdnsResponse, encodeMdnsResponses, UNICAST_RESPONSE } from "../../wire/mdns.js";
 import type { ResourceRecord } from "../../wire/message.js";
 import { MDNS_PORT, type MdnsTransport } from "./transport.js";
 
@@ -20,6 +21,8 @@ const HOST_TTL = 120;
 const SERVICE_TTL = 4500;
 const LEGACY_TTL_CAP = 10;
 const PROBE_INTERVAL = 250;
+/** Size at which the per-record bookkeeping drops what no longer matters. */
+const SWEEP_AT = 10_000;
 
 export interface ResponderDeps {
   registry: Registry;
@@ -43,8 +46,13 @@ interface Advertised {
 const keyOf = (t: ServiceType, name: string) => `${t.service}.${t.proto}/${lowerAscii(name)}`;
 const isUnique = (t: number) => t !== Type.PTR;
 
-function recordKey(r: { name: Labels; data: { type: number } }, data: unknown): string {
-  return `${nameKey(r.name)}|${r.data.type}|${JSON.stringify(data)}`;
+/** JSON of each RDATA object, made once: copies of a record ({ ...r, ttl }) share their data object. */
+const dataJson = new WeakMap<object, string>();
+
+function recordKey(r: { name: Labels; data: { type: number } }, data: object): string {
+  let json = dataJson.get(data);
+  if (json === undefined) dataJson.set(data, (json = JSON.stringify(data)));
+  return `${nameKey(r.name)}|${r.data.type}|${json}`;
 }
 
 export class MdnsResponder {
@@ -59,7 +67,8 @@ export class MdnsResponder {
   constructor(private readonly deps: ResponderDeps) {}
 
   start(): void {
-    this.unsubscribe = this.deps.registry.onChange((c) => this.onChange(c));
+    // a fault in advertising a change is ours to count, never the registration's that caused it
+    this.unsubscribe = this.deps.registry.onChange(guarded("mdns responder change", (c: Change) => this.onChange(c)));
     for (const t of this.deps.registry.serviceTypes()) for (const i of this.deps.registry.instances(t)) this.advertise(i);
   }
 
@@ -81,7 +90,7 @@ export class MdnsResponder {
     for (const a of this.advertised.values()) a.timers.forEach(clearTimeout);
     if (all.length > 0) this.multicast(all.flatMap((a) => a.records).map((r) => ({ ...r, ttl: 0 })), [], true);
     this.advertised.clear();
-    await new Promise((r) => setTimeout(r, 50)); // let the goodbye leave the socket
+    await sleep(50); // let the goodbye leave the socket
   }
 
   private onChange(c: Change): void {
@@ -135,27 +144,30 @@ export class MdnsResponder {
   private probe(a: Advertised): void {
     const name = instanceName(a.type, a.mdnsName, LOCAL);
     const proposal = a.records.filter((r) => labelsEqual(r.name, name));
-    const wire = encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal);
-    for (const t of this.deps.transports) t.send(wire);
     a.probes++;
     this.counts.probes++;
-    a.timers.push(
-      setTimeout(() => {
+    a.timers.forEach(clearTimeout); // the previous probe's timer has fired (or is superseded)
+    // the next step is scheduled before anything is sent: a send that fails must not stall the sequence
+    a.timers = [
+      later("mdns responder probe", PROBE_INTERVAL, () => {
         if (!this.advertised.has(keyOf(a.type, a.name))) return;
         if (a.probes < 3) this.probe(a);
         else {
           a.state = "announced";
           this.announce(a);
         }
-      }, PROBE_INTERVAL),
-    );
+      }),
+    ];
+    for (const wire of encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal)) for (const t of this.deps.transports) t.send(wire);
   }
 
   /** §8.3: announce twice, a second apart. */
   private announce(a: Advertised): void {
-    this.multicast(a.records, [], true);
-    a.timers.push(setTimeout(() => this.advertised.has(keyOf(a.type, a.name)) && this.multicast(a.records, [], true), 1000));
+    // earlier timers (probes done, a previous announcement's second shot) are over or superseded: the list stays short however often it is re-announced
+    a.timers.forEach(clearTimeout);
+    a.timers = [later("mdns responder announce", 1000, () => this.advertised.has(keyOf(a.type, a.name)) && this.multicast(a.records, [], true))];
     this.deps.log.info({ instance: a.mdnsName, type: `${a.type.service}.${a.type.proto}` }, "mDNS: announced");
+    this.multicast(a.records, [], true);
   }
 
   private withdraw(type: ServiceType, name: string): void {
@@ -164,7 +176,9 @@ export class MdnsResponder {
     if (!a) return;
     a.timers.forEach(clearTimeout);
     this.advertised.delete(key);
-    const until = this.deps.clock.now() + HOST_TTL * 1000;
+    const now = this.deps.clock.now();
+    const until = now + HOST_TTL * 1000;
+    if (this.withdrawn.size > SWEEP_AT) for (const [k, t] of this.withdrawn) if (t <= now) this.withdrawn.delete(k);
     this.withdrawn.set(keyOf(a.type, a.mdnsName), until);
     this.withdrawn.set(keyOf(a.type, a.name), until);
     if (a.state !== "announced") return;
@@ -181,22 +195,36 @@ export class MdnsResponder {
     const fresh = force ? answers : answers.filter((r) => (this.lastMulticast.get(recordKey(r, r.data)) ?? 0) < now - 1000);
     if (fresh.length === 0) return;
     for (const r of fresh) this.lastMulticast.set(recordKey(r, r.data), now);
-    const wire = encodeMdnsResponse({ answers: fresh, additionals });
-    for (const t of this.deps.transports) t.send(wire);
+    // only the last second matters: older entries (records of instances since withdrawn among them) are dropped in bulk
+    if (this.lastMulticast.size > SWEEP_AT) for (const [k, at] of this.lastMulticast) if (at < now - 1000) this.lastMulticast.delete(k);
+    for (const wire of encodeMdnsResponses({ answers: fresh, additionals })) for (const t of this.deps.transports) t.send(wire);
   }
 
   /** A response from someone else: does it claim one of our names (§9)? */
   onResponse(msg: DecodedMessage): void {
+    const ours = this.byMdnsName(); // once per packet, not once per record
     for (const r of [...msg.answers, ...msg.additionals]) {
       if (r.ttl === 0 || !isUnique(r.type)) continue;
-      for (const a of this.advertised.values()) {
-        const ours = instanceName(a.type, a.mdnsName, LOCAL);
-        if (!labelsEqual(r.name, ours)) continue;
-        const same = a.records.some((x) => x.data.type === r.type && sameData(x, r));
-        if (!same) this.conflict(a);
-        break;
-      }
+      const k = nameKey(r.name);
+      const a = ours.get(k)?.[0];
+      if (!a) continue;
+      const same = a.records.some((x) => x.data.type === r.type && sameData(x, r));
+      if (same) continue;
+      ours.delete(k); // renamed: later records for the old name are no longer ours
+      this.conflict(a);
     }
+  }
+
+  /** Our instances by the name they have on the LAN. */
+  private byMdnsName(): Map<string, Advertised[]> {
+    const out = new Map<string, Advertised[]>();
+    for (const a of this.advertised.values()) {
+      const k = nameKey(instanceName(a.type, a.mdnsName, LOCAL));
+      const list = out.get(k);
+      if (list) list.push(a);
+      else out.set(k, [a]);
+    }
+    return out;
   }
 
   /** Rename to "name (2)", "name (3)", … and probe again (RFC 6763 §9 style, as avahi does). */
@@ -223,12 +251,20 @@ export class MdnsResponder {
     const multicastAnswers: ResourceRecord[] = [];
     const unicastAnswers: ResourceRecord[] = [];
     const extras: ResourceRecord[] = [];
+    // indexed once per packet: a packet may carry a thousand questions and known answers, and we many records
+    const ours = this.announcedByName();
+    const known = byNameAndType(msg.answers);
+    // the same question twice in a packet asks nothing new
+    const asked = new Set<string>();
     for (const q of msg.questions) {
-      const answers = this.answer(q.name, q.type).filter((r) => !knownAnswer(r, msg.answers));
+      const qk = `${nameKey(q.name)}|${q.type}|${q.class & UNICAST_RESPONSE}`;
+      if (asked.has(qk)) continue;
+      asked.add(qk);
+      const answers = this.answer(ours, q.name, q.type).filter((r) => !knownAnswer(r, known));
       if (answers.length === 0) continue;
       if (legacy || q.class & UNICAST_RESPONSE) unicastAnswers.push(...answers);
       else multicastAnswers.push(...answers);
-      extras.push(...this.additionalFor(answers));
+      extras.push(...additionalFor(ours, answers));
     }
     if (unicastAnswers.length === 0 && multicastAnswers.length === 0) return;
     const dedup = (rs: ResourceRecord[], not: ResourceRecord[] = []) => {
@@ -249,7 +285,7 @@ export class MdnsResponder {
         const q = msg.questions[0]!;
         t.send(encodeMdnsResponse({ answers: answers.map(cap), additionals: additionals.map(cap) }, { id: msg.id, question: { name: q.name, type: q.type, class: q.class & 0x7fff } }), { address: from.address, port: from.port });
       } else {
-        t.send(encodeMdnsResponse({ answers, additionals }), { address: from.address, port: from.port });
+        for (const wire of encodeMdnsResponses({ answers, additionals })) t.send(wire, { address: from.address, port: from.port });
       }
     }
     if (multicastAnswers.length > 0) {
@@ -257,15 +293,16 @@ export class MdnsResponder {
       const shared = answers.some((r) => !isUnique(r.data.type));
       // §6: answers with shared records wait 20-120 ms, so that several responders do not collide
       const send = () => this.multicast(answers, dedup(extras, answers));
-      if (shared) setTimeout(send, 20 + Math.floor(Math.random() * 100)).unref();
+      if (shared) later("mdns responder answer", 20 + Math.floor(Math.random() * 100), send);
       else send();
     }
   }
 
   private tieBreak(msg: DecodedMessage): void {
+    const ours = this.byMdnsName();
     for (const q of msg.questions) {
-      for (const a of this.advertised.values()) {
-        if (a.state !== "probing" || !labelsEqual(q.name, instanceName(a.type, a.mdnsName, LOCAL))) continue;
+      for (const a of ours.get(nameKey(q.name)) ?? []) {
+        if (a.state !== "probing") continue;
         const theirs = msg.authorities.filter((r) => labelsEqual(r.name, q.name));
         const ours = a.records.filter((r) => labelsEqual(r.name, q.name));
         if (theirs.length === 0 || theirs.every((r) => ours.some((o) => o.data.type === r.type && sameData(o, r)))) continue;
@@ -273,17 +310,30 @@ export class MdnsResponder {
         if (compareRecordSets(ours, theirs) < 0) {
           a.timers.forEach(clearTimeout);
           a.probes = 0;
-          a.timers = [setTimeout(() => this.probe(a), 1000)];
+          a.timers = [later("mdns responder probe", 1000, () => this.probe(a))];
         }
       }
     }
   }
 
+  /** The records of announced instances, by owner name key. */
+  private announcedByName(): Map<string, ResourceRecord[]> {
+    const out = new Map<string, ResourceRecord[]>();
+    for (const a of this.advertised.values()) {
+      if (a.state !== "announced") continue;
+      for (const r of a.records) {
+        const k = nameKey(r.name);
+        const list = out.get(k);
+        if (list) list.push(r);
+        else out.set(k, [r]);
+      }
+    }
+    return out;
+  }
+
   /** Our records answering one question (learned instances are never among them). */
-  private answer(qname: Labels, qtype: number): ResourceRecord[] {
-    const matches = (r: ResourceRecord) => labelsEqual(r.name, qname) && (qtype === Type.ANY || r.data.type === qtype);
-    const all = [...this.advertised.values()].filter((a) => a.state === "announced").flatMap((a) => a.records);
-    const direct = all.filter(matches);
+  private answer(ours: Map<string, ResourceRecord[]>, qname: Labels, qtype: number): ResourceRecord[] {
+    const direct = (ours.get(nameKey(qname)) ?? []).filter((r) => qtype === Type.ANY || r.data.type === qtype);
     if (direct.length > 0) return direct;
     // _hash names are answered on mDNS too, when the owner is one of ours
     const p = parseQueryName(qname, [LOCAL]);
@@ -297,28 +347,39 @@ export class MdnsResponder {
       .map((r) => ({ ...r, name: qname }))
       .filter((r) => qtype === Type.ANY || r.data.type === qtype);
   }
+}
 
-  /** RFC 6763 §12 additional records for what we answer. */
-  private additionalFor(answers: ResourceRecord[]): ResourceRecord[] {
-    const out: ResourceRecord[] = [];
-    for (const r of answers) {
-      if (r.data.type === Type.PTR) {
-        const target = r.data.target;
-        for (const a of this.advertised.values()) {
-          if (a.state === "announced" && labelsEqual(instanceName(a.type, a.mdnsName, LOCAL), target)) out.push(...a.records.filter((x) => x.data.type !== Type.PTR));
-        }
-      } else if (r.data.type === Type.SRV) {
-        const target = r.data.srv.target;
-        for (const a of this.advertised.values()) out.push(...a.records.filter((x) => (x.data.type === Type.A || x.data.type === Type.AAAA) && labelsEqual(x.name, target)));
-      }
+/** RFC 6763 §12 additional records for what we answer: SRV, TXT and addresses of a PTR's instance; addresses of an SRV's target. */
+function additionalFor(ours: Map<string, ResourceRecord[]>, answers: ResourceRecord[]): ResourceRecord[] {
+  const out: ResourceRecord[] = [];
+  const addresses = (name: Labels) => (ours.get(nameKey(name)) ?? []).filter((x) => x.data.type === Type.A || x.data.type === Type.AAAA);
+  for (const r of answers) {
+    if (r.data.type === Type.PTR) {
+      const own = (ours.get(nameKey(r.data.target)) ?? []).filter((x) => x.data.type !== Type.PTR);
+      out.push(...own);
+      for (const x of own) if (x.data.type === Type.SRV) out.push(...addresses(x.data.srv.target));
+    } else if (r.data.type === Type.SRV) {
+      out.push(...addresses(r.data.srv.target));
     }
-    return out;
   }
+  return out;
+}
+
+/** Known answers by name key and type. */
+function byNameAndType(records: readonly DecodedRecord[]): Map<string, DecodedRecord[]> {
+  const out = new Map<string, DecodedRecord[]>();
+  for (const r of records) {
+    const k = `${nameKey(r.name)}|${r.type}`;
+    const list = out.get(k);
+    if (list) list.push(r);
+    else out.set(k, [r]);
+  }
+  return out;
 }
 
 /** A known answer (§7.1) suppresses ours when it has the same data and at least half our TTL. */
-function knownAnswer(r: ResourceRecord, known: readonly DecodedRecord[]): boolean {
-  return known.some((k) => k.type === r.data.type && labelsEqual(k.name, r.name) && sameData(r, k) && k.ttl >= r.ttl / 2);
+function knownAnswer(r: ResourceRecord, known: Map<string, DecodedRecord[]>): boolean {
+  return (known.get(`${nameKey(r.name)}|${r.data.type}`) ?? []).some((k) => sameData(r, k) && k.ttl >= r.ttl / 2);
 }
 
 /** Our record's data against one decoded off the wire. */

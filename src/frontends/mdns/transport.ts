@@ -7,10 +7,12 @@
 // bit), and because its respond() always multicasts where RFC 6762 needs
 // unicast replies to QU and legacy queries.
 import { createSocket, type RemoteInfo } from "node:dgram";
+import { BlockList } from "node:net";
 import { networkInterfaces } from "node:os";
 import type { Logger } from "pino";
 import multicastDns from "multicast-dns";
 import { RingdnsError } from "../../errors.js";
+import { guarded } from "../../guard.js";
 
 export const MDNS_PORT = 5353;
 export const MDNS_GROUP = "224.0.0.251";
@@ -25,7 +27,28 @@ export interface MdnsTransport {
   /** Multicast to the group, or unicast to `to`. */
   send(msg: Buffer, to?: { address: string; port: number }): void;
   onMessage(listener: (msg: Buffer, from: RemoteInfo) => void): void;
+  /**
+   * Is `address` (a datagram's source) on this interface's link: in one of
+   * its subnets, or link-local? RFC 6762 §5.5 and §11: packets from off-link
+   * sources are ignored, so a unicast query from afar cannot make us reply
+   * (mDNS reflection).
+   */
+  isOnLink(address: string): boolean;
   close(): Promise<void>;
+}
+
+/** The subnets of `iface` in `family`, plus the link-local range, as a BlockList (empty when the interface is gone). */
+export function linkSubnets(iface: string, family: 4 | 6): BlockList {
+  const list = new BlockList();
+  const type = family === 4 ? "ipv4" : "ipv6";
+  if (family === 4) list.addSubnet("169.254.0.0", 16, "ipv4");
+  else list.addSubnet("fe80::", 10, "ipv6");
+  for (const a of networkInterfaces()[iface] ?? []) {
+    if ((family === 4) !== (a.family === "IPv4") || !a.cidr) continue;
+    const [net, prefix] = a.cidr.split("/");
+    list.addSubnet(net!, Number(prefix), type);
+  }
+  return list;
 }
 
 /** The interface's IPv4 address, or its IPv6 link-local one; undefined when it has none. */
@@ -50,25 +73,45 @@ export async function openTransport(iface: string, family: 4 | 6, log: Logger, p
     family === 4
       ? multicastDns({ socket, interface: address, bind: "0.0.0.0", port, loopback: true, multicast: true })
       : multicastDns({ socket, type: "udp6", ip: MDNS_GROUP6, interface: `::%${iface}`, bind: "::", port, loopback: true, multicast: true });
-  mdns.on("warning", (err: Error) => log.debug({ err: err.message, iface }, "mDNS socket warning"));
+  mdns.on("warning", guarded(`mdns socket ${iface}`, (err: Error) => log.debug({ err: err.message, iface }, "mDNS socket warning")));
   await new Promise<void>((resolve, reject) => {
     mdns.once("ready", resolve);
     mdns.once("error", (err: Error) => reject(new RingdnsError("RINGDNS_E_LISTEN", `mDNS on ${iface}: ${err.message}`)));
   });
+  // an error event without a listener would end the process: after start-up, one is logged and mDNS goes on
+  mdns.on("error", guarded(`mdns socket ${iface}`, (err: Error) => log.error({ err: err.message, iface }, "mDNS socket error")));
   try {
     socket.setRecvBufferSize(1 << 20);
   } catch {
     /* the kernel's default will do */
   }
+  // the interface's addresses can change while we run: on a miss the list is read again, at most once a second
+  let subnets = linkSubnets(iface, family);
+  let readAt = performance.now();
+  const onLink = (address: string) => {
+    const bare = address.replace(/%.*$/, "");
+    try {
+      return subnets.check(bare, family === 4 ? "ipv4" : "ipv6");
+    } catch {
+      return false; // not an address of this family
+    }
+  };
   return {
     iface,
     family,
     address,
+    isOnLink(from) {
+      if (onLink(from)) return true;
+      if (performance.now() - readAt < 1000) return false;
+      subnets = linkSubnets(iface, family);
+      readAt = performance.now();
+      return onLink(from);
+    },
     send(msg, to) {
-      socket.send(msg, to?.port ?? port, to?.address ?? group, (err) => err && log.debug({ err: err.message, iface }, "mDNS send failed"));
+      socket.send(msg, to?.port ?? port, to?.address ?? group, guarded(`mdns send ${iface}`, (err: Error | null) => err && log.debug({ err: err.message, iface }, "mDNS send failed")));
     },
     onMessage(listener) {
-      socket.on("message", listener);
+      socket.on("message", guarded(`mdns socket ${iface}`, listener));
     },
     close: () => new Promise<void>((r) => mdns.destroy(() => r())),
   };

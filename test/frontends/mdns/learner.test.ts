@@ -1,9 +1,11 @@
 // The learner mirrors what it hears, and only that: in a cluster, entries
 // another daemon learned on its own LAN are not this daemon's to remove.
 import { pino } from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CACHE_FLUSH } from "../../../src/frontends/mdns/cache.js";
-import { MdnsLearner } from "../../../src/frontends/mdns/learner.js";
+import { MAX_FOLLOWED_TYPES, MAX_FOLLOWED_TYPES_PER_PEER, MdnsLearner, PRUNE_AFTER } from "../../../src/frontends/mdns/learner.js";
+import { ManualClock } from "../../../src/clock.js";
+import { MDNS_PACKET_BUDGET } from "../../../src/wire/mdns.js";
 import { parseName } from "../../../src/names.js";
 import { Registry } from "../../../src/registry/registry.js";
 import { MemoryStore } from "../../../src/store/memory.js";
@@ -92,5 +94,72 @@ describe("MdnsLearner", () => {
     for (let i = 0; i < 50 && sent.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(asked()).toEqual(["_mono._sub._ipp._tcp.local"]);
     await learner.close();
+  });
+
+  it("a flood of responses coalesces into one registry update waiting, not one queued per packet", async () => {
+    const registry = new Registry({ clock: { now: () => Date.now() }, store: new MemoryStore() });
+    await registry.open();
+    const learner = new MdnsLearner({ registry, clock: { now: () => Date.now() }, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
+    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    const transact = vi.spyOn(registry, "transact");
+    for (let i = 0; i < 1000; i++) learner.onResponse(response([rr(`h${i}.local.`, Type.A, { type: Type.A, address: `192.0.2.${i % 250}` })]), from, t);
+    await (learner as unknown as { sync: Promise<void> }).sync; // what was queued has run
+    expect(transact.mock.calls.length).toBeLessThanOrEqual(2);
+    await learner.close();
+  });
+
+  describe("bounds on what it browses (issue 14 finding 2)", () => {
+    const ENUM = "_services._dns-sd._udp.local.";
+    const typeFlood = (prefix: string, n: number, ttl = 4500) => response(Array.from({ length: n }, (_, i) => rr(ENUM, Type.PTR, { type: Type.PTR, target: parseName(`_${prefix}${i}._tcp.local.`) }, ttl)));
+    const peerAt = (address: string) => ({ ...from, address });
+    async function setup(clock = new ManualClock(1_000_000)) {
+      const registry = new Registry({ clock, store: new MemoryStore() });
+      await registry.open();
+      const sent: Buffer[] = [];
+      const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: (b: Buffer) => void sent.push(b), onMessage: () => {}, close: async () => {} };
+      const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [t], isOurs: () => false });
+      return { learner, sent, t, clock };
+    }
+    const tick = (l: MdnsLearner) => (l as unknown as { tickNow(): void }).tickNow();
+
+    it(`follows at most ${MAX_FOLLOWED_TYPES_PER_PEER} types named by one address and ${MAX_FOLLOWED_TYPES} in all; the rest are counted, and its queries stay within the packet budget`, async () => {
+      const { learner, sent, t } = await setup();
+      learner.onResponse(typeFlood("t", 390), peerAt("203.0.113.66"), t);
+      expect(learner.browsing().followed).toBe(MAX_FOLLOWED_TYPES_PER_PEER);
+      expect(learner.browsesRefused.followed).toBe(390 - MAX_FOLLOWED_TYPES_PER_PEER);
+      for (let p = 0; p < 6; p++) learner.onResponse(typeFlood(`p${p}x`, 100), peerAt(`203.0.113.${70 + p}`), t);
+      expect(learner.browsing().followed).toBe(MAX_FOLLOWED_TYPES);
+      tick(learner);
+      const questions = sent.flatMap((b) => decodeMessage(b).questions);
+      expect(questions.length).toBe(MAX_FOLLOWED_TYPES);
+      for (const b of sent) expect(b.length).toBeLessThanOrEqual(MDNS_PACKET_BUDGET);
+      await learner.close();
+    });
+
+    it("stops browsing a followed type once nothing has named it for a while, but keeps one a client asked for", async () => {
+      const { learner, t, clock } = await setup();
+      learner.onResponse(typeFlood("gone", 3, 10), peerAt("203.0.113.66"), t);
+      learner.askLan(parseName("_gone1._tcp.local."));
+      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 2 });
+      clock.advance(11_000); // the records have expired
+      tick(learner);
+      expect(learner.browsing().followed).toBe(2); // not yet: only a while later
+      clock.advance(PRUNE_AFTER);
+      tick(learner);
+      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 0 });
+      // heard of again: followed again, the freed places taken
+      learner.onResponse(typeFlood("gone", 3, 10), peerAt("203.0.113.66"), t);
+      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 2 });
+      await learner.close();
+    });
+
+    it("keeps browsing a followed type while its instances are cached", async () => {
+      const { learner, t, clock } = await setup();
+      learner.onResponse(response([rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }, 4500)]), from, t);
+      clock.advance(PRUNE_AFTER + 1000);
+      tick(learner);
+      expect(learner.browsing().followed).toBe(1);
+      await learner.close();
+    });
   });
 });

@@ -38,3 +38,24 @@ describe("module boundaries", () => {
     }
   });
 });
+
+// Issue 14: a fault in a timer or an event callback must never end the daemon.
+// Every entry point the event loop calls goes through src/guard.ts, so a raw
+// timer or a bare listener in the daemon's code is a bug this test catches.
+describe("event-loop entry points are guarded", () => {
+  const daemonFiles = files("src").filter((f) => !/^src\/(client|cli)\/|^src\/guard\.ts$/.test(f));
+  const line = (text: string, index: number) => text.slice(0, index).split("\n").length;
+
+  it.each(daemonFiles)("%s sets no raw timer (later/every/sleep from guard.ts instead)", (file) => {
+    const text = readFileSync(file, "utf8");
+    const raw = [...text.matchAll(/(?<![.\w])(setTimeout|setInterval|setImmediate|queueMicrotask)\((?!guarded\()/g)].map((m) => `${m[1]} at line ${line(text, m.index)}`);
+    expect(raw).toEqual([]);
+  });
+
+  it.each(daemonFiles)("%s adds no event listener or server callback that is not guarded (settling a promise aside)", (file) => {
+    const text = readFileSync(file, "utf8");
+    const bare = [...text.matchAll(/\.(on|once|addListener)\(\s*"([^"]+)",\s*(?=\S)(?!guarded\(|reject\)|resolve\)|\(\) => resolve\(\)\)|\([^)]*\) => reject\()/g)].map((m) => `.${m[1]}("${m[2]}") at line ${line(text, m.index)}`);
+    const servers = [...text.matchAll(/createServer\(\s*(?=\S)(?!guarded\()(?!\{[^}]*\},\s*guarded\()/g)].map((m) => `createServer at line ${line(text, m.index)}`);
+    expect([...bare, ...servers]).toEqual([]);
+  });
+});

@@ -7,7 +7,7 @@ import type { Clock } from "../../clock.js";
 import { guarded, later, sleep } from "../../guard.js";
 import { hostName, instanceName, labelsEqual, lowerAscii, nameKey, parseQueryName, servicesEnumName, subtypeName, typeName, type Labels, type ServiceType } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
-import type { Change, Instance } from "../../registry/types.js";
+import { LOCAL_DOMAIN, servedDomain, type Change, type Instance } from "../../registry/types.js";
 import { compareRecordSets } from "../../wire/canonical.js";
 import { Class, Type } from "../../wire/constants.js";
 import type { DecodedMessage, DecodedRecord } from "../../wire/decode.js";
@@ -55,6 +55,14 @@ function recordKey(r: { name: Labels; data: { type: number } }, data: object): s
   return `${nameKey(r.name)}|${r.data.type}|${json}`;
 }
 
+/**
+ * What the LAN hears of: registrations answered under local. (the services
+ * file's, and UPDATEs in zone local.). One made in another served domain is
+ * that domain's; the same label there must not be announced, or conflict with
+ * ours, as a .local name. Learned ones are the LAN's own and never repeated.
+ */
+const onLan = (i: Instance): boolean => i.source !== "mdns" && (servedDomain(i) ?? LOCAL_DOMAIN) === LOCAL_DOMAIN;
+
 export class MdnsResponder {
   private readonly advertised = new Map<string, Advertised>();
   private readonly lastMulticast = new Map<string, number>();
@@ -69,7 +77,7 @@ export class MdnsResponder {
   start(): void {
     // a fault in advertising a change is ours to count, never the registration's that caused it
     this.unsubscribe = this.deps.registry.onChange(guarded("mdns responder change", (c: Change) => this.onChange(c)));
-    for (const t of this.deps.registry.serviceTypes()) for (const i of this.deps.registry.instances(t)) this.advertise(i);
+    for (const t of this.deps.registry.serviceTypes()) for (const i of this.deps.registry.instances(t)) if (onLan(i)) this.advertise(i);
   }
 
   /** Is this instance label on the LAN ours (under its registry or its mDNS name)? */
@@ -103,7 +111,7 @@ export class MdnsResponder {
       return;
     }
     const inst = c.instance;
-    if (inst.source === "mdns") return;
+    if (!onLan(inst)) return;
     if (c.op === "remove" || c.op === "expire") this.withdraw(inst.type, inst.name);
     else this.advertise(inst, c.op === "update");
   }

@@ -42,6 +42,19 @@ const probes = () => sent.filter((s) => !s.msg.flags.qr);
 const announcements = () => sent.filter((s) => s.msg.flags.qr);
 
 describe("MdnsResponder", () => {
+  it("puts on the LAN only what is answered under local.: an UPDATE made in another served domain is that domain's", async () => {
+    await registry.register({ ...instance, name: "elsewhere", domain: "svc.example." });
+    await registry.register({ ...instance, name: "here", domain: "local." });
+    await registry.register({ ...instance, name: "everywhere", source: "static" });
+    await vi.advanceTimersByTimeAsync(2000);
+    const named = new Set(sent.flatMap((s) => [...s.msg.authorities, ...s.msg.answers]).filter((r) => r.type === Type.SRV).map((r) => r.name[0]));
+    expect([...named].sort()).toEqual(["everywhere", "here"]);
+    sent = [];
+    await registry.deregister(instance.type, "elsewhere", "svc.example.");
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(sent).toEqual([]); // no goodbye for a name the LAN never heard
+  });
+
   it("probes three times 250 ms apart, then announces twice a second apart (RFC 6762 §8)", async () => {
     await registry.register(instance);
     expect(probes()).toHaveLength(1);

@@ -70,7 +70,7 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
   beforeAll(async () => {
     lab = createLab(3);
     [h0, h1, h2] = lab.hosts as [LabHost, LabHost, LabHost];
-    daemon = h0.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8053", "--mdns-interface", "eth0", "--store", "memory", "--services", SERVICES, "--http", "127.0.0.1:8080"]);
+    daemon = h0.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8053", "--dns", `${h0.address}:8053`, "--mdns-interface", "eth0", "--store", "memory", "--services", SERVICES, "--http", "127.0.0.1:8080"]);
     daemon.stderr!.on("data", (d) => (logs += d));
     await until("the daemon listening", () => (logs.includes("ringdns listening") ? true : undefined), 5000);
     await until("alpha announced on the LAN", () => (logs.includes('"instance":"alpha"') ? true : undefined), 5000);
@@ -118,6 +118,14 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
     expect(alive()).toBe(true);
     expect(rssAfter - rssBefore).toBeLessThan(64 * 1048576);
     expect(internalErrors()).toEqual([]);
+  });
+
+  it("status.ringdns CH TXT tells a host on the LAN version and health, never where the store is; loopback is told", () => {
+    const status = (host: LabHost, server: string) => parseDig(host.run("dig", [`@${server}`, "-p", "8053", "+time=1", "+tries=2", "-c", "CH", "-t", "TXT", "status.ringdns"]).stdout).answer.map((a) => a.rdata).join(" ");
+    const fromLan = status(h1, h0.address);
+    expect(fromLan).toMatch(/"version=[\d.]+" "store=memory" "healthy=yes"/);
+    expect(fromLan).not.toMatch(/location=/);
+    expect(status(h0, "127.0.0.1")).toContain('"location=memory (lost on exit)"');
   });
 
   it("a unicast query to port 5353 from off the link gets no reply (RFC 6762 §5.5: no mDNS reflection), one from the link does", async () => {

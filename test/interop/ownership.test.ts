@@ -65,6 +65,25 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
     expect(dig("dig", "127.0.0.1", d.port, ["solo._kv._tcp.a.example.", "SRV"]).status).toBe("NXDOMAIN");
   });
 
+  it("?domain= picks a served domain's registrations and ring over HTTP: owner?key= agrees with dig's _hash there; unknown domains are 400", async () => {
+    const get = async (path: string) => {
+      const r = await fetch(`http://127.0.0.1:${d.httpPort}${path}`);
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const owner = async (domain: string) => ((await get(`/v1/types/_kv._tcp/owner?key=user42&domain=${domain}`)).body.owner as { port: number } | null)?.port;
+    expect(await owner("a.example.")).toBe(81);
+    expect(await owner("B.EXAMPLE")).toBe(80);
+    expect(await owner("local.")).toBeUndefined(); // nothing of _kv._tcp is served under local.
+    expect(short("user42._hash._kv._tcp.b.example.", "SRV")).toEqual(["0 1 80 web.b.example."]);
+    const ring = await get("/v1/types/_kv._tcp/ring?slices=4&domain=a.example.");
+    expect(ring.body.slices).toEqual(["web", "web", "web", "web"]);
+    const one = await get("/v1/types/_kv._tcp/instances/web?domain=b.example.");
+    expect(one.body).toMatchObject({ port: 80, domain: "b.example." });
+    const bad = await get("/v1/types/_kv._tcp/instances?domain=c.example.");
+    expect(bad.status).toBe(400);
+    expect(String(bad.body.error)).toMatch(/"c\.example\." is not a served domain \(served: local\., a\.example\., b\.example\.\)/);
+  });
+
   it("key-a cannot delete, repoint or readdress key-b's registration in the same zone: REFUSED, the reply says whose by kind", () => {
     expect(nsupdate("b", register("a.example.", "api", 90, "192.0.2.3")).status).toBe(0);
     const attacks = [

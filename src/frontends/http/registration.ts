@@ -65,11 +65,11 @@ async function commit(zone: Labels, ops: UpdateOp[], lease: number | undefined, 
   return { status: 200, rcode: r.rcode, lease: lease ?? null };
 }
 
-export async function registerOverHttp(type: string, body: unknown, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string): Promise<HttpOutcome> {
+/** `zone`: the served domain to register in (default the first, local.). */
+export async function registerOverHttp(type: string, body: unknown, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string, zone: Labels = deps.domains[0]!): Promise<HttpOutcome> {
   const problem = registrationProblem(body);
   if (problem) return { status: 400, error: problem };
   const { lease: requested, ...fields } = body as ServiceInstance & { lease?: number };
-  const zone = deps.domains[0]!;
   let ops: UpdateOp[];
   try {
     ops = registrationUpdate({ ...fields, type }, zone);
@@ -80,19 +80,20 @@ export async function registerOverHttp(type: string, body: unknown, deps: Update
   return commit(zone, ops, grantedLease(requested, deps.lease), deps, peer);
 }
 
-/** The served domain an instance was registered in (the first domain, local., for one served everywhere or not found). */
-function zoneOf(type: string, instance: string, deps: UpdateDeps): Labels {
+/** The served domain an instance was registered in (the first domain, local., for one served everywhere or not found); `within`: looked up there. */
+function zoneOf(type: string, instance: string, deps: UpdateDeps, within?: string): Labels {
   let found;
   try {
-    found = deps.registry.instance(parseServiceType(type), instance);
+    found = deps.registry.instance(parseServiceType(type), instance, within);
   } catch {
     return deps.domains[0]!; // a bad type: deregistrationUpdate says what is wrong with it
   }
   return (found?.domain !== undefined && deps.domains.find((d) => domainKey(d) === found.domain)) || deps.domains[0]!;
 }
 
-export async function deregisterOverHttp(type: string, instance: string, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string): Promise<HttpOutcome> {
-  const zone = zoneOf(type, instance, deps);
+/** `domain`: the served domain (presentation form) whose instance goes; default the one it is found in, local. first. */
+export async function deregisterOverHttp(type: string, instance: string, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string, domain?: string): Promise<HttpOutcome> {
+  const zone = zoneOf(type, instance, deps, domain);
   let ops: UpdateOp[];
   try {
     ops = deregistrationUpdate(type, instance, zone);

@@ -12,8 +12,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { every, guarded } from "../../guard.js";
-import { parseServiceType, type ServiceType } from "../../names.js";
-import type { Registry } from "../../registry/registry.js";
+import { lowerAscii, parseServiceType, type Labels, type ServiceType } from "../../names.js";
+import { domainKey, type Registry } from "../../registry/registry.js";
+import { LOCAL_DOMAIN } from "../../registry/types.js";
 import type { StoreStatus } from "../../store/store.js";
 import { addressOf } from "../peer.js";
 import type { UpdateDeps } from "../update-handler.js";
@@ -217,10 +218,11 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     if (!m) throw new HttpError(404, `no such resource: ${method} ${path} (see docs/http-api.md)`);
     const type = typeParam(m[1]!);
     const [what, name] = [m[2], m[3] === undefined ? undefined : pathSegment(m[3])];
-    if (method === "GET" && what === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx));
-    if (method === "GET" && what === "instances" && name === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx));
+    const domain = domainParam(url);
+    if (method === "GET" && what === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx, domain?.key));
+    if (method === "GET" && what === "instances" && name === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx, domain?.key));
     if (method === "GET" && what === "instances") {
-      const v = oneInstanceView(deps.registry, type, name!, ctx);
+      const v = oneInstanceView(deps.registry, type, name!, ctx, domain?.key);
       if (!v) throw new HttpError(404, `no instance "${name}" of ${m[1]}`);
       return sendJson(res, 200, v);
     }
@@ -229,32 +231,42 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       if (key === null || key === "") throw new HttpError(400, "give the key: owner?key=KEY");
       const n = Number(url.searchParams.get("successors") ?? "1");
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new HttpError(400, "successors: an integer 1-64");
-      return sendJson(res, 200, ownerView(deps.registry, type, key, n, ctx));
+      return sendJson(res, 200, ownerView(deps.registry, type, key, n, ctx, domain?.key));
     }
     if (method === "GET" && what === "ring" && name === undefined) {
       const slices = Number(url.searchParams.get("slices") ?? "360");
       if (!Number.isInteger(slices) || slices < 1 || slices > 3600) throw new HttpError(400, "slices: an integer 1-3600");
-      return sendJson(res, 200, ringView(deps.registry, type, slices));
+      return sendJson(res, 200, ringView(deps.registry, type, slices, domain?.key));
     }
     if (method === "POST" && what === "instances" && name === undefined) {
       mustWrite(req);
       const body = await readBody(req);
-      const out = await registerOverHttp(m[1]!, body, deps.update, peerOf(req));
+      const out = await registerOverHttp(m[1]!, body, deps.update, peerOf(req), domain?.labels);
       if (out.rcode !== undefined) deps.observeUpdate?.(out.rcode);
       if (out.error) throw new HttpError(out.status, out.error);
-      const registered = oneInstanceView(deps.registry, type, (body as { instance: string }).instance, { ...ctx, now: deps.clock.now() });
+      const registered = oneInstanceView(deps.registry, type, (body as { instance: string }).instance, { ...ctx, now: deps.clock.now() }, domain?.key ?? LOCAL_DOMAIN);
       return sendJson(res, 201, { lease: out.lease, instance: registered });
     }
     if (method === "DELETE" && what === "instances" && name !== undefined) {
       mustWrite(req);
-      if (!deps.registry.instance(type, name)) throw new HttpError(404, `no instance "${name}" of ${m[1]}`);
-      const out = await deregisterOverHttp(m[1]!, name, deps.update, peerOf(req));
+      if (!deps.registry.instance(type, name, domain?.key)) throw new HttpError(404, `no instance "${name}" of ${m[1]}${domain ? ` in ${domain.key}` : ""}`);
+      const out = await deregisterOverHttp(m[1]!, name, deps.update, peerOf(req), domain?.key);
       if (out.rcode !== undefined) deps.observeUpdate?.(out.rcode);
       if (out.error) throw new HttpError(out.status, out.error);
       res.writeHead(204);
       return void res.end();
     }
     throw new HttpError(405, `${method} is not supported on ${path}`);
+  }
+
+  /** `?domain=NAME`: one of the served domains, whose registrations and ring a request means; absent = none named. */
+  function domainParam(url: URL): { labels: Labels; key: string } | undefined {
+    const text = url.searchParams.get("domain");
+    if (text === null || text === "") return undefined;
+    const want = lowerAscii(text.endsWith(".") ? text : `${text}.`);
+    const labels = deps.update.domains.find((d) => domainKey(d) === want);
+    if (!labels) throw new HttpError(400, `domain: "${text}" is not a served domain (served: ${deps.update.domains.map(domainKey).join(", ")})`);
+    return { labels, key: want };
   }
 
   function watch(req: IncomingMessage, res: ServerResponse, url: URL, source: string): void {

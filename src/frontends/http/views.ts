@@ -95,30 +95,32 @@ export function typesView(registry: Registry): { types: { type: string; instance
   return { types: registry.serviceTypes().map((t) => ({ type: formatServiceType(t), instances: registry.instanceCount(t) })).sort((a, b) => a.type.localeCompare(b.type)) };
 }
 
-export function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext): { type: string; instances: InstanceView[] } {
+/** `domain`: only what is answered in that served domain; default every domain's registrations. */
+export function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext, domain?: string): { type: string; instances: InstanceView[] } {
   const share = shareOf(registry, type);
   const instances = registry
-    .instances(type)
+    .instances(type, domain)
     .map((i) => instanceView(i, share(i), ctx))
     .sort((a, b) => a.name.localeCompare(b.name));
   return { type: formatServiceType(type), instances };
 }
 
-export function oneInstanceView(registry: Registry, type: ServiceType, name: string, ctx: ViewContext): InstanceView | undefined {
-  const inst = registry.instance(type, name);
+export function oneInstanceView(registry: Registry, type: ServiceType, name: string, ctx: ViewContext, domain?: string): InstanceView | undefined {
+  const inst = registry.instance(type, name, domain);
   return inst && instanceView(inst, shareOf(registry, type)(inst), ctx);
 }
 
-export function ownerView(registry: Registry, type: ServiceType, key: string, successors: number, ctx: ViewContext): { type: string; key: string; owner: InstanceView | null; successors: InstanceView[] } {
+/** The ring of `domain` (default local.): the same owner as a `_hash` query in that domain. */
+export function ownerView(registry: Registry, type: ServiceType, key: string, successors: number, ctx: ViewContext, domain?: string): { type: string; key: string; owner: InstanceView | null; successors: InstanceView[] } {
   const share = shareOf(registry, type);
-  const list = registry.successors(type, key, Math.max(1, successors)).map((i) => instanceView(i, share(i), ctx));
+  const list = registry.successors(type, key, Math.max(1, successors), domain).map((i) => instanceView(i, share(i), ctx));
   return { type: formatServiceType(type), key, owner: list[0] ?? null, successors: list };
 }
 
 /** The ring for a picture: each instance's share, and the owner of each of `slices` equal slices. */
-export function ringView(registry: Registry, type: ServiceType, slices: number): { type: string; shares: Record<string, number>; slices: (string | null)[] } {
-  const ring = registry.ring(type);
-  const names = new Map(registry.instances(type).map((i) => [instanceId(i.name), i.name]));
+export function ringView(registry: Registry, type: ServiceType, slices: number, domain?: string): { type: string; shares: Record<string, number>; slices: (string | null)[] } {
+  const ring = registry.ring(type, domain);
+  const names = new Map(registry.instances(type, domain).map((i) => [instanceId(i.name), i.name]));
   const display = (id: string | undefined) => (id === undefined ? null : (names.get(id) ?? id));
   return {
     type: formatServiceType(type),

@@ -251,15 +251,17 @@ export class Registry implements RegistryView {
       if (top.kind === "instance") dueInstances.set(top.id, r as Instance);
       else dueHosts.set(top.id, r as Host);
     }
-    // an update-registered host goes with the last instance of its domain that used it
+    // an update-registered host goes with the last instance of its domain that used it, when
+    // they have one owner: another owner's instance pointing at it must not take it along
     const hostOf = (i: Instance) => (i.host.length === 1 ? hostKey(i.host[0]!, i.domain) : "");
-    const freed = new Set([...dueInstances.values()].map(hostOf));
-    freed.delete("");
+    const freed = new Map<string, Instance[]>();
+    for (const i of dueInstances.values()) if (hostOf(i) !== "") freed.set(hostOf(i), [...(freed.get(hostOf(i)) ?? []), i]);
     if (freed.size > 0) {
       for (const [key, i] of this.instanceRecords) if (!dueInstances.has(key)) freed.delete(hostOf(i));
-      for (const key of freed) {
+      for (const [key, users] of freed) {
         const h = this.hostRecords.get(key);
-        if (h && h.source === "update") dueHosts.set(key, h);
+        const owner = h && whoOwns(h); // none: stored before owners were recorded, used by no one else now
+        if (h && h.source === "update" && (!owner || users.some((i) => sameOwner(whoOwns(i), owner)))) dueHosts.set(key, h);
       }
     }
     const ops: StoreOp[] = [

@@ -62,7 +62,8 @@ export interface Host {
  * Who may change `r`. Records stored before owners existed have none: a
  * signed registration's key still names its owner, an instance without one
  * came from an unsigned update; such a host could have come from either, so
- * it has no owner (undefined): whoever changes it next owns it.
+ * it has no owner (undefined): the update core asks the owners of the old
+ * instances that point at it (mayChangeLegacyHost).
  */
 export function whoOwns(r: Instance | Host): Owner | undefined {
   if (r.owner) return r.owner;

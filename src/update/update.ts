@@ -124,6 +124,19 @@ function mayChange(actor: Actor, r: Instance | Host, shown: string): void {
   fail(Rcode.REFUSED, `${shown} is registered by ${ownerKind(owner)}; only its owner (or an --admin-key) may change it`);
 }
 
+/**
+ * A host stored before owners were recorded (no owner, no domain) belongs to
+ * whoever owns the instances of that time that point at it: another key may
+ * not repoint them by changing their address. O(instances), but only for such
+ * hosts, and a renewal by their owner gives them an owner.
+ */
+function mayChangeLegacyHost(actor: Actor, host: Host, registry: RegistryView, shown: string): void {
+  if (actor.admin) return;
+  for (const type of registry.serviceTypes()) {
+    for (const i of registry.instances(type)) if (i.domain === undefined && i.source !== "mdns" && i.host.length === 1 && i.host[0] === host.name) mayChange(actor, i, shown);
+  }
+}
+
 // ---- the zone as RRsets ----
 
 interface RRset {
@@ -546,8 +559,8 @@ function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOp
     if (p.kind !== "host") continue;
     const found = registry.host(p.host, domain);
     const existing = found?.source === "mdns" ? undefined : found;
-    if (existing?.source === "static") fail(Rcode.REFUSED, `${formatName(name)} is a static host; change it in the services file`);
-    if (existing) mayChange(actor, existing, formatName(name));
+    if (existing && whoOwns(existing) === undefined) mayChangeLegacyHost(actor, existing, registry, formatName(name));
+    else if (existing) mayChange(actor, existing, formatName(name));
     const sets = view.sets(name);
     const addresses = [...(sets.get(Type.A)?.rdatas.all() ?? []), ...(sets.get(Type.AAAA)?.rdatas.all() ?? [])].map((r) => (r as { address: string }).address);
     if (addresses.length === 0) {

@@ -223,4 +223,45 @@ describe("registrations in different domains are different registrations", () =>
     expect(registry.host("old", "a.example.")).toMatchObject({ addresses: ["192.0.2.6"], owner: { kind: "key", name: "key-c." } });
     expect([...(await store.load()).keys()].sort()).toEqual(["host@a.example./old", "instance@a.example./_kv._tcp/old"]); // the old records gave way
   });
+
+  it("a host stored before owners were recorded belongs to the owner of the old instances pointing at it: another key or an unsigned update cannot repoint it", async () => {
+    const legacy: Instance = { name: "old", type: kv, subtypes: [], host: ["old"], port: 5, priority: 0, weight: 1, txt: [], source: "update", key: "key-c." };
+    await store.commit([
+      { op: "put", key: "instance/_kv._tcp/old", entry: { kind: "instance", value: legacy } },
+      { op: "put", key: "host/old", entry: { kind: "host", value: { name: "old", addresses: ["192.0.2.5"], source: "update" } } },
+    ]);
+    registry = new Registry({ clock, store });
+    await registry.open();
+    const repoint = (z: Labels): UpdateOp[] => [{ op: "delete-rrset", name: ["old", ...z], type: Type.A }, { op: "add", name: ["old", ...z], ttl: 60, data: { type: Type.A, address: "203.0.113.66" } }];
+    for (const [actor, zone] of [[keyB, A], [unsigned, A], [unsigned, LOCAL]] as const) {
+      expect(await send(actor, zone, repoint(zone))).toMatchObject({ rcode: "REFUSED", reason: expect.stringMatching(/registered by another TSIG key/) });
+    }
+    for (const d of ["local.", "a.example."]) expect(registry.host("old", d)?.addresses).toEqual(["192.0.2.5"]);
+    expect((await send(admin, A, repoint(A))).rcode).toBe("NOERROR");
+  });
+});
+
+describe("leases", () => {
+  it("another key's instance that points at my host and expires does not take my host with it", async () => {
+    expect((await send(keyA, A, [{ op: "add", name: n("printer.a.example."), ttl: 60, data: { type: Type.A, address: "192.0.2.10" } }])).rcode).toBe("NOERROR");
+    const d = decodeUpdate(encodeUpdate({ id: 2, zone: A, updates: registrationUpdate({ instance: "x", type: "_kv._tcp", host: "printer", port: 9 }, A) }));
+    if (d.kind !== "update") throw new Error(d.reason);
+    const out = processUpdate(d.update, registry, { domains: [LOCAL, A, B], actor: keyB, leaseSeconds: 60 }, clock.now());
+    expect(rcodeName(out.rcode)).toBe("NOERROR");
+    await registry.apply(out.ops);
+    clock.advance(61_000);
+    expect(await registry.expireDue()).toBe(1);
+    expect(registry.instance(kv, "x", "a.example.")).toBeUndefined();
+    expect(registry.host("printer", "a.example.")?.addresses).toEqual(["192.0.2.10"]);
+  });
+
+  it("my own leased instance takes the host only it used along when it ends", async () => {
+    const d = decodeUpdate(encodeUpdate({ id: 3, zone: A, updates: registrationUpdate({ instance: "y", type: "_kv._tcp", host: "yhost", addresses: ["192.0.2.11"], port: 9 }, A) }));
+    if (d.kind !== "update") throw new Error(d.reason);
+    const out = processUpdate(d.update, registry, { domains: [LOCAL, A, B], actor: keyA, leaseSeconds: 60 }, clock.now());
+    await registry.apply(out.ops);
+    clock.advance(61_000);
+    await registry.expireDue();
+    expect(registry.host("yhost", "a.example.")).toBeUndefined();
+  });
 });

@@ -83,6 +83,7 @@ program
   .option("--max-instances-per-type <n>", "instances of one service type in one domain at most", "10000")
   .option("--max-addresses-per-host <n>", "A and AAAA records one host may have at most", "16")
   .option("--max-txt-bytes <n>", "TXT bytes one instance may carry at most", "4000")
+  .option("--max-subtypes <n>", "subtypes one instance may be listed under at most", "32")
   .option("--update-rate <n>", "updates a second from one source address at most (burst as many); 0 = no limit", "100")
   .option("--update-rate-exempt <cidr>", 'sources the update rate does not apply to, repeatable (default 127.0.0.0/8 and ::1; "none")', collect)
   .option("--mdns-interface <if>", "run mDNS on this interface (learn and advertise services), repeatable; off unless given", collect)

@@ -56,7 +56,7 @@ export interface Config {
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
   /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
-  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxAddressesPerHost: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
+  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxAddressesPerHost: number; maxSubtypes: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
@@ -140,6 +140,7 @@ export interface ConfigInput {
   maxRegistrationsPerKey?: string | number;
   maxInstancesPerType?: string | number;
   maxAddressesPerHost?: string | number;
+  maxSubtypes?: string | number;
   maxTxtBytes?: string | number;
   updateRate?: string | number;
   updateRateExempt?: string[];
@@ -243,6 +244,7 @@ export function resolveConfig(input: ConfigInput): Config {
       maxPerKey: int("--max-registrations-per-key", input.maxRegistrationsPerKey, DEFAULT_LIMITS.maxPerKey, 1, 100_000_000),
       maxInstancesPerType: int("--max-instances-per-type", input.maxInstancesPerType, DEFAULT_LIMITS.maxInstancesPerType, 1, 100_000_000),
       maxAddressesPerHost: int("--max-addresses-per-host", input.maxAddressesPerHost, DEFAULT_LIMITS.maxAddressesPerHost, 1, 10_000),
+      maxSubtypes: int("--max-subtypes", input.maxSubtypes, DEFAULT_LIMITS.maxSubtypes, 0, 10_000),
       maxTxtBytes: int("--max-txt-bytes", input.maxTxtBytes, DEFAULT_LIMITS.maxTxtBytes, 1, 65_000),
       updateRate: int("--update-rate", input.updateRate, DEFAULT_LIMITS.updateRate, 0, 1_000_000),
       updateRateExempt: input.updateRateExempt && input.updateRateExempt.length > 0 ? input.updateRateExempt : DEFAULT_RRL.exempt,

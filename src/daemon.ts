@@ -99,6 +99,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         maxPerKey: config.limits.maxPerKey,
         maxInstancesPerType: config.limits.maxInstancesPerType,
         maxAddressesPerHost: config.limits.maxAddressesPerHost,
+        maxSubtypes: config.limits.maxSubtypes,
         maxTxtBytes: config.limits.maxTxtBytes,
         ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),
         hit: (limit) => metrics?.observeLimit(limit),

@@ -67,6 +67,8 @@ export interface RegistrationLimits {
   maxInstancesPerType: number;
   /** A host's A and AAAA records together. */
   maxAddressesPerHost?: number;
+  /** Subtypes one instance is listed under. */
+  maxSubtypes?: number;
   /** An instance's TXT strings, bytes on the wire (each string plus its length byte). */
   maxTxtBytes: number;
   /** Updates a second from one source address (burst as many); undefined = unlimited. */
@@ -77,7 +79,7 @@ export interface RegistrationLimits {
   hit?: (limit: string) => void;
 }
 
-export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxAddressesPerHost: 16, maxTxtBytes: 4000, updateRate: 100 };
+export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxAddressesPerHost: 16, maxSubtypes: 32, maxTxtBytes: 4000, updateRate: 100 };
 
 const keyOf = (r: Instance | Host | undefined) => {
   const o = r && whoOwns(r);
@@ -90,10 +92,14 @@ function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: Regist
   const instances = new Map<string, Instance | undefined>();
   const hosts = new Map<string, Host | undefined>();
   const maxAddresses = l.maxAddressesPerHost ?? DEFAULT_LIMITS.maxAddressesPerHost;
+  const maxSubtypes = l.maxSubtypes ?? DEFAULT_LIMITS.maxSubtypes;
   for (const o of ops) {
     if (o.op === "put-instance") {
       const txtBytes = o.instance.txt.reduce((n, t) => n + 1 + t.length, 0);
       if (txtBytes > l.maxTxtBytes) return ["txt-bytes", `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`];
+      // only growth is refused: an instance stored with more (before the limit was lowered) still renews
+      const had = registry.instanceRecord(instanceStoreKey(o.instance))?.subtypes.length ?? 0;
+      if (o.instance.subtypes.length > maxSubtypes && o.instance.subtypes.length > had) return ["subtypes", `${o.instance.name} would be listed under ${o.instance.subtypes.length} subtypes; at most ${maxSubtypes} (--max-subtypes)`];
       instances.set(instanceStoreKey(o.instance), o.instance);
     } else if (o.op === "remove-instance") instances.set(instanceKey(o.type, o.name, o.domain), undefined);
     else if (o.op === "put-host") {

@@ -161,8 +161,19 @@ describe("limits", () => {
     await d!.waitForLog(/at most 16 \(--max-addresses-per-host\)/);
   });
 
-  it("--max-txt-bytes refuses a registration whose TXT is too large", async () => {
-    await start(["--max-txt-bytes", "50"]);
+  it("--max-txt-bytes refuses a registration whose TXT is too large; --max-subtypes one listed under too many subtypes", async () => {
+    await start(["--max-txt-bytes", "50", "--max-subtypes", "3"]);
+    const server = { host: "127.0.0.1", port: d!.port };
+    const subtypes = (n: number) => Array.from({ length: n }, (_, i) => `_s${i}`);
+    const withSubtypes = (n: number) => registrationUpdate({ instance: "subs", type: "_lim._tcp", host: "subs", port: 1, subtypes: subtypes(n) }, zone);
+    expect((await sendUpdate(server, zone, withSubtypes(4))).rcode).toBe("REFUSED");
+    expect((await sendUpdate(server, zone, withSubtypes(3))).rcode).toBe("NOERROR");
+    // 2,000 subtype PTRs added to it in one update (what listed one instance under 20,000 before)
+    const more: UpdateOp[] = Array.from({ length: 2000 }, (_, i) => ({ op: "add", name: [`_x${i}`, "_sub", "_lim", "_tcp", "local"], ttl: 60, data: { type: Type.PTR, target: ["subs", "_lim", "_tcp", "local"] } }));
+    expect((await sendUpdate(server, zone, more, { tcp: true })).rcode).toBe("REFUSED");
+    expect((await queryServer(server, parseName("_x0._sub._lim._tcp.local."), Type.PTR)).answers).toHaveLength(0);
+    expect((await queryServer(server, parseName("_s2._sub._lim._tcp.local."), Type.PTR)).answers).toHaveLength(1);
+    expect(await limitHits("subtypes")).toBe(2);
     expect(await register("small", "_lim._tcp", ["k=" + "v".repeat(40)])).toBe("NOERROR");
     expect(await register("big", "_lim._tcp", ["k=" + "v".repeat(60)])).toBe("REFUSED");
     const http = await registerOverHttp("big2", { txt: ["k=" + "v".repeat(60)] });

@@ -171,11 +171,14 @@ export function grantedLease(requested: number | undefined, p: LeasePolicy): num
 }
 
 /**
- * Replies to recent authenticated UPDATEs, by the request's exact bytes and
- * source address and port. A client whose reply was lost sends the very same
- * datagram again from the same socket (nsupdate over UDP, every 3 s): it gets
- * the first copy's reply, and the update is neither applied twice nor refused
- * as a replay of itself. Anything else that reuses a MAC meets the replay guard.
+ * Replies to recent signed UPDATEs whose MAC verified, by the request's exact
+ * bytes and source address and port. A client whose reply was lost sends the
+ * very same datagram again from the same socket (nsupdate over UDP, every
+ * 3 s): it gets the first copy's reply, and the update is neither applied
+ * twice nor refused as a replay of itself. Anything else that reuses a MAC
+ * meets the replay guard. Unsigned updates are not remembered: the same bytes
+ * again (a client with a fixed ID re-registering after a deregistration) are
+ * a new update, as they always were.
  */
 export class Retransmissions {
   private readonly replies = new Map<string, { reply: Promise<Buffer>; until: number }>();
@@ -216,14 +219,14 @@ export function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps): Promi
     deps.log.info({ peer }, "update retransmitted: the first copy's reply sent again, nothing applied twice");
     return earlier;
   }
-  let authenticated = false;
-  // authentication runs before the first await, so `authenticated` is known when the promise is
-  const reply = answerUpdate(msg, peer, deps, () => (authenticated = true));
-  if (authenticated) cache.remember(key, reply, now);
+  let verified = false;
+  // the MAC is checked before the first await, so `verified` is known when the promise is
+  const reply = answerUpdate(msg, peer, deps, () => (verified = true));
+  if (verified) cache.remember(key, reply, now);
   return reply;
 }
 
-async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, authenticated: () => void): Promise<Buffer> {
+async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedAndFresh: () => void): Promise<Buffer> {
   const { log } = deps;
   const now = deps.clock.now();
   const nowSec = Math.floor(now / 1000);
@@ -273,12 +276,10 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, authent
     }
     verified = v.request;
     key = v.request.key;
-    authenticated();
+    signedAndFresh();
     if (!deps.policy.allowsKey(key, u.zone.name)) return refuse(Rcode.REFUSED, `key ${formatName(key.name)} may not update zone ${zone}`);
   } else if (!deps.policy.allowsUnsigned(address)) {
     return refuse(Rcode.REFUSED, `unsigned updates are not allowed from ${address}; sign with a TSIG key or see --allow-update`);
-  } else {
-    authenticated();
   }
 
   const lease = grantedLease(u.lease?.lease, deps.lease);

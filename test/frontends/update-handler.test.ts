@@ -95,3 +95,24 @@ describe("UPDATE handling", () => {
     }
   });
 });
+
+describe("the same UPDATE bytes again from the same socket", () => {
+  it("unsigned: a new update every time (register, deregister, the same register again is served)", async () => {
+    const { handleUpdate } = await import("../../src/frontends/update-handler.js");
+    const { Registry } = await import("../../src/registry/registry.js");
+    const { ManualClock } = await import("../../src/clock.js");
+    const { makePolicy } = await import("../../src/update/policy.js");
+    const { deregistrationUpdate } = await import("../../src/client/registration.js");
+    const clock = new ManualClock(1_800_000_000_000);
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    const deps = { registry, clock, log: pino({ level: "silent" }), domains: [zone], keys: [], policy: makePolicy(["127.0.0.0/8"], new Map()), lease: { min: 30, max: 3600 } };
+    const peer = "127.0.0.1:5300"; // one socket, and a client that always uses ID 7
+    const register = encodeUpdate({ id: 7, zone, updates: registrationUpdate({ instance: "again", type: "_a._tcp", host: "again", port: 1 }, zone) });
+    const deregister = encodeUpdate({ id: 7, zone, updates: deregistrationUpdate("_a._tcp", "again", zone) });
+    for (const [msg, present] of [[register, true], [deregister, false], [register, true]] as const) {
+      expect(decodeMessage(await handleUpdate(msg, peer, deps)).rcodeName).toBe("NOERROR");
+      expect(registry.instance({ service: "_a", proto: "_tcp" }, "again", "svc.example.") !== undefined).toBe(present);
+    }
+  });
+});

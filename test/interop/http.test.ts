@@ -137,6 +137,15 @@ describe.skipIf(missingTool("curl", "dig", "nsupdate"))("HTTP admin API", () => 
     // absolute-form: the target's authority is the host (RFC 9112 §3.2.2)
     expect(curl(["--request-target", "http://attacker.example/v1/types"], "/").status).toBe(421);
     for (const host of [`127.0.0.1:${d.httpPort}`, `localhost:${d.httpPort}`, `[::1]:${d.httpPort}`, "ringdns.example", "RINGDNS.example."]) expect(curl(["-H", `Host: ${host}`], "/v1/types").status, host).toBe(200);
+    // rotating ports and names cannot flood the log: a name once a minute, ten names a minute in all
+    const refusedLines = () => d.logs.filter((l) => l.includes("HTTP request refused: its Host")).length;
+    const before = refusedLines();
+    const urls = Array.from({ length: 30 }, (_, i) => [`-H`, `Host: ${i % 2 ? `attacker.example:${1000 + i}` : `a${i}.attacker.example`}`, `${base}/healthz`]).flat();
+    spawnSync("curl", ["-s", "-o", "/dev/null", ...urls.flatMap((u, i) => (i % 3 === 2 ? [u, "--next"] : [u])).slice(0, -1)], { encoding: "utf8" });
+    await d.waitForLog(/"host":"a28\.attacker\.example"|"host":"a2\.attacker\.example"/);
+    await new Promise((r) => setTimeout(r, 100)); // more time only lets more lines arrive: it cannot make the bound pass
+    expect(refusedLines() - before).toBeLessThanOrEqual(10);
+    expect(refusedLines() - before).toBeGreaterThanOrEqual(1);
   });
 
   it("every response says nosniff and may not be framed; the API may load nothing", () => {

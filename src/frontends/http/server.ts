@@ -19,7 +19,7 @@ import type { StoreStatus } from "../../store/store.js";
 import { addressOf } from "../peer.js";
 import type { UpdateDeps } from "../update-handler.js";
 import { dashboardFile } from "./dashboard.js";
-import { hostCheck } from "./host-check.js";
+import { hostCheck, hostOf } from "./host-check.js";
 import { deregisterOverHttp, registerOverHttp } from "./registration.js";
 import { instancesView, oneInstanceView, ownerView, ringView, typesView } from "./views.js";
 import type { WatchEvent, WatchHub } from "./watch.js";
@@ -166,7 +166,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
   const streamsFrom = new Map<string, number>();
   const watchLimits: WatchLimits = { ...DEFAULT_WATCH_LIMITS, ...deps.watchLimits };
   const namesThisServer = hostCheck(deps.hosts ?? []);
-  const refusedHostLogged = new Map<string, number>();
+  let refusedHostLogged = { since: -Infinity, names: new Set<string>() };
 
   /** Refuses (421) a request whose Host (or absolute-form target) names another server: a DNS-rebinding page's. */
   const checkHost = (req: IncomingMessage): void => {
@@ -175,11 +175,13 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     // no Host at all is no browser (Node refuses HTTP/1.1 without one; HTTP/1.0 tools may omit it)
     if (authority === undefined || namesThisServer(authority)) return;
     deps.observeLimit?.("http-host");
-    // one line per refused name a minute: a rebinding page may send many
+    // one line per refused name a minute (the port aside), at most ten a minute in all: a rebinding
+    // page may send many, and rotate names; the counter has every one
     const now = deps.clock.now();
-    if ((refusedHostLogged.get(authority) ?? -Infinity) < now - 60_000) {
-      if (refusedHostLogged.size >= 1000) refusedHostLogged.clear();
-      refusedHostLogged.set(authority, now);
+    const name = hostOf(authority) ?? authority;
+    if (now - refusedHostLogged.since >= 60_000) refusedHostLogged = { since: now, names: new Set() };
+    if (!refusedHostLogged.names.has(name) && refusedHostLogged.names.size < 10) {
+      refusedHostLogged.names.add(name);
       deps.log.warn({ host: authority.slice(0, 200), peer: peerOf(req), url: target.slice(0, 200) }, "HTTP request refused: its Host is not this server (names it answers for: --http-host)");
     }
     throw new HttpError(421, `this server does not answer for the host ${JSON.stringify(authority.slice(0, 100))} (names it answers for are set with --http-host)`);

@@ -7,7 +7,7 @@ import { errorResponse } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
 import { formatName, formatServiceType, lowerAscii, type Labels, type ServiceType } from "../names.js";
 import { hostKey, hostStoreKey, instanceKey, instanceStoreKey, type Registry, type RegistryOp, type RegistryView } from "../registry/registry.js";
-import { LOCAL_DOMAIN, whoOwns, type Host, type Instance } from "../registry/types.js";
+import { countPerKey, LOCAL_DOMAIN, owningKey, type Host, type Instance } from "../registry/types.js";
 import type { TokenBuckets } from "./token-buckets.js";
 import { addressOf } from "./peer.js";
 import type { UpdatePolicy } from "../update/policy.js";
@@ -81,11 +81,6 @@ export interface RegistrationLimits {
 
 export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxAddressesPerHost: 16, maxSubtypes: 32, maxTxtBytes: 4000, updateRate: 100 };
 
-const keyOf = (r: Instance | Host | undefined) => {
-  const o = r && whoOwns(r);
-  return o?.kind === "key" ? o.name : undefined;
-};
-const bump = (m: Map<string, number>, k: string | undefined, d: number) => k !== undefined && m.set(k, (m.get(k) ?? 0) + d);
 
 /** What over a limit this update would go, in words; undefined when within them all. Only what grows is held to a limit (renewals always pass). */
 function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: RegistrationLimits): [string, string] | undefined {
@@ -116,8 +111,8 @@ function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: Regist
     const before = registry.instanceRecord(key);
     const d = Number(after !== undefined) - Number(before !== undefined);
     moreInstances += d;
-    bump(instancesByKey, keyOf(before), -1);
-    bump(instancesByKey, keyOf(after), 1);
+    countPerKey(instancesByKey, owningKey(before), -1);
+    countPerKey(instancesByKey, owningKey(after), 1);
     const r = (after ?? before)!;
     const domain = r.domain ?? LOCAL_DOMAIN;
     const ring = `${domain} ${formatServiceType(r.type)}`;
@@ -126,8 +121,8 @@ function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: Regist
   for (const [key, after] of hosts) {
     const before = registry.hostRecord(key);
     moreHosts += Number(after !== undefined) - Number(before !== undefined);
-    bump(hostsByKey, keyOf(before), -1);
-    bump(hostsByKey, keyOf(after), 1);
+    countPerKey(hostsByKey, owningKey(before), -1);
+    countPerKey(hostsByKey, owningKey(after), 1);
   }
   for (const [k, n] of instancesByKey) {
     if (n > 0 && registry.registrationsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.registrationsByKey(k)} instances; at most ${l.maxPerKey} (--max-registrations-per-key)`];

@@ -6,7 +6,7 @@
 // same rule as the registry's (scopes.ts).
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { hostKey, hostStoreKey, instanceKey, instanceStoreKey, slotHost, slotInstance } from "./scopes.js";
-import { LOCAL_DOMAIN, whoOwns, type Host, type Instance } from "./types.js";
+import { countPerKey, LOCAL_DOMAIN, owningKey, type Host, type Instance } from "./types.js";
 
 /** One change the registry is asked to make. `domain`: the registration's own domain (absent: one served everywhere). */
 export type RegistryOp =
@@ -41,12 +41,6 @@ export interface RegistryView {
   hostTotal(): number;
 }
 
-const bump = (m: Map<string, number>, k: string, d: number) => d !== 0 && m.set(k, (m.get(k) ?? 0) + d);
-const keyOwner = (r: Instance | Host | undefined) => {
-  const o = r && whoOwns(r);
-  return o?.kind === "key" ? o.name : undefined;
-};
-
 export class PendingView implements RegistryView {
   /** Planned records by store key; undefined = removed. */
   private readonly plannedInstances = new Map<string, Instance | undefined>();
@@ -71,8 +65,8 @@ export class PendingView implements RegistryView {
         this.plannedHosts.set(key, after);
         this.touchedHosts.add(lowerAscii(o.op === "put-host" ? o.host.name : o.name));
         this.hostDelta += Number(after !== undefined) - Number(before !== undefined);
-        bump(this.hostKeyDelta, keyOwner(before) ?? "", -1);
-        bump(this.hostKeyDelta, keyOwner(after) ?? "", 1);
+        countPerKey(this.hostKeyDelta, owningKey(before), -1);
+        countPerKey(this.hostKeyDelta, owningKey(after), 1);
         continue;
       }
       const type = o.op === "put-instance" ? o.instance.type : o.type;
@@ -88,8 +82,8 @@ export class PendingView implements RegistryView {
       const d = Number(after !== undefined) - Number(before !== undefined);
       t.delta += d;
       this.instanceDelta += d;
-      bump(this.keyDelta, keyOwner(before) ?? "", -1);
-      bump(this.keyDelta, keyOwner(after) ?? "", 1);
+      countPerKey(this.keyDelta, owningKey(before), -1);
+      countPerKey(this.keyDelta, owningKey(after), 1);
     }
   }
 

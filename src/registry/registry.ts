@@ -7,8 +7,8 @@ import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
-import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, slotHost, slotInstance } from "./scopes.js";
-import { LOCAL_DOMAIN, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
+import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
+import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
 
@@ -329,14 +329,6 @@ export class Registry implements RegistryView {
     return this.hostRecords.size;
   }
 
-  private countKey(counts: Map<string, number>, r: Instance | Host | undefined, delta: number): void {
-    const o = r && whoOwns(r);
-    if (o?.kind !== "key") return;
-    const n = (counts.get(o.name) ?? 0) + delta;
-    if (n > 0) counts.set(o.name, n);
-    else counts.delete(o.name);
-  }
-
   /** How many instances `type` has (in `domain`; without it, anywhere), in O(1). */
   instanceCount(type: ServiceType, domain?: string): number {
     const tk = formatServiceType(type);
@@ -426,14 +418,9 @@ export class Registry implements RegistryView {
     }
     sc = { types: new Map(), hosts: new Map() };
     this.scopes.set(domain, sc);
-    for (const i of this.instanceRecords.values()) if (this.servedIn(i, domain)) this.placeInstance(domain, i.type, i.name);
-    for (const h of this.hostRecords.values()) if (this.servedIn(h, domain)) this.placeHost(domain, h.name);
+    for (const i of this.instanceRecords.values()) if (servedIn(i, domain)) this.placeInstance(domain, i.type, i.name);
+    for (const h of this.hostRecords.values()) if (servedIn(h, domain)) this.placeHost(domain, h.name);
     return sc;
-  }
-
-  private servedIn(r: Instance | Host, domain: string): boolean {
-    const d = servedDomain(r);
-    return d === undefined || d === domain;
   }
 
   /** The domains a change to `r` shows in: its own, or every domain seen so far. */
@@ -502,8 +489,8 @@ export class Registry implements RegistryView {
     if (!t) this.byType.set(tk, (t = { type: inst.type, records: new Map() }));
     t.records.set(key, inst);
     if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt) this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: tk, id: key });
-    this.countKey(this.perKey, previous, -1);
-    this.countKey(this.perKey, inst, 1);
+    countPerKey(this.perKey, owningKey(previous), -1);
+    countPerKey(this.perKey, owningKey(inst), 1);
     for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
     const op: ChangeOp = previous ? "update" : "add";
     this.emit(previous ? { op, kind: "instance", instance: inst, previous } : { op, kind: "instance", instance: inst });
@@ -514,7 +501,7 @@ export class Registry implements RegistryView {
     if (!inst) return;
     this.instanceRecords.delete(key);
     this.byType.get(formatServiceType(inst.type))?.records.delete(key);
-    this.countKey(this.perKey, inst, -1);
+    countPerKey(this.perKey, owningKey(inst), -1);
     for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
     this.emit({ op, kind: "instance", instance: inst });
   }
@@ -525,8 +512,8 @@ export class Registry implements RegistryView {
     if (previous && sameHost(previous, host)) return;
     this.hostRecords.set(key, host);
     if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt) this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
-    this.countKey(this.hostsPerKeyCount, previous, -1);
-    this.countKey(this.hostsPerKeyCount, host, 1);
+    countPerKey(this.hostsPerKeyCount, owningKey(previous), -1);
+    countPerKey(this.hostsPerKeyCount, owningKey(host), 1);
     for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
     this.emit(previous ? { op: "update", kind: "host", host, previous } : { op: "add", kind: "host", host });
   }
@@ -535,7 +522,7 @@ export class Registry implements RegistryView {
     const host = this.hostRecords.get(key);
     if (!host) return;
     this.hostRecords.delete(key);
-    this.countKey(this.hostsPerKeyCount, host, -1);
+    countPerKey(this.hostsPerKeyCount, owningKey(host), -1);
     for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
     this.emit({ op, kind: "host", host });
   }

@@ -38,7 +38,8 @@ export function hostKey(name: string, domain?: string): string {
 export const instanceStoreKey = (i: Instance): string => instanceKey(i.type, i.name, i.domain);
 export const hostStoreKey = (h: Host): string => hostKey(h.name, h.domain);
 
-const servedIn = (r: Instance | Host, domain: string) => {
+/** Is `r` answered in `domain` (its own, or one served everywhere)? */
+export const servedIn = (r: Instance | Host, domain: string): boolean => {
   const d = servedDomain(r);
   return d === undefined || d === domain;
 };

@@ -73,6 +73,20 @@ export function whoOwns(r: Instance | Host): Owner | undefined {
   return "port" in r ? { kind: "unsigned" } : undefined;
 }
 
+/** The TSIG key that owns `r` (its limits are counted per key), or undefined for any other owner. */
+export function owningKey(r: Instance | Host | undefined): string | undefined {
+  const o = r && whoOwns(r);
+  return o?.kind === "key" ? o.name : undefined;
+}
+
+/** Add `delta` to the count kept for key `k` (no key: nothing to count); a count that reaches 0 goes. */
+export function countPerKey(counts: Map<string, number>, k: string | undefined, delta: number): void {
+  if (k === undefined || delta === 0) return;
+  const n = (counts.get(k) ?? 0) + delta;
+  if (n !== 0) counts.set(k, n);
+  else counts.delete(k);
+}
+
 export function sameOwner(a: Owner | undefined, b: Owner | undefined): boolean {
   if (!a || !b) return a === b;
   return a.kind === b.kind && (a.kind !== "key" || a.name === (b as { name: string }).name);

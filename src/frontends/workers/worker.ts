@@ -4,7 +4,7 @@
 // primary goes away.
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { makeLogger } from "../../log.js";
-import { guarded, onInternalError } from "../../guard.js";
+import { guarded, onInternalError, reportInternalError } from "../../guard.js";
 import type { Labels } from "../../names.js";
 import { systemClock } from "../../clock.js";
 import { Registry } from "../../registry/registry.js";
@@ -111,3 +111,5 @@ process.on(
   }),
 );
 process.on("disconnect", guarded("query worker disconnect", () => process.exit(0)));
+// as in the primary: a promise nobody awaited is reported, not the end of the worker
+process.on("unhandledRejection", (err) => reportInternalError("unhandled promise rejection", err));

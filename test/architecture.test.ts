@@ -52,9 +52,9 @@ describe("event-loop entry points are guarded", () => {
     expect(raw).toEqual([]);
   });
 
-  it.each(daemonFiles)("%s adds no event listener or server callback that is not guarded (settling a promise aside)", (file) => {
+  it.each(daemonFiles)("%s adds no event listener or server callback that is not guarded (settling a promise or reporting the fault aside)", (file) => {
     const text = readFileSync(file, "utf8");
-    const bare = [...text.matchAll(/\.(on|once|addListener)\(\s*"([^"]+)",\s*(?=\S)(?!guarded\(|reject\)|resolve\)|\(\) => resolve\(\)\)|\([^)]*\) => reject\()/g)].map((m) => `.${m[1]}("${m[2]}") at line ${line(text, m.index)}`);
+    const bare = [...text.matchAll(/\.(on|once|addListener)\(\s*"([^"]+)",\s*(?=\S)(?!guarded\(|reject\)|resolve\)|\(\) => resolve\(\)\)|\([^)]*\) => reject\(|\([^)]*\) => reportInternalError\()/g)].map((m) => `.${m[1]}("${m[2]}") at line ${line(text, m.index)}`);
     const servers = [...text.matchAll(/createServer\(\s*(?=\S)(?!guarded\()(?!\{[^}]*\},\s*guarded\()/g)].map((m) => `createServer at line ${line(text, m.index)}`);
     expect([...bare, ...servers]).toEqual([]);
   });

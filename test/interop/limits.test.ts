@@ -16,7 +16,7 @@ import { encodeQuery } from "../../src/wire/message.js";
 import { readFileSync } from "node:fs";
 import type { UpdateOp } from "../../src/wire/update.js";
 import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
-import { formatKeyFile, generateKey } from "../../src/update/keys.js";
+import { writeKeyFile } from "../lab/keys.js";
 
 const zone = parseName("local.");
 const TOKEN = "limits-test-token-0123456789";
@@ -119,9 +119,7 @@ describe("limits", () => {
   });
 
   it("--max-registrations-per-key: a TSIG key may register only so many instances; others are not affected", async () => {
-    const key = generateKey("tenant-a");
-    const keyFile = join(mkdtempSync(join(tmpdir(), "ringdns-limits-key-")), "a.key");
-    writeFileSync(keyFile, formatKeyFile(key));
+    const { key, file: keyFile } = writeKeyFile("tenant-a");
     await start(["--max-registrations-per-key", "2", "--key-file", keyFile]);
     const signed = (name: string) => sendUpdate({ host: "127.0.0.1", port: d!.port }, zone, registrationUpdate({ instance: name, type: "_lim._tcp", host: name, port: 1 }, zone), { key }).then((r) => r.rcode);
     expect(await signed("k1")).toBe("NOERROR");
@@ -135,9 +133,7 @@ describe("limits", () => {
   });
 
   it("hosts count too: with --max-registrations 1 --max-registrations-per-key 1 one UPDATE cannot store 2,000 host A records (finding 6)", async () => {
-    const key = generateKey("tenant-h");
-    const keyFile = join(mkdtempSync(join(tmpdir(), "ringdns-limits-key-")), "h.key");
-    writeFileSync(keyFile, formatKeyFile(key));
+    const { key, file: keyFile } = writeKeyFile("tenant-h");
     await start(["--max-registrations", "1", "--max-registrations-per-key", "1", "--key-file", keyFile]);
     const server = { host: "127.0.0.1", port: d!.port };
     const a = (host: string, i: number): UpdateOp => ({ op: "add", name: [host, "local"], ttl: 60, data: { type: Type.A, address: `198.51.100.${i % 250}` } });

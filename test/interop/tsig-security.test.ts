@@ -11,23 +11,16 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 import { decodeMessage } from "../../src/wire/decode.js";
 import { encodeUpdate, type UpdateOp } from "../../src/wire/update.js";
 import { Type } from "../../src/wire/constants.js";
 import { dig } from "../lab/dig.js";
 import { startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { missingTool } from "../lab/tools.js";
+import { writeKeyFile } from "../lab/keys.js";
 
-const dir = mkdtempSync(join(tmpdir(), "ringdns-tsig-sec-"));
-const key = generateKey("forge-key", "hmac-sha512");
-const keyFile = join(dir, "update.key");
-writeFileSync(keyFile, formatKeyFile(key));
-const secret = key.secret.toString("base64");
+const { key, file: keyFile, secret } = writeKeyFile("forge-key", "hmac-sha512");
 const zone = "svc.example.";
 
 let d: RunningDaemon;

@@ -12,12 +12,10 @@ import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 import { dig } from "../lab/dig.js";
 import { runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { missingTool } from "../lab/tools.js";
+import { writeKeyFile } from "../lab/keys.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ringdns-update-"));
-const key = generateKey("ringdns-key");
-const keyFile = join(dir, "update.key");
-writeFileSync(keyFile, formatKeyFile(key));
-const secret = key.secret.toString("base64");
+const { key, file: keyFile, secret } = writeKeyFile("ringdns-key");
 const zone = "svc.example.";
 
 let d: RunningDaemon;

@@ -5,22 +5,17 @@
 // worker that dies is replaced without a failed query.
 import { spawnSync } from "node:child_process";
 import { Resolver } from "node:dns/promises";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registrationUpdate } from "../../src/client/registration.js";
 import { sendUpdate } from "../../src/client/update-client.js";
 import { parseName } from "../../src/names.js";
-import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
 import { dig } from "../lab/dig.js";
 import { missingTool } from "../lab/tools.js";
+import { writeKeyFile } from "../lab/keys.js";
 
 const zone = "svc.example.";
-const key = generateKey("workers-key");
-const keyFile = join(mkdtempSync(join(tmpdir(), "ringdns-workers-")), "k.key");
-writeFileSync(keyFile, formatKeyFile(key));
+const { key, file: keyFile } = writeKeyFile("workers-key");
 
 let d: RunningDaemon;
 let resolver: Resolver;

@@ -3,6 +3,8 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { types: [], current: null, colors: new Map(), lastEventId: null };
+/** Instances shown at once (a type may hold 100,000; the search box finds the rest). */
+const PAGE = 200;
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
 async function api(path) {
@@ -74,7 +76,10 @@ async function selectType(type) {
 
 async function refreshInstances() {
   if (!state.current) return;
-  const { instances } = await api(`/v1/types/${encodeURIComponent(state.current)}/instances`);
+  // a type may hold 100,000 instances: one page of the ones whose name holds the search text
+  const search = $("instance-search").value.trim();
+  const { instances, total } = await api(`/v1/types/${encodeURIComponent(state.current)}/instances?limit=${PAGE}${search ? `&search=${encodeURIComponent(search)}` : ""}`);
+  $("instances-count").textContent = total > instances.length ? `(first ${instances.length} of ${total})` : `(${total})`;
   $("instances").replaceChildren(
     ...instances.map((i) =>
       el(
@@ -179,6 +184,7 @@ function follow() {
 }
 
 $("key-form").addEventListener("submit", findOwner);
+$("instance-search").addEventListener("input", () => void refreshInstances());
 refreshHealth();
 setInterval(refreshHealth, 5000);
 refreshTypes().catch((e) => ($("health").textContent = String(e.message)));

@@ -65,6 +65,16 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
     expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
   });
 
+  it("the search box finds instances by name (a type may hold more than one page)", async () => {
+    await page.type("#instance-search", "2");
+    await page.waitForFunction(() => document.querySelectorAll("#instances tr").length === 1, { timeout: 5000 });
+    expect(await rows()).toEqual(["d2"]);
+    expect(await page.$eval("#instances-count", (c) => c.textContent)).toBe("(1)");
+    await page.$eval("#instance-search", (i) => ((i as HTMLInputElement).value = ""));
+    await page.type("#instance-search", " "); // an input event with nothing to search for: all again
+    await page.waitForFunction(() => document.querySelectorAll("#instances tr").length === 2, { timeout: 5000 });
+  });
+
   it("the key box names the owner dig finds on the _hash name", async () => {
     for (const key of ["user:42", "order-9", "k"]) {
       await page.$eval("#key", (i) => ((i as HTMLInputElement).value = ""));

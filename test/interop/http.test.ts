@@ -64,6 +64,23 @@ describe.skipIf(missingTool("curl", "dig", "nsupdate"))("HTTP admin API", () => 
     expect(curl([], "/v1/types/notatype/instances")).toMatchObject({ status: 400 });
   });
 
+  it("pages a type's instances (limit, after, next) and finds them by name (search); every instance on exactly one page", () => {
+    type Page = { total: number; instances: { name: string }[]; next?: string };
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const p = curl([], `/v1/types/_kv._tcp/instances?limit=7${after ? `&after=${encodeURIComponent(after)}` : ""}`).body as Page;
+      seen.push(...p.instances.map((i) => i.name));
+      if (!p.next) break;
+      expect(p.instances).toHaveLength(7);
+      after = p.next;
+    }
+    expect(seen).toEqual(Array.from({ length: 20 }, (_, i) => `node-${i}`).sort());
+    const found = curl([], "/v1/types/_kv._tcp/instances?search=NODE-1").body as Page;
+    expect([found.total, found.instances.map((i) => i.name)]).toEqual([11, ["node-1", ...Array.from({ length: 10 }, (_, i) => `node-1${i}`)]]);
+    expect(curl([], "/v1/types/_kv._tcp/instances?limit=0").status).toBe(400);
+  });
+
   it("owner?key= agrees with dig on the _hash name, for 200 random keys", async () => {
     const keys = Array.from({ length: 200 }, (_, i) => `k${i}-${Math.random().toString(36).slice(2, 8)}`);
     const viaCurl = curl([], `/v1/types/_kv._tcp/owner?key=${keys[0]}&successors=3`).body as { owner: { name: string }; successors: { name: string }[] };

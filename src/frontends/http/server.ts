@@ -21,7 +21,7 @@ import type { UpdateDeps } from "../update-handler.js";
 import { dashboardFile } from "./dashboard.js";
 import { hostCheck, hostOf } from "./host-check.js";
 import { deregisterOverHttp, registerOverHttp } from "./registration.js";
-import { instancesView, oneInstanceView, ownerView, ringView, typesView } from "./views.js";
+import { DEFAULT_PAGE, instancesView, MAX_PAGE, oneInstanceView, ownerView, ringView, typesView, type InstancePage } from "./views.js";
 import type { WatchEvent, WatchHub } from "./watch.js";
 
 export interface HttpDeps {
@@ -221,8 +221,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     const type = typeParam(m[1]!);
     const [what, name] = [m[2], m[3] === undefined ? undefined : pathSegment(m[3])];
     const domain = domainParam(url);
-    if (method === "GET" && what === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx, domain?.key));
-    if (method === "GET" && what === "instances" && name === undefined) return sendJson(res, 200, instancesView(deps.registry, type, ctx, domain?.key));
+    if (method === "GET" && (what === undefined || (what === "instances" && name === undefined))) return sendJson(res, 200, instancesView(deps.registry, type, ctx, domain?.key, pageParams(url)));
     if (method === "GET" && what === "instances") {
       const v = oneInstanceView(deps.registry, type, name!, ctx, domain?.key);
       if (!v) throw new HttpError(404, `no instance "${name}" of ${m[1]}`);
@@ -259,6 +258,16 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       return void res.end();
     }
     throw new HttpError(405, `${method} is not supported on ${path}`);
+  }
+
+  /** `?limit=N&after=NAME&search=TEXT`: a page of a type's instances. */
+  function pageParams(url: URL): InstancePage {
+    const limitText = url.searchParams.get("limit");
+    const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new HttpError(400, `limit: an integer 1-${MAX_PAGE}`);
+    const after = url.searchParams.get("after");
+    const search = url.searchParams.get("search");
+    return { limit, ...(after !== null ? { after } : {}), ...(search !== null && search !== "" ? { search } : {}) };
   }
 
   /** `?domain=NAME`: one of the served domains, whose registrations and ring a request means; absent = none named. */

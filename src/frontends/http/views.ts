@@ -95,14 +95,31 @@ export function typesView(registry: Registry): { types: { type: string; instance
   return { types: registry.serviceTypes().map((t) => ({ type: formatServiceType(t), instances: registry.instanceCount(t) })).sort((a, b) => a.type.localeCompare(b.type)) };
 }
 
-/** `domain`: only what is answered in that served domain; default every domain's registrations. */
-export function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext, domain?: string): { type: string; instances: InstanceView[] } {
+/** A page of a type's instances: by name, those after `after` whose name holds `search` (any case), at most `limit`. */
+export interface InstancePage {
+  limit: number;
+  after?: string;
+  search?: string;
+}
+
+export const DEFAULT_PAGE = 1000;
+export const MAX_PAGE = 10_000;
+
+/**
+ * A type's instances, a page at a time: a type may hold 100,000, and a list
+ * of them all is megabytes of JSON. Sorted by name (code point order, so a
+ * page boundary is the same for every client); views are made only for the
+ * page. `next` is the `after` of the following page; `total` counts matches.
+ * `domain`: only what is answered in that served domain; default every domain's.
+ */
+export function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext, domain?: string, page: InstancePage = { limit: DEFAULT_PAGE }): { type: string; total: number; instances: InstanceView[]; next?: string } {
+  const needle = page.search?.toLowerCase();
+  const matching = registry.instances(type, domain).filter((i) => (needle === undefined || i.name.toLowerCase().includes(needle)) && (page.after === undefined || i.name > page.after));
+  matching.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const shown = matching.slice(0, page.limit);
   const share = shareOf(registry, type);
-  const instances = registry
-    .instances(type, domain)
-    .map((i) => instanceView(i, share(i), ctx))
-    .sort((a, b) => a.name.localeCompare(b.name));
-  return { type: formatServiceType(type), instances };
+  const more = matching.length > shown.length;
+  return { type: formatServiceType(type), total: matching.length, instances: shown.map((i) => instanceView(i, share(i), ctx)), ...(more ? { next: shown.at(-1)!.name } : {}) };
 }
 
 export function oneInstanceView(registry: Registry, type: ServiceType, name: string, ctx: ViewContext, domain?: string): InstanceView | undefined {

@@ -6,6 +6,10 @@
 // calls this, and encodes the Response with the size its transport allows
 // (UDP: the client's EDNS size or 512, setting TC when the answer does not
 // fit; TCP: 65535). NXDOMAIN, NODATA and REFUSED are results, not errors.
+//
+// `sizeLimit` is that size: a browse lists no more PTRs than it can hold, so
+// a type of 100,000 instances costs what one message of it costs, not what
+// the type costs; the rest is counted in `omittedAnswers` (the reply has TC=1).
 import {
   hostName,
   instanceName,
@@ -46,12 +50,24 @@ interface Node {
   rrsets: Map<number, ResourceRecord[]>;
   /** Records owed in the additional section when an RRset of this type is answered. */
   extra?: (type: number) => ResourceRecord[];
+  /** Records of the answer RRset not listed because they cannot fit the size limit. */
+  omitted?: number;
+}
+
+/**
+ * The fewest bytes a browse PTR takes in a reply: owner 2 (a pointer to the
+ * question), type, class, TTL and length 10, target 4 at least (a label of
+ * one byte and a pointer). More PTRs than this count can never fit `limit`.
+ */
+const MIN_PTR_BYTES = 16;
+export function mostPtrsIn(limit: number): number {
+  return Math.floor(Math.min(limit, 65535) / MIN_PTR_BYTES) + 1;
 }
 
 /** RFC 8482 §4.1: ANY gets one RRset, the most useful one the name has. */
 const ANY_PREFERENCE = [Type.SRV, Type.PTR, Type.A, Type.AAAA, Type.TXT, Type.SOA];
 
-export function answerQuery(query: Query, registry: Registry, options: AnswerOptions, now: number): Response {
+export function answerQuery(query: Query, registry: Registry, options: AnswerOptions, now: number, sizeLimit = 65535): Response {
   const q = query.question;
   const res = baseResponse(query, options);
   if (query.edns && query.edns.version > 0) {
@@ -66,7 +82,7 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
   res.aa = true;
   // the served domain's own labels (not the query's spelling of them) name its registrations: their key is worked out once
   const served = options.domains.find((d) => labelsEqual(d, parsed.domain)) ?? parsed.domain;
-  const ctx = new Context(registry, options, now, parsed.domain, domainKey(served));
+  const ctx = new Context(registry, options, now, parsed.domain, domainKey(served), mostPtrsIn(sizeLimit));
   const node = ctx.node(parsed, q.name);
   if (!node.exists) {
     res.rcode = Rcode.NXDOMAIN;
@@ -81,7 +97,8 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
     return res;
   }
   res.answers.push(...rrs);
-  res.additionals.push(...(node.extra?.(type) ?? []));
+  if (node.omitted) res.omittedAnswers = node.omitted; // it cannot fit: its additional records would not either
+  else res.additionals.push(...(node.extra?.(type) ?? []));
   return res;
 }
 
@@ -118,6 +135,8 @@ class Context {
     private readonly domain: Labels,
     /** The served domain asked about, as the registry names it: every read is of what is served there. */
     private readonly scope: string,
+    /** How many PTRs a browse lists at most (see mostPtrsIn). */
+    private readonly maxPtrs: number,
   ) {}
 
   soa(): ResourceRecord {
@@ -190,11 +209,14 @@ class Context {
     return { name: owner, ttl, data: { type: Type.PTR, target } };
   }
 
-  private browse(qname: Labels, type: ServiceType, typeAs: Labels, instances: Instance[]): Node {
+  private browse(qname: Labels, type: ServiceType, typeAs: Labels, all: Instance[]): Node {
+    // only what can fit is turned into records (the registry's list is a copy of references, cheap)
+    const instances = all.length > this.maxPtrs ? all.slice(0, this.maxPtrs) : all;
     const ptrs = instances.map((i) => this.ptr(qname, instanceName(type, i.name, this.domain, typeAs), this.ttlFor(i.expiresAt)));
     return {
       exists: ptrs.length > 0,
       rrsets: new Map([[Type.PTR, ptrs]]),
+      omitted: all.length - instances.length,
       // RFC 6763 §12.1: PTR -> the instances' SRV, TXT and address records (each host's once)
       extra: () => {
         const out: ResourceRecord[] = [];

@@ -180,15 +180,21 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
       return out;
     };
   }
-  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
+  // An answer too large for the message: over TCP the PTRs that fit are kept with TC=1, since no larger
+  // transport is left. Over UDP none, with TC=1, as Knot does (libknot knot_pkt_put: an RRset whole or
+  // not at all, TC when it does not fit) and as RFC 2181 §9 expects clients to treat a TC reply anyway
+  // (ignore it, ask again over TCP); a partial UDP set would only add bytes for a forged source to
+  // receive. README "Large types". The replies differ by transport, so it is part of the cache key.
+  const keepPartialAnswer = transport === "tcp";
+  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? transport + AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
   if (cacheKey !== undefined) {
     const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd);
     if (hit) return finish(hit);
   }
   try {
-    const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
+    const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now(), limit);
     if (deps.onLocalMiss && res.answers.length === 0 && (q.question.type === Type.PTR || q.question.type === Type.ANY) && hasSuffix(q.question.name, LOCAL)) deps.onLocalMiss(q.question.name);
-    const wire = sign(encodeResponse(res, limit));
+    const wire = sign(encodeResponse(res, limit, { keepPartialAnswer }));
     if (cacheKey !== undefined) deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now());
     return finish(wire);
   } catch (e) {

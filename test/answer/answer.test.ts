@@ -1,7 +1,7 @@
 // Answers as tables (CoreDNS style): question -> rcode, flags and sections as
 // zone-file text, sorted. "*" as a TTL means "don't compare" (leases count down).
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerQuery, type AnswerOptions } from "../../src/answer/answer.js";
+import { answerQuery, mostPtrsIn, type AnswerOptions } from "../../src/answer/answer.js";
 import { ManualClock } from "../../src/clock.js";
 import { formatName, parseName } from "../../src/names.js";
 import { Registry } from "../../src/registry/registry.js";
@@ -147,6 +147,31 @@ describe("answerQuery", () => {
   it("_hash of a type with no instances is NXDOMAIN; a bad b32 key too", () => {
     check(answerQuery(query("k._hash._none._tcp.local.", Type.SRV), registry, options, clock.now()), { q: ["", 0], rcode: "NXDOMAIN", ns: [SOA_LOCAL] });
     check(answerQuery(query("b32-zz._hash._cache._tcp.local.", Type.SRV), registry, options, clock.now()), { q: ["", 0], rcode: "NXDOMAIN", ns: [SOA_LOCAL] });
+  });
+
+  it("a browse lists only the PTRs its size limit can hold, counts the rest and owes no additional records", async () => {
+    const big = new Registry({ clock, store: new MemoryStore() });
+    await big.open();
+    const n = 5000;
+    const type = { service: "_big", proto: "_tcp" } as const;
+    big.loadStatic(
+      Array.from({ length: n }, (_, i) => ({ name: `node-${i}`, type, subtypes: [], host: [`node-${i}`], port: 1, priority: 0, weight: 1, txt: [], source: "static" as const })),
+      Array.from({ length: n }, (_, i) => ({ name: `node-${i}`, addresses: ["192.0.2.1"], source: "static" as const })),
+    );
+    for (const limit of [512, 1232, 65535]) {
+      const res = answerQuery(query("_big._tcp.local.", Type.PTR), big, options, clock.now(), limit);
+      expect(res.answers).toHaveLength(mostPtrsIn(limit));
+      expect(res.omittedAnswers).toBe(n - mostPtrsIn(limit));
+      expect(res.additionals).toHaveLength(0);
+      expect(res.answers.map((r) => rr(r, false)).slice(0, 2)).toEqual(["_big._tcp.local. * IN PTR node-0._big._tcp.local.", "_big._tcp.local. * IN PTR node-1._big._tcp.local."]);
+    }
+    // more than the limit can hold cannot fit it: a PTR takes 16 bytes at least
+    expect(mostPtrsIn(65535) * 16).toBeGreaterThan(65535);
+    // a type that may fit is listed whole, with its additional records
+    const small = answerQuery(query("_cache._tcp.local.", Type.PTR), registry, options, clock.now(), 512);
+    expect(small.answers).toHaveLength(2);
+    expect(small.omittedAnswers).toBeUndefined();
+    expect(small.additionals.length).toBeGreaterThan(0);
   });
 
   it("echoes EDNS with our size, and answers BADVERS to version 1", () => {

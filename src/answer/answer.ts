@@ -26,6 +26,7 @@ import type { Instance } from "../registry/types.js";
 import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
 import type { Edns, ResourceRecord, Response } from "../wire/message.js";
 import type { Query } from "../wire/query.js";
+import { typeKey } from "./type-versions.js";
 
 export interface AnswerOptions {
   /** Served domains, `local.` included, each as labels. */
@@ -52,6 +53,8 @@ interface Node {
   extra?: (type: number) => ResourceRecord[];
   /** Records of the answer RRset not listed because they cannot fit the size limit. */
   omitted?: number;
+  /** A cut browse: what it depends on (see Response.onlyType). */
+  onlyType?: { key: string; timeless: boolean };
 }
 
 /**
@@ -97,6 +100,7 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
     return res;
   }
   res.answers.push(...rrs);
+  if (node.onlyType) res.onlyType = node.onlyType;
   if (node.omitted) res.omittedAnswers = node.omitted; // it cannot fit: its additional records would not either
   else res.additionals.push(...(node.extra?.(type) ?? []));
   return res;
@@ -217,6 +221,8 @@ class Context {
       exists: ptrs.length > 0,
       rrsets: new Map([[Type.PTR, ptrs]]),
       omitted: all.length - instances.length,
+      // cut (TC), a browse carries its PTRs and nothing else: it changes when the type does, or as leases count down
+      onlyType: { key: typeKey(type), timeless: instances.every((i) => i.expiresAt === undefined) },
       // RFC 6763 §12.1: PTR -> the instances' SRV, TXT and address records (each host's once)
       extra: () => {
         const out: ResourceRecord[] = [];

@@ -78,6 +78,12 @@ export interface Response {
    * hold): the reply is sent with TC=1.
    */
   omittedAnswers?: number;
+  /**
+   * For caching, not sent: once encoded with TC=1 (its answer cut, no other
+   * records), the reply depends on this service type's instances alone
+   * (answer/type-versions.ts), and on the clock (lease TTLs) unless `timeless`.
+   */
+  onlyType?: { key: string; timeless: boolean };
 }
 
 function sameRRset(a: ResourceRecord, b: ResourceRecord): boolean {

@@ -108,6 +108,14 @@ describe.skipIf(missingTool("dig", "kdig"))("a group of 300 instances", () => {
       expect(r.additional).toHaveLength(0);
     });
 
+    it("plain dig is truncated over UDP, retries over TCP by itself and shows the cut answer there", () => {
+      const r = dig("dig", "127.0.0.1", d.port, ["_huge._tcp.local", "PTR"]);
+      expect(r.raw).toMatch(/Truncated, retrying in TCP mode/);
+      expect(r.raw).toMatch(/\(TCP\)/);
+      expect(r.flags).toContain("tc");
+      expect(r.answer.length).toBeGreaterThan(2000);
+    });
+
     it("kdig +tcp reads the same cut answer", () => {
       const r = dig("kdig", "127.0.0.1", d.port, ["+tcp", "_huge._tcp.local", "PTR"]);
       expect(r.flags).toContain("tc");

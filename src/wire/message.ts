@@ -135,11 +135,16 @@ export function encodeResponse(msg: Response, maxSize = 65535, options: EncodeOp
     qd = 1;
   }
   const afterQuestion = off;
+  let afterAnswers = off;
   let tc = false;
   const counts = [0, 0, 0];
   const truncate = () => {
     tc = true;
-    if (options.keepPartialAnswer) return; // what fits of the answer stays; nothing after it
+    counts[1] = 0; // authority records: none, not some
+    if (options.keepPartialAnswer) {
+      off = afterAnswers; // what fits of the answer stays; nothing after it
+      return;
+    }
     off = afterQuestion;
     counts[0] = 0;
   };
@@ -155,11 +160,11 @@ export function encodeResponse(msg: Response, maxSize = 65535, options: EncodeOp
       }
       off = next;
       counts[s]!++;
+      if (s === 0) afterAnswers = off;
     }
   }
   if (!tc && (msg.omittedAnswers ?? 0) > 0) truncate();
-  if (tc) counts[1] = 0;
-  else {
+  if (!tc) {
     // additional: whole RRsets (a run of records with one owner, type and class) while they fit
     let setStart = { off, mark: comp.mark(), count: 0 };
     let prev: ResourceRecord | undefined;

@@ -112,6 +112,23 @@ describe("encodeResponse", () => {
       expect(d.additionals!.map((a) => a.type)).toEqual(["OPT"]);
     });
 
+    it("an authority section that does not fit after a whole answer leaves no bytes behind", () => {
+      const soa: ResourceRecord = { name: ["local"], ttl: 5, data: { type: Type.SOA, soa: { mname: ["local"], rname: ["hostmaster", "local"], serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } } };
+      const msg: Response = { ...browse(3), additionals: [], authorities: [soa, soa] };
+      const answersOnly = encodeResponse({ ...msg, authorities: [] }).length;
+      const oneSoa = encodeResponse({ ...msg, authorities: [soa] }).length;
+      for (const size of [oneSoa, oneSoa + 5]) {
+        const wire = encodeResponse(msg, size, { keepPartialAnswer: true });
+        const d = dnsPacket.decode(wire);
+        expect(d.flag_tc).toBe(true);
+        expect(d.answers).toHaveLength(3);
+        expect(d.authorities).toHaveLength(0);
+        expect(wire.length).toBe(answersOnly);
+      }
+      const omitted = encodeResponse({ ...msg, omittedAnswers: 1 }, 65535, { keepPartialAnswer: true });
+      expect(omitted.length).toBe(answersOnly);
+    });
+
     it("without the option the same reply is TC=1 and empty, as before (UDP)", () => {
       const d = dnsPacket.decode(encodeResponse(browse(100), 600));
       expect(d.flag_tc).toBe(true);

@@ -6,6 +6,11 @@
 // calls this, and encodes the Response with the size its transport allows
 // (UDP: the client's EDNS size or 512, setting TC when the answer does not
 // fit; TCP: 65535). NXDOMAIN, NODATA and REFUSED are results, not errors.
+//
+// `sizeLimit` is that size: a browse lists no more PTRs than it can hold, and
+// no more additional records than the room its PTRs leave, so a type of
+// 100,000 instances costs what one message of it costs, not what the type
+// costs; PTRs left out are counted in `omittedAnswers` (the reply has TC=1).
 import {
   hostName,
   instanceName,
@@ -22,6 +27,7 @@ import type { Instance } from "../registry/types.js";
 import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
 import type { Edns, ResourceRecord, Response } from "../wire/message.js";
 import type { Query } from "../wire/query.js";
+import { typeKey } from "./type-versions.js";
 
 export interface AnswerOptions {
   /** Served domains, `local.` included, each as labels. */
@@ -46,12 +52,36 @@ interface Node {
   rrsets: Map<number, ResourceRecord[]>;
   /** Records owed in the additional section when an RRset of this type is answered. */
   extra?: (type: number) => ResourceRecord[];
+  /** Records of the answer RRset not listed because they cannot fit the size limit. */
+  omitted?: number;
+  /** A cut browse: what it depends on (see Response.onlyType). */
+  onlyType?: { key: string; timeless: boolean };
+}
+
+// The fewest bytes a record of a browse reply can take once encoded (the
+// encoder compresses every name it may): owner, type, class, TTL and RDATA
+// length are 2 (a pointer) + 10; the rest is each type's RDATA. Sizes at least
+// this large are what lets a browse stop listing early and still be right:
+// records past the limit by these counts could never have been sent.
+
+/** A PTR: its target is the instance's own label then a pointer to the type's name (the question). */
+export function ptrBytesAtLeast(instanceLabel: string): number {
+  return 12 + 1 + Buffer.byteLength(instanceLabel) + 2;
+}
+
+/** An instance's SRV (target never compressed, RFC 2782) and TXT, owners pointing at its PTR target. */
+function instanceBytesAtLeast(target: Labels, txt: readonly Uint8Array[]): number {
+  let targetBytes = 1;
+  for (const l of target) targetBytes += 1 + Buffer.byteLength(l);
+  let txtBytes = 0;
+  for (const s of txt) txtBytes += 1 + s.length;
+  return 12 + 6 + targetBytes + 12 + Math.max(1, txtBytes);
 }
 
 /** RFC 8482 §4.1: ANY gets one RRset, the most useful one the name has. */
 const ANY_PREFERENCE = [Type.SRV, Type.PTR, Type.A, Type.AAAA, Type.TXT, Type.SOA];
 
-export function answerQuery(query: Query, registry: Registry, options: AnswerOptions, now: number): Response {
+export function answerQuery(query: Query, registry: Registry, options: AnswerOptions, now: number, sizeLimit = 65535): Response {
   const q = query.question;
   const res = baseResponse(query, options);
   if (query.edns && query.edns.version > 0) {
@@ -66,7 +96,7 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
   res.aa = true;
   // the served domain's own labels (not the query's spelling of them) name its registrations: their key is worked out once
   const served = options.domains.find((d) => labelsEqual(d, parsed.domain)) ?? parsed.domain;
-  const ctx = new Context(registry, options, now, parsed.domain, domainKey(served));
+  const ctx = new Context(registry, options, now, parsed.domain, domainKey(served), Math.min(sizeLimit, 65535));
   const node = ctx.node(parsed, q.name);
   if (!node.exists) {
     res.rcode = Rcode.NXDOMAIN;
@@ -81,7 +111,9 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
     return res;
   }
   res.answers.push(...rrs);
-  res.additionals.push(...(node.extra?.(type) ?? []));
+  if (node.onlyType) res.onlyType = node.onlyType;
+  if (node.omitted) res.omittedAnswers = node.omitted; // it cannot fit: its additional records would not either
+  else res.additionals.push(...(node.extra?.(type) ?? []));
   return res;
 }
 
@@ -118,6 +150,8 @@ class Context {
     private readonly domain: Labels,
     /** The served domain asked about, as the registry names it: every read is of what is served there. */
     private readonly scope: string,
+    /** The reply's size limit: a browse lists no more than fits it (see ptrBytesAtLeast). */
+    private readonly sizeLimit: number,
   ) {}
 
   soa(): ResourceRecord {
@@ -147,10 +181,14 @@ class Context {
         const ptrs = types.map((t) => this.ptr(qname, typeName(t, this.domain)));
         return { exists: ptrs.length > 0, rrsets: new Map([[Type.PTR, ptrs]]) };
       }
-      case "type":
-        return this.browse(qname, p.type, p.typeLabels, this.registry.instances(p.type, this.scope));
-      case "subtype":
-        return this.browse(qname, p.type, p.typeLabels, this.registry.instancesWithSubtype(p.type, p.subtype, this.scope));
+      case "type": {
+        const held = this.registry.instancesHeld(p.type, this.scope); // no copy of a type of 100,000
+        return this.browse(qname, p.type, p.typeLabels, held?.size ?? 0, held?.values() ?? []);
+      }
+      case "subtype": {
+        const matching = this.registry.instancesWithSubtype(p.type, p.subtype, this.scope);
+        return this.browse(qname, p.type, p.typeLabels, matching.length, matching);
+      }
       case "instance": {
         const inst = this.registry.instance(p.type, p.instance, this.scope);
         if (!inst) return { exists: false, rrsets: new Map() };
@@ -190,21 +228,40 @@ class Context {
     return { name: owner, ttl, data: { type: Type.PTR, target } };
   }
 
-  private browse(qname: Labels, type: ServiceType, typeAs: Labels, instances: Instance[]): Node {
+  /** `total` instances, read from `all` only as far as they can fit. */
+  private browse(qname: Labels, type: ServiceType, typeAs: Labels, total: number, all: Iterable<Instance>): Node {
+    // only what can fit is turned into records: up to the first PTR that takes the set past the limit,
+    // which alone proves the set cannot fit
+    let answerBytes = 0;
+    const instances: Instance[] = [];
+    for (const i of all) {
+      if (answerBytes > this.sizeLimit) break;
+      instances.push(i);
+      answerBytes += ptrBytesAtLeast(i.name);
+    }
     const ptrs = instances.map((i) => this.ptr(qname, instanceName(type, i.name, this.domain, typeAs), this.ttlFor(i.expiresAt)));
     return {
       exists: ptrs.length > 0,
       rrsets: new Map([[Type.PTR, ptrs]]),
+      omitted: total - instances.length,
+      // cut (TC), a browse carries its PTRs and nothing else: it changes when the type does, or as leases count down
+      onlyType: { key: typeKey(type), timeless: instances.every((i) => i.expiresAt === undefined) },
       // RFC 6763 §12.1: PTR -> the instances' SRV, TXT and address records (each host's once)
+      // built only while they may fit the room the PTRs leave (the encoder then drops what does not, a whole RRset at a time)
       extra: () => {
         const out: ResourceRecord[] = [];
         const hostsDone = new Set<string>();
+        let room = this.sizeLimit - answerBytes;
         for (const i of instances) {
+          room -= instanceBytesAtLeast(this.target(i), i.txt);
+          if (room < 0) break;
           out.push(...this.instanceRecords(instanceName(type, i.name, this.domain, typeAs), i));
           const hostKey = i.host.join(".");
           if (!hostsDone.has(hostKey)) {
             hostsDone.add(hostKey);
-            out.push(...this.targetAddresses(i));
+            const addresses = this.targetAddresses(i); // one host's: the encoder sends each RRset whole or not at all
+            for (const a of addresses) room -= a.data.type === Type.A ? 2 + 10 + 4 : 2 + 10 + 16; // owner: a pointer to the SRV target
+            out.push(...addresses);
           }
         }
         return out;

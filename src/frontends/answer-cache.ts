@@ -8,7 +8,7 @@
 // questions share a key: a label may hold any byte, "\0" and "." included.
 // Case is kept, not folded: the reply echoes the spelling it was asked in.
 export class AnswerCache {
-  private readonly entries = new Map<string, { wire: Buffer; serial: number; until: number }>();
+  private readonly entries = new Map<string, { wire: Buffer; serial: number; until: number; type?: { key: string; version: number } }>();
 
   constructor(private readonly maxEntries = 10_000) {}
 
@@ -19,10 +19,12 @@ export class AnswerCache {
     return `${limit}|${ednsVersion ?? "-"}|${question.type}|${question.class}|${name}`;
   }
 
-  get(key: string, serial: number, now: number, id: number, rd: boolean, cd: boolean): Buffer | undefined {
+  /** `typeVersion`: the current counter of a service type, for entries stored with one (see set). */
+  get(key: string, serial: number, now: number, id: number, rd: boolean, cd: boolean, typeVersion?: (typeKey: string) => number): Buffer | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    if (e.serial !== serial || e.until <= now) {
+    const current = e.type ? typeVersion !== undefined && typeVersion(e.type.key) === e.type.version : e.serial === serial;
+    if (!current || e.until <= now) {
       this.entries.delete(key);
       return undefined;
     }
@@ -34,8 +36,14 @@ export class AnswerCache {
     return out;
   }
 
-  set(key: string, wire: Buffer, serial: number, now: number): void {
+  /**
+   * `type`: the reply depends on one service type alone (a browse too large
+   * for one message), so it stays while that type's counter does not move,
+   * however the serial does; `timeless` (no lease TTLs in it): with no one-second limit either.
+   */
+  set(key: string, wire: Buffer, serial: number, now: number, type?: { key: string; version: number; timeless: boolean }): void {
     if (this.entries.size >= this.maxEntries) this.entries.clear(); // crude, bounded, and rare
-    this.entries.set(key, { wire, serial, until: now + 1000 });
+    const until = type?.timeless ? Infinity : now + 1000;
+    this.entries.set(key, type ? { wire, serial, until, type: { key: type.key, version: type.version } } : { wire, serial, until });
   }
 }

@@ -14,6 +14,7 @@ import { formatName, hasSuffix, lowerAscii, type Labels } from "../names.js";
 import { signReply, TsigError, tsigLength, unsignedErrorReply, verifyRequest } from "../wire/tsig.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
+import { typeVersionsOf } from "../answer/type-versions.js";
 import type { ResponseRateLimiter } from "./rrl.js";
 import { addressOf } from "./peer.js";
 import { appendOption, COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, verifiedReplies, type CookieJar } from "./cookies.js";
@@ -180,16 +181,28 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
       return out;
     };
   }
-  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
+  // An answer too large for the message: over TCP the PTRs that fit are kept with TC=1, since no larger
+  // transport is left. Over UDP none, with TC=1, as Knot does (libknot knot_pkt_put: an RRset whole or
+  // not at all, TC when it does not fit) and as RFC 2181 §9 expects clients to treat a TC reply anyway
+  // (ignore it, ask again over TCP); a partial UDP set would only add bytes for a forged source to
+  // receive. README "Large types". The replies differ by transport, so it is part of the cache key.
+  const keepPartialAnswer = transport === "tcp";
+  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? transport + AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
   if (cacheKey !== undefined) {
-    const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd);
+    const versions = typeVersionsOf(deps.registry);
+    const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd, (k) => versions.version(k));
     if (hit) return finish(hit);
   }
   try {
-    const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now());
+    const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now(), limit);
     if (deps.onLocalMiss && res.answers.length === 0 && (q.question.type === Type.PTR || q.question.type === Type.ANY) && hasSuffix(q.question.name, LOCAL)) deps.onLocalMiss(q.question.name);
-    const wire = sign(encodeResponse(res, limit));
-    if (cacheKey !== undefined) deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now());
+    const wire = sign(encodeResponse(res, limit, { keepPartialAnswer }));
+    if (cacheKey !== undefined) {
+      // a browse too large for one message (TC) is kept until its type changes, not until anything does
+      const only = wire.length > 2 && (wire[2]! & 0x02) !== 0 ? res.onlyType : undefined;
+      const type = only ? { key: only.key, version: typeVersionsOf(deps.registry).version(only.key), timeless: only.timeless } : undefined;
+      deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now(), type);
+    }
     return finish(wire);
   } catch (e) {
     deps.log.error({ err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) }, "internal error answering query");

@@ -311,6 +311,14 @@ export class Registry implements RegistryView {
     return [...(this.scope(domain).types.get(formatServiceType(type))?.instances.values() ?? [])];
   }
 
+  /**
+   * The instances of `type` served in `domain` as held, no copy: read them now,
+   * do not keep the map. A browse of a large type reads only the ones it sends.
+   */
+  instancesHeld(type: ServiceType, domain: string): ReadonlyMap<string, Instance> | undefined {
+    return this.scope(domain).types.get(formatServiceType(type))?.instances;
+  }
+
   /** How many instances the TSIG key `key` owns, in O(1). */
   registrationsByKey(key: string): number {
     return this.perKey.get(key) ?? 0;

@@ -2,7 +2,7 @@
 // name it may (RFC 1035 §4.1.4: owners, PTR and SOA names; never the SRV
 // target, RFC 2782) and fits the message into the size the transport allows.
 import { isIPv4, isIPv6 } from "node:net";
-import type { Labels } from "../names.js";
+import { lowerAscii, type Labels } from "../names.js";
 import { Class, Type } from "./constants.js";
 import { decodeName, NameCompressor, WireError } from "./name.js";
 
@@ -72,6 +72,23 @@ export interface Response {
   authorities: ResourceRecord[];
   additionals: ResourceRecord[];
   edns?: Edns;
+  /**
+   * Answer records left out before encoding because they could not fit
+   * anyway (a browse of a large type lists only what the size limit can
+   * hold): the reply is sent with TC=1.
+   */
+  omittedAnswers?: number;
+  /**
+   * For caching, not sent: once encoded with TC=1 (its answer cut, no other
+   * records), the reply depends on this service type's instances alone
+   * (answer/type-versions.ts), and on the clock (lease TTLs) unless `timeless`.
+   */
+  onlyType?: { key: string; timeless: boolean };
+}
+
+function sameRRset(a: ResourceRecord, b: ResourceRecord): boolean {
+  if (a.data.type !== b.data.type || (a.class ?? Class.IN) !== (b.class ?? Class.IN) || a.name.length !== b.name.length) return false;
+  return a.name.every((l, i) => lowerAscii(l) === lowerAscii(b.name[i]!));
 }
 
 const HEADER = 12;
@@ -79,13 +96,25 @@ const SCRATCH = 65535 + 4096;
 // Encoding is synchronous, so one scratch buffer serves every message; the result is copied out.
 const scratch = Buffer.allocUnsafe(SCRATCH);
 
+export interface EncodeOptions {
+  /**
+   * When the answer does not fit, keep the answer records that do (TC=1)
+   * instead of none. For TCP, where no larger transport is left to retry on.
+   */
+  keepPartialAnswer?: boolean;
+}
+
 /**
  * Encode `msg` into at most `maxSize` bytes. When the answer or authority
  * section does not fit, the reply carries no records and TC=1 (the client
- * retries over TCP); additional records that do not fit are left out without
- * TC (RFC 2181 §9). The OPT record always fits: room for it is kept first.
+ * retries over TCP), or, with `keepPartialAnswer`, the answer records that fit
+ * and TC=1, without authority and additional records. Additional records that
+ * do not fit are left out without TC, a whole RRset at a time: RFC 2181 §9
+ * allows a partial RRset only where TC is set, and caches would otherwise
+ * keep a part as the whole. The OPT record always fits: room for it is kept first.
+ * `msg.omittedAnswers` > 0 (records the answer did not even list) sets TC too.
  */
-export function encodeResponse(msg: Response, maxSize = 65535): Buffer {
+export function encodeResponse(msg: Response, maxSize = 65535, options: EncodeOptions = {}): Buffer {
   const buf = scratch;
   const comp = new NameCompressor();
   const optLen = msg.edns ? 11 + msg.edns.options.reduce((n, o) => n + 4 + o.data.length, 0) : 0;
@@ -106,24 +135,51 @@ export function encodeResponse(msg: Response, maxSize = 65535): Buffer {
     qd = 1;
   }
   const afterQuestion = off;
+  let afterAnswers = off;
   let tc = false;
   const counts = [0, 0, 0];
-  const sections = [msg.answers, msg.authorities, msg.additionals];
-  for (let s = 0; s < 3 && !tc; s++) {
-    for (const rr of sections[s]!) {
+  const truncate = () => {
+    tc = true;
+    counts[1] = 0; // authority records: none, not some
+    if (options.keepPartialAnswer) {
+      off = afterAnswers; // what fits of the answer stays; nothing after it
+      return;
+    }
+    off = afterQuestion;
+    counts[0] = 0;
+  };
+  // answer and authority: all or TC
+  for (let s = 0; s < 2 && !tc; s++) {
+    for (const rr of s === 0 ? msg.answers : msg.authorities) {
       const mark = comp.mark();
       const next = encodeRecord(buf, off, rr, comp);
       if (next > limit) {
         comp.rollback(mark);
-        if (s < 2) {
-          tc = true;
-          off = afterQuestion;
-          counts[0] = counts[1] = counts[2] = 0;
-        }
+        truncate();
         break;
       }
       off = next;
       counts[s]!++;
+      if (s === 0) afterAnswers = off;
+    }
+  }
+  if (!tc && (msg.omittedAnswers ?? 0) > 0) truncate();
+  if (!tc) {
+    // additional: whole RRsets (a run of records with one owner, type and class) while they fit
+    let setStart = { off, mark: comp.mark(), count: 0 };
+    let prev: ResourceRecord | undefined;
+    for (const rr of msg.additionals) {
+      if (!prev || !sameRRset(prev, rr)) setStart = { off, mark: comp.mark(), count: counts[2]! };
+      prev = rr;
+      const next = encodeRecord(buf, off, rr, comp);
+      if (next > limit) {
+        comp.rollback(setStart.mark);
+        off = setStart.off;
+        counts[2] = setStart.count;
+        break;
+      }
+      off = next;
+      counts[2]!++;
     }
   }
   let ar = counts[2]!;

@@ -1,14 +1,14 @@
 // Answers as tables (CoreDNS style): question -> rcode, flags and sections as
 // zone-file text, sorted. "*" as a TTL means "don't compare" (leases count down).
 import { beforeAll, describe, expect, it } from "vitest";
-import { answerQuery, type AnswerOptions } from "../../src/answer/answer.js";
+import { answerQuery, ptrBytesAtLeast, type AnswerOptions } from "../../src/answer/answer.js";
 import { ManualClock } from "../../src/clock.js";
 import { formatName, parseName } from "../../src/names.js";
 import { Registry } from "../../src/registry/registry.js";
 import { parseServicesFile } from "../../src/registry/services-file.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { Class, rcodeName, Type, typeName } from "../../src/wire/constants.js";
-import type { ResourceRecord, Response } from "../../src/wire/message.js";
+import { encodeResponse, type ResourceRecord, type Response } from "../../src/wire/message.js";
 import type { Query } from "../../src/wire/query.js";
 
 const SERVICES = `
@@ -147,6 +147,55 @@ describe("answerQuery", () => {
   it("_hash of a type with no instances is NXDOMAIN; a bad b32 key too", () => {
     check(answerQuery(query("k._hash._none._tcp.local.", Type.SRV), registry, options, clock.now()), { q: ["", 0], rcode: "NXDOMAIN", ns: [SOA_LOCAL] });
     check(answerQuery(query("b32-zz._hash._cache._tcp.local.", Type.SRV), registry, options, clock.now()), { q: ["", 0], rcode: "NXDOMAIN", ns: [SOA_LOCAL] });
+  });
+
+  describe("a browse builds no more than its size limit can hold", () => {
+    const type = { service: "_big", proto: "_tcp" } as const;
+    async function bigRegistry(n: number) {
+      const big = new Registry({ clock, store: new MemoryStore() });
+      await big.open();
+      big.loadStatic(
+        Array.from({ length: n }, (_, i) => ({ name: `node-${i}`, type, subtypes: [], host: [`node-${i}`], port: 1, priority: 0, weight: 1, txt: [Buffer.from(`index=${i}`)], source: "static" as const })),
+        Array.from({ length: n }, (_, i) => ({ name: `node-${i}`, addresses: ["192.0.2.1", "2001:db8::1"], source: "static" as const })),
+      );
+      return big;
+    }
+
+    it("PTRs up to the first that takes the set past the limit, the rest counted, no additional records", async () => {
+      const n = 5000;
+      const big = await bigRegistry(n);
+      for (const limit of [512, 1232, 65535]) {
+        const res = answerQuery(query("_big._tcp.local.", Type.PTR), big, options, clock.now(), limit);
+        const sizes = res.answers.map((r) => ptrBytesAtLeast((r.data as { target: string[] }).target[0]!));
+        const total = sizes.reduce((a, b) => a + b, 0);
+        expect(total).toBeGreaterThan(limit); // so the set could never fit
+        expect(total - sizes.at(-1)!).toBeLessThanOrEqual(limit); // and no more was built than that proof needs
+        expect(res.omittedAnswers).toBe(n - res.answers.length);
+        expect(res.additionals).toHaveLength(0);
+        expect(res.answers.map((r) => rr(r, false)).slice(0, 2)).toEqual(["_big._tcp.local. * IN PTR node-0._big._tcp.local.", "_big._tcp.local. * IN PTR node-1._big._tcp.local."]);
+        // each PTR takes exactly what was counted (header 12, question 17 + 4)
+        if (limit < 65535) expect(encodeResponse(res, 65535, { keepPartialAnswer: true }).length).toBe(12 + 17 + 4 + total);
+      }
+    });
+
+    it("additional records only while they may fit: the same bytes as building them all", async () => {
+      const big = await bigRegistry(300);
+      const full = answerQuery(query("_big._tcp.local.", Type.PTR), big, options, clock.now(), 65535);
+      expect(full.additionals).toHaveLength(1200); // SRV, TXT, A, AAAA each
+      for (const limit of [8000, 12_345, 20_000, 30_000]) {
+        const res = answerQuery(query("_big._tcp.local.", Type.PTR), big, options, clock.now(), limit);
+        expect(res.answers).toHaveLength(300);
+        expect(res.additionals.length).toBeLessThan(full.additionals.length);
+        expect(encodeResponse(res, limit, { keepPartialAnswer: true })).toEqual(encodeResponse(full, limit, { keepPartialAnswer: true }));
+      }
+    });
+
+    it("a type that may fit is listed whole, with its additional records", () => {
+      const small = answerQuery(query("_cache._tcp.local.", Type.PTR), registry, options, clock.now(), 512);
+      expect(small.answers).toHaveLength(2);
+      expect(small.omittedAnswers).toBeUndefined();
+      expect(small.additionals.length).toBeGreaterThan(0);
+    });
   });
 
   it("echoes EDNS with our size, and answers BADVERS to version 1", () => {

@@ -1,6 +1,9 @@
 // A group of 300 instances: over UDP the browse does not fit and is truncated;
 // over TCP every client gets all 300. Node's dns.Resolver (c-ares) must get
 // there by itself: it retries truncated answers over TCP.
+// The same daemon serves a type of 10,000 instances, too large for any one
+// message: over TCP it answers as many PTRs as fit 64 KB with TC=1, over UDP
+// TC=1 and none (README, "Large types").
 import { execFileSync } from "node:child_process";
 import { Resolver } from "node:dns/promises";
 import dnsPacket from "dns-packet";
@@ -12,10 +15,21 @@ import { dig } from "../lab/dig.js";
 import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
 import { hasDnspython, missingTool } from "../lab/tools.js";
 
+const HUGE = 10_000;
+
+/** Services-file lines for `n` instances of `_huge._tcp`, appended to the 300 of `_big._tcp`. */
+function hugeType(n: number): string {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push(`  - {instance: huge-${i}, type: _huge._tcp, host: huge-${i}, addresses: [203.0.113.${(i % 254) + 1}], port: ${20000 + i}}`);
+  return lines.join("\n") + "\n";
+}
+
+const HUGE_PTR = /^huge-(\d+)\._huge\._tcp\.local\.$/;
+
 describe.skipIf(missingTool("dig", "kdig"))("a group of 300 instances", () => {
   let d: RunningDaemon;
   beforeAll(async () => {
-    d = await startDaemon(["--services", writeServicesFile(300)]);
+    d = await startDaemon(["--services", writeServicesFile(300, "_big._tcp", hugeType(HUGE))]);
   });
   afterAll(() => d.stop());
 
@@ -71,5 +85,56 @@ describe.skipIf(missingTool("dig", "kdig"))("a group of 300 instances", () => {
     const ptrs = await resolver.resolvePtr("_big._tcp.local");
     expect(ptrs).toHaveLength(300);
     expect(new Set(ptrs).size).toBe(300);
+  });
+
+  describe("a type of 10,000 instances", () => {
+    it("dig +tcp gets TC=1 and as many PTRs as fit 64 KB, each a real instance, and no additional records", () => {
+      const r = dig("dig", "127.0.0.1", d.port, ["+tcp", "_huge._tcp.local", "PTR"]);
+      expect(r.status).toBe("NOERROR");
+      expect(r.flags).toContain("tc");
+      expect(r.raw).toMatch(/\(TCP\)/);
+      expect(Number(/MSG SIZE\s+rcvd: (\d+)/.exec(r.raw)![1])).toBeLessThanOrEqual(65535);
+      expect(r.answer.length).toBeGreaterThan(2000);
+      expect(r.answer.length).toBeLessThan(HUGE);
+      const indexes = r.answer.map((a) => {
+        expect(a.type).toBe("PTR");
+        const m = HUGE_PTR.exec(a.rdata);
+        expect(m, a.rdata).not.toBeNull();
+        return Number(m![1]);
+      });
+      expect(new Set(indexes).size).toBe(indexes.length);
+      expect(indexes.every((i) => i < HUGE)).toBe(true);
+      // a cut answer leaves no room: the additional section is dropped whole (RFC 2181 §9)
+      expect(r.additional).toHaveLength(0);
+    });
+
+    it("plain dig is truncated over UDP, retries over TCP by itself and shows the cut answer there", () => {
+      const r = dig("dig", "127.0.0.1", d.port, ["_huge._tcp.local", "PTR"]);
+      expect(r.raw).toMatch(/Truncated, retrying in TCP mode/);
+      expect(r.raw).toMatch(/\(TCP\)/);
+      expect(r.flags).toContain("tc");
+      expect(r.answer.length).toBeGreaterThan(2000);
+    });
+
+    it("kdig +tcp reads the same cut answer", () => {
+      const r = dig("kdig", "127.0.0.1", d.port, ["+tcp", "_huge._tcp.local", "PTR"]);
+      expect(r.flags).toContain("tc");
+      expect(r.answer.length).toBeGreaterThan(2000);
+      expect(r.answer.every((a) => HUGE_PTR.test(a.rdata))).toBe(true);
+    });
+
+    it("over UDP: TC=1 and no answers, with or without EDNS (like Knot: an RRset whole or not at all)", () => {
+      for (const args of [["+bufsize=1232"], ["+noedns"]]) {
+        const r = dig("dig", "127.0.0.1", d.port, [...args, "+ignore", "_huge._tcp.local", "PTR"]);
+        expect(r.flags).toContain("tc");
+        expect(r.answer).toHaveLength(0);
+      }
+    });
+
+    it("one instance of the huge type still answers its SRV in full, with its address", () => {
+      const r = dig("dig", "127.0.0.1", d.port, ["huge-9999._huge._tcp.local", "SRV"]);
+      expect(r.answer.map((a) => a.rdata)).toEqual(["0 1 29999 huge-9999.local."]);
+      expect(r.additional.map((a) => a.rdata)).toEqual(["203.0.113.94"]);
+    });
   });
 });

@@ -83,6 +83,87 @@ describe("encodeResponse", () => {
     expect(wire.length).toBeLessThanOrEqual(600);
   });
 
+  // Large types: over TCP the answer RRset may be cut to what fits, with TC=1 (RFC 2181 §9 allows a partial
+  // RRset only with TC); the additional section is whole RRsets or nothing.
+  describe("a partial answer (keepPartialAnswer, for TCP)", () => {
+    /** The size of a reply carrying the first `k` answers of browse(100) and nothing else. */
+    const sizeWith = (k: number) => encodeResponse({ ...browse(100), answers: browse(100).answers.slice(0, k), additionals: [] }).length;
+
+    it.each([1, 7, 50])("keeps exactly the %i answers that fit the limit, TC=1, no additional records", (k) => {
+      const limit = sizeWith(k);
+      for (const [size, expected] of [[limit, k], [limit + 1, k], [sizeWith(k + 1) - 1, k], [limit - 1, k - 1]] as const) {
+        const wire = encodeResponse(browse(100), size, { keepPartialAnswer: true });
+        const d = dnsPacket.decode(wire);
+        expect(wire.length).toBeLessThanOrEqual(size);
+        expect(d.flag_tc).toBe(true);
+        expect(d.answers).toHaveLength(expected);
+        expect(d.answers!.map((a) => a.data)).toEqual(browse(100).answers.slice(0, expected).map((a) => (a.data as { target: string[] }).target.join(".")));
+        expect(d.additionals).toHaveLength(0);
+      }
+    });
+
+    it("keeps room for OPT: a partial answer with EDNS still ends in the OPT record", () => {
+      const msg = { ...browse(100), edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } };
+      const wire = encodeResponse(msg, 600, { keepPartialAnswer: true });
+      const d = dnsPacket.decode(wire);
+      expect(wire.length).toBeLessThanOrEqual(600);
+      expect(d.flag_tc).toBe(true);
+      expect(d.answers!.length).toBeGreaterThan(10);
+      expect(d.additionals!.map((a) => a.type)).toEqual(["OPT"]);
+    });
+
+    it("an authority section that does not fit after a whole answer leaves no bytes behind", () => {
+      const soa: ResourceRecord = { name: ["local"], ttl: 5, data: { type: Type.SOA, soa: { mname: ["local"], rname: ["hostmaster", "local"], serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } } };
+      const msg: Response = { ...browse(3), additionals: [], authorities: [soa, soa] };
+      const answersOnly = encodeResponse({ ...msg, authorities: [] }).length;
+      const oneSoa = encodeResponse({ ...msg, authorities: [soa] }).length;
+      for (const size of [oneSoa, oneSoa + 5]) {
+        const wire = encodeResponse(msg, size, { keepPartialAnswer: true });
+        const d = dnsPacket.decode(wire);
+        expect(d.flag_tc).toBe(true);
+        expect(d.answers).toHaveLength(3);
+        expect(d.authorities).toHaveLength(0);
+        expect(wire.length).toBe(answersOnly);
+      }
+      const omitted = encodeResponse({ ...msg, omittedAnswers: 1 }, 65535, { keepPartialAnswer: true });
+      expect(omitted.length).toBe(answersOnly);
+    });
+
+    it("without the option the same reply is TC=1 and empty, as before (UDP)", () => {
+      const d = dnsPacket.decode(encodeResponse(browse(100), 600));
+      expect(d.flag_tc).toBe(true);
+      expect(d.answers).toHaveLength(0);
+    });
+
+    it("answers left out before encoding (omittedAnswers) set TC even when the listed ones fit", () => {
+      const msg = { ...browse(3), omittedAnswers: 9997 };
+      const kept = dnsPacket.decode(encodeResponse(msg, 65535, { keepPartialAnswer: true }));
+      expect(kept.flag_tc).toBe(true);
+      expect(kept.answers).toHaveLength(3);
+      expect(kept.additionals).toHaveLength(0);
+      const udp = dnsPacket.decode(encodeResponse(msg, 65535));
+      expect(udp.flag_tc).toBe(true);
+      expect(udp.answers).toHaveLength(0);
+    });
+  });
+
+  it("drops a whole additional RRset when only part of it fits (RFC 2181 §9), without TC", () => {
+    const host = ["multi", "local"];
+    const srv: ResourceRecord = { name: ["i", ...cache], ttl: 30, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: host } } };
+    const a1: ResourceRecord = { name: host, ttl: 30, data: { type: Type.A, address: "192.0.2.1" } };
+    const a2: ResourceRecord = { name: ["MULTI", "local"], ttl: 30, data: { type: Type.A, address: "192.0.2.2" } }; // same RRset: names compare case-insensitively
+    const msg: Response = { ...browse(0), answers: [{ name: cache, ttl: 30, data: { type: Type.PTR, target: ["i", ...cache] } }], additionals: [srv, a1, a2] };
+    const withOneA = encodeResponse({ ...msg, additionals: [srv, a1] }).length;
+    const all = encodeResponse(msg).length;
+    for (const size of [withOneA, all - 1]) {
+      const d = dnsPacket.decode(encodeResponse(msg, size));
+      expect(d.flag_tc).toBe(false);
+      expect(d.answers).toHaveLength(1);
+      expect(d.additionals!.map((a) => a.type)).toEqual(["SRV"]);
+    }
+    expect(dnsPacket.decode(encodeResponse(msg, all)).additionals!.map((a) => a.type)).toEqual(["SRV", "A", "A"]);
+  });
+
   it("always keeps room for OPT and carries extended rcodes in it", () => {
     const msg = { ...browse(100), rcode: Rcode.BADVERS, edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } };
     const wire = encodeResponse(msg, 1232);

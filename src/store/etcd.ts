@@ -193,7 +193,9 @@ export class EtcdStore extends CommitStore {
   }
 
   async load(): Promise<Map<string, StoreEntry>> {
+    const started = Date.now();
     const read = await this.readPrefix();
+    this.log?.info({ etcd: this.hosts.join(","), prefix: this.options.prefix, entries: read.entries.size, pages: read.pages, bytes: read.bytes, revision: read.revision, ms: Date.now() - started }, "etcd prefix read");
     this.known.clear();
     for (const [k, r] of read.entries) this.known.set(k, r.modRevision);
     this.revision = read.revision;

@@ -155,6 +155,11 @@ describe.skipIf(skip)("etcd", () => {
     expect(resync[0]!.reason).toMatch(/reading the replica again/);
     expect(resync[1]!.obj).toMatchObject({ entries: count + 1, changed: 1, removed: 1 });
     expect(resync[1]!.obj.ms).toBeTypeOf("number");
+    // ~7 MB read in pages of about 1 MiB each (200 keys first, then sized from the bytes per key)
+    const { pages, bytes } = resync[1]!.obj as { pages: number; bytes: number };
+    expect(bytes).toBeGreaterThan(4 << 20);
+    expect(pages).toBeGreaterThan(4);
+    expect(bytes / pages).toBeLessThan(1.1 * 2 ** 20);
     expect(behind.status()).toMatchObject({ healthy: true });
     expect(behind.status().reason).toBeUndefined();
     await behind.close();
@@ -167,10 +172,10 @@ describe.skipIf(skip)("etcd", () => {
     const own = await startEtcd();
     const warns: string[] = [];
     const infos: Array<Record<string, unknown>> = [];
-    const store = new EtcdStore({ hosts: [own.url], prefix: "/outage/" }, { warn: (_o, msg) => warns.push(msg), info: (o) => infos.push(o as Record<string, unknown>) });
+    const store = new EtcdStore({ hosts: [own.url], prefix: "/outage/" }, { warn: (_o, msg) => warns.push(msg), info: (o, msg) => infos.push({ ...o, connected: /connected/.test(msg) }) });
     await store.load();
     store.watch(() => undefined);
-    for (let i = 0; i < 100 && infos.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !infos.some((o) => o.connected); i++) await new Promise((r) => setTimeout(r, 20));
     await own.stop();
     for (let i = 0; i < 200 && store.status().healthy; i++) await new Promise((r) => setTimeout(r, 20));
     expect(store.status()).toMatchObject({ healthy: false, reason: expect.stringMatching(/^etcd out of reach/) });

@@ -168,6 +168,39 @@ describe.skipIf(skip)("etcd", () => {
     writer.close();
   }, 30_000);
 
+  it("a paged read whose revision is compacted away between two pages starts over and returns the newer snapshot", async () => {
+    const prefix = `/compact-mid-read-${process.pid}/`;
+    const writer = new Etcd3({ hosts: [etcd.url] });
+    const host = (name: string) => JSON.stringify(encodeEntry({ kind: "host", value: { name, addresses: ["192.0.2.4"], source: "update" } }));
+    // more keys than the first page takes
+    for (let b = 0; b < 3; b++) await writer.stm({ retries: 0 }).transact((tx) => Promise.all(Array.from({ length: 100 }, (_, i) => tx.put(`${prefix}host/h${b * 100 + i}`).value(host(`h${b * 100 + i}`)))));
+    const store = new EtcdStore({ hosts: [etcd.url], prefix });
+    // once the first page is in: one more write, and the history up to it compacted
+    const client = (store as unknown as { client: Etcd3 }).client;
+    const getAll = client.getAll.bind(client);
+    let pages = 0;
+    client.getAll = () => {
+      const page = getAll();
+      const exec = page.exec.bind(page);
+      page.exec = async () => {
+        const res = await exec();
+        if (++pages === 1) {
+          const put = await writer.put(`${prefix}host/extra`).value(host("extra")).exec();
+          run("etcdctl", ["--endpoints", etcd.url, "compact", String(put.header.revision)]);
+        }
+        return res;
+      };
+      return page;
+    };
+    const loaded = await store.load();
+    expect(loaded.size).toBe(301);
+    expect(loaded.has("host/extra")).toBe(true);
+    expect(pages).toBeGreaterThan(2); // the first try's two pages, then the second try's
+    await store.close();
+    await writer.delete().prefix(prefix);
+    writer.close();
+  });
+
   it("an outage is logged once (not at every reconnect the watch tries) and reported unhealthy with a reason until etcd answers again", async () => {
     const own = await startEtcd();
     const warns: string[] = [];

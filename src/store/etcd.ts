@@ -45,8 +45,11 @@ function remainingSeconds(e: StoreEntry): number | undefined {
 // Reading the prefix: the gRPC client takes replies up to a size (4 MiB by default), so
 // one range over ~10,000 registrations would fail and no daemon could start. It is
 // read in pages instead, sized from the bytes per key seen so far.
-/** The first page, before any size is known, and the most keys in one page. */
-const FIRST_PAGE_KEYS = 200;
+/**
+ * The first page, before any size is known (100 of the largest entries an UPDATE can
+ * make, ~87 KB as JSON, still fit MAX_REPLY_BYTES), and the most keys in one page.
+ */
+const FIRST_PAGE_KEYS = 100;
 const MAX_PAGE_KEYS = 2000;
 /** What a page aims at; the client's receive limit (below) leaves room for a page whose entries run larger than the last one's. */
 const PAGE_TARGET_BYTES = 1 << 20;

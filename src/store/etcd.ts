@@ -71,6 +71,14 @@ const OUTAGE_LOG_INTERVAL_MS = 60_000;
 /** The heartbeat key lives on a lease, so a killed daemon's key goes away by itself. */
 const HEARTBEAT_LEASE_SECONDS = 30;
 
+/** The prefix as of one revision: each entry with its mod revision (what a resync compares), and how it was read. */
+interface PrefixSnapshot {
+  revision: string;
+  entries: Map<string, { entry: StoreEntry; modRevision: string }>;
+  pages: number;
+  bytes: number;
+}
+
 export class EtcdStore extends CommitStore {
   readonly kind = "etcd";
   private readonly client: Etcd3;
@@ -211,7 +219,7 @@ export class EtcdStore extends CommitStore {
    * that the watch can follow from. A page whose revision was compacted away meanwhile
    * starts the read over.
    */
-  private async readPrefix(): Promise<{ revision: string; entries: Map<string, { entry: StoreEntry; modRevision: string }>; pages: number; bytes: number }> {
+  private async readPrefix(): Promise<PrefixSnapshot> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.readPages();
@@ -224,14 +232,14 @@ export class EtcdStore extends CommitStore {
     }
   }
 
-  private async readPages(): Promise<{ revision: string; entries: Map<string, { entry: StoreEntry; modRevision: string }>; pages: number; bytes: number }> {
+  private async readPages(): Promise<PrefixSnapshot> {
     const end = Range.prefix(this.options.prefix).end;
     let start = Buffer.from(this.options.prefix);
     let revision: string | undefined;
     let limit = FIRST_PAGE_KEYS;
     let pages = 0;
     let bytes = 0;
-    const entries = new Map<string, { entry: StoreEntry; modRevision: string }>();
+    const entries: PrefixSnapshot["entries"] = new Map();
     for (;;) {
       const page = this.client.getAll().inRange({ start, end }).limit(limit);
       let res;

@@ -37,7 +37,7 @@ async function refreshHealth() {
     const body = await res.json();
     const st = body.store;
     // the store's location is told only to those who may read the API (--http-read-from, or the token)
-    $("health").textContent = `store${st.location ? ` ${st.location}` : ""}${st.revision ? `, revision ${st.revision}` : ""}${st.lagMs !== undefined ? `, lag ${st.lagMs} ms` : ""}: ${res.ok ? "healthy" : "OUT OF REACH (answers may be stale; registrations refused)"}`;
+    $("health").textContent = `store${st.location ? ` ${st.location}` : ""}${st.revision ? `, revision ${st.revision}` : ""}${st.lagMs !== undefined ? `, lag ${st.lagMs} ms` : ""}: ${res.ok ? "healthy" : st.reason ? `NOT READY: ${st.reason}` : "OUT OF REACH (answers may be stale; registrations refused)"}`;
     $("health").className = res.ok ? "" : "bad";
   } catch {
     $("health").textContent = "daemon unreachable";

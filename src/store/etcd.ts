@@ -4,7 +4,7 @@
 // the revision `load` read, so each daemon's registry is a replica fed by the
 // watch, and what one daemon writes reaches the others.
 import { hostname } from "node:os";
-import { Etcd3, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
+import { Etcd3, GRPCResourceExhastedError, Range, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
 import { every, guarded, later } from "../guard.js";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
@@ -42,9 +42,42 @@ function remainingSeconds(e: StoreEntry): number | undefined {
   return e.value.expiresAt === undefined ? undefined : Math.max(1, Math.ceil((e.value.expiresAt - Date.now()) / 1000));
 }
 
+// Reading the prefix: the gRPC client takes replies up to a size (4 MiB by default), so
+// one range over ~10,000 registrations would fail and no daemon could start. It is
+// read in pages instead, sized from the bytes per key seen so far.
+/**
+ * The first page, before any size is known (100 of the largest entries an UPDATE can
+ * make, ~87 KB as JSON, still fit MAX_REPLY_BYTES), and the most keys in one page.
+ */
+const FIRST_PAGE_KEYS = 100;
+const MAX_PAGE_KEYS = 2000;
+/** What a page aims at; the client's receive limit (below) leaves room for a page whose entries run larger than the last one's. */
+const PAGE_TARGET_BYTES = 1 << 20;
+const MAX_REPLY_BYTES = 16 << 20;
+
 const HEARTBEAT_INTERVAL_MS = 2000;
+/**
+ * The watch's reconnect delays: doubling from 250 ms up to 2 s, so the replica follows
+ * again (and reports healthy) within about 2 s of etcd answering, where etcd3's default
+ * waits up to 30 s. A reconnect attempt is one cheap stream open.
+ */
+class WatchBackoff {
+  constructor(readonly duration = 250) {}
+  next(): WatchBackoff {
+    return new WatchBackoff(Math.min(2000, this.duration * 2));
+  }
+}
+const OUTAGE_LOG_INTERVAL_MS = 60_000;
 /** The heartbeat key lives on a lease, so a killed daemon's key goes away by itself. */
 const HEARTBEAT_LEASE_SECONDS = 30;
+
+/** The prefix as of one revision: each entry with its mod revision (what a resync compares), and how it was read. */
+interface PrefixSnapshot {
+  revision: string;
+  entries: Map<string, { entry: StoreEntry; modRevision: string }>;
+  pages: number;
+  bytes: number;
+}
 
 export class EtcdStore extends CommitStore {
   readonly kind = "etcd";
@@ -54,9 +87,13 @@ export class EtcdStore extends CommitStore {
   readonly nodeName: string;
   private revision = "0";
   private readonly watchers = new Set<Watcher>();
-  /** Keys this replica holds (from load and the watch), so a resync can tell what went away. */
-  private readonly known = new Set<string>();
+  /** Keys this replica holds (from load and the watch) with their mod revision, so a resync can tell what went away or changed. */
+  private readonly known = new Map<string, string>();
   private connected = true;
+  /** Since when etcd has been out of reach, and when that was last logged (the watch reports each failed reconnect). */
+  private outage: { since: number; loggedAt: number; reconnects: number } | undefined;
+  /** A full read after compaction under way: the replica may be stale until it is done. */
+  private resyncing: { since: number; attempts: number } | undefined;
   private lastEventAt: number | undefined;
   // lag: a heartbeat written under meta/ and timed until this replica's watch brings it back
   private readonly heartbeatKey: string;
@@ -76,6 +113,8 @@ export class EtcdStore extends CommitStore {
     this.client = new Etcd3({
       hosts: this.hosts,
       dialTimeout: 3000,
+      grpcOptions: { "grpc.max_receive_message_length": MAX_REPLY_BYTES },
+      faultHandling: { watchBackoff: new WatchBackoff() },
       ...(tls ? { credentials: { rootCertificate: tls.ca, ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}) } } : {}),
       ...(options.auth ? { auth: options.auth } : {}),
     });
@@ -121,13 +160,41 @@ export class EtcdStore extends CommitStore {
     }
   }
 
+  private lostEtcd(where: object): void {
+    this.connected = false;
+    const now = Date.now();
+    if (!this.outage) {
+      this.outage = { since: now, loggedAt: now, reconnects: 0 };
+      this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
+      return;
+    }
+    // the watch reports every failed reconnect: one line a minute while it lasts
+    this.outage.reconnects++;
+    if (now - this.outage.loggedAt < OUTAGE_LOG_INTERVAL_MS) return;
+    this.outage.loggedAt = now;
+    this.log?.warn({ ...where, seconds: Math.round((now - this.outage.since) / 1000), reconnects: this.outage.reconnects }, "etcd still out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
+  }
+
+  private reachedEtcd(where: object): void {
+    this.connected = true;
+    const outage = this.outage;
+    this.outage = undefined;
+    this.log?.info(outage ? { ...where, seconds: Math.round((Date.now() - outage.since) / 1000), reconnects: outage.reconnects } : where, "etcd watch connected: replica following the shared registry");
+  }
+
   private full(key: string): string {
     return this.options.prefix + key;
   }
 
   status(): StoreStatus {
+    const reason = !this.connected
+      ? `etcd out of reach${this.outage ? ` for ${Math.round((Date.now() - this.outage.since) / 1000)} s (${this.outage.reconnects} reconnects failed)` : ""}: answering from a possibly stale replica`
+      : this.resyncing
+        ? "reading the replica again in full after etcd compacted its history: answering from a possibly stale replica"
+        : undefined;
     return {
-      healthy: this.connected,
+      healthy: reason === undefined,
+      ...(reason !== undefined ? { reason } : {}),
       location: `${this.hosts.join(",")} ${this.options.prefix}`,
       node: this.nodeName,
       revision: this.revision,
@@ -137,23 +204,70 @@ export class EtcdStore extends CommitStore {
   }
 
   async load(): Promise<Map<string, StoreEntry>> {
-    let res;
-    try {
-      res = await this.client.getAll().prefix(this.options.prefix).exec();
-    } catch (e) {
-      // gRPC errors run over several lines; the user gets one
-      throw new RingdnsError("RINGDNS_E_STORE", `etcd at ${this.hosts.join(",")}: ${(e as Error).message.replace(/\s+/g, " ").trim()}`);
-    }
-    this.revision = String(res.header.revision);
-    const out = new Map<string, StoreEntry>();
-    for (const kv of res.kvs) {
-      const key = kv.key.toString().slice(this.options.prefix.length);
-      if (key.startsWith("meta/")) continue;
-      out.set(key, this.decode(kv));
-    }
+    const started = Date.now();
+    const read = await this.readPrefix();
+    this.log?.info({ etcd: this.hosts.join(","), prefix: this.options.prefix, entries: read.entries.size, pages: read.pages, bytes: read.bytes, revision: read.revision, ms: Date.now() - started }, "etcd prefix read");
     this.known.clear();
-    for (const k of out.keys()) this.known.add(k);
-    return out;
+    for (const [k, r] of read.entries) this.known.set(k, r.modRevision);
+    this.revision = read.revision;
+    return new Map([...read.entries].map(([k, r]) => [k, r.entry]));
+  }
+
+  /**
+   * Everything under the prefix as of one revision, read in pages: the first page's
+   * revision is asked of every later one, so the pages make one consistent snapshot
+   * that the watch can follow from. A page whose revision was compacted away meanwhile
+   * starts the read over.
+   */
+  private async readPrefix(): Promise<PrefixSnapshot> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.readPages();
+      } catch (e) {
+        const message = (e as Error).message.replace(/\s+/g, " ").trim();
+        if (attempt < 3 && /compacted/.test(message)) continue;
+        // gRPC errors run over several lines; the user gets one
+        throw new RingdnsError("RINGDNS_E_STORE", `etcd at ${this.hosts.join(",")}: ${message}`);
+      }
+    }
+  }
+
+  private async readPages(): Promise<PrefixSnapshot> {
+    const end = Range.prefix(this.options.prefix).end;
+    let start = Buffer.from(this.options.prefix);
+    let revision: string | undefined;
+    let limit = FIRST_PAGE_KEYS;
+    let pages = 0;
+    let bytes = 0;
+    const entries: PrefixSnapshot["entries"] = new Map();
+    for (;;) {
+      const page = this.client.getAll().inRange({ start, end }).limit(limit);
+      let res;
+      try {
+        res = await (revision === undefined ? page : page.revision(revision)).exec();
+      } catch (e) {
+        // a page over even the raised limit: fewer keys (the client has retried it already)
+        if (e instanceof GRPCResourceExhastedError && limit > 1) {
+          limit = Math.max(1, limit >> 2);
+          continue;
+        }
+        throw e;
+      }
+      revision ??= String(res.header.revision);
+      pages++;
+      let pageBytes = 0;
+      for (const kv of res.kvs) {
+        pageBytes += kv.key.length + kv.value.length;
+        const key = kv.key.toString().slice(this.options.prefix.length);
+        if (!key.startsWith("meta/")) entries.set(key, { entry: this.decode(kv), modRevision: String(kv.mod_revision) });
+      }
+      bytes += pageBytes;
+      const last = res.kvs.at(-1);
+      if (!res.more || !last) return { revision, entries, pages, bytes };
+      start = Buffer.concat([last.key, Buffer.from([0])]);
+      // the next page: as many keys as fit the target at this page's bytes per key
+      limit = Math.min(MAX_PAGE_KEYS, Math.max(1, Math.floor(PAGE_TARGET_BYTES / Math.max(1, pageBytes / res.kvs.length))));
+    }
   }
 
   async commit(ops: readonly StoreOp[]): Promise<void> {
@@ -191,16 +305,22 @@ export class EtcdStore extends CommitStore {
   }
 
   watch(listener: (ops: readonly StoreOp[]) => void): () => void {
-    const toOp = (kv: IKeyValue, deleted: boolean): StoreOp | undefined => {
-      const key = kv.key.toString().slice(this.options.prefix.length);
-      if (key.startsWith("meta/")) return undefined;
-      return deleted ? { op: "delete", key } : { op: "put", key, entry: this.decode(kv) };
-    };
     let stopped = false;
     const where = { etcd: this.hosts.join(","), prefix: this.options.prefix };
-    const deliver = (ops: StoreOp[]) => {
-      for (const o of ops) (o.op === "put" ? this.known.add(o.key) : this.known.delete(o.key));
-      if (ops.length > 0) listener(ops);
+    const changes = (res: IWatchResponse): StoreOp[] => {
+      const ops: StoreOp[] = [];
+      for (const e of res.events) {
+        const key = e.kv.key.toString().slice(this.options.prefix.length);
+        if (key.startsWith("meta/")) continue;
+        if (e.type === "Delete") {
+          this.known.delete(key);
+          ops.push({ op: "delete", key });
+        } else {
+          this.known.set(key, String(e.kv.mod_revision));
+          ops.push({ op: "put", key, entry: this.decode(e.kv) });
+        }
+      }
+      return ops;
     };
     const follow = (fromRevision: string) =>
       void this.client
@@ -211,20 +331,8 @@ export class EtcdStore extends CommitStore {
         .then((w) => {
           if (stopped) return void w.cancel();
           this.watchers.add(w);
-          w.on(
-            "disconnected",
-            guarded("etcd watch", () => {
-              this.connected = false;
-              this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
-            }),
-          );
-          w.on(
-            "connected",
-            guarded("etcd watch", () => {
-              this.connected = true;
-              this.log?.info(where, "etcd watch connected: replica following the shared registry");
-            }),
-          );
+          w.on("disconnected", guarded("etcd watch", () => this.lostEtcd(where)));
+          w.on("connected", guarded("etcd watch", () => this.reachedEtcd(where)));
           w.on(
             "data",
             guarded("etcd watch", (res: IWatchResponse) => {
@@ -233,7 +341,13 @@ export class EtcdStore extends CommitStore {
               if (res.events.some((e) => !e.kv.key.toString().startsWith(`${this.options.prefix}meta/`))) this.lastEventAt = Date.now();
             }),
           );
-          w.on("data", guarded("etcd watch", (res: IWatchResponse) => deliver(res.events.map((e) => toOp(e.kv, e.type === "Delete")).filter((o): o is StoreOp => o !== undefined))));
+          w.on(
+            "data",
+            guarded("etcd watch", (res: IWatchResponse) => {
+              const ops = changes(res);
+              if (ops.length > 0) listener(ops);
+            }),
+          );
           w.on(
             "error",
             guarded("etcd watch", () => {
@@ -244,12 +358,26 @@ export class EtcdStore extends CommitStore {
             }),
           );
         }, () => !stopped && later("etcd resync", 1000, resync));
+    // The replica is read again in pages while queries go on being answered from it; what
+    // differs (by mod revision) reaches the registry in one call, so no query sees half of it.
     const resync = async () => {
+      this.resyncing ??= { since: Date.now(), attempts: 0 };
+      if (this.resyncing.attempts++ === 0) this.log?.warn({ ...where, entries: this.known.size }, "etcd watch lost its place (compaction): reading the replica again in full; not ready until done");
       try {
-        const before = new Set(this.known);
-        const all = await this.load();
-        this.log?.warn(where, "etcd watch lost its place (compaction): replica read again in full");
-        deliver([...[...all].map(([key, entry]): StoreOp => ({ op: "put", key, entry })), ...[...before].filter((k) => !all.has(k)).map((key): StoreOp => ({ op: "delete", key }))]);
+        const read = await this.readPrefix();
+        if (stopped) return;
+        const ops: StoreOp[] = [];
+        for (const [key, r] of read.entries) if (this.known.get(key) !== r.modRevision) ops.push({ op: "put", key, entry: r.entry });
+        for (const key of this.known.keys()) if (!read.entries.has(key)) ops.push({ op: "delete", key });
+        this.known.clear();
+        for (const [key, r] of read.entries) this.known.set(key, r.modRevision);
+        this.revision = read.revision;
+        if (ops.length > 0) listener(ops);
+        this.log?.info(
+          { ...where, entries: read.entries.size, changed: ops.filter((o) => o.op === "put").length, removed: ops.filter((o) => o.op === "delete").length, pages: read.pages, bytes: read.bytes, ms: Date.now() - this.resyncing.since, attempts: this.resyncing.attempts },
+          "etcd replica read again in full: following the shared registry",
+        );
+        this.resyncing = undefined;
         follow(String(BigInt(this.revision) + 1n));
       } catch {
         if (!stopped) later("etcd resync", 1000, resync);

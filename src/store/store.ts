@@ -10,6 +10,8 @@ export type StoreOp = { op: "put"; key: string; entry: StoreEntry } | { op: "del
 export interface StoreStatus {
   /** False when writes would fail now (etcd out of reach): reads come from a possibly stale replica. */
   healthy: boolean;
+  /** Why not healthy (etcd out of reach, a full read under way). */
+  reason?: string;
   /** Where: a path, or etcd endpoints and prefix. */
   location: string;
   /** This daemon's name in a shared store (what it writes as `writer`). */

@@ -131,7 +131,9 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("three daemon
     expect(refused.rcode).toBe("SERVFAIL");
     for (const d of daemons) expect(srv(d, "during._ack._tcp").status).toBe("NXDOMAIN");
     await daemons[2]!.waitForLog(/etcd out of reach: answering from the local replica/, 15_000);
-    expect(runCli(["status", "--server", `127.0.0.1:${daemons[2]!.port}`]).stdout).toMatch(/^healthy=no \(answering from a possibly stale replica; updates get SERVFAIL\)$/m);
+    const down = runCli(["status", "--server", `127.0.0.1:${daemons[2]!.port}`]).stdout;
+    expect(down).toMatch(/^healthy=no \(answering from a possibly stale replica; updates get SERVFAIL\)$/m);
+    expect(down).toMatch(/^reason=etcd out of reach for \d+ s \(\d+ reconnects failed\)/m);
 
     await Promise.all(cluster.members.map((m) => m.restart()));
     await clusterHealthy(cluster);
@@ -151,6 +153,7 @@ describe.skipIf(missingTool("etcd", "etcdctl", "dig", "nsupdate"))("three daemon
         status = runCli(["status", "--server", `127.0.0.1:${d.port}`]).stdout;
       }
       expect(status).toMatch(/^healthy=yes$/m);
+      expect(status).not.toMatch(/^reason=/m);
       expect(status).toMatch(/^revision=\d+$/m);
       expect(lag(status)).toBeLessThan(1000);
     }

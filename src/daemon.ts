@@ -118,7 +118,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       return [
         `version=${VERSION}`,
         `store=${store.kind}`,
-        `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; updates get SERVFAIL)"}`,
+        `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; see reason)"}`,
         ...(st.reason !== undefined ? [`reason=${st.reason}`] : []),
         ...(detailed ? [`location=${st.location}`, ...(st.node !== undefined ? [`node=${st.node}`] : [])] : []),
         ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),

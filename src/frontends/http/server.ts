@@ -200,7 +200,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     if (path === "/readyz") {
       const st = deps.storeStatus();
       // where the store is (a path; etcd endpoints and prefix) only for those who may read; everyone gets the verdict
-      return sendJson(res, st.healthy ? 200 : 503, { status: st.healthy ? "ready" : "store unavailable: answering from a possibly stale replica, registrations refused", store: mayRead(req) ? st : { healthy: st.healthy } });
+      return sendJson(res, st.healthy ? 200 : 503, { status: st.healthy ? "ready" : `not ready: ${st.reason ?? "the store is unavailable"}; answering from a possibly stale replica`, store: mayRead(req) ? st : { healthy: st.healthy } });
     }
     if (!mayRead(req)) throw new HttpError(401, "reads from this address need the bearer token (or --http-read-from)");
     if (dashboard) {

@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { types: [], current: null, colors: new Map(), lastEventId: null };
+const state = { types: [], current: null, colors: new Map(), lastEventId: null, instancesAsked: 0, searchTimer: undefined };
 /** Instances shown at once (a type may hold 100,000; the search box finds the rest). */
 const PAGE = 200;
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -78,7 +78,9 @@ async function refreshInstances() {
   if (!state.current) return;
   // a type may hold 100,000 instances: one page of the ones whose name holds the search text
   const search = $("instance-search").value.trim();
+  const asked = ++state.instancesAsked;
   const { instances, total } = await api(`/v1/types/${encodeURIComponent(state.current)}/instances?limit=${PAGE}${search ? `&search=${encodeURIComponent(search)}` : ""}`);
+  if (asked !== state.instancesAsked) return; // a newer search has been asked for: its answer wins
   $("instances-count").textContent = total > instances.length ? `(first ${instances.length} of ${total})` : `(${total})`;
   $("instances").replaceChildren(
     ...instances.map((i) =>
@@ -184,7 +186,11 @@ function follow() {
 }
 
 $("key-form").addEventListener("submit", findOwner);
-$("instance-search").addEventListener("input", () => void refreshInstances());
+// one request when typing pauses, not one a keystroke
+$("instance-search").addEventListener("input", () => {
+  clearTimeout(state.searchTimer);
+  state.searchTimer = setTimeout(() => void refreshInstances(), 150);
+});
 refreshHealth();
 setInterval(refreshHealth, 5000);
 refreshTypes().catch((e) => ($("health").textContent = String(e.message)));

@@ -50,7 +50,14 @@ function remainingSeconds(e: StoreEntry): number | undefined {
  * make, ~87 KB as JSON, still fit MAX_REPLY_BYTES), and the most keys in one page.
  */
 const FIRST_PAGE_KEYS = 100;
-const MAX_PAGE_KEYS = 2000;
+/**
+ * At most this many keys in any page, whatever the last page's size said: 180 of the
+ * largest entries (~87 KB) still fit MAX_REPLY_BYTES. A page over that limit must never
+ * happen: etcd3 retries RESOURCE_EXHAUSTED, resets its connections and opens its circuit
+ * breaker, so no smaller retry could follow (found in review: small hosts, then 2,000
+ * large instances, and the daemon could not start).
+ */
+const MAX_PAGE_KEYS = 180;
 /** What a page aims at; the client's receive limit (below) leaves room for a page whose entries run larger than the last one's. */
 const PAGE_TARGET_BYTES = 1 << 20;
 const MAX_REPLY_BYTES = 16 << 20;
@@ -369,10 +376,11 @@ export class EtcdStore extends CommitStore {
         const ops: StoreOp[] = [];
         for (const [key, r] of read.entries) if (this.known.get(key) !== r.modRevision) ops.push({ op: "put", key, entry: r.entry });
         for (const key of this.known.keys()) if (!read.entries.has(key)) ops.push({ op: "delete", key });
+        // the registry first: if that fails, the next try still compares against what it holds
+        if (ops.length > 0) listener(ops);
         this.known.clear();
         for (const [key, r] of read.entries) this.known.set(key, r.modRevision);
         this.revision = read.revision;
-        if (ops.length > 0) listener(ops);
         this.log?.info(
           { ...where, entries: read.entries.size, changed: ops.filter((o) => o.op === "put").length, removed: ops.filter((o) => o.op === "delete").length, pages: read.pages, bytes: read.bytes, ms: Date.now() - this.resyncing.since, attempts: this.resyncing.attempts },
           "etcd replica read again in full: following the shared registry",

@@ -79,6 +79,18 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
     expect(ring.body.slices).toEqual(["web", "web", "web", "web"]);
     const one = await get("/v1/types/_kv._tcp/instances/web?domain=b.example.");
     expect(one.body).toMatchObject({ port: 80, domain: "b.example." });
+    // one name in two domains: paging one at a time shows both (the cursor is name and domain)
+    const all = (await get("/v1/types/_kv._tcp/instances")).body as { total: number; instances: { name: string; domain?: string }[] };
+    const paged: string[] = [];
+    for (let after = "", i = 0; i < 20; i++) {
+      const p = (await get(`/v1/types/_kv._tcp/instances?limit=1${after ? `&after=${encodeURIComponent(after)}` : ""}`)).body as { total: number; instances: { name: string; domain?: string }[]; next?: string };
+      expect(p.total).toBe(all.total);
+      paged.push(...p.instances.map((x) => `${x.name}@${x.domain}`));
+      if (!p.next) break;
+      after = p.next;
+    }
+    expect(paged).toEqual(all.instances.map((x) => `${x.name}@${x.domain}`));
+    expect(paged.filter((x) => x.startsWith("web@"))).toHaveLength(2);
     const bad = await get("/v1/types/_kv._tcp/instances?domain=c.example.");
     expect(bad.status).toBe(400);
     expect(String(bad.body.error)).toMatch(/"c\.example\." is not a served domain \(served: local\., a\.example\., b\.example\.\)/);

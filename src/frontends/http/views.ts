@@ -105,21 +105,51 @@ export interface InstancePage {
 export const DEFAULT_PAGE = 1000;
 export const MAX_PAGE = 10_000;
 
+/** Where an instance sorts in a list: by name, then domain (one name may be registered in several). */
+const listKey = (i: Instance) => `${i.name}\u0000${i.domain ?? ""}`;
+
+/** A type's instances sorted by listKey, kept while the registry does not change (a page of 100,000 is then a slice, not a sort). */
+const sortedLists = new WeakMap<Registry, { serial: number; lists: Map<string, Instance[]> }>();
+
+function sortedInstances(registry: Registry, type: ServiceType, domain: string | undefined): Instance[] {
+  let memo = sortedLists.get(registry);
+  if (!memo || memo.serial !== registry.serial()) sortedLists.set(registry, (memo = { serial: registry.serial(), lists: new Map() }));
+  const key = `${formatServiceType(type)} ${domain ?? ""}`;
+  let list = memo.lists.get(key);
+  if (!list) {
+    list = registry.instances(type, domain).sort((a, b) => (listKey(a) < listKey(b) ? -1 : listKey(a) > listKey(b) ? 1 : 0));
+    if (memo.lists.size >= 64) memo.lists.clear();
+    memo.lists.set(key, list);
+  }
+  return list;
+}
+
 /**
  * A type's instances, a page at a time: a type may hold 100,000, and a list
- * of them all is megabytes of JSON. Sorted by name (code point order, so a
- * page boundary is the same for every client); views are made only for the
- * page. `next` is the `after` of the following page; `total` counts matches.
- * `domain`: only what is answered in that served domain; default every domain's.
+ * of them all is megabytes of JSON. Sorted by name, then domain, in UTF-16
+ * order (the same page boundaries for every client); views are made only for
+ * the page. `next` is the (opaque) `after` of the following page; `total`
+ * counts every match of the search. `domain`: only what is answered in that
+ * served domain; default every domain's.
  */
 export function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext, domain?: string, page: InstancePage = { limit: DEFAULT_PAGE }): { type: string; total: number; instances: InstanceView[]; next?: string } {
   const needle = page.search?.toLowerCase();
-  const matching = registry.instances(type, domain).filter((i) => (needle === undefined || i.name.toLowerCase().includes(needle)) && (page.after === undefined || i.name > page.after));
-  matching.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const shown = matching.slice(0, page.limit);
+  const all = sortedInstances(registry, type, domain);
+  const matching = needle === undefined ? all : all.filter((i) => i.name.toLowerCase().includes(needle));
+  // the first after the cursor, by binary search over the sorted list
+  let from = 0;
+  if (page.after !== undefined) {
+    let hi = matching.length;
+    while (from < hi) {
+      const mid = (from + hi) >> 1;
+      if (listKey(matching[mid]!) <= page.after) from = mid + 1;
+      else hi = mid;
+    }
+  }
+  const shown = matching.slice(from, from + page.limit);
   const share = shareOf(registry, type);
-  const more = matching.length > shown.length;
-  return { type: formatServiceType(type), total: matching.length, instances: shown.map((i) => instanceView(i, share(i), ctx)), ...(more ? { next: shown.at(-1)!.name } : {}) };
+  const more = from + shown.length < matching.length;
+  return { type: formatServiceType(type), total: matching.length, instances: shown.map((i) => instanceView(i, share(i), ctx)), ...(more ? { next: listKey(shown.at(-1)!) } : {}) };
 }
 
 export function oneInstanceView(registry: Registry, type: ServiceType, name: string, ctx: ViewContext, domain?: string): InstanceView | undefined {

@@ -4,15 +4,10 @@
 // produces a reply that parses (or chooses silence), and what is encoded
 // decodes back to the same meaning.
 import fc from "fast-check";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/clock.js";
-import { handleDnsMessage, type DnsHandlerDeps } from "../../src/frontends/dns-handler.js";
+import { handlerDeps } from "../lab/handler.js";
+import { handleDnsMessage } from "../../src/frontends/dns-handler.js";
 import { CookieJar } from "../../src/frontends/cookies.js";
-import type { Labels } from "../../src/names.js";
-import { Registry } from "../../src/registry/registry.js";
-import { MemoryStore } from "../../src/store/memory.js";
-import { makePolicy } from "../../src/update/policy.js";
 import { Class, Opcode, Type } from "../../src/wire/constants.js";
 import { decodeMessage } from "../../src/wire/decode.js";
 import { encodeQuery, encodeResponse } from "../../src/wire/message.js";
@@ -25,23 +20,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 
 // -- the handler the daemon runs, over an in-memory registry ------------
 
-async function handlerDeps(): Promise<DnsHandlerDeps> {
-  const clock = new ManualClock(NOW);
-  const registry = new Registry({ clock, store: new MemoryStore() });
-  await registry.open();
-  const log = pino({ level: "silent" });
-  const domains: Labels[] = [["local"], zone];
-  return {
-    registry,
-    clock,
-    log,
-    maxUdpPayload: 1232,
-    answer: { domains, ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
-    update: { registry, clock, log, domains, keys: [key], policy: makePolicy(["127.0.0.0/8"], new Map()), lease: { min: 1, max: 86400 } },
-    status: () => ["version=fuzz"],
-    cookies: new CookieJar(),
-  };
-}
+const fuzzDeps = () => handlerDeps({ nowMs: NOW, zone, keys: [key], allowUnsigned: ["127.0.0.0/8"] }, { status: () => ["version=fuzz"], cookies: new CookieJar() });
 
 const onlyWireErrors = (f: () => unknown) => {
   try {
@@ -74,7 +53,7 @@ describe("wire decoding under fuzzing", () => {
   });
 
   it("the handler answers everything with a reply that parses, no larger than allowed, with the request's ID — or stays silent", async () => {
-    const deps = await handlerDeps();
+    const deps = await fuzzDeps();
     await fc.assert(
       fc.asyncProperty(everything, fc.constantFrom("udp" as const, "tcp" as const), async (m, transport) => {
         const reply = await handleDnsMessage(m, transport, "127.0.0.1:5353", deps);
@@ -92,7 +71,7 @@ describe("wire decoding under fuzzing", () => {
   });
 
   it("a signed UPDATE with any byte changed is never applied", async () => {
-    const deps = await handlerDeps();
+    const deps = await fuzzDeps();
     await fc.assert(
       fc.asyncProperty(signedUpdate, fc.nat(), fc.integer({ min: 1, max: 255 }), async (m, at, delta) => {
         const damaged = Buffer.from(m);

@@ -11,7 +11,8 @@ import { decodeQuery, questionType } from "../wire/query.js";
 import type { QueryMetrics } from "../metrics.js";
 import { performance } from "node:perf_hooks";
 import { formatName, hasSuffix, lowerAscii, type Labels } from "../names.js";
-import { signReply, TsigError, tsigLength, unsignedErrorReply, verifyRequest } from "../wire/tsig.js";
+import { signReply, tsigLength } from "../wire/tsig.js";
+import { checkTsig } from "./tsig-stage.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
 import { typeVersionsOf } from "../answer/type-versions.js";
@@ -134,23 +135,10 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     // replayer chose, so it is no oracle; it tells the replayer only today's answer to the question
     // the key holder asked, and the same is served to unsigned queries.
     const tsig = q.tsig;
-    const v = verifyRequest(msg, tsig, deps.update?.keys ?? [], nowSec);
-    const notauth = () => encodeResponse({ ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOTAUTH), question: q.question });
-    const key = formatName(tsig.keyName);
-    switch (v.kind) {
-      case "malformed":
-        // FORMERR without a TSIG record (RFC 8945 §5.2.2.1): no MAC is computed over what the client sent
-        deps.log.warn({ peer, transport, key, tsig: "FORMERR", reason: v.reason }, "signed query refused: malformed TSIG");
-        return encodeResponse(errorResponse(q.id, q.opcode, q.rd, Rcode.FORMERR));
-      case "refused":
-        deps.log.warn({ peer, transport, key, tsig: v.error === TsigError.BADKEY ? "BADKEY" : "BADSIG", reason: v.reason }, "signed query refused: TSIG check failed");
-        return unsignedErrorReply(notauth(), tsig, v.error);
-      case "badtime":
-        deps.log.warn({ peer, transport, key, tsig: "BADTIME", reason: v.reason }, "signed query refused: TSIG check failed");
-        return signReply(notauth(), v.request, nowSec, TsigError.BADTIME);
-      case "verified":
-        break;
-    }
+    // FORMERR is a header only; NOTAUTH echoes the question
+    const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(q.id, q.opcode, q.rd, rcode) : { ...errorResponse(q.id, q.opcode, q.rd, rcode), question: q.question });
+    const v = checkTsig(msg, tsig, deps.update?.keys ?? [], nowSec, refusal, deps.log, { peer, transport }, "signed query refused");
+    if (v.kind === "refused") return v.reply;
     const request = v.request;
     limit -= tsigLength(request);
     sign = (wire) => signReply(wire, request, nowSec);

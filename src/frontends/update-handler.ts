@@ -14,7 +14,8 @@ import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate, type Actor } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
 import { encodeResponse, type EdnsOption, type Response } from "../wire/message.js";
-import { signReply, TsigError, unsignedErrorReply, verifyRequest, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
+import { signReply, TsigError, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
+import { checkTsig } from "./tsig-stage.js";
 import { TsigReplayGuard } from "../update/tsig-replay.js";
 import { decodeUpdate, leaseOption, type UpdateMessage } from "../wire/update.js";
 
@@ -49,8 +50,6 @@ function replayGuard(deps: UpdateDeps): TsigReplayGuard {
   if (!g) replayGuards.set(deps, (g = new TsigReplayGuard()));
   return g;
 }
-
-const tsigErrorName = (code: number) => Object.entries(TsigError).find(([, c]) => c === code)?.[0] ?? String(code);
 
 /**
  * Bounds on what registrations may take; over one, the update is REFUSED and
@@ -247,21 +246,10 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
 
   if (u.tsig) {
     const keyName = formatName(u.tsig.keyName);
-    const v = verifyRequest(msg, u.tsig, deps.keys, nowSec);
-    switch (v.kind) {
-      case "malformed":
-        // RFC 8945 §5.2.2.1 / §5.2: FORMERR, no TSIG record: nothing is computed over what the client sent
-        log.warn({ peer, zone, key: keyName, tsig: "FORMERR", reason: v.reason }, "update refused: malformed TSIG");
-        return encodeResponse(errorResponse(u.id, Opcode.UPDATE, false, Rcode.FORMERR));
-      case "refused":
-        log.warn({ peer, zone, key: keyName, tsig: tsigErrorName(v.error), reason: v.reason }, "update refused: TSIG check failed");
-        return unsignedErrorReply(encodeResponse(reply(u, Rcode.NOTAUTH)), u.tsig, v.error);
-      case "badtime":
-        log.warn({ peer, zone, key: keyName, tsig: "BADTIME", reason: v.reason }, "update refused: TSIG check failed");
-        return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), v.request, nowSec, TsigError.BADTIME);
-      case "verified":
-        break;
-    }
+    // FORMERR is a header only; NOTAUTH echoes the zone section
+    const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(u.id, Opcode.UPDATE, false, rcode) : reply(u, rcode));
+    const v = checkTsig(msg, u.tsig, deps.keys, nowSec, refusal, log, { peer, zone }, "update refused");
+    if (v.kind === "refused") return v.reply;
     // checked and remembered before anything awaits, so two copies racing in cannot both pass; by the
     // configured key's name: the MAC covers the name lower-cased, so "FORGE-KEY" is the same key
     const fresh = replayGuard(deps).admit(formatName(v.request.key.name), v.request.timeSigned, v.request.identity, nowSec);

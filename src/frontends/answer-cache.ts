@@ -1,6 +1,7 @@
 // Encoded replies, reused. A reply depends on the question as spelled (case
-// is echoed), the size limit, EDNS, the registry's state and, through lease
-// TTLs, the clock; so an entry is keyed by the first three, dropped when the
+// is echoed), the size limit, EDNS, the transport (TCP keeps the part of a
+// cut answer that fits), the registry's state and, through lease TTLs, the
+// clock; so an entry is keyed by the first four, dropped when the
 // registry serial moves, and lives one second at most. The ID and the RD/CD
 // bits are patched into a copy for each request.
 //
@@ -13,10 +14,10 @@ export class AnswerCache {
   constructor(private readonly maxEntries = 10_000) {}
 
   /** `ednsVersion` undefined = no EDNS (the reply then has no OPT). */
-  static key(question: { name: readonly string[]; type: number; class: number }, limit: number, ednsVersion: number | undefined): string {
+  static key(question: { name: readonly string[]; type: number; class: number }, limit: number, ednsVersion: number | undefined, transport: "udp" | "tcp" = "udp"): string {
     let name = "";
     for (const label of question.name) name += `${label.length}:${label}`;
-    return `${limit}|${ednsVersion ?? "-"}|${question.type}|${question.class}|${name}`;
+    return `${transport}|${limit}|${ednsVersion ?? "-"}|${question.type}|${question.class}|${name}`;
   }
 
   /** `typeVersion`: the current counter of a service type, for entries stored with one (see set). */

@@ -175,7 +175,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   // (ignore it, ask again over TCP); a partial UDP set would only add bytes for a forged source to
   // receive. README "Large types". The replies differ by transport, so it is part of the cache key.
   const keepPartialAnswer = transport === "tcp";
-  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? transport + AnswerCache.key(q.question, limit, q.edns?.version) : undefined;
+  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version, transport) : undefined;
   if (cacheKey !== undefined) {
     const versions = typeVersionsOf(deps.registry);
     const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd, (k) => versions.version(k));

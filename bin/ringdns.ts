@@ -61,7 +61,7 @@ program
   .option("--tcp-max-unsent-bytes <bytes>", "a TCP connection reads no more queries while this many bytes of its replies wait for the client to take them (at least 65536)", "131072")
   .option("--tcp-max-pipelined <n>", "queries of one TCP connection waiting for an answer (UPDATEs) at most; reading pauses beyond", "16")
   .option("--tcp-write-timeout-ms <ms>", "close a TCP connection whose client takes none of its replies for this many milliseconds", "2000")
-  .option("--ring-points <n>", "virtual ring points per unit of SRV weight (every client must use the same)", "1024")
+  .option("--ring-points <n>", "ring points per unit of SRV weight (docs/hash.md; every daemon and client must use the same)", "16")
   .option("--data-dir <dir>", "embedded store for registrations made by DNS UPDATE (default ./ringdns-data)")
   .option("--store <kind>", "lmdb (embedded, crash-safe; the default), memory (lost on exit), or etcd://host:port[,host:port…][/prefix] (shared by a cluster)")
   .option("--node-name <name>", "with --store etcd://: this daemon's name in the cluster, written with its registrations (default: the host name)")
@@ -197,7 +197,7 @@ program
   .argument("<keys...>", "one or more keys, written as left of _hash (b32-… for binary keys)")
   .requiredOption("--services <file>", "services file the daemon serves")
   .option("--successors <n>", "also list the next N-1 distinct instances clockwise", "1")
-  .option("--ring-points <n>", "virtual ring points per unit of weight (must match the daemon)", "1024")
+  .option("--ring-points <n>", "ring points per unit of SRV weight (must match the daemon)", "16")
   .option("--json", "print JSON instead of text")
   .addHelpText(
     "after",

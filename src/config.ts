@@ -232,7 +232,7 @@ export function resolveConfig(input: ConfigInput): Config {
       maxPipelined: int("--tcp-max-pipelined", input.tcpMaxPipelined, DEFAULT_TCP_OPTIONS.maxPipelined, 1, 65_535),
       writeTimeoutMs: int("--tcp-write-timeout-ms", input.tcpWriteTimeoutMs, DEFAULT_TCP_OPTIONS.writeTimeoutMs, 1, 600_000),
     },
-    ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 65_536),
+    ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 1024),
     store: parseStore(input),
     keyFiles: input.keyFile ?? [],
     keyZones: parseKeyZones(input.keyZone ?? []),

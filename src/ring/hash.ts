@@ -1,11 +1,12 @@
-// The ring's hash function, specified in docs/hash.md so clients in any
-// language compute the same owners. Positions are unsigned 64-bit integers,
-// kept as two 32-bit halves because JS numbers cannot hold 64 bits exactly.
+// The ring's hash functions, specified in docs/hash.md so clients in any
+// language compute the same owners: SHA-256 seeds (its first two 32-bit words)
+// and the sequence of 32-bit positions each seed starts.
 import { hash } from "node:crypto";
 
-export interface Position {
-  hi: number; // upper 32 bits
-  lo: number; // lower 32 bits
+/** The first 8 bytes of a SHA-256 digest, as two big-endian 32-bit words. */
+export interface Seed {
+  hi: number; // bytes 0..4
+  lo: number; // bytes 4..8
 }
 
 const utf8 = new TextEncoder();
@@ -14,8 +15,8 @@ export function sha256(data: Uint8Array): Buffer {
   return hash("sha256", data, "buffer");
 }
 
-/** Position of a key: the first 8 bytes of SHA-256(key), big-endian. */
-export function keyPosition(key: Uint8Array | string): Position {
+/** The seed of a key's probes: the first 8 bytes of SHA-256(key). */
+export function keySeed(key: Uint8Array | string): Seed {
   const n = typeof key === "string" ? stringIntoBlock(key) : bytesIntoBlock(key);
   if (n >= 0) return compressOneBlock(n);
   const d = sha256(typeof key === "string" ? utf8.encode(key) : key);
@@ -23,7 +24,7 @@ export function keyPosition(key: Uint8Array | string): Position {
 }
 
 /** SHA-256 of a message of at most 55 bytes (one block): the first 8 bytes of the digest. */
-export function sha256OneBlockFirst8(msg: Uint8Array): Position {
+export function sha256OneBlockFirst8(msg: Uint8Array): Seed {
   const n = bytesIntoBlock(msg);
   if (n < 0) throw new RangeError("more than one block");
   return compressOneBlock(n);
@@ -68,7 +69,7 @@ function bytesIntoBlock(msg: Uint8Array): number {
 }
 
 /** Pad the `n` message bytes in `block` and compress them. */
-function compressOneBlock(n: number): Position {
+function compressOneBlock(n: number): Seed {
   block.fill(0, n);
   block[n] = 0x80;
   block[62] = (n * 8) >>> 8;
@@ -105,27 +106,31 @@ export function identityBytes(identity: string): Uint8Array {
   return utf8.encode(identity);
 }
 
-/**
- * The `count` virtual points of an instance. Block b = SHA-256(identity ‖ 0x00 ‖ uint32be(b))
- * yields points 4b..4b+3 as its four big-endian 64-bit words.
- */
-export function instancePoints(identity: string, count: number): { hi: Uint32Array; lo: Uint32Array } {
-  const id = identityBytes(identity);
-  const input = Buffer.alloc(id.length + 5);
-  input.set(id, 0);
-  const hi = new Uint32Array(count);
-  const lo = new Uint32Array(count);
-  for (let b = 0; b * 4 < count; b++) {
-    input.writeUInt32BE(b, id.length + 1);
-    const d = sha256(input);
-    for (let k = 0; k < 4 && b * 4 + k < count; k++) {
-      hi[b * 4 + k] = d.readUInt32BE(k * 8);
-      lo[b * 4 + k] = d.readUInt32BE(k * 8 + 4);
-    }
-  }
-  return { hi, lo };
+/** The MurmurHash3 32-bit finalizer: a bijection on 32-bit integers with full avalanche. */
+export function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
 }
 
-export function positionHex(p: Position): string {
-  return p.hi.toString(16).padStart(8, "0") + p.lo.toString(16).padStart(8, "0");
+/** Position j of the sequence a digest starts (docs/hash.md): mix(a + j × b), b = digest word 1 made odd. */
+export function sequenceAt(seed: Seed, j: number): number {
+  return mix32((seed.hi + Math.imul(j, seed.lo | 1)) | 0);
+}
+
+/** The seed an instance's points come from: the first 8 bytes of SHA-256(identity ‖ 0x00). */
+export function instanceSeed(identity: string): Seed {
+  const id = identityBytes(identity);
+  const input = new Uint8Array(id.length + 1);
+  input.set(id, 0);
+  if (input.length <= MAX_ONE_BLOCK) return sha256OneBlockFirst8(input);
+  const d = sha256(input);
+  return { hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) };
+}
+
+export function hex32(x: number): string {
+  return x.toString(16).padStart(8, "0");
 }

@@ -1,7 +1,12 @@
-// Consistent-hash ring over one service type's live instances (DESIGN.md "The ring").
-// Immutable: `with`/`without` return a new ring, so an answer in flight always
-// sees one consistent ring, and a change costs a merge, not a rebuild.
-import { instancePoints, keyPosition, type Position } from "./hash.js";
+// Ring v2 (docs/hash.md): multi-probe consistent hashing over one service
+// type's live instances. Each instance has 16 points per unit of weight, all
+// from one SHA-256 of its identity; a key is looked up with 21 probes and goes
+// to the instance whose point follows a probe most closely.
+//
+// Immutable: `change` returns a new ring, so an answer in flight always sees
+// one consistent ring. A change hashes only the instances that change and
+// copies the point arrays once (O(points) memcpy), never rebuilds.
+import { identityBytes, instanceSeed, keySeed, mix32, sequenceAt } from "./hash.js";
 
 export interface RingMember {
   /** Identity on the ring: the instance label, ASCII lower-cased. */
@@ -11,253 +16,462 @@ export interface RingMember {
 }
 
 export interface RingOptions {
-  /** Virtual points per unit of weight. */
+  /** Points per unit of weight (docs/hash.md `Q`); every daemon and client must agree on it. */
   readonly pointsPerWeight?: number;
 }
 
-/** Chosen from bench data: 100 equal instances stay within 1.10× of the mean share. */
-export const DEFAULT_POINTS_PER_WEIGHT = 1024;
-/** Weights above this count as this, bounding one instance to 64 × 1024 points. */
-export const MAX_EFFECTIVE_WEIGHT = 64;
+export const DEFAULT_POINTS_PER_WEIGHT = 16;
+/** Probes per key (docs/hash.md `K`): the busiest share stays within about 1/K of the mean. */
+export const PROBES = 21;
+export const MAX_WEIGHT = 65535;
 
-export function effectiveWeight(weight: number): number {
-  return Math.min(Math.max(1, Math.floor(weight)), MAX_EFFECTIVE_WEIGHT);
+/** The weight a member counts with: its SRV weight, 0 (or anything invalid) as 1. */
+export function ringWeight(weight: number): number {
+  return Number.isFinite(weight) ? Math.min(Math.max(1, Math.floor(weight)), MAX_WEIGHT) : 1;
 }
 
-interface Points {
-  hi: Uint32Array;
-  lo: Uint32Array;
-  owner: Uint32Array; // index into ids
+/** Points sorted by (position, identity bytes); `owner` is each point's slot. */
+export interface SortedPoints {
+  readonly pos: Uint32Array;
+  readonly owner: Uint32Array;
 }
 
-const EMPTY: Points = { hi: new Uint32Array(0), lo: new Uint32Array(0), owner: new Uint32Array(0) };
+const EMPTY: SortedPoints = { pos: new Uint32Array(0), owner: new Uint32Array(0) };
+const TWO32 = 2 ** 32;
 
 export class Ring {
   readonly pointsPerWeight: number;
-  private readonly ids: readonly string[];
-  private readonly weights: ReadonlyMap<string, number>;
-  private readonly pts: Points;
-  /** Where each top-bits prefix of a position starts among the points; built on the first lookup. */
-  private prefixIndex: Uint32Array | undefined;
-  private prefixShift = 32;
+  /** Slot → identity; undefined for a free slot (so a leave renumbers nothing). */
+  private readonly ids: readonly (string | undefined)[];
+  private readonly weights: Uint32Array; // by slot
+  private readonly live: number;
+  private readonly pts: SortedPoints;
+  /** index[b] = first point whose position's top bits are ≥ b: one jump, then a scan of ~1–2 points. */
+  private readonly index: Uint32Array;
+  private readonly shift: number;
+  private shareCache: Map<string, number> | undefined;
 
-  private constructor(pointsPerWeight: number, ids: readonly string[], weights: ReadonlyMap<string, number>, pts: Points) {
+  private constructor(pointsPerWeight: number, ids: readonly (string | undefined)[], weights: Uint32Array, live: number, pts: SortedPoints, index?: Uint32Array) {
     this.pointsPerWeight = pointsPerWeight;
     this.ids = ids;
     this.weights = weights;
+    this.live = live;
     this.pts = pts;
+    const bits = indexBits(pts.pos.length);
+    this.shift = 32 - bits;
+    this.index = index ?? prefixIndex(pts.pos, bits);
   }
 
   static empty(options: RingOptions = {}): Ring {
-    const p = options.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT;
-    if (!Number.isInteger(p) || p < 1) throw new Error(`pointsPerWeight must be a positive integer, got ${p}`);
-    return new Ring(p, [], new Map(), EMPTY);
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), [], new Uint32Array(0), 0, EMPTY);
   }
 
   static build(members: Iterable<RingMember>, options: RingOptions = {}): Ring {
-    return Ring.empty(options).change([...members], []);
+    const q = checkPointsPerWeight(options.pointsPerWeight);
+    const byId = new Map<string, number>();
+    for (const m of members) byId.set(m.id, ringWeight(m.weight));
+    const ids = [...byId.keys()];
+    const weights = Uint32Array.from(byId.values());
+    return new Ring(q, ids, weights, ids.length, buildPoints(ids, weights, q));
+  }
+
+  /** A ring from points built elsewhere (a worker thread) by `buildPoints` over these members. */
+  static fromPoints(members: readonly RingMember[], pts: SortedPoints, options: RingOptions = {}): Ring {
+    const weights = Uint32Array.from(members, (m) => ringWeight(m.weight));
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), members.map((m) => m.id), weights, members.length, pts);
   }
 
   get size(): number {
-    return this.ids.length;
+    return this.live;
   }
 
   get pointCount(): number {
-    return this.pts.hi.length;
+    return this.pts.pos.length;
   }
 
   has(id: string): boolean {
-    return this.weights.has(id);
+    return this.slotOf(id) >= 0;
   }
 
   members(): RingMember[] {
-    return this.ids.map((id) => ({ id, weight: this.weights.get(id)! }));
+    const out: RingMember[] = [];
+    this.ids.forEach((id, slot) => id !== undefined && out.push({ id, weight: this.weights[slot]! }));
+    return out;
   }
 
   /** A ring with `member` added, or re-weighted when already present. */
   with(member: RingMember): Ring {
-    return this.weights.get(member.id) === effectiveWeight(member.weight) ? this : this.change([member], []);
+    return this.change([member], []);
   }
 
   without(id: string): Ring {
-    return this.has(id) ? this.change([], [id]) : this;
+    return this.change([], [id]);
   }
 
   /**
    * Many changes at once: `remove` ids leave, `add` members join (or are
-   * re-weighted). One pass over the existing points, whatever the number of
-   * changes, so a burst of registrations costs one merge.
+   * re-weighted). The arrays are copied once whatever the number of changes.
    */
   change(add: readonly RingMember[], remove: readonly string[]): Ring {
     const joining = new Map<string, number>();
-    for (const m of add) joining.set(m.id, effectiveWeight(m.weight));
+    for (const m of add) joining.set(m.id, ringWeight(m.weight));
     for (const id of remove) joining.delete(id);
-    const leaving = new Set(remove.filter((id) => this.weights.has(id)));
+    const leaving: { id: string; slot: number; weight: number }[] = [];
+    for (const id of new Set(remove)) {
+      const slot = this.slotOf(id);
+      if (slot >= 0) leaving.push({ id, slot, weight: this.weights[slot]! });
+    }
     for (const [id, w] of joining) {
-      if (this.weights.get(id) === w) joining.delete(id); // unchanged
-      else if (this.weights.has(id)) leaving.add(id); // re-weighted: its points are made anew
+      const slot = this.slotOf(id);
+      if (slot < 0) continue;
+      if (this.weights[slot] === w) joining.delete(id);
+      else leaving.push({ id, slot, weight: this.weights[slot]! }); // re-weighted: its points are made anew
     }
-    if (joining.size === 0 && leaving.size === 0) return this;
+    if (joining.size === 0 && leaving.length === 0) return this;
 
-    const kept = this.ids.filter((id) => !leaving.has(id));
-    const ids = [...kept, ...joining.keys()];
-    const weights = new Map<string, number>();
-    for (const id of kept) weights.set(id, this.weights.get(id)!);
-    for (const [id, w] of joining) weights.set(id, w);
+    const q = this.pointsPerWeight;
+    const ids = this.ids.slice();
+    const free: number[] = [];
+    for (const l of leaving) {
+      ids[l.slot] = undefined;
+      free.push(l.slot);
+    }
+    for (let s = 0; s < this.ids.length && free.length < joining.size; s++) if (this.ids[s] === undefined) free.push(s);
+    const joiners: string[] = [];
+    const joinSlots: number[] = [];
+    for (const id of joining.keys()) {
+      const slot = free.pop() ?? ids.length;
+      ids[slot] = id;
+      joiners.push(id);
+      joinSlots.push(slot);
+    }
+    const weights = new Uint32Array(ids.length);
+    weights.set(this.weights);
+    joinSlots.forEach((slot, k) => (weights[slot] = joining.get(joiners[k]!)!));
+    let top = ids.length;
+    while (top > 0 && ids[top - 1] === undefined) top--;
+    ids.length = top;
 
-    // the existing points minus the leavers, owners renumbered
-    const renumber = new Int32Array(this.ids.length).fill(-1);
-    const oldIndex = new Map(this.ids.map((id, i) => [id, i]));
-    kept.forEach((id, i) => (renumber[oldIndex.get(id)!] = i));
-    let base = this.pts;
-    if (leaving.size > 0) {
-      let n = 0;
-      for (const o of this.pts.owner) if (renumber[o]! >= 0) n++;
-      base = { hi: new Uint32Array(n), lo: new Uint32Array(n), owner: new Uint32Array(n) };
-      for (let i = 0, j = 0; i < this.pts.hi.length; i++) {
-        const o = renumber[this.pts.owner[i]!]!;
-        if (o < 0) continue;
-        base.hi[j] = this.pts.hi[i]!;
-        base.lo[j] = this.pts.lo[i]!;
-        base.owner[j++] = o;
+    const removed = this.pointIndices(leaving);
+    const added = sortPoints(pointsOf(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), ids);
+    const pts = mergePoints(this.pts, this.ids, removed, added, ids);
+    const index = indexBits(pts.pos.length) === 32 - this.shift ? shiftedIndex(this.index, this.shift, this.pts.pos, removed, added.pos) : undefined;
+    return new Ring(q, ids, weights.subarray(0, top), this.live - leaving.length + joining.size, pts, index);
+  }
+
+  /** The slot of `id`, found through its first point: no map from identity to slot to copy on every change. */
+  private slotOf(id: string): number {
+    const { pos, owner } = this.pts;
+    if (pos.length === 0) return -1;
+    const p = sequenceAt(instanceSeed(id), 0);
+    for (let i = lowerBound(pos, p); i < pos.length && pos[i] === p; i++) if (this.ids[owner[i]!] === id) return owner[i]!;
+    return -1;
+  }
+
+  /** Where the leavers' points are, ascending. */
+  private pointIndices(leaving: readonly { id: string; slot: number; weight: number }[]): Int32Array {
+    const { pos, owner } = this.pts;
+    let count = 0;
+    for (const l of leaving) count += l.weight * this.pointsPerWeight;
+    const out = new Int32Array(count);
+    if (count > pos.length / 8) {
+      // many leave at once: one pass over every point beats a search per point
+      const gone = new Uint8Array(this.ids.length);
+      for (const l of leaving) gone[l.slot] = 1;
+      for (let i = 0, k = 0; i < owner.length; i++) if (gone[owner[i]!]) out[k++] = i;
+      return out;
+    }
+    let k = 0;
+    for (const l of leaving) {
+      const seed = instanceSeed(l.id);
+      for (let j = 0; j < l.weight * this.pointsPerWeight; j++) {
+        const p = sequenceAt(seed, j);
+        let i = lowerBound(pos, p);
+        while (owner[i] !== l.slot) i++; // equal positions: its own is among them
+        out[k++] = i;
       }
-    } else if (kept.length !== this.ids.length || kept.some((id, i) => id !== this.ids[i])) {
-      base = { ...base, owner: base.owner.map((o) => renumber[o]!) };
     }
-    const parts = [...joining].map(([id, w], k) => sortedPoints(id, this.pointsPerWeight * w, kept.length + k));
-    return new Ring(this.pointsPerWeight, ids, weights, mergeAll([base, ...parts], ids));
+    return out.sort();
   }
 
-  /** Index of the first point at or clockwise of `p`. */
-  private seek(p: Position): number {
-    const { hi, lo } = this.pts;
-    // the prefix index narrows the search to the few points sharing p's top bits: a binary search
-    // over all of them touched ~17 cache lines per lookup and cost more than hashing the key
-    const index = this.prefixIndex ?? this.buildPrefixIndex();
-    const prefix = p.hi >>> this.prefixShift;
-    let a = index[prefix]!;
-    let b = index[prefix + 1]!;
-    while (a < b) {
-      const m = (a + b) >>> 1;
-      if (hi[m]! < p.hi || (hi[m] === p.hi && lo[m]! < p.lo)) a = m + 1;
-      else b = m;
-    }
-    return a === hi.length ? 0 : a;
-  }
-
-  /** About one prefix per point (at most 2^16), so the index is no bigger than the points. */
-  private buildPrefixIndex(): Uint32Array {
-    const { hi } = this.pts;
-    const bits = Math.min(16, Math.max(1, Math.ceil(Math.log2(Math.max(2, hi.length)))));
-    const shift = 32 - bits;
-    const index = new Uint32Array((1 << bits) + 1);
-    let i = 0;
-    for (let prefix = 0; prefix < index.length; prefix++) {
-      while (i < hi.length && hi[i]! >>> shift < prefix) i++;
-      index[prefix] = i;
-    }
-    this.prefixShift = shift;
-    this.prefixIndex = index;
-    return index;
+  /** Index of the first point at or clockwise of position `p`. */
+  private successor(p: number): number {
+    const pos = this.pts.pos;
+    const b = p >>> this.shift;
+    let i = this.index[b]!;
+    const end = this.index[b + 1]!;
+    while (i < end && pos[i]! < p) i++;
+    return i === pos.length ? 0 : i;
   }
 
   /** The instance that owns `key`, or undefined on an empty ring. */
   ownerOf(key: Uint8Array | string): string | undefined {
-    if (this.pts.hi.length === 0) return undefined;
-    return this.ids[this.pts.owner[this.seek(keyPosition(key))]!];
+    const pos = this.pts.pos;
+    if (pos.length === 0) return undefined;
+    const seed = keySeed(key);
+    const a = seed.hi;
+    const b = seed.lo | 1;
+    let best = TWO32;
+    let at = 0;
+    for (let j = 0; j < PROBES; j++) {
+      const p = mix32((a + Math.imul(j, b)) | 0);
+      const i = this.successor(p);
+      const d = (pos[i]! - p) >>> 0;
+      if (d < best) {
+        best = d;
+        at = i;
+      }
+    }
+    return this.ids[this.pts.owner[at]!];
   }
 
-  /** The owner followed by the next distinct instances clockwise: up to `n` ids. */
+  /**
+   * The owner followed by the next distinct instances: every probe walks
+   * clockwise at once, (probe, point) pairs visited by distance (ties: lower
+   * probe, then ring order), each instance listed the first time. Up to `n` ids.
+   */
   successors(key: Uint8Array | string, n: number): string[] {
+    const { pos, owner } = this.pts;
     const out: string[] = [];
-    const total = this.pts.hi.length;
-    if (total === 0 || n <= 0) return out;
-    const want = Math.min(n, this.ids.length);
+    const total = pos.length;
+    const want = Math.min(n, this.live);
+    if (total === 0 || want <= 0) return out;
+    const seed = keySeed(key);
+    const probe = new Float64Array(PROBES);
+    const at = new Int32Array(PROBES);
+    const steps = new Int32Array(PROBES);
+    for (let j = 0; j < PROBES; j++) {
+      probe[j] = sequenceAt(seed, j);
+      at[j] = this.successor(probe[j]!);
+    }
     const seen = new Set<number>();
-    for (let i = this.seek(keyPosition(key)), step = 0; step < total && out.length < want; step++, i = (i + 1) % total) {
-      const o = this.pts.owner[i]!;
+    while (out.length < want) {
+      let pick = -1;
+      let best = Infinity;
+      for (let j = 0; j < PROBES; j++) {
+        if (steps[j]! >= total) continue;
+        const d = (pos[at[j]!]! - probe[j]!) >>> 0;
+        if (d < best) {
+          best = d;
+          pick = j;
+        }
+      }
+      if (pick < 0) break;
+      const o = owner[at[pick]!]!;
       if (!seen.has(o)) {
         seen.add(o);
         out.push(this.ids[o]!);
       }
+      at[pick] = (at[pick]! + 1) % total;
+      steps[pick]!++;
     }
     return out;
   }
 
   /**
-   * The circle in `slices` equal slices, each with the instance owning its
-   * midpoint: a picture of the ring at a resolution a screen can draw.
+   * The circle in `slices` equal slices, each with the instance whose point
+   * follows the slice's midpoint: a picture of the points at a resolution a
+   * screen can draw.
    */
   picture(slices: number): (string | undefined)[] {
-    if (this.pts.hi.length === 0) return new Array<undefined>(slices).fill(undefined);
-    return Array.from({ length: slices }, (_, i) => {
-      const hi = Math.floor(((i + 0.5) / slices) * 2 ** 32) >>> 0;
-      return this.ids[this.pts.owner[this.seek({ hi, lo: 0 })]!];
-    });
+    if (this.pts.pos.length === 0) return new Array<undefined>(slices).fill(undefined);
+    return Array.from({ length: slices }, (_, i) => this.ids[this.pts.owner[this.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0)]!]);
   }
 
-  /** Fraction of the hash space each instance owns (its arcs ending at its points). */
+  /**
+   * The exact fraction of keys each instance owns. With probes independent
+   * and uniform, a probe's distance to its successor has CDF F(x) = Σ min(x, L)
+   * over the arcs L, and the point ending arc L wins K·∫₀ᴸ (1 − F(x))^(K−1) dx
+   * of the keys. One pass over the arcs sorted by length; computed once per ring.
+   */
   shares(): Map<string, number> {
-    const { hi, lo, owner } = this.pts;
-    const out = new Map<string, number>(this.ids.map((id) => [id, 0]));
-    const n = hi.length;
-    if (n === 0) return out;
-    const TWO32 = 2 ** 32;
-    const pos = (i: number) => hi[i]! * TWO32 + lo[i]!; // float precision is plenty for shares
-    for (let i = 0; i < n; i++) {
-      const prev = i === 0 ? pos(n - 1) - TWO32 * TWO32 : pos(i - 1);
-      const id = this.ids[owner[i]!]!;
-      out.set(id, out.get(id)! + (pos(i) - prev) / (TWO32 * TWO32));
+    if (this.shareCache) return this.shareCache;
+    const { pos, owner } = this.pts;
+    const n = pos.length;
+    const bySlot = new Float64Array(this.ids.length);
+    if (n === 1) bySlot[owner[0]!] = 1;
+    else if (n > 1) {
+      const arc = new Uint32Array(n);
+      for (let i = 1; i < n; i++) arc[i] = pos[i]! - pos[i - 1]!;
+      arc[0] = (pos[0]! - pos[n - 1]!) >>> 0;
+      const byLength = radixSort({ pos: arc, owner: Uint32Array.from({ length: n }, (_, i) => owner[i]!) });
+      let integral = 0; // ∫₀ˣ (1 − F)^(K−1) up to the current length x
+      let shorter = 0; // Σ of the arcs shorter than x
+      let prev = 0;
+      for (let r = 0; r < n; r++) {
+        const l = byLength.pos[r]! / TWO32;
+        const longer = n - r; // on [prev, l], F(x) = shorter + longer·x
+        if (l > prev) integral += ((1 - shorter - longer * prev) ** PROBES - Math.max(0, 1 - shorter - longer * l) ** PROBES) / (longer * PROBES);
+        bySlot[byLength.owner[r]!] += PROBES * integral;
+        shorter += l;
+        prev = l;
+      }
     }
+    const out = new Map<string, number>();
+    this.ids.forEach((id, slot) => id !== undefined && out.set(id, bySlot[slot]!));
+    this.shareCache = out;
     return out;
   }
 }
 
-const utf8 = new TextEncoder();
-
-function compareEntry(ah: number, al: number, aid: string, bh: number, bl: number, bid: string): number {
-  if (ah !== bh) return ah - bh;
-  if (al !== bl) return al - bl;
-  // equal positions (astronomically rare): the smaller identity, by UTF-8 bytes, comes first
-  return Buffer.compare(utf8.encode(aid), utf8.encode(bid));
+function checkPointsPerWeight(p: number | undefined): number {
+  const q = p ?? DEFAULT_POINTS_PER_WEIGHT;
+  if (!Number.isInteger(q) || q < 1) throw new Error(`pointsPerWeight must be a positive integer, got ${q}`);
+  return q;
 }
 
-/** One instance's points, sorted, all owned by `owner`. */
-function sortedPoints(id: string, count: number, owner: number): Points {
-  const p = instancePoints(id, count);
-  const order = new Uint32Array(count).map((_, i) => i);
-  order.sort((a, b) => p.hi[a]! - p.hi[b]! || p.lo[a]! - p.lo[b]!);
-  return { hi: order.map((i) => p.hi[i]!), lo: order.map((i) => p.lo[i]!), owner: new Uint32Array(count).fill(owner) };
+/** Buckets of 4–8 points: a lookup's scan stays within a cache line, and the index is ≤ 1 word per 4 points. */
+function indexBits(points: number): number {
+  return Math.min(24, Math.max(1, Math.floor(Math.log2(Math.max(1, points))) - 2));
 }
 
-/** Merge sorted point lists pairwise until one is left. */
-function mergeAll(parts: Points[], ids: readonly string[]): Points {
-  let level = parts.filter((p) => p.hi.length > 0);
-  if (level.length === 0) return EMPTY;
-  while (level.length > 1) {
-    const next: Points[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? merge2(level[i]!, level[i + 1]!, ids) : level[i]!);
-    level = next;
+/** The prefix index over sorted positions: index[b] = the number of points whose top `bits` are < b. */
+function prefixIndex(pos: Uint32Array, bits: number): Uint32Array {
+  const index = new Uint32Array((1 << bits) + 1);
+  const shift = 32 - bits;
+  for (let i = 0; i < pos.length; i++) index[(pos[i]! >>> shift) + 1]!++;
+  for (let b = 1; b < index.length; b++) index[b]! += index[b - 1]!;
+  return index;
+}
+
+/** The old index moved by the points that left (`removed` indices into `oldPos`) and joined (`added`, sorted). */
+function shiftedIndex(old: Uint32Array, shift: number, oldPos: Uint32Array, removed: Int32Array, added: Uint32Array): Uint32Array {
+  const index = old.slice();
+  const first = Math.min(removed.length ? oldPos[removed[0]!]! >>> shift : index.length, added.length ? added[0]! >>> shift : index.length);
+  let delta = 0;
+  let a = 0;
+  let r = 0;
+  for (let b = first + 1; b < index.length; b++) {
+    while (a < added.length && added[a]! >>> shift < b) (delta++, a++);
+    while (r < removed.length && oldPos[removed[r]!]! >>> shift < b) (delta--, r++);
+    index[b]! += delta;
   }
-  return level[0]!;
+  return index;
 }
 
-function merge2(a: Points, b: Points, ids: readonly string[]): Points {
-  const total = a.hi.length + b.hi.length;
-  const hi = new Uint32Array(total);
-  const lo = new Uint32Array(total);
+function lowerBound(a: Uint32Array, p: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (a[m]! < p) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+/** Unsorted points of the given instances: slot `slots[k]` for `ids[k]`. */
+function pointsOf(ids: readonly string[], weights: Uint32Array, q: number, slots: readonly number[]): SortedPoints {
+  let total = 0;
+  for (const w of weights) total += w * q;
+  const pos = new Uint32Array(total);
   const owner = new Uint32Array(total);
-  let i = 0;
-  let j = 0;
-  for (let k = 0; k < total; k++) {
-    const takeA =
-      j >= b.hi.length ||
-      (i < a.hi.length && compareEntry(a.hi[i]!, a.lo[i]!, ids[a.owner[i]!]!, b.hi[j]!, b.lo[j]!, ids[b.owner[j]!]!) < 0);
-    const src = takeA ? a : b;
-    const at = takeA ? i++ : j++;
-    hi[k] = src.hi[at]!;
-    lo[k] = src.lo[at]!;
-    owner[k] = src.owner[at]!;
+  let k = 0;
+  ids.forEach((id, m) => {
+    const seed = instanceSeed(id);
+    const a = seed.hi;
+    const b = seed.lo | 1;
+    for (let j = 0, c = weights[m]! * q; j < c; j++, k++) {
+      pos[k] = mix32((a + Math.imul(j, b)) | 0);
+      owner[k] = slots[m]!;
+    }
+  });
+  return { pos, owner };
+}
+
+/** Every member's points, sorted: member k has slot k. Pure, so a worker thread can run it. */
+export function buildPoints(ids: readonly string[], weights: Uint32Array, q: number): SortedPoints {
+  return sortPoints(
+    pointsOf(ids, weights, q, ids.map((_, k) => k)),
+    ids,
+  );
+}
+
+/** Sort by position (a two-pass radix sort for many points), then order equal positions by identity bytes. */
+function sortPoints(p: SortedPoints, ids: readonly (string | undefined)[]): SortedPoints {
+  const n = p.pos.length;
+  let out: SortedPoints;
+  if (n < 2048) {
+    const order = Uint32Array.from({ length: n }, (_, i) => i).sort((x, y) => p.pos[x]! - p.pos[y]!);
+    out = { pos: order.map((i) => p.pos[i]!), owner: order.map((i) => p.owner[i]!) };
+  } else {
+    out = radixSort(p);
   }
-  return { hi, lo, owner };
+  const { pos, owner } = out;
+  for (let i = 1; i < n; i++) {
+    if (pos[i] !== pos[i - 1]) continue;
+    let end = i + 1;
+    while (end < n && pos[end] === pos[i]) end++;
+    const run = Array.from(owner.subarray(i - 1, end)).sort((x, y) => compareIdentity(ids[x]!, ids[y]!));
+    owner.set(run, i - 1);
+    i = end - 1;
+  }
+  return out;
+}
+
+function radixSort(p: SortedPoints): SortedPoints {
+  const n = p.pos.length;
+  let srcPos: Uint32Array = p.pos;
+  let srcOwner: Uint32Array = p.owner;
+  let dstPos: Uint32Array = new Uint32Array(n);
+  let dstOwner: Uint32Array = new Uint32Array(n);
+  const count = new Uint32Array(65537);
+  for (const shift of [0, 16]) {
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[((srcPos[i]! >>> shift) & 0xffff) + 1]!++;
+    for (let d = 1; d < 65537; d++) count[d]! += count[d - 1]!;
+    for (let i = 0; i < n; i++) {
+      const at = count[(srcPos[i]! >>> shift) & 0xffff]!++;
+      dstPos[at] = srcPos[i]!;
+      dstOwner[at] = srcOwner[i]!;
+    }
+    [srcPos, dstPos] = [dstPos, srcPos];
+    [srcOwner, dstOwner] = [dstOwner, srcOwner];
+  }
+  return { pos: srcPos, owner: srcOwner };
+}
+
+function compareIdentity(a: string, b: string): number {
+  return Buffer.compare(identityBytes(a), identityBytes(b));
+}
+
+/**
+ * The old points minus those at `removed` (ascending indices) plus `added`
+ * (sorted), in ring order. Runs of untouched points are block copies.
+ */
+function mergePoints(old: SortedPoints, oldIds: readonly (string | undefined)[], removed: Int32Array, added: SortedPoints, ids: readonly (string | undefined)[]): SortedPoints {
+  const n = old.pos.length;
+  const total = n - removed.length + added.pos.length;
+  if (total === 0) return EMPTY;
+  const pos = new Uint32Array(total);
+  const owner = new Uint32Array(total);
+  // where each added point goes among the old ones: after every old point before it in ring order
+  const insertAt = new Int32Array(added.pos.length);
+  for (let k = 0; k < added.pos.length; k++) {
+    const p = added.pos[k]!;
+    let i = lowerBound(old.pos, p);
+    while (i < n && old.pos[i] === p && compareIdentity(oldIds[old.owner[i]!]!, ids[added.owner[k]!]!) < 0) i++;
+    insertAt[k] = i;
+  }
+  let o = 0;
+  let w = 0;
+  let r = 0;
+  let k = 0;
+  for (;;) {
+    const stop = Math.min(r < removed.length ? removed[r]! : n, k < insertAt.length ? insertAt[k]! : n);
+    if (stop > o) {
+      pos.set(old.pos.subarray(o, stop), w);
+      owner.set(old.owner.subarray(o, stop), w);
+      w += stop - o;
+      o = stop;
+    }
+    if (k < insertAt.length && insertAt[k] === o) {
+      pos[w] = added.pos[k]!;
+      owner[w++] = added.owner[k++]!;
+    } else if (r < removed.length && removed[r] === o) {
+      o++;
+      r++;
+    } else if (o >= n) break;
+  }
+  return { pos, owner };
 }

@@ -34,11 +34,11 @@ describe("the one-block SHA-256 used for keys", () => {
 
   it("a key given as a string hashes its UTF-8 bytes, whatever its characters and length", async () => {
     const fc = (await import("fast-check")).default;
-    const { sha256, keyPosition } = await import("../../src/ring/hash.js");
+    const { sha256, keySeed } = await import("../../src/ring/hash.js");
     fc.assert(
       fc.property(fc.string({ unit: "binary", maxLength: 60 }), (k) => {
         const d = sha256(Buffer.from(k, "utf8"));
-        expect(keyPosition(k)).toEqual({ hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) });
+        expect(keySeed(k)).toEqual({ hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) });
       }),
       { numRuns: 3000 },
     );

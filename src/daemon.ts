@@ -19,7 +19,8 @@ import { listenHttp, type HttpListener } from "./frontends/http/server.js";
 import { WatchHub } from "./frontends/http/watch.js";
 import { DaemonMetrics } from "./metrics.js";
 import { DEFAULT_ALLOW_UPDATE, sourceMatcher } from "./update/policy.js";
-import { Registry } from "./registry/registry.js";
+import { domainKey, Registry } from "./registry/registry.js";
+import { workerRingBuilder } from "./ring/aside.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
@@ -61,12 +62,14 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   checkKeysNamed(keys, config.adminKeys, "--admin-key");
   const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
   const store = deps.store ?? (await openStore(config.store, log));
-  const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints } });
+  const rings = workerRingBuilder();
+  const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, buildAside: rings.build } });
   await registry.open();
   if (services) {
     registry.loadStatic(services.instances, services.hosts);
     log.info({ file: config.servicesFile, instances: services.instances.length, hosts: services.hosts.length }, "loaded static services");
   }
+  registry.warm(config.domains.map(domainKey)); // big rings build aside while the listeners start; no query is the first to ask
 
   let mdns: Mdns | undefined;
   let workers: QueryWorkers | undefined;
@@ -286,6 +289,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       }
       for (const c of closers) await c();
       await registry.close();
+      await rings.close();
       await store.close();
     },
   };

@@ -12,6 +12,7 @@
 // 100,000 instances costs what one message of it costs, not what the type
 // costs; PTRs left out are counted in `omittedAnswers` (the reply has TC=1).
 import {
+  formatServiceType,
   hostName,
   instanceName,
   labelsEqual,
@@ -25,7 +26,7 @@ import {
 import { domainKey, type Registry } from "../registry/registry.js";
 import type { Instance } from "../registry/types.js";
 import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
-import type { Edns, ResourceRecord, Response } from "../wire/message.js";
+import { ExtendedError, extendedErrorOption, type Edns, type ResourceRecord, type Response } from "../wire/message.js";
 import type { Query } from "../wire/query.js";
 import { typeKey } from "./type-versions.js";
 
@@ -56,6 +57,10 @@ interface Node {
   omitted?: number;
   /** A cut browse: what it depends on (see Response.onlyType). */
   onlyType?: { key: string; timeless: boolean };
+  /** A `_hash` name whose type's first ring is still being built: SERVFAIL, Not Ready. */
+  notReady?: string;
+  /** Answered from a ring that is catching up: right for now, not to be kept. */
+  provisional?: true;
 }
 
 // The fewest bytes a record of a browse reply can take once encoded (the
@@ -98,6 +103,15 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
   const served = options.domains.find((d) => labelsEqual(d, parsed.domain)) ?? parsed.domain;
   const ctx = new Context(registry, options, now, parsed.domain, domainKey(served), Math.min(sizeLimit, 65535));
   const node = ctx.node(parsed, q.name);
+  if (node.notReady !== undefined) {
+    // RFC 8914 §4.15: Not Ready; a resolver tries again or elsewhere, and nothing is cached
+    res.rcode = Rcode.SERVFAIL;
+    res.aa = false;
+    res.uncacheable = true;
+    if (res.edns) res.edns.options.push(extendedErrorOption(ExtendedError.NOT_READY, node.notReady));
+    return res;
+  }
+  if (node.provisional) res.uncacheable = true;
   if (!node.exists) {
     res.rcode = Rcode.NXDOMAIN;
     res.authorities.push(ctx.soa());
@@ -196,8 +210,11 @@ class Context {
       }
       case "hash": {
         const owner = this.registry.ownerOf(p.type, p.key, this.scope);
+        const state = this.registry.ringState(p.type, this.scope);
+        if (state === "building") return { exists: true, rrsets: new Map(), notReady: `the ring of ${formatServiceType(p.type)} is being built` };
         if (!owner) return { exists: false, rrsets: new Map() };
-        return this.instanceNode(qname, owner, p.typeLabels, true);
+        const node = this.instanceNode(qname, owner, p.typeLabels, true);
+        return state === "catching-up" ? { ...node, provisional: true } : node;
       }
       case "host": {
         const host = this.registry.host(p.host, this.scope);

@@ -185,7 +185,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now(), limit);
     if (deps.onLocalMiss && res.answers.length === 0 && (q.question.type === Type.PTR || q.question.type === Type.ANY) && hasSuffix(q.question.name, LOCAL)) deps.onLocalMiss(q.question.name);
     const wire = sign(encodeResponse(res, limit, { keepPartialAnswer }));
-    if (cacheKey !== undefined) {
+    if (cacheKey !== undefined && !res.uncacheable) {
       // a browse too large for one message (TC) is kept until its type changes, not until anything does
       const only = wire.length > 2 && (wire[2]! & 0x02) !== 0 ? res.onlyType : undefined;
       const type = only ? { key: only.key, version: typeVersionsOf(deps.registry).version(only.key), timeless: only.timeless } : undefined;

@@ -13,7 +13,7 @@ import { addressOf } from "./peer.js";
 import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate, type Actor } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
-import { encodeResponse, type EdnsOption, type Response } from "../wire/message.js";
+import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption, type Response } from "../wire/message.js";
 import { signReply, TsigError, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
 import { checkTsig } from "./tsig-stage.js";
 import { TsigReplayGuard } from "../update/tsig-replay.js";
@@ -138,18 +138,6 @@ function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: Regist
   return undefined;
 }
 
-const EDE_OPTION = 15; // RFC 8914 Extended DNS Error
-const EDE_PROHIBITED = 18;
-const EDE_OTHER = 0;
-
-function edeOption(code: number, text: string): EdnsOption {
-  const t = Buffer.from(text.slice(0, 400), "utf8");
-  const b = Buffer.alloc(2 + t.length);
-  b.writeUInt16BE(code, 0);
-  t.copy(b, 2);
-  return { code: EDE_OPTION, data: b };
-}
-
 /** An UPDATE reply (RFC 2136 §3.8): the zone section echoed, OPT when the request had one. */
 function reply(u: Pick<UpdateMessage, "id" | "zone" | "edns">, rcode: number, options: EdnsOption[] = []): Response {
   return {
@@ -241,7 +229,7 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
   };
   const refuse = (rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
     log.warn({ peer, zone, key: key && formatName(key.name), rcode: rcodeName(rcode), reason, ...fields }, "update refused");
-    return send(reply(u, rcode, [edeOption(rcode === Rcode.REFUSED ? EDE_PROHIBITED : EDE_OTHER, reason)]));
+    return send(reply(u, rcode, [extendedErrorOption(rcode === Rcode.REFUSED ? ExtendedError.PROHIBITED : ExtendedError.OTHER, reason)]));
   };
 
   if (u.tsig) {
@@ -267,7 +255,7 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
 
   const lease = grantedLease(u.lease?.lease, deps.lease);
   const result = await commitUpdate(u, lease, deps, { peer, key: key && formatName(key.name) });
-  if ("stored" in result) return send(reply(u, Rcode.SERVFAIL, [edeOption(EDE_OTHER, "the registration could not be stored")]));
+  if ("stored" in result) return send(reply(u, Rcode.SERVFAIL, [extendedErrorOption(ExtendedError.OTHER, "the registration could not be stored")]));
   if (result.rcode !== Rcode.NOERROR) return refuse(result.rcode, result.reason);
   return send(reply(u, Rcode.NOERROR, u.lease && lease !== undefined ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))] : []));
 }

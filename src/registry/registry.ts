@@ -5,7 +5,7 @@
 import { reportInternalError } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
-import { Ring, type RingMember, type RingOptions } from "../ring/ring.js";
+import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingBuilder, type RingMember, type RingOptions } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
@@ -26,10 +26,20 @@ const MAX_GROUP_OPS = 64;
 interface TypeState {
   readonly type: ServiceType;
   readonly instances: Map<string, Instance>; // by ring identity
-  /** The ring as of the last read; `ringStale` ids changed since and are merged in on the next read. */
-  ring: Ring;
+  /** The ring as of the last read (none before its first build); `ringStale` ids changed since and are merged in on the next read. */
+  ring: Ring | undefined;
   ringStale: Set<string>;
+  /** A build aside is under way: reads use `ring` as it is until it lands. */
+  building: boolean;
 }
+
+/**
+ * Ring work done on the read (query) path at most: a ring of more points
+ * than this is built, or a change adding more is applied, aside (a worker
+ * thread) while queries go on. ~2 ms here; a change to a bigger ring copies
+ * its arrays but hashes only the changed instances, ~1 ms per 400,000 points.
+ */
+export const RING_POINTS_BUILT_INLINE = 20_000;
 
 /** What one served domain answers: per type the instances (and ring), and the hosts; derived from the records (scopes.ts). */
 interface Scope {
@@ -42,13 +52,15 @@ export { domainKey, hostKey, hostStoreKey, instanceId, instanceKey, instanceStor
 export interface RegistryOptions {
   clock: Clock;
   store: Store;
-  ring?: RingOptions;
+  /** `buildAside`: where big rings are built (the daemon: a worker thread); without it every ring is built inline. */
+  ring?: RingOptions & { buildAside?: RingBuilder };
 }
 
 export class Registry implements RegistryView {
   private readonly clock: Clock;
   private readonly store: Store;
   private readonly ringOptions: RingOptions;
+  private readonly buildAside: RingBuilder | undefined;
   /** Every registration by store key: the source of truth the scopes are derived from. */
   private readonly instanceRecords = new Map<string, Instance>();
   private readonly hostRecords = new Map<string, Host>();
@@ -72,7 +84,8 @@ export class Registry implements RegistryView {
   constructor(options: RegistryOptions) {
     this.clock = options.clock;
     this.store = options.store;
-    this.ringOptions = options.ring ?? {};
+    this.ringOptions = { ...(options.ring?.pointsPerWeight !== undefined ? { pointsPerWeight: options.ring.pointsPerWeight } : {}) };
+    this.buildAside = options.ring?.buildAside;
     this.serialNumber = this.clockSerial();
   }
 
@@ -380,28 +393,78 @@ export class Registry implements RegistryView {
     return [...(domain === undefined ? this.hostRecords.values() : this.scope(domain).hosts.values())];
   }
 
-  /** The ring of `type` in `domain` (default local.). */
+  /** The ring of `type` in `domain` (default local.); empty while its first build is under way. */
   ring(type: ServiceType, domain = LOCAL_DOMAIN): Ring {
     const s = this.scope(domain).types.get(formatServiceType(type));
-    return s ? this.currentRing(s) : Ring.empty(this.ringOptions);
+    return (s && this.currentRing(s)) ?? Ring.empty(this.ringOptions);
+  }
+
+  /**
+   * How the type's ring stands: `ready`; `building` (its first build is under
+   * way: no owner can be given yet); `catching-up` (answers come from the ring
+   * as it was, a rebuild is under way: fine to answer, not to keep).
+   */
+  ringState(type: ServiceType, domain = LOCAL_DOMAIN): "ready" | "building" | "catching-up" {
+    const s = this.scope(domain).types.get(formatServiceType(type));
+    if (!s || !s.building) return "ready";
+    return s.ring ? "catching-up" : "building";
   }
 
   /** The instance that owns `key` on the type's ring in `domain` (default local.). */
   ownerOf(type: ServiceType, key: Uint8Array | string, domain = LOCAL_DOMAIN): Instance | undefined {
     const s = this.scope(domain).types.get(formatServiceType(type));
-    const id = s && this.currentRing(s).ownerOf(key);
-    return id === undefined ? undefined : s!.instances.get(id);
+    const ring = s && this.currentRing(s);
+    if (!ring) return undefined;
+    const owner = s.instances.get(ring.ownerOf(key) ?? "");
+    if (owner || !s.building) return owner;
+    // catching up: the ring as it was may name one that has left; the next one on it takes over
+    for (const id of ring.successors(key, 16)) if (s.instances.has(id)) return s.instances.get(id);
+    return undefined;
   }
 
   successors(type: ServiceType, key: Uint8Array | string, n: number, domain = LOCAL_DOMAIN): Instance[] {
     const s = this.scope(domain).types.get(formatServiceType(type));
-    if (!s) return [];
-    return this.currentRing(s).successors(key, n).map((id) => s.instances.get(id)!);
+    const ring = s && this.currentRing(s);
+    if (!ring) return [];
+    const out: Instance[] = [];
+    for (const id of ring.successors(key, s.building ? n + 16 : n)) {
+      const i = s.instances.get(id);
+      if (i && out.length < n) out.push(i);
+    }
+    return out;
   }
 
-  /** Rings are brought up to date when read: a burst of registrations costs one merge, not one each. */
-  private currentRing(s: TypeState): Ring {
-    if (s.ringStale.size === 0) return s.ring;
+  /** Types whose first ring is still being built: their `_hash` names cannot be answered yet. */
+  ringsBuilding(): number {
+    let n = 0;
+    for (const sc of this.scopes.values()) for (const s of sc.types.values()) if (s.building && !s.ring) n++;
+    return n;
+  }
+
+  /**
+   * Make the views of the served `domains` (domainKey) and build every ring
+   * in them now (big ones aside), so that no query is the first to ask: the
+   * first read of a domain visits every registration.
+   */
+  warm(domains: readonly string[]): void {
+    for (const d of domains) this.scope(d);
+    for (const sc of this.scopes.values()) for (const s of sc.types.values()) this.currentRing(s);
+  }
+
+  /**
+   * Rings are brought up to date when read, so a burst of registrations costs
+   * one merge; a big build or change goes aside and the ring as it was keeps
+   * answering until it lands.
+   */
+  private currentRing(s: TypeState): Ring | undefined {
+    if (s.building || (s.ring && s.ringStale.size === 0)) return s.ring;
+    if (!s.ring) {
+      if (this.buildAside && this.pointsOf(s, s.instances.keys(), s.instances.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
+      s.ring = Ring.build(this.members(s), this.ringOptions);
+      s.ringStale.clear();
+      return s.ring;
+    }
+    if (this.buildAside && this.pointsOf(s, s.ringStale, s.ringStale.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
     const add: RingMember[] = [];
     const remove: string[] = [];
     for (const id of s.ringStale) {
@@ -411,6 +474,45 @@ export class Registry implements RegistryView {
     }
     s.ring = s.ring.change(add, remove);
     s.ringStale.clear();
+    return s.ring;
+  }
+
+  private members(s: TypeState): RingMember[] {
+    return Array.from(s.instances, ([id, inst]) => ({ id, weight: inst.weight }));
+  }
+
+  /** Points the given instances of the type have on the ring (those that left have none); `count` of them. */
+  private pointsOf(s: TypeState, ids: Iterable<string>, count: number): number {
+    const perWeight = this.ringOptions.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT;
+    if (count * perWeight > RING_POINTS_BUILT_INLINE) return count * perWeight; // enough to know: every weight is at least 1
+    let w = 0;
+    for (const id of ids) {
+      const inst = s.instances.get(id);
+      if (inst) w += ringWeight(inst.weight);
+    }
+    return w * perWeight;
+  }
+
+  private rebuildAside(s: TypeState): Ring | undefined {
+    s.building = true;
+    s.ringStale.clear(); // the build takes every member as of now; what changes meanwhile is merged in after
+    const ids: string[] = [];
+    const weights: number[] = [];
+    for (const [id, inst] of s.instances) {
+      ids.push(id);
+      weights.push(inst.weight);
+    }
+    this.buildAside!(ids, weights, this.ringOptions).then(
+      (ring) => {
+        s.ring = ring;
+        s.building = false;
+      },
+      (err: unknown) => {
+        reportInternalError("ring build", err);
+        s.building = false;
+        for (const id of s.instances.keys()) s.ringStale.add(id); // asked again on the next read
+      },
+    );
     return s.ring;
   }
 
@@ -446,7 +548,7 @@ export class Registry implements RegistryView {
     let s = sc.types.get(tk);
     if (!s) {
       if (!winner) return;
-      s = { type, instances: new Map(), ring: Ring.empty(this.ringOptions), ringStale: new Set() };
+      s = { type, instances: new Map(), ring: undefined, ringStale: new Set(), building: false };
       sc.types.set(tk, s);
     }
     const before = s.instances.get(id);

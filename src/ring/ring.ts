@@ -21,6 +21,8 @@ export interface RingOptions {
 }
 
 export const DEFAULT_POINTS_PER_WEIGHT = 16;
+/** Builds a ring of these members (ids[k] with weights[k]) somewhere other than the caller's thread (src/ring/aside.ts). */
+export type RingBuilder = (ids: readonly string[], weights: readonly number[], options: RingOptions) => Promise<Ring>;
 /** Probes per key (docs/hash.md `K`): the busiest share stays within about 1/K of the mean. */
 export const PROBES = 21;
 export const MAX_WEIGHT = 65535;
@@ -75,10 +77,9 @@ export class Ring {
     return new Ring(q, ids, weights, ids.length, buildPoints(ids, weights, q));
   }
 
-  /** A ring from points built elsewhere (a worker thread) by `buildPoints` over these members. */
-  static fromPoints(members: readonly RingMember[], pts: SortedPoints, options: RingOptions = {}): Ring {
-    const weights = Uint32Array.from(members, (m) => ringWeight(m.weight));
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), members.map((m) => m.id), weights, members.length, pts);
+  /** A ring from points (and their index) built elsewhere, a worker thread, by `buildPoints(ids, weights)`. */
+  static fromPoints(ids: readonly string[], weights: Uint32Array, pts: SortedPoints, index: Uint32Array, options: RingOptions = {}): Ring {
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), ids, weights, ids.length, pts, index);
   }
 
   get size(): number {
@@ -323,6 +324,11 @@ function checkPointsPerWeight(p: number | undefined): number {
 /** Buckets of 4–8 points: a lookup's scan stays within a cache line, and the index is ≤ 1 word per 4 points. */
 function indexBits(points: number): number {
   return Math.min(24, Math.max(1, Math.floor(Math.log2(Math.max(1, points))) - 2));
+}
+
+/** The index a ring of these sorted positions looks them up with. */
+export function indexFor(pos: Uint32Array): Uint32Array {
+  return prefixIndex(pos, indexBits(pos.length));
 }
 
 /** The prefix index over sorted positions: index[b] = the number of points whose top `bits` are < b. */

@@ -84,6 +84,20 @@ export interface Response {
    * (answer/type-versions.ts), and on the clock (lease TTLs) unless `timeless`.
    */
   onlyType?: { key: string; timeless: boolean };
+  /** For caching, not sent: right now but not to be kept (a `_hash` answer from a ring catching up, a Not Ready). */
+  uncacheable?: true;
+}
+
+/** RFC 8914 Extended DNS Error codes this server gives. */
+export const ExtendedError = { OTHER: 0, NOT_READY: 14, PROHIBITED: 18 } as const;
+
+/** An EDE option (RFC 8914): the code, then UTF-8 text for people reading the reply. */
+export function extendedErrorOption(code: number, text: string): EdnsOption {
+  const t = Buffer.from(text.slice(0, 400), "utf8");
+  const b = Buffer.alloc(2 + t.length);
+  b.writeUInt16BE(code, 0);
+  t.copy(b, 2);
+  return { code: 15, data: b };
 }
 
 function sameRRset(a: ResourceRecord, b: ResourceRecord): boolean {

@@ -199,6 +199,8 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
     if (path === "/readyz") {
       const st = deps.storeStatus();
+      const building = deps.registry.ringsBuilding();
+      if (st.healthy && building > 0) return sendJson(res, 503, { status: `not ready: ${building} ring${building === 1 ? "" : "s"} being built (their _hash names get SERVFAIL, Not Ready)`, store: mayRead(req) ? st : { healthy: st.healthy } });
       // where the store is (a path; etcd endpoints and prefix) only for those who may read; everyone gets the verdict
       return sendJson(res, st.healthy ? 200 : 503, { status: st.healthy ? "ready" : `not ready: ${st.reason ?? "the store is unavailable"}; answering from a possibly stale replica`, store: mayRead(req) ? st : { healthy: st.healthy } });
     }

@@ -25,6 +25,7 @@ declare -A tools=(
   [curl]=curl
   [chromium]=chromium
   [pgrep]=procps
+  [go]=golang-go
 )
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done

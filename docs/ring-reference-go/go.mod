@@ -1,0 +1,3 @@
+module ringreference
+
+go 1.19

@@ -176,7 +176,7 @@ async function askSrv(port: number, names: string[]): Promise<string[]> {
     const send = (index: number, id: number, tries: number) => {
       const q = dnsPacket.encode({ type: "query", id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: "SRV", name: names[index]!, class: "IN" }] });
       socket.send(q, port, "127.0.0.1");
-      const timer = setTimeout(() => (tries >= 3 ? reject(new Error(`no answer for ${names[index]}`)) : send(index, id, tries + 1)), 2000);
+      const timer = setTimeout(() => (tries >= 53 ? reject(new Error(`no answer for ${names[index]}`)) : send(index, id, tries + 1)), 2000);
       pending.set(id, { index, timer, tries });
     };
     const fill = () => {
@@ -189,6 +189,8 @@ async function askSrv(port: number, names: string[]): Promise<string[]> {
       if (!p) return;
       clearTimeout(p.timer);
       pending.delete(reply.id!);
+      // Not Ready (the ring of a fresh daemon is still being built aside): ask again shortly, as a resolver would
+      if (reply.rcode === "SERVFAIL" && p.tries < 50) return void setTimeout(() => send(p.index, reply.id!, p.tries + 1), 50);
       const srv = (reply.answers ?? []).filter((a) => a.type === "SRV");
       if (reply.rcode !== "NOERROR" || srv.length !== 1) return reject(new Error(`${names[p.index]}: ${reply.rcode}, ${srv.length} SRV answers`));
       targets[p.index] = (srv[0]!.data as { target: string }).target.toLowerCase();

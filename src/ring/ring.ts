@@ -46,6 +46,8 @@ export class Ring {
   /** Slot → identity; undefined for a free slot (so a leave renumbers nothing). */
   private readonly ids: readonly (string | undefined)[];
   private readonly weights: Uint32Array; // by slot
+  /** Slots left free by leavers, for the next joiners. */
+  private readonly free: readonly number[];
   private readonly live: number;
   private readonly pts: SortedPoints;
   /** index[b] = first point whose position's top bits are ≥ b: one jump, then a scan of ~1–2 points. */
@@ -53,11 +55,12 @@ export class Ring {
   private readonly shift: number;
   private shareCache: Map<string, number> | undefined;
 
-  private constructor(pointsPerWeight: number, ids: readonly (string | undefined)[], weights: Uint32Array, live: number, pts: SortedPoints, index?: Uint32Array) {
+  private constructor(pointsPerWeight: number, ids: readonly (string | undefined)[], weights: Uint32Array, free: readonly number[], pts: SortedPoints, index?: Uint32Array) {
     this.pointsPerWeight = pointsPerWeight;
     this.ids = ids;
     this.weights = weights;
-    this.live = live;
+    this.free = free;
+    this.live = ids.length - free.length;
     this.pts = pts;
     const bits = indexBits(pts.pos.length);
     this.shift = 32 - bits;
@@ -65,7 +68,7 @@ export class Ring {
   }
 
   static empty(options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), [], new Uint32Array(0), 0, EMPTY);
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), [], new Uint32Array(0), [], EMPTY);
   }
 
   static build(members: Iterable<RingMember>, options: RingOptions = {}): Ring {
@@ -74,12 +77,12 @@ export class Ring {
     for (const m of members) byId.set(m.id, ringWeight(m.weight));
     const ids = [...byId.keys()];
     const weights = Uint32Array.from(byId.values());
-    return new Ring(q, ids, weights, ids.length, buildPoints(ids, weights, q));
+    return new Ring(q, ids, weights, [], buildPoints(ids, weights, q));
   }
 
   /** A ring from points (and their index) built elsewhere, a worker thread, by `buildPoints(ids, weights)`. */
   static fromPoints(ids: readonly string[], weights: Uint32Array, pts: SortedPoints, index: Uint32Array, options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), ids, weights, ids.length, pts, index);
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), ids, weights, [], pts, index);
   }
 
   get size(): number {
@@ -132,12 +135,11 @@ export class Ring {
 
     const q = this.pointsPerWeight;
     const ids = this.ids.slice();
-    const free: number[] = [];
+    const free = this.free.slice();
     for (const l of leaving) {
       ids[l.slot] = undefined;
       free.push(l.slot);
     }
-    for (let s = 0; s < this.ids.length && free.length < joining.size; s++) if (this.ids[s] === undefined) free.push(s);
     const joiners: string[] = [];
     const joinSlots: number[] = [];
     for (const id of joining.keys()) {
@@ -149,15 +151,12 @@ export class Ring {
     const weights = new Uint32Array(ids.length);
     weights.set(this.weights);
     joinSlots.forEach((slot, k) => (weights[slot] = joining.get(joiners[k]!)!));
-    let top = ids.length;
-    while (top > 0 && ids[top - 1] === undefined) top--;
-    ids.length = top;
 
     const removed = this.pointIndices(leaving);
     const added = sortPoints(pointsOf(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), ids);
     const pts = mergePoints(this.pts, this.ids, removed, added, ids);
     const index = indexBits(pts.pos.length) === 32 - this.shift ? shiftedIndex(this.index, this.shift, this.pts.pos, removed, added.pos) : undefined;
-    return new Ring(q, ids, weights.subarray(0, top), this.live - leaving.length + joining.size, pts, index);
+    return new Ring(q, ids, weights, free, pts, index);
   }
 
   /** The slot of `id`, found through its first point: no map from identity to slot to copy on every change. */
@@ -207,23 +206,34 @@ export class Ring {
 
   /** The instance that owns `key`, or undefined on an empty ring. */
   ownerOf(key: Uint8Array | string): string | undefined {
-    const pos = this.pts.pos;
-    if (pos.length === 0) return undefined;
+    const { pos, owner } = this.pts;
+    const n = pos.length;
+    if (n === 0) return undefined;
+    const index = this.index;
+    const shift = this.shift;
     const seed = keySeed(key);
-    const a = seed.hi;
-    const b = seed.lo | 1;
+    const step = seed.lo | 1;
     let best = TWO32;
     let at = 0;
-    for (let j = 0; j < PROBES; j++) {
-      const p = mix32((a + Math.imul(j, b)) | 0);
-      const i = this.successor(p);
+    // the hot loop of every _hash answer: sequenceAt, mix32 and successor written out in place
+    for (let j = 0, x = seed.hi; j < PROBES; j++, x = (x + step) | 0) {
+      let h = x ^ (x >>> 16);
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      const p = (h ^ (h >>> 16)) >>> 0;
+      const b = p >>> shift;
+      let i = index[b]!;
+      const end = index[b + 1]!;
+      while (i < end && pos[i]! < p) i++;
+      if (i === n) i = 0;
       const d = (pos[i]! - p) >>> 0;
       if (d < best) {
         best = d;
         at = i;
       }
     }
-    return this.ids[this.pts.owner[at]!];
+    return this.ids[owner[at]!];
   }
 
   /**

@@ -1,6 +1,8 @@
 // `npm run bench [-- --quick] [-- --json]`: ringdns side by side with knotd and
 // dnsmasq on the same records, queries and client settings; ring figures.
 // Writes bench/RESULTS.md. Bounded: ~4 minutes by default, ~1 with --quick.
+// `npm run bench -- --scale` runs only the scale sections (issue 15) and
+// replaces just their marked parts of bench/RESULTS.md.
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -8,6 +10,8 @@ import { join } from "node:path";
 import { writeDataset } from "./lib/dataset.js";
 import { dnsperf, type PerfResult } from "./lib/dnsperf.js";
 import { ringFigures } from "./lib/ring.js";
+import { formatRingComparison, ringComparison } from "./lib/ring-compare.js";
+import { markedSections, writeSection } from "./lib/results.js";
 import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./lib/servers.js";
 import { scaleFigures } from "./lib/scale.js";
 import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
@@ -25,6 +29,15 @@ function writeKey(dir: string, key: TsigKey): string {
 const flag = (name: string) => process.argv.includes(`--${name}`) || process.env[`npm_config_${name}`] === "true";
 const quick = flag("quick");
 const json = flag("json");
+const scaleOnly = flag("scale");
+const RESULTS = join(import.meta.dirname, "RESULTS.md");
+
+if (scaleOnly) {
+  const ring = formatRingComparison(await ringComparison((s) => process.stderr.write(s + "\n")));
+  writeSection(RESULTS, "scale:ring", ring);
+  console.log(`${ring}\nwritten to bench/RESULTS.md (section scale:ring)`);
+  process.exit(0);
+}
 
 const needed: [string, string][] = [
   ["dnsperf", "dnsperf"],
@@ -178,13 +191,13 @@ const scaleTable = [
   ...scale.map((x) => `| ${x.n} | ${f(x.restartMs)} ms | ${f(x.bytesPerRegistration)} B | ${x.bytesPerRegistrationWithRings === undefined ? "not measured (time)" : `${f(x.bytesPerRegistrationWithRings)} B`} |`),
 ].join("\n");
 const ringTable = [
-  `- owner lookups per second (100 instances, ${1024} points per weight): **${f(ring.lookupsPerSecond)}**`,
+  `- owner lookups per second (100 instances, ${ring.pointsPerWeight} points per weight): **${f(ring.lookupsPerSecond)}**`,
   ...ring.rebuildMs.map((r) => `- ring change (one instance joins) at ${r.n} instances: ${f(r.ms, 1)} ms`),
   ...ring.moved.map((m) => `- keys moved at N=${m.n}: join ${f(m.joinRatio, 2)}× ideal, leave ${f(m.leaveRatio, 2)}× ideal`),
   "",
-  "| points per weight | N | max share / mean | min share / mean |",
-  "|---:|---:|---:|---:|",
-  ...ring.balance.map((b) => `| ${b.points} | ${b.n} | ${f(b.max, 3)} | ${f(b.min, 3)} |`),
+  "| N | max share / mean | min share / mean |",
+  "|---:|---:|---:|",
+  ...ring.balance.map((b) => `| ${b.n} | ${f(b.max, 3)} | ${f(b.min, 3)} |`),
 ].join("\n");
 
 const md = `# Benchmark results
@@ -237,6 +250,6 @@ ${scaleTable}
 
 ${ringTable}
 `;
-writeFileSync(join(import.meta.dirname, "RESULTS.md"), md);
+writeFileSync(RESULTS, md + markedSections(RESULTS, "scale:"));
 if (json) console.log(JSON.stringify(result, null, 2));
 else console.log(`\n${table}\n\n${ratioTable}\n\n${allCoreTable}\n\n${updateTable}\n\n${scaleTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);

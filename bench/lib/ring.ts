@@ -5,14 +5,15 @@ import { DEFAULT_POINTS_PER_WEIGHT, Ring } from "../../src/ring/ring.js";
 const members = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `instance-${i}`, weight: 1 }));
 
 export interface RingFigures {
+  pointsPerWeight: number;
   lookupsPerSecond: number;
   rebuildMs: { n: number; ms: number }[];
   moved: { n: number; joinRatio: number; leaveRatio: number }[];
-  balance: { points: number; n: number; max: number; min: number }[];
+  balance: { n: number; max: number; min: number }[];
 }
 
-function balance(n: number, points: number, keys: number) {
-  const ring = Ring.build(members(n), { pointsPerWeight: points });
+function balance(n: number, keys: number) {
+  const ring = Ring.build(members(n));
   const counts = new Map<string, number>();
   for (let k = 0; k < keys; k++) {
     const o = ring.ownerOf(`key-${k}`)!;
@@ -20,11 +21,10 @@ function balance(n: number, points: number, keys: number) {
   }
   const mean = keys / n;
   const v = [...members(n).map((m) => counts.get(m.id) ?? 0)];
-  return { points, n, max: Math.max(...v) / mean, min: Math.min(...v) / mean };
+  return { n, max: Math.max(...v) / mean, min: Math.min(...v) / mean };
 }
 
 export function ringFigures(quick: boolean): RingFigures {
-  const P = DEFAULT_POINTS_PER_WEIGHT;
   const ring100 = Ring.build(members(100));
   const keys = Array.from({ length: 200_000 }, (_, i) => `key-${i}`);
   for (let i = 0; i < 20_000; i++) ring100.ownerOf(keys[i]!); // warm up
@@ -54,7 +54,7 @@ export function ringFigures(quick: boolean): RingFigures {
 
   const balanceRows = [];
   const keyCount = quick ? 200_000 : 1_000_000;
-  for (const size of quick ? [10, 100] : [10, 100, 1000]) balanceRows.push(balance(size, P, keyCount));
-  for (const points of [128, 256, 512, 2048]) balanceRows.push(balance(100, points, keyCount));
-  return { lookupsPerSecond, rebuildMs, moved, balance: balanceRows };
+  // v2 has one point count (docs/hash.md); point counts and other designs are compared by `--scale`
+  for (const size of quick ? [10, 100] : [10, 100, 1000]) balanceRows.push(balance(size, keyCount));
+  return { pointsPerWeight: DEFAULT_POINTS_PER_WEIGHT, lookupsPerSecond, rebuildMs, moved, balance: balanceRows };
 }

@@ -10,6 +10,7 @@ import { dnsperf, type PerfResult } from "./lib/dnsperf.js";
 import { ringFigures } from "./lib/ring.js";
 import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./lib/servers.js";
 import { scaleFigures } from "./lib/scale.js";
+import { scaleDaemonBench } from "./lib/scale-daemon.js";
 import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import type { TsigKey } from "../src/wire/tsig.js";
@@ -36,6 +37,12 @@ const missing = needed.filter(([cmd]) => spawnSync("/bin/sh", ["-c", `command -v
 if (missing.length > 0) {
   console.error(`bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`);
   process.exit(2);
+}
+
+// --scale: only the scale sections (issue 15), each written into its own part of RESULTS.md
+if (flag("scale")) {
+  await scaleDaemonBench({ dir: scratchDir("ringdns-bench-scale-"), resultsFile: join(import.meta.dirname, "RESULTS.md"), log: (s) => process.stderr.write(s + "\n") }).then((md) => console.log(md));
+  process.exit(0);
 }
 
 const seconds = quick ? 4 : 10;

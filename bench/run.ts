@@ -14,6 +14,7 @@ import { formatRingComparison, ringComparison } from "./lib/ring-compare.js";
 import { markedSections, writeSection } from "./lib/results.js";
 import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./lib/servers.js";
 import { scaleFigures } from "./lib/scale.js";
+import { scaleDaemonBench } from "./lib/scale-daemon.js";
 import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import type { TsigKey } from "../src/wire/tsig.js";
@@ -32,13 +33,6 @@ const json = flag("json");
 const scaleOnly = flag("scale");
 const RESULTS = join(import.meta.dirname, "RESULTS.md");
 
-if (scaleOnly) {
-  const ring = formatRingComparison(await ringComparison((s) => process.stderr.write(s + "\n")));
-  writeSection(RESULTS, "scale:ring", ring);
-  console.log(`${ring}\nwritten to bench/RESULTS.md (section scale:ring)`);
-  process.exit(0);
-}
-
 const needed: [string, string][] = [
   ["dnsperf", "dnsperf"],
   ["knotd", "knot"],
@@ -49,6 +43,15 @@ const missing = needed.filter(([cmd]) => spawnSync("/bin/sh", ["-c", `command -v
 if (missing.length > 0) {
   console.error(`bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`);
   process.exit(2);
+}
+
+// --scale: only the scale sections (issue 15), each written into its own part of RESULTS.md
+if (scaleOnly) {
+  const ring = formatRingComparison(await ringComparison((s) => process.stderr.write(s + "\n")));
+  writeSection(RESULTS, "scale:ring", ring);
+  console.log(`${ring}\nwritten to bench/RESULTS.md (section scale:ring)`);
+  await scaleDaemonBench({ dir: scratchDir("ringdns-bench-scale-"), resultsFile: RESULTS, log: (s) => process.stderr.write(s + "\n") }).then((md) => console.log(md));
+  process.exit(0);
 }
 
 const seconds = quick ? 4 : 10;

@@ -9,24 +9,28 @@ import { LmdbStore } from "../../src/store/lmdb.js";
 import type { StoreOp } from "../../src/store/store.js";
 import { freePort } from "./servers.js";
 
-const CLI = join(import.meta.dirname, "../../dist/bin/ringdns.js");
+export const CLI = join(import.meta.dirname, "../../dist/bin/ringdns.js");
 
-function rssBytes(pid: number): number {
+export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return Number(m?.[1] ?? 0) * 1024;
 }
 
-async function fill(dir: string, n: number): Promise<void> {
-  const store = await LmdbStore.open(dir);
-  for (let start = 0; start < n; start += 10_000) {
-    const ops: StoreOp[] = [];
-    for (let i = start; i < Math.min(n, start + 10_000); i++) {
-      const type = { service: `_scale${i % 10}`, proto: "_tcp" as const };
-      ops.push({ op: "put", key: `instance/${type.service}._tcp/s-${i}`, entry: { kind: "instance", value: { name: `s-${i}`, type, subtypes: [], host: [`sh-${i}`], port: 1000 + (i % 50000), priority: 0, weight: 1, txt: [new TextEncoder().encode(`i=${i}`)], source: "update" } } });
-      ops.push({ op: "put", key: `host/sh-${i}`, entry: { kind: "host", value: { name: `sh-${i}`, addresses: [`198.51.100.${(i % 250) + 1}`], source: "update" } } });
-    }
-    await store.commit(ops);
+/** Registrations `start`..`end` as the store holds them: instance s-i of type _scale<i % types> (weight 1) and its host sh-i. */
+export function scaleOps(start: number, end: number, types = 10): StoreOp[] {
+  const ops: StoreOp[] = [];
+  for (let i = start; i < end; i++) {
+    const type = { service: `_scale${i % types}`, proto: "_tcp" as const };
+    ops.push({ op: "put", key: `instance/${type.service}._tcp/s-${i}`, entry: { kind: "instance", value: { name: `s-${i}`, type, subtypes: [], host: [`sh-${i}`], port: 1000 + (i % 50000), priority: 0, weight: 1, txt: [new TextEncoder().encode(`i=${i}`)], source: "update" } } });
+    ops.push({ op: "put", key: `host/sh-${i}`, entry: { kind: "host", value: { name: `sh-${i}`, addresses: [`198.51.100.${(i % 250) + 1}`], source: "update" } } });
   }
+  return ops;
+}
+
+/** The embedded store in `dir` filled directly with `n` registrations spread over `types` types. */
+export async function fill(dir: string, n: number, types = 10): Promise<void> {
+  const store = await LmdbStore.open(dir);
+  for (let start = 0; start < n; start += 10_000) await store.commit(scaleOps(start, Math.min(n, start + 10_000), types));
   await store.close();
 }
 

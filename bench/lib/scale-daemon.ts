@@ -63,7 +63,9 @@ async function startDaemon(args: string[]): Promise<Daemon> {
 
 function spawnDaemon(args: string[], port: number): Daemon {
   const spawnedAt = performance.now();
-  const proc = spawn(process.execPath, [CLI, "serve", "--dns", `127.0.0.1:${port}`, "--log-format", "json", "--log-level", "info", ...unlimited, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  // SCALE_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemons
+  const nodeArgs = process.env.SCALE_DAEMON_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--dns", `127.0.0.1:${port}`, "--log-format", "json", "--log-level", "info", ...unlimited, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   children.add(proc);
   const logs: string[] = [];
   let buf = "";
@@ -567,6 +569,8 @@ export async function scaleDaemonBench(opts: { dir: string; resultsFile: string;
   const figures: Figure[] = [];
   const notes: string[] = [];
   const started = performance.now();
+  // SCALE_PARTS=one,ten,etcd (the default: all) runs some of the parts, when working on one of them
+  const parts = new Set((process.env.SCALE_PARTS ?? "one,ten,etcd").split(","));
   try {
     log("scale (daemon): filling the embedded stores…");
     const emptyDir = join(dir, "scale-d-empty");
@@ -584,20 +588,24 @@ export async function scaleDaemonBench(opts: { dir: string; resultsFile: string;
     ea.close();
     await empty.stop();
 
-    log("scale (daemon): one type of 100,000…");
-    const one = await embedded(oneType, 1, baseline, log, figures, notes);
-    await churn(dir, one.daemon, log, figures, notes);
-    await moves(one.daemon, one.asker, one.ring, log, figures, notes);
-    one.asker.close();
-    await one.daemon.stop();
-
-    log("scale (daemon): 10 types of 10,000…");
-    const ten = await embedded(tenTypes, 10, baseline, log, figures, notes);
-    ten.asker.close();
-    await ten.daemon.stop();
-
-    log("scale (daemon): etcd at 100,000…");
-    await cluster(dir, one.ring, log, figures, notes);
+    if (parts.has("one")) {
+      log("scale (daemon): one type of 100,000…");
+      const one = await embedded(oneType, 1, baseline, log, figures, notes);
+      await churn(dir, one.daemon, log, figures, notes);
+      await moves(one.daemon, one.asker, one.ring, log, figures, notes);
+      one.asker.close();
+      await one.daemon.stop();
+    }
+    if (parts.has("ten")) {
+      log("scale (daemon): 10 types of 10,000…");
+      const ten = await embedded(tenTypes, 10, baseline, log, figures, notes);
+      ten.asker.close();
+      await ten.daemon.stop();
+    }
+    if (parts.has("etcd")) {
+      log("scale (daemon): etcd at 100,000…");
+      await cluster(dir, ringOf(N, 1, 0), log, figures, notes);
+    }
   } finally {
     killAll();
   }

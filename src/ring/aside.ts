@@ -6,7 +6,7 @@
 // message would itself hold queries up for ~10 ms.
 import { Worker } from "node:worker_threads";
 import { guarded, sleep } from "../guard.js";
-import { DEFAULT_POINTS_PER_WEIGHT, Ring, type RingBuilder } from "./ring.js";
+import { DEFAULT_POINTS_PER_WEIGHT, Ring, type PointParts, type RingBuilder } from "./ring.js";
 
 /** To the worker: a slice of a job's members; the last slice (`last`) starts the build. */
 export interface BuildRequest {
@@ -17,7 +17,7 @@ export interface BuildRequest {
   pointsPerWeight: number;
 }
 
-export type BuildReply = { job: number; weights: Uint32Array; pos: Uint32Array; owner: Uint32Array; index: Uint32Array } | { job: number; error: string };
+export type BuildReply = { job: number; weights: Uint32Array; parts: PointParts } | { job: number; error: string };
 
 export interface AsideBuilder {
   build: RingBuilder;
@@ -48,7 +48,7 @@ export function workerRingBuilder(): AsideBuilder {
         if (!p) return;
         pending.delete(reply.job);
         if ("error" in reply) p.reject(new Error(`ring build: ${reply.error}`));
-        else p.resolve(Ring.fromPoints(p.ids, reply.weights, { pos: reply.pos, owner: reply.owner }, reply.index, { pointsPerWeight: p.pointsPerWeight }));
+        else p.resolve(Ring.fromParts(p.ids, reply.weights, reply.parts, { pointsPerWeight: p.pointsPerWeight }));
       }),
     );
     w.on("error", guarded("ring build worker error", (err: Error) => failAll(err)));

@@ -5,8 +5,11 @@
 //
 // Immutable: `change` returns a new ring, so an answer in flight always sees
 // one consistent ring. A change hashes only the instances that change and
-// copies the point arrays once (O(points) memcpy), never rebuilds.
+// copies only the chunks of points they touch (points.ts).
 import { identityBytes, instanceSeed, keySeed, mix32, sequenceAt } from "./hash.js";
+import { chunkParts, PointSet, type At, type PointParts, type SortedPoints } from "./points.js";
+
+export type { PointParts, SortedPoints } from "./points.js";
 
 export interface RingMember {
   /** Identity on the ring: the instance label, ASCII lower-cased. */
@@ -32,14 +35,8 @@ export function ringWeight(weight: number): number {
   return Number.isFinite(weight) ? Math.min(Math.max(1, Math.floor(weight)), MAX_WEIGHT) : 1;
 }
 
-/** Points sorted by (position, identity bytes); `owner` is each point's slot. */
-export interface SortedPoints {
-  readonly pos: Uint32Array;
-  readonly owner: Uint32Array;
-}
-
-const EMPTY: SortedPoints = { pos: new Uint32Array(0), owner: new Uint32Array(0) };
 const TWO32 = 2 ** 32;
+const NO_POINTS = PointSet.fromSorted({ pos: new Uint32Array(0), owner: new Uint32Array(0) });
 
 export class Ring {
   readonly pointsPerWeight: number;
@@ -49,26 +46,20 @@ export class Ring {
   /** Slots left free by leavers, for the next joiners. */
   private readonly free: readonly number[];
   private readonly live: number;
-  private readonly pts: SortedPoints;
-  /** index[b] = first point whose position's top bits are ≥ b: one jump, then a scan of ~1–2 points. */
-  private readonly index: Uint32Array;
-  private readonly shift: number;
+  private readonly pts: PointSet;
   private shareCache: Map<string, number> | undefined;
 
-  private constructor(pointsPerWeight: number, ids: readonly (string | undefined)[], weights: Uint32Array, free: readonly number[], pts: SortedPoints, index?: Uint32Array) {
+  private constructor(pointsPerWeight: number, ids: readonly (string | undefined)[], weights: Uint32Array, free: readonly number[], pts: PointSet) {
     this.pointsPerWeight = pointsPerWeight;
     this.ids = ids;
     this.weights = weights;
     this.free = free;
     this.live = ids.length - free.length;
     this.pts = pts;
-    const bits = indexBits(pts.pos.length);
-    this.shift = 32 - bits;
-    this.index = index ?? prefixIndex(pts.pos, bits);
   }
 
   static empty(options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), [], new Uint32Array(0), [], EMPTY);
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), [], new Uint32Array(0), [], NO_POINTS);
   }
 
   static build(members: Iterable<RingMember>, options: RingOptions = {}): Ring {
@@ -77,12 +68,12 @@ export class Ring {
     for (const m of members) byId.set(m.id, ringWeight(m.weight));
     const ids = [...byId.keys()];
     const weights = Uint32Array.from(byId.values());
-    return new Ring(q, ids, weights, [], buildPoints(ids, weights, q));
+    return new Ring(q, ids, weights, [], PointSet.fromParts(buildPoints(ids, weights, q)));
   }
 
-  /** A ring from points (and their index) built elsewhere, a worker thread, by `buildPoints(ids, weights)`. */
-  static fromPoints(ids: readonly string[], weights: Uint32Array, pts: SortedPoints, index: Uint32Array, options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), ids, weights, [], pts, index);
+  /** A ring from the points built elsewhere (a worker thread) by `buildPoints(ids, weights)`. */
+  static fromParts(ids: readonly string[], weights: Uint32Array, parts: PointParts, options: RingOptions = {}): Ring {
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), ids, weights, [], PointSet.fromParts(parts));
   }
 
   get size(): number {
@@ -90,7 +81,7 @@ export class Ring {
   }
 
   get pointCount(): number {
-    return this.pts.pos.length;
+    return this.pts.size;
   }
 
   has(id: string): boolean {
@@ -114,7 +105,7 @@ export class Ring {
 
   /**
    * Many changes at once: `remove` ids leave, `add` members join (or are
-   * re-weighted). The arrays are copied once whatever the number of changes.
+   * re-weighted). Each chunk of points is copied at most once.
    */
   change(add: readonly RingMember[], remove: readonly string[]): Ring {
     const joining = new Map<string, number>();
@@ -152,88 +143,43 @@ export class Ring {
     weights.set(this.weights);
     joinSlots.forEach((slot, k) => (weights[slot] = joining.get(joiners[k]!)!));
 
-    const removed = this.pointIndices(leaving);
+    const removed = this.pointsOf(leaving);
     const added = sortPoints(pointsOf(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), ids);
-    const pts = mergePoints(this.pts, this.ids, removed, added, ids);
-    const index = indexBits(pts.pos.length) === 32 - this.shift ? shiftedIndex(this.index, this.shift, this.pts.pos, removed, added.pos) : undefined;
-    return new Ring(q, ids, weights, free, pts, index);
+    // on one position, an existing point goes first when its identity is smaller
+    const before = (existing: number, joiner: number) => compareIdentity(this.ids[existing]!, ids[joiner]!) < 0;
+    return new Ring(q, ids, weights, free, this.pts.change(removed, added, before));
   }
 
   /** The slot of `id`, found through its first point: no map from identity to slot to copy on every change. */
   private slotOf(id: string): number {
-    const { pos, owner } = this.pts;
-    if (pos.length === 0) return -1;
-    const p = sequenceAt(instanceSeed(id), 0);
-    for (let i = lowerBound(pos, p); i < pos.length && pos[i] === p; i++) if (this.ids[owner[i]!] === id) return owner[i]!;
+    if (this.pts.size === 0) return -1;
+    for (const slot of this.pts.ownersAt(sequenceAt(instanceSeed(id), 0))) if (this.ids[slot] === id) return slot;
     return -1;
   }
 
-  /** Where the leavers' points are, ascending. */
-  private pointIndices(leaving: readonly { id: string; slot: number; weight: number }[]): Int32Array {
-    const { pos, owner } = this.pts;
+  /** Where the leavers' points are. */
+  private pointsOf(leaving: readonly { id: string; slot: number; weight: number }[]): At[] {
     let count = 0;
     for (const l of leaving) count += l.weight * this.pointsPerWeight;
-    const out = new Int32Array(count);
-    if (count > pos.length / 8) {
+    if (count > this.pts.size / 8) {
       // many leave at once: one pass over every point beats a search per point
       const gone = new Uint8Array(this.ids.length);
       for (const l of leaving) gone[l.slot] = 1;
-      for (let i = 0, k = 0; i < owner.length; i++) if (gone[owner[i]!]) out[k++] = i;
-      return out;
+      return this.pts.pointsOwnedBy(gone);
     }
-    let k = 0;
+    const out: At[] = [];
     for (const l of leaving) {
       const seed = instanceSeed(l.id);
-      for (let j = 0; j < l.weight * this.pointsPerWeight; j++) {
-        const p = sequenceAt(seed, j);
-        let i = lowerBound(pos, p);
-        while (owner[i] !== l.slot) i++; // equal positions: its own is among them
-        out[k++] = i;
-      }
+      for (let j = 0; j < l.weight * this.pointsPerWeight; j++) out.push(this.pts.find(sequenceAt(seed, j), l.slot)!);
     }
-    return out.sort();
-  }
-
-  /** Index of the first point at or clockwise of position `p`. */
-  private successor(p: number): number {
-    const pos = this.pts.pos;
-    const b = p >>> this.shift;
-    let i = this.index[b]!;
-    const end = this.index[b + 1]!;
-    while (i < end && pos[i]! < p) i++;
-    return i === pos.length ? 0 : i;
+    return out;
   }
 
   /** The instance that owns `key`, or undefined on an empty ring. */
   ownerOf(key: Uint8Array | string): string | undefined {
-    const { pos, owner } = this.pts;
-    const n = pos.length;
-    if (n === 0) return undefined;
-    const index = this.index;
-    const shift = this.shift;
+    if (this.pts.size === 0) return undefined;
     const seed = keySeed(key);
-    const step = seed.lo | 1;
-    let best = TWO32;
-    let at = 0;
-    // the hot loop of every _hash answer: sequenceAt, mix32 and successor written out in place
-    for (let j = 0, x = seed.hi; j < PROBES; j++, x = (x + step) | 0) {
-      let h = x ^ (x >>> 16);
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      const p = (h ^ (h >>> 16)) >>> 0;
-      const b = p >>> shift;
-      let i = index[b]!;
-      const end = index[b + 1]!;
-      while (i < end && pos[i]! < p) i++;
-      if (i === n) i = 0;
-      const d = (pos[i]! - p) >>> 0;
-      if (d < best) {
-        best = d;
-        at = i;
-      }
-    }
-    return this.ids[owner[at]!];
+    return this.ids[this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES)];
   }
 
   /**
@@ -242,38 +188,33 @@ export class Ring {
    * probe, then ring order), each instance listed the first time. Up to `n` ids.
    */
   successors(key: Uint8Array | string, n: number): string[] {
-    const { pos, owner } = this.pts;
     const out: string[] = [];
-    const total = pos.length;
+    const total = this.pts.size;
     const want = Math.min(n, this.live);
     if (total === 0 || want <= 0) return out;
     const seed = keySeed(key);
-    const probe = new Float64Array(PROBES);
-    const at = new Int32Array(PROBES);
+    const probe = Array.from({ length: PROBES }, (_, j) => sequenceAt(seed, j));
+    const at = probe.map((p) => this.pts.successor(p));
     const steps = new Int32Array(PROBES);
-    for (let j = 0; j < PROBES; j++) {
-      probe[j] = sequenceAt(seed, j);
-      at[j] = this.successor(probe[j]!);
-    }
     const seen = new Set<number>();
     while (out.length < want) {
       let pick = -1;
       let best = Infinity;
       for (let j = 0; j < PROBES; j++) {
         if (steps[j]! >= total) continue;
-        const d = (pos[at[j]!]! - probe[j]!) >>> 0;
+        const d = (this.pts.position(at[j]!) - probe[j]!) >>> 0;
         if (d < best) {
           best = d;
           pick = j;
         }
       }
       if (pick < 0) break;
-      const o = owner[at[pick]!]!;
+      const o = this.pts.owner(at[pick]!);
       if (!seen.has(o)) {
         seen.add(o);
         out.push(this.ids[o]!);
       }
-      at[pick] = (at[pick]! + 1) % total;
+      at[pick] = this.pts.step(at[pick]!);
       steps[pick]!++;
     }
     return out;
@@ -285,8 +226,8 @@ export class Ring {
    * screen can draw.
    */
   picture(slices: number): (string | undefined)[] {
-    if (this.pts.pos.length === 0) return new Array<undefined>(slices).fill(undefined);
-    return Array.from({ length: slices }, (_, i) => this.ids[this.pts.owner[this.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0)]!]);
+    if (this.pts.size === 0) return new Array<undefined>(slices).fill(undefined);
+    return Array.from({ length: slices }, (_, i) => this.ids[this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0))]);
   }
 
   /**
@@ -297,25 +238,27 @@ export class Ring {
    */
   shares(): Map<string, number> {
     if (this.shareCache) return this.shareCache;
-    const { pos, owner } = this.pts;
-    const n = pos.length;
+    const n = this.pts.size;
     const bySlot = new Float64Array(this.ids.length);
-    if (n === 1) bySlot[owner[0]!] = 1;
-    else if (n > 1) {
-      const arc = new Uint32Array(n);
-      for (let i = 1; i < n; i++) arc[i] = pos[i]! - pos[i - 1]!;
-      arc[0] = (pos[0]! - pos[n - 1]!) >>> 0;
-      const byLength = radixSort({ pos: arc, owner: Uint32Array.from({ length: n }, (_, i) => owner[i]!) });
-      let integral = 0; // ∫₀ˣ (1 − F)^(K−1) up to the current length x
-      let shorter = 0; // Σ of the arcs shorter than x
-      let prev = 0;
-      for (let r = 0; r < n; r++) {
-        const l = byLength.pos[r]! / TWO32;
-        const longer = n - r; // on [prev, l], F(x) = shorter + longer·x
-        if (l > prev) integral += ((1 - shorter - longer * prev) ** PROBES - Math.max(0, 1 - shorter - longer * l) ** PROBES) / (longer * PROBES);
-        bySlot[byLength.owner[r]!] += PROBES * integral;
-        shorter += l;
-        prev = l;
+    if (n > 0) {
+      const { pos, owner } = this.pts.toSorted();
+      if (n === 1) bySlot[owner[0]!] = 1;
+      else {
+        const arc = new Uint32Array(n);
+        for (let i = 1; i < n; i++) arc[i] = pos[i]! - pos[i - 1]!;
+        arc[0] = (pos[0]! - pos[n - 1]!) >>> 0;
+        const byLength = radixSort({ pos: arc, owner });
+        let integral = 0; // ∫₀ˣ (1 − F)^(K−1) up to the current length x
+        let shorter = 0; // Σ of the arcs shorter than x
+        let prev = 0;
+        for (let r = 0; r < n; r++) {
+          const l = byLength.pos[r]! / TWO32;
+          const longer = n - r; // on [prev, l], F(x) = shorter + longer·x
+          if (l > prev) integral += ((1 - shorter - longer * prev) ** PROBES - Math.max(0, 1 - shorter - longer * l) ** PROBES) / (longer * PROBES);
+          bySlot[byLength.owner[r]!] += PROBES * integral;
+          shorter += l;
+          prev = l;
+        }
       }
     }
     const out = new Map<string, number>();
@@ -329,51 +272,6 @@ function checkPointsPerWeight(p: number | undefined): number {
   const q = p ?? DEFAULT_POINTS_PER_WEIGHT;
   if (!Number.isInteger(q) || q < 1) throw new Error(`pointsPerWeight must be a positive integer, got ${q}`);
   return q;
-}
-
-/** Buckets of 4–8 points: a lookup's scan stays within a cache line, and the index is ≤ 1 word per 4 points. */
-function indexBits(points: number): number {
-  return Math.min(24, Math.max(1, Math.floor(Math.log2(Math.max(1, points))) - 2));
-}
-
-/** The index a ring of these sorted positions looks them up with. */
-export function indexFor(pos: Uint32Array): Uint32Array {
-  return prefixIndex(pos, indexBits(pos.length));
-}
-
-/** The prefix index over sorted positions: index[b] = the number of points whose top `bits` are < b. */
-function prefixIndex(pos: Uint32Array, bits: number): Uint32Array {
-  const index = new Uint32Array((1 << bits) + 1);
-  const shift = 32 - bits;
-  for (let i = 0; i < pos.length; i++) index[(pos[i]! >>> shift) + 1]!++;
-  for (let b = 1; b < index.length; b++) index[b]! += index[b - 1]!;
-  return index;
-}
-
-/** The old index moved by the points that left (`removed` indices into `oldPos`) and joined (`added`, sorted). */
-function shiftedIndex(old: Uint32Array, shift: number, oldPos: Uint32Array, removed: Int32Array, added: Uint32Array): Uint32Array {
-  const index = old.slice();
-  const first = Math.min(removed.length ? oldPos[removed[0]!]! >>> shift : index.length, added.length ? added[0]! >>> shift : index.length);
-  let delta = 0;
-  let a = 0;
-  let r = 0;
-  for (let b = first + 1; b < index.length; b++) {
-    while (a < added.length && added[a]! >>> shift < b) (delta++, a++);
-    while (r < removed.length && oldPos[removed[r]!]! >>> shift < b) (delta--, r++);
-    index[b]! += delta;
-  }
-  return index;
-}
-
-function lowerBound(a: Uint32Array, p: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const m = (lo + hi) >>> 1;
-    if (a[m]! < p) lo = m + 1;
-    else hi = m;
-  }
-  return lo;
 }
 
 /** Unsorted points of the given instances: slot `slots[k]` for `ids[k]`. */
@@ -395,11 +293,13 @@ function pointsOf(ids: readonly string[], weights: Uint32Array, q: number, slots
   return { pos, owner };
 }
 
-/** Every member's points, sorted: member k has slot k. Pure, so a worker thread can run it. */
-export function buildPoints(ids: readonly string[], weights: Uint32Array, q: number): SortedPoints {
-  return sortPoints(
-    pointsOf(ids, weights, q, ids.map((_, k) => k)),
-    ids,
+/** Every member's points, sorted and cut into chunks: member k has slot k. Pure, so a worker thread can run it. */
+export function buildPoints(ids: readonly string[], weights: Uint32Array, q: number): PointParts {
+  return chunkParts(
+    sortPoints(
+      pointsOf(ids, weights, q, ids.map((_, k) => k)),
+      ids,
+    ),
   );
 }
 
@@ -449,45 +349,4 @@ function radixSort(p: SortedPoints): SortedPoints {
 
 function compareIdentity(a: string, b: string): number {
   return Buffer.compare(identityBytes(a), identityBytes(b));
-}
-
-/**
- * The old points minus those at `removed` (ascending indices) plus `added`
- * (sorted), in ring order. Runs of untouched points are block copies.
- */
-function mergePoints(old: SortedPoints, oldIds: readonly (string | undefined)[], removed: Int32Array, added: SortedPoints, ids: readonly (string | undefined)[]): SortedPoints {
-  const n = old.pos.length;
-  const total = n - removed.length + added.pos.length;
-  if (total === 0) return EMPTY;
-  const pos = new Uint32Array(total);
-  const owner = new Uint32Array(total);
-  // where each added point goes among the old ones: after every old point before it in ring order
-  const insertAt = new Int32Array(added.pos.length);
-  for (let k = 0; k < added.pos.length; k++) {
-    const p = added.pos[k]!;
-    let i = lowerBound(old.pos, p);
-    while (i < n && old.pos[i] === p && compareIdentity(oldIds[old.owner[i]!]!, ids[added.owner[k]!]!) < 0) i++;
-    insertAt[k] = i;
-  }
-  let o = 0;
-  let w = 0;
-  let r = 0;
-  let k = 0;
-  for (;;) {
-    const stop = Math.min(r < removed.length ? removed[r]! : n, k < insertAt.length ? insertAt[k]! : n);
-    if (stop > o) {
-      pos.set(old.pos.subarray(o, stop), w);
-      owner.set(old.owner.subarray(o, stop), w);
-      w += stop - o;
-      o = stop;
-    }
-    if (k < insertAt.length && insertAt[k] === o) {
-      pos[w] = added.pos[k]!;
-      owner[w++] = added.owner[k++]!;
-    } else if (r < removed.length && removed[r] === o) {
-      o++;
-      r++;
-    } else if (o >= n) break;
-  }
-  return { pos, owner };
 }

@@ -95,6 +95,38 @@ describe("Ring v2 (multi-probe)", () => {
     expect(c.members().sort((x, y) => x.id.localeCompare(y.id))).toEqual(a.members().sort((x, y) => x.id.localeCompare(y.id)));
   });
 
+  it("grown and shrunk one change at a time through several chunkings, it equals the ring built at once", () => {
+    let seed = 11;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const live = new Map<string, number>();
+    let ring = Ring.empty();
+    const ks = keys(1500);
+    const check = () => {
+      const built = Ring.build([...live].map(([id, weight]) => ({ id, weight })));
+      expect(ring.pointCount).toBe(built.pointCount);
+      expect(owners(ring, ks)).toEqual(owners(built, ks));
+      for (const k of ks.slice(0, 30)) expect(ring.successors(k, 5)).toEqual(built.successors(k, 5));
+    };
+    // up to ~64,000 points (16 chunks), then back down to a few: every change goes through the chunks it touches
+    for (let step = 0; step < 4000; step++) {
+      const id = `m${Math.floor(rand() * 4000)}`;
+      const growing = step < 3000;
+      if (live.has(id) && (!growing || rand() < 0.2)) {
+        live.delete(id);
+        ring = ring.without(id);
+      } else if (growing) {
+        const w = 1 + Math.floor(rand() * 2);
+        live.set(id, w);
+        ring = rand() < 0.1 ? ring.change([{ id, weight: w }, { id: `${id}x`, weight: 1 }], [`${id}x`]) : ring.with({ id, weight: w });
+      }
+      if (step % 500 === 499) check();
+    }
+    const batch = [...live.keys()].slice(0, Math.floor(live.size * 0.9));
+    ring = ring.change([], batch);
+    for (const id of batch) live.delete(id);
+    check();
+  });
+
   it("gives the same owners in another process", () => {
     const ms = members(10);
     const ks = keys(1000);

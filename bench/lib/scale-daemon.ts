@@ -4,7 +4,7 @@
 // to its target; one that misses it says so. Bounded: about 4–6 minutes.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { openSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server as TcpServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -63,9 +63,10 @@ async function startDaemon(args: string[]): Promise<Daemon> {
 
 function spawnDaemon(args: string[], port: number): Daemon {
   const spawnedAt = performance.now();
-  // SCALE_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemons
+  // SCALE_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemons; with "--trace-gc",
+  // SCALE_DAEMON_STDOUT=FILE keeps what they print (GC pauses)
   const nodeArgs = process.env.SCALE_DAEMON_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--dns", `127.0.0.1:${port}`, "--log-format", "json", "--log-level", "info", ...unlimited, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--dns", `127.0.0.1:${port}`, "--log-format", "json", "--log-level", "info", ...unlimited, ...args], { stdio: ["ignore", process.env.SCALE_DAEMON_STDOUT ? openSync(process.env.SCALE_DAEMON_STDOUT, "a") : "ignore", "pipe"] });
   children.add(proc);
   const logs: string[] = [];
   let buf = "";

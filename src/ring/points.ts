@@ -33,7 +33,7 @@ export interface At {
   i: number;
 }
 
-const POINTS_PER_CHUNK = 4096;
+const POINTS_PER_CHUNK = 1024;
 const EMPTY_CHUNK: Chunk = { pos: new Uint32Array(0), owner: new Uint32Array(0), index: new Uint32Array(3), shift: 31 };
 
 function chunkBitsFor(points: number): number {

@@ -222,6 +222,7 @@ class Relay {
       if (!this.open) return void c.destroy();
       const up = connect(this.target, "127.0.0.1");
       for (const s of [c, up]) {
+        s.setNoDelay(true); // as the daemon's own gRPC connection does: with Nagle, every small request waited for a delayed ACK
         this.sockets.add(s);
         s.on("error", () => undefined);
         s.once("close", () => {
@@ -249,7 +250,7 @@ class Relay {
 }
 
 // ---- etcd: one member on loopback, its own data dir, ended by PID
-async function startEtcd(dir: string): Promise<{ url: string; port: number; proc: ChildProcess }> {
+export async function startEtcd(dir: string): Promise<{ url: string; port: number; proc: ChildProcess }> {
   const port = await freePort();
   const peer = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -270,7 +271,7 @@ async function startEtcd(dir: string): Promise<{ url: string; port: number; proc
   return { url, port, proc };
 }
 
-async function fillEtcd(client: Etcd3, prefix: string, n: number): Promise<void> {
+export async function fillEtcd(client: Etcd3, prefix: string, n: number): Promise<void> {
   const batch = 1000; // registrations: 2,000 keys, ~1 MB a transaction
   const write = async (start: number) => {
     const puts = scaleOps(start, Math.min(n, start + batch), 1).map((o) => {
@@ -507,6 +508,7 @@ async function cluster(dir: string, ring: Ring, log: (s: string) => void, figure
     figures.push({ figure: "compaction past b's revision: b let back → resync of 100,000 complete", measured: resyncLine ? `${f(resyncEnd)} ms (daemon's count: ${f(daemonMs)} ms); the new registration answered after ${f(seen)} ms` : `no resync logged within 30 s; the new registration ${Number.isNaN(seen) ? "never answered" : `answered after ${f(seen)} ms`}`, target: "≤ 5000 ms", met: resyncLine !== undefined && resyncEnd <= 5000 });
     figures.push({ figure: "… slowest plain query to b meanwhile (one every ~5 ms)", measured: `${f(slowest, 1)} ms over ${pings.length} queries, ${pingsLost} unanswered`, target: "≤ 10 ms", met: slowest <= 10 && pingsLost === 0 });
     notes.push(`compaction: UPDATE on a ${cx.rcode}; b logged "lost its place" ${lostLines}× and ${resyncLine ? "the end of the resync" : "no end of a resync"}.`);
+    if (!resyncLine) notes.push(`compaction: b's log meanwhile: ${b.logs.slice(logsBefore - 3).map((l) => `\`${l.slice(0, 300)}\``).join("; ")}`);
     log(`  compaction resync: ${f(resyncEnd)} ms (daemon ${f(daemonMs)}), slowest plain ${f(slowest, 1)} ms, ${pingsLost} lost`);
 
     // propagation: 500 registrations/s on a, every 4th polled on b until it answers, two clients browsing the big type

@@ -4,7 +4,8 @@
 // the revision `load` read, so each daemon's registry is a replica fed by the
 // watch, and what one daemon writes reaches the others.
 import { hostname } from "node:os";
-import { Etcd3, GRPCResourceExhastedError, Range, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from "cockatiel";
+import { Etcd3, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
 import { every, guarded, later } from "../guard.js";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
@@ -45,22 +46,24 @@ function remainingSeconds(e: StoreEntry): number | undefined {
 // Reading the prefix: the gRPC client takes replies up to a size (4 MiB by default), so
 // one range over ~10,000 registrations would fail and no daemon could start. It is
 // read in pages instead, sized from the bytes per key seen so far.
-/**
- * The first page, before any size is known (100 of the largest entries an UPDATE can
- * make, ~87 KB as JSON, still fit MAX_REPLY_BYTES), and the most keys in one page.
- */
+/** The first page of values, before any size is known. */
 const FIRST_PAGE_KEYS = 100;
 /**
- * At most this many keys in any page, whatever the last page's size said: 180 of the
- * largest entries (~87 KB) still fit MAX_REPLY_BYTES. A page over that limit must never
- * happen: etcd3 retries RESOURCE_EXHAUSTED, resets its connections and opens its circuit
- * breaker, so no smaller retry could follow (found in review: small hosts, then 2,000
- * large instances, and the daemon could not start).
+ * At most this many values in any page, whatever the last page's size said: 500 of the
+ * largest entries an UPDATE can make (~87 KB as JSON) still fit MAX_REPLY_BYTES. A page
+ * over that limit must never happen: etcd3 retries RESOURCE_EXHAUSTED, resets its
+ * connections and opens its circuit breaker, so no smaller retry could follow (found in
+ * review: small hosts, then 2,000 large instances, and the daemon could not start). 500
+ * also bounds the decoding done between two turns of the event loop (~4 ms).
  */
-const MAX_PAGE_KEYS = 180;
+const MAX_PAGE_KEYS = 500;
+/** Keys per keys-only page: decoding a reply of 50,000 took the event loop ~100 ms; 5,000 take ~10 ms. */
+const KEYS_PAGE = 5_000;
+/** Value pages asked for together: each is a bounded range, cheap for etcd, and the round trips overlap. */
+const PAGES_AT_ONCE = 8;
 /** What a page aims at; the client's receive limit (below) leaves room for a page whose entries run larger than the last one's. */
 const PAGE_TARGET_BYTES = 1 << 20;
-const MAX_REPLY_BYTES = 16 << 20;
+const MAX_REPLY_BYTES = 64 << 20;
 
 const HEARTBEAT_INTERVAL_MS = 2000;
 /**
@@ -81,7 +84,10 @@ const HEARTBEAT_LEASE_SECONDS = 30;
 /** The prefix as of one revision: each entry with its mod revision (what a resync compares), and how it was read. */
 interface PrefixSnapshot {
   revision: string;
-  entries: Map<string, { entry: StoreEntry; modRevision: string }>;
+  /** Every key's mod revision: what the replica knows once it follows from `revision`. */
+  known: Map<string, string>;
+  /** The entries read, decoded: all of them, or with `unlessKnown` those whose mod revision differs. */
+  entries: Map<string, StoreEntry>;
   pages: number;
   bytes: number;
 }
@@ -95,7 +101,7 @@ export class EtcdStore extends CommitStore {
   private revision = "0";
   private readonly watchers = new Set<Watcher>();
   /** Keys this replica holds (from load and the watch) with their mod revision, so a resync can tell what went away or changed. */
-  private readonly known = new Map<string, string>();
+  private known = new Map<string, string>();
   private connected = true;
   /** Since when etcd has been out of reach, and when that was last logged (the watch reports each failed reconnect). */
   private outage: { since: number; loggedAt: number; reconnects: number } | undefined;
@@ -120,8 +126,12 @@ export class EtcdStore extends CommitStore {
     this.client = new Etcd3({
       hosts: this.hosts,
       dialTimeout: 3000,
-      grpcOptions: { "grpc.max_receive_message_length": MAX_REPLY_BYTES },
-      faultHandling: { watchBackoff: new WatchBackoff() },
+      // reconnects as the watch does (250 ms doubling to 2 s): gRPC's own backoff grows to 2 minutes,
+      // and a replica cut off for a few seconds then waited 5 s more after etcd was back
+      grpcOptions: { "grpc.max_receive_message_length": MAX_REPLY_BYTES, "grpc.initial_reconnect_backoff_ms": 250, "grpc.max_reconnect_backoff_ms": 2000 },
+      // etcd3's own breaker, after 3 failures, refuses every call for 5 s: etcd back, the replica
+      // still waited that long to read again. 1 s, like the reconnects.
+      faultHandling: { watchBackoff: new WatchBackoff(), host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) },
       ...(tls ? { credentials: { rootCertificate: tls.ca, ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}) } } : {}),
       ...(options.auth ? { auth: options.auth } : {}),
     });
@@ -214,10 +224,9 @@ export class EtcdStore extends CommitStore {
     const started = Date.now();
     const read = await this.readPrefix();
     this.log?.info({ etcd: this.hosts.join(","), prefix: this.options.prefix, entries: read.entries.size, pages: read.pages, bytes: read.bytes, revision: read.revision, ms: Date.now() - started }, "etcd prefix read");
-    this.known.clear();
-    for (const [k, r] of read.entries) this.known.set(k, r.modRevision);
+    this.known = read.known;
     this.revision = read.revision;
-    return new Map([...read.entries].map(([k, r]) => [k, r.entry]));
+    return read.entries;
   }
 
   /**
@@ -226,10 +235,10 @@ export class EtcdStore extends CommitStore {
    * that the watch can follow from. A page whose revision was compacted away meanwhile
    * starts the read over.
    */
-  private async readPrefix(): Promise<PrefixSnapshot> {
+  private async readPrefix(unlessKnown?: ReadonlyMap<string, string>): Promise<PrefixSnapshot> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.readPages();
+        return await this.readPages(unlessKnown);
       } catch (e) {
         const message = (e as Error).message.replace(/\s+/g, " ").trim();
         if (attempt < 3 && /compacted/.test(message)) continue;
@@ -239,41 +248,76 @@ export class EtcdStore extends CommitStore {
     }
   }
 
-  private async readPages(): Promise<PrefixSnapshot> {
+  /**
+   * Every key with its mod revision first (keys only), then the values in
+   * ranges that end where each page does: of every key, or with `unlessKnown`
+   * only of those whose mod revision differs from what the replica holds (a
+   * resync after a compaction fetches and decodes what changed, not 40 MB).
+   * etcd counts the rest of the range on every request with a limit, so
+   * paging 200,000 entries 180 at a time cost O(n²): 23 s to start, 32 s to
+   * resync; bounded ranges cost what they hold.
+   */
+  private async readPages(unlessKnown?: ReadonlyMap<string, string>): Promise<PrefixSnapshot> {
     const end = Range.prefix(this.options.prefix).end;
+    const keys: Buffer[] = [];
+    const known = new Map<string, string>();
+    const wanted: number[] = []; // indices into keys whose values are to be read
     let start = Buffer.from(this.options.prefix);
     let revision: string | undefined;
-    let limit = FIRST_PAGE_KEYS;
     let pages = 0;
-    let bytes = 0;
-    const entries: PrefixSnapshot["entries"] = new Map();
     for (;;) {
-      const page = this.client.getAll().inRange({ start, end }).limit(limit);
-      let res;
-      try {
-        res = await (revision === undefined ? page : page.revision(revision)).exec();
-      } catch (e) {
-        // a page over even the raised limit: fewer keys (the client has retried it already)
-        if (e instanceof GRPCResourceExhastedError && limit > 1) {
-          limit = Math.max(1, limit >> 2);
-          continue;
-        }
-        throw e;
-      }
+      const res = await this.client.kv.range({ key: start, range_end: end, limit: KEYS_PAGE, keys_only: true, ...(revision !== undefined ? { revision } : {}) });
       revision ??= String(res.header.revision);
       pages++;
-      let pageBytes = 0;
       for (const kv of res.kvs) {
-        pageBytes += kv.key.length + kv.value.length;
         const key = kv.key.toString().slice(this.options.prefix.length);
-        if (!key.startsWith("meta/")) entries.set(key, { entry: this.decode(kv), modRevision: String(kv.mod_revision) });
+        if (key.startsWith("meta/")) continue;
+        const modRevision = String(kv.mod_revision);
+        known.set(key, modRevision);
+        if (unlessKnown?.get(key) !== modRevision) wanted.push(keys.length);
+        keys.push(kv.key);
       }
-      bytes += pageBytes;
       const last = res.kvs.at(-1);
-      if (!res.more || !last) return { revision, entries, pages, bytes };
+      if (!res.more || !last) break;
       start = Buffer.concat([last.key, Buffer.from([0])]);
-      // the next page: as many keys as fit the target at this page's bytes per key
-      limit = Math.min(MAX_PAGE_KEYS, Math.max(1, Math.floor(PAGE_TARGET_BYTES / Math.max(1, pageBytes / res.kvs.length))));
+    }
+    let bytes = 0;
+    const entries = new Map<string, StoreEntry>();
+    // each page is taken in as it arrives, so the decoding is spread over turns of the event loop
+    const take = (kvs: readonly IKeyValue[]) => {
+      pages++;
+      for (const kv of kvs) {
+        bytes += kv.key.length + kv.value.length;
+        const key = kv.key.toString().slice(this.options.prefix.length);
+        if (key.startsWith("meta/")) continue;
+        if (unlessKnown?.get(key) !== String(kv.mod_revision)) entries.set(key, this.decode(kv));
+      }
+    };
+    let limit = FIRST_PAGE_KEYS;
+    for (let w = 0; w < wanted.length; ) {
+      // a few pages at once, each as many keys as fit the target at the bytes per key seen so far; a
+      // page runs from one wanted key to the last within its size, unwanted ones between included
+      const ranges: [number, number][] = [];
+      for (let k = 0, count = w === 0 ? 1 : PAGES_AT_ONCE; k < count && w < wanted.length; k++) {
+        const from = wanted[w]!;
+        while (w + 1 < wanted.length && wanted[w + 1]! - from < limit) w++;
+        ranges.push([from, wanted[w++]! + 1]);
+      }
+      await Promise.all(ranges.map(async ([from, to]) => take(await this.readRange(keys, from, to, end, revision!))));
+      limit = Math.min(MAX_PAGE_KEYS, Math.max(1, Math.floor(PAGE_TARGET_BYTES / Math.max(1, bytes / Math.max(1, entries.size)))));
+    }
+    return { revision: revision!, known, entries, pages, bytes };
+  }
+
+  /** keys[from, to) with their values, as of `revision`; halved until a part fits the reply limit. */
+  private async readRange(keys: readonly Buffer[], from: number, to: number, end: Buffer, revision: string): Promise<IKeyValue[]> {
+    try {
+      const res = await this.client.getAll().inRange({ start: keys[from]!, end: to < keys.length ? keys[to]! : end }).revision(revision).exec();
+      return res.kvs;
+    } catch (e) {
+      if (!(e instanceof GRPCResourceExhastedError) || to - from < 2) throw e;
+      const mid = (from + to) >> 1;
+      return [...(await this.readRange(keys, from, mid, end, revision)), ...(await this.readRange(keys, mid, to, end, revision))];
     }
   }
 
@@ -371,18 +415,18 @@ export class EtcdStore extends CommitStore {
       this.resyncing ??= { since: Date.now(), attempts: 0 };
       if (this.resyncing.attempts++ === 0) this.log?.warn({ ...where, entries: this.known.size }, "etcd watch lost its place (compaction): reading the replica again in full; not ready until done");
       try {
-        const read = await this.readPrefix();
+        // only what changed is decoded: a compaction usually leaves most entries as they were
+        const read = await this.readPrefix(this.known);
         if (stopped) return;
         const ops: StoreOp[] = [];
-        for (const [key, r] of read.entries) if (this.known.get(key) !== r.modRevision) ops.push({ op: "put", key, entry: r.entry });
-        for (const key of this.known.keys()) if (!read.entries.has(key)) ops.push({ op: "delete", key });
+        for (const [key, entry] of read.entries) ops.push({ op: "put", key, entry });
+        for (const key of this.known.keys()) if (!read.known.has(key)) ops.push({ op: "delete", key });
         // the registry first: if that fails, the next try still compares against what it holds
         if (ops.length > 0) listener(ops);
-        this.known.clear();
-        for (const [key, r] of read.entries) this.known.set(key, r.modRevision);
+        this.known = read.known;
         this.revision = read.revision;
         this.log?.info(
-          { ...where, entries: read.entries.size, changed: ops.filter((o) => o.op === "put").length, removed: ops.filter((o) => o.op === "delete").length, pages: read.pages, bytes: read.bytes, ms: Date.now() - this.resyncing.since, attempts: this.resyncing.attempts },
+          { ...where, entries: read.known.size, changed: ops.filter((o) => o.op === "put").length, removed: ops.filter((o) => o.op === "delete").length, pages: read.pages, bytes: read.bytes, ms: Date.now() - this.resyncing.since, attempts: this.resyncing.attempts },
           "etcd replica read again in full: following the shared registry",
         );
         this.resyncing = undefined;

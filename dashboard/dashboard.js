@@ -29,7 +29,7 @@ function colorOf(name) {
   return state.colors.get(name);
 }
 
-const percent = (x) => `${(x * 100).toFixed(1)} %`;
+const percent = (x) => (x === undefined ? "…" : `${(x * 100).toFixed(1)} %`);
 
 async function refreshHealth() {
   try {
@@ -129,6 +129,7 @@ async function refreshRing() {
   const shares = Object.entries(ring.shares).sort((a, b) => b[1] - a[1]);
   $("legend").replaceChildren(
     ...shares.map(([name, share]) => el("li", { "data-instance": name }, el("span", { class: "swatch", style: `background:${colorOf(name)}`, "aria-hidden": "true" }), `${name}: ${percent(share)}`)),
+    ...(ring.instances > shares.length ? [el("li", {}, `the ${ring.instances - shares.length} others: less`)] : []),
   );
 }
 
@@ -148,7 +149,7 @@ async function findOwner(ev) {
 function describe(e) {
   if (e.event === "instance") return `${e.op} ${e.instance.name} (${e.type}, ${e.instance.source})`;
   if (e.event === "host") return `${e.op} host ${e.host.name} ${e.host.addresses.join(" ")}`;
-  if (e.event === "ring") return `ring of ${e.type}: ${Object.keys(e.shares).length} instances`;
+  if (e.event === "ring") return `ring of ${e.type}: ${e.instances ?? Object.keys(e.shares).length} instances`;
   return e.event;
 }
 

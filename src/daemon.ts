@@ -20,7 +20,7 @@ import { WatchHub } from "./frontends/http/watch.js";
 import { DaemonMetrics } from "./metrics.js";
 import { DEFAULT_ALLOW_UPDATE, sourceMatcher } from "./update/policy.js";
 import { domainKey, Registry } from "./registry/registry.js";
-import { workerRingBuilder } from "./ring/aside.js";
+import { workerRingAside } from "./ring/aside.js";
 import { loadServicesFile } from "./registry/services-file.js";
 import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
@@ -62,8 +62,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   checkKeysNamed(keys, config.adminKeys, "--admin-key");
   const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
   const store = deps.store ?? (await openStore(config.store, log));
-  const rings = workerRingBuilder();
-  const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, buildAside: rings.build } });
+  const rings = workerRingAside();
+  const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, aside: rings } });
   await registry.open();
   if (services) {
     registry.loadStatic(services.instances, services.hosts);

@@ -5,7 +5,7 @@
 import { reportInternalError } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
-import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingBuilder, type RingMember, type RingOptions } from "../ring/ring.js";
+import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
@@ -52,15 +52,17 @@ export { domainKey, hostKey, hostStoreKey, instanceId, instanceKey, instanceStor
 export interface RegistryOptions {
   clock: Clock;
   store: Store;
-  /** `buildAside`: where big rings are built (the daemon: a worker thread); without it every ring is built inline. */
-  ring?: RingOptions & { buildAside?: RingBuilder };
+  /** `aside`: where big rings are built and their shares computed (the daemon: a worker thread); without it, inline. */
+  ring?: RingOptions & { aside?: RingWorkAside };
 }
 
 export class Registry implements RegistryView {
   private readonly clock: Clock;
   private readonly store: Store;
   private readonly ringOptions: RingOptions;
-  private readonly buildAside: RingBuilder | undefined;
+  private readonly aside: RingWorkAside | undefined;
+  /** Shares being computed aside, by ring: asked twice, computed once. */
+  private readonly sharesUnderWay = new WeakMap<Ring, Promise<ReadonlyMap<string, number>>>();
   /** Every registration by store key: the source of truth the scopes are derived from. */
   private readonly instanceRecords = new Map<string, Instance>();
   private readonly hostRecords = new Map<string, Host>();
@@ -85,7 +87,7 @@ export class Registry implements RegistryView {
     this.clock = options.clock;
     this.store = options.store;
     this.ringOptions = { ...(options.ring?.pointsPerWeight !== undefined ? { pointsPerWeight: options.ring.pointsPerWeight } : {}) };
-    this.buildAside = options.ring?.buildAside;
+    this.aside = options.ring?.aside;
     this.serialNumber = this.clockSerial();
   }
 
@@ -434,6 +436,25 @@ export class Registry implements RegistryView {
     return out;
   }
 
+  /** The exact share of each instance of the type's ring in `domain`: a big ring's computed aside, once per ring. */
+  shares(type: ServiceType, domain = LOCAL_DOMAIN): Promise<ReadonlyMap<string, number>> {
+    const ring = this.ring(type, domain);
+    const known = ring.knownShares();
+    if (known) return Promise.resolve(known);
+    if (!this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return Promise.resolve(ring.shares());
+    let p = this.sharesUnderWay.get(ring);
+    if (!p) this.sharesUnderWay.set(ring, (p = this.aside.shares(ring)));
+    return p;
+  }
+
+  /** The shares if they are at hand (a small ring's are computed now); a big ring's are started aside and come later. */
+  sharesIfKnown(type: ServiceType, domain = LOCAL_DOMAIN): ReadonlyMap<string, number> | undefined {
+    const ring = this.ring(type, domain);
+    if (ring.knownShares() || !this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return ring.shares();
+    this.shares(type, domain).catch((err: unknown) => reportInternalError("ring shares", err));
+    return undefined;
+  }
+
   /** Types whose first ring is still being built: their `_hash` names cannot be answered yet. */
   ringsBuilding(): number {
     let n = 0;
@@ -459,12 +480,12 @@ export class Registry implements RegistryView {
   private currentRing(s: TypeState): Ring | undefined {
     if (s.building || (s.ring && s.ringStale.size === 0)) return s.ring;
     if (!s.ring) {
-      if (this.buildAside && this.pointsOf(s, s.instances.keys(), s.instances.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
+      if (this.aside && this.pointsOf(s, s.instances.keys(), s.instances.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
       s.ring = Ring.build(this.members(s), this.ringOptions);
       s.ringStale.clear();
       return s.ring;
     }
-    if (this.buildAside && this.pointsOf(s, s.ringStale, s.ringStale.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
+    if (this.aside && this.pointsOf(s, s.ringStale, s.ringStale.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
     const add: RingMember[] = [];
     const remove: string[] = [];
     for (const id of s.ringStale) {
@@ -502,7 +523,7 @@ export class Registry implements RegistryView {
       ids.push(id);
       weights.push(inst.weight);
     }
-    this.buildAside!(ids, weights, this.ringOptions).then(
+    this.aside!.build(ids, weights, this.ringOptions).then(
       (ring) => {
         s.ring = ring;
         s.building = false;

@@ -1,36 +1,37 @@
-// Builds big rings in a worker thread, so that a ring of 100,000 instances
-// (~200 ms of hashing and sorting) never holds up the queries answered on the
-// main thread. The worker only computes arrays; the ring is made here around
-// them, with no copy (the buffers are transferred). The members go over in
-// slices, one per turn of the event loop: copying 100,000 names into one
-// message would itself hold queries up for ~10 ms.
+// Ring work too big for the thread that answers queries, done in a worker
+// thread: building a ring of 100,000 instances (~200 ms of hashing and
+// sorting) and computing its exact shares (~100 ms). The worker only computes
+// arrays; they come back without a copy (the buffers are transferred). A
+// build's members go over in slices, one per turn of the event loop: copying
+// 100,000 names into one message would itself hold queries up for ~10 ms.
 import { Worker } from "node:worker_threads";
 import { guarded, sleep } from "../guard.js";
-import { DEFAULT_POINTS_PER_WEIGHT, Ring, type PointParts, type RingBuilder } from "./ring.js";
+import { DEFAULT_POINTS_PER_WEIGHT, Ring, type PointParts, type RingBuilder, type SortedPoints } from "./ring.js";
 
-/** To the worker: a slice of a job's members; the last slice (`last`) starts the build. */
-export interface BuildRequest {
-  job: number;
-  ids: readonly string[];
-  weights: readonly number[];
-  last: boolean;
-  pointsPerWeight: number;
-}
+/** To the worker: a slice of a build's members (the last one starts it), or the points to compute shares of. */
+export type AsideRequest =
+  | { kind: "build"; job: number; ids: readonly string[]; weights: readonly number[]; last: boolean; pointsPerWeight: number }
+  | { kind: "shares"; job: number; pts: SortedPoints; slots: number };
 
-export type BuildReply = { job: number; weights: Uint32Array; parts: PointParts } | { job: number; error: string };
+export type AsideReply =
+  | { kind: "build"; job: number; weights: Uint32Array; parts: PointParts }
+  | { kind: "shares"; job: number; bySlot: Float64Array }
+  | { kind: "error"; job: number; error: string };
 
-export interface AsideBuilder {
+export interface RingAside {
   build: RingBuilder;
+  /** The ring's exact shares, computed aside (and kept by the ring). */
+  shares(ring: Ring): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 
 const SLICE = 8192;
 
-/** One worker thread, started on the first build; jobs run in order. A worker that dies fails its jobs and is started anew. */
-export function workerRingBuilder(): AsideBuilder {
+/** One worker thread, started on first use; jobs run in order. A worker that dies fails its jobs and is started anew. */
+export function workerRingAside(): RingAside {
   let worker: Worker | undefined;
   let nextJob = 0;
-  const pending = new Map<number, { ids: readonly string[]; pointsPerWeight: number; resolve: (r: Ring) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { resolve: (r: AsideReply) => void; reject: (e: Error) => void }>();
 
   const failAll = (err: Error) => {
     for (const p of pending.values()) p.reject(err);
@@ -39,45 +40,58 @@ export function workerRingBuilder(): AsideBuilder {
   };
 
   const start = (): Worker => {
-    const w = new Worker(new URL("./build-worker.js", import.meta.url));
-    w.unref(); // a build under way does not keep a stopping daemon alive
+    const w = new Worker(new URL("./aside-worker.js", import.meta.url));
+    w.unref(); // work under way does not keep a stopping daemon alive
     w.on(
       "message",
-      guarded("ring build reply", (reply: BuildReply) => {
+      guarded("ring worker reply", (reply: AsideReply) => {
         const p = pending.get(reply.job);
         if (!p) return;
         pending.delete(reply.job);
-        if ("error" in reply) p.reject(new Error(`ring build: ${reply.error}`));
-        else p.resolve(Ring.fromParts(p.ids, reply.weights, reply.parts, { pointsPerWeight: p.pointsPerWeight }));
+        if (reply.kind === "error") p.reject(new Error(`ring worker: ${reply.error}`));
+        else p.resolve(reply);
       }),
     );
-    w.on("error", guarded("ring build worker error", (err: Error) => failAll(err)));
-    w.on("exit", guarded("ring build worker exit", (code: number) => w === worker && failAll(new Error(`ring build worker exited (${code})`))));
+    w.on("error", guarded("ring worker error", (err: Error) => failAll(err)));
+    w.on("exit", guarded("ring worker exit", (code: number) => w === worker && failAll(new Error(`ring worker exited (${code})`))));
     return w;
   };
 
+  const job = (send: (w: Worker, job: number) => Promise<void> | void): Promise<AsideReply> => {
+    const id = nextJob++;
+    const done = new Promise<AsideReply>((resolve, reject) => pending.set(id, { resolve, reject }));
+    worker ??= start();
+    void send(worker, id);
+    return done;
+  };
+
   return {
-    build(ids, weights, options) {
+    async build(ids, weights, options) {
       const pointsPerWeight = options.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT;
-      const job = nextJob++;
-      const done = new Promise<Ring>((resolve, reject) => pending.set(job, { ids, pointsPerWeight, resolve, reject }));
-      worker ??= start();
-      const w = worker;
-      void (async () => {
+      const reply = await job(async (w, id) => {
         for (let at = 0; at < ids.length || at === 0; at += SLICE) {
           if (at > 0) await sleep(0);
           if (w !== worker) return; // died or closed meanwhile: the job has failed already
-          const last = at + SLICE >= ids.length;
-          const req: BuildRequest = { job, ids: ids.slice(at, at + SLICE), weights: weights.slice(at, at + SLICE), last, pointsPerWeight };
+          const req: AsideRequest = { kind: "build", job: id, ids: ids.slice(at, at + SLICE), weights: weights.slice(at, at + SLICE), last: at + SLICE >= ids.length, pointsPerWeight };
           w.postMessage(req);
         }
-      })();
-      return done;
+      });
+      if (reply.kind !== "build") throw new Error("ring worker: a reply of the wrong kind");
+      return Ring.fromParts(ids, reply.weights, reply.parts, { pointsPerWeight });
+    },
+    async shares(ring) {
+      const { pts, slots } = ring.flatPoints();
+      const reply = await job((w, id) => {
+        const req: AsideRequest = { kind: "shares", job: id, pts, slots };
+        w.postMessage(req, [pts.pos.buffer as ArrayBuffer, pts.owner.buffer as ArrayBuffer]);
+      });
+      if (reply.kind !== "shares") throw new Error("ring worker: a reply of the wrong kind");
+      return ring.adoptShares(reply.bySlot);
     },
     async close() {
       const w = worker;
       worker = undefined;
-      failAll(new Error("ring builder closed"));
+      failAll(new Error("ring worker closed"));
       await w?.terminate();
     },
   };

@@ -26,6 +26,12 @@ export interface RingOptions {
 export const DEFAULT_POINTS_PER_WEIGHT = 16;
 /** Builds a ring of these members (ids[k] with weights[k]) somewhere other than the caller's thread (src/ring/aside.ts). */
 export type RingBuilder = (ids: readonly string[], weights: readonly number[], options: RingOptions) => Promise<Ring>;
+
+/** Ring work done off the caller's thread: building, and computing exact shares (src/ring/aside.ts). */
+export interface RingWorkAside {
+  build: RingBuilder;
+  shares(ring: Ring): Promise<Map<string, number>>;
+}
 /** Probes per key (docs/hash.md `K`): the busiest share stays within about 1/K of the mean. */
 export const PROBES = 21;
 export const MAX_WEIGHT = 65535;
@@ -274,41 +280,61 @@ export class Ring {
   }
 
   /**
-   * The exact fraction of keys each instance owns. With probes independent
-   * and uniform, a probe's distance to its successor has CDF F(x) = Σ min(x, L)
-   * over the arcs L, and the point ending arc L wins K·∫₀ᴸ (1 − F(x))^(K−1) dx
-   * of the keys. One pass over the arcs sorted by length; computed once per ring.
+   * The exact fraction of keys each instance owns (see `sharesBySlot`),
+   * computed once per ring. A big ring's are better computed aside: from
+   * `flatPoints()` by `sharesBySlot` elsewhere, then `adoptShares`.
    */
   shares(): Map<string, number> {
-    if (this.shareCache) return this.shareCache;
-    const n = this.pts.size;
-    const bySlot = new Float64Array(this.slots.length);
-    if (n > 0) {
-      const { pos, owner } = this.pts.toSorted();
-      if (n === 1) bySlot[owner[0]!] = 1;
-      else {
-        const arc = new Uint32Array(n);
-        for (let i = 1; i < n; i++) arc[i] = pos[i]! - pos[i - 1]!;
-        arc[0] = (pos[0]! - pos[n - 1]!) >>> 0;
-        const byLength = radixSort({ pos: arc, owner });
-        let integral = 0; // ∫₀ˣ (1 − F)^(K−1) up to the current length x
-        let shorter = 0; // Σ of the arcs shorter than x
-        let prev = 0;
-        for (let r = 0; r < n; r++) {
-          const l = byLength.pos[r]! / TWO32;
-          const longer = n - r; // on [prev, l], F(x) = shorter + longer·x
-          if (l > prev) integral += ((1 - shorter - longer * prev) ** PROBES - Math.max(0, 1 - shorter - longer * l) ** PROBES) / (longer * PROBES);
-          bySlot[byLength.owner[r]!] += PROBES * integral;
-          shorter += l;
-          prev = l;
-        }
-      }
-    }
+    return this.shareCache ?? this.adoptShares(sharesBySlot(this.pts.toSorted(), this.slots.length));
+  }
+
+  /** The shares, if they have been computed. */
+  knownShares(): Map<string, number> | undefined {
+    return this.shareCache;
+  }
+
+  /** Its points in two flat arrays (a copy, to hand over) and its number of slots: what `sharesBySlot` takes. */
+  flatPoints(): { pts: SortedPoints; slots: number } {
+    return { pts: this.pts.toSorted(), slots: this.slots.length };
+  }
+
+  /** Shares computed elsewhere by `sharesBySlot(flatPoints())`: kept as this ring's. */
+  adoptShares(bySlot: Float64Array): Map<string, number> {
     const out = new Map<string, number>();
     this.slots.forEach((m, slot) => out.set(m.id, bySlot[slot]!));
     this.shareCache = out;
     return out;
   }
+}
+
+/**
+ * The exact fraction of keys each slot owns. With probes independent and
+ * uniform, a probe's distance to its successor has CDF F(x) = Σ min(x, L)
+ * over the arcs L, and the point ending arc L wins K·∫₀ᴸ (1 − F(x))^(K−1) dx
+ * of the keys: one pass over the arcs sorted by length. Pure, so a worker
+ * thread can run it (a ring of 1.6 million points: ~100 ms).
+ */
+export function sharesBySlot({ pos, owner }: SortedPoints, slots: number): Float64Array {
+  const n = pos.length;
+  const bySlot = new Float64Array(slots);
+  if (n === 1) bySlot[owner[0]!] = 1;
+  if (n <= 1) return bySlot;
+  const arc = new Uint32Array(n);
+  for (let i = 1; i < n; i++) arc[i] = pos[i]! - pos[i - 1]!;
+  arc[0] = (pos[0]! - pos[n - 1]!) >>> 0;
+  const byLength = radixSort({ pos: arc, owner });
+  let integral = 0; // ∫₀ˣ (1 − F)^(K−1) up to the current length x
+  let shorter = 0; // Σ of the arcs shorter than x
+  let prev = 0;
+  for (let r = 0; r < n; r++) {
+    const l = byLength.pos[r]! / TWO32;
+    const longer = n - r; // on [prev, l], F(x) = shorter + longer·x
+    if (l > prev) integral += ((1 - shorter - longer * prev) ** PROBES - Math.max(0, 1 - shorter - longer * l) ** PROBES) / (longer * PROBES);
+    bySlot[byLength.owner[r]!] += PROBES * integral;
+    shorter += l;
+    prev = l;
+  }
+  return bySlot;
 }
 
 function checkPointsPerWeight(p: number | undefined): number {

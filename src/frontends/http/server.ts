@@ -239,7 +239,9 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     if (method === "GET" && what === "ring" && name === undefined) {
       const slices = Number(url.searchParams.get("slices") ?? "360");
       if (!Number.isInteger(slices) || slices < 1 || slices > 3600) throw new HttpError(400, "slices: an integer 1-3600");
-      return sendJson(res, 200, ringView(deps.registry, type, slices, domain?.key));
+      const top = Number(url.searchParams.get("shares") ?? "200");
+      if (!Number.isInteger(top) || top < 0 || top > 10_000) throw new HttpError(400, "shares: an integer 0-10000 (the busiest instances listed)");
+      return sendJson(res, 200, await ringView(deps.registry, type, slices, top, domain?.key));
     }
     if (method === "POST" && what === "instances" && name === undefined) {
       mustWrite(req);

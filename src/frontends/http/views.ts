@@ -2,6 +2,7 @@
 // Pure: the registry and the time in, views out.
 import { formatName, formatServiceType, type ServiceType } from "../../names.js";
 import { instanceId, type Registry } from "../../registry/registry.js";
+import { ringWeight } from "../../ring/ring.js";
 import { LOCAL_DOMAIN, whoOwns, type Host, type Instance, type Owner } from "../../registry/types.js";
 
 export interface InstanceView {
@@ -25,8 +26,8 @@ export interface InstanceView {
   domain?: string;
   /** Seconds until the lease ends; null for a permanent registration. */
   leaseRemainingSeconds: number | null;
-  /** Fraction of the type's ring this instance owns. */
-  share: number;
+  /** Fraction of the type's keys this instance owns; left out while a big ring's shares are still being computed. */
+  share?: number;
 }
 
 /** When "now" is, and which node this daemon is in a cluster (to tell its own registrations from its peers'). */
@@ -55,7 +56,7 @@ export function hostLabelText(host: readonly string[]): string {
   return host.length === 1 ? host[0]! : formatName(host);
 }
 
-export function instanceView(inst: Instance, share: number, ctx: ViewContext): InstanceView {
+export function instanceView(inst: Instance, share: number | undefined, ctx: ViewContext): InstanceView {
   const now = ctx.now;
   const peer = inst.writer !== undefined && inst.writer !== ctx.node;
   return {
@@ -72,7 +73,7 @@ export function instanceView(inst: Instance, share: number, ctx: ViewContext): I
     ...(inst.key !== undefined ? { key: inst.key } : {}),
     ...ownership(inst),
     leaseRemainingSeconds: remaining(inst.expiresAt, now),
-    share,
+    ...(share !== undefined ? { share } : {}),
   };
 }
 
@@ -80,14 +81,18 @@ export function hostView(h: Host, now: number): HostView {
   return { name: h.name, addresses: [...h.addresses], source: h.source, ...ownership(h), leaseRemainingSeconds: remaining(h.expiresAt, now) };
 }
 
-/** An instance's share of the ring it is on: its own domain's (one served everywhere: local.'s). */
-function shareOf(registry: Registry, type: ServiceType): (inst: Instance) => number {
-  const rings = new Map<string, ReadonlyMap<string, number>>();
+/**
+ * An instance's share of the ring it is on: its own domain's (one served
+ * everywhere: local.'s). A big ring's shares are computed aside: until they
+ * are, undefined.
+ */
+function shareOf(registry: Registry, type: ServiceType): (inst: Instance) => number | undefined {
+  const rings = new Map<string, ReadonlyMap<string, number> | undefined>();
   return (inst) => {
     const domain = inst.domain ?? LOCAL_DOMAIN;
-    let shares = rings.get(domain);
-    if (!shares) rings.set(domain, (shares = registry.ring(type, domain).shares()));
-    return shares.get(instanceId(inst.name)) ?? 0;
+    if (!rings.has(domain)) rings.set(domain, registry.sharesIfKnown(type, domain));
+    const shares = rings.get(domain);
+    return shares && (shares.get(instanceId(inst.name)) ?? 0);
   };
 }
 
@@ -164,14 +169,43 @@ export function ownerView(registry: Registry, type: ServiceType, key: string, su
   return { type: formatServiceType(type), key, owner: list[0] ?? null, successors: list };
 }
 
-/** The ring for a picture: each instance's share, and the owner of each of `slices` equal slices. */
-export function ringView(registry: Registry, type: ServiceType, slices: number, domain?: string): { type: string; shares: Record<string, number>; slices: (string | null)[] } {
+/** The ring as a user looks at it: how even it is, its busiest instances, and a picture in `slices` slices. */
+export interface RingView {
+  type: string;
+  instances: number;
+  points: number;
+  /** The highest and lowest share over the share its weight asks for (1 is exact). */
+  balance: { busiest: number; quietest: number };
+  /** The `shares` busiest instances and their shares: a list of 100,000 is no picture. */
+  shares: Record<string, number>;
+  slices: (string | null)[];
+}
+
+export async function ringView(registry: Registry, type: ServiceType, slices: number, topShares: number, domain?: string): Promise<RingView> {
   const ring = registry.ring(type, domain);
-  const names = new Map(registry.instances(type, domain).map((i) => [instanceId(i.name), i.name]));
-  const display = (id: string | undefined) => (id === undefined ? null : (names.get(id) ?? id));
+  const shares = await registry.shares(type, domain);
+  const members = ring.members();
+  const total = members.reduce((t, m) => t + ringWeight(m.weight), 0);
+  let busiest = 0;
+  let quietest = members.length > 0 ? Infinity : 0;
+  for (const m of members) {
+    const r = (shares.get(m.id) ?? 0) / (ringWeight(m.weight) / total);
+    busiest = Math.max(busiest, r);
+    quietest = Math.min(quietest, r);
+  }
+  // the busiest few without sorting 100,000 entries: the cut-off from a typed-array sort of the values
+  const values = Float64Array.from(shares.values()).sort();
+  const cutoff = values.length > topShares ? values[values.length - topShares]! : -Infinity;
+  const top = [...shares].filter(([, v]) => v >= cutoff).sort((a, b) => b[1] - a[1]).slice(0, topShares);
+  const names = new Map(top.map(([id]) => [id, registry.instance(type, id, domain)?.name ?? id]));
+  const picture = ring.picture(slices);
+  for (const id of picture) if (id !== undefined && !names.has(id)) names.set(id, registry.instance(type, id, domain)?.name ?? id);
   return {
     type: formatServiceType(type),
-    shares: Object.fromEntries([...ring.shares()].map(([id, s]) => [display(id)!, s])),
-    slices: ring.picture(slices).map(display),
+    instances: members.length,
+    points: ring.pointCount,
+    balance: { busiest, quietest },
+    shares: Object.fromEntries(top.map(([id, s]) => [names.get(id)!, s])),
+    slices: picture.map((id) => (id === undefined ? null : names.get(id)!)),
   };
 }

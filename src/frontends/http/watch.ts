@@ -4,21 +4,23 @@
 // the new shares (computed once, however many instances joined).
 import type { Clock } from "../../clock.js";
 import { formatServiceType, type ServiceType } from "../../names.js";
-import { instanceId, type Registry } from "../../registry/registry.js";
+import type { Registry } from "../../registry/registry.js";
 import type { Change } from "../../registry/types.js";
 import { performance } from "node:perf_hooks";
 import { later } from "../../guard.js";
-import { hostView, instanceView, type HostView, type InstanceView } from "./views.js";
+import { hostView, instanceView, ringView, type HostView, type InstanceView } from "./views.js";
 
 type EventBody =
   | { event: "instance"; op: Change["op"]; type: string; instance: Omit<InstanceView, "share"> }
   | { event: "host"; op: Change["op"]; host: HostView }
-  | { event: "ring"; type: string; shares: Record<string, number> };
+  | { event: "ring"; type: string; instances: number; shares: Record<string, number> };
 
 export type WatchEvent = EventBody & { id: number; time: string };
 
 /** Ring events are coalesced: at most one per type per this long, and never more often than 4x what computing them costs. */
 const RING_REPORT_MS = 250;
+/** The busiest instances a ring event lists (a ring of 100,000 is no event to send to every watcher). */
+const RING_EVENT_SHARES = 200;
 
 export const DEFAULT_HISTORY = 1000;
 
@@ -85,17 +87,17 @@ export class WatchHub {
   private ringTimer: NodeJS.Timeout | undefined;
   private ringDelay = RING_REPORT_MS;
 
-  private reportRings(): void {
+  private async reportRings(): Promise<void> {
     const started = performance.now();
     const types = [...this.ringsToReport];
     // cleared first: a fault in one report (caught and counted by guard.ts) must not stop the next from being scheduled
     this.ringsToReport.clear();
     for (const [type, t] of types) {
-      const names = new Map(this.registry.instances(t).map((i) => [instanceId(i.name), i.name]));
-      const shares = Object.fromEntries([...this.registry.ring(t).shares()].map(([id, s]) => [names.get(id) ?? id, s]));
-      this.publish({ event: "ring", type, shares });
+      // a big ring's shares are computed aside; an event carries the busiest, as the ring view does
+      const view = await ringView(this.registry, t, 0, RING_EVENT_SHARES);
+      this.publish({ event: "ring", type, instances: view.instances, shares: view.shares });
     }
-    // a big ring costs to rebuild: under constant churn, report it less often rather than spend the CPU
+    // under constant churn, report a big ring less often rather than spend the CPU
     this.ringDelay = Math.max(RING_REPORT_MS, 4 * (performance.now() - started));
   }
 }

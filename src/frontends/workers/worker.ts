@@ -13,7 +13,7 @@ import { makeRateLimiter } from "../rrl.js";
 import { CookieJar } from "../cookies.js";
 import { ReplicaStore } from "../../store/replica.js";
 import { AnswerCache } from "../answer-cache.js";
-import { workerRingBuilder } from "../../ring/aside.js";
+import { workerRingAside } from "../../ring/aside.js";
 import type { DnsHandlerDeps, Transport } from "../dns-handler.js";
 import { serveUdp } from "../udp.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
@@ -60,7 +60,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
       const log = makeLogger(s.logLevel, s.logFormat, { worker: s.index });
       onInternalError((where, err) => log.error({ err, where }, "internal error caught; still serving"));
       store = new ReplicaStore(new Map(m.entries));
-      const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints, buildAside: workerRingBuilder().build } });
+      const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints, aside: workerRingAside() } });
       await registry.open();
       registry.followSerial(m.serial);
       registry.warm(s.answer.domains.map(domainKey));

@@ -5,7 +5,7 @@
 import { reportInternalError } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
-import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside } from "../ring/ring.js";
+import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
@@ -62,7 +62,7 @@ export class Registry implements RegistryView {
   private readonly ringOptions: RingOptions;
   private readonly aside: RingWorkAside | undefined;
   /** Shares being computed aside, by ring: asked twice, computed once. */
-  private readonly sharesUnderWay = new WeakMap<Ring, Promise<ReadonlyMap<string, number>>>();
+  private readonly sharesUnderWay = new WeakMap<Ring, Promise<ShareSummary>>();
   /** Every registration by store key: the source of truth the scopes are derived from. */
   private readonly instanceRecords = new Map<string, Instance>();
   private readonly hostRecords = new Map<string, Host>();
@@ -436,21 +436,24 @@ export class Registry implements RegistryView {
     return out;
   }
 
-  /** The exact share of each instance of the type's ring in `domain`: a big ring's computed aside, once per ring. */
-  shares(type: ServiceType, domain = LOCAL_DOMAIN): Promise<ReadonlyMap<string, number>> {
+  /** The exact shares of the type's ring in `domain`: a big ring's computed aside, once per ring. */
+  shares(type: ServiceType, domain = LOCAL_DOMAIN): Promise<{ ring: Ring; summary: ShareSummary }> {
     const ring = this.ring(type, domain);
     const known = ring.knownShares();
-    if (known) return Promise.resolve(known);
-    if (!this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return Promise.resolve(ring.shares());
+    if (known) return Promise.resolve({ ring, summary: known });
+    if (!this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return Promise.resolve({ ring, summary: ring.shareSummary() });
     let p = this.sharesUnderWay.get(ring);
     if (!p) this.sharesUnderWay.set(ring, (p = this.aside.shares(ring)));
-    return p;
+    return p.then((summary) => ({ ring, summary }));
   }
 
-  /** The shares if they are at hand (a small ring's are computed now); a big ring's are started aside and come later. */
-  sharesIfKnown(type: ServiceType, domain = LOCAL_DOMAIN): ReadonlyMap<string, number> | undefined {
+  /** The ring with its shares at hand (a small ring's are computed now); a big ring's are started aside and come later. */
+  ringWithShares(type: ServiceType, domain = LOCAL_DOMAIN): Ring | undefined {
     const ring = this.ring(type, domain);
-    if (ring.knownShares() || !this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return ring.shares();
+    if (ring.knownShares() || !this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) {
+      ring.shareSummary();
+      return ring;
+    }
     this.shares(type, domain).catch((err: unknown) => reportInternalError("ring shares", err));
     return undefined;
   }

@@ -3,15 +3,15 @@
 // exact shares of a ring's points, off the thread that answers queries.
 import { parentPort } from "node:worker_threads";
 import { guarded } from "../guard.js";
-import { buildPoints, ringWeight, sharesBySlot } from "./ring.js";
+import { buildPoints, ringWeight, shareSummaryOf } from "./ring.js";
 import type { AsideReply, AsideRequest } from "./aside.js";
 
 const gathering = new Map<number, { ids: string[]; weights: number[] }>();
 
 function answer(req: AsideRequest): { reply: AsideReply; transfer: ArrayBuffer[] } | undefined {
   if (req.kind === "shares") {
-    const bySlot = sharesBySlot(req.pts, req.slots);
-    return { reply: { kind: "shares", job: req.job, bySlot }, transfer: [bySlot.buffer as ArrayBuffer] };
+    const summary = shareSummaryOf(req.input);
+    return { reply: { kind: "shares", job: req.job, summary }, transfer: [summary.bySlot.buffer as ArrayBuffer, summary.busiest.buffer as ArrayBuffer] };
   }
   const g = gathering.get(req.job) ?? { ids: [], weights: [] };
   gathering.set(req.job, g);

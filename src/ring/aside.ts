@@ -6,22 +6,22 @@
 // 100,000 names into one message would itself hold queries up for ~10 ms.
 import { Worker } from "node:worker_threads";
 import { guarded, sleep } from "../guard.js";
-import { DEFAULT_POINTS_PER_WEIGHT, Ring, type PointParts, type RingBuilder, type SortedPoints } from "./ring.js";
+import { DEFAULT_POINTS_PER_WEIGHT, Ring, type PointParts, type RingBuilder, type ShareInput, type ShareSummary } from "./ring.js";
 
 /** To the worker: a slice of a build's members (the last one starts it), or the points to compute shares of. */
 export type AsideRequest =
   | { kind: "build"; job: number; ids: readonly string[]; weights: readonly number[]; last: boolean; pointsPerWeight: number }
-  | { kind: "shares"; job: number; pts: SortedPoints; slots: number };
+  | { kind: "shares"; job: number; input: ShareInput };
 
 export type AsideReply =
   | { kind: "build"; job: number; weights: Uint32Array; parts: PointParts }
-  | { kind: "shares"; job: number; bySlot: Float64Array }
+  | { kind: "shares"; job: number; summary: ShareSummary }
   | { kind: "error"; job: number; error: string };
 
 export interface RingAside {
   build: RingBuilder;
   /** The ring's exact shares, computed aside (and kept by the ring). */
-  shares(ring: Ring): Promise<Map<string, number>>;
+  shares(ring: Ring): Promise<ShareSummary>;
   close(): Promise<void>;
 }
 
@@ -80,13 +80,13 @@ export function workerRingAside(): RingAside {
       return Ring.fromParts(ids, reply.weights, reply.parts, { pointsPerWeight });
     },
     async shares(ring) {
-      const { pts, slots } = ring.flatPoints();
+      const input = ring.flatPoints();
       const reply = await job((w, id) => {
-        const req: AsideRequest = { kind: "shares", job: id, pts, slots };
-        w.postMessage(req, [pts.pos.buffer as ArrayBuffer, pts.owner.buffer as ArrayBuffer]);
+        const req: AsideRequest = { kind: "shares", job: id, input };
+        w.postMessage(req, [input.pts.pos, input.pts.owner, input.weights].map((a) => a.buffer as ArrayBuffer));
       });
       if (reply.kind !== "shares") throw new Error("ring worker: a reply of the wrong kind");
-      return ring.adoptShares(reply.bySlot);
+      return ring.adoptShares(reply.summary);
     },
     async close() {
       const w = worker;

@@ -30,7 +30,7 @@ export type RingBuilder = (ids: readonly string[], weights: readonly number[], o
 /** Ring work done off the caller's thread: building, and computing exact shares (src/ring/aside.ts). */
 export interface RingWorkAside {
   build: RingBuilder;
-  shares(ring: Ring): Promise<Map<string, number>>;
+  shares(ring: Ring): Promise<ShareSummary>;
 }
 /** Probes per key (docs/hash.md `K`): the busiest share stays within about 1/K of the mean. */
 export const PROBES = 21;
@@ -96,7 +96,7 @@ export class Ring {
   private readonly free: readonly number[];
   private readonly live: number;
   private readonly pts: PointSet;
-  private shareCache: Map<string, number> | undefined;
+  private summary: ShareSummary | undefined;
 
   private constructor(pointsPerWeight: number, slots: Slots, free: readonly number[], pts: PointSet) {
     this.pointsPerWeight = pointsPerWeight;
@@ -279,32 +279,86 @@ export class Ring {
     return Array.from({ length: slices }, (_, i) => this.slots.get(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0)))?.id);
   }
 
-  /**
-   * The exact fraction of keys each instance owns (see `sharesBySlot`),
-   * computed once per ring. A big ring's are better computed aside: from
-   * `flatPoints()` by `sharesBySlot` elsewhere, then `adoptShares`.
-   */
+  /** The exact fraction of keys each instance owns (see `shareSummary`), computed once per ring. */
   shares(): Map<string, number> {
-    return this.shareCache ?? this.adoptShares(sharesBySlot(this.pts.toSorted(), this.slots.length));
-  }
-
-  /** The shares, if they have been computed. */
-  knownShares(): Map<string, number> | undefined {
-    return this.shareCache;
-  }
-
-  /** Its points in two flat arrays (a copy, to hand over) and its number of slots: what `sharesBySlot` takes. */
-  flatPoints(): { pts: SortedPoints; slots: number } {
-    return { pts: this.pts.toSorted(), slots: this.slots.length };
-  }
-
-  /** Shares computed elsewhere by `sharesBySlot(flatPoints())`: kept as this ring's. */
-  adoptShares(bySlot: Float64Array): Map<string, number> {
+    const { bySlot } = this.shareSummary();
     const out = new Map<string, number>();
     this.slots.forEach((m, slot) => out.set(m.id, bySlot[slot]!));
-    this.shareCache = out;
     return out;
   }
+
+  /** The shares, busiest first, and how even they are; computed here, or elsewhere and adopted. */
+  shareSummary(): ShareSummary {
+    return this.summary ?? this.adoptShares(shareSummaryOf(this.flatPoints()));
+  }
+
+  knownShares(): ShareSummary | undefined {
+    return this.summary;
+  }
+
+  /** One instance's share, if the shares are known. */
+  shareOf(id: string): number | undefined {
+    const slot = this.slotOf(id);
+    return this.summary && slot >= 0 ? this.summary.bySlot[slot] : undefined;
+  }
+
+  /** The instance on a slot (as in `ShareSummary.busiest`). */
+  idAt(slot: number): string | undefined {
+    return this.slots.get(slot)?.id;
+  }
+
+  /** What `shareSummaryOf` takes: the points in two flat arrays (a copy, to hand over) and each slot's weight (0: free). */
+  flatPoints(): ShareInput {
+    const weights = new Uint32Array(this.slots.length);
+    this.slots.forEach((m, slot) => (weights[slot] = m.weight));
+    return { pts: this.pts.toSorted(), weights };
+  }
+
+  /** Shares computed elsewhere by `shareSummaryOf(flatPoints())`: kept as this ring's. */
+  adoptShares(summary: ShareSummary): ShareSummary {
+    this.summary = summary;
+    return summary;
+  }
+}
+
+export interface ShareInput {
+  pts: SortedPoints;
+  /** By slot; 0 for a free slot. */
+  weights: Uint32Array;
+}
+
+export interface ShareSummary {
+  bySlot: Float64Array;
+  /** Slots by share, busiest first (at most SUMMARY_TOP). */
+  busiest: Int32Array;
+  /** The highest and lowest share over the share its weight asks for (1 is exact). */
+  highest: number;
+  lowest: number;
+}
+
+/** The busiest slots a summary lists: as many as a view may ask for. */
+export const SUMMARY_TOP = 10_000;
+
+/** The shares (`sharesBySlot`), busiest first, and how even: pure, so a worker thread can do it for a big ring. */
+export function shareSummaryOf({ pts, weights }: ShareInput): ShareSummary {
+  const bySlot = sharesBySlot(pts, weights.length);
+  let total = 0;
+  for (const w of weights) total += w;
+  let highest = 0;
+  let lowest = total > 0 ? Infinity : 0;
+  for (let slot = 0; slot < weights.length; slot++) {
+    if (weights[slot] === 0) continue;
+    const r = bySlot[slot]! / (weights[slot]! / total);
+    if (r > highest) highest = r;
+    if (r < lowest) lowest = r;
+  }
+  // the busiest few without sorting every slot: the cut-off from a typed-array sort of the shares
+  const sorted = bySlot.slice().sort();
+  const cutoff = sorted.length > SUMMARY_TOP ? sorted[sorted.length - SUMMARY_TOP]! : -Infinity;
+  const top: number[] = [];
+  for (let slot = 0; slot < weights.length; slot++) if (weights[slot] !== 0 && bySlot[slot]! >= cutoff) top.push(slot);
+  top.sort((a, b) => bySlot[b]! - bySlot[a]! || a - b);
+  return { bySlot, busiest: Int32Array.from(top.slice(0, SUMMARY_TOP)), highest, lowest };
 }
 
 /**
@@ -314,7 +368,7 @@ export class Ring {
  * of the keys: one pass over the arcs sorted by length. Pure, so a worker
  * thread can run it (a ring of 1.6 million points: ~100 ms).
  */
-export function sharesBySlot({ pos, owner }: SortedPoints, slots: number): Float64Array {
+function sharesBySlot({ pos, owner }: SortedPoints, slots: number): Float64Array {
   const n = pos.length;
   const bySlot = new Float64Array(slots);
   if (n === 1) bySlot[owner[0]!] = 1;

@@ -2,7 +2,7 @@
 // Pure: the registry and the time in, views out.
 import { formatName, formatServiceType, type ServiceType } from "../../names.js";
 import { instanceId, type Registry } from "../../registry/registry.js";
-import { ringWeight } from "../../ring/ring.js";
+import type { Ring } from "../../ring/ring.js";
 import { LOCAL_DOMAIN, whoOwns, type Host, type Instance, type Owner } from "../../registry/types.js";
 
 export interface InstanceView {
@@ -87,12 +87,11 @@ export function hostView(h: Host, now: number): HostView {
  * are, undefined.
  */
 function shareOf(registry: Registry, type: ServiceType): (inst: Instance) => number | undefined {
-  const rings = new Map<string, ReadonlyMap<string, number> | undefined>();
+  const rings = new Map<string, Ring | undefined>();
   return (inst) => {
     const domain = inst.domain ?? LOCAL_DOMAIN;
-    if (!rings.has(domain)) rings.set(domain, registry.sharesIfKnown(type, domain));
-    const shares = rings.get(domain);
-    return shares && (shares.get(instanceId(inst.name)) ?? 0);
+    if (!rings.has(domain)) rings.set(domain, registry.ringWithShares(type, domain));
+    return rings.get(domain)?.shareOf(instanceId(inst.name)) ?? (rings.get(domain) ? 0 : undefined);
   };
 }
 
@@ -182,30 +181,17 @@ export interface RingView {
 }
 
 export async function ringView(registry: Registry, type: ServiceType, slices: number, topShares: number, domain?: string): Promise<RingView> {
-  const ring = registry.ring(type, domain);
-  const shares = await registry.shares(type, domain);
-  const members = ring.members();
-  const total = members.reduce((t, m) => t + ringWeight(m.weight), 0);
-  let busiest = 0;
-  let quietest = members.length > 0 ? Infinity : 0;
-  for (const m of members) {
-    const r = (shares.get(m.id) ?? 0) / (ringWeight(m.weight) / total);
-    busiest = Math.max(busiest, r);
-    quietest = Math.min(quietest, r);
-  }
-  // the busiest few without sorting 100,000 entries: the cut-off from a typed-array sort of the values
-  const values = Float64Array.from(shares.values()).sort();
-  const cutoff = values.length > topShares ? values[values.length - topShares]! : -Infinity;
-  const top = [...shares].filter(([, v]) => v >= cutoff).sort((a, b) => b[1] - a[1]).slice(0, topShares);
-  const names = new Map(top.map(([id]) => [id, registry.instance(type, id, domain)?.name ?? id]));
-  const picture = ring.picture(slices);
-  for (const id of picture) if (id !== undefined && !names.has(id)) names.set(id, registry.instance(type, id, domain)?.name ?? id);
+  const { ring, summary } = await registry.shares(type, domain);
+  const name = (id: string) => registry.instance(type, id, domain)?.name ?? id;
+  const shares: Record<string, number> = {};
+  for (const slot of summary.busiest.subarray(0, topShares)) shares[name(ring.idAt(slot)!)] = summary.bySlot[slot]!;
+  const names = new Map<string, string>();
   return {
     type: formatServiceType(type),
-    instances: members.length,
+    instances: ring.size,
     points: ring.pointCount,
-    balance: { busiest, quietest },
-    shares: Object.fromEntries(top.map(([id, s]) => [names.get(id)!, s])),
-    slices: picture.map((id) => (id === undefined ? null : names.get(id)!)),
+    balance: { busiest: summary.highest, quietest: summary.lowest },
+    shares,
+    slices: ring.picture(slices).map((id) => (id === undefined ? null : (names.get(id) ?? names.set(id, name(id)).get(id)!))),
   };
 }

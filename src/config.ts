@@ -56,7 +56,7 @@ export interface Config {
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
   /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
-  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxAddressesPerHost: number; maxSubtypes: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
+  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxRingWeight: number; maxAddressesPerHost: number; maxSubtypes: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
@@ -139,6 +139,7 @@ export interface ConfigInput {
   maxRegistrations?: string | number;
   maxRegistrationsPerKey?: string | number;
   maxInstancesPerType?: string | number;
+  maxRingWeight?: string | number;
   maxAddressesPerHost?: string | number;
   maxSubtypes?: string | number;
   maxTxtBytes?: string | number;
@@ -243,6 +244,7 @@ export function resolveConfig(input: ConfigInput): Config {
       maxRegistrations: int("--max-registrations", input.maxRegistrations, DEFAULT_LIMITS.maxRegistrations, 1, 100_000_000),
       maxPerKey: int("--max-registrations-per-key", input.maxRegistrationsPerKey, DEFAULT_LIMITS.maxPerKey, 1, 100_000_000),
       maxInstancesPerType: int("--max-instances-per-type", input.maxInstancesPerType, DEFAULT_LIMITS.maxInstancesPerType, 1, 100_000_000),
+      maxRingWeight: int("--max-ring-weight", input.maxRingWeight, DEFAULT_LIMITS.maxRingWeight, 1, 2 ** 31),
       maxAddressesPerHost: int("--max-addresses-per-host", input.maxAddressesPerHost, DEFAULT_LIMITS.maxAddressesPerHost, 1, 10_000),
       maxSubtypes: int("--max-subtypes", input.maxSubtypes, DEFAULT_LIMITS.maxSubtypes, 0, 10_000),
       maxTxtBytes: int("--max-txt-bytes", input.maxTxtBytes, DEFAULT_LIMITS.maxTxtBytes, 1, 65_000),

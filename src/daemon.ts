@@ -101,6 +101,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         maxRegistrations: config.limits.maxRegistrations,
         maxPerKey: config.limits.maxPerKey,
         maxInstancesPerType: config.limits.maxInstancesPerType,
+        maxRingWeight: config.limits.maxRingWeight,
         maxAddressesPerHost: config.limits.maxAddressesPerHost,
         maxSubtypes: config.limits.maxSubtypes,
         maxTxtBytes: config.limits.maxTxtBytes,

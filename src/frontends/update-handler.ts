@@ -13,6 +13,7 @@ import { addressOf } from "./peer.js";
 import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate, type Actor } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
+import { ringWeight } from "../ring/ring.js";
 import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption, type Response } from "../wire/message.js";
 import { signReply, TsigError, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
 import { checkTsig } from "./tsig-stage.js";
@@ -64,6 +65,8 @@ export interface RegistrationLimits {
   maxPerKey: number;
   /** Instances of one type in one domain (one ring). */
   maxInstancesPerType: number;
+  /** The weights of one ring together (its points are 16 per unit of weight, 8 bytes each). */
+  maxRingWeight?: number;
   /** A host's A and AAAA records together. */
   maxAddressesPerHost?: number;
   /** Subtypes one instance is listed under. */
@@ -78,7 +81,7 @@ export interface RegistrationLimits {
   hit?: (limit: string) => void;
 }
 
-export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 10_000, maxAddressesPerHost: 16, maxSubtypes: 32, maxTxtBytes: 4000, updateRate: 100 };
+export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 100_000, maxRingWeight: 1_048_576, maxAddressesPerHost: 16, maxSubtypes: 32, maxTxtBytes: 4000, updateRate: 100 };
 
 
 /** What over a limit this update would go, in words; undefined when within them all. Only what grows is held to a limit (renewals always pass). */
@@ -105,7 +108,7 @@ function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: Regist
   let moreHosts = 0;
   const instancesByKey = new Map<string, number>();
   const hostsByKey = new Map<string, number>();
-  const perRing = new Map<string, { type: ServiceType; domain: string; n: number }>();
+  const perRing = new Map<string, { type: ServiceType; domain: string; n: number; weight: number }>();
   for (const [key, after] of instances) {
     const before = registry.instanceRecord(key);
     const d = Number(after !== undefined) - Number(before !== undefined);
@@ -115,7 +118,8 @@ function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: Regist
     const r = (after ?? before)!;
     const domain = r.domain ?? LOCAL_DOMAIN;
     const ring = `${domain} ${formatServiceType(r.type)}`;
-    perRing.set(ring, { type: r.type, domain, n: (perRing.get(ring)?.n ?? 0) + d });
+    const dw = (after ? ringWeight(after.weight) : 0) - (before ? ringWeight(before.weight) : 0);
+    perRing.set(ring, { type: r.type, domain, n: (perRing.get(ring)?.n ?? 0) + d, weight: (perRing.get(ring)?.weight ?? 0) + dw });
   }
   for (const [key, after] of hosts) {
     const before = registry.hostRecord(key);
@@ -129,9 +133,11 @@ function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: Regist
   for (const [k, n] of hostsByKey) {
     if (n > 0 && registry.hostsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.hostsByKey(k)} hosts; at most ${l.maxPerKey} (--max-registrations-per-key counts hosts too)`];
   }
-  for (const { type, domain, n } of perRing.values()) {
+  for (const { type, domain, n, weight } of perRing.values()) {
     const have = registry.instanceCount(type, domain);
     if (n > 0 && have + n > l.maxInstancesPerType) return ["instances-per-type", `${formatServiceType(type)} has ${have} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${domain}`];
+    const held = registry.ringWeight(type, domain);
+    if (l.maxRingWeight !== undefined && weight > 0 && held + weight > l.maxRingWeight) return ["ring-weight", `the ring of ${formatServiceType(type)} in ${domain} would weigh ${held + weight} (SRV weights, 0 counting as 1); at most ${l.maxRingWeight} (--max-ring-weight)`];
   }
   if (moreInstances > 0 && registry.instanceTotal() + moreInstances > l.maxRegistrations) return ["registrations", `${registry.instanceTotal()} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`];
   if (moreHosts > 0 && registry.hostTotal() + moreHosts > l.maxRegistrations) return ["registrations", `${registry.hostTotal()} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`];

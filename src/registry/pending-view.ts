@@ -7,6 +7,7 @@
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { hostKey, hostStoreKey, instanceKey, instanceStoreKey, slotHost, slotInstance } from "./scopes.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, type Host, type Instance } from "./types.js";
+import { ringWeight } from "../ring/ring.js";
 
 /** One change the registry is asked to make. `domain`: the registration's own domain (absent: one served everywhere). */
 export type RegistryOp =
@@ -26,6 +27,8 @@ export interface RegistryView {
   serviceTypes(domain?: string): ServiceType[];
   instances(type: ServiceType, domain?: string): Instance[];
   instanceCount(type: ServiceType, domain?: string): number;
+  /** The ring weights of the type's instances in `domain` (default local.) together. */
+  ringWeight(type: ServiceType, domain?: string): number;
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[];
   instance(type: ServiceType, name: string, domain?: string): Instance | undefined;
   host(name: string, domain?: string): Host | undefined;
@@ -133,6 +136,18 @@ export class PendingView implements RegistryView {
     let n = this.base.instanceCount(type, domain);
     for (const id of t.names) n += Number(this.instance(type, id, domain) !== undefined) - Number(this.base.instance(type, id, domain) !== undefined);
     return n;
+  }
+
+  ringWeight(type: ServiceType, domain = LOCAL_DOMAIN): number {
+    const t = this.touched.get(formatServiceType(type));
+    let w = this.base.ringWeight(type, domain);
+    if (!t) return w;
+    for (const id of t.names) {
+      const now = this.instance(type, id, domain);
+      const was = this.base.instance(type, id, domain);
+      w += (now ? ringWeight(now.weight) : 0) - (was ? ringWeight(was.weight) : 0);
+    }
+    return w;
   }
 
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[] {

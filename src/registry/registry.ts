@@ -31,6 +31,8 @@ interface TypeState {
   ringStale: Set<string>;
   /** A build aside is under way: reads use `ring` as it is until it lands. */
   building: boolean;
+  /** The instances' ring weights together (--max-ring-weight). */
+  weight: number;
 }
 
 /**
@@ -359,6 +361,11 @@ export class Registry implements RegistryView {
     return this.scope(domain).types.get(tk)?.instances.size ?? 0;
   }
 
+  /** The ring weights of the type's instances in `domain` together. */
+  ringWeight(type: ServiceType, domain = LOCAL_DOMAIN): number {
+    return this.scope(domain).types.get(formatServiceType(type))?.weight ?? 0;
+  }
+
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[] {
     const sub = lowerAscii(subtype);
     return this.instances(type, domain).filter((i) => i.subtypes.includes(sub));
@@ -572,11 +579,12 @@ export class Registry implements RegistryView {
     let s = sc.types.get(tk);
     if (!s) {
       if (!winner) return;
-      s = { type, instances: new Map(), ring: undefined, ringStale: new Set(), building: false };
+      s = { type, instances: new Map(), ring: undefined, ringStale: new Set(), building: false, weight: 0 };
       sc.types.set(tk, s);
     }
     const before = s.instances.get(id);
     if (before === winner) return;
+    s.weight += (winner ? ringWeight(winner.weight) : 0) - (before ? ringWeight(before.weight) : 0);
     if (winner) s.instances.set(id, winner);
     else s.instances.delete(id);
     if (!before || !winner || before.weight !== winner.weight) s.ringStale.add(id);

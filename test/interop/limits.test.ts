@@ -118,6 +118,23 @@ describe("limits", () => {
     await d!.waitForLog(/"reason":"_other\._tcp|"reason":"4 instances are registered/);
   });
 
+  it("--max-ring-weight bounds one ring's weights together (its memory): a heavier instance is refused with the ring's weight, a lighter re-weighting passes", async () => {
+    await start(["--max-ring-weight", "100"]);
+    const weighted = (name: string, weight: number) => sendUpdate({ host: "127.0.0.1", port: d!.port }, zone, registrationUpdate({ instance: name, type: "_lim._tcp", host: name, port: 1, weight }, zone));
+    expect((await weighted("a", 60)).rcode).toBe("NOERROR");
+    expect((await weighted("b", 0)).rcode).toBe("NOERROR"); // 0 counts as 1: 61
+    const refused = await weighted("c", 40);
+    expect(refused.rcode).toBe("REFUSED");
+    expect(await limitHits("ring-weight")).toBe(1);
+    expect((await weighted("a", 99)).rcode).toBe("NOERROR"); // re-weighted: 99 + 1
+    expect((await weighted("c", 1)).rcode).toBe("REFUSED");
+    const http = await registerOverHttp("c", { weight: 5 });
+    expect(http.status).toBe(409);
+    expect(http.body.error).toMatch(/ring of _lim\._tcp in local\. would weigh 105 .*at most 100 \(--max-ring-weight\)/);
+    expect((await weighted("a", 10)).rcode).toBe("NOERROR");
+    expect((await weighted("c", 40)).rcode).toBe("NOERROR"); // 10 + 1 + 40
+  });
+
   it("--max-registrations-per-key: a TSIG key may register only so many instances; others are not affected", async () => {
     const { key, file: keyFile } = writeKeyFile("tenant-a");
     await start(["--max-registrations-per-key", "2", "--key-file", keyFile]);

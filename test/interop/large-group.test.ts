@@ -136,5 +136,20 @@ describe.skipIf(missingTool("dig", "kdig"))("a group of 300 instances", () => {
       expect(r.answer.map((a) => a.rdata)).toEqual(["0 1 29999 huge-9999.local."]);
       expect(r.additional.map((a) => a.rdata)).toEqual(["203.0.113.94"]);
     });
+
+    it("_hash of the huge type (its ring built in a worker thread): dig gets the owner the ring spec gives, after at most a short Not Ready", async () => {
+      const { Ring } = await import("../../dist/src/ring/ring.js");
+      const ring = Ring.build(Array.from({ length: HUGE }, (_, i) => ({ id: `huge-${i}`, weight: 1 })));
+      for (let k = 0; k < 20; k++) {
+        let r = dig("dig", "127.0.0.1", d.port, [`user-${k}._hash._huge._tcp.local`, "SRV"]);
+        for (let tries = 0; r.status === "SERVFAIL" && tries < 50; tries++) {
+          expect(r.raw).toMatch(/EDE: 14 \(Not Ready\)/);
+          await new Promise((res) => setTimeout(res, 100));
+          r = dig("dig", "127.0.0.1", d.port, [`user-${k}._hash._huge._tcp.local`, "SRV"]);
+        }
+        expect(r.status).toBe("NOERROR");
+        expect(r.answer.map((a) => a.rdata)).toEqual([`0 1 ${20000 + Number(ring.ownerOf(`user-${k}`)!.slice(5))} ${ring.ownerOf(`user-${k}`)}.local.`]);
+      }
+    });
   });
 });

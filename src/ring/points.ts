@@ -276,7 +276,7 @@ function nextNonEmpty(chunks: readonly Chunk[]): Int32Array {
   return next;
 }
 
-export function lowerBound(a: Uint32Array, p: number): number {
+function lowerBound(a: Uint32Array, p: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {

@@ -92,7 +92,7 @@ export class DaemonMetrics extends QueryMetrics {
       registers: [prom],
       collect() {
         this.reset();
-        for (const t of registry.serviceTypes()) for (const i of registry.instances(t)) this.labels(i.source).inc();
+        for (const [source, n] of registry.countBySource().instances) this.labels(source).set(n);
       },
     });
     new Gauge({
@@ -102,8 +102,7 @@ export class DaemonMetrics extends QueryMetrics {
       registers: [prom],
       collect() {
         this.reset();
-        for (const t of registry.serviceTypes()) for (const i of registry.instances(t)) if (i.expiresAt !== undefined) this.labels(i.source).inc();
-        for (const h of registry.allHosts()) if (h.expiresAt !== undefined) this.labels(h.source).inc();
+        for (const [source, n] of registry.countBySource().leased) this.labels(source).set(n);
       },
     });
     new Gauge({

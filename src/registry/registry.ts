@@ -361,6 +361,22 @@ export class Registry implements RegistryView {
     return this.scope(domain).types.get(tk)?.instances.size ?? 0;
   }
 
+  /**
+   * Instances by source, and instances and hosts with a lease by source: one
+   * pass over the records, no lists made (a metrics scrape at 100,000 copied
+   * every type's instances twice: 35 ms).
+   */
+  countBySource(): { instances: Map<string, number>; leased: Map<string, number> } {
+    const instances = new Map<string, number>();
+    const leased = new Map<string, number>();
+    for (const i of this.instanceRecords.values()) {
+      instances.set(i.source, (instances.get(i.source) ?? 0) + 1);
+      if (i.expiresAt !== undefined) leased.set(i.source, (leased.get(i.source) ?? 0) + 1);
+    }
+    for (const h of this.hostRecords.values()) if (h.expiresAt !== undefined) leased.set(h.source, (leased.get(h.source) ?? 0) + 1);
+    return { instances, leased };
+  }
+
   /** The ring weights of the type's instances in `domain` together. */
   ringWeight(type: ServiceType, domain = LOCAL_DOMAIN): number {
     return this.scope(domain).types.get(formatServiceType(type))?.weight ?? 0;

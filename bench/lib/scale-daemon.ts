@@ -474,6 +474,10 @@ async function cluster(dir: string, ring: Ring, log: (s: string) => void, figure
     relay.cut();
     await sleep(1500);
     const cx = await sendUpdate(server, ZONE, registrationUpdate({ instance: "compacted-away", type: "_scale0._tcp", host: "cx-h", addresses: ["203.0.113.9"], port: 9 }, ZONE));
+    // two writes more, so the compaction passes the revision b resumes from (one past what it saw) and b really
+    // lost its place: compacting exactly at that revision lets its watch go on as if nothing happened
+    await client.put(`${prefix}meta/bench-pad`).value("1");
+    await client.put(`${prefix}meta/bench-pad`).value("2");
     const rev = String((await client.get(`${prefix}meta/format`).exec()).header.revision);
     const compact = spawnSync("etcdctl", ["--endpoints", etcd.url, "compact", rev], { encoding: "utf8" });
     if (compact.status !== 0) notes.push(`etcdctl compact failed: ${compact.stderr.trim()}`);

@@ -86,13 +86,13 @@ function timed<T>(fn: () => T): { value: T; ms: number } {
   return { value, ms: performance.now() - t0 };
 }
 
-/** Bytes of the typed arrays a structure holds (each buffer once), two levels deep. */
+/** Bytes of the typed arrays a structure holds (each buffer once), four levels deep (ring v2: ring → points → chunks → chunk). */
 function typedArrayBytes(root: object): number {
   const seen = new Set<ArrayBufferLike>();
   const walk = (o: object, depth: number) => {
     for (const v of Object.values(o)) {
       if (ArrayBuffer.isView(v)) seen.add(v.buffer);
-      else if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Map) && depth < 2) walk(v as object, depth + 1);
+      else if (v !== null && typeof v === "object" && !(v instanceof Map) && depth < 4) walk(v as object, depth + 1);
     }
   };
   walk(root, 0);

@@ -129,7 +129,7 @@ async function refreshRing() {
   const shares = Object.entries(ring.shares).sort((a, b) => b[1] - a[1]);
   $("legend").replaceChildren(
     ...shares.map(([name, share]) => el("li", { "data-instance": name }, el("span", { class: "swatch", style: `background:${colorOf(name)}`, "aria-hidden": "true" }), `${name}: ${percent(share)}`)),
-    ...(ring.instances > shares.length ? [el("li", {}, `the ${ring.instances - shares.length} others: less`)] : []),
+    ...(ring.instances > shares.length ? [el("li", {}, `and ${ring.instances - shares.length} more, each with a smaller share`)] : []),
   );
 }
 

@@ -33,6 +33,8 @@ interface TypeState {
   building: boolean;
   /** The instances' ring weights together (--max-ring-weight). */
   weight: number;
+  /** Instance ids by subtype (lower-cased), in the order they were listed: a subtype browse reads only its own. */
+  readonly bySubtype: Map<string, Set<string>>;
 }
 
 /**
@@ -384,7 +386,10 @@ export class Registry implements RegistryView {
 
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[] {
     const sub = lowerAscii(subtype);
-    return this.instances(type, domain).filter((i) => i.subtypes.includes(sub));
+    if (domain === undefined) return this.instances(type).filter((i) => i.subtypes.includes(sub));
+    const s = this.scope(domain).types.get(formatServiceType(type));
+    const ids = s?.bySubtype.get(sub);
+    return ids ? Array.from(ids, (id) => s!.instances.get(id)!) : [];
   }
 
   /** The instance answering for `name` in `domain`; without a domain, local.'s, else any domain's. */
@@ -595,12 +600,13 @@ export class Registry implements RegistryView {
     let s = sc.types.get(tk);
     if (!s) {
       if (!winner) return;
-      s = { type, instances: new Map(), ring: undefined, ringStale: new Set(), building: false, weight: 0 };
+      s = { type, instances: new Map(), ring: undefined, ringStale: new Set(), building: false, weight: 0, bySubtype: new Map() };
       sc.types.set(tk, s);
     }
     const before = s.instances.get(id);
     if (before === winner) return;
     s.weight += (winner ? ringWeight(winner.weight) : 0) - (before ? ringWeight(before.weight) : 0);
+    indexSubtypes(s.bySubtype, id, before?.subtypes ?? [], winner?.subtypes ?? []);
     if (winner) s.instances.set(id, winner);
     else s.instances.delete(id);
     if (!before || !winner || before.weight !== winner.weight) s.ringStale.add(id);
@@ -709,4 +715,20 @@ function toStoreOp(o: RegistryOp): StoreOp {
 
 function sameHost(a: Host, b: Host): boolean {
   return a.source === b.source && a.expiresAt === b.expiresAt && a.domain === b.domain && sameOwner(whoOwns(a), whoOwns(b)) && a.addresses.join() === b.addresses.join();
+}
+
+/** Move `id` from the subtypes it was listed under to those it is listed under now; an instance that keeps a subtype keeps its place. */
+function indexSubtypes(bySubtype: Map<string, Set<string>>, id: string, was: readonly string[], now: readonly string[]): void {
+  for (const sub of was) {
+    if (now.includes(sub)) continue;
+    const ids = bySubtype.get(sub);
+    ids?.delete(id);
+    if (ids?.size === 0) bySubtype.delete(sub);
+  }
+  for (const sub of now) {
+    if (was.includes(sub)) continue;
+    let ids = bySubtype.get(sub);
+    if (!ids) bySubtype.set(sub, (ids = new Set()));
+    ids.add(id);
+  }
 }

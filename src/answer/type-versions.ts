@@ -11,8 +11,13 @@ export function typeKey(type: ServiceType): string {
   return lowerAscii(formatServiceType(type));
 }
 
+/** Types whose counters are kept; past this many (types that come and go, learned from a LAN), all start over. */
+const MAX_TYPES = 10_000;
+
 export class TypeVersions {
   private readonly versions = new Map<string, number>();
+  /** Moves when the counters start over, so no reply kept under an old counter can match a new one. */
+  private epoch = 0;
   readonly close: () => void;
 
   constructor(registry: Registry) {
@@ -25,13 +30,17 @@ export class TypeVersions {
     );
   }
 
-  /** The counter of `key` (see typeKey); 0 until the type first changes after this was made. */
+  /** The counter of `key` (see typeKey): it moves whenever the type changes, and never comes back to a value it had. */
   version(key: string): number {
-    return this.versions.get(key) ?? 0;
+    return this.epoch * 2 ** 32 + (this.versions.get(key) ?? 0);
   }
 
   private bump(key: string): void {
-    this.versions.set(key, this.version(key) + 1);
+    if (this.versions.size >= MAX_TYPES && !this.versions.has(key)) {
+      this.versions.clear();
+      this.epoch++;
+    }
+    this.versions.set(key, (this.versions.get(key) ?? 0) + 1);
   }
 }
 

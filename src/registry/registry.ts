@@ -511,12 +511,12 @@ export class Registry implements RegistryView {
   private currentRing(s: TypeState): Ring | undefined {
     if (s.building || (s.ring && s.ringStale.size === 0)) return s.ring;
     if (!s.ring) {
-      if (this.aside && this.pointsOf(s, s.instances.keys(), s.instances.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
+      if (this.aside && s.weight * this.pointsPerWeight() > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
       s.ring = Ring.build(this.members(s), this.ringOptions);
       s.ringStale.clear();
       return s.ring;
     }
-    if (this.aside && this.pointsOf(s, s.ringStale, s.ringStale.size) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
+    if (this.aside && this.stalePoints(s) > RING_POINTS_BUILT_INLINE) return this.rebuildAside(s);
     const add: RingMember[] = [];
     const remove: string[] = [];
     for (const id of s.ringStale) {
@@ -533,12 +533,16 @@ export class Registry implements RegistryView {
     return Array.from(s.instances, ([id, inst]) => ({ id, weight: inst.weight }));
   }
 
-  /** Points the given instances of the type have on the ring (those that left have none); `count` of them. */
-  private pointsOf(s: TypeState, ids: Iterable<string>, count: number): number {
-    const perWeight = this.ringOptions.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT;
-    if (count * perWeight > RING_POINTS_BUILT_INLINE) return count * perWeight; // enough to know: every weight is at least 1
+  private pointsPerWeight(): number {
+    return this.ringOptions.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT;
+  }
+
+  /** Points the instances changed since the last read have on the ring (those that left have none). */
+  private stalePoints(s: TypeState): number {
+    const perWeight = this.pointsPerWeight();
+    if (s.ringStale.size * perWeight > RING_POINTS_BUILT_INLINE) return s.ringStale.size * perWeight; // enough to know: every weight is at least 1
     let w = 0;
-    for (const id of ids) {
+    for (const id of s.ringStale) {
       const inst = s.instances.get(id);
       if (inst) w += ringWeight(inst.weight);
     }

@@ -6,7 +6,7 @@
 // Immutable: `change` returns a new ring, so an answer in flight always sees
 // one consistent ring. A change hashes only the instances that change and
 // copies only the chunks of points they touch (points.ts).
-import { identityBytes, instanceSeed, keySeed, mix32, sequenceAt } from "./hash.js";
+import { identityBytes, instanceSeed, keySeed, sequenceAt } from "./hash.js";
 import { chunkParts, PointSet, type At, type PointParts, type SortedPoints } from "./points.js";
 
 export type { PointParts, SortedPoints } from "./points.js";
@@ -116,7 +116,7 @@ export class Ring {
     for (const m of members) byId.set(m.id, ringWeight(m.weight));
     const ids = [...byId.keys()];
     const weights = Uint32Array.from(byId.values());
-    return new Ring(q, Slots.of(ids.map((id, k) => ({ id, weight: weights[k]! }))), [], PointSet.fromParts(buildPoints(ids, weights, q)));
+    return Ring.fromParts(ids, weights, buildPoints(ids, weights, q), options);
   }
 
   /** A ring from the points built elsewhere (a worker thread) by `buildPoints(ids, weights)`. */
@@ -192,8 +192,8 @@ export class Ring {
     const slots = this.slots.with(changes);
     const idOf = (slot: number) => slots.get(slot)!.id;
 
-    const removed = this.pointsOf(leaving);
-    const added = sortPoints(pointsOf(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), idOf);
+    const removed = this.leaverPoints(leaving);
+    const added = sortPoints(newPoints(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), idOf);
     // on one position, an existing point goes first when its identity is smaller
     const before = (existing: number, joiner: number) => compareIdentity(this.slots.get(existing)!.id, idOf(joiner)) < 0;
     return new Ring(q, slots, free, this.pts.change(removed, added, before));
@@ -207,7 +207,7 @@ export class Ring {
   }
 
   /** Where the leavers' points are. */
-  private pointsOf(leaving: readonly { id: string; slot: number; weight: number }[]): At[] {
+  private leaverPoints(leaving: readonly { id: string; slot: number; weight: number }[]): At[] {
     let count = 0;
     for (const l of leaving) count += l.weight * this.pointsPerWeight;
     if (count > this.pts.size / 8) {
@@ -398,7 +398,7 @@ function checkPointsPerWeight(p: number | undefined): number {
 }
 
 /** Unsorted points of the given instances: slot `slots[k]` for `ids[k]`. */
-function pointsOf(ids: readonly string[], weights: Uint32Array, q: number, slots: readonly number[]): SortedPoints {
+function newPoints(ids: readonly string[], weights: Uint32Array, q: number, slots: readonly number[]): SortedPoints {
   let total = 0;
   for (const w of weights) total += w * q;
   const pos = new Uint32Array(total);
@@ -406,10 +406,8 @@ function pointsOf(ids: readonly string[], weights: Uint32Array, q: number, slots
   let k = 0;
   ids.forEach((id, m) => {
     const seed = instanceSeed(id);
-    const a = seed.hi;
-    const b = seed.lo | 1;
     for (let j = 0, c = weights[m]! * q; j < c; j++, k++) {
-      pos[k] = mix32((a + Math.imul(j, b)) | 0);
+      pos[k] = sequenceAt(seed, j);
       owner[k] = slots[m]!;
     }
   });
@@ -420,7 +418,7 @@ function pointsOf(ids: readonly string[], weights: Uint32Array, q: number, slots
 export function buildPoints(ids: readonly string[], weights: Uint32Array, q: number): PointParts {
   return chunkParts(
     sortPoints(
-      pointsOf(ids, weights, q, ids.map((_, k) => k)),
+      newPoints(ids, weights, q, ids.map((_, k) => k)),
       (slot) => ids[slot]!,
     ),
   );

@@ -21,6 +21,7 @@ import type { UpdateDeps } from "../update-handler.js";
 import { dashboardFile } from "./dashboard.js";
 import { hostCheck, hostOf } from "./host-check.js";
 import { deregisterOverHttp, registerOverHttp } from "./registration.js";
+import { SUMMARY_TOP } from "../../ring/ring.js";
 import { DEFAULT_PAGE, instancesView, MAX_PAGE, oneInstanceView, ownerView, ringView, typesView, type InstancePage } from "./views.js";
 import type { WatchEvent, WatchHub } from "./watch.js";
 
@@ -240,7 +241,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       const slices = Number(url.searchParams.get("slices") ?? "360");
       if (!Number.isInteger(slices) || slices < 1 || slices > 3600) throw new HttpError(400, "slices: an integer 1-3600");
       const top = Number(url.searchParams.get("shares") ?? "200");
-      if (!Number.isInteger(top) || top < 0 || top > 10_000) throw new HttpError(400, "shares: an integer 0-10000 (the busiest instances listed)");
+      if (!Number.isInteger(top) || top < 0 || top > SUMMARY_TOP) throw new HttpError(400, `shares: an integer 0-${SUMMARY_TOP} (the busiest instances listed)`);
       return sendJson(res, 200, await ringView(deps.registry, type, slices, top, domain?.key));
     }
     if (method === "POST" && what === "instances" && name === undefined) {

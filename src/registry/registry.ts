@@ -471,7 +471,10 @@ export class Registry implements RegistryView {
     if (known) return Promise.resolve({ ring, summary: known });
     if (!this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return Promise.resolve({ ring, summary: ring.shareSummary() });
     let p = this.sharesUnderWay.get(ring);
-    if (!p) this.sharesUnderWay.set(ring, (p = this.aside.shares(ring)));
+    if (!p) {
+      this.sharesUnderWay.set(ring, (p = this.aside.shares(ring)));
+      p.catch(() => this.sharesUnderWay.delete(ring)); // a failure (the worker died) is not kept: the next ask tries again
+    }
     return p.then((summary) => ({ ring, summary }));
   }
 
@@ -537,14 +540,18 @@ export class Registry implements RegistryView {
     return this.ringOptions.pointsPerWeight ?? DEFAULT_POINTS_PER_WEIGHT;
   }
 
-  /** Points the instances changed since the last read have on the ring (those that left have none). */
+  /**
+   * Points a merge of the changes since the last read would move: those of
+   * the instances as they are now plus those they had on the ring (a leave of
+   * a weight-65535 instance removes a million points, as its join added them).
+   */
   private stalePoints(s: TypeState): number {
     const perWeight = this.pointsPerWeight();
-    if (s.ringStale.size * perWeight > RING_POINTS_BUILT_INLINE) return s.ringStale.size * perWeight; // enough to know: every weight is at least 1
+    if (s.ringStale.size * perWeight > RING_POINTS_BUILT_INLINE) return s.ringStale.size * perWeight; // enough to know: a change moves at least one weight (one that came and went, none: an aside build then)
     let w = 0;
     for (const id of s.ringStale) {
       const inst = s.instances.get(id);
-      if (inst) w += ringWeight(inst.weight);
+      w += (inst ? ringWeight(inst.weight) : 0) + (s.ring?.weightOf(id) ?? 0);
     }
     return w * perWeight;
   }

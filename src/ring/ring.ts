@@ -136,6 +136,12 @@ export class Ring {
     return this.slotOf(id) >= 0;
   }
 
+  /** The weight `id` has on this ring (0: not on it). */
+  weightOf(id: string): number {
+    const slot = this.slotOf(id);
+    return slot < 0 ? 0 : this.slots.get(slot)!.weight;
+  }
+
   members(): RingMember[] {
     const out: RingMember[] = [];
     this.slots.forEach((m) => out.push(m));

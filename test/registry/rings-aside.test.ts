@@ -111,3 +111,22 @@ describe("rings built aside", () => {
     expect(a.summary.highest).toBeLessThan(1.1);
   });
 });
+
+describe("a heavy instance leaving", () => {
+  it("is merged aside like its join was: removing a million points is no work for the query path", async () => {
+    const heavy = new HeldAside();
+    const reg = new Registry({ clock: new ManualClock(0), store: new MemoryStore(), ring: { aside: heavy } });
+    await reg.open();
+    await reg.apply([{ op: "put-instance", instance: { ...inst("heavy"), weight: 2000 } }, { op: "put-instance", instance: inst("light") }]);
+    reg.warm(["local."]);
+    await heavy.landAll();
+    await reg.apply([{ op: "remove-instance", type, name: "heavy" }]);
+    expect(reg.ringState(type)).toBe("ready");
+    reg.ownerOf(type, "k"); // the read that would merge 32,000 points away
+    expect(heavy.held).toHaveLength(1);
+    expect(reg.ringState(type)).toBe("catching-up");
+    expect(reg.ownerOf(type, "k")?.name).toBe("light");
+    await heavy.landAll();
+    expect(reg.ring(type).pointCount).toBe(16);
+  });
+});

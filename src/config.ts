@@ -6,7 +6,7 @@ import { availableParallelism, hostname } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, MIN_UNSENT_BYTES, type TcpOptions } from "./frontends/tcp.js";
-import { DEFAULT_LIMITS } from "./frontends/update-handler.js";
+import { DEFAULT_LIMITS, ringWeightLimits } from "./registry/limits.js";
 import { DEFAULT_CACHE_LIMITS } from "./frontends/mdns/cache.js";
 import { DEFAULT_WATCH_LIMITS } from "./frontends/http/server.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
@@ -56,7 +56,7 @@ export interface Config {
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
   /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
-  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxRingWeight: number; maxAddressesPerHost: number; maxSubtypes: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
+  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxRingWeight: number; maxTotalRingWeight: number; maxAddressesPerHost: number; maxSubtypes: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
@@ -140,6 +140,7 @@ export interface ConfigInput {
   maxRegistrationsPerKey?: string | number;
   maxInstancesPerType?: string | number;
   maxRingWeight?: string | number;
+  maxTotalRingWeight?: string | number;
   maxAddressesPerHost?: string | number;
   maxSubtypes?: string | number;
   maxTxtBytes?: string | number;
@@ -213,6 +214,8 @@ export function resolveConfig(input: ConfigInput): Config {
     if (!domains.some((x) => formatName(x) === formatName(labels))) domains.push(labels);
   }
   const logLevel = (input.logLevel ?? "info") as LogLevel;
+  const ringPoints = int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 1024);
+  const ringWeights = ringWeightLimits(ringPoints);
   if (!LOG_LEVELS.includes(logLevel)) bad("--log-level", `"${input.logLevel}" is not one of ${LOG_LEVELS.join(", ")}`);
   const config: Config = {
     listen,
@@ -233,7 +236,7 @@ export function resolveConfig(input: ConfigInput): Config {
       maxPipelined: int("--tcp-max-pipelined", input.tcpMaxPipelined, DEFAULT_TCP_OPTIONS.maxPipelined, 1, 65_535),
       writeTimeoutMs: int("--tcp-write-timeout-ms", input.tcpWriteTimeoutMs, DEFAULT_TCP_OPTIONS.writeTimeoutMs, 1, 600_000),
     },
-    ringPoints: int("--ring-points", input.ringPoints, DEFAULT_POINTS_PER_WEIGHT, 1, 1024),
+    ringPoints,
     store: parseStore(input),
     keyFiles: input.keyFile ?? [],
     keyZones: parseKeyZones(input.keyZone ?? []),
@@ -244,7 +247,9 @@ export function resolveConfig(input: ConfigInput): Config {
       maxRegistrations: int("--max-registrations", input.maxRegistrations, DEFAULT_LIMITS.maxRegistrations, 1, 100_000_000),
       maxPerKey: int("--max-registrations-per-key", input.maxRegistrationsPerKey, DEFAULT_LIMITS.maxPerKey, 1, 100_000_000),
       maxInstancesPerType: int("--max-instances-per-type", input.maxInstancesPerType, DEFAULT_LIMITS.maxInstancesPerType, 1, 100_000_000),
-      maxRingWeight: int("--max-ring-weight", input.maxRingWeight, DEFAULT_LIMITS.maxRingWeight, 1, 2 ** 31),
+      // a unit of weight costs --ring-points points: the defaults keep the memory they allow whatever that is
+      maxRingWeight: int("--max-ring-weight", input.maxRingWeight, ringWeights.maxRingWeight, 1, 2 ** 31),
+      maxTotalRingWeight: int("--max-total-ring-weight", input.maxTotalRingWeight, ringWeights.maxTotalRingWeight, 1, 2 ** 31),
       maxAddressesPerHost: int("--max-addresses-per-host", input.maxAddressesPerHost, DEFAULT_LIMITS.maxAddressesPerHost, 1, 10_000),
       maxSubtypes: int("--max-subtypes", input.maxSubtypes, DEFAULT_LIMITS.maxSubtypes, 0, 10_000),
       maxTxtBytes: int("--max-txt-bytes", input.maxTxtBytes, DEFAULT_LIMITS.maxTxtBytes, 1, 65_000),

@@ -22,6 +22,7 @@ import { DEFAULT_ALLOW_UPDATE, sourceMatcher } from "./update/policy.js";
 import { domainKey, Registry } from "./registry/registry.js";
 import { workerRingAside } from "./ring/aside.js";
 import { loadServicesFile } from "./registry/services-file.js";
+import type { RegistrationLimits } from "./registry/limits.js";
 import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
 import { openStore } from "./store/open.js";
@@ -60,7 +61,10 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   const keys = config.keyFiles.flatMap(loadKeyFile);
   checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
   checkKeysNamed(keys, config.adminKeys, "--admin-key");
-  const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
+  const { updateRate: _rate, updateRateExempt: _exempt, ...bounds } = config.limits;
+  // every writer's bounds (UPDATE, HTTP, mDNS, the services file); `metrics` is made below, before any write
+  const limits: RegistrationLimits = { ...bounds, hit: (limit) => metrics?.observeLimit(limit) };
+  const services = config.servicesFile ? loadServicesFile(config.servicesFile, config.domains.length, limits) : undefined;
   const store = deps.store ?? (await openStore(config.store, log));
   const rings = workerRingAside();
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, aside: rings } });
@@ -98,15 +102,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       adminKeys: new Set(config.adminKeys.map(lowerAscii)),
       lease: config.lease,
       limits: {
-        maxRegistrations: config.limits.maxRegistrations,
-        maxPerKey: config.limits.maxPerKey,
-        maxInstancesPerType: config.limits.maxInstancesPerType,
-        maxRingWeight: config.limits.maxRingWeight,
-        maxAddressesPerHost: config.limits.maxAddressesPerHost,
-        maxSubtypes: config.limits.maxSubtypes,
-        maxTxtBytes: config.limits.maxTxtBytes,
+        ...limits,
         ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),
-        hit: (limit) => metrics?.observeLimit(limit),
       },
     },
     registry,
@@ -182,7 +179,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
 
   if (config.mdnsInterfaces.length > 0) {
     try {
-      mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log, cacheLimits: config.mdnsCache });
+      mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log, cacheLimits: config.mdnsCache, limits });
       closers.unshift(mdns.close); // first, so goodbyes leave before the sockets close
     } catch (e) {
       await Promise.all(closers.map((c) => c()));
@@ -262,7 +259,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     listening,
     async reload() {
       try {
-        const s = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
+        const s = config.servicesFile ? loadServicesFile(config.servicesFile, config.domains.length, limits) : undefined;
         const newKeys = config.keyFiles.flatMap(loadKeyFile);
         checkKeysNamed(newKeys, config.keyZones.keys(), "--key-zone");
         checkKeysNamed(newKeys, config.adminKeys, "--admin-key");

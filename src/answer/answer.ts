@@ -212,6 +212,8 @@ class Context {
         const owner = this.registry.ownerOf(p.type, p.key, this.scope);
         const state = this.registry.ringState(p.type, this.scope);
         if (state === "building") return { exists: true, rrsets: new Map(), notReady: `the ring of ${formatServiceType(p.type)} is being built` };
+        // catching up, and the old ring's owner and those after it have left: the new ring will say
+        if (!owner && state === "catching-up") return { exists: true, rrsets: new Map(), notReady: `the ring of ${formatServiceType(p.type)} is being rebuilt` };
         if (!owner) return { exists: false, rrsets: new Map() };
         const node = this.instanceNode(qname, owner, p.typeLabels, true);
         return state === "catching-up" ? { ...node, provisional: true } : node;

@@ -5,15 +5,14 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { errorResponse } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
-import { formatName, formatServiceType, lowerAscii, type Labels, type ServiceType } from "../names.js";
-import { hostKey, hostStoreKey, instanceKey, instanceStoreKey, type Registry, type RegistryOp, type RegistryView } from "../registry/registry.js";
-import { countPerKey, LOCAL_DOMAIN, owningKey, type Host, type Instance } from "../registry/types.js";
+import { formatName, lowerAscii, type Labels } from "../names.js";
+import { overLimit, type RegistrationLimits } from "../registry/limits.js";
+import type { Registry, RegistryOp, RegistryView } from "../registry/registry.js";
 import type { TokenBuckets } from "./token-buckets.js";
 import { addressOf } from "./peer.js";
 import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate, type Actor } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
-import { ringWeight } from "../ring/ring.js";
 import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption, type Response } from "../wire/message.js";
 import { signReply, TsigError, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
 import { checkTsig } from "./tsig-stage.js";
@@ -36,11 +35,19 @@ export interface UpdateDeps {
   keys: readonly TsigKey[];
   policy: UpdatePolicy;
   lease: LeasePolicy;
-  limits?: RegistrationLimits;
+  limits?: UpdateLimits;
   /** Refuses replayed signed UPDATEs; without one, each UpdateDeps gets its own on the first signed update. */
   replay?: TsigReplayGuard;
   /** Keys (presentation form, as --admin-key names them) that may change any registration but the services file's. */
   adminKeys?: ReadonlySet<string>;
+}
+
+/** The registry's limits, and how often one source may update. */
+export interface UpdateLimits extends RegistrationLimits {
+  /** Updates a second from one source address (burst as many); undefined = unlimited. */
+  updateRate?: TokenBuckets;
+  /** Sources the update rate does not apply to. */
+  updateRateExempt?: (address: string) => boolean;
 }
 
 const replayGuards = new WeakMap<UpdateDeps, TsigReplayGuard>();
@@ -50,98 +57,6 @@ function replayGuard(deps: UpdateDeps): TsigReplayGuard {
   let g = replayGuards.get(deps);
   if (!g) replayGuards.set(deps, (g = new TsigReplayGuard()));
   return g;
-}
-
-/**
- * Bounds on what registrations may take; over one, the update is REFUSED and
- * nothing changes. Hosts count like instances: each limit on registrations
- * bounds the instances and, separately, the hosts (a registration is usually
- * one of each), so address records cannot go around them.
- */
-export interface RegistrationLimits {
-  /** Instances in total, and hosts in total. */
-  maxRegistrations: number;
-  /** Instances, and hosts, one TSIG key may own. */
-  maxPerKey: number;
-  /** Instances of one type in one domain (one ring). */
-  maxInstancesPerType: number;
-  /** The weights of one ring together (its points are 16 per unit of weight, 8 bytes each). */
-  maxRingWeight?: number;
-  /** A host's A and AAAA records together. */
-  maxAddressesPerHost?: number;
-  /** Subtypes one instance is listed under. */
-  maxSubtypes?: number;
-  /** An instance's TXT strings, bytes on the wire (each string plus its length byte). */
-  maxTxtBytes: number;
-  /** Updates a second from one source address (burst as many); undefined = unlimited. */
-  updateRate?: TokenBuckets;
-  /** Sources the update rate does not apply to. */
-  updateRateExempt?: (address: string) => boolean;
-  /** Counts a limit that was hit. */
-  hit?: (limit: string) => void;
-}
-
-export const DEFAULT_LIMITS = { maxRegistrations: 100_000, maxPerKey: 10_000, maxInstancesPerType: 100_000, maxRingWeight: 1_048_576, maxAddressesPerHost: 16, maxSubtypes: 32, maxTxtBytes: 4000, updateRate: 100 };
-
-
-/** What over a limit this update would go, in words; undefined when within them all. Only what grows is held to a limit (renewals always pass). */
-function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: RegistrationLimits): [string, string] | undefined {
-  const instances = new Map<string, Instance | undefined>();
-  const hosts = new Map<string, Host | undefined>();
-  const maxAddresses = l.maxAddressesPerHost ?? DEFAULT_LIMITS.maxAddressesPerHost;
-  const maxSubtypes = l.maxSubtypes ?? DEFAULT_LIMITS.maxSubtypes;
-  for (const o of ops) {
-    if (o.op === "put-instance") {
-      const txtBytes = o.instance.txt.reduce((n, t) => n + 1 + t.length, 0);
-      if (txtBytes > l.maxTxtBytes) return ["txt-bytes", `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`];
-      // only growth is refused: an instance stored with more (before the limit was lowered) still renews
-      const had = registry.instanceRecord(instanceStoreKey(o.instance))?.subtypes.length ?? 0;
-      if (o.instance.subtypes.length > maxSubtypes && o.instance.subtypes.length > had) return ["subtypes", `${o.instance.name} would be listed under ${o.instance.subtypes.length} subtypes; at most ${maxSubtypes} (--max-subtypes)`];
-      instances.set(instanceStoreKey(o.instance), o.instance);
-    } else if (o.op === "remove-instance") instances.set(instanceKey(o.type, o.name, o.domain), undefined);
-    else if (o.op === "put-host") {
-      if (o.host.addresses.length > maxAddresses) return ["addresses-per-host", `host ${o.host.name} would have ${o.host.addresses.length} addresses; at most ${maxAddresses} (--max-addresses-per-host)`];
-      hosts.set(hostStoreKey(o.host), o.host);
-    } else hosts.set(hostKey(o.name, o.domain), undefined);
-  }
-  let moreInstances = 0;
-  let moreHosts = 0;
-  const instancesByKey = new Map<string, number>();
-  const hostsByKey = new Map<string, number>();
-  const perRing = new Map<string, { type: ServiceType; domain: string; n: number; weight: number }>();
-  for (const [key, after] of instances) {
-    const before = registry.instanceRecord(key);
-    const d = Number(after !== undefined) - Number(before !== undefined);
-    moreInstances += d;
-    countPerKey(instancesByKey, owningKey(before), -1);
-    countPerKey(instancesByKey, owningKey(after), 1);
-    const r = (after ?? before)!;
-    const domain = r.domain ?? LOCAL_DOMAIN;
-    const ring = `${domain} ${formatServiceType(r.type)}`;
-    const dw = (after ? ringWeight(after.weight) : 0) - (before ? ringWeight(before.weight) : 0);
-    perRing.set(ring, { type: r.type, domain, n: (perRing.get(ring)?.n ?? 0) + d, weight: (perRing.get(ring)?.weight ?? 0) + dw });
-  }
-  for (const [key, after] of hosts) {
-    const before = registry.hostRecord(key);
-    moreHosts += Number(after !== undefined) - Number(before !== undefined);
-    countPerKey(hostsByKey, owningKey(before), -1);
-    countPerKey(hostsByKey, owningKey(after), 1);
-  }
-  for (const [k, n] of instancesByKey) {
-    if (n > 0 && registry.registrationsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.registrationsByKey(k)} instances; at most ${l.maxPerKey} (--max-registrations-per-key)`];
-  }
-  for (const [k, n] of hostsByKey) {
-    if (n > 0 && registry.hostsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.hostsByKey(k)} hosts; at most ${l.maxPerKey} (--max-registrations-per-key counts hosts too)`];
-  }
-  for (const { type, domain, n, weight } of perRing.values()) {
-    const have = registry.instanceCount(type, domain);
-    if (n > 0 && have + n > l.maxInstancesPerType) return ["instances-per-type", `${formatServiceType(type)} has ${have} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${domain}`];
-    const held = registry.ringWeight(type, domain);
-    if (l.maxRingWeight !== undefined && weight > 0 && held + weight > l.maxRingWeight) return ["ring-weight", `the ring of ${formatServiceType(type)} in ${domain} would weigh ${held + weight} (SRV weights, 0 counting as 1); at most ${l.maxRingWeight} (--max-ring-weight)`];
-  }
-  if (moreInstances > 0 && registry.instanceTotal() + moreInstances > l.maxRegistrations) return ["registrations", `${registry.instanceTotal()} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`];
-  if (moreHosts > 0 && registry.hostTotal() + moreHosts > l.maxRegistrations) return ["registrations", `${registry.hostTotal()} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`];
-  return undefined;
 }
 
 /** An UPDATE reply (RFC 2136 §3.8): the zone section echoed, OPT when the request had one. */

@@ -29,6 +29,8 @@ export interface RegistryView {
   instanceCount(type: ServiceType, domain?: string): number;
   /** The ring weights of the type's instances in `domain` (default local.) together. */
   ringWeight(type: ServiceType, domain?: string): number;
+  /** The ring weights of every type in every domain together (--max-total-ring-weight). */
+  totalRingWeight(): number;
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[];
   instance(type: ServiceType, name: string, domain?: string): Instance | undefined;
   host(name: string, domain?: string): Host | undefined;
@@ -53,6 +55,8 @@ export class PendingView implements RegistryView {
   private readonly touchedHosts = new Set<string>();
   private instanceDelta = 0;
   private hostDelta = 0;
+  /** How the rings' weight moves; a record served in every domain counted once (the limits count it in local.). */
+  private weightDelta = 0;
   private readonly keyDelta = new Map<string, number>();
   private readonly hostKeyDelta = new Map<string, number>();
 
@@ -85,6 +89,7 @@ export class PendingView implements RegistryView {
       const d = Number(after !== undefined) - Number(before !== undefined);
       t.delta += d;
       this.instanceDelta += d;
+      this.weightDelta += (after ? ringWeight(after.weight) : 0) - (before ? ringWeight(before.weight) : 0);
       countPerKey(this.keyDelta, owningKey(before), -1);
       countPerKey(this.keyDelta, owningKey(after), 1);
     }
@@ -148,6 +153,10 @@ export class PendingView implements RegistryView {
       w += (now ? ringWeight(now.weight) : 0) - (was ? ringWeight(was.weight) : 0);
     }
     return w;
+  }
+
+  totalRingWeight(): number {
+    return this.base.totalRingWeight() + this.weightDelta;
   }
 
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[] {

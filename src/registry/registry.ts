@@ -5,7 +5,7 @@
 import { reportInternalError } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
-import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
+import { DEFAULT_POINTS_PER_WEIGHT, PROBES, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
@@ -45,6 +45,11 @@ interface TypeState {
  */
 export const RING_POINTS_BUILT_INLINE = 20_000;
 
+/** (probe, point) pairs a lookup on a ring that is catching up visits at most: ~50 µs. */
+const CATCH_UP_VISITS = PROBES * 64;
+/** Pairs a successors list visits at most (HTTP, `ringdns hash`): a few ms, however heavy the instances on the way. */
+const SUCCESSOR_VISITS = 1 << 16;
+
 /** What one served domain answers: per type the instances (and ring), and the hosts; derived from the records (scopes.ts). */
 interface Scope {
   readonly types: Map<string, TypeState>;
@@ -67,6 +72,9 @@ export class Registry implements RegistryView {
   private readonly aside: RingWorkAside | undefined;
   /** Shares being computed aside, by ring: asked twice, computed once. */
   private readonly sharesUnderWay = new WeakMap<Ring, Promise<ShareSummary>>();
+  /** The last share computation in line; and per ring (domain and type) the one waiting its turn. */
+  private sharesTurn: Promise<unknown> = Promise.resolve();
+  private readonly sharesNext = new Map<string, Promise<{ ring: Ring; summary: ShareSummary }>>();
   /** Every registration by store key: the source of truth the scopes are derived from. */
   private readonly instanceRecords = new Map<string, Instance>();
   private readonly hostRecords = new Map<string, Host>();
@@ -82,6 +90,8 @@ export class Registry implements RegistryView {
   private readonly hostsPerKeyCount = new Map<string, number>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
+  /** Every ring's weight together, in every domain made so far. */
+  private totalWeight = 0;
   /** The last write in line: writes run one at a time, in the order they were asked for. */
   private writes: Promise<unknown> = Promise.resolve();
   /** Writes that arrived while the line was busy: planned and committed together when their turn comes. */
@@ -379,6 +389,10 @@ export class Registry implements RegistryView {
     return { instances, leased };
   }
 
+  totalRingWeight(): number {
+    return this.totalWeight;
+  }
+
   /** The ring weights of the type's instances in `domain` together. */
   ringWeight(type: ServiceType, domain = LOCAL_DOMAIN): number {
     return this.scope(domain).types.get(formatServiceType(type))?.weight ?? 0;
@@ -447,8 +461,9 @@ export class Registry implements RegistryView {
     if (!ring) return undefined;
     const owner = s.instances.get(ring.ownerOf(key) ?? "");
     if (owner || !s.building) return owner;
-    // catching up: the ring as it was may name one that has left; the next one on it takes over
-    for (const id of ring.successors(key, 16)) if (s.instances.has(id)) return s.instances.get(id);
+    // catching up: the ring as it was may name one that has left; the next one on it takes over.
+    // Bounded: past that, no owner until the new ring lands (answered Not Ready).
+    for (const id of ring.successors(key, 16, CATCH_UP_VISITS)) if (s.instances.has(id)) return s.instances.get(id);
     return undefined;
   }
 
@@ -457,25 +472,46 @@ export class Registry implements RegistryView {
     const ring = s && this.currentRing(s);
     if (!ring) return [];
     const out: Instance[] = [];
-    for (const id of ring.successors(key, s.building ? n + 16 : n)) {
+    for (const id of ring.successors(key, s.building ? n + 16 : n, SUCCESSOR_VISITS)) {
       const i = s.instances.get(id);
       if (i && out.length < n) out.push(i);
     }
     return out;
   }
 
-  /** The exact shares of the type's ring in `domain`: a big ring's computed aside, once per ring. */
+  /**
+   * The exact shares of the type's ring in `domain`, with the ring they are
+   * of: a big ring's computed aside, one computation at a time. Asks that come
+   * while one is under way wait for it, then share one computation per type
+   * for the ring as it is by then (a ring that changes 50 times a second is
+   * not computed 50 times, and the worker's queue cannot grow).
+   */
   shares(type: ServiceType, domain = LOCAL_DOMAIN): Promise<{ ring: Ring; summary: ShareSummary }> {
     const ring = this.ring(type, domain);
     const known = ring.knownShares();
     if (known) return Promise.resolve({ ring, summary: known });
     if (!this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return Promise.resolve({ ring, summary: ring.shareSummary() });
-    let p = this.sharesUnderWay.get(ring);
-    if (!p) {
-      this.sharesUnderWay.set(ring, (p = this.aside.shares(ring)));
-      p.catch(() => this.sharesUnderWay.delete(ring)); // a failure (the worker died) is not kept: the next ask tries again
+    const under = this.sharesUnderWay.get(ring);
+    if (under) return under.then((summary) => ({ ring, summary }));
+    const k = `${domain} ${formatServiceType(type)}`;
+    let next = this.sharesNext.get(k);
+    if (!next) {
+      next = this.sharesTurn.then(() => {
+        this.sharesNext.delete(k);
+        const latest = this.ring(type, domain);
+        const summary = latest.knownShares();
+        if (summary) return { ring: latest, summary };
+        let p = this.sharesUnderWay.get(latest);
+        if (!p) {
+          this.sharesUnderWay.set(latest, (p = this.aside!.shares(latest)));
+          p.catch(() => this.sharesUnderWay.delete(latest)); // a failure (the worker died) is not kept: the next ask tries again
+        }
+        return p.then((s) => ({ ring: latest, summary: s }));
+      });
+      this.sharesNext.set(k, next);
+      this.sharesTurn = next.catch(() => undefined);
     }
-    return p.then((summary) => ({ ring, summary }));
+    return next;
   }
 
   /** The ring with its shares at hand (a small ring's are computed now); a big ring's are started aside and come later. */
@@ -616,7 +652,9 @@ export class Registry implements RegistryView {
     }
     const before = s.instances.get(id);
     if (before === winner) return;
-    s.weight += (winner ? ringWeight(winner.weight) : 0) - (before ? ringWeight(before.weight) : 0);
+    const dw = (winner ? ringWeight(winner.weight) : 0) - (before ? ringWeight(before.weight) : 0);
+    s.weight += dw;
+    this.totalWeight += dw;
     indexSubtypes(s.bySubtype, id, before?.subtypes ?? [], winner?.subtypes ?? []);
     if (winner) s.instances.set(id, winner);
     else s.instances.delete(id);

@@ -7,6 +7,7 @@ import { parse as parseYaml } from "yaml";
 import { RingdnsError } from "../errors.js";
 import { labelBytes, lowerAscii, MAX_LABEL_BYTES, nameProblem, parseName, parseServiceType, parseSubtype, type Labels } from "../names.js";
 import { instanceId } from "./registry.js";
+import { staticOverLimit, type RegistrationLimits } from "./limits.js";
 import type { Host, Instance } from "./types.js";
 
 export interface StaticRegistrations {
@@ -31,14 +32,18 @@ function parseDocument(text: string): unknown {
   return parseYaml(text, { prettyErrors: false });
 }
 
-export function loadServicesFile(path: string): StaticRegistrations {
+/** Read and check a services file; with `limits`, a file that alone goes over one (served in `domains` domains) is refused too. */
+export function loadServicesFile(path: string, domains = 1, limits?: RegistrationLimits): StaticRegistrations {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
     throw new RingdnsError("RINGDNS_E_BAD_SERVICES_FILE", `${path}: cannot read: ${(e as Error).message}`);
   }
-  return parseServicesFile(text, path);
+  const parsed = parseServicesFile(text, path);
+  const over = limits && staticOverLimit(parsed.instances, parsed.hosts, domains, limits);
+  if (over) throw new RingdnsError("RINGDNS_E_BAD_SERVICES_FILE", `${path}: ${over}; raise the limit or split the file`);
+  return parsed;
 }
 
 export function parseServicesFile(text: string, file: string): StaticRegistrations {

@@ -60,8 +60,15 @@ export function workerRingAside(): RingAside {
   const job = (send: (w: Worker, job: number) => Promise<void> | void): Promise<AsideReply> => {
     const id = nextJob++;
     const done = new Promise<AsideReply>((resolve, reject) => pending.set(id, { resolve, reject }));
-    worker ??= start();
-    void send(worker, id);
+    const w = (worker ??= start());
+    // a send that throws (a message that cannot be cloned, a worker gone) fails its job, never the daemon
+    Promise.resolve()
+      .then(() => send(w, id))
+      .catch((err: unknown) => {
+        const p = pending.get(id);
+        pending.delete(id);
+        p?.reject(err instanceof Error ? err : new Error(String(err)));
+      });
     return done;
   };
 

@@ -240,9 +240,12 @@ export class Ring {
   /**
    * The owner followed by the next distinct instances: every probe walks
    * clockwise at once, (probe, point) pairs visited by distance (ties: lower
-   * probe, then ring order), each instance listed the first time. Up to `n` ids.
+   * probe, then ring order), each instance listed the first time. Up to `n`
+   * ids; fewer when `maxVisits` (probe, point) pairs were visited first (a
+   * heavy instance's points can stand between a key and the next instance):
+   * the list is then the start of the whole one.
    */
-  successors(key: Uint8Array | string, n: number): string[] {
+  successors(key: Uint8Array | string, n: number, maxVisits = Infinity): string[] {
     const out: string[] = [];
     const total = this.pts.size;
     const want = Math.min(n, this.live);
@@ -252,7 +255,7 @@ export class Ring {
     const at = probe.map((p) => this.pts.successor(p));
     const steps = new Int32Array(PROBES);
     const seen = new Set<number>();
-    while (out.length < want) {
+    for (let visits = 0; out.length < want && visits < maxVisits; visits++) {
       let pick = -1;
       let best = Infinity;
       for (let j = 0; j < PROBES; j++) {

@@ -113,6 +113,14 @@ describe("command line errors and help", () => {
     expect(r.stderr).toBe(`ringdns: ${file}: services[0] (x): port: must be an integer 0-65535, got 70000\n`);
   });
 
+  it("a services file that alone goes over a registration limit is not loaded: one line naming the file, the limit and its flag", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "ringdns-heavy-")), "s.yaml");
+    writeFileSync(file, "services:\n  - {instance: a, type: _w._tcp, host: a, addresses: [192.0.2.1], port: 80, weight: 60000}\n  - {instance: b, type: _w._tcp, host: b, addresses: [192.0.2.2], port: 80, weight: 60000}\n");
+    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--services", file, "--max-ring-weight", "100000"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`ringdns: ${file}: the ring of _w._tcp in each domain would weigh 120000 (SRV weights, 0 counting as 1); at most 100000 (--max-ring-weight); raise the limit or split the file\n`);
+  });
+
   it("a port in use is reported as such", () => {
     const r = runCli(["serve", "--dns", `127.0.0.1:${d.port}`]);
     expect(r.status).toBe(1);

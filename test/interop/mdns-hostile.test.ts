@@ -13,7 +13,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDig } from "../lab/dig.js";
 import { CLI } from "../lab/daemon.js";
-import { framePackets, mdnsTraffic, serviceTypeEnumeration, serviceTypeFlood } from "../lab/mdns-packets.js";
+import { framePackets, heavyInstances, mdnsTraffic, serviceTypeEnumeration, serviceTypeFlood } from "../lab/mdns-packets.js";
 import { canBuildLab, createLab, type Lab, type LabHost } from "../lab/netns.js";
 import { missingTool } from "../lab/tools.js";
 
@@ -70,7 +70,7 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
   beforeAll(async () => {
     lab = createLab(3);
     [h0, h1, h2] = lab.hosts as [LabHost, LabHost, LabHost];
-    daemon = h0.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8053", "--dns", `${h0.address}:8053`, "--mdns-interface", "eth0", "--store", "memory", "--services", SERVICES, "--http", "127.0.0.1:8080"]);
+    daemon = h0.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8053", "--dns", `${h0.address}:8053`, "--mdns-interface", "eth0", "--store", "memory", "--services", SERVICES, "--http", "127.0.0.1:8080", "--max-ring-weight", "140000"]);
     daemon.stderr!.on("data", (d) => (logs += d));
     await until("the daemon listening", () => (logs.includes("ringdns listening") ? true : undefined), 5000);
     await until("alpha announced on the LAN", () => (logs.includes('"instance":"alpha"') ? true : undefined), 5000);
@@ -96,6 +96,25 @@ describe.skipIf(skip)("hostile mDNS traffic in the lab", () => {
     } finally {
       zc.stdin!.end();
     }
+    expect(alive()).toBe(true);
+    expect(internalErrors()).toEqual([]);
+  });
+
+  it("instances announced with SRV weight 65535 are learned only up to --max-ring-weight: the rest are not, counted and logged, and the daemon answers for those it took", async () => {
+    const hitsBefore = metric("ringdns_limit_hits_total");
+    await send("heavy.bin", [{ bytes: heavyInstances(5) }]);
+    // 140,000 holds two of weight 65535 (131,070); the third would pass it
+    const learned = await until("two heavy instances learned", () => {
+      const ptrs = dig("_heavy._tcp.local", "PTR").answer;
+      return ptrs.length >= 2 ? ptrs : undefined;
+    }, 5000);
+    await until("the rest counted as kept out", () => (metric("ringdns_limit_hits_total") >= hitsBefore + 3 ? true : undefined), 5000);
+    expect(learned).toHaveLength(2);
+    expect(dig("_heavy._tcp.local", "PTR").answer).toHaveLength(2);
+    expect(logs).toMatch(/mDNS: announcements not learned: the ring of _heavy\._tcp in local\. would weigh 196605/);
+    // the ring of what was learned answers (a million points: built aside, then every key has one of the two)
+    const owner = await until("a _hash owner", () => dig("somekey._hash._heavy._tcp.local", "SRV").answer[0]?.rdata, 10_000);
+    expect(owner).toMatch(/^0 65535 80 h[0-4]\.local\.$/);
     expect(alive()).toBe(true);
     expect(internalErrors()).toEqual([]);
   });

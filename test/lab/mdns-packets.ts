@@ -29,6 +29,26 @@ export function serviceTypeEnumeration(n = 390, ttl = 4500): Buffer {
   return oneResponse(Array.from({ length: n }, (_, i) => ({ name: ENUM, ttl, data: { type: Type.PTR, target: typeName(i) } })));
 }
 
+/**
+ * One response announcing `n` instances of `_heavy._tcp.local`, each with
+ * SRV weight 65535 (as much of a ring as one announcement can claim) and an
+ * address: PTR, SRV and A for each.
+ */
+export function heavyInstances(n: number, ttl = 4500): Buffer {
+  const type: Labels = ["_heavy", "_tcp", "local"];
+  return oneResponse(
+    Array.from({ length: n }, (_, i): ResourceRecord[] => {
+      const instance = [`h${i}`, ...type];
+      const host = [`h${i}`, "local"];
+      return [
+        { name: type, ttl, data: { type: Type.PTR, target: instance } },
+        { name: instance, ttl, data: { type: Type.SRV, srv: { priority: 0, weight: 65535, port: 80, target: host } } },
+        { name: host, ttl, data: { type: Type.A, address: `198.51.100.${i + 1}` } },
+      ];
+    }).flat(),
+  );
+}
+
 /** Packets as mdns-send.mjs reads them: flag (1: from an ephemeral port), length, bytes. */
 export function framePackets(packets: readonly { bytes: Buffer; legacy?: boolean }[]): Buffer {
   return Buffer.concat(

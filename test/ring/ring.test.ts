@@ -210,6 +210,19 @@ describe("Ring v2 (multi-probe)", () => {
     expect(ring.successors("k", 10)).toHaveLength(5);
   });
 
+  it("a successors walk bounded in visits gives the start of the whole list, however heavy the instances on the way", () => {
+    const ring = Ring.build([{ id: "heavy", weight: 4000 }, ...members(3)]);
+    let shorter = 0;
+    for (const k of keys(100)) {
+      const whole = ring.successors(k, 4);
+      expect(whole).toHaveLength(4);
+      const bounded = ring.successors(k, 4, 21 * 4);
+      expect(bounded).toEqual(whole.slice(0, bounded.length));
+      if (bounded.length < 4) shorter++;
+    }
+    expect(shorter).toBeGreaterThan(50); // 64,000 heavy points stand between most keys and the fourth instance
+  });
+
   it("removing an instance only takes it out of every successor list", () => {
     const ring = Ring.build(members(30));
     const less = ring.without("instance-7");

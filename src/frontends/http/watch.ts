@@ -59,7 +59,10 @@ export class WatchHub {
     return () => this.listeners.delete(listener);
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     clearTimeout(this.ringTimer);
     this.unsubscribe();
     this.listeners.clear();
@@ -80,24 +83,36 @@ export class WatchHub {
     this.publish({ event: "instance", op: c.op, type, instance });
     const ringMoved = c.op !== "update" || c.previous?.weight !== c.instance.weight;
     if (!ringMoved) return;
-    if (this.ringsToReport.size === 0) this.ringTimer = later("http watch ring report", this.ringDelay, () => this.reportRings());
+    if (this.ringsToReport.size === 0 && !this.reporting) this.scheduleRingReport();
     this.ringsToReport.set(type, c.instance.type);
   }
 
   private ringTimer: NodeJS.Timeout | undefined;
   private ringDelay = RING_REPORT_MS;
+  /** A report is under way (it waits for shares computed aside): the next one starts after it, never beside it. */
+  private reporting = false;
+
+  private scheduleRingReport(): void {
+    this.ringTimer = later("http watch ring report", this.ringDelay, () => this.reportRings());
+  }
 
   private async reportRings(): Promise<void> {
     const started = performance.now();
     const types = [...this.ringsToReport];
-    // cleared first: a fault in one report (caught and counted by guard.ts) must not stop the next from being scheduled
     this.ringsToReport.clear();
-    for (const [type, t] of types) {
-      // a big ring's shares are computed aside; an event carries the busiest, as the ring view does
-      const view = await ringView(this.registry, t, 0, RING_EVENT_SHARES);
-      this.publish({ event: "ring", type, instances: view.instances, shares: view.shares });
+    this.reporting = true;
+    try {
+      for (const [type, t] of types) {
+        // a big ring's shares are computed aside; an event carries the busiest, as the ring view does
+        const view = await ringView(this.registry, t, 0, RING_EVENT_SHARES);
+        this.publish({ event: "ring", type, instances: view.instances, shares: view.shares });
+      }
+    } finally {
+      // a fault in one report (caught and counted by guard.ts) must not stop the next from being scheduled
+      this.reporting = false;
+      // under constant churn, report a big ring less often rather than spend the CPU
+      this.ringDelay = Math.max(RING_REPORT_MS, 4 * (performance.now() - started));
+      if (this.ringsToReport.size > 0 && !this.closed) this.scheduleRingReport();
     }
-    // under constant churn, report a big ring less often rather than spend the CPU
-    this.ringDelay = Math.max(RING_REPORT_MS, 4 * (performance.now() - started));
   }
 }

@@ -7,6 +7,7 @@ import type { Clock } from "../../clock.js";
 import { guarded } from "../../guard.js";
 import type { Labels } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
+import type { RegistrationLimits } from "../../registry/limits.js";
 import { decodeMessage } from "../../wire/decode.js";
 import { MdnsLearner } from "./learner.js";
 import type { CacheLimits } from "./cache.js";
@@ -35,7 +36,7 @@ export interface Mdns {
   close(): Promise<void>;
 }
 
-export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger; cacheLimits?: CacheLimits }, port = MDNS_PORT): Promise<Mdns> {
+export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger; cacheLimits?: CacheLimits; limits?: RegistrationLimits }, port = MDNS_PORT): Promise<Mdns> {
   const transports: MdnsTransport[] = [];
   try {
     for (const iface of interfaces) {

@@ -10,6 +10,7 @@ import { RingdnsError } from "../../errors.js";
 import { later, reportInternalError } from "../../guard.js";
 import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
 import type { Registry, RegistryOp, RegistryView } from "../../registry/registry.js";
+import { admit, type RegistrationLimits } from "../../registry/limits.js";
 import { sameInstance, type Host, type Instance } from "../../registry/types.js";
 import { Type } from "../../wire/constants.js";
 import type { DecodedData, DecodedMessage } from "../../wire/decode.js";
@@ -58,7 +59,12 @@ export interface LearnerDeps {
   /** Names we advertise ourselves: heard back, they are not learned. */
   isOurs(type: ServiceType, instance: string): boolean;
   cacheLimits?: CacheLimits;
+  /** The registry's limits: what would go over one is not learned (anyone on the LAN may announce). */
+  limits?: RegistrationLimits;
 }
+
+/** A limit that keeps LAN announcements out is logged at most this often (with how many were kept out). */
+const REFUSAL_LOG_MS = 60_000;
 
 type Ptr = Extract<DecodedData, { type: typeof Type.PTR }>;
 type Srv = Extract<DecodedData, { type: typeof Type.SRV }>;
@@ -70,8 +76,8 @@ export class MdnsLearner {
   private sync: Promise<void> = Promise.resolve();
   private mirrorQueued = false;
   private closed = false;
-  /** What this daemon's learner wrote: in a cluster, others' learned entries are not ours to remove. */
-  private readonly publishedInstances = new Set<string>();
+  /** What this daemon's learner wrote, by learnedKey: in a cluster, others' learned entries are not ours to remove. */
+  private readonly publishedInstances = new Map<string, { type: ServiceType; name: string }>();
   private readonly publishedHosts = new Set<string>();
   /** Subtype PTR names heard (`_sub._sub._type._tcp.local`): DNS-SD has no way to list them, so we keep what was announced. */
   private readonly subtypeNames = new Map<string, Labels>();
@@ -80,6 +86,10 @@ export class MdnsLearner {
   private readonly followedByPeer = new Map<string, number>();
   /** Types heard of and not browsed because of the bounds (each time), since start. */
   readonly browsesRefused = { followed: 0, asked: 0 };
+  /** Announcements kept out by the registry's limits at the last mirror (learnedKey), so each is counted once. */
+  private refusedLast = new Set<string>();
+  private refusalLoggedAt = -Infinity;
+  private refusalsUnlogged = 0;
 
   constructor(private readonly deps: LearnerDeps) {
     this.cache = new MdnsCache(deps.cacheLimits ?? DEFAULT_CACHE_LIMITS, (what, peer) =>
@@ -314,8 +324,8 @@ export class MdnsLearner {
     });
     if (ops.length === 0) return;
     for (const o of ops) {
-      if (o.op === "put-instance") this.publishedInstances.add(`${o.instance.type.service}.${o.instance.type.proto}/${lowerAscii(o.instance.name)}`);
-      else if (o.op === "remove-instance") this.publishedInstances.delete(`${o.type.service}.${o.type.proto}/${lowerAscii(o.name)}`);
+      if (o.op === "put-instance") this.publishedInstances.set(learnedKey(o.instance.type, o.instance.name), { type: o.instance.type, name: o.instance.name });
+      else if (o.op === "remove-instance") this.publishedInstances.delete(learnedKey(o.type, o.name));
       else if (o.op === "put-host") this.publishedHosts.add(o.host.name);
       else this.publishedHosts.delete(o.name);
     }
@@ -340,7 +350,7 @@ export class MdnsLearner {
       const hostLocal = srv.target.length === 2 && labelsEqual(srv.target.slice(1), LOCAL);
       const hostLabel = lowerAscii(srv.target[0] ?? "");
       const expiresAt = Math.min(ptr.expiresAt, srvRec.expiresAt);
-      wantInstances.set(`${type.service}.${type.proto}/${lowerAscii(label)}`, {
+      wantInstances.set(learnedKey(type, label), {
         name: label,
         type,
         subtypes: [...(subtypesOf.get(nameKey(target)) ?? [])].sort(),
@@ -369,15 +379,48 @@ export class MdnsLearner {
       const cur = registry.instance(i.type, i.name);
       if (!cur || !sameInstance(cur, i, 1000)) ops.push({ op: "put-instance", instance: i });
     }
-    for (const t of registry.serviceTypes()) {
-      for (const i of registry.instances(t)) {
-        const key = `${t.service}.${t.proto}/${lowerAscii(i.name)}`;
-        if (i.source === "mdns" && this.publishedInstances.has(key) && !wantInstances.has(key)) ops.push({ op: "remove-instance", type: t, name: i.name });
+    // only what this learner wrote is looked at: O(learned), not O(registry)
+    for (const [key, { type, name }] of this.publishedInstances) {
+      if (wantInstances.has(key)) continue;
+      const cur = registry.instance(type, name);
+      if (cur?.source === "mdns") ops.push({ op: "remove-instance", type, name: cur.name });
+      else this.publishedInstances.delete(key); // expired, or taken over by another source: no longer ours
+    }
+    for (const name of this.publishedHosts) {
+      if (wantHosts.has(name)) continue;
+      if (registry.host(name)?.source === "mdns") ops.push({ op: "remove-host", name });
+      else this.publishedHosts.delete(name);
+    }
+    return this.withinLimits(ops, registry);
+  }
+
+  /** The planned ops that fit the registry's limits; what is kept out is counted once and logged at most once a minute. */
+  private withinLimits(ops: RegistryOp[], registry: RegistryView): RegistryOp[] {
+    const limits = this.deps.limits;
+    if (!limits) return ops;
+    const { admitted, refused } = admit(ops, registry, { ...limits, hit: undefined });
+    const refusedNow = new Set<string>();
+    for (const r of refused) {
+      const key = r.op.op === "put-instance" ? learnedKey(r.op.instance.type, r.op.instance.name) : r.op.op === "put-host" ? `host/${r.op.host.name}` : "";
+      refusedNow.add(key);
+      if (this.refusedLast.has(key)) continue;
+      limits.hit?.(r.limit);
+      this.refusalsUnlogged++;
+      const now = this.deps.clock.now();
+      if (now - this.refusalLoggedAt >= REFUSAL_LOG_MS) {
+        this.deps.log.warn({ limit: r.limit, notLearned: this.refusalsUnlogged }, `mDNS: announcements not learned: ${r.reason}`);
+        this.refusalLoggedAt = now;
+        this.refusalsUnlogged = 0;
       }
     }
-    for (const h of registry.allHosts()) if (h.source === "mdns" && this.publishedHosts.has(h.name) && !wantHosts.has(h.name)) ops.push({ op: "remove-host", name: h.name });
-    return ops;
+    this.refusedLast = refusedNow;
+    return admitted;
   }
+}
+
+/** A learned instance's key among this learner's own: type and instance name, ASCII lower-cased. */
+function learnedKey(type: ServiceType, name: string): string {
+  return `${type.service}.${type.proto}/${lowerAscii(name)}`;
 }
 
 function dedupe(qs: MdnsQuestion[]): MdnsQuestion[] {

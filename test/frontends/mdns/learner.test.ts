@@ -46,6 +46,38 @@ describe("MdnsLearner", () => {
     await learner.close();
   });
 
+  it("learns nothing past the registry's limits: a LAN device announcing weight 65535 is kept out of the ring, counted once, logged once", async () => {
+    let now = 1_000_000;
+    const clock = { now: () => now };
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    const hits: string[] = [];
+    const warnings: string[] = [];
+    const log = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line).msg as string) });
+    const limits = { maxRegistrations: 100, maxPerKey: 100, maxInstancesPerType: 2, maxRingWeight: 1000, maxTxtBytes: 4000, hit: (l: string) => hits.push(l) };
+    const learner = new MdnsLearner({ registry, clock, log, transports: [], isOurs: () => false, limits });
+    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    const announce = (label: string, weight: number) => [
+      rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName(`${label}._web._tcp.local.`) }),
+      rr(`${label}._web._tcp.local.`, Type.SRV, { type: Type.SRV, priority: 0, weight, port: 80, target: parseName(`${label}.local.`) }),
+    ];
+    learner.onResponse(response([...announce("heavy", 65535), ...announce("lamp", 0)]), from, t);
+    for (let i = 0; i < 50 && !registry.instance(web, "lamp"); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(registry.instance(web, "lamp")).toBeDefined();
+    expect(registry.instance(web, "heavy")).toBeUndefined();
+    expect(registry.ringWeight(web)).toBe(1);
+    // heard again, and a third instance over --max-instances-per-type 2 is kept out too
+    now += 2000;
+    learner.onResponse(response([...announce("heavy", 65535), ...announce("desk", 1), ...announce("door", 1)]), from, t);
+    for (let i = 0; i < 50 && registry.instanceCount(web) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(registry.instanceCount(web)).toBe(2);
+    expect(registry.instance(web, "heavy")).toBeUndefined();
+    expect(hits).toEqual(["ring-weight", "instances-per-type"]); // each kept-out announcement counted once, not at every mirror
+    expect(warnings.filter((w) => w.startsWith("mDNS: announcements not learned"))).toHaveLength(1); // at most once a minute
+    await learner.close();
+  });
+
   it("keeps the subtypes an instance is announced under, and drops one on its goodbye", async () => {
     let now = 1_000_000;
     const clock = { now: () => now };

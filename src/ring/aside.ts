@@ -26,6 +26,8 @@ export interface RingAside {
 }
 
 const SLICE = 8192;
+/** Points copied per turn of the event loop when a ring's points are handed over for its shares (~0.5 ms). */
+const COPY_STEP_POINTS = 131_072;
 
 /** One worker thread, started on first use; jobs run in order. A worker that dies fails its jobs and is started anew. */
 export function workerRingAside(): RingAside {
@@ -87,7 +89,14 @@ export function workerRingAside(): RingAside {
       return Ring.fromParts(ids, reply.weights, reply.parts, { pointsPerWeight });
     },
     async shares(ring) {
-      const input = ring.flatPoints();
+      // copied in steps of ~1 MB, a turn of the event loop between them: queries go on meanwhile
+      const steps = ring.flatPointsInSteps(COPY_STEP_POINTS);
+      let step = steps.next();
+      while (!step.done) {
+        await sleep(0);
+        step = steps.next();
+      }
+      const input = step.value;
       const reply = await job((w, id) => {
         const req: AsideRequest = { kind: "shares", job: id, input };
         w.postMessage(req, [input.pts.pos, input.pts.owner, input.weights].map((a) => a.buffer as ArrayBuffer));

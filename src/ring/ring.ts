@@ -318,9 +318,18 @@ export class Ring {
 
   /** What `shareSummaryOf` takes: the points in two flat arrays (a copy, to hand over) and each slot's weight (0: free). */
   flatPoints(): ShareInput {
+    const steps = this.flatPointsInSteps(Infinity);
+    for (;;) {
+      const r = steps.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** `flatPoints`, pausing after each ~`pointsPerStep` points copied (see PointSet.toSortedInSteps). */
+  *flatPointsInSteps(pointsPerStep: number): Generator<void, ShareInput, void> {
     const weights = new Uint32Array(this.slots.length);
     this.slots.forEach((m, slot) => (weights[slot] = m.weight));
-    return { pts: this.pts.toSorted(), weights };
+    return { pts: yield* this.pts.toSortedInSteps(pointsPerStep), weights };
   }
 
   /** Shares computed elsewhere by `shareSummaryOf(flatPoints())`: kept as this ring's. */

@@ -224,7 +224,7 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     const type = typeParam(m[1]!);
     const [what, name] = [m[2], m[3] === undefined ? undefined : pathSegment(m[3])];
     const domain = domainParam(url);
-    if (method === "GET" && (what === undefined || (what === "instances" && name === undefined))) return sendJson(res, 200, instancesView(deps.registry, type, ctx, domain?.key, pageParams(url)));
+    if (method === "GET" && (what === undefined || (what === "instances" && name === undefined))) return sendJson(res, 200, await instancesView(deps.registry, type, ctx, domain?.key, pageParams(url)));
     if (method === "GET" && what === "instances") {
       const v = oneInstanceView(deps.registry, type, name!, ctx, domain?.key);
       if (!v) throw new HttpError(404, `no instance "${name}" of ${m[1]}`);

@@ -3,6 +3,7 @@
 import { formatName, formatServiceType, type ServiceType } from "../../names.js";
 import { instanceId, type Registry } from "../../registry/registry.js";
 import type { Ring } from "../../ring/ring.js";
+import { listKey, SortedInstanceLists } from "./sorted-lists.js";
 import { LOCAL_DOMAIN, whoOwns, type Host, type Instance, type Owner } from "../../registry/types.js";
 
 export interface InstanceView {
@@ -109,23 +110,13 @@ export interface InstancePage {
 export const DEFAULT_PAGE = 1000;
 export const MAX_PAGE = 10_000;
 
-/** Where an instance sorts in a list: by name, then domain (one name may be registered in several). */
-const listKey = (i: Instance) => `${i.name}\u0000${i.domain ?? ""}`;
+/** Each registry's sorted lists, made on the first page asked for. */
+const sortedLists = new WeakMap<Registry, SortedInstanceLists>();
 
-/** A type's instances sorted by listKey, kept while the registry does not change (a page of 100,000 is then a slice, not a sort). */
-const sortedLists = new WeakMap<Registry, { serial: number; lists: Map<string, Instance[]> }>();
-
-function sortedInstances(registry: Registry, type: ServiceType, domain: string | undefined): Instance[] {
-  let memo = sortedLists.get(registry);
-  if (!memo || memo.serial !== registry.serial()) sortedLists.set(registry, (memo = { serial: registry.serial(), lists: new Map() }));
-  const key = `${formatServiceType(type)} ${domain ?? ""}`;
-  let list = memo.lists.get(key);
-  if (!list) {
-    list = registry.instances(type, domain).sort((a, b) => (listKey(a) < listKey(b) ? -1 : listKey(a) > listKey(b) ? 1 : 0));
-    if (memo.lists.size >= 64) memo.lists.clear();
-    memo.lists.set(key, list);
-  }
-  return list;
+function listsOf(registry: Registry): SortedInstanceLists {
+  let lists = sortedLists.get(registry);
+  if (!lists) sortedLists.set(registry, (lists = new SortedInstanceLists(registry)));
+  return lists;
 }
 
 /**
@@ -136,10 +127,10 @@ function sortedInstances(registry: Registry, type: ServiceType, domain: string |
  * counts every match of the search. `domain`: only what is answered in that
  * served domain; default every domain's.
  */
-export function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext, domain?: string, page: InstancePage = { limit: DEFAULT_PAGE }): { type: string; total: number; instances: InstanceView[]; next?: string } {
+export async function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext, domain?: string, page: InstancePage = { limit: DEFAULT_PAGE }): Promise<{ type: string; total: number; instances: InstanceView[]; next?: string }> {
   const needle = page.search?.toLowerCase();
-  const all = sortedInstances(registry, type, domain);
-  const matching = needle === undefined ? all : all.filter((i) => i.name.toLowerCase().includes(needle));
+  const all = await listsOf(registry).list(type, domain);
+  const matching = needle === undefined ? all.items : all.items.filter((i) => i.name.toLowerCase().includes(needle));
   // the first after the cursor, by binary search over the sorted list
   let from = 0;
   if (page.after !== undefined) {

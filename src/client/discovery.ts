@@ -74,15 +74,35 @@ async function describe(ask: (n: Labels, t: number) => Promise<DecodedMessage>, 
   return { instance: instanceLabel, name: formatName(srvRec.name), target: formatName(srv.target), port: srv.port, priority: srv.priority, weight: srv.weight, txt, addresses };
 }
 
-/** Every instance of `type` (or of one subtype), resolved. */
+/**
+ * Every instance of `type` (or of one subtype), resolved. A type with no
+ * instances (NXDOMAIN or no PTR records: its last one just left, or it never
+ * had one) is an empty list, as a registry's "list services" is; an instance
+ * that leaves between the PTR and its SRV is left out. Any other answer
+ * (REFUSED, SERVFAIL: a domain the server does not serve, a server in
+ * trouble) is a LookupError.
+ */
 export async function browse(type: string, options: LookupOptions & { subtype?: string } = {}): Promise<ResolvedInstance[]> {
   const { domain, ask } = context(options);
   const t = parseServiceType(type);
   const name = options.subtype ? subtypeName(t, options.subtype, domain) : typeName(t, domain);
-  const res = await answered(ask, name, Type.PTR);
+  const res = await ask(name, Type.PTR);
+  if (none(res)) return [];
+  if (rcodeName(res.rcode) !== "NOERROR") throw new LookupError(rcodeName(res.rcode), formatName(name));
   const targets = res.answers.flatMap((a) => (a.data.type === Type.PTR && "target" in a.data ? [a.data.target] : []));
-  return Promise.all(targets.map(async (n) => describe(ask, n, await answered(ask, n, Type.SRV), n[0]!)));
+  const found = await Promise.all(
+    targets.map(async (n) => {
+      const srv = await ask(n, Type.SRV);
+      if (none(srv)) return undefined;
+      if (rcodeName(srv.rcode) !== "NOERROR") throw new LookupError(rcodeName(srv.rcode), formatName(n));
+      return describe(ask, n, srv, n[0]!);
+    }),
+  );
+  return found.filter((i): i is ResolvedInstance => i !== undefined);
 }
+
+/** No such name, or no records of the type asked for. */
+const none = (res: DecodedMessage) => rcodeName(res.rcode) === "NXDOMAIN" || (rcodeName(res.rcode) === "NOERROR" && res.answers.length === 0);
 
 /** One instance by name. */
 export async function resolve(type: string, instance: string, options: LookupOptions = {}): Promise<ResolvedInstance> {

@@ -61,6 +61,12 @@ describe("client library", () => {
       expect(["node-a", "node-b", "node-c"]).toContain(owner.instance);
       expect(owner.query).toBe("user42._hash._lib._tcp.local.");
       await Promise.all(regs.map((r) => r.close()));
+      // the last instance gone, and a type never registered: empty lists, not errors
+      expect(await browse("_lib._tcp", { server })).toEqual([]);
+      expect(await browse("_never._tcp", { server })).toEqual([]);
+      expect(await browse("_lib._tcp", { server, subtype: "_eu" })).toEqual([]);
+      // a domain the server does not serve is still an error (REFUSED)
+      await expect(browse("_lib._tcp", { server, domain: "elsewhere.example." })).rejects.toMatchObject({ rcode: "REFUSED" });
     } finally {
       await d.stop();
     }

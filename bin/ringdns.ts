@@ -55,7 +55,7 @@ program
   .option("--negative-ttl <seconds>", "SOA minimum: how long NXDOMAIN/NODATA may be cached", "5")
   .option("--max-udp-size <bytes>", "largest UDP reply to EDNS clients (512 without EDNS)", "1232")
   .option("--tcp-idle-timeout <seconds>", "close idle TCP connections after this long", "10")
-  .option("--tcp-max-connections <n>", "open TCP connections at most", "256")
+  .option("--tcp-max-connections <n>", "open TCP connections at most; beyond, a new one takes the place of the one idle the longest", "256")
   .option("--tcp-max-per-source <n>", "open TCP connections from one address at most", "32")
   .option("--tcp-read-timeout-ms <ms>", "a TCP message must arrive whole within this many milliseconds of its first byte", "2000")
   .option("--tcp-max-unsent-bytes <bytes>", "a TCP connection reads no more queries while this many bytes of its replies wait for the client to take them (at least 65536)", "131072")

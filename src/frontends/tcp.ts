@@ -1,6 +1,8 @@
 // Unicast DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-byte length prefix,
 // many queries per connection answered in order, an idle timeout, and a cap
-// on open connections so slow or idle clients cannot hold every socket.
+// on open connections so slow or idle clients cannot hold every socket: at
+// the cap a new connection closes the one idle the longest (RFC 7766
+// §6.2.3), and is itself closed only when every connection has work under way.
 //
 // Pipelining (RFC 7766 §6.2.1.1) is bounded the way miekg/dns (CoreDNS) and
 // BIND bound it: a client gets only so much ahead of us. A connection stops
@@ -20,7 +22,7 @@ export interface TcpOptions {
   idleTimeoutMs: number;
   /** A message must arrive whole within this long of its first byte, ms (a client trickling bytes cannot hold a socket). */
   readTimeoutMs: number;
-  /** Open connections at most; new ones beyond are closed at once. */
+  /** Open connections at most; beyond, a new one takes the place of the one idle the longest, or is closed when none is idle. */
   maxConnections: number;
   /** Open connections from one address at most. */
   maxPerSource: number;
@@ -52,31 +54,55 @@ export interface TcpListener {
 }
 
 export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, options: TcpOptions = DEFAULT_TCP_OPTIONS): Promise<TcpListener> {
-  const sockets = new Set<Socket>();
+  /** Open connections, least recently active first (a Map keeps insertion order; activity moves one to the end). */
+  const open = new Map<Socket, { source: string; connection: Connection }>();
   const perSource = new Map<string, number>();
+  const forget = (socket: Socket) => {
+    const entry = open.get(socket);
+    if (!entry) return; // already let go of (closed to make room)
+    open.delete(socket);
+    const left = (perSource.get(entry.source) ?? 1) - 1;
+    if (left > 0) perSource.set(entry.source, left);
+    else perSource.delete(entry.source);
+  };
+  const touch = (socket: Socket) => {
+    const entry = open.get(socket);
+    if (!entry) return;
+    open.delete(socket);
+    open.set(socket, entry);
+  };
+  /** RFC 7766 §6.2.3: under pressure, the connection idle the longest goes; one with work under way is kept. */
+  const closeLongestIdle = (): boolean => {
+    for (const [socket, { connection }] of open) {
+      if (!connection.idle()) continue;
+      forget(socket);
+      socket.destroy();
+      return true;
+    }
+    return false;
+  };
   const server: Server = createServer(
     guarded("tcp connection", (socket: Socket) => {
       const source = addressOf(socket.remoteAddress ?? "");
       const fromSource = perSource.get(source) ?? 0;
-      if (sockets.size >= options.maxConnections || fromSource >= options.maxPerSource) {
-        const limit = sockets.size >= options.maxConnections ? "tcp-connections" : "tcp-connections-per-source";
+      const full = open.size >= options.maxConnections;
+      if (fromSource >= options.maxPerSource || (full && !closeLongestIdle())) {
+        const limit = fromSource >= options.maxPerSource ? "tcp-connections-per-source" : "tcp-connections";
         deps.metrics?.observeLimit(limit);
-        deps.log.warn({ peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource }, "TCP connection limit reached, closing new connection");
+        deps.log.warn({ peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource }, limit === "tcp-connections" ? "TCP connection limit reached and every connection busy, closing new connection" : "TCP connection limit reached, closing new connection");
         socket.destroy();
         return;
       }
-      sockets.add(socket);
+      if (full) {
+        deps.metrics?.observeLimit("tcp-idle-closed");
+        deps.log.debug({ peer: source, max: options.maxConnections }, "TCP connection limit reached: closed the connection idle the longest to take a new one");
+      }
       perSource.set(source, fromSource + 1);
       socket.on(
         "close",
-        guarded("tcp close", () => {
-          sockets.delete(socket);
-          const left = (perSource.get(source) ?? 1) - 1;
-          if (left > 0) perSource.set(source, left);
-          else perSource.delete(source);
-        }),
+        guarded("tcp close", () => forget(socket)),
       );
-      serveConnection(socket, deps, options);
+      open.set(socket, { source, connection: serveConnection(socket, deps, options, () => touch(socket)) });
     }),
   );
   return new Promise((resolve, reject) => {
@@ -93,7 +119,7 @@ export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, opti
         port: a.port,
         close: () =>
           new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
+            for (const s of open.keys()) s.destroy();
             server.close(() => r());
           }),
       });
@@ -101,7 +127,13 @@ export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, opti
   });
 }
 
-function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptions): void {
+/** What the listener asks of a connection: is it idle (no message under way, no reply owed or unsent)? */
+interface Connection {
+  idle(): boolean;
+}
+
+/** Serve one connection; `active` is called whenever the client sends something. */
+function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptions, active: () => void): Connection {
   const peer = formatPeer(socket.remoteAddress ?? "", socket.remotePort ?? 0);
   let pending: Buffer = Buffer.alloc(0);
   // replies go out in request order; an UPDATE in the queue holds back what follows it
@@ -226,8 +258,10 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
   socket.on(
     "data",
     guarded("tcp data", (chunk: Buffer) => {
+      active();
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       readQueries();
     }),
   );
+  return { idle: () => pending.length === 0 && unanswered === 0 && socket.writableLength === 0 };
 }

@@ -57,18 +57,23 @@ describe("TCP frontend", () => {
     s.destroy();
   });
 
-  it("closes connections beyond --tcp-max-connections, and serves again once one closes", async () => {
+  it("at --tcp-max-connections a new connection takes the place of the one idle the longest (RFC 7766 §6.2.3); when every one has work under way the new one is closed", async () => {
     const a = await open();
     const b = await open();
-    expect((await ask(a, ["alpha", "local"], Type.A)).answers).toHaveLength(1);
+    expect((await ask(b, ["alpha", "local"], Type.A)).answers).toHaveLength(1); // b was active after a
     const c = await open();
-    await once(c, "close");
-    a.destroy();
+    await once(a, "close"); // a: idle the longest
+    expect(b.destroyed).toBe(false);
+    expect((await ask(c, ["beta", "local"], Type.A)).answers).toHaveLength(1);
+    // b and c each halfway through a message: no connection is idle, so the next one is refused
+    b.write(Buffer.from([0]));
+    c.write(Buffer.from([0]));
     await new Promise((r) => setTimeout(r, 50));
     const d = await open();
-    expect((await ask(d, ["beta", "local"], Type.A)).answers).toHaveLength(1);
+    await once(d, "close");
+    expect(b.destroyed || c.destroyed).toBe(false);
     b.destroy();
-    d.destroy();
+    c.destroy();
   });
 
   it("closes a connection idle for --tcp-idle-timeout", async () => {

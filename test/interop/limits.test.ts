@@ -15,8 +15,9 @@ import { Type } from "../../src/wire/constants.js";
 import { encodeQuery } from "../../src/wire/message.js";
 import { readFileSync } from "node:fs";
 import type { UpdateOp } from "../../src/wire/update.js";
-import { startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
+import { run, startDaemon, writeServicesFile, type RunningDaemon } from "../lab/daemon.js";
 import { writeKeyFile } from "../lab/keys.js";
+import { missingTool } from "../lab/tools.js";
 
 const zone = parseName("local.");
 const TOKEN = "limits-test-token-0123456789";
@@ -52,6 +53,28 @@ describe("limits", () => {
     expect(await limitHits("tcp-connections-per-source")).toBe(1);
     a.destroy();
     b.destroy();
+  });
+
+  it.skipIf(missingTool("dig"))("--tcp-max-connections filled with idle connections from many addresses: dig +tcp from another is answered, the connection idle the longest makes room", async () => {
+    await start(["--tcp-max-connections", "300", "--tcp-max-per-source", "30", "--tcp-idle-timeout", "60", "--services", "examples/services.yaml"]);
+    // 300 idle connections from 10 loopback addresses, 30 each (under the per-source cap)
+    const idle: Socket[] = [];
+    for (let a = 2; a < 12; a++) {
+      for (let k = 0; k < 30; k++) {
+        idle.push(
+          await new Promise<Socket>((resolve, reject) => {
+            const s = connect({ port: d!.port, host: "127.0.0.1", localAddress: `127.0.0.${a}` }, () => resolve(s));
+            s.once("error", reject);
+          }),
+        );
+      }
+    }
+    const out = run("dig", ["@127.0.0.1", "-p", String(d!.port), "+tcp", "+time=2", "+tries=1", "+short", "alpha.local", "A"]);
+    expect(out.trim()).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(await closedWithin(idle[0]!, 1000)).toBe(true); // the first opened: idle the longest
+    expect(idle.slice(1).filter((s) => s.destroyed)).toHaveLength(0);
+    expect(await limitHits("tcp-idle-closed")).toBe(1);
+    for (const s of idle) s.destroy();
   });
 
   it("--tcp-read-timeout-ms: a client trickling a message is cut off; a whole query on a new connection is answered", async () => {

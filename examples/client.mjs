@@ -21,7 +21,7 @@ const nodes = await Promise.all(
 console.log(`registered ${nodes.length} instances, lease ${nodes[0].lease}s`);
 
 for (const s of await browse("_cache._tcp", { server })) console.log(`found ${s.instance} at ${s.target}:${s.port} [${s.addresses.join(" ")}] ${s.txt.join(" ")}`);
-const one = await resolve("_cache._tcp", "cache-a", { server });
+const one = await resolve("_cache._tcp", "cache-a", { server }); // undefined when there is no such instance
 console.log(`cache-a resolves to ${one.addresses[0]}:${one.port}`);
 
 // Every client asking for the same key gets the same owner: shard by DNS.

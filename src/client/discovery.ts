@@ -49,9 +49,11 @@ function context(o: LookupOptions) {
   return { domain, ask };
 }
 
-async function answered(ask: (n: Labels, t: number) => Promise<DecodedMessage>, name: Labels, qtype: number): Promise<DecodedMessage> {
+/** The answer, or undefined when there is nothing there (`none`); any other failure is a LookupError. */
+async function found(ask: (n: Labels, t: number) => Promise<DecodedMessage>, name: Labels, qtype: number): Promise<DecodedMessage | undefined> {
   const res = await ask(name, qtype);
-  if (rcodeName(res.rcode) !== "NOERROR" || res.answers.length === 0) throw new LookupError(rcodeName(res.rcode), formatName(name));
+  if (none(res)) return undefined;
+  if (rcodeName(res.rcode) !== "NOERROR") throw new LookupError(rcodeName(res.rcode), formatName(name));
   return res;
 }
 
@@ -86,38 +88,41 @@ export async function browse(type: string, options: LookupOptions & { subtype?: 
   const { domain, ask } = context(options);
   const t = parseServiceType(type);
   const name = options.subtype ? subtypeName(t, options.subtype, domain) : typeName(t, domain);
-  const res = await ask(name, Type.PTR);
-  if (none(res)) return [];
-  if (rcodeName(res.rcode) !== "NOERROR") throw new LookupError(rcodeName(res.rcode), formatName(name));
+  const res = await found(ask, name, Type.PTR);
+  if (!res) return [];
   const targets = res.answers.flatMap((a) => (a.data.type === Type.PTR && "target" in a.data ? [a.data.target] : []));
-  const found = await Promise.all(
+  const instances = await Promise.all(
     targets.map(async (n) => {
-      const srv = await ask(n, Type.SRV);
-      if (none(srv)) return undefined;
-      if (rcodeName(srv.rcode) !== "NOERROR") throw new LookupError(rcodeName(srv.rcode), formatName(n));
-      return describe(ask, n, srv, n[0]!);
+      const srv = await found(ask, n, Type.SRV);
+      return srv && describe(ask, n, srv, n[0]!);
     }),
   );
-  return found.filter((i): i is ResolvedInstance => i !== undefined);
+  return instances.filter((i): i is ResolvedInstance => i !== undefined);
 }
 
 /** No such name, or no records of the type asked for. */
 const none = (res: DecodedMessage) => rcodeName(res.rcode) === "NXDOMAIN" || (rcodeName(res.rcode) === "NOERROR" && res.answers.length === 0);
 
-/** One instance by name. */
-export async function resolve(type: string, instance: string, options: LookupOptions = {}): Promise<ResolvedInstance> {
+/** One instance by name; undefined when there is none (NXDOMAIN, or no SRV record). */
+export async function resolve(type: string, instance: string, options: LookupOptions = {}): Promise<ResolvedInstance | undefined> {
   const { domain, ask } = context(options);
   const name = instanceName(parseServiceType(type), instance, domain);
-  return describe(ask, name, await answered(ask, name, Type.SRV), instance);
+  const res = await found(ask, name, Type.SRV);
+  return res && describe(ask, name, res, instance);
 }
 
-/** The ring owner of `key` (as written left of `_hash`: text, or b32-… for binary keys). */
-export async function ownerOf(type: string, key: string | Uint8Array, options: LookupOptions = {}): Promise<ResolvedInstance & { query: string }> {
+/**
+ * The ring owner of `key` (as written left of `_hash`: text, or b32-… for
+ * binary keys); undefined when the type has no instances. A ring still being
+ * built is SERVFAIL (Not Ready): a LookupError, worth asking again.
+ */
+export async function ownerOf(type: string, key: string | Uint8Array, options: LookupOptions = {}): Promise<(ResolvedInstance & { query: string }) | undefined> {
   const { domain, ask } = context(options);
   const keyBytes = typeof key === "string" ? hashKeyFromLabels(parseName(key)) : key;
   if (typeof keyBytes === "string") throw new Error(`bad key "${String(key)}": ${keyBytes}`);
   const name = hashName(parseServiceType(type), keyBytes, domain);
-  const res = await answered(ask, name, Type.SRV);
+  const res = await found(ask, name, Type.SRV);
+  if (!res) return undefined;
   // the additional section names the owning instance (its own SRV record)
   const owner = res.additionals.find((r) => r.type === Type.SRV)?.name[0] ?? "";
   return { ...(await describe(ask, name, res, owner)), query: formatName(name) };

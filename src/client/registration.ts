@@ -141,7 +141,7 @@ export class Registration extends EventEmitter {
       if (this.lease === undefined) {
         // permanent: if the server lost it (restart without its store, manual delete), register again
         const present = await resolve(this.service.type, this.service.instance, this.lookupOptions()).then(
-          () => true,
+          (found) => found !== undefined,
           (e) => (e instanceof LookupError ? false : Promise.reject(e)),
         );
         if (!present && !this.closed) {

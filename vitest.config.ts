@@ -6,7 +6,7 @@ export default defineConfig({
     globalSetup: ["test/lab/temp-root.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    // interop tests start daemons on fixed loopback ports per file; run files in parallel, tests in order
+    // files run in parallel (each daemon a test starts listens on a port the system picks), the tests of a file in order
     fileParallelism: true,
     reporters: ["default"],
   },

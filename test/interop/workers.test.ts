@@ -38,7 +38,7 @@ async function srvRound(n: number): Promise<void> {
   await Promise.all(
     Array.from({ length: n }, async (_, k) => {
       const i = k % 50;
-      expect(await resolver.resolveSrv(`node-${i}._w._tcp.${zone}`)).toEqual([{ name: `node-${i}.${zone.slice(0, -1)}`, port: 10000 + i, priority: 0, weight: 1 + (i % 3) }]);
+      expect(await resolver.resolveSrv(`node-${i}._w._tcp.${zone}`)).toEqual([expect.objectContaining({ name: `node-${i}.${zone.slice(0, -1)}`, port: 10000 + i, priority: 0, weight: 1 + (i % 3) })]);
     }),
   );
 }

@@ -11,6 +11,7 @@ import { decodeMessage } from "../../src/wire/decode.js";
 import { Type } from "../../src/wire/constants.js";
 import { encodeQuery } from "../../src/wire/message.js";
 import { startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { eventually } from "../lab/wait.js";
 import { missingTool } from "../lab/tools.js";
 
 let d: RunningDaemon;
@@ -19,14 +20,18 @@ beforeAll(async () => {
 });
 afterAll(() => d?.stop());
 
-/** Send `queries` from one socket, wait a moment, return the replies. */
+/** Send `queries` from one socket; the replies, once every query has one or none has come for 300 ms (some are rate-limited away). */
 async function exchange(queries: Buffer[]): Promise<Buffer[]> {
   const s = createSocket("udp4");
   const got: Buffer[] = [];
-  s.on("message", (m) => got.push(m));
+  let lastAt = Date.now();
+  s.on("message", (m) => {
+    got.push(m);
+    lastAt = Date.now();
+  });
   await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
   for (const q of queries) s.send(q, d.port, "127.0.0.1");
-  await new Promise((r) => setTimeout(r, 400));
+  await eventually("replies", () => got.length >= queries.length || Date.now() - lastAt >= 300, 5000, 10);
   s.close();
   return got;
 }

@@ -10,6 +10,7 @@ import { sendUpdate } from "../../src/client/update-client.js";
 import { parseName } from "../../src/names.js";
 import { dig } from "../lab/dig.js";
 import { startDaemon } from "../lab/daemon.js";
+import { eventually } from "../lab/wait.js";
 import { missingTool } from "../lab/tools.js";
 
 const zone = parseName("svc.example.");
@@ -37,8 +38,7 @@ describe.skipIf(missingTool("dig"))("leases", () => {
       const srv = dig("dig", "127.0.0.1", d.port, ["svc-1._load._tcp.svc.example", "SRV"]);
       expect(srv.answer).toHaveLength(1);
       expect(srv.answer[0]!.ttl).toBeLessThanOrEqual(2); // TTL never outlives the lease
-      await new Promise((r) => setTimeout(r, 2600));
-      expect(dig("dig", "127.0.0.1", d.port, ["svc-1._load._tcp.svc.example", "SRV"]).status).toBe("NXDOMAIN");
+      await eventually("svc-1 gone when its 2 s lease ends", () => dig("dig", "127.0.0.1", d.port, ["svc-1._load._tcp.svc.example", "SRV"]).status === "NXDOMAIN", 6000);
       expect(dig("dig", "127.0.0.1", d.port, ["host-1.svc.example", "A"]).status).toBe("NXDOMAIN");
       expect(dig("dig", "127.0.0.1", d.port, ["svc-2._load._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
       await d.waitForLog(/leases expired/);
@@ -51,8 +51,8 @@ describe.skipIf(missingTool("dig"))("leases", () => {
     const d = await startDaemon(["--domain", "svc.example.", "--lease-min", "1", "--default-lease", "1"]);
     try {
       expect(await sendUpdate({ host: "127.0.0.1", port: d.port }, zone, reg(7))).toEqual({ rcode: "NOERROR" });
-      await new Promise((r) => setTimeout(r, 1600));
-      expect(dig("dig", "127.0.0.1", d.port, ["svc-7._load._tcp.svc.example", "SRV"]).status).toBe("NXDOMAIN");
+      expect(dig("dig", "127.0.0.1", d.port, ["svc-7._load._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
+      await eventually("svc-7 gone when its default 1 s lease ends", () => dig("dig", "127.0.0.1", d.port, ["svc-7._load._tcp.svc.example", "SRV"]).status === "NXDOMAIN", 5000);
     } finally {
       await d.stop();
     }

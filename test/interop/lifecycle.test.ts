@@ -12,6 +12,7 @@ import { sendUpdate } from "../../src/client/update-client.js";
 import { parseName } from "../../src/names.js";
 import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 import { startDaemon } from "../lab/daemon.js";
+import { eventually } from "../lab/wait.js";
 import { dig } from "../lab/dig.js";
 import { missingTool } from "../lab/tools.js";
 
@@ -45,13 +46,14 @@ describe.skipIf(missingTool("dig", "nsupdate"))("signals", () => {
         }
       };
       const loops = Array.from({ length: 8 }, loop);
-      await new Promise((r) => setTimeout(r, 300));
+      await eventually("queries answered before the reload", () => answered >= 50);
 
       writeFileSync(file, services([["steady", 1001], ["arriving", 3000]]));
       writeFileSync(keyFile, formatKeyFile(newKey));
       d.proc.kill("SIGHUP");
       await d.waitForLog(/reloaded the services file and keys/);
-      await new Promise((r) => setTimeout(r, 300));
+      const atReload = answered;
+      await eventually("queries answered after the reload", () => answered >= atReload + 60);
       stop = true;
       await Promise.all(loops);
       expect(failures).toEqual([]);

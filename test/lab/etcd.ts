@@ -6,14 +6,27 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+/**
+ * A port nothing listens on, for etcd (which cannot be told to pick one and
+ * say which): taken below the kernel's ephemeral range (32768 and up), so no
+ * outgoing connection can be handed it between this check and etcd's bind;
+ * a clash with another listener is retried by the callers.
+ */
 async function freeTcpPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once("error", () => resolve(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+  }
 }
+
+/** etcd failed because a port it was given was taken meanwhile: worth another try with other ports. */
+const portTaken = (stderr: string) => /address already in use/i.test(stderr);
+const START_ATTEMPTS = 5;
 
 function stopProcess(proc: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -66,6 +79,16 @@ export function etcdctlTlsArgs(tls: EtcdTls): string[] {
 }
 
 export async function startEtcd(at?: { client: number; peer: number; dir: string }, tls?: EtcdTls): Promise<RunningEtcd> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(at, tls);
+    } catch (e) {
+      if (at || attempt >= START_ATTEMPTS || !portTaken((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(at: { client: number; peer: number; dir: string } | undefined, tls: EtcdTls | undefined): Promise<RunningEtcd> {
   const client = at?.client ?? (await freeTcpPort());
   const peer = at?.peer ?? (await freeTcpPort());
   const dir = at?.dir ?? mkdtempSync(join(tmpdir(), "ringdns-etcd-"));
@@ -95,14 +118,14 @@ export async function startEtcd(at?: { client: number; peer: number; dir: string
   };
 }
 
-async function healthy(url: string, what: string): Promise<void> {
+async function healthy(url: string, what: string, proc?: ChildProcess, stderr?: () => string): Promise<void> {
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${url}/health`)).ok) return;
     } catch {
       /* not up yet */
     }
-    if (i > 150) throw new Error(`${what} did not become healthy`);
+    if (i > 150 || (proc && proc.exitCode !== null)) throw new Error(`${what} did not become healthy: ${stderr?.() ?? ""}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -118,6 +141,16 @@ export interface EtcdCluster {
 
 /** A three-member etcd cluster on loopback. */
 export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdClusterOnce(size);
+    } catch (e) {
+      if (attempt >= START_ATTEMPTS || !portTaken((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startEtcdClusterOnce(size: number): Promise<EtcdCluster> {
   const ports = [];
   for (let i = 0; i < size; i++) ports.push({ client: await freeTcpPort(), peer: await freeTcpPort() });
   const initial = ports.map((p, i) => `m${i}=http://127.0.0.1:${p.peer}`).join(",");
@@ -125,7 +158,9 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
     const p = ports[i]!;
     const url = `http://127.0.0.1:${p.client}`;
     // with data in `dir` already (a restart), etcd rejoins from it and ignores the initial-cluster flags
-    const proc = spawn("etcd", ["--name", `m${i}`, "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-cluster", initial, "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error"], { stdio: ["ignore", "ignore", "ignore"] });
+    const proc = spawn("etcd", ["--name", `m${i}`, "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-cluster", initial, "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error"], { stdio: ["ignore", "ignore", "pipe"] });
+    errors[i] = "";
+    proc.stderr!.on("data", (d) => (errors[i] = (errors[i]! + d).slice(-4000)));
     return {
       url,
       proc,
@@ -137,8 +172,14 @@ export async function startEtcdCluster(size = 3): Promise<EtcdCluster> {
       },
     };
   };
+  const errors: string[] = [];
   const members = ports.map((_, i) => member(i, mkdtempSync(join(tmpdir(), `ringdns-etcd-m${i}-`))));
-  for (const m of members) await healthy(m.url, "etcd cluster");
+  try {
+    for (const [i, m] of members.entries()) await healthy(m.url, "etcd cluster", m.proc, () => errors[i]!);
+  } catch (e) {
+    await Promise.all(members.map((m) => m.stop()));
+    throw e;
+  }
   return {
     urls: members.map((m) => m.url),
     members,

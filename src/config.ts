@@ -1,6 +1,8 @@
 // One typed, frozen configuration. Flags, the config file and the environment
 // (layered in config-layers.ts) all go through `resolveConfig`, which names the
 // bad setting.
+import type { EtcdAccess, StoreConfig } from "./store/open.js";
+import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.js";
 import { isIP } from "node:net";
 import { availableParallelism, hostname } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
@@ -15,8 +17,8 @@ import { DEFAULT_ALLOW_UPDATE, makePolicy, sourceMatcher } from "./update/policy
 import { parseEtcdUrl } from "./store/etcd.js";
 import { MAX_UDP_PAYLOAD } from "./wire/constants.js";
 
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
-export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+export { LOG_LEVELS, type LogLevel } from "./log.js";
+export type { EtcdAccess, StoreConfig } from "./store/open.js";
 
 export interface ListenAddress {
   host: string;
@@ -33,7 +35,7 @@ export interface Config {
   readonly servicesFile: string | undefined;
   readonly logLevel: LogLevel;
   /** JSON lines, or human-readable lines (pretty); auto = pretty on a terminal. */
-  readonly logFormat: "json" | "pretty";
+  readonly logFormat: LogFormat;
   /** Fraction of queries logged, one line each. */
   readonly queryLogRate: number;
   /** Positive-answer TTL, seconds. */
@@ -46,7 +48,7 @@ export interface Config {
   /** Virtual ring points per unit of SRV weight. */
   readonly ringPoints: number;
   /** Where registrations are kept: the embedded LMDB store in `dataDir`, or memory (lost on exit). */
-  readonly store: { kind: "lmdb"; dataDir: string } | { kind: "memory" } | { kind: "etcd"; url: string; access: EtcdAccess; nodeName?: string };
+  readonly store: StoreConfig;
   /** TSIG key files (BIND format). */
   readonly keyFiles: readonly string[];
   /** Key name (presentation, with trailing dot) -> zones it may update; keys not listed may update every zone. */
@@ -82,16 +84,6 @@ export interface Config {
   };
 }
 
-/** How to reach a secured etcd: files are read when the store opens. */
-export interface EtcdAccess {
-  /** CA certificate(s) to verify etcd with; set = TLS. */
-  caFile?: string;
-  /** Client certificate and key, for etcd's --client-cert-auth. */
-  certFile?: string;
-  keyFile?: string;
-  user?: string;
-  passwordFile?: string;
-}
 
 /** What a user may set; every field optional, text as typed. */
 export interface ConfigInput {

@@ -3,11 +3,26 @@
 // scrape time; the rest is the primary's: updates, registrations and leases
 // by source, expiries, mDNS, store health and lag, and the process.
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from "prom-client";
-import type { MdnsStats } from "./frontends/mdns/index.js";
 import { internalErrorCount } from "./guard.js";
 import type { Registry } from "./registry/registry.js";
 import type { StoreStatus } from "./store/store.js";
 import { rcodeName, typeName } from "./wire/constants.js";
+
+
+/** What the mDNS frontend counts (frontends/mdns), as the metrics read it. */
+export interface MdnsStats {
+  probes: number;
+  conflicts: number;
+  goodbyes: number;
+  /** Records in the learner's cache now. */
+  cacheRecords: number;
+  /** New records not taken: cache full, or a peer over its share. */
+  cacheRefused: { full: number; perPeer: number };
+  /** Names not browsed: over the bound on service types followed, or on names unicast clients asked for. */
+  browsesRefused: { followed: number; asked: number };
+  /** Packets ignored because their source is not on the interface's link (RFC 6762 §5.5, §11). */
+  offLink: number;
+}
 
 export type MetricTransport = "udp" | "tcp" | "http";
 

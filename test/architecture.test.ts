@@ -12,7 +12,7 @@ function files(dir: string): string[] {
   });
 }
 
-const core = ["src/names.ts", ...files("src/ring"), ...files("src/registry"), ...files("src/answer"), ...files("src/wire"), "src/update/update.ts", "src/update/policy.ts"];
+const core = ["src/names.ts", ...files("src/ring"), ...files("src/registry"), ...files("src/answer"), ...files("src/wire"), ...files("src/api"), "src/update/update.ts", "src/update/policy.ts", "src/update/registration-ops.ts"];
 const imports = (file: string) => [...readFileSync(file, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!);
 
 describe("module boundaries", () => {
@@ -28,6 +28,31 @@ describe("module boundaries", () => {
     const text = readFileSync(file, "utf8");
     expect(text).not.toMatch(/Date\.now\(|new Date\(|performance\.now\(|setTimeout\(|setInterval\(/);
     expect(imports(file)).not.toContain("node:fs");
+  });
+
+  it.each(files("src/registry"))("%s imports nothing from the store backends' folder (the store contract is the registry's own)", (file) => {
+    for (const i of imports(file)) expect(i).not.toMatch(/\/store\//);
+  });
+
+  // one-way layers: the client and the frontends meet only in the core (api/, update/, wire/, names)
+  it.each(files("src/client"))("%s (the client library) imports no frontend, store, daemon, config or metrics", (file) => {
+    for (const i of imports(file)) expect(i).not.toMatch(/frontends\/|\/store\/|daemon|config|metrics|\/cli\//);
+  });
+
+  it.each(files("src/frontends"))("%s imports nothing from the client library", (file) => {
+    for (const i of imports(file)) expect(i).not.toMatch(/\/client\//);
+  });
+
+  it.each(files("src/store"))("%s (a store) imports no frontend, client, daemon, config or metrics", (file) => {
+    for (const i of imports(file)) expect(i).not.toMatch(/frontends\/|\/client\/|daemon|config\.js|metrics/);
+  });
+
+  it.each(["src/metrics.ts", "src/log.ts", ...files("src/api")])("%s imports no frontend, client or daemon", (file) => {
+    for (const i of imports(file)) expect(i).not.toMatch(/frontends\/|\/client\/|daemon|config\.js/);
+  });
+
+  it.each(files("src/frontends/workers"))("%s takes no setting type from config.ts", (file) => {
+    expect(readFileSync(file, "utf8")).not.toMatch(/import type \{[^}]*\} from "[./]*config\.js"/);
   });
 
   it("frontends do not import each other", () => {

@@ -2,7 +2,7 @@
 // an async iterator of events. A dropped connection is resumed with
 // Last-Event-ID, so nothing the daemon still remembers is missed; when it no
 // longer remembers, a "reset" event says the caller should reload.
-import type { WatchEvent } from "../frontends/http/watch.js";
+import type { WatchEvent } from "../api/shapes.js";
 
 export type { WatchEvent };
 /** What the stream yields: registry events, plus "reset" when events were missed for good. */

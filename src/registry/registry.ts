@@ -6,7 +6,7 @@ import { reportInternalError } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { DEFAULT_POINTS_PER_WEIGHT, PROBES, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
-import type { Store, StoreEntry, StoreOp } from "../store/store.js";
+import type { Store, StoreEntry, StoreOp } from "./store-contract.js";
 import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";

@@ -2,7 +2,7 @@
 // acknowledgement of DNS UPDATE: the request becomes the UPDATE a client
 // would send (the same one our client library builds), goes through the wire
 // decoder and the RFC 2136 core, and is answered once it is durable.
-import { deregistrationUpdate, registrationUpdate, type ServiceInstance } from "../../client/registration.js";
+import { deregistrationUpdate, registrationUpdate, type ServiceInstance } from "../../update/registration-ops.js";
 import { RingdnsError } from "../../errors.js";
 import { parseServiceType, type Labels } from "../../names.js";
 import { domainKey } from "../../registry/registry.js";

@@ -4,32 +4,10 @@ import { formatName, formatServiceType, type ServiceType } from "../../names.js"
 import { instanceId, type Registry } from "../../registry/registry.js";
 import type { Ring } from "../../ring/ring.js";
 import { listKey, SortedInstanceLists } from "./sorted-lists.js";
+import type { HostView, InstanceView } from "../../api/shapes.js";
 import { LOCAL_DOMAIN, whoOwns, type Host, type Instance, type Owner } from "../../registry/types.js";
 
-export interface InstanceView {
-  name: string;
-  type: string;
-  subtypes: string[];
-  /** A host label (served under every domain) or an absolute name ending in ".". */
-  host: string;
-  port: number;
-  priority: number;
-  weight: number;
-  txt: string[];
-  /** static, update, mdns, or cluster when another daemon of the cluster wrote it (then `origin` says who and how). */
-  source: Instance["source"];
-  origin?: { node: string; source: Instance["source"] };
-  /** The TSIG key that registered it, for signed registrations. */
-  key?: string;
-  /** Who may change it: {kind: "key", name}, "unsigned", "http", "static" or "mdns"; absent for a host stored before owners were recorded. */
-  owner?: Owner;
-  /** The served domain it was registered in; absent = served under every domain (mDNS-learned: local. only). */
-  domain?: string;
-  /** Seconds until the lease ends; null for a permanent registration. */
-  leaseRemainingSeconds: number | null;
-  /** Fraction of the type's keys this instance owns; left out while a big ring's shares are still being computed. */
-  share?: number;
-}
+export type { HostView, InstanceView };
 
 /** When "now" is, and which node this daemon is in a cluster (to tell its own registrations from its peers'). */
 export interface ViewContext {
@@ -37,14 +15,6 @@ export interface ViewContext {
   node?: string;
 }
 
-export interface HostView {
-  name: string;
-  addresses: string[];
-  source: Host["source"];
-  owner?: Owner;
-  domain?: string;
-  leaseRemainingSeconds: number | null;
-}
 
 function ownership(r: Instance | Host): { owner?: Owner; domain?: string } {
   const owner = whoOwns(r);

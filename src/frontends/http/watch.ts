@@ -8,14 +8,10 @@ import type { Registry } from "../../registry/registry.js";
 import type { Change } from "../../registry/types.js";
 import { performance } from "node:perf_hooks";
 import { later } from "../../guard.js";
-import { hostView, instanceView, ringView, type HostView, type InstanceView } from "./views.js";
+import type { EventBody, WatchEvent } from "../../api/shapes.js";
+import { hostView, instanceView, ringView } from "./views.js";
 
-type EventBody =
-  | { event: "instance"; op: Change["op"]; type: string; instance: Omit<InstanceView, "share"> }
-  | { event: "host"; op: Change["op"]; host: HostView }
-  | { event: "ring"; type: string; instances: number; shares: Record<string, number> };
-
-export type WatchEvent = EventBody & { id: number; time: string };
+export type { WatchEvent };
 
 /** Ring events are coalesced: at most one per type per this long, and never more often than 4x what computing them costs. */
 const RING_REPORT_MS = 250;

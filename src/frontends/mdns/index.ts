@@ -9,24 +9,12 @@ import type { Labels } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import type { RegistrationLimits } from "../../registry/limits.js";
 import { decodeMessage } from "../../wire/decode.js";
+import type { MdnsStats } from "../../metrics.js";
 import { MdnsLearner } from "./learner.js";
 import type { CacheLimits } from "./cache.js";
 import { MdnsResponder } from "./responder.js";
 import { interfaceAddress, MDNS_PORT, openTransport, sameAddress, type MdnsTransport } from "./transport.js";
 
-export interface MdnsStats {
-  probes: number;
-  conflicts: number;
-  goodbyes: number;
-  /** Records in the learner's cache now. */
-  cacheRecords: number;
-  /** New records not taken: cache full, or a peer over its share. */
-  cacheRefused: { full: number; perPeer: number };
-  /** Names not browsed: over the bound on service types followed, or on names unicast clients asked for. */
-  browsesRefused: { followed: number; asked: number };
-  /** Packets ignored because their source is not on the interface's link (RFC 6762 §5.5, §11). */
-  offLink: number;
-}
 
 export interface Mdns {
   readonly interfaces: readonly { iface: string; family: 4 | 6; address: string }[];
@@ -35,6 +23,8 @@ export interface Mdns {
   askLan(name: Labels): void;
   close(): Promise<void>;
 }
+
+export type { MdnsStats };
 
 export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger; cacheLimits?: CacheLimits; limits?: RegistrationLimits }, port = MDNS_PORT): Promise<Mdns> {
   const transports: MdnsTransport[] = [];

@@ -11,7 +11,7 @@ import { later, reportInternalError } from "../../guard.js";
 import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
 import type { Registry, RegistryOp, RegistryView } from "../../registry/registry.js";
 import { admit, type RegistrationLimits } from "../../registry/limits.js";
-import { sameInstance, type Host, type Instance } from "../../registry/types.js";
+import { LOCAL_DOMAIN, sameInstance, type Host, type Instance } from "../../registry/types.js";
 import { Type } from "../../wire/constants.js";
 import type { DecodedData, DecodedMessage } from "../../wire/decode.js";
 import type { ResourceRecord } from "../../wire/message.js";
@@ -341,7 +341,7 @@ export class MdnsLearner {
     for (const { type, ptr, target } of this.instancePtrs(now)) {
       const label = target[0]!;
       if (this.deps.isOurs(type, label)) continue; // our own announcement, heard back
-      const existing = registry.instance(type, label);
+      const existing = registry.instance(type, label, LOCAL_DOMAIN); // what answers in local.: a name registered elsewhere does not clash
       if (existing && existing.source !== "mdns") continue; // never shadow a registration from another source
       const srvRec = this.cache.get(target, Type.SRV, now)[0];
       if (!srvRec) continue;
@@ -364,7 +364,7 @@ export class MdnsLearner {
       });
       if (hostLocal) {
         const addrs = [...this.cache.get(srv.target, Type.A, now), ...this.cache.get(srv.target, Type.AAAA, now)];
-        const hostExisting = registry.host(hostLabel);
+        const hostExisting = registry.host(hostLabel, LOCAL_DOMAIN);
         if (addrs.length > 0 && (!hostExisting || hostExisting.source === "mdns")) {
           wantHosts.set(hostLabel, { name: hostLabel, addresses: [...new Set(addrs.map((a) => (a.data as { address: string }).address))], source: "mdns", expiresAt: Math.max(...addrs.map((a) => a.expiresAt)) });
         }
@@ -372,23 +372,23 @@ export class MdnsLearner {
     }
     const ops: RegistryOp[] = [];
     for (const h of wantHosts.values()) {
-      const cur = registry.host(h.name);
+      const cur = registry.host(h.name, LOCAL_DOMAIN);
       if (!cur || cur.addresses.join() !== h.addresses.join() || Math.abs((cur.expiresAt ?? 0) - h.expiresAt!) > 1000) ops.push({ op: "put-host", host: h });
     }
     for (const i of wantInstances.values()) {
-      const cur = registry.instance(i.type, i.name);
+      const cur = registry.instance(i.type, i.name, LOCAL_DOMAIN);
       if (!cur || !sameInstance(cur, i, 1000)) ops.push({ op: "put-instance", instance: i });
     }
     // only what this learner wrote is looked at: O(learned), not O(registry)
     for (const [key, { type, name }] of this.publishedInstances) {
       if (wantInstances.has(key)) continue;
-      const cur = registry.instance(type, name);
+      const cur = registry.instance(type, name, LOCAL_DOMAIN);
       if (cur?.source === "mdns") ops.push({ op: "remove-instance", type, name: cur.name });
       else this.publishedInstances.delete(key); // expired, or taken over by another source: no longer ours
     }
     for (const name of this.publishedHosts) {
       if (wantHosts.has(name)) continue;
-      if (registry.host(name)?.source === "mdns") ops.push({ op: "remove-host", name });
+      if (registry.host(name, LOCAL_DOMAIN)?.source === "mdns") ops.push({ op: "remove-host", name });
       else this.publishedHosts.delete(name);
     }
     return this.withinLimits(ops, registry);

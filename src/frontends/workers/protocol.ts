@@ -1,7 +1,7 @@
 // Messages between the primary process and its query workers (Node IPC with
 // "advanced" serialization, so Buffers and Uint8Arrays cross as they are).
 import type { AnswerOptions } from "../../answer/answer.js";
-import type { LogLevel } from "../../config.js";
+import type { LogLevel } from "../../log.js";
 import type { ProcessMetrics } from "../../metrics.js";
 import type { StoreEntry, StoreOp } from "../../store/store.js";
 import type { Transport } from "../dns-handler.js";

@@ -78,6 +78,29 @@ describe("MdnsLearner", () => {
     await learner.close();
   });
 
+  it("learns a LAN device into local. though an UPDATE registered the same name in another served domain (no clash there)", async () => {
+    const clock = { now: () => 1_000_000 };
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    await registry.register({ name: "lamp", type: web, subtypes: [], host: ["lamp"], port: 9, priority: 0, weight: 1, txt: [], source: "update", domain: "svc.example." });
+    const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
+    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    learner.onResponse(
+      response([
+        rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }),
+        rr("lamp._web._tcp.local.", Type.SRV, { type: Type.SRV, priority: 0, weight: 0, port: 80, target: parseName("lamp.local.") }),
+        rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.8" }),
+      ]),
+      from,
+      t,
+    );
+    for (let i = 0; i < 50 && !registry.instance(web, "lamp", "local."); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(registry.instance(web, "lamp", "local.")).toMatchObject({ source: "mdns", port: 80 });
+    expect(registry.host("lamp", "local.")?.addresses).toEqual(["192.0.2.8"]);
+    expect(registry.instance(web, "lamp", "svc.example.")).toMatchObject({ source: "update", port: 9 });
+    await learner.close();
+  });
+
   it("keeps the subtypes an instance is announced under, and drops one on its goodbye", async () => {
     let now = 1_000_000;
     const clock = { now: () => now };

@@ -1,0 +1,46 @@
+// The HTTP API's JSON shapes (docs/http-api.md, docs/openapi.yaml): what the
+// daemon's HTTP frontend sends and what the client library reads. Types only,
+// so both sides depend on this and neither on the other.
+import type { Change, Host, Instance, Owner } from "../registry/types.js";
+
+export interface InstanceView {
+  name: string;
+  type: string;
+  subtypes: string[];
+  /** A host label (served under every domain) or an absolute name ending in ".". */
+  host: string;
+  port: number;
+  priority: number;
+  weight: number;
+  txt: string[];
+  /** static, update, mdns, or cluster when another daemon of the cluster wrote it (then `origin` says who and how). */
+  source: Instance["source"];
+  origin?: { node: string; source: Instance["source"] };
+  /** The TSIG key that registered it, for signed registrations. */
+  key?: string;
+  /** Who may change it: {kind: "key", name}, "unsigned", "http", "static" or "mdns"; absent for a host stored before owners were recorded. */
+  owner?: Owner;
+  /** The served domain it was registered in; absent = served under every domain (mDNS-learned: local. only). */
+  domain?: string;
+  /** Seconds until the lease ends; null for a permanent registration. */
+  leaseRemainingSeconds: number | null;
+  /** Fraction of the type's keys this instance owns; left out while a big ring's shares are still being computed. */
+  share?: number;
+}
+
+export interface HostView {
+  name: string;
+  addresses: string[];
+  source: Host["source"];
+  owner?: Owner;
+  domain?: string;
+  leaseRemainingSeconds: number | null;
+}
+
+/** One event of `/v1/watch` (Server-Sent Events), without its number and time. */
+export type EventBody =
+  | { event: "instance"; op: Change["op"]; type: string; instance: Omit<InstanceView, "share"> }
+  | { event: "host"; op: Change["op"]; host: HostView }
+  | { event: "ring"; type: string; instances: number; shares: Record<string, number> };
+
+export type WatchEvent = EventBody & { id: number; time: string };

@@ -1,0 +1,44 @@
+// What the registry needs of a store, and so the one interface every
+// persistence backend implements (src/store: memory, the embedded LMDB file,
+// etcd). Data only: a store knows keys and entries, never the registry's rules.
+import type { Host, Instance } from "./types.js";
+
+export type StoreEntry = { kind: "instance"; value: Instance } | { kind: "host"; value: Host };
+
+export type StoreOp = { op: "put"; key: string; entry: StoreEntry } | { op: "delete"; key: string };
+
+export interface StoreStatus {
+  /** False when writes would fail now (etcd out of reach): reads come from a possibly stale replica. */
+  healthy: boolean;
+  /** Why not healthy (etcd out of reach, a full read under way). */
+  reason?: string;
+  /** Where: a path, or etcd endpoints and prefix. */
+  location: string;
+  /** This daemon's name in a shared store (what it writes as `writer`). */
+  node?: string;
+  /** The shared store's revision this replica has seen (etcd). */
+  revision?: string;
+  /** When this replica last heard of a change, ms since the epoch (etcd). */
+  lastEventAt?: number;
+  /**
+   * How far behind the shared store this replica runs: the time from writing a
+   * heartbeat to etcd until this replica's watch delivers it, or, while one is
+   * outstanding, how long it has been on its way (etcd).
+   */
+  lagMs?: number;
+}
+
+export interface Store {
+  /** Backend name for logs and status ("memory", "lmdb", "etcd"). */
+  readonly kind: string;
+  status(): StoreStatus;
+  /** Everything stored, keyed by entry key. */
+  load(): Promise<Map<string, StoreEntry>>;
+  put(key: string, entry: StoreEntry): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Apply all ops or none; resolves only once they are durable in this backend. */
+  commit(ops: readonly StoreOp[]): Promise<void>;
+  /** Changes written by someone else (another daemon sharing the backend). Returns an unsubscribe. */
+  watch(listener: (ops: readonly StoreOp[]) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,4 +1,4 @@
-// The naming scheme (DESIGN.md, "Names"): the only module that builds or splits names.
+// The naming scheme (README "Names", docs/hash.md for keys): the only module that builds or splits names.
 //
 // A name is a list of labels, most specific first, each label the raw text of
 // one DNS label (it may contain dots, spaces, UTF-8). Presentation strings
@@ -183,7 +183,7 @@ export function parseSubtype(text: string): string {
   return l;
 }
 
-// ---- hash keys (DESIGN.md "Hash keys") ----
+// ---- hash keys (docs/hash.md "Keys") ----
 
 const B32_PREFIX = "b32-";
 const B32HEX = "0123456789abcdefghijklmnopqrstuv";

@@ -82,8 +82,8 @@ export function parseKeySpec(spec: string, where = "--key"): TsigKey {
 
 /** A new key with a secret as long as the hash output (RFC 8945 §6). */
 export function generateKey(name: string, algorithm: TsigAlgorithm = "hmac-sha256"): TsigKey {
-  const bits = { sha256: 32, sha512: 64, sha384: 48, sha224: 28, sha1: 20, md5: 16 }[TSIG_ALGORITHMS[algorithm]];
-  return { name: parseName(name).map(lowerAscii), algorithm, secret: randomBytes(bits) };
+  const bytes = { sha256: 32, sha512: 64, sha384: 48, sha224: 28, sha1: 20, md5: 16 }[TSIG_ALGORITHMS[algorithm]];
+  return { name: parseName(name).map(lowerAscii), algorithm, secret: randomBytes(bytes) };
 }
 
 export function formatKeyFile(key: TsigKey): string {

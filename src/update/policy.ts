@@ -1,4 +1,4 @@
-// Who may update what (DESIGN: signed updates always, unsigned ones only from
+// Who may update what (the project design: signed updates always, unsigned ones only from
 // allowed sources; keys may be limited to zones).
 import { BlockList, isIPv4, isIPv6 } from "node:net";
 import { RingdnsError } from "../errors.js";

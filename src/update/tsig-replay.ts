@@ -10,7 +10,7 @@
 //     more than TOLERANCE seconds: Time Signed has one-second steps, updates
 //     signed at the same moment arrive in either order, and the holders of a
 //     shared key do not share one clock.
-//  2. Within that tolerance (and so the same second), the MAC of each verified
+//  2. Within that tolerance, the MAC of each verified
 //     UPDATE is remembered; the same MAC again is refused. Only the MAC's
 //     leading bytes that every allowed truncation keeps count, so the same
 //     message sent again with its MAC cut shorter is the same message.

@@ -183,7 +183,7 @@ export function parseSubtype(text: string): string {
   return l;
 }
 
-// ---- hash keys (docs/hash.md "Keys") ----
+// ---- hash keys (docs/hash.md "Key") ----
 
 const B32_PREFIX = "b32-";
 const B32HEX = "0123456789abcdefghijklmnopqrstuv";

@@ -8,6 +8,8 @@
 // The name is keyed as length-prefixed labels, like its wire form, so no two
 // questions share a key: a label may hold any byte, "\0" and "." included.
 // Case is kept, not folded: the reply echoes the spelling it was asked in.
+import { withRequestHeader } from "../wire/patch.js";
+
 export class AnswerCache {
   private readonly entries = new Map<string, { wire: Buffer; serial: number; until: number; type?: { key: string; version: number } }>();
 
@@ -29,12 +31,7 @@ export class AnswerCache {
       this.entries.delete(key);
       return undefined;
     }
-    const out = Buffer.allocUnsafe(e.wire.length);
-    e.wire.copy(out);
-    out.writeUInt16BE(id, 0);
-    out[2] = (out[2]! & ~0x01) | (rd ? 0x01 : 0); // RD and CD are copied from the request
-    out[3] = (out[3]! & ~0x10) | (cd ? 0x10 : 0);
-    return out;
+    return withRequestHeader(e.wire, id, rd, cd);
   }
 
   /**

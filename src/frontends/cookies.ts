@@ -52,23 +52,3 @@ export class CookieJar {
 
 /** Bytes a COOKIE option with a 16-byte server cookie adds to a reply. */
 export const COOKIE_REPLY_BYTES = 4 + 8 + 16;
-
-/**
- * `wire` with one more EDNS option. Our encoder writes OPT last and, for
- * answers, with no options: then the option is appended and OPT's RDLENGTH
- * grows. Anything else (no OPT, or a TSIG after it) is returned unchanged.
- */
-export function appendOption(wire: Buffer, code: number, data: Buffer): Buffer {
-  const at = wire.length - 11;
-  if (at < 12 || wire[at] !== 0 || wire.readUInt16BE(at + 1) !== 41 || wire.readUInt16BE(at + 9) !== 0) return wire;
-  const out = Buffer.allocUnsafe(wire.length + 4 + data.length);
-  wire.copy(out);
-  out.writeUInt16BE(4 + data.length, at + 9);
-  out.writeUInt16BE(code, wire.length);
-  out.writeUInt16BE(data.length, wire.length + 2);
-  data.copy(out, wire.length + 4);
-  return out;
-}
-
-/** Replies to clients whose server cookie we verified: RRL lets them through. */
-export const verifiedReplies = new WeakSet<Buffer>();

@@ -11,16 +11,22 @@ import { decodeQuery, questionType } from "../wire/query.js";
 import type { QueryMetrics } from "../metrics.js";
 import { performance } from "node:perf_hooks";
 import { formatName, hasSuffix, lowerAscii, type Labels } from "../names.js";
-import { signReply, tsigLength } from "../wire/tsig.js";
-import { checkTsig } from "./tsig-stage.js";
+import { authenticate } from "./auth-stage.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
 import { typeVersionsOf } from "../answer/type-versions.js";
 import type { ResponseRateLimiter } from "./rrl.js";
 import { addressOf } from "./peer.js";
-import { appendOption, COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, verifiedReplies, type CookieJar } from "./cookies.js";
+import { COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, type CookieJar } from "./cookies.js";
+import { appendEdnsOption, isTruncated, isUpdateRequest, messageId, replyRcode } from "../wire/patch.js";
 
 export type Transport = "udp" | "tcp";
+
+/** What the handler tells the transport about the reply it made, beside its bytes. */
+export interface ReplyNotes {
+  /** The client returned a server cookie we made for its address (RFC 7873): it is no spoofed source, so rate limits let it through. */
+  sourceProven?: boolean;
+}
 
 export interface DnsHandlerDeps {
   /** DNS UPDATE processing; without it UPDATE gets NOTIMP. */
@@ -76,21 +82,21 @@ export function udpLimit(edns: Edns | undefined, serverMax: number): number {
 }
 
 /** The reply to send, or null to send nothing; UPDATEs are answered once durable, so later. */
-export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
+export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps, notes?: ReplyNotes): Buffer | null | Promise<Buffer | null> {
   const { metrics, queryLogRate = 0, lifecycle } = deps;
   if (lifecycle?.draining) return null; // the client retries, elsewhere or after the restart
-  if (!metrics && queryLogRate === 0 && !lifecycle) return answerMessage(msg, transport, peer, deps);
+  if (!metrics && queryLogRate === 0 && !lifecycle) return answerMessage(msg, transport, peer, deps, notes);
   const started = metrics ? performance.now() : 0;
-  const reply = answerMessage(msg, transport, peer, deps);
+  const reply = answerMessage(msg, transport, peer, deps, notes);
   if (reply instanceof Promise) {
     if (lifecycle) {
       lifecycle.inflight.add(reply);
       void reply.finally(() => lifecycle.inflight.delete(reply));
     }
     // an UPDATE is counted when answered; a message a worker hands on is counted by the primary
-    if (metrics && msg.length >= 12 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE && !deps.delegate) void reply.then((r) => r && r.length >= 12 && metrics.observeUpdate(transport, r[3]! & 0x0f));
-  } else if (reply && reply.length >= 12) {
-    metrics?.observeQuery(transport, questionType(msg) ?? 0, reply[3]! & 0x0f, (performance.now() - started) / 1000);
+    if (metrics && isUpdateRequest(msg) && !deps.delegate) void reply.then((r) => r && replyRcode(r) !== undefined && metrics.observeUpdate(transport, replyRcode(r)!));
+  } else if (reply && replyRcode(reply) !== undefined) {
+    metrics?.observeQuery(transport, questionType(msg) ?? 0, replyRcode(reply)!, (performance.now() - started) / 1000);
     if (queryLogRate >= 1 || (queryLogRate > 0 && Math.random() < queryLogRate)) logQuery(msg, reply, transport, peer, deps.log);
   }
   return reply;
@@ -100,18 +106,18 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
 function logQuery(msg: Buffer, reply: Buffer, transport: Transport, peer: string, log: Logger): void {
   const d = decodeQuery(msg);
   const q = d.kind === "query" ? d.query.question : undefined;
-  log.info({ peer, transport, qname: q ? formatName(q.name) : undefined, qtype: q ? typeName(q.type) : undefined, rcode: rcodeName(reply[3]! & 0x0f), bytes: reply.length }, "query");
+  log.info({ peer, transport, qname: q ? formatName(q.name) : undefined, qtype: q ? typeName(q.type) : undefined, rcode: rcodeName(replyRcode(reply) ?? 0), bytes: reply.length }, "query");
 }
 
-function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps): Buffer | null | Promise<Buffer | null> {
-  const isUpdate = msg.length >= 12 && (msg[2]! & 0x80) === 0 && ((msg[2]! >> 3) & 0xf) === Opcode.UPDATE;
+function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps, notes: ReplyNotes | undefined): Buffer | null | Promise<Buffer | null> {
+  const isUpdate = isUpdateRequest(msg);
   if (isUpdate && deps.delegate) return deps.delegate(msg, transport, peer);
   if (isUpdate && deps.update) {
     const settled = deps.settled;
     const reply = handleUpdate(msg, peer, deps.update);
     return (settled ? reply.then((r) => settled().then(() => r)) : reply).catch((err) => {
       deps.log.error({ err, peer, transport }, "internal error processing update");
-      return encodeResponse(errorResponse(msg.readUInt16BE(0), Opcode.UPDATE, false, Rcode.SERVFAIL));
+      return encodeResponse(errorResponse(messageId(msg), Opcode.UPDATE, false, Rcode.SERVFAIL));
     });
   }
   const decoded = decodeQuery(msg);
@@ -128,20 +134,18 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   let limit = transport === "udp" ? udpLimit(q.edns, deps.maxUdpPayload) : 65535;
   const nowSec = Math.floor(deps.clock.now() / 1000);
   let sign = (wire: Buffer) => wire;
-  if (q.tsig) {
-    // RFC 8945: a signed query is checked first and gets a signed reply (nsupdate signs its SOA lookups).
-    // Signed queries are not replay-checked (update/tsig-replay.ts is for UPDATEs): a replayed query
-    // changes nothing, and its signed answer is signed over a MAC the key holder made, not one the
-    // replayer chose, so it is no oracle; it tells the replayer only today's answer to the question
-    // the key holder asked, and the same is served to unsigned queries.
-    const tsig = q.tsig;
-    // FORMERR is a header only; NOTAUTH echoes the question
-    const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(q.id, q.opcode, q.rd, rcode) : { ...errorResponse(q.id, q.opcode, q.rd, rcode), question: q.question });
-    const v = checkTsig(msg, tsig, deps.update?.keys ?? [], nowSec, refusal, deps.log, { peer, transport }, "signed query refused");
-    if (v.kind === "refused") return v.reply;
-    const request = v.request;
-    limit -= tsigLength(request);
-    sign = (wire) => signReply(wire, request, nowSec);
+  // RFC 8945: a signed query is checked first and gets a signed reply (nsupdate signs its SOA lookups).
+  // Signed queries are not replay-checked (update/tsig-replay.ts is for UPDATEs): a replayed query
+  // changes nothing, and its signed answer is signed over a MAC the key holder made, not one the
+  // replayer chose, so it is no oracle; it tells the replayer only today's answer to the question
+  // the key holder asked, and the same is served to unsigned queries.
+  // FORMERR is a header only; NOTAUTH echoes the question
+  const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(q.id, q.opcode, q.rd, rcode) : { ...errorResponse(q.id, q.opcode, q.rd, rcode), question: q.question });
+  const auth = authenticate(msg, q, { keys: deps.update?.keys ?? [], nowSec, refusal, log: deps.log, fields: { peer, transport }, what: "signed query refused" });
+  if (auth.kind === "refused") return auth.reply;
+  if (auth.kind === "signed") {
+    limit -= auth.overhead;
+    sign = (wire) => auth.sign(wire);
   }
   const about = deps.status && !q.tsig ? statusQuery(q.question) : undefined;
   if (about) {
@@ -163,11 +167,8 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     const verified = cookie.server !== undefined && jar.verify(cookie.client, cookie.server, address, nowSec);
     const data = Buffer.concat([cookie.client, jar.serverCookie(cookie.client, address, nowSec)]);
     limit -= COOKIE_REPLY_BYTES;
-    finish = (wire) => {
-      const out = appendOption(wire, COOKIE_OPTION, data);
-      if (verified) verifiedReplies.add(out);
-      return out;
-    };
+    if (verified && notes) notes.sourceProven = true;
+    finish = (wire) => appendEdnsOption(wire, COOKIE_OPTION, data);
   }
   // An answer too large for the message: over TCP the PTRs that fit are kept with TC=1, since no larger
   // transport is left. Over UDP none, with TC=1, as Knot does (libknot knot_pkt_put: an RRset whole or
@@ -187,7 +188,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     const wire = sign(encodeResponse(res, limit, { keepPartialAnswer }));
     if (cacheKey !== undefined && !res.uncacheable) {
       // a browse too large for one message (TC) is kept until its type changes, not until anything does
-      const only = wire.length > 2 && (wire[2]! & 0x02) !== 0 ? res.onlyType : undefined;
+      const only = isTruncated(wire) ? res.onlyType : undefined;
       const type = only ? { key: only.key, version: typeVersionsOf(deps.registry).version(only.key), timeless: only.timeless } : undefined;
       deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now(), type);
     }

@@ -3,8 +3,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { guarded } from "../guard.js";
 import { isIPv6 } from "node:net";
 import { truncatedReply } from "../wire/message.js";
-import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
-import { verifiedReplies } from "./cookies.js";
+import { handleDnsMessage, type DnsHandlerDeps, type ReplyNotes } from "./dns-handler.js";
 import { formatPeer } from "./peer.js";
 
 const UDP_RECEIVE_BUFFER = 4 << 20;
@@ -15,9 +14,10 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
   socket.on(
     "message",
     guarded("udp query", (msg: Buffer, rinfo: RemoteInfo) => {
+      const notes: ReplyNotes | undefined = rrl ? {} : undefined; // only the rate limiter reads them
       const send = (reply: Buffer | null) => {
         if (!reply) return;
-        if (rrl && !verifiedReplies.has(reply)) {
+        if (rrl && !notes?.sourceProven) {
           const decision = rrl.decide(rinfo.address, Date.now());
           if (decision !== "send") {
             deps.metrics?.observeRateLimited(decision);
@@ -28,7 +28,7 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
         // no callback: a send error reaches the socket's "error" listener, and the hot path allocates one closure less
         socket.send(reply, rinfo.port, rinfo.address);
       };
-      const reply = handleDnsMessage(msg, "udp", formatPeer(rinfo.address, rinfo.port), deps);
+      const reply = handleDnsMessage(msg, "udp", formatPeer(rinfo.address, rinfo.port), deps, notes);
       if (reply instanceof Promise) return reply.then(send);
       send(reply);
     }),

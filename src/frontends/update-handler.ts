@@ -14,8 +14,8 @@ import type { UpdatePolicy } from "../update/policy.js";
 import { processUpdate, type Actor } from "../update/update.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
 import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption, type Response } from "../wire/message.js";
-import { signReply, TsigError, type TsigKey, type VerifiedRequest } from "../wire/tsig.js";
-import { checkTsig } from "./tsig-stage.js";
+import type { TsigKey } from "../wire/tsig.js";
+import { authenticate, signerName, type AuthOutcome } from "./auth-stage.js";
 import { TsigReplayGuard } from "../update/tsig-replay.js";
 import { decodeUpdate, leaseOption, type UpdateMessage } from "../wire/update.js";
 
@@ -141,35 +141,29 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
   }
   const u = decoded.update;
   const zone = formatName(u.zone.name);
-  let key: TsigKey | undefined;
-  // set only once the request MAC verified: the one thing a reply may be signed over
-  let verified: VerifiedRequest | undefined;
-  const send = (res: Response) => {
-    const wire = encodeResponse(res);
-    return verified ? signReply(wire, verified, nowSec) : wire;
-  };
+  // FORMERR is a header only; NOTAUTH echoes the zone section
+  const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(u.id, Opcode.UPDATE, false, rcode) : reply(u, rcode));
+  const auth: AuthOutcome = authenticate(msg, u, { keys: deps.keys, nowSec, refusal, log, fields: { peer, zone }, what: "update refused" });
+  if (auth.kind === "refused") return auth.reply;
+  // a reply is signed only over a request whose signature verified
+  const send = (res: Response) => (auth.kind === "signed" ? auth.sign(encodeResponse(res)) : encodeResponse(res));
+  const key: TsigKey | undefined = auth.kind === "signed" ? auth.signer.key : undefined;
   const refuse = (rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
     log.warn({ peer, zone, key: key && formatName(key.name), rcode: rcodeName(rcode), reason, ...fields }, "update refused");
     return send(reply(u, rcode, [extendedErrorOption(rcode === Rcode.REFUSED ? ExtendedError.PROHIBITED : ExtendedError.OTHER, reason)]));
   };
 
-  if (u.tsig) {
-    const keyName = formatName(u.tsig.keyName);
-    // FORMERR is a header only; NOTAUTH echoes the zone section
-    const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(u.id, Opcode.UPDATE, false, rcode) : reply(u, rcode));
-    const v = checkTsig(msg, u.tsig, deps.keys, nowSec, refusal, log, { peer, zone }, "update refused");
-    if (v.kind === "refused") return v.reply;
+  if (auth.kind === "signed") {
+    const request = auth.signer.request;
     // checked and remembered before anything awaits, so two copies racing in cannot both pass; by the
     // configured key's name: the MAC covers the name lower-cased, so "FORGE-KEY" is the same key
-    const fresh = replayGuard(deps).admit(formatName(v.request.key.name), v.request.timeSigned, v.request.identity, nowSec);
+    const fresh = replayGuard(deps).admit(signerName(auth.signer), request.timeSigned, request.identity, nowSec);
     if (!fresh.ok) {
-      log.warn({ peer, zone, key: keyName, tsig: "BADTIME", rule: fresh.rule, reason: fresh.reason }, "update refused: replayed or stale signed update");
-      return signReply(encodeResponse(reply(u, Rcode.NOTAUTH)), v.request, nowSec, TsigError.BADTIME);
+      log.warn({ peer, zone, key: signerName(auth.signer), tsig: "BADTIME", rule: fresh.rule, reason: fresh.reason }, "update refused: replayed or stale signed update");
+      return auth.sign(encodeResponse(reply(u, Rcode.NOTAUTH)), true);
     }
-    verified = v.request;
-    key = v.request.key;
     signedAndFresh();
-    if (!deps.policy.allowsKey(key, u.zone.name)) return refuse(Rcode.REFUSED, `key ${formatName(key.name)} may not update zone ${zone}`);
+    if (!deps.policy.allowsKey(auth.signer.key, u.zone.name)) return refuse(Rcode.REFUSED, `key ${signerName(auth.signer)} may not update zone ${zone}`);
   } else if (!deps.policy.allowsUnsigned(address)) {
     return refuse(Rcode.REFUSED, `unsigned updates are not allowed from ${address}; sign with a TSIG key or see --allow-update`);
   }

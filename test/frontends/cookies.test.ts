@@ -2,7 +2,8 @@
 // for, within their age, and nothing else does.
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { appendOption, CookieJar, readCookie } from "../../src/frontends/cookies.js";
+import { CookieJar, readCookie } from "../../src/frontends/cookies.js";
+import { appendEdnsOption as appendOption } from "../../src/wire/patch.js";
 
 describe("CookieJar", () => {
   const jar = new CookieJar();

@@ -52,57 +52,109 @@ export interface DaemonDeps {
 /** How long shutdown waits for updates under way before closing the store anyway. */
 const DRAIN_MS = 5000;
 
-export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
-  const { log } = deps;
-  const clock = deps.clock ?? systemClock;
-  // a fault caught at an entry point is a bug: logged with its stack and counted, and the daemon serves on
-  onInternalError((where, err) => log.error({ err, where }, "internal error caught; still serving"));
-  // the files flags name are read before the store is opened (or created): a bad one changes nothing
+/**
+ * What is open, closed in the reverse order it was opened: on a failed start
+ * (everything opened so far) and on shutdown. The one list of closers.
+ */
+class Closers {
+  private readonly stack: (() => Promise<void> | void)[] = [];
+
+  add(close: () => Promise<void> | void): void {
+    this.stack.push(close);
+  }
+
+  async closeAll(): Promise<void> {
+    while (this.stack.length > 0) await this.stack.pop()!();
+  }
+}
+
+/** The files flags name, read before the store is opened (or created): a bad one changes nothing. */
+function readFlagFiles(config: Config, limits: RegistrationLimits) {
   const keys = config.keyFiles.flatMap(loadKeyFile);
   checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
   checkKeysNamed(keys, config.adminKeys, "--admin-key");
-  const { updateRate: _rate, updateRateExempt: _exempt, ...bounds } = config.limits;
-  // every writer's bounds (UPDATE, HTTP, mDNS, the services file); `metrics` is made below, before any write
-  const limits: RegistrationLimits = { ...bounds, hit: (limit) => metrics?.observeLimit(limit) };
   const services = config.servicesFile ? loadServicesFile(config.servicesFile, config.domains.length, limits) : undefined;
+  return { keys, services };
+}
+
+type FlagFiles = ReturnType<typeof readFlagFiles>;
+
+/** The store, the ring worker and the registry with every registration in it; big rings start building aside. */
+async function openRegistry(config: Config, deps: DaemonDeps, clock: Clock, files: FlagFiles, closers: Closers): Promise<{ store: Store; registry: Registry }> {
+  const { log } = deps;
   const store = deps.store ?? (await openStore(config.store, log));
+  closers.add(() => store.close());
   const rings = workerRingAside();
+  closers.add(() => rings.close());
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, aside: rings } });
   await registry.open();
-  if (services) {
-    registry.loadStatic(services.instances, services.hosts);
-    log.info({ file: config.servicesFile, instances: services.instances.length, hosts: services.hosts.length }, "loaded static services");
+  closers.add(() => registry.close());
+  if (files.services) {
+    registry.loadStatic(files.services.instances, files.services.hosts);
+    log.info({ file: config.servicesFile, instances: files.services.instances.length, hosts: files.services.hosts.length }, "loaded static services");
   }
   registry.warm(config.domains.map(domainKey)); // big rings build aside while the listeners start; no query is the first to ask
+  return { store, registry };
+}
 
-  let mdns: Mdns | undefined;
-  let workers: QueryWorkers | undefined;
-  const metrics = config.http
-    ? new DaemonMetrics({ registry, store: () => store.status(), mdns: () => mdns?.stats(), others: async () => (workers ? workers.metrics() : []) })
-    : undefined;
-  const lifecycle = { draining: false, inflight: new Set<Promise<unknown>>() };
-  const cookies = new CookieJar();
-  // each answering process gets its share of the limit: the kernel spreads datagrams over them
-  const rrlShare = { ...config.rrl, rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)) };
-  const handler: DnsHandlerDeps = {
+/** `status.ringdns. CH TXT`: version and health for everyone, where the store is for loopback (`detailed`). */
+function statusLines(config: Config, store: Store, registry: Registry, clock: Clock) {
+  return (detailed: boolean): string[] => {
+    const st = store.status();
+    const types = registry.serviceTypes();
+    return [
+      `version=${VERSION}`,
+      `store=${store.kind}`,
+      `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; see reason)"}`,
+      ...(st.reason !== undefined ? [`reason=${st.reason}`] : []),
+      ...(detailed ? [`location=${st.location}`, ...(st.node !== undefined ? [`node=${st.node}`] : [])] : []),
+      ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),
+      ...(st.lagMs !== undefined ? [`lag-ms=${st.lagMs}`] : []),
+      ...(st.lastEventAt !== undefined ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`] : []),
+      `types=${types.length}`,
+      `instances=${types.reduce((n, t) => n + registry.instanceCount(t), 0)}`,
+      `serial=${registry.serial()}`,
+      `workers=${config.workers}`,
+    ];
+  };
+}
+
+interface Parts {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  store: Store;
+  registry: Registry;
+  limits: RegistrationLimits;
+  keys: FlagFiles["keys"];
+  metrics: DaemonMetrics | undefined;
+  /** Set once started: asked by the DNS handler (.local misses) and the metrics. */
+  mdns?: Mdns;
+  workers?: QueryWorkers;
+}
+
+/** What every DNS transport shares: the core, UPDATE, caches, cookies, rate limits, status. */
+function dnsHandler(p: Parts, lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]>, rrlShare: Config["rrl"]): DnsHandlerDeps {
+  const { config, log, clock, registry } = p;
+  return {
     lifecycle,
     // unicast questions about .local types or subtypes we know nothing of are asked on the LAN
-    ...(config.mdnsInterfaces.length > 0 ? { onLocalMiss: (name: Labels) => mdns?.askLan(name) } : {}),
+    ...(config.mdnsInterfaces.length > 0 ? { onLocalMiss: (name: Labels) => p.mdns?.askLan(name) } : {}),
     rrl: makeRateLimiter(rrlShare, log),
-    cookies,
-    ...(metrics ? { metrics } : {}),
+    cookies: new CookieJar(),
+    ...(p.metrics ? { metrics: p.metrics } : {}),
     queryLogRate: config.queryLogRate,
     update: {
       registry,
       clock,
       log,
       domains: config.domains,
-      keys,
+      keys: p.keys,
       policy: makePolicy(config.allowUpdate, config.keyZones),
       adminKeys: new Set(config.adminKeys.map(lowerAscii)),
       lease: config.lease,
       limits: {
-        ...limits,
+        ...p.limits,
         ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),
       },
     },
@@ -113,28 +165,13 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     cache: new AnswerCache(),
     // a data directory or etcd endpoints and prefix tell an attacker where to aim: loopback only
     statusDetailsTo: sourceMatcher(DEFAULT_ALLOW_UPDATE, "status"),
-    status: (detailed) => {
-      const st = store.status();
-      const types = registry.serviceTypes();
-      return [
-        `version=${VERSION}`,
-        `store=${store.kind}`,
-        `healthy=${st.healthy ? "yes" : "no (answering from a possibly stale replica; see reason)"}`,
-        ...(st.reason !== undefined ? [`reason=${st.reason}`] : []),
-        ...(detailed ? [`location=${st.location}`, ...(st.node !== undefined ? [`node=${st.node}`] : [])] : []),
-        ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),
-        ...(st.lagMs !== undefined ? [`lag-ms=${st.lagMs}`] : []),
-        ...(st.lastEventAt !== undefined ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`] : []),
-        `types=${types.length}`,
-        `instances=${types.reduce((n, t) => n + registry.instanceCount(t), 0)}`,
-        `serial=${registry.serial()}`,
-        `workers=${config.workers}`,
-      ];
-    },
+    status: statusLines(config, p.store, registry, clock),
     answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload },
   };
+}
 
-  const closers: (() => Promise<void>)[] = [];
+/** UDP and TCP on every --dns address (one port for both); UDP sockets kept for query workers to share. */
+async function listenDns(config: Config, handler: DnsHandlerDeps, log: Logger, closers: Closers): Promise<{ listening: { host: string; port: number }[]; udpSockets: Socket[] }> {
   const listening: { host: string; port: number }[] = [];
   const udpSockets: Socket[] = [];
   try {
@@ -165,86 +202,125 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         queue.unshift(want);
         continue;
       }
-      closers.push(udp.close);
+      closers.add(udp.close);
+      closers.add(tcp.close);
       udpSockets.push(udp.socket);
-      closers.push(tcp.close);
       listening.push({ host: want.host, port: udp.port });
     }
   } catch (e) {
-    await Promise.all(closers.map((c) => c()));
     const err = e as NodeJS.ErrnoException;
     const hint = err.code === "EADDRINUSE" ? " (address in use: is another server running? choose another with --dns)" : err.code === "EACCES" ? " (permission denied: ports below 1024 need privileges)" : "";
     throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on ${err.message.replace(/^listen |^bind /, "")}${hint}`);
   }
+  return { listening, udpSockets };
+}
 
-  if (config.mdnsInterfaces.length > 0) {
-    try {
-      mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log, cacheLimits: config.mdnsCache, limits });
-      closers.unshift(mdns.close); // first, so goodbyes leave before the sockets close
-    } catch (e) {
-      await Promise.all(closers.map((c) => c()));
-      throw e;
-    }
+/** The HTTP API, dashboard and metrics (--http); its address as logged. */
+async function listenHttpApi(p: Parts & { metrics: DaemonMetrics; http: NonNullable<Config["http"]> }, handler: DnsHandlerDeps, closers: Closers): Promise<{ listener: HttpListener; address: string }> {
+  const { http: settings, registry, clock, log, store, metrics } = p;
+  const node = store.status().node;
+  const watch = new WatchHub(registry, clock, undefined, node);
+  const token = settings.tokenFile === undefined ? undefined : readToken(settings.tokenFile);
+  try {
+    const http = await listenHttp(settings.listen.host, settings.listen.port, {
+      registry,
+      clock,
+      log,
+      update: { ...handler.update!, ...(handler.settled ? { settled: handler.settled } : {}) },
+      watch,
+      storeStatus: () => store.status(),
+      ...(node !== undefined ? { node } : {}),
+      metrics: () => metrics.exposition(),
+      observeUpdate: (rcode) => metrics.observeUpdate("http", rcode),
+      ...(token !== undefined ? { token } : {}),
+      readsOpenTo: sourceMatcher(settings.readFrom, "--http-read-from"),
+      hosts: settings.hosts,
+      watchLimits: { maxStreams: settings.maxWatchers, maxPerSource: settings.maxWatchersPerSource },
+      observeLimit: (limit) => metrics.observeLimit(limit),
+    });
+    closers.add(async () => {
+      await http.close();
+      watch.close();
+    });
+    return { listener: http, address: http.address.includes(":") ? `[${http.address}]:${http.port}` : `${http.address}:${http.port}` };
+  } catch (e) {
+    watch.close();
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "EADDRINUSE" || err.code === "EACCES") throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on --http ${settings.listen.host}:${settings.listen.port}: ${err.code}`);
+    throw e;
   }
+}
 
-  if (config.workers > 1) {
-    try {
-      const settings = { reportLocalMisses: handler.onLocalMiss !== undefined, cookieSecret: cookies.secret, rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
-      workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
+/**
+ * Start the daemon as a short sequence of steps: read the files flags name,
+ * open the registry on its store, make the DNS handler, listen for DNS, then
+ * mDNS, query workers and HTTP when configured, then the timers. Whatever a
+ * failed step leaves open is closed (one list, in reverse order).
+ */
+export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Daemon> {
+  const { log } = deps;
+  const clock = deps.clock ?? systemClock;
+  // a fault caught at an entry point is a bug: logged with its stack and counted, and the daemon serves on
+  onInternalError((where, err) => log.error({ err, where }, "internal error caught; still serving"));
+  const { updateRate: _rate, updateRateExempt: _exempt, ...bounds } = config.limits;
+  // every writer's bounds (UPDATE, HTTP, mDNS, the services file); hits are counted once metrics exist
+  let countLimitHit: ((limit: string) => void) | undefined;
+  const limits: RegistrationLimits = { ...bounds, hit: (limit) => countLimitHit?.(limit) };
+  const files = readFlagFiles(config, limits);
+  const closers = new Closers();
+  try {
+    const { store, registry } = await openRegistry(config, deps, clock, files, closers);
+    const p: Parts = { config, log, clock, store, registry, limits, keys: files.keys, metrics: undefined };
+    if (config.http) {
+      const metrics = new DaemonMetrics({ registry, store: () => store.status(), mdns: () => p.mdns?.stats(), others: async () => (p.workers ? p.workers.metrics() : []) });
+      p.metrics = metrics;
+      countLimitHit = (limit) => metrics.observeLimit(limit);
+    }
+    const lifecycle = { draining: false, inflight: new Set<Promise<unknown>>() };
+    // each answering process gets its share of the limit: the kernel spreads datagrams over them
+    const rrlShare = { ...config.rrl, rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)) };
+    const handler = dnsHandler(p, lifecycle, rrlShare);
+    const { listening, udpSockets } = await listenDns(config, handler, log, closers);
+    if (config.mdnsInterfaces.length > 0) {
+      const mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log, cacheLimits: config.mdnsCache, limits });
+      p.mdns = mdns;
+      closers.add(mdns.close); // closed before the DNS sockets: its goodbyes leave first
+    }
+    if (config.workers > 1) {
+      const settings = { reportLocalMisses: handler.onLocalMiss !== undefined, cookieSecret: handler.cookies!.secret, rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
+      const workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
+      p.workers = workers;
       handler.settled = workers.settled;
-      closers.unshift(workers.close); // first: no worker answers from a registry that is closing
-    } catch (e) {
-      await Promise.all(closers.map((c) => c()));
-      throw e;
+      closers.add(workers.close); // closed early: no worker answers from a registry that is closing
     }
+    const http = config.http && p.metrics ? await listenHttpApi({ ...p, metrics: p.metrics, http: config.http }, handler, closers) : undefined;
+    // stopped first on shutdown: no lease ends, and nothing is written, while updates drain
+    const stopTimers = [startLeaseTimer(registry, clock, log), logRegistryChanges(registry, log)];
+    logListening(p, listening, http?.address);
+    return {
+      registry,
+      listening,
+      reload: () => reload(p, handler, http?.listener),
+      async close() {
+        for (const stop of stopTimers) stop();
+        await drain(lifecycle, log);
+        await closers.closeAll();
+      },
+    };
+  } catch (e) {
+    await closers.closeAll();
+    throw e;
   }
+}
 
-  let httpAddress: string | undefined;
-  let httpListener: HttpListener | undefined;
-  if (config.http && metrics) {
-    try {
-      const node = store.status().node;
-      const watch = new WatchHub(registry, clock, undefined, node);
-      const token = config.http.tokenFile === undefined ? undefined : readToken(config.http.tokenFile);
-      const http = await listenHttp(config.http.listen.host, config.http.listen.port, {
-        registry,
-        clock,
-        log,
-        update: { ...handler.update!, ...(handler.settled ? { settled: handler.settled } : {}) },
-        watch,
-        storeStatus: () => store.status(),
-        ...(node !== undefined ? { node } : {}),
-        metrics: () => metrics.exposition(),
-        observeUpdate: (rcode) => metrics.observeUpdate("http", rcode),
-        ...(token !== undefined ? { token } : {}),
-        readsOpenTo: sourceMatcher(config.http.readFrom, "--http-read-from"),
-        hosts: config.http.hosts,
-        watchLimits: { maxStreams: config.http.maxWatchers, maxPerSource: config.http.maxWatchersPerSource },
-        observeLimit: (limit) => metrics.observeLimit(limit),
-      });
-      httpListener = http;
-      closers.unshift(async () => {
-        await http.close();
-        watch.close();
-      });
-      httpAddress = http.address.includes(":") ? `[${http.address}]:${http.port}` : `${http.address}:${http.port}`;
-    } catch (e) {
-      await Promise.all(closers.map((c) => c()));
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === "EADDRINUSE" || err.code === "EACCES") throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on --http ${config.http.listen.host}:${config.http.listen.port}: ${err.code}`);
-      throw e;
-    }
-  }
-
-  const stopLeaseTimer = startLeaseTimer(registry, clock, log);
-  const stopChangeLog = logRegistryChanges(registry, log);
-
-  log.info(
+function logListening(p: Parts, listening: readonly { host: string; port: number }[], httpAddress: string | undefined): void {
+  const { config } = p;
+  p.log.info(
     {
       dns: listening.map((l) => (l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)),
       domains: config.domains.map(formatName),
-      store: store.kind,
-      keys: keys.map((k) => formatName(k.name)),
+      store: p.store.kind,
+      keys: p.keys.map((k) => formatName(k.name)),
       mdns: config.mdnsInterfaces.length > 0 ? config.mdnsInterfaces : "off",
       workers: config.workers,
       http: httpAddress ?? "off",
@@ -253,42 +329,31 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     },
     "ringdns listening",
   );
+}
 
-  return {
-    registry,
-    listening,
-    async reload() {
-      try {
-        const s = config.servicesFile ? loadServicesFile(config.servicesFile, config.domains.length, limits) : undefined;
-        const newKeys = config.keyFiles.flatMap(loadKeyFile);
-        checkKeysNamed(newKeys, config.keyZones.keys(), "--key-zone");
-        checkKeysNamed(newKeys, config.adminKeys, "--admin-key");
-        // everything is read before anything changes: a bad file leaves the daemon as it was
-        const newToken = httpListener && config.http?.tokenFile !== undefined ? readToken(config.http.tokenFile) : undefined;
-        if (s) await registry.replaceStatic(s.instances, s.hosts);
-        handler.update!.keys = newKeys;
-        if (newToken !== undefined) httpListener!.setToken(newToken);
-        log.info({ file: config.servicesFile, instances: s?.instances.length ?? 0, keys: newKeys.map((k) => formatName(k.name)), ...(newToken !== undefined ? { httpToken: "re-read" } : {}) }, "reloaded the services file and keys");
-        return { ok: true, instances: s?.instances.length ?? 0, keys: newKeys.length };
-      } catch (e) {
-        const error = e instanceof Error ? e.message : String(e);
-        log.error({ error }, "reload failed: still serving the previous services file and keys");
-        return { ok: false, error };
-      }
-    },
-    async close() {
-      stopLeaseTimer();
-      stopChangeLog();
-      lifecycle.draining = true;
-      if (lifecycle.inflight.size > 0) {
-        log.info({ updates: lifecycle.inflight.size }, "draining: finishing the updates under way");
-        await Promise.race([Promise.allSettled(lifecycle.inflight), sleep(DRAIN_MS)]);
-        await sleep(20); // let their replies leave the sockets before they close
-      }
-      for (const c of closers) await c();
-      await registry.close();
-      await rings.close();
-      await store.close();
-    },
-  };
+/** SIGHUP: everything is read before anything changes, so a bad file leaves the daemon as it was. */
+async function reload(p: Parts, handler: DnsHandlerDeps, http: HttpListener | undefined): ReturnType<Daemon["reload"]> {
+  const { config, log } = p;
+  try {
+    const { keys, services } = readFlagFiles(config, p.limits);
+    const token = http && config.http?.tokenFile !== undefined ? readToken(config.http.tokenFile) : undefined;
+    if (services) await p.registry.replaceStatic(services.instances, services.hosts);
+    handler.update!.keys = keys;
+    if (token !== undefined) http!.setToken(token);
+    log.info({ file: config.servicesFile, instances: services?.instances.length ?? 0, keys: keys.map((k) => formatName(k.name)), ...(token !== undefined ? { httpToken: "re-read" } : {}) }, "reloaded the services file and keys");
+    return { ok: true, instances: services?.instances.length ?? 0, keys: keys.length };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    log.error({ error }, "reload failed: still serving the previous services file and keys");
+    return { ok: false, error };
+  }
+}
+
+/** Shutdown's first step: take no new messages, and let the updates under way finish (their clients get answers). */
+async function drain(lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]>, log: Logger): Promise<void> {
+  lifecycle.draining = true;
+  if (lifecycle.inflight.size === 0) return;
+  log.info({ updates: lifecycle.inflight.size }, "draining: finishing the updates under way");
+  await Promise.race([Promise.allSettled(lifecycle.inflight), sleep(DRAIN_MS)]);
+  await sleep(20); // let their replies leave the sockets before they close
 }

@@ -54,77 +54,131 @@ function nativeHandle(socket: Socket): unknown {
   return handle;
 }
 
+/**
+ * One worker process, from fork to exit: it is given its settings, a copy of
+ * the registry and the sockets; the registry's changes follow, batched per
+ * tick; `sync` resolves once it has applied every change sent so far; it asks
+ * the primary to answer what it cannot (delegate) and reports its metrics.
+ */
+class WorkerProcess {
+  readonly child: ChildProcess;
+  ready = false;
+  private batch: StoreOp[] = [];
+  private readonly unsubscribe: () => void;
+  private readonly waitingSyncs = new Map<number, () => void>();
+  private nextSync = 0;
+  private readonly metricRequests = new Map<number, (m: ProcessMetrics | undefined) => void>();
+  private nextMetrics = 0;
+
+  constructor(
+    readonly index: number,
+    private readonly o: QueryWorkerOptions,
+  ) {
+    this.child = fork(WORKER_ENTRY, [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    // the replica starts from everything served now and follows every change after it, batched per tick
+    this.unsubscribe = o.registry.onChange((c) => {
+      if (this.batch.length === 0) queueMicrotask(guarded("query worker change feed", () => this.flush()));
+      this.batch.push(changeToStoreOp(c));
+    });
+    this.send({ t: "start", settings: { ...o.settings, index, sockets: o.sockets.length }, entries: [...o.registry.entries()], serial: o.registry.serial() });
+    for (const s of o.sockets) this.send({ t: "socket", type: s.address().family === "IPv6" ? "udp6" : "udp4" }, nativeHandle(s));
+  }
+
+  private send(m: ToWorker, handle?: unknown): void {
+    if (this.child.connected) this.child.send(m, handle as never);
+  }
+
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    this.send({ t: "change", ops: this.batch, serial: this.o.registry.serial() });
+    this.batch = [];
+  }
+
+  /** Resolves once the worker has applied every change made so far (at once when it is gone: a new one starts from a full copy). */
+  sync(): Promise<void> {
+    this.flush();
+    if (!this.child.connected) return Promise.resolve();
+    const id = this.nextSync++;
+    return new Promise<void>((done) => {
+      this.waitingSyncs.set(id, done);
+      this.send({ t: "sync", id });
+    });
+  }
+
+  /** Its query metrics, or undefined when it does not answer within a second. */
+  metrics(): Promise<ProcessMetrics | undefined> {
+    return new Promise((resolve) => {
+      const id = this.nextMetrics++;
+      const timer = later("query worker metrics", 1000, () => done(undefined), true);
+      const done = (m: ProcessMetrics | undefined) => {
+        clearTimeout(timer);
+        this.metricRequests.delete(id);
+        resolve(m);
+      };
+      this.metricRequests.set(id, done);
+      this.send({ t: "metrics", id });
+    });
+  }
+
+  /** A message from the worker; `onReady` once it answers. */
+  onMessage(m: FromWorker, onReady: () => void): Promise<void> | void {
+    if (m.t === "ready") {
+      this.ready = true;
+      this.o.log.debug({ worker: this.index, pid: this.child.pid }, "query worker answering");
+      onReady();
+    } else if (m.t === "metrics") {
+      this.metricRequests.get(m.id)?.(m.metrics);
+    } else if (m.t === "synced") {
+      this.waitingSyncs.get(m.id)?.();
+      this.waitingSyncs.delete(m.id);
+    } else if (m.t === "local-miss") {
+      this.o.handler.onLocalMiss?.(m.name);
+    } else if (m.t === "delegate") {
+      return Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, this.o.handler)).then((reply) => this.send({ t: "reply", id: m.id, reply }));
+    }
+  }
+
+  /** It exited: stop feeding it, and release whoever waits on it. */
+  gone(): void {
+    this.ready = false;
+    this.unsubscribe();
+    for (const done of this.waitingSyncs.values()) done();
+    this.waitingSyncs.clear();
+  }
+
+  /** Ask it to end (it exits when its primary goes away); killed if it has not within STOP_GRACE_MS. */
+  stop(): Promise<void> {
+    const child = this.child;
+    return new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.disconnect();
+      later("query worker stop", STOP_GRACE_MS, () => child.kill("SIGKILL"));
+    });
+  }
+}
+
 export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> {
-  const workers = new Map<number, ChildProcess>();
-  const ready = new Set<number>();
-  const syncs = new Map<number, () => Promise<void>>();
-  const metricRequests = new Map<number, (m: ProcessMetrics | undefined) => void>();
-  let nextMetricsId = 0;
+  const workers = new Map<number, WorkerProcess>();
   let closing = false;
 
+  /** Start worker `index`; resolves when it answers. One that exits is started again after RESTART_DELAY_MS. */
   const spawnWorker = (index: number): Promise<void> =>
     new Promise((resolve, reject) => {
-      const child = fork(WORKER_ENTRY, [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
-      workers.set(index, child);
-      const send = (m: ToWorker, handle?: unknown) => {
-        if (child.connected) child.send(m, handle as never);
-      };
-      // the replica starts from everything served now and follows every change after it, batched per tick
-      let batch: StoreOp[] = [];
-      const flush = () => {
-        if (batch.length === 0) return;
-        send({ t: "change", ops: batch, serial: o.registry.serial() });
-        batch = [];
-      };
-      const unsubscribe = o.registry.onChange((c) => {
-        if (batch.length === 0) queueMicrotask(guarded("query worker change feed", flush));
-        batch.push(changeToStoreOp(c));
-      });
-      const waiting = new Map<number, () => void>();
-      let nextSync = 0;
-      syncs.set(index, () => {
-        flush();
-        if (!child.connected) return Promise.resolve();
-        const id = nextSync++;
-        return new Promise<void>((done) => {
-          waiting.set(id, done);
-          send({ t: "sync", id });
-        });
-      });
-      send({ t: "start", settings: { ...o.settings, index, sockets: o.sockets.length }, entries: [...o.registry.entries()], serial: o.registry.serial() });
-      for (const s of o.sockets) send({ t: "socket", type: s.address().family === "IPv6" ? "udp6" : "udp4" }, nativeHandle(s));
-
-      child.on(
+      const w = new WorkerProcess(index, o);
+      workers.set(index, w);
+      w.child.on(
         "message",
-        guarded("query worker message", (m: FromWorker) => {
-          if (m.t === "ready") {
-            ready.add(index);
-            o.log.debug({ worker: index, pid: child.pid }, "query worker answering");
-            resolve();
-          } else if (m.t === "metrics") {
-            metricRequests.get(m.id)?.(m.metrics);
-          } else if (m.t === "synced") {
-            waiting.get(m.id)?.();
-            waiting.delete(m.id);
-          } else if (m.t === "local-miss") {
-            o.handler.onLocalMiss?.(m.name);
-          } else if (m.t === "delegate") {
-            return Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, o.handler)).then((reply) => send({ t: "reply", id: m.id, reply }));
-          }
-        }),
+        guarded("query worker message", (m: FromWorker) => w.onMessage(m, resolve)),
       );
-      child.once("error", reject);
-      child.once(
+      w.child.once("error", reject);
+      w.child.once(
         "exit",
         guarded("query worker exit", (code: number | null, signal: NodeJS.Signals | null) => {
-          unsubscribe();
-          syncs.delete(index);
-          for (const done of waiting.values()) done(); // a new worker starts from a full copy
-          waiting.clear();
-          ready.delete(index);
+          w.gone();
           workers.delete(index);
           if (closing) return;
-          o.log.error({ worker: index, pid: child.pid, code, signal }, "query worker exited; starting another");
+          o.log.error({ worker: index, pid: w.child.pid, code, signal }, "query worker exited; starting another");
           reject(new Error(`query worker ${index} exited (${signal ?? code}) before it was ready`));
           later("query worker restart", RESTART_DELAY_MS, () => {
             if (!closing) spawnWorker(index).catch((err) => o.log.error({ err, worker: index }, "query worker did not start"));
@@ -133,42 +187,18 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
       );
     });
 
-  const stop = (child: ChildProcess) =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.disconnect(); // a worker exits when its primary goes away
-      later("query worker stop", STOP_GRACE_MS, () => child.kill("SIGKILL"));
-    });
-
   const api: QueryWorkers = {
-    running: () => ready.size,
+    running: () => [...workers.values()].filter((w) => w.ready).length,
     metrics: async () => {
-      const asked = [...workers.entries()].filter(([i, c]) => ready.has(i) && c.connected);
-      const answers = await Promise.all(
-        asked.map(
-          ([, child]) =>
-            new Promise<ProcessMetrics | undefined>((resolve) => {
-              const id = nextMetricsId++;
-              const timer = later("query worker metrics", 1000, () => done(undefined), true);
-              const done = (m: ProcessMetrics | undefined) => {
-                clearTimeout(timer);
-                metricRequests.delete(id);
-                resolve(m);
-              };
-              metricRequests.set(id, done);
-              child.send({ t: "metrics", id } satisfies ToWorker);
-            }),
-        ),
-      );
+      const answers = await Promise.all([...workers.values()].filter((w) => w.ready && w.child.connected).map((w) => w.metrics()));
       return answers.filter((m): m is ProcessMetrics => m !== undefined);
     },
     settled: async () => {
-      await Promise.all([...syncs.values()].map((sync) => sync()));
+      await Promise.all([...workers.values()].map((w) => w.sync()));
     },
     async close() {
       closing = true;
-      await Promise.all([...workers.values()].map(stop));
+      await Promise.all([...workers.values()].map((w) => w.stop()));
     },
   };
   const all = Array.from({ length: o.count }, (_, i) => spawnWorker(i + 1));

@@ -460,20 +460,47 @@ function applyUpdate(rr: UpdateRecord, view: ZoneView): void {
 const removeInstance = (i: Instance): RegistryOp => ({ op: "remove-instance", type: i.type, name: i.name, ...(i.domain !== undefined ? { domain: i.domain } : {}) });
 const removeHost = (h: Host): RegistryOp => ({ op: "remove-host", name: h.name, ...(h.domain !== undefined ? { domain: h.domain } : {}) });
 
+/** What the registry ops for one update are made with. */
+interface OpsContext {
+  view: ZoneView;
+  registry: RegistryView;
+  actor: Actor;
+  /** Lease end for what the update registers; undefined = permanent. */
+  expiresAt: number | undefined;
+}
+
+/**
+ * The update's result as registry ops: each instance and host it may have
+ * changed, put as the zone view now has it (or removed), owned by its sender
+ * (an admin's edit leaves the owner as it was). Hosts first, so an instance
+ * never points at an address set not yet stored.
+ */
 function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOptions, actor: Actor, now: number): UpdateOutcome {
-  const zone = view.zone;
-  const domain = view.scope;
-  // an admin's edit leaves a registration with its owner; everything else the update makes is the sender's
-  const owned = (existing: Instance | Host | undefined): { owner: Owner; key?: string } => {
-    const owner = (existing && whoOwns(existing)) ?? actor.owner;
-    return owner.kind === "key" ? { owner, key: owner.name } : { owner };
-  };
-  const expiresAt = options.leaseSeconds === undefined ? undefined : now + options.leaseSeconds * 1000;
+  const c: OpsContext = { view, registry, actor, expiresAt: options.leaseSeconds === undefined ? undefined : now + options.leaseSeconds * 1000 };
   const ops: RegistryOp[] = [];
   const registered: string[] = [];
   const removed: string[] = [];
+  const { affected, touchedSubtypes } = affectedInstances(view);
+  for (const { type, label } of affected.values()) {
+    const change = instanceOps(c, type, label, touchedSubtypes.get(`${type.service}.${type.proto}`));
+    ops.push(...change.ops);
+    if (change.registered) registered.push(change.registered);
+    if (change.removed) removed.push(change.removed);
+  }
+  ops.push(...hostOps(c));
+  ops.sort((a, b) => Number(b.op.endsWith("host")) - Number(a.op.endsWith("host")));
+  return { rcode: Rcode.NOERROR, ops, registered, removed };
+}
 
-  // every instance the update may have changed, by type and identity
+/** The owner a registration made by this update gets: an admin's edit leaves it with its owner; everything else is the sender's. */
+function ownedBy(actor: Actor, existing: Instance | Host | undefined): { owner: Owner; key?: string } {
+  const owner = (existing && whoOwns(existing)) ?? actor.owner;
+  return owner.kind === "key" ? { owner, key: owner.name } : { owner };
+}
+
+/** Every instance the update may have changed (by its own names, or a PTR to it added or deleted), and per type the subtypes whose PTR set changed. */
+function affectedInstances(view: ZoneView): { affected: Map<string, { type: ServiceType; label: string }>; touchedSubtypes: Map<string, Set<string>> } {
+  const zone = view.zone;
   const affected = new Map<string, { type: ServiceType; label: string }>();
   const touchedSubtypes = new Map<string, Set<string>>(); // type -> subtypes whose PTR set changed
   const note = (type: ServiceType, label: string) => affected.set(`${type.service}.${type.proto}/${lowerAscii(label)}`, { type, label });
@@ -497,63 +524,70 @@ function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOp
       for (const r of removed) note(p.type, (r as Ptr).target[0]!);
     }
   }
+  return { affected, touchedSubtypes };
+}
 
-  for (const { type, label } of affected.values()) {
-    const found = registry.instance(type, label, domain);
-    const iname = instanceName(type, label, zone);
-    const shown = formatName(iname);
-    // what mDNS taught us is no one's to edit, and yields to an explicit registration (the LAN's claim is unauthenticated)
-    const existing = found?.source === "mdns" ? undefined : found;
-    if (existing) mayChange(actor, existing, shown);
-    const display = existing?.name ?? label;
-    const sets = view.sets(iname);
-    const srvs = sets.get(Type.SRV)?.rdatas.all() ?? [];
-    const txts = sets.get(Type.TXT)?.rdatas.all() ?? [];
-    const ptr: DecodedData = { type: Type.PTR, target: iname };
-    const listed = view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
-    const subtypes = new Set(existing?.subtypes ?? []);
-    for (const sub of touchedSubtypes.get(`${type.service}.${type.proto}`) ?? []) {
-      const inSub = view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
-      if (inSub) subtypes.add(sub);
-      else subtypes.delete(sub);
-    }
-    if (srvs.length === 0 && !listed) {
-      // its subtype PTRs go with it: they exist only because the instance does
-      if (txts.length > 0) fail(Rcode.REFUSED, `${shown} keeps a TXT record without SRV and PTR`);
-      if (existing) {
-        ops.push(removeInstance(existing));
-        removed.push(shown);
-      }
-      continue;
-    }
-    if (srvs.length === 0) fail(Rcode.REFUSED, `${shown} is listed by PTR but has no SRV record`);
-    if (!listed) fail(Rcode.REFUSED, `${shown} has an SRV record but no PTR from ${formatName(typeName(type, zone))}`);
-    if (srvs.length > 1) fail(Rcode.REFUSED, `${shown} has ${srvs.length} SRV records; an instance has one`);
-    if (txts.length > 1) fail(Rcode.REFUSED, `${shown} has ${txts.length} TXT records; an instance has one`);
-    const problem = nameProblem(iname);
-    if (problem) fail(Rcode.REFUSED, `${shown}: ${problem}`);
-    const srv = srvs[0] as Extract<DecodedData, { type: typeof Type.SRV }>;
-    const inZoneHost = srv.target.length === zone.length + 1 && labelsEqual(srv.target.slice(1), zone);
-    const instance: Instance = {
-      name: display,
-      type,
-      subtypes: [...subtypes].sort(),
-      host: inZoneHost ? [lowerAscii(srv.target[0]!)] : srv.target.map(lowerAscii),
-      port: srv.port,
-      priority: srv.priority,
-      weight: srv.weight,
-      txt: txts.length ? (txts[0] as { strings: Buffer[] }).strings.filter((s) => s.length > 0) : [],
-      source: "update",
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-      ...owned(existing),
-      domain,
-    };
-    // one served everywhere (stored before domains were recorded) or learned by mDNS gives way to the domain's own
-    if (found && instanceStoreKey(found) !== instanceStoreKey(instance)) ops.push(removeInstance(found));
-    ops.push({ op: "put-instance", instance });
-    registered.push(shown);
+/** One instance as the zone view has it now: put (with its subtypes), removed, or refused when its records do not make one instance. */
+function instanceOps(c: OpsContext, type: ServiceType, label: string, touchedSubtypes: ReadonlySet<string> | undefined): { ops: RegistryOp[]; registered?: string; removed?: string } {
+  const { view, registry, actor } = c;
+  const zone = view.zone;
+  const domain = view.scope;
+  const found = registry.instance(type, label, domain);
+  const iname = instanceName(type, label, zone);
+  const shown = formatName(iname);
+  // what mDNS taught us is no one's to edit, and yields to an explicit registration (the LAN's claim is unauthenticated)
+  const existing = found?.source === "mdns" ? undefined : found;
+  if (existing) mayChange(actor, existing, shown);
+  const sets = view.sets(iname);
+  const srvs = sets.get(Type.SRV)?.rdatas.all() ?? [];
+  const txts = sets.get(Type.TXT)?.rdatas.all() ?? [];
+  const ptr: DecodedData = { type: Type.PTR, target: iname };
+  const listed = view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
+  const subtypes = new Set(existing?.subtypes ?? []);
+  for (const sub of touchedSubtypes ?? []) {
+    const inSub = view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
+    if (inSub) subtypes.add(sub);
+    else subtypes.delete(sub);
   }
+  if (srvs.length === 0 && !listed) {
+    // its subtype PTRs go with it: they exist only because the instance does
+    if (txts.length > 0) fail(Rcode.REFUSED, `${shown} keeps a TXT record without SRV and PTR`);
+    return existing ? { ops: [removeInstance(existing)], removed: shown } : { ops: [] };
+  }
+  if (srvs.length === 0) fail(Rcode.REFUSED, `${shown} is listed by PTR but has no SRV record`);
+  if (!listed) fail(Rcode.REFUSED, `${shown} has an SRV record but no PTR from ${formatName(typeName(type, zone))}`);
+  if (srvs.length > 1) fail(Rcode.REFUSED, `${shown} has ${srvs.length} SRV records; an instance has one`);
+  if (txts.length > 1) fail(Rcode.REFUSED, `${shown} has ${txts.length} TXT records; an instance has one`);
+  const problem = nameProblem(iname);
+  if (problem) fail(Rcode.REFUSED, `${shown}: ${problem}`);
+  const srv = srvs[0] as Extract<DecodedData, { type: typeof Type.SRV }>;
+  const inZoneHost = srv.target.length === zone.length + 1 && labelsEqual(srv.target.slice(1), zone);
+  const instance: Instance = {
+    name: existing?.name ?? label,
+    type,
+    subtypes: [...subtypes].sort(),
+    host: inZoneHost ? [lowerAscii(srv.target[0]!)] : srv.target.map(lowerAscii),
+    port: srv.port,
+    priority: srv.priority,
+    weight: srv.weight,
+    txt: txts.length ? (txts[0] as { strings: Buffer[] }).strings.filter((s) => s.length > 0) : [],
+    source: "update",
+    ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}),
+    ...ownedBy(actor, existing),
+    domain,
+  };
+  const ops: RegistryOp[] = [];
+  // one served everywhere (stored before domains were recorded) or learned by mDNS gives way to the domain's own
+  if (found && instanceStoreKey(found) !== instanceStoreKey(instance)) ops.push(removeInstance(found));
+  ops.push({ op: "put-instance", instance });
+  return { ops, registered: shown };
+}
 
+/** Each host the update touched, as the zone view has its addresses now: put, or removed when it has none left. */
+function hostOps(c: OpsContext): RegistryOp[] {
+  const { view, registry, actor } = c;
+  const domain = view.scope;
+  const ops: RegistryOp[] = [];
   for (const name of view.touched()) {
     const p = view.parse(name)!;
     if (p.kind !== "host") continue;
@@ -567,11 +601,9 @@ function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOp
       if (existing) ops.push(removeHost(existing));
       continue;
     }
-    const host: Host = { name: lowerAscii(p.host), addresses, source: "update", ...(expiresAt !== undefined ? { expiresAt } : {}), owner: owned(existing).owner, domain };
+    const host: Host = { name: lowerAscii(p.host), addresses, source: "update", ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}), owner: ownedBy(actor, existing).owner, domain };
     if (found && hostStoreKey(found) !== hostStoreKey(host)) ops.push(removeHost(found));
     ops.push({ op: "put-host", host });
   }
-  // hosts first, so an instance never points at an address set not yet stored
-  ops.sort((a, b) => Number(b.op.endsWith("host")) - Number(a.op.endsWith("host")));
-  return { rcode: Rcode.NOERROR, ops, registered, removed };
+  return ops;
 }

@@ -10,21 +10,25 @@ export interface SortedPoints {
   readonly owner: Uint32Array;
 }
 
-interface Chunk extends SortedPoints {
-  /** index[b] = the number of the chunk's points whose bucket (the bits below the chunk's) is < b. */
-  readonly index: Uint32Array;
-  /** A position's bucket: (p << chunkBits) >>> shift. */
-  readonly shift: number;
-}
+/**
+ * A chunk's index: index[b] = the number of the chunk's points whose bucket
+ * (the bits below the chunk's) is < b. 16 bits while no chunk holds more
+ * than 65,535 points (always, short of rings far past the limits).
+ */
+type Index = Uint16Array | Uint32Array;
 
 /** Everything a PointSet is made of, in a few flat arrays: a worker thread builds these and hands them over without a copy. */
-export interface PointParts extends SortedPoints {
+export interface PointParts {
   readonly chunkBits: number;
+  readonly bucketBits: number;
   /** Where chunk c starts among the points; one more entry than chunks. */
   readonly starts: Uint32Array;
-  /** The chunks' indexes one after the other; chunk c's starts at indexStarts[c]. */
-  readonly indexes: Uint32Array;
-  readonly indexStarts: Uint32Array;
+  /** Chunk c's positions, then PAD sentinels: padded[starts[c] + c·PAD, starts[c + 1] + (c + 1)·PAD). */
+  readonly padded: Uint32Array;
+  /** The points' owners, in ring order (no padding). */
+  readonly owner: Uint32Array;
+  /** The chunks' indexes one after the other, 2^bucketBits entries each. */
+  readonly indexes: Index;
 }
 
 /** A point: its chunk and its place in it. */
@@ -34,78 +38,115 @@ export interface At {
 }
 
 const POINTS_PER_CHUNK = 1024;
-const EMPTY_CHUNK: Chunk = { pos: new Uint32Array(0), owner: new Uint32Array(0), index: new Uint32Array(3), shift: 31 };
+const MAX_INDEXED_16 = 0xffff;
+/**
+ * Every chunk's positions are followed by PAD sentinels, no position below
+ * them: a probe compares the first WINDOW points from its bucket's start
+ * without a bounds test, and counts those below it instead of branching on
+ * each (a mispredicted branch per probe cost more than the reads).
+ */
+const WINDOW = 4;
+const PAD = WINDOW;
+const SENTINEL = 0xffffffff;
 
 function chunkBitsFor(points: number): number {
   return Math.min(16, Math.max(0, Math.round(Math.log2(Math.max(1, points) / POINTS_PER_CHUNK))));
 }
 
-/** Buckets of 4–8 points: a lookup's scan stays within a cache line, and the index is ≤ 1 word per 4 points. */
-function bucketBits(points: number): number {
-  return Math.min(20, Math.max(1, Math.floor(Math.log2(Math.max(1, points))) - 2));
+/**
+ * Buckets of about BUCKET_POINTS points: a probe mostly finds its point
+ * within the WINDOW from its bucket's start. One bucket size for every
+ * chunk, so a probe needs nothing of its chunk but its arrays.
+ */
+const BUCKET_POINTS_LOG2 = 1;
+function bucketBitsFor(points: number, chunkBits: number): number {
+  return Math.min(16, Math.max(1, Math.round(Math.log2(Math.max(1, points))) - chunkBits - BUCKET_POINTS_LOG2));
+}
+
+function indexArrayFor(largestChunk: number): Uint16ArrayConstructor | Uint32ArrayConstructor {
+  return largestChunk > MAX_INDEXED_16 ? Uint32Array : Uint16Array;
 }
 
 /** Cut sorted points into chunks and index each: pure, so a worker thread can run it. */
 export function chunkParts(pts: SortedPoints): PointParts {
   const { pos, owner } = pts;
   const chunkBits = chunkBitsFor(pos.length);
+  const bucketBits = bucketBitsFor(pos.length, chunkBits);
   const chunks = 1 << chunkBits;
   const cshift = 32 - chunkBits;
   const starts = new Uint32Array(chunks + 1);
   for (let i = 0; i < pos.length; i++) starts[(chunkBits === 0 ? 0 : pos[i]! >>> cshift) + 1]!++;
+  let largest = 0;
+  for (let c = 0; c < chunks; c++) largest = Math.max(largest, starts[c + 1]!);
   for (let c = 1; c <= chunks; c++) starts[c]! += starts[c - 1]!;
-  const indexStarts = new Uint32Array(chunks + 1);
-  for (let c = 0; c < chunks; c++) indexStarts[c + 1] = indexStarts[c]! + (1 << bucketBits(starts[c + 1]! - starts[c]!)) + 1;
-  const indexes = new Uint32Array(indexStarts[chunks]!);
+  const buckets = 1 << bucketBits;
+  const indexes = new (indexArrayFor(largest))(chunks * buckets);
+  const padded = new Uint32Array(pos.length + chunks * PAD);
   for (let c = 0; c < chunks; c++) {
     const a = starts[c]!;
     const b = starts[c + 1]!;
-    fillIndex(pos.subarray(a, b), chunkBits, bucketBits(b - a), indexes.subarray(indexStarts[c]!, indexStarts[c + 1]!));
+    padded.set(pos.subarray(a, b), a + c * PAD);
+    padded.fill(SENTINEL, b + c * PAD, b + (c + 1) * PAD);
+    fillIndex(pos.subarray(a, b), chunkBits, bucketBits, indexes.subarray(c * buckets, (c + 1) * buckets));
   }
-  return { pos, owner, chunkBits, starts, indexes, indexStarts };
+  return { chunkBits, bucketBits, starts, padded, owner, indexes };
 }
 
-function fillIndex(pos: Uint32Array, chunkBits: number, bits: number, index: Uint32Array): void {
-  const shift = 32 - bits;
-  for (let i = 0; i < pos.length; i++) index[((pos[i]! << chunkBits) >>> shift) + 1]!++;
+/** `pos`: the chunk's positions, without its sentinels. */
+function fillIndex(pos: Uint32Array, chunkBits: number, bucketBits: number, index: Index): void {
+  const shift = 32 - bucketBits;
+  // counts shifted by one bucket, then summed: index[b] = points before bucket b
+  for (let i = 0; i < pos.length; i++) {
+    const b = (pos[i]! << chunkBits) >>> shift;
+    if (b + 1 < index.length) index[b + 1]!++;
+  }
   for (let b = 1; b < index.length; b++) index[b]! += index[b - 1]!;
 }
 
-function makeChunk(pts: SortedPoints, chunkBits: number): Chunk {
-  if (pts.pos.length === 0) return EMPTY_CHUNK;
-  const bits = bucketBits(pts.pos.length);
-  const index = new Uint32Array((1 << bits) + 1);
-  fillIndex(pts.pos, chunkBits, bits, index);
-  return { pos: pts.pos, owner: pts.owner, index, shift: 32 - bits };
-}
-
+/**
+ * Per chunk, its positions (padded), owners and index, each in an array of
+ * its own (arrays of typed arrays, not chunk objects): a probe loads the
+ * chunk's index and positions without going through an object first.
+ */
 export class PointSet {
   readonly size: number;
-  private readonly chunks: readonly Chunk[];
+  /** Chunk c's positions, then PAD sentinels. */
+  private readonly pos: readonly Uint32Array[];
+  /** Chunk c's owners: as many as its points. */
+  private readonly owners: readonly Uint32Array[];
+  private readonly index: readonly Index[];
   private readonly chunkBits: number;
+  private readonly bucketBits: number;
   private readonly cshift: number;
   private readonly cmask: number;
   /** next[c]: the first non-empty chunk after c, going round (c itself when it is the only one). */
   private readonly next: Int32Array;
 
-  private constructor(chunks: readonly Chunk[], chunkBits: number, size: number, next?: Int32Array) {
-    this.chunks = chunks;
+  private constructor(pos: readonly Uint32Array[], owners: readonly Uint32Array[], index: readonly Index[], chunkBits: number, bucketBits: number, size: number, next?: Int32Array) {
+    this.pos = pos;
+    this.owners = owners;
+    this.index = index;
     this.chunkBits = chunkBits;
+    this.bucketBits = bucketBits;
     this.cshift = 32 - chunkBits;
     this.cmask = (1 << chunkBits) - 1;
     this.size = size;
-    this.next = next ?? nextNonEmpty(chunks);
+    this.next = next ?? nextNonEmpty(owners);
   }
 
   static fromParts(p: PointParts): PointSet {
-    const chunks: Chunk[] = [];
+    const pos: Uint32Array[] = [];
+    const owners: Uint32Array[] = [];
+    const index: Index[] = [];
+    const buckets = 1 << p.bucketBits;
     for (let c = 0; c < 1 << p.chunkBits; c++) {
       const a = p.starts[c]!;
       const b = p.starts[c + 1]!;
-      const index = p.indexes.subarray(p.indexStarts[c]!, p.indexStarts[c + 1]!);
-      chunks.push(a === b ? EMPTY_CHUNK : { pos: p.pos.subarray(a, b), owner: p.owner.subarray(a, b), index, shift: 32 - Math.log2(index.length - 1) });
+      pos.push(p.padded.subarray(a + c * PAD, b + (c + 1) * PAD));
+      owners.push(p.owner.subarray(a, b));
+      index.push(p.indexes.subarray(c * buckets, (c + 1) * buckets));
     }
-    return new PointSet(chunks, p.chunkBits, p.pos.length);
+    return new PointSet(pos, owners, index, p.chunkBits, p.bucketBits, p.owner.length);
   }
 
   static fromSorted(pts: SortedPoints): PointSet {
@@ -117,93 +158,105 @@ export class PointSet {
     return (p >>> this.cshift) & this.cmask; // with no chunk bits, p >>> 32 is p itself, masked to 0
   }
 
+  /** Chunk c's positions without its sentinels. */
+  private positions(c: number): Uint32Array {
+    return this.pos[c]!.subarray(0, this.owners[c]!.length);
+  }
+
+  /** Where among its chunk's points the first one at or after `p` is (the chunk's length: none). */
+  private placeOf(c: number, p: number): number {
+    const pos = this.pos[c]!;
+    let i = this.index[c]![(p << this.chunkBits) >>> (32 - this.bucketBits)]!;
+    while (pos[i]! < p) i++; // stops at the sentinels at the latest
+    return i;
+  }
+
   /**
    * The owner of the point that follows one of `probes` positions most
    * closely: probe j is mix(a + j·step) (docs/hash.md). The hot loop of every
    * `_hash` answer, with the hashing written out in place.
    */
   nearestOwner(a: number, step: number, probes: number): number {
-    const chunks = this.chunks;
-    const next = this.next;
+    const posOf = this.pos;
+    const indexOf = this.index;
     const cb = this.chunkBits;
+    const bshift = 32 - this.bucketBits;
     const cshift = this.cshift;
     const cmask = this.cmask;
     let best = 2 ** 32;
-    let owner = 0;
+    let bestC = 0;
+    let bestI = 0;
     for (let j = 0, x = a; j < probes; j++, x = (x + step) | 0) {
       let h = x ^ (x >>> 16);
       h = Math.imul(h, 0x85ebca6b);
       h ^= h >>> 13;
       h = Math.imul(h, 0xc2b2ae35);
       const p = (h ^ (h >>> 16)) >>> 0;
-      const ch = chunks[(p >>> cshift) & cmask]!;
-      const pos = ch.pos;
-      const b = (p << cb) >>> ch.shift;
-      let i = ch.index[b]!;
-      const end = ch.index[b + 1]!;
-      while (i < end && pos[i]! < p) i++;
-      let d: number;
-      let o: number;
-      if (i < pos.length) {
-        d = (pos[i]! - p) >>> 0;
-        o = ch.owner[i]!;
-      } else {
-        const first = chunks[next[(p >>> cshift) & cmask]!]!;
-        d = (first.pos[0]! - p) >>> 0;
-        o = first.owner[0]!;
+      let c = (p >>> cshift) & cmask;
+      let pos = posOf[c]!;
+      const s = indexOf[c]![(p << cb) >>> bshift]!;
+      // the first point at or after p: counted within the window, scanned past it (rare)
+      let i = s + +(pos[s]! < p) + +(pos[s + 1]! < p) + +(pos[s + 2]! < p) + +(pos[s + 3]! < p);
+      if (i === s + WINDOW) while (pos[i]! < p) i++;
+      if (i >= pos.length - PAD) {
+        c = this.next[c]!;
+        pos = posOf[c]!;
+        i = 0;
       }
+      const d = (pos[i]! - p) >>> 0;
       if (d < best) {
         best = d;
-        owner = o;
+        bestC = c;
+        bestI = i;
       }
     }
-    return owner;
+    // the owner only of the winner: one read, not one per probe
+    return this.owners[bestC]![bestI]!;
   }
 
   /** The first point at or clockwise of position `p`. */
   successor(p: number): At {
     const c = this.chunkOf(p);
-    const ch = this.chunks[c]!;
-    const b = (p << this.chunkBits) >>> ch.shift;
-    let i = ch.index[b]!;
-    const end = ch.index[b + 1]!;
-    while (i < end && ch.pos[i]! < p) i++;
-    return i < ch.pos.length ? { c, i } : { c: this.next[c]!, i: 0 };
+    const i = this.placeOf(c, p);
+    return i < this.owners[c]!.length ? { c, i } : { c: this.next[c]!, i: 0 };
   }
 
   /** The point after `at`, going round. */
   step(at: At): At {
-    return at.i + 1 < this.chunks[at.c]!.pos.length ? { c: at.c, i: at.i + 1 } : { c: this.next[at.c]!, i: 0 };
+    return at.i + 1 < this.owners[at.c]!.length ? { c: at.c, i: at.i + 1 } : { c: this.next[at.c]!, i: 0 };
   }
 
   position(at: At): number {
-    return this.chunks[at.c]!.pos[at.i]!;
+    return this.pos[at.c]![at.i]!;
   }
 
   owner(at: At): number {
-    return this.chunks[at.c]!.owner[at.i]!;
+    return this.owners[at.c]![at.i]!;
   }
 
   /** The point at position `p` owned by `slot`, if there is one. */
   find(p: number, slot: number): At | undefined {
     const c = this.chunkOf(p);
-    const { pos, owner } = this.chunks[c]!;
-    for (let i = lowerBound(pos, p); i < pos.length && pos[i] === p; i++) if (owner[i] === slot) return { c, i };
+    const pos = this.pos[c]!;
+    const owner = this.owners[c]!;
+    for (let i = this.placeOf(c, p); i < owner.length && pos[i] === p; i++) if (owner[i] === slot) return { c, i };
     return undefined;
   }
 
   /** Slots of the points at position `p`, in ring order. */
   ownersAt(p: number): number[] {
-    const { pos, owner } = this.chunks[this.chunkOf(p)]!;
+    const c = this.chunkOf(p);
+    const pos = this.pos[c]!;
+    const owner = this.owners[c]!;
     const out: number[] = [];
-    for (let i = lowerBound(pos, p); i < pos.length && pos[i] === p; i++) out.push(owner[i]!);
+    for (let i = this.placeOf(c, p); i < owner.length && pos[i] === p; i++) out.push(owner[i]!);
     return out;
   }
 
   /** Every point whose owner is marked in `gone`. */
   pointsOwnedBy(gone: Uint8Array): At[] {
     const out: At[] = [];
-    this.chunks.forEach((ch, c) => ch.owner.forEach((o, i) => gone[o] && out.push({ c, i })));
+    this.owners.forEach((owner, c) => owner.forEach((o, i) => gone[o] && out.push({ c, i })));
     return out;
   }
 
@@ -211,9 +264,9 @@ export class PointSet {
   private flatIndices(removed: readonly At[]): Int32Array {
     const offsets: number[] = [];
     let at = 0;
-    for (const ch of this.chunks) {
+    for (const owner of this.owners) {
       offsets.push(at);
-      at += ch.pos.length;
+      at += owner.length;
     }
     return Int32Array.from(removed, (r) => offsets[r.c]! + r.i).sort();
   }
@@ -223,11 +276,11 @@ export class PointSet {
     const pos = new Uint32Array(this.size);
     const owner = new Uint32Array(this.size);
     let at = 0;
-    for (const ch of this.chunks) {
-      pos.set(ch.pos, at);
-      owner.set(ch.owner, at);
-      at += ch.pos.length;
-    }
+    this.owners.forEach((chunk, c) => {
+      pos.set(this.positions(c), at);
+      owner.set(chunk, at);
+      at += chunk.length;
+    });
     return { pos, owner };
   }
 
@@ -238,10 +291,9 @@ export class PointSet {
    */
   change(removed: readonly At[], added: SortedPoints, before: (existing: number, joining: number) => boolean): PointSet {
     const size = this.size - removed.length + added.pos.length;
-    if (Math.abs(chunkBitsFor(size) - this.chunkBits) >= 2) {
-      // grown or shrunk fourfold past its chunking: cut anew (rare, and O(points) like the growth itself)
-      return PointSet.fromSorted(mergeInto(this.toSorted(), this.flatIndices(removed), added, before));
-    }
+    const anew = () => PointSet.fromSorted(mergeInto(this.toSorted(), this.flatIndices(removed), added, before));
+    // grown or shrunk fourfold past its chunking: cut anew (rare, and O(points) like the growth itself)
+    if (Math.abs(chunkBitsFor(size) - this.chunkBits) >= 2) return anew();
     const touched = new Map<number, { removed: number[]; from: number; to: number }>();
     const entry = (c: number) => touched.get(c) ?? touched.set(c, { removed: [], from: 0, to: 0 }).get(c)!;
     for (const r of removed) entry(r.c).removed.push(r.i);
@@ -252,26 +304,35 @@ export class PointSet {
       while (k < added.pos.length && this.chunkOf(added.pos[k]!) === c) k++;
       e.to = k;
     }
-    const chunks = this.chunks.slice();
+    const pos = this.pos.slice();
+    const owners = this.owners.slice();
+    const index = this.index.slice();
+    const IndexArray = this.index[0] instanceof Uint32Array ? Uint32Array : Uint16Array;
     let emptiness = false;
     for (const [c, e] of touched) {
-      const old = this.chunks[c]!;
-      const merged = mergeInto(old, Int32Array.from(e.removed).sort(), { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) }, before);
-      chunks[c] = makeChunk(merged, this.chunkBits);
-      if ((old.pos.length === 0) !== (merged.pos.length === 0)) emptiness = true;
+      const old = { pos: this.positions(c), owner: this.owners[c]! };
+      const merged = mergeInto(old, Int32Array.from(e.removed).sort(), { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) }, before, PAD);
+      const n = merged.owner.length;
+      // a chunk past what a 16-bit index counts (only far past the limits): cut anew with wide indexes
+      if (n > MAX_INDEXED_16 && IndexArray === Uint16Array) return anew();
+      pos[c] = merged.pos;
+      owners[c] = merged.owner;
+      index[c] = new IndexArray(1 << this.bucketBits);
+      fillIndex(merged.pos.subarray(0, n), this.chunkBits, this.bucketBits, index[c]!);
+      if ((old.owner.length === 0) !== (n === 0)) emptiness = true;
     }
-    return new PointSet(chunks, this.chunkBits, size, emptiness ? undefined : this.next);
+    return new PointSet(pos, owners, index, this.chunkBits, this.bucketBits, size, emptiness ? undefined : this.next);
   }
 }
 
-function nextNonEmpty(chunks: readonly Chunk[]): Int32Array {
+function nextNonEmpty(chunks: readonly Uint32Array[]): Int32Array {
   const next = new Int32Array(chunks.length);
-  let first = chunks.findIndex((ch) => ch.pos.length > 0);
+  let first = chunks.findIndex((ch) => ch.length > 0);
   if (first < 0) first = 0;
   let following = first; // the first non-empty chunk at or after c+1, going round
   for (let c = chunks.length - 1; c >= 0; c--) {
     next[c] = following;
-    if (chunks[c]!.pos.length > 0) following = c;
+    if (chunks[c]!.length > 0) following = c;
   }
   return next;
 }
@@ -290,11 +351,12 @@ function lowerBound(a: Uint32Array, p: number): number {
 /**
  * `old` less the points at `removed` (ascending indices) plus `added`
  * (sorted), in ring order. Runs of untouched points are block copies.
+ * `pad` sentinels follow the positions (the owners have none).
  */
-function mergeInto(old: SortedPoints, removed: Int32Array, added: SortedPoints, before: (existing: number, joining: number) => boolean): SortedPoints {
+function mergeInto(old: SortedPoints, removed: Int32Array, added: SortedPoints, before: (existing: number, joining: number) => boolean, pad = 0): SortedPoints {
   const n = old.pos.length;
   const total = n - removed.length + added.pos.length;
-  const pos = new Uint32Array(total);
+  const pos = new Uint32Array(total + pad).fill(SENTINEL, total);
   const owner = new Uint32Array(total);
   // where each added point goes among the old ones: after every old point before it in ring order
   const insertAt = new Int32Array(added.pos.length);

@@ -10,25 +10,16 @@ export interface SortedPoints {
   readonly owner: Uint32Array;
 }
 
-/**
- * A chunk's index: index[b] = the number of the chunk's points whose bucket
- * (the bits below the chunk's) is < b. 16 bits while no chunk holds more
- * than 65,535 points (always, short of rings far past the limits).
- */
-type Index = Uint16Array | Uint32Array;
-
 /** Everything a PointSet is made of, in a few flat arrays: a worker thread builds these and hands them over without a copy. */
 export interface PointParts {
   readonly chunkBits: number;
   readonly bucketBits: number;
   /** Where chunk c starts among the points; one more entry than chunks. */
   readonly starts: Uint32Array;
-  /** Chunk c's positions, then PAD sentinels: padded[starts[c] + c·PAD, starts[c + 1] + (c + 1)·PAD). */
-  readonly padded: Uint32Array;
-  /** The points' owners, in ring order (no padding). */
+  /** The chunks' arrays (chunkArray) one after the other: chunk c's is chunks[starts[c] + c·(2^bucketBits + PAD), starts[c + 1] + (c + 1)·(2^bucketBits + PAD)). */
+  readonly chunks: Uint32Array;
+  /** The points' owners, in ring order. */
   readonly owner: Uint32Array;
-  /** The chunks' indexes one after the other, 2^bucketBits entries each. */
-  readonly indexes: Index;
 }
 
 /** A point: its chunk and its place in it. */
@@ -38,12 +29,11 @@ export interface At {
 }
 
 const POINTS_PER_CHUNK = 1024;
-const MAX_INDEXED_16 = 0xffff;
 /**
- * Every chunk's positions are followed by PAD sentinels, no position below
- * them: a probe compares the first WINDOW points from its bucket's start
- * without a bounds test, and counts those below it instead of branching on
- * each (a mispredicted branch per probe cost more than the reads).
+ * A chunk's positions are followed by PAD sentinels, no position below them:
+ * a probe compares the WINDOW points from its bucket's start without a bounds
+ * test, and counts those below it instead of branching on each (a
+ * mispredicted branch per probe cost more than the reads).
  */
 const WINDOW = 4;
 const PAD = WINDOW;
@@ -54,17 +44,35 @@ function chunkBitsFor(points: number): number {
 }
 
 /**
- * Buckets of about BUCKET_POINTS points: a probe mostly finds its point
- * within the WINDOW from its bucket's start. One bucket size for every
- * chunk, so a probe needs nothing of its chunk but its arrays.
+ * Buckets of about 2^BUCKET_POINTS_LOG2 points: a probe mostly finds its
+ * point within the WINDOW from its bucket's start. One bucket size for
+ * every chunk, so a probe needs nothing of its chunk but its array.
  */
 const BUCKET_POINTS_LOG2 = 1;
 function bucketBitsFor(points: number, chunkBits: number): number {
   return Math.min(16, Math.max(1, Math.round(Math.log2(Math.max(1, points))) - chunkBits - BUCKET_POINTS_LOG2));
 }
 
-function indexArrayFor(largestChunk: number): Uint16ArrayConstructor | Uint32ArrayConstructor {
-  return largestChunk > MAX_INDEXED_16 ? Uint32Array : Uint16Array;
+/**
+ * Chunk c's array, all a probe reads of it: its index (2^bucketBits words:
+ * word b = where in this array the chunk's first point of bucket b or after
+ * is), its positions, then PAD sentinels. One typed array per chunk, not
+ * three: each one a probe goes through costs it a dependent read.
+ */
+function chunkArray(pos: Uint32Array, chunkBits: number, bucketBits: number, out: Uint32Array = new Uint32Array((1 << bucketBits) + pos.length + PAD)): Uint32Array {
+  const buckets = 1 << bucketBits;
+  const shift = 32 - bucketBits;
+  out.fill(0, 0, buckets);
+  // counts shifted by one bucket, then summed from the first position's place
+  for (let i = 0; i < pos.length; i++) {
+    const b = (pos[i]! << chunkBits) >>> shift;
+    if (b + 1 < buckets) out[b + 1]!++;
+  }
+  out[0] = buckets;
+  for (let b = 1; b < buckets; b++) out[b]! += out[b - 1]!;
+  out.set(pos, buckets);
+  out.fill(SENTINEL, buckets + pos.length);
+  return out;
 }
 
 /** Cut sorted points into chunks and index each: pure, so a worker thread can run it. */
@@ -72,62 +80,43 @@ export function chunkParts(pts: SortedPoints): PointParts {
   const { pos, owner } = pts;
   const chunkBits = chunkBitsFor(pos.length);
   const bucketBits = bucketBitsFor(pos.length, chunkBits);
-  const chunks = 1 << chunkBits;
+  const count = 1 << chunkBits;
   const cshift = 32 - chunkBits;
-  const starts = new Uint32Array(chunks + 1);
+  const starts = new Uint32Array(count + 1);
   for (let i = 0; i < pos.length; i++) starts[(chunkBits === 0 ? 0 : pos[i]! >>> cshift) + 1]!++;
-  let largest = 0;
-  for (let c = 0; c < chunks; c++) largest = Math.max(largest, starts[c + 1]!);
-  for (let c = 1; c <= chunks; c++) starts[c]! += starts[c - 1]!;
-  const buckets = 1 << bucketBits;
-  const indexes = new (indexArrayFor(largest))(chunks * buckets);
-  const padded = new Uint32Array(pos.length + chunks * PAD);
-  for (let c = 0; c < chunks; c++) {
+  for (let c = 1; c <= count; c++) starts[c]! += starts[c - 1]!;
+  const extra = (1 << bucketBits) + PAD;
+  const chunks = new Uint32Array(pos.length + count * extra);
+  for (let c = 0; c < count; c++) {
     const a = starts[c]!;
     const b = starts[c + 1]!;
-    padded.set(pos.subarray(a, b), a + c * PAD);
-    padded.fill(SENTINEL, b + c * PAD, b + (c + 1) * PAD);
-    fillIndex(pos.subarray(a, b), chunkBits, bucketBits, indexes.subarray(c * buckets, (c + 1) * buckets));
+    chunkArray(pos.subarray(a, b), chunkBits, bucketBits, chunks.subarray(a + c * extra, b + (c + 1) * extra));
   }
-  return { chunkBits, bucketBits, starts, padded, owner, indexes };
+  return { chunkBits, bucketBits, starts, chunks, owner };
 }
 
-/** `pos`: the chunk's positions, without its sentinels. */
-function fillIndex(pos: Uint32Array, chunkBits: number, bucketBits: number, index: Index): void {
-  const shift = 32 - bucketBits;
-  // counts shifted by one bucket, then summed: index[b] = points before bucket b
-  for (let i = 0; i < pos.length; i++) {
-    const b = (pos[i]! << chunkBits) >>> shift;
-    if (b + 1 < index.length) index[b + 1]!++;
-  }
-  for (let b = 1; b < index.length; b++) index[b]! += index[b - 1]!;
-}
-
-/**
- * Per chunk, its positions (padded), owners and index, each in an array of
- * its own (arrays of typed arrays, not chunk objects): a probe loads the
- * chunk's index and positions without going through an object first.
- */
+/** Per chunk, its array (chunkArray) and its owners, in two arrays of typed arrays. */
 export class PointSet {
   readonly size: number;
-  /** Chunk c's positions, then PAD sentinels. */
-  private readonly pos: readonly Uint32Array[];
+  /** Chunk c's index, positions and sentinels (chunkArray). */
+  private readonly chunks: readonly Uint32Array[];
   /** Chunk c's owners: as many as its points. */
   private readonly owners: readonly Uint32Array[];
-  private readonly index: readonly Index[];
   private readonly chunkBits: number;
   private readonly bucketBits: number;
+  /** Where a chunk's positions start in its array: after its index. */
+  private readonly first: number;
   private readonly cshift: number;
   private readonly cmask: number;
   /** next[c]: the first non-empty chunk after c, going round (c itself when it is the only one). */
   private readonly next: Int32Array;
 
-  private constructor(pos: readonly Uint32Array[], owners: readonly Uint32Array[], index: readonly Index[], chunkBits: number, bucketBits: number, size: number, next?: Int32Array) {
-    this.pos = pos;
+  private constructor(chunks: readonly Uint32Array[], owners: readonly Uint32Array[], chunkBits: number, bucketBits: number, size: number, next?: Int32Array) {
+    this.chunks = chunks;
     this.owners = owners;
-    this.index = index;
     this.chunkBits = chunkBits;
     this.bucketBits = bucketBits;
+    this.first = 1 << bucketBits;
     this.cshift = 32 - chunkBits;
     this.cmask = (1 << chunkBits) - 1;
     this.size = size;
@@ -135,18 +124,16 @@ export class PointSet {
   }
 
   static fromParts(p: PointParts): PointSet {
-    const pos: Uint32Array[] = [];
+    const chunks: Uint32Array[] = [];
     const owners: Uint32Array[] = [];
-    const index: Index[] = [];
-    const buckets = 1 << p.bucketBits;
+    const extra = (1 << p.bucketBits) + PAD;
     for (let c = 0; c < 1 << p.chunkBits; c++) {
       const a = p.starts[c]!;
       const b = p.starts[c + 1]!;
-      pos.push(p.padded.subarray(a + c * PAD, b + (c + 1) * PAD));
+      chunks.push(p.chunks.subarray(a + c * extra, b + (c + 1) * extra));
       owners.push(p.owner.subarray(a, b));
-      index.push(p.indexes.subarray(c * buckets, (c + 1) * buckets));
     }
-    return new PointSet(pos, owners, index, p.chunkBits, p.bucketBits, p.owner.length);
+    return new PointSet(chunks, owners, p.chunkBits, p.bucketBits, p.owner.length);
   }
 
   static fromSorted(pts: SortedPoints): PointSet {
@@ -158,17 +145,17 @@ export class PointSet {
     return (p >>> this.cshift) & this.cmask; // with no chunk bits, p >>> 32 is p itself, masked to 0
   }
 
-  /** Chunk c's positions without its sentinels. */
+  /** Chunk c's positions without its index and sentinels. */
   private positions(c: number): Uint32Array {
-    return this.pos[c]!.subarray(0, this.owners[c]!.length);
+    return this.chunks[c]!.subarray(this.first, this.first + this.owners[c]!.length);
   }
 
   /** Where among its chunk's points the first one at or after `p` is (the chunk's length: none). */
   private placeOf(c: number, p: number): number {
-    const pos = this.pos[c]!;
-    let i = this.index[c]![(p << this.chunkBits) >>> (32 - this.bucketBits)]!;
-    while (pos[i]! < p) i++; // stops at the sentinels at the latest
-    return i;
+    const arr = this.chunks[c]!;
+    let i = arr[(p << this.chunkBits) >>> (32 - this.bucketBits)]!;
+    while (arr[i]! < p) i++; // stops at the sentinels at the latest
+    return i - this.first;
   }
 
   /**
@@ -177,33 +164,37 @@ export class PointSet {
    * `_hash` answer, with the hashing written out in place.
    */
   nearestOwner(a: number, step: number, probes: number): number {
-    const posOf = this.pos;
-    const indexOf = this.index;
-    const cb = this.chunkBits;
-    const bshift = 32 - this.bucketBits;
-    const cshift = this.cshift;
-    const cmask = this.cmask;
+    // `| 0`: untagged once here; a field read as it is was checked and untagged again on every probe
+    const chunks = this.chunks;
+    const cb = this.chunkBits | 0;
+    const bshift = (32 - this.bucketBits) | 0;
+    const cshift = this.cshift | 0;
+    const cmask = this.cmask | 0;
+    const next = this.next;
+    const first = this.first | 0;
+    const n = probes | 0;
+    const stride = step | 0;
     let best = 2 ** 32;
     let bestC = 0;
     let bestI = 0;
-    for (let j = 0, x = a; j < probes; j++, x = (x + step) | 0) {
+    for (let j = 0, x = a | 0; j < n; j++, x = (x + stride) | 0) {
       let h = x ^ (x >>> 16);
       h = Math.imul(h, 0x85ebca6b);
       h ^= h >>> 13;
       h = Math.imul(h, 0xc2b2ae35);
       const p = (h ^ (h >>> 16)) >>> 0;
       let c = (p >>> cshift) & cmask;
-      let pos = posOf[c]!;
-      const s = indexOf[c]![(p << cb) >>> bshift]!;
+      let arr = chunks[c]!;
+      const s = arr[(p << cb) >>> bshift]!;
       // the first point at or after p: counted within the window, scanned past it (rare)
-      let i = s + +(pos[s]! < p) + +(pos[s + 1]! < p) + +(pos[s + 2]! < p) + +(pos[s + 3]! < p);
-      if (i === s + WINDOW) while (pos[i]! < p) i++;
-      if (i >= pos.length - PAD) {
-        c = this.next[c]!;
-        pos = posOf[c]!;
-        i = 0;
+      let i = s + +(arr[s]! < p) + +(arr[s + 1]! < p) + +(arr[s + 2]! < p) + +(arr[s + 3]! < p);
+      if (i === s + WINDOW) while (arr[i]! < p) i++;
+      if (i >= arr.length - PAD) {
+        c = next[c]!;
+        arr = chunks[c]!;
+        i = first;
       }
-      const d = (pos[i]! - p) >>> 0;
+      const d = (arr[i]! - p) >>> 0;
       if (d < best) {
         best = d;
         bestC = c;
@@ -211,7 +202,7 @@ export class PointSet {
       }
     }
     // the owner only of the winner: one read, not one per probe
-    return this.owners[bestC]![bestI]!;
+    return this.owners[bestC]![bestI - first]!;
   }
 
   /** The first point at or clockwise of position `p`. */
@@ -227,7 +218,7 @@ export class PointSet {
   }
 
   position(at: At): number {
-    return this.pos[at.c]![at.i]!;
+    return this.chunks[at.c]![this.first + at.i]!;
   }
 
   owner(at: At): number {
@@ -237,7 +228,7 @@ export class PointSet {
   /** The point at position `p` owned by `slot`, if there is one. */
   find(p: number, slot: number): At | undefined {
     const c = this.chunkOf(p);
-    const pos = this.pos[c]!;
+    const pos = this.positions(c);
     const owner = this.owners[c]!;
     for (let i = this.placeOf(c, p); i < owner.length && pos[i] === p; i++) if (owner[i] === slot) return { c, i };
     return undefined;
@@ -246,7 +237,7 @@ export class PointSet {
   /** Slots of the points at position `p`, in ring order. */
   ownersAt(p: number): number[] {
     const c = this.chunkOf(p);
-    const pos = this.pos[c]!;
+    const pos = this.positions(c);
     const owner = this.owners[c]!;
     const out: number[] = [];
     for (let i = this.placeOf(c, p); i < owner.length && pos[i] === p; i++) out.push(owner[i]!);
@@ -291,9 +282,10 @@ export class PointSet {
    */
   change(removed: readonly At[], added: SortedPoints, before: (existing: number, joining: number) => boolean): PointSet {
     const size = this.size - removed.length + added.pos.length;
-    const anew = () => PointSet.fromSorted(mergeInto(this.toSorted(), this.flatIndices(removed), added, before));
-    // grown or shrunk fourfold past its chunking: cut anew (rare, and O(points) like the growth itself)
-    if (Math.abs(chunkBitsFor(size) - this.chunkBits) >= 2) return anew();
+    if (Math.abs(chunkBitsFor(size) - this.chunkBits) >= 2) {
+      // grown or shrunk fourfold past its chunking: cut anew (rare, and O(points) like the growth itself)
+      return PointSet.fromSorted(mergeInto(this.toSorted(), this.flatIndices(removed), added, before));
+    }
     const touched = new Map<number, { removed: number[]; from: number; to: number }>();
     const entry = (c: number) => touched.get(c) ?? touched.set(c, { removed: [], from: 0, to: 0 }).get(c)!;
     for (const r of removed) entry(r.c).removed.push(r.i);
@@ -304,24 +296,17 @@ export class PointSet {
       while (k < added.pos.length && this.chunkOf(added.pos[k]!) === c) k++;
       e.to = k;
     }
-    const pos = this.pos.slice();
+    const chunks = this.chunks.slice();
     const owners = this.owners.slice();
-    const index = this.index.slice();
-    const IndexArray = this.index[0] instanceof Uint32Array ? Uint32Array : Uint16Array;
     let emptiness = false;
     for (const [c, e] of touched) {
       const old = { pos: this.positions(c), owner: this.owners[c]! };
-      const merged = mergeInto(old, Int32Array.from(e.removed).sort(), { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) }, before, PAD);
-      const n = merged.owner.length;
-      // a chunk past what a 16-bit index counts (only far past the limits): cut anew with wide indexes
-      if (n > MAX_INDEXED_16 && IndexArray === Uint16Array) return anew();
-      pos[c] = merged.pos;
+      const merged = mergeInto(old, Int32Array.from(e.removed).sort(), { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) }, before);
+      chunks[c] = chunkArray(merged.pos, this.chunkBits, this.bucketBits);
       owners[c] = merged.owner;
-      index[c] = new IndexArray(1 << this.bucketBits);
-      fillIndex(merged.pos.subarray(0, n), this.chunkBits, this.bucketBits, index[c]!);
-      if ((old.owner.length === 0) !== (n === 0)) emptiness = true;
+      if ((old.owner.length === 0) !== (merged.owner.length === 0)) emptiness = true;
     }
-    return new PointSet(pos, owners, index, this.chunkBits, this.bucketBits, size, emptiness ? undefined : this.next);
+    return new PointSet(chunks, owners, this.chunkBits, this.bucketBits, size, emptiness ? undefined : this.next);
   }
 }
 
@@ -351,12 +336,11 @@ function lowerBound(a: Uint32Array, p: number): number {
 /**
  * `old` less the points at `removed` (ascending indices) plus `added`
  * (sorted), in ring order. Runs of untouched points are block copies.
- * `pad` sentinels follow the positions (the owners have none).
  */
-function mergeInto(old: SortedPoints, removed: Int32Array, added: SortedPoints, before: (existing: number, joining: number) => boolean, pad = 0): SortedPoints {
+function mergeInto(old: SortedPoints, removed: Int32Array, added: SortedPoints, before: (existing: number, joining: number) => boolean): SortedPoints {
   const n = old.pos.length;
   const total = n - removed.length + added.pos.length;
-  const pos = new Uint32Array(total + pad).fill(SENTINEL, total);
+  const pos = new Uint32Array(total);
   const owner = new Uint32Array(total);
   // where each added point goes among the old ones: after every old point before it in ring order
   const insertAt = new Int32Array(added.pos.length);

@@ -9,14 +9,25 @@ function sorted(pos: number[]): SortedPoints {
   return { pos: Uint32Array.from(order, (x) => x.p), owner: Uint32Array.from(order, (x) => x.o) };
 }
 
+/** The first point at or after `p`, going round. */
+function firstAtOrAfter(pos: Uint32Array, p: number): number {
+  let lo = 0;
+  let hi = pos.length;
+  while (lo < hi) {
+    const m = (lo + hi) >>> 1;
+    if (pos[m]! < p) lo = m + 1;
+    else hi = m;
+  }
+  return lo === pos.length ? 0 : lo;
+}
+
 /** The nearest owner read literally: each probe's first point at or after it (wrapping), the closest one, ties to the earlier probe. */
 function naiveNearest(pts: SortedPoints, a: number, step: number, probes: number): number {
   let best = Infinity;
   let owner = -1;
   for (let j = 0; j < probes; j++) {
     const p = mix32((a + Math.imul(j, step)) | 0);
-    let i = pts.pos.findIndex((x) => x >= p);
-    if (i < 0) i = 0;
+    const i = firstAtOrAfter(pts.pos, p);
     const d = (pts.pos[i]! - p) >>> 0;
     if (d < best) {
       best = d;
@@ -77,5 +88,23 @@ describe("PointSet", () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it("in a ring of 300,000 points (larger buckets), finds what the literal reading finds", () => {
+    let seed = 7;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    // random positions, plus runs of close ones (full buckets)
+    const pos = Array.from({ length: 300_000 }, (_, i) => (i % 10 === 0 ? 0x12345678 + (i % 4000) : rand()));
+    const pts = sorted(pos);
+    const set = PointSet.fromSorted(pts);
+    for (let k = 0; k < 3000; k++) {
+      const a = rand() | 0;
+      const step = rand() | 1;
+      expect(set.nearestOwner(a, step, 21)).toBe(naiveNearest(pts, a, step, 21));
+    }
+    for (let k = 0; k < 4000; k++) {
+      const p = 0x12345678 + k;
+      expect(set.position(set.successor(p))).toBe(pts.pos[firstAtOrAfter(pts.pos, p)]);
+    }
   });
 });

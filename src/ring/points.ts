@@ -190,7 +190,7 @@ export class PointSet {
       let c = (p >>> cshift) & cmask;
       let arr = chunks[c]!;
       const s = arr[(p << cb) >>> bshift]!;
-      // the first point at or after p: counted within the window, scanned past it (rare)
+      // the first point at or after p: counted within the window (WINDOW compares written out), scanned past it (rare)
       let i = s + +(arr[s]! < p) + +(arr[s + 1]! < p) + +(arr[s + 2]! < p) + +(arr[s + 3]! < p);
       if (i === s + WINDOW) while (arr[i]! < p) i++;
       if (i >= arr.length - PAD) {

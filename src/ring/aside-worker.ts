@@ -21,7 +21,7 @@ function answer(req: AsideRequest): { reply: AsideReply; transfer: ArrayBuffer[]
   gathering.delete(req.job);
   const weights = Uint32Array.from(g.weights, ringWeight);
   const parts = buildPoints(g.ids, weights, req.pointsPerWeight);
-  return { reply: { kind: "build", job: req.job, weights, parts }, transfer: [weights, parts.pos, parts.owner, parts.starts, parts.indexes, parts.indexStarts].map((a) => a.buffer as ArrayBuffer) };
+  return { reply: { kind: "build", job: req.job, weights, parts }, transfer: [weights, parts.chunks, parts.owner, parts.starts].map((a) => a.buffer as ArrayBuffer) };
 }
 
 parentPort?.on(

@@ -10,21 +10,16 @@ export interface SortedPoints {
   readonly owner: Uint32Array;
 }
 
-interface Chunk extends SortedPoints {
-  /** index[b] = the number of the chunk's points whose bucket (the bits below the chunk's) is < b. */
-  readonly index: Uint32Array;
-  /** A position's bucket: (p << chunkBits) >>> shift. */
-  readonly shift: number;
-}
-
 /** Everything a PointSet is made of, in a few flat arrays: a worker thread builds these and hands them over without a copy. */
-export interface PointParts extends SortedPoints {
+export interface PointParts {
   readonly chunkBits: number;
+  readonly bucketBits: number;
   /** Where chunk c starts among the points; one more entry than chunks. */
   readonly starts: Uint32Array;
-  /** The chunks' indexes one after the other; chunk c's starts at indexStarts[c]. */
-  readonly indexes: Uint32Array;
-  readonly indexStarts: Uint32Array;
+  /** The chunks' arrays (chunkArray) one after the other: chunk c's is chunks[starts[c] + c·(2^bucketBits + PAD), starts[c + 1] + (c + 1)·(2^bucketBits + PAD)). */
+  readonly chunks: Uint32Array;
+  /** The points' owners, in ring order. */
+  readonly owner: Uint32Array;
 }
 
 /** A point: its chunk and its place in it. */
@@ -34,78 +29,115 @@ export interface At {
 }
 
 const POINTS_PER_CHUNK = 1024;
-const EMPTY_CHUNK: Chunk = { pos: new Uint32Array(0), owner: new Uint32Array(0), index: new Uint32Array(3), shift: 31 };
+/**
+ * A chunk's positions are followed by PAD sentinels, no position below them:
+ * a probe compares the WINDOW points from its bucket's start without a bounds
+ * test, and counts those below it instead of branching on each (a
+ * mispredicted branch per probe cost more than the reads).
+ */
+const WINDOW = 4;
+const PAD = WINDOW;
+const SENTINEL = 0xffffffff;
 
 function chunkBitsFor(points: number): number {
   return Math.min(16, Math.max(0, Math.round(Math.log2(Math.max(1, points) / POINTS_PER_CHUNK))));
 }
 
-/** Buckets of 4–8 points: a lookup's scan stays within a cache line, and the index is ≤ 1 word per 4 points. */
-function bucketBits(points: number): number {
-  return Math.min(20, Math.max(1, Math.floor(Math.log2(Math.max(1, points))) - 2));
+/**
+ * Buckets of about 2 points, so a probe mostly finds its point within the
+ * WINDOW from its bucket's start; about 4 in rings past 2^18 points (~16,000
+ * instances), where the index (one word per bucket) would take ~42 bytes per
+ * instance instead of ~21 (at 100,000) and lookups wait on memory more than on
+ * the extra scans (no difference in speed measurable there on this machine).
+ * One bucket size for every chunk, so a probe needs nothing of its chunk but
+ * its array.
+ */
+function bucketBitsFor(points: number, chunkBits: number): number {
+  const pointsPerBucketLog2 = points > 2 ** 18 ? 2 : 1;
+  return Math.min(16, Math.max(1, Math.round(Math.log2(Math.max(1, points))) - chunkBits - pointsPerBucketLog2));
+}
+
+/**
+ * Chunk c's array, all a probe reads of it: its index (2^bucketBits words:
+ * word b = where in this array the chunk's first point of bucket b or after
+ * is), its positions, then PAD sentinels. One typed array per chunk, not
+ * three: each one a probe goes through costs it a dependent read.
+ */
+function chunkArray(pos: Uint32Array, chunkBits: number, bucketBits: number, out: Uint32Array = new Uint32Array((1 << bucketBits) + pos.length + PAD)): Uint32Array {
+  const buckets = 1 << bucketBits;
+  const shift = 32 - bucketBits;
+  out.fill(0, 0, buckets);
+  // counts shifted by one bucket, then summed from the first position's place
+  for (let i = 0; i < pos.length; i++) {
+    const b = (pos[i]! << chunkBits) >>> shift;
+    if (b + 1 < buckets) out[b + 1]!++;
+  }
+  out[0] = buckets;
+  for (let b = 1; b < buckets; b++) out[b]! += out[b - 1]!;
+  out.set(pos, buckets);
+  out.fill(SENTINEL, buckets + pos.length);
+  return out;
 }
 
 /** Cut sorted points into chunks and index each: pure, so a worker thread can run it. */
 export function chunkParts(pts: SortedPoints): PointParts {
   const { pos, owner } = pts;
   const chunkBits = chunkBitsFor(pos.length);
-  const chunks = 1 << chunkBits;
+  const bucketBits = bucketBitsFor(pos.length, chunkBits);
+  const count = 1 << chunkBits;
   const cshift = 32 - chunkBits;
-  const starts = new Uint32Array(chunks + 1);
+  const starts = new Uint32Array(count + 1);
   for (let i = 0; i < pos.length; i++) starts[(chunkBits === 0 ? 0 : pos[i]! >>> cshift) + 1]!++;
-  for (let c = 1; c <= chunks; c++) starts[c]! += starts[c - 1]!;
-  const indexStarts = new Uint32Array(chunks + 1);
-  for (let c = 0; c < chunks; c++) indexStarts[c + 1] = indexStarts[c]! + (1 << bucketBits(starts[c + 1]! - starts[c]!)) + 1;
-  const indexes = new Uint32Array(indexStarts[chunks]!);
-  for (let c = 0; c < chunks; c++) {
+  for (let c = 1; c <= count; c++) starts[c]! += starts[c - 1]!;
+  const extra = (1 << bucketBits) + PAD;
+  const chunks = new Uint32Array(pos.length + count * extra);
+  for (let c = 0; c < count; c++) {
     const a = starts[c]!;
     const b = starts[c + 1]!;
-    fillIndex(pos.subarray(a, b), chunkBits, bucketBits(b - a), indexes.subarray(indexStarts[c]!, indexStarts[c + 1]!));
+    chunkArray(pos.subarray(a, b), chunkBits, bucketBits, chunks.subarray(a + c * extra, b + (c + 1) * extra));
   }
-  return { pos, owner, chunkBits, starts, indexes, indexStarts };
+  return { chunkBits, bucketBits, starts, chunks, owner };
 }
 
-function fillIndex(pos: Uint32Array, chunkBits: number, bits: number, index: Uint32Array): void {
-  const shift = 32 - bits;
-  for (let i = 0; i < pos.length; i++) index[((pos[i]! << chunkBits) >>> shift) + 1]!++;
-  for (let b = 1; b < index.length; b++) index[b]! += index[b - 1]!;
-}
-
-function makeChunk(pts: SortedPoints, chunkBits: number): Chunk {
-  if (pts.pos.length === 0) return EMPTY_CHUNK;
-  const bits = bucketBits(pts.pos.length);
-  const index = new Uint32Array((1 << bits) + 1);
-  fillIndex(pts.pos, chunkBits, bits, index);
-  return { pos: pts.pos, owner: pts.owner, index, shift: 32 - bits };
-}
-
+/** Per chunk, its array (chunkArray) and its owners, in two arrays of typed arrays. */
 export class PointSet {
   readonly size: number;
-  private readonly chunks: readonly Chunk[];
+  /** Chunk c's index, positions and sentinels (chunkArray). */
+  private readonly chunks: readonly Uint32Array[];
+  /** Chunk c's owners: as many as its points. */
+  private readonly owners: readonly Uint32Array[];
   private readonly chunkBits: number;
+  private readonly bucketBits: number;
+  /** Where a chunk's positions start in its array: after its index. */
+  private readonly first: number;
   private readonly cshift: number;
   private readonly cmask: number;
   /** next[c]: the first non-empty chunk after c, going round (c itself when it is the only one). */
   private readonly next: Int32Array;
 
-  private constructor(chunks: readonly Chunk[], chunkBits: number, size: number, next?: Int32Array) {
+  private constructor(chunks: readonly Uint32Array[], owners: readonly Uint32Array[], chunkBits: number, bucketBits: number, size: number, next?: Int32Array) {
     this.chunks = chunks;
+    this.owners = owners;
     this.chunkBits = chunkBits;
+    this.bucketBits = bucketBits;
+    this.first = 1 << bucketBits;
     this.cshift = 32 - chunkBits;
     this.cmask = (1 << chunkBits) - 1;
     this.size = size;
-    this.next = next ?? nextNonEmpty(chunks);
+    this.next = next ?? nextNonEmpty(owners);
   }
 
   static fromParts(p: PointParts): PointSet {
-    const chunks: Chunk[] = [];
+    const chunks: Uint32Array[] = [];
+    const owners: Uint32Array[] = [];
+    const extra = (1 << p.bucketBits) + PAD;
     for (let c = 0; c < 1 << p.chunkBits; c++) {
       const a = p.starts[c]!;
       const b = p.starts[c + 1]!;
-      const index = p.indexes.subarray(p.indexStarts[c]!, p.indexStarts[c + 1]!);
-      chunks.push(a === b ? EMPTY_CHUNK : { pos: p.pos.subarray(a, b), owner: p.owner.subarray(a, b), index, shift: 32 - Math.log2(index.length - 1) });
+      chunks.push(p.chunks.subarray(a + c * extra, b + (c + 1) * extra));
+      owners.push(p.owner.subarray(a, b));
     }
-    return new PointSet(chunks, p.chunkBits, p.pos.length);
+    return new PointSet(chunks, owners, p.chunkBits, p.bucketBits, p.owner.length);
   }
 
   static fromSorted(pts: SortedPoints): PointSet {
@@ -117,93 +149,110 @@ export class PointSet {
     return (p >>> this.cshift) & this.cmask; // with no chunk bits, p >>> 32 is p itself, masked to 0
   }
 
+  /** Chunk c's positions without its index and sentinels. */
+  private positions(c: number): Uint32Array {
+    return this.chunks[c]!.subarray(this.first, this.first + this.owners[c]!.length);
+  }
+
+  /** Where among its chunk's points the first one at or after `p` is (the chunk's length: none). */
+  private placeOf(c: number, p: number): number {
+    const arr = this.chunks[c]!;
+    let i = arr[(p << this.chunkBits) >>> (32 - this.bucketBits)]!;
+    while (arr[i]! < p) i++; // stops at the sentinels at the latest
+    return i - this.first;
+  }
+
   /**
    * The owner of the point that follows one of `probes` positions most
    * closely: probe j is mix(a + j·step) (docs/hash.md). The hot loop of every
    * `_hash` answer, with the hashing written out in place.
    */
   nearestOwner(a: number, step: number, probes: number): number {
+    // `| 0`: untagged once here; a field read as it is was checked and untagged again on every probe
     const chunks = this.chunks;
+    const cb = this.chunkBits | 0;
+    const bshift = (32 - this.bucketBits) | 0;
+    const cshift = this.cshift | 0;
+    const cmask = this.cmask | 0;
     const next = this.next;
-    const cb = this.chunkBits;
-    const cshift = this.cshift;
-    const cmask = this.cmask;
-    let best = 2 ** 32;
-    let owner = 0;
-    for (let j = 0, x = a; j < probes; j++, x = (x + step) | 0) {
+    const first = this.first | 0;
+    const n = probes | 0;
+    const stride = step | 0;
+    let best = 0xffffffff;
+    let bestC = 0;
+    let bestI = 0;
+    for (let j = 0, x = a | 0; j < n; j++, x = (x + stride) | 0) {
       let h = x ^ (x >>> 16);
       h = Math.imul(h, 0x85ebca6b);
       h ^= h >>> 13;
       h = Math.imul(h, 0xc2b2ae35);
       const p = (h ^ (h >>> 16)) >>> 0;
-      const ch = chunks[(p >>> cshift) & cmask]!;
-      const pos = ch.pos;
-      const b = (p << cb) >>> ch.shift;
-      let i = ch.index[b]!;
-      const end = ch.index[b + 1]!;
-      while (i < end && pos[i]! < p) i++;
-      let d: number;
-      let o: number;
-      if (i < pos.length) {
-        d = (pos[i]! - p) >>> 0;
-        o = ch.owner[i]!;
-      } else {
-        const first = chunks[next[(p >>> cshift) & cmask]!]!;
-        d = (first.pos[0]! - p) >>> 0;
-        o = first.owner[0]!;
+      let c = (p >>> cshift) & cmask;
+      let arr = chunks[c]!;
+      const s = arr[(p << cb) >>> bshift]!;
+      // the first point at or after p: counted within the window (WINDOW compares written out), scanned past it (rare)
+      let i = s + +(arr[s]! < p) + +(arr[s + 1]! < p) + +(arr[s + 2]! < p) + +(arr[s + 3]! < p);
+      if (i === s + WINDOW) while (arr[i]! < p) i++;
+      if (i >= arr.length - PAD) {
+        c = next[c]!;
+        arr = chunks[c]!;
+        i = first;
       }
-      if (d < best) {
-        best = d;
-        owner = o;
-      }
+      // a closer point takes over, without a branch: the new best is a random probe (a branch mispredicted
+      // ~4 times per lookup, and each time the reads of the probes after it started over)
+      const d = (arr[i]! - p) >>> 0;
+      const closer = -(+(d < best) | +(j === 0)); // (the first probe's point is the best so far, even at distance 2^32 - 1)
+      best = (best ^ ((best ^ d) & closer)) >>> 0;
+      bestC ^= (bestC ^ c) & closer;
+      bestI ^= (bestI ^ i) & closer;
     }
-    return owner;
+    // the owner only of the winner: one read, not one per probe
+    return this.owners[bestC]![bestI - first]!;
   }
 
   /** The first point at or clockwise of position `p`. */
   successor(p: number): At {
     const c = this.chunkOf(p);
-    const ch = this.chunks[c]!;
-    const b = (p << this.chunkBits) >>> ch.shift;
-    let i = ch.index[b]!;
-    const end = ch.index[b + 1]!;
-    while (i < end && ch.pos[i]! < p) i++;
-    return i < ch.pos.length ? { c, i } : { c: this.next[c]!, i: 0 };
+    const i = this.placeOf(c, p);
+    return i < this.owners[c]!.length ? { c, i } : { c: this.next[c]!, i: 0 };
   }
 
   /** The point after `at`, going round. */
   step(at: At): At {
-    return at.i + 1 < this.chunks[at.c]!.pos.length ? { c: at.c, i: at.i + 1 } : { c: this.next[at.c]!, i: 0 };
+    return at.i + 1 < this.owners[at.c]!.length ? { c: at.c, i: at.i + 1 } : { c: this.next[at.c]!, i: 0 };
   }
 
   position(at: At): number {
-    return this.chunks[at.c]!.pos[at.i]!;
+    return this.chunks[at.c]![this.first + at.i]!;
   }
 
   owner(at: At): number {
-    return this.chunks[at.c]!.owner[at.i]!;
+    return this.owners[at.c]![at.i]!;
   }
 
   /** The point at position `p` owned by `slot`, if there is one. */
   find(p: number, slot: number): At | undefined {
     const c = this.chunkOf(p);
-    const { pos, owner } = this.chunks[c]!;
-    for (let i = lowerBound(pos, p); i < pos.length && pos[i] === p; i++) if (owner[i] === slot) return { c, i };
+    const pos = this.positions(c);
+    const owner = this.owners[c]!;
+    for (let i = this.placeOf(c, p); i < owner.length && pos[i] === p; i++) if (owner[i] === slot) return { c, i };
     return undefined;
   }
 
   /** Slots of the points at position `p`, in ring order. */
   ownersAt(p: number): number[] {
-    const { pos, owner } = this.chunks[this.chunkOf(p)]!;
+    const c = this.chunkOf(p);
+    const pos = this.positions(c);
+    const owner = this.owners[c]!;
     const out: number[] = [];
-    for (let i = lowerBound(pos, p); i < pos.length && pos[i] === p; i++) out.push(owner[i]!);
+    for (let i = this.placeOf(c, p); i < owner.length && pos[i] === p; i++) out.push(owner[i]!);
     return out;
   }
 
   /** Every point whose owner is marked in `gone`. */
   pointsOwnedBy(gone: Uint8Array): At[] {
     const out: At[] = [];
-    this.chunks.forEach((ch, c) => ch.owner.forEach((o, i) => gone[o] && out.push({ c, i })));
+    this.owners.forEach((owner, c) => owner.forEach((o, i) => gone[o] && out.push({ c, i })));
     return out;
   }
 
@@ -211,9 +260,9 @@ export class PointSet {
   private flatIndices(removed: readonly At[]): Int32Array {
     const offsets: number[] = [];
     let at = 0;
-    for (const ch of this.chunks) {
+    for (const owner of this.owners) {
       offsets.push(at);
-      at += ch.pos.length;
+      at += owner.length;
     }
     return Int32Array.from(removed, (r) => offsets[r.c]! + r.i).sort();
   }
@@ -238,11 +287,12 @@ export class PointSet {
     const owner = new Uint32Array(this.size);
     let at = 0;
     let sinceYield = 0;
-    for (const ch of this.chunks) {
-      pos.set(ch.pos, at);
-      owner.set(ch.owner, at);
-      at += ch.pos.length;
-      sinceYield += ch.pos.length;
+    for (let c = 0; c < this.owners.length; c++) {
+      const chunk = this.owners[c]!;
+      pos.set(this.positions(c), at);
+      owner.set(chunk, at);
+      at += chunk.length;
+      sinceYield += chunk.length;
       if (sinceYield >= pointsPerStep) {
         sinceYield = 0;
         yield;
@@ -273,25 +323,27 @@ export class PointSet {
       e.to = k;
     }
     const chunks = this.chunks.slice();
+    const owners = this.owners.slice();
     let emptiness = false;
     for (const [c, e] of touched) {
-      const old = this.chunks[c]!;
+      const old = { pos: this.positions(c), owner: this.owners[c]! };
       const merged = mergeInto(old, Int32Array.from(e.removed).sort(), { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) }, before);
-      chunks[c] = makeChunk(merged, this.chunkBits);
-      if ((old.pos.length === 0) !== (merged.pos.length === 0)) emptiness = true;
+      chunks[c] = chunkArray(merged.pos, this.chunkBits, this.bucketBits);
+      owners[c] = merged.owner;
+      if ((old.owner.length === 0) !== (merged.owner.length === 0)) emptiness = true;
     }
-    return new PointSet(chunks, this.chunkBits, size, emptiness ? undefined : this.next);
+    return new PointSet(chunks, owners, this.chunkBits, this.bucketBits, size, emptiness ? undefined : this.next);
   }
 }
 
-function nextNonEmpty(chunks: readonly Chunk[]): Int32Array {
+function nextNonEmpty(chunks: readonly Uint32Array[]): Int32Array {
   const next = new Int32Array(chunks.length);
-  let first = chunks.findIndex((ch) => ch.pos.length > 0);
+  let first = chunks.findIndex((ch) => ch.length > 0);
   if (first < 0) first = 0;
   let following = first; // the first non-empty chunk at or after c+1, going round
   for (let c = chunks.length - 1; c >= 0; c--) {
     next[c] = following;
-    if (chunks[c]!.pos.length > 0) following = c;
+    if (chunks[c]!.length > 0) following = c;
   }
   return next;
 }

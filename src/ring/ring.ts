@@ -47,42 +47,60 @@ const PAGE = 1024;
 /**
  * Slot → member, in pages of 1,024: a change copies the pages it touches
  * (copying one array of 100,000 names took 0.7 ms, most of a join's cost).
+ * Identities and weights in pages of their own: a lookup reads the
+ * identity straight from its page (a member object per slot was one more
+ * read from memory far from the cache, per lookup, in a big ring).
  */
 class Slots {
   private constructor(
-    private readonly pages: readonly (readonly (RingMember | undefined)[])[],
+    private readonly ids: readonly (readonly (string | undefined)[])[],
+    private readonly weights: readonly (readonly number[])[],
     readonly length: number,
   ) {}
 
   static of(members: readonly RingMember[]): Slots {
-    const pages: RingMember[][] = [];
-    for (let at = 0; at < members.length; at += PAGE) pages.push(members.slice(at, at + PAGE));
-    return new Slots(pages, members.length);
+    const ids: string[][] = [];
+    const weights: number[][] = [];
+    for (let at = 0; at < members.length; at += PAGE) {
+      const page = members.slice(at, at + PAGE);
+      ids.push(page.map((m) => m.id));
+      weights.push(page.map((m) => m.weight));
+    }
+    return new Slots(ids, weights, members.length);
+  }
+
+  /** The identity on `slot` (undefined: a free slot). */
+  idOf(slot: number): string | undefined {
+    return this.ids[Math.floor(slot / PAGE)]?.[slot % PAGE];
   }
 
   get(slot: number): RingMember | undefined {
-    return this.pages[Math.floor(slot / PAGE)]?.[slot % PAGE];
+    const id = this.idOf(slot);
+    return id === undefined ? undefined : { id, weight: this.weights[Math.floor(slot / PAGE)]![slot % PAGE]! };
   }
 
   /** These slots with `changes` made; a slot at `length` or past it grows the table. */
   with(changes: ReadonlyMap<number, RingMember | undefined>): Slots {
-    const pages = this.pages.slice();
+    const ids = this.ids.slice();
+    const weights = this.weights.slice();
     const copied = new Set<number>();
     let length = this.length;
     for (const [slot, m] of changes) {
       const p = Math.floor(slot / PAGE);
       if (!copied.has(p)) {
-        pages[p] = (pages[p] ?? []).slice();
+        ids[p] = (ids[p] ?? []).slice();
+        weights[p] = (weights[p] ?? []).slice();
         copied.add(p);
       }
-      (pages[p] as (RingMember | undefined)[])[slot % PAGE] = m;
+      (ids[p] as (string | undefined)[])[slot % PAGE] = m?.id;
+      (weights[p] as number[])[slot % PAGE] = m?.weight ?? 0;
       length = Math.max(length, slot + 1);
     }
-    return new Slots(pages, length);
+    return new Slots(ids, weights, length);
   }
 
   forEach(fn: (m: RingMember, slot: number) => void): void {
-    this.pages.forEach((page, p) => page.forEach((m, i) => m && fn(m, p * PAGE + i)));
+    this.ids.forEach((page, p) => page.forEach((id, i) => id !== undefined && fn({ id, weight: this.weights[p]![i]! }, p * PAGE + i)));
   }
 }
 
@@ -196,19 +214,19 @@ export class Ring {
       joinSlots.push(slot);
     }
     const slots = this.slots.with(changes);
-    const idOf = (slot: number) => slots.get(slot)!.id;
+    const idOf = (slot: number) => slots.idOf(slot)!;
 
     const removed = this.leaverPoints(leaving);
     const added = sortPoints(newPoints(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), idOf);
     // on one position, an existing point goes first when its identity is smaller
-    const before = (existing: number, joiner: number) => compareIdentity(this.slots.get(existing)!.id, idOf(joiner)) < 0;
+    const before = (existing: number, joiner: number) => compareIdentity(this.slots.idOf(existing)!, idOf(joiner)) < 0;
     return new Ring(q, slots, free, this.pts.change(removed, added, before));
   }
 
   /** The slot of `id`, found through its first point: no map from identity to slot to copy on every change. */
   private slotOf(id: string): number {
     if (this.pts.size === 0) return -1;
-    for (const slot of this.pts.ownersAt(sequenceAt(instanceSeed(id), 0))) if (this.slots.get(slot)?.id === id) return slot;
+    for (const slot of this.pts.ownersAt(sequenceAt(instanceSeed(id), 0))) if (this.slots.idOf(slot) === id) return slot;
     return -1;
   }
 
@@ -234,7 +252,7 @@ export class Ring {
   ownerOf(key: Uint8Array | string): string | undefined {
     if (this.pts.size === 0) return undefined;
     const seed = keySeed(key);
-    return this.slots.get(this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES))?.id;
+    return this.slots.idOf(this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES));
   }
 
   /**
@@ -270,7 +288,7 @@ export class Ring {
       const o = this.pts.owner(at[pick]!);
       if (!seen.has(o)) {
         seen.add(o);
-        out.push(this.slots.get(o)!.id);
+        out.push(this.slots.idOf(o)!);
       }
       at[pick] = this.pts.step(at[pick]!);
       steps[pick]!++;
@@ -285,7 +303,7 @@ export class Ring {
    */
   picture(slices: number): (string | undefined)[] {
     if (this.pts.size === 0) return new Array<undefined>(slices).fill(undefined);
-    return Array.from({ length: slices }, (_, i) => this.slots.get(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0)))?.id);
+    return Array.from({ length: slices }, (_, i) => this.slots.idOf(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0))));
   }
 
   /** The exact fraction of keys each instance owns (see `shareSummary`), computed once per ring. */
@@ -313,7 +331,7 @@ export class Ring {
 
   /** The instance on a slot (as in `ShareSummary.busiest`). */
   idAt(slot: number): string | undefined {
-    return this.slots.get(slot)?.id;
+    return this.slots.idOf(slot);
   }
 
   /** What `shareSummaryOf` takes: the points in two flat arrays (a copy, to hand over) and each slot's weight (0: free). */

@@ -1,7 +1,7 @@
 // The ring's points, sorted by (position, identity), kept in chunks: chunk c
 // holds the positions whose top bits are c, with its own small index. A
 // change copies only the chunks it touches (a join at 100,000 instances:
-// 16 chunks of ~4,000 points instead of 1.6 million), and a ring kept by an
+// 16 chunks of ~800 points instead of 1.6 million), and a ring kept by an
 // answer in flight still sees its own chunks: nothing is changed in place.
 
 /** Points in ring order: positions and each one's owner (a slot). */

@@ -9,6 +9,7 @@ import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingMember, type Ring
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
 import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
+import { compactHost, compactInstance } from "./compact.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
 
@@ -654,7 +655,8 @@ export class Registry implements RegistryView {
     }
   }
 
-  private setInstance(inst: Instance): void {
+  private setInstance(given: Instance): void {
+    const inst = compactInstance(given);
     const key = instanceStoreKey(inst);
     const previous = this.instanceRecords.get(key);
     if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
@@ -681,7 +683,8 @@ export class Registry implements RegistryView {
     this.emit({ op, kind: "instance", instance: inst });
   }
 
-  private setHost(host: Host): void {
+  private setHost(given: Host): void {
+    const host = compactHost(given);
     const key = hostStoreKey(host);
     const previous = this.hostRecords.get(key);
     if (previous && sameHost(previous, host)) return;

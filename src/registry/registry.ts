@@ -115,9 +115,11 @@ export class Registry implements RegistryView {
     const stored = await this.store.load();
     // leases are absolute times: what ended while we were down is removed, not served
     const now = this.clock.now();
-    const ended = new Set([...stored].filter(([, e]) => e.value.expiresAt !== undefined && e.value.expiresAt <= now).map(([key]) => key));
-    if (ended.size > 0) await this.store.commit([...ended].map((key) => ({ op: "delete" as const, key })));
-    for (const [key, entry] of stored) if (!ended.has(key)) this.applyEntry(entry);
+    const ended: string[] = [];
+    for (const [key, e] of stored) if (e.value.expiresAt !== undefined && e.value.expiresAt <= now) ended.push(key);
+    if (ended.length > 0) await this.store.commit(ended.map((key) => ({ op: "delete" as const, key })));
+    for (const key of ended) stored.delete(key);
+    for (const entry of stored.values()) this.applyEntry(entry);
     this.unwatch = this.store.watch((ops) => {
       for (const o of ops) this.applyStoreOp(o);
     });

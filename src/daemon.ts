@@ -31,6 +31,7 @@ import { logRegistryChanges } from "./change-log.js";
 import { checkKeysNamed, loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
+import { collectOnceRingsAreBuilt } from "./startup-gc.js";
 
 export interface Daemon {
   readonly registry: Registry;
@@ -70,6 +71,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     log.info({ file: config.servicesFile, instances: services.instances.length, hosts: services.hosts.length }, "loaded static services");
   }
   registry.warm(config.domains.map(domainKey)); // big rings build aside while the listeners start; no query is the first to ask
+  collectOnceRingsAreBuilt(registry);
 
   let mdns: Mdns | undefined;
   let workers: QueryWorkers | undefined;

@@ -5,7 +5,7 @@
 // build's members go over in slices, one per turn of the event loop: copying
 // 100,000 names into one message would itself hold queries up for ~10 ms.
 import { Worker } from "node:worker_threads";
-import { guarded, sleep } from "../guard.js";
+import { guarded, later, sleep } from "../guard.js";
 import { DEFAULT_POINTS_PER_WEIGHT, Ring, type PointParts, type RingBuilder, type ShareInput, type ShareSummary } from "./ring.js";
 
 /** To the worker: a slice of a build's members (the last one starts it), or the points to compute shares of. */
@@ -48,13 +48,12 @@ export function workerRingAside(options: { idleMs?: number } = {}): RingAside {
     clearTimeout(idleTimer);
     idleTimer = undefined;
     if (pending.size > 0 || !worker) return;
-    idleTimer = setTimeout(() => {
+    idleTimer = later("ring worker idle", idleMs, () => {
       const w = worker;
       if (pending.size > 0 || !w) return;
       worker = undefined; // before it exits: its exit fails no job
-      void w.terminate();
-    }, idleMs);
-    idleTimer.unref();
+      return w.terminate();
+    });
   };
 
   const failAll = (err: Error) => {

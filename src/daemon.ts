@@ -31,7 +31,7 @@ import { logRegistryChanges } from "./change-log.js";
 import { checkKeysNamed, loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
-import { collectOnceRingsAreBuilt } from "./startup-gc.js";
+import { holdYoungGeneration, settleAfterLoad } from "./startup-gc.js";
 
 export interface Daemon {
   readonly registry: Registry;
@@ -62,6 +62,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
   checkKeysNamed(keys, config.adminKeys, "--admin-key");
   const services = config.servicesFile ? loadServicesFile(config.servicesFile) : undefined;
+  holdYoungGeneration(); // until the load is done (startup-gc.ts)
   const store = deps.store ?? (await openStore(config.store, log));
   const rings = workerRingAside();
   const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, aside: rings } });
@@ -71,7 +72,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     log.info({ file: config.servicesFile, instances: services.instances.length, hosts: services.hosts.length }, "loaded static services");
   }
   registry.warm(config.domains.map(domainKey)); // big rings build aside while the listeners start; no query is the first to ask
-  collectOnceRingsAreBuilt(registry);
+  settleAfterLoad(registry);
 
   let mdns: Mdns | undefined;
   let workers: QueryWorkers | undefined;

@@ -47,42 +47,64 @@ const PAGE = 1024;
 /**
  * Slot → member, in pages of 1,024: a change copies the pages it touches
  * (copying one array of 100,000 names took 0.7 ms, most of a join's cost).
+ * Identities and weights are kept side by side, not as an object per member
+ * (40 B each at 100,000).
  */
 class Slots {
   private constructor(
-    private readonly pages: readonly (readonly (RingMember | undefined)[])[],
+    private readonly ids: readonly (readonly (string | undefined)[])[],
+    private readonly weights: readonly Uint32Array[],
     readonly length: number,
   ) {}
 
-  static of(members: readonly RingMember[]): Slots {
-    const pages: RingMember[][] = [];
-    for (let at = 0; at < members.length; at += PAGE) pages.push(members.slice(at, at + PAGE));
-    return new Slots(pages, members.length);
+  static of(ids: readonly string[], weights: Uint32Array): Slots {
+    const idPages: string[][] = [];
+    const weightPages: Uint32Array[] = [];
+    for (let at = 0; at < ids.length; at += PAGE) {
+      idPages.push(ids.slice(at, at + PAGE));
+      weightPages.push(weights.slice(at, at + PAGE));
+    }
+    return new Slots(idPages, weightPages, ids.length);
   }
 
-  get(slot: number): RingMember | undefined {
-    return this.pages[Math.floor(slot / PAGE)]?.[slot % PAGE];
+  /** The member's identity on `slot`; undefined for a free slot. */
+  id(slot: number): string | undefined {
+    return this.ids[Math.floor(slot / PAGE)]?.[slot % PAGE];
+  }
+
+  /** The member's ring weight on `slot` (0: free). */
+  weight(slot: number): number {
+    return this.weights[Math.floor(slot / PAGE)]?.[slot % PAGE] ?? 0;
   }
 
   /** These slots with `changes` made; a slot at `length` or past it grows the table. */
   with(changes: ReadonlyMap<number, RingMember | undefined>): Slots {
-    const pages = this.pages.slice();
+    const ids = this.ids.slice();
+    const weights = this.weights.slice();
     const copied = new Set<number>();
     let length = this.length;
     for (const [slot, m] of changes) {
       const p = Math.floor(slot / PAGE);
       if (!copied.has(p)) {
-        pages[p] = (pages[p] ?? []).slice();
+        ids[p] = (ids[p] ?? []).slice();
+        const w = new Uint32Array(PAGE);
+        if (weights[p]) w.set(weights[p]!);
+        weights[p] = w;
         copied.add(p);
       }
-      (pages[p] as (RingMember | undefined)[])[slot % PAGE] = m;
+      (ids[p] as (string | undefined)[])[slot % PAGE] = m?.id;
+      weights[p]![slot % PAGE] = m ? m.weight : 0;
       length = Math.max(length, slot + 1);
     }
-    return new Slots(pages, length);
+    return new Slots(ids, weights, length);
   }
 
-  forEach(fn: (m: RingMember, slot: number) => void): void {
-    this.pages.forEach((page, p) => page.forEach((m, i) => m && fn(m, p * PAGE + i)));
+  forEach(fn: (id: string, weight: number, slot: number) => void): void {
+    this.ids.forEach((page, p) =>
+      page.forEach((id, i) => {
+        if (id !== undefined) fn(id, this.weights[p]![i]!, p * PAGE + i);
+      }),
+    );
   }
 }
 
@@ -107,7 +129,7 @@ export class Ring {
   }
 
   static empty(options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of([]), [], NO_POINTS);
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of([], new Uint32Array(0)), [], NO_POINTS);
   }
 
   static build(members: Iterable<RingMember>, options: RingOptions = {}): Ring {
@@ -121,7 +143,7 @@ export class Ring {
 
   /** A ring from the points built elsewhere (a worker thread) by `buildPoints(ids, weights)`. */
   static fromParts(ids: readonly string[], weights: Uint32Array, parts: PointParts, options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of(ids.map((id, k) => ({ id, weight: weights[k]! }))), [], PointSet.fromParts(parts));
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of(ids, weights), [], PointSet.fromParts(parts));
   }
 
   get size(): number {
@@ -139,12 +161,12 @@ export class Ring {
   /** The weight `id` has on this ring (0: not on it). */
   weightOf(id: string): number {
     const slot = this.slotOf(id);
-    return slot < 0 ? 0 : this.slots.get(slot)!.weight;
+    return slot < 0 ? 0 : this.slots.weight(slot);
   }
 
   members(): RingMember[] {
     const out: RingMember[] = [];
-    this.slots.forEach((m) => out.push(m));
+    this.slots.forEach((id, weight) => out.push({ id, weight }));
     return out;
   }
 
@@ -168,12 +190,12 @@ export class Ring {
     const leaving: { id: string; slot: number; weight: number }[] = [];
     for (const id of new Set(remove)) {
       const slot = this.slotOf(id);
-      if (slot >= 0) leaving.push({ id, slot, weight: this.slots.get(slot)!.weight });
+      if (slot >= 0) leaving.push({ id, slot, weight: this.slots.weight(slot) });
     }
     for (const [id, w] of joining) {
       const slot = this.slotOf(id);
       if (slot < 0) continue;
-      const was = this.slots.get(slot)!.weight;
+      const was = this.slots.weight(slot);
       if (was === w) joining.delete(id);
       else leaving.push({ id, slot, weight: was }); // re-weighted: its points are made anew
     }
@@ -196,19 +218,19 @@ export class Ring {
       joinSlots.push(slot);
     }
     const slots = this.slots.with(changes);
-    const idOf = (slot: number) => slots.get(slot)!.id;
+    const idOf = (slot: number) => slots.id(slot)!;
 
     const removed = this.leaverPoints(leaving);
     const added = sortPoints(newPoints(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), idOf);
     // on one position, an existing point goes first when its identity is smaller
-    const before = (existing: number, joiner: number) => compareIdentity(this.slots.get(existing)!.id, idOf(joiner)) < 0;
+    const before = (existing: number, joiner: number) => compareIdentity(this.slots.id(existing)!, idOf(joiner)) < 0;
     return new Ring(q, slots, free, this.pts.change(removed, added, before));
   }
 
   /** The slot of `id`, found through its first point: no map from identity to slot to copy on every change. */
   private slotOf(id: string): number {
     if (this.pts.size === 0) return -1;
-    for (const slot of this.pts.ownersAt(sequenceAt(instanceSeed(id), 0))) if (this.slots.get(slot)?.id === id) return slot;
+    for (const slot of this.pts.ownersAt(sequenceAt(instanceSeed(id), 0))) if (this.slots.id(slot) === id) return slot;
     return -1;
   }
 
@@ -234,7 +256,7 @@ export class Ring {
   ownerOf(key: Uint8Array | string): string | undefined {
     if (this.pts.size === 0) return undefined;
     const seed = keySeed(key);
-    return this.slots.get(this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES))?.id;
+    return this.slots.id(this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES));
   }
 
   /**
@@ -267,7 +289,7 @@ export class Ring {
       const o = this.pts.owner(at[pick]!);
       if (!seen.has(o)) {
         seen.add(o);
-        out.push(this.slots.get(o)!.id);
+        out.push(this.slots.id(o)!);
       }
       at[pick] = this.pts.step(at[pick]!);
       steps[pick]!++;
@@ -282,14 +304,14 @@ export class Ring {
    */
   picture(slices: number): (string | undefined)[] {
     if (this.pts.size === 0) return new Array<undefined>(slices).fill(undefined);
-    return Array.from({ length: slices }, (_, i) => this.slots.get(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0)))?.id);
+    return Array.from({ length: slices }, (_, i) => this.slots.id(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0))));
   }
 
   /** The exact fraction of keys each instance owns (see `shareSummary`), computed once per ring. */
   shares(): Map<string, number> {
     const { bySlot } = this.shareSummary();
     const out = new Map<string, number>();
-    this.slots.forEach((m, slot) => out.set(m.id, bySlot[slot]!));
+    this.slots.forEach((id, _weight, slot) => out.set(id, bySlot[slot]!));
     return out;
   }
 
@@ -310,13 +332,13 @@ export class Ring {
 
   /** The instance on a slot (as in `ShareSummary.busiest`). */
   idAt(slot: number): string | undefined {
-    return this.slots.get(slot)?.id;
+    return this.slots.id(slot);
   }
 
   /** What `shareSummaryOf` takes: the points in two flat arrays (a copy, to hand over) and each slot's weight (0: free). */
   flatPoints(): ShareInput {
     const weights = new Uint32Array(this.slots.length);
-    this.slots.forEach((m, slot) => (weights[slot] = m.weight));
+    this.slots.forEach((_id, weight, slot) => (weights[slot] = weight));
     return { pts: this.pts.toSorted(), weights };
   }
 

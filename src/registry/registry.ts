@@ -7,7 +7,8 @@ import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
-import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
+import { hostGroup, hostIdAt, hostKey, hostStoreKey, instanceGroup, instanceId, instanceIdAt, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
+import { Records } from "./records.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
 import { compactHost, compactInstance } from "./compact.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
@@ -69,10 +70,10 @@ export class Registry implements RegistryView {
   /** Shares being computed aside, by ring: asked twice, computed once. */
   private readonly sharesUnderWay = new WeakMap<Ring, Promise<ShareSummary>>();
   /** Every registration by store key: the source of truth the scopes are derived from. */
-  private readonly instanceRecords = new Map<string, Instance>();
-  private readonly hostRecords = new Map<string, Host>();
-  /** Every registration of a type, whatever its domain, by store key. */
-  private readonly byType = new Map<string, { type: ServiceType; records: Map<string, Instance> }>();
+  private readonly instanceRecords = new Records<Instance>(instanceIdAt);
+  private readonly hostRecords = new Records<Host>(hostIdAt);
+  /** Per type, whatever the domain: its groups in instanceRecords (one per domain), and their instances together. */
+  private readonly byType = new Map<string, { type: ServiceType; groups: Set<string>; count: number }>();
   /** Per served domain (domainKey), what it answers; made when first read or written. */
   private readonly scopes = new Map<string, Scope>();
   private lastScope: { domain: string; scope: Scope } | undefined;
@@ -279,7 +280,8 @@ export class Registry implements RegistryView {
     const freed = new Map<string, Instance[]>();
     for (const i of dueInstances.values()) if (hostOf(i) !== "") freed.set(hostOf(i), [...(freed.get(hostOf(i)) ?? []), i]);
     if (freed.size > 0) {
-      for (const [key, i] of this.instanceRecords) if (!dueInstances.has(key)) freed.delete(hostOf(i));
+      const due = new Set(dueInstances.values());
+      for (const i of this.instanceRecords.values()) if (!due.has(i)) freed.delete(hostOf(i));
       for (const [key, users] of freed) {
         const h = this.hostRecords.get(key);
         const owner = h && whoOwns(h); // none: stored before owners were recorded, used by no one else now
@@ -323,13 +325,13 @@ export class Registry implements RegistryView {
 
   /** Service types with at least one instance (in `domain`; without it, anywhere). */
   serviceTypes(domain?: string): ServiceType[] {
-    if (domain === undefined) return [...this.byType.values()].filter((t) => t.records.size > 0).map((t) => t.type);
+    if (domain === undefined) return [...this.byType.values()].map((t) => t.type);
     return [...this.scope(domain).types.values()].filter((s) => s.instances.size > 0).map((s) => s.type);
   }
 
   /** The instances of `type` served in `domain`; without a domain, every registration of the type. */
   instances(type: ServiceType, domain?: string): Instance[] {
-    if (domain === undefined) return [...(this.byType.get(formatServiceType(type))?.records.values() ?? [])];
+    if (domain === undefined) return [...(this.byType.get(formatServiceType(type))?.groups ?? [])].flatMap((g) => [...(this.instanceRecords.group(g)?.values() ?? [])]);
     return [...(this.scope(domain).types.get(formatServiceType(type))?.instances.values() ?? [])];
   }
 
@@ -362,7 +364,7 @@ export class Registry implements RegistryView {
   /** How many instances `type` has (in `domain`; without it, anywhere), in O(1). */
   instanceCount(type: ServiceType, domain?: string): number {
     const tk = formatServiceType(type);
-    if (domain === undefined) return this.byType.get(tk)?.records.size ?? 0;
+    if (domain === undefined) return this.byType.get(tk)?.count ?? 0;
     return this.scope(domain).types.get(tk)?.instances.size ?? 0;
   }
 
@@ -659,14 +661,19 @@ export class Registry implements RegistryView {
 
   private setInstance(given: Instance): void {
     const inst = compactInstance(given);
-    const key = instanceStoreKey(inst);
-    const previous = this.instanceRecords.get(key);
+    const group = instanceGroup(inst.type, inst.domain);
+    const id = instanceId(inst.name);
+    const previous = this.instanceRecords.group(group)?.get(id);
     if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
-    this.instanceRecords.set(key, inst);
+    this.instanceRecords.set(group, id, inst);
+    const key = group + id;
     const tk = formatServiceType(inst.type);
-    let t = this.byType.get(tk);
-    if (!t) this.byType.set(tk, (t = { type: inst.type, records: new Map() }));
-    t.records.set(key, inst);
+    if (!previous) {
+      let t = this.byType.get(tk);
+      if (!t) this.byType.set(tk, (t = { type: inst.type, groups: new Set(), count: 0 }));
+      t.groups.add(group);
+      t.count++;
+    }
     if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt) this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: tk, id: key });
     countPerKey(this.perKey, owningKey(previous), -1);
     countPerKey(this.perKey, owningKey(inst), 1);
@@ -676,10 +683,12 @@ export class Registry implements RegistryView {
   }
 
   private deleteInstanceRecord(key: string, op: ChangeOp): void {
-    const inst = this.instanceRecords.get(key);
+    const inst = this.instanceRecords.delete(key);
     if (!inst) return;
-    this.instanceRecords.delete(key);
-    this.byType.get(formatServiceType(inst.type))?.records.delete(key);
+    const tk = formatServiceType(inst.type);
+    const t = this.byType.get(tk);
+    if (t && --t.count === 0) this.byType.delete(tk);
+    else if (t && !this.instanceRecords.group(key.slice(0, instanceIdAt(key)))) t.groups.delete(key.slice(0, instanceIdAt(key)));
     countPerKey(this.perKey, owningKey(inst), -1);
     for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
     this.emit({ op, kind: "instance", instance: inst });
@@ -687,10 +696,12 @@ export class Registry implements RegistryView {
 
   private setHost(given: Host): void {
     const host = compactHost(given);
-    const key = hostStoreKey(host);
-    const previous = this.hostRecords.get(key);
+    const group = hostGroup(host.domain);
+    const id = lowerAscii(host.name);
+    const previous = this.hostRecords.group(group)?.get(id);
     if (previous && sameHost(previous, host)) return;
-    this.hostRecords.set(key, host);
+    this.hostRecords.set(group, id, host);
+    const key = group + id;
     if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt) this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
     countPerKey(this.hostsPerKeyCount, owningKey(previous), -1);
     countPerKey(this.hostsPerKeyCount, owningKey(host), 1);
@@ -699,9 +710,8 @@ export class Registry implements RegistryView {
   }
 
   private deleteHostRecord(key: string, op: ChangeOp): void {
-    const host = this.hostRecords.get(key);
+    const host = this.hostRecords.delete(key);
     if (!host) return;
-    this.hostRecords.delete(key);
     countPerKey(this.hostsPerKeyCount, owningKey(host), -1);
     for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
     this.emit({ op, kind: "host", host });

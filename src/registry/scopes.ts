@@ -27,12 +27,33 @@ const domainKeys = new WeakMap<Labels, string>();
 
 const scopePart = (domain: string | undefined) => (domain === undefined ? "" : `@${encodeURIComponent(domain)}`);
 
+/** A store key is a group (type and domain, or domain) followed by an id (the name, lower-cased); see records.ts. */
+export function instanceGroup(type: ServiceType, domain?: string): string {
+  return `instance${scopePart(domain)}/${formatServiceType(type)}/`;
+}
+
+export function hostGroup(domain?: string): string {
+  return `host${scopePart(domain)}/`;
+}
+
 export function instanceKey(type: ServiceType, name: string, domain?: string): string {
-  return `instance${scopePart(domain)}/${formatServiceType(type)}/${instanceId(name)}`;
+  return instanceGroup(type, domain) + instanceId(name);
 }
 
 export function hostKey(name: string, domain?: string): string {
-  return `host${scopePart(domain)}/${lowerAscii(name)}`;
+  return hostGroup(domain) + lowerAscii(name);
+}
+
+/** Where an instance key's id starts: after its type (no domain part and no service type holds a "/"). */
+export function instanceIdAt(key: string): number {
+  const at = key.indexOf("/", key.indexOf("/") + 1);
+  return at < 0 ? -1 : at + 1;
+}
+
+/** Where a host key's name starts. */
+export function hostIdAt(key: string): number {
+  const at = key.indexOf("/");
+  return at < 0 ? -1 : at + 1;
 }
 
 export const instanceStoreKey = (i: Instance): string => instanceKey(i.type, i.name, i.domain);

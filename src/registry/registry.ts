@@ -7,7 +7,7 @@ import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { DEFAULT_POINTS_PER_WEIGHT, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "../store/store.js";
-import { hostGroup, hostIdAt, hostKey, hostStoreKey, instanceGroup, instanceId, instanceIdAt, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
+import { hostGroup, hostIdAt, hostKey, hostStoreKey, instanceGroup, instanceId, instanceIdAt, instanceKey, instanceStoreKey, servedIn, slotInstance } from "./scopes.js";
 import { Records } from "./records.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
 import { compactHost, compactInstance } from "./compact.js";
@@ -47,10 +47,13 @@ interface TypeState {
  */
 export const RING_POINTS_BUILT_INLINE = 20_000;
 
-/** What one served domain answers: per type the instances (and ring), and the hosts; derived from the records (scopes.ts). */
+/**
+ * What one served domain answers per type: the instances (and ring), derived
+ * from the records (scopes.ts). Its hosts are looked up in the records as
+ * asked (`hostIn`): a map of them per domain held every host twice.
+ */
 interface Scope {
   readonly types: Map<string, TypeState>;
-  readonly hosts: Map<string, Host>;
 }
 
 export { domainKey, hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey } from "./scopes.js";
@@ -413,11 +416,15 @@ export class Registry implements RegistryView {
 
   host(name: string, domain?: string): Host | undefined {
     const id = lowerAscii(name);
-    if (domain !== undefined) return this.scope(domain).hosts.get(id);
-    const local = this.scope(LOCAL_DOMAIN).hosts.get(id);
+    if (domain !== undefined) {
+      this.scope(domain);
+      return this.hostIn(domain, id);
+    }
+    this.scope(LOCAL_DOMAIN);
+    const local = this.hostIn(LOCAL_DOMAIN, id);
     if (local) return local;
-    for (const s of this.scopes.values()) {
-      const h = s.hosts.get(id);
+    for (const d of this.scopes.keys()) {
+      const h = this.hostIn(d, id);
       if (h) return h;
     }
     return undefined;
@@ -425,7 +432,20 @@ export class Registry implements RegistryView {
 
   /** The hosts served in `domain`; without it, every host registration. */
   allHosts(domain?: string): Host[] {
-    return [...(domain === undefined ? this.hostRecords.values() : this.scope(domain).hosts.values())];
+    if (domain === undefined) return [...this.hostRecords.values()];
+    this.scope(domain);
+    const own = this.hostRecords.group(hostGroup(domain));
+    const out = [...(own?.values() ?? [])];
+    for (const [id, h] of this.hostRecords.group(hostGroup()) ?? []) if (!own?.has(id) && servedIn(h, domain)) out.push(h);
+    return out;
+  }
+
+  /** The host record answering for `id` (a lower-cased name) in `domain`: its own, else one served everywhere (scopes.ts). */
+  private hostIn(domain: string, id: string): Host | undefined {
+    const own = this.hostRecords.group(hostGroup(domain))?.get(id);
+    if (own) return own;
+    const shared = this.hostRecords.group(hostGroup())?.get(id);
+    return shared && servedIn(shared, domain) ? shared : undefined;
   }
 
   /** The ring of `type` in `domain` (default local.); empty while its first build is under way. */
@@ -594,11 +614,16 @@ export class Registry implements RegistryView {
       this.lastScope = { domain, scope: sc };
       return sc;
     }
-    sc = { types: new Map(), hosts: new Map() };
+    sc = { types: new Map() };
     this.scopes.set(domain, sc);
     for (const i of this.instanceRecords.values()) if (servedIn(i, domain)) this.placeInstance(domain, i.type, i.name);
-    for (const h of this.hostRecords.values()) if (servedIn(h, domain)) this.placeHost(domain, h.name);
     return sc;
+  }
+
+  /** A host registered in a domain makes that domain's view, as an instance there does. */
+  private seeDomainOf(h: Host): void {
+    const d = servedDomain(h);
+    if (d !== undefined) this.scope(d);
   }
 
   /** The domains a change to `r` shows in: its own, or every domain seen so far. */
@@ -626,13 +651,6 @@ export class Registry implements RegistryView {
     if (winner) s.instances.set(id, winner);
     else s.instances.delete(id);
     if (!before || !winner || before.weight !== winner.weight) s.ringStale.add(id);
-  }
-
-  private placeHost(domain: string, name: string): void {
-    const sc = this.scope(domain);
-    const winner = slotHost((k) => this.hostRecords.get(k), domain, name);
-    if (winner) sc.hosts.set(lowerAscii(name), winner);
-    else sc.hosts.delete(lowerAscii(name));
   }
 
   private applyStoreOp(o: StoreOp): void {
@@ -705,7 +723,7 @@ export class Registry implements RegistryView {
     if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt) this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
     countPerKey(this.hostsPerKeyCount, owningKey(previous), -1);
     countPerKey(this.hostsPerKeyCount, owningKey(host), 1);
-    for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
+    this.seeDomainOf(host);
     this.emit(previous ? { op: "update", kind: "host", host, previous } : { op: "add", kind: "host", host });
   }
 
@@ -713,7 +731,7 @@ export class Registry implements RegistryView {
     const host = this.hostRecords.delete(key);
     if (!host) return;
     countPerKey(this.hostsPerKeyCount, owningKey(host), -1);
-    for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
+    this.seeDomainOf(host);
     this.emit({ op, kind: "host", host });
   }
 }

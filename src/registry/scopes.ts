@@ -33,8 +33,16 @@ export function instanceGroup(type: ServiceType, domain?: string): string {
 }
 
 export function hostGroup(domain?: string): string {
-  return `host${scopePart(domain)}/`;
+  if (domain === undefined) return "host/";
+  let g = hostGroups.get(domain);
+  if (g === undefined) {
+    if (hostGroups.size >= 1000) hostGroups.clear(); // domains are few; a bound all the same
+    hostGroups.set(domain, (g = `host${scopePart(domain)}/`));
+  }
+  return g;
 }
+/** A host is looked up in its domain's group on every address query: the group's name is made once. */
+const hostGroups = new Map<string, string>();
 
 export function instanceKey(type: ServiceType, name: string, domain?: string): string {
   return instanceGroup(type, domain) + instanceId(name);

@@ -19,6 +19,8 @@ import { every } from "./guard.js";
 
 /** Below this many registrations the start-up garbage is a few MB: left to V8. */
 const WORTH_IT = 10_000;
+/** Polls (every 100 ms: 60 s) waiting for the rings at most (a build that keeps failing): then the collection and the release happen all the same. */
+const MAX_POLLS = 600;
 /** V8's own (semi_space_growth_factor), restored after the load. */
 const YOUNG_GROWTH_DEFAULT = 2;
 
@@ -29,14 +31,15 @@ export function holdYoungGeneration(): void {
 
 /**
  * After the load: once no ring is being built any more (a big one is built
- * aside), collect the start-up garbage once, then let the young generation
+ * aside), collect the start-up garbage, then let the young generation
  * grow again as the work asks.
  */
 export function settleAfterLoad(registry: { ringsBuilding(): number; instanceTotal(): number; hostTotal(): number }): void {
   const release = () => setFlagsFromString(`--semi-space-growth-factor=${YOUNG_GROWTH_DEFAULT}`);
   if (registry.instanceTotal() + registry.hostTotal() < WORTH_IT) return release();
+  let polls = 0;
   const poll = every("start-up garbage collection", 100, () => {
-    if (registry.ringsBuilding() > 0) return;
+    if (registry.ringsBuilding() > 0 && ++polls < MAX_POLLS) return;
     clearInterval(poll);
     // twice: the first frees the dead, the second moves what lives out of the pages the first left
     // part-filled (old generation 77 → 65 MB at 100,000)

@@ -32,6 +32,7 @@ import { logRegistryChanges } from "./change-log.js";
 import { checkKeysNamed, loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
+import { holdYoungGeneration, settleAfterLoad } from "./startup-gc.js";
 
 export interface Daemon {
   readonly registry: Registry;
@@ -82,6 +83,7 @@ type FlagFiles = ReturnType<typeof readFlagFiles>;
 /** The store, the ring worker and the registry with every registration in it; big rings start building aside. */
 async function openRegistry(config: Config, deps: DaemonDeps, clock: Clock, files: FlagFiles, closers: Closers): Promise<{ store: Store; registry: Registry }> {
   const { log } = deps;
+  holdYoungGeneration(); // until the load is done (startup-gc.ts)
   const store = deps.store ?? (await openStore(config.store, log));
   closers.add(() => store.close());
   const rings = workerRingAside();
@@ -94,6 +96,7 @@ async function openRegistry(config: Config, deps: DaemonDeps, clock: Clock, file
     log.info({ file: config.servicesFile, instances: files.services.instances.length, hosts: files.services.hosts.length }, "loaded static services");
   }
   registry.warm(config.domains.map(domainKey)); // big rings build aside while the listeners start; no query is the first to ask
+  settleAfterLoad(registry);
   return { store, registry };
 }
 

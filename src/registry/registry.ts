@@ -7,8 +7,10 @@ import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { DEFAULT_POINTS_PER_WEIGHT, PROBES, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "./store-contract.js";
-import { hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey, servedIn, slotHost, slotInstance } from "./scopes.js";
+import { hostGroup, hostIdAt, hostKey, hostStoreKey, instanceGroup, instanceId, instanceIdAt, instanceKey, instanceStoreKey, servedIn, slotInstance } from "./scopes.js";
+import { Records } from "./records.js";
 import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
+import { compactHost, compactInstance } from "./compact.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
 
@@ -50,10 +52,13 @@ const CATCH_UP_VISITS = PROBES * 64;
 /** Pairs a successors list visits at most (HTTP, `ringdns hash`): a few ms, however heavy the instances on the way. */
 const SUCCESSOR_VISITS = 1 << 16;
 
-/** What one served domain answers: per type the instances (and ring), and the hosts; derived from the records (scopes.ts). */
+/**
+ * What one served domain answers per type: the instances (and ring), derived
+ * from the records (scopes.ts). Its hosts are looked up in the records as
+ * asked (`hostIn`): a map of them per domain held every host twice.
+ */
 interface Scope {
   readonly types: Map<string, TypeState>;
-  readonly hosts: Map<string, Host>;
 }
 
 export { domainKey, hostKey, hostStoreKey, instanceId, instanceKey, instanceStoreKey } from "./scopes.js";
@@ -76,10 +81,10 @@ export class Registry implements RegistryView {
   private sharesTurn: Promise<unknown> = Promise.resolve();
   private readonly sharesNext = new Map<string, Promise<{ ring: Ring; summary: ShareSummary }>>();
   /** Every registration by store key: the source of truth the scopes are derived from. */
-  private readonly instanceRecords = new Map<string, Instance>();
-  private readonly hostRecords = new Map<string, Host>();
-  /** Every registration of a type, whatever its domain, by store key. */
-  private readonly byType = new Map<string, { type: ServiceType; records: Map<string, Instance> }>();
+  private readonly instanceRecords = new Records<Instance>(instanceIdAt);
+  private readonly hostRecords = new Records<Host>(hostIdAt);
+  /** Per type, whatever the domain: its groups in instanceRecords (one per domain), and their instances together. */
+  private readonly byType = new Map<string, { type: ServiceType; groups: Set<string>; count: number }>();
   /** Per served domain (domainKey), what it answers; made when first read or written. */
   private readonly scopes = new Map<string, Scope>();
   private lastScope: { domain: string; scope: Scope } | undefined;
@@ -124,9 +129,11 @@ export class Registry implements RegistryView {
     const stored = await this.store.load();
     // leases are absolute times: what ended while we were down is removed, not served
     const now = this.clock.now();
-    const ended = new Set([...stored].filter(([, e]) => e.value.expiresAt !== undefined && e.value.expiresAt <= now).map(([key]) => key));
-    if (ended.size > 0) await this.store.commit([...ended].map((key) => ({ op: "delete" as const, key })));
-    for (const [key, entry] of stored) if (!ended.has(key)) this.applyEntry(entry);
+    const ended: string[] = [];
+    for (const [key, e] of stored) if (e.value.expiresAt !== undefined && e.value.expiresAt <= now) ended.push(key);
+    if (ended.length > 0) await this.store.commit(ended.map((key) => ({ op: "delete" as const, key })));
+    for (const key of ended) stored.delete(key);
+    for (const entry of stored.values()) this.applyEntry(entry);
     this.unwatch = this.store.watch((ops) => {
       for (const o of ops) this.applyStoreOp(o);
     });
@@ -286,7 +293,8 @@ export class Registry implements RegistryView {
     const freed = new Map<string, Instance[]>();
     for (const i of dueInstances.values()) if (hostOf(i) !== "") freed.set(hostOf(i), [...(freed.get(hostOf(i)) ?? []), i]);
     if (freed.size > 0) {
-      for (const [key, i] of this.instanceRecords) if (!dueInstances.has(key)) freed.delete(hostOf(i));
+      const due = new Set(dueInstances.values());
+      for (const i of this.instanceRecords.values()) if (!due.has(i)) freed.delete(hostOf(i));
       for (const [key, users] of freed) {
         const h = this.hostRecords.get(key);
         const owner = h && whoOwns(h); // none: stored before owners were recorded, used by no one else now
@@ -330,13 +338,13 @@ export class Registry implements RegistryView {
 
   /** Service types with at least one instance (in `domain`; without it, anywhere). */
   serviceTypes(domain?: string): ServiceType[] {
-    if (domain === undefined) return [...this.byType.values()].filter((t) => t.records.size > 0).map((t) => t.type);
+    if (domain === undefined) return [...this.byType.values()].map((t) => t.type);
     return [...this.scope(domain).types.values()].filter((s) => s.instances.size > 0).map((s) => s.type);
   }
 
   /** The instances of `type` served in `domain`; without a domain, every registration of the type. */
   instances(type: ServiceType, domain?: string): Instance[] {
-    if (domain === undefined) return [...(this.byType.get(formatServiceType(type))?.records.values() ?? [])];
+    if (domain === undefined) return [...(this.byType.get(formatServiceType(type))?.groups ?? [])].flatMap((g) => [...(this.instanceRecords.group(g)?.values() ?? [])]);
     return [...(this.scope(domain).types.get(formatServiceType(type))?.instances.values() ?? [])];
   }
 
@@ -369,7 +377,7 @@ export class Registry implements RegistryView {
   /** How many instances `type` has (in `domain`; without it, anywhere), in O(1). */
   instanceCount(type: ServiceType, domain?: string): number {
     const tk = formatServiceType(type);
-    if (domain === undefined) return this.byType.get(tk)?.records.size ?? 0;
+    if (domain === undefined) return this.byType.get(tk)?.count ?? 0;
     return this.scope(domain).types.get(tk)?.instances.size ?? 0;
   }
 
@@ -422,11 +430,15 @@ export class Registry implements RegistryView {
 
   host(name: string, domain?: string): Host | undefined {
     const id = lowerAscii(name);
-    if (domain !== undefined) return this.scope(domain).hosts.get(id);
-    const local = this.scope(LOCAL_DOMAIN).hosts.get(id);
+    if (domain !== undefined) {
+      this.scope(domain);
+      return this.hostIn(domain, id);
+    }
+    this.scope(LOCAL_DOMAIN);
+    const local = this.hostIn(LOCAL_DOMAIN, id);
     if (local) return local;
-    for (const s of this.scopes.values()) {
-      const h = s.hosts.get(id);
+    for (const d of this.scopes.keys()) {
+      const h = this.hostIn(d, id);
       if (h) return h;
     }
     return undefined;
@@ -434,7 +446,20 @@ export class Registry implements RegistryView {
 
   /** The hosts served in `domain`; without it, every host registration. */
   allHosts(domain?: string): Host[] {
-    return [...(domain === undefined ? this.hostRecords.values() : this.scope(domain).hosts.values())];
+    if (domain === undefined) return [...this.hostRecords.values()];
+    this.scope(domain);
+    const own = this.hostRecords.group(hostGroup(domain));
+    const out = [...(own?.values() ?? [])];
+    for (const [id, h] of this.hostRecords.group(hostGroup()) ?? []) if (!own?.has(id) && servedIn(h, domain)) out.push(h);
+    return out;
+  }
+
+  /** The host record answering for `id` (a lower-cased name) in `domain`: its own, else one served everywhere (scopes.ts). */
+  private hostIn(domain: string, id: string): Host | undefined {
+    const own = this.hostRecords.group(hostGroup(domain))?.get(id);
+    if (own) return own;
+    const shared = this.hostRecords.group(hostGroup())?.get(id);
+    return shared && servedIn(shared, domain) ? shared : undefined;
   }
 
   /** The ring of `type` in `domain` (default local.); empty while its first build is under way. */
@@ -625,11 +650,16 @@ export class Registry implements RegistryView {
       this.lastScope = { domain, scope: sc };
       return sc;
     }
-    sc = { types: new Map(), hosts: new Map() };
+    sc = { types: new Map() };
     this.scopes.set(domain, sc);
     for (const i of this.instanceRecords.values()) if (servedIn(i, domain)) this.placeInstance(domain, i.type, i.name);
-    for (const h of this.hostRecords.values()) if (servedIn(h, domain)) this.placeHost(domain, h.name);
     return sc;
+  }
+
+  /** A host registered in a domain makes that domain's view, as an instance there does. */
+  private seeDomainOf(h: Host): void {
+    const d = servedDomain(h);
+    if (d !== undefined) this.scope(d);
   }
 
   /** The domains a change to `r` shows in: its own, or every domain seen so far. */
@@ -661,13 +691,6 @@ export class Registry implements RegistryView {
     if (!before || !winner || before.weight !== winner.weight) s.ringStale.add(id);
   }
 
-  private placeHost(domain: string, name: string): void {
-    const sc = this.scope(domain);
-    const winner = slotHost((k) => this.hostRecords.get(k), domain, name);
-    if (winner) sc.hosts.set(lowerAscii(name), winner);
-    else sc.hosts.delete(lowerAscii(name));
-  }
-
   private applyStoreOp(o: StoreOp): void {
     if (o.op === "put") return this.applyEntry(o.entry);
     if (o.key.startsWith("instance")) this.deleteInstanceRecord(o.key, "remove");
@@ -692,15 +715,21 @@ export class Registry implements RegistryView {
     }
   }
 
-  private setInstance(inst: Instance): void {
-    const key = instanceStoreKey(inst);
-    const previous = this.instanceRecords.get(key);
+  private setInstance(given: Instance): void {
+    const inst = compactInstance(given);
+    const group = instanceGroup(inst.type, inst.domain);
+    const id = instanceId(inst.name);
+    const previous = this.instanceRecords.group(group)?.get(id);
     if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
-    this.instanceRecords.set(key, inst);
+    this.instanceRecords.set(group, id, inst);
+    const key = group + id;
     const tk = formatServiceType(inst.type);
-    let t = this.byType.get(tk);
-    if (!t) this.byType.set(tk, (t = { type: inst.type, records: new Map() }));
-    t.records.set(key, inst);
+    if (!previous) {
+      let t = this.byType.get(tk);
+      if (!t) this.byType.set(tk, (t = { type: inst.type, groups: new Set(), count: 0 }));
+      t.groups.add(group);
+      t.count++;
+    }
     if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt) this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: tk, id: key });
     countPerKey(this.perKey, owningKey(previous), -1);
     countPerKey(this.perKey, owningKey(inst), 1);
@@ -710,33 +739,37 @@ export class Registry implements RegistryView {
   }
 
   private deleteInstanceRecord(key: string, op: ChangeOp): void {
-    const inst = this.instanceRecords.get(key);
+    const inst = this.instanceRecords.delete(key);
     if (!inst) return;
-    this.instanceRecords.delete(key);
-    this.byType.get(formatServiceType(inst.type))?.records.delete(key);
+    const tk = formatServiceType(inst.type);
+    const t = this.byType.get(tk);
+    if (t && --t.count === 0) this.byType.delete(tk);
+    else if (t && !this.instanceRecords.group(key.slice(0, instanceIdAt(key)))) t.groups.delete(key.slice(0, instanceIdAt(key)));
     countPerKey(this.perKey, owningKey(inst), -1);
     for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
     this.emit({ op, kind: "instance", instance: inst });
   }
 
-  private setHost(host: Host): void {
-    const key = hostStoreKey(host);
-    const previous = this.hostRecords.get(key);
+  private setHost(given: Host): void {
+    const host = compactHost(given);
+    const group = hostGroup(host.domain);
+    const id = lowerAscii(host.name);
+    const previous = this.hostRecords.group(group)?.get(id);
     if (previous && sameHost(previous, host)) return;
-    this.hostRecords.set(key, host);
+    this.hostRecords.set(group, id, host);
+    const key = group + id;
     if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt) this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
     countPerKey(this.hostsPerKeyCount, owningKey(previous), -1);
     countPerKey(this.hostsPerKeyCount, owningKey(host), 1);
-    for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
+    this.seeDomainOf(host);
     this.emit(previous ? { op: "update", kind: "host", host, previous } : { op: "add", kind: "host", host });
   }
 
   private deleteHostRecord(key: string, op: ChangeOp): void {
-    const host = this.hostRecords.get(key);
+    const host = this.hostRecords.delete(key);
     if (!host) return;
-    this.hostRecords.delete(key);
     countPerKey(this.hostsPerKeyCount, owningKey(host), -1);
-    for (const d of this.domainsOf(host)) this.placeHost(d, host.name);
+    this.seeDomainOf(host);
     this.emit({ op, kind: "host", host });
   }
 }

@@ -27,12 +27,41 @@ const domainKeys = new WeakMap<Labels, string>();
 
 const scopePart = (domain: string | undefined) => (domain === undefined ? "" : `@${encodeURIComponent(domain)}`);
 
+/** A store key is a group (type and domain, or domain) followed by an id (the name, lower-cased); see records.ts. */
+export function instanceGroup(type: ServiceType, domain?: string): string {
+  return `instance${scopePart(domain)}/${formatServiceType(type)}/`;
+}
+
+export function hostGroup(domain?: string): string {
+  if (domain === undefined) return "host/";
+  let g = hostGroups.get(domain);
+  if (g === undefined) {
+    if (hostGroups.size >= 1000) hostGroups.clear(); // domains are few; a bound all the same
+    hostGroups.set(domain, (g = `host${scopePart(domain)}/`));
+  }
+  return g;
+}
+/** A host is looked up in its domain's group on every address query: the group's name is made once. */
+const hostGroups = new Map<string, string>();
+
 export function instanceKey(type: ServiceType, name: string, domain?: string): string {
-  return `instance${scopePart(domain)}/${formatServiceType(type)}/${instanceId(name)}`;
+  return instanceGroup(type, domain) + instanceId(name);
 }
 
 export function hostKey(name: string, domain?: string): string {
-  return `host${scopePart(domain)}/${lowerAscii(name)}`;
+  return hostGroup(domain) + lowerAscii(name);
+}
+
+/** Where an instance key's id starts: after its type (no domain part and no service type holds a "/"). */
+export function instanceIdAt(key: string): number {
+  const at = key.indexOf("/", key.indexOf("/") + 1);
+  return at < 0 ? -1 : at + 1;
+}
+
+/** Where a host key's name starts. */
+export function hostIdAt(key: string): number {
+  const at = key.indexOf("/");
+  return at < 0 ? -1 : at + 1;
 }
 
 export const instanceStoreKey = (i: Instance): string => instanceKey(i.type, i.name, i.domain);

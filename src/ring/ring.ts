@@ -47,36 +47,34 @@ const PAGE = 1024;
 /**
  * Slot → member, in pages of 1,024: a change copies the pages it touches
  * (copying one array of 100,000 names took 0.7 ms, most of a join's cost).
- * Identities and weights in pages of their own: a lookup reads the
- * identity straight from its page (a member object per slot was one more
- * read from memory far from the cache, per lookup, in a big ring).
+ * Identities and weights are kept side by side, not as an object per member
+ * (40 B each at 100,000).
  */
 class Slots {
   private constructor(
     private readonly ids: readonly (readonly (string | undefined)[])[],
-    private readonly weights: readonly (readonly number[])[],
+    private readonly weights: readonly Uint32Array[],
     readonly length: number,
   ) {}
 
-  static of(members: readonly RingMember[]): Slots {
-    const ids: string[][] = [];
-    const weights: number[][] = [];
-    for (let at = 0; at < members.length; at += PAGE) {
-      const page = members.slice(at, at + PAGE);
-      ids.push(page.map((m) => m.id));
-      weights.push(page.map((m) => m.weight));
+  static of(ids: readonly string[], weights: Uint32Array): Slots {
+    const idPages: string[][] = [];
+    const weightPages: Uint32Array[] = [];
+    for (let at = 0; at < ids.length; at += PAGE) {
+      idPages.push(ids.slice(at, at + PAGE));
+      weightPages.push(weights.slice(at, at + PAGE));
     }
-    return new Slots(ids, weights, members.length);
+    return new Slots(idPages, weightPages, ids.length);
   }
 
-  /** The identity on `slot` (undefined: a free slot). */
-  idOf(slot: number): string | undefined {
+  /** The member's identity on `slot`; undefined for a free slot. */
+  id(slot: number): string | undefined {
     return this.ids[Math.floor(slot / PAGE)]?.[slot % PAGE];
   }
 
-  get(slot: number): RingMember | undefined {
-    const id = this.idOf(slot);
-    return id === undefined ? undefined : { id, weight: this.weights[Math.floor(slot / PAGE)]![slot % PAGE]! };
+  /** The member's ring weight on `slot` (0: free). */
+  weight(slot: number): number {
+    return this.weights[Math.floor(slot / PAGE)]?.[slot % PAGE] ?? 0;
   }
 
   /** These slots with `changes` made; a slot at `length` or past it grows the table. */
@@ -89,18 +87,24 @@ class Slots {
       const p = Math.floor(slot / PAGE);
       if (!copied.has(p)) {
         ids[p] = (ids[p] ?? []).slice();
-        weights[p] = (weights[p] ?? []).slice();
+        const w = new Uint32Array(PAGE);
+        if (weights[p]) w.set(weights[p]!);
+        weights[p] = w;
         copied.add(p);
       }
       (ids[p] as (string | undefined)[])[slot % PAGE] = m?.id;
-      (weights[p] as number[])[slot % PAGE] = m?.weight ?? 0;
+      weights[p]![slot % PAGE] = m ? m.weight : 0;
       length = Math.max(length, slot + 1);
     }
     return new Slots(ids, weights, length);
   }
 
-  forEach(fn: (m: RingMember, slot: number) => void): void {
-    this.ids.forEach((page, p) => page.forEach((id, i) => id !== undefined && fn({ id, weight: this.weights[p]![i]! }, p * PAGE + i)));
+  forEach(fn: (id: string, weight: number, slot: number) => void): void {
+    this.ids.forEach((page, p) =>
+      page.forEach((id, i) => {
+        if (id !== undefined) fn(id, this.weights[p]![i]!, p * PAGE + i);
+      }),
+    );
   }
 }
 
@@ -125,7 +129,7 @@ export class Ring {
   }
 
   static empty(options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of([]), [], NO_POINTS);
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of([], new Uint32Array(0)), [], NO_POINTS);
   }
 
   static build(members: Iterable<RingMember>, options: RingOptions = {}): Ring {
@@ -139,7 +143,7 @@ export class Ring {
 
   /** A ring from the points built elsewhere (a worker thread) by `buildPoints(ids, weights)`. */
   static fromParts(ids: readonly string[], weights: Uint32Array, parts: PointParts, options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of(ids.map((id, k) => ({ id, weight: weights[k]! }))), [], PointSet.fromParts(parts));
+    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of(ids, weights), [], PointSet.fromParts(parts));
   }
 
   get size(): number {
@@ -157,12 +161,12 @@ export class Ring {
   /** The weight `id` has on this ring (0: not on it). */
   weightOf(id: string): number {
     const slot = this.slotOf(id);
-    return slot < 0 ? 0 : this.slots.get(slot)!.weight;
+    return slot < 0 ? 0 : this.slots.weight(slot);
   }
 
   members(): RingMember[] {
     const out: RingMember[] = [];
-    this.slots.forEach((m) => out.push(m));
+    this.slots.forEach((id, weight) => out.push({ id, weight }));
     return out;
   }
 
@@ -186,12 +190,12 @@ export class Ring {
     const leaving: { id: string; slot: number; weight: number }[] = [];
     for (const id of new Set(remove)) {
       const slot = this.slotOf(id);
-      if (slot >= 0) leaving.push({ id, slot, weight: this.slots.get(slot)!.weight });
+      if (slot >= 0) leaving.push({ id, slot, weight: this.slots.weight(slot) });
     }
     for (const [id, w] of joining) {
       const slot = this.slotOf(id);
       if (slot < 0) continue;
-      const was = this.slots.get(slot)!.weight;
+      const was = this.slots.weight(slot);
       if (was === w) joining.delete(id);
       else leaving.push({ id, slot, weight: was }); // re-weighted: its points are made anew
     }
@@ -214,19 +218,19 @@ export class Ring {
       joinSlots.push(slot);
     }
     const slots = this.slots.with(changes);
-    const idOf = (slot: number) => slots.idOf(slot)!;
+    const idOf = (slot: number) => slots.id(slot)!;
 
     const removed = this.leaverPoints(leaving);
     const added = sortPoints(newPoints(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), idOf);
     // on one position, an existing point goes first when its identity is smaller
-    const before = (existing: number, joiner: number) => compareIdentity(this.slots.idOf(existing)!, idOf(joiner)) < 0;
+    const before = (existing: number, joiner: number) => compareIdentity(this.slots.id(existing)!, idOf(joiner)) < 0;
     return new Ring(q, slots, free, this.pts.change(removed, added, before));
   }
 
   /** The slot of `id`, found through its first point: no map from identity to slot to copy on every change. */
   private slotOf(id: string): number {
     if (this.pts.size === 0) return -1;
-    for (const slot of this.pts.ownersAt(sequenceAt(instanceSeed(id), 0))) if (this.slots.idOf(slot) === id) return slot;
+    for (const slot of this.pts.ownersAt(sequenceAt(instanceSeed(id), 0))) if (this.slots.id(slot) === id) return slot;
     return -1;
   }
 
@@ -252,7 +256,7 @@ export class Ring {
   ownerOf(key: Uint8Array | string): string | undefined {
     if (this.pts.size === 0) return undefined;
     const seed = keySeed(key);
-    return this.slots.idOf(this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES));
+    return this.slots.id(this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES));
   }
 
   /**
@@ -288,7 +292,7 @@ export class Ring {
       const o = this.pts.owner(at[pick]!);
       if (!seen.has(o)) {
         seen.add(o);
-        out.push(this.slots.idOf(o)!);
+        out.push(this.slots.id(o)!);
       }
       at[pick] = this.pts.step(at[pick]!);
       steps[pick]!++;
@@ -303,14 +307,14 @@ export class Ring {
    */
   picture(slices: number): (string | undefined)[] {
     if (this.pts.size === 0) return new Array<undefined>(slices).fill(undefined);
-    return Array.from({ length: slices }, (_, i) => this.slots.idOf(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0))));
+    return Array.from({ length: slices }, (_, i) => this.slots.id(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0))));
   }
 
   /** The exact fraction of keys each instance owns (see `shareSummary`), computed once per ring. */
   shares(): Map<string, number> {
     const { bySlot } = this.shareSummary();
     const out = new Map<string, number>();
-    this.slots.forEach((m, slot) => out.set(m.id, bySlot[slot]!));
+    this.slots.forEach((id, _weight, slot) => out.set(id, bySlot[slot]!));
     return out;
   }
 
@@ -331,7 +335,7 @@ export class Ring {
 
   /** The instance on a slot (as in `ShareSummary.busiest`). */
   idAt(slot: number): string | undefined {
-    return this.slots.idOf(slot);
+    return this.slots.id(slot);
   }
 
   /** What `shareSummaryOf` takes: the points in two flat arrays (a copy, to hand over) and each slot's weight (0: free). */
@@ -346,7 +350,7 @@ export class Ring {
   /** `flatPoints`, pausing after each ~`pointsPerStep` points copied (see PointSet.toSortedInSteps). */
   *flatPointsInSteps(pointsPerStep: number): Generator<void, ShareInput, void> {
     const weights = new Uint32Array(this.slots.length);
-    this.slots.forEach((m, slot) => (weights[slot] = m.weight));
+    this.slots.forEach((_id, weight, slot) => (weights[slot] = weight));
     return { pts: yield* this.pts.toSortedInSteps(pointsPerStep), weights };
   }
 

@@ -1,5 +1,6 @@
 // Store entries as plain JSON-able records, versioned, so every backend
 // writes the same bytes and a newer format is refused with a clear message.
+import { compactHost, compactInstance } from "../registry/compact.js";
 import type { Host, Instance } from "../registry/types.js";
 import type { StoreEntry } from "./store.js";
 
@@ -21,7 +22,8 @@ export function decodeEntry(raw: unknown, where: string): StoreEntry {
   const w = raw as Wire;
   if (!w || typeof w !== "object" || typeof w.v !== "number") throw new Error(`${where}: not a ringdns store entry`);
   if (w.v > FORMAT_VERSION) throw new Error(`${where}: written by a newer ringdns (format ${w.v}, this one reads up to ${FORMAT_VERSION})`);
-  if (w.kind === "host") return { kind: "host", value: w.value as unknown as Host };
+  // kept as the registry keeps them (compact.ts): a store of 100,000 is decoded once, not copied again
+  if (w.kind === "host") return { kind: "host", value: compactHost(w.value as unknown as Host) };
   const v = w.value as unknown as Omit<Instance, "txt"> & { txt: string[] };
-  return { kind: "instance", value: { ...v, txt: v.txt.map((t) => new Uint8Array(Buffer.from(t, "base64"))) } };
+  return { kind: "instance", value: compactInstance({ ...v, txt: v.txt.map((t) => Buffer.from(t, "base64")) }) };
 }

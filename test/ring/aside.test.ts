@@ -1,12 +1,14 @@
 // The ring worker thread (src/ring/aside.ts), as the daemon runs it (from
 // dist/, built by `npm test` first): a ring built there and its shares
-// computed there are the ones computed here.
+// computed there are the ones computed here, and a worker ended when idle is
+// started again by the next job.
 import { afterAll, describe, expect, it } from "vitest";
 import { workerRingAside } from "../../dist/src/ring/aside.js";
 import { Ring } from "../../dist/src/ring/ring.js";
 
 const aside = workerRingAside();
 afterAll(() => aside.close());
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("ring work in a worker thread", () => {
   const ids = Array.from({ length: 20_000 }, (_, i) => `instance-${i}`);
@@ -27,5 +29,21 @@ describe("ring work in a worker thread", () => {
     expect(Array.from(there.bySlot)).toEqual(Array.from(here.bySlot));
     expect(Array.from(there.busiest.subarray(0, 100))).toEqual(Array.from(here.busiest.subarray(0, 100)));
     expect(ring.ownerOf("still-usable")).toBeDefined(); // its points were copied, not taken away
+  });
+
+  it("builds again after the idle worker has ended", async () => {
+    const quick = workerRingAside({ idleMs: 20 });
+    try {
+      const few = Array.from({ length: 300 }, (_, i) => `n-${i}`);
+      const w = few.map((_, i) => 1 + (i % 3));
+      const expected = Ring.build(few.map((id, k) => ({ id, weight: w[k]! })));
+      const first = await quick.build(few, w, {});
+      await sleep(200); // past idleMs: that worker has ended
+      const second = await quick.build(few, w, {});
+      for (const ring of [first, second]) for (let k = 0; k < 200; k++) expect(ring.ownerOf(`key${k}`)).toBe(expected.ownerOf(`key${k}`));
+      expect((await quick.shares(second)).bySlot).toEqual(expected.shareSummary().bySlot);
+    } finally {
+      await quick.close();
+    }
   });
 });

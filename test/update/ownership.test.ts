@@ -167,7 +167,7 @@ describe("static and mDNS registrations", () => {
   it.each([keyC, unsigned, admin])("the services file's entries cannot be changed by UPDATE (%j)", async (actor) => {
     registry.loadStatic([staticWeb], [{ name: "web", addresses: ["192.0.2.7"], source: "static" }]);
     for (const attack of attacks.map(([, f]) => f)) expect((await send(actor, A, attack(A))).rcode).toBe("REFUSED");
-    expect(inst("a.example.")).toBe(staticWeb);
+    expect(inst("a.example.")).toStrictEqual(staticWeb);
   });
 
   it("what mDNS taught (local. only) is no one's to edit, and an UPDATE registration in local. takes the name over", async () => {

@@ -14,9 +14,12 @@ import { CookieJar } from "../cookies.js";
 import { ReplicaStore } from "../../store/replica.js";
 import { AnswerCache } from "../answer-cache.js";
 import { workerRingAside } from "../../ring/aside.js";
+import { holdYoungGeneration, settleAfterLoad } from "../../startup-gc.js";
 import type { DnsHandlerDeps, Transport } from "../dns-handler.js";
 import { serveUdp } from "../udp.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
+
+holdYoungGeneration(); // the primary's copy arrives first thing: until it is loaded (startup-gc.ts)
 
 const send = (m: FromWorker) => process.send!(m);
 const pending = new Map<number, (reply: Buffer | null) => void>();
@@ -64,6 +67,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
       await registry.open();
       registry.followSerial(m.serial);
       registry.warm(s.answer.domains.map(domainKey));
+      settleAfterLoad(registry);
       deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics(), queryLogRate: s.queryLogRate, rrl: makeRateLimiter(s.rrl, log), cookies: new CookieJar(Buffer.from(s.cookieSecret)), ...(s.reportLocalMisses ? { onLocalMiss: (name: Labels) => send({ t: "local-miss", name: [...name] }) } : {}) };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");

@@ -8,6 +8,9 @@ export default defineConfig({
     hookTimeout: 30_000,
     // files run in parallel (each daemon a test starts listens on a port the system picks), the tests of a file in order
     fileParallelism: true,
+    // two files at once even on a 2-core machine: the longest ones (the soak, the kill -9 churn) mostly
+    // wait on child processes, and one worker ran the suite file after file
+    maxWorkers: 2,
     reporters: ["default"],
   },
 });

@@ -131,15 +131,25 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
   return res;
 }
 
-/** The reply to a request that could not be processed (FORMERR, NOTIMP): a header only. */
-export function errorResponse(id: number, opcode: number, rd: boolean, rcode: number): Response {
-  return { id, opcode, aa: false, rd, cd: false, rcode, answers: [], authorities: [], additionals: [] };
+/**
+ * The reply to a request that could not be processed (FORMERR, NOTIMP): a
+ * header only, and an OPT when the request had one (`edns`, from replyEdns).
+ */
+export function errorResponse(id: number, opcode: number, rd: boolean, rcode: number, edns?: Edns): Response {
+  return { id, opcode, aa: false, rd, cd: false, rcode, answers: [], authorities: [], additionals: [], ...(edns ? { edns } : {}) };
+}
+
+/**
+ * The OPT of a reply to a request that carried `requestEdns`: every such reply
+ * has one, errors included (RFC 6891 §6.1.1), with our UDP size, version 0
+ * and the request's DO bit (RFC 3225 §3).
+ */
+export function replyEdns(requestEdns: Edns | undefined, udpPayloadSize: number): Edns | undefined {
+  return requestEdns ? { udpSize: udpPayloadSize, version: 0, dnssecOk: requestEdns.dnssecOk, options: [] } : undefined;
 }
 
 function baseResponse(query: Query, options: AnswerOptions): Response {
-  const edns: Edns | undefined = query.edns
-    ? { udpSize: options.udpPayloadSize, version: 0, dnssecOk: false, options: [] }
-    : undefined;
+  const edns = replyEdns(query.edns, options.udpPayloadSize);
   return {
     id: query.id,
     opcode: Opcode.QUERY,

@@ -245,7 +245,8 @@ class Context {
   private intermediateExists(path: Labels): boolean {
     const types = this.registry.serviceTypes(this.scope);
     const last = lowerAscii(path[path.length - 1]!);
-    if (path.length === 1) return types.some((t) => t.proto === last);
+    // _udp is also above _services._dns-sd._udp, which lists every type (RFC 6763 §9)
+    if (path.length === 1) return types.some((t) => t.proto === last) || (last === "_udp" && types.length > 0);
     if (path.length === 2) return types.length > 0; // _dns-sd._udp
     const t: ServiceType = { service: lowerAscii(path[1]!), proto: last as ServiceType["proto"] };
     const instances = this.registry.instances(t, this.scope);

@@ -34,7 +34,6 @@ const KNOWN_DIFFERENCES: KnownDifference[] = [
   { query: /^(256-octet name|label type 0x40)$/, what: /^reply$/, ringdns: /^reply$/, knot: /^no reply$/, why: "a question that cannot be read: ringdns answers FORMERR (a header only), knotd drops it", rfc: "RFC 1035 §4.1.1, RFC 6891 §7" },
   // ---- ringdns bugs, until fixed (issue 17) ----
   { query: /^svc\.example\. NS|^sVc\.eXaMpLe\. NS/i, what: /^(answer svc\.example\. IN NS|authority svc\.example\. IN SOA|additional ns1\.svc\.example\. IN A)$/, why: "no NS RRset at the zone apex", rfc: "RFC 1034 §4.2.1", fixBy: "issue 17" },
-  { query: /^_udp\.svc\.example\. /, what: /^rcode$/, ringdns: /^3$/, knot: /^0$/, why: "_udp.<zone> is NXDOMAIN although _services._dns-sd._udp.<zone> is below it (an empty non-terminal)", rfc: "RFC 8020 §2", fixBy: "issue 17" },
 ];
 
 const MX = 15;

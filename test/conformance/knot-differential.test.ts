@@ -23,13 +23,13 @@ import { KNOTD, startKnot } from "./knot.js";
 const KNOWN_DIFFERENCES: KnownDifference[] = [
   // ---- justified ----
   { query: / ANY\b/, what: /^(answer|additional) /, why: "ANY gets one RRset, each server picks its own (ringdns: SRV, PTR, A, AAAA, TXT, SOA first)", rfc: "RFC 8482 §4.1" },
-  { query: /\.local\. /, why: "ringdns also answers the mDNS domain local. (from its registry and the LAN); knotd is not authoritative there", rfc: "RFC 6762 §3, RFC 6763 §11" },
+  { query: /\.local\. /, why: "ringdns also answers the mDNS domain local. (from its registry and the LAN); knotd is not authoritative there", rfc: "RFC 6762 §3" },
   { what: /^OPT options$/, ringdns: /^none$/, knot: /^15$/, why: "knotd adds an Extended DNS Error (Not Authoritative, Not Implemented, …) to some errors; ringdns where it has more to say (Not Ready, Prohibited)", rfc: "RFC 8914 §3 (optional)" },
   { query: /^UPDATE /, what: /^OPT options$/, ringdns: /^15$/, knot: /^none$/, why: "ringdns says why an UPDATE is refused in an Extended DNS Error", rfc: "RFC 8914 §3 (optional)" },
   { query: /^SOA apex COOKIE client$/, transport: "udp", what: /^(rcode|flag AA|answer .*)$/, ringdns: /^(0|true|svc\.example\. .*)$/, knot: /^(23|false|absent)$/, why: "a query with only a client cookie: ringdns answers it (with a server cookie), knotd's mod-cookies says BADCOOKIE over UDP; both are server policy", rfc: "RFC 7873 §5.2.3" },
   { what: /^flag CD$/, ringdns: /^true$/, knot: /^false$/, why: "ringdns copies CD into the reply; knotd clears it", rfc: "RFC 4035 §3.1.6 (MUST copy CD)" },
   { what: /^question$/, ringdns: /^0:$/, why: "a request ringdns does not process (FORMERR, NOTIMP) gets a header with no question: never larger than what it answers", rfc: "RFC 1035 §4.1.1 (FORMERR/NOTIMP do not require the question)" },
-  { query: /^SOA apex opcode 4$/, what: /^rcode$/, ringdns: /^4$/, knot: /^9$/, why: "ringdns is no secondary: NOTIFY is not implemented (NOTIMP); knotd knows the zone and refuses an unknown primary (NOTAUTH)", rfc: "RFC 1996 §3.7, RFC 1035 §4.1.1" },
+  { query: /^SOA apex opcode 4$/, what: /^rcode$/, ringdns: /^4$/, knot: /^9$/, why: "ringdns is no secondary: NOTIFY is not implemented (NOTIMP); knotd knows the zone and refuses an unknown primary (NOTAUTH)", rfc: "RFC 1996 (NOTIFY is optional), RFC 1035 §4.1.1" },
   { query: /^version\.bind CH TXT$/, what: /^(flag AA|answer version\.bind\. CLASS3 TXT)$/, why: "version text and AA on CHAOS identity answers are each server's own", rfc: "RFC 4892 §2" },
   { query: /^(256-octet name|label type 0x40)$/, what: /^reply$/, ringdns: /^reply$/, knot: /^no reply$/, why: "a question that cannot be read: ringdns answers FORMERR (a header only), knotd drops it", rfc: "RFC 1035 §4.1.1, RFC 6891 §7" },
   // ---- ringdns bugs, until fixed (issue 17) ----

@@ -53,6 +53,7 @@ program
   .option("--log-queries <fraction>", "log this fraction of queries, a line each (0.01 = one in a hundred; default none, all with --log-level debug)")
   .option("--ttl <seconds>", "TTL of answers (a lease's remaining time caps it)", "30")
   .option("--negative-ttl <seconds>", "SOA minimum: how long NXDOMAIN/NODATA may be cached", "5")
+  .option("--zone-ns <name>", "name server in the NS RRset at each served apex: a host label put under each zone (its registered addresses go along), or an absolute name ending in \".\" (default: this machine's host name)")
   .option("--max-udp-size <bytes>", "largest UDP reply to EDNS clients (512 without EDNS)", "1232")
   .option("--tcp-idle-timeout <seconds>", "close idle TCP connections after this long", "10")
   .option("--tcp-max-connections <n>", "open TCP connections at most; beyond, a new one takes the place of the one idle the longest", "256")

@@ -5,7 +5,7 @@ import type { EtcdAccess, StoreConfig } from "./store/open.js";
 import { LOG_LEVELS, type LogFormat, type LogLevel } from "./log.js";
 import { isIP } from "node:net";
 import { availableParallelism, hostname } from "node:os";
-import { DEFAULT_ANSWER_OPTIONS } from "./answer/answer.js";
+import { DEFAULT_ANSWER_OPTIONS, type ZoneNs } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, MIN_UNSENT_BYTES, type TcpOptions } from "./frontends/tcp.js";
 import { DEFAULT_LIMITS, ringWeightLimits } from "./registry/limits.js";
@@ -44,6 +44,8 @@ export interface Config {
   readonly negativeTtl: number;
   /** Largest UDP reply, bytes (EDNS clients may ask for less, never more). */
   readonly maxUdpPayload: number;
+  /** The NS RRset at each served apex (--zone-ns). */
+  readonly zoneNs: ZoneNs;
   readonly tcp: TcpOptions;
   /** Virtual ring points per unit of SRV weight. */
   readonly ringPoints: number;
@@ -95,6 +97,7 @@ export interface ConfigInput {
   logQueries?: string | number;
   ttl?: string | number;
   negativeTtl?: string | number;
+  zoneNs?: string;
   maxUdpSize?: string | number;
   tcpIdleTimeout?: string | number;
   tcpMaxConnections?: string | number;
@@ -218,6 +221,7 @@ export function resolveConfig(input: ConfigInput): Config {
     queryLogRate: parseQueryLogRate(input.logQueries, logLevel),
     ttl: int("--ttl", input.ttl, DEFAULT_ANSWER_OPTIONS.ttl, 0, 2_147_483_647),
     negativeTtl: int("--negative-ttl", input.negativeTtl, DEFAULT_ANSWER_OPTIONS.negativeTtl, 0, 86_400),
+    zoneNs: parseZoneNs(input.zoneNs),
     maxUdpPayload: int("--max-udp-size", input.maxUdpSize, MAX_UDP_PAYLOAD, 512, 65_535),
     tcp: {
       idleTimeoutMs: int("--tcp-idle-timeout", input.tcpIdleTimeout, DEFAULT_TCP_OPTIONS.idleTimeoutMs / 1000, 1, 3600) * 1000,
@@ -265,6 +269,23 @@ export function resolveConfig(input: ConfigInput): Config {
   sourceMatcher(config.rrl.exempt, "--rrl-exempt");
   sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt");
   return Object.freeze(config);
+}
+
+const NS_HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** --zone-ns: a host label (put under each zone) or an absolute name; default this machine's host name, "ns" when that is no host label. */
+function parseZoneNs(v: string | undefined): ZoneNs {
+  if (v === undefined) {
+    const own = lowerAscii(hostname().split(".")[0] ?? "");
+    return { host: NS_HOST_LABEL.test(own) ? own : "ns" };
+  }
+  if (v.endsWith(".")) {
+    const name = parseDomain(v, "--zone-ns");
+    if (name.length === 0) bad("--zone-ns", "the root is no name server");
+    return { name };
+  }
+  if (!NS_HOST_LABEL.test(v)) bad("--zone-ns", `"${v}" is neither a host label (put under each zone) nor an absolute name ending in "."`);
+  return { host: lowerAscii(v) };
 }
 
 function parseLogFormat(v: string | undefined): Config["logFormat"] {

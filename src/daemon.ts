@@ -169,7 +169,7 @@ function dnsHandler(p: Parts, lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]
     // a data directory or etcd endpoints and prefix tell an attacker where to aim: loopback only
     statusDetailsTo: sourceMatcher(DEFAULT_ALLOW_UPDATE, "status"),
     status: statusLines(config, p.store, registry, clock),
-    answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload },
+    answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload, zoneNs: config.zoneNs },
   };
 }
 

@@ -39,7 +39,16 @@ export interface AnswerOptions {
   readonly negativeTtl: number;
   /** UDP payload size we advertise in our OPT record. */
   readonly udpPayloadSize: number;
+  /**
+   * The name server named by the NS RRset at each served apex (RFC 1034
+   * §4.2.1; `local.` has none): `host` = that label under each zone (its
+   * addresses, when registered there, go in the additional section), `name` =
+   * one absolute name for every zone. Undefined: no NS RRset.
+   */
+  readonly zoneNs?: ZoneNs;
 }
+
+export type ZoneNs = { readonly host: string } | { readonly name: Labels };
 
 export const DEFAULT_ANSWER_OPTIONS: Omit<AnswerOptions, "domains"> = {
   ttl: 30,
@@ -131,15 +140,25 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
   return res;
 }
 
-/** The reply to a request that could not be processed (FORMERR, NOTIMP): a header only. */
-export function errorResponse(id: number, opcode: number, rd: boolean, rcode: number): Response {
-  return { id, opcode, aa: false, rd, cd: false, rcode, answers: [], authorities: [], additionals: [] };
+/**
+ * The reply to a request that could not be processed (FORMERR, NOTIMP): a
+ * header only, and an OPT when the request had one (`edns`, from replyEdns).
+ */
+export function errorResponse(id: number, opcode: number, rd: boolean, rcode: number, edns?: Edns): Response {
+  return { id, opcode, aa: false, rd, cd: false, rcode, answers: [], authorities: [], additionals: [], ...(edns ? { edns } : {}) };
+}
+
+/**
+ * The OPT of a reply to a request that carried `requestEdns`: every such reply
+ * has one, errors included (RFC 6891 §6.1.1), with our UDP size, version 0
+ * and the request's DO bit (RFC 3225 §3).
+ */
+export function replyEdns(requestEdns: Edns | undefined, udpPayloadSize: number): Edns | undefined {
+  return requestEdns ? { udpSize: udpPayloadSize, version: 0, dnssecOk: requestEdns.dnssecOk, options: [] } : undefined;
 }
 
 function baseResponse(query: Query, options: AnswerOptions): Response {
-  const edns: Edns | undefined = query.edns
-    ? { udpSize: options.udpPayloadSize, version: 0, dnssecOk: false, options: [] }
-    : undefined;
+  const edns = replyEdns(query.edns, options.udpPayloadSize);
   return {
     id: query.id,
     opcode: Opcode.QUERY,
@@ -188,8 +207,14 @@ class Context {
 
   node(p: ParsedName, qname: Labels): Node {
     switch (p.kind) {
-      case "apex":
-        return { exists: true, rrsets: new Map([[Type.SOA, [this.soa()]]]) };
+      case "apex": {
+        const rrsets = new Map<number, ResourceRecord[]>([[Type.SOA, [this.soa()]]]);
+        const ns = this.nameServer();
+        if (!ns) return { exists: true, rrsets };
+        rrsets.set(Type.NS, [{ name: this.domain, ttl: this.options.ttl, data: { type: Type.NS, target: ns.name } }]);
+        // like glue: the name server's addresses, when the registry has them
+        return { exists: true, rrsets, extra: (t) => (t === Type.NS && ns.host ? this.hostAddressRecords(ns.name, ns.host) : []) };
+      }
       case "services": {
         const types = this.registry.serviceTypes(this.scope);
         const ptrs = types.map((t) => this.ptr(qname, typeName(t, this.domain)));
@@ -231,11 +256,28 @@ class Context {
     }
   }
 
+  /** The apex's name server (see AnswerOptions.zoneNs), and its host label when it is a host of this zone. */
+  private nameServer(): { name: Labels; host?: string } | undefined {
+    const ns = this.options.zoneNs;
+    if (!ns || (this.domain.length === 1 && lowerAscii(this.domain[0]!) === "local")) return undefined;
+    if ("host" in ns) return { name: [ns.host, ...this.domain], host: ns.host };
+    const under = ns.name.length === this.domain.length + 1 && labelsEqual(ns.name.slice(1), this.domain);
+    return under ? { name: ns.name, host: ns.name[0]! } : { name: ns.name };
+  }
+
+  private hostAddressRecords(owner: Labels, host: string): ResourceRecord[] {
+    const h = this.registry.host(host, this.scope);
+    if (!h) return [];
+    const { a, aaaa } = this.addressRecords(owner, h.addresses, h.expiresAt);
+    return a.concat(aaaa);
+  }
+
   /** Empty non-terminals (RFC 8020): they exist when a name below them does. */
   private intermediateExists(path: Labels): boolean {
     const types = this.registry.serviceTypes(this.scope);
     const last = lowerAscii(path[path.length - 1]!);
-    if (path.length === 1) return types.some((t) => t.proto === last);
+    // _udp is also above _services._dns-sd._udp, which lists every type (RFC 6763 §9)
+    if (path.length === 1) return types.some((t) => t.proto === last) || (last === "_udp" && types.length > 0);
     if (path.length === 2) return types.length > 0; // _dns-sd._udp
     const t: ServiceType = { service: lowerAscii(path[1]!), proto: last as ServiceType["proto"] };
     const instances = this.registry.instances(t, this.scope);

@@ -16,10 +16,11 @@ export class AnswerCache {
   constructor(private readonly maxEntries = 10_000) {}
 
   /** `ednsVersion` undefined = no EDNS (the reply then has no OPT). */
-  static key(question: { name: readonly string[]; type: number; class: number }, limit: number, ednsVersion: number | undefined, transport: "udp" | "tcp" = "udp"): string {
+  static key(question: { name: readonly string[]; type: number; class: number }, limit: number, ednsVersion: number | undefined, transport: "udp" | "tcp" = "udp", dnssecOk = false): string {
     let name = "";
     for (const label of question.name) name += `${label.length}:${label}`;
-    return `${transport}|${limit}|${ednsVersion ?? "-"}|${question.type}|${question.class}|${name}`;
+    // DO is copied into the reply's OPT (RFC 3225 §3): replies with and without it differ
+    return `${transport}|${limit}|${ednsVersion ?? "-"}${dnssecOk ? "+do" : ""}|${question.type}|${question.class}|${name}`;
   }
 
   /** `typeVersion`: the current counter of a service type, for entries stored with one (see set). */

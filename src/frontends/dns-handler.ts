@@ -2,7 +2,7 @@
 // accept policy, asks the core, encodes within the transport's size limit.
 // A thrown error here is a bug: it becomes SERVFAIL and a log line, never a crash.
 import type { Logger } from "pino";
-import { answerQuery, errorResponse, type AnswerOptions } from "../answer/answer.js";
+import { answerQuery, errorResponse, replyEdns, type AnswerOptions } from "../answer/answer.js";
 import type { Clock } from "../clock.js";
 import type { Registry } from "../registry/registry.js";
 import { CLASSIC_UDP_SIZE, Class, Opcode, Rcode, rcodeName, Type, typeName } from "../wire/constants.js";
@@ -127,9 +127,11 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   }
   if (decoded.kind === "error") {
     deps.log.debug({ peer, transport, rcode: rcodeName(decoded.rcode), reason: decoded.reason }, "malformed or unsupported request");
-    return encodeResponse(errorResponse(decoded.id, decoded.opcode, decoded.rd, decoded.rcode));
+    return encodeResponse(errorResponse(decoded.id, decoded.opcode, decoded.rd, decoded.rcode, replyEdns(decoded.edns, deps.answer.udpPayloadSize)));
   }
   const q = decoded.query;
+  // every reply to a query with an OPT has one, errors included (RFC 6891 §6.1.1)
+  const edns = () => replyEdns(q.edns, deps.answer.udpPayloadSize);
   if (deps.delegate && (q.tsig || q.question.class !== Class.IN)) return deps.delegate(msg, transport, peer);
   let limit = transport === "udp" ? udpLimit(q.edns, deps.maxUdpPayload) : 65535;
   const nowSec = Math.floor(deps.clock.now() / 1000);
@@ -140,7 +142,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   // replayer chose, so it is no oracle; it tells the replayer only today's answer to the question
   // the key holder asked, and the same is served to unsigned queries.
   // FORMERR is a header only; NOTAUTH echoes the question
-  const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(q.id, q.opcode, q.rd, rcode) : { ...errorResponse(q.id, q.opcode, q.rd, rcode), question: q.question });
+  const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(q.id, q.opcode, q.rd, rcode, edns()) : { ...errorResponse(q.id, q.opcode, q.rd, rcode, edns()), question: q.question });
   const auth = authenticate(msg, q, { keys: deps.update?.keys ?? [], nowSec, refusal, log: deps.log, fields: { peer, transport }, what: "signed query refused" });
   if (auth.kind === "refused") return auth.reply;
   if (auth.kind === "signed") {
@@ -151,7 +153,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   if (about) {
     const lines = deps.status!(deps.statusDetailsTo?.(addressOf(peer)) ?? false).filter((l) => about === "status" || l.startsWith("version="));
     const txt = { type: Type.TXT, strings: lines.map((l) => Buffer.from(l.slice(0, 255))) } as const;
-    const res = { ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOERROR), aa: true, question: q.question, answers: [{ name: q.question.name, ttl: 0, class: Class.CH, data: txt }] };
+    const res = { ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOERROR, edns()), aa: true, question: q.question, answers: [{ name: q.question.name, ttl: 0, class: Class.CH, data: txt }] };
     return encodeResponse(res, limit);
   }
   // DNS Cookies: the reply carries the client's cookie and a server cookie, added after caching (they differ per client)
@@ -159,7 +161,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   const cookie = deps.cookies && !q.tsig ? readCookie(q.edns?.options) : undefined;
   if (cookie?.kind === "malformed") {
     deps.log.debug({ peer, transport, length: cookie.length }, "malformed DNS cookie: FORMERR");
-    return encodeResponse({ ...errorResponse(q.id, q.opcode, q.rd, Rcode.FORMERR), question: q.question });
+    return encodeResponse({ ...errorResponse(q.id, q.opcode, q.rd, Rcode.FORMERR, edns()), question: q.question });
   }
   if (cookie?.kind === "cookie") {
     const jar = deps.cookies!;
@@ -176,7 +178,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   // (ignore it, ask again over TCP); a partial UDP set would only add bytes for a forged source to
   // receive. README "Large types". The replies differ by transport, so it is part of the cache key.
   const keepPartialAnswer = transport === "tcp";
-  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version, transport) : undefined;
+  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version, transport, q.edns?.dnssecOk) : undefined;
   if (cacheKey !== undefined) {
     const versions = typeVersionsOf(deps.registry);
     const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd, (k) => versions.version(k));
@@ -195,7 +197,7 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     return finish(wire);
   } catch (e) {
     deps.log.error({ err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) }, "internal error answering query");
-    const res = errorResponse(q.id, q.opcode, q.rd, Rcode.SERVFAIL);
+    const res = errorResponse(q.id, q.opcode, q.rd, Rcode.SERVFAIL, edns());
     return sign(encodeResponse({ ...res, question: q.question }, limit));
   }
 }

@@ -27,6 +27,7 @@ export type RData =
   | { type: typeof Type.A; address: string }
   | { type: typeof Type.AAAA; address: string }
   | { type: typeof Type.PTR; target: Labels }
+  | { type: typeof Type.NS; target: Labels }
   | { type: typeof Type.SRV; srv: Srv }
   | { type: typeof Type.TXT; strings: readonly Uint8Array[] }
   | { type: typeof Type.SOA; soa: Soa }
@@ -262,6 +263,7 @@ function encodeRData(buf: Buffer, off: number, d: RData, comp: NameCompressor): 
       return off + 16;
     }
     case Type.PTR:
+    case Type.NS:
       return comp.write(buf, off, d.target);
     case Type.SRV:
       buf.writeUInt16BE(d.srv.priority, off);

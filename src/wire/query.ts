@@ -23,8 +23,8 @@ export type DecodedQuery =
   | { kind: "query"; query: Query }
   /** Not worth a reply: too short to hold a header, or itself a response. */
   | { kind: "drop"; reason: string }
-  /** A request we refuse to process: reply with just this header. */
-  | { kind: "error"; id: number; opcode: number; rd: boolean; rcode: number; reason: string };
+  /** A request we refuse to process: reply with just this header, and an OPT when `edns` (the request's, when it could be read). */
+  | { kind: "error"; id: number; opcode: number; rd: boolean; rcode: number; reason: string; edns?: Edns };
 
 export const HEADER_LENGTH = 12;
 
@@ -35,7 +35,10 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
   if (flags & 0x8000) return { kind: "drop", reason: "a response (QR=1), not a query" };
   const opcode = (flags >> 11) & 0xf;
   const rd = (flags & 0x0100) !== 0;
-  const fail = (rcode: number, reason: string): DecodedQuery => ({ kind: "error", id, opcode, rd, rcode, reason });
+  const fail = (rcode: number, reason: string): DecodedQuery => {
+    const edns = requestEdns(buf);
+    return { kind: "error", id, opcode, rd, rcode, reason, ...(edns ? { edns } : {}) };
+  };
   if (opcode !== Opcode.QUERY) return fail(Rcode.NOTIMP, `opcode ${opcode} not implemented`);
   const qd = buf.readUInt16BE(4);
   const an = buf.readUInt16BE(6);
@@ -47,7 +50,12 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
     if (q.end + 4 > buf.length) throw new WireError("question runs past the end of the message");
     const question: Question = { name: q.labels, type: buf.readUInt16BE(q.end), class: buf.readUInt16BE(q.end + 2), ...(q.raw ? { rawName: q.raw } : {}) };
     let off = q.end + 4;
-    for (let i = 0; i < an + ns; i++) off = readRecord(buf, off).end;
+    for (let i = 0; i < an + ns; i++) {
+      const rec = readRecord(buf, off);
+      // RFC 6891 §6.1.1: an OPT belongs in the additional section (knotd: FORMERR too)
+      if (rec.type === Type.OPT) throw new WireError(`OPT record in the ${i < an ? "answer" : "authority"} section`);
+      off = rec.end;
+    }
     let edns: Edns | undefined;
     let tsig: TsigRecord | undefined;
     for (let i = 0; i < ar; i++) {
@@ -68,6 +76,31 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
   } catch (e) {
     if (e instanceof WireError || e instanceof RangeError) return fail(Rcode.FORMERR, e.message);
     throw e;
+  }
+}
+
+/**
+ * The OPT record of a request that is answered with an error, read as far as
+ * the message allows: undefined when it has none, or not exactly one in the
+ * additional section (RFC 6891 §6.1.1: then the reply carries none either).
+ */
+function requestEdns(buf: Buffer): Edns | undefined {
+  try {
+    const counts = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o));
+    let off = HEADER_LENGTH;
+    for (let i = 0; i < counts[0]!; i++) off = decodeName(buf, off).end + 4;
+    let edns: Edns | undefined;
+    for (let i = 0; i < counts[1]! + counts[2]! + counts[3]!; i++) {
+      const rec = readRecord(buf, off);
+      if (rec.type === Type.OPT) {
+        if (edns || i < counts[1]! + counts[2]! || rec.record.name.length !== 0) return undefined;
+        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff, dnssecOk: (rec.ttl & 0x8000) !== 0, options: [] };
+      }
+      off = rec.end;
+    }
+    return edns;
+  } catch {
+    return undefined; // unreadable: a header-only FORMERR
   }
 }
 

@@ -45,6 +45,7 @@ function rr(r: ResourceRecord, ttl: boolean): string {
       case Type.AAAA:
         return d.address;
       case Type.PTR:
+      case Type.NS:
         return formatName(d.target);
       case Type.SRV:
         return `${d.srv.priority} ${d.srv.weight} ${d.srv.port} ${formatName(d.srv.target)}`;
@@ -142,6 +143,19 @@ describe("answerQuery", () => {
     expect(a.answers.map((r) => rr(r, false))).toEqual([`k1._hash._cache._tcp.local. * IN A ${owner === "alpha" ? "192.0.2.10" : "192.0.2.11"}`]);
     const txt = answerQuery(query("k1._hash._cache._tcp.local.", Type.TXT), registry, options, clock.now());
     expect(txt.answers.map((r) => rr(r, false))).toEqual([`k1._hash._cache._tcp.local. * IN TXT ${owner === "alpha" ? '"v=1"' : '""'}`]);
+  });
+
+  it("an NS RRset at each served apex but local. (--zone-ns), with the name server's addresses when it is a registered host", () => {
+    const withNs = (zoneNs: AnswerOptions["zoneNs"]) => ({ ...options, zoneNs });
+    check(answerQuery(query("svc.example.", Type.NS), registry, withNs({ host: "alpha" }), clock.now()), {
+      q: ["", 0],
+      answer: ["svc.example. * IN NS alpha.svc.example."],
+      extra: ["alpha.svc.example. * IN A 192.0.2.10", "alpha.svc.example. * IN AAAA 2001:db8::10"],
+    });
+    check(answerQuery(query("svc.example.", Type.NS), registry, withNs({ host: "ns" }), clock.now()), { q: ["", 0], answer: ["svc.example. * IN NS ns.svc.example."], extra: [] });
+    check(answerQuery(query("svc.example.", Type.NS), registry, withNs({ name: parseName("ns1.example.net.") }), clock.now()), { q: ["", 0], answer: ["svc.example. * IN NS ns1.example.net."], extra: [] });
+    check(answerQuery(query("local.", Type.NS), registry, withNs({ host: "alpha" }), clock.now()), { q: ["", 0], ns: [SOA_LOCAL] });
+    check(answerQuery(query("svc.example.", Type.NS), registry, options, clock.now()), { q: ["", 0], ns: [SOA_SVC] });
   });
 
   it("_hash of a type with no instances is NXDOMAIN; a bad b32 key too", () => {

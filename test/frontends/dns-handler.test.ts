@@ -83,3 +83,46 @@ describe("status.ringdns CH TXT", () => {
     expect(ask("[2001:db8::7]:5353")).toEqual(["version=1", "healthy=yes"]);
   });
 });
+
+describe("OPT in replies", () => {
+  const withDo = (msg: Buffer) => {
+    msg.writeUInt16BE(0x8000, msg.length - 4); // the OPT's flags: DO
+    return msg;
+  };
+  const optOf = (reply: Buffer) => {
+    const m = decodeMessage(reply);
+    if (!m.edns) return undefined;
+    expect(m.edns.options).toEqual([]); // so the OPT's flags are its last 4th and 3rd bytes, and the message's
+    return { ...m.edns, do: (reply.readUInt16BE(reply.length - 4) & 0x8000) !== 0 };
+  };
+
+  it("copies DO (RFC 3225 §3), into answers and errors alike, and keeps replies with and without it apart in the cache", async () => {
+    const { AnswerCache } = await import("../../src/frontends/answer-cache.js");
+    const d = await deps({ cache: new AnswerCache() });
+    const ask = (msg: Buffer) => optOf(handleDnsMessage(msg, "udp", "127.0.0.1:5353", d) as Buffer);
+    expect(ask(withDo(encodeQuery(1, zone, Type.SOA, { udpSize: 1232 })))).toMatchObject({ udpSize: 1232, version: 0, do: true });
+    expect(ask(encodeQuery(2, zone, Type.SOA, { udpSize: 1232 }))).toMatchObject({ do: false });
+    expect(ask(withDo(encodeQuery(3, zone, Type.SOA, { udpSize: 1232 })))).toMatchObject({ do: true });
+    const iquery = withDo(encodeQuery(4, zone, Type.SOA, { udpSize: 1232 }));
+    iquery[2] = (iquery[2]! & 0x87) | (1 << 3);
+    const reply = handleDnsMessage(iquery, "udp", "127.0.0.1:5353", d) as Buffer;
+    expect(decodeMessage(reply).rcodeName).toBe("NOTIMP");
+    expect(optOf(reply)).toMatchObject({ udpSize: 1232, do: true });
+  });
+
+  it("every reply to an EDNS query has an OPT, errors included; none without EDNS (RFC 6891 §6.1.1)", async () => {
+    const d = await deps();
+    const ask = (msg: Buffer) => decodeMessage(handleDnsMessage(msg, "udp", "127.0.0.1:5353", d) as Buffer);
+    const noQuestion = encodeQuery(5, zone, Type.SOA, { udpSize: 1232 });
+    const opt = noQuestion.subarray(noQuestion.length - 11);
+    const formerr = Buffer.concat([noQuestion.subarray(0, 12), opt]);
+    formerr.writeUInt16BE(0, 4);
+    expect(ask(formerr)).toMatchObject({ rcodeName: "FORMERR", edns: { udpSize: 1232 } });
+    expect(ask(encodeQuery(6, parseName("version.bind."), Type.TXT, { udpSize: 1232 }, Class.CH)).edns).toBeDefined();
+    expect(ask(encodeQuery(7, zone, Type.SOA, { udpSize: 1232 })).edns).toBeDefined();
+    const plain = encodeQuery(8, zone, Type.SOA);
+    plain[2] = (plain[2]! & 0x87) | (2 << 3);
+    expect(ask(plain)).toMatchObject({ rcodeName: "NOTIMP" });
+    expect(ask(plain).edns).toBeUndefined();
+  });
+});

@@ -227,6 +227,26 @@ describe("decodeQuery", () => {
     expect(decodeQuery(notify)).toMatchObject({ kind: "error", rcode: Rcode.NOTIMP, opcode: 4 });
   });
 
+  it("FORMERR for an OPT outside the additional section; an error keeps the request's OPT when it has exactly one there (RFC 6891 §6.1.1)", () => {
+    const opt = q.subarray(q.length - 11);
+    const bare = encodeQuery(99, ["_cache", "_tcp", "local"], Type.PTR);
+    const inAnswer = Buffer.concat([bare, opt]);
+    inAnswer.writeUInt16BE(1, 6);
+    expect(decodeQuery(inAnswer)).toMatchObject({ kind: "error", rcode: Rcode.FORMERR });
+    expect(decodeQuery(inAnswer)).not.toHaveProperty("edns");
+    const notify = Buffer.from(q);
+    notify[2] = (notify[2]! & 0x87) | (4 << 3);
+    notify.writeUInt16BE(0x8000, notify.length - 4); // DO
+    expect(decodeQuery(notify)).toMatchObject({ kind: "error", rcode: Rcode.NOTIMP, edns: { udpSize: 4096, version: 0, dnssecOk: true } });
+    const noQuestion = Buffer.concat([q.subarray(0, 12), opt]);
+    noQuestion.writeUInt16BE(0, 4);
+    expect(decodeQuery(noQuestion)).toMatchObject({ kind: "error", rcode: Rcode.FORMERR, edns: { udpSize: 4096 } });
+    const twoOpt = Buffer.concat([q, opt]);
+    twoOpt.writeUInt16BE(2, 10);
+    expect(decodeQuery(twoOpt)).toMatchObject({ kind: "error", rcode: Rcode.FORMERR });
+    expect(decodeQuery(twoOpt)).not.toHaveProperty("edns");
+  });
+
   it("never throws, whatever the bytes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 600 }), (bytes) => {

@@ -12,6 +12,7 @@ declare -A tools=(
   [nsupdate]=bind9-dnsutils
   [kdig]=knot-dnsutils
   [knsupdate]=knot-dnsutils
+  [knotd]=knot
   [faketime]=faketime
   [drill]=ldnsutils
   [ip]=iproute2

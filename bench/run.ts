@@ -41,7 +41,9 @@ const needed: [string, string][] = [
 ];
 const missing = needed.filter(([cmd]) => spawnSync("/bin/sh", ["-c", `command -v ${cmd}`]).status !== 0);
 if (missing.length > 0) {
-  console.error(`bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`);
+  console.error(
+    `bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`,
+  );
   process.exit(2);
 }
 
@@ -50,20 +52,27 @@ if (scaleOnly) {
   // SCALE_PARTS=ring,one,ten,etcd (the default: all) runs some of the parts, when working on one
   const parts = new Set((process.env.SCALE_PARTS ?? "ring,one,ten,etcd").split(","));
   if (parts.has("ring")) {
-    const ring = formatRingComparison(await ringComparison((s) => process.stderr.write(s + "\n")));
+    const ring = formatRingComparison(await ringComparison((s) => process.stderr.write(`${s}\n`)));
     writeSection(RESULTS, "scale:ring", ring);
     console.log(`${ring}\nwritten to bench/RESULTS.md (section scale:ring)`);
   }
-  if ([...parts].some((p) => p !== "ring")) await scaleDaemonBench({ dir: scratchDir("ringdns-bench-scale-"), resultsFile: RESULTS, log: (s) => process.stderr.write(s + "\n") }).then((md) => console.log(md));
+  if ([...parts].some((p) => p !== "ring"))
+    await scaleDaemonBench({
+      dir: scratchDir("ringdns-bench-scale-"),
+      resultsFile: RESULTS,
+      log: (s) => process.stderr.write(`${s}\n`),
+    }).then((md) => console.log(md));
   process.exit(0);
 }
 
 const seconds = quick ? 4 : 10;
-const log = (s: string) => !json && process.stderr.write(s + "\n");
+const log = (s: string) => !json && process.stderr.write(`${s}\n`);
 
 const dir = scratchDir("ringdns-bench-");
 const data = await writeDataset(dir);
-log(`data set: ${data.instances} instances in ${data.types} types, ${data.queries} queries in the mix; ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), dnsperf on the same machine`);
+log(
+  `data set: ${data.instances} instances in ${data.types} types, ${data.queries} queries in the mix; ${cpus().length} CPUs (${cpus()[0]?.model ?? "?"}), dnsperf on the same machine`,
+);
 
 interface Row {
   server: string;
@@ -83,7 +92,8 @@ const median = (rs: PerfResult[]) => [...rs].sort((a, b) => a.qps - b.qps)[Math.
 const rows: Row[] = [];
 try {
   const servers: Running[] = [];
-  for (const start of [() => startRingdns(data), () => startKnot(data, 1), () => startDnsmasq(data)]) servers.push(await start());
+  for (const start of [() => startRingdns(data), () => startKnot(data, 1), () => startDnsmasq(data)])
+    servers.push(await start());
   // one pass through the query file first, so no server is measured while warming up
   // (ringdns builds each type's ring on its first _hash query)
   for (const s of servers) dnsperf(s.port, data.queryFile, { seconds: 10, runs: 1 });
@@ -98,8 +108,22 @@ try {
   }
   servers.forEach((s, i) => {
     // latency at a rate every server sustains, so queueing does not dominate
-    const latency = dnsperf(s.port, data.queryFile, { seconds: Math.min(seconds, 4), rate: 5000, clients: 1, outstanding: 20, verbose: true });
-    rows.push({ server: s.name, version: s.version, udp: median(udp[i]!), tcp: median(tcp[i]!), latency, udpRounds: udp[i]!.map((x) => x.qps), tcpRounds: tcp[i]!.map((x) => x.qps) });
+    const latency = dnsperf(s.port, data.queryFile, {
+      seconds: Math.min(seconds, 4),
+      rate: 5000,
+      clients: 1,
+      outstanding: 20,
+      verbose: true,
+    });
+    rows.push({
+      server: s.name,
+      version: s.version,
+      udp: median(udp[i]!),
+      tcp: median(tcp[i]!),
+      latency,
+      udpRounds: udp[i]!.map((x) => x.qps),
+      tcpRounds: tcp[i]!.map((x) => x.qps),
+    });
   });
   for (const s of servers) await s.stop();
 } finally {
@@ -130,13 +154,29 @@ const updateFile = writeUpdateFile(dir, 50_000);
 const updates: { server: string; perf: PerfResult; latencyMs: number }[] = [];
 try {
   // the bench registers more than the default limits allow one type and one key (10,000): lift them, as knotd has none
-  const unlimited = ["--max-instances-per-type", "10000000", "--max-registrations", "10000000", "--max-registrations-per-key", "10000000"];
-  for (const start of [() => startRingdns(data, ["--key-file", writeKey(dir, key), ...unlimited]), () => startKnot(data, 1, { keyName: "bench-key", secret: key.secret.toString("base64") })]) {
+  const unlimited = [
+    "--max-instances-per-type",
+    "10000000",
+    "--max-registrations",
+    "10000000",
+    "--max-registrations-per-key",
+    "10000000",
+  ];
+  for (const start of [
+    () => startRingdns(data, ["--key-file", writeKey(dir, key), ...unlimited]),
+    () => startKnot(data, 1, { keyName: "bench-key", secret: key.secret.toString("base64") }),
+  ]) {
     const s = await start();
     log(`${s.name}: signed updates ${Math.min(seconds, 5)} s…`);
-    const perf = dnsperf(s.port, updateFile, { seconds: Math.min(seconds, 5), update: keySpec, clients: 1, outstanding: 100 });
+    const perf = dnsperf(s.port, updateFile, {
+      seconds: Math.min(seconds, 5),
+      update: keySpec,
+      clients: 1,
+      outstanding: 100,
+    });
     // a refused update is cheap: throughput only counts if they were applied
-    if (/REFUSED|SERVFAIL|NOTAUTH/.test(perf.rcodes)) throw new Error(`${s.name}: updates were not all applied (${perf.rcodes})`);
+    if (/REFUSED|SERVFAIL|NOTAUTH/.test(perf.rcodes))
+      throw new Error(`${s.name}: updates were not all applied (${perf.rcodes})`);
     const latencyMs = await updateToAnswerMs(s.port, key, quick ? 10 : 30, s.name);
     updates.push({ server: s.name, perf, latencyMs });
     await s.stop();
@@ -162,14 +202,31 @@ const ratios = {
   udpAllCoreVsKnot: ratio(allCore[0]!.udp.qps, allCore[1]!.udp.qps),
   udpAllCoreVsSingle: ratio(allCore[0]!.udp.qps, rd.udp.qps),
 };
-const result = { date: new Date().toISOString(), quick, cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, dataset: { instances: data.instances, types: data.types }, seconds, servers: rows, allCore, ratios, updates, scale, ring };
+const result = {
+  date: new Date().toISOString(),
+  quick,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model,
+  node: process.version,
+  dataset: { instances: data.instances, types: data.types },
+  seconds,
+  servers: rows,
+  allCore,
+  ratios,
+  updates,
+  scale,
+  ring,
+};
 
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
 const range = (qps: number[]) => `${f(Math.min(...qps))}–${f(Math.max(...qps))}`;
 const table = [
   "| server | UDP qps | UDP rounds | UDP lost | TCP qps | TCP rounds | TCP lost | mean ms (5k qps) | p99 ms (5k qps) |",
   "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ...rows.map((r) => `| ${r.version} | ${f(r.udp.qps)} | ${range(r.udpRounds)} | ${r.udp.lost} | ${f(r.tcp.qps)} | ${range(r.tcpRounds)} | ${r.tcp.lost} | ${f(r.latency.meanMs, 3)} | ${f(r.latency.p99Ms ?? NaN, 3)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.version} | ${f(r.udp.qps)} | ${range(r.udpRounds)} | ${r.udp.lost} | ${f(r.tcp.qps)} | ${range(r.tcpRounds)} | ${r.tcp.lost} | ${f(r.latency.meanMs, 3)} | ${f(r.latency.p99Ms ?? NaN, 3)} |`,
+  ),
 ].join("\n");
 const ratioTable = [
   "| ratio | UDP | TCP |",
@@ -195,12 +252,17 @@ const updateTable = [
 const scaleTable = [
   "| registrations in the store | restart until answering | RSS per registration | with every ring built |",
   "|---:|---:|---:|---:|",
-  ...scale.map((x) => `| ${x.n} | ${f(x.restartMs)} ms | ${f(x.bytesPerRegistration)} B | ${x.bytesPerRegistrationWithRings === undefined ? "not measured (time)" : `${f(x.bytesPerRegistrationWithRings)} B`} |`),
+  ...scale.map(
+    (x) =>
+      `| ${x.n} | ${f(x.restartMs)} ms | ${f(x.bytesPerRegistration)} B | ${x.bytesPerRegistrationWithRings === undefined ? "not measured (time)" : `${f(x.bytesPerRegistrationWithRings)} B`} |`,
+  ),
 ].join("\n");
 const ringTable = [
   `- owner lookups per second (100 instances, ${ring.pointsPerWeight} points per weight): **${f(ring.lookupsPerSecond)}**`,
   ...ring.rebuildMs.map((r) => `- ring change (one instance joins) at ${r.n} instances: ${f(r.ms, 1)} ms`),
-  ...ring.moved.map((m) => `- keys moved at N=${m.n}: join ${f(m.joinRatio, 2)}× ideal, leave ${f(m.leaveRatio, 2)}× ideal`),
+  ...ring.moved.map(
+    (m) => `- keys moved at N=${m.n}: join ${f(m.joinRatio, 2)}× ideal, leave ${f(m.leaveRatio, 2)}× ideal`,
+  ),
   "",
   "| N | max share / mean | min share / mean |",
   "|---:|---:|---:|",
@@ -259,4 +321,7 @@ ${ringTable}
 `;
 writeFileSync(RESULTS, md + markedSections(RESULTS, "scale:"));
 if (json) console.log(JSON.stringify(result, null, 2));
-else console.log(`\n${table}\n\n${ratioTable}\n\n${allCoreTable}\n\n${updateTable}\n\n${scaleTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`);
+else
+  console.log(
+    `\n${table}\n\n${ratioTable}\n\n${allCoreTable}\n\n${updateTable}\n\n${scaleTable}\n\n${ringTable}\n\nwritten to bench/RESULTS.md`,
+  );

@@ -1,8 +1,23 @@
 #!/usr/bin/env node
 // The ringdns command line: serve, resolve, hash.
 import { Command, Option } from "commander";
-import { resolveConfig, parseListenAddress, parseDomain, LOG_LEVELS, type ConfigInput } from "../src/config.js";
-import { explainOrigin, layerSettings, settingsFromEnv, settingsFromFile, type Origins, type SettingSpec, type Settings } from "../src/config-layers.js";
+import {
+  resolveConfig,
+  parseListenAddress,
+  parseDomain,
+  LOG_LEVELS,
+  type Config,
+  type ConfigInput,
+} from "../src/config.js";
+import {
+  explainOrigin,
+  layerSettings,
+  settingsFromEnv,
+  settingsFromFile,
+  type Origins,
+  type SettingSpec,
+  type Settings,
+} from "../src/config-layers.js";
 import { formatName } from "../src/names.js";
 import { startDaemon, type Daemon } from "../src/daemon.js";
 import { RingdnsError } from "../src/errors.js";
@@ -25,7 +40,11 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 function settingSpecs(cmd: Command): SettingSpec[] {
   return cmd.options
     .filter((o) => o.long !== undefined && o.long !== "--config")
-    .map((o) => ({ name: o.long!.replace(/^--(no-)?/, ""), key: o.attributeName(), kind: o.negate || o.isBoolean() ? "switch" : o.parseArg === collect ? "list" : "value" }));
+    .map((o) => ({
+      name: o.long!.replace(/^--(no-)?/, ""),
+      key: o.attributeName(),
+      kind: o.negate || o.isBoolean() ? "switch" : o.parseArg === collect ? "list" : "value",
+    }));
 }
 
 function fail(e: unknown): never {
@@ -39,70 +58,182 @@ const program = new Command()
   .description("DNS-SD / mDNS discovery server with a consistent-hash ring")
   .version(VERSION)
   .showSuggestionAfterError()
-  .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") });
+  .configureOutput({ outputError: (str, write) => write(`${str.split("\n")[0]}\n`) });
 
 program
   .command("serve")
   .description("run the daemon: answer DNS-SD and _hash queries over UDP and TCP")
-  .option("--config <file>", "settings file (YAML or JSON): any flag below by its name without dashes, e.g. max-udp-size: 4096 (see examples/ringdns.yaml)")
+  .option(
+    "--config <file>",
+    "settings file (YAML or JSON): any flag below by its name without dashes, e.g. max-udp-size: 4096 (see examples/ringdns.yaml)",
+  )
   .option("--dns <addr:port>", "UDP+TCP listener, repeatable (default 0.0.0.0:8053 and [::]:8053)", collect)
   .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
   .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
   .addOption(new Option("--log-level <level>", "log detail").choices(LOG_LEVELS as string[]).default("info"))
-  .addOption(new Option("--log-format <format>", "json lines, or pretty lines for people (auto: pretty on a terminal)").choices(["auto", "json", "pretty"]).default("auto"))
-  .option("--log-queries <fraction>", "log this fraction of queries, a line each (0.01 = one in a hundred; default none, all with --log-level debug)")
+  .addOption(
+    new Option("--log-format <format>", "json lines, or pretty lines for people (auto: pretty on a terminal)")
+      .choices(["auto", "json", "pretty"])
+      .default("auto"),
+  )
+  .option(
+    "--log-queries <fraction>",
+    "log this fraction of queries, a line each (0.01 = one in a hundred; default none, all with --log-level debug)",
+  )
   .option("--ttl <seconds>", "TTL of answers (a lease's remaining time caps it)", "30")
   .option("--negative-ttl <seconds>", "SOA minimum: how long NXDOMAIN/NODATA may be cached", "5")
-  .option("--zone-ns <name>", "name server in the NS RRset at each served apex: a host label put under each zone (its registered addresses go along), or an absolute name ending in \".\" (default: this machine's host name)")
+  .option(
+    "--zone-ns <name>",
+    'name server in the NS RRset at each served apex: a host label put under each zone (its registered addresses go along), or an absolute name ending in "." (default: this machine\'s host name)',
+  )
   .option("--max-udp-size <bytes>", "largest UDP reply to EDNS clients (512 without EDNS)", "1232")
   .option("--tcp-idle-timeout <seconds>", "close idle TCP connections after this long", "10")
-  .option("--tcp-max-connections <n>", "open TCP connections at most; beyond, a new one takes the place of the one idle the longest", "256")
+  .option(
+    "--tcp-max-connections <n>",
+    "open TCP connections at most; beyond, a new one takes the place of the one idle the longest",
+    "256",
+  )
   .option("--tcp-max-per-source <n>", "open TCP connections from one address at most", "32")
-  .option("--tcp-read-timeout-ms <ms>", "a TCP message must arrive whole within this many milliseconds of its first byte", "2000")
-  .option("--tcp-max-unsent-bytes <bytes>", "a TCP connection reads no more queries while this many bytes of its replies wait for the client to take them (at least 65536)", "131072")
-  .option("--tcp-max-pipelined <n>", "queries of one TCP connection waiting for an answer (UPDATEs) at most; reading pauses beyond", "16")
-  .option("--tcp-write-timeout-ms <ms>", "close a TCP connection whose client takes none of its replies for this many milliseconds", "2000")
-  .option("--ring-points <n>", "ring points per unit of SRV weight (docs/hash.md; every daemon and client must use the same)", "16")
+  .option(
+    "--tcp-read-timeout-ms <ms>",
+    "a TCP message must arrive whole within this many milliseconds of its first byte",
+    "2000",
+  )
+  .option(
+    "--tcp-max-unsent-bytes <bytes>",
+    "a TCP connection reads no more queries while this many bytes of its replies wait for the client to take them (at least 65536)",
+    "131072",
+  )
+  .option(
+    "--tcp-max-pipelined <n>",
+    "queries of one TCP connection waiting for an answer (UPDATEs) at most; reading pauses beyond",
+    "16",
+  )
+  .option(
+    "--tcp-write-timeout-ms <ms>",
+    "close a TCP connection whose client takes none of its replies for this many milliseconds",
+    "2000",
+  )
+  .option(
+    "--ring-points <n>",
+    "ring points per unit of SRV weight (docs/hash.md; every daemon and client must use the same)",
+    "16",
+  )
   .option("--data-dir <dir>", "embedded store for registrations made by DNS UPDATE (default ./ringdns-data)")
-  .option("--store <kind>", "lmdb (embedded, crash-safe; the default), memory (lost on exit), or etcd://host:port[,host:port…][/prefix] (shared by a cluster)")
-  .option("--node-name <name>", "with --store etcd://: this daemon's name in the cluster, written with its registrations (default: the host name)")
+  .option(
+    "--store <kind>",
+    "lmdb (embedded, crash-safe; the default), memory (lost on exit), or etcd://host:port[,host:port…][/prefix] (shared by a cluster)",
+  )
+  .option(
+    "--node-name <name>",
+    "with --store etcd://: this daemon's name in the cluster, written with its registrations (default: the host name)",
+  )
   .option("--etcd-ca <file>", "with --store etcd://: CA certificate to verify etcd with (talks TLS to etcd)")
-  .option("--etcd-cert <file>", "with --store etcd://: client certificate for etcd's --client-cert-auth (with --etcd-key)")
+  .option(
+    "--etcd-cert <file>",
+    "with --store etcd://: client certificate for etcd's --client-cert-auth (with --etcd-key)",
+  )
   .option("--etcd-key <file>", "with --store etcd://: the client certificate's private key")
   .option("--etcd-user <name>", "with --store etcd://: etcd user (etcd auth enabled)")
-  .option("--etcd-password-file <file>", "with --store etcd://: file holding that user's password (first line); needs --etcd-ca")
-  .option("--etcd-insecure", "with --store etcd://: allow --etcd-user without TLS (the password crosses the network in clear text)")
+  .option(
+    "--etcd-password-file <file>",
+    "with --store etcd://: file holding that user's password (first line); needs --etcd-ca",
+  )
+  .option(
+    "--etcd-insecure",
+    "with --store etcd://: allow --etcd-user without TLS (the password crosses the network in clear text)",
+  )
   .option("--key-file <file>", "TSIG keys in BIND format (ringdns keygen writes one), repeatable", collect)
-  .option("--key-zone <key=zones>", "limit a key to zones: every name its updates change or test must be in them, e.g. ringdns-key=svc.example.; repeatable", collect)
-  .option("--admin-key <name>", "a TSIG key that may change any registration, whoever registered it (not the services file's); repeatable; the key must be loaded by --key-file", collect)
-  .option("--allow-update <cidr>", 'sources allowed to send unsigned updates, repeatable (default 127.0.0.0/8 and ::1; "none" for none)', collect)
+  .option(
+    "--key-zone <key=zones>",
+    "limit a key to zones: every name its updates change or test must be in them, e.g. ringdns-key=svc.example.; repeatable",
+    collect,
+  )
+  .option(
+    "--admin-key <name>",
+    "a TSIG key that may change any registration, whoever registered it (not the services file's); repeatable; the key must be loaded by --key-file",
+    collect,
+  )
+  .option(
+    "--allow-update <cidr>",
+    'sources allowed to send unsigned updates, repeatable (default 127.0.0.0/8 and ::1; "none" for none)',
+    collect,
+  )
   .option("--lease-min <seconds>", "shortest lease granted (RFC 9664 Update Lease)", "30")
   .option("--lease-max <seconds>", "longest lease granted", "604800")
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")
-  .option("--max-registrations <n>", "instances registered at most, all types and domains, and as many hosts (updates beyond are REFUSED)", "100000")
+  .option(
+    "--max-registrations <n>",
+    "instances registered at most, all types and domains, and as many hosts (updates beyond are REFUSED)",
+    "100000",
+  )
   .option("--max-registrations-per-key <n>", "instances one TSIG key may own at most, and as many hosts", "10000")
   .option("--max-instances-per-type <n>", "instances of one service type in one domain at most", "100000")
-  .option("--max-ring-weight <n>", "SRV weights of one type's instances in one domain together at most (0 counts as 1; each unit is --ring-points points of 8 bytes); default 1048576 × 16 / --ring-points (128 MiB of points)")
-  .option("--max-total-ring-weight <n>", "SRV weights of every ring together at most (what all rings' points cost); default 4194304 × 16 / --ring-points (512 MiB of points)")
+  .option(
+    "--max-ring-weight <n>",
+    "SRV weights of one type's instances in one domain together at most (0 counts as 1; each unit is --ring-points points of 8 bytes); default 1048576 × 16 / --ring-points (128 MiB of points)",
+  )
+  .option(
+    "--max-total-ring-weight <n>",
+    "SRV weights of every ring together at most (what all rings' points cost); default 4194304 × 16 / --ring-points (512 MiB of points)",
+  )
   .option("--max-addresses-per-host <n>", "A and AAAA records one host may have at most", "16")
   .option("--max-txt-bytes <n>", "TXT bytes one instance may carry at most", "4000")
   .option("--max-subtypes <n>", "subtypes one instance may be listed under at most", "32")
   .option("--update-rate <n>", "updates a second from one source address at most (burst as many); 0 = no limit", "100")
-  .option("--update-rate-exempt <cidr>", 'sources the update rate does not apply to, repeatable (default 127.0.0.0/8 and ::1; "none")', collect)
-  .option("--mdns-interface <if>", "run mDNS on this interface (learn and advertise services), repeatable; off unless given", collect)
+  .option(
+    "--update-rate-exempt <cidr>",
+    'sources the update rate does not apply to, repeatable (default 127.0.0.0/8 and ::1; "none")',
+    collect,
+  )
+  .option(
+    "--mdns-interface <if>",
+    "run mDNS on this interface (learn and advertise services), repeatable; off unless given",
+    collect,
+  )
   .option("--no-mdns", "no mDNS even if --mdns-interface is given")
   .option("--mdns-max-records <n>", "records the mDNS cache holds at most; new ones beyond are not taken", "10000")
   .option("--mdns-max-per-peer <n>", "records one LAN peer may have in the mDNS cache at most", "1000")
-  .option("--http <addr:port>", "HTTP admin API, live dashboard (/) and Prometheus metrics (/metrics), e.g. 127.0.0.1:8080; off unless given")
-  .option("--http-token-file <file>", "bearer token for registering over HTTP (and for reads from elsewhere); without it HTTP is read-only")
-  .option("--http-read-from <cidr>", 'sources that may read over HTTP without the token, repeatable (default 127.0.0.0/8 and ::1; "none" for none)', collect)
-  .option("--http-host <name>", "a host name HTTP requests may be addressed to (their Host header), repeatable; IP addresses and localhost always are; others get 421 (against DNS rebinding). Default: this machine's host name", collect)
+  .option(
+    "--http <addr:port>",
+    "HTTP admin API, live dashboard (/) and Prometheus metrics (/metrics), e.g. 127.0.0.1:8080; off unless given",
+  )
+  .option(
+    "--http-token-file <file>",
+    "bearer token for registering over HTTP (and for reads from elsewhere); without it HTTP is read-only",
+  )
+  .option(
+    "--http-read-from <cidr>",
+    'sources that may read over HTTP without the token, repeatable (default 127.0.0.0/8 and ::1; "none" for none)',
+    collect,
+  )
+  .option(
+    "--http-host <name>",
+    "a host name HTTP requests may be addressed to (their Host header), repeatable; IP addresses and localhost always are; others get 421 (against DNS rebinding). Default: this machine's host name",
+    collect,
+  )
   .option("--http-max-watchers <n>", "event streams (/v1/watch, the dashboard) open at once; more get 503", "64")
   .option("--http-max-watchers-per-source <n>", "event streams open at once from one address; more get 429", "8")
-  .option("--rrl-rate <n>", "UDP replies per second per source /24 (IPv6 /56) before rate limiting; 0 = no limit", "1000")
-  .option("--rrl-slip <n>", "of the limited replies, every n-th goes out truncated (TC=1) so real clients retry over TCP; 0 = drop all", "2")
-  .option("--rrl-exempt <cidr>", 'sources never rate-limited, repeatable (default 127.0.0.0/8 and ::1; "none")', collect)
-  .option("--workers <n>", 'processes answering UDP queries ("auto": one per CPU); updates, TCP and mDNS stay in the first', "1")
+  .option(
+    "--rrl-rate <n>",
+    "UDP replies per second per source /24 (IPv6 /56) before rate limiting; 0 = no limit",
+    "1000",
+  )
+  .option(
+    "--rrl-slip <n>",
+    "of the limited replies, every n-th goes out truncated (TC=1) so real clients retry over TCP; 0 = drop all",
+    "2",
+  )
+  .option(
+    "--rrl-exempt <cidr>",
+    'sources never rate-limited, repeatable (default 127.0.0.0/8 and ::1; "none")',
+    collect,
+  )
+  .option(
+    "--workers <n>",
+    'processes answering UDP queries ("auto": one per CPU); updates, TCP and mDNS stay in the first',
+    "1",
+  )
   .addHelpText(
     "after",
     `
@@ -120,15 +251,19 @@ Examples:
   dig @127.0.0.1 -p 8053 _cache._tcp.local PTR`,
   )
   .action(async (flags: Settings, cmd: Command) => {
-    let config;
+    let config: Config;
     const specs = settingSpecs(cmd);
     const origins: Origins = new Map();
     try {
       const env = settingsFromEnv(process.env, [...specs, { name: "config", key: "config", kind: "value" }]);
       const configFile = cmd.getOptionValueSource("config") === "cli" ? flags.config : env.settings.config;
-      const file = typeof configFile === "string" ? settingsFromFile(configFile, specs) : { settings: {}, origins: new Map() };
-      for (const [k, o] of [...file.origins, ...env.origins]) if (cmd.getOptionValueSource(k) !== "cli") origins.set(k, o);
-      config = resolveConfig(layerSettings(flags, (k) => cmd.getOptionValueSource(k) === "cli", file.settings, env.settings) as ConfigInput);
+      const file =
+        typeof configFile === "string" ? settingsFromFile(configFile, specs) : { settings: {}, origins: new Map() };
+      for (const [k, o] of [...file.origins, ...env.origins])
+        if (cmd.getOptionValueSource(k) !== "cli") origins.set(k, o);
+      config = resolveConfig(
+        layerSettings(flags, (k) => cmd.getOptionValueSource(k) === "cli", file.settings, env.settings) as ConfigInput,
+      );
     } catch (e) {
       if (e instanceof RingdnsError) fail(new RingdnsError(e.code, explainOrigin(e.message, specs, origins)));
       fail(e);
@@ -186,7 +321,16 @@ Examples:
   .action(async (type: string, instance: string | undefined, opts) => {
     try {
       const [server] = parseListenAddress(opts.server, "--server");
-      const code = await runResolve({ type, instance, key: opts.key, subtype: opts.subtype, server: server!, domain: formatName(parseDomain(opts.domain)), tcp: !!opts.tcp, json: !!opts.json });
+      const code = await runResolve({
+        type,
+        instance,
+        key: opts.key,
+        subtype: opts.subtype,
+        server: server!,
+        domain: formatName(parseDomain(opts.domain)),
+        tcp: !!opts.tcp,
+        json: !!opts.json,
+      });
       process.exitCode = code;
     } catch (e) {
       fail(e);
@@ -212,7 +356,14 @@ Examples:
   )
   .action((type: string, keys: string[], opts) => {
     try {
-      process.exitCode = runHash({ type, keys, servicesFile: opts.services, successors: opts.successors, ringPoints: opts.ringPoints, json: !!opts.json });
+      process.exitCode = runHash({
+        type,
+        keys,
+        servicesFile: opts.services,
+        successors: opts.successors,
+        ringPoints: opts.ringPoints,
+        json: !!opts.json,
+      });
     } catch (e) {
       fail(e);
     }
@@ -259,7 +410,20 @@ Examples:
   )
   .action(async (type: string, instance: string, opts) => {
     try {
-      process.exitCode = await runRegister({ ...clientArgs(opts), type, instance, host: opts.host, port: opts.port, address: opts.address, txt: opts.txt, subtype: opts.subtype, priority: opts.priority, weight: opts.weight, lease: opts.lease, once: !!opts.once });
+      process.exitCode = await runRegister({
+        ...clientArgs(opts),
+        type,
+        instance,
+        host: opts.host,
+        port: opts.port,
+        address: opts.address,
+        txt: opts.txt,
+        subtype: opts.subtype,
+        priority: opts.priority,
+        weight: opts.weight,
+        lease: opts.lease,
+        once: !!opts.once,
+      });
     } catch (e) {
       fail(e);
     }
@@ -303,8 +467,14 @@ Examples:
   .action(async (type: string | undefined, opts) => {
     try {
       const token = opts.tokenFile ? readFileSync(opts.tokenFile, "utf8").split(/\r?\n/)[0]!.trim() : undefined;
-      const onConnect = () => process.stderr.write(`watching ${opts.http}${type ? ` for ${type}` : ""} (Ctrl-C to stop)\n`);
-      for await (const e of watch({ url: opts.http, onConnect, ...(type ? { type } : {}), ...(token ? { token } : {}) })) {
+      const onConnect = () =>
+        process.stderr.write(`watching ${opts.http}${type ? ` for ${type}` : ""} (Ctrl-C to stop)\n`);
+      for await (const e of watch({
+        url: opts.http,
+        onConnect,
+        ...(type ? { type } : {}),
+        ...(token ? { token } : {}),
+      })) {
         process.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : `${describeEvent(e)}\n`);
       }
     } catch (e) {
@@ -328,8 +498,9 @@ Examples:
       const server = parseListenAddress(opts.server, "--server")[0]!;
       const res = await queryServer(server, ["status", "ringdns"], Type.TXT, { class: Class.CH });
       const txt = res.answers.find((a) => a.type === Type.TXT)?.data;
-      if (!txt || !("strings" in txt)) throw new Error(`${opts.server} did not answer status.ringdns. CH TXT (${res.rcodeName})`);
-      process.stdout.write(txt.strings.map((s) => s.toString()).join("\n") + "\n");
+      if (!txt || !("strings" in txt))
+        throw new Error(`${opts.server} did not answer status.ringdns. CH TXT (${res.rcodeName})`);
+      process.stdout.write(`${txt.strings.map((s) => s.toString()).join("\n")}\n`);
     } catch (e) {
       fail(e);
     }
@@ -339,7 +510,11 @@ program
   .command("keygen")
   .description("write a new TSIG key in BIND's format (for --key-file, nsupdate -k, knsupdate -k)")
   .argument("<name>", "key name, e.g. ringdns-key")
-  .addOption(new Option("--algorithm <alg>", "HMAC algorithm").choices(["hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5"]).default("hmac-sha256"))
+  .addOption(
+    new Option("--algorithm <alg>", "HMAC algorithm")
+      .choices(["hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5"])
+      .default("hmac-sha256"),
+  )
   .option("--out <file>", "write to this file (mode 0600) instead of standard output")
   .addHelpText(
     "after",

@@ -2,10 +2,28 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { types: [], current: null, colors: new Map(), lastEventId: null, instancesAsked: 0, searchTimer: undefined };
+const state = {
+  types: [],
+  current: null,
+  colors: new Map(),
+  lastEventId: null,
+  instancesAsked: 0,
+  searchTimer: undefined,
+};
 /** Instances shown at once (a type may hold 100,000; the search box finds the rest). */
 const PAGE = 200;
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+const PALETTE = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+];
 
 async function api(path) {
   const res = await fetch(path, { headers: { accept: "application/json" } });
@@ -17,7 +35,8 @@ function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "text") e.textContent = v;
-    else if (k === "style") e.style.cssText = v; // through the CSSOM: the Content-Security-Policy allows no inline style attributes
+    else if (k === "style")
+      e.style.cssText = v; // through the CSSOM: the Content-Security-Policy allows no inline style attributes
     else e.setAttribute(k, v);
   }
   for (const c of children) e.append(c);
@@ -37,7 +56,8 @@ async function refreshHealth() {
     const body = await res.json();
     const st = body.store;
     // the store's location is told only to those who may read the API (--http-read-from, or the token)
-    $("health").textContent = `store${st.location ? ` ${st.location}` : ""}${st.revision ? `, revision ${st.revision}` : ""}${st.lagMs !== undefined ? `, lag ${st.lagMs} ms` : ""}: ${res.ok ? "healthy" : st.reason ? `NOT READY: ${st.reason}` : "OUT OF REACH (answers may be stale; registrations refused)"}`;
+    $("health").textContent =
+      `store${st.location ? ` ${st.location}` : ""}${st.revision ? `, revision ${st.revision}` : ""}${st.lagMs !== undefined ? `, lag ${st.lagMs} ms` : ""}: ${res.ok ? "healthy" : st.reason ? `NOT READY: ${st.reason}` : "OUT OF REACH (answers may be stale; registrations refused)"}`;
     $("health").className = res.ok ? "" : "bad";
   } catch {
     $("health").textContent = "daemon unreachable";
@@ -67,7 +87,8 @@ async function refreshTypes() {
 
 async function selectType(type) {
   state.current = type;
-  for (const b of $("types").querySelectorAll("button")) b.setAttribute("aria-current", String(b.dataset.type === type));
+  for (const b of $("types").querySelectorAll("button"))
+    b.setAttribute("aria-current", String(b.dataset.type === type));
   $("type-view").hidden = false;
   $("type-title").textContent = type;
   $("owner").textContent = "";
@@ -79,15 +100,23 @@ async function refreshInstances() {
   // a type may hold 100,000 instances: one page of the ones whose name holds the search text
   const search = $("instance-search").value.trim();
   const asked = ++state.instancesAsked;
-  const { instances, total } = await api(`/v1/types/${encodeURIComponent(state.current)}/instances?limit=${PAGE}${search ? `&search=${encodeURIComponent(search)}` : ""}`);
+  const { instances, total } = await api(
+    `/v1/types/${encodeURIComponent(state.current)}/instances?limit=${PAGE}${search ? `&search=${encodeURIComponent(search)}` : ""}`,
+  );
   if (asked !== state.instancesAsked) return; // a newer search has been asked for: its answer wins
-  $("instances-count").textContent = total > instances.length ? `(first ${instances.length} of ${total})` : `(${total})`;
+  $("instances-count").textContent =
+    total > instances.length ? `(first ${instances.length} of ${total})` : `(${total})`;
   $("instances").replaceChildren(
     ...instances.map((i) =>
       el(
         "tr",
         { "data-instance": i.name },
-        el("td", {}, el("span", { class: "swatch", style: `background:${colorOf(i.name)}`, "aria-hidden": "true" }), i.name),
+        el(
+          "td",
+          {},
+          el("span", { class: "swatch", style: `background:${colorOf(i.name)}`, "aria-hidden": "true" }),
+          i.name,
+        ),
         el("td", { text: `${i.host}:${i.port}` }),
         el("td", { text: i.origin ? `cluster (${i.origin.source} on ${i.origin.node})` : i.source }),
         el("td", { text: String(i.weight) }),
@@ -116,7 +145,10 @@ async function refreshRing() {
       const p = document.createElementNS(ns, "path");
       const r = 90;
       const large = a1 - a0 > Math.PI ? 1 : 0;
-      p.setAttribute("d", `M ${r * Math.cos(a0)} ${r * Math.sin(a0)} A ${r} ${r} 0 ${large} 1 ${r * Math.cos(a1)} ${r * Math.sin(a1)}`);
+      p.setAttribute(
+        "d",
+        `M ${r * Math.cos(a0)} ${r * Math.sin(a0)} A ${r} ${r} 0 ${large} 1 ${r * Math.cos(a1)} ${r * Math.sin(a1)}`,
+      );
       p.setAttribute("stroke", colorOf(owner));
       p.setAttribute("stroke-width", "18");
       p.setAttribute("fill", "none");
@@ -128,8 +160,17 @@ async function refreshRing() {
   svg.replaceChildren(...paths);
   const shares = Object.entries(ring.shares).sort((a, b) => b[1] - a[1]);
   $("legend").replaceChildren(
-    ...shares.map(([name, share]) => el("li", { "data-instance": name }, el("span", { class: "swatch", style: `background:${colorOf(name)}`, "aria-hidden": "true" }), `${name}: ${percent(share)}`)),
-    ...(ring.instances > shares.length ? [el("li", {}, `and ${ring.instances - shares.length} more, each with a smaller share`)] : []),
+    ...shares.map(([name, share]) =>
+      el(
+        "li",
+        { "data-instance": name },
+        el("span", { class: "swatch", style: `background:${colorOf(name)}`, "aria-hidden": "true" }),
+        `${name}: ${percent(share)}`,
+      ),
+    ),
+    ...(ring.instances > shares.length
+      ? [el("li", {}, `and ${ring.instances - shares.length} more, each with a smaller share`)]
+      : []),
   );
 }
 
@@ -139,7 +180,9 @@ async function findOwner(ev) {
   if (!key || !state.current) return;
   try {
     const r = await api(`/v1/types/${encodeURIComponent(state.current)}/owner?key=${encodeURIComponent(key)}`);
-    $("owner").textContent = r.owner ? `${key} → ${r.owner.name} (${r.owner.host}:${r.owner.port})` : `${key} → no instance`;
+    $("owner").textContent = r.owner
+      ? `${key} → ${r.owner.name} (${r.owner.host}:${r.owner.port})`
+      : `${key} → no instance`;
     $("owner").dataset.owner = r.owner ? r.owner.name : "";
   } catch (e) {
     $("owner").textContent = String(e.message);
@@ -157,7 +200,9 @@ let refreshTimer = null;
 function refreshSoon() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(() => {
-    refreshTypes().then(refreshInstances).catch(() => {});
+    refreshTypes()
+      .then(refreshInstances)
+      .catch(() => {});
   }, 50);
 }
 
@@ -166,7 +211,12 @@ function follow() {
   const es = new EventSource("/v1/watch?lastEventId=0");
   const show = (msg) => {
     const e = JSON.parse(msg.data);
-    const li = el("li", {}, el("span", { class: "time", text: `${new Date(e.time ?? Date.now()).toLocaleTimeString()} ` }), describe(e));
+    const li = el(
+      "li",
+      {},
+      el("span", { class: "time", text: `${new Date(e.time ?? Date.now()).toLocaleTimeString()} ` }),
+      describe(e),
+    );
     $("events").prepend(li);
     while ($("events").children.length > 100) $("events").lastChild.remove();
   };

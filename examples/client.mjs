@@ -13,14 +13,22 @@ const server = { host, port: Number(port) };
 const nodes = await Promise.all(
   ["cache-a", "cache-b"].map((name, i) =>
     register(
-      { instance: name, type: "_cache._tcp", host: name, addresses: [`192.0.2.${20 + i}`], port: 11211, txt: { version: "1.4" } },
+      {
+        instance: name,
+        type: "_cache._tcp",
+        host: name,
+        addresses: [`192.0.2.${20 + i}`],
+        port: 11211,
+        txt: { version: "1.4" },
+      },
       { server, lease: 30 }, // renewed at 75% of the lease until close()
     ),
   ),
 );
 console.log(`registered ${nodes.length} instances, lease ${nodes[0].lease}s`);
 
-for (const s of await browse("_cache._tcp", { server })) console.log(`found ${s.instance} at ${s.target}:${s.port} [${s.addresses.join(" ")}] ${s.txt.join(" ")}`);
+for (const s of await browse("_cache._tcp", { server }))
+  console.log(`found ${s.instance} at ${s.target}:${s.port} [${s.addresses.join(" ")}] ${s.txt.join(" ")}`);
 const one = await resolve("_cache._tcp", "cache-a", { server }); // undefined when there is no such instance
 console.log(`cache-a resolves to ${one.addresses[0]}:${one.port}`);
 

@@ -40,7 +40,16 @@ const root = join(import.meta.dirname, "..");
 const dir = scratchDir("ringdns-fuzz-");
 const keyFile = join(dir, "fuzz.key");
 writeFileSync(keyFile, formatKeyFile(FUZZ_KEY));
-const started0 = await startScriptDaemon(["--store", "memory", "--domain", "svc.example.", "--services", join(root, "examples/services.yaml"), "--key-file", keyFile]);
+const started0 = await startScriptDaemon([
+  "--store",
+  "memory",
+  "--domain",
+  "svc.example.",
+  "--services",
+  join(root, "examples/services.yaml"),
+  "--key-file",
+  keyFile,
+]);
 const daemon = started0.proc;
 const port = started0.port;
 const stderr = () => started0.log();
@@ -157,10 +166,19 @@ daemon.kill("SIGTERM");
 
 const mb = (b: number) => (b / 1048576).toFixed(1);
 const growth = rssAfter / rssBefore;
-console.log(`fuzz: ${sent} packets in ${((Date.now() - started) / 1000).toFixed(1)} s (${Math.round(sent * tcpShare)} or so over TCP)`);
+console.log(
+  `fuzz: ${sent} packets in ${((Date.now() - started) / 1000).toFixed(1)} s (${Math.round(sent * tcpShare)} or so over TCP)`,
+);
 console.log(`crashes: ${crashes}${crashes > 0 ? `\n${stderr().slice(-2000)}` : ""}`);
-console.log(`replies: ${[...replies].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ")}; no reply: ${silent}`);
-console.log(`daemon RSS: ${mb(rssBefore)} MB after ${warmup} packets, ${mb(rssHalf)} MB at half way, ${mb(rssAfter)} MB at the end (${growth.toFixed(2)}x overall); canary query ${canaryOk ? "answered" : "NOT answered"}`);
+console.log(
+  `replies: ${[...replies]
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ")}; no reply: ${silent}`,
+);
+console.log(
+  `daemon RSS: ${mb(rssBefore)} MB after ${warmup} packets, ${mb(rssHalf)} MB at half way, ${mb(rssAfter)} MB at the end (${growth.toFixed(2)}x overall); canary query ${canaryOk ? "answered" : "NOT answered"}`,
+);
 // flat: caches and the heap fill up in the first half (the answer cache holds up to 10,000 replies);
 // a leak keeps growing in the second
 const runaway = !(rssAfter < rssHalf * 1.25 + 16 * 1048576);

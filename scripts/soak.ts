@@ -32,10 +32,18 @@ if (process.argv.includes("--mdns-lab")) {
   const { createLab } = await import("../test/lab/netns.js");
   const lab = createLab(2);
   const [h0, h1] = lab.hosts as [LabHostT, LabHostT];
-  const churn = h1.spawn("/usr/bin/python3", [join(root, "test/lab/zeroconf_peer.py"), h1.address, "churn", "_churn._tcp", "10", String(minutes * 60 + 5)], { stdio: ["ignore", "pipe", "inherit"] });
+  const churn = h1.spawn(
+    "/usr/bin/python3",
+    [join(root, "test/lab/zeroconf_peer.py"), h1.address, "churn", "_churn._tcp", "10", String(minutes * 60 + 5)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   let churned = "";
   churn.stdout!.on("data", (c) => (churned += c));
-  const inner = h0.spawn(process.execPath, ["--import", "tsx", join(root, "scripts/soak.ts"), "--minutes", String(minutes), "--mdns-interface", "eth0"], { stdio: ["ignore", "inherit", "inherit"] });
+  const inner = h0.spawn(
+    process.execPath,
+    ["--import", "tsx", join(root, "scripts/soak.ts"), "--minutes", String(minutes), "--mdns-interface", "eth0"],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
   const code = await new Promise<number>((r) => inner.once("exit", (c) => r(c ?? 1)));
   await new Promise((r) => (churn.exitCode !== null ? r(null) : churn.once("exit", r)));
   await lab.destroy();
@@ -51,7 +59,19 @@ const key = generateKey("soak-key");
 writeFileSync(join(dir, "soak.key"), formatKeyFile(key));
 const zone = parseName("local.");
 
-const started0 = await startScriptDaemon(["--data-dir", join(dir, "data"), "--key-file", join(dir, "soak.key"), "--services", join(root, "examples/services.yaml"), "--lease-min", "1", "--allow-update", "none", ...(mdnsInterface ? ["--mdns-interface", mdnsInterface] : [])]);
+const started0 = await startScriptDaemon([
+  "--data-dir",
+  join(dir, "data"),
+  "--key-file",
+  join(dir, "soak.key"),
+  "--services",
+  join(root, "examples/services.yaml"),
+  "--lease-min",
+  "1",
+  "--allow-update",
+  "none",
+  ...(mdnsInterface ? ["--mdns-interface", mdnsInterface] : []),
+]);
 const daemon = started0.proc;
 const port = started0.port;
 const server = { host: "127.0.0.1", port };
@@ -81,7 +101,12 @@ async function querier(): Promise<void> {
       if (r.answers.length < 3) fail(`browse: ${r.answers.length} answers`);
     },
     async () => {
-      const r = await queryServer(server, parseName(`k${Math.random().toString(36).slice(2, 8)}._hash._cache._tcp.local.`), Type.SRV, { timeoutMs: 5000 });
+      const r = await queryServer(
+        server,
+        parseName(`k${Math.random().toString(36).slice(2, 8)}._hash._cache._tcp.local.`),
+        Type.SRV,
+        { timeoutMs: 5000 },
+      );
       if (r.answers.length !== 1) fail(`_hash: ${r.rcodeName}`);
     },
     async () => {
@@ -122,7 +147,9 @@ async function updater(u: number): Promise<void> {
     const lease = 1 + Math.floor(Math.random() * 4); // short leases: many expire, some are renewed
     const port = 2000 + Math.floor(Math.random() * 50000);
     try {
-      const ops = remove ? deregistrationUpdate("_soak._tcp", name, zone) : registrationUpdate({ instance: name, type: "_soak._tcp", host: name, port, addresses: ["192.0.2.5"] }, zone);
+      const ops = remove
+        ? deregistrationUpdate("_soak._tcp", name, zone)
+        : registrationUpdate({ instance: name, type: "_soak._tcp", host: name, port, addresses: ["192.0.2.5"] }, zone);
       live.delete(name);
       const r = await sendUpdate(server, zone, ops, { key, ...(remove ? {} : { lease }) });
       if (r.rcode !== "NOERROR") fail(`update ${name}: ${r.rcode}`);
@@ -170,6 +197,8 @@ if (mdnsInterface) {
   console.log(`soak: up to ${learnedMax} zeroconf services learned over mDNS at once`);
   if (learnedMax === 0) fail("no service learned over mDNS");
 }
-console.log(`soak: ${minutes} min, ${queries} queries, ${updates} updates, ${errors.length} errors; RSS ${third ? (third.rss / 1048576).toFixed(1) : "?"} MB at ${third ? (third.t / 1000).toFixed(0) : "?"} s, ${last ? (last.rss / 1048576).toFixed(1) : "?"} MB at the end${growing ? " (GROWING)" : ""}; daemon ${alive ? "alive" : "DEAD"}`);
+console.log(
+  `soak: ${minutes} min, ${queries} queries, ${updates} updates, ${errors.length} errors; RSS ${third ? (third.rss / 1048576).toFixed(1) : "?"} MB at ${third ? (third.t / 1000).toFixed(0) : "?"} s, ${last ? (last.rss / 1048576).toFixed(1) : "?"} MB at the end${growing ? " (GROWING)" : ""}; daemon ${alive ? "alive" : "DEAD"}`,
+);
 for (const e of errors.slice(0, 20)) console.log(`  ${e}`);
 process.exit(errors.length > 0 || growing || !alive ? 1 : 0);

@@ -51,6 +51,8 @@ fi
 
 npm ci --no-audit --no-fund
 status=0
+# format and lint (Biome, biome.json): a finding fails the run, after the tests have run too
+npm run lint || status=$?
 npm test -- --reporter=default --reporter=json --outputFile=.test-results.json || status=$?
 
 # Node 24 LTS too: the unit tests and the DNS interop tests (daemons included: they run on

@@ -17,7 +17,16 @@ export interface SettingSpec {
 }
 
 /** Settings that name files: in a config file, relative to the file's directory. */
-const PATH_SETTINGS = new Set(["services", "data-dir", "key-file", "http-token-file", "etcd-ca", "etcd-cert", "etcd-key", "etcd-password-file"]);
+const PATH_SETTINGS = new Set([
+  "services",
+  "data-dir",
+  "key-file",
+  "http-token-file",
+  "etcd-ca",
+  "etcd-cert",
+  "etcd-key",
+  "etcd-password-file",
+]);
 
 export type Settings = Record<string, string | string[] | boolean>;
 /** Where each setting that did not keep its default came from, for error messages. */
@@ -39,23 +48,41 @@ function parseSwitch(text: string, where: string): boolean {
 }
 
 /** The RINGDNS_* variables; one that names no setting is an error, not silently ignored. */
-export function settingsFromEnv(env: NodeJS.ProcessEnv, specs: readonly SettingSpec[]): { settings: Settings; origins: Origins } {
+export function settingsFromEnv(
+  env: NodeJS.ProcessEnv,
+  specs: readonly SettingSpec[],
+): { settings: Settings; origins: Origins } {
   const byEnv = new Map(specs.map((s) => [envName(s.name), s]));
   const settings: Settings = {};
   const origins: Origins = new Map();
   for (const [k, v] of Object.entries(env)) {
     if (!k.startsWith("RINGDNS_") || v === undefined) continue;
     const spec = byEnv.get(k);
-    if (!spec) bad(k, "not a setting of ringdns serve (its --help lists them; the variable is RINGDNS_ and the flag in capitals, e.g. RINGDNS_MAX_UDP_SIZE)");
+    if (!spec)
+      bad(
+        k,
+        "not a setting of ringdns serve (its --help lists them; the variable is RINGDNS_ and the flag in capitals, e.g. RINGDNS_MAX_UDP_SIZE)",
+      );
     // a list is comma-separated: RINGDNS_DNS=127.0.0.1:8053,[::1]:8053
-    settings[spec.key] = spec.kind === "switch" ? parseSwitch(v, k) : spec.kind === "list" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v;
+    settings[spec.key] =
+      spec.kind === "switch"
+        ? parseSwitch(v, k)
+        : spec.kind === "list"
+          ? v
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v;
     origins.set(spec.key, k);
   }
   return { settings, origins };
 }
 
 /** A config file: YAML (or JSON) mapping flag names to values. */
-export function settingsFromFile(file: string, specs: readonly SettingSpec[]): { settings: Settings; origins: Origins } {
+export function settingsFromFile(
+  file: string,
+  specs: readonly SettingSpec[],
+): { settings: Settings; origins: Origins } {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -69,7 +96,8 @@ export function settingsFromFile(file: string, specs: readonly SettingSpec[]): {
     return bad(`--config ${file}`, `not YAML or JSON: ${(e as Error).message.split("\n")[0]}`);
   }
   if (doc === null || doc === undefined) doc = {};
-  if (typeof doc !== "object" || Array.isArray(doc)) bad(`--config ${file}`, "must be a mapping of settings, e.g. dns: [127.0.0.1:8053]");
+  if (typeof doc !== "object" || Array.isArray(doc))
+    bad(`--config ${file}`, "must be a mapping of settings, e.g. dns: [127.0.0.1:8053]");
   const byName = new Map(specs.map((s) => [s.name, s]));
   const settings: Settings = {};
   const origins: Origins = new Map();
@@ -77,14 +105,20 @@ export function settingsFromFile(file: string, specs: readonly SettingSpec[]): {
   for (const [name, value] of Object.entries(doc as Record<string, unknown>)) {
     const where = `--config ${file}: ${name}`;
     const spec = byName.get(name);
-    if (!spec) bad(`--config ${file}`, `"${name}" is not a setting (settings are the flags of ringdns serve without the dashes, e.g. max-udp-size)`);
+    if (!spec)
+      bad(
+        `--config ${file}`,
+        `"${name}" is not a setting (settings are the flags of ringdns serve without the dashes, e.g. max-udp-size)`,
+      );
     const text = (v: unknown): string => {
       if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") return String(v);
       return bad(where, `${JSON.stringify(v)} is not a single value`);
     };
     const path = (p: string) => (PATH_SETTINGS.has(name) && !isAbsolute(p) ? resolve(dir, p) : p);
-    if (spec.kind === "switch") settings[spec.key] = typeof value === "boolean" ? value : parseSwitch(text(value), where);
-    else if (spec.kind === "list") settings[spec.key] = (Array.isArray(value) ? value : [value]).map((v) => path(text(v)));
+    if (spec.kind === "switch")
+      settings[spec.key] = typeof value === "boolean" ? value : parseSwitch(text(value), where);
+    else if (spec.kind === "list")
+      settings[spec.key] = (Array.isArray(value) ? value : [value]).map((v) => path(text(v)));
     else settings[spec.key] = path(text(value));
     origins.set(spec.key, `--config ${file}`);
   }
@@ -95,7 +129,12 @@ export function settingsFromFile(file: string, specs: readonly SettingSpec[]): {
  * The CLI's options with the lower layers filled in: a flag given on the
  * command line wins, then the environment, then the file, then the default.
  */
-export function layerSettings(cli: Settings, givenOnCli: (key: string) => boolean, file: Settings, env: Settings): Settings {
+export function layerSettings(
+  cli: Settings,
+  givenOnCli: (key: string) => boolean,
+  file: Settings,
+  env: Settings,
+): Settings {
   const out: Settings = { ...cli };
   for (const layer of [file, env]) for (const [k, v] of Object.entries(layer)) if (!givenOnCli(k)) out[k] = v;
   return out;
@@ -107,5 +146,7 @@ export function explainOrigin(message: string, specs: readonly SettingSpec[], or
   const spec = m && specs.find((s) => s.name === m[1] || `no-${s.name}` === m[1]);
   const origin = spec && origins.get(spec.key);
   if (!origin) return message;
-  return origin.startsWith("RINGDNS_") ? message.replace(/^--[a-z0-9-]+:/, `${origin}:`) : message.replace(/^--([a-z0-9-]+):/, `${origin}: $1:`);
+  return origin.startsWith("RINGDNS_")
+    ? message.replace(/^--[a-z0-9-]+:/, `${origin}:`)
+    : message.replace(/^--([a-z0-9-]+):/, `${origin}: $1:`);
 }

@@ -60,7 +60,18 @@ export interface Config {
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
   /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
-  readonly limits: { maxRegistrations: number; maxPerKey: number; maxInstancesPerType: number; maxRingWeight: number; maxTotalRingWeight: number; maxAddressesPerHost: number; maxSubtypes: number; maxTxtBytes: number; updateRate: number; updateRateExempt: readonly string[] };
+  readonly limits: {
+    maxRegistrations: number;
+    maxPerKey: number;
+    maxInstancesPerType: number;
+    maxRingWeight: number;
+    maxTotalRingWeight: number;
+    maxAddressesPerHost: number;
+    maxSubtypes: number;
+    maxTxtBytes: number;
+    updateRate: number;
+    updateRateExempt: readonly string[];
+  };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
@@ -85,7 +96,6 @@ export interface Config {
     maxWatchersPerSource: number;
   };
 }
-
 
 /** What a user may set; every field optional, text as typed. */
 export interface ConfigInput {
@@ -180,7 +190,8 @@ export function parseListenAddress(text: string, setting = "--dns"): ListenAddre
     portText = i < 0 ? undefined : text.slice(i + 1);
   }
   const port = portText === undefined ? DEFAULT_PORT : Number(portText);
-  if (!/^\d*$/.test(portText ?? "") || !Number.isInteger(port) || port < 0 || port > 65535) bad(setting, `"${text}": port must be 0-65535`);
+  if (!/^\d*$/.test(portText ?? "") || !Number.isInteger(port) || port < 0 || port > 65535)
+    bad(setting, `"${text}": port must be 0-65535`);
   if (host === "") return DEFAULT_LISTEN.map((a) => ({ ...a, port }));
   if (isIP(host) === 0) bad(setting, `"${text}": expected ADDRESS:PORT with an IPv4 or [IPv6] address`);
   return [{ host, port }];
@@ -224,13 +235,32 @@ export function resolveConfig(input: ConfigInput): Config {
     zoneNs: parseZoneNs(input.zoneNs),
     maxUdpPayload: int("--max-udp-size", input.maxUdpSize, MAX_UDP_PAYLOAD, 512, 65_535),
     tcp: {
-      idleTimeoutMs: int("--tcp-idle-timeout", input.tcpIdleTimeout, DEFAULT_TCP_OPTIONS.idleTimeoutMs / 1000, 1, 3600) * 1000,
-      maxConnections: int("--tcp-max-connections", input.tcpMaxConnections, DEFAULT_TCP_OPTIONS.maxConnections, 1, 65_535),
+      idleTimeoutMs:
+        int("--tcp-idle-timeout", input.tcpIdleTimeout, DEFAULT_TCP_OPTIONS.idleTimeoutMs / 1000, 1, 3600) * 1000,
+      maxConnections: int(
+        "--tcp-max-connections",
+        input.tcpMaxConnections,
+        DEFAULT_TCP_OPTIONS.maxConnections,
+        1,
+        65_535,
+      ),
       readTimeoutMs: int("--tcp-read-timeout-ms", input.tcpReadTimeoutMs, DEFAULT_TCP_OPTIONS.readTimeoutMs, 1, 60_000),
       maxPerSource: int("--tcp-max-per-source", input.tcpMaxPerSource, DEFAULT_TCP_OPTIONS.maxPerSource, 1, 65_535),
-      maxUnsentBytes: int("--tcp-max-unsent-bytes", input.tcpMaxUnsentBytes, DEFAULT_TCP_OPTIONS.maxUnsentBytes, MIN_UNSENT_BYTES, 1 << 30),
+      maxUnsentBytes: int(
+        "--tcp-max-unsent-bytes",
+        input.tcpMaxUnsentBytes,
+        DEFAULT_TCP_OPTIONS.maxUnsentBytes,
+        MIN_UNSENT_BYTES,
+        1 << 30,
+      ),
       maxPipelined: int("--tcp-max-pipelined", input.tcpMaxPipelined, DEFAULT_TCP_OPTIONS.maxPipelined, 1, 65_535),
-      writeTimeoutMs: int("--tcp-write-timeout-ms", input.tcpWriteTimeoutMs, DEFAULT_TCP_OPTIONS.writeTimeoutMs, 1, 600_000),
+      writeTimeoutMs: int(
+        "--tcp-write-timeout-ms",
+        input.tcpWriteTimeoutMs,
+        DEFAULT_TCP_OPTIONS.writeTimeoutMs,
+        1,
+        600_000,
+      ),
     },
     ringPoints,
     store: parseStore(input),
@@ -240,17 +270,48 @@ export function resolveConfig(input: ConfigInput): Config {
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
     limits: {
-      maxRegistrations: int("--max-registrations", input.maxRegistrations, DEFAULT_LIMITS.maxRegistrations, 1, 100_000_000),
-      maxPerKey: int("--max-registrations-per-key", input.maxRegistrationsPerKey, DEFAULT_LIMITS.maxPerKey, 1, 100_000_000),
-      maxInstancesPerType: int("--max-instances-per-type", input.maxInstancesPerType, DEFAULT_LIMITS.maxInstancesPerType, 1, 100_000_000),
+      maxRegistrations: int(
+        "--max-registrations",
+        input.maxRegistrations,
+        DEFAULT_LIMITS.maxRegistrations,
+        1,
+        100_000_000,
+      ),
+      maxPerKey: int(
+        "--max-registrations-per-key",
+        input.maxRegistrationsPerKey,
+        DEFAULT_LIMITS.maxPerKey,
+        1,
+        100_000_000,
+      ),
+      maxInstancesPerType: int(
+        "--max-instances-per-type",
+        input.maxInstancesPerType,
+        DEFAULT_LIMITS.maxInstancesPerType,
+        1,
+        100_000_000,
+      ),
       // a unit of weight costs --ring-points points: the defaults keep the memory they allow whatever that is
       maxRingWeight: int("--max-ring-weight", input.maxRingWeight, ringWeights.maxRingWeight, 1, 2 ** 31),
-      maxTotalRingWeight: int("--max-total-ring-weight", input.maxTotalRingWeight, ringWeights.maxTotalRingWeight, 1, 2 ** 31),
-      maxAddressesPerHost: int("--max-addresses-per-host", input.maxAddressesPerHost, DEFAULT_LIMITS.maxAddressesPerHost, 1, 10_000),
+      maxTotalRingWeight: int(
+        "--max-total-ring-weight",
+        input.maxTotalRingWeight,
+        ringWeights.maxTotalRingWeight,
+        1,
+        2 ** 31,
+      ),
+      maxAddressesPerHost: int(
+        "--max-addresses-per-host",
+        input.maxAddressesPerHost,
+        DEFAULT_LIMITS.maxAddressesPerHost,
+        1,
+        10_000,
+      ),
       maxSubtypes: int("--max-subtypes", input.maxSubtypes, DEFAULT_LIMITS.maxSubtypes, 0, 10_000),
       maxTxtBytes: int("--max-txt-bytes", input.maxTxtBytes, DEFAULT_LIMITS.maxTxtBytes, 1, 65_000),
       updateRate: int("--update-rate", input.updateRate, DEFAULT_LIMITS.updateRate, 0, 1_000_000),
-      updateRateExempt: input.updateRateExempt && input.updateRateExempt.length > 0 ? input.updateRateExempt : DEFAULT_RRL.exempt,
+      updateRateExempt:
+        input.updateRateExempt && input.updateRateExempt.length > 0 ? input.updateRateExempt : DEFAULT_RRL.exempt,
     },
     mdnsInterfaces: input.mdns === false ? [] : [...new Set(input.mdnsInterface ?? [])],
     mdnsCache: {
@@ -284,7 +345,8 @@ function parseZoneNs(v: string | undefined): ZoneNs {
     if (name.length === 0) bad("--zone-ns", "the root is no name server");
     return { name };
   }
-  if (!NS_HOST_LABEL.test(v)) bad("--zone-ns", `"${v}" is neither a host label (put under each zone) nor an absolute name ending in "."`);
+  if (!NS_HOST_LABEL.test(v))
+    bad("--zone-ns", `"${v}" is neither a host label (put under each zone) nor an absolute name ending in "."`);
   return { host: lowerAscii(v) };
 }
 
@@ -298,7 +360,8 @@ function parseLogFormat(v: string | undefined): Config["logFormat"] {
 function parseQueryLogRate(v: string | number | undefined, level: LogLevel): number {
   if (v === undefined) return level === "debug" || level === "trace" ? 1 : 0;
   const n = Number(v);
-  if (String(v).trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) bad("--log-queries", `must be a fraction 0-1 (e.g. 0.01 logs one query in a hundred), got "${v}"`);
+  if (String(v).trim() === "" || !Number.isFinite(n) || n < 0 || n > 1)
+    bad("--log-queries", `must be a fraction 0-1 (e.g. 0.01 logs one query in a hundred), got "${v}"`);
   return n;
 }
 
@@ -320,20 +383,40 @@ function parseHttp(input: ConfigInput): Pick<Config, "http"> {
   sourceMatcher(readFrom, "--http-read-from"); // validates now
   const hosts = input.httpHost && input.httpHost.length > 0 ? input.httpHost.map(parseHttpHost) : [hostname()];
   const maxWatchers = int("--http-max-watchers", input.httpMaxWatchers, DEFAULT_WATCH_LIMITS.maxStreams, 1, 100_000);
-  const maxWatchersPerSource = int("--http-max-watchers-per-source", input.httpMaxWatchersPerSource, DEFAULT_WATCH_LIMITS.maxPerSource, 1, 100_000);
-  return { http: { listen: listen[0]!, ...(input.httpTokenFile !== undefined ? { tokenFile: input.httpTokenFile } : {}), readFrom, hosts, maxWatchers, maxWatchersPerSource } };
+  const maxWatchersPerSource = int(
+    "--http-max-watchers-per-source",
+    input.httpMaxWatchersPerSource,
+    DEFAULT_WATCH_LIMITS.maxPerSource,
+    1,
+    100_000,
+  );
+  return {
+    http: {
+      listen: listen[0]!,
+      ...(input.httpTokenFile !== undefined ? { tokenFile: input.httpTokenFile } : {}),
+      readFrom,
+      hosts,
+      maxWatchers,
+      maxWatchersPerSource,
+    },
+  };
 }
 
 /** A host name for --http-host: a DNS name without port or scheme (IP addresses and localhost are always accepted). */
 function parseHttpHost(text: string): string {
   const name = text.trim().toLowerCase().replace(/\.$/, "");
-  if (!/^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$/.test(name) || name.length > 253) bad("--http-host", `"${text}" is not a host name like ringdns.example (no port, no scheme; IP addresses and localhost are always accepted)`);
+  if (!/^[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$/.test(name) || name.length > 253)
+    bad(
+      "--http-host",
+      `"${text}" is not a host name like ringdns.example (no port, no scheme; IP addresses and localhost are always accepted)`,
+    );
   return name;
 }
 
 function parseWorkers(v: string | number | undefined): number {
   if (v === "auto") return Math.min(MAX_WORKERS, availableParallelism());
-  if (v !== undefined && !/^\d+$/.test(String(v).trim())) bad("--workers", `must be a number of processes 1-${MAX_WORKERS} or "auto", got "${v}"`);
+  if (v !== undefined && !/^\d+$/.test(String(v).trim()))
+    bad("--workers", `must be a number of processes 1-${MAX_WORKERS} or "auto", got "${v}"`);
   return int("--workers", v, 1, 1, MAX_WORKERS);
 }
 
@@ -350,24 +433,39 @@ function parseStore(input: ConfigInput): Config["store"] {
   if (!isEtcd && input.nodeName !== undefined) bad("--node-name", "has no use without --store etcd://…");
   if (!isEtcd) {
     const flag = Object.keys(access)[0];
-    if (flag) bad(`--etcd-${{ caFile: "ca", certFile: "cert", keyFile: "key", user: "user", passwordFile: "password-file" }[flag]}`, "has no use without --store etcd://…");
+    if (flag)
+      bad(
+        `--etcd-${{ caFile: "ca", certFile: "cert", keyFile: "key", user: "user", passwordFile: "password-file" }[flag]}`,
+        "has no use without --store etcd://…",
+      );
     if (input.etcdInsecure) bad("--etcd-insecure", "has no use without --store etcd://…");
   } else {
-    if ((access.certFile === undefined) !== (access.keyFile === undefined)) bad(access.certFile ? "--etcd-cert" : "--etcd-key", "needs --etcd-cert and --etcd-key together");
-    if (access.certFile && !access.caFile) bad("--etcd-cert", "needs --etcd-ca (a client certificate is only sent over TLS)");
-    if ((access.user === undefined) !== (access.passwordFile === undefined)) bad(access.user ? "--etcd-user" : "--etcd-password-file", "needs --etcd-user and --etcd-password-file together");
+    if ((access.certFile === undefined) !== (access.keyFile === undefined))
+      bad(access.certFile ? "--etcd-cert" : "--etcd-key", "needs --etcd-cert and --etcd-key together");
+    if (access.certFile && !access.caFile)
+      bad("--etcd-cert", "needs --etcd-ca (a client certificate is only sent over TLS)");
+    if ((access.user === undefined) !== (access.passwordFile === undefined))
+      bad(access.user ? "--etcd-user" : "--etcd-password-file", "needs --etcd-user and --etcd-password-file together");
     // etcd takes the password in the clear on every authentication: without TLS anyone on the path reads it
-    if (access.user !== undefined && !access.caFile && !input.etcdInsecure) bad("--etcd-user", "sends the etcd password in clear text without TLS: add --etcd-ca (and https:// endpoints on etcd), or --etcd-insecure to accept that");
+    if (access.user !== undefined && !access.caFile && !input.etcdInsecure)
+      bad(
+        "--etcd-user",
+        "sends the etcd password in clear text without TLS: add --etcd-ca (and https:// endpoints on etcd), or --etcd-insecure to accept that",
+      );
   }
   if (store === undefined || store === "lmdb") return { kind: "lmdb", dataDir: dataDir ?? DEFAULT_DATA_DIR };
   if (store === "memory" || isEtcd) {
     if (dataDir !== undefined) bad("--data-dir", `has no use with --store ${store}`);
     if (store === "memory") return { kind: "memory" };
     parseEtcdUrl(store); // says now what is wrong with it
-    if (input.nodeName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(input.nodeName)) bad("--node-name", `"${input.nodeName}": letters, digits, ".", "_" and "-", up to 63`);
+    if (input.nodeName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(input.nodeName))
+      bad("--node-name", `"${input.nodeName}": letters, digits, ".", "_" and "-", up to 63`);
     return { kind: "etcd", url: store, access, ...(input.nodeName !== undefined ? { nodeName: input.nodeName } : {}) };
   }
-  return bad("--store", `"${store}" is not a store: use lmdb (the default, in --data-dir), memory, or etcd://host:port[,host:port…][/prefix]`);
+  return bad(
+    "--store",
+    `"${store}" is not a store: use lmdb (the default, in --data-dir), memory, or etcd://host:port[,host:port…][/prefix]`,
+  );
 }
 
 /** "KEYNAME=zone1,zone2" */

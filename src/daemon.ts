@@ -8,8 +8,8 @@ import { RingdnsError } from "./errors.js";
 import { onInternalError, sleep } from "./guard.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
-import { listenTcp } from "./frontends/tcp.js";
-import { listenUdp } from "./frontends/udp.js";
+import { listenTcp, type TcpListener } from "./frontends/tcp.js";
+import { listenUdp, type UdpListener } from "./frontends/udp.js";
 import { makeRateLimiter } from "./frontends/rrl.js";
 import { CookieJar } from "./frontends/cookies.js";
 import { TokenBuckets } from "./frontends/token-buckets.js";
@@ -74,14 +74,22 @@ function readFlagFiles(config: Config, limits: RegistrationLimits) {
   const keys = config.keyFiles.flatMap(loadKeyFile);
   checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
   checkKeysNamed(keys, config.adminKeys, "--admin-key");
-  const services = config.servicesFile ? loadServicesFile(config.servicesFile, config.domains.length, limits) : undefined;
+  const services = config.servicesFile
+    ? loadServicesFile(config.servicesFile, config.domains.length, limits)
+    : undefined;
   return { keys, services };
 }
 
 type FlagFiles = ReturnType<typeof readFlagFiles>;
 
 /** The store, the ring worker and the registry with every registration in it; big rings start building aside. */
-async function openRegistry(config: Config, deps: DaemonDeps, clock: Clock, files: FlagFiles, closers: Closers): Promise<{ store: Store; registry: Registry }> {
+async function openRegistry(
+  config: Config,
+  deps: DaemonDeps,
+  clock: Clock,
+  files: FlagFiles,
+  closers: Closers,
+): Promise<{ store: Store; registry: Registry }> {
   const { log } = deps;
   holdYoungGeneration(); // until the load is done (startup-gc.ts)
   const store = deps.store ?? (await openStore(config.store, log));
@@ -93,7 +101,10 @@ async function openRegistry(config: Config, deps: DaemonDeps, clock: Clock, file
   closers.add(() => registry.close());
   if (files.services) {
     registry.loadStatic(files.services.instances, files.services.hosts);
-    log.info({ file: config.servicesFile, instances: files.services.instances.length, hosts: files.services.hosts.length }, "loaded static services");
+    log.info(
+      { file: config.servicesFile, instances: files.services.instances.length, hosts: files.services.hosts.length },
+      "loaded static services",
+    );
   }
   registry.warm(config.domains.map(domainKey)); // big rings build aside while the listeners start; no query is the first to ask
   settleAfterLoad(registry);
@@ -113,7 +124,9 @@ function statusLines(config: Config, store: Store, registry: Registry, clock: Cl
       ...(detailed ? [`location=${st.location}`, ...(st.node !== undefined ? [`node=${st.node}`] : [])] : []),
       ...(st.revision !== undefined ? [`revision=${st.revision}`] : []),
       ...(st.lagMs !== undefined ? [`lag-ms=${st.lagMs}`] : []),
-      ...(st.lastEventAt !== undefined ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`] : []),
+      ...(st.lastEventAt !== undefined
+        ? [`last-change-seconds-ago=${Math.round((clock.now() - st.lastEventAt) / 1000)}`]
+        : []),
       `types=${types.length}`,
       `instances=${types.reduce((n, t) => n + registry.instanceCount(t), 0)}`,
       `serial=${registry.serial()}`,
@@ -137,7 +150,11 @@ interface Parts {
 }
 
 /** What every DNS transport shares: the core, UPDATE, caches, cookies, rate limits, status. */
-function dnsHandler(p: Parts, lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]>, rrlShare: Config["rrl"]): DnsHandlerDeps {
+function dnsHandler(
+  p: Parts,
+  lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]>,
+  rrlShare: Config["rrl"],
+): DnsHandlerDeps {
   const { config, log, clock, registry } = p;
   return {
     lifecycle,
@@ -158,7 +175,12 @@ function dnsHandler(p: Parts, lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]
       lease: config.lease,
       limits: {
         ...p.limits,
-        ...(config.limits.updateRate > 0 ? { updateRate: new TokenBuckets(config.limits.updateRate), updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt") } : {}),
+        ...(config.limits.updateRate > 0
+          ? {
+              updateRate: new TokenBuckets(config.limits.updateRate),
+              updateRateExempt: sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt"),
+            }
+          : {}),
       },
     },
     registry,
@@ -169,12 +191,23 @@ function dnsHandler(p: Parts, lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]
     // a data directory or etcd endpoints and prefix tell an attacker where to aim: loopback only
     statusDetailsTo: sourceMatcher(DEFAULT_ALLOW_UPDATE, "status"),
     status: statusLines(config, p.store, registry, clock),
-    answer: { domains: config.domains, ttl: config.ttl, negativeTtl: config.negativeTtl, udpPayloadSize: config.maxUdpPayload, zoneNs: config.zoneNs },
+    answer: {
+      domains: config.domains,
+      ttl: config.ttl,
+      negativeTtl: config.negativeTtl,
+      udpPayloadSize: config.maxUdpPayload,
+      zoneNs: config.zoneNs,
+    },
   };
 }
 
 /** UDP and TCP on every --dns address (one port for both); UDP sockets kept for query workers to share. */
-async function listenDns(config: Config, handler: DnsHandlerDeps, log: Logger, closers: Closers): Promise<{ listening: { host: string; port: number }[]; udpSockets: Socket[] }> {
+async function listenDns(
+  config: Config,
+  handler: DnsHandlerDeps,
+  log: Logger,
+  closers: Closers,
+): Promise<{ listening: { host: string; port: number }[]; udpSockets: Socket[] }> {
   const listening: { host: string; port: number }[] = [];
   const udpSockets: Socket[] = [];
   try {
@@ -183,7 +216,7 @@ async function listenDns(config: Config, handler: DnsHandlerDeps, log: Logger, c
     while (queue.length > 0) {
       const want = queue.shift()!;
       // UDP first: with port 0 the kernel picks one, and TCP takes the same
-      let udp;
+      let udp: UdpListener;
       try {
         udp = await listenUdp(want.host, want.port, handler);
       } catch (e) {
@@ -194,7 +227,7 @@ async function listenDns(config: Config, handler: DnsHandlerDeps, log: Logger, c
         }
         throw e;
       }
-      let tcp;
+      let tcp: TcpListener;
       try {
         tcp = await listenTcp(want.host, udp.port, handler, config.tcp);
       } catch (e) {
@@ -212,14 +245,23 @@ async function listenDns(config: Config, handler: DnsHandlerDeps, log: Logger, c
     }
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const hint = err.code === "EADDRINUSE" ? " (address in use: is another server running? choose another with --dns)" : err.code === "EACCES" ? " (permission denied: ports below 1024 need privileges)" : "";
+    const hint =
+      err.code === "EADDRINUSE"
+        ? " (address in use: is another server running? choose another with --dns)"
+        : err.code === "EACCES"
+          ? " (permission denied: ports below 1024 need privileges)"
+          : "";
     throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on ${err.message.replace(/^listen |^bind /, "")}${hint}`);
   }
   return { listening, udpSockets };
 }
 
 /** The HTTP API, dashboard and metrics (--http); its address as logged. */
-async function listenHttpApi(p: Parts & { metrics: DaemonMetrics; http: NonNullable<Config["http"]> }, handler: DnsHandlerDeps, closers: Closers): Promise<{ listener: HttpListener; address: string }> {
+async function listenHttpApi(
+  p: Parts & { metrics: DaemonMetrics; http: NonNullable<Config["http"]> },
+  handler: DnsHandlerDeps,
+  closers: Closers,
+): Promise<{ listener: HttpListener; address: string }> {
   const { http: settings, registry, clock, log, store, metrics } = p;
   const node = store.status().node;
   const watch = new WatchHub(registry, clock, undefined, node);
@@ -245,11 +287,18 @@ async function listenHttpApi(p: Parts & { metrics: DaemonMetrics; http: NonNulla
       await http.close();
       watch.close();
     });
-    return { listener: http, address: http.address.includes(":") ? `[${http.address}]:${http.port}` : `${http.address}:${http.port}` };
+    return {
+      listener: http,
+      address: http.address.includes(":") ? `[${http.address}]:${http.port}` : `${http.address}:${http.port}`,
+    };
   } catch (e) {
     watch.close();
     const err = e as NodeJS.ErrnoException;
-    if (err.code === "EADDRINUSE" || err.code === "EACCES") throw new RingdnsError("RINGDNS_E_LISTEN", `cannot listen on --http ${settings.listen.host}:${settings.listen.port}: ${err.code}`);
+    if (err.code === "EADDRINUSE" || err.code === "EACCES")
+      throw new RingdnsError(
+        "RINGDNS_E_LISTEN",
+        `cannot listen on --http ${settings.listen.host}:${settings.listen.port}: ${err.code}`,
+      );
     throw e;
   }
 }
@@ -275,28 +324,62 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const { store, registry } = await openRegistry(config, deps, clock, files, closers);
     const p: Parts = { config, log, clock, store, registry, limits, keys: files.keys, metrics: undefined };
     if (config.http) {
-      const metrics = new DaemonMetrics({ registry, store: () => store.status(), mdns: () => p.mdns?.stats(), others: async () => (p.workers ? p.workers.metrics() : []) });
+      const metrics = new DaemonMetrics({
+        registry,
+        store: () => store.status(),
+        mdns: () => p.mdns?.stats(),
+        others: async () => (p.workers ? p.workers.metrics() : []),
+      });
       p.metrics = metrics;
       countLimitHit = (limit) => metrics.observeLimit(limit);
     }
     const lifecycle = { draining: false, inflight: new Set<Promise<unknown>>() };
     // each answering process gets its share of the limit: the kernel spreads datagrams over them
-    const rrlShare = { ...config.rrl, rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)) };
+    const rrlShare = {
+      ...config.rrl,
+      rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)),
+    };
     const handler = dnsHandler(p, lifecycle, rrlShare);
     const { listening, udpSockets } = await listenDns(config, handler, log, closers);
     if (config.mdnsInterfaces.length > 0) {
-      const mdns = await startMdns(config.mdnsInterfaces, { registry, clock, log, cacheLimits: config.mdnsCache, limits });
+      const mdns = await startMdns(config.mdnsInterfaces, {
+        registry,
+        clock,
+        log,
+        cacheLimits: config.mdnsCache,
+        limits,
+      });
       p.mdns = mdns;
       closers.add(mdns.close); // closed before the DNS sockets: its goodbyes leave first
     }
     if (config.workers > 1) {
-      const settings = { reportLocalMisses: handler.onLocalMiss !== undefined, cookieSecret: handler.cookies!.secret, rrl: rrlShare, logLevel: config.logLevel, logFormat: config.logFormat, queryLogRate: config.queryLogRate, answer: handler.answer, maxUdpPayload: config.maxUdpPayload, ringPoints: config.ringPoints };
-      const workers = await startQueryWorkers({ count: config.workers - 1, sockets: udpSockets, registry, handler, settings, log });
+      const settings = {
+        reportLocalMisses: handler.onLocalMiss !== undefined,
+        cookieSecret: handler.cookies!.secret,
+        rrl: rrlShare,
+        logLevel: config.logLevel,
+        logFormat: config.logFormat,
+        queryLogRate: config.queryLogRate,
+        answer: handler.answer,
+        maxUdpPayload: config.maxUdpPayload,
+        ringPoints: config.ringPoints,
+      };
+      const workers = await startQueryWorkers({
+        count: config.workers - 1,
+        sockets: udpSockets,
+        registry,
+        handler,
+        settings,
+        log,
+      });
       p.workers = workers;
       handler.settled = workers.settled;
       closers.add(workers.close); // closed early: no worker answers from a registry that is closing
     }
-    const http = config.http && p.metrics ? await listenHttpApi({ ...p, metrics: p.metrics, http: config.http }, handler, closers) : undefined;
+    const http =
+      config.http && p.metrics
+        ? await listenHttpApi({ ...p, metrics: p.metrics, http: config.http }, handler, closers)
+        : undefined;
     // stopped first on shutdown: no lease ends, and nothing is written, while updates drain
     const stopTimers = [startLeaseTimer(registry, clock, log), logRegistryChanges(registry, log)];
     logListening(p, listening, http?.address);
@@ -316,7 +399,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   }
 }
 
-function logListening(p: Parts, listening: readonly { host: string; port: number }[], httpAddress: string | undefined): void {
+function logListening(
+  p: Parts,
+  listening: readonly { host: string; port: number }[],
+  httpAddress: string | undefined,
+): void {
   const { config } = p;
   p.log.info(
     {
@@ -328,7 +415,10 @@ function logListening(p: Parts, listening: readonly { host: string; port: number
       workers: config.workers,
       http: httpAddress ?? "off",
       unsignedUpdatesFrom: config.allowUpdate,
-      rrl: config.rrl.rate > 0 ? `${config.rrl.rate}/s per prefix, slip ${config.rrl.slip}, exempt ${config.rrl.exempt.join(" ")}` : "off",
+      rrl:
+        config.rrl.rate > 0
+          ? `${config.rrl.rate}/s per prefix, slip ${config.rrl.slip}, exempt ${config.rrl.exempt.join(" ")}`
+          : "off",
     },
     "ringdns listening",
   );
@@ -343,7 +433,15 @@ async function reload(p: Parts, handler: DnsHandlerDeps, http: HttpListener | un
     if (services) await p.registry.replaceStatic(services.instances, services.hosts);
     handler.update!.keys = keys;
     if (token !== undefined) http!.setToken(token);
-    log.info({ file: config.servicesFile, instances: services?.instances.length ?? 0, keys: keys.map((k) => formatName(k.name)), ...(token !== undefined ? { httpToken: "re-read" } : {}) }, "reloaded the services file and keys");
+    log.info(
+      {
+        file: config.servicesFile,
+        instances: services?.instances.length ?? 0,
+        keys: keys.map((k) => formatName(k.name)),
+        ...(token !== undefined ? { httpToken: "re-read" } : {}),
+      },
+      "reloaded the services file and keys",
+    );
     return { ok: true, instances: services?.instances.length ?? 0, keys: keys.length };
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);

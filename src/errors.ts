@@ -1,10 +1,6 @@
 // Coded errors for faults a user can fix (bad files, flags, input). Messages
 // name the file, entry and field; docs/errors.md lists the codes.
-export type ErrorCode =
-  | "RINGDNS_E_BAD_SERVICES_FILE"
-  | "RINGDNS_E_BAD_CONFIG"
-  | "RINGDNS_E_LISTEN"
-  | "RINGDNS_E_STORE";
+export type ErrorCode = "RINGDNS_E_BAD_SERVICES_FILE" | "RINGDNS_E_BAD_CONFIG" | "RINGDNS_E_LISTEN" | "RINGDNS_E_STORE";
 
 export class RingdnsError extends Error {
   constructor(

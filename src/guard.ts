@@ -11,7 +11,9 @@ let count = 0;
 let sink: InternalErrorSink = (where, err) => {
   // until the daemon installs its logger (tests, the library): stderr, never a throw
   try {
-    process.stderr.write(`ringdns internal error in ${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `ringdns internal error in ${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   } catch {
     /* nothing left to tell */
   }

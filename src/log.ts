@@ -8,10 +8,31 @@ export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info"
 export type LogFormat = "json" | "pretty";
 
 /** Fields that may hold key material or credentials: never written, whoever logs them. */
-export const REDACTED_FIELDS = ["secret", "password", "token", "authorization", "*.secret", "*.password", "*.token", "*.authorization", "*.headers.authorization"];
+export const REDACTED_FIELDS = [
+  "secret",
+  "password",
+  "token",
+  "authorization",
+  "*.secret",
+  "*.password",
+  "*.token",
+  "*.authorization",
+  "*.headers.authorization",
+];
 
 export function makeLogger(level: LogLevel, format: LogFormat, base?: Record<string, unknown>): Logger {
   const options = { level, base: base ?? null, redact: { paths: REDACTED_FIELDS, censor: "[redacted]" } };
-  if (format === "pretty") return pino(options, pretty({ destination: 2, colorize: process.stderr.isTTY, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname", singleLine: true, sync: true }));
+  if (format === "pretty")
+    return pino(
+      options,
+      pretty({
+        destination: 2,
+        colorize: process.stderr.isTTY,
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname",
+        singleLine: true,
+        sync: true,
+      }),
+    );
   return pino(options, pino.destination(2));
 }

@@ -2,12 +2,18 @@
 // answers queries (the primary and each query worker) and are summed at
 // scrape time; the rest is the primary's: updates, registrations and leases
 // by source, expiries, mDNS, store health and lag, and the process.
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry as PromRegistry } from "prom-client";
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry as PromRegistry,
+} from "prom-client";
 import { internalErrorCount } from "./guard.js";
 import type { Registry } from "./registry/registry.js";
 import type { StoreStatus } from "./store/store.js";
 import { rcodeName, typeName } from "./wire/constants.js";
-
 
 /** What the mDNS frontend counts (frontends/mdns), as the metrics read it. */
 export interface MdnsStats {
@@ -32,7 +38,12 @@ export type ProcessMetrics = Awaited<ReturnType<PromRegistry["getMetricsAsJSON"]
 /** What a process that answers queries counts. The hot path: children are cached, no label objects per query. */
 export class QueryMetrics {
   readonly prom = new PromRegistry();
-  private readonly queries = new Counter({ name: "ringdns_queries_total", help: "DNS queries answered, by transport, query type and response code", labelNames: ["transport", "qtype", "rcode"], registers: [this.prom] });
+  private readonly queries = new Counter({
+    name: "ringdns_queries_total",
+    help: "DNS queries answered, by transport, query type and response code",
+    labelNames: ["transport", "qtype", "rcode"],
+    registers: [this.prom],
+  });
   private readonly duration = new Histogram({
     name: "ringdns_query_duration_seconds",
     help: "Time from a query's arrival to its reply being ready, by transport",
@@ -40,8 +51,18 @@ export class QueryMetrics {
     buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1],
     registers: [this.prom],
   });
-  private readonly updates = new Counter({ name: "ringdns_updates_total", help: "DNS UPDATE and HTTP registration requests, by transport and response code", labelNames: ["transport", "rcode"], registers: [this.prom] });
-  private readonly limited = new Counter({ name: "ringdns_rrl_limited_total", help: "UDP replies held back by response-rate limiting: dropped, or slipped (sent truncated)", labelNames: ["action"], registers: [this.prom] });
+  private readonly updates = new Counter({
+    name: "ringdns_updates_total",
+    help: "DNS UPDATE and HTTP registration requests, by transport and response code",
+    labelNames: ["transport", "rcode"],
+    registers: [this.prom],
+  });
+  private readonly limited = new Counter({
+    name: "ringdns_rrl_limited_total",
+    help: "UDP replies held back by response-rate limiting: dropped, or slipped (sent truncated)",
+    labelNames: ["action"],
+    registers: [this.prom],
+  });
   private readonly counters = new Map<string, ReturnType<Counter["labels"]>>();
   private readonly timers = new Map<string, ReturnType<Histogram["labels"]>>();
 
@@ -68,7 +89,12 @@ export class QueryMetrics {
     });
   }
 
-  private readonly limits = new Counter({ name: "ringdns_limit_hits_total", help: "Requests or connections refused or closed by a configured limit", labelNames: ["limit"], registers: [this.prom] });
+  private readonly limits = new Counter({
+    name: "ringdns_limit_hits_total",
+    help: "Requests or connections refused or closed by a configured limit",
+    labelNames: ["limit"],
+    registers: [this.prom],
+  });
 
   observeLimit(limit: string): void {
     this.limits.labels(limit).inc();
@@ -98,8 +124,15 @@ export class DaemonMetrics extends QueryMetrics {
     const { registry } = sources;
     const prom = this.prom;
     collectDefaultMetrics({ register: prom, prefix: "ringdns_" });
-    const changes = new Counter({ name: "ringdns_registration_changes_total", help: "Registrations added, updated, removed and expired, by kind and source", labelNames: ["op", "kind", "source"], registers: [prom] });
-    registry.onChange((c) => changes.labels(c.op, c.kind, c.kind === "instance" ? c.instance.source : c.host.source).inc());
+    const changes = new Counter({
+      name: "ringdns_registration_changes_total",
+      help: "Registrations added, updated, removed and expired, by kind and source",
+      labelNames: ["op", "kind", "source"],
+      registers: [prom],
+    });
+    registry.onChange((c) =>
+      changes.labels(c.op, c.kind, c.kind === "instance" ? c.instance.source : c.host.source).inc(),
+    );
     new Gauge({
       name: "ringdns_registrations",
       help: "Instances registered now, by source",

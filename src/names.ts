@@ -55,7 +55,7 @@ export function labelsEqual(a: Labels, b: Labels): boolean {
 /** A cheap canonical key for maps and sets: equal exactly when the names match case-insensitively. */
 export function nameKey(name: Labels): string {
   let k = "";
-  for (const l of name) k += l.length + ":" + l;
+  for (const l of name) k += `${l.length}:${l}`;
   return lowerAscii(k);
 }
 
@@ -130,15 +130,15 @@ export function parseName(text: string): Labels {
 /** Format labels as an absolute presentation name with a trailing dot. */
 export function formatName(name: Labels): string {
   if (name.length === 0) return ".";
-  return name.map(escapeLabel).join(".") + ".";
+  return `${name.map(escapeLabel).join(".")}.`;
 }
 
 function escapeLabel(label: string): string {
   let out = "";
   for (const ch of label) {
     const cp = ch.codePointAt(0)!;
-    if (ch === "." || ch === "\\") out += "\\" + ch;
-    else if (cp < 0x21 && cp !== 0x20) out += "\\" + String(cp).padStart(3, "0");
+    if (ch === "." || ch === "\\") out += `\\${ch}`;
+    else if (cp < 0x21 && cp !== 0x20) out += `\\${String(cp).padStart(3, "0")}`;
     else if (cp === 0x7f) out += "\\127";
     else out += ch;
   }

@@ -8,13 +8,20 @@ export function readSettingFile(flag: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new RingdnsError(
+      "RINGDNS_E_BAD_CONFIG",
+      `${flag}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
 }
 
 /** The HTTP bearer token: the file's first line. */
 export function readToken(file: string): string {
   const token = readSettingFile("--http-token-file", file).toString("utf8").split(/\r?\n/)[0]!.trim();
-  if (token.length < 16) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--http-token-file: ${file}: the token must be at least 16 characters (e.g. openssl rand -hex 32 > ${file})`);
+  if (token.length < 16)
+    throw new RingdnsError(
+      "RINGDNS_E_BAD_CONFIG",
+      `--http-token-file: ${file}: the token must be at least 16 characters (e.g. openssl rand -hex 32 > ${file})`,
+    );
   return token;
 }

@@ -34,18 +34,23 @@ export function holdYoungGeneration(): void {
  * aside), collect the start-up garbage, then let the young generation
  * grow again as the work asks.
  */
-export function settleAfterLoad(registry: { ringsBuilding(): number; instanceTotal(): number; hostTotal(): number }): void {
+export function settleAfterLoad(registry: {
+  ringsBuilding(): number;
+  instanceTotal(): number;
+  hostTotal(): number;
+}): void {
   const release = () => setFlagsFromString(`--semi-space-growth-factor=${YOUNG_GROWTH_DEFAULT}`);
-  if (registry.instanceTotal() + registry.hostTotal() < WORTH_IT) return release();
+  if (registry.instanceTotal() + registry.hostTotal() < WORTH_IT) {
+    release();
+    return;
+  }
   let polls = 0;
   const poll = every("start-up garbage collection", 100, () => {
     if (registry.ringsBuilding() > 0 && ++polls < MAX_POLLS) return;
     clearInterval(poll);
     // twice: the first frees the dead, the second moves what lives out of the pages the first left
     // part-filled (old generation 77 → 65 MB at 100,000)
-    return collectStartupGarbage()
-      .then(collectStartupGarbage)
-      .finally(release);
+    return collectStartupGarbage().then(collectStartupGarbage).finally(release);
   });
 }
 

@@ -12,7 +12,17 @@ function files(dir: string): string[] {
   });
 }
 
-const core = ["src/names.ts", ...files("src/ring"), ...files("src/registry"), ...files("src/answer"), ...files("src/wire"), ...files("src/api"), "src/update/update.ts", "src/update/policy.ts", "src/update/registration-ops.ts"];
+const core = [
+  "src/names.ts",
+  ...files("src/ring"),
+  ...files("src/registry"),
+  ...files("src/answer"),
+  ...files("src/wire"),
+  ...files("src/api"),
+  "src/update/update.ts",
+  "src/update/policy.ts",
+  "src/update/registration-ops.ts",
+];
 const imports = (file: string) => [...readFileSync(file, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!);
 
 describe("module boundaries", () => {
@@ -24,20 +34,29 @@ describe("module boundaries", () => {
     expect(readFileSync(file, "utf8")).not.toMatch(/createServer|createSocket|\bconnect\(/);
   });
 
-  it.each(core.filter((f) => !f.endsWith("services-file.ts")))("%s never reads the clock or the file system itself", (file) => {
-    const text = readFileSync(file, "utf8");
-    expect(text).not.toMatch(/Date\.now\(|new Date\(|performance\.now\(|setTimeout\(|setInterval\(/);
-    expect(imports(file)).not.toContain("node:fs");
-  });
+  it.each(core.filter((f) => !f.endsWith("services-file.ts")))(
+    "%s never reads the clock or the file system itself",
+    (file) => {
+      const text = readFileSync(file, "utf8");
+      expect(text).not.toMatch(/Date\.now\(|new Date\(|performance\.now\(|setTimeout\(|setInterval\(/);
+      expect(imports(file)).not.toContain("node:fs");
+    },
+  );
 
-  it.each(files("src/registry"))("%s imports nothing from the store backends' folder (the store contract is the registry's own)", (file) => {
-    for (const i of imports(file)) expect(i).not.toMatch(/\/store\//);
-  });
+  it.each(files("src/registry"))(
+    "%s imports nothing from the store backends' folder (the store contract is the registry's own)",
+    (file) => {
+      for (const i of imports(file)) expect(i).not.toMatch(/\/store\//);
+    },
+  );
 
   // one-way layers: the client and the frontends meet only in the core (api/, update/, wire/, names)
-  it.each(files("src/client"))("%s (the client library) imports no frontend, store, daemon, config or metrics", (file) => {
-    for (const i of imports(file)) expect(i).not.toMatch(/frontends\/|\/store\/|daemon|config|metrics|\/cli\//);
-  });
+  it.each(files("src/client"))(
+    "%s (the client library) imports no frontend, store, daemon, config or metrics",
+    (file) => {
+      for (const i of imports(file)) expect(i).not.toMatch(/frontends\/|\/store\/|daemon|config|metrics|\/cli\//);
+    },
+  );
 
   it.each(files("src/frontends"))("%s imports nothing from the client library", (file) => {
     for (const i of imports(file)) expect(i).not.toMatch(/\/client\//);
@@ -73,14 +92,25 @@ describe("event-loop entry points are guarded", () => {
 
   it.each(daemonFiles)("%s sets no raw timer (later/every/sleep from guard.ts instead)", (file) => {
     const text = readFileSync(file, "utf8");
-    const raw = [...text.matchAll(/(?<![.\w])(setTimeout|setInterval|setImmediate|queueMicrotask)\((?!guarded\()/g)].map((m) => `${m[1]} at line ${line(text, m.index)}`);
+    const raw = [
+      ...text.matchAll(/(?<![.\w])(setTimeout|setInterval|setImmediate|queueMicrotask)\((?!guarded\()/g),
+    ].map((m) => `${m[1]} at line ${line(text, m.index)}`);
     expect(raw).toEqual([]);
   });
 
-  it.each(daemonFiles)("%s adds no event listener or server callback that is not guarded (settling a promise or reporting the fault aside)", (file) => {
-    const text = readFileSync(file, "utf8");
-    const bare = [...text.matchAll(/\.(on|once|addListener)\(\s*"([^"]+)",\s*(?=\S)(?!guarded\(|reject\)|resolve\)|\(\) => resolve\(\)\)|\([^)]*\) => reject\(|\([^)]*\) => reportInternalError\()/g)].map((m) => `.${m[1]}("${m[2]}") at line ${line(text, m.index)}`);
-    const servers = [...text.matchAll(/createServer\(\s*(?=\S)(?!guarded\()(?!\{[^}]*\},\s*guarded\()/g)].map((m) => `createServer at line ${line(text, m.index)}`);
-    expect([...bare, ...servers]).toEqual([]);
-  });
+  it.each(daemonFiles)(
+    "%s adds no event listener or server callback that is not guarded (settling a promise or reporting the fault aside)",
+    (file) => {
+      const text = readFileSync(file, "utf8");
+      const bare = [
+        ...text.matchAll(
+          /\.(on|once|addListener)\(\s*"([^"]+)",\s*(?=\S)(?!guarded\(|reject\)|resolve\)|\(\) => resolve\(\)\)|\([^)]*\) => reject\(|\([^)]*\) => reportInternalError\()/g,
+        ),
+      ].map((m) => `.${m[1]}("${m[2]}") at line ${line(text, m.index)}`);
+      const servers = [...text.matchAll(/createServer\(\s*(?=\S)(?!guarded\()(?!\{[^}]*\},\s*guarded\()/g)].map(
+        (m) => `createServer at line ${line(text, m.index)}`,
+      );
+      expect([...bare, ...servers]).toEqual([]);
+    },
+  );
 });

@@ -2,7 +2,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { envName, explainOrigin, layerSettings, settingsFromEnv, settingsFromFile, type SettingSpec } from "../src/config-layers.js";
+import {
+  envName,
+  explainOrigin,
+  layerSettings,
+  settingsFromEnv,
+  settingsFromFile,
+  type SettingSpec,
+} from "../src/config-layers.js";
 
 const specs: SettingSpec[] = [
   { name: "dns", key: "dns", kind: "list" },
@@ -18,7 +25,10 @@ describe("config layers", () => {
   });
 
   it("reads lists comma-separated and switches as true/false from the environment, ignoring other variables", () => {
-    const { settings, origins } = settingsFromEnv({ RINGDNS_DNS: "127.0.0.1:53, [::1]:53", RINGDNS_MDNS: "off", RINGDNS_MAX_UDP_SIZE: "4096", PATH: "/bin" }, specs);
+    const { settings, origins } = settingsFromEnv(
+      { RINGDNS_DNS: "127.0.0.1:53, [::1]:53", RINGDNS_MDNS: "off", RINGDNS_MAX_UDP_SIZE: "4096", PATH: "/bin" },
+      specs,
+    );
     expect(settings).toEqual({ dns: ["127.0.0.1:53", "[::1]:53"], mdns: false, maxUdpSize: "4096" });
     expect(origins.get("dns")).toBe("RINGDNS_DNS");
     expect(() => settingsFromEnv({ RINGDNS_DSN: "x" }, specs)).toThrow(/^RINGDNS_DSN: not a setting/);
@@ -28,7 +38,13 @@ describe("config layers", () => {
     const dir = mkdtempSync(join(tmpdir(), "ringdns-layers-"));
     const file = join(dir, "r.yaml");
     writeFileSync(file, "services: s.yaml\nkey-file: /etc/k.key\ndns: 127.0.0.1:53\nmax-udp-size: 4096\nmdns: false\n");
-    expect(settingsFromFile(file, specs).settings).toEqual({ services: join(dir, "s.yaml"), keyFile: ["/etc/k.key"], dns: ["127.0.0.1:53"], maxUdpSize: "4096", mdns: false });
+    expect(settingsFromFile(file, specs).settings).toEqual({
+      services: join(dir, "s.yaml"),
+      keyFile: ["/etc/k.key"],
+      dns: ["127.0.0.1:53"],
+      maxUdpSize: "4096",
+      mdns: false,
+    });
     writeFileSync(file, "");
     expect(settingsFromFile(file, specs).settings).toEqual({});
     writeFileSync(file, "- dns\n");
@@ -38,7 +54,9 @@ describe("config layers", () => {
   it("layers: command line over environment over file over default", () => {
     const cli = { dns: ["cli"], maxUdpSize: "1232", mdns: true };
     const given = (k: string) => k === "dns";
-    expect(layerSettings(cli, given, { dns: ["file"], maxUdpSize: "2048", mdns: false }, { maxUdpSize: "4096" })).toEqual({ dns: ["cli"], maxUdpSize: "4096", mdns: false });
+    expect(
+      layerSettings(cli, given, { dns: ["file"], maxUdpSize: "2048", mdns: false }, { maxUdpSize: "4096" }),
+    ).toEqual({ dns: ["cli"], maxUdpSize: "4096", mdns: false });
   });
 
   it("an error names the variable or file the bad value came from", () => {
@@ -47,7 +65,9 @@ describe("config layers", () => {
       ["services", "--config /etc/r.yaml"],
     ]);
     expect(explainOrigin("--max-udp-size: too big", specs, origins)).toBe("RINGDNS_MAX_UDP_SIZE: too big");
-    expect(explainOrigin("--services: no such file", specs, origins)).toBe("--config /etc/r.yaml: services: no such file");
+    expect(explainOrigin("--services: no such file", specs, origins)).toBe(
+      "--config /etc/r.yaml: services: no such file",
+    );
     expect(explainOrigin("--dns: bad", specs, origins)).toBe("--dns: bad");
   });
 });

@@ -15,10 +15,12 @@ describe("guarded entry points", () => {
       guarded("etcd watch", async () => {
         throw new Error("later boom");
       })();
-      await new Promise<void>((resolve) => later("a timer", 1, () => {
-        resolve();
-        throw new Error("timer boom");
-      }));
+      await new Promise<void>((resolve) =>
+        later("a timer", 1, () => {
+          resolve();
+          throw new Error("timer boom");
+        }),
+      );
       await new Promise((r) => setImmediate(r));
       expect(seen).toEqual(["udp query: boom", "etcd watch: later boom", "a timer: timer boom"]);
       expect(internalErrorCount() - before).toBe(3);
@@ -34,9 +36,11 @@ describe("guarded entry points", () => {
       throw new Error("broken logger");
     });
     try {
-      expect(() => guarded("x", () => {
-        throw new Error("boom");
-      })()).not.toThrow();
+      expect(() =>
+        guarded("x", () => {
+          throw new Error("boom");
+        })(),
+      ).not.toThrow();
     } finally {
       onInternalError(previous);
     }

@@ -78,7 +78,12 @@ describe("parsing query names", () => {
   it("classifies each kind, keeping the client's spelling", () => {
     expect(p("svc.example.")).toMatchObject({ kind: "apex", domain: ["svc", "example"] });
     expect(p("_services._dns-sd._udp.local.")).toMatchObject({ kind: "services" });
-    expect(p("_Cache._TCP.Local.")).toMatchObject({ kind: "type", type: cache, domain: ["Local"], typeLabels: ["_Cache", "_TCP"] });
+    expect(p("_Cache._TCP.Local.")).toMatchObject({
+      kind: "type",
+      type: cache,
+      domain: ["Local"],
+      typeLabels: ["_Cache", "_TCP"],
+    });
     expect(p("_EU._sub._cache._tcp.local.")).toMatchObject({ kind: "subtype", subtype: "_eu" });
     expect(p("Alpha One._cache._tcp.local.")).toMatchObject({ kind: "instance", instance: "Alpha One", type: cache });
     expect(p("alpha.svc.example.")).toMatchObject({ kind: "host", host: "alpha", domain: ["svc", "example"] });
@@ -109,7 +114,8 @@ describe("parsing query names", () => {
 
 describe("hash keys", () => {
   it("base32hex round-trips any bytes and rejects non-canonical text", () => {
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), (b) => {
         expect(base32hexDecode(base32hexEncode(b))).toEqual(b);
       }),
     );

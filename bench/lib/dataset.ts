@@ -23,17 +23,27 @@ export interface Dataset {
 export const ZONE = "bench.example.";
 
 export async function writeDataset(dir: string, instances = 1000, types = 10): Promise<Dataset> {
-  const perType = Math.ceil(instances / types);
   const lines = ["services:"];
-  const items: { inst: string; type: string; host: string; addr: string; port: number; txt: string[]; sub: string }[] = [];
+  const items: { inst: string; type: string; host: string; addr: string; port: number; txt: string[]; sub: string }[] =
+    [];
   for (let i = 0; i < instances; i++) {
     const t = `_svc${i % types}._tcp`;
-    const item = { inst: `node-${i}`, type: t, host: `host-${i}`, addr: `198.51.100.${(i % 250) + 1}`, port: 10000 + i, txt: [`id=${i}`, "version=1.4"], sub: i % 2 ? "_even" : "_odd" };
+    const item = {
+      inst: `node-${i}`,
+      type: t,
+      host: `host-${i}`,
+      addr: `198.51.100.${(i % 250) + 1}`,
+      port: 10000 + i,
+      txt: [`id=${i}`, "version=1.4"],
+      sub: i % 2 ? "_even" : "_odd",
+    };
     items.push(item);
-    lines.push(`  - {instance: ${item.inst}, type: ${t}, subtypes: [${item.sub}], host: ${item.host}, addresses: [${item.addr}], port: ${item.port}, txt: [${item.txt.join(", ")}]}`);
+    lines.push(
+      `  - {instance: ${item.inst}, type: ${t}, subtypes: [${item.sub}], host: ${item.host}, addresses: [${item.addr}], port: ${item.port}, txt: [${item.txt.join(", ")}]}`,
+    );
   }
   const servicesFile = join(dir, "services.yaml");
-  writeFileSync(servicesFile, lines.join("\n") + "\n");
+  writeFileSync(servicesFile, `${lines.join("\n")}\n`);
 
   // the ring's answers, computed once by the same code the daemon uses
   const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
@@ -43,7 +53,13 @@ export async function writeDataset(dir: string, instances = 1000, types = 10): P
   const hashKeys = Array.from({ length: 200 }, (_, k) => `user${k}`);
 
   const z = ZONE;
-  const zone = [`$ORIGIN ${z}`, "$TTL 30", `@ SOA ns.${z} hostmaster.${z} 1 3600 600 86400 5`, `@ NS ns.${z}`, `ns A 192.0.2.53`];
+  const zone = [
+    `$ORIGIN ${z}`,
+    "$TTL 30",
+    `@ SOA ns.${z} hostmaster.${z} 1 3600 600 86400 5`,
+    `@ NS ns.${z}`,
+    `ns A 192.0.2.53`,
+  ];
   const dm = ["no-resolv", "no-hosts", "cache-size=0", "edns-packet-max=4096", `local=/${z.slice(0, -1)}/`];
   for (let t = 0; t < types; t++) {
     zone.push(`_services._dns-sd._udp PTR _svc${t}._tcp.${z}`);
@@ -51,9 +67,21 @@ export async function writeDataset(dir: string, instances = 1000, types = 10): P
   }
   for (const it of items) {
     const name = `${it.inst}.${it.type}.${z}`;
-    zone.push(`${it.type} PTR ${name}`, `${it.sub}._sub.${it.type} PTR ${name}`, `${it.inst}.${it.type} SRV 0 1 ${it.port} ${it.host}.${z}`, `${it.inst}.${it.type} TXT ${it.txt.map((x) => `"${x}"`).join(" ")}`, `${it.host} A ${it.addr}`);
+    zone.push(
+      `${it.type} PTR ${name}`,
+      `${it.sub}._sub.${it.type} PTR ${name}`,
+      `${it.inst}.${it.type} SRV 0 1 ${it.port} ${it.host}.${z}`,
+      `${it.inst}.${it.type} TXT ${it.txt.map((x) => `"${x}"`).join(" ")}`,
+      `${it.host} A ${it.addr}`,
+    );
     const n = name.slice(0, -1);
-    dm.push(`ptr-record=${it.type}.${z.slice(0, -1)},${n}`, `ptr-record=${it.sub}._sub.${it.type}.${z.slice(0, -1)},${n}`, `srv-host=${n},${it.host}.${z.slice(0, -1)},${it.port},0,1`, `txt-record=${n},${it.txt.join(",")}`, `host-record=${it.host}.${z.slice(0, -1)},${it.addr}`);
+    dm.push(
+      `ptr-record=${it.type}.${z.slice(0, -1)},${n}`,
+      `ptr-record=${it.sub}._sub.${it.type}.${z.slice(0, -1)},${n}`,
+      `srv-host=${n},${it.host}.${z.slice(0, -1)},${it.port},0,1`,
+      `txt-record=${n},${it.txt.join(",")}`,
+      `host-record=${it.host}.${z.slice(0, -1)},${it.addr}`,
+    );
   }
   for (let t = 0; t < types; t++) {
     const type = { service: `_svc${t}`, proto: "_tcp" as const };
@@ -65,14 +93,14 @@ export async function writeDataset(dir: string, instances = 1000, types = 10): P
     }
   }
   const zoneFile = join(dir, "bench.example.zone");
-  writeFileSync(zoneFile, zone.join("\n") + "\n");
+  writeFileSync(zoneFile, `${zone.join("\n")}\n`);
   const dnsmasqConf = join(dir, "dnsmasq.conf");
-  writeFileSync(dnsmasqConf, dm.join("\n") + "\n");
+  writeFileSync(dnsmasqConf, `${dm.join("\n")}\n`);
 
   // the query mix: browse, SRV, TXT, A, _hash SRV, some NXDOMAIN (a deterministic shuffle)
   const q: string[] = [];
   let seed = 42;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
   for (let i = 0; i < 20000; i++) {
     const it = items[rnd(items.length)]!;
     const r = rnd(100);
@@ -84,6 +112,6 @@ export async function writeDataset(dir: string, instances = 1000, types = 10): P
     else q.push(`missing-${rnd(1000)}.${z} A`);
   }
   const queryFile = join(dir, "queries.txt");
-  writeFileSync(queryFile, q.join("\n") + "\n");
+  writeFileSync(queryFile, `${q.join("\n")}\n`);
   return { dir, servicesFile, zoneFile, dnsmasqConf, queryFile, instances, types, queries: q.length };
 }

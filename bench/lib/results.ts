@@ -10,7 +10,10 @@ export function writeSection(file: string, name: string, body: string): void {
   const text = existsSync(file) ? readFileSync(file, "utf8") : "";
   const a = text.indexOf(start);
   const b = text.indexOf(end, a);
-  const next = a >= 0 && b >= 0 ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.replace(/\n*$/, "")}\n\n${block}\n`;
+  const next =
+    a >= 0 && b >= 0
+      ? text.slice(0, a) + block + text.slice(b + end.length)
+      : `${text.replace(/\n*$/, "")}\n\n${block}\n`;
   writeFileSync(file, next);
 }
 

@@ -36,7 +36,8 @@ interface Design {
 }
 
 // v1 and v2 are monotone: a join moves keys only to the joiner, a leave only away from the leaver
-const monotoneMoved = (b: Built, other: Built, joined?: string, left?: string) => (joined !== undefined ? other.shares().get(joined)! : b.shares().get(left!)!);
+const monotoneMoved = (b: Built, other: Built, joined?: string, left?: string) =>
+  joined !== undefined ? other.shares().get(joined)! : b.shares().get(left!)!;
 
 const v2 = (r: Ring): Built => ({
   structure: r,
@@ -67,7 +68,7 @@ const maglev = (t: Maglev): Built => ({
   shares: () => t.shares(),
   join: (m) => maglev(t.with(m)),
   leave: (id) => maglev(t.without(id)),
-  movedTo: (other) => t.movedTo((other.structure as Maglev)),
+  movedTo: (other) => t.movedTo(other.structure as Maglev),
 });
 
 const DESIGNS: Design[] = [
@@ -76,7 +77,8 @@ const DESIGNS: Design[] = [
   { name: "Maglev", build: (ms) => maglev(Maglev.build(ms)) },
 ];
 
-const members = (n: number, prefix = "instance-") => Array.from({ length: n }, (_, i): Member => ({ id: `${prefix}${i}`, weight: 1 }));
+const members = (n: number, prefix = "instance-") =>
+  Array.from({ length: n }, (_, i): Member => ({ id: `${prefix}${i}`, weight: 1 }));
 const key = (i: number) => `key-${i}`;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
@@ -116,7 +118,8 @@ function lookupsPerSecond(b: Built): number {
   for (let r = 0; r < 3; r++) {
     const t0 = performance.now();
     let n = 0;
-    while (performance.now() - t0 < 400) for (let i = 0; i < 10_000; i++, n++) if (b.owner(keys[n % keys.length]!) === undefined) none++;
+    while (performance.now() - t0 < 400)
+      for (let i = 0; i < 10_000; i++, n++) if (b.owner(keys[n % keys.length]!) === undefined) none++;
     runs.push(n / ((performance.now() - t0) / 1000));
   }
   if (none > 0) throw new Error("lookup on a non-empty ring found no owner");
@@ -204,7 +207,11 @@ const WEIGHT_SEED = 15;
 const BUILD_LIMIT_MS = 60_000;
 
 /** Build, change, memory and lookup figures on a large ring, released on return. */
-function measureLarge(d: Design, first10k: { value: Built; ms: number; rssBytesPerInstance: number }, tooSlow: boolean) {
+function measureLarge(
+  d: Design,
+  first10k: { value: Built; ms: number; rssBytesPerInstance: number },
+  tooSlow: boolean,
+) {
   // a design too slow for 100,000 is measured on its 10,000 ring and scaled
   const largeN = tooSlow ? 10_000 : 100_000;
   const builds = [first10k.ms];
@@ -236,7 +243,14 @@ function measureLarge(d: Design, first10k: { value: Built; ms: number; rssBytesP
   };
   const join = change((i) => big.join({ id: `newcomer-${i}`, weight: 1 }));
   const leave = change((i) => big.leave(`instance-${i * 7}`));
-  return { build100k, join, leave, memory: { typedBytesPerInstance, rssBytesPerInstance, measuredAt: largeN }, lookupsLarge: lookupsPerSecond(big), largeN };
+  return {
+    build100k,
+    join,
+    leave,
+    memory: { typedBytesPerInstance, rssBytesPerInstance, measuredAt: largeN },
+    lookupsLarge: lookupsPerSecond(big),
+    largeN,
+  };
 }
 
 function measureDesign(d: Design, weightedMembers: readonly Member[], log: (s: string) => void): DesignFigures {
@@ -345,13 +359,21 @@ function samplingFloor(weights: readonly number[]) {
     }
     counts[lo]!++;
   }
-  return { n100: uniform(100), n10k: uniform(10_000), weighted: worstWeighted((i) => counts[i]! / WEIGHTED_KEYS, weights), weightedKeys: WEIGHTED_KEYS };
+  return {
+    n100: uniform(100),
+    n10k: uniform(10_000),
+    weighted: worstWeighted((i) => counts[i]! / WEIGHTED_KEYS, weights),
+    weightedKeys: WEIGHTED_KEYS,
+  };
 }
 
 export async function ringComparison(log: (s: string) => void = () => {}): Promise<RingComparison> {
   const t0 = performance.now();
   const random = mulberry32(WEIGHT_SEED);
-  const weightedMembers = Array.from({ length: 100 }, (_, i): Member => ({ id: `weighted-${i}`, weight: 1 + Math.floor(random() * 100) }));
+  const weightedMembers = Array.from(
+    { length: 100 },
+    (_, i): Member => ({ id: `weighted-${i}`, weight: 1 + Math.floor(random() * 100) }),
+  );
   const designs: DesignFigures[] = [];
   for (const d of DESIGNS) {
     designs.push(measureDesign(d, weightedMembers, log));
@@ -374,35 +396,70 @@ export async function ringComparison(log: (s: string) => void = () => {}): Promi
 }
 
 const f = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "-");
-const ms = (x: number) => (x >= 10_000 ? `${f(x / 1000, 1)} s` : x >= 100 ? `${f(x)} ms` : `${f(x, x < 10 ? 2 : 1)} ms`);
+const ms = (x: number) =>
+  x >= 10_000 ? `${f(x / 1000, 1)} s` : x >= 100 ? `${f(x)} ms` : `${f(x, x < 10 ? 2 : 1)} ms`;
 const perSecond = (x: number) => `${f(x / 1e6, 2)} M/s`;
 const pct = (x: number) => `${f(x * 100, 1)} %`;
 
 export function formatRingComparison(r: RingComparison): string {
   const cols = r.designs;
-  const row = (figure: string, target: string, cell: (d: DesignFigures) => string, floor = "") => `| ${figure} | ${target} | ${cols.map(cell).join(" | ")} | ${floor} |`;
-  const extra = (measuredAt: number) => (measuredAt < 100_000 ? ` (extrapolated from ${measuredAt.toLocaleString("en")})` : "");
-  const timing = (t: Timing) => `${ms(t.medianMs)} / ${ms(t.maxMs)}${t.runs !== 20 ? ` (${t.runs} runs)` : ""}${extra(t.measuredAt)}`;
+  const row = (figure: string, target: string, cell: (d: DesignFigures) => string, floor = "") =>
+    `| ${figure} | ${target} | ${cols.map(cell).join(" | ")} | ${floor} |`;
+  const extra = (measuredAt: number) =>
+    measuredAt < 100_000 ? ` (extrapolated from ${measuredAt.toLocaleString("en")})` : "";
+  const timing = (t: Timing) =>
+    `${ms(t.medianMs)} / ${ms(t.maxMs)}${t.runs !== 20 ? ` (${t.runs} runs)` : ""}${extra(t.measuredAt)}`;
   const movedRow = (n: number, what: "join" | "leave") =>
     row(`keys moved by one ${what}, N = ${n.toLocaleString("en")}, × ideal: sampled (exact)`, "≤ 1.1×", (d) => {
       const m = d.moved.find((x) => x.n === n)!;
-      return what === "join" ? `${f(m.joinSampled, 2)} (${f(m.joinExact, 2)})` : `${f(m.leaveSampled, 2)} (${f(m.leaveExact, 2)})`;
+      return what === "join"
+        ? `${f(m.joinSampled, 2)} (${f(m.joinExact, 2)})`
+        : `${f(m.leaveSampled, 2)} (${f(m.leaveExact, 2)})`;
     });
   const table = [
     `| figure | target (issue 15) | ${cols.map((d) => d.design).join(" | ")} | sampling floor |`,
     `|---|---|${cols.map(() => "---:").join("|")}|---:|`,
     row("build, 1 type × 100,000", "every ring ≤ 1 s", (d) => `${ms(d.build100k.ms)}${extra(d.build100k.measuredAt)}`),
-    row("build, 10 types × 10,000 (sum)", "every ring ≤ 1 s", (d) => `${ms(d.build10x10k.ms)}${d.build10x10k.extrapolated ? " (extrapolated: 10 × one)" : ""}`),
+    row(
+      "build, 10 types × 10,000 (sum)",
+      "every ring ≤ 1 s",
+      (d) => `${ms(d.build10x10k.ms)}${d.build10x10k.extrapolated ? " (extrapolated: 10 × one)" : ""}`,
+    ),
     row("one join at 100,000, median / max of 20", "≤ 5 ms", (d) => timing(d.join)),
     row("one leave at 100,000, median / max of 20", "≤ 5 ms", (d) => timing(d.leave)),
-    row("memory per instance at 100,000: typed arrays", "RSS ≤ 1 KiB per registration (whole daemon)", (d) => `${f(d.memory.typedBytesPerInstance)} B${d.memory.measuredAt < 100_000 ? ` (at ${d.memory.measuredAt.toLocaleString("en")})` : ""}`),
-    row("… process RSS delta per instance", "", (d) => `${f(d.memory.rssBytesPerInstance)} B${d.memory.measuredAt < 100_000 ? ` (at ${d.memory.measuredAt.toLocaleString("en")})` : ""}`),
+    row(
+      "memory per instance at 100,000: typed arrays",
+      "RSS ≤ 1 KiB per registration (whole daemon)",
+      (d) =>
+        `${f(d.memory.typedBytesPerInstance)} B${d.memory.measuredAt < 100_000 ? ` (at ${d.memory.measuredAt.toLocaleString("en")})` : ""}`,
+    ),
+    row(
+      "… process RSS delta per instance",
+      "",
+      (d) =>
+        `${f(d.memory.rssBytesPerInstance)} B${d.memory.measuredAt < 100_000 ? ` (at ${d.memory.measuredAt.toLocaleString("en")})` : ""}`,
+    ),
     row("owner lookups incl. SHA-256 of the key, N = 100", "≥ 2 M/s", (d) => perSecond(d.lookups.n100)),
-    row("owner lookups incl. SHA-256 of the key, N = 100,000", "≥ 2 M/s", (d) => `${perSecond(d.lookups.large)}${d.lookups.largeN < 100_000 ? ` (at ${d.lookups.largeN.toLocaleString("en")})` : ""}`),
+    row(
+      "owner lookups incl. SHA-256 of the key, N = 100,000",
+      "≥ 2 M/s",
+      (d) =>
+        `${perSecond(d.lookups.large)}${d.lookups.largeN < 100_000 ? ` (at ${d.lookups.largeN.toLocaleString("en")})` : ""}`,
+    ),
     row("busiest share / mean, N = 100, exact", "≤ 1.10", (d) => f(d.balanceExact.n100, 3)),
     row("busiest share / mean, N = 10,000, exact", "≤ 1.10", (d) => f(d.balanceExact.n10k, 3)),
-    row(`busiest share / mean, N = 100, over 1M keys`, "≤ 1.10", (d) => f(d.balanceSampled.n100, 3), f(r.floor.n100, 3)),
-    row(`busiest share / mean, N = 10,000, over 1M keys`, "≤ 1.10", (d) => f(d.balanceSampled.n10k, 3), f(r.floor.n10k, 3)),
+    row(
+      `busiest share / mean, N = 100, over 1M keys`,
+      "≤ 1.10",
+      (d) => f(d.balanceSampled.n100, 3),
+      f(r.floor.n100, 3),
+    ),
+    row(
+      `busiest share / mean, N = 10,000, over 1M keys`,
+      "≤ 1.10",
+      (d) => f(d.balanceSampled.n10k, 3),
+      f(r.floor.n10k, 3),
+    ),
     movedRow(100, "join"),
     movedRow(100, "leave"),
     movedRow(10_000, "join"),

@@ -171,7 +171,8 @@ function mergeAll(parts: Points[], ids: readonly string[]): Points {
   if (level.length === 0) return EMPTY;
   while (level.length > 1) {
     const next: Points[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(i + 1 < level.length ? merge2(level[i]!, level[i + 1]!, ids) : level[i]!);
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? merge2(level[i]!, level[i + 1]!, ids) : level[i]!);
     level = next;
   }
   return level[0]!;
@@ -185,7 +186,10 @@ function merge2(a: Points, b: Points, ids: readonly string[]): Points {
   let i = 0;
   let j = 0;
   for (let k = 0; k < total; k++) {
-    const takeA = j >= b.hi.length || (i < a.hi.length && compareEntry(a.hi[i]!, a.lo[i]!, ids[a.owner[i]!]!, b.hi[j]!, b.lo[j]!, ids[b.owner[j]!]!) < 0);
+    const takeA =
+      j >= b.hi.length ||
+      (i < a.hi.length &&
+        compareEntry(a.hi[i]!, a.lo[i]!, ids[a.owner[i]!]!, b.hi[j]!, b.lo[j]!, ids[b.owner[j]!]!) < 0);
     const src = takeA ? a : b;
     const at = takeA ? i++ : j++;
     hi[k] = src.hi[at]!;

@@ -21,8 +21,29 @@ export function scaleOps(start: number, end: number, types = 10): StoreOp[] {
   const ops: StoreOp[] = [];
   for (let i = start; i < end; i++) {
     const type = { service: `_scale${i % types}`, proto: "_tcp" as const };
-    ops.push({ op: "put", key: `instance/${type.service}._tcp/s-${i}`, entry: { kind: "instance", value: { name: `s-${i}`, type, subtypes: [], host: [`sh-${i}`], port: 1000 + (i % 50000), priority: 0, weight: 1, txt: [new TextEncoder().encode(`i=${i}`)], source: "update" } } });
-    ops.push({ op: "put", key: `host/sh-${i}`, entry: { kind: "host", value: { name: `sh-${i}`, addresses: [`198.51.100.${(i % 250) + 1}`], source: "update" } } });
+    ops.push({
+      op: "put",
+      key: `instance/${type.service}._tcp/s-${i}`,
+      entry: {
+        kind: "instance",
+        value: {
+          name: `s-${i}`,
+          type,
+          subtypes: [],
+          host: [`sh-${i}`],
+          port: 1000 + (i % 50000),
+          priority: 0,
+          weight: 1,
+          txt: [new TextEncoder().encode(`i=${i}`)],
+          source: "update",
+        },
+      },
+    });
+    ops.push({
+      op: "put",
+      key: `host/sh-${i}`,
+      entry: { kind: "host", value: { name: `sh-${i}`, addresses: [`198.51.100.${(i % 250) + 1}`], source: "update" } },
+    });
   }
   return ops;
 }
@@ -30,7 +51,8 @@ export function scaleOps(start: number, end: number, types = 10): StoreOp[] {
 /** The embedded store in `dir` filled directly with `n` registrations spread over `types` types. */
 export async function fill(dir: string, n: number, types = 10): Promise<void> {
   const store = await LmdbStore.open(dir);
-  for (let start = 0; start < n; start += 10_000) await store.commit(scaleOps(start, Math.min(n, start + 10_000), types));
+  for (let start = 0; start < n; start += 10_000)
+    await store.commit(scaleOps(start, Math.min(n, start + 10_000), types));
   await store.close();
 }
 
@@ -45,11 +67,22 @@ export interface ScaleFigures {
 async function daemonOn(dir: string) {
   const port = await freePort();
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [CLI, "serve", "--dns", `127.0.0.1:${port}`, "--data-dir", dir, "--log-level", "warn"], { stdio: ["ignore", "ignore", "ignore"] });
+  const proc = spawn(
+    process.execPath,
+    [CLI, "serve", "--dns", `127.0.0.1:${port}`, "--data-dir", dir, "--log-level", "warn"],
+    { stdio: ["ignore", "ignore", "ignore"] },
+  );
   // the answer's records, or "" (dig prints its errors on stdout too, and exits non-zero)
   const ask = (name: string, type: string) => {
-    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", name, type], { encoding: "utf8" });
-    return r.status === 0 ? r.stdout.split("\n").filter((l) => l && !l.startsWith(";")).join("\n") : "";
+    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", name, type], {
+      encoding: "utf8",
+    });
+    return r.status === 0
+      ? r.stdout
+          .split("\n")
+          .filter((l) => l && !l.startsWith(";"))
+          .join("\n")
+      : "";
   };
   for (;;) {
     if (ask("s-0._scale0._tcp.local", "SRV")) break;
@@ -80,7 +113,12 @@ export async function scaleFigures(base: string, sizes: number[]): Promise<Scale
       withRings = (rssBytes(d.proc.pid!) - baseline) / n;
     }
     d.proc.kill("SIGKILL");
-    out.push({ n, restartMs: d.ms, bytesPerRegistration: (rss - baseline) / n, ...(withRings !== undefined ? { bytesPerRegistrationWithRings: withRings } : {}) });
+    out.push({
+      n,
+      restartMs: d.ms,
+      bytesPerRegistration: (rss - baseline) / n,
+      ...(withRings !== undefined ? { bytesPerRegistrationWithRings: withRings } : {}),
+    });
   }
   return out;
 }

@@ -69,7 +69,11 @@ function track(name: string, proc: ChildProcess, port: number, version: string):
 /** Wait until the server answers for a host of the data set. */
 async function ready(port: number, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", `host-0.${ZONE}`, "A"], { encoding: "utf8" });
+    const r = spawnSync(
+      "dig",
+      ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", `host-0.${ZONE}`, "A"],
+      { encoding: "utf8" },
+    );
     if (r.status === 0 && r.stdout.trim()) return;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -78,14 +82,38 @@ async function ready(port: number, what: string): Promise<void> {
 
 export async function startRingdns(d: Dataset, extra: string[] = []): Promise<Running> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "serve", "--dns", `127.0.0.1:${port}`, "--domain", ZONE, "--services", d.servicesFile, "--max-udp-size", "4096", "--log-level", "warn", "--data-dir", join(d.dir, "ringdns-data"), ...extra], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(
+    process.execPath,
+    [
+      join(import.meta.dirname, "../../dist/bin/ringdns.js"),
+      "serve",
+      "--dns",
+      `127.0.0.1:${port}`,
+      "--domain",
+      ZONE,
+      "--services",
+      d.servicesFile,
+      "--max-udp-size",
+      "4096",
+      "--log-level",
+      "warn",
+      "--data-dir",
+      join(d.dir, "ringdns-data"),
+      ...extra,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
   const r = track("ringdns", proc, port, `ringdns ${pkg.version} (Node ${process.version})`);
   await ready(port, "ringdns");
   return r;
 }
 
-export async function startKnot(d: Dataset, workers = 2, update?: { keyName: string; secret: string }): Promise<Running> {
+export async function startKnot(
+  d: Dataset,
+  workers = 2,
+  update?: { keyName: string; secret: string },
+): Promise<Running> {
   const port = await freePort();
   const dir = join(d.dir, `knot-${port}`);
   mkdirSync(dir, { recursive: true });
@@ -101,7 +129,18 @@ export async function startKnot(d: Dataset, workers = 2, update?: { keyName: str
     "log:",
     "  - target: stderr",
     "    any: error",
-    ...(update ? ["key:", `  - id: ${update.keyName}`, "    algorithm: hmac-sha256", `    secret: ${update.secret}`, "acl:", "  - id: upd", `    key: ${update.keyName}`, "    action: update"] : []),
+    ...(update
+      ? [
+          "key:",
+          `  - id: ${update.keyName}`,
+          "    algorithm: hmac-sha256",
+          `    secret: ${update.secret}`,
+          "acl:",
+          "  - id: upd",
+          `    key: ${update.keyName}`,
+          "    action: update",
+        ]
+      : []),
     "zone:",
     `  - domain: ${ZONE}`,
     `    file: ${d.zoneFile}`,
@@ -110,7 +149,7 @@ export async function startKnot(d: Dataset, workers = 2, update?: { keyName: str
     ...(update ? ["    journal-content: changes", "    acl: upd"] : ["    journal-content: none"]),
   ];
   const confFile = join(dir, "knot.conf");
-  writeFileSync(confFile, conf.join("\n") + "\n");
+  writeFileSync(confFile, `${conf.join("\n")}\n`);
   const version = spawnSync("knotd", ["--version"], { encoding: "utf8" }).stdout.trim().split("\n")[0]!;
   const proc = spawn("knotd", ["-c", confFile], { stdio: ["ignore", "ignore", "pipe"] });
   const r = track("knotd", proc, port, version);
@@ -120,9 +159,26 @@ export async function startKnot(d: Dataset, workers = 2, update?: { keyName: str
 
 export async function startDnsmasq(d: Dataset): Promise<Running> {
   const port = await freePort();
-  const version = spawnSync("dnsmasq", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]!.replace(/\s+Copyright.*/, "");
+  const version = spawnSync("dnsmasq", ["--version"], { encoding: "utf8" })
+    .stdout.split("\n")[0]!
+    .replace(/\s+Copyright.*/, "");
   // -k: foreground without debug mode (in debug mode it serves one TCP connection at a time)
-  const proc = spawn("dnsmasq", ["-k", "-C", d.dnsmasqConf, "-p", String(port), "--listen-address=127.0.0.1", "--bind-interfaces", "--user=root", "--pid-file=", "--log-facility=-"], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(
+    "dnsmasq",
+    [
+      "-k",
+      "-C",
+      d.dnsmasqConf,
+      "-p",
+      String(port),
+      "--listen-address=127.0.0.1",
+      "--bind-interfaces",
+      "--user=root",
+      "--pid-file=",
+      "--log-facility=-",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   const r = track("dnsmasq", proc, port, version);
   await ready(port, "dnsmasq");
   return r;

@@ -17,10 +17,19 @@ export function writeUpdateFile(dir: string, count: number): string {
   const z = ZONE.slice(0, -1);
   const blocks: string[] = [];
   for (let i = 0; i < count; i++) {
-    blocks.push([z, `add _reg._tcp 60 PTR u-${i}._reg._tcp.${ZONE}`, `add u-${i}._reg._tcp 60 SRV 0 1 ${20000 + (i % 40000)} uh-${i}.${ZONE}`, `add u-${i}._reg._tcp 60 TXT "i=${i}"`, `add uh-${i} 60 A 203.0.113.${(i % 250) + 1}`, "send"].join("\n"));
+    blocks.push(
+      [
+        z,
+        `add _reg._tcp 60 PTR u-${i}._reg._tcp.${ZONE}`,
+        `add u-${i}._reg._tcp 60 SRV 0 1 ${20000 + (i % 40000)} uh-${i}.${ZONE}`,
+        `add u-${i}._reg._tcp 60 TXT "i=${i}"`,
+        `add uh-${i} 60 A 203.0.113.${(i % 250) + 1}`,
+        "send",
+      ].join("\n"),
+    );
   }
   const file = join(dir, "updates.txt");
-  writeFileSync(file, blocks.join("\n") + "\n");
+  writeFileSync(file, `${blocks.join("\n")}\n`);
   return file;
 }
 
@@ -32,7 +41,15 @@ export async function updateToAnswerMs(port: number, key: TsigKey, n: number, ta
   for (let i = 0; i < n; i++) {
     const name = `lat-${tag}-${i}`;
     const t0 = performance.now();
-    const r = await sendUpdate(server, zone, registrationUpdate({ instance: name, type: "_lat._tcp", host: `${name}-h`, addresses: ["203.0.113.9"], port: 1 }, zone), { key });
+    const r = await sendUpdate(
+      server,
+      zone,
+      registrationUpdate(
+        { instance: name, type: "_lat._tcp", host: `${name}-h`, addresses: ["203.0.113.9"], port: 1 },
+        zone,
+      ),
+      { key },
+    );
     if (r.rcode !== "NOERROR") throw new Error(`${tag}: registering ${name} got ${r.rcode}`);
     for (;;) {
       const r = await queryServer(server, [name, "_lat", "_tcp", ...zone], Type.SRV);

@@ -16,7 +16,11 @@ process.on("exit", () => {
 });
 
 export function startScriptDaemon(args: string[]): Promise<ScriptDaemon> {
-  const proc = spawn(process.execPath, [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "serve", "--dns", "127.0.0.1:0", ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  const proc = spawn(
+    process.execPath,
+    [join(import.meta.dirname, "../../dist/bin/ringdns.js"), "serve", "--dns", "127.0.0.1:0", ...args],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   started.add(proc);
   proc.once("exit", () => started.delete(proc));
   let tail = "";

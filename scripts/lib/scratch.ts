@@ -8,6 +8,7 @@ export function scratchDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   // without a handler a signal ends the process without "exit"
-  for (const sig of ["SIGINT", "SIGTERM"] as const) if (process.listenerCount(sig) === 0) process.once(sig, () => process.exit(130));
+  for (const sig of ["SIGINT", "SIGTERM"] as const)
+    if (process.listenerCount(sig) === 0) process.once(sig, () => process.exit(130));
   return dir;
 }

@@ -95,7 +95,13 @@ function instanceBytesAtLeast(target: Labels, txt: readonly Uint8Array[]): numbe
 /** RFC 8482 §4.1: ANY gets one RRset, the most useful one the name has. */
 const ANY_PREFERENCE = [Type.SRV, Type.PTR, Type.A, Type.AAAA, Type.TXT, Type.SOA];
 
-export function answerQuery(query: Query, registry: Registry, options: AnswerOptions, now: number, sizeLimit = 65535): Response {
+export function answerQuery(
+  query: Query,
+  registry: Registry,
+  options: AnswerOptions,
+  now: number,
+  sizeLimit = 65535,
+): Response {
   const q = query.question;
   const res = baseResponse(query, options);
   if (query.edns && query.edns.version > 0) {
@@ -135,7 +141,8 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
   }
   res.answers.push(...rrs);
   if (node.onlyType) res.onlyType = node.onlyType;
-  if (node.omitted) res.omittedAnswers = node.omitted; // it cannot fit: its additional records would not either
+  if (node.omitted)
+    res.omittedAnswers = node.omitted; // it cannot fit: its additional records would not either
   else res.additionals.push(...(node.extra?.(type) ?? []));
   return res;
 }
@@ -145,7 +152,18 @@ export function answerQuery(query: Query, registry: Registry, options: AnswerOpt
  * header only, and an OPT when the request had one (`edns`, from replyEdns).
  */
 export function errorResponse(id: number, opcode: number, rd: boolean, rcode: number, edns?: Edns): Response {
-  return { id, opcode, aa: false, rd, cd: false, rcode, answers: [], authorities: [], additionals: [], ...(edns ? { edns } : {}) };
+  return {
+    id,
+    opcode,
+    aa: false,
+    rd,
+    cd: false,
+    rcode,
+    answers: [],
+    authorities: [],
+    additionals: [],
+    ...(edns ? { edns } : {}),
+  };
 }
 
 /**
@@ -195,7 +213,15 @@ class Context {
       ttl: min,
       data: {
         type: Type.SOA,
-        soa: { mname: d, rname: ["hostmaster", ...d], serial: this.registry.serial(), refresh: 3600, retry: 600, expire: 86400, minimum: min },
+        soa: {
+          mname: d,
+          rname: ["hostmaster", ...d],
+          serial: this.registry.serial(),
+          refresh: 3600,
+          retry: 600,
+          expire: 86400,
+          minimum: min,
+        },
       },
     };
   }
@@ -213,7 +239,11 @@ class Context {
         if (!ns) return { exists: true, rrsets };
         rrsets.set(Type.NS, [{ name: this.domain, ttl: this.options.ttl, data: { type: Type.NS, target: ns.name } }]);
         // like glue: the name server's addresses, when the registry has them
-        return { exists: true, rrsets, extra: (t) => (t === Type.NS && ns.host ? this.hostAddressRecords(ns.name, ns.host) : []) };
+        return {
+          exists: true,
+          rrsets,
+          extra: (t) => (t === Type.NS && ns.host ? this.hostAddressRecords(ns.name, ns.host) : []),
+        };
       }
       case "services": {
         const types = this.registry.serviceTypes(this.scope);
@@ -236,9 +266,19 @@ class Context {
       case "hash": {
         const owner = this.registry.ownerOf(p.type, p.key, this.scope);
         const state = this.registry.ringState(p.type, this.scope);
-        if (state === "building") return { exists: true, rrsets: new Map(), notReady: `the ring of ${formatServiceType(p.type)} is being built` };
+        if (state === "building")
+          return {
+            exists: true,
+            rrsets: new Map(),
+            notReady: `the ring of ${formatServiceType(p.type)} is being built`,
+          };
         // catching up, and the old ring's owner and those after it have left: the new ring will say
-        if (!owner && state === "catching-up") return { exists: true, rrsets: new Map(), notReady: `the ring of ${formatServiceType(p.type)} is being rebuilt` };
+        if (!owner && state === "catching-up")
+          return {
+            exists: true,
+            rrsets: new Map(),
+            notReady: `the ring of ${formatServiceType(p.type)} is being rebuilt`,
+          };
         if (!owner) return { exists: false, rrsets: new Map() };
         const node = this.instanceNode(qname, owner, p.typeLabels, true);
         return state === "catching-up" ? { ...node, provisional: true } : node;
@@ -300,7 +340,9 @@ class Context {
       instances.push(i);
       answerBytes += ptrBytesAtLeast(i.name);
     }
-    const ptrs = instances.map((i) => this.ptr(qname, instanceName(type, i.name, this.domain, typeAs), this.ttlFor(i.expiresAt)));
+    const ptrs = instances.map((i) =>
+      this.ptr(qname, instanceName(type, i.name, this.domain, typeAs), this.ttlFor(i.expiresAt)),
+    );
     return {
       exists: ptrs.length > 0,
       rrsets: new Map([[Type.PTR, ptrs]]),
@@ -339,7 +381,8 @@ class Context {
     const hostAddrs = this.hostAddresses(inst);
     if (isHash) {
       // the owner's addresses and TXT under the hash name, for clients that can only ask for A
-      for (const [t, rrs] of this.addressSets(owner, hostAddrs?.addresses ?? [], hostAddrs?.expiresAt)) rrsets.set(t, rrs);
+      for (const [t, rrs] of this.addressSets(owner, hostAddrs?.addresses ?? [], hostAddrs?.expiresAt))
+        rrsets.set(t, rrs);
     }
     const realName = instanceName(inst.type, inst.name, this.domain, typeAs);
     return {
@@ -360,7 +403,14 @@ class Context {
   private instanceRecords(owner: Labels, inst: Instance): [ResourceRecord, ResourceRecord] {
     const ttl = this.ttlFor(inst.expiresAt);
     return [
-      { name: owner, ttl, data: { type: Type.SRV, srv: { priority: inst.priority, weight: inst.weight, port: inst.port, target: this.target(inst) } } },
+      {
+        name: owner,
+        ttl,
+        data: {
+          type: Type.SRV,
+          srv: { priority: inst.priority, weight: inst.weight, port: inst.port, target: this.target(inst) },
+        },
+      },
       { name: owner, ttl, data: { type: Type.TXT, strings: inst.txt } },
     ];
   }
@@ -380,7 +430,11 @@ class Context {
     return a.concat(aaaa);
   }
 
-  private addressRecords(owner: Labels, addresses: readonly string[], expiresAt: number | undefined): { a: ResourceRecord[]; aaaa: ResourceRecord[] } {
+  private addressRecords(
+    owner: Labels,
+    addresses: readonly string[],
+    expiresAt: number | undefined,
+  ): { a: ResourceRecord[]; aaaa: ResourceRecord[] } {
     const ttl = this.ttlFor(expiresAt);
     const a: ResourceRecord[] = [];
     const aaaa: ResourceRecord[] = [];
@@ -393,7 +447,11 @@ class Context {
   }
 
   /** A and AAAA RRsets as a node's data. */
-  private addressSets(owner: Labels, addresses: readonly string[], expiresAt: number | undefined): Map<number, ResourceRecord[]> {
+  private addressSets(
+    owner: Labels,
+    addresses: readonly string[],
+    expiresAt: number | undefined,
+  ): Map<number, ResourceRecord[]> {
     const { a, aaaa } = this.addressRecords(owner, addresses, expiresAt);
     const m = new Map<number, ResourceRecord[]>();
     if (a.length) m.set(Type.A, a);

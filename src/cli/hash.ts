@@ -3,7 +3,16 @@
 import { MemoryStore } from "../store/memory.js";
 import { Registry } from "../registry/registry.js";
 import { loadServicesFile } from "../registry/services-file.js";
-import { formatName, formatServiceType, hashKeyFromLabels, hashName, instanceName, parseName, parseServiceType, hostName } from "../names.js";
+import {
+  formatName,
+  formatServiceType,
+  hashKeyFromLabels,
+  hashName,
+  instanceName,
+  parseName,
+  parseServiceType,
+  hostName,
+} from "../names.js";
 import { systemClock } from "../clock.js";
 import { parseSetting, RingdnsError } from "../errors.js";
 import { resolveConfig } from "../config.js";
@@ -26,9 +35,17 @@ export function runHash(args: HashArgs): number {
     return key;
   });
   const n = Number(args.successors);
-  if (!Number.isInteger(n) || n < 1) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--successors: must be a positive integer, got "${args.successors}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new RingdnsError(
+      "RINGDNS_E_BAD_CONFIG",
+      `--successors: must be a positive integer, got "${args.successors}"`,
+    );
 
-  const registry = new Registry({ clock: systemClock, store: new MemoryStore(), ring: { pointsPerWeight: config.ringPoints } });
+  const registry = new Registry({
+    clock: systemClock,
+    store: new MemoryStore(),
+    ring: { pointsPerWeight: config.ringPoints },
+  });
   const s = loadServicesFile(args.servicesFile);
   registry.loadStatic(s.instances, s.hosts);
   if (registry.instances(type).length === 0) {
@@ -49,9 +66,10 @@ export function runHash(args: HashArgs): number {
     else if (keys.length > 1) out.push(`${args.keys[k]}\t${owners.map((o) => o.instance).join("\t")}`);
     else {
       out.push(`key    ${Buffer.from(key).toString("utf8")}`, `query  ${query}`);
-      owners.forEach((r, i) => out.push(`${i === 0 ? "owner " : `next ${i}`} ${r.instance}  (${r.name} -> ${r.target}:${r.port})`));
+      for (const [i, r] of owners.entries())
+        out.push(`${i === 0 ? "owner " : `next ${i}`} ${r.instance}  (${r.name} -> ${r.target}:${r.port})`);
     }
   });
-  process.stdout.write(out.join("\n") + "\n");
+  process.stdout.write(`${out.join("\n")}\n`);
   return 0;
 }

@@ -18,7 +18,11 @@ export function keyFrom(args: ClientArgs): TsigKey | undefined {
   if (args.keyFile && args.key) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", "--key-file and --key: give one");
   if (args.keyFile) {
     const keys = loadKeyFile(args.keyFile);
-    if (keys.length > 1) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${args.keyFile}: holds ${keys.length} keys; the client signs with one`);
+    if (keys.length > 1)
+      throw new RingdnsError(
+        "RINGDNS_E_BAD_CONFIG",
+        `${args.keyFile}: holds ${keys.length} keys; the client signs with one`,
+      );
     return keys[0];
   }
   return args.key ? parseKeySpec(args.key) : undefined;
@@ -27,7 +31,8 @@ export function keyFrom(args: ClientArgs): TsigKey | undefined {
 const int = (flag: string, v: string | undefined, min: number, max: number): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${flag}: must be an integer ${min}-${max}, got "${v}"`);
+  if (!/^\d+$/.test(v) || n < min || n > max)
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${flag}: must be an integer ${min}-${max}, got "${v}"`);
   return n;
 };
 
@@ -60,7 +65,13 @@ export async function runRegister(a: RegisterArgs): Promise<number> {
   };
   const lease = int("--lease", a.lease, 1, 2 ** 31 - 1);
   const key = keyFrom(a);
-  const options = { server: a.server, domain: a.domain, tcp: a.tcp, ...(key ? { key } : {}), ...(lease !== undefined ? { lease } : {}) };
+  const options = {
+    server: a.server,
+    domain: a.domain,
+    tcp: a.tcp,
+    ...(key ? { key } : {}),
+    ...(lease !== undefined ? { lease } : {}),
+  };
   const reg = await register(service, options);
   const leaseText = reg.lease === undefined ? "permanent" : `lease ${reg.lease}s`;
   process.stderr.write(`registered ${a.instance}.${a.type}.${a.domain.replace(/\.?$/, ".")} (${leaseText})\n`);

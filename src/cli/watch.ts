@@ -9,7 +9,8 @@ export function describeEvent(e: WatchItem): string {
     const lease = i.leaseRemainingSeconds === null ? "" : ` lease ${i.leaseRemainingSeconds}s`;
     return `${at} ${e.op.padEnd(6)} ${e.type} ${JSON.stringify(i.name)} -> ${i.host}:${i.port} weight ${i.weight} (${i.source}${lease})`;
   }
-  if (e.event === "host") return `${at} ${e.op.padEnd(6)} host ${e.host.name} ${e.host.addresses.join(" ")} (${e.host.source})`;
+  if (e.event === "host")
+    return `${at} ${e.op.padEnd(6)} host ${e.host.name} ${e.host.addresses.join(" ")} (${e.host.source})`;
   const shares = Object.entries(e.shares)
     .sort((a, b) => b[1] - a[1])
     .map(([n, s]) => `${JSON.stringify(n)} ${(s * 100).toFixed(1)}%`);

@@ -1,6 +1,17 @@
 // Finding services over DNS: browse a type, resolve an instance, ask the ring
 // for a key's owner. Used by the CLI and exported by the package.
-import { formatName, hashKeyFromLabels, hashName, instanceName, labelsEqual, parseName, parseServiceType, subtypeName, typeName, type Labels } from "../names.js";
+import {
+  formatName,
+  hashKeyFromLabels,
+  hashName,
+  instanceName,
+  labelsEqual,
+  parseName,
+  parseServiceType,
+  subtypeName,
+  typeName,
+  type Labels,
+} from "../names.js";
 import { Type, rcodeName } from "../wire/constants.js";
 import type { DecodedData, DecodedMessage, DecodedRecord } from "../wire/decode.js";
 import { queryServer, type Server } from "./dns-client.js";
@@ -45,12 +56,19 @@ function context(o: LookupOptions) {
   const server = o.server ?? DEFAULT_SERVER;
   const domain = parseName(o.domain ?? "local.");
   const ask = (name: Labels, qtype: number): Promise<DecodedMessage> =>
-    queryServer(server, name, qtype, { ...(o.tcp ? { tcp: true } : {}), ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) });
+    queryServer(server, name, qtype, {
+      ...(o.tcp ? { tcp: true } : {}),
+      ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+    });
   return { domain, ask };
 }
 
 /** The answer, or undefined when there is nothing there (`none`); any other failure is a LookupError. */
-async function found(ask: (n: Labels, t: number) => Promise<DecodedMessage>, name: Labels, qtype: number): Promise<DecodedMessage | undefined> {
+async function found(
+  ask: (n: Labels, t: number) => Promise<DecodedMessage>,
+  name: Labels,
+  qtype: number,
+): Promise<DecodedMessage | undefined> {
   const res = await ask(name, qtype);
   if (none(res)) return undefined;
   if (rcodeName(res.rcode) !== "NOERROR") throw new LookupError(rcodeName(res.rcode), formatName(name));
@@ -58,10 +76,19 @@ async function found(ask: (n: Labels, t: number) => Promise<DecodedMessage>, nam
 }
 
 const addressesIn = (records: DecodedRecord[], owner: Labels) =>
-  records.flatMap((r) => ((r.type === Type.A || r.type === Type.AAAA) && "address" in r.data && labelsEqual(r.name, owner) ? [r.data.address] : []));
+  records.flatMap((r) =>
+    (r.type === Type.A || r.type === Type.AAAA) && "address" in r.data && labelsEqual(r.name, owner)
+      ? [r.data.address]
+      : [],
+  );
 
 /** SRV (with the additional section's addresses), TXT and, when missing, addresses of one instance name. */
-async function describe(ask: (n: Labels, t: number) => Promise<DecodedMessage>, name: Labels, srvRes: DecodedMessage, instanceLabel: string): Promise<ResolvedInstance> {
+async function describe(
+  ask: (n: Labels, t: number) => Promise<DecodedMessage>,
+  name: Labels,
+  srvRes: DecodedMessage,
+  instanceLabel: string,
+): Promise<ResolvedInstance> {
   const srvRec = srvRes.answers.find((a) => a.type === Type.SRV);
   if (!srvRec) throw new LookupError("NOERROR", formatName(name));
   const srv = srvRec.data as Srv;
@@ -72,8 +99,18 @@ async function describe(ask: (n: Labels, t: number) => Promise<DecodedMessage>, 
   }
   const txtRes = await ask(name, Type.TXT);
   const txtData = txtRes.answers.find((a) => a.type === Type.TXT)?.data;
-  const txt = txtData && "strings" in txtData ? txtData.strings.map((b) => b.toString()).filter((s) => s.length > 0) : [];
-  return { instance: instanceLabel, name: formatName(srvRec.name), target: formatName(srv.target), port: srv.port, priority: srv.priority, weight: srv.weight, txt, addresses };
+  const txt =
+    txtData && "strings" in txtData ? txtData.strings.map((b) => b.toString()).filter((s) => s.length > 0) : [];
+  return {
+    instance: instanceLabel,
+    name: formatName(srvRec.name),
+    target: formatName(srv.target),
+    port: srv.port,
+    priority: srv.priority,
+    weight: srv.weight,
+    txt,
+    addresses,
+  };
 }
 
 /**
@@ -84,7 +121,10 @@ async function describe(ask: (n: Labels, t: number) => Promise<DecodedMessage>, 
  * (REFUSED, SERVFAIL: a domain the server does not serve, a server in
  * trouble) is a LookupError.
  */
-export async function browse(type: string, options: LookupOptions & { subtype?: string } = {}): Promise<ResolvedInstance[]> {
+export async function browse(
+  type: string,
+  options: LookupOptions & { subtype?: string } = {},
+): Promise<ResolvedInstance[]> {
   const { domain, ask } = context(options);
   const t = parseServiceType(type);
   const name = options.subtype ? subtypeName(t, options.subtype, domain) : typeName(t, domain);
@@ -101,10 +141,15 @@ export async function browse(type: string, options: LookupOptions & { subtype?: 
 }
 
 /** No such name, or no records of the type asked for. */
-const none = (res: DecodedMessage) => rcodeName(res.rcode) === "NXDOMAIN" || (rcodeName(res.rcode) === "NOERROR" && res.answers.length === 0);
+const none = (res: DecodedMessage) =>
+  rcodeName(res.rcode) === "NXDOMAIN" || (rcodeName(res.rcode) === "NOERROR" && res.answers.length === 0);
 
 /** One instance by name; undefined when there is none (NXDOMAIN, or no SRV record). */
-export async function resolve(type: string, instance: string, options: LookupOptions = {}): Promise<ResolvedInstance | undefined> {
+export async function resolve(
+  type: string,
+  instance: string,
+  options: LookupOptions = {},
+): Promise<ResolvedInstance | undefined> {
   const { domain, ask } = context(options);
   const name = instanceName(parseServiceType(type), instance, domain);
   const res = await found(ask, name, Type.SRV);
@@ -116,7 +161,11 @@ export async function resolve(type: string, instance: string, options: LookupOpt
  * binary keys); undefined when the type has no instances. A ring still being
  * built is SERVFAIL (Not Ready): a LookupError, worth asking again.
  */
-export async function ownerOf(type: string, key: string | Uint8Array, options: LookupOptions = {}): Promise<(ResolvedInstance & { query: string }) | undefined> {
+export async function ownerOf(
+  type: string,
+  key: string | Uint8Array,
+  options: LookupOptions = {},
+): Promise<(ResolvedInstance & { query: string }) | undefined> {
   const { domain, ask } = context(options);
   const keyBytes = typeof key === "string" ? hashKeyFromLabels(parseName(key)) : key;
   if (typeof keyBytes === "string") throw new Error(`bad key "${String(key)}": ${keyBytes}`);

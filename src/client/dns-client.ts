@@ -19,7 +19,12 @@ export interface QueryOptions {
   class?: number;
 }
 
-export async function queryServer(server: Server, name: Labels, type: number, options: QueryOptions = {}): Promise<DecodedMessage> {
+export async function queryServer(
+  server: Server,
+  name: Labels,
+  type: number,
+  options: QueryOptions = {},
+): Promise<DecodedMessage> {
   const timeoutMs = options.timeoutMs ?? 3000;
   const id = randomInt(0, 65536);
   const wire = encodeQuery(id, name, type, { udpSize: 1232 }, options.class);
@@ -34,13 +39,18 @@ export async function queryServer(server: Server, name: Labels, type: number, op
 /** Send a raw message and return the raw reply (UDP, or TCP with the length prefix handled). */
 export function exchange(server: Server, wire: Buffer, options: QueryOptions = {}): Promise<Buffer> {
   const timeoutMs = options.timeoutMs ?? 3000;
-  return options.tcp ? tcpExchange(server, wire, timeoutMs) : udpExchange(server, wire, timeoutMs, wire.readUInt16BE(0));
+  return options.tcp
+    ? tcpExchange(server, wire, timeoutMs)
+    : udpExchange(server, wire, timeoutMs, wire.readUInt16BE(0));
 }
 
 function udpExchange(server: Server, wire: Buffer, timeoutMs: number, id: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const sock = createSocket(isIPv6(server.host) ? "udp6" : "udp4");
-    const timer = setTimeout(() => done(new Error(`no answer from ${server.host}:${server.port} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new Error(`no answer from ${server.host}:${server.port} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const done = (err: Error | null, msg?: Buffer) => {
       clearTimeout(timer);
       sock.close();

@@ -1,6 +1,14 @@
 // The ringdns client library: register services over DNS UPDATE and find
 // them (and a key's ring owner) over DNS.
-export { register, deregister, Registration, registrationUpdate, deregistrationUpdate, type ServiceInstance, type RegisterOptions } from "./registration.js";
+export {
+  register,
+  deregister,
+  Registration,
+  registrationUpdate,
+  deregistrationUpdate,
+  type ServiceInstance,
+  type RegisterOptions,
+} from "./registration.js";
 export { browse, resolve, ownerOf, LookupError, type ResolvedInstance, type LookupOptions } from "./discovery.js";
 export { sendUpdate, UpdateError, type UpdateResult } from "./update-client.js";
 export type { Server } from "./dns-client.js";

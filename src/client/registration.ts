@@ -91,7 +91,10 @@ export class Registration extends EventEmitter {
         }
       } else {
         // renewal is the same update again, so it also restores what a server lost
-        this.lease = await send(registrationUpdate(this.service, parseName(this.options.domain ?? "local.")), this.options);
+        this.lease = await send(
+          registrationUpdate(this.service, parseName(this.options.domain ?? "local.")),
+          this.options,
+        );
         this.emit("renewed", this.lease);
       }
       this.schedule(this.renewDelay());
@@ -103,7 +106,11 @@ export class Registration extends EventEmitter {
 
   private lookupOptions() {
     const o = this.options;
-    return { ...(o.server ? { server: o.server } : {}), ...(o.domain ? { domain: o.domain } : {}), ...(o.tcp ? { tcp: true } : {}) };
+    return {
+      ...(o.server ? { server: o.server } : {}),
+      ...(o.domain ? { domain: o.domain } : {}),
+      ...(o.tcp ? { tcp: true } : {}),
+    };
   }
 
   /** Stop renewing and deregister. */
@@ -115,6 +122,9 @@ export class Registration extends EventEmitter {
 }
 
 /** Register `service` and keep it registered until `close()`. */
-export function register(service: ServiceInstance, options: RegisterOptions & { checkIntervalMs?: number } = {}): Promise<Registration> {
+export function register(
+  service: ServiceInstance,
+  options: RegisterOptions & { checkIntervalMs?: number } = {},
+): Promise<Registration> {
   return new Registration(service, options).start();
 }

@@ -54,7 +54,7 @@ export async function* watch(options: WatchOptions): AsyncGenerator<WatchItem> {
       let buffered = "";
       for await (const chunk of res.body) {
         buffered += decoder.decode(chunk as Uint8Array, { stream: true });
-        let end;
+        let end: number;
         while ((end = buffered.indexOf("\n\n")) >= 0) {
           const frame = parseFrame(buffered.slice(0, end));
           buffered = buffered.slice(end + 2);

@@ -11,12 +11,21 @@
 import { withRequestHeader } from "../wire/patch.js";
 
 export class AnswerCache {
-  private readonly entries = new Map<string, { wire: Buffer; serial: number; until: number; type?: { key: string; version: number } }>();
+  private readonly entries = new Map<
+    string,
+    { wire: Buffer; serial: number; until: number; type?: { key: string; version: number } }
+  >();
 
   constructor(private readonly maxEntries = 10_000) {}
 
   /** `ednsVersion` undefined = no EDNS (the reply then has no OPT). */
-  static key(question: { name: readonly string[]; type: number; class: number }, limit: number, ednsVersion: number | undefined, transport: "udp" | "tcp" = "udp", dnssecOk = false): string {
+  static key(
+    question: { name: readonly string[]; type: number; class: number },
+    limit: number,
+    ednsVersion: number | undefined,
+    transport: "udp" | "tcp" = "udp",
+    dnssecOk = false,
+  ): string {
     let name = "";
     for (const label of question.name) name += `${label.length}:${label}`;
     // DO is copied into the reply's OPT (RFC 3225 §3): replies with and without it differ
@@ -24,10 +33,20 @@ export class AnswerCache {
   }
 
   /** `typeVersion`: the current counter of a service type, for entries stored with one (see set). */
-  get(key: string, serial: number, now: number, id: number, rd: boolean, cd: boolean, typeVersion?: (typeKey: string) => number): Buffer | undefined {
+  get(
+    key: string,
+    serial: number,
+    now: number,
+    id: number,
+    rd: boolean,
+    cd: boolean,
+    typeVersion?: (typeKey: string) => number,
+  ): Buffer | undefined {
     const e = this.entries.get(key);
     if (!e) return undefined;
-    const current = e.type ? typeVersion !== undefined && typeVersion(e.type.key) === e.type.version : e.serial === serial;
+    const current = e.type
+      ? typeVersion !== undefined && typeVersion(e.type.key) === e.type.version
+      : e.serial === serial;
     if (!current || e.until <= now) {
       this.entries.delete(key);
       return undefined;
@@ -40,9 +59,18 @@ export class AnswerCache {
    * for one message), so it stays while that type's counter does not move,
    * however the serial does; `timeless` (no lease TTLs in it): with no one-second limit either.
    */
-  set(key: string, wire: Buffer, serial: number, now: number, type?: { key: string; version: number; timeless: boolean }): void {
+  set(
+    key: string,
+    wire: Buffer,
+    serial: number,
+    now: number,
+    type?: { key: string; version: number; timeless: boolean },
+  ): void {
     if (this.entries.size >= this.maxEntries) this.entries.clear(); // crude, bounded, and rare
     const until = type?.timeless ? Infinity : now + 1000;
-    this.entries.set(key, type ? { wire, serial, until, type: { key: type.key, version: type.version } } : { wire, serial, until });
+    this.entries.set(
+      key,
+      type ? { wire, serial, until, type: { key: type.key, version: type.version } } : { wire, serial, until },
+    );
   }
 }

@@ -7,7 +7,16 @@
 import type { Logger } from "pino";
 import { formatName } from "../names.js";
 import { Rcode } from "../wire/constants.js";
-import { signReply, TsigError, tsigLength, unsignedErrorReply, verifyRequest, type TsigKey, type TsigRecord, type VerifiedRequest } from "../wire/tsig.js";
+import {
+  signReply,
+  TsigError,
+  tsigLength,
+  unsignedErrorReply,
+  verifyRequest,
+  type TsigKey,
+  type TsigRecord,
+  type VerifiedRequest,
+} from "../wire/tsig.js";
 
 /** Who signed a message whose signature verified. */
 export type Signer = { kind: "tsig"; key: TsigKey; request: VerifiedRequest };
@@ -29,7 +38,8 @@ export type AuthOutcome =
     }
   | { kind: "refused"; reply: Buffer };
 
-export const tsigErrorName = (code: number): string => Object.entries(TsigError).find(([, c]) => c === code)?.[0] ?? String(code);
+export const tsigErrorName = (code: number): string =>
+  Object.entries(TsigError).find(([, c]) => c === code)?.[0] ?? String(code);
 
 export interface AuthContext {
   keys: readonly TsigKey[];
@@ -61,7 +71,8 @@ export function authenticate(msg: Buffer, signed: Signed, c: AuthContext): AuthO
         kind: "signed",
         signer: { kind: "tsig", key: request.key, request },
         overhead: tsigLength(request),
-        sign: (reply, badTime = false) => signReply(reply, request, c.nowSec, badTime ? TsigError.BADTIME : TsigError.NOERROR),
+        sign: (reply, badTime = false) =>
+          signReply(reply, request, c.nowSec, badTime ? TsigError.BADTIME : TsigError.NOERROR),
       };
     }
     case "malformed":

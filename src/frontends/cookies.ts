@@ -14,7 +14,10 @@ const MAX_AGE_SECONDS = 3600;
 /** Nor one from further in the future than clock skew explains. */
 const MAX_SKEW_SECONDS = 300;
 
-export type ClientCookie = { kind: "none" } | { kind: "malformed"; length: number } | { kind: "cookie"; client: Buffer; server?: Buffer };
+export type ClientCookie =
+  | { kind: "none" }
+  | { kind: "malformed"; length: number }
+  | { kind: "cookie"; client: Buffer; server?: Buffer };
 
 /** The COOKIE option of a request: none, malformed (FORMERR, §5.2.2), or client and maybe server cookie. */
 export function readCookie(options: readonly EdnsOption[] | undefined): ClientCookie {
@@ -23,7 +26,9 @@ export function readCookie(options: readonly EdnsOption[] | undefined): ClientCo
   const len = o.data.length;
   if (len !== 8 && (len < 16 || len > 40)) return { kind: "malformed", length: len };
   const data = Buffer.from(o.data);
-  return len === 8 ? { kind: "cookie", client: data } : { kind: "cookie", client: data.subarray(0, 8), server: data.subarray(8) };
+  return len === 8
+    ? { kind: "cookie", client: data }
+    : { kind: "cookie", client: data.subarray(0, 8), server: data.subarray(8) };
 }
 
 export class CookieJar {

@@ -82,7 +82,13 @@ export function udpLimit(edns: Edns | undefined, serverMax: number): number {
 }
 
 /** The reply to send, or null to send nothing; UPDATEs are answered once durable, so later. */
-export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps, notes?: ReplyNotes): Buffer | null | Promise<Buffer | null> {
+export function handleDnsMessage(
+  msg: Buffer,
+  transport: Transport,
+  peer: string,
+  deps: DnsHandlerDeps,
+  notes?: ReplyNotes,
+): Buffer | null | Promise<Buffer | null> {
   const { metrics, queryLogRate = 0, lifecycle } = deps;
   if (lifecycle?.draining) return null; // the client retries, elsewhere or after the restart
   if (!metrics && queryLogRate === 0 && !lifecycle) return answerMessage(msg, transport, peer, deps, notes);
@@ -94,10 +100,12 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
       void reply.finally(() => lifecycle.inflight.delete(reply));
     }
     // an UPDATE is counted when answered; a message a worker hands on is counted by the primary
-    if (metrics && isUpdateRequest(msg) && !deps.delegate) void reply.then((r) => r && replyRcode(r) !== undefined && metrics.observeUpdate(transport, replyRcode(r)!));
+    if (metrics && isUpdateRequest(msg) && !deps.delegate)
+      void reply.then((r) => r && replyRcode(r) !== undefined && metrics.observeUpdate(transport, replyRcode(r)!));
   } else if (reply && replyRcode(reply) !== undefined) {
     metrics?.observeQuery(transport, questionType(msg) ?? 0, replyRcode(reply)!, (performance.now() - started) / 1000);
-    if (queryLogRate >= 1 || (queryLogRate > 0 && Math.random() < queryLogRate)) logQuery(msg, reply, transport, peer, deps.log);
+    if (queryLogRate >= 1 || (queryLogRate > 0 && Math.random() < queryLogRate))
+      logQuery(msg, reply, transport, peer, deps.log);
   }
   return reply;
 }
@@ -106,10 +114,26 @@ export function handleDnsMessage(msg: Buffer, transport: Transport, peer: string
 function logQuery(msg: Buffer, reply: Buffer, transport: Transport, peer: string, log: Logger): void {
   const d = decodeQuery(msg);
   const q = d.kind === "query" ? d.query.question : undefined;
-  log.info({ peer, transport, qname: q ? formatName(q.name) : undefined, qtype: q ? typeName(q.type) : undefined, rcode: rcodeName(replyRcode(reply) ?? 0), bytes: reply.length }, "query");
+  log.info(
+    {
+      peer,
+      transport,
+      qname: q ? formatName(q.name) : undefined,
+      qtype: q ? typeName(q.type) : undefined,
+      rcode: rcodeName(replyRcode(reply) ?? 0),
+      bytes: reply.length,
+    },
+    "query",
+  );
 }
 
-function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: DnsHandlerDeps, notes: ReplyNotes | undefined): Buffer | null | Promise<Buffer | null> {
+function answerMessage(
+  msg: Buffer,
+  transport: Transport,
+  peer: string,
+  deps: DnsHandlerDeps,
+  notes: ReplyNotes | undefined,
+): Buffer | null | Promise<Buffer | null> {
   const isUpdate = isUpdateRequest(msg);
   if (isUpdate && deps.delegate) return deps.delegate(msg, transport, peer);
   if (isUpdate && deps.update) {
@@ -126,8 +150,19 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
     return null;
   }
   if (decoded.kind === "error") {
-    deps.log.debug({ peer, transport, rcode: rcodeName(decoded.rcode), reason: decoded.reason }, "malformed or unsupported request");
-    return encodeResponse(errorResponse(decoded.id, decoded.opcode, decoded.rd, decoded.rcode, replyEdns(decoded.edns, deps.answer.udpPayloadSize)));
+    deps.log.debug(
+      { peer, transport, rcode: rcodeName(decoded.rcode), reason: decoded.reason },
+      "malformed or unsupported request",
+    );
+    return encodeResponse(
+      errorResponse(
+        decoded.id,
+        decoded.opcode,
+        decoded.rd,
+        decoded.rcode,
+        replyEdns(decoded.edns, deps.answer.udpPayloadSize),
+      ),
+    );
   }
   const q = decoded.query;
   // every reply to a query with an OPT has one, errors included (RFC 6891 §6.1.1)
@@ -142,8 +177,20 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   // replayer chose, so it is no oracle; it tells the replayer only today's answer to the question
   // the key holder asked, and the same is served to unsigned queries.
   // FORMERR is a header only; NOTAUTH echoes the question
-  const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(q.id, q.opcode, q.rd, rcode, edns()) : { ...errorResponse(q.id, q.opcode, q.rd, rcode, edns()), question: q.question });
-  const auth = authenticate(msg, q, { keys: deps.update?.keys ?? [], nowSec, refusal, log: deps.log, fields: { peer, transport }, what: "signed query refused" });
+  const refusal = (rcode: number) =>
+    encodeResponse(
+      rcode === Rcode.FORMERR
+        ? errorResponse(q.id, q.opcode, q.rd, rcode, edns())
+        : { ...errorResponse(q.id, q.opcode, q.rd, rcode, edns()), question: q.question },
+    );
+  const auth = authenticate(msg, q, {
+    keys: deps.update?.keys ?? [],
+    nowSec,
+    refusal,
+    log: deps.log,
+    fields: { peer, transport },
+    what: "signed query refused",
+  });
   if (auth.kind === "refused") return auth.reply;
   if (auth.kind === "signed") {
     limit -= auth.overhead;
@@ -151,9 +198,16 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   }
   const about = deps.status && !q.tsig ? statusQuery(q.question) : undefined;
   if (about) {
-    const lines = deps.status!(deps.statusDetailsTo?.(addressOf(peer)) ?? false).filter((l) => about === "status" || l.startsWith("version="));
+    const lines = deps.status!(deps.statusDetailsTo?.(addressOf(peer)) ?? false).filter(
+      (l) => about === "status" || l.startsWith("version="),
+    );
     const txt = { type: Type.TXT, strings: lines.map((l) => Buffer.from(l.slice(0, 255))) } as const;
-    const res = { ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOERROR, edns()), aa: true, question: q.question, answers: [{ name: q.question.name, ttl: 0, class: Class.CH, data: txt }] };
+    const res = {
+      ...errorResponse(q.id, q.opcode, q.rd, Rcode.NOERROR, edns()),
+      aa: true,
+      question: q.question,
+      answers: [{ name: q.question.name, ttl: 0, class: Class.CH, data: txt }],
+    };
     return encodeResponse(res, limit);
   }
   // DNS Cookies: the reply carries the client's cookie and a server cookie, added after caching (they differ per client)
@@ -178,25 +232,41 @@ function answerMessage(msg: Buffer, transport: Transport, peer: string, deps: Dn
   // (ignore it, ask again over TCP); a partial UDP set would only add bytes for a forged source to
   // receive. README "Large types". The replies differ by transport, so it is part of the cache key.
   const keepPartialAnswer = transport === "tcp";
-  const cacheKey = deps.cache && !q.tsig && !q.question.rawName ? AnswerCache.key(q.question, limit, q.edns?.version, transport, q.edns?.dnssecOk) : undefined;
+  const cacheKey =
+    deps.cache && !q.tsig && !q.question.rawName
+      ? AnswerCache.key(q.question, limit, q.edns?.version, transport, q.edns?.dnssecOk)
+      : undefined;
   if (cacheKey !== undefined) {
     const versions = typeVersionsOf(deps.registry);
-    const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd, (k) => versions.version(k));
+    const hit = deps.cache!.get(cacheKey, deps.registry.serial(), deps.clock.now(), q.id, q.rd, q.cd, (k) =>
+      versions.version(k),
+    );
     if (hit) return finish(hit);
   }
   try {
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now(), limit);
-    if (deps.onLocalMiss && res.answers.length === 0 && (q.question.type === Type.PTR || q.question.type === Type.ANY) && hasSuffix(q.question.name, LOCAL)) deps.onLocalMiss(q.question.name);
+    if (
+      deps.onLocalMiss &&
+      res.answers.length === 0 &&
+      (q.question.type === Type.PTR || q.question.type === Type.ANY) &&
+      hasSuffix(q.question.name, LOCAL)
+    )
+      deps.onLocalMiss(q.question.name);
     const wire = sign(encodeResponse(res, limit, { keepPartialAnswer }));
     if (cacheKey !== undefined && !res.uncacheable) {
       // a browse too large for one message (TC) is kept until its type changes, not until anything does
       const only = isTruncated(wire) ? res.onlyType : undefined;
-      const type = only ? { key: only.key, version: typeVersionsOf(deps.registry).version(only.key), timeless: only.timeless } : undefined;
+      const type = only
+        ? { key: only.key, version: typeVersionsOf(deps.registry).version(only.key), timeless: only.timeless }
+        : undefined;
       deps.cache!.set(cacheKey, wire, deps.registry.serial(), deps.clock.now(), type);
     }
     return finish(wire);
   } catch (e) {
-    deps.log.error({ err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) }, "internal error answering query");
+    deps.log.error(
+      { err: e, peer, transport, qname: formatName(q.question.name), qtype: typeName(q.question.type) },
+      "internal error answering query",
+    );
     const res = errorResponse(q.id, q.opcode, q.rd, Rcode.SERVFAIL, edns());
     return sign(encodeResponse({ ...res, question: q.question }, limit));
   }

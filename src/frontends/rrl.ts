@@ -71,8 +71,16 @@ export class ResponseRateLimiter {
 }
 
 /** A limiter from settings, logging when a prefix starts being limited. */
-export function makeRateLimiter(o: { rate: number; slip: number; exempt: readonly string[] }, log: Logger): ResponseRateLimiter {
-  return new ResponseRateLimiter({ rate: o.rate, slip: o.slip, exempt: sourceMatcher(o.exempt, "--rrl-exempt") }, (prefix) =>
-    log.warn({ prefix, rate: o.rate, slip: o.slip }, "response rate limit: replies to this source prefix are being limited (dropped, or sent truncated)"),
+export function makeRateLimiter(
+  o: { rate: number; slip: number; exempt: readonly string[] },
+  log: Logger,
+): ResponseRateLimiter {
+  return new ResponseRateLimiter(
+    { rate: o.rate, slip: o.slip, exempt: sourceMatcher(o.exempt, "--rrl-exempt") },
+    (prefix) =>
+      log.warn(
+        { prefix, rate: o.rate, slip: o.slip },
+        "response rate limit: replies to this source prefix are being limited (dropped, or sent truncated)",
+      ),
   );
 }

@@ -53,7 +53,12 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
-export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, options: TcpOptions = DEFAULT_TCP_OPTIONS): Promise<TcpListener> {
+export function listenTcp(
+  host: string,
+  port: number,
+  deps: DnsHandlerDeps,
+  options: TcpOptions = DEFAULT_TCP_OPTIONS,
+): Promise<TcpListener> {
   /** Open connections, least recently active first (a Map keeps insertion order; activity moves one to the end). */
   const open = new Map<Socket, { source: string; connection: Connection }>();
   const perSource = new Map<string, number>();
@@ -89,13 +94,21 @@ export function listenTcp(host: string, port: number, deps: DnsHandlerDeps, opti
       if (fromSource >= options.maxPerSource || (full && !closeLongestIdle())) {
         const limit = fromSource >= options.maxPerSource ? "tcp-connections-per-source" : "tcp-connections";
         deps.metrics?.observeLimit(limit);
-        deps.log.warn({ peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource }, limit === "tcp-connections" ? "TCP connection limit reached and every connection busy, closing new connection" : "TCP connection limit reached, closing new connection");
+        deps.log.warn(
+          { peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource },
+          limit === "tcp-connections"
+            ? "TCP connection limit reached and every connection busy, closing new connection"
+            : "TCP connection limit reached, closing new connection",
+        );
         socket.destroy();
         return;
       }
       if (full) {
         deps.metrics?.observeLimit("tcp-idle-closed");
-        deps.log.debug({ peer: source, max: options.maxConnections }, "TCP connection limit reached: closed the connection idle the longest to take a new one");
+        deps.log.debug(
+          { peer: source, max: options.maxConnections },
+          "TCP connection limit reached: closed the connection idle the longest to take a new one",
+        );
       }
       perSource.set(source, fromSource + 1);
       socket.on(
@@ -173,13 +186,20 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       if (socket.destroyed || socket.writableLength === 0) return;
       if (written - socket.writableLength > takenThen) return watchStall();
       deps.metrics?.observeLimit("tcp-write-timeout");
-      deps.log.info({ peer, unsentBytes: socket.writableLength, ms: options.writeTimeoutMs }, "TCP client takes none of its replies, closing the connection");
+      deps.log.info(
+        { peer, unsentBytes: socket.writableLength, ms: options.writeTimeoutMs },
+        "TCP client takes none of its replies, closing the connection",
+      );
       socket.destroy();
     });
   };
 
   const tooFarAhead = (): "tcp-unsent-bytes" | "tcp-pipelined" | undefined =>
-    socket.writableLength > options.maxUnsentBytes && socket.writableNeedDrain ? "tcp-unsent-bytes" : unanswered >= options.maxPipelined ? "tcp-pipelined" : undefined;
+    socket.writableLength > options.maxUnsentBytes && socket.writableNeedDrain
+      ? "tcp-unsent-bytes"
+      : unanswered >= options.maxPipelined
+        ? "tcp-pipelined"
+        : undefined;
 
   const answered = () => {
     unanswered--;
@@ -216,7 +236,10 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
           paused = true;
           socket.pause();
           deps.metrics?.observeLimit(limit);
-          deps.log.debug({ peer, limit, unsentBytes: socket.writableLength, unanswered }, "TCP client too far ahead: reading paused");
+          deps.log.debug(
+            { peer, limit, unsentBytes: socket.writableLength, unanswered },
+            "TCP client too far ahead: reading paused",
+          );
         }
         if (limit === "tcp-unsent-bytes") watchStall();
         return;
@@ -233,7 +256,8 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       if (reply instanceof Promise) enqueue(reply.then(write));
       else write(reply);
     }
-    if (pending.length > 0 && readDeadline === undefined) readDeadline = later("tcp read timeout", options.readTimeoutMs, onReadTimeout);
+    if (pending.length > 0 && readDeadline === undefined)
+      readDeadline = later("tcp read timeout", options.readTimeoutMs, onReadTimeout);
     if (paused && !socket.destroyed) {
       paused = false;
       socket.resume();

@@ -33,7 +33,10 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
       send(reply);
     }),
   );
-  socket.on("error", guarded("udp socket error", (err: Error) => deps.log.error({ err }, "UDP socket error")));
+  socket.on(
+    "error",
+    guarded("udp socket error", (err: Error) => deps.log.error({ err }, "UDP socket error")),
+  );
 }
 
 export interface UdpListener {

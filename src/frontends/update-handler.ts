@@ -142,15 +142,30 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
   const u = decoded.update;
   const zone = formatName(u.zone.name);
   // FORMERR is a header only; NOTAUTH echoes the zone section
-  const refusal = (rcode: number) => encodeResponse(rcode === Rcode.FORMERR ? errorResponse(u.id, Opcode.UPDATE, false, rcode) : reply(u, rcode));
-  const auth: AuthOutcome = authenticate(msg, u, { keys: deps.keys, nowSec, refusal, log, fields: { peer, zone }, what: "update refused" });
+  const refusal = (rcode: number) =>
+    encodeResponse(rcode === Rcode.FORMERR ? errorResponse(u.id, Opcode.UPDATE, false, rcode) : reply(u, rcode));
+  const auth: AuthOutcome = authenticate(msg, u, {
+    keys: deps.keys,
+    nowSec,
+    refusal,
+    log,
+    fields: { peer, zone },
+    what: "update refused",
+  });
   if (auth.kind === "refused") return auth.reply;
   // a reply is signed only over a request whose signature verified
   const send = (res: Response) => (auth.kind === "signed" ? auth.sign(encodeResponse(res)) : encodeResponse(res));
   const key: TsigKey | undefined = auth.kind === "signed" ? auth.signer.key : undefined;
   const refuse = (rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
-    log.warn({ peer, zone, key: key && formatName(key.name), rcode: rcodeName(rcode), reason, ...fields }, "update refused");
-    return send(reply(u, rcode, [extendedErrorOption(rcode === Rcode.REFUSED ? ExtendedError.PROHIBITED : ExtendedError.OTHER, reason)]));
+    log.warn(
+      { peer, zone, key: key && formatName(key.name), rcode: rcodeName(rcode), reason, ...fields },
+      "update refused",
+    );
+    return send(
+      reply(u, rcode, [
+        extendedErrorOption(rcode === Rcode.REFUSED ? ExtendedError.PROHIBITED : ExtendedError.OTHER, reason),
+      ]),
+    );
   };
 
   if (auth.kind === "signed") {
@@ -159,20 +174,38 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
     // configured key's name: the MAC covers the name lower-cased, so "FORGE-KEY" is the same key
     const fresh = replayGuard(deps).admit(signerName(auth.signer), request.timeSigned, request.identity, nowSec);
     if (!fresh.ok) {
-      log.warn({ peer, zone, key: signerName(auth.signer), tsig: "BADTIME", rule: fresh.rule, reason: fresh.reason }, "update refused: replayed or stale signed update");
+      log.warn(
+        { peer, zone, key: signerName(auth.signer), tsig: "BADTIME", rule: fresh.rule, reason: fresh.reason },
+        "update refused: replayed or stale signed update",
+      );
       return auth.sign(encodeResponse(reply(u, Rcode.NOTAUTH)), true);
     }
     signedAndFresh();
-    if (!deps.policy.allowsKey(auth.signer.key, u.zone.name)) return refuse(Rcode.REFUSED, `key ${signerName(auth.signer)} may not update zone ${zone}`);
+    if (!deps.policy.allowsKey(auth.signer.key, u.zone.name))
+      return refuse(Rcode.REFUSED, `key ${signerName(auth.signer)} may not update zone ${zone}`);
   } else if (!deps.policy.allowsUnsigned(address)) {
-    return refuse(Rcode.REFUSED, `unsigned updates are not allowed from ${address}; sign with a TSIG key or see --allow-update`);
+    return refuse(
+      Rcode.REFUSED,
+      `unsigned updates are not allowed from ${address}; sign with a TSIG key or see --allow-update`,
+    );
   }
 
   const lease = grantedLease(u.lease?.lease, deps.lease);
   const result = await commitUpdate(u, lease, deps, { peer, key: key && formatName(key.name) });
-  if ("stored" in result) return send(reply(u, Rcode.SERVFAIL, [extendedErrorOption(ExtendedError.OTHER, "the registration could not be stored")]));
+  if ("stored" in result)
+    return send(
+      reply(u, Rcode.SERVFAIL, [extendedErrorOption(ExtendedError.OTHER, "the registration could not be stored")]),
+    );
   if (result.rcode !== Rcode.NOERROR) return refuse(result.rcode, result.reason);
-  return send(reply(u, Rcode.NOERROR, u.lease && lease !== undefined ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))] : []));
+  return send(
+    reply(
+      u,
+      Rcode.NOERROR,
+      u.lease && lease !== undefined
+        ? [leaseOption(lease, u.lease.keyLease === undefined ? undefined : Math.max(lease, u.lease.keyLease))]
+        : [],
+    ),
+  );
 }
 
 /**
@@ -183,20 +216,31 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
 function actorOf(who: Record<string, unknown>, deps: UpdateDeps): Actor {
   if (typeof who.key === "string") {
     const zones = deps.policy.zonesOf(who.key);
-    return { owner: { kind: "key", name: who.key }, ...(deps.adminKeys?.has(lowerAscii(who.key)) ? { admin: true } : {}), ...(zones ? { zones } : {}) };
+    return {
+      owner: { kind: "key", name: who.key },
+      ...(deps.adminKeys?.has(lowerAscii(who.key)) ? { admin: true } : {}),
+      ...(zones ? { zones } : {}),
+    };
   }
   if (who.via === "http") return { owner: { kind: "http" }, admin: true };
   return { owner: { kind: "unsigned" } };
 }
 
-export type CommitResult = { rcode: number; reason: string; stored?: false; limit?: string } | { rcode: typeof Rcode.NOERROR; reason: ""; registered: string[]; removed: string[] };
+export type CommitResult =
+  | { rcode: number; reason: string; stored?: false; limit?: string }
+  | { rcode: typeof Rcode.NOERROR; reason: ""; registered: string[]; removed: string[] };
 
 /**
  * An authorized UPDATE from any frontend (DNS or HTTP): the pure RFC 2136
  * core, then a durable commit, and one log line. `stored: false` = the store
  * failed (SERVFAIL); another rcode = refused, nothing changed.
  */
-export async function commitUpdate(u: UpdateMessage, lease: number | undefined, deps: UpdateDeps, who: { peer: string } & Record<string, unknown>): Promise<CommitResult> {
+export async function commitUpdate(
+  u: UpdateMessage,
+  lease: number | undefined,
+  deps: UpdateDeps,
+  who: { peer: string } & Record<string, unknown>,
+): Promise<CommitResult> {
   const zone = formatName(u.zone.name);
   const limits = deps.limits;
   const refuse = (limit: string, reason: string): CommitResult => {
@@ -204,16 +248,30 @@ export async function commitUpdate(u: UpdateMessage, lease: number | undefined, 
     return { rcode: Rcode.REFUSED, reason, limit };
   };
   const source = addressOf(who.peer);
-  if (limits?.updateRate && !limits.updateRateExempt?.(source) && limits.updateRate.take(source, deps.clock.now()) !== true) return refuse("update-rate", `too many updates from ${source}; try again shortly (--update-rate)`);
+  if (
+    limits?.updateRate &&
+    !limits.updateRateExempt?.(source) &&
+    limits.updateRate.take(source, deps.clock.now()) !== true
+  )
+    return refuse("update-rate", `too many updates from ${source}; try again shortly (--update-rate)`);
   const actor = actorOf(who, deps);
   // decided and stored in the registry's write line: nothing changes between the checks and the commit
   const decide = (view: RegistryView): { ops: readonly RegistryOp[]; result: CommitResult } => {
-    const processed = processUpdate(u, view, { domains: deps.domains, actor, ...(lease !== undefined ? { leaseSeconds: lease } : {}) }, deps.clock.now());
-    if (processed.rcode !== Rcode.NOERROR) return { ops: [], result: { rcode: processed.rcode, reason: processed.reason ?? rcodeName(processed.rcode) } };
+    const processed = processUpdate(
+      u,
+      view,
+      { domains: deps.domains, actor, ...(lease !== undefined ? { leaseSeconds: lease } : {}) },
+      deps.clock.now(),
+    );
+    if (processed.rcode !== Rcode.NOERROR)
+      return { ops: [], result: { rcode: processed.rcode, reason: processed.reason ?? rcodeName(processed.rcode) } };
     const ops = processed.ops;
     const over = limits && overLimit(ops, view, limits);
     if (over) return { ops: [], result: refuse(...over) };
-    return { ops, result: { rcode: Rcode.NOERROR, reason: "", registered: processed.registered, removed: processed.removed } };
+    return {
+      ops,
+      result: { rcode: Rcode.NOERROR, reason: "", registered: processed.registered, removed: processed.removed },
+    };
   };
   let result: CommitResult;
   try {

@@ -78,7 +78,16 @@ export function compactInstance(i: Instance): Instance {
   const owner = i.owner && sharedOwner(i.owner);
   const domain = i.domain === undefined ? undefined : names.get(i.domain, i.domain);
   const writer = i.writer === undefined ? undefined : names.get(i.writer, i.writer);
-  if (type === i.type && subtypes === i.subtypes && txt === i.txt && source === i.source && owner === i.owner && domain === i.domain && writer === i.writer) return i;
+  if (
+    type === i.type &&
+    subtypes === i.subtypes &&
+    txt === i.txt &&
+    source === i.source &&
+    owner === i.owner &&
+    domain === i.domain &&
+    writer === i.writer
+  )
+    return i;
   return {
     ...i,
     type,

@@ -56,30 +56,64 @@ export const DEFAULT_LIMITS = {
  */
 export function ringWeightLimits(pointsPerWeight: number): { maxRingWeight: number; maxTotalRingWeight: number } {
   const scale = DEFAULT_POINTS_PER_WEIGHT / pointsPerWeight;
-  return { maxRingWeight: Math.max(1, Math.floor(RING_WEIGHT_AT_16 * scale)), maxTotalRingWeight: Math.max(1, Math.floor(TOTAL_RING_WEIGHT_AT_16 * scale)) };
+  return {
+    maxRingWeight: Math.max(1, Math.floor(RING_WEIGHT_AT_16 * scale)),
+    maxTotalRingWeight: Math.max(1, Math.floor(TOTAL_RING_WEIGHT_AT_16 * scale)),
+  };
 }
 
 /** A limit one record goes over by itself (TXT size, subtypes, addresses), in words; undefined when none. */
-function recordOverLimit(o: RegistryOp, instanceRecord: (key: string) => Instance | undefined, l: RegistrationLimits): [string, string] | undefined {
+function recordOverLimit(
+  o: RegistryOp,
+  instanceRecord: (key: string) => Instance | undefined,
+  l: RegistrationLimits,
+): [string, string] | undefined {
   if (o.op === "put-instance") {
     const txtBytes = o.instance.txt.reduce((n, t) => n + 1 + t.length, 0);
-    if (txtBytes > l.maxTxtBytes) return ["txt-bytes", `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`];
+    if (txtBytes > l.maxTxtBytes)
+      return [
+        "txt-bytes",
+        `TXT of ${o.instance.name} is ${txtBytes} bytes; at most ${l.maxTxtBytes} (--max-txt-bytes)`,
+      ];
     const maxSubtypes = l.maxSubtypes ?? DEFAULT_LIMITS.maxSubtypes;
     // only growth is refused: an instance stored with more (before the limit was lowered) still renews
     const had = instanceRecord(instanceStoreKey(o.instance))?.subtypes.length ?? 0;
-    if (o.instance.subtypes.length > maxSubtypes && o.instance.subtypes.length > had) return ["subtypes", `${o.instance.name} would be listed under ${o.instance.subtypes.length} subtypes; at most ${maxSubtypes} (--max-subtypes)`];
+    if (o.instance.subtypes.length > maxSubtypes && o.instance.subtypes.length > had)
+      return [
+        "subtypes",
+        `${o.instance.name} would be listed under ${o.instance.subtypes.length} subtypes; at most ${maxSubtypes} (--max-subtypes)`,
+      ];
   } else if (o.op === "put-host") {
     const maxAddresses = l.maxAddressesPerHost ?? DEFAULT_LIMITS.maxAddressesPerHost;
-    if (o.host.addresses.length > maxAddresses) return ["addresses-per-host", `host ${o.host.name} would have ${o.host.addresses.length} addresses; at most ${maxAddresses} (--max-addresses-per-host)`];
+    if (o.host.addresses.length > maxAddresses)
+      return [
+        "addresses-per-host",
+        `host ${o.host.name} would have ${o.host.addresses.length} addresses; at most ${maxAddresses} (--max-addresses-per-host)`,
+      ];
   }
   return undefined;
 }
 
-const ringOverLimit = (type: ServiceType, domain: string, weight: number, l: RegistrationLimits): [string, string] | undefined =>
-  l.maxRingWeight !== undefined && weight > l.maxRingWeight ? ["ring-weight", `the ring of ${formatServiceType(type)} in ${domain} would weigh ${weight} (SRV weights, 0 counting as 1); at most ${l.maxRingWeight} (--max-ring-weight)`] : undefined;
+const ringOverLimit = (
+  type: ServiceType,
+  domain: string,
+  weight: number,
+  l: RegistrationLimits,
+): [string, string] | undefined =>
+  l.maxRingWeight !== undefined && weight > l.maxRingWeight
+    ? [
+        "ring-weight",
+        `the ring of ${formatServiceType(type)} in ${domain} would weigh ${weight} (SRV weights, 0 counting as 1); at most ${l.maxRingWeight} (--max-ring-weight)`,
+      ]
+    : undefined;
 
 const totalOverLimit = (weight: number, l: RegistrationLimits): [string, string] | undefined =>
-  l.maxTotalRingWeight !== undefined && weight > l.maxTotalRingWeight ? ["total-ring-weight", `the rings would weigh ${weight} together (SRV weights, 0 counting as 1); at most ${l.maxTotalRingWeight} (--max-total-ring-weight)`] : undefined;
+  l.maxTotalRingWeight !== undefined && weight > l.maxTotalRingWeight
+    ? [
+        "total-ring-weight",
+        `the rings would weigh ${weight} together (SRV weights, 0 counting as 1); at most ${l.maxTotalRingWeight} (--max-total-ring-weight)`,
+      ]
+    : undefined;
 
 /** The ring a record is on, for the limits: its own domain's (a record served everywhere counts in local.). */
 function ringOf(r: Instance): { key: string; type: ServiceType; domain: string } {
@@ -92,7 +126,11 @@ function ringOf(r: Instance): { key: string; type: ServiceType; domain: string }
  * when within them all. Only what grows is held to a limit (renewals always
  * pass, and so does a change that shrinks what is already over a lowered limit).
  */
-export function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l: RegistrationLimits): [string, string] | undefined {
+export function overLimit(
+  ops: readonly RegistryOp[],
+  registry: RegistryView,
+  l: RegistrationLimits,
+): [string, string] | undefined {
   const instances = new Map<string, Instance | undefined>();
   const hosts = new Map<string, Host | undefined>();
   for (const o of ops) {
@@ -119,7 +157,12 @@ export function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l:
     const dw = (after ? ringWeight(after.weight) : 0) - (before ? ringWeight(before.weight) : 0);
     moreWeight += dw;
     const had = perRing.get(ring.key);
-    perRing.set(ring.key, { type: ring.type, domain: ring.domain, n: (had?.n ?? 0) + d, weight: (had?.weight ?? 0) + dw });
+    perRing.set(ring.key, {
+      type: ring.type,
+      domain: ring.domain,
+      n: (had?.n ?? 0) + d,
+      weight: (had?.weight ?? 0) + dw,
+    });
   }
   for (const [key, after] of hosts) {
     const before = registry.hostRecord(key);
@@ -128,21 +171,41 @@ export function overLimit(ops: readonly RegistryOp[], registry: RegistryView, l:
     countPerKey(hostsByKey, owningKey(after), 1);
   }
   for (const [k, n] of instancesByKey) {
-    if (n > 0 && registry.registrationsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.registrationsByKey(k)} instances; at most ${l.maxPerKey} (--max-registrations-per-key)`];
+    if (n > 0 && registry.registrationsByKey(k) + n > l.maxPerKey)
+      return [
+        "registrations-per-key",
+        `key ${k} has registered ${registry.registrationsByKey(k)} instances; at most ${l.maxPerKey} (--max-registrations-per-key)`,
+      ];
   }
   for (const [k, n] of hostsByKey) {
-    if (n > 0 && registry.hostsByKey(k) + n > l.maxPerKey) return ["registrations-per-key", `key ${k} has registered ${registry.hostsByKey(k)} hosts; at most ${l.maxPerKey} (--max-registrations-per-key counts hosts too)`];
+    if (n > 0 && registry.hostsByKey(k) + n > l.maxPerKey)
+      return [
+        "registrations-per-key",
+        `key ${k} has registered ${registry.hostsByKey(k)} hosts; at most ${l.maxPerKey} (--max-registrations-per-key counts hosts too)`,
+      ];
   }
   for (const { type, domain, n, weight } of perRing.values()) {
     const have = registry.instanceCount(type, domain);
-    if (n > 0 && have + n > l.maxInstancesPerType) return ["instances-per-type", `${formatServiceType(type)} has ${have} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${domain}`];
+    if (n > 0 && have + n > l.maxInstancesPerType)
+      return [
+        "instances-per-type",
+        `${formatServiceType(type)} has ${have} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${domain}`,
+      ];
     const over = weight > 0 ? ringOverLimit(type, domain, registry.ringWeight(type, domain) + weight, l) : undefined;
     if (over) return over;
   }
   const overTotal = moreWeight > 0 ? totalOverLimit(registry.totalRingWeight() + moreWeight, l) : undefined;
   if (overTotal) return overTotal;
-  if (moreInstances > 0 && registry.instanceTotal() + moreInstances > l.maxRegistrations) return ["registrations", `${registry.instanceTotal()} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`];
-  if (moreHosts > 0 && registry.hostTotal() + moreHosts > l.maxRegistrations) return ["registrations", `${registry.hostTotal()} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`];
+  if (moreInstances > 0 && registry.instanceTotal() + moreInstances > l.maxRegistrations)
+    return [
+      "registrations",
+      `${registry.instanceTotal()} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`,
+    ];
+  if (moreHosts > 0 && registry.hostTotal() + moreHosts > l.maxRegistrations)
+    return [
+      "registrations",
+      `${registry.hostTotal()} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`,
+    ];
   return undefined;
 }
 
@@ -157,15 +220,25 @@ export interface Refusal {
  * for writers that take what fits (the mDNS learner). Removals go first, so
  * what they free is there for the puts. O(ops): running counts, no view copies.
  */
-export function admit(ops: readonly RegistryOp[], view: RegistryView, l: RegistrationLimits): { admitted: RegistryOp[]; refused: Refusal[] } {
+export function admit(
+  ops: readonly RegistryOp[],
+  view: RegistryView,
+  l: RegistrationLimits,
+): { admitted: RegistryOp[]; refused: Refusal[] } {
   const planned = new Map<string, Instance | Host | undefined>();
-  const instanceRecord = (key: string) => (planned.has(key) ? (planned.get(key) as Instance | undefined) : view.instanceRecord(key));
-  const hostRecord = (key: string) => (planned.has(key) ? (planned.get(key) as Host | undefined) : view.hostRecord(key));
+  const instanceRecord = (key: string) =>
+    planned.has(key) ? (planned.get(key) as Instance | undefined) : view.instanceRecord(key);
+  const hostRecord = (key: string) =>
+    planned.has(key) ? (planned.get(key) as Host | undefined) : view.hostRecord(key);
   const rings = new Map<string, { n: number; weight: number }>();
   const ringCount = (r: Instance) => {
     const ring = ringOf(r);
     let c = rings.get(ring.key);
-    if (!c) rings.set(ring.key, (c = { n: view.instanceCount(ring.type, ring.domain), weight: view.ringWeight(ring.type, ring.domain) }));
+    if (!c)
+      rings.set(
+        ring.key,
+        (c = { n: view.instanceCount(ring.type, ring.domain), weight: view.ringWeight(ring.type, ring.domain) }),
+      );
     return c;
   };
   let instances = view.instanceTotal();
@@ -209,7 +282,10 @@ export function admit(ops: readonly RegistryOp[], view: RegistryView, l: Registr
       const key = hostStoreKey(o.host);
       const grows = hostRecord(key) === undefined;
       if (grows && hosts + 1 > l.maxRegistrations) {
-        refuse(["registrations", `${hosts} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`]);
+        refuse([
+          "registrations",
+          `${hosts} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`,
+        ]);
         continue;
       }
       if (grows) hosts++;
@@ -225,9 +301,15 @@ export function admit(ops: readonly RegistryOp[], view: RegistryView, l: Registr
     const ring = ringOf(o.instance);
     const over2: [string, string] | undefined =
       dn > 0 && instances + 1 > l.maxRegistrations
-        ? ["registrations", `${instances} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`]
+        ? [
+            "registrations",
+            `${instances} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`,
+          ]
         : dn > 0 && c.n + 1 > l.maxInstancesPerType
-          ? ["instances-per-type", `${formatServiceType(ring.type)} has ${c.n} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${ring.domain}`]
+          ? [
+              "instances-per-type",
+              `${formatServiceType(ring.type)} has ${c.n} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${ring.domain}`,
+            ]
           : dw > 0
             ? (ringOverLimit(ring.type, ring.domain, c.weight + dw, l) ?? totalOverLimit(totalWeight + dw, l))
             : undefined;
@@ -250,7 +332,12 @@ export function admit(ops: readonly RegistryOp[], view: RegistryView, l: Registr
  * problem found); undefined when it fits. Its registrations are served in
  * each of the `domains` served domains, one ring per type in each.
  */
-export function staticOverLimit(instances: readonly Instance[], hosts: readonly Host[], domains: number, l: RegistrationLimits): string | undefined {
+export function staticOverLimit(
+  instances: readonly Instance[],
+  hosts: readonly Host[],
+  domains: number,
+  l: RegistrationLimits,
+): string | undefined {
   const none = () => undefined;
   const perType = new Map<string, { type: ServiceType; n: number; weight: number }>();
   let total = 0;
@@ -269,13 +356,16 @@ export function staticOverLimit(instances: readonly Instance[], hosts: readonly 
     if (over) return over[1];
   }
   for (const t of perType.values()) {
-    if (t.n > l.maxInstancesPerType) return `${formatServiceType(t.type)} has ${t.n} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type)`;
+    if (t.n > l.maxInstancesPerType)
+      return `${formatServiceType(t.type)} has ${t.n} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type)`;
     const over = ringOverLimit(t.type, "each domain", t.weight, l);
     if (over) return over[1];
   }
   const overTotal = totalOverLimit(total * domains, l);
   if (overTotal) return overTotal[1];
-  if (instances.length > l.maxRegistrations) return `${instances.length} instances; at most ${l.maxRegistrations} (--max-registrations)`;
-  if (hosts.length > l.maxRegistrations) return `${hosts.length} hosts; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`;
+  if (instances.length > l.maxRegistrations)
+    return `${instances.length} instances; at most ${l.maxRegistrations} (--max-registrations)`;
+  if (hosts.length > l.maxRegistrations)
+    return `${hosts.length} hosts; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`;
   return undefined;
 }

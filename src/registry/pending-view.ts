@@ -139,7 +139,10 @@ export class PendingView implements RegistryView {
     if (!t) return this.base.instanceCount(type, domain);
     if (domain === undefined) return this.base.instanceCount(type) + t.delta;
     let n = this.base.instanceCount(type, domain);
-    for (const id of t.names) n += Number(this.instance(type, id, domain) !== undefined) - Number(this.base.instance(type, id, domain) !== undefined);
+    for (const id of t.names)
+      n +=
+        Number(this.instance(type, id, domain) !== undefined) -
+        Number(this.base.instance(type, id, domain) !== undefined);
     return n;
   }
 

@@ -5,11 +5,44 @@
 import { reportInternalError } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
-import { DEFAULT_POINTS_PER_WEIGHT, PROBES, Ring, ringWeight, type RingMember, type RingOptions, type RingWorkAside, type ShareSummary } from "../ring/ring.js";
+import {
+  DEFAULT_POINTS_PER_WEIGHT,
+  PROBES,
+  Ring,
+  ringWeight,
+  type RingMember,
+  type RingOptions,
+  type RingWorkAside,
+  type ShareSummary,
+} from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "./store-contract.js";
-import { hostGroup, hostIdAt, hostKey, hostStoreKey, instanceGroup, instanceId, instanceIdAt, instanceKey, instanceStoreKey, servedIn, slotInstance } from "./scopes.js";
+import {
+  hostGroup,
+  hostIdAt,
+  hostKey,
+  hostStoreKey,
+  instanceGroup,
+  instanceId,
+  instanceIdAt,
+  instanceKey,
+  instanceStoreKey,
+  servedIn,
+  slotInstance,
+} from "./scopes.js";
 import { Records } from "./records.js";
-import { countPerKey, LOCAL_DOMAIN, owningKey, sameInstance, sameOwner, servedDomain, whoOwns, type Change, type ChangeOp, type Host, type Instance } from "./types.js";
+import {
+  countPerKey,
+  LOCAL_DOMAIN,
+  owningKey,
+  sameInstance,
+  sameOwner,
+  servedDomain,
+  whoOwns,
+  type Change,
+  type ChangeOp,
+  type Host,
+  type Instance,
+} from "./types.js";
 import { compactHost, compactInstance } from "./compact.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
@@ -105,7 +138,9 @@ export class Registry implements RegistryView {
   constructor(options: RegistryOptions) {
     this.clock = options.clock;
     this.store = options.store;
-    this.ringOptions = { ...(options.ring?.pointsPerWeight !== undefined ? { pointsPerWeight: options.ring.pointsPerWeight } : {}) };
+    this.ringOptions = {
+      ...(options.ring?.pointsPerWeight !== undefined ? { pointsPerWeight: options.ring.pointsPerWeight } : {}),
+    };
     this.aside = options.ring?.aside;
     this.serialNumber = this.clockSerial();
   }
@@ -161,8 +196,10 @@ export class Registry implements RegistryView {
     return this.exclusive(async () => {
       const wantInstances = new Set(instances.map(instanceStoreKey));
       const wantHosts = new Set(hosts.map(hostStoreKey));
-      for (const [key, i] of [...this.instanceRecords]) if (i.source === "static" && !wantInstances.has(key)) this.deleteInstanceRecord(key, "remove");
-      for (const [key, h] of [...this.hostRecords]) if (h.source === "static" && !wantHosts.has(key)) this.deleteHostRecord(key, "remove");
+      for (const [key, i] of [...this.instanceRecords])
+        if (i.source === "static" && !wantInstances.has(key)) this.deleteInstanceRecord(key, "remove");
+      for (const [key, h] of [...this.hostRecords])
+        if (h.source === "static" && !wantHosts.has(key)) this.deleteHostRecord(key, "remove");
       this.loadStatic(instances, hosts);
     });
   }
@@ -291,14 +328,16 @@ export class Registry implements RegistryView {
     // they have one owner: another owner's instance pointing at it must not take it along
     const hostOf = (i: Instance) => (i.host.length === 1 ? hostKey(i.host[0]!, i.domain) : "");
     const freed = new Map<string, Instance[]>();
-    for (const i of dueInstances.values()) if (hostOf(i) !== "") freed.set(hostOf(i), [...(freed.get(hostOf(i)) ?? []), i]);
+    for (const i of dueInstances.values())
+      if (hostOf(i) !== "") freed.set(hostOf(i), [...(freed.get(hostOf(i)) ?? []), i]);
     if (freed.size > 0) {
       const due = new Set(dueInstances.values());
       for (const i of this.instanceRecords.values()) if (!due.has(i)) freed.delete(hostOf(i));
       for (const [key, users] of freed) {
         const h = this.hostRecords.get(key);
         const owner = h && whoOwns(h); // none: stored before owners were recorded, used by no one else now
-        if (h && h.source === "update" && (!owner || users.some((i) => sameOwner(whoOwns(i), owner)))) dueHosts.set(key, h);
+        if (h && h.source === "update" && (!owner || users.some((i) => sameOwner(whoOwns(i), owner))))
+          dueHosts.set(key, h);
       }
     }
     const ops: StoreOp[] = [
@@ -344,7 +383,10 @@ export class Registry implements RegistryView {
 
   /** The instances of `type` served in `domain`; without a domain, every registration of the type. */
   instances(type: ServiceType, domain?: string): Instance[] {
-    if (domain === undefined) return [...(this.byType.get(formatServiceType(type))?.groups ?? [])].flatMap((g) => [...(this.instanceRecords.group(g)?.values() ?? [])]);
+    if (domain === undefined)
+      return [...(this.byType.get(formatServiceType(type))?.groups ?? [])].flatMap((g) => [
+        ...(this.instanceRecords.group(g)?.values() ?? []),
+      ]);
     return [...(this.scope(domain).types.get(formatServiceType(type))?.instances.values() ?? [])];
   }
 
@@ -393,7 +435,8 @@ export class Registry implements RegistryView {
       instances.set(i.source, (instances.get(i.source) ?? 0) + 1);
       if (i.expiresAt !== undefined) leased.set(i.source, (leased.get(i.source) ?? 0) + 1);
     }
-    for (const h of this.hostRecords.values()) if (h.expiresAt !== undefined) leased.set(h.source, (leased.get(h.source) ?? 0) + 1);
+    for (const h of this.hostRecords.values())
+      if (h.expiresAt !== undefined) leased.set(h.source, (leased.get(h.source) ?? 0) + 1);
     return { instances, leased };
   }
 
@@ -450,7 +493,8 @@ export class Registry implements RegistryView {
     this.scope(domain);
     const own = this.hostRecords.group(hostGroup(domain));
     const out = [...(own?.values() ?? [])];
-    for (const [id, h] of this.hostRecords.group(hostGroup()) ?? []) if (!own?.has(id) && servedIn(h, domain)) out.push(h);
+    for (const [id, h] of this.hostRecords.group(hostGroup()) ?? [])
+      if (!own?.has(id) && servedIn(h, domain)) out.push(h);
     return out;
   }
 
@@ -475,7 +519,7 @@ export class Registry implements RegistryView {
    */
   ringState(type: ServiceType, domain = LOCAL_DOMAIN): "ready" | "building" | "catching-up" {
     const s = this.scope(domain).types.get(formatServiceType(type));
-    if (!s || !s.building) return "ready";
+    if (!s?.building) return "ready";
     return s.ring ? "catching-up" : "building";
   }
 
@@ -515,7 +559,8 @@ export class Registry implements RegistryView {
     const ring = this.ring(type, domain);
     const known = ring.knownShares();
     if (known) return Promise.resolve({ ring, summary: known });
-    if (!this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE) return Promise.resolve({ ring, summary: ring.shareSummary() });
+    if (!this.aside || ring.pointCount <= RING_POINTS_BUILT_INLINE)
+      return Promise.resolve({ ring, summary: ring.shareSummary() });
     const under = this.sharesUnderWay.get(ring);
     if (under) return under.then((summary) => ({ ring, summary }));
     const k = `${domain} ${formatServiceType(type)}`;
@@ -677,7 +722,15 @@ export class Registry implements RegistryView {
     let s = sc.types.get(tk);
     if (!s) {
       if (!winner) return;
-      s = { type, instances: new Map(), ring: undefined, ringStale: new Set(), building: false, weight: 0, bySubtype: new Map() };
+      s = {
+        type,
+        instances: new Map(),
+        ring: undefined,
+        ringStale: new Set(),
+        building: false,
+        weight: 0,
+        bySubtype: new Map(),
+      };
       sc.types.set(tk, s);
     }
     const before = s.instances.get(id);
@@ -692,8 +745,8 @@ export class Registry implements RegistryView {
   }
 
   private applyStoreOp(o: StoreOp): void {
-    if (o.op === "put") return this.applyEntry(o.entry);
-    if (o.key.startsWith("instance")) this.deleteInstanceRecord(o.key, "remove");
+    if (o.op === "put") this.applyEntry(o.entry);
+    else if (o.key.startsWith("instance")) this.deleteInstanceRecord(o.key, "remove");
     else if (o.key.startsWith("host")) this.deleteHostRecord(o.key, "remove");
   }
 
@@ -730,7 +783,8 @@ export class Registry implements RegistryView {
       t.groups.add(group);
       t.count++;
     }
-    if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt) this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: tk, id: key });
+    if (inst.expiresAt !== undefined && inst.expiresAt !== previous?.expiresAt)
+      this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: tk, id: key });
     countPerKey(this.perKey, owningKey(previous), -1);
     countPerKey(this.perKey, owningKey(inst), 1);
     for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
@@ -744,7 +798,8 @@ export class Registry implements RegistryView {
     const tk = formatServiceType(inst.type);
     const t = this.byType.get(tk);
     if (t && --t.count === 0) this.byType.delete(tk);
-    else if (t && !this.instanceRecords.group(key.slice(0, instanceIdAt(key)))) t.groups.delete(key.slice(0, instanceIdAt(key)));
+    else if (t && !this.instanceRecords.group(key.slice(0, instanceIdAt(key))))
+      t.groups.delete(key.slice(0, instanceIdAt(key)));
     countPerKey(this.perKey, owningKey(inst), -1);
     for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
     this.emit({ op, kind: "instance", instance: inst });
@@ -758,7 +813,8 @@ export class Registry implements RegistryView {
     if (previous && sameHost(previous, host)) return;
     this.hostRecords.set(group, id, host);
     const key = group + id;
-    if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt) this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
+    if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt)
+      this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
     countPerKey(this.hostsPerKeyCount, owningKey(previous), -1);
     countPerKey(this.hostsPerKeyCount, owningKey(host), 1);
     this.seeDomainOf(host);
@@ -777,7 +833,10 @@ export class Registry implements RegistryView {
 /** A change as the store op that makes a replica follow it. */
 export function changeToStoreOp(c: Change): StoreOp {
   const gone = c.op === "remove" || c.op === "expire";
-  if (c.kind === "host") return gone ? { op: "delete", key: hostStoreKey(c.host) } : { op: "put", key: hostStoreKey(c.host), entry: { kind: "host", value: c.host } };
+  if (c.kind === "host")
+    return gone
+      ? { op: "delete", key: hostStoreKey(c.host) }
+      : { op: "put", key: hostStoreKey(c.host), entry: { kind: "host", value: c.host } };
   const key = instanceStoreKey(c.instance);
   return gone ? { op: "delete", key } : { op: "put", key, entry: { kind: "instance", value: c.instance } };
 }
@@ -796,11 +855,22 @@ function toStoreOp(o: RegistryOp): StoreOp {
 }
 
 function sameHost(a: Host, b: Host): boolean {
-  return a.source === b.source && a.expiresAt === b.expiresAt && a.domain === b.domain && sameOwner(whoOwns(a), whoOwns(b)) && a.addresses.join() === b.addresses.join();
+  return (
+    a.source === b.source &&
+    a.expiresAt === b.expiresAt &&
+    a.domain === b.domain &&
+    sameOwner(whoOwns(a), whoOwns(b)) &&
+    a.addresses.join() === b.addresses.join()
+  );
 }
 
 /** Move `id` from the subtypes it was listed under to those it is listed under now; an instance that keeps a subtype keeps its place. */
-function indexSubtypes(bySubtype: Map<string, Set<string>>, id: string, was: readonly string[], now: readonly string[]): void {
+function indexSubtypes(
+  bySubtype: Map<string, Set<string>>,
+  id: string,
+  was: readonly string[],
+  now: readonly string[],
+): void {
   for (const sub of was) {
     if (now.includes(sub)) continue;
     const ids = bySubtype.get(sub);

@@ -74,7 +74,12 @@ export const servedIn = (r: Instance | Host, domain: string): boolean => {
 };
 
 /** The instance answering for `name` of `type` in `domain`, given a lookup of records by store key. */
-export function slotInstance(record: (key: string) => Instance | undefined, domain: string, type: ServiceType, name: string): Instance | undefined {
+export function slotInstance(
+  record: (key: string) => Instance | undefined,
+  domain: string,
+  type: ServiceType,
+  name: string,
+): Instance | undefined {
   const own = record(instanceKey(type, name, domain));
   if (own) return own;
   const shared = record(instanceKey(type, name));

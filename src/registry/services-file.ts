@@ -5,7 +5,16 @@ import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { RingdnsError } from "../errors.js";
-import { labelBytes, lowerAscii, MAX_LABEL_BYTES, nameProblem, parseName, parseServiceType, parseSubtype, type Labels } from "../names.js";
+import {
+  labelBytes,
+  lowerAscii,
+  MAX_LABEL_BYTES,
+  nameProblem,
+  parseName,
+  parseServiceType,
+  parseSubtype,
+  type Labels,
+} from "../names.js";
 import { instanceId } from "./registry.js";
 import { staticOverLimit, type RegistrationLimits } from "./limits.js";
 import type { Host, Instance } from "./types.js";
@@ -42,7 +51,8 @@ export function loadServicesFile(path: string, domains = 1, limits?: Registratio
   }
   const parsed = parseServicesFile(text, path);
   const over = limits && staticOverLimit(parsed.instances, parsed.hosts, domains, limits);
-  if (over) throw new RingdnsError("RINGDNS_E_BAD_SERVICES_FILE", `${path}: ${over}; raise the limit or split the file`);
+  if (over)
+    throw new RingdnsError("RINGDNS_E_BAD_SERVICES_FILE", `${path}: ${over}; raise the limit or split the file`);
   return parsed;
 }
 
@@ -75,7 +85,8 @@ export function parseServicesFile(text: string, file: string): StaticRegistratio
       const { instance, addresses } = parseEntry(raw);
       const key = `${instance.type.service}.${instance.type.proto}/${instanceId(instance.name)}`;
       const dup = seen.get(key);
-      if (dup !== undefined) throw new EntryError(`instance: "${instance.name}" of ${raw.type} is already defined in services[${dup}]`);
+      if (dup !== undefined)
+        throw new EntryError(`instance: "${instance.name}" of ${raw.type} is already defined in services[${dup}]`);
       seen.set(key, i);
       instances.push(instance);
       if (instance.host.length === 1 && addresses.length > 0) {
@@ -93,7 +104,10 @@ export function parseServicesFile(text: string, file: string): StaticRegistratio
   });
   for (const [idx, inst] of instances.entries()) {
     if (inst.host.length === 1 && !hosts.has(inst.host[0]!)) {
-      fail(`services[${idx}] (${inst.name}): `, `addresses: host "${inst.host[0]}" has no addresses (give them here or on another entry with this host, or use an absolute host name ending in ".")`);
+      fail(
+        `services[${idx}] (${inst.name}): `,
+        `addresses: host "${inst.host[0]}" has no addresses (give them here or on another entry with this host, or use an absolute host name ending in ".")`,
+      );
     }
   }
   return { instances, hosts: [...hosts.values()].map((h) => h.host) };
@@ -105,24 +119,32 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function parseEntry(raw: unknown): { instance: Instance; addresses: string[] } {
   if (!isRecord(raw)) throw new EntryError("must be a mapping with instance, type, host, port, …");
-  for (const k of Object.keys(raw)) if (!FIELDS.has(k)) throw new EntryError(`${k}: unknown field (known: ${[...FIELDS].join(", ")})`);
+  for (const k of Object.keys(raw))
+    if (!FIELDS.has(k)) throw new EntryError(`${k}: unknown field (known: ${[...FIELDS].join(", ")})`);
 
   const name = raw.instance;
   if (typeof name !== "string" || name.length === 0) throw new EntryError("instance: required, a non-empty string");
-  if (labelBytes(name) > MAX_LABEL_BYTES) throw new EntryError(`instance: "${name}" is ${labelBytes(name)} bytes, max ${MAX_LABEL_BYTES}`);
+  if (labelBytes(name) > MAX_LABEL_BYTES)
+    throw new EntryError(`instance: "${name}" is ${labelBytes(name)} bytes, max ${MAX_LABEL_BYTES}`);
 
   if (typeof raw.type !== "string") throw new EntryError("type: required, e.g. _cache._tcp");
   const type = field("type", () => parseServiceType(raw.type as string));
 
   const subtypes = raw.subtypes === undefined ? [] : raw.subtypes;
-  if (!Array.isArray(subtypes) || !subtypes.every((s) => typeof s === "string")) throw new EntryError("subtypes: must be a list of labels like [_eu]");
+  if (!Array.isArray(subtypes) || !subtypes.every((s) => typeof s === "string"))
+    throw new EntryError("subtypes: must be a list of labels like [_eu]");
   const subs = field("subtypes", () => [...new Set(subtypes.map((s: string) => parseSubtype(s)))]);
 
   const host = parseHost(raw.host, name);
   const addresses = raw.addresses === undefined ? [] : raw.addresses;
   if (!Array.isArray(addresses)) throw new EntryError("addresses: must be a list of IPv4/IPv6 addresses");
-  for (const a of addresses) if (typeof a !== "string" || isIP(a) === 0) throw new EntryError(`addresses: "${String(a)}" is not an IPv4 or IPv6 address`);
-  if (host.length > 1 && addresses.length > 0) throw new EntryError(`addresses: not allowed with an absolute host name (${raw.host}); its addresses come from its own zone`);
+  for (const a of addresses)
+    if (typeof a !== "string" || isIP(a) === 0)
+      throw new EntryError(`addresses: "${String(a)}" is not an IPv4 or IPv6 address`);
+  if (host.length > 1 && addresses.length > 0)
+    throw new EntryError(
+      `addresses: not allowed with an absolute host name (${raw.host}); its addresses come from its own zone`,
+    );
 
   const instance: Instance = {
     name,
@@ -149,17 +171,22 @@ function field<T>(name: string, f: () => T): T {
 function parseHost(raw: unknown, instance: string): Labels {
   if (raw === undefined) {
     const guess = lowerAscii(instance);
-    if (!HOST_LABEL.test(guess)) throw new EntryError(`host: required (instance name "${instance}" is not a valid host label)`);
+    if (!HOST_LABEL.test(guess))
+      throw new EntryError(`host: required (instance name "${instance}" is not a valid host label)`);
     return [guess];
   }
-  if (typeof raw !== "string" || raw.length === 0) throw new EntryError("host: must be a host label (alpha) or an absolute name (db.example.com.)");
+  if (typeof raw !== "string" || raw.length === 0)
+    throw new EntryError("host: must be a host label (alpha) or an absolute name (db.example.com.)");
   if (raw.endsWith(".")) {
     const labels = field("host", () => parseName(raw));
     const problem = nameProblem(labels);
     if (problem || labels.length === 0) throw new EntryError(`host: "${raw}": ${problem ?? "the root is not a host"}`);
     return labels.map(lowerAscii);
   }
-  if (!HOST_LABEL.test(raw)) throw new EntryError(`host: "${raw}" is not a host label (letters, digits, hyphens; end with "." for an absolute name)`);
+  if (!HOST_LABEL.test(raw))
+    throw new EntryError(
+      `host: "${raw}" is not a host label (letters, digits, hyphens; end with "." for an absolute name)`,
+    );
   return [lowerAscii(raw)];
 }
 

@@ -94,7 +94,13 @@ export function sameOwner(a: Owner | undefined, b: Owner | undefined): boolean {
 
 /** An owner in words that say its kind and nothing more (refusals go to whoever asked). */
 export function ownerKind(o: Owner): string {
-  return { key: "another TSIG key", unsigned: "unsigned updates", http: "the HTTP API", static: "the services file", mdns: "mDNS" }[o.kind];
+  return {
+    key: "another TSIG key",
+    unsigned: "unsigned updates",
+    http: "the HTTP API",
+    static: "the services file",
+    mdns: "mDNS",
+  }[o.kind];
 }
 
 /**
@@ -115,7 +121,9 @@ export type Change =
 
 /** Same registration in every field; lease ends within `expirySlackMs` of each other count as the same. */
 export function sameInstance(a: Instance, b: Instance, expirySlackMs = 0): boolean {
-  const expiry = a.expiresAt === b.expiresAt || (a.expiresAt !== undefined && b.expiresAt !== undefined && Math.abs(a.expiresAt - b.expiresAt) <= expirySlackMs);
+  const expiry =
+    a.expiresAt === b.expiresAt ||
+    (a.expiresAt !== undefined && b.expiresAt !== undefined && Math.abs(a.expiresAt - b.expiresAt) <= expirySlackMs);
   return (
     a.name === b.name &&
     a.port === b.port &&

@@ -11,7 +11,10 @@ const gathering = new Map<number, { ids: string[]; weights: number[] }>();
 function answer(req: AsideRequest): { reply: AsideReply; transfer: ArrayBuffer[] } | undefined {
   if (req.kind === "shares") {
     const summary = shareSummaryOf(req.input);
-    return { reply: { kind: "shares", job: req.job, summary }, transfer: [summary.bySlot.buffer as ArrayBuffer, summary.busiest.buffer as ArrayBuffer] };
+    return {
+      reply: { kind: "shares", job: req.job, summary },
+      transfer: [summary.bySlot.buffer as ArrayBuffer, summary.busiest.buffer as ArrayBuffer],
+    };
   }
   const g = gathering.get(req.job) ?? { ids: [], weights: [] };
   gathering.set(req.job, g);
@@ -21,7 +24,10 @@ function answer(req: AsideRequest): { reply: AsideReply; transfer: ArrayBuffer[]
   gathering.delete(req.job);
   const weights = Uint32Array.from(g.weights, ringWeight);
   const parts = buildPoints(g.ids, weights, req.pointsPerWeight);
-  return { reply: { kind: "build", job: req.job, weights, parts }, transfer: [weights, parts.chunks, parts.owner, parts.starts].map((a) => a.buffer as ArrayBuffer) };
+  return {
+    reply: { kind: "build", job: req.job, weights, parts },
+    transfer: [weights, parts.chunks, parts.owner, parts.starts].map((a) => a.buffer as ArrayBuffer),
+  };
 }
 
 parentPort?.on(
@@ -32,7 +38,11 @@ parentPort?.on(
       if (out) parentPort!.postMessage(out.reply, out.transfer);
     } catch (err) {
       gathering.delete(req.job);
-      const reply: AsideReply = { kind: "error", job: req.job, error: err instanceof Error ? err.message : String(err) };
+      const reply: AsideReply = {
+        kind: "error",
+        job: req.job,
+        error: err instanceof Error ? err.message : String(err),
+      };
       parentPort!.postMessage(reply);
     }
   }),

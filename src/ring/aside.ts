@@ -6,11 +6,25 @@
 // 100,000 names into one message would itself hold queries up for ~10 ms.
 import { Worker } from "node:worker_threads";
 import { guarded, later, sleep } from "../guard.js";
-import { DEFAULT_POINTS_PER_WEIGHT, Ring, type PointParts, type RingBuilder, type ShareInput, type ShareSummary } from "./ring.js";
+import {
+  DEFAULT_POINTS_PER_WEIGHT,
+  Ring,
+  type PointParts,
+  type RingBuilder,
+  type ShareInput,
+  type ShareSummary,
+} from "./ring.js";
 
 /** To the worker: a slice of a build's members (the last one starts it), or the points to compute shares of. */
 export type AsideRequest =
-  | { kind: "build"; job: number; ids: readonly string[]; weights: readonly number[]; last: boolean; pointsPerWeight: number }
+  | {
+      kind: "build";
+      job: number;
+      ids: readonly string[];
+      weights: readonly number[];
+      last: boolean;
+      pointsPerWeight: number;
+    }
   | { kind: "shares"; job: number; input: ShareInput };
 
 export type AsideReply =
@@ -78,8 +92,14 @@ export function workerRingAside(options: { idleMs?: number } = {}): RingAside {
         else p.resolve(reply);
       }),
     );
-    w.on("error", guarded("ring worker error", (err: Error) => failAll(err)));
-    w.on("exit", guarded("ring worker exit", (code: number) => w === worker && failAll(new Error(`ring worker exited (${code})`))));
+    w.on(
+      "error",
+      guarded("ring worker error", (err: Error) => failAll(err)),
+    );
+    w.on(
+      "exit",
+      guarded("ring worker exit", (code: number) => w === worker && failAll(new Error(`ring worker exited (${code})`))),
+    );
     return w;
   };
 
@@ -107,7 +127,14 @@ export function workerRingAside(options: { idleMs?: number } = {}): RingAside {
         for (let at = 0; at < ids.length || at === 0; at += SLICE) {
           if (at > 0) await sleep(0);
           if (w !== worker) return; // died or closed meanwhile: the job has failed already
-          const req: AsideRequest = { kind: "build", job: id, ids: ids.slice(at, at + SLICE), weights: weights.slice(at, at + SLICE), last: at + SLICE >= ids.length, pointsPerWeight };
+          const req: AsideRequest = {
+            kind: "build",
+            job: id,
+            ids: ids.slice(at, at + SLICE),
+            weights: weights.slice(at, at + SLICE),
+            last: at + SLICE >= ids.length,
+            pointsPerWeight,
+          };
           w.postMessage(req);
         }
       });
@@ -125,7 +152,10 @@ export function workerRingAside(options: { idleMs?: number } = {}): RingAside {
       const input = step.value;
       const reply = await job((w, id) => {
         const req: AsideRequest = { kind: "shares", job: id, input };
-        w.postMessage(req, [input.pts.pos, input.pts.owner, input.weights].map((a) => a.buffer as ArrayBuffer));
+        w.postMessage(
+          req,
+          [input.pts.pos, input.pts.owner, input.weights].map((a) => a.buffer as ArrayBuffer),
+        );
       });
       if (reply.kind !== "shares") throw new Error("ring worker: a reply of the wrong kind");
       return ring.adoptShares(reply.summary);

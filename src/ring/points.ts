@@ -63,7 +63,12 @@ function bucketBitsFor(points: number, chunkBits: number): number {
  * is), its positions, then PAD sentinels. One typed array per chunk, not
  * three: each one a probe goes through costs it a dependent read.
  */
-function chunkArray(pos: Uint32Array, chunkBits: number, bucketBits: number, out: Uint32Array = new Uint32Array((1 << bucketBits) + pos.length + PAD)): Uint32Array {
+function chunkArray(
+  pos: Uint32Array,
+  chunkBits: number,
+  bucketBits: number,
+  out: Uint32Array = new Uint32Array((1 << bucketBits) + pos.length + PAD),
+): Uint32Array {
   const buckets = 1 << bucketBits;
   const shift = 32 - bucketBits;
   out.fill(0, 0, buckets);
@@ -115,7 +120,14 @@ export class PointSet {
   /** next[c]: the first non-empty chunk after c, going round (c itself when it is the only one). */
   private readonly next: Int32Array;
 
-  private constructor(chunks: readonly Uint32Array[], owners: readonly Uint32Array[], chunkBits: number, bucketBits: number, size: number, next?: Int32Array) {
+  private constructor(
+    chunks: readonly Uint32Array[],
+    owners: readonly Uint32Array[],
+    chunkBits: number,
+    bucketBits: number,
+    size: number,
+    next?: Int32Array,
+  ) {
     this.chunks = chunks;
     this.owners = owners;
     this.chunkBits = chunkBits;
@@ -252,7 +264,10 @@ export class PointSet {
   /** Every point whose owner is marked in `gone`. */
   pointsOwnedBy(gone: Uint8Array): At[] {
     const out: At[] = [];
-    this.owners.forEach((owner, c) => owner.forEach((o, i) => gone[o] && out.push({ c, i })));
+    for (let c = 0; c < this.owners.length; c++) {
+      const owner = this.owners[c]!;
+      for (let i = 0; i < owner.length; i++) if (gone[owner[i]!]) out.push({ c, i });
+    }
     return out;
   }
 
@@ -306,7 +321,11 @@ export class PointSet {
    * `before(existingOwner, addedOwner)` orders two points on one position.
    * Only the chunks touched are copied.
    */
-  change(removed: readonly At[], added: SortedPoints, before: (existing: number, joining: number) => boolean): PointSet {
+  change(
+    removed: readonly At[],
+    added: SortedPoints,
+    before: (existing: number, joining: number) => boolean,
+  ): PointSet {
     const size = this.size - removed.length + added.pos.length;
     if (Math.abs(chunkBitsFor(size) - this.chunkBits) >= 2) {
       // grown or shrunk fourfold past its chunking: cut anew (rare, and O(points) like the growth itself)
@@ -327,7 +346,12 @@ export class PointSet {
     let emptiness = false;
     for (const [c, e] of touched) {
       const old = { pos: this.positions(c), owner: this.owners[c]! };
-      const merged = mergeInto(old, Int32Array.from(e.removed).sort(), { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) }, before);
+      const merged = mergeInto(
+        old,
+        Int32Array.from(e.removed).sort(),
+        { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) },
+        before,
+      );
       chunks[c] = chunkArray(merged.pos, this.chunkBits, this.bucketBits);
       owners[c] = merged.owner;
       if ((old.owner.length === 0) !== (merged.owner.length === 0)) emptiness = true;
@@ -363,7 +387,12 @@ function lowerBound(a: Uint32Array, p: number): number {
  * `old` less the points at `removed` (ascending indices) plus `added`
  * (sorted), in ring order. Runs of untouched points are block copies.
  */
-function mergeInto(old: SortedPoints, removed: Int32Array, added: SortedPoints, before: (existing: number, joining: number) => boolean): SortedPoints {
+function mergeInto(
+  old: SortedPoints,
+  removed: Int32Array,
+  added: SortedPoints,
+  before: (existing: number, joining: number) => boolean,
+): SortedPoints {
   const n = old.pos.length;
   const total = n - removed.length + added.pos.length;
   const pos = new Uint32Array(total);

@@ -100,11 +100,10 @@ class Slots {
   }
 
   forEach(fn: (id: string, weight: number, slot: number) => void): void {
-    this.ids.forEach((page, p) =>
-      page.forEach((id, i) => {
-        if (id !== undefined) fn(id, this.weights[p]![i]!, p * PAGE + i);
-      }),
-    );
+    for (let p = 0; p < this.ids.length; p++) {
+      const page = this.ids[p]!;
+      for (let i = 0; i < page.length; i++) if (page[i] !== undefined) fn(page[i]!, this.weights[p]![i]!, p * PAGE + i);
+    }
   }
 }
 
@@ -143,7 +142,12 @@ export class Ring {
 
   /** A ring from the points built elsewhere (a worker thread) by `buildPoints(ids, weights)`. */
   static fromParts(ids: readonly string[], weights: Uint32Array, parts: PointParts, options: RingOptions = {}): Ring {
-    return new Ring(checkPointsPerWeight(options.pointsPerWeight), Slots.of(ids, weights), [], PointSet.fromParts(parts));
+    return new Ring(
+      checkPointsPerWeight(options.pointsPerWeight),
+      Slots.of(ids, weights),
+      [],
+      PointSet.fromParts(parts),
+    );
   }
 
   get size(): number {
@@ -166,7 +170,9 @@ export class Ring {
 
   members(): RingMember[] {
     const out: RingMember[] = [];
-    this.slots.forEach((id, weight) => out.push({ id, weight }));
+    this.slots.forEach((id, weight) => {
+      out.push({ id, weight });
+    });
     return out;
   }
 
@@ -221,7 +227,15 @@ export class Ring {
     const idOf = (slot: number) => slots.id(slot)!;
 
     const removed = this.leaverPoints(leaving);
-    const added = sortPoints(newPoints(joiners, Uint32Array.from(joiners, (id) => joining.get(id)!), q, joinSlots), idOf);
+    const added = sortPoints(
+      newPoints(
+        joiners,
+        Uint32Array.from(joiners, (id) => joining.get(id)!),
+        q,
+        joinSlots,
+      ),
+      idOf,
+    );
     // on one position, an existing point goes first when its identity is smaller
     const before = (existing: number, joiner: number) => compareIdentity(this.slots.id(existing)!, idOf(joiner)) < 0;
     return new Ring(q, slots, free, this.pts.change(removed, added, before));
@@ -307,14 +321,18 @@ export class Ring {
    */
   picture(slices: number): (string | undefined)[] {
     if (this.pts.size === 0) return new Array<undefined>(slices).fill(undefined);
-    return Array.from({ length: slices }, (_, i) => this.slots.id(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0))));
+    return Array.from({ length: slices }, (_, i) =>
+      this.slots.id(this.pts.owner(this.pts.successor(Math.floor(((i + 0.5) / slices) * TWO32) >>> 0))),
+    );
   }
 
   /** The exact fraction of keys each instance owns (see `shareSummary`), computed once per ring. */
   shares(): Map<string, number> {
     const { bySlot } = this.shareSummary();
     const out = new Map<string, number>();
-    this.slots.forEach((id, _weight, slot) => out.set(id, bySlot[slot]!));
+    this.slots.forEach((id, _weight, slot) => {
+      out.set(id, bySlot[slot]!);
+    });
     return out;
   }
 
@@ -350,7 +368,9 @@ export class Ring {
   /** `flatPoints`, pausing after each ~`pointsPerStep` points copied (see PointSet.toSortedInSteps). */
   *flatPointsInSteps(pointsPerStep: number): Generator<void, ShareInput, void> {
     const weights = new Uint32Array(this.slots.length);
-    this.slots.forEach((_id, weight, slot) => (weights[slot] = weight));
+    this.slots.forEach((_id, weight, slot) => {
+      weights[slot] = weight;
+    });
     return { pts: yield* this.pts.toSortedInSteps(pointsPerStep), weights };
   }
 
@@ -423,7 +443,9 @@ function sharesBySlot({ pos, owner }: SortedPoints, slots: number): Float64Array
   for (let r = 0; r < n; r++) {
     const l = byLength.pos[r]! / TWO32;
     const longer = n - r; // on [prev, l], F(x) = shorter + longer·x
-    if (l > prev) integral += ((1 - shorter - longer * prev) ** PROBES - Math.max(0, 1 - shorter - longer * l) ** PROBES) / (longer * PROBES);
+    if (l > prev)
+      integral +=
+        ((1 - shorter - longer * prev) ** PROBES - Math.max(0, 1 - shorter - longer * l) ** PROBES) / (longer * PROBES);
     bySlot[byLength.owner[r]!] += PROBES * integral;
     shorter += l;
     prev = l;
@@ -458,7 +480,12 @@ function newPoints(ids: readonly string[], weights: Uint32Array, q: number, slot
 export function buildPoints(ids: readonly string[], weights: Uint32Array, q: number): PointParts {
   return chunkParts(
     sortPoints(
-      newPoints(ids, weights, q, ids.map((_, k) => k)),
+      newPoints(
+        ids,
+        weights,
+        q,
+        ids.map((_, k) => k),
+      ),
       (slot) => ids[slot]!,
     ),
   );

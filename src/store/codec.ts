@@ -15,13 +15,18 @@ interface Wire {
 export function encodeEntry(e: StoreEntry): Wire {
   if (e.kind === "host") return { v: FORMAT_VERSION, kind: "host", value: { ...e.value } };
   const { txt, ...rest } = e.value;
-  return { v: FORMAT_VERSION, kind: "instance", value: { ...rest, txt: txt.map((t) => Buffer.from(t).toString("base64")) } };
+  return {
+    v: FORMAT_VERSION,
+    kind: "instance",
+    value: { ...rest, txt: txt.map((t) => Buffer.from(t).toString("base64")) },
+  };
 }
 
 export function decodeEntry(raw: unknown, where: string): StoreEntry {
   const w = raw as Wire;
   if (!w || typeof w !== "object" || typeof w.v !== "number") throw new Error(`${where}: not a ringdns store entry`);
-  if (w.v > FORMAT_VERSION) throw new Error(`${where}: written by a newer ringdns (format ${w.v}, this one reads up to ${FORMAT_VERSION})`);
+  if (w.v > FORMAT_VERSION)
+    throw new Error(`${where}: written by a newer ringdns (format ${w.v}, this one reads up to ${FORMAT_VERSION})`);
   // kept as the registry keeps them (compact.ts): a store of 100,000 is decoded once, not copied again
   if (w.kind === "host") return { kind: "host", value: compactHost(w.value as unknown as Host) };
   const v = w.value as unknown as Omit<Instance, "txt"> & { txt: string[] };

@@ -5,7 +5,16 @@
 // watch, and what one daemon writes reaches the others.
 import { hostname } from "node:os";
 import { circuitBreaker, ConsecutiveBreaker, handleWhen } from "cockatiel";
-import { Etcd3, GRPCResourceExhastedError, isRecoverableError, Range, type IKeyValue, type IWatchResponse, type Lease, type Watcher } from "etcd3";
+import {
+  Etcd3,
+  GRPCResourceExhastedError,
+  isRecoverableError,
+  Range,
+  type IKeyValue,
+  type IWatchResponse,
+  type Lease,
+  type Watcher,
+} from "etcd3";
 import { every, guarded, later } from "../guard.js";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
@@ -32,7 +41,8 @@ export interface StoreHealthLog {
 /** "etcd://h1:2379,h2:2379/prefix" (prefix optional, default /ringdns/). */
 export function parseEtcdUrl(url: string): EtcdOptions {
   const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(url);
-  if (!m) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--store: "${url}" is not etcd://host:port[,host:port…][/prefix]`);
+  if (!m)
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--store: "${url}" is not etcd://host:port[,host:port…][/prefix]`);
   const hosts = m[1]!.split(",").map((h) => `http://${h}`);
   const prefix = m[2] && m[2] !== "/" ? m[2].replace(/\/?$/, "/") : "/ringdns/";
   return { hosts, prefix };
@@ -128,11 +138,26 @@ export class EtcdStore extends CommitStore {
       dialTimeout: 3000,
       // reconnects as the watch does (250 ms doubling to 2 s): gRPC's own backoff grows to 2 minutes,
       // and a replica cut off for a few seconds then waited 5 s more after etcd was back
-      grpcOptions: { "grpc.max_receive_message_length": MAX_REPLY_BYTES, "grpc.initial_reconnect_backoff_ms": 250, "grpc.max_reconnect_backoff_ms": 2000 },
+      grpcOptions: {
+        "grpc.max_receive_message_length": MAX_REPLY_BYTES,
+        "grpc.initial_reconnect_backoff_ms": 250,
+        "grpc.max_reconnect_backoff_ms": 2000,
+      },
       // etcd3's own breaker, after 3 failures, refuses every call for 5 s: etcd back, the replica
       // still waited that long to read again. 1 s, like the reconnects.
-      faultHandling: { watchBackoff: new WatchBackoff(), host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) },
-      ...(tls ? { credentials: { rootCertificate: tls.ca, ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}) } } : {}),
+      faultHandling: {
+        watchBackoff: new WatchBackoff(),
+        host: () =>
+          circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      },
+      ...(tls
+        ? {
+            credentials: {
+              rootCertificate: tls.ca,
+              ...(tls.cert && tls.key ? { certChain: tls.cert, privateKey: tls.key } : {}),
+            },
+          }
+        : {}),
       ...(options.auth ? { auth: options.auth } : {}),
     });
     this.heartbeatKey = `${options.prefix}meta/heartbeat/${this.nodeName}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
@@ -182,21 +207,32 @@ export class EtcdStore extends CommitStore {
     const now = Date.now();
     if (!this.outage) {
       this.outage = { since: now, loggedAt: now, reconnects: 0 };
-      this.log?.warn(where, "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
+      this.log?.warn(
+        where,
+        "etcd out of reach: answering from the local replica, which may be stale; updates get SERVFAIL",
+      );
       return;
     }
     // the watch reports every failed reconnect: one line a minute while it lasts
     this.outage.reconnects++;
     if (now - this.outage.loggedAt < OUTAGE_LOG_INTERVAL_MS) return;
     this.outage.loggedAt = now;
-    this.log?.warn({ ...where, seconds: Math.round((now - this.outage.since) / 1000), reconnects: this.outage.reconnects }, "etcd still out of reach: answering from the local replica, which may be stale; updates get SERVFAIL");
+    this.log?.warn(
+      { ...where, seconds: Math.round((now - this.outage.since) / 1000), reconnects: this.outage.reconnects },
+      "etcd still out of reach: answering from the local replica, which may be stale; updates get SERVFAIL",
+    );
   }
 
   private reachedEtcd(where: object): void {
     this.connected = true;
     const outage = this.outage;
     this.outage = undefined;
-    this.log?.info(outage ? { ...where, seconds: Math.round((Date.now() - outage.since) / 1000), reconnects: outage.reconnects } : where, "etcd watch connected: replica following the shared registry");
+    this.log?.info(
+      outage
+        ? { ...where, seconds: Math.round((Date.now() - outage.since) / 1000), reconnects: outage.reconnects }
+        : where,
+      "etcd watch connected: replica following the shared registry",
+    );
   }
 
   private full(key: string): string {
@@ -223,7 +259,18 @@ export class EtcdStore extends CommitStore {
   async load(): Promise<Map<string, StoreEntry>> {
     const started = Date.now();
     const read = await this.readPrefix();
-    this.log?.info({ etcd: this.hosts.join(","), prefix: this.options.prefix, entries: read.entries.size, pages: read.pages, bytes: read.bytes, revision: read.revision, ms: Date.now() - started }, "etcd prefix read");
+    this.log?.info(
+      {
+        etcd: this.hosts.join(","),
+        prefix: this.options.prefix,
+        entries: read.entries.size,
+        pages: read.pages,
+        bytes: read.bytes,
+        revision: read.revision,
+        ms: Date.now() - started,
+      },
+      "etcd prefix read",
+    );
     this.known = read.known;
     this.revision = read.revision;
     return read.entries;
@@ -266,7 +313,13 @@ export class EtcdStore extends CommitStore {
     let revision: string | undefined;
     let pages = 0;
     for (;;) {
-      const res = await this.client.kv.range({ key: start, range_end: end, limit: KEYS_PAGE, keys_only: true, ...(revision !== undefined ? { revision } : {}) });
+      const res = await this.client.kv.range({
+        key: start,
+        range_end: end,
+        limit: KEYS_PAGE,
+        keys_only: true,
+        ...(revision !== undefined ? { revision } : {}),
+      });
       revision ??= String(res.header.revision);
       pages++;
       for (const kv of res.kvs) {
@@ -304,20 +357,36 @@ export class EtcdStore extends CommitStore {
         ranges.push([from, wanted[w++]! + 1]);
       }
       await Promise.all(ranges.map(async ([from, to]) => take(await this.readRange(keys, from, to, end, revision!))));
-      limit = Math.min(MAX_PAGE_KEYS, Math.max(1, Math.floor(PAGE_TARGET_BYTES / Math.max(1, bytes / Math.max(1, entries.size)))));
+      limit = Math.min(
+        MAX_PAGE_KEYS,
+        Math.max(1, Math.floor(PAGE_TARGET_BYTES / Math.max(1, bytes / Math.max(1, entries.size)))),
+      );
     }
     return { revision: revision!, known, entries, pages, bytes };
   }
 
   /** keys[from, to) with their values, as of `revision`; halved until a part fits the reply limit. */
-  private async readRange(keys: readonly Buffer[], from: number, to: number, end: Buffer, revision: string): Promise<IKeyValue[]> {
+  private async readRange(
+    keys: readonly Buffer[],
+    from: number,
+    to: number,
+    end: Buffer,
+    revision: string,
+  ): Promise<IKeyValue[]> {
     try {
-      const res = await this.client.getAll().inRange({ start: keys[from]!, end: to < keys.length ? keys[to]! : end }).revision(revision).exec();
+      const res = await this.client
+        .getAll()
+        .inRange({ start: keys[from]!, end: to < keys.length ? keys[to]! : end })
+        .revision(revision)
+        .exec();
       return res.kvs;
     } catch (e) {
       if (!(e instanceof GRPCResourceExhastedError) || to - from < 2) throw e;
       const mid = (from + to) >> 1;
-      return [...(await this.readRange(keys, from, mid, end, revision)), ...(await this.readRange(keys, mid, to, end, revision))];
+      return [
+        ...(await this.readRange(keys, from, mid, end, revision)),
+        ...(await this.readRange(keys, mid, to, end, revision)),
+      ];
     }
   }
 
@@ -379,41 +448,55 @@ export class EtcdStore extends CommitStore {
         .prefix(this.options.prefix)
         .startRevision(fromRevision)
         .create()
-        .then((w) => {
-          if (stopped) return void w.cancel();
-          this.watchers.add(w);
-          w.on("disconnected", guarded("etcd watch", () => this.lostEtcd(where)));
-          w.on("connected", guarded("etcd watch", () => this.reachedEtcd(where)));
-          w.on(
-            "data",
-            guarded("etcd watch", (res: IWatchResponse) => {
-              this.revision = String(res.header.revision);
-              for (const e of res.events) this.heartbeatSeen(e.kv);
-              if (res.events.some((e) => !e.kv.key.toString().startsWith(`${this.options.prefix}meta/`))) this.lastEventAt = Date.now();
-            }),
-          );
-          w.on(
-            "data",
-            guarded("etcd watch", (res: IWatchResponse) => {
-              const ops = changes(res);
-              if (ops.length > 0) listener(ops);
-            }),
-          );
-          w.on(
-            "error",
-            guarded("etcd watch", () => {
-              // the revision we resume from was compacted away (or the watch was canceled): read everything again
-              this.watchers.delete(w);
-              void w.cancel();
-              if (!stopped) return resync();
-            }),
-          );
-        }, () => !stopped && later("etcd resync", 1000, resync));
+        .then(
+          (w) => {
+            if (stopped) return void w.cancel();
+            this.watchers.add(w);
+            w.on(
+              "disconnected",
+              guarded("etcd watch", () => this.lostEtcd(where)),
+            );
+            w.on(
+              "connected",
+              guarded("etcd watch", () => this.reachedEtcd(where)),
+            );
+            w.on(
+              "data",
+              guarded("etcd watch", (res: IWatchResponse) => {
+                this.revision = String(res.header.revision);
+                for (const e of res.events) this.heartbeatSeen(e.kv);
+                if (res.events.some((e) => !e.kv.key.toString().startsWith(`${this.options.prefix}meta/`)))
+                  this.lastEventAt = Date.now();
+              }),
+            );
+            w.on(
+              "data",
+              guarded("etcd watch", (res: IWatchResponse) => {
+                const ops = changes(res);
+                if (ops.length > 0) listener(ops);
+              }),
+            );
+            w.on(
+              "error",
+              guarded("etcd watch", () => {
+                // the revision we resume from was compacted away (or the watch was canceled): read everything again
+                this.watchers.delete(w);
+                void w.cancel();
+                if (!stopped) return resync();
+              }),
+            );
+          },
+          () => !stopped && later("etcd resync", 1000, resync),
+        );
     // The replica is read again in pages while queries go on being answered from it; what
     // differs (by mod revision) reaches the registry in one call, so no query sees half of it.
     const resync = async () => {
       this.resyncing ??= { since: Date.now(), attempts: 0 };
-      if (this.resyncing.attempts++ === 0) this.log?.warn({ ...where, entries: this.known.size }, "etcd watch lost its place (compaction): reading the replica again in full; not ready until done");
+      if (this.resyncing.attempts++ === 0)
+        this.log?.warn(
+          { ...where, entries: this.known.size },
+          "etcd watch lost its place (compaction): reading the replica again in full; not ready until done",
+        );
       try {
         // only what changed is decoded: a compaction usually leaves most entries as they were
         const read = await this.readPrefix(this.known);
@@ -426,7 +509,16 @@ export class EtcdStore extends CommitStore {
         this.known = read.known;
         this.revision = read.revision;
         this.log?.info(
-          { ...where, entries: read.known.size, changed: ops.filter((o) => o.op === "put").length, removed: ops.filter((o) => o.op === "delete").length, pages: read.pages, bytes: read.bytes, ms: Date.now() - this.resyncing.since, attempts: this.resyncing.attempts },
+          {
+            ...where,
+            entries: read.known.size,
+            changed: ops.filter((o) => o.op === "put").length,
+            removed: ops.filter((o) => o.op === "delete").length,
+            pages: read.pages,
+            bytes: read.bytes,
+            ms: Date.now() - this.resyncing.since,
+            attempts: this.resyncing.attempts,
+          },
           "etcd replica read again in full: following the shared registry",
         );
         this.resyncing = undefined;

@@ -39,7 +39,10 @@ export class LmdbStore extends CommitStore {
     if (format === undefined) await db.put(META_KEY, FORMAT_VERSION);
     else if (format > FORMAT_VERSION) {
       await db.close();
-      throw new RingdnsError("RINGDNS_E_STORE", `${path} was written by a newer ringdns (store format ${format}; this version reads ${FORMAT_VERSION}): upgrade ringdns or use another --data-dir`);
+      throw new RingdnsError(
+        "RINGDNS_E_STORE",
+        `${path} was written by a newer ringdns (store format ${format}; this version reads ${FORMAT_VERSION}): upgrade ringdns or use another --data-dir`,
+      );
     }
     return new LmdbStore(db, path);
   }

@@ -19,11 +19,18 @@ export interface EtcdAccess {
 }
 
 /** Which store to open (--store, --data-dir, --node-name and the --etcd-* flags, resolved). */
-export type StoreConfig = { kind: "lmdb"; dataDir: string } | { kind: "memory" } | { kind: "etcd"; url: string; access: EtcdAccess; nodeName?: string };
+export type StoreConfig =
+  | { kind: "lmdb"; dataDir: string }
+  | { kind: "memory" }
+  | { kind: "etcd"; url: string; access: EtcdAccess; nodeName?: string };
 
 export async function openStore(s: StoreConfig, log: Logger): Promise<Store> {
   if (s.kind === "lmdb") return LmdbStore.open(s.dataDir);
-  if (s.kind === "etcd") return new EtcdStore({ ...etcdOptions(s.url, s.access), ...(s.nodeName !== undefined ? { nodeName: s.nodeName } : {}) }, log);
+  if (s.kind === "etcd")
+    return new EtcdStore(
+      { ...etcdOptions(s.url, s.access), ...(s.nodeName !== undefined ? { nodeName: s.nodeName } : {}) },
+      log,
+    );
   return new MemoryStore();
 }
 
@@ -31,8 +38,25 @@ function etcdOptions(url: string, access: EtcdAccess): EtcdOptions {
   return {
     ...parseEtcdUrl(url),
     ...(access.caFile
-      ? { tls: { ca: readSettingFile("--etcd-ca", access.caFile), ...(access.certFile && access.keyFile ? { cert: readSettingFile("--etcd-cert", access.certFile), key: readSettingFile("--etcd-key", access.keyFile) } : {}) } }
+      ? {
+          tls: {
+            ca: readSettingFile("--etcd-ca", access.caFile),
+            ...(access.certFile && access.keyFile
+              ? {
+                  cert: readSettingFile("--etcd-cert", access.certFile),
+                  key: readSettingFile("--etcd-key", access.keyFile),
+                }
+              : {}),
+          },
+        }
       : {}),
-    ...(access.user && access.passwordFile ? { auth: { username: access.user, password: readSettingFile("--etcd-password-file", access.passwordFile).toString("utf8").split(/\r?\n/)[0]! } } : {}),
+    ...(access.user && access.passwordFile
+      ? {
+          auth: {
+            username: access.user,
+            password: readSettingFile("--etcd-password-file", access.passwordFile).toString("utf8").split(/\r?\n/)[0]!,
+          },
+        }
+      : {}),
   };
 }

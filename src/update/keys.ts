@@ -26,7 +26,9 @@ export function parseKeyFile(text: string, file: string): TsigKey[] {
     throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${file}: ${msg}`);
   };
   // comments go, quoted strings stay whole: a base64 secret may contain "//"
-  const stripped = text.replace(/"(?:[^"\\]|\\.)*"|#.*$|\/\/.*$|\/\*[\s\S]*?\*\//gm, (m) => (m.startsWith('"') ? m : ""));
+  const stripped = text.replace(/"(?:[^"\\]|\\.)*"|#.*$|\/\/.*$|\/\*[\s\S]*?\*\//gm, (m) =>
+    m.startsWith('"') ? m : "",
+  );
   const keys: TsigKey[] = [];
   for (const m of stripped.matchAll(KEY_BLOCK)) {
     const name = m[1]!;
@@ -37,13 +39,18 @@ export function parseKeyFile(text: string, file: string): TsigKey[] {
     const algorithm = parseAlgorithm(alg!);
     if (!algorithm) bad(`key "${name}": algorithm "${alg}" is not one of ${Object.keys(TSIG_ALGORITHMS).join(", ")}`);
     if (!secret) bad(`key "${name}": no secret "…";`);
-    keys.push({ name: parseName(name).map(lowerAscii), algorithm: algorithm!, secret: decodeSecret(secret!, `${file}: key "${name}"`) });
+    keys.push({
+      name: parseName(name).map(lowerAscii),
+      algorithm: algorithm!,
+      secret: decodeSecret(secret!, `${file}: key "${name}"`),
+    });
   }
   // Knot's one-line form (knsupdate -k): [algorithm:]name:secret
   const line = stripped.trim();
   if (keys.length === 0 && /^[^\s:]+(:[^\s:]+){1,2}$/.test(line)) return [parseKeySpec(line, file)];
   // never quote the file: it may be a key in a form we did not recognise
-  if (keys.length === 0) bad('no key "name" { algorithm …; secret "…"; }; block (or Knot\'s algorithm:name:secret line) found');
+  if (keys.length === 0)
+    bad('no key "name" { algorithm …; secret "…"; }; block (or Knot\'s algorithm:name:secret line) found');
   return keys;
 }
 
@@ -51,7 +58,11 @@ export function parseKeyFile(text: string, file: string): TsigKey[] {
 function decodeSecret(text: string, where: string): Buffer {
   const compact = text.replace(/\s/g, "");
   const bytes = Buffer.from(compact, "base64");
-  if (bytes.length === 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || bytes.toString("base64").replace(/=+$/, "") !== compact.replace(/=+$/, "")) {
+  if (
+    bytes.length === 0 ||
+    !/^[A-Za-z0-9+/]+={0,2}$/.test(compact) ||
+    bytes.toString("base64").replace(/=+$/, "") !== compact.replace(/=+$/, "")
+  ) {
     throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${where}: secret is not valid base64`);
   }
   return bytes;
@@ -77,7 +88,11 @@ export function parseKeySpec(spec: string, where = "--key"): TsigKey {
   if (parts.length < 2 || parts.length > 3 || !name || !secret) bad("expected [algorithm:]name:base64secret");
   const algorithm = parseAlgorithm(alg ?? "");
   if (!algorithm) bad(`key "${name}": algorithm "${alg}" is not one of ${Object.keys(TSIG_ALGORITHMS).join(", ")}`);
-  return { name: parseName(name!).map(lowerAscii), algorithm: algorithm!, secret: decodeSecret(secret!, `${where}: key "${name}"`) };
+  return {
+    name: parseName(name!).map(lowerAscii),
+    algorithm: algorithm!,
+    secret: decodeSecret(secret!, `${where}: key "${name}"`),
+  };
 }
 
 /** A new key with a secret as long as the hash output (RFC 8945 §6). */

@@ -25,7 +25,10 @@ export function sourceMatcher(cidrs: readonly string[], setting: string): (addre
     const family = isIPv4(addr) ? "ipv4" : isIPv6(addr) ? "ipv6" : undefined;
     const bits = bitsText === undefined ? (family === "ipv4" ? 32 : 128) : Number(bitsText);
     if (!family || !Number.isInteger(bits) || bits < 0 || bits > (family === "ipv4" ? 32 : 128)) {
-      throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `${setting}: "${c}" is not a CIDR like 192.0.2.0/24 or 2001:db8::/32 (or "none")`);
+      throw new RingdnsError(
+        "RINGDNS_E_BAD_CONFIG",
+        `${setting}: "${c}" is not a CIDR like 192.0.2.0/24 or 2001:db8::/32 (or "none")`,
+      );
     }
     list.addSubnet(addr, bits, family);
   }

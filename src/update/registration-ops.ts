@@ -41,8 +41,20 @@ export function registrationUpdate(s: ServiceInstance, domain: Labels): UpdateOp
   const ops: UpdateOp[] = [
     { op: "delete-name", name },
     { op: "add", name: typeName(type, domain), ttl: 120, data: { type: Type.PTR, target: name } },
-    ...(s.subtypes ?? []).map((sub): UpdateOp => ({ op: "add", name: subtypeName(type, parseSubtype(sub), domain), ttl: 120, data: { type: Type.PTR, target: name } })),
-    { op: "add", name, ttl: 120, data: { type: Type.SRV, srv: { priority: s.priority ?? 0, weight: s.weight ?? 1, port: s.port, target: host } } },
+    ...(s.subtypes ?? []).map(
+      (sub): UpdateOp => ({
+        op: "add",
+        name: subtypeName(type, parseSubtype(sub), domain),
+        ttl: 120,
+        data: { type: Type.PTR, target: name },
+      }),
+    ),
+    {
+      op: "add",
+      name,
+      ttl: 120,
+      data: { type: Type.SRV, srv: { priority: s.priority ?? 0, weight: s.weight ?? 1, port: s.port, target: host } },
+    },
     { op: "add", name, ttl: 120, data: { type: Type.TXT, strings: txtStrings(s.txt) } },
   ];
   if (s.addresses && s.addresses.length > 0) {

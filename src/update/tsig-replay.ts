@@ -31,9 +31,15 @@ export interface ReplayLimits {
 
 // 60 s, not 0: one key is often shared by a fleet whose clocks differ by seconds (a 5 s tolerance shut
 // out any holder 6 s slow while another renewed); a minute of MACs per key is still little memory
-export const REPLAY_LIMITS: Readonly<ReplayLimits> = Object.freeze({ toleranceSeconds: 60, windowSeconds: MAX_FUDGE, maxPerKey: 4096 });
+export const REPLAY_LIMITS: Readonly<ReplayLimits> = Object.freeze({
+  toleranceSeconds: 60,
+  windowSeconds: MAX_FUDGE,
+  maxPerKey: 4096,
+});
 
-export type ReplayVerdict = { ok: true } | { ok: false; rule: "older-than-latest" | "below-floor" | "same-mac"; reason: string };
+export type ReplayVerdict =
+  | { ok: true }
+  | { ok: false; rule: "older-than-latest" | "below-floor" | "same-mac"; reason: string };
 
 interface KeyState {
   /** Latest Time Signed accepted, never later than the server clock when it was accepted (one fast clock must not lock the others out). */
@@ -59,14 +65,27 @@ export class TsigReplayGuard {
     const state = this.state(keyName, nowSeconds);
     const { toleranceSeconds } = this.limits;
     if (timeSigned < state.latest - toleranceSeconds) {
-      return { ok: false, rule: "older-than-latest", reason: `signed at ${timeSigned}, more than ${toleranceSeconds} s before the latest update with this key (${state.latest})` };
+      return {
+        ok: false,
+        rule: "older-than-latest",
+        reason: `signed at ${timeSigned}, more than ${toleranceSeconds} s before the latest update with this key (${state.latest})`,
+      };
     }
     if (timeSigned <= state.floor) {
-      return { ok: false, rule: "below-floor", reason: `signed at ${timeSigned}, not after ${state.floor}: more than ${this.limits.maxPerKey} updates with this key came in its window` };
+      return {
+        ok: false,
+        rule: "below-floor",
+        reason: `signed at ${timeSigned}, not after ${state.floor}: more than ${this.limits.maxPerKey} updates with this key came in its window`,
+      };
     }
     const id = Buffer.from(identity).toString("hex");
     const seenAt = state.seen.get(id);
-    if (seenAt !== undefined) return { ok: false, rule: "same-mac", reason: `the same signed message (signed at ${seenAt}) was already accepted` };
+    if (seenAt !== undefined)
+      return {
+        ok: false,
+        rule: "same-mac",
+        reason: `the same signed message (signed at ${seenAt}) was already accepted`,
+      };
     state.seen.set(id, timeSigned);
     state.latest = Math.max(state.latest, Math.min(timeSigned, nowSeconds));
     this.prune(state, nowSeconds);

@@ -73,7 +73,12 @@ const fail = (rcode: number, reason: string): never => {
   throw new Refusal(rcode, reason);
 };
 
-export function processUpdate(msg: UpdateMessage, registry: RegistryView, options: UpdateOptions, now: number): UpdateOutcome {
+export function processUpdate(
+  msg: UpdateMessage,
+  registry: RegistryView,
+  options: UpdateOptions,
+  now: number,
+): UpdateOutcome {
   try {
     return run(msg, registry, options, now);
   } catch (e) {
@@ -86,7 +91,8 @@ function run(msg: UpdateMessage, registry: RegistryView, options: UpdateOptions,
   // §3.1: the zone section
   if (msg.zone.type !== Type.SOA) fail(Rcode.FORMERR, `zone section type is ${rrTypeName(msg.zone.type)}, must be SOA`);
   const zone = options.domains.find((d) => labelsEqual(d, msg.zone.name));
-  if (!zone || msg.zone.class !== Class.IN) fail(Rcode.NOTAUTH, `not authoritative for zone ${formatName(msg.zone.name)}`);
+  if (!zone || msg.zone.class !== Class.IN)
+    fail(Rcode.NOTAUTH, `not authoritative for zone ${formatName(msg.zone.name)}`);
   const view = new ZoneView(registry, zone!);
   const actor = options.actor ?? UNSIGNED;
   if (actor.zones) checkNamesAllowed(msg, actor.zones);
@@ -109,9 +115,11 @@ function run(msg: UpdateMessage, registry: RegistryView, options: UpdateOptions,
  */
 function checkNamesAllowed(msg: UpdateMessage, zones: readonly Labels[]): void {
   const inside = (name: Labels) => zones.some((z) => hasSuffix(name, z));
-  if (!zones.some((z) => hasSuffix(z, msg.zone.name))) fail(Rcode.REFUSED, `this key may not update zone ${formatName(msg.zone.name)} (--key-zone)`);
+  if (!zones.some((z) => hasSuffix(z, msg.zone.name)))
+    fail(Rcode.REFUSED, `this key may not update zone ${formatName(msg.zone.name)} (--key-zone)`);
   for (const rr of [...msg.prerequisites, ...msg.updates]) {
-    if (!inside(rr.name)) fail(Rcode.REFUSED, `this key may not change ${formatName(rr.name)}: outside its zones (--key-zone)`);
+    if (!inside(rr.name))
+      fail(Rcode.REFUSED, `this key may not change ${formatName(rr.name)}: outside its zones (--key-zone)`);
   }
 }
 
@@ -121,7 +129,10 @@ function mayChange(actor: Actor, r: Instance | Host, shown: string): void {
   if (!owner) return; // stored before owners existed and claimed by no one
   if (owner.kind === "static") fail(Rcode.REFUSED, `${shown} is a static registration; change it in the services file`);
   if (actor.admin || sameOwner(owner, actor.owner)) return;
-  fail(Rcode.REFUSED, `${shown} is registered by ${ownerKind(owner)}; only its owner (or an --admin-key) may change it`);
+  fail(
+    Rcode.REFUSED,
+    `${shown} is registered by ${ownerKind(owner)}; only its owner (or an --admin-key) may change it`,
+  );
 }
 
 /**
@@ -133,7 +144,9 @@ function mayChange(actor: Actor, r: Instance | Host, shown: string): void {
 function mayChangeLegacyHost(actor: Actor, host: Host, registry: RegistryView, shown: string): void {
   if (actor.admin) return;
   for (const type of registry.serviceTypes()) {
-    for (const i of registry.instances(type)) if (i.domain === undefined && i.source !== "mdns" && i.host.length === 1 && i.host[0] === host.name) mayChange(actor, i, shown);
+    for (const i of registry.instances(type))
+      if (i.domain === undefined && i.source !== "mdns" && i.host.length === 1 && i.host[0] === host.name)
+        mayChange(actor, i, shown);
   }
 }
 
@@ -237,7 +250,7 @@ function rdataKey(d: DecodedData): string {
   if ("target" in d && d.type === Type.PTR) return nameKey(d.target);
   if (d.type === Type.SRV && "target" in d) return `${d.priority} ${d.weight} ${d.port} ${nameKey(d.target)}`;
   if ("address" in d) return d.type === Type.AAAA ? Buffer.from(ipv6Bytes(d.address)).toString("hex") : d.address;
-  if ("strings" in d) return d.strings.map((s) => s.toString("hex") + "/").join("");
+  if ("strings" in d) return d.strings.map((s) => `${s.toString("hex")}/`).join("");
   if ("raw" in d) return d.raw.toString("hex");
   return JSON.stringify(d);
 }
@@ -325,8 +338,12 @@ class ZoneView {
     if (!p) return out;
     const d = this.zone;
     // what mDNS taught us is not zone data an UPDATE edits: an explicit registration simply replaces it
-    const owned = <T extends { source: string }>(x: T | undefined): T | undefined => (x && x.source !== "mdns" ? x : undefined);
-    const ptrTo = (t: ServiceType, i: Instance): DecodedData => ({ type: Type.PTR, target: instanceName(t, i.name, d) });
+    const owned = <T extends { source: string }>(x: T | undefined): T | undefined =>
+      x && x.source !== "mdns" ? x : undefined;
+    const ptrTo = (t: ServiceType, i: Instance): DecodedData => ({
+      type: Type.PTR,
+      target: instanceName(t, i.name, d),
+    });
     // an instance of `t` (with `sub`) that the registry holds and an UPDATE may edit
     const member = (t: ServiceType, sub: string | undefined) => (target: Labels) => {
       const q = this.parse(target);
@@ -343,13 +360,24 @@ class ZoneView {
         break;
       case "type": {
         const t = p.type;
-        const base = () => this.registry.instances(t, this.scope).filter((i) => owned(i)).map((i) => ptrTo(t, i));
-        out.set(Type.PTR, { type: Type.PTR, rdatas: new LazyPtrRdatas(member(t, undefined), () => this.registry.instanceCount(t, this.scope), base) });
+        const base = () =>
+          this.registry
+            .instances(t, this.scope)
+            .filter((i) => owned(i))
+            .map((i) => ptrTo(t, i));
+        out.set(Type.PTR, {
+          type: Type.PTR,
+          rdatas: new LazyPtrRdatas(member(t, undefined), () => this.registry.instanceCount(t, this.scope), base),
+        });
         break;
       }
       case "subtype": {
         const { type: t, subtype } = p;
-        const base = () => this.registry.instancesWithSubtype(t, subtype, this.scope).filter((i) => owned(i)).map((i) => ptrTo(t, i));
+        const base = () =>
+          this.registry
+            .instancesWithSubtype(t, subtype, this.scope)
+            .filter((i) => owned(i))
+            .map((i) => ptrTo(t, i));
         out.set(Type.PTR, { type: Type.PTR, rdatas: new LazyPtrRdatas(member(t, subtype), () => base().length, base) });
         break;
       }
@@ -363,7 +391,8 @@ class ZoneView {
       }
       case "host": {
         const h = owned(this.registry.host(p.host, this.scope));
-        for (const address of h?.addresses ?? []) put(address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address });
+        for (const address of h?.addresses ?? [])
+          put(address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address });
         break;
       }
       default:
@@ -380,7 +409,8 @@ function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): v
   const expected = new Map<string, { name: Labels; type: number; keys: Set<string> }>();
   for (const rr of prereqs) {
     if (rr.ttl !== 0) fail(Rcode.FORMERR, `prerequisite for ${formatName(rr.name)} has TTL ${rr.ttl}, must be 0`);
-    if (!view.inZone(rr.name)) fail(Rcode.NOTZONE, `prerequisite name ${formatName(rr.name)} is outside zone ${formatName(view.zone)}`);
+    if (!view.inZone(rr.name))
+      fail(Rcode.NOTZONE, `prerequisite name ${formatName(rr.name)} is outside zone ${formatName(view.zone)}`);
     if (rr.class === Class.ANY) {
       if (rr.rdataLength !== 0) fail(Rcode.FORMERR, "class ANY prerequisite with RDATA");
       if (rr.type === Type.ANY) {
@@ -396,7 +426,8 @@ function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): v
         fail(Rcode.YXRRSET, `${rrTypeName(rr.type)} RRset exists at ${formatName(rr.name)}`);
       }
     } else if (rr.class === Class.IN) {
-      if (rr.type === Type.ANY || META_TYPES.has(rr.type)) fail(Rcode.FORMERR, `prerequisite of type ${rrTypeName(rr.type)} with RDATA`);
+      if (rr.type === Type.ANY || META_TYPES.has(rr.type))
+        fail(Rcode.FORMERR, `prerequisite of type ${rrTypeName(rr.type)} with RDATA`);
       const key = `${nameKey(rr.name)}|${rr.type}`;
       const e = expected.get(key) ?? { name: rr.name, type: rr.type, keys: new Set<string>() };
       e.keys.add(rdataKey(rr.data));
@@ -417,12 +448,15 @@ function checkPrerequisites(prereqs: readonly UpdateRecord[], view: ZoneView): v
 
 function prescan(updates: readonly UpdateRecord[], view: ZoneView): void {
   for (const rr of updates) {
-    if (!view.inZone(rr.name)) fail(Rcode.NOTZONE, `update name ${formatName(rr.name)} is outside zone ${formatName(view.zone)}`);
+    if (!view.inZone(rr.name))
+      fail(Rcode.NOTZONE, `update name ${formatName(rr.name)} is outside zone ${formatName(view.zone)}`);
     if (rr.class === Class.IN) {
       if (META_TYPES.has(rr.type)) fail(Rcode.FORMERR, `cannot add a record of type ${rrTypeName(rr.type)}`);
-      if (rr.rdataLength === 0) fail(Rcode.FORMERR, `add of ${rrTypeName(rr.type)} at ${formatName(rr.name)} without RDATA`);
+      if (rr.rdataLength === 0)
+        fail(Rcode.FORMERR, `add of ${rrTypeName(rr.type)} at ${formatName(rr.name)} without RDATA`);
     } else if (rr.class === Class.ANY) {
-      if (rr.ttl !== 0 || rr.rdataLength !== 0 || (META_TYPES.has(rr.type) && rr.type !== Type.ANY)) fail(Rcode.FORMERR, "malformed delete of an RRset");
+      if (rr.ttl !== 0 || rr.rdataLength !== 0 || (META_TYPES.has(rr.type) && rr.type !== Type.ANY))
+        fail(Rcode.FORMERR, "malformed delete of an RRset");
     } else if (rr.class === Class.NONE) {
       if (rr.ttl !== 0 || META_TYPES.has(rr.type)) fail(Rcode.FORMERR, "malformed delete of a record");
     } else {
@@ -433,7 +467,10 @@ function prescan(updates: readonly UpdateRecord[], view: ZoneView): void {
     const allowed = ALLOWED_TYPES[p.kind];
     const isDelete = rr.class !== Class.IN;
     if (!allowed || (!(isDelete && rr.type === Type.ANY) && !allowed.includes(rr.type))) {
-      fail(Rcode.REFUSED, `${rrTypeName(rr.type)} at ${formatName(rr.name)} is not a DNS-SD record ringdns stores (PTR at types and subtypes, SRV/TXT at instances, A/AAAA at hosts)`);
+      fail(
+        Rcode.REFUSED,
+        `${rrTypeName(rr.type)} at ${formatName(rr.name)} is not a DNS-SD record ringdns stores (PTR at types and subtypes, SRV/TXT at instances, A/AAAA at hosts)`,
+      );
     }
   }
 }
@@ -457,8 +494,17 @@ function applyUpdate(rr: UpdateRecord, view: ZoneView): void {
 
 // ---- from RRsets back to registrations ----
 
-const removeInstance = (i: Instance): RegistryOp => ({ op: "remove-instance", type: i.type, name: i.name, ...(i.domain !== undefined ? { domain: i.domain } : {}) });
-const removeHost = (h: Host): RegistryOp => ({ op: "remove-host", name: h.name, ...(h.domain !== undefined ? { domain: h.domain } : {}) });
+const removeInstance = (i: Instance): RegistryOp => ({
+  op: "remove-instance",
+  type: i.type,
+  name: i.name,
+  ...(i.domain !== undefined ? { domain: i.domain } : {}),
+});
+const removeHost = (h: Host): RegistryOp => ({
+  op: "remove-host",
+  name: h.name,
+  ...(h.domain !== undefined ? { domain: h.domain } : {}),
+});
 
 /** What the registry ops for one update are made with. */
 interface OpsContext {
@@ -475,8 +521,19 @@ interface OpsContext {
  * (an admin's edit leaves the owner as it was). Hosts first, so an instance
  * never points at an address set not yet stored.
  */
-function toRegistryOps(view: ZoneView, registry: RegistryView, options: UpdateOptions, actor: Actor, now: number): UpdateOutcome {
-  const c: OpsContext = { view, registry, actor, expiresAt: options.leaseSeconds === undefined ? undefined : now + options.leaseSeconds * 1000 };
+function toRegistryOps(
+  view: ZoneView,
+  registry: RegistryView,
+  options: UpdateOptions,
+  actor: Actor,
+  now: number,
+): UpdateOutcome {
+  const c: OpsContext = {
+    view,
+    registry,
+    actor,
+    expiresAt: options.leaseSeconds === undefined ? undefined : now + options.leaseSeconds * 1000,
+  };
   const ops: RegistryOp[] = [];
   const registered: string[] = [];
   const removed: string[] = [];
@@ -499,11 +556,15 @@ function ownedBy(actor: Actor, existing: Instance | Host | undefined): { owner: 
 }
 
 /** Every instance the update may have changed (by its own names, or a PTR to it added or deleted), and per type the subtypes whose PTR set changed. */
-function affectedInstances(view: ZoneView): { affected: Map<string, { type: ServiceType; label: string }>; touchedSubtypes: Map<string, Set<string>> } {
+function affectedInstances(view: ZoneView): {
+  affected: Map<string, { type: ServiceType; label: string }>;
+  touchedSubtypes: Map<string, Set<string>>;
+} {
   const zone = view.zone;
   const affected = new Map<string, { type: ServiceType; label: string }>();
   const touchedSubtypes = new Map<string, Set<string>>(); // type -> subtypes whose PTR set changed
-  const note = (type: ServiceType, label: string) => affected.set(`${type.service}.${type.proto}/${lowerAscii(label)}`, { type, label });
+  const note = (type: ServiceType, label: string) =>
+    affected.set(`${type.service}.${type.proto}/${lowerAscii(label)}`, { type, label });
   for (const name of view.touched()) {
     const p = view.parse(name)!;
     if (p.kind === "instance") note(p.type, p.instance);
@@ -516,8 +577,15 @@ function affectedInstances(view: ZoneView): { affected: Map<string, { type: Serv
       const { added, removed } = ptrs instanceof LazyPtrRdatas ? ptrs.changes() : { added: [], removed: [] };
       for (const r of added) {
         const target = view.parse((r as Ptr).target);
-        if (!target || target.kind !== "instance" || target.type.service !== p.type.service || target.type.proto !== p.type.proto) {
-          fail(Rcode.REFUSED, `PTR at ${formatName(name)} must point to an instance of ${formatName(typeName(p.type, zone))}`);
+        if (
+          target?.kind !== "instance" ||
+          target.type.service !== p.type.service ||
+          target.type.proto !== p.type.proto
+        ) {
+          fail(
+            Rcode.REFUSED,
+            `PTR at ${formatName(name)} must point to an instance of ${formatName(typeName(p.type, zone))}`,
+          );
         }
         note(p.type, (target as { instance: string }).instance);
       }
@@ -528,7 +596,12 @@ function affectedInstances(view: ZoneView): { affected: Map<string, { type: Serv
 }
 
 /** One instance as the zone view has it now: put (with its subtypes), removed, or refused when its records do not make one instance. */
-function instanceOps(c: OpsContext, type: ServiceType, label: string, touchedSubtypes: ReadonlySet<string> | undefined): { ops: RegistryOp[]; registered?: string; removed?: string } {
+function instanceOps(
+  c: OpsContext,
+  type: ServiceType,
+  label: string,
+  touchedSubtypes: ReadonlySet<string> | undefined,
+): { ops: RegistryOp[]; registered?: string; removed?: string } {
   const { view, registry, actor } = c;
   const zone = view.zone;
   const domain = view.scope;
@@ -545,7 +618,11 @@ function instanceOps(c: OpsContext, type: ServiceType, label: string, touchedSub
   const listed = view.sets(typeName(type, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
   const subtypes = new Set(existing?.subtypes ?? []);
   for (const sub of touchedSubtypes ?? []) {
-    const inSub = view.sets(subtypeName(type, sub, zone)).get(Type.PTR)?.rdatas.has(ptr) ?? false;
+    const inSub =
+      view
+        .sets(subtypeName(type, sub, zone))
+        .get(Type.PTR)
+        ?.rdatas.has(ptr) ?? false;
     if (inSub) subtypes.add(sub);
     else subtypes.delete(sub);
   }
@@ -596,12 +673,21 @@ function hostOps(c: OpsContext): RegistryOp[] {
     if (existing && whoOwns(existing) === undefined) mayChangeLegacyHost(actor, existing, registry, formatName(name));
     else if (existing) mayChange(actor, existing, formatName(name));
     const sets = view.sets(name);
-    const addresses = [...(sets.get(Type.A)?.rdatas.all() ?? []), ...(sets.get(Type.AAAA)?.rdatas.all() ?? [])].map((r) => (r as { address: string }).address);
+    const addresses = [...(sets.get(Type.A)?.rdatas.all() ?? []), ...(sets.get(Type.AAAA)?.rdatas.all() ?? [])].map(
+      (r) => (r as { address: string }).address,
+    );
     if (addresses.length === 0) {
       if (existing) ops.push(removeHost(existing));
       continue;
     }
-    const host: Host = { name: lowerAscii(p.host), addresses, source: "update", ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}), owner: ownedBy(actor, existing).owner, domain };
+    const host: Host = {
+      name: lowerAscii(p.host),
+      addresses,
+      source: "update",
+      ...(c.expiresAt !== undefined ? { expiresAt: c.expiresAt } : {}),
+      owner: ownedBy(actor, existing).owner,
+      domain,
+    };
     if (found && hostStoreKey(found) !== hostStoreKey(host)) ops.push(removeHost(found));
     ops.push({ op: "put-host", host });
   }

@@ -72,7 +72,11 @@ function decodeWholeMessage(buf: Buffer): DecodedMessage {
       const rec = readRecord(buf, off);
       off = rec.end;
       if (rec.type === Type.OPT) {
-        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff, options: readOptions(buf, rec.rdataAt, rec.end) };
+        edns = {
+          udpSize: rec.class,
+          version: (rec.ttl >>> 16) & 0xff,
+          options: readOptions(buf, rec.rdataAt, rec.end),
+        };
         rcode |= (rec.ttl >>> 24) << 4;
       } else if (rec.type === Type.TSIG && s === 2) {
         tsig = parseTsig(buf, rec.record.name, start, rec.rdataAt, rec.rdataLength);
@@ -83,7 +87,13 @@ function decodeWholeMessage(buf: Buffer): DecodedMessage {
   }
   return {
     id: buf.readUInt16BE(0),
-    flags: { qr: !!(flags & 0x8000), aa: !!(flags & 0x0400), tc: !!(flags & 0x0200), rd: !!(flags & 0x0100), ra: !!(flags & 0x0080) },
+    flags: {
+      qr: !!(flags & 0x8000),
+      aa: !!(flags & 0x0400),
+      tc: !!(flags & 0x0200),
+      rd: !!(flags & 0x0100),
+      ra: !!(flags & 0x0080),
+    },
     opcode: (flags >> 11) & 0xf,
     rcode,
     rcodeName: rcodeName(rcode),
@@ -111,7 +121,18 @@ export function readOptions(buf: Buffer, at: number, end: number): EdnsOption[] 
 }
 
 /** One resource record at `off`: its fields, typed RDATA, where its RDATA lies and where it ends. */
-export function readRecord(buf: Buffer, off: number): { record: DecodedRecord; type: number; class: number; ttl: number; rdataAt: number; rdataLength: number; end: number } {
+export function readRecord(
+  buf: Buffer,
+  off: number,
+): {
+  record: DecodedRecord;
+  type: number;
+  class: number;
+  ttl: number;
+  rdataAt: number;
+  rdataLength: number;
+  end: number;
+} {
   const n = decodeName(buf, off);
   if (n.end + 10 > buf.length) throw new WireError("record header runs past the end of the message");
   const type = buf.readUInt16BE(n.end);
@@ -121,18 +142,31 @@ export function readRecord(buf: Buffer, off: number): { record: DecodedRecord; t
   const rdataAt = n.end + 10;
   const end = rdataAt + rdataLength;
   if (end > buf.length) throw new WireError("RDATA runs past the end of the message");
-  const data = type === Type.OPT ? { type, raw: Buffer.from(buf.subarray(rdataAt, end)) } : decodeRData(buf, type, rdataAt, rdataLength);
-  return { record: { name: n.labels, type, class: klass, ttl, data }, type, class: klass, ttl, rdataAt, rdataLength, end };
+  const data =
+    type === Type.OPT
+      ? { type, raw: Buffer.from(buf.subarray(rdataAt, end)) }
+      : decodeRData(buf, type, rdataAt, rdataLength);
+  return {
+    record: { name: n.labels, type, class: klass, ttl, data },
+    type,
+    class: klass,
+    ttl,
+    rdataAt,
+    rdataLength,
+    end,
+  };
 }
 
 // dns-packet exports its per-type RDATA codecs, but its type definitions omit them
-const rdataCodec = (dnsPacket as unknown as { record(type: string): { decode(buf: Buffer, offset: number): unknown } }).record;
+const rdataCodec = (dnsPacket as unknown as { record(type: string): { decode(buf: Buffer, offset: number): unknown } })
+  .record;
 
 /** Typed RDATA; empty RDATA (UPDATE's delete forms) and unknown types stay raw. */
 function decodeRData(buf: Buffer, type: number, at: number, len: number): DecodedData {
   if (len === 0) return { type, raw: Buffer.alloc(0) };
   const need = type === Type.A ? 4 : type === Type.AAAA ? 16 : type === Type.SRV ? 7 : 0;
-  if ((type === Type.A || type === Type.AAAA) && len !== need) throw new WireError(`${typeName(type)} RDATA of ${len} bytes`);
+  if ((type === Type.A || type === Type.AAAA) && len !== need)
+    throw new WireError(`${typeName(type)} RDATA of ${len} bytes`);
   if (len < need) throw new WireError(`${typeName(type)} RDATA of ${len} bytes`);
   const checkEnd = (end: number) => {
     if (end !== at + len) throw new WireError(`${typeName(type)} RDATA does not fill its length`);
@@ -146,24 +180,39 @@ function decodeRData(buf: Buffer, type: number, at: number, len: number): Decode
     case Type.SRV: {
       const n = decodeName(buf, at + 6);
       checkEnd(n.end);
-      return { type, priority: buf.readUInt16BE(at), weight: buf.readUInt16BE(at + 2), port: buf.readUInt16BE(at + 4), target: n.labels };
+      return {
+        type,
+        priority: buf.readUInt16BE(at),
+        weight: buf.readUInt16BE(at + 2),
+        port: buf.readUInt16BE(at + 4),
+        target: n.labels,
+      };
     }
     case Type.SOA: {
       const m = decodeName(buf, at);
       const r = decodeName(buf, m.end);
       checkEnd(r.end + 20); // serial, refresh, retry, expire, minimum
-      return { type, mname: m.labels, rname: r.labels, serial: buf.readUInt32BE(r.end), minimum: buf.readUInt32BE(r.end + 16) };
+      return {
+        type,
+        mname: m.labels,
+        rname: r.labels,
+        serial: buf.readUInt32BE(r.end),
+        minimum: buf.readUInt32BE(r.end + 16),
+      };
     }
     case Type.A:
     case Type.AAAA:
     case Type.TXT: {
       if (type === Type.TXT) {
         // each string's length must stay inside the RDATA (dns-packet does not check)
-        for (let p = at; p < at + len; p += 1 + buf[p]!) if (p + 1 + buf[p]! > at + len) throw new WireError("TXT string runs past its RDATA");
+        for (let p = at; p < at + len; p += 1 + buf[p]!)
+          if (p + 1 + buf[p]! > at + len) throw new WireError("TXT string runs past its RDATA");
       }
       // dns-packet's RDATA decoders start at the RDLENGTH field
       const decoded = rdataCodec(typeName(type)).decode(buf, at - 2) as string | Buffer[];
-      return type === Type.TXT ? { type, strings: (decoded as Buffer[]).map((b) => Buffer.from(b)) } : { type, address: decoded as string };
+      return type === Type.TXT
+        ? { type, strings: (decoded as Buffer[]).map((b) => Buffer.from(b)) }
+        : { type, address: decoded as string };
     }
     default:
       return { type, raw: Buffer.from(buf.subarray(at, at + len)) };

@@ -71,7 +71,8 @@ class PacketWriter {
 
   /** Write a question; false (nothing written) when it does not fit. */
   question(q: MdnsQuestion): boolean {
-    if (this.counts[1]! + this.counts[2]! + this.counts[3]! > 0) throw new Error("mDNS packet: a question after records");
+    if (this.counts[1]! + this.counts[2]! + this.counts[3]! > 0)
+      throw new Error("mDNS packet: a question after records");
     const mark = this.comp.mark();
     const end = this.comp.write(scratch, this.off, q.name) + 4;
     if (end > this.limit()) {
@@ -87,7 +88,8 @@ class PacketWriter {
 
   /** Write a record in section 1 (answer), 2 (authority) or 3 (additional): "full" when it does not fit here, "bad" when it cannot be encoded or fits in no packet. */
   record(section: 1 | 2 | 3, rr: ResourceRecord): "ok" | "full" | "bad" {
-    for (let s = section + 1; s <= 3; s++) if (this.counts[s]! > 0) throw new Error("mDNS packet: sections out of order");
+    for (let s = section + 1; s <= 3; s++)
+      if (this.counts[s]! > 0) throw new Error("mDNS packet: sections out of order");
     const mark = this.comp.mark();
     let end: number;
     try {
@@ -118,7 +120,8 @@ class PacketWriter {
   }
 }
 
-const answers = (q: MdnsQuestion, rr: ResourceRecord) => (q.type === Type.ANY || q.type === rr.data.type) && labelsEqual(q.name, rr.name);
+const answers = (q: MdnsQuestion, rr: ResourceRecord) =>
+  (q.type === Type.ANY || q.type === rr.data.type) && labelsEqual(q.name, rr.name);
 
 /**
  * A query as packets of at most MDNS_PACKET_BUDGET bytes (a lone oversized
@@ -130,7 +133,11 @@ const answers = (q: MdnsQuestion, rr: ResourceRecord) => (q.type === Type.ANY ||
  * bytes, a name over 255) and records that cannot be encoded are left out:
  * a question less only delays an answer, a known answer less only costs one.
  */
-export function encodeMdnsQuery(questions: readonly MdnsQuestion[], knownAnswers: readonly ResourceRecord[] = [], authorities: readonly ResourceRecord[] = []): Buffer[] {
+export function encodeMdnsQuery(
+  questions: readonly MdnsQuestion[],
+  knownAnswers: readonly ResourceRecord[] = [],
+  authorities: readonly ResourceRecord[] = [],
+): Buffer[] {
   const writable = questions.filter((q) => nameWireLength(q.name) !== Infinity);
   const w = new PacketWriter(0);
   const placed = new Set<ResourceRecord>();
@@ -160,7 +167,10 @@ export function encodeMdnsQuery(questions: readonly MdnsQuestion[], knownAnswers
  * answers of the last one, as many as fit (§6: they are a courtesy, a querier
  * asks for what it misses). Records that cannot be encoded are left out.
  */
-export function encodeMdnsResponses(records: { answers: readonly ResourceRecord[]; additionals?: readonly ResourceRecord[] }): Buffer[] {
+export function encodeMdnsResponses(records: {
+  answers: readonly ResourceRecord[];
+  additionals?: readonly ResourceRecord[];
+}): Buffer[] {
   const w = new PacketWriter(RESPONSE_FLAGS);
   for (const rr of records.answers) {
     if (w.record(1, rr) !== "full") continue;
@@ -173,7 +183,10 @@ export function encodeMdnsResponses(records: { answers: readonly ResourceRecord[
 }
 
 /** A legacy unicast reply (§6.7): the querier's ID and question, one packet, AA. */
-export function encodeMdnsResponse(records: { answers: ResourceRecord[]; additionals?: ResourceRecord[] }, legacy?: Pick<Response, "id" | "question">): Buffer {
+export function encodeMdnsResponse(
+  records: { answers: ResourceRecord[]; additionals?: ResourceRecord[] },
+  legacy?: Pick<Response, "id" | "question">,
+): Buffer {
   return encodeResponse(
     {
       id: legacy?.id ?? 0,

@@ -102,7 +102,8 @@ export function extendedErrorOption(code: number, text: string): EdnsOption {
 }
 
 function sameRRset(a: ResourceRecord, b: ResourceRecord): boolean {
-  if (a.data.type !== b.data.type || (a.class ?? Class.IN) !== (b.class ?? Class.IN) || a.name.length !== b.name.length) return false;
+  if (a.data.type !== b.data.type || (a.class ?? Class.IN) !== (b.class ?? Class.IN) || a.name.length !== b.name.length)
+    return false;
   return a.name.every((l, i) => lowerAscii(l) === lowerAscii(b.name[i]!));
 }
 
@@ -316,7 +317,7 @@ export function ipv6Bytes(address: string): Uint8Array {
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
     const p = v4[1]!.split(".").map(Number);
-    const hex = ((p[0]! << 8) | p[1]!).toString(16) + ":" + ((p[2]! << 8) | p[3]!).toString(16);
+    const hex = `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
     text = text.slice(0, -v4[1]!.length) + hex;
   }
   const [head = "", tail] = text.split("::");
@@ -332,7 +333,13 @@ export function ipv6Bytes(address: string): Uint8Array {
 }
 
 /** A standard query for `name`/`type` (RD=0: ringdns clients talk to authoritative servers). */
-export function encodeQuery(id: number, name: Labels, type: number, edns?: { udpSize: number }, klass: number = Class.IN): Buffer {
+export function encodeQuery(
+  id: number,
+  name: Labels,
+  type: number,
+  edns?: { udpSize: number },
+  klass: number = Class.IN,
+): Buffer {
   const buf = Buffer.allocUnsafe(HEADER + 256 + 4 + 11);
   buf.writeUInt16BE(id, 0);
   buf.writeUInt16BE(0, 2);

@@ -8,7 +8,10 @@ const MAX_NAME = 255;
 const MAX_POINTER_TARGET = 0x3fff;
 
 /** Decode the name at `offset`; returns the labels and where the name ends in the message. */
-export function decodeName(buf: Buffer, offset: number): { labels: string[]; end: number; wireLength: number; raw?: Buffer } {
+export function decodeName(
+  buf: Buffer,
+  offset: number,
+): { labels: string[]; end: number; wireLength: number; raw?: Buffer } {
   const labels: string[] = [];
   const rawParts: Buffer[] = [];
   let lossy = false; // a label that is not valid UTF-8 does not survive the round trip
@@ -38,13 +41,19 @@ export function decodeName(buf: Buffer, offset: number): { labels: string[]; end
     total += len + 1;
     if (total > MAX_NAME) throw new WireError("name longer than 255 bytes");
     const label = buf.toString("utf8", pos + 1, pos + 1 + len);
-    if (label.includes("\uFFFD") && Buffer.compare(Buffer.from(label, "utf8"), buf.subarray(pos + 1, pos + 1 + len)) !== 0) lossy = true;
+    if (
+      label.includes("\uFFFD") &&
+      Buffer.compare(Buffer.from(label, "utf8"), buf.subarray(pos + 1, pos + 1 + len)) !== 0
+    )
+      lossy = true;
     labels.push(label);
     rawParts.push(buf.subarray(pos, pos + 1 + len));
     pos += 1 + len;
   }
   if (end < 0) end = pos;
-  return lossy ? { labels, end, wireLength: total, raw: Buffer.concat([...rawParts, Buffer.from([0])]) } : { labels, end, wireLength: total };
+  return lossy
+    ? { labels, end, wireLength: total, raw: Buffer.concat([...rawParts, Buffer.from([0])]) }
+    : { labels, end, wireLength: total };
 }
 
 /**
@@ -89,6 +98,6 @@ export class NameCompressor {
 
 function suffixKey(name: Labels, from: number): string {
   let k = "";
-  for (let i = from; i < name.length; i++) k += name[i]!.length + ":" + name[i];
+  for (let i = from; i < name.length; i++) k += `${name[i]!.length}:${name[i]}`;
   return k;
 }

@@ -48,7 +48,12 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
   try {
     const q = decodeName(buf, HEADER_LENGTH);
     if (q.end + 4 > buf.length) throw new WireError("question runs past the end of the message");
-    const question: Question = { name: q.labels, type: buf.readUInt16BE(q.end), class: buf.readUInt16BE(q.end + 2), ...(q.raw ? { rawName: q.raw } : {}) };
+    const question: Question = {
+      name: q.labels,
+      type: buf.readUInt16BE(q.end),
+      class: buf.readUInt16BE(q.end + 2),
+      ...(q.raw ? { rawName: q.raw } : {}),
+    };
     let off = q.end + 4;
     for (let i = 0; i < an + ns; i++) {
       const rec = readRecord(buf, off);
@@ -64,7 +69,12 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
         if (edns) throw new WireError("more than one OPT record");
         if (rec.record.name.length !== 0) throw new WireError("OPT owner is not the root");
         // RFC 6891 §6.1.2: CLASS is the UDP size, TTL holds extended rcode, version and flags
-        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff, dnssecOk: (rec.ttl & 0x8000) !== 0, options: readOptions(buf, rec.rdataAt, rec.end) };
+        edns = {
+          udpSize: rec.class,
+          version: (rec.ttl >>> 16) & 0xff,
+          dnssecOk: (rec.ttl & 0x8000) !== 0,
+          options: readOptions(buf, rec.rdataAt, rec.end),
+        };
       } else if (rec.type === Type.TSIG) {
         if (i !== ar - 1) throw new WireError("TSIG is not the last record");
         tsig = parseTsig(buf, rec.record.name, off, rec.rdataAt, rec.rdataLength);
@@ -72,7 +82,18 @@ export function decodeQuery(buf: Buffer): DecodedQuery {
       off = rec.end;
     }
     if (off !== buf.length) throw new WireError(`${buf.length - off} bytes after the last record`);
-    return { kind: "query", query: { id, opcode, rd, cd: (flags & 0x0010) !== 0, question, ...(edns ? { edns } : {}), ...(tsig ? { tsig } : {}) } };
+    return {
+      kind: "query",
+      query: {
+        id,
+        opcode,
+        rd,
+        cd: (flags & 0x0010) !== 0,
+        question,
+        ...(edns ? { edns } : {}),
+        ...(tsig ? { tsig } : {}),
+      },
+    };
   } catch (e) {
     if (e instanceof WireError || e instanceof RangeError) return fail(Rcode.FORMERR, e.message);
     throw e;
@@ -94,7 +115,12 @@ function requestEdns(buf: Buffer): Edns | undefined {
       const rec = readRecord(buf, off);
       if (rec.type === Type.OPT) {
         if (edns || i < counts[1]! + counts[2]! || rec.record.name.length !== 0) return undefined;
-        edns = { udpSize: rec.class, version: (rec.ttl >>> 16) & 0xff, dnssecOk: (rec.ttl & 0x8000) !== 0, options: [] };
+        edns = {
+          udpSize: rec.class,
+          version: (rec.ttl >>> 16) & 0xff,
+          dnssecOk: (rec.ttl & 0x8000) !== 0,
+          options: [],
+        };
       }
       off = rec.end;
     }

@@ -54,9 +54,16 @@ export function algorithmFromLabels(labels: Labels): TsigAlgorithm | undefined {
 }
 
 /** Parse the TSIG record's RDATA (RFC 8945 §4.2). */
-export function parseTsig(buf: Buffer, keyName: Labels, start: number, rdataAt: number, rdataLength: number): TsigRecord {
+export function parseTsig(
+  buf: Buffer,
+  keyName: Labels,
+  start: number,
+  rdataAt: number,
+  rdataLength: number,
+): TsigRecord {
   // CLASS ANY and TTL 0 or it is not a TSIG (§4.2); neither is in the MAC as sent, so a changed one must not pass
-  if (buf.readUInt16BE(rdataAt - 8) !== Class.ANY || buf.readUInt32BE(rdataAt - 6) !== 0) throw new WireError("TSIG record must have class ANY and TTL 0");
+  if (buf.readUInt16BE(rdataAt - 8) !== Class.ANY || buf.readUInt32BE(rdataAt - 6) !== 0)
+    throw new WireError("TSIG record must have class ANY and TTL 0");
   const end = rdataAt + rdataLength;
   const alg = decodeName(buf, rdataAt);
   let p = alg.end;
@@ -73,7 +80,17 @@ export function parseTsig(buf: Buffer, keyName: Labels, start: number, rdataAt: 
   const otherLen = buf.readUInt16BE(p + 4);
   p += 6;
   if (p + otherLen !== end) throw new WireError("TSIG other data does not fill its record");
-  return { keyName, algorithm: alg.labels, timeSigned, fudge, mac, originalId, error, other: Buffer.from(buf.subarray(p, end)), start };
+  return {
+    keyName,
+    algorithm: alg.labels,
+    timeSigned,
+    fudge,
+    mac,
+    originalId,
+    error,
+    other: Buffer.from(buf.subarray(p, end)),
+    start,
+  };
 }
 
 function canonicalName(labels: Labels): Buffer {
@@ -102,7 +119,14 @@ function tsigVariables(key: TsigKey, timeSigned: number, fudge: number, error: n
   tail.writeUInt16BE(fudge, 0);
   tail.writeUInt16BE(error, 2);
   tail.writeUInt16BE(other.length, 4);
-  return Buffer.concat([canonicalName(key.name), fixed, canonicalName(algorithmLabels(key.algorithm)), u48(timeSigned), tail, other]);
+  return Buffer.concat([
+    canonicalName(key.name),
+    fixed,
+    canonicalName(algorithmLabels(key.algorithm)),
+    u48(timeSigned),
+    tail,
+    other,
+  ]);
 }
 
 function hmac(key: TsigKey, parts: Buffer[]): Buffer {
@@ -192,10 +216,22 @@ export class VerifiedRequest {
   }
 
   /** The reply MAC (RFC 8945 §4.3.2): over the request MAC as received (truncated or not), the reply and its TSIG variables. */
-  static sign(request: VerifiedRequest, reply: Buffer, timeSigned: number, fudge: number, error: number, other: Buffer): Buffer {
+  static sign(
+    request: VerifiedRequest,
+    reply: Buffer,
+    timeSigned: number,
+    fudge: number,
+    error: number,
+    other: Buffer,
+  ): Buffer {
     VerifiedRequest.check(request);
     const t = request.#tsig;
-    return hmac(request.#key, [u16(t.mac.length), t.mac, reply, tsigVariables(request.#key, timeSigned, fudge, error, other)]);
+    return hmac(request.#key, [
+      u16(t.mac.length),
+      t.mac,
+      reply,
+      tsigVariables(request.#key, timeSigned, fudge, error, other),
+    ]);
   }
 
   static fudge(request: VerifiedRequest): number {
@@ -228,25 +264,53 @@ export type TsigVerdict =
   | { kind: "malformed"; reason: string };
 
 /** Check a signed request (RFC 8945 §5.2). Only a request whose MAC verified yields a VerifiedRequest. */
-export function verifyRequest(buf: Buffer, tsig: TsigRecord, keys: readonly TsigKey[], nowSeconds: number): TsigVerdict {
+export function verifyRequest(
+  buf: Buffer,
+  tsig: TsigRecord,
+  keys: readonly TsigKey[],
+  nowSeconds: number,
+): TsigVerdict {
   // Error is the server's verdict on TSIG processing (RFC 8945 §4.2, §5.3); a request has none to
   // give, so one with an error set is not a request's TSIG record: FORMERR, as for a TSIG record that
   // cannot be interpreted (§5.2), and before any MAC is computed. (BIND likewise never takes such a
   // message as signed: DNS_R_TSIGERRORSET.) It matters: the old MAC oracle's MACs carried error 22.
-  if (tsig.error !== TsigError.NOERROR) return { kind: "malformed", reason: `request carries TSIG error ${tsig.error}; a client must send 0 (RFC 8945 §5.2)` };
+  if (tsig.error !== TsigError.NOERROR)
+    return {
+      kind: "malformed",
+      reason: `request carries TSIG error ${tsig.error}; a client must send 0 (RFC 8945 §5.2)`,
+    };
   const key = keys.find((k) => labelsEqual(k.name, tsig.keyName));
   const alg = algorithmFromLabels(tsig.algorithm);
-  if (!key || alg !== key.algorithm) return { kind: "refused", error: TsigError.BADKEY, reason: key ? `key uses ${key.algorithm}, request ${tsig.algorithm.join(".")} (RFC 8945 §5.2.1)` : "unknown key (RFC 8945 §5.2.1)" };
+  if (!key || alg !== key.algorithm)
+    return {
+      kind: "refused",
+      error: TsigError.BADKEY,
+      reason: key
+        ? `key uses ${key.algorithm}, request ${tsig.algorithm.join(".")} (RFC 8945 §5.2.1)`
+        : "unknown key (RFC 8945 §5.2.1)",
+    };
   const { min, max } = macSizeRange(key.algorithm);
-  if (tsig.mac.length < min || tsig.mac.length > max) return { kind: "malformed", reason: `MAC of ${tsig.mac.length} bytes; ${key.algorithm} needs ${min}..${max} (RFC 8945 §5.2.2.1)` };
-  const expected = hmac(key, [unsignedMessage(buf, tsig), tsigVariables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.other)]);
+  if (tsig.mac.length < min || tsig.mac.length > max)
+    return {
+      kind: "malformed",
+      reason: `MAC of ${tsig.mac.length} bytes; ${key.algorithm} needs ${min}..${max} (RFC 8945 §5.2.2.1)`,
+    };
+  const expected = hmac(key, [
+    unsignedMessage(buf, tsig),
+    tsigVariables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.other),
+  ]);
   // a truncated MAC is compared with as many leading bytes of ours (§5.2.2.1 case 4)
-  if (!timingSafeEqual(expected.subarray(0, tsig.mac.length), tsig.mac)) return { kind: "refused", error: TsigError.BADSIG, reason: "MAC does not match (RFC 8945 §5.2.2)" };
+  if (!timingSafeEqual(expected.subarray(0, tsig.mac.length), tsig.mac))
+    return { kind: "refused", error: TsigError.BADSIG, reason: "MAC does not match (RFC 8945 §5.2.2)" };
   const request = new VerifiedRequest(madeHere, key, tsig);
   const fudge = Math.min(tsig.fudge, MAX_FUDGE);
   if (Math.abs(nowSeconds - tsig.timeSigned) > fudge) {
     const capped = tsig.fudge > MAX_FUDGE ? ` (asked ${tsig.fudge}, at most ${MAX_FUDGE} honoured)` : "";
-    return { kind: "badtime", request, reason: `signed at ${tsig.timeSigned}, now ${nowSeconds}, fudge ${fudge}${capped} (RFC 8945 §5.2.3)` };
+    return {
+      kind: "badtime",
+      request,
+      reason: `signed at ${tsig.timeSigned}, now ${nowSeconds}, fudge ${fudge}${capped} (RFC 8945 §5.2.3)`,
+    };
   }
   return { kind: "verified", request };
 }
@@ -254,11 +318,28 @@ export function verifyRequest(buf: Buffer, tsig: TsigRecord, keys: readonly Tsig
 /** Bytes a signed reply's TSIG record takes, so the reply can be fitted around it. */
 export function tsigLength(request: VerifiedRequest): number {
   const key = request.key;
-  return canonicalName(key.name).length + 10 + canonicalName(algorithmLabels(key.algorithm)).length + 16 + MAC_BYTES[key.algorithm] + 6 + 6;
+  return (
+    canonicalName(key.name).length +
+    10 +
+    canonicalName(algorithmLabels(key.algorithm)).length +
+    16 +
+    MAC_BYTES[key.algorithm] +
+    6 +
+    6
+  );
 }
 
 /** Encode a TSIG record and append it to `msg`, counting it in ARCOUNT. */
-function appendTsig(msg: Buffer, keyName: Labels, algorithm: Labels, timeSigned: number, fudge: number, mac: Buffer, error: number, other: Buffer): Buffer {
+function appendTsig(
+  msg: Buffer,
+  keyName: Labels,
+  algorithm: Labels,
+  timeSigned: number,
+  fudge: number,
+  mac: Buffer,
+  error: number,
+  other: Buffer,
+): Buffer {
   const head = Buffer.alloc(10);
   head.writeUInt16BE(Type.TSIG, 0);
   head.writeUInt16BE(Class.ANY, 2);
@@ -283,7 +364,12 @@ function appendTsig(msg: Buffer, keyName: Labels, algorithm: Labels, timeSigned:
  * (§5.2.3) the record carries the client's time signed and the server's time
  * as other data, so the client can check it although the clocks differ.
  */
-export function signReply(reply: Buffer, request: VerifiedRequest, nowSeconds: number, error: typeof TsigError.NOERROR | typeof TsigError.BADTIME = TsigError.NOERROR): Buffer {
+export function signReply(
+  reply: Buffer,
+  request: VerifiedRequest,
+  nowSeconds: number,
+  error: typeof TsigError.NOERROR | typeof TsigError.BADTIME = TsigError.NOERROR,
+): Buffer {
   const other = error === TsigError.BADTIME ? u48(nowSeconds) : Buffer.alloc(0);
   const timeSigned = error === TsigError.BADTIME ? request.timeSigned : nowSeconds;
   const fudge = VerifiedRequest.fudge(request);
@@ -296,19 +382,46 @@ export function signReply(reply: Buffer, request: VerifiedRequest, nowSeconds: n
  * The TSIG record of a BADKEY or BADSIG reply (RFC 8945 §5.3.2): the error, no
  * MAC. It takes no key, so it cannot sign.
  */
-export function unsignedErrorReply(reply: Buffer, request: TsigRecord, error: typeof TsigError.BADKEY | typeof TsigError.BADSIG): Buffer {
-  return appendTsig(reply, request.keyName, request.algorithm, request.timeSigned, Math.min(request.fudge, MAX_FUDGE), Buffer.alloc(0), error, Buffer.alloc(0));
+export function unsignedErrorReply(
+  reply: Buffer,
+  request: TsigRecord,
+  error: typeof TsigError.BADKEY | typeof TsigError.BADSIG,
+): Buffer {
+  return appendTsig(
+    reply,
+    request.keyName,
+    request.algorithm,
+    request.timeSigned,
+    Math.min(request.fudge, MAX_FUDGE),
+    Buffer.alloc(0),
+    error,
+    Buffer.alloc(0),
+  );
 }
 
 /** Sign a request as a client (RFC 8945 §4.3.1); returns the message and its MAC, for checking the reply. */
-export function signRequest(msg: Buffer, key: TsigKey, nowSeconds: number, fudge = 300, macLength = MAC_BYTES[key.algorithm]): { signed: Buffer; mac: Buffer } {
+export function signRequest(
+  msg: Buffer,
+  key: TsigKey,
+  nowSeconds: number,
+  fudge = 300,
+  macLength = MAC_BYTES[key.algorithm],
+): { signed: Buffer; mac: Buffer } {
   // a truncated MAC keeps its leading bytes (RFC 8945 §5.2.2.1)
   const mac = hmac(key, [msg, tsigVariables(key, nowSeconds, fudge, 0, Buffer.alloc(0))]).subarray(0, macLength);
-  return { signed: appendTsig(msg, key.name, algorithmLabels(key.algorithm), nowSeconds, fudge, mac, 0, Buffer.alloc(0)), mac };
+  return {
+    signed: appendTsig(msg, key.name, algorithmLabels(key.algorithm), nowSeconds, fudge, mac, 0, Buffer.alloc(0)),
+    mac,
+  };
 }
 
 /** Check a signed reply to a request whose MAC was `requestMac` (client side). */
 export function verifyReply(buf: Buffer, tsig: TsigRecord, key: TsigKey, requestMac: Buffer): boolean {
-  const expected = hmac(key, [u16(requestMac.length), requestMac, unsignedMessage(buf, tsig), tsigVariables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.other)]);
+  const expected = hmac(key, [
+    u16(requestMac.length),
+    requestMac,
+    unsignedMessage(buf, tsig),
+    tsigVariables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.other),
+  ]);
   return tsig.mac.length === expected.length && timingSafeEqual(expected, tsig.mac);
 }

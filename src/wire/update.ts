@@ -33,10 +33,17 @@ export type DecodedUpdate =
 
 /** Decode an UPDATE; the caller has checked the opcode. */
 export function decodeUpdate(buf: Buffer): DecodedUpdate {
-  if (buf.length < 12) return { kind: "error", id: buf.length >= 2 ? buf.readUInt16BE(0) : 0, rcode: Rcode.FORMERR, reason: "shorter than a DNS header" };
+  if (buf.length < 12)
+    return {
+      kind: "error",
+      id: buf.length >= 2 ? buf.readUInt16BE(0) : 0,
+      rcode: Rcode.FORMERR,
+      reason: "shorter than a DNS header",
+    };
   const id = buf.readUInt16BE(0);
   const [zo, pr, up, ad] = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o)) as [number, number, number, number];
-  if (((buf.readUInt16BE(2) >> 11) & 0xf) !== Opcode.UPDATE) return { kind: "error", id, rcode: Rcode.FORMERR, reason: "not an UPDATE (opcode 5)" };
+  if (((buf.readUInt16BE(2) >> 11) & 0xf) !== Opcode.UPDATE)
+    return { kind: "error", id, rcode: Rcode.FORMERR, reason: "not an UPDATE (opcode 5)" };
   let tsig: TsigRecord | undefined;
   try {
     if (zo !== 1) return { kind: "error", id, rcode: Rcode.FORMERR, reason: `ZOCOUNT is ${zo}, must be 1` };
@@ -75,10 +82,19 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
     if (off !== buf.length) throw new WireError(`${buf.length - off} bytes after the last record`);
     return {
       kind: "update",
-      update: { id, zone, prerequisites, updates, ...(edns ? { edns } : {}), ...(lease ? { lease } : {}), ...(tsig ? { tsig } : {}) },
+      update: {
+        id,
+        zone,
+        prerequisites,
+        updates,
+        ...(edns ? { edns } : {}),
+        ...(lease ? { lease } : {}),
+        ...(tsig ? { tsig } : {}),
+      },
     };
   } catch (e) {
-    if (e instanceof WireError || e instanceof RangeError) return { kind: "error", id, rcode: Rcode.FORMERR, reason: e.message, ...(tsig ? { tsig } : {}) };
+    if (e instanceof WireError || e instanceof RangeError)
+      return { kind: "error", id, rcode: Rcode.FORMERR, reason: e.message, ...(tsig ? { tsig } : {}) };
     throw e;
   }
 }
@@ -112,7 +128,13 @@ export type Prerequisite =
   | { kind: "rrset-equals"; name: Labels; data: RData };
 
 /** Encode an UPDATE (RFC 2136 §2) with an optional Update Lease option (RFC 9664). */
-export function encodeUpdate(msg: { id: number; zone: Labels; prerequisites?: Prerequisite[]; updates: UpdateOp[]; lease?: { lease: number; keyLease?: number } }): Buffer {
+export function encodeUpdate(msg: {
+  id: number;
+  zone: Labels;
+  prerequisites?: Prerequisite[];
+  updates: UpdateOp[];
+  lease?: { lease: number; keyLease?: number };
+}): Buffer {
   const buf = Buffer.alloc(65535);
   const comp = new NameCompressor();
   let off = comp.write(buf, 12, msg.zone);
@@ -150,7 +172,8 @@ export function encodeUpdate(msg: { id: number; zone: Labels; prerequisites?: Pr
   }
   for (const u of msg.updates) {
     if (u.op === "add") off = encodeRecord(buf, off, { name: u.name, ttl: u.ttl, data: u.data }, comp);
-    else if (u.op === "delete-rr") off = encodeRecord(buf, off, { name: u.name, ttl: 0, class: Class.NONE, data: u.data }, comp);
+    else if (u.op === "delete-rr")
+      off = encodeRecord(buf, off, { name: u.name, ttl: 0, class: Class.NONE, data: u.data }, comp);
     else if (u.op === "delete-rrset") bare(u.name, u.type, Class.ANY);
     else bare(u.name, Type.ANY, Class.ANY);
   }

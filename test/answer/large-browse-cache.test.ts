@@ -16,7 +16,18 @@ const BIG = { service: "_big", proto: "_tcp" } as const;
 const N = 3000;
 
 function instance(name: string, type: Instance["type"], expiresAt?: number): Instance {
-  return { name, type, subtypes: [], host: [name], port: 1, priority: 0, weight: 1, txt: [], source: expiresAt === undefined ? "static" : "update", ...(expiresAt === undefined ? {} : { expiresAt }) };
+  return {
+    name,
+    type,
+    subtypes: [],
+    host: [name],
+    port: 1,
+    priority: 0,
+    weight: 1,
+    txt: [],
+    source: expiresAt === undefined ? "static" : "update",
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+  };
 }
 
 async function setup(leasedUntil?: number) {
@@ -24,12 +35,29 @@ async function setup(leasedUntil?: number) {
   const registry = new Registry({ clock, store: new MemoryStore() });
   await registry.open();
   const until = leasedUntil === undefined ? undefined : clock.now() + leasedUntil;
-  if (until === undefined) registry.loadStatic(Array.from({ length: N }, (_, i) => instance(`node-${i}`, BIG)), []);
+  if (until === undefined)
+    registry.loadStatic(
+      Array.from({ length: N }, (_, i) => instance(`node-${i}`, BIG)),
+      [],
+    );
   else for (let i = 0; i < N; i++) await registry.register(instance(`node-${i}`, BIG, until));
   const cache = new AnswerCache();
-  const deps: DnsHandlerDeps = { registry, answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 }, clock, log: pino({ level: "silent" }), maxUdpPayload: 1232, cache };
+  const deps: DnsHandlerDeps = {
+    registry,
+    answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
+    clock,
+    log: pino({ level: "silent" }),
+    maxUdpPayload: 1232,
+    cache,
+  };
   const built = vi.spyOn(cache, "set");
-  const browse = (transport: Transport, id = 1) => handleDnsMessage(encodeQuery(id, ["_big", "_tcp", "local"], Type.PTR, { udpSize: 1232 }), transport, "127.0.0.1:1", deps) as Buffer;
+  const browse = (transport: Transport, id = 1) =>
+    handleDnsMessage(
+      encodeQuery(id, ["_big", "_tcp", "local"], Type.PTR, { udpSize: 1232 }),
+      transport,
+      "127.0.0.1:1",
+      deps,
+    ) as Buffer;
   return { clock, registry, built, browse };
 }
 
@@ -40,7 +68,9 @@ describe("a browse too large for one message, cached per type", () => {
       const first = browse(transport);
       expect(first[2]! & 0x02).toBe(0x02); // TC
       expect(built).toHaveBeenCalledTimes(transport === "tcp" ? 1 : 2);
-      await registry.register(instance(`other-${transport}`, { service: "_other", proto: "_udp" }, clock.now() + 60_000));
+      await registry.register(
+        instance(`other-${transport}`, { service: "_other", proto: "_udp" }, clock.now() + 60_000),
+      );
       clock.advance(5000);
       const again = browse(transport, 2);
       expect(built).toHaveBeenCalledTimes(transport === "tcp" ? 1 : 2); // from the cache
@@ -54,7 +84,8 @@ describe("a browse too large for one message, cached per type", () => {
 
   it("with leases, for a second at most: the TTLs count down", async () => {
     const { clock, registry, built, browse } = await setup(20_000);
-    const ttlOfFirst = (wire: Buffer) => wire.readUInt32BE(wire.indexOf(Buffer.from([0x00, 0x0c, 0x00, 0x01]), 12 + 20) + 4); // first PTR after the question
+    const ttlOfFirst = (wire: Buffer) =>
+      wire.readUInt32BE(wire.indexOf(Buffer.from([0x00, 0x0c, 0x00, 0x01]), 12 + 20) + 4); // first PTR after the question
     expect(ttlOfFirst(browse("tcp"))).toBe(20);
     await registry.register(instance("other", { service: "_other", proto: "_udp" }, clock.now() + 60_000));
     clock.advance(500);

@@ -10,7 +10,12 @@ describe("TypeVersions", () => {
     let emit: (c: Change) => void = () => undefined;
     const feed = { onChange: (fn: (c: Change) => void) => ((emit = fn), () => undefined) } as unknown as Registry;
     const versions = new TypeVersions(feed);
-    const change = (service: string) => emit({ op: "add", kind: "instance", instance: { name: "i", type: { service, proto: "_tcp" } } as Instance } as Change);
+    const change = (service: string) =>
+      emit({
+        op: "add",
+        kind: "instance",
+        instance: { name: "i", type: { service, proto: "_tcp" } } as Instance,
+      } as Change);
     const key = typeKey({ service: "_watched", proto: "_tcp" });
     const seen = new Set([versions.version(key)]);
     change("_watched");

@@ -14,10 +14,17 @@ const project = mkdtempSync(join(tmpdir(), "ringdns-user-"));
 let d: RunningDaemon;
 
 beforeAll(async () => {
-  execFileSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", project], { cwd: root, stdio: "ignore" });
+  execFileSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", project], {
+    cwd: root,
+    stdio: "ignore",
+  });
   const tarball = readdirSync(project).find((f) => f.endsWith(".tgz"))!;
   writeFileSync(join(project, "package.json"), JSON.stringify({ name: "user", private: true, type: "module" }));
-  execFileSync("npm", ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", "--silent", `./${tarball}`], { cwd: project, stdio: "ignore" });
+  execFileSync(
+    "npm",
+    ["install", "--offline", "--ignore-scripts", "--no-audit", "--no-fund", "--silent", `./${tarball}`],
+    { cwd: project, stdio: "ignore" },
+  );
   d = await startDaemon([]);
 }, 120_000);
 afterAll(() => d?.stop());
@@ -39,8 +46,25 @@ await reg.close();
 export const seen = [all.length, one?.port, sure.port, query, LookupError.name];
 `,
     );
-    writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, module: "nodenext", moduleResolution: "nodenext", target: "es2022", noEmit: true, skipLibCheck: true, types: [] }, files: ["use.ts"] }));
-    execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", project], { cwd: project, encoding: "utf8" });
+    writeFileSync(
+      join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ["use.ts"],
+      }),
+    );
+    execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", project], {
+      cwd: project,
+      encoding: "utf8",
+    });
   });
 
   it("gives results for nothing there, and the registration while it is there", () => {
@@ -60,7 +84,16 @@ out.ownerAfter = (await ownerOf("_packed._tcp", "k1", { server })) ?? null;
 console.log(JSON.stringify(out));
 `,
     );
-    const out = JSON.parse(execFileSync(process.execPath, ["run.mjs", String(d.port)], { cwd: project, encoding: "utf8", timeout: 20_000 }));
-    expect(out).toEqual({ browse: ["packed-a"], resolve: ["192.0.2.61"], owner: "packed-a", browseAfter: [], resolveAfter: null, ownerAfter: null });
+    const out = JSON.parse(
+      execFileSync(process.execPath, ["run.mjs", String(d.port)], { cwd: project, encoding: "utf8", timeout: 20_000 }),
+    );
+    expect(out).toEqual({
+      browse: ["packed-a"],
+      resolve: ["192.0.2.61"],
+      owner: "packed-a",
+      browseAfter: [],
+      resolveAfter: null,
+      ownerAfter: null,
+    });
   });
 });

@@ -5,10 +5,17 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { browse, LookupError, ownerOf, register, resolve } from "../../src/client/index.js";
+import { browse, LookupError, ownerOf, register, resolve, type Registration } from "../../src/client/index.js";
 import { startDaemon } from "../lab/daemon.js";
 
-const service = { instance: "lib-1", type: "_lib._tcp", host: "lib-1", addresses: ["192.0.2.90"], port: 9000, txt: { v: "1" } };
+const service = {
+  instance: "lib-1",
+  type: "_lib._tcp",
+  host: "lib-1",
+  addresses: ["192.0.2.90"],
+  port: 9000,
+  txt: { v: "1" },
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("client library", () => {
@@ -34,7 +41,7 @@ describe("client library", () => {
     const first = await startDaemon(["--store", "memory"]);
     const port = first.port;
     const server = { host: "127.0.0.1", port };
-    let reg;
+    let reg: Registration;
     try {
       reg = await register(service, { server, checkIntervalMs: 200 });
     } finally {
@@ -55,8 +62,16 @@ describe("client library", () => {
     const d = await startDaemon([]);
     const server = { host: "127.0.0.1", port: d.port };
     try {
-      const regs = await Promise.all(["a", "b", "c"].map((n, i) => register({ ...service, instance: `node-${n}`, host: `node-${n}`, port: 9100 + i }, { server })));
-      expect((await browse("_lib._tcp", { server })).map((s) => s.instance).sort()).toEqual(["node-a", "node-b", "node-c"]);
+      const regs = await Promise.all(
+        ["a", "b", "c"].map((n, i) =>
+          register({ ...service, instance: `node-${n}`, host: `node-${n}`, port: 9100 + i }, { server }),
+        ),
+      );
+      expect((await browse("_lib._tcp", { server })).map((s) => s.instance).sort()).toEqual([
+        "node-a",
+        "node-b",
+        "node-c",
+      ]);
       const owner = await ownerOf("_lib._tcp", "user42", { server });
       expect(["node-a", "node-b", "node-c"]).toContain(owner?.instance);
       expect(owner?.query).toBe("user42._hash._lib._tcp.local.");
@@ -67,8 +82,12 @@ describe("client library", () => {
       expect(await browse("_lib._tcp", { server, subtype: "_eu" })).toEqual([]);
       expect(await ownerOf("_lib._tcp", "user42", { server })).toBeUndefined();
       // a domain the server does not serve is still an error (REFUSED)
-      await expect(browse("_lib._tcp", { server, domain: "elsewhere.example." })).rejects.toMatchObject({ rcode: "REFUSED" });
-      await expect(resolve("_lib._tcp", "node-a", { server, domain: "elsewhere.example." })).rejects.toBeInstanceOf(LookupError);
+      await expect(browse("_lib._tcp", { server, domain: "elsewhere.example." })).rejects.toMatchObject({
+        rcode: "REFUSED",
+      });
+      await expect(resolve("_lib._tcp", "node-a", { server, domain: "elsewhere.example." })).rejects.toBeInstanceOf(
+        LookupError,
+      );
     } finally {
       await d.stop();
     }
@@ -77,7 +96,10 @@ describe("client library", () => {
   it("examples/client.mjs runs against a daemon", async () => {
     const d = await startDaemon(["--data-dir", mkdtempSync(join(tmpdir(), "ringdns-ex-"))]);
     try {
-      const out = execFileSync(process.execPath, ["examples/client.mjs", `127.0.0.1:${d.port}`], { encoding: "utf8", timeout: 20_000 });
+      const out = execFileSync(process.execPath, ["examples/client.mjs", `127.0.0.1:${d.port}`], {
+        encoding: "utf8",
+        timeout: 20_000,
+      });
       expect(out).toMatch(/registered 2 instances, lease 30s/);
       expect(out).toMatch(/key user:42 -> cache-[ab]/);
       expect(out).toMatch(/deregistered/);

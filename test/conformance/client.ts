@@ -83,7 +83,9 @@ export function buildQuery(spec: QuerySpec, id: number, transport: Transport): B
   head.writeUInt16BE(ns.length, 8);
   const ar = spec.additionalSection ?? [];
   head.writeUInt16BE(ar.length + (edns ? 1 : 0), 10);
-  const question = spec.noQuestion ? [] : [Buffer.isBuffer(spec.name) ? spec.name : wireName(spec.name), u16(spec.type), u16(spec.class ?? 1)];
+  const question = spec.noQuestion
+    ? []
+    : [Buffer.isBuffer(spec.name) ? spec.name : wireName(spec.name), u16(spec.type), u16(spec.class ?? 1)];
   return Buffer.concat([head, ...question, ...an, ...ns, ...ar, ...(edns ? [optRecord(edns)] : [])]);
 }
 
@@ -102,7 +104,8 @@ export interface Reply {
   misplacedOpt: boolean;
 }
 
-export const rrsetKey = (owner: Labels, klass: number, type: number) => `${canon(owner)} ${klass === 1 ? "IN" : `CLASS${klass}`} ${typeName(type)}`;
+export const rrsetKey = (owner: Labels, klass: number, type: number) =>
+  `${canon(owner)} ${klass === 1 ? "IN" : `CLASS${klass}`} ${typeName(type)}`;
 
 export function aaaaHex(address: string): string {
   return Buffer.from(ipv6Bytes(address)).toString("hex");
@@ -161,7 +164,12 @@ export function readReply(buf: Buffer): Reply {
         if (s !== 2 || opt) misplacedOpt = true;
         const codes: number[] = [];
         for (let p = at; p + 4 <= at + len; p += 4 + buf.readUInt16BE(p + 2)) codes.push(buf.readUInt16BE(p));
-        opt = { udpSize: klass, version: (ttl >>> 16) & 0xff, do: (ttl & 0x8000) !== 0, codes: codes.sort((a, b) => a - b) };
+        opt = {
+          udpSize: klass,
+          version: (ttl >>> 16) & 0xff,
+          do: (ttl & 0x8000) !== 0,
+          codes: codes.sort((a, b) => a - b),
+        };
         extRcode = ttl >>> 24;
         continue;
       }
@@ -174,7 +182,15 @@ export function readReply(buf: Buffer): Reply {
   return {
     rcode: (extRcode << 4) | (flags & 0xf),
     opcode: (flags >> 11) & 0xf,
-    flags: { aa: !!(flags & 0x0400), tc: !!(flags & 0x0200), rd: !!(flags & 0x0100), ra: !!(flags & 0x0080), z: !!(flags & 0x0040), ad: !!(flags & 0x0020), cd: !!(flags & 0x0010) },
+    flags: {
+      aa: !!(flags & 0x0400),
+      tc: !!(flags & 0x0200),
+      rd: !!(flags & 0x0100),
+      ra: !!(flags & 0x0080),
+      z: !!(flags & 0x0040),
+      ad: !!(flags & 0x0020),
+      cd: !!(flags & 0x0010),
+    },
     question,
     ...(opt ? { opt } : {}),
     sections,
@@ -222,7 +238,11 @@ export class UdpClient {
 }
 
 /** Send `messages` on one TCP connection, each with its 2-byte length, `split` = one write per byte for the first; collect as many replies. */
-export function askTcp(port: number, messages: Buffer[], opts: { split?: boolean; timeoutMs?: number } = {}): Promise<(Buffer | null)[]> {
+export function askTcp(
+  port: number,
+  messages: Buffer[],
+  opts: { split?: boolean; timeoutMs?: number } = {},
+): Promise<(Buffer | null)[]> {
   return new Promise((resolve) => {
     const replies: Buffer[] = [];
     let pending = Buffer.alloc(0);

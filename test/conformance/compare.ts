@@ -21,7 +21,14 @@ const DNSSD_ADDITIONAL_TYPES = new Set(["SRV", "TXT", "A", "AAAA"]);
  * `qtype`: RFC 6763 §12.1 additionals (SRV, TXT, A, AAAA) that ringdns adds to
  * a PTR answer and knotd does not are not compared (they are checked whole).
  */
-export function compareReplies(query: string, transport: Transport, qtype: number, r: Reply | null, k: Reply | null, truth: Map<string, string[]>): Difference[] {
+export function compareReplies(
+  query: string,
+  transport: Transport,
+  qtype: number,
+  r: Reply | null,
+  k: Reply | null,
+  truth: Map<string, string[]>,
+): Difference[] {
   const out: Difference[] = [];
   const diff = (what: string, ringdns: unknown, knot: unknown) => {
     const a = String(ringdns);
@@ -34,7 +41,8 @@ export function compareReplies(query: string, transport: Transport, qtype: numbe
   }
   diff("rcode", r.rcode, k.rcode);
   diff("opcode", r.opcode, k.opcode);
-  for (const f of ["aa", "tc", "rd", "ra", "ad", "cd", "z"] as const) diff(`flag ${f.toUpperCase()}`, r.flags[f], k.flags[f]);
+  for (const f of ["aa", "tc", "rd", "ra", "ad", "cd", "z"] as const)
+    diff(`flag ${f.toUpperCase()}`, r.flags[f], k.flags[f]);
   diff("question", r.question, k.question);
   diff("OPT", r.opt ? "present" : "absent", k.opt ? "present" : "absent");
   if (r.opt && k.opt) {
@@ -54,13 +62,27 @@ export function compareReplies(query: string, transport: Transport, qtype: numbe
       if (name === "answer" && reply.flags.tc) continue; // a cut answer may be partial (RFC 2181 §9)
       for (const [key, rdata] of reply.sections[s]!) {
         const whole = truth.get(key);
-        if (whole && rdata.length < whole.length) out.push({ query, transport, what: `${name} partial ${key}`, ringdns: who === "ringdns" ? `${rdata.length} of ${whole.length}` : "", knot: who === "knot" ? `${rdata.length} of ${whole.length}` : "" });
+        if (whole && rdata.length < whole.length)
+          out.push({
+            query,
+            transport,
+            what: `${name} partial ${key}`,
+            ringdns: who === "ringdns" ? `${rdata.length} of ${whole.length}` : "",
+            knot: who === "knot" ? `${rdata.length} of ${whole.length}` : "",
+          });
       }
     }
     for (const key of new Set([...rs.keys(), ...ks.keys()])) {
       const a = rs.get(key);
       const b = ks.get(key);
-      if (name === "additional" && qtype === Type.PTR && a && !b && DNSSD_ADDITIONAL_TYPES.has(key.slice(key.lastIndexOf(" ") + 1))) continue; // RFC 6763 §12.1
+      if (
+        name === "additional" &&
+        qtype === Type.PTR &&
+        a &&
+        !b &&
+        DNSSD_ADDITIONAL_TYPES.has(key.slice(key.lastIndexOf(" ") + 1))
+      )
+        continue; // RFC 6763 §12.1
       diff(`${name} ${key}`, a ? [...a].sort().join(" | ") : "absent", b ? [...b].sort().join(" | ") : "absent");
     }
   }
@@ -81,7 +103,13 @@ export interface KnownDifference {
 }
 
 export function matches(k: KnownDifference, d: Difference): boolean {
-  return (!k.query || k.query.test(d.query)) && (!k.transport || k.transport === d.transport) && (!k.what || k.what.test(d.what)) && (!k.ringdns || k.ringdns.test(d.ringdns)) && (!k.knot || k.knot.test(d.knot));
+  return (
+    (!k.query || k.query.test(d.query)) &&
+    (!k.transport || k.transport === d.transport) &&
+    (!k.what || k.what.test(d.what)) &&
+    (!k.ringdns || k.ringdns.test(d.ringdns)) &&
+    (!k.knot || k.knot.test(d.knot))
+  );
 }
 
 export function formatDifference(d: Difference): string {

@@ -26,12 +26,42 @@ const big = [
 ];
 
 export const ENTRIES: readonly Entry[] = [
-  { instance: "Front Door Printer", type: "_ipp._tcp", host: "printer", addresses: ["203.0.113.40"], port: 631, txt: ["txtvers=1", "ty=Example LaserJet", "rp=ipp/print", "Color"] },
+  {
+    instance: "Front Door Printer",
+    type: "_ipp._tcp",
+    host: "printer",
+    addresses: ["203.0.113.40"],
+    port: 631,
+    txt: ["txtvers=1", "ty=Example LaserJet", "rp=ipp/print", "Color"],
+  },
   { instance: "a.b c", type: "_ipp._tcp", host: "printer", port: 632, txt: ["note=dots.and spaces"] },
-  { instance: "Café ☕ Ünïcode", type: "_http._tcp", host: "web", addresses: ["192.0.2.21", "2001:db8::21"], port: 8080, txt: ["path=/v1", "name=Grüße"] },
+  {
+    instance: "Café ☕ Ünïcode",
+    type: "_http._tcp",
+    host: "web",
+    addresses: ["192.0.2.21", "2001:db8::21"],
+    port: 8080,
+    txt: ["path=/v1", "name=Grüße"],
+  },
   { instance: "nul\u0000byte", type: "_http._tcp", host: "web", port: 8081, txt: ["k=v"] },
-  { instance: "big", type: "_cache._tcp", subtypes: ["_eu"], host: "big", addresses: big, port: 11211, txt: ["role=many addresses"] },
-  { instance: "alpha", type: "_cache._tcp", subtypes: ["_eu", "_us"], host: "alpha", addresses: ["192.0.2.10", "2001:db8::10"], port: 11211, txt: ["version=1.4"] },
+  {
+    instance: "big",
+    type: "_cache._tcp",
+    subtypes: ["_eu"],
+    host: "big",
+    addresses: big,
+    port: 11211,
+    txt: ["role=many addresses"],
+  },
+  {
+    instance: "alpha",
+    type: "_cache._tcp",
+    subtypes: ["_eu", "_us"],
+    host: "alpha",
+    addresses: ["192.0.2.10", "2001:db8::10"],
+    port: 11211,
+    txt: ["version=1.4"],
+  },
   { instance: "dns", type: "_domain._tcp", host: NS_HOST, addresses: ["192.0.2.53"], port: 53, txt: ["role=ns"] },
 ];
 
@@ -97,7 +127,15 @@ export function writeServicesFile(dir: string): string {
   const services = ENTRIES.map((e) => {
     const first = !hostsDone.has(e.host);
     hostsDone.add(e.host);
-    return { instance: e.instance, type: e.type, ...(e.subtypes ? { subtypes: e.subtypes } : {}), host: e.host, ...(first && e.addresses ? { addresses: e.addresses } : {}), port: e.port, txt: e.txt };
+    return {
+      instance: e.instance,
+      type: e.type,
+      ...(e.subtypes ? { subtypes: e.subtypes } : {}),
+      host: e.host,
+      ...(first && e.addresses ? { addresses: e.addresses } : {}),
+      port: e.port,
+      txt: e.txt,
+    };
   });
   writeFileSync(file, JSON.stringify({ services }, null, 1));
   return file;
@@ -108,32 +146,38 @@ function zoneLabel(label: string): string {
   let out = "";
   for (const b of Buffer.from(label, "utf8")) {
     const c = String.fromCharCode(b);
-    out += /[A-Za-z0-9_-]/.test(c) ? c : "\\" + String(b).padStart(3, "0");
+    out += /[A-Za-z0-9_-]/.test(c) ? c : `\\${String(b).padStart(3, "0")}`;
   }
   return out;
 }
 
-const zoneName = (name: Labels) => name.map(zoneLabel).join(".") + ".";
+const zoneName = (name: Labels) => `${name.map(zoneLabel).join(".")}.`;
 
 /** The zone file for knotd: `soa` as ringdns serves it, the records of `data`, TTL 30 as ringdns's. */
 export function writeZoneFile(dir: string, soa: { serial: number; minimum: number }): string {
-  const lines = [`$TTL 30`, `${zoneName(ZONE)} SOA ${zoneName(ZONE)} ${zoneName(["hostmaster", ...ZONE])} ${soa.serial} 3600 600 86400 ${soa.minimum}`];
+  const lines = [
+    `$TTL 30`,
+    `${zoneName(ZONE)} SOA ${zoneName(ZONE)} ${zoneName(["hostmaster", ...ZONE])} ${soa.serial} 3600 600 86400 ${soa.minimum}`,
+  ];
   const hostsDone = new Set<string>();
   lines.push(`${zoneName(ZONE)} NS ${zoneName(NS_NAME)}`);
   const types = [...new Set(ENTRIES.map((e) => e.type))];
-  for (const t of types) lines.push(`${zoneName(under("_services", "_dns-sd", "_udp"))} PTR ${zoneName(under(...typeLabels(t)))}`);
+  for (const t of types)
+    lines.push(`${zoneName(under("_services", "_dns-sd", "_udp"))} PTR ${zoneName(under(...typeLabels(t)))}`);
   for (const e of ENTRIES) {
     const inst = zoneName(under(e.instance, ...typeLabels(e.type)));
     lines.push(`${zoneName(under(...typeLabels(e.type)))} PTR ${inst}`);
     for (const s of e.subtypes ?? []) lines.push(`${zoneName(under(s, "_sub", ...typeLabels(e.type)))} PTR ${inst}`);
     lines.push(`${inst} SRV 0 1 ${e.port} ${zoneName(under(e.host))}`);
-    lines.push(`${inst} TXT ${e.txt.map((s) => '"' + [...Buffer.from(s, "utf8")].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : "\\" + String(b).padStart(3, "0"))).join("") + '"').join(" ")}`);
+    lines.push(
+      `${inst} TXT ${e.txt.map((s) => `"${[...Buffer.from(s, "utf8")].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\${String(b).padStart(3, "0")}`)).join("")}"`).join(" ")}`,
+    );
     if (e.addresses && !hostsDone.has(e.host)) {
       hostsDone.add(e.host);
       for (const a of e.addresses) lines.push(`${zoneName(under(e.host))} ${a.includes(":") ? "AAAA" : "A"} ${a}`);
     }
   }
   const file = join(dir, "svc.example.zone");
-  writeFileSync(file, lines.join("\n") + "\n");
+  writeFileSync(file, `${lines.join("\n")}\n`);
   return file;
 }

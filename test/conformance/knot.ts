@@ -46,7 +46,12 @@ function stopProcess(proc: ChildProcess): Promise<void> {
  * Start knotd serving `zone` from `zoneFile`; `ready` resolves once it answers
  * (a probe over UDP and TCP). A port taken meanwhile is retried with another.
  */
-export async function startKnot(dir: string, zone: string, zoneFile: string, ready: (port: number) => Promise<boolean>): Promise<RunningKnot> {
+export async function startKnot(
+  dir: string,
+  zone: string,
+  zoneFile: string,
+  ready: (port: number) => Promise<boolean>,
+): Promise<RunningKnot> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const conf = join(dir, "knot.conf");

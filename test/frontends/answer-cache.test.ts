@@ -40,12 +40,17 @@ describe("AnswerCache", () => {
 
 describe("AnswerCache keys", () => {
   it("differ for any two different names: labels may hold \\0, dots and any UTF-8", () => {
-    const label = fc.string({ unit: fc.constantFrom("a", "B", "\u0000", ".", ":", "1", "é", "\u{1F600}"), maxLength: 6 });
+    const label = fc.string({
+      unit: fc.constantFrom("a", "B", "\u0000", ".", ":", "1", "é", "\u{1F600}"),
+      maxLength: 6,
+    });
     const name = fc.array(label, { maxLength: 5 });
     fc.assert(
       fc.property(name, name, (a, b) => {
         fc.pre(a.length !== b.length || a.some((l, i) => l !== b[i]));
-        expect(AnswerCache.key({ name: a, type: 33, class: 1 }, 512, 0)).not.toBe(AnswerCache.key({ name: b, type: 33, class: 1 }, 512, 0));
+        expect(AnswerCache.key({ name: a, type: 33, class: 1 }, 512, 0)).not.toBe(
+          AnswerCache.key({ name: b, type: 33, class: 1 }, 512, 0),
+        );
       }),
       { numRuns: 2000 },
     );
@@ -55,12 +60,38 @@ describe("AnswerCache keys", () => {
     const clock = new ManualClock(1_700_000_000_000);
     const registry = new Registry({ clock, store: new MemoryStore() });
     await registry.open();
-    registry.loadStatic([{ name: "alpha", type: { service: "_cache", proto: "_tcp" }, subtypes: [], host: ["alpha"], port: 11211, priority: 0, weight: 1, txt: [], source: "static" }], []);
-    const deps = { registry, clock, log: pino({ level: "silent" }), maxUdpPayload: 1232, cache: new AnswerCache(), answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 } };
-    const ask = (id: number, name: string[]) => decodeMessage(handleDnsMessage(encodeQuery(id, name, Type.SRV), "udp", "127.0.0.1:1", deps) as Buffer);
+    registry.loadStatic(
+      [
+        {
+          name: "alpha",
+          type: { service: "_cache", proto: "_tcp" },
+          subtypes: [],
+          host: ["alpha"],
+          port: 11211,
+          priority: 0,
+          weight: 1,
+          txt: [],
+          source: "static",
+        },
+      ],
+      [],
+    );
+    const deps = {
+      registry,
+      clock,
+      log: pino({ level: "silent" }),
+      maxUdpPayload: 1232,
+      cache: new AnswerCache(),
+      answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
+    };
+    const ask = (id: number, name: string[]) =>
+      decodeMessage(handleDnsMessage(encodeQuery(id, name, Type.SRV), "udp", "127.0.0.1:1", deps) as Buffer);
     const zeroByte = ["alpha\u0000_cache", "_tcp", "local"]; // one label: alpha\000_cache._tcp.local.
     const real = ["alpha", "_cache", "_tcp", "local"];
-    for (const order of [[zeroByte, real], [real, zeroByte]]) {
+    for (const order of [
+      [zeroByte, real],
+      [real, zeroByte],
+    ]) {
       deps.cache = new AnswerCache();
       for (const name of [...order, ...order]) {
         const reply = ask(1, name);

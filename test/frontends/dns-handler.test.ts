@@ -27,7 +27,12 @@ async function deps(extra: Partial<DnsHandlerDeps> = {}): Promise<DnsHandlerDeps
   const answer = { domains: [["local"], zone], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 };
   return { registry, answer, clock, log, maxUdpPayload: 1232, ...extra };
 }
-const update = () => encodeUpdate({ id: 7, zone, updates: registrationUpdate({ instance: "a", type: "_x._tcp", host: "a", port: 1 }, zone) });
+const update = () =>
+  encodeUpdate({
+    id: 7,
+    zone,
+    updates: registrationUpdate({ instance: "a", type: "_x._tcp", host: "a", port: 1 }, zone),
+  });
 
 describe("handleDnsMessage with a delegate (query workers)", () => {
   it("answers plain IN queries itself and hands UPDATE, signed and CHAOS messages to the primary", async () => {
@@ -52,14 +57,24 @@ describe("handleDnsMessage with settled (the primary of query workers)", () => {
     const base = await deps();
     const d: DnsHandlerDeps = {
       ...base,
-      update: { registry: base.registry, clock: base.clock, log, domains: base.answer.domains, keys: [], policy: makePolicy(["127.0.0.0/8"], new Map()), lease: { min: 30, max: 3600 } },
+      update: {
+        registry: base.registry,
+        clock: base.clock,
+        log,
+        domains: base.answer.domains,
+        keys: [],
+        policy: makePolicy(["127.0.0.0/8"], new Map()),
+        lease: { min: 30, max: 3600 },
+      },
       settled: () => {
         settledCalls.push(base.registry.instanceCount({ service: "_x", proto: "_tcp" }));
         return new Promise<void>((r) => (release = r));
       },
     };
     let replied = false;
-    const reply = Promise.resolve(handleDnsMessage(update(), "udp", "127.0.0.1:1", d)).then((r) => ((replied = true), r));
+    const reply = Promise.resolve(handleDnsMessage(update(), "udp", "127.0.0.1:1", d)).then(
+      (r) => ((replied = true), r),
+    );
     await new Promise((r) => setTimeout(r, 20));
     expect(settledCalls).toEqual([1]); // asked once the change was applied...
     expect(replied).toBe(false); // ...and no acknowledgement before the workers have it
@@ -71,9 +86,19 @@ describe("handleDnsMessage with settled (the primary of query workers)", () => {
 describe("status.ringdns CH TXT", () => {
   it("tells the store's location only to loopback; anyone else gets the health verdict", async () => {
     const { sourceMatcher, DEFAULT_ALLOW_UPDATE } = await import("../../src/update/policy.js");
-    const d = await deps({ statusDetailsTo: sourceMatcher(DEFAULT_ALLOW_UPDATE, "status"), status: (detailed) => ["version=1", "healthy=yes", ...(detailed ? ["location=/var/lib/ringdns"] : [])] });
+    const d = await deps({
+      statusDetailsTo: sourceMatcher(DEFAULT_ALLOW_UPDATE, "status"),
+      status: (detailed) => ["version=1", "healthy=yes", ...(detailed ? ["location=/var/lib/ringdns"] : [])],
+    });
     const ask = (peer: string) => {
-      const reply = decodeMessage(handleDnsMessage(encodeQuery(5, parseName("status.ringdns."), Type.TXT, undefined, Class.CH), "udp", peer, d) as Buffer);
+      const reply = decodeMessage(
+        handleDnsMessage(
+          encodeQuery(5, parseName("status.ringdns."), Type.TXT, undefined, Class.CH),
+          "udp",
+          peer,
+          d,
+        ) as Buffer,
+      );
       const txt = reply.answers[0]!.data as { strings: Buffer[] };
       return txt.strings.map(String);
     };
@@ -100,7 +125,11 @@ describe("OPT in replies", () => {
     const { AnswerCache } = await import("../../src/frontends/answer-cache.js");
     const d = await deps({ cache: new AnswerCache() });
     const ask = (msg: Buffer) => optOf(handleDnsMessage(msg, "udp", "127.0.0.1:5353", d) as Buffer);
-    expect(ask(withDo(encodeQuery(1, zone, Type.SOA, { udpSize: 1232 })))).toMatchObject({ udpSize: 1232, version: 0, do: true });
+    expect(ask(withDo(encodeQuery(1, zone, Type.SOA, { udpSize: 1232 })))).toMatchObject({
+      udpSize: 1232,
+      version: 0,
+      do: true,
+    });
     expect(ask(encodeQuery(2, zone, Type.SOA, { udpSize: 1232 }))).toMatchObject({ do: false });
     expect(ask(withDo(encodeQuery(3, zone, Type.SOA, { udpSize: 1232 })))).toMatchObject({ do: true });
     const iquery = withDo(encodeQuery(4, zone, Type.SOA, { udpSize: 1232 }));

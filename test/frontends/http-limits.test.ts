@@ -27,13 +27,24 @@ interface Running {
 
 async function start(input: ConfigInput): Promise<Running> {
   const logs: Record<string, unknown>[] = [];
-  const log = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const daemon = await startDaemon(resolveConfig({ dns: ["127.0.0.1:0"], store: "memory", httpTokenFile: tokenFile, ...input }), { log });
+  const log = pino(
+    { level: "info" },
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const daemon = await startDaemon(
+    resolveConfig({ dns: ["127.0.0.1:0"], store: "memory", httpTokenFile: tokenFile, ...input }),
+    { log },
+  );
   const http = logs.find((l) => l.msg === "ringdns listening")!.http as string;
   return { daemon, base: `http://${http}`, logs };
 }
 
-const limitHits = async (r: Running, limit: string) => Number(new RegExp(`^ringdns_limit_hits_total\\{limit="${limit}"\\} (\\d+)`, "m").exec(await (await fetch(`${r.base}/metrics`, { headers: auth })).text())?.[1] ?? 0);
+const limitHits = async (r: Running, limit: string) =>
+  Number(
+    new RegExp(`^ringdns_limit_hits_total\\{limit="${limit}"\\} (\\d+)`, "m").exec(
+      await (await fetch(`${r.base}/metrics`, { headers: auth })).text(),
+    )?.[1] ?? 0,
+  );
 
 /** GET over node:http (fetch cannot set Host or pick the source address); the response is left unread. */
 function open(url: string, headers: Record<string, string> = {}, localAddress?: string): Promise<IncomingMessage> {
@@ -58,14 +69,25 @@ const until = async (ok: () => boolean | Promise<boolean>, ms = 5000) => {
 describe("HTTP event streams and status, IPv4", () => {
   let r: Running;
   beforeAll(async () => {
-    r = await start({ http: "127.0.0.1:0", httpReadFrom: ["none"], httpMaxWatchers: 3, httpMaxWatchersPerSource: 2, ringPoints: 1 }); // a cheap ring: thousands of instances join below
+    r = await start({
+      http: "127.0.0.1:0",
+      httpReadFrom: ["none"],
+      httpMaxWatchers: 3,
+      httpMaxWatchersPerSource: 2,
+      ringPoints: 1,
+    }); // a cheap ring: thousands of instances join below
   });
   afterAll(() => r?.daemon.close());
 
   it("/readyz gives everyone the verdict, and the store's location only to those who may read", async () => {
-    const anyone = (await (await fetch(`${r.base}/readyz`)).json()) as { status: string; store: Record<string, unknown> };
+    const anyone = (await (await fetch(`${r.base}/readyz`)).json()) as {
+      status: string;
+      store: Record<string, unknown>;
+    };
     expect(anyone).toEqual({ status: "ready", store: { healthy: true } });
-    const reader = (await (await fetch(`${r.base}/readyz`, { headers: auth })).json()) as { store: Record<string, unknown> };
+    const reader = (await (await fetch(`${r.base}/readyz`, { headers: auth })).json()) as {
+      store: Record<string, unknown>;
+    };
     expect(reader.store).toMatchObject({ healthy: true, location: expect.any(String) });
   });
 
@@ -76,13 +98,17 @@ describe("HTTP event streams and status, IPv4", () => {
     expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
     const third = await open(url, auth);
     expect(third.statusCode).toBe(429);
-    expect(JSON.parse(await bodyOf(third)).error).toMatch(/too many event streams are open from 127\.0\.0\.1 \(2, --http-max-watchers-per-source\)/);
+    expect(JSON.parse(await bodyOf(third)).error).toMatch(
+      /too many event streams are open from 127\.0\.0\.1 \(2, --http-max-watchers-per-source\)/,
+    );
     const other = await open(url, auth, "127.0.0.2");
     expect(other.statusCode).toBe(200);
     const fourth = await open(url, auth, "127.0.0.3");
     expect(fourth.statusCode).toBe(503);
     expect(fourth.headers["retry-after"]).toBeDefined();
-    expect(JSON.parse(await bodyOf(fourth)).error).toMatch(/too many event streams are open \(3, --http-max-watchers\)/);
+    expect(JSON.parse(await bodyOf(fourth)).error).toMatch(
+      /too many event streams are open \(3, --http-max-watchers\)/,
+    );
     expect(await limitHits(r, "http-watchers-per-source")).toBe(1);
     expect(await limitHits(r, "http-watchers")).toBe(1);
     a.destroy();
@@ -99,7 +125,17 @@ describe("HTTP event streams and status, IPv4", () => {
     expect(slow.statusCode).toBe(200);
     // ~12 MB of events at once: more than the kernel's socket buffers hold (a few MB), and the 1 MiB cap
     const txt = [new TextEncoder().encode(`blob=${"x".repeat(3000)}`)];
-    const batch: Instance[] = Array.from({ length: 4000 }, (_, i) => ({ name: `slow-${i}`, type: { service: "_slow", proto: "_tcp" }, subtypes: [], host: [`slow-${i}`], port: 1, priority: 0, weight: 1, txt, source: "static" }));
+    const batch: Instance[] = Array.from({ length: 4000 }, (_, i) => ({
+      name: `slow-${i}`,
+      type: { service: "_slow", proto: "_tcp" },
+      subtypes: [],
+      host: [`slow-${i}`],
+      port: 1,
+      priority: 0,
+      weight: 1,
+      txt,
+      source: "static",
+    }));
     r.daemon.registry.loadStatic(batch, []);
     await until(() => r.logs.some((l) => /event stream closed: its reader is too far behind/.test(String(l.msg))));
     const line = r.logs.find((l) => /too far behind/.test(String(l.msg)))!;
@@ -125,7 +161,11 @@ describe("HTTP over IPv6 loopback", () => {
     expect((await fetch(`${r.base}/v1/types`)).status).toBe(200);
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await fetch(`${r.base}/v1/types/_v6._tcp/instances`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ instance: `v6-${i}`, host: `v6-${i}`, port: 1 }) });
+      const res = await fetch(`${r.base}/v1/types/_v6._tcp/instances`, {
+        method: "POST",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ instance: `v6-${i}`, host: `v6-${i}`, port: 1 }),
+      });
       statuses.push(res.status);
     }
     expect(statuses).toEqual([201, 201, 201, 201]); // today: 201, 429, 429, 429 (the peer "::1" read as ":")

@@ -27,7 +27,8 @@ describe("addressOf", () => {
   });
 
   it("gives back what is not an address as it was (no policy matches it)", () => {
-    for (const junk of ["", ":", "[]:53", "localhost:53", "999.1.1.1:53", "[192.0.2.1"]) expect(addressOf(junk)).toBe(junk);
+    for (const junk of ["", ":", "[]:53", "localhost:53", "999.1.1.1:53", "[192.0.2.1"])
+      expect(addressOf(junk)).toBe(junk);
   });
 
   it("formatPeer brackets IPv6, and addressOf reads every form back", () => {
@@ -38,7 +39,8 @@ describe("addressOf", () => {
 
   it("IPv6 loopback, with or without a port, is loopback to a source policy (the HTTP peer has no port)", () => {
     const loopback = sourceMatcher(["127.0.0.0/8", "::1/128"], "test");
-    for (const p of ["::1", "[::1]:41000", "127.0.0.1", "127.0.0.1:41000", "::ffff:127.0.0.1"]) expect(loopback(addressOf(p)), p).toBe(true);
+    for (const p of ["::1", "[::1]:41000", "127.0.0.1", "127.0.0.1:41000", "::ffff:127.0.0.1"])
+      expect(loopback(addressOf(p)), p).toBe(true);
     expect(loopback(addressOf("2001:db8::1"))).toBe(false);
   });
 });

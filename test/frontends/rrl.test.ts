@@ -2,21 +2,37 @@
 import { describe, expect, it } from "vitest";
 import { ResponseRateLimiter, sourcePrefix } from "../../src/frontends/rrl.js";
 
-const limiter = (rate: number, slip: number, exempt = (_: string) => false) => new ResponseRateLimiter({ rate, slip, exempt });
+const limiter = (rate: number, slip: number, exempt = (_: string) => false) =>
+  new ResponseRateLimiter({ rate, slip, exempt });
 
 describe("ResponseRateLimiter", () => {
   it("lets `rate` replies a second through per prefix, then slips every slip-th and drops the rest", () => {
     const l = limiter(10, 2);
     const decisions = Array.from({ length: 20 }, () => l.decide("198.51.100.7", 1000));
     expect(decisions.slice(0, 10)).toEqual(Array(10).fill("send"));
-    expect(decisions.slice(10)).toEqual(["drop", "slip", "drop", "slip", "drop", "slip", "drop", "slip", "drop", "slip"]);
+    expect(decisions.slice(10)).toEqual([
+      "drop",
+      "slip",
+      "drop",
+      "slip",
+      "drop",
+      "slip",
+      "drop",
+      "slip",
+      "drop",
+      "slip",
+    ]);
     // half a second later, half the rate is back
     expect(Array.from({ length: 6 }, () => l.decide("198.51.100.7", 1500)).filter((d) => d === "send")).toHaveLength(5);
   });
 
   it("counts a whole /24 (or IPv6 /56) as one source, and other prefixes apart", () => {
     const l = limiter(2, 0);
-    expect([l.decide("198.51.100.1", 0), l.decide("198.51.100.2", 0), l.decide("198.51.100.3", 0)]).toEqual(["send", "send", "drop"]);
+    expect([l.decide("198.51.100.1", 0), l.decide("198.51.100.2", 0), l.decide("198.51.100.3", 0)]).toEqual([
+      "send",
+      "send",
+      "drop",
+    ]);
     expect(l.decide("198.51.101.1", 0)).toBe("send");
     expect(sourcePrefix("2001:db8:aa:bbcc::1")).toBe(sourcePrefix("2001:db8:aa:bbff:1::9"));
     expect(sourcePrefix("2001:db8:aa:bbcc::1")).not.toBe(sourcePrefix("2001:db8:aa:cc00::1"));

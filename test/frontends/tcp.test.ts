@@ -15,7 +15,13 @@ import { internalErrorCount, onInternalError } from "../../src/guard.js";
 let daemon: Daemon;
 let port: number;
 beforeAll(async () => {
-  const config = resolveConfig({ dns: ["127.0.0.1:0"], services: "examples/services.yaml", tcpIdleTimeout: 1, tcpMaxConnections: 2, store: "memory" });
+  const config = resolveConfig({
+    dns: ["127.0.0.1:0"],
+    services: "examples/services.yaml",
+    tcpIdleTimeout: 1,
+    tcpMaxConnections: 2,
+    store: "memory",
+  });
   daemon = await startDaemon(config, { log: pino({ level: "silent" }) });
   port = daemon.listening[0]!.port;
 });
@@ -165,7 +171,8 @@ describe("TCP callbacks go through guard.ts", () => {
         const s = connect(listener.port, "127.0.0.1");
         await once(s, "connect");
         s.write(update(1));
-        for (let i = 0; i < 200 && internalErrorCount() === before + (m === "throw" ? 0 : 1); i++) await new Promise((r) => setTimeout(r, 5));
+        for (let i = 0; i < 200 && internalErrorCount() === before + (m === "throw" ? 0 : 1); i++)
+          await new Promise((r) => setTimeout(r, 5));
         s.destroy();
       }
       expect(internalErrorCount() - before).toBe(2);

@@ -27,7 +27,10 @@ store.commit = async (ops) => {
 let daemon: Daemon;
 let server: { host: string; port: number };
 beforeAll(async () => {
-  daemon = await startDaemon(resolveConfig({ dns: ["127.0.0.1:0"], domain: ["svc.example."] }), { log: pino({ level: "silent" }), store });
+  daemon = await startDaemon(resolveConfig({ dns: ["127.0.0.1:0"], domain: ["svc.example."] }), {
+    log: pino({ level: "silent" }),
+    store,
+  });
   server = { host: "127.0.0.1", port: daemon.listening[0]!.port };
 });
 afterAll(() => daemon.close());
@@ -36,7 +39,11 @@ describe("UPDATE handling", () => {
   it("SERVFAIL when the store cannot write, and nothing is served", async () => {
     failing = true;
     try {
-      const r = await sendUpdate(server, zone, registrationUpdate({ instance: "x", type: "_a._tcp", host: "x", port: 1 }, zone));
+      const r = await sendUpdate(
+        server,
+        zone,
+        registrationUpdate({ instance: "x", type: "_a._tcp", host: "x", port: 1 }, zone),
+      );
       expect(r.rcode).toBe("SERVFAIL");
       expect(daemon.registry.instances({ service: "_a", proto: "_tcp" })).toEqual([]);
     } finally {
@@ -48,7 +55,14 @@ describe("UPDATE handling", () => {
     const msg = encodeUpdate({
       id: 3,
       zone,
-      updates: [{ op: "add", name: parseName("lone._a._tcp.svc.example."), ttl: 60, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: parseName("lone.svc.example.") } } }],
+      updates: [
+        {
+          op: "add",
+          name: parseName("lone._a._tcp.svc.example."),
+          ttl: 60,
+          data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: parseName("lone.svc.example.") } },
+        },
+      ],
       lease: { lease: 60 }, // carries an OPT record
     });
     const reply = decodeMessage(await exchange(server, msg));
@@ -58,13 +72,19 @@ describe("UPDATE handling", () => {
   });
 
   it("value-dependent prerequisites compare whole RRsets (RFC 2136 §3.2.3)", async () => {
-    await sendUpdate(server, zone, registrationUpdate({ instance: "v", type: "_a._tcp", host: "v", addresses: ["192.0.2.1"], port: 1 }, zone));
+    await sendUpdate(
+      server,
+      zone,
+      registrationUpdate({ instance: "v", type: "_a._tcp", host: "v", addresses: ["192.0.2.1"], port: 1 }, zone),
+    );
     const prereqWire = (address: string) =>
       encodeUpdate({
         id: 4,
         zone,
         prerequisites: [{ kind: "rrset-equals", name: parseName("v.svc.example."), data: { type: Type.A, address } }],
-        updates: [{ op: "add", name: parseName("v.svc.example."), ttl: 60, data: { type: Type.A, address: "192.0.2.3" } }],
+        updates: [
+          { op: "add", name: parseName("v.svc.example."), ttl: 60, data: { type: Type.A, address: "192.0.2.3" } },
+        ],
       });
     expect(decodeMessage(await exchange(server, prereqWire("192.0.2.9"))).rcodeName).toBe("NXRRSET");
     expect(daemon.registry.host("v")!.addresses).toEqual(["192.0.2.1"]);
@@ -83,13 +103,17 @@ describe("UPDATE handling", () => {
             id: port,
             zone,
             prerequisites: [{ kind: "name-not-in-use", name }],
-            updates: registrationUpdate({ instance: "claimed", type: "_a._tcp", host: "claimed", port }, zone).filter((o) => o.op !== "delete-name"),
+            updates: registrationUpdate({ instance: "claimed", type: "_a._tcp", host: "claimed", port }, zone).filter(
+              (o) => o.op !== "delete-name",
+            ),
           }),
         ).then((r) => decodeMessage(r).rcodeName);
       const ports = [1001, 1002, 1003, 1004, 1005];
       const rcodes = await Promise.all(ports.map(claim));
       expect([...rcodes].sort()).toEqual(["NOERROR", "YXDOMAIN", "YXDOMAIN", "YXDOMAIN", "YXDOMAIN"]);
-      expect(daemon.registry.instance({ service: "_a", proto: "_tcp" }, "claimed")?.port).toBe(ports[rcodes.indexOf("NOERROR")]);
+      expect(daemon.registry.instance({ service: "_a", proto: "_tcp" }, "claimed")?.port).toBe(
+        ports[rcodes.indexOf("NOERROR")],
+      );
     } finally {
       slowMs = 0;
     }
@@ -106,11 +130,27 @@ describe("the same UPDATE bytes again from the same socket", () => {
     const clock = new ManualClock(1_800_000_000_000);
     const registry = new Registry({ clock, store: new MemoryStore() });
     await registry.open();
-    const deps = { registry, clock, log: pino({ level: "silent" }), domains: [zone], keys: [], policy: makePolicy(["127.0.0.0/8"], new Map()), lease: { min: 30, max: 3600 } };
+    const deps = {
+      registry,
+      clock,
+      log: pino({ level: "silent" }),
+      domains: [zone],
+      keys: [],
+      policy: makePolicy(["127.0.0.0/8"], new Map()),
+      lease: { min: 30, max: 3600 },
+    };
     const peer = "127.0.0.1:5300"; // one socket, and a client that always uses ID 7
-    const register = encodeUpdate({ id: 7, zone, updates: registrationUpdate({ instance: "again", type: "_a._tcp", host: "again", port: 1 }, zone) });
+    const register = encodeUpdate({
+      id: 7,
+      zone,
+      updates: registrationUpdate({ instance: "again", type: "_a._tcp", host: "again", port: 1 }, zone),
+    });
     const deregister = encodeUpdate({ id: 7, zone, updates: deregistrationUpdate("_a._tcp", "again", zone) });
-    for (const [msg, present] of [[register, true], [deregister, false], [register, true]] as const) {
+    for (const [msg, present] of [
+      [register, true],
+      [deregister, false],
+      [register, true],
+    ] as const) {
       expect(decodeMessage(await handleUpdate(msg, peer, deps)).rcodeName).toBe("NOERROR");
       expect(registry.instance({ service: "_a", proto: "_tcp" }, "again", "svc.example.") !== undefined).toBe(present);
     }

@@ -17,7 +17,9 @@ const FLOOD = 6000;
 const services = writeServicesFile(100, "_big._tcp"); // a browse of 100 instances: about 3 KB, the largest answer that fits 4096
 
 /** Send FLOOD browse queries from one socket in ~1.5 s; return bytes out and in at that socket. */
-async function flood(port: number): Promise<{ sent: number; received: number; replies: number; truncated: number; seconds: number }> {
+async function flood(
+  port: number,
+): Promise<{ sent: number; received: number; replies: number; truncated: number; seconds: number }> {
   const started = Date.now();
   const s = createSocket("udp4");
   await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
@@ -43,7 +45,10 @@ async function legitimateOverTcp(port: number, until: () => boolean): Promise<{ 
   const t = { asked: 0, answered: 0 };
   while (!until()) {
     t.asked++;
-    const r = await queryServer({ host: "127.0.0.1", port }, parseName("node-7._big._tcp.local."), Type.SRV, { tcp: true, timeoutMs: 3000 }).catch(() => undefined);
+    const r = await queryServer({ host: "127.0.0.1", port }, parseName("node-7._big._tcp.local."), Type.SRV, {
+      tcp: true,
+      timeoutMs: 3000,
+    }).catch(() => undefined);
     if (r?.answers.length === 1) t.answered++;
     await new Promise((res) => setTimeout(res, 20));
   }
@@ -55,7 +60,18 @@ describe("amplification", () => {
   let open: RunningDaemon;
   beforeAll(async () => {
     // loopback is exempt by default; here it plays a victim on the internet
-    limited = await startDaemon(["--services", services, "--max-udp-size", "4096", "--rrl-rate", "100", "--rrl-exempt", "none", "--http", "127.0.0.1:0"]);
+    limited = await startDaemon([
+      "--services",
+      services,
+      "--max-udp-size",
+      "4096",
+      "--rrl-rate",
+      "100",
+      "--rrl-exempt",
+      "none",
+      "--http",
+      "127.0.0.1:0",
+    ]);
     open = await startDaemon(["--services", services, "--max-udp-size", "4096", "--rrl-rate", "0"]);
   });
   afterAll(async () => {
@@ -72,7 +88,9 @@ describe("amplification", () => {
     const ratio = f.received / f.sent;
     // docs/security.md: at most rate x (seconds + 1) full replies, plus one truncated reply (no larger than its query) per `slip` limited ones
     const bound = 100 * (f.seconds + 1) * 4096 + f.sent / 2;
-    console.log(`RRL on: ${f.sent} bytes sent in the victim's name over ${f.seconds.toFixed(1)} s, ${f.received} bytes to the victim (${f.replies} replies, ${f.truncated} truncated): ratio ${ratio.toFixed(2)}, bound ${(bound / f.sent).toFixed(2)}; TCP client ${l.answered}/${l.asked} answered`);
+    console.log(
+      `RRL on: ${f.sent} bytes sent in the victim's name over ${f.seconds.toFixed(1)} s, ${f.received} bytes to the victim (${f.replies} replies, ${f.truncated} truncated): ratio ${ratio.toFixed(2)}, bound ${(bound / f.sent).toFixed(2)}; TCP client ${l.answered}/${l.asked} answered`,
+    );
     expect(f.received).toBeLessThanOrEqual(bound);
     expect(f.replies - f.truncated).toBeLessThanOrEqual(100 * (f.seconds + 1)); // full replies: the rate, and one burst
     expect(f.truncated).toBeGreaterThan(0); // slipped replies tell a real client to use TCP

@@ -47,7 +47,15 @@ const malformed: [string, Buffer][] = [
   ["pointer loop in the question", Buffer.concat([query.subarray(0, 12), Buffer.from([0xc0, 12, 0, 1, 0, 1])])],
   ["label longer than the message", Buffer.concat([query.subarray(0, 12), Buffer.from([60, 0x61, 0x61])])],
   ["garbage after the question", Buffer.concat([query, Buffer.from("trailing junk")])],
-  ["an additional record cut short", Buffer.concat([Buffer.from(query.subarray(0, 10)), Buffer.from([0, 1]), query.subarray(12), Buffer.from([0, 0, 41])])],
+  [
+    "an additional record cut short",
+    Buffer.concat([
+      Buffer.from(query.subarray(0, 10)),
+      Buffer.from([0, 1]),
+      query.subarray(12),
+      Buffer.from([0, 0, 41]),
+    ]),
+  ],
 ];
 
 describe.skipIf(missingTool("dig"))("broken packets", () => {

@@ -7,7 +7,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "../..");
-const churn = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "scripts/churn.ts", ...args], { cwd: root, encoding: "utf8", timeout: 280_000 });
+const churn = (args: string[]) =>
+  spawnSync(process.execPath, ["--import", "tsx", "scripts/churn.ts", ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 280_000,
+  });
 
 describe("npm run churn", () => {
   it("20 kill -9 cycles: every acknowledged change survives, nothing half-applied", () => {

@@ -10,7 +10,11 @@ import { missingTool } from "../lab/tools.js";
 import { dig } from "../lab/dig.js";
 
 let d: RunningDaemon;
-const services = writeServicesFile(40, "_kv._tcp", '  - {instance: "Lobby v1.2", type: _ipp._tcp, host: lobby, addresses: [203.0.113.7], port: 631}\n');
+const services = writeServicesFile(
+  40,
+  "_kv._tcp",
+  '  - {instance: "Lobby v1.2", type: _ipp._tcp, host: lobby, addresses: [203.0.113.7], port: 631}\n',
+);
 beforeAll(async () => {
   d = await startDaemon(["--services", services]);
 });
@@ -18,16 +22,26 @@ afterAll(() => d.stop());
 
 describe.skipIf(missingTool("dig"))("ringdns hash agrees with _hash queries", () => {
   it("for 1000 random keys, plain and b32-", () => {
-    const keys = Array.from({ length: 1000 }, (_, i) => (i % 4 === 3 ? `b32-${base32hexEncode(randomBytes(1 + (i % 30)))}` : `key-${randomBytes(6).toString("hex")}.${i % 7}`));
+    const keys = Array.from({ length: 1000 }, (_, i) =>
+      i % 4 === 3
+        ? `b32-${base32hexEncode(randomBytes(1 + (i % 30)))}`
+        : `key-${randomBytes(6).toString("hex")}.${i % 7}`,
+    );
     const offline = runCli(["hash", "_kv._tcp", ...keys, "--services", services, "--json"]);
     expect(offline.status).toBe(0);
-    const owners = offline.stdout.trim().split("\n").map((l) => JSON.parse(l).owner as string);
+    const owners = offline.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).owner as string);
     expect(owners).toHaveLength(1000);
     // dig -f: one query per line, all over one process
     const dir = mkdtempSync(join(tmpdir(), "ringdns-keys-"));
-    writeFileSync(join(dir, "q"), keys.map((k) => `${k}._hash._kv._tcp.local SRV`).join("\n") + "\n");
+    writeFileSync(join(dir, "q"), `${keys.map((k) => `${k}._hash._kv._tcp.local SRV`).join("\n")}\n`);
     const out = run("dig", ["@127.0.0.1", "-p", String(d.port), "+short", "-f", join(dir, "q")]);
-    const targets = out.trim().split("\n").map((l) => l.split(" ")[3]!.split(".")[0]);
+    const targets = out
+      .trim()
+      .split("\n")
+      .map((l) => l.split(" ")[3]!.split(".")[0]);
     expect(targets).toEqual(owners); // host label = instance name in this data set
     expect(new Set(owners).size).toBeGreaterThan(30); // spread over the ring
   });
@@ -40,7 +54,9 @@ describe("ringdns resolve", () => {
     const r = runCli(["resolve", "_kv._tcp", "--server", server()]);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^_kv\._tcp\.local\.\s+40 instances/);
-    expect(r.stdout).toMatch(/node-7\._kv\._tcp\.local\.\s+node-7\.local\.:10007\s+priority 0 weight 2\s+\[198\.51\.100\.8\]\s+index=7/);
+    expect(r.stdout).toMatch(
+      /node-7\._kv\._tcp\.local\.\s+node-7\.local\.:10007\s+priority 0 weight 2\s+\[198\.51\.100\.8\]\s+index=7/,
+    );
   });
 
   it("keeps an instance name with a dot in one label", () => {
@@ -52,10 +68,17 @@ describe("ringdns resolve", () => {
 
   it("resolves one instance and a key's owner, as text and JSON", () => {
     const one = runCli(["resolve", "_kv._tcp", "node-3", "--server", server(), "--json"]);
-    expect(JSON.parse(one.stdout)).toMatchObject({ target: "node-3.local.", port: 10003, addresses: ["198.51.100.4"], txt: ["index=3"] });
+    expect(JSON.parse(one.stdout)).toMatchObject({
+      target: "node-3.local.",
+      port: 10003,
+      addresses: ["198.51.100.4"],
+      txt: ["index=3"],
+    });
     const key = runCli(["resolve", "_kv._tcp", "--key", "user42", "--server", server()]);
     const expected = JSON.parse(runCli(["hash", "_kv._tcp", "user42", "--services", services, "--json"]).stdout).owner;
-    expect(key.stdout).toMatch(new RegExp(`^owner  ${expected}\\nuser42\\._hash\\._kv\\._tcp\\.local\\.\\s+${expected}\\.local\\.:`));
+    expect(key.stdout).toMatch(
+      new RegExp(`^owner  ${expected}\\nuser42\\._hash\\._kv\\._tcp\\.local\\.\\s+${expected}\\.local\\.:`),
+    );
   });
 
   it("says what is missing, with a non-zero exit", () => {
@@ -86,9 +109,18 @@ describe("command line errors and help", () => {
     [["hash", "kv", "k", "--services", "examples/services.yaml"], /^ringdns: <type>: "kv" is not a service type/],
     [["frobnicate"], /^error: unknown command 'frobnicate'/],
     // a typo in --key-zone would leave the real key unrestricted
-    [["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--key-zone", "ringdns-kye=svc.example."], /^ringdns: --key-zone: key ringdns-kye\. is not in any --key-file \(no --key-file is given\)\n$/],
-    [["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--key-file", "test/update/fixtures/none.key"], /^ringdns: test\/update\/fixtures\/none\.key: cannot read/],
-    [["serve", "--store", "etcd://127.0.0.1:1", "--etcd-user", "u", "--etcd-password-file", "/dev/null"], /^ringdns: --etcd-user: sends the etcd password in clear text without TLS/],
+    [
+      ["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--key-zone", "ringdns-kye=svc.example."],
+      /^ringdns: --key-zone: key ringdns-kye\. is not in any --key-file \(no --key-file is given\)\n$/,
+    ],
+    [
+      ["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--key-file", "test/update/fixtures/none.key"],
+      /^ringdns: test\/update\/fixtures\/none\.key: cannot read/,
+    ],
+    [
+      ["serve", "--store", "etcd://127.0.0.1:1", "--etcd-user", "u", "--etcd-password-file", "/dev/null"],
+      /^ringdns: --etcd-user: sends the etcd password in clear text without TLS/,
+    ],
     [["serve", "--etcd-insecure"], /^ringdns: --etcd-insecure: has no use without --store etcd:/],
   ])("%j fails with one line", (args, message) => {
     const r = runCli(args);
@@ -100,14 +132,29 @@ describe("command line errors and help", () => {
   it("--key-zone naming a key no --key-file holds stops the daemon, naming the keys it has", () => {
     const file = join(mkdtempSync(join(tmpdir(), "ringdns-keys-")), "k.key");
     expect(runCli(["keygen", "ringdns-key", "--out", file]).status).toBe(0);
-    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--domain", "svc.example.", "--key-file", file, "--key-zone", "ringdns-kye=svc.example."]);
+    const r = runCli([
+      "serve",
+      "--dns",
+      "127.0.0.1:0",
+      "--store",
+      "memory",
+      "--domain",
+      "svc.example.",
+      "--key-file",
+      file,
+      "--key-zone",
+      "ringdns-kye=svc.example.",
+    ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("ringdns: --key-zone: key ringdns-kye. is not in any --key-file (loaded: ringdns-key.)\n");
   });
 
   it("a bad services file names the file, the entry and the field", () => {
     const file = join(mkdtempSync(join(tmpdir(), "ringdns-bad-")), "s.yaml");
-    writeFileSync(file, "services:\n  - instance: x\n    type: _a._tcp\n    host: x\n    addresses: [192.0.2.1]\n    port: 70000\n");
+    writeFileSync(
+      file,
+      "services:\n  - instance: x\n    type: _a._tcp\n    host: x\n    addresses: [192.0.2.1]\n    port: 70000\n",
+    );
     const r = runCli(["serve", "--dns", "127.0.0.1:0", "--services", file]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe(`ringdns: ${file}: services[0] (x): port: must be an integer 0-65535, got 70000\n`);
@@ -115,10 +162,25 @@ describe("command line errors and help", () => {
 
   it("a services file that alone goes over a registration limit is not loaded: one line naming the file, the limit and its flag", () => {
     const file = join(mkdtempSync(join(tmpdir(), "ringdns-heavy-")), "s.yaml");
-    writeFileSync(file, "services:\n  - {instance: a, type: _w._tcp, host: a, addresses: [192.0.2.1], port: 80, weight: 60000}\n  - {instance: b, type: _w._tcp, host: b, addresses: [192.0.2.2], port: 80, weight: 60000}\n");
-    const r = runCli(["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--services", file, "--max-ring-weight", "100000"]);
+    writeFileSync(
+      file,
+      "services:\n  - {instance: a, type: _w._tcp, host: a, addresses: [192.0.2.1], port: 80, weight: 60000}\n  - {instance: b, type: _w._tcp, host: b, addresses: [192.0.2.2], port: 80, weight: 60000}\n",
+    );
+    const r = runCli([
+      "serve",
+      "--dns",
+      "127.0.0.1:0",
+      "--store",
+      "memory",
+      "--services",
+      file,
+      "--max-ring-weight",
+      "100000",
+    ]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe(`ringdns: ${file}: the ring of _w._tcp in each domain would weigh 120000 (SRV weights, 0 counting as 1); at most 100000 (--max-ring-weight); raise the limit or split the file\n`);
+    expect(r.stderr).toBe(
+      `ringdns: ${file}: the ring of _w._tcp in each domain would weigh 120000 (SRV weights, 0 counting as 1); at most 100000 (--max-ring-weight); raise the limit or split the file\n`,
+    );
   });
 
   it("a port in use is reported as such", () => {
@@ -130,7 +192,10 @@ describe("command line errors and help", () => {
 
 describe.skipIf(missingTool("dig"))("settings from a config file and the environment", () => {
   const dir = mkdtempSync(join(tmpdir(), "ringdns-config-"));
-  writeFileSync(join(dir, "services.yaml"), "services:\n  - {instance: a, type: _cfg._tcp, host: a, addresses: [192.0.2.44], port: 80}\n");
+  writeFileSync(
+    join(dir, "services.yaml"),
+    "services:\n  - {instance: a, type: _cfg._tcp, host: a, addresses: [192.0.2.44], port: 80}\n",
+  );
   // the services path is relative to the config file, not to where ringdns runs
   writeFileSync(join(dir, "ringdns.yaml"), "services: services.yaml\ndomain: svc.example.\nttl: 45\nmdns: false\n");
   const ttlSeen = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
@@ -149,9 +214,13 @@ describe.skipIf(missingTool("dig"))("settings from a config file and the environ
     expect(await ttlSeen([], { RINGDNS_TTL: "50" })).toBe(50);
     expect(await ttlSeen(["--ttl", "55"], { RINGDNS_TTL: "50" })).toBe(55);
     // the file itself may come from the environment
-    const viaEnv = await startDaemon(["--store", "memory"], { env: { RINGDNS_CONFIG: join(dir, "ringdns.yaml"), RINGDNS_DOMAIN: "svc.example.,other.example." } });
+    const viaEnv = await startDaemon(["--store", "memory"], {
+      env: { RINGDNS_CONFIG: join(dir, "ringdns.yaml"), RINGDNS_DOMAIN: "svc.example.,other.example." },
+    });
     try {
-      expect(dig("dig", "127.0.0.1", viaEnv.port, ["_cfg._tcp.other.example", "PTR"]).answer.map((a) => [a.rdata, a.ttl])).toEqual([["a._cfg._tcp.other.example.", 45]]);
+      expect(
+        dig("dig", "127.0.0.1", viaEnv.port, ["_cfg._tcp.other.example", "PTR"]).answer.map((a) => [a.rdata, a.ttl]),
+      ).toEqual([["a._cfg._tcp.other.example.", 45]]);
     } finally {
       await viaEnv.stop();
     }
@@ -183,4 +252,3 @@ describe.skipIf(missingTool("dig"))("settings from a config file and the environ
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 });
-

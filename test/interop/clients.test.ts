@@ -14,10 +14,17 @@ beforeAll(async () => {
 afterAll(() => d.stop());
 
 describe.skipIf(missingTool("kdig"))("kdig", () => {
-  const short = (...args: string[]) => dig("kdig", "127.0.0.1", d.port, args).answer.map((r) => r.rdata).sort();
+  const short = (...args: string[]) =>
+    dig("kdig", "127.0.0.1", d.port, args)
+      .answer.map((r) => r.rdata)
+      .sort();
 
   it("answers every name in the DESIGN table", () => {
-    expect(short("_services._dns-sd._udp.svc.example", "PTR")).toEqual(["_cache._tcp.svc.example.", "_http._tcp.svc.example.", "_ipp._tcp.svc.example."]);
+    expect(short("_services._dns-sd._udp.svc.example", "PTR")).toEqual([
+      "_cache._tcp.svc.example.",
+      "_http._tcp.svc.example.",
+      "_ipp._tcp.svc.example.",
+    ]);
     expect(short("_cache._tcp.svc.example", "PTR")).toHaveLength(3);
     expect(short("_us._sub._cache._tcp.svc.example", "PTR")).toEqual(["gamma._cache._tcp.svc.example."]);
     expect(short("gamma._cache._tcp.svc.example", "SRV")).toEqual(["0 2 11211 gamma.svc.example."]);
@@ -42,13 +49,16 @@ describe.skipIf(missingTool("kdig"))("kdig", () => {
 });
 
 describe.skipIf(missingTool("nslookup"))("nslookup", () => {
-  const ns = (...args: string[]) => execFileSync("nslookup", [`-port=${d.port}`, ...args, "127.0.0.1"], { encoding: "utf8" });
+  const ns = (...args: string[]) =>
+    execFileSync("nslookup", [`-port=${d.port}`, ...args, "127.0.0.1"], { encoding: "utf8" });
 
   it("looks up every name in the DESIGN table", () => {
     expect(ns("-type=PTR", "_services._dns-sd._udp.svc.example")).toMatch(/name = _ipp\._tcp\.svc\.example\./);
     expect(ns("-type=PTR", "_us._sub._cache._tcp.svc.example")).toMatch(/name = gamma\._cache\._tcp\.svc\.example\./);
     expect(ns("-type=AAAA", "alpha.svc.example")).toMatch(/Address: 2001:db8::10/);
-    expect(ns("-type=A", "user42._hash._cache._tcp.svc.example")).toMatch(/Address: 192\.0\.2\.1[01]|Address: 198\.51\.100\.12/);
+    expect(ns("-type=A", "user42._hash._cache._tcp.svc.example")).toMatch(
+      /Address: 192\.0\.2\.1[01]|Address: 198\.51\.100\.12/,
+    );
     expect(ns("-type=A", "alpha.svc.example")).toMatch(/Address: 192\.0\.2\.10/);
     expect(ns("-type=SRV", "alpha._cache._tcp.svc.example")).toMatch(/service = 0 1 11211 alpha\.svc\.example\./);
     expect(ns("-type=TXT", "alpha._cache._tcp.svc.example")).toMatch(/text = "version=1\.4" "role=primary"/);
@@ -76,17 +86,29 @@ describe("Node's dns.Resolver", () => {
 
   it("resolves every name in the DESIGN table", async () => {
     const r = resolver();
-    expect((await r.resolvePtr("_services._dns-sd._udp.local")).sort()).toEqual(["_cache._tcp.local", "_http._tcp.local", "_ipp._tcp.local"]);
-    expect((await r.resolvePtr("_cache._tcp.local")).sort()).toEqual(["alpha._cache._tcp.local", "beta._cache._tcp.local", "gamma._cache._tcp.local"]);
+    expect((await r.resolvePtr("_services._dns-sd._udp.local")).sort()).toEqual([
+      "_cache._tcp.local",
+      "_http._tcp.local",
+      "_ipp._tcp.local",
+    ]);
+    expect((await r.resolvePtr("_cache._tcp.local")).sort()).toEqual([
+      "alpha._cache._tcp.local",
+      "beta._cache._tcp.local",
+      "gamma._cache._tcp.local",
+    ]);
     expect(await r.resolvePtr("_eu._sub._cache._tcp.local")).toHaveLength(2);
-    expect(await r.resolveSrv("alpha._cache._tcp.local")).toEqual([expect.objectContaining({ name: "alpha.local", port: 11211, priority: 0, weight: 1 })]); // newer Node adds type: "SRV"
+    expect(await r.resolveSrv("alpha._cache._tcp.local")).toEqual([
+      expect.objectContaining({ name: "alpha.local", port: 11211, priority: 0, weight: 1 }),
+    ]); // newer Node adds type: "SRV"
     expect(await r.resolveTxt("alpha._cache._tcp.local")).toEqual([["version=1.4", "role=primary"]]);
     expect(await r.resolve4("alpha.local")).toEqual(["192.0.2.10"]);
     expect(await r.resolve6("alpha.local")).toEqual(["2001:db8::10"]);
     const owner = await r.resolveSrv("user42._hash._cache._tcp.local");
     expect(owner).toHaveLength(1);
     expect(await r.resolve4("user42._hash._cache._tcp.local")).toEqual(await r.resolve4(owner[0]!.name));
-    expect(await r.resolveTxt("user42._hash._cache._tcp.local")).toEqual(await r.resolveTxt(`${owner[0]!.name.split(".")[0]}._cache._tcp.local`));
+    expect(await r.resolveTxt("user42._hash._cache._tcp.local")).toEqual(
+      await r.resolveTxt(`${owner[0]!.name.split(".")[0]}._cache._tcp.local`),
+    );
   });
 
   it("gets ENOTFOUND for a missing name and ENODATA for a missing type", async () => {

@@ -17,7 +17,16 @@ import { missingTool } from "../lab/tools.js";
 
 let d: RunningDaemon;
 beforeAll(async () => {
-  d = await startDaemon(["--services", "examples/services.yaml", "--rrl-rate", "2", "--rrl-slip", "0", "--rrl-exempt", "none"]);
+  d = await startDaemon([
+    "--services",
+    "examples/services.yaml",
+    "--rrl-rate",
+    "2",
+    "--rrl-slip",
+    "0",
+    "--rrl-exempt",
+    "none",
+  ]);
 });
 afterAll(() => d?.stop());
 
@@ -36,12 +45,19 @@ async function exchange(queries: Buffer[]): Promise<Buffer[]> {
   s.close();
   return got;
 }
-const withCookie = (cookie: Buffer) => appendOption(encodeQuery(Math.floor(Math.random() * 65535), ["alpha", "_cache", "_tcp", "local"], Type.SRV, { udpSize: 1232 }), COOKIE_OPTION, cookie);
+const withCookie = (cookie: Buffer) =>
+  appendOption(
+    encodeQuery(Math.floor(Math.random() * 65535), ["alpha", "_cache", "_tcp", "local"], Type.SRV, { udpSize: 1232 }),
+    COOKIE_OPTION,
+    cookie,
+  );
 const cookieOf = (reply: Buffer) => decodeMessage(reply).edns?.options.find((o) => o.code === COOKIE_OPTION)?.data;
 
 describe.skipIf(missingTool("dig"))("DNS cookies", () => {
   it("dig's cookie comes back with a server cookie, and dig calls it good", () => {
-    const out = spawnSync("dig", ["@127.0.0.1", "-p", String(d.port), "alpha._cache._tcp.local", "SRV"], { encoding: "utf8" }).stdout;
+    const out = spawnSync("dig", ["@127.0.0.1", "-p", String(d.port), "alpha._cache._tcp.local", "SRV"], {
+      encoding: "utf8",
+    }).stdout;
     expect(out).toMatch(/^; COOKIE: [0-9a-f]{16}[0-9a-f]{32} \(good\)$/m);
   });
 

@@ -20,17 +20,27 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
   let headers: Record<string, string> = {};
   const violations: string[] = [];
   const nsupdate = (lines: string) => {
-    const r = spawnSync("nsupdate", [], { input: `server 127.0.0.1 ${d.port}\nzone local.\n${lines}\nsend\n`, encoding: "utf8" });
+    const r = spawnSync("nsupdate", [], {
+      input: `server 127.0.0.1 ${d.port}\nzone local.\n${lines}\nsend\n`,
+      encoding: "utf8",
+    });
     expect(r.status, r.stderr).toBe(0);
   };
   const register = (name: string, port: number) =>
-    nsupdate(`update add _dash._tcp.local. 60 PTR ${name}._dash._tcp.local.\nupdate add ${name}._dash._tcp.local. 60 SRV 0 1 ${port} ${name}.local.\nupdate add ${name}.local. 60 A 192.0.2.${port % 250}`);
-  const owners = () => page.$$eval("#ring path", (ps) => [...new Set(ps.map((p) => p.getAttribute("data-owner")))].sort());
+    nsupdate(
+      `update add _dash._tcp.local. 60 PTR ${name}._dash._tcp.local.\nupdate add ${name}._dash._tcp.local. 60 SRV 0 1 ${port} ${name}.local.\nupdate add ${name}.local. 60 A 192.0.2.${port % 250}`,
+    );
+  const owners = () =>
+    page.$$eval("#ring path", (ps) => [...new Set(ps.map((p) => p.getAttribute("data-owner")))].sort());
   const rows = () => page.$$eval("#instances tr", (rs) => rs.map((r) => r.getAttribute("data-instance")));
 
   beforeAll(async () => {
     d = await startDaemon(["--http", "127.0.0.1:0"]);
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu", "--no-first-run"] });
+    browser = await puppeteer.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
+    });
     page = await browser.newPage();
     const failed: string[] = [];
     page.on("requestfailed", (r) => failed.push(r.url()));
@@ -50,7 +60,9 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
     await page.waitForSelector("#no-types:not([hidden])");
     register("d1", 7101);
     await page.waitForSelector('#types button[data-type="_dash._tcp"]', { timeout: 5000 });
-    await page.waitForFunction(() => document.querySelectorAll('#instances tr[data-instance="d1"]').length === 1, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('#instances tr[data-instance="d1"]').length === 1, {
+      timeout: 5000,
+    });
     await page.waitForFunction(() => document.querySelectorAll("#ring path").length > 0, { timeout: 5000 });
     expect(await owners()).toEqual(["d1"]);
     expect(await page.$eval("#legend", (l) => l.textContent)).toMatch(/d1: 100\.0 %/);
@@ -58,10 +70,15 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
 
   it("redraws the ring when a second instance joins, shares summing to 100 %", async () => {
     register("d2", 7102);
-    await page.waitForFunction(() => new Set([...document.querySelectorAll("#ring path")].map((p) => p.getAttribute("data-owner"))).size === 2, { timeout: 5000 });
+    await page.waitForFunction(
+      () => new Set([...document.querySelectorAll("#ring path")].map((p) => p.getAttribute("data-owner"))).size === 2,
+      { timeout: 5000 },
+    );
     expect(await owners()).toEqual(["d1", "d2"]);
     expect(await rows()).toEqual(["d1", "d2"]);
-    const shares = await page.$$eval("#legend li", (ls) => ls.map((l) => Number(/([\d.]+) %/.exec(l.textContent ?? "")![1])));
+    const shares = await page.$$eval("#legend li", (ls) =>
+      ls.map((l) => Number(/([\d.]+) %/.exec(l.textContent ?? "")![1])),
+    );
     expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(100, 0);
   });
 
@@ -80,9 +97,15 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
       await page.$eval("#key", (i) => ((i as HTMLInputElement).value = ""));
       await page.type("#key", key);
       await page.click("#key-form button");
-      await page.waitForFunction((k) => document.getElementById("owner")!.textContent!.startsWith(`${k} →`), { timeout: 5000 }, key);
+      await page.waitForFunction(
+        (k) => document.getElementById("owner")!.textContent!.startsWith(`${k} →`),
+        { timeout: 5000 },
+        key,
+      );
       const shown = await page.$eval("#owner", (o) => (o as HTMLElement).dataset.owner);
-      const target = dig("dig", "127.0.0.1", d.port, [`${key}._hash._dash._tcp.local`, "SRV"]).answer[0]!.rdata.split(" ")[3]!;
+      const target = dig("dig", "127.0.0.1", d.port, [`${key}._hash._dash._tcp.local`, "SRV"]).answer[0]!.rdata.split(
+        " ",
+      )[3]!;
       expect(`${shown}.local.`).toBe(target);
     }
   });
@@ -102,8 +125,13 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
 
   it("drops a deregistered instance and its arcs, and lists what happened in the events pane", async () => {
     nsupdate("update delete d1._dash._tcp.local. ANY\nupdate delete _dash._tcp.local. PTR d1._dash._tcp.local.");
-    await page.waitForFunction(() => document.querySelectorAll('#instances tr[data-instance="d1"]').length === 0, { timeout: 5000 });
-    await page.waitForFunction(() => new Set([...document.querySelectorAll("#ring path")].map((p) => p.getAttribute("data-owner"))).size === 1, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('#instances tr[data-instance="d1"]').length === 0, {
+      timeout: 5000,
+    });
+    await page.waitForFunction(
+      () => new Set([...document.querySelectorAll("#ring path")].map((p) => p.getAttribute("data-owner"))).size === 1,
+      { timeout: 5000 },
+    );
     expect(await owners()).toEqual(["d2"]);
     const events = await page.$$eval("#events li", (ls) => ls.map((l) => l.textContent ?? ""));
     expect(events.some((e) => /remove d1 \(_dash\._tcp, update\)/.test(e))).toBe(true);

@@ -9,7 +9,10 @@ import { missingTool } from "../lab/tools.js";
 describe.skipIf(missingTool("dig"))("dig", () => {
   let d: RunningDaemon;
   const q = (...args: string[]) => dig("dig", "127.0.0.1", d.port, args);
-  const short = (...args: string[]) => q(...args).answer.map((r) => r.rdata).sort();
+  const short = (...args: string[]) =>
+    q(...args)
+      .answer.map((r) => r.rdata)
+      .sort();
 
   beforeAll(async () => {
     d = await startDaemon(["--services", "examples/services.yaml", "--domain", "svc.example."], { ipv6: true });
@@ -17,7 +20,11 @@ describe.skipIf(missingTool("dig"))("dig", () => {
   afterAll(() => d.stop());
 
   it("enumerates service types", () => {
-    expect(short("_services._dns-sd._udp.local", "PTR")).toEqual(["_cache._tcp.local.", "_http._tcp.local.", "_ipp._tcp.local."]);
+    expect(short("_services._dns-sd._udp.local", "PTR")).toEqual([
+      "_cache._tcp.local.",
+      "_http._tcp.local.",
+      "_ipp._tcp.local.",
+    ]);
   });
 
   it("browses a type, with SRV, TXT and addresses in the additional section", () => {
@@ -25,7 +32,11 @@ describe.skipIf(missingTool("dig"))("dig", () => {
     expect(r.status).toBe("NOERROR");
     expect(r.flags).toContain("aa");
     expect(r.flags).not.toContain("ra");
-    expect(r.answer.map((a) => a.rdata).sort()).toEqual(["alpha._cache._tcp.svc.example.", "beta._cache._tcp.svc.example.", "gamma._cache._tcp.svc.example."]);
+    expect(r.answer.map((a) => a.rdata).sort()).toEqual([
+      "alpha._cache._tcp.svc.example.",
+      "beta._cache._tcp.svc.example.",
+      "gamma._cache._tcp.svc.example.",
+    ]);
     const extra = r.additional.map((a) => `${a.name} ${a.type} ${a.rdata}`);
     expect(extra).toContain("alpha._cache._tcp.svc.example. SRV 0 1 11211 alpha.svc.example.");
     expect(extra).toContain('alpha._cache._tcp.svc.example. TXT "version=1.4" "role=primary"');
@@ -39,7 +50,9 @@ describe.skipIf(missingTool("dig"))("dig", () => {
 
   it("resolves SRV and TXT of an instance whose name has spaces", () => {
     expect(short("Front\\032Door\\032Printer._ipp._tcp.local", "SRV")).toEqual(["0 1 631 printer.local."]);
-    expect(short("Front\\032Door\\032Printer._ipp._tcp.local", "TXT")).toEqual(['"txtvers=1" "ty=Example LaserJet" "rp=ipp/print" "Color"']);
+    expect(short("Front\\032Door\\032Printer._ipp._tcp.local", "TXT")).toEqual([
+      '"txtvers=1" "ty=Example LaserJet" "rp=ipp/print" "Color"',
+    ]);
   });
 
   it("answers A and AAAA of hosts", () => {
@@ -56,7 +69,9 @@ describe.skipIf(missingTool("dig"))("dig", () => {
     expect(short("user42._hash._cache._tcp.local", "A")).toEqual(short(host, "A"));
     expect(short("user42._hash._cache._tcp.local", "TXT")).toEqual(short(`${inst}._cache._tcp.local`, "TXT"));
     // multi-label keys and case do not matter beyond lower-casing
-    expect(short("User42.EU._hash._cache._tcp.local", "SRV")).toEqual(short("user42.eu._hash._cache._tcp.local", "SRV"));
+    expect(short("User42.EU._hash._cache._tcp.local", "SRV")).toEqual(
+      short("user42.eu._hash._cache._tcp.local", "SRV"),
+    );
   });
 
   it("keeps the client's case in the answer", () => {
@@ -84,8 +99,12 @@ describe.skipIf(missingTool("dig"))("dig", () => {
 
   it("tells about itself in the CHAOS class, as DNS servers do (status.ringdns, version.bind)", () => {
     const status = q("status.ringdns", "TXT", "-c", "CH").answer.map((a) => a.rdata);
-    expect(status[0]).toMatch(/"version=\d+\.\d+\.\d+" "store=lmdb" "healthy=yes" "location=.*registry\.mdb" "types=3" "instances=5"/);
-    expect(q("version.bind", "TXT", "-c", "CH").answer.map((a) => a.rdata)).toEqual([expect.stringMatching(/^"version=/)]);
+    expect(status[0]).toMatch(
+      /"version=\d+\.\d+\.\d+" "store=lmdb" "healthy=yes" "location=.*registry\.mdb" "types=3" "instances=5"/,
+    );
+    expect(q("version.bind", "TXT", "-c", "CH").answer.map((a) => a.rdata)).toEqual([
+      expect.stringMatching(/^"version=/),
+    ]);
     expect(q("other.bind", "TXT", "-c", "CH").status).toBe("REFUSED");
   });
 

@@ -14,13 +14,26 @@ import { eventually } from "../lab/wait.js";
 import { missingTool } from "../lab/tools.js";
 
 const zone = parseName("svc.example.");
-const reg = (i: number) => registrationUpdate({ instance: `svc-${i}`, type: "_load._tcp", host: `host-${i}`, addresses: [`198.51.100.${(i % 250) + 1}`], port: 20000 + i, txt: { i: String(i) } }, zone);
+const reg = (i: number) =>
+  registrationUpdate(
+    {
+      instance: `svc-${i}`,
+      type: "_load._tcp",
+      host: `host-${i}`,
+      addresses: [`198.51.100.${(i % 250) + 1}`],
+      port: 20000 + i,
+      txt: { i: String(i) },
+    },
+    zone,
+  );
 
 /** UDP with retries, as real clients do; an UPDATE of this shape is idempotent. */
 async function updateWithRetry(port: number, i: number, lease?: number): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return (await sendUpdate({ host: "127.0.0.1", port }, zone, reg(i), { timeoutMs: 2000, ...(lease ? { lease } : {}) })).rcode;
+      return (
+        await sendUpdate({ host: "127.0.0.1", port }, zone, reg(i), { timeoutMs: 2000, ...(lease ? { lease } : {}) })
+      ).rcode;
     } catch (e) {
       if (attempt >= 4) throw e;
     }
@@ -38,7 +51,11 @@ describe.skipIf(missingTool("dig"))("leases", () => {
       const srv = dig("dig", "127.0.0.1", d.port, ["svc-1._load._tcp.svc.example", "SRV"]);
       expect(srv.answer).toHaveLength(1);
       expect(srv.answer[0]!.ttl).toBeLessThanOrEqual(2); // TTL never outlives the lease
-      await eventually("svc-1 gone when its 2 s lease ends", () => dig("dig", "127.0.0.1", d.port, ["svc-1._load._tcp.svc.example", "SRV"]).status === "NXDOMAIN", 6000);
+      await eventually(
+        "svc-1 gone when its 2 s lease ends",
+        () => dig("dig", "127.0.0.1", d.port, ["svc-1._load._tcp.svc.example", "SRV"]).status === "NXDOMAIN",
+        6000,
+      );
       expect(dig("dig", "127.0.0.1", d.port, ["host-1.svc.example", "A"]).status).toBe("NXDOMAIN");
       expect(dig("dig", "127.0.0.1", d.port, ["svc-2._load._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
       await d.waitForLog(/leases expired/);
@@ -52,7 +69,11 @@ describe.skipIf(missingTool("dig"))("leases", () => {
     try {
       expect(await sendUpdate({ host: "127.0.0.1", port: d.port }, zone, reg(7))).toEqual({ rcode: "NOERROR" });
       expect(dig("dig", "127.0.0.1", d.port, ["svc-7._load._tcp.svc.example", "SRV"]).answer).toHaveLength(1);
-      await eventually("svc-7 gone when its default 1 s lease ends", () => dig("dig", "127.0.0.1", d.port, ["svc-7._load._tcp.svc.example", "SRV"]).status === "NXDOMAIN", 5000);
+      await eventually(
+        "svc-7 gone when its default 1 s lease ends",
+        () => dig("dig", "127.0.0.1", d.port, ["svc-7._load._tcp.svc.example", "SRV"]).status === "NXDOMAIN",
+        5000,
+      );
     } finally {
       await d.stop();
     }
@@ -66,7 +87,9 @@ describe.skipIf(missingTool("dig"))("crash safety", () => {
     const d = await startDaemon(args);
     let rcodes: string[];
     try {
-      rcodes = await Promise.all(Array.from({ length: 1000 }, (_, i) => updateWithRetry(d.port, i, i % 2 ? 3600 : undefined)));
+      rcodes = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => updateWithRetry(d.port, i, i % 2 ? 3600 : undefined)),
+      );
     } finally {
       d.proc.kill("SIGKILL");
       await once(d.proc, "exit");

@@ -20,8 +20,11 @@ const HUGE = 10_000;
 /** Services-file lines for `n` instances of `_huge._tcp`, appended to the 300 of `_big._tcp`. */
 function hugeType(n: number): string {
   const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(`  - {instance: huge-${i}, type: _huge._tcp, host: huge-${i}, addresses: [203.0.113.${(i % 254) + 1}], port: ${20000 + i}}`);
-  return lines.join("\n") + "\n";
+  for (let i = 0; i < n; i++)
+    lines.push(
+      `  - {instance: huge-${i}, type: _huge._tcp, host: huge-${i}, addresses: [203.0.113.${(i % 254) + 1}], port: ${20000 + i}}`,
+    );
+  return `${lines.join("\n")}\n`;
 }
 
 const HUGE_PTR = /^huge-(\d+)\._huge\._tcp\.local\.$/;
@@ -58,26 +61,39 @@ describe.skipIf(missingTool("dig", "kdig"))("a group of 300 instances", () => {
     expect(r.answer).toHaveLength(300);
   });
 
-  it.skipIf(missingTool("/usr/bin/python3") || !hasDnspython())("compresses at least as well as dnspython re-encoding the same records", async () => {
-    const wire = await exchange({ host: "127.0.0.1", port: d.port }, encodeQuery(1, ["_big", "_tcp", "local"], Type.PTR, { udpSize: 1232 }), { tcp: true });
-    // dnspython decodes our reply and writes it again with its own compression,
-    // leaving SRV targets uncompressed as RFC 2782 asks (and Knot does)
-    const script = [
-      "import sys, dns.message, dns.rdtypes.IN.SRV as S",
-      "def srv(self, file, compress=None, origin=None, canonicalize=False):",
-      "    file.write(self.priority.to_bytes(2, 'big') + self.weight.to_bytes(2, 'big') + self.port.to_bytes(2, 'big'))",
-      "    self.target.to_wire(file, None, origin, canonicalize)",
-      "S.SRV._to_wire = srv",
-      "m = dns.message.from_wire(bytes.fromhex(sys.stdin.read()))",
-      "print(len(m.to_wire(max_size=65535)), len(m.answer[0]), len(m.additional))",
-    ].join("\n");
-    const [theirs, answers, additionalSets] = execFileSync("/usr/bin/python3", ["-c", script], { input: wire.toString("hex"), encoding: "utf8" }).trim().split(" ").map(Number);
-    expect(answers).toBe(300);
-    expect(additionalSets).toBeGreaterThan(0);
-    expect(wire.length).toBeLessThanOrEqual(theirs!);
-    // and far below the uncompressed size (dns-packet never compresses)
-    expect(wire.length).toBeLessThan(dnsPacket.encode(dnsPacket.decode(wire) as dnsPacket.Packet).length * 0.6);
-  });
+  it.skipIf(missingTool("/usr/bin/python3") || !hasDnspython())(
+    "compresses at least as well as dnspython re-encoding the same records",
+    async () => {
+      const wire = await exchange(
+        { host: "127.0.0.1", port: d.port },
+        encodeQuery(1, ["_big", "_tcp", "local"], Type.PTR, { udpSize: 1232 }),
+        { tcp: true },
+      );
+      // dnspython decodes our reply and writes it again with its own compression,
+      // leaving SRV targets uncompressed as RFC 2782 asks (and Knot does)
+      const script = [
+        "import sys, dns.message, dns.rdtypes.IN.SRV as S",
+        "def srv(self, file, compress=None, origin=None, canonicalize=False):",
+        "    file.write(self.priority.to_bytes(2, 'big') + self.weight.to_bytes(2, 'big') + self.port.to_bytes(2, 'big'))",
+        "    self.target.to_wire(file, None, origin, canonicalize)",
+        "S.SRV._to_wire = srv",
+        "m = dns.message.from_wire(bytes.fromhex(sys.stdin.read()))",
+        "print(len(m.to_wire(max_size=65535)), len(m.answer[0]), len(m.additional))",
+      ].join("\n");
+      const [theirs, answers, additionalSets] = execFileSync("/usr/bin/python3", ["-c", script], {
+        input: wire.toString("hex"),
+        encoding: "utf8",
+      })
+        .trim()
+        .split(" ")
+        .map(Number);
+      expect(answers).toBe(300);
+      expect(additionalSets).toBeGreaterThan(0);
+      expect(wire.length).toBeLessThanOrEqual(theirs!);
+      // and far below the uncompressed size (dns-packet never compresses)
+      expect(wire.length).toBeLessThan(dnsPacket.encode(dnsPacket.decode(wire) as dnsPacket.Packet).length * 0.6);
+    },
+  );
 
   it("Node's dns.Resolver gets all 300 (TC -> TCP)", async () => {
     const resolver = new Resolver({ timeout: 3000, tries: 1 });
@@ -148,7 +164,9 @@ describe.skipIf(missingTool("dig", "kdig"))("a group of 300 instances", () => {
           r = dig("dig", "127.0.0.1", d.port, [`user-${k}._hash._huge._tcp.local`, "SRV"]);
         }
         expect(r.status).toBe("NOERROR");
-        expect(r.answer.map((a) => a.rdata)).toEqual([`0 1 ${20000 + Number(ring.ownerOf(`user-${k}`)!.slice(5))} ${ring.ownerOf(`user-${k}`)}.local.`]);
+        expect(r.answer.map((a) => a.rdata)).toEqual([
+          `0 1 ${20000 + Number(ring.ownerOf(`user-${k}`)!.slice(5))} ${ring.ownerOf(`user-${k}`)}.local.`,
+        ]);
       }
     });
   });

@@ -17,7 +17,8 @@ import { dig } from "../lab/dig.js";
 import { missingTool } from "../lab/tools.js";
 
 const zone = parseName("local.");
-const services = (entries: [string, number][]) => `services:\n${entries.map(([n, port]) => `  - {instance: ${n}, type: _hup._tcp, host: ${n}, addresses: [192.0.2.9], port: ${port}}`).join("\n")}\n`;
+const services = (entries: [string, number][]) =>
+  `services:\n${entries.map(([n, port]) => `  - {instance: ${n}, type: _hup._tcp, host: ${n}, addresses: [192.0.2.9], port: ${port}}`).join("\n")}\n`;
 
 describe.skipIf(missingTool("dig", "nsupdate"))("signals", () => {
   it("SIGHUP reloads the services file and keys while a query loop sees no failure; a bad file changes nothing", async () => {
@@ -25,9 +26,24 @@ describe.skipIf(missingTool("dig", "nsupdate"))("signals", () => {
     const file = join(dir, "services.yaml");
     const keyFile = join(dir, "update.key");
     const [oldKey, newKey] = [generateKey("hup-key"), generateKey("hup-key")];
-    writeFileSync(file, services([["steady", 1000], ["leaving", 2000]]));
+    writeFileSync(
+      file,
+      services([
+        ["steady", 1000],
+        ["leaving", 2000],
+      ]),
+    );
     writeFileSync(keyFile, formatKeyFile(oldKey));
-    const d = await startDaemon(["--services", file, "--key-file", keyFile, "--workers", "2", "--allow-update", "none"]);
+    const d = await startDaemon([
+      "--services",
+      file,
+      "--key-file",
+      keyFile,
+      "--workers",
+      "2",
+      "--allow-update",
+      "none",
+    ]);
     try {
       const resolver = new Resolver({ timeout: 1000, tries: 1 });
       resolver.setServers([`127.0.0.1:${d.port}`]);
@@ -48,7 +64,13 @@ describe.skipIf(missingTool("dig", "nsupdate"))("signals", () => {
       const loops = Array.from({ length: 8 }, loop);
       await eventually("queries answered before the reload", () => answered >= 50);
 
-      writeFileSync(file, services([["steady", 1001], ["arriving", 3000]]));
+      writeFileSync(
+        file,
+        services([
+          ["steady", 1001],
+          ["arriving", 3000],
+        ]),
+      );
       writeFileSync(keyFile, formatKeyFile(newKey));
       d.proc.kill("SIGHUP");
       await d.waitForLog(/reloaded the services file and keys/);
@@ -59,11 +81,15 @@ describe.skipIf(missingTool("dig", "nsupdate"))("signals", () => {
       expect(failures).toEqual([]);
       expect(answered).toBeGreaterThan(100);
 
-      expect(dig("dig", "127.0.0.1", d.port, ["steady._hup._tcp.local", "SRV"]).answer.map((a) => a.rdata)).toEqual(["0 1 1001 steady.local."]);
+      expect(dig("dig", "127.0.0.1", d.port, ["steady._hup._tcp.local", "SRV"]).answer.map((a) => a.rdata)).toEqual([
+        "0 1 1001 steady.local.",
+      ]);
       expect(dig("dig", "127.0.0.1", d.port, ["arriving._hup._tcp.local", "SRV"]).answer).toHaveLength(1);
       expect(dig("dig", "127.0.0.1", d.port, ["leaving._hup._tcp.local", "SRV"]).status).toBe("NXDOMAIN");
       const reg = registrationUpdate({ instance: "signed", type: "_k._tcp", host: "signed", port: 1 }, zone);
-      await expect(sendUpdate({ host: "127.0.0.1", port: d.port }, zone, reg, { key: oldKey })).rejects.toThrow(/BADSIG|BADKEY|NOTAUTH/);
+      await expect(sendUpdate({ host: "127.0.0.1", port: d.port }, zone, reg, { key: oldKey })).rejects.toThrow(
+        /BADSIG|BADKEY|NOTAUTH/,
+      );
       expect((await sendUpdate({ host: "127.0.0.1", port: d.port }, zone, reg, { key: newKey })).rcode).toBe("NOERROR");
 
       writeFileSync(file, "services:\n  - {instance: broken, port: 99999}\n");
@@ -81,7 +107,12 @@ describe.skipIf(missingTool("dig", "nsupdate"))("signals", () => {
     for (let round = 0; round < 5; round++) {
       const d = await startDaemon(["--data-dir", dataDir]);
       const name = `drain-${round}`;
-      const sent = sendUpdate({ host: "127.0.0.1", port: d.port }, zone, registrationUpdate({ instance: name, type: "_drain._tcp", host: name, port: 1 }, zone), { timeoutMs: 1500 }).then(
+      const sent = sendUpdate(
+        { host: "127.0.0.1", port: d.port },
+        zone,
+        registrationUpdate({ instance: name, type: "_drain._tcp", host: name, port: 1 }, zone),
+        { timeoutMs: 1500 },
+      ).then(
         (r) => r.rcode,
         () => "no answer",
       );
@@ -106,20 +137,35 @@ describe.skipIf(missingTool("dig", "npm"))("npm pack", () => {
   it("packs a package that installs globally and serves dig", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ringdns-pack-"));
     const root = join(import.meta.dirname, "../..");
-    const pack = spawnSync("npm", ["pack", "--pack-destination", dir, "--ignore-scripts"], { cwd: root, encoding: "utf8", timeout: 120_000 });
+    const pack = spawnSync("npm", ["pack", "--pack-destination", dir, "--ignore-scripts"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     expect(pack.status, pack.stderr).toBe(0);
     const tarball = join(dir, readdirSync(dir).find((f) => f.endsWith(".tgz"))!);
     const prefix = join(dir, "global");
-    const install = spawnSync("npm", ["install", "--global", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", tarball], { encoding: "utf8", timeout: 240_000 });
+    const install = spawnSync(
+      "npm",
+      ["install", "--global", "--prefix", prefix, "--prefer-offline", "--no-audit", "--no-fund", tarball],
+      { encoding: "utf8", timeout: 240_000 },
+    );
     expect(install.status, install.stderr).toBe(0);
     const services = join(dir, "services.yaml");
-    writeFileSync(services, "services:\n  - {instance: packed, type: _pk._tcp, host: packed, addresses: [192.0.2.99], port: 4242}\n");
+    writeFileSync(
+      services,
+      "services:\n  - {instance: packed, type: _pk._tcp, host: packed, addresses: [192.0.2.99], port: 4242}\n",
+    );
     const bin = join(prefix, "bin", "ringdns");
     const version = spawnSync(bin, ["--version"], { encoding: "utf8" });
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    const d = await startDaemon(["--services", services, "--store", "memory", "--http", "127.0.0.1:0"], { command: bin });
+    const d = await startDaemon(["--services", services, "--store", "memory", "--http", "127.0.0.1:0"], {
+      command: bin,
+    });
     try {
-      expect(dig("dig", "127.0.0.1", d.port, ["packed._pk._tcp.local", "SRV"]).answer.map((a) => a.rdata)).toEqual(["0 1 4242 packed.local."]);
+      expect(dig("dig", "127.0.0.1", d.port, ["packed._pk._tcp.local", "SRV"]).answer.map((a) => a.rdata)).toEqual([
+        "0 1 4242 packed.local.",
+      ]);
       const page = await (await fetch(`http://127.0.0.1:${d.httpPort}/`)).text();
       expect(page).toMatch(/<title>ringdns<\/title>/); // the dashboard ships in the package
     } finally {

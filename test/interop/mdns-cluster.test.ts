@@ -14,9 +14,11 @@ import { missingTool } from "../lab/tools.js";
 
 const PEER = new URL("../lab/zeroconf_peer.py", import.meta.url).pathname;
 const labMissing = !canBuildLab();
-if (labMissing && process.env.CI) throw new Error("the mDNS lab needs root and ip netns (iproute2), and CI has neither");
+if (labMissing && process.env.CI)
+  throw new Error("the mDNS lab needs root and ip netns (iproute2), and CI has neither");
 const zeroconfMissing = spawnSync("/usr/bin/python3", ["-c", "import zeroconf"], { stdio: "ignore" }).status !== 0;
-if (zeroconfMissing && process.env.CI) throw new Error("python3-zeroconf is not installed, and CI needs it (see .ci/run)");
+if (zeroconfMissing && process.env.CI)
+  throw new Error("python3-zeroconf is not installed, and CI needs it (see .ci/run)");
 const skip = labMissing || zeroconfMissing || missingTool("etcd", "etcdctl", "dig", "nsupdate");
 
 function jsonLines(child: ChildProcess): Record<string, unknown>[] {
@@ -50,7 +52,8 @@ describe.skipIf(skip)("mDNS across a cluster: two LANs, two daemons, one etcd", 
   let peer2: LabHost; // a zeroconf browser on LAN 2
   let etcdUrl: string;
   let logs = "";
-  const digOn = (h: LabHost, name: string, type: string) => parseDig(h.run("dig", ["@127.0.0.1", "-p", "8053", "+time=1", "+tries=1", name, type]).stdout);
+  const digOn = (h: LabHost, name: string, type: string) =>
+    parseDig(h.run("dig", ["@127.0.0.1", "-p", "8053", "+time=1", "+tries=1", name, type]).stdout);
 
   beforeAll(async () => {
     lan1 = createLab(2);
@@ -59,11 +62,41 @@ describe.skipIf(skip)("mDNS across a cluster: two LANs, two daemons, one etcd", 
     [b, peer2] = lan2.hosts as [LabHost, LabHost];
     const backbone = linkHosts(a, b);
     etcdUrl = `http://${backbone.a}:2379`;
-    a.spawn("etcd", ["--name", "bb", "--data-dir", `/tmp/ringdns-etcd-bb-${process.pid}`, "--listen-client-urls", etcdUrl, "--advertise-client-urls", etcdUrl, "--listen-peer-urls", "http://127.0.0.1:2380", "--initial-advertise-peer-urls", "http://127.0.0.1:2380", "--initial-cluster", "bb=http://127.0.0.1:2380", "--log-level", "error"]);
-    await until("etcd healthy", () => (b.run("etcdctl", ["--endpoints", etcdUrl, "endpoint", "health"]).status === 0 ? true : undefined), 15_000);
+    a.spawn("etcd", [
+      "--name",
+      "bb",
+      "--data-dir",
+      `/tmp/ringdns-etcd-bb-${process.pid}`,
+      "--listen-client-urls",
+      etcdUrl,
+      "--advertise-client-urls",
+      etcdUrl,
+      "--listen-peer-urls",
+      "http://127.0.0.1:2380",
+      "--initial-advertise-peer-urls",
+      "http://127.0.0.1:2380",
+      "--initial-cluster",
+      "bb=http://127.0.0.1:2380",
+      "--log-level",
+      "error",
+    ]);
+    await until(
+      "etcd healthy",
+      () => (b.run("etcdctl", ["--endpoints", etcdUrl, "endpoint", "health"]).status === 0 ? true : undefined),
+      15_000,
+    );
     const store = `etcd://${etcdUrl.replace("http://", "")}/mdns-cluster/`;
     for (const h of [a, b]) {
-      const d = h.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8053", "--mdns-interface", "eth0", "--store", store]);
+      const d = h.spawn(process.execPath, [
+        CLI,
+        "serve",
+        "--dns",
+        "127.0.0.1:8053",
+        "--mdns-interface",
+        "eth0",
+        "--store",
+        store,
+      ]);
       let mine = "";
       d.stderr!.on("data", (chunk) => ((mine += chunk), (logs += chunk)));
       await until(`daemon on ${h.ns}`, () => (mine.includes("ringdns listening") ? true : undefined), 10_000);
@@ -76,22 +109,43 @@ describe.skipIf(skip)("mDNS across a cluster: two LANs, two daemons, one etcd", 
   });
 
   it("a service heard by A on LAN 1 is in etcd with a lease and answered by B; B does not announce it on LAN 2", async () => {
-    const zc = peer1.spawn("/usr/bin/python3", [PEER, peer1.address, "register", "_lamp._tcp", "Hall Lamp", "8282", "192.0.2.82", "room=hall"], { stdio: ["pipe", "pipe", "pipe"] });
+    const zc = peer1.spawn(
+      "/usr/bin/python3",
+      [PEER, peer1.address, "register", "_lamp._tcp", "Hall Lamp", "8282", "192.0.2.82", "room=hall"],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
     const zcEvents = jsonLines(zc);
-    await until("zeroconf registered", () => (zcEvents.some((e) => e.event === "registered") ? true : undefined), 10_000);
+    await until(
+      "zeroconf registered",
+      () => (zcEvents.some((e) => e.event === "registered") ? true : undefined),
+      10_000,
+    );
 
     // B, on the other LAN, answers it over unicast DNS from the shared registry
-    await until("B answers the learned service", () => (digOn(b, "Hall\\032Lamp._lamp._tcp.local", "SRV").answer.length > 0 ? true : undefined), 5000);
-    expect(digOn(b, "Hall\\032Lamp._lamp._tcp.local", "SRV").answer.map((x) => x.rdata)).toEqual(["0 0 8282 hall-lamp.local."]);
+    await until(
+      "B answers the learned service",
+      () => (digOn(b, "Hall\\032Lamp._lamp._tcp.local", "SRV").answer.length > 0 ? true : undefined),
+      5000,
+    );
+    expect(digOn(b, "Hall\\032Lamp._lamp._tcp.local", "SRV").answer.map((x) => x.rdata)).toEqual([
+      "0 0 8282 hall-lamp.local.",
+    ]);
     expect(digOn(b, "hall-lamp.local", "A").answer.map((x) => x.rdata)).toEqual(["192.0.2.82"]);
 
     // written to etcd by A, leased (by the record's TTL), so it expires even if A dies
-    const stored = JSON.parse(a.run("etcdctl", ["--endpoints", etcdUrl, "-w", "json", "get", "/mdns-cluster/instance/_lamp._tcp/hall lamp"]).stdout) as { kvs?: { lease?: number }[] };
+    const stored = JSON.parse(
+      a.run("etcdctl", ["--endpoints", etcdUrl, "-w", "json", "get", "/mdns-cluster/instance/_lamp._tcp/hall lamp"])
+        .stdout,
+    ) as { kvs?: { lease?: number }[] };
     expect(stored.kvs).toHaveLength(1);
     expect(stored.kvs![0]!.lease ?? 0).not.toBe(0);
 
     // on LAN 2, B announces what was registered with it, never what A heard on LAN 1
-    const r = b.run("nsupdate", [], "server 127.0.0.1 8053\nzone local.\nupdate add _lamp._tcp.local. 60 PTR desk._lamp._tcp.local.\nupdate add desk._lamp._tcp.local. 60 SRV 0 1 8383 desk.local.\nupdate add desk.local. 60 A 192.0.2.83\nsend\n");
+    const r = b.run(
+      "nsupdate",
+      [],
+      "server 127.0.0.1 8053\nzone local.\nupdate add _lamp._tcp.local. 60 PTR desk._lamp._tcp.local.\nupdate add desk._lamp._tcp.local. 60 SRV 0 1 8383 desk.local.\nupdate add desk.local. 60 A 192.0.2.83\nsend\n",
+    );
     expect(r.status, r.stderr).toBe(0);
     const browse = peer2.spawn("/usr/bin/python3", [PEER, peer2.address, "browse", "_lamp._tcp", "4"]);
     const seen = jsonLines(browse);
@@ -102,8 +156,16 @@ describe.skipIf(skip)("mDNS across a cluster: two LANs, two daemons, one etcd", 
 
     // the service's goodbye on LAN 1 removes it from etcd, and so from B
     zc.stdin!.write("\n");
-    await until("B forgets the service after its goodbye", () => (digOn(b, "Hall\\032Lamp._lamp._tcp.local", "SRV").status === "NXDOMAIN" ? true : undefined), 5000);
+    await until(
+      "B forgets the service after its goodbye",
+      () => (digOn(b, "Hall\\032Lamp._lamp._tcp.local", "SRV").status === "NXDOMAIN" ? true : undefined),
+      5000,
+    );
     // (what mDNS taught is stored without a domain; an UPDATE's registration under the domain it was made in)
-    expect(a.run("etcdctl", ["--endpoints", etcdUrl, "get", "--prefix", "--keys-only", "/mdns-cluster/instance"]).stdout.trim()).toBe("/mdns-cluster/instance@local./_lamp._tcp/desk");
+    expect(
+      a
+        .run("etcdctl", ["--endpoints", etcdUrl, "get", "--prefix", "--keys-only", "/mdns-cluster/instance"])
+        .stdout.trim(),
+    ).toBe("/mdns-cluster/instance@local./_lamp._tcp/desk");
   });
 });

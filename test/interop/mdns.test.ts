@@ -19,7 +19,8 @@ function hasZeroconf(): boolean {
 }
 
 const labMissing = !canBuildLab();
-if (labMissing && process.env.CI) throw new Error("the mDNS lab needs root and ip netns (iproute2), and CI has neither");
+if (labMissing && process.env.CI)
+  throw new Error("the mDNS lab needs root and ip netns (iproute2), and CI has neither");
 const skip = labMissing || missingTool("dig", "nsupdate", "drill") || !hasZeroconf();
 
 interface Events {
@@ -62,7 +63,8 @@ describe.skipIf(skip)("mDNS in the lab", () => {
   let h1: LabHost;
   let daemon: ChildProcess;
   let logs = "";
-  const digAt = (port: number, name: string, type: string) => parseDig(h0.run("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", name, type]).stdout);
+  const digAt = (port: number, name: string, type: string) =>
+    parseDig(h0.run("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", name, type]).stdout);
   const dig = (name: string, type: string) => digAt(8053, name, type);
   const nsupdate = (script: string) => h0.run("nsupdate", [], `server 127.0.0.1 8053\nzone local.\n${script}\nsend\n`);
   async function until<T>(f: () => T | undefined, timeoutMs: number): Promise<{ value: T; ms: number }> {
@@ -74,12 +76,24 @@ describe.skipIf(skip)("mDNS in the lab", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  const peer = (host: LabHost, args: string[], family: 4 | 6 = 4) => host.spawn("/usr/bin/python3", [PEER, family === 4 ? host.address : "v6", ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const peer = (host: LabHost, args: string[], family: 4 | 6 = 4) =>
+    host.spawn("/usr/bin/python3", [PEER, family === 4 ? host.address : "v6", ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
 
   beforeAll(async () => {
     lab = createLab(2);
     [h0, h1] = lab.hosts as [LabHost, LabHost];
-    daemon = h0.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8053", "--mdns-interface", "eth0", "--store", "memory"]);
+    daemon = h0.spawn(process.execPath, [
+      CLI,
+      "serve",
+      "--dns",
+      "127.0.0.1:8053",
+      "--mdns-interface",
+      "eth0",
+      "--store",
+      "memory",
+    ]);
     daemon.stderr!.on("data", (d) => (logs += d));
     await until(() => (logs.includes("ringdns listening") ? true : undefined), 5000);
   });
@@ -94,10 +108,14 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     const seen = await until(() => (dig("_lamp._tcp.local", "PTR").answer.length > 0 ? true : undefined), 2000);
     console.log(`zeroconf service answered by ringdns ${seen.ms} ms after it registered`);
     expect(seen.ms).toBeLessThan(2000);
-    expect(dig("Desk\\032Lamp._lamp._tcp.local", "SRV").answer.map((a) => a.rdata)).toEqual(["0 0 8181 desk-lamp.local."]);
+    expect(dig("Desk\\032Lamp._lamp._tcp.local", "SRV").answer.map((a) => a.rdata)).toEqual([
+      "0 0 8181 desk-lamp.local.",
+    ]);
     expect(dig("Desk\\032Lamp._lamp._tcp.local", "TXT").answer.map((a) => a.rdata)).toEqual(['"model=L1"']);
     expect(dig("desk-lamp.local", "A").answer.map((a) => a.rdata)).toEqual(["192.0.2.81"]);
-    expect(dig("anykey._hash._lamp._tcp.local", "SRV").answer.map((a) => a.rdata)).toEqual(["0 0 8181 desk-lamp.local."]);
+    expect(dig("anykey._hash._lamp._tcp.local", "SRV").answer.map((a) => a.rdata)).toEqual([
+      "0 0 8181 desk-lamp.local.",
+    ]);
     zc.stdin!.write("\n");
     await ev.next((e) => e.event === "unregistered");
     const gone = await until(() => (dig("_lamp._tcp.local", "PTR").status === "NXDOMAIN" ? true : undefined), 2500);
@@ -107,7 +125,7 @@ describe.skipIf(skip)("mDNS in the lab", () => {
 
   it("an nsupdate registration is found by a zeroconf ServiceBrowser, and drill's legacy unicast query is answered", async () => {
     const r = nsupdate(
-      "update add _web._tcp.local. 60 PTR front._web._tcp.local.\nupdate add front._web._tcp.local. 60 SRV 0 1 8080 front.local.\nupdate add front._web._tcp.local. 60 TXT \"path=/\"\nupdate add front.local. 60 A 192.0.2.80",
+      'update add _web._tcp.local. 60 PTR front._web._tcp.local.\nupdate add front._web._tcp.local. 60 SRV 0 1 8080 front.local.\nupdate add front._web._tcp.local. 60 TXT "path=/"\nupdate add front.local. 60 A 192.0.2.80',
     );
     expect(r.status, r.stderr).toBe(0);
     const ev = events(peer(h1, ["browse", "_web._tcp", "4"]));
@@ -121,7 +139,13 @@ describe.skipIf(skip)("mDNS in the lab", () => {
   });
 
   it("a QU question gets a unicast reply, unless its known answer already holds the record (§5.4, §7.1)", () => {
-    const ask = (...args: string[]) => h1.run(process.execPath, [ASK, h1.address, ...args]).stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const ask = (...args: string[]) =>
+      h1
+        .run(process.execPath, [ASK, h1.address, ...args])
+        .stdout.trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     const replies = ask("_web._tcp.local.", "PTR");
     expect(replies.length).toBeGreaterThan(0);
     expect(replies[0]).toMatchObject({ from: h0.address });
@@ -130,7 +154,9 @@ describe.skipIf(skip)("mDNS in the lab", () => {
   });
 
   it("deregistration by nsupdate sends a goodbye that a zeroconf browser acts on", async () => {
-    nsupdate("update add _bye._tcp.local. 60 PTR brief._bye._tcp.local.\nupdate add brief._bye._tcp.local. 60 SRV 0 1 7070 front.local.");
+    nsupdate(
+      "update add _bye._tcp.local. 60 PTR brief._bye._tcp.local.\nupdate add brief._bye._tcp.local. 60 SRV 0 1 7070 front.local.",
+    );
     const ev = events(peer(h1, ["browse", "_bye._tcp", "6"]));
     await ev.next((e) => e.event === "added" && e.name === "brief._bye._tcp.local.");
     nsupdate("update delete brief._bye._tcp.local. ANY\nupdate delete _bye._tcp.local. PTR brief._bye._tcp.local.");
@@ -144,59 +170,141 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     await until(() => (dig("_six._tcp.local", "PTR").answer.length > 0 ? true : undefined), 2000);
     expect(dig("v6-thing.local", "AAAA").answer.map((a) => a.rdata)).toEqual(["2001:db8::66"]);
     zc.stdin!.write("\n");
-    nsupdate("update add _v6web._tcp.local. 60 PTR six._v6web._tcp.local.\nupdate add six._v6web._tcp.local. 60 SRV 0 1 8086 six.local.\nupdate add six.local. 60 AAAA 2001:db8::86");
+    nsupdate(
+      "update add _v6web._tcp.local. 60 PTR six._v6web._tcp.local.\nupdate add six._v6web._tcp.local. 60 SRV 0 1 8086 six.local.\nupdate add six.local. 60 AAAA 2001:db8::86",
+    );
     const found = await events(peer(h1, ["browse", "_v6web._tcp", "4"], 6)).next((e) => e.event === "added");
     expect(found).toMatchObject({ name: "six._v6web._tcp.local.", port: 8086, addresses: ["2001:db8::86"] });
   });
 
-  it.skipIf(missingTool("avahi-daemon", "avahi-browse", "dbus-daemon", "unshare"))("avahi-browse -rt finds the nsupdate registration, resolved", () => {
-    const r = h1.run("unshare", ["--mount", "--propagation", "private", "bash", AVAHI, "timeout", "6", "avahi-browse", "-rtp", "_web._tcp"]);
-    expect(r.stdout).toMatch(/^=;eth0;IPv4;front;_web\._tcp;local;front\.local;192\.0\.2\.80;8080;"path=\/"$/m);
-  });
+  it.skipIf(missingTool("avahi-daemon", "avahi-browse", "dbus-daemon", "unshare"))(
+    "avahi-browse -rt finds the nsupdate registration, resolved",
+    () => {
+      const r = h1.run("unshare", [
+        "--mount",
+        "--propagation",
+        "private",
+        "bash",
+        AVAHI,
+        "timeout",
+        "6",
+        "avahi-browse",
+        "-rtp",
+        "_web._tcp",
+      ]);
+      expect(r.stdout).toMatch(/^=;eth0;IPv4;front;_web\._tcp;local;front\.local;192\.0\.2\.80;8080;"path=\/"$/m);
+    },
+  );
 
-  it.skipIf(missingTool("avahi-daemon", "avahi-publish", "dbus-daemon", "unshare", "timeout"))("a service avahi announces with a subtype is found by dig under that subtype", async () => {
-    const pub = h1.spawn("unshare", ["--mount", "--propagation", "private", "bash", AVAHI, "timeout", "6", "avahi-publish", "-s", "--subtype=_color._sub._ipp._tcp", "Office Printer", "_ipp._tcp", "631"]);
-    const exited = new Promise((r) => pub.once("exit", r));
-    try {
-      const seen = await until(() => (dig("_color._sub._ipp._tcp.local", "PTR").answer.length > 0 ? true : undefined), 6000);
-      console.log(`avahi's subtype answered by ringdns ${seen.ms} ms after avahi-publish started`);
-      expect(dig("_color._sub._ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual(["Office\\032Printer._ipp._tcp.local."]);
-      expect(dig("_ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual(["Office\\032Printer._ipp._tcp.local."]);
-      expect(dig("_mono._sub._ipp._tcp.local", "PTR").answer).toEqual([]);
-    } finally {
-      await exited; // timeout ends avahi-publish; avahi-daemon says goodbye as it goes
-    }
-  });
+  it.skipIf(missingTool("avahi-daemon", "avahi-publish", "dbus-daemon", "unshare", "timeout"))(
+    "a service avahi announces with a subtype is found by dig under that subtype",
+    async () => {
+      const pub = h1.spawn("unshare", [
+        "--mount",
+        "--propagation",
+        "private",
+        "bash",
+        AVAHI,
+        "timeout",
+        "6",
+        "avahi-publish",
+        "-s",
+        "--subtype=_color._sub._ipp._tcp",
+        "Office Printer",
+        "_ipp._tcp",
+        "631",
+      ]);
+      const exited = new Promise((r) => pub.once("exit", r));
+      try {
+        const seen = await until(
+          () => (dig("_color._sub._ipp._tcp.local", "PTR").answer.length > 0 ? true : undefined),
+          6000,
+        );
+        console.log(`avahi's subtype answered by ringdns ${seen.ms} ms after avahi-publish started`);
+        expect(dig("_color._sub._ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual([
+          "Office\\032Printer._ipp._tcp.local.",
+        ]);
+        expect(dig("_ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual([
+          "Office\\032Printer._ipp._tcp.local.",
+        ]);
+        expect(dig("_mono._sub._ipp._tcp.local", "PTR").answer).toEqual([]);
+      } finally {
+        await exited; // timeout ends avahi-publish; avahi-daemon says goodbye as it goes
+      }
+    },
+  );
 
-  it.skipIf(missingTool("avahi-daemon", "avahi-publish", "dbus-daemon", "unshare", "timeout"))("a subtype announced before ringdns listened is asked for on the LAN when a dig asks for it", async () => {
-    const pub = h1.spawn("unshare", ["--mount", "--propagation", "private", "bash", AVAHI, "timeout", "14", "avahi-publish", "-s", "--subtype=_mono._sub._ipp._tcp", "Old Printer", "_ipp._tcp", "632"]);
-    const exited = new Promise((r) => pub.once("exit", r));
-    let late: ChildProcess | undefined;
-    try {
-      // announced and heard by the daemon already running; a second one starts after that
-      await until(() => (dig("_ipp._tcp.local", "PTR").answer.some((a) => a.rdata.startsWith("Old")) ? true : undefined), 6000);
-      // avahi announces three times (at once, 1 s and 3 s later, ±250 ms): the second daemon starts after the last
-      await new Promise((r) => setTimeout(r, 3500));
-      // with a query worker too: a miss it answers reaches the primary, which runs mDNS
-      late = h0.spawn(process.execPath, [CLI, "serve", "--dns", "127.0.0.1:8054", "--mdns-interface", "eth0", "--store", "memory", "--workers", "2"]);
-      let lateLogs = "";
-      late.stderr!.on("data", (d) => (lateLogs += d));
-      await until(() => (lateLogs.includes("ringdns listening") ? true : undefined), 5000);
-      await until(() => (digAt(8054, "_ipp._tcp.local", "PTR").answer.some((a) => a.rdata.startsWith("Old")) ? true : undefined), 4000);
-      expect(digAt(8054, "_mono._sub._ipp._tcp.local", "PTR").answer).toEqual([]); // not announced since it started
-      const found = await until(() => (digAt(8054, "_mono._sub._ipp._tcp.local", "PTR").answer.length > 0 ? true : undefined), 4000);
-      console.log(`a subtype ringdns had not heard of answered ${found.ms} ms after the first dig asked for it`);
-      expect(digAt(8054, "_mono._sub._ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual(["Old\\032Printer._ipp._tcp.local."]);
-    } finally {
-      late?.kill("SIGTERM");
-      await exited;
-    }
-  });
+  it.skipIf(missingTool("avahi-daemon", "avahi-publish", "dbus-daemon", "unshare", "timeout"))(
+    "a subtype announced before ringdns listened is asked for on the LAN when a dig asks for it",
+    async () => {
+      const pub = h1.spawn("unshare", [
+        "--mount",
+        "--propagation",
+        "private",
+        "bash",
+        AVAHI,
+        "timeout",
+        "14",
+        "avahi-publish",
+        "-s",
+        "--subtype=_mono._sub._ipp._tcp",
+        "Old Printer",
+        "_ipp._tcp",
+        "632",
+      ]);
+      const exited = new Promise((r) => pub.once("exit", r));
+      let late: ChildProcess | undefined;
+      try {
+        // announced and heard by the daemon already running; a second one starts after that
+        await until(
+          () => (dig("_ipp._tcp.local", "PTR").answer.some((a) => a.rdata.startsWith("Old")) ? true : undefined),
+          6000,
+        );
+        // avahi announces three times (at once, 1 s and 3 s later, ±250 ms): the second daemon starts after the last
+        await new Promise((r) => setTimeout(r, 3500));
+        // with a query worker too: a miss it answers reaches the primary, which runs mDNS
+        late = h0.spawn(process.execPath, [
+          CLI,
+          "serve",
+          "--dns",
+          "127.0.0.1:8054",
+          "--mdns-interface",
+          "eth0",
+          "--store",
+          "memory",
+          "--workers",
+          "2",
+        ]);
+        let lateLogs = "";
+        late.stderr!.on("data", (d) => (lateLogs += d));
+        await until(() => (lateLogs.includes("ringdns listening") ? true : undefined), 5000);
+        await until(
+          () =>
+            digAt(8054, "_ipp._tcp.local", "PTR").answer.some((a) => a.rdata.startsWith("Old")) ? true : undefined,
+          4000,
+        );
+        expect(digAt(8054, "_mono._sub._ipp._tcp.local", "PTR").answer).toEqual([]); // not announced since it started
+        const found = await until(
+          () => (digAt(8054, "_mono._sub._ipp._tcp.local", "PTR").answer.length > 0 ? true : undefined),
+          4000,
+        );
+        console.log(`a subtype ringdns had not heard of answered ${found.ms} ms after the first dig asked for it`);
+        expect(digAt(8054, "_mono._sub._ipp._tcp.local", "PTR").answer.map((a) => a.rdata)).toEqual([
+          "Old\\032Printer._ipp._tcp.local.",
+        ]);
+      } finally {
+        late?.kill("SIGTERM");
+        await exited;
+      }
+    },
+  );
 
   it("a name taken by a zeroconf service is renamed 'name (2)' on the LAN", async () => {
     const zc = peer(h1, ["register", "_web._tcp", "dup", "9000", "192.0.2.90"]);
     await events(zc).next((e) => e.event === "registered");
-    nsupdate("update add _web._tcp.local. 60 PTR dup._web._tcp.local.\nupdate add dup._web._tcp.local. 60 SRV 0 1 9001 dup-ours.local.\nupdate add dup-ours.local. 60 A 192.0.2.91");
+    nsupdate(
+      "update add _web._tcp.local. 60 PTR dup._web._tcp.local.\nupdate add dup._web._tcp.local. 60 SRV 0 1 9001 dup-ours.local.\nupdate add dup-ours.local. 60 A 192.0.2.91",
+    );
     const ev = events(peer(h1, ["browse", "_web._tcp", "5"]));
     const renamed = await ev.next((e) => e.name === "dup (2)._web._tcp.local.");
     expect(renamed).toMatchObject({ port: 9001, addresses: ["192.0.2.91"] });

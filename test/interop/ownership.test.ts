@@ -20,7 +20,26 @@ const dataDir = join(dir, "data");
 const TOKEN = "ownership-test-token-0123456789";
 const tokenFile = join(dir, "token");
 writeFileSync(tokenFile, TOKEN);
-const args = ["--http", "127.0.0.1:0", "--http-token-file", tokenFile, "--domain", "a.example.", "--domain", "b.example.", "--key-file", keyFile, "--key-zone", "key-a=a.example.", "--key-zone", "key-b=a.example.,b.example.", "--admin-key", "admin-key", "--data-dir", dataDir];
+const args = [
+  "--http",
+  "127.0.0.1:0",
+  "--http-token-file",
+  tokenFile,
+  "--domain",
+  "a.example.",
+  "--domain",
+  "b.example.",
+  "--key-file",
+  keyFile,
+  "--key-zone",
+  "key-a=a.example.",
+  "--key-zone",
+  "key-b=a.example.,b.example.",
+  "--admin-key",
+  "admin-key",
+  "--data-dir",
+  dataDir,
+];
 
 let d: RunningDaemon;
 beforeAll(async () => {
@@ -30,11 +49,17 @@ afterAll(() => d?.stop());
 
 /** nsupdate with `who`'s key (none: unsigned, from loopback); returns what it printed and its exit status. */
 function nsupdate(who: keyof typeof keys | "unsigned", script: string) {
-  const key = who === "unsigned" ? [] : ["-y", `hmac-sha256:${keys[who].name.join(".")}:${keys[who].secret.toString("base64")}`];
-  const r = spawnSync("nsupdate", key, { input: `server 127.0.0.1 ${d.port}\n${script}\nsend\n`, encoding: "utf8", timeout: 20_000 });
+  const key =
+    who === "unsigned" ? [] : ["-y", `hmac-sha256:${keys[who].name.join(".")}:${keys[who].secret.toString("base64")}`];
+  const r = spawnSync("nsupdate", key, {
+    input: `server 127.0.0.1 ${d.port}\n${script}\nsend\n`,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   return { status: r.status, out: r.stdout + r.stderr };
 }
-const short = (name: string, type: string) => dig("dig", "127.0.0.1", d.port, [name, type, "+short"]).raw.trim().split("\n").filter(Boolean).sort();
+const short = (name: string, type: string) =>
+  dig("dig", "127.0.0.1", d.port, [name, type, "+short"]).raw.trim().split("\n").filter(Boolean).sort();
 const register = (zone: string, inst: string, port: number, addr: string) => `zone ${zone}
 update add _kv._tcp.${zone} 60 PTR ${inst}._kv._tcp.${zone}
 update add ${inst}._kv._tcp.${zone} 60 SRV 0 1 ${port} ${inst}.${zone}
@@ -54,13 +79,22 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
   });
 
   it("the HTTP API shows each registration's owner and domain; its token (the operator's) deletes one where it was registered", async () => {
-    const list = (await (await fetch(`http://127.0.0.1:${d.httpPort}/v1/types/_kv._tcp/instances`)).json()) as { instances: { name: string; port: number; domain?: string; owner?: unknown; key?: string }[] };
-    expect(list.instances.map(({ port, domain, owner, key }) => ({ port, domain, owner, key })).sort((x, y) => x.port - y.port)).toEqual([
+    const list = (await (await fetch(`http://127.0.0.1:${d.httpPort}/v1/types/_kv._tcp/instances`)).json()) as {
+      instances: { name: string; port: number; domain?: string; owner?: unknown; key?: string }[];
+    };
+    expect(
+      list.instances
+        .map(({ port, domain, owner, key }) => ({ port, domain, owner, key }))
+        .sort((x, y) => x.port - y.port),
+    ).toEqual([
       { port: 80, domain: "b.example.", owner: { kind: "key", name: "key-b." }, key: "key-b." },
       { port: 81, domain: "a.example.", owner: { kind: "key", name: "key-a." }, key: "key-a." },
     ]);
     expect(nsupdate("a", register("a.example.", "solo", 82, "192.0.2.4")).status).toBe(0);
-    const r = await fetch(`http://127.0.0.1:${d.httpPort}/v1/types/_kv._tcp/instances/solo`, { method: "DELETE", headers: { authorization: `Bearer ${TOKEN}` } });
+    const r = await fetch(`http://127.0.0.1:${d.httpPort}/v1/types/_kv._tcp/instances/solo`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(r.status).toBe(204);
     expect(dig("dig", "127.0.0.1", d.port, ["solo._kv._tcp.a.example.", "SRV"]).status).toBe("NXDOMAIN");
   });
@@ -70,7 +104,8 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
       const r = await fetch(`http://127.0.0.1:${d.httpPort}${path}`);
       return { status: r.status, body: (await r.json()) as Record<string, unknown> };
     };
-    const owner = async (domain: string) => ((await get(`/v1/types/_kv._tcp/owner?key=user42&domain=${domain}`)).body.owner as { port: number } | null)?.port;
+    const owner = async (domain: string) =>
+      ((await get(`/v1/types/_kv._tcp/owner?key=user42&domain=${domain}`)).body.owner as { port: number } | null)?.port;
     expect(await owner("a.example.")).toBe(81);
     expect(await owner("B.EXAMPLE")).toBe(80);
     expect(await owner("local.")).toBeUndefined(); // nothing of _kv._tcp is served under local.
@@ -80,10 +115,14 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
     const one = await get("/v1/types/_kv._tcp/instances/web?domain=b.example.");
     expect(one.body).toMatchObject({ port: 80, domain: "b.example." });
     // one name in two domains: paging one at a time shows both (the cursor is name and domain)
-    const all = (await get("/v1/types/_kv._tcp/instances")).body as { total: number; instances: { name: string; domain?: string }[] };
+    const all = (await get("/v1/types/_kv._tcp/instances")).body as {
+      total: number;
+      instances: { name: string; domain?: string }[];
+    };
     const paged: string[] = [];
     for (let after = "", i = 0; i < 20; i++) {
-      const p = (await get(`/v1/types/_kv._tcp/instances?limit=1${after ? `&after=${encodeURIComponent(after)}` : ""}`)).body as { total: number; instances: { name: string; domain?: string }[]; next?: string };
+      const p = (await get(`/v1/types/_kv._tcp/instances?limit=1${after ? `&after=${encodeURIComponent(after)}` : ""}`))
+        .body as { total: number; instances: { name: string; domain?: string }[]; next?: string };
       expect(p.total).toBe(all.total);
       paged.push(...p.instances.map((x) => `${x.name}@${x.domain}`));
       if (!p.next) break;
@@ -93,7 +132,9 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
     expect(paged.filter((x) => x.startsWith("web@"))).toHaveLength(2);
     const bad = await get("/v1/types/_kv._tcp/instances?domain=c.example.");
     expect(bad.status).toBe(400);
-    expect(String(bad.body.error)).toMatch(/"c\.example\." is not a served domain \(served: local\., a\.example\., b\.example\.\)/);
+    expect(String(bad.body.error)).toMatch(
+      /"c\.example\." is not a served domain \(served: local\., a\.example\., b\.example\.\)/,
+    );
   });
 
   it("key-a cannot delete, repoint or readdress key-b's registration in the same zone: REFUSED, the reply says whose by kind", () => {
@@ -121,13 +162,18 @@ u.delete("api._kv._tcp.a.example.")
 r = dns.query.udp(u, "127.0.0.1", port=${d.port}, timeout=3)
 print(r.rcode(), [(int(o.code), o.text) for o in r.options if o.otype == 15])`;
     const r = spawnSync("/usr/bin/python3", ["-c", py], { encoding: "utf8", timeout: 20_000 });
-    expect(r.stdout, r.stderr).toMatch(/^5 \[\(18, 'api\._kv\._tcp\.a\.example\. is registered by another TSIG key; only its owner \(or an --admin-key\) may change it'\)\]/);
+    expect(r.stdout, r.stderr).toMatch(
+      /^5 \[\(18, 'api\._kv\._tcp\.a\.example\. is registered by another TSIG key; only its owner \(or an --admin-key\) may change it'\)\]/,
+    );
     expect(r.stdout).not.toMatch(/key-b/);
   });
 
   it("key-a cannot touch b.example.: not with zone b.example., not with names in b.example. under zone a.example.", () => {
     for (const zone of ["b.example.", "a.example."]) {
-      const r = nsupdate("a", `zone ${zone}\nupdate delete web._kv._tcp.b.example. ANY\nupdate delete _kv._tcp.b.example. PTR web._kv._tcp.b.example.`);
+      const r = nsupdate(
+        "a",
+        `zone ${zone}\nupdate delete web._kv._tcp.b.example. ANY\nupdate delete _kv._tcp.b.example. PTR web._kv._tcp.b.example.`,
+      );
       expect(r.status, r.out).not.toBe(0);
     }
     expect(short("web._kv._tcp.b.example.", "SRV")).toEqual(["0 1 80 web.b.example."]);
@@ -149,14 +195,24 @@ print(r.rcode(), [(int(o.code), o.text) for o in r.options if o.otype == 15])`;
   it("owners survive a restart (stored with the registration); the --admin-key may change anyone's", async () => {
     await d.stop();
     d = await startDaemon(args);
-    expect(nsupdate("a", `zone a.example.\nupdate delete api._kv._tcp.a.example. ANY\nupdate delete _kv._tcp.a.example. PTR api._kv._tcp.a.example.`).out).toMatch(/REFUSED/);
-    const r = nsupdate("admin", `zone a.example.\nupdate delete api._kv._tcp.a.example. ANY\nupdate delete _kv._tcp.a.example. PTR api._kv._tcp.a.example.\nupdate delete api.a.example. A`);
+    expect(
+      nsupdate(
+        "a",
+        `zone a.example.\nupdate delete api._kv._tcp.a.example. ANY\nupdate delete _kv._tcp.a.example. PTR api._kv._tcp.a.example.`,
+      ).out,
+    ).toMatch(/REFUSED/);
+    const r = nsupdate(
+      "admin",
+      `zone a.example.\nupdate delete api._kv._tcp.a.example. ANY\nupdate delete _kv._tcp.a.example. PTR api._kv._tcp.a.example.\nupdate delete api.a.example. A`,
+    );
     expect(r.status, r.out).toBe(0);
     expect(dig("dig", "127.0.0.1", d.port, ["api._kv._tcp.a.example.", "SRV"]).status).toBe("NXDOMAIN");
     expect(short("web._kv._tcp.a.example.", "SRV")).toEqual(["0 1 81 web.a.example."]);
   });
 
   it("an --admin-key that no --key-file holds stops the daemon with one line", async () => {
-    await expect(startDaemon(["--key-file", keyFile, "--admin-key", "no-such-key"])).rejects.toThrow(/--admin-key: key no-such-key\. is not in any --key-file \(loaded: /);
+    await expect(startDaemon(["--key-file", keyFile, "--admin-key", "no-such-key"])).rejects.toThrow(
+      /--admin-key: key no-such-key\. is not in any --key-file \(loaded: /,
+    );
   });
 });

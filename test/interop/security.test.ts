@@ -12,7 +12,10 @@ import { missingTool } from "../lab/tools.js";
 
 const dir = mkdtempSync(join(tmpdir(), "ringdns-security-"));
 const services = join(dir, "services.yaml");
-writeFileSync(services, "services:\n  - {instance: alpha, type: _cache._tcp, host: alpha, addresses: [192.0.2.10], port: 11211}\n");
+writeFileSync(
+  services,
+  "services:\n  - {instance: alpha, type: _cache._tcp, host: alpha, addresses: [192.0.2.10], port: 11211}\n",
+);
 const keyFile = join(dir, "update.key");
 let d: RunningDaemon;
 
@@ -24,10 +27,29 @@ afterAll(() => d?.stop());
 
 describe.skipIf(missingTool("dig"))("the answer cache", () => {
   it("never serves alpha._cache._tcp the reply cached for alpha\\000_cache._tcp (one label holding a zero byte), or the other way round", () => {
-    const real = () => dig("dig", "127.0.0.1", d.port, ["alpha._cache._tcp.local", "SRV", "+noall", "+comments", "+answer", "+question"]);
-    const zero = () => dig("dig", "127.0.0.1", d.port, ["alpha\\000_cache._tcp.local", "SRV", "+noall", "+comments", "+answer", "+question"]);
+    const real = () =>
+      dig("dig", "127.0.0.1", d.port, [
+        "alpha._cache._tcp.local",
+        "SRV",
+        "+noall",
+        "+comments",
+        "+answer",
+        "+question",
+      ]);
+    const zero = () =>
+      dig("dig", "127.0.0.1", d.port, [
+        "alpha\\000_cache._tcp.local",
+        "SRV",
+        "+noall",
+        "+comments",
+        "+answer",
+        "+question",
+      ]);
     // each pair runs well inside the cache's one second
-    for (const [first, second] of [[zero, real], [real, zero]] as const) {
+    for (const [first, second] of [
+      [zero, real],
+      [real, zero],
+    ] as const) {
       for (const r of [first(), second(), first(), second()]) {
         const isReal = !r.raw.includes("\\000");
         expect(r.status).toBe(isReal ? "NOERROR" : "NXDOMAIN");

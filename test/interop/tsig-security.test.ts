@@ -32,8 +32,14 @@ afterAll(() => d.stop());
 // ---- raw DNS bytes ----
 
 function wireName(name: string): Buffer {
-  const labels = name.replace(/\.$/, "").split(".").filter((l) => l !== "");
-  return Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+  const labels = name
+    .replace(/\.$/, "")
+    .split(".")
+    .filter((l) => l !== "");
+  return Buffer.concat([
+    ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
+    Buffer.from([0]),
+  ]);
 }
 
 const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
@@ -56,8 +62,26 @@ interface TsigFields {
 
 /** `msg` with a TSIG record for `key` appended (ARCOUNT counts it). */
 function appendTsig(msg: Buffer, f: TsigFields): Buffer {
-  const rdata = Buffer.concat([wireName("hmac-sha512"), u48(f.time), u16(f.fudge), u16(f.mac.length), f.mac, u16(f.originalId), u16(f.error), u16(f.other.length), f.other]);
-  const out = Buffer.concat([msg, wireName(f.keyName ?? "forge-key"), u16(Type.TSIG), u16(255), Buffer.alloc(4), u16(rdata.length), rdata]);
+  const rdata = Buffer.concat([
+    wireName("hmac-sha512"),
+    u48(f.time),
+    u16(f.fudge),
+    u16(f.mac.length),
+    f.mac,
+    u16(f.originalId),
+    u16(f.error),
+    u16(f.other.length),
+    f.other,
+  ]);
+  const out = Buffer.concat([
+    msg,
+    wireName(f.keyName ?? "forge-key"),
+    u16(Type.TSIG),
+    u16(255),
+    Buffer.alloc(4),
+    u16(rdata.length),
+    rdata,
+  ]);
   out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
   return out;
 }
@@ -67,8 +91,21 @@ function sign(msg: Buffer, opts: { time?: number; fudge?: number; error?: number
   const time = opts.time ?? Math.floor(Date.now() / 1000);
   const fudge = opts.fudge ?? 300;
   const error = opts.error ?? 0;
-  const vars = Buffer.concat([wireName("forge-key"), u16(255), Buffer.alloc(4), wireName("hmac-sha512"), u48(time), u16(fudge), u16(error), u16(0)]);
-  const mac = createHmac("sha512", key.secret).update(msg).update(vars).digest().subarray(0, opts.macLength ?? 64);
+  const vars = Buffer.concat([
+    wireName("forge-key"),
+    u16(255),
+    Buffer.alloc(4),
+    wireName("hmac-sha512"),
+    u48(time),
+    u16(fudge),
+    u16(error),
+    u16(0),
+  ]);
+  const mac = createHmac("sha512", key.secret)
+    .update(msg)
+    .update(vars)
+    .digest()
+    .subarray(0, opts.macLength ?? 64);
   return appendTsig(msg, { time, fudge, mac, originalId: msg.readUInt16BE(0), error, other: Buffer.alloc(0) });
 }
 
@@ -95,7 +132,12 @@ function registration(service: string, instance: string, port: number): UpdateOp
   const iname = [instance, `_${service}`, "_tcp", "svc", "example"];
   return [
     { op: "add", name: [`_${service}`, "_tcp", "svc", "example"], ttl: 60, data: { type: Type.PTR, target: iname } },
-    { op: "add", name: iname, ttl: 60, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port, target: [instance, "svc", "example"] } } },
+    {
+      op: "add",
+      name: iname,
+      ttl: 60,
+      data: { type: Type.SRV, srv: { priority: 0, weight: 1, port, target: [instance, "svc", "example"] } },
+    },
   ];
 }
 const update = (id: number, ops: UpdateOp[]) => encodeUpdate({ id, zone: ["svc", "example"], updates: ops });
@@ -157,13 +199,23 @@ function macField(): Buffer {
   return f;
 }
 
-async function attempt(): Promise<{ oracle: { rcode: string; mac: number }; forged: { rcode: string; tsigError?: number } }> {
+async function attempt(): Promise<{
+  oracle: { rcode: string; mac: number };
+  forged: { rcode: string; tsigError?: number };
+}> {
   const s = forgedQuestionBytes();
   const question = Buffer.concat([Buffer.from([63]), s.subarray(0, 63), Buffer.from([55]), s.subarray(64)]);
   if (!question.subarray(64).equals(s.subarray(63)) || question[0] !== 63) throw new Error("question layout");
   const header = Buffer.from([0x78, 0x78, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
   const F = macField();
-  const oracleQuery = appendTsig(Buffer.concat([header, question]), { time: Math.floor(Date.now() / 1000), fudge: 300, mac: F, originalId: 0x7878, error: 0, other: Buffer.alloc(0) });
+  const oracleQuery = appendTsig(Buffer.concat([header, question]), {
+    time: Math.floor(Date.now() / 1000),
+    fudge: 300,
+    mac: F,
+    originalId: 0x7878,
+    error: 0,
+    other: Buffer.alloc(0),
+  });
   const replyWire = await udp(oracleQuery);
   const reply = decodeMessage(replyWire);
   const t = reply.tsig;
@@ -177,26 +229,60 @@ async function attempt(): Promise<{ oracle: { rcode: string; mac: number }; forg
   }
   const m = Buffer.concat([u16(MAC_LEN), F, signedPart]);
   // what a forger sends even without a MAC to reuse: it must fail as any bad signature does
-  const forged = appendTsig(m, t && t.mac.length > 0 ? { time: t.timeSigned, fudge: t.fudge, mac: t.mac, originalId: MAC_LEN, error: t.error, other: t.other } : { time: Math.floor(Date.now() / 1000), fudge: 300, mac: Buffer.alloc(64), originalId: MAC_LEN, error: 0, other: Buffer.alloc(0) });
+  const forged = appendTsig(
+    m,
+    t && t.mac.length > 0
+      ? { time: t.timeSigned, fudge: t.fudge, mac: t.mac, originalId: MAC_LEN, error: t.error, other: t.other }
+      : {
+          time: Math.floor(Date.now() / 1000),
+          fudge: 300,
+          mac: Buffer.alloc(64),
+          originalId: MAC_LEN,
+          error: 0,
+          other: Buffer.alloc(0),
+        },
+  );
   const res = decodeMessage(await udp(forged));
-  return { oracle: { rcode: reply.rcodeName, mac: t?.mac.length ?? 0 }, forged: { rcode: res.rcodeName, ...(res.tsig ? { tsigError: res.tsig.error } : {}) } };
+  return {
+    oracle: { rcode: reply.rcodeName, mac: t?.mac.length ?? 0 },
+    forged: { rcode: res.rcodeName, ...(res.tsig ? { tsigError: res.tsig.error } : {}) },
+  };
 }
 
 describe.skipIf(missingTool("dig"))("TSIG attacks on a daemon that takes only signed updates", () => {
   it("(a) a short MAC gets FORMERR without a MAC, so the forged UPDATE fails (NOTAUTH) and nothing is registered", async () => {
     const r = await attempt();
-    expect({ ...r, registered: ptrs("_http._tcp") }).toEqual({ oracle: { rcode: "FORMERR", mac: 0 }, forged: { rcode: "NOTAUTH", tsigError: 16 }, registered: [] });
+    expect({ ...r, registered: ptrs("_http._tcp") }).toEqual({
+      oracle: { rcode: "FORMERR", mac: 0 },
+      forged: { rcode: "NOTAUTH", tsigError: 16 },
+      registered: [],
+    });
     await d.waitForLog(/"key":"forge-key\.".*MAC of 31 bytes/);
   });
 
   it("(b) a request whose TSIG error field is not 0 is FORMERR and changes nothing", async () => {
     const res = decodeMessage(await udp(sign(update(101, registration("eb", "errfield", 1001)), { error: 16 })));
-    expect({ rcode: res.rcodeName, tsig: res.tsig?.mac.length ?? 0, registered: ptrs("_eb._tcp") }).toEqual({ rcode: "FORMERR", tsig: 0, registered: [] });
+    expect({ rcode: res.rcodeName, tsig: res.tsig?.mac.length ?? 0, registered: ptrs("_eb._tcp") }).toEqual({
+      rcode: "FORMERR",
+      tsig: 0,
+      registered: [],
+    });
   });
 
   it("(c) a fudge of 65535 s does not stretch the window: 2 hours off is BADTIME", async () => {
-    const res = decodeMessage(await udp(sign(update(102, registration("ec", "late", 1002)), { fudge: 65535, time: Math.floor(Date.now() / 1000) - 7200 })));
-    expect({ rcode: res.rcodeName, tsigError: res.tsig?.error, registered: ptrs("_ec._tcp") }).toEqual({ rcode: "NOTAUTH", tsigError: 18, registered: [] });
+    const res = decodeMessage(
+      await udp(
+        sign(update(102, registration("ec", "late", 1002)), {
+          fudge: 65535,
+          time: Math.floor(Date.now() / 1000) - 7200,
+        }),
+      ),
+    );
+    expect({ rcode: res.rcodeName, tsigError: res.tsig?.error, registered: ptrs("_ec._tcp") }).toEqual({
+      rcode: "NOTAUTH",
+      tsigError: 18,
+      registered: [],
+    });
   });
 
   it("(d) a captured registration replayed after its deregistration is BADTIME and the instance stays gone", async () => {
@@ -204,20 +290,44 @@ describe.skipIf(missingTool("dig"))("TSIG attacks on a daemon that takes only si
     expect(decodeMessage(await udp(captured)).rcodeName).toBe("NOERROR");
     expect(ptrs("_kv._tcp")).toEqual(["replayed._kv._tcp.svc.example."]);
     const iname = ["replayed", "_kv", "_tcp", "svc", "example"];
-    const deregister = sign(update(104, [{ op: "delete-name", name: iname }, { op: "delete-rr", name: ["_kv", "_tcp", "svc", "example"], data: { type: Type.PTR, target: iname } }]));
+    const deregister = sign(
+      update(104, [
+        { op: "delete-name", name: iname },
+        { op: "delete-rr", name: ["_kv", "_tcp", "svc", "example"], data: { type: Type.PTR, target: iname } },
+      ]),
+    );
     expect(decodeMessage(await udp(deregister)).rcodeName).toBe("NOERROR");
     expect(ptrs("_kv._tcp")).toEqual([]);
     const replay = decodeMessage(await udp(captured));
-    expect({ rcode: replay.rcodeName, tsigError: replay.tsig?.error, registered: ptrs("_kv._tcp") }).toEqual({ rcode: "NOTAUTH", tsigError: 18, registered: [] });
+    expect({ rcode: replay.rcodeName, tsigError: replay.tsig?.error, registered: ptrs("_kv._tcp") }).toEqual({
+      rcode: "NOTAUTH",
+      tsigError: 18,
+      registered: [],
+    });
     // the same message with its MAC cut to 32 bytes (a truncation RFC 8945 allows) and another ID is the same message
     const t = decodeMessage(captured).tsig!;
     const body = Buffer.from(captured.subarray(0, t.start));
     body.writeUInt16BE(body.readUInt16BE(10) - 1, 10);
     body.writeUInt16BE(4242, 0);
-    const truncated = appendTsig(body, { time: t.timeSigned, fudge: t.fudge, mac: t.mac.subarray(0, 32), originalId: t.originalId, error: 0, other: t.other });
+    const truncated = appendTsig(body, {
+      time: t.timeSigned,
+      fudge: t.fudge,
+      mac: t.mac.subarray(0, 32),
+      originalId: t.originalId,
+      error: 0,
+      other: t.other,
+    });
     expect(decodeMessage(await udp(truncated)).tsig?.error).toBe(18);
     // and so is the same message with the key's name in capitals
-    const shouted = appendTsig(body, { time: t.timeSigned, fudge: t.fudge, mac: t.mac, originalId: t.originalId, error: 0, other: t.other, keyName: "FORGE-KEY" });
+    const shouted = appendTsig(body, {
+      time: t.timeSigned,
+      fudge: t.fudge,
+      mac: t.mac,
+      originalId: t.originalId,
+      error: 0,
+      other: t.other,
+      keyName: "FORGE-KEY",
+    });
     expect(decodeMessage(await udp(shouted)).tsig?.error).toBe(18);
     expect(ptrs("_kv._tcp")).toEqual([]);
     await d.waitForLog(/replay/);
@@ -246,15 +356,27 @@ describe.skipIf(missingTool("dig"))("TSIG attacks on a daemon that takes only si
     }
   });
 
-  it.skipIf(missingTool("nsupdate", "kdig"))("(e) nsupdate (several updates in one session) and kdig with the right key still work", () => {
-    const script = (inst: string, port: number) => `update add _ok._tcp.${zone} 60 PTR ${inst}._ok._tcp.${zone}\nupdate add ${inst}._ok._tcp.${zone} 60 SRV 0 1 ${port} ${inst}.${zone}\nsend\n`;
-    const r = spawnSync("nsupdate", ["-k", keyFile], { input: `server 127.0.0.1 ${d.port}\nzone ${zone}\n${script("good-1", 2001)}${script("good-2", 2002)}${script("good-3", 2003)}`, encoding: "utf8", timeout: 20_000 });
-    expect(r.stdout + r.stderr).toBe("");
-    expect(r.status).toBe(0);
-    expect(ptrs("_ok._tcp").sort()).toEqual(["good-1._ok._tcp.svc.example.", "good-2._ok._tcp.svc.example.", "good-3._ok._tcp.svc.example."]);
-    const k = dig("kdig", "127.0.0.1", d.port, ["-y", `hmac-sha512:forge-key:${secret}`, `_ok._tcp.${zone}`, "PTR"]);
-    expect(k.status).toBe("NOERROR");
-    expect(k.answer).toHaveLength(3);
-    expect(k.raw).not.toMatch(/TSIG.*(fail|bad)/i);
-  });
+  it.skipIf(missingTool("nsupdate", "kdig"))(
+    "(e) nsupdate (several updates in one session) and kdig with the right key still work",
+    () => {
+      const script = (inst: string, port: number) =>
+        `update add _ok._tcp.${zone} 60 PTR ${inst}._ok._tcp.${zone}\nupdate add ${inst}._ok._tcp.${zone} 60 SRV 0 1 ${port} ${inst}.${zone}\nsend\n`;
+      const r = spawnSync("nsupdate", ["-k", keyFile], {
+        input: `server 127.0.0.1 ${d.port}\nzone ${zone}\n${script("good-1", 2001)}${script("good-2", 2002)}${script("good-3", 2003)}`,
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(r.stdout + r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      expect(ptrs("_ok._tcp").sort()).toEqual([
+        "good-1._ok._tcp.svc.example.",
+        "good-2._ok._tcp.svc.example.",
+        "good-3._ok._tcp.svc.example.",
+      ]);
+      const k = dig("kdig", "127.0.0.1", d.port, ["-y", `hmac-sha512:forge-key:${secret}`, `_ok._tcp.${zone}`, "PTR"]);
+      expect(k.status).toBe("NOERROR");
+      expect(k.answer).toHaveLength(3);
+      expect(k.raw).not.toMatch(/TSIG.*(fail|bad)/i);
+    },
+  );
 });

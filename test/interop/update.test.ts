@@ -25,15 +25,26 @@ beforeAll(async () => {
 afterAll(() => d.stop());
 
 function nsupdate(args: string[], script: string) {
-  const r = spawnSync("nsupdate", args, { input: `server 127.0.0.1 ${d.port}\n${script}\nsend\n`, encoding: "utf8", timeout: 20_000 });
+  const r = spawnSync("nsupdate", args, {
+    input: `server 127.0.0.1 ${d.port}\n${script}\nsend\n`,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 function knsupdate(args: string[], script: string) {
-  const r = spawnSync("knsupdate", args, { input: `server 127.0.0.1 ${d.port}\n${script}\nsend\n`, encoding: "utf8", timeout: 20_000 });
+  const r = spawnSync("knsupdate", args, {
+    input: `server 127.0.0.1 ${d.port}\n${script}\nsend\n`,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 const q = (name: string, type: string) => dig("dig", "127.0.0.1", d.port, [name, type]);
-const short = (name: string, type: string) => q(name, type).answer.map((a) => a.rdata).sort();
+const short = (name: string, type: string) =>
+  q(name, type)
+    .answer.map((a) => a.rdata)
+    .sort();
 
 const register = (inst: string, port: number, addr: string) => `zone ${zone}
 update add _kv._tcp.${zone} 60 PTR ${inst}._kv._tcp.${zone}
@@ -61,14 +72,20 @@ describe.skipIf(missingTool("nsupdate", "dig"))("nsupdate", () => {
   });
 
   it("deletes without a zone line (zone found by its signed SOA query)", () => {
-    const r = nsupdate(["-k", keyFile], `update delete web-2._kv._tcp.${zone} ANY\nupdate delete _kv._tcp.${zone} PTR web-2._kv._tcp.${zone}`);
+    const r = nsupdate(
+      ["-k", keyFile],
+      `update delete web-2._kv._tcp.${zone} ANY\nupdate delete _kv._tcp.${zone} PTR web-2._kv._tcp.${zone}`,
+    );
     expect(r.status, r.out).toBe(0);
     expect(short(`_kv._tcp.${zone}`, "PTR")).toEqual([`web-1._kv._tcp.${zone}`]);
     expect(q(`web-2._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
   });
 
   it("prerequisites: 'prereq nxdomain' on a name in use fails with YXDOMAIN and changes nothing", () => {
-    const r = nsupdate(["-k", keyFile], `zone ${zone}\nprereq nxdomain web-1._kv._tcp.${zone}\nupdate delete web-1._kv._tcp.${zone} ANY`);
+    const r = nsupdate(
+      ["-k", keyFile],
+      `zone ${zone}\nprereq nxdomain web-1._kv._tcp.${zone}\nupdate delete web-1._kv._tcp.${zone} ANY`,
+    );
     expect(r.status).not.toBe(0);
     expect(r.out).toMatch(/YXDOMAIN/);
     expect(short(`web-1._kv._tcp.${zone}`, "SRV")).toHaveLength(1);
@@ -82,19 +99,29 @@ describe.skipIf(missingTool("nsupdate", "dig"))("nsupdate", () => {
   });
 
   it("a wrong secret gets NOTAUTH(BADSIG) and changes nothing", () => {
-    const r = nsupdate(["-y", `hmac-sha256:ringdns-key:${Buffer.alloc(32, 9).toString("base64")}`], register("evil", 1, "192.0.2.66"));
+    const r = nsupdate(
+      ["-y", `hmac-sha256:ringdns-key:${Buffer.alloc(32, 9).toString("base64")}`],
+      register("evil", 1, "192.0.2.66"),
+    );
     expect(r.status).not.toBe(0);
     expect(r.out).toMatch(/BADSIG/);
     expect(q(`evil._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
   });
 
   // nsupdate's allocator does not start under libfaketime; Knot's client does
-  it.skipIf(missingTool("faketime", "knsupdate"))("a clock 10 minutes slow (knsupdate under faketime) gets NOTAUTH(BADTIME) and changes nothing", () => {
-    const r = spawnSync("faketime", ["-f", "-600s", "knsupdate", "-y", `hmac-sha256:ringdns-key:${secret}`], { input: `server 127.0.0.1 ${d.port}\n${register("late", 1, "192.0.2.67")}\nsend\n`, encoding: "utf8", timeout: 20_000 });
-    expect(r.status).not.toBe(0);
-    expect(r.stdout + r.stderr).toMatch(/BADTIME/);
-    expect(q(`late._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
-  });
+  it.skipIf(missingTool("faketime", "knsupdate"))(
+    "a clock 10 minutes slow (knsupdate under faketime) gets NOTAUTH(BADTIME) and changes nothing",
+    () => {
+      const r = spawnSync("faketime", ["-f", "-600s", "knsupdate", "-y", `hmac-sha256:ringdns-key:${secret}`], {
+        input: `server 127.0.0.1 ${d.port}\n${register("late", 1, "192.0.2.67")}\nsend\n`,
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/BADTIME/);
+      expect(q(`late._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
+    },
+  );
 
   it("registers over TCP (-v) and with hmac-sha512 and hmac-sha1 keys", async () => {
     const r = nsupdate(["-v", "-k", keyFile], register("tcp-1", 7001, "192.0.2.71"));
@@ -106,7 +133,11 @@ describe.skipIf(missingTool("nsupdate", "dig"))("nsupdate", () => {
       writeFileSync(file, formatKeyFile(k));
       const other = await startDaemon(["--domain", zone, "--key-file", file]);
       try {
-        const res = spawnSync("nsupdate", ["-k", file], { input: `server 127.0.0.1 ${other.port}\n${register("alg", 7002, "192.0.2.72")}\nsend\n`, encoding: "utf8", timeout: 20_000 });
+        const res = spawnSync("nsupdate", ["-k", file], {
+          input: `server 127.0.0.1 ${other.port}\n${register("alg", 7002, "192.0.2.72")}\nsend\n`,
+          encoding: "utf8",
+          timeout: 20_000,
+        });
         expect(res.status, res.stdout + res.stderr).toBe(0);
         expect(dig("dig", "127.0.0.1", other.port, [`alg._kv._tcp.${zone}`, "SRV"]).answer).toHaveLength(1);
       } finally {
@@ -128,7 +159,10 @@ describe.skipIf(missingTool("knsupdate", "dig"))("knsupdate", () => {
     const add = knsupdate(["-y", `hmac-sha256:ringdns-key:${secret}`], register("knot-1", 9090, "198.51.100.91"));
     expect(add.status, add.out).toBe(0);
     expect(short(`knot-1._kv._tcp.${zone}`, "SRV")).toEqual([`0 1 9090 knot-1.${zone}`]);
-    const del = knsupdate(["-y", `hmac-sha256:ringdns-key:${secret}`], `zone ${zone}\nupdate delete knot-1._kv._tcp.${zone}\nupdate delete _kv._tcp.${zone} PTR knot-1._kv._tcp.${zone}`);
+    const del = knsupdate(
+      ["-y", `hmac-sha256:ringdns-key:${secret}`],
+      `zone ${zone}\nupdate delete knot-1._kv._tcp.${zone}\nupdate delete _kv._tcp.${zone} PTR knot-1._kv._tcp.${zone}`,
+    );
     expect(del.status, del.out).toBe(0);
     expect(q(`knot-1._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
   });
@@ -137,7 +171,10 @@ describe.skipIf(missingTool("knsupdate", "dig"))("knsupdate", () => {
 describe("TSIG time and unsigned sources", () => {
   it("a request signed 10 minutes ago gets a signed BADTIME and changes nothing", async () => {
     const ops = registrationUpdate({ instance: "stale", type: "_kv._tcp", host: "stale", port: 1 }, parseName(zone));
-    const attempt = sendUpdate({ host: "127.0.0.1", port: d.port }, parseName(zone), ops, { key, now: () => Date.now() - 600_000 });
+    const attempt = sendUpdate({ host: "127.0.0.1", port: d.port }, parseName(zone), ops, {
+      key,
+      now: () => Date.now() - 600_000,
+    });
     await expect(attempt).rejects.toThrow(/BADTIME/);
     expect(q(`stale._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
   });
@@ -151,17 +188,30 @@ describe("TSIG time and unsigned sources", () => {
       expect(dig("dig", "127.0.0.1", strict.port, [`plain._kv._tcp.${zone}`, "SRV"]).status).toBe("NXDOMAIN");
       await strict.waitForLog(/unsigned updates are not allowed from 127\.0\.0\.1/);
       // signed still works there
-      expect((await sendUpdate({ host: "127.0.0.1", port: strict.port }, parseName(zone), ops, { key })).rcode).toBe("NOERROR");
+      expect((await sendUpdate({ host: "127.0.0.1", port: strict.port }, parseName(zone), ops, { key })).rcode).toBe(
+        "NOERROR",
+      );
     } finally {
       await strict.stop();
     }
   });
 
   it("a key limited to another zone is refused", async () => {
-    const limited = await startDaemon(["--domain", zone, "--domain", "other.example.", "--key-file", keyFile, "--key-zone", "ringdns-key=other.example."]);
+    const limited = await startDaemon([
+      "--domain",
+      zone,
+      "--domain",
+      "other.example.",
+      "--key-file",
+      keyFile,
+      "--key-zone",
+      "ringdns-key=other.example.",
+    ]);
     try {
       const ops = registrationUpdate({ instance: "z", type: "_kv._tcp", host: "z", port: 3 }, parseName(zone));
-      expect((await sendUpdate({ host: "127.0.0.1", port: limited.port }, parseName(zone), ops, { key })).rcode).toBe("REFUSED");
+      expect((await sendUpdate({ host: "127.0.0.1", port: limited.port }, parseName(zone), ops, { key })).rcode).toBe(
+        "REFUSED",
+      );
     } finally {
       await limited.stop();
     }
@@ -171,11 +221,40 @@ describe("TSIG time and unsigned sources", () => {
 describe("ringdns register / deregister", () => {
   it("registers once with a key file, and deregisters", () => {
     const server = `127.0.0.1:${d.port}`;
-    const r = runCli(["register", "_kv._tcp", "cli-1", "--host", "cli-1", "--address", "203.0.113.5", "--port", "5000", "--txt", "role=a", "--once", "--key-file", keyFile, "--server", server, "--domain", zone]);
+    const r = runCli([
+      "register",
+      "_kv._tcp",
+      "cli-1",
+      "--host",
+      "cli-1",
+      "--address",
+      "203.0.113.5",
+      "--port",
+      "5000",
+      "--txt",
+      "role=a",
+      "--once",
+      "--key-file",
+      keyFile,
+      "--server",
+      server,
+      "--domain",
+      zone,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/registered cli-1\._kv\._tcp\.svc\.example\. \(permanent\)/);
     expect(short(`cli-1._kv._tcp.${zone}`, "SRV")).toEqual([`0 1 5000 cli-1.${zone}`]);
-    const del = runCli(["deregister", "_kv._tcp", "cli-1", "--key-file", keyFile, "--server", server, "--domain", zone]);
+    const del = runCli([
+      "deregister",
+      "_kv._tcp",
+      "cli-1",
+      "--key-file",
+      keyFile,
+      "--server",
+      server,
+      "--domain",
+      zone,
+    ]);
     expect(del.status, del.stderr).toBe(0);
     expect(q(`cli-1._kv._tcp.${zone}`, "SRV").status).toBe("NXDOMAIN");
   });

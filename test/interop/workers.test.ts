@@ -20,7 +20,18 @@ const { key, file: keyFile } = writeKeyFile("workers-key");
 let d: RunningDaemon;
 let resolver: Resolver;
 beforeAll(async () => {
-  d = await startDaemon(["--workers", "2", "--log-level", "debug", "--domain", zone, "--key-file", keyFile, "--services", writeServicesFile(50, "_w._tcp")]);
+  d = await startDaemon([
+    "--workers",
+    "2",
+    "--log-level",
+    "debug",
+    "--domain",
+    zone,
+    "--key-file",
+    keyFile,
+    "--services",
+    writeServicesFile(50, "_w._tcp"),
+  ]);
   resolver = new Resolver({ timeout: 2000, tries: 1 });
   resolver.setServers([`127.0.0.1:${d.port}`]);
 });
@@ -31,14 +42,22 @@ const workerPids = () =>
     .stdout.split("\n")
     .filter(Boolean)
     .map(Number);
-const queryLines = (worker: boolean) => d.logs.filter((l) => l.includes('"msg":"query"') && l.includes('"worker":1') === worker).length;
+const queryLines = (worker: boolean) =>
+  d.logs.filter((l) => l.includes('"msg":"query"') && l.includes('"worker":1') === worker).length;
 
 /** `n` concurrent SRV lookups of static instances; every one must answer correctly. */
 async function srvRound(n: number): Promise<void> {
   await Promise.all(
     Array.from({ length: n }, async (_, k) => {
       const i = k % 50;
-      expect(await resolver.resolveSrv(`node-${i}._w._tcp.${zone}`)).toEqual([expect.objectContaining({ name: `node-${i}.${zone.slice(0, -1)}`, port: 10000 + i, priority: 0, weight: 1 + (i % 3) })]);
+      expect(await resolver.resolveSrv(`node-${i}._w._tcp.${zone}`)).toEqual([
+        expect.objectContaining({
+          name: `node-${i}.${zone.slice(0, -1)}`,
+          port: 10000 + i,
+          priority: 0,
+          weight: 1 + (i % 3),
+        }),
+      ]);
     }),
   );
 }
@@ -54,22 +73,48 @@ describe.skipIf(missingTool("dig", "pgrep"))("query workers", () => {
 
   it("answer a registration the moment its UPDATE is acknowledged, with one SOA serial", async () => {
     for (let i = 0; i < 10; i++) {
-      const ops = registrationUpdate({ instance: `fresh-${i}`, type: "_w._tcp", host: `fresh-${i}`, port: 7000 + i, addresses: [`192.0.2.${i + 1}`] }, parseName(zone));
+      const ops = registrationUpdate(
+        {
+          instance: `fresh-${i}`,
+          type: "_w._tcp",
+          host: `fresh-${i}`,
+          port: 7000 + i,
+          addresses: [`192.0.2.${i + 1}`],
+        },
+        parseName(zone),
+      );
       expect((await sendUpdate({ host: "127.0.0.1", port: d.port }, parseName(zone), ops)).rcode).toBe("NOERROR");
-      const seen = await Promise.all(Array.from({ length: 10 }, () => resolver.resolveSrv(`fresh-${i}._w._tcp.${zone}`).then((r) => r[0]?.port)));
+      const seen = await Promise.all(
+        Array.from({ length: 10 }, () => resolver.resolveSrv(`fresh-${i}._w._tcp.${zone}`).then((r) => r[0]?.port)),
+      );
       expect(seen).toEqual(Array(10).fill(7000 + i));
     }
-    const serials = new Set(await Promise.all(Array.from({ length: 20 }, () => resolver.resolveSoa(zone).then((s) => s.serial))));
+    const serials = new Set(
+      await Promise.all(Array.from({ length: 20 }, () => resolver.resolveSoa(zone).then((s) => s.serial))),
+    );
     expect(serials.size).toBe(1);
   });
 
   it("hand signed queries and status to the primary, which answers them as a single process would", () => {
     for (let i = 0; i < 10; i++) {
-      const r = spawnSync("dig", ["@127.0.0.1", "-p", String(d.port), "-y", `hmac-sha256:workers-key:${key.secret.toString("base64")}`, zone, "SOA"], { encoding: "utf8" });
+      const r = spawnSync(
+        "dig",
+        [
+          "@127.0.0.1",
+          "-p",
+          String(d.port),
+          "-y",
+          `hmac-sha256:workers-key:${key.secret.toString("base64")}`,
+          zone,
+          "SOA",
+        ],
+        { encoding: "utf8" },
+      );
       expect(r.stdout).toMatch(/status: NOERROR/);
       expect(r.stdout).not.toMatch(/Couldn't verify|tsig verify failure/i);
     }
-    for (let i = 0; i < 5; i++) expect(dig("dig", "127.0.0.1", d.port, ["status.ringdns", "CH", "TXT"]).answer[0]?.rdata).toMatch(/"workers=2"/);
+    for (let i = 0; i < 5; i++)
+      expect(dig("dig", "127.0.0.1", d.port, ["status.ringdns", "CH", "TXT"]).answer[0]?.rdata).toMatch(/"workers=2"/);
     expect(d.logs.some((l) => l.includes("handed to the primary"))).toBe(true);
   });
 
@@ -80,7 +125,8 @@ describe.skipIf(missingTool("dig", "pgrep"))("query workers", () => {
     while (Date.now() < until) await srvRound(10);
     await d.waitForLog(/query worker exited; starting another/);
     const deadline = Date.now() + 5000;
-    while (!(workerPids().length === 1 && workerPids()[0] !== old) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!(workerPids().length === 1 && workerPids()[0] !== old) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     expect(workerPids()).toHaveLength(1);
     expect(workerPids()[0]).not.toBe(old);
     await srvRound(50);

@@ -23,12 +23,19 @@ export interface RunningDaemon {
 }
 
 /** `command`: an installed `ringdns` to run instead of this checkout's dist/. */
-export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?: number; command?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
+export async function startDaemon(
+  args: string[],
+  opts: { ipv6?: boolean; port?: number; command?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunningDaemon> {
   const dns = ["--dns", `127.0.0.1:${opts.port ?? 0}`, ...(opts.ipv6 ? ["--dns", "[::1]:0"] : [])];
   // each daemon gets its own store unless the test chose one
-  if (!args.includes("--data-dir") && !args.includes("--store")) args = [...args, "--data-dir", mkdtempSync(join(tmpdir(), "ringdns-data-"))];
+  if (!args.includes("--data-dir") && !args.includes("--store"))
+    args = [...args, "--data-dir", mkdtempSync(join(tmpdir(), "ringdns-data-"))];
   const [cmd, pre] = opts.command ? [opts.command, []] : [process.execPath, [CLI]];
-  const proc = spawn(cmd, [...pre, "serve", ...dns, ...args], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...opts.env } });
+  const proc = spawn(cmd, [...pre, "serve", ...dns, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ...opts.env },
+  });
   const logs: string[] = [];
   let buffered = "";
   let httpPort: number | undefined;
@@ -36,7 +43,7 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
     proc.stderr!.setEncoding("utf8");
     proc.stderr!.on("data", (chunk: string) => {
       buffered += chunk;
-      let nl;
+      let nl: number;
       while ((nl = buffered.indexOf("\n")) >= 0) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
@@ -44,7 +51,8 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
         try {
           const j = JSON.parse(line);
           if (j.msg === "ringdns listening") {
-            if (typeof j.http === "string" && j.http !== "off") httpPort = Number(j.http.slice(j.http.lastIndexOf(":") + 1));
+            if (typeof j.http === "string" && j.http !== "off")
+              httpPort = Number(j.http.slice(j.http.lastIndexOf(":") + 1));
             resolve(j.dns);
           }
         } catch {
@@ -52,7 +60,9 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
         }
       }
     });
-    proc.once("exit", (code) => reject(new Error(`ringdns exited with ${code} before listening:\n${logs.join("\n")}${buffered}`)));
+    proc.once("exit", (code) =>
+      reject(new Error(`ringdns exited with ${code} before listening:\n${logs.join("\n")}${buffered}`)),
+    );
   });
   const dnsAddrs = await listening;
   const portOf = (prefix: string) => {
@@ -83,8 +93,17 @@ export async function startDaemon(args: string[], opts: { ipv6?: boolean; port?:
 }
 
 /** Run the CLI to completion. */
-export function runCli(args: string[], input?: string, env?: NodeJS.ProcessEnv): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input, timeout: 60_000, env: { ...process.env, ...env } });
+export function runCli(
+  args: string[],
+  input?: string,
+  env?: NodeJS.ProcessEnv,
+): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    input,
+    timeout: 60_000,
+    env: { ...process.env, ...env },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -93,10 +112,12 @@ export function writeServicesFile(n: number, type = "_big._tcp", extra = ""): st
   const dir = mkdtempSync(join(tmpdir(), "ringdns-test-"));
   const lines = ["services:"];
   for (let i = 0; i < n; i++) {
-    lines.push(`  - {instance: node-${i}, type: ${type}, host: node-${i}, addresses: [198.51.100.${i % 254 + 1}], port: ${10000 + i}, weight: ${1 + (i % 3)}, txt: {index: "${i}"}}`);
+    lines.push(
+      `  - {instance: node-${i}, type: ${type}, host: node-${i}, addresses: [198.51.100.${(i % 254) + 1}], port: ${10000 + i}, weight: ${1 + (i % 3)}, txt: {index: "${i}"}}`,
+    );
   }
   const file = join(dir, "services.yaml");
-  writeFileSync(file, lines.join("\n") + "\n" + extra);
+  writeFileSync(file, `${lines.join("\n")}\n${extra}`);
   return file;
 }
 

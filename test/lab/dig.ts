@@ -20,8 +20,12 @@ export interface DigResult {
 
 export function dig(tool: "dig" | "kdig", server: string, port: number, args: string[]): DigResult {
   const retry = tool === "dig" ? "+tries=1" : "+retry=0";
-  const r = spawnSync(tool, [`@${server}`, "-p", String(port), "+time=3", retry, ...args], { encoding: "utf8", timeout: 30_000 });
-  if (r.status !== 0 && !r.stdout.includes("status")) throw new Error(`${tool} ${args.join(" ")} failed: ${r.stdout}${r.stderr}`);
+  const r = spawnSync(tool, [`@${server}`, "-p", String(port), "+time=3", retry, ...args], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  if (r.status !== 0 && !r.stdout.includes("status"))
+    throw new Error(`${tool} ${args.join(" ")} failed: ${r.stdout}${r.stderr}`);
   return parseDig(r.stdout);
 }
 

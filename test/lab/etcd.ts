@@ -61,16 +61,63 @@ export function makeEtcdTls(): EtcdTls {
     const r = spawnSync("openssl", args, { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
   };
-  ssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=ringdns test CA", "-keyout", f("ca.key"), "-out", f("ca.pem")]);
+  ssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=ringdns test CA",
+    "-keyout",
+    f("ca.key"),
+    "-out",
+    f("ca.pem"),
+  ]);
   for (const [name, ext] of [
     ["server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth"],
     ["client", "extendedKeyUsage=clientAuth"],
   ] as const) {
-    writeFileSync(f(`${name}.ext`), ext + "\n");
-    ssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name === "client" ? "root" : "127.0.0.1"}`, "-keyout", f(`${name}.key`), "-out", f(`${name}.csr`)]);
-    ssl(["x509", "-req", "-in", f(`${name}.csr`), "-CA", f("ca.pem"), "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", f(`${name}.ext`), "-out", f(`${name}.pem`)]);
+    writeFileSync(f(`${name}.ext`), `${ext}\n`);
+    ssl([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${name === "client" ? "root" : "127.0.0.1"}`,
+      "-keyout",
+      f(`${name}.key`),
+      "-out",
+      f(`${name}.csr`),
+    ]);
+    ssl([
+      "x509",
+      "-req",
+      "-in",
+      f(`${name}.csr`),
+      "-CA",
+      f("ca.pem"),
+      "-CAkey",
+      f("ca.key"),
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      f(`${name}.ext`),
+      "-out",
+      f(`${name}.pem`),
+    ]);
   }
-  return { ca: f("ca.pem"), serverCert: f("server.pem"), serverKey: f("server.key"), clientCert: f("client.pem"), clientKey: f("client.key") };
+  return {
+    ca: f("ca.pem"),
+    serverCert: f("server.pem"),
+    serverKey: f("server.key"),
+    clientCert: f("client.pem"),
+    clientKey: f("client.key"),
+  };
 }
 
 /** etcdctl's flags to reach an etcd started with `tls`. */
@@ -78,7 +125,10 @@ export function etcdctlTlsArgs(tls: EtcdTls): string[] {
   return ["--cacert", tls.ca, "--cert", tls.clientCert, "--key", tls.clientKey];
 }
 
-export async function startEtcd(at?: { client: number; peer: number; dir: string }, tls?: EtcdTls): Promise<RunningEtcd> {
+export async function startEtcd(
+  at?: { client: number; peer: number; dir: string },
+  tls?: EtcdTls,
+): Promise<RunningEtcd> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startEtcdOnce(at, tls);
@@ -88,13 +138,40 @@ export async function startEtcd(at?: { client: number; peer: number; dir: string
   }
 }
 
-async function startEtcdOnce(at: { client: number; peer: number; dir: string } | undefined, tls: EtcdTls | undefined): Promise<RunningEtcd> {
+async function startEtcdOnce(
+  at: { client: number; peer: number; dir: string } | undefined,
+  tls: EtcdTls | undefined,
+): Promise<RunningEtcd> {
   const client = at?.client ?? (await freeTcpPort());
   const peer = at?.peer ?? (await freeTcpPort());
   const dir = at?.dir ?? mkdtempSync(join(tmpdir(), "ringdns-etcd-"));
   const url = `${tls ? "https" : "http"}://127.0.0.1:${client}`;
-  const tlsArgs = tls ? ["--cert-file", tls.serverCert, "--key-file", tls.serverKey, "--trusted-ca-file", tls.ca, "--client-cert-auth"] : [];
-  const proc = spawn("etcd", ["--name", "t", "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`, "--initial-cluster", `t=http://127.0.0.1:${peer}`, "--log-level", "error", ...tlsArgs], { stdio: ["ignore", "ignore", "pipe"] });
+  const tlsArgs = tls
+    ? ["--cert-file", tls.serverCert, "--key-file", tls.serverKey, "--trusted-ca-file", tls.ca, "--client-cert-auth"]
+    : [];
+  const proc = spawn(
+    "etcd",
+    [
+      "--name",
+      "t",
+      "--data-dir",
+      dir,
+      "--listen-client-urls",
+      url,
+      "--advertise-client-urls",
+      url,
+      "--listen-peer-urls",
+      `http://127.0.0.1:${peer}`,
+      "--initial-advertise-peer-urls",
+      `http://127.0.0.1:${peer}`,
+      "--initial-cluster",
+      `t=http://127.0.0.1:${peer}`,
+      "--log-level",
+      "error",
+      ...tlsArgs,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   let err = "";
   proc.stderr!.on("data", (d) => (err += d));
   for (let i = 0; ; i++) {
@@ -125,7 +202,8 @@ async function healthy(url: string, what: string, proc?: ChildProcess, stderr?: 
     } catch {
       /* not up yet */
     }
-    if (i > 150 || (proc && proc.exitCode !== null)) throw new Error(`${what} did not become healthy: ${stderr?.() ?? ""}`);
+    if (i > 150 || (proc && proc.exitCode !== null))
+      throw new Error(`${what} did not become healthy: ${stderr?.() ?? ""}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -158,7 +236,32 @@ async function startEtcdClusterOnce(size: number): Promise<EtcdCluster> {
     const p = ports[i]!;
     const url = `http://127.0.0.1:${p.client}`;
     // with data in `dir` already (a restart), etcd rejoins from it and ignores the initial-cluster flags
-    const proc = spawn("etcd", ["--name", `m${i}`, "--data-dir", dir, "--listen-client-urls", url, "--advertise-client-urls", url, "--listen-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-advertise-peer-urls", `http://127.0.0.1:${p.peer}`, "--initial-cluster", initial, "--initial-cluster-state", "new", "--logger", "zap", "--log-level", "error"], { stdio: ["ignore", "ignore", "pipe"] });
+    const proc = spawn(
+      "etcd",
+      [
+        "--name",
+        `m${i}`,
+        "--data-dir",
+        dir,
+        "--listen-client-urls",
+        url,
+        "--advertise-client-urls",
+        url,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${p.peer}`,
+        "--initial-cluster",
+        initial,
+        "--initial-cluster-state",
+        "new",
+        "--logger",
+        "zap",
+        "--log-level",
+        "error",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     errors[i] = "";
     proc.stderr!.on("data", (d) => (errors[i] = (errors[i]! + d).slice(-4000)));
     return {
@@ -183,7 +286,8 @@ async function startEtcdClusterOnce(size: number): Promise<EtcdCluster> {
   return {
     urls: members.map((m) => m.url),
     members,
-    storeUrl: (prefix) => `etcd://${members.map((m) => m.url.replace("http://", "")).join(",")}/${prefix.replace(/^\/|\/$/g, "")}/`,
+    storeUrl: (prefix) =>
+      `etcd://${members.map((m) => m.url.replace("http://", "")).join(",")}/${prefix.replace(/^\/|\/$/g, "")}/`,
     stop: async () => void (await Promise.all(members.map((m) => m.stop()))),
   };
 }

@@ -32,7 +32,15 @@ export async function handlerDeps(setup: HandlerSetup, extra: Partial<DnsHandler
     log,
     maxUdpPayload: 1232,
     answer: { domains, ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
-    update: { registry, clock, log, domains, keys: setup.keys, policy: makePolicy(setup.allowUnsigned, new Map()), lease: { min: 1, max: 86400 } },
+    update: {
+      registry,
+      clock,
+      log,
+      domains,
+      keys: setup.keys,
+      policy: makePolicy(setup.allowUnsigned, new Map()),
+      lease: { min: 1, max: 86400 },
+    },
     ...extra,
   };
 }

@@ -16,7 +16,10 @@ sock.on("message", (buf, from) => {
   console.log(JSON.stringify({ from: from.address, answers: m.answers.map((r) => `${formatName(r.name)} ${r.type}`) }));
 });
 sock.bind(5353, address, () => {
-  const knownAnswers = known ? [{ name: parseName(name), ttl: 4500, data: { type: 12, target: parseName(known) } }] : [];
-  for (const packet of encodeMdnsQuery([{ name: parseName(name), type: qtype, qu: true }], knownAnswers)) sock.send(packet, 5353, "224.0.0.251");
+  const knownAnswers = known
+    ? [{ name: parseName(name), ttl: 4500, data: { type: 12, target: parseName(known) } }]
+    : [];
+  for (const packet of encodeMdnsQuery([{ name: parseName(name), type: qtype, qu: true }], knownAnswers))
+    sock.send(packet, 5353, "224.0.0.251");
   setTimeout(() => sock.close(), 1200);
 });

@@ -55,7 +55,16 @@ export function createLab(count: number): Lab {
       ip(["netns", "add", ns]);
       ip(["-n", bridgeNs, "link", "add", `vh${i}`, "type", "veth", "peer", "name", "eth0", "netns", ns]);
       ip(["-n", bridgeNs, "link", "set", `vh${i}`, "master", "br0", "up"]);
-      spawnSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.eth0.accept_dad=0"]);
+      spawnSync("ip", [
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.accept_dad=0",
+        "net.ipv6.conf.default.accept_dad=0",
+        "net.ipv6.conf.eth0.accept_dad=0",
+      ]);
       const address = `203.0.113.${10 + i}`;
       ip(["-n", ns, "addr", "add", `${address}/24`, "dev", "eth0"]);
       ip(["-n", ns, "link", "set", "lo", "up"]);

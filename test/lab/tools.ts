@@ -19,7 +19,8 @@ export function requireTool(name: string): void {
 /** For describe.skipIf: skip only outside CI. */
 export function missingTool(...names: string[]): boolean {
   const missing = names.filter((n) => !hasTool(n));
-  if (missing.length > 0 && process.env.CI) throw new Error(`${missing.join(", ")} not installed, and CI needs them (see .ci/run)`);
+  if (missing.length > 0 && process.env.CI)
+    throw new Error(`${missing.join(", ")} not installed, and CI needs them (see .ci/run)`);
   return missing.length > 0;
 }
 

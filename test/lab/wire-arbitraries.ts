@@ -16,13 +16,19 @@ const zone = FUZZ_ZONE;
 export const label = fc.stringMatching(/^[a-z0-9_][a-z0-9_ -]{0,20}$/);
 export const name = fc.array(label, { minLength: 1, maxLength: 5 });
 export const address4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join("."));
-export const address6 = fc.array(fc.nat(0xffff), { minLength: 8, maxLength: 8 }).map((p) => p.map((x) => x.toString(16)).join(":"));
+export const address6 = fc
+  .array(fc.nat(0xffff), { minLength: 8, maxLength: 8 })
+  .map((p) => p.map((x) => x.toString(16)).join(":"));
 export const rdata = fc.oneof(
   address4.map((address) => ({ type: Type.A, address }) as const),
   address6.map((address) => ({ type: Type.AAAA, address }) as const),
   name.map((target) => ({ type: Type.PTR, target }) as const),
-  fc.record({ priority: fc.nat(0xffff), weight: fc.nat(0xffff), port: fc.nat(0xffff), target: name }).map((srv) => ({ type: Type.SRV, srv }) as const),
-  fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 5 }).map((strings) => ({ type: Type.TXT, strings }) as const),
+  fc
+    .record({ priority: fc.nat(0xffff), weight: fc.nat(0xffff), port: fc.nat(0xffff), target: name })
+    .map((srv) => ({ type: Type.SRV, srv }) as const),
+  fc
+    .array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 5 })
+    .map((strings) => ({ type: Type.TXT, strings }) as const),
 );
 export const record = fc.record({ name, ttl: fc.nat(0x7fffffff), data: rdata }) as fc.Arbitrary<ResourceRecord>;
 export const qtype = fc.constantFrom(Type.A, Type.AAAA, Type.PTR, Type.SRV, Type.TXT, Type.SOA, Type.ANY, 65, 99, 252);
@@ -34,22 +40,33 @@ export const queryName = fc.oneof(
 
 /** A message, then damaged: bytes flipped, cut short, or grown. */
 export function mutated(base: fc.Arbitrary<Buffer>): fc.Arbitrary<Buffer> {
-  return fc.tuple(base, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 6 }), fc.option(fc.nat()), fc.uint8Array({ maxLength: 20 })).map(([msg, flips, cut, tail]) => {
-    let m = Buffer.from(msg);
-    for (const [at, v] of flips) if (m.length > 0) m[at % m.length] = v;
-    if (cut !== null && m.length > 0) m = m.subarray(0, cut % (m.length + 1));
-    return Buffer.concat([m, Buffer.from(tail)]);
-  });
+  return fc
+    .tuple(
+      base,
+      fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 6 }),
+      fc.option(fc.nat()),
+      fc.uint8Array({ maxLength: 20 }),
+    )
+    .map(([msg, flips, cut, tail]) => {
+      let m = Buffer.from(msg);
+      for (const [at, v] of flips) if (m.length > 0) m[at % m.length] = v;
+      if (cut !== null && m.length > 0) m = m.subarray(0, cut % (m.length + 1));
+      return Buffer.concat([m, Buffer.from(tail)]);
+    });
 }
 
-export const validQuery = fc.tuple(fc.nat(0xffff), queryName, qtype, fc.option(fc.integer({ min: 0, max: 4096 }))).map(([id, n, t, udp]) => encodeQuery(id, n, t, udp === null ? undefined : { udpSize: udp }));
+export const validQuery = fc
+  .tuple(fc.nat(0xffff), queryName, qtype, fc.option(fc.integer({ min: 0, max: 4096 })))
+  .map(([id, n, t, udp]) => encodeQuery(id, n, t, udp === null ? undefined : { udpSize: udp }));
 export const updateOp: fc.Arbitrary<UpdateOp> = fc.oneof(
-  fc.record({ name: name.map((n) => [...n, ...zone]), ttl: fc.nat(86400), data: rdata }).map((r) => ({ op: "add" as const, ...r })),
+  fc
+    .record({ name: name.map((n) => [...n, ...zone]), ttl: fc.nat(86400), data: rdata })
+    .map((r) => ({ op: "add" as const, ...r })),
   name.map((n) => ({ op: "delete-name" as const, name: [...n, ...zone] })),
 );
-export const validUpdate = fc.tuple(fc.nat(0xffff), fc.array(updateOp, { minLength: 1, maxLength: 6 }), fc.option(fc.nat(100_000))).map(([id, updates, lease]) =>
-  encodeUpdate({ id, zone, updates, ...(lease !== null ? { lease: { lease } } : {}) }),
-);
+export const validUpdate = fc
+  .tuple(fc.nat(0xffff), fc.array(updateOp, { minLength: 1, maxLength: 6 }), fc.option(fc.nat(100_000)))
+  .map(([id, updates, lease]) => encodeUpdate({ id, zone, updates, ...(lease !== null ? { lease: { lease } } : {}) }));
 /** Signed with FUZZ_KEY at `now` (seconds); the default time is fixed for tests, the fuzz script passes the clock. */
 export const signedUpdateAt = (now: number) => validUpdate.map((m) => signRequest(m, FUZZ_KEY, now).signed);
 export const signedUpdate = signedUpdateAt(FUZZ_NOW / 1000);
@@ -69,11 +86,13 @@ export const hugeRdlength = validQuery.map((q) => {
   m.writeUInt16BE(1, 10);
   return m;
 });
-export const badCounts = fc.tuple(validQuery, fc.array(fc.nat(0xffff), { minLength: 4, maxLength: 4 })).map(([q, counts]) => {
-  const m = Buffer.from(q);
-  counts.forEach((c, i) => m.writeUInt16BE(c, 4 + 2 * i));
-  return m;
-});
+export const badCounts = fc
+  .tuple(validQuery, fc.array(fc.nat(0xffff), { minLength: 4, maxLength: 4 }))
+  .map(([q, counts]) => {
+    const m = Buffer.from(q);
+    counts.forEach((c, i) => m.writeUInt16BE(c, 4 + 2 * i));
+    return m;
+  });
 export const longName = fc.integer({ min: 40, max: 200 }).map((n) => {
   // a name longer than 255 octets, written out label by label
   const labels = Array.from({ length: n }, () => "abcd");
@@ -82,6 +101,18 @@ export const longName = fc.integer({ min: 40, max: 200 }).map((n) => {
   return m;
 });
 
-export const everythingAt = (now: number) => fc.oneof(anyBytes, mutated(validQuery), mutated(validUpdate), mutated(signedUpdateAt(now)), validQuery, validUpdate, signedUpdateAt(now), compressionLoop, hugeRdlength, badCounts, longName);
+export const everythingAt = (now: number) =>
+  fc.oneof(
+    anyBytes,
+    mutated(validQuery),
+    mutated(validUpdate),
+    mutated(signedUpdateAt(now)),
+    validQuery,
+    validUpdate,
+    signedUpdateAt(now),
+    compressionLoop,
+    hugeRdlength,
+    badCounts,
+    longName,
+  );
 export const everything = everythingAt(FUZZ_NOW / 1000);
-

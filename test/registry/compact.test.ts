@@ -32,7 +32,7 @@ describe("compactInstance", () => {
   });
 
   it("puts small TXT strings in a shared slab, a big one in its own buffer, and leaves a kept instance as it is", () => {
-    const big = "v=" + "x".repeat(2000);
+    const big = `v=${"x".repeat(2000)}`;
     const c = compactInstance(inst("a", ["x=1", "y=2", big]));
     expect(c.txt[0]!.buffer).toBe(c.txt[1]!.buffer);
     expect(c.txt[0]!.buffer.byteLength).toBeGreaterThan(3);
@@ -44,7 +44,12 @@ describe("compactInstance", () => {
 
 describe("compactHost", () => {
   it("keeps every value and shares the owner", () => {
-    const h = (name: string): Host => ({ name, addresses: ["192.0.2.1"], source: "update", owner: { kind: "unsigned" } });
+    const h = (name: string): Host => ({
+      name,
+      addresses: ["192.0.2.1"],
+      source: "update",
+      owner: { kind: "unsigned" },
+    });
     const a = compactHost(h("a"));
     const b = compactHost(h("b"));
     expect(a).toStrictEqual(h("a"));

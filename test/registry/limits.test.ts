@@ -5,16 +5,40 @@
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../../src/config.js";
 import { ManualClock } from "../../src/clock.js";
-import { admit, overLimit, ringWeightLimits, staticOverLimit, type RegistrationLimits } from "../../src/registry/limits.js";
+import {
+  admit,
+  overLimit,
+  ringWeightLimits,
+  staticOverLimit,
+  type RegistrationLimits,
+} from "../../src/registry/limits.js";
 import { Registry, type RegistryOp } from "../../src/registry/registry.js";
 import type { Instance } from "../../src/registry/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 
 const web = { service: "_web", proto: "_tcp" as const };
 const ipp = { service: "_ipp", proto: "_tcp" as const };
-const inst = (name: string, weight: number, type = web, domain = "a.example."): Instance => ({ name, type, subtypes: [], host: [name], port: 80, priority: 0, weight, txt: [], source: "update", domain });
+const inst = (name: string, weight: number, type = web, domain = "a.example."): Instance => ({
+  name,
+  type,
+  subtypes: [],
+  host: [name],
+  port: 80,
+  priority: 0,
+  weight,
+  txt: [],
+  source: "update",
+  domain,
+});
 const put = (i: Instance): RegistryOp => ({ op: "put-instance", instance: i });
-const limits: RegistrationLimits = { maxRegistrations: 100, maxPerKey: 100, maxInstancesPerType: 3, maxRingWeight: 100, maxTotalRingWeight: 150, maxTxtBytes: 100 };
+const limits: RegistrationLimits = {
+  maxRegistrations: 100,
+  maxPerKey: 100,
+  maxInstancesPerType: 3,
+  maxRingWeight: 100,
+  maxTotalRingWeight: 150,
+  maxTxtBytes: 100,
+};
 
 async function registryWith(...instances: Instance[]): Promise<Registry> {
   const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
@@ -38,7 +62,10 @@ describe("ring weight limits", () => {
   it("keeps the same memory by default whatever --ring-points is", () => {
     expect(ringWeightLimits(16)).toEqual({ maxRingWeight: 1_048_576, maxTotalRingWeight: 4_194_304 });
     expect(ringWeightLimits(1024)).toEqual({ maxRingWeight: 16_384, maxTotalRingWeight: 65_536 });
-    expect(resolveConfig({ ringPoints: 1024 }).limits).toMatchObject({ maxRingWeight: 16_384, maxTotalRingWeight: 65_536 });
+    expect(resolveConfig({ ringPoints: 1024 }).limits).toMatchObject({
+      maxRingWeight: 16_384,
+      maxTotalRingWeight: 65_536,
+    });
     expect(resolveConfig({ ringPoints: 1024, maxRingWeight: 50_000 }).limits.maxRingWeight).toBe(50_000); // given: taken as given
     expect(() => resolveConfig({ maxTotalRingWeight: "lots" })).toThrow(/--max-total-ring-weight/);
   });
@@ -47,7 +74,12 @@ describe("ring weight limits", () => {
 describe("admit (writers that take what fits)", () => {
   it("takes the ops one at a time, removals first, and names what it left out", async () => {
     const registry = await registryWith(inst("a", 1), inst("b", 1), inst("c", 1));
-    const ops: RegistryOp[] = [put(inst("d", 1)), put(inst("e", 1)), { op: "remove-instance", type: web, name: "a", domain: "a.example." }, put(inst("heavy", 200, ipp))];
+    const ops: RegistryOp[] = [
+      put(inst("d", 1)),
+      put(inst("e", 1)),
+      { op: "remove-instance", type: web, name: "a", domain: "a.example." },
+      put(inst("heavy", 200, ipp)),
+    ];
     const { admitted, refused } = admit(ops, registry, limits);
     // a's removal frees one place of three: d fits, e does not; heavy is over its ring's weight
     expect(admitted).toEqual([ops[0], ops[2]]);
@@ -66,11 +98,14 @@ describe("admit (writers that take what fits)", () => {
 });
 
 describe("staticOverLimit (the services file)", () => {
-  const file = (...weights: number[]) => weights.map((w, k) => ({ ...inst(`s${k}`, w), source: "static" as const, domain: undefined }) as Instance);
+  const file = (...weights: number[]) =>
+    weights.map((w, k) => ({ ...inst(`s${k}`, w), source: "static" as const, domain: undefined }) as Instance);
 
   it("names the first limit the file alone goes over", () => {
     expect(staticOverLimit(file(1, 1, 1), [], 1, limits)).toBeUndefined();
-    expect(staticOverLimit(file(1, 1, 1, 1), [], 1, limits)).toMatch(/_web\._tcp has 4 instances; at most 3 \(--max-instances-per-type\)/);
+    expect(staticOverLimit(file(1, 1, 1, 1), [], 1, limits)).toMatch(
+      /_web\._tcp has 4 instances; at most 3 \(--max-instances-per-type\)/,
+    );
     expect(staticOverLimit(file(60, 60), [], 1, limits)).toMatch(/would weigh 120 .*at most 100 \(--max-ring-weight\)/);
   });
 

@@ -6,13 +6,26 @@ import type { Instance } from "../../src/registry/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 
 const web = { service: "_web", proto: "_tcp" } as const;
-const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({ name, type: web, subtypes: [], host: [name.toLowerCase()], port: 80, priority: 0, weight: 1, txt: [], source: "update", ...extra });
+const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({
+  name,
+  type: web,
+  subtypes: [],
+  host: [name.toLowerCase()],
+  port: 80,
+  priority: 0,
+  weight: 1,
+  txt: [],
+  source: "update",
+  ...extra,
+});
 
 describe("PendingView", () => {
   it("reads the registry with the planned writes on top, and leaves the registry as it was", async () => {
     const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
     await registry.open();
-    await registry.register(inst("Kept", { key: "k1." }), [{ name: "kept", addresses: ["192.0.2.1"], source: "update" }]);
+    await registry.register(inst("Kept", { key: "k1." }), [
+      { name: "kept", addresses: ["192.0.2.1"], source: "update" },
+    ]);
     await registry.register(inst("gone", { key: "k1.", subtypes: ["_printer"] }));
     const view = new PendingView(registry);
     view.add([
@@ -24,16 +37,29 @@ describe("PendingView", () => {
     ]);
     expect(view.instance(web, "KEPT")?.port).toBe(8080);
     expect(view.instance(web, "gone")).toBeUndefined();
-    expect(view.instances(web).map((i) => i.name).sort()).toEqual(["kept", "new"]);
+    expect(
+      view
+        .instances(web)
+        .map((i) => i.name)
+        .sort(),
+    ).toEqual(["kept", "new"]);
     expect(view.instanceCount(web)).toBe(2);
     expect(view.instancesWithSubtype(web, "_PRINTER").map((i) => i.name)).toEqual(["new"]);
     expect([view.registrationsByKey("k1."), view.registrationsByKey("k2.")]).toEqual([0, 2]);
     expect(view.host("kept")).toBeUndefined();
     expect(view.allHosts().map((h) => h.name)).toEqual(["new"]);
-    view.add([{ op: "remove-instance", type: web, name: "new" }, { op: "remove-instance", type: web, name: "kept" }]);
+    view.add([
+      { op: "remove-instance", type: web, name: "new" },
+      { op: "remove-instance", type: web, name: "kept" },
+    ]);
     expect(view.serviceTypes()).toEqual([]);
     // nothing reached the registry
-    expect(registry.instances(web).map((i) => i.name).sort()).toEqual(["Kept", "gone"]);
+    expect(
+      registry
+        .instances(web)
+        .map((i) => i.name)
+        .sort(),
+    ).toEqual(["Kept", "gone"]);
     expect(registry.registrationsByKey("k1.")).toBe(2);
   });
 
@@ -44,9 +70,21 @@ describe("PendingView", () => {
     await registry.register(inst("old")); // served everywhere (an older store)
     const view = new PendingView(registry);
     view.add([
-      { op: "put-instance", instance: inst("web", { domain: "a.example.", owner: { kind: "key", name: "k1." }, key: "k1." }) },
+      {
+        op: "put-instance",
+        instance: inst("web", { domain: "a.example.", owner: { kind: "key", name: "k1." }, key: "k1." }),
+      },
       { op: "put-instance", instance: inst("old", { port: 1, domain: "a.example." }) },
-      { op: "put-host", host: { name: "web", addresses: ["192.0.2.1"], source: "update", domain: "a.example.", owner: { kind: "key", name: "k1." } } },
+      {
+        op: "put-host",
+        host: {
+          name: "web",
+          addresses: ["192.0.2.1"],
+          source: "update",
+          domain: "a.example.",
+          owner: { kind: "key", name: "k1." },
+        },
+      },
     ]);
     expect(view.instance(web, "web", "a.example.")?.domain).toBe("a.example.");
     expect(view.instance(web, "web", "b.example.")).toBeUndefined();
@@ -55,10 +93,17 @@ describe("PendingView", () => {
     expect(view.instanceCount(web, "a.example.")).toBe(3); // s, old (its own), web
     expect(view.instanceCount(web, "b.example.")).toBe(2); // s, old (served everywhere)
     expect(view.instanceCount(web)).toBe(4); // every record
-    expect(view.instances(web, "a.example.").map((i) => i.name).sort()).toEqual(["old", "s", "web"]);
+    expect(
+      view
+        .instances(web, "a.example.")
+        .map((i) => i.name)
+        .sort(),
+    ).toEqual(["old", "s", "web"]);
     expect(view.host("web", "a.example.")?.addresses).toEqual(["192.0.2.1"]);
     expect(view.host("web", "local.")).toBeUndefined();
-    expect([view.registrationsByKey("k1."), view.hostsByKey("k1."), view.instanceTotal(), view.hostTotal()]).toEqual([1, 1, 4, 1]);
+    expect([view.registrationsByKey("k1."), view.hostsByKey("k1."), view.instanceTotal(), view.hostTotal()]).toEqual([
+      1, 1, 4, 1,
+    ]);
     view.add([{ op: "remove-instance", type: web, name: "old", domain: "a.example." }]);
     expect(view.instance(web, "old", "a.example.")?.port).toBe(80); // the one served everywhere answers again
     expect(registry.instanceCount(web, "a.example.")).toBe(2); // nothing reached the registry

@@ -8,7 +8,8 @@ const type = { service: "_http", proto: "_tcp" as const };
 describe("Records", () => {
   it("finds, lists and removes by store key, as a map by key would", () => {
     const r = new Records<string>(instanceIdAt);
-    const put = (name: string, domain?: string) => r.set(instanceGroup(type, domain), name.toLowerCase(), `${name}@${domain ?? "*"}`);
+    const put = (name: string, domain?: string) =>
+      r.set(instanceGroup(type, domain), name.toLowerCase(), `${name}@${domain ?? "*"}`);
     expect(put("a/b c")).toBeUndefined();
     put("X", "a.example.");
     expect(put("a/b c")).toBe("a/b c@*");
@@ -17,7 +18,12 @@ describe("Records", () => {
     expect(r.get(instanceKey(type, "x", "a.example."))).toBe("X@a.example.");
     expect(r.get(instanceKey(type, "x"))).toBeUndefined();
     expect(r.get("instance")).toBeUndefined();
-    expect(new Map(r.entries())).toEqual(new Map([[instanceKey(type, "a/b c"), "a/b c@*"], [instanceKey(type, "x", "a.example."), "X@a.example."]]));
+    expect(new Map(r.entries())).toEqual(
+      new Map([
+        [instanceKey(type, "a/b c"), "a/b c@*"],
+        [instanceKey(type, "x", "a.example."), "X@a.example."],
+      ]),
+    );
     expect(r.delete(instanceKey(type, "x", "a.example."))).toBe("X@a.example.");
     expect(r.delete(instanceKey(type, "x", "a.example."))).toBeUndefined();
     expect(r.group(instanceGroup(type, "a.example."))).toBeUndefined();

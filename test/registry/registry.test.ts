@@ -36,7 +36,12 @@ describe("Registry", () => {
     expect(registry.instance(cache, "ALPHA")?.port).toBe(1);
     await registry.deregister(cache, "alpha");
     expect(registry.instance(cache, "alpha")).toBeUndefined();
-    expect(changes.map((c) => `${c.op} ${c.kind}`)).toEqual(["add host", "add instance", "update instance", "remove instance"]);
+    expect(changes.map((c) => `${c.op} ${c.kind}`)).toEqual([
+      "add host",
+      "add instance",
+      "update instance",
+      "remove instance",
+    ]);
     expect(registry.serviceTypes()).toEqual([]);
   });
 
@@ -172,7 +177,12 @@ describe("Registry", () => {
       const store = new HeldStore();
       const { registry } = await open(store);
       store.holding = true;
-      const claim = () => registry.transact((view) => (view.instance(cache, "x") ? { ops: [], result: "taken" } : { ops: [{ op: "put-instance" as const, instance: inst("x") }], result: "mine" }));
+      const claim = () =>
+        registry.transact((view) =>
+          view.instance(cache, "x")
+            ? { ops: [], result: "taken" }
+            : { ops: [{ op: "put-instance" as const, instance: inst("x") }], result: "mine" },
+        );
       const first = claim();
       const second = claim();
       await tick();
@@ -186,7 +196,12 @@ describe("Registry", () => {
       store.holding = true;
       const first = registry.register(inst("first"));
       await tick(); // the first write is committing; the next ones queue behind it
-      const queued = ["a", "b", "c"].map((n) => registry.transact((view) => ({ ops: [{ op: "put-instance" as const, instance: inst(n, { port: view.instanceCount(cache) }) }], result: n })));
+      const queued = ["a", "b", "c"].map((n) =>
+        registry.transact((view) => ({
+          ops: [{ op: "put-instance" as const, instance: inst(n, { port: view.instanceCount(cache) }) }],
+          result: n,
+        })),
+      );
       store.release();
       store.holding = false;
       await first;
@@ -213,8 +228,12 @@ describe("Registry", () => {
       store.holding = true;
       const first = registry.register(inst("first"));
       await tick();
-      const small = Array.from({ length: 30 }, (_, i) => registry.register(inst(`s${i}`), [{ name: `s${i}`, addresses: ["192.0.2.1"], source: "update" }])); // 2 ops each
-      const big = registry.apply(Array.from({ length: 50 }, (_, i) => ({ op: "put-instance" as const, instance: inst(`b${i}`) })));
+      const small = Array.from({ length: 30 }, (_, i) =>
+        registry.register(inst(`s${i}`), [{ name: `s${i}`, addresses: ["192.0.2.1"], source: "update" }]),
+      ); // 2 ops each
+      const big = registry.apply(
+        Array.from({ length: 50 }, (_, i) => ({ op: "put-instance" as const, instance: inst(`b${i}`) })),
+      );
       store.release();
       store.holding = false;
       await Promise.all([first, ...small, big]);

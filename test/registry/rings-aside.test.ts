@@ -14,18 +14,48 @@ import { Class, Rcode, Type } from "../../src/wire/constants.js";
 import type { Query } from "../../src/wire/query.js";
 
 const type = { service: "_big", proto: "_tcp" as const };
-const inst = (name: string): Instance => ({ name, type, subtypes: [], host: [name], port: 1, priority: 0, weight: 1, txt: [], source: "update" });
+const inst = (name: string): Instance => ({
+  name,
+  type,
+  subtypes: [],
+  host: [name],
+  port: 1,
+  priority: 0,
+  weight: 1,
+  txt: [],
+  source: "update",
+});
 // enough instances that their ring goes aside
 const COUNT = Math.ceil(RING_POINTS_BUILT_INLINE / 16) + 10;
 const options: AnswerOptions = { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 };
-const hashQuery = (key: string): Query => ({ id: 7, opcode: 0, rd: false, cd: false, question: { name: parseName(`${key}._hash._big._tcp.local.`), type: Type.SRV, class: Class.IN }, edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } });
+const hashQuery = (key: string): Query => ({
+  id: 7,
+  opcode: 0,
+  rd: false,
+  cd: false,
+  question: { name: parseName(`${key}._hash._big._tcp.local.`), type: Type.SRV, class: Class.IN },
+  edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] },
+});
 
 /** Builds when the test says so, in order; counts what it was asked. */
 class HeldAside implements RingWorkAside {
   readonly held: { ids: readonly string[]; weights: readonly number[]; options: RingOptions; land: () => void }[] = [];
   shareJobs = 0;
   build(ids: readonly string[], weights: readonly number[], options: RingOptions): Promise<Ring> {
-    return new Promise((resolve) => this.held.push({ ids, weights, options, land: () => resolve(Ring.build(ids.map((id, k) => ({ id, weight: weights[k]! })), options)) }));
+    return new Promise((resolve) =>
+      this.held.push({
+        ids,
+        weights,
+        options,
+        land: () =>
+          resolve(
+            Ring.build(
+              ids.map((id, k) => ({ id, weight: weights[k]! })),
+              options,
+            ),
+          ),
+      }),
+    );
   }
   async shares(ring: Ring) {
     this.shareJobs++;
@@ -44,7 +74,9 @@ beforeEach(async () => {
   aside = new HeldAside();
   registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore(), ring: { aside } });
   await registry.open();
-  await registry.apply(Array.from({ length: COUNT }, (_, i) => ({ op: "put-instance" as const, instance: inst(`i${i}`) })));
+  await registry.apply(
+    Array.from({ length: COUNT }, (_, i) => ({ op: "put-instance" as const, instance: inst(`i${i}`) })),
+  );
 });
 
 describe("rings built aside", () => {
@@ -59,7 +91,14 @@ describe("rings built aside", () => {
     expect(early.edns!.options.map((o) => [o.code, o.data.readUInt16BE(0)])).toEqual([[15, 14]]);
     expect(early.edns!.options[0]!.data.subarray(2).toString()).toMatch(/ring of _big\._tcp is being built/);
     // a plain name of the same type is answered meanwhile
-    expect(answerQuery({ ...hashQuery("k1"), question: { name: parseName("i3._big._tcp.local."), type: Type.SRV, class: Class.IN } }, registry, options, 0).rcode).toBe(Rcode.NOERROR);
+    expect(
+      answerQuery(
+        { ...hashQuery("k1"), question: { name: parseName("i3._big._tcp.local."), type: Type.SRV, class: Class.IN } },
+        registry,
+        options,
+        0,
+      ).rcode,
+    ).toBe(Rcode.NOERROR);
     await aside.landAll();
     expect(registry.ringState(type)).toBe("ready");
     expect(registry.ringsBuilding()).toBe(0);
@@ -72,7 +111,10 @@ describe("rings built aside", () => {
 
   it("what changes while a build is under way is merged in after it lands: the same owners as a ring built at once", async () => {
     registry.warm(["local."]);
-    await registry.apply([{ op: "put-instance", instance: inst("late") }, { op: "remove-instance", type, name: "i0" }]);
+    await registry.apply([
+      { op: "put-instance", instance: inst("late") },
+      { op: "remove-instance", type, name: "i0" },
+    ]);
     await aside.landAll();
     const live = [...Array.from({ length: COUNT }, (_, i) => `i${i}`).filter((n) => n !== "i0"), "late"];
     const built = Ring.build(live.map((id) => ({ id, weight: 1 })));
@@ -87,7 +129,10 @@ describe("rings built aside", () => {
     const victims = new Set(keys.slice(0, 50).map((k) => registry.ownerOf(type, k)!.name));
     // many leave and as many join at once: more points than are merged inline, so the ring is rebuilt aside
     const joiners = Array.from({ length: COUNT }, (_, i) => inst(`j${i}`));
-    await registry.apply([...[...victims].map((name) => ({ op: "remove-instance" as const, type, name })), ...joiners.map((instance) => ({ op: "put-instance" as const, instance }))]);
+    await registry.apply([
+      ...[...victims].map((name) => ({ op: "remove-instance" as const, type, name })),
+      ...joiners.map((instance) => ({ op: "put-instance" as const, instance })),
+    ]);
     registry.ownerOf(type, "x"); // the read that starts the rebuild
     expect(aside.held).toHaveLength(1);
     expect(registry.ringState(type)).toBe("catching-up");
@@ -116,12 +161,20 @@ describe("shares computed aside under churn", () => {
   it("one computation at a time: asks that come meanwhile share one for the ring as it is when their turn comes", async () => {
     const held: { ring: Ring; land: () => void }[] = [];
     const slow: RingWorkAside = {
-      build: (ids, weights, o) => Promise.resolve(Ring.build(ids.map((id, k) => ({ id, weight: weights[k]! })), o)),
+      build: (ids, weights, o) =>
+        Promise.resolve(
+          Ring.build(
+            ids.map((id, k) => ({ id, weight: weights[k]! })),
+            o,
+          ),
+        ),
       shares: (ring) => new Promise((resolve) => held.push({ ring, land: () => resolve(ring.shareSummary()) })),
     };
     const reg = new Registry({ clock: new ManualClock(0), store: new MemoryStore(), ring: { aside: slow } });
     await reg.open();
-    await reg.apply(Array.from({ length: COUNT }, (_, i) => ({ op: "put-instance" as const, instance: inst(`i${i}`) })));
+    await reg.apply(
+      Array.from({ length: COUNT }, (_, i) => ({ op: "put-instance" as const, instance: inst(`i${i}`) })),
+    );
     reg.warm(["local."]);
     await new Promise((r) => setImmediate(r));
     const first = reg.shares(type);
@@ -148,7 +201,10 @@ describe("a heavy instance leaving", () => {
     const heavy = new HeldAside();
     const reg = new Registry({ clock: new ManualClock(0), store: new MemoryStore(), ring: { aside: heavy } });
     await reg.open();
-    await reg.apply([{ op: "put-instance", instance: { ...inst("heavy"), weight: 2000 } }, { op: "put-instance", instance: inst("light") }]);
+    await reg.apply([
+      { op: "put-instance", instance: { ...inst("heavy"), weight: 2000 } },
+      { op: "put-instance", instance: inst("light") },
+    ]);
     reg.warm(["local."]);
     await heavy.landAll();
     await reg.apply([{ op: "remove-instance", type, name: "heavy" }]);
@@ -162,7 +218,12 @@ describe("a heavy instance leaving", () => {
     for (let k = 0; k < 200; k++) {
       const owner = reg.ownerOf(type, `k${k}`)?.name;
       const reply = answerQuery(hashQuery(`k${k}`), reg, options, 0);
-      const what = owner === "light" && reply.rcode === Rcode.NOERROR && reply.uncacheable ? "light" : owner === undefined && reply.rcode === Rcode.SERVFAIL && reply.uncacheable ? "not ready" : `wrong: ${owner} ${reply.rcode}`;
+      const what =
+        owner === "light" && reply.rcode === Rcode.NOERROR && reply.uncacheable
+          ? "light"
+          : owner === undefined && reply.rcode === Rcode.SERVFAIL && reply.uncacheable
+            ? "not ready"
+            : `wrong: ${owner} ${reply.rcode}`;
       answers.set(what, (answers.get(what) ?? 0) + 1);
     }
     expect([...answers.keys()].sort()).toEqual(["light", "not ready"]);

@@ -16,8 +16,24 @@ import type { Store } from "../../src/store/store.js";
 import { Type } from "../../src/wire/constants.js";
 
 const kv = { service: "_kv", proto: "_tcp" } as const;
-const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({ name, type: kv, subtypes: [], host: [name], port: 1, priority: 0, weight: 1, txt: [], source: "update", ...extra });
-const host = (name: string, address: string, extra: Partial<Host> = {}): Host => ({ name, addresses: [address], source: "update", ...extra });
+const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({
+  name,
+  type: kv,
+  subtypes: [],
+  host: [name],
+  port: 1,
+  priority: 0,
+  weight: 1,
+  txt: [],
+  source: "update",
+  ...extra,
+});
+const host = (name: string, address: string, extra: Partial<Host> = {}): Host => ({
+  name,
+  addresses: [address],
+  source: "update",
+  ...extra,
+});
 const keyA = { kind: "key", name: "key-a." } as const;
 const keyB = { kind: "key", name: "key-b." } as const;
 
@@ -29,13 +45,22 @@ async function open(store: Store = new MemoryStore(), clock = new ManualClock(1_
 
 const domains = [parseName("local."), parseName("a.example."), parseName("b.example.")];
 const srv = (registry: Registry, name: string) =>
-  answerQuery({ id: 1, opcode: 0, rd: false, cd: false, question: { name: parseName(name), type: Type.SRV, class: 1 } } as never, registry, { domains, ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 }, 1_000_000).answers.map((r) => (r.data as { srv: { port: number } }).srv.port);
+  answerQuery(
+    { id: 1, opcode: 0, rd: false, cd: false, question: { name: parseName(name), type: Type.SRV, class: 1 } } as never,
+    registry,
+    { domains, ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
+    1_000_000,
+  ).answers.map((r) => (r.data as { srv: { port: number } }).srv.port);
 
 describe("registrations per domain", () => {
   it("the same label in two domains: two instances, two rings, each answered in its own domain only", async () => {
     const r = await open();
-    await r.register(inst("web", { port: 81, domain: "a.example.", owner: keyA }), [host("web", "192.0.2.1", { domain: "a.example.", owner: keyA })]);
-    await r.register(inst("web", { port: 80, domain: "b.example.", owner: keyB }), [host("web", "192.0.2.2", { domain: "b.example.", owner: keyB })]);
+    await r.register(inst("web", { port: 81, domain: "a.example.", owner: keyA }), [
+      host("web", "192.0.2.1", { domain: "a.example.", owner: keyA }),
+    ]);
+    await r.register(inst("web", { port: 80, domain: "b.example.", owner: keyB }), [
+      host("web", "192.0.2.2", { domain: "b.example.", owner: keyB }),
+    ]);
     expect(r.instance(kv, "web", "a.example.")?.port).toBe(81);
     expect(r.instance(kv, "web", "b.example.")?.port).toBe(80);
     expect(r.instance(kv, "web", "local.")).toBeUndefined();
@@ -72,7 +97,9 @@ describe("registrations per domain", () => {
   it("a lease that ends takes its instance and its domain's host, not the same-named host of another domain", async () => {
     const clock = new ManualClock(1_000_000);
     const r = await open(new MemoryStore(), clock);
-    await r.register(inst("web", { domain: "a.example.", expiresAt: 1_005_000 }), [host("web", "192.0.2.1", { domain: "a.example.", expiresAt: 1_005_000 })]);
+    await r.register(inst("web", { domain: "a.example.", expiresAt: 1_005_000 }), [
+      host("web", "192.0.2.1", { domain: "a.example.", expiresAt: 1_005_000 }),
+    ]);
     await r.register(inst("web", { domain: "b.example." }), [host("web", "192.0.2.2", { domain: "b.example." })]);
     await r.register(inst("other", { domain: "a.example.", host: ["web"] }));
     clock.advance(6_000);
@@ -89,8 +116,20 @@ describe("registrations per domain", () => {
     const replicaFeed = new MemoryStore(); // how a query worker's replica is fed: the primary's changes as store ops
     const replica = await open(replicaFeed);
     primary.onChange((c) => void replicaFeed.inject([changeToStoreOp(c)]));
-    await store.inject([{ op: "put", key: "instance@a.example./_kv._tcp/web", entry: { kind: "instance", value: inst("web", { domain: "a.example.", owner: keyA }) } }]);
-    await store.inject([{ op: "put", key: "instance@b.example./_kv._tcp/web", entry: { kind: "instance", value: inst("web", { port: 2, domain: "b.example.", owner: keyB }) } }]);
+    await store.inject([
+      {
+        op: "put",
+        key: "instance@a.example./_kv._tcp/web",
+        entry: { kind: "instance", value: inst("web", { domain: "a.example.", owner: keyA }) },
+      },
+    ]);
+    await store.inject([
+      {
+        op: "put",
+        key: "instance@b.example./_kv._tcp/web",
+        entry: { kind: "instance", value: inst("web", { port: 2, domain: "b.example.", owner: keyB }) },
+      },
+    ]);
     expect(primary.instance(kv, "web", "a.example.")?.port).toBe(1);
     await store.inject([{ op: "delete", key: "instance@a.example./_kv._tcp/web" }]);
     expect(primary.instance(kv, "web", "a.example.")).toBeUndefined();
@@ -104,7 +143,9 @@ describe("registrations per domain", () => {
     const dir = mkdtempSync(join(tmpdir(), "ringdns-scopes-"));
     let store = await LmdbStore.open(dir);
     let r = await open(store);
-    await r.register(inst("web", { domain: "a.example.", owner: keyA, key: "key-a." }), [host("web", "192.0.2.1", { domain: "a.example.", owner: keyA })]);
+    await r.register(inst("web", { domain: "a.example.", owner: keyA, key: "key-a." }), [
+      host("web", "192.0.2.1", { domain: "a.example.", owner: keyA }),
+    ]);
     await store.commit([{ op: "put", key: "instance/_kv._tcp/old", entry: { kind: "instance", value: inst("old") } }]);
     await store.close();
     store = await LmdbStore.open(dir);

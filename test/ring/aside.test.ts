@@ -40,7 +40,8 @@ describe("ring work in a worker thread", () => {
       const first = await quick.build(few, w, {});
       await sleep(200); // past idleMs: that worker has ended
       const second = await quick.build(few, w, {});
-      for (const ring of [first, second]) for (let k = 0; k < 200; k++) expect(ring.ownerOf(`key${k}`)).toBe(expected.ownerOf(`key${k}`));
+      for (const ring of [first, second])
+        for (let k = 0; k < 200; k++) expect(ring.ownerOf(`key${k}`)).toBe(expected.ownerOf(`key${k}`));
       expect((await quick.shares(second)).bySlot).toEqual(expected.shareSummary().bySlot);
     } finally {
       await quick.close();

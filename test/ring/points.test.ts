@@ -57,7 +57,10 @@ describe("PointSet", () => {
           const ks = (step + k) | 1;
           expect(set.nearestOwner(ka, ks, 21)).toBe(naiveNearest(pts, ka, ks, 21));
           const p = mix32(ka);
-          const i = Math.max(0, pts.pos.findIndex((x) => x >= p));
+          const i = Math.max(
+            0,
+            pts.pos.findIndex((x) => x >= p),
+          );
           expect(set.owner(set.successor(p))).toBe(pts.owner[i]);
         }
       }),
@@ -67,25 +70,34 @@ describe("PointSet", () => {
 
   it("after changes that empty and refill chunks, it still finds what a set built at once finds", () => {
     fc.assert(
-      fc.property(fc.array(position, { minLength: 2000, maxLength: 5000 }), fc.array(position, { maxLength: 300 }), fc.integer(), (pos, more, a) => {
-        const base = PointSet.fromSorted(sorted(pos));
-        // remove every point in the upper half of the circle, then add the new ones
-        const kept = pos.map((p) => p >>> 0).filter((p) => p < 2 ** 31);
-        const removed = [];
-        for (let at = base.successor(2 ** 31), n = 0; n < pos.length - kept.length; n++, at = base.step(at)) removed.push(at);
-        const added = sorted(more);
-        const owners = Uint32Array.from(added.owner, (o) => o + pos.length);
-        const changed = base.change(removed, { pos: added.pos, owner: owners }, (x, y) => x < y);
-        const flat = changed.toSorted();
-        expect([...flat.pos]).toEqual([...sorted([...kept, ...more]).pos]);
-        for (let k = 0; k < 50; k++) {
-          const ka = (a + Math.imul(k, 0x632be5ab)) | 0;
-          expect(changed.nearestOwner(ka, 0x2545f491, 21)).toBe(naiveNearest(flat, ka, 0x2545f491, 21));
-          const p = mix32(ka);
-          const i = Math.max(0, flat.pos.findIndex((x) => x >= p));
-          expect(changed.owner(changed.successor(p))).toBe(flat.owner[i]);
-        }
-      }),
+      fc.property(
+        fc.array(position, { minLength: 2000, maxLength: 5000 }),
+        fc.array(position, { maxLength: 300 }),
+        fc.integer(),
+        (pos, more, a) => {
+          const base = PointSet.fromSorted(sorted(pos));
+          // remove every point in the upper half of the circle, then add the new ones
+          const kept = pos.map((p) => p >>> 0).filter((p) => p < 2 ** 31);
+          const removed = [];
+          for (let at = base.successor(2 ** 31), n = 0; n < pos.length - kept.length; n++, at = base.step(at))
+            removed.push(at);
+          const added = sorted(more);
+          const owners = Uint32Array.from(added.owner, (o) => o + pos.length);
+          const changed = base.change(removed, { pos: added.pos, owner: owners }, (x, y) => x < y);
+          const flat = changed.toSorted();
+          expect([...flat.pos]).toEqual([...sorted([...kept, ...more]).pos]);
+          for (let k = 0; k < 50; k++) {
+            const ka = (a + Math.imul(k, 0x632be5ab)) | 0;
+            expect(changed.nearestOwner(ka, 0x2545f491, 21)).toBe(naiveNearest(flat, ka, 0x2545f491, 21));
+            const p = mix32(ka);
+            const i = Math.max(
+              0,
+              flat.pos.findIndex((x) => x >= p),
+            );
+            expect(changed.owner(changed.successor(p))).toBe(flat.owner[i]);
+          }
+        },
+      ),
       { numRuns: 25 },
     );
   });

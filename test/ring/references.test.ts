@@ -26,9 +26,14 @@ interface Member {
   weight: number;
 }
 
-function runTool(cmd: string, args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {}): string {
+function runTool(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
+): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, timeout: 60_000, ...opts });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited with ${r.status ?? r.signal}:\n${r.stderr.slice(0, 2000)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(" ")} exited with ${r.status ?? r.signal}:\n${r.stderr.slice(0, 2000)}`);
   return r.stdout;
 }
 
@@ -39,7 +44,15 @@ let goBinary: string | undefined;
 function buildGo(): string {
   if (goBinary) return goBinary;
   const dir = mkdtempSync(join(tmpdir(), "ring-reference-go-"));
-  const env = { ...process.env, GOTOOLCHAIN: "local", GOPROXY: "off", GOFLAGS: "-mod=mod", GOCACHE: join(dir, "cache"), GOPATH: join(dir, "gopath"), CGO_ENABLED: "0" };
+  const env = {
+    ...process.env,
+    GOTOOLCHAIN: "local",
+    GOPROXY: "off",
+    GOFLAGS: "-mod=mod",
+    GOCACHE: join(dir, "cache"),
+    GOPATH: join(dir, "gopath"),
+    CGO_ENABLED: "0",
+  };
   runTool("go", ["build", "-o", join(dir, "ring-reference"), "."], { cwd: GO_DIR, env });
   return (goBinary = join(dir, "ring-reference"));
 }
@@ -49,14 +62,17 @@ const go = (args: string[], input?: string) => runTool(buildGo(), args, { input 
 function owners(ref: (args: string[], input?: string) => string, members: Member[], keys: string[]): string[] {
   const file = join(mkdtempSync(join(tmpdir(), "ring-members-")), "members.json");
   writeFileSync(file, JSON.stringify(members));
-  return ref(["--owners", file], keys.map((k) => k + "\n").join("")).split("\n").slice(0, -1);
+  return ref(["--owners", file], keys.map((k) => `${k}\n`).join(""))
+    .split("\n")
+    .slice(0, -1);
 }
 
 /** The first few keys where two owner lists differ (an empty list when they agree). */
 function differences(keys: string[], a: string[], b: string[], names: [string, string]): string[] {
   const out: string[] = [];
   if (a.length !== b.length) out.push(`${names[0]} gave ${a.length} owners, ${names[1]} ${b.length}`);
-  for (let i = 0; i < keys.length && out.length < 5; i++) if (a[i] !== b[i]) out.push(`${JSON.stringify(keys[i])}: ${names[0]} ${a[i]}, ${names[1]} ${b[i]}`);
+  for (let i = 0; i < keys.length && out.length < 5; i++)
+    if (a[i] !== b[i]) out.push(`${JSON.stringify(keys[i])}: ${names[0]} ${a[i]}, ${names[1]} ${b[i]}`);
   return out;
 }
 
@@ -76,7 +92,10 @@ function prng(seed: number): () => number {
 /** Keys as they appear left of _hash: mixed case, several labels, non-ASCII, b32- labels in either case. */
 function randomKeys(n: number, rnd: () => number): string[] {
   const pick = <T>(s: ArrayLike<T>): T => s[Math.floor(rnd() * s.length)]!;
-  const label = (len: number) => Array.from({ length: len }, () => pick("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")).join("");
+  const label = (len: number) =>
+    Array.from({ length: len }, () => pick("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")).join(
+      "",
+    );
   const keys = new Set<string>();
   while (keys.size < n) {
     const kind = keys.size % 6;
@@ -126,7 +145,10 @@ describe("the references' own vectors (test/ring/reference-vectors.json, compute
     lists[key] = [list[0]!, list[2]!, list[1]!, ...list.slice(3)];
     const file = join(mkdtempSync(join(tmpdir(), "ring-vectors-")), "bad.json");
     writeFileSync(file, JSON.stringify(v));
-    for (const cmd of [["python3", PY, file], [buildGo(), file]]) {
+    for (const cmd of [
+      ["python3", PY, file],
+      [buildGo(), file],
+    ]) {
       const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: "utf8" });
       expect([r.status, r.stdout, r.stderr]).toEqual([1, "", expect.stringMatching(/^FAIL .*successors/)]);
     }
@@ -156,8 +178,14 @@ describe.skipIf(noPython || noGo)(`Python and Go agree (seed ${SEED})`, () => {
       "print(json.dumps(r.make_vectors([([(m['id'], m['weight']) for m in ms], keys, 6) for ms in sets], [], [], [])))",
     ].join("\n");
     const vectors = runTool("python3", ["-c", script], { input: JSON.stringify([sets.map((s) => s[1]), keys]) });
-    const lists = JSON.parse(vectors).rings.map((r: { successors: Record<string, string[]> }) => Object.values(r.successors));
-    expect(lists.map((l: string[][]) => [l.length, Math.min(...l.map((s) => s.length))])).toEqual([[10_000, 3], [10_000, 6], [10_000, 6]]);
+    const lists = JSON.parse(vectors).rings.map((r: { successors: Record<string, string[]> }) =>
+      Object.values(r.successors),
+    );
+    expect(lists.map((l: string[][]) => [l.length, Math.min(...l.map((s) => s.length))])).toEqual([
+      [10_000, 3],
+      [10_000, 6],
+      [10_000, 6],
+    ]);
     const file = join(mkdtempSync(join(tmpdir(), "ring-vectors-")), "successors.json");
     writeFileSync(file, vectors);
     expect(go([file]).trim()).toBe("ok");
@@ -174,9 +202,17 @@ async function askSrv(port: number, names: string[]): Promise<string[]> {
   let done = 0;
   const finished = new Promise<void>((resolve, reject) => {
     const send = (index: number, id: number, tries: number) => {
-      const q = dnsPacket.encode({ type: "query", id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: "SRV", name: names[index]!, class: "IN" }] });
+      const q = dnsPacket.encode({
+        type: "query",
+        id,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ type: "SRV", name: names[index]!, class: "IN" }],
+      });
       socket.send(q, port, "127.0.0.1");
-      const timer = setTimeout(() => (tries >= 53 ? reject(new Error(`no answer for ${names[index]}`)) : send(index, id, tries + 1)), 2000);
+      const timer = setTimeout(
+        () => (tries >= 53 ? reject(new Error(`no answer for ${names[index]}`)) : send(index, id, tries + 1)),
+        2000,
+      );
       pending.set(id, { index, timer, tries });
     };
     const fill = () => {
@@ -190,9 +226,11 @@ async function askSrv(port: number, names: string[]): Promise<string[]> {
       clearTimeout(p.timer);
       pending.delete(reply.id!);
       // Not Ready (the ring of a fresh daemon is still being built aside): ask again shortly, as a resolver would
-      if (reply.rcode === "SERVFAIL" && p.tries < 50) return void setTimeout(() => send(p.index, reply.id!, p.tries + 1), 50);
+      if (reply.rcode === "SERVFAIL" && p.tries < 50)
+        return void setTimeout(() => send(p.index, reply.id!, p.tries + 1), 50);
       const srv = (reply.answers ?? []).filter((a) => a.type === "SRV");
-      if (reply.rcode !== "NOERROR" || srv.length !== 1) return reject(new Error(`${names[p.index]}: ${reply.rcode}, ${srv.length} SRV answers`));
+      if (reply.rcode !== "NOERROR" || srv.length !== 1)
+        return reject(new Error(`${names[p.index]}: ${reply.rcode}, ${srv.length} SRV answers`));
       targets[p.index] = (srv[0]!.data as { target: string }).target.toLowerCase();
       done++;
       fill();
@@ -208,28 +246,43 @@ async function askSrv(port: number, names: string[]): Promise<string[]> {
   return targets;
 }
 
-describe.skipIf(noPython || noGo)(`live: the references give the daemon's _hash owner for 10,000 keys (seed ${SEED})`, () => {
-  let d: RunningDaemon;
-  const rnd = prng(SEED + 1);
-  // 200 instances: identities with capitals, spaces, dots and non-ASCII; weights 0, 1, 7, 100, 1000 and 1..20
-  const special = [0, 1, 7, 100, 1000];
-  const members: Member[] = randomMembers(200, rnd, 20).map((m, i) => ({ ...m, weight: i < special.length ? special[i]! : 1 + Math.floor(rnd() * 20) }));
-  const hostOf = new Map(members.map((m, i) => [`h${i}.local`, m.id]));
+describe.skipIf(noPython || noGo)(
+  `live: the references give the daemon's _hash owner for 10,000 keys (seed ${SEED})`,
+  () => {
+    let d: RunningDaemon;
+    const rnd = prng(SEED + 1);
+    // 200 instances: identities with capitals, spaces, dots and non-ASCII; weights 0, 1, 7, 100, 1000 and 1..20
+    const special = [0, 1, 7, 100, 1000];
+    const members: Member[] = randomMembers(200, rnd, 20).map((m, i) => ({
+      ...m,
+      weight: i < special.length ? special[i]! : 1 + Math.floor(rnd() * 20),
+    }));
+    const hostOf = new Map(members.map((m, i) => [`h${i}.local`, m.id]));
 
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "ring-live-"));
-    const lines = ["services:"];
-    members.forEach((m, i) => lines.push(`  - {instance: ${JSON.stringify(m.id)}, type: _ref._tcp, host: h${i}, addresses: [198.51.100.${(i % 254) + 1}], port: ${20000 + i}, weight: ${m.weight}}`));
-    writeFileSync(join(dir, "services.yaml"), lines.join("\n") + "\n");
-    d = await startDaemon(["--services", join(dir, "services.yaml"), "--rrl-rate", "0"]);
-  });
-  afterAll(() => d?.stop());
+    beforeAll(async () => {
+      const dir = mkdtempSync(join(tmpdir(), "ring-live-"));
+      const lines = ["services:"];
+      members.forEach((m, i) =>
+        lines.push(
+          `  - {instance: ${JSON.stringify(m.id)}, type: _ref._tcp, host: h${i}, addresses: [198.51.100.${(i % 254) + 1}], port: ${20000 + i}, weight: ${m.weight}}`,
+        ),
+      );
+      writeFileSync(join(dir, "services.yaml"), `${lines.join("\n")}\n`);
+      d = await startDaemon(["--services", join(dir, "services.yaml"), "--rrl-rate", "0"]);
+    });
+    afterAll(() => d?.stop());
 
-  it("Python's and Go's --owners equal the SRV answers", async () => {
-    const keys = randomKeys(10_000, rnd);
-    const fromDaemon = (await askSrv(d.port, keys.map((k) => `${k}._hash._ref._tcp.local`))).map((t) => hostOf.get(t) ?? `unknown target ${t}`);
-    expect(new Set(fromDaemon).size).toBeGreaterThan(150); // spread over the ring
-    expect(differences(keys, owners(python, members, keys), fromDaemon, ["python", "daemon"])).toEqual([]);
-    expect(differences(keys, owners(go, members, keys), fromDaemon, ["go", "daemon"])).toEqual([]);
-  });
-});
+    it("Python's and Go's --owners equal the SRV answers", async () => {
+      const keys = randomKeys(10_000, rnd);
+      const fromDaemon = (
+        await askSrv(
+          d.port,
+          keys.map((k) => `${k}._hash._ref._tcp.local`),
+        )
+      ).map((t) => hostOf.get(t) ?? `unknown target ${t}`);
+      expect(new Set(fromDaemon).size).toBeGreaterThan(150); // spread over the ring
+      expect(differences(keys, owners(python, members, keys), fromDaemon, ["python", "daemon"])).toEqual([]);
+      expect(differences(keys, owners(go, members, keys), fromDaemon, ["go", "daemon"])).toEqual([]);
+    });
+  },
+);

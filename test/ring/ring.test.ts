@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { identityBytes, instanceSeed, keySeed, sequenceAt } from "../../src/ring/hash.js";
 import { PROBES, Ring, type RingMember } from "../../src/ring/ring.js";
 
-const members = (n: number, weight = 1): RingMember[] => Array.from({ length: n }, (_, i) => ({ id: `instance-${i}`, weight }));
+const members = (n: number, weight = 1): RingMember[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `instance-${i}`, weight }));
 const keys = (n: number, prefix = "key-") => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 const owners = (ring: Ring, ks: string[]) => ks.map((k) => ring.ownerOf(k));
 
@@ -19,8 +20,13 @@ function naive(ms: RingMember[], q: number) {
     const out: { d: number; j: number; r: number; id: string }[] = [];
     for (let j = 0; j < PROBES; j++) {
       const p = sequenceAt(seed, j);
-      const first = Math.max(0, points.findIndex((x) => x.at >= p)); // none at or after: wrap to the first
-      points.forEach((pt, r) => out.push({ d: (pt.at - p) >>> 0, j, r: (r - first + points.length) % points.length, id: pt.id }));
+      const first = Math.max(
+        0,
+        points.findIndex((x) => x.at >= p),
+      ); // none at or after: wrap to the first
+      points.forEach((pt, r) =>
+        out.push({ d: (pt.at - p) >>> 0, j, r: (r - first + points.length) % points.length, id: pt.id }),
+      );
     }
     return out.sort((a, b) => a.d - b.d || a.j - b.j || a.r - b.r);
   };
@@ -86,13 +92,16 @@ describe("Ring v2 (multi-probe)", () => {
     const shuffled = [...ms].sort(() => Math.random() - 0.5);
     let c = Ring.empty();
     for (const m of shuffled) c = c.with({ ...m, weight: 9 }); // join heavier, then re-weight
-    for (let i = 0; i < shuffled.length; i += 7) c = c.change(shuffled.slice(i, i + 7), ["absent", shuffled[i]!.id]).with(shuffled[i]!);
+    for (let i = 0; i < shuffled.length; i += 7)
+      c = c.change(shuffled.slice(i, i + 7), ["absent", shuffled[i]!.id]).with(shuffled[i]!);
     c = c.with({ id: "extra", weight: 2 }).without("extra");
     const ks = keys(3000);
     expect(owners(c, ks)).toEqual(owners(a, ks));
     expect(c.size).toBe(60);
     expect(c.pointCount).toBe(a.pointCount);
-    expect(c.members().sort((x, y) => x.id.localeCompare(y.id))).toEqual(a.members().sort((x, y) => x.id.localeCompare(y.id)));
+    expect(c.members().sort((x, y) => x.id.localeCompare(y.id))).toEqual(
+      a.members().sort((x, y) => x.id.localeCompare(y.id)),
+    );
   });
 
   it("grown and shrunk one change at a time through several chunkings, it equals the ring built at once", () => {
@@ -117,7 +126,16 @@ describe("Ring v2 (multi-probe)", () => {
       } else if (growing) {
         const w = 1 + Math.floor(rand() * 2);
         live.set(id, w);
-        ring = rand() < 0.1 ? ring.change([{ id, weight: w }, { id: `${id}x`, weight: 1 }], [`${id}x`]) : ring.with({ id, weight: w });
+        ring =
+          rand() < 0.1
+            ? ring.change(
+                [
+                  { id, weight: w },
+                  { id: `${id}x`, weight: 1 },
+                ],
+                [`${id}x`],
+              )
+            : ring.with({ id, weight: w });
       }
       if (step % 500 === 499) check();
     }
@@ -135,7 +153,11 @@ describe("Ring v2 (multi-probe)", () => {
       const ms = JSON.parse(process.argv[1]);
       const ring = ms.reverse().reduce((r, m) => r.with(m), Ring.empty());
       console.log(JSON.stringify(JSON.parse(process.argv[2]).map((k) => ring.ownerOf(k))));`;
-    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script, JSON.stringify(ms), JSON.stringify(ks)], { encoding: "utf8" });
+    const out = execFileSync(
+      process.execPath,
+      ["--input-type=module", "-e", script, JSON.stringify(ms), JSON.stringify(ks)],
+      { encoding: "utf8" },
+    );
     expect(JSON.parse(out)).toEqual(owners(Ring.build(ms), ks));
   });
 
@@ -195,7 +217,14 @@ describe("Ring v2 (multi-probe)", () => {
       const s = Ring.build(ms).shares();
       for (const m of ms) expect(Math.abs(s.get(m.id)! / (m.weight / total) - 1)).toBeLessThan(0.1);
     }
-    const s = Ring.build([{ id: "zero", weight: 0 }, { id: "one", weight: 1 }, { id: "max", weight: 65535 }], { pointsPerWeight: 1 }).shares();
+    const s = Ring.build(
+      [
+        { id: "zero", weight: 0 },
+        { id: "one", weight: 1 },
+        { id: "max", weight: 65535 },
+      ],
+      { pointsPerWeight: 1 },
+    ).shares();
     expect(s.get("max")! * 65537).toBeCloseTo(65535, -2);
     expect(s.get("zero")! / s.get("one")!).toBeGreaterThan(0.5);
   });
@@ -226,6 +255,12 @@ describe("Ring v2 (multi-probe)", () => {
   it("removing an instance only takes it out of every successor list", () => {
     const ring = Ring.build(members(30));
     const less = ring.without("instance-7");
-    for (const k of keys(300)) expect(less.successors(k, 10)).toEqual(ring.successors(k, 11).filter((id) => id !== "instance-7").slice(0, 10));
+    for (const k of keys(300))
+      expect(less.successors(k, 10)).toEqual(
+        ring
+          .successors(k, 11)
+          .filter((id) => id !== "instance-7")
+          .slice(0, 10),
+      );
   });
 });

@@ -5,7 +5,18 @@ import type { Store, StoreEntry } from "../../src/store/store.js";
 
 const entry = (name: string, port = 1): StoreEntry => ({
   kind: "instance",
-  value: { name, type: { service: "_x", proto: "_tcp" }, subtypes: ["_a"], host: ["h"], port, priority: 0, weight: 1, txt: [Uint8Array.of(0, 255)], source: "update", expiresAt: 123 },
+  value: {
+    name,
+    type: { service: "_x", proto: "_tcp" },
+    subtypes: ["_a"],
+    host: ["h"],
+    port,
+    priority: 0,
+    weight: 1,
+    txt: [Uint8Array.of(0, 255)],
+    source: "update",
+    expiresAt: 123,
+  },
 });
 
 export function storeContract(name: string, make: () => Promise<Store>): void {

@@ -72,7 +72,8 @@ describe.skipIf(skip)("etcd", () => {
     run("etcdctl", ["--endpoints", etcd.url, "compact", rev]);
     const seen: StoreOp[] = [];
     b.watch((ops) => seen.push(...ops));
-    for (let i = 0; i < 100 && !seen.some((o) => o.key === "host/gone"); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !seen.some((o) => o.key === "host/gone"); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(seen.map((o) => `${o.op} ${o.key}`).sort()).toEqual(["delete host/gone", "put host/new"]);
     await a.close();
     await b.close();
@@ -84,7 +85,21 @@ describe.skipIf(skip)("etcd", () => {
     await registry.open();
     const web = { service: "_burst", proto: "_tcp" as const };
     const burst = Array.from({ length: 300 }, (_, i) =>
-      registry.register({ name: `i${i}`, type: web, subtypes: [], host: [`h${i}`], port: 1000 + i, priority: 0, weight: 1, txt: [], source: "update", expiresAt: Date.now() + 60_000 }, [{ name: `h${i}`, addresses: ["192.0.2.1"], source: "update", expiresAt: Date.now() + 60_000 }]),
+      registry.register(
+        {
+          name: `i${i}`,
+          type: web,
+          subtypes: [],
+          host: [`h${i}`],
+          port: 1000 + i,
+          priority: 0,
+          weight: 1,
+          txt: [],
+          source: "update",
+          expiresAt: Date.now() + 60_000,
+        },
+        [{ name: `h${i}`, addresses: ["192.0.2.1"], source: "update", expiresAt: Date.now() + 60_000 }],
+      ),
     );
     await Promise.all(burst);
     expect(registry.instanceCount(web)).toBe(300);
@@ -103,13 +118,31 @@ describe.skipIf(skip)("etcd", () => {
     const writer = new Etcd3({ hosts: [etcd.url] });
     const batches: Array<Array<[string, string]>> = [];
     for (let i = 0; i < count; i++) {
-      const inst: Instance = { name: `i${i}`, type: web, subtypes: [], host: [`h${i}`], port: 1000 + (i % 60000), priority: 0, weight: 1, txt: [pad], source: "update" };
+      const inst: Instance = {
+        name: `i${i}`,
+        type: web,
+        subtypes: [],
+        host: [`h${i}`],
+        port: 1000 + (i % 60000),
+        priority: 0,
+        weight: 1,
+        txt: [pad],
+        source: "update",
+      };
       if (i % 128 === 0) batches.push([]);
-      batches.at(-1)!.push([prefix + instanceStoreKey(inst), JSON.stringify(encodeEntry({ kind: "instance", value: inst }))]);
+      batches
+        .at(-1)!
+        .push([prefix + instanceStoreKey(inst), JSON.stringify(encodeEntry({ kind: "instance", value: inst }))]);
     }
     // eight transactions of at most 128 ops in flight at a time
     for (let b = 0; b < batches.length; b += 8)
-      await Promise.all(batches.slice(b, b + 8).map((batch) => writer.stm({ retries: 0 }).transact((tx) => Promise.all(batch.map(([k, v]) => tx.put(k).value(v))))));
+      await Promise.all(
+        batches
+          .slice(b, b + 8)
+          .map((batch) =>
+            writer.stm({ retries: 0 }).transact((tx) => Promise.all(batch.map(([k, v]) => tx.put(k).value(v)))),
+          ),
+      );
     const stored = await writer.getAll().prefix(prefix).count();
     expect(stored).toBe(count);
 
@@ -120,7 +153,17 @@ describe.skipIf(skip)("etcd", () => {
     // the watch starts after the revision the pages were read at: a later write arrives, nothing is read twice
     const other = new EtcdStore({ hosts: [etcd.url], prefix });
     await other.load();
-    const late: Instance = { name: "late", type: web, subtypes: [], host: ["late"], port: 1, priority: 0, weight: 1, txt: [], source: "update" };
+    const late: Instance = {
+      name: "late",
+      type: web,
+      subtypes: [],
+      host: ["late"],
+      port: 1,
+      priority: 0,
+      weight: 1,
+      txt: [],
+      source: "update",
+    };
     await other.put(instanceStoreKey(late), { kind: "instance", value: late });
     for (let i = 0; i < 100 && registry.instanceCount(web) === count; i++) await new Promise((r) => setTimeout(r, 20));
     expect(registry.instanceCount(web)).toBe(count + 1);
@@ -129,10 +172,22 @@ describe.skipIf(skip)("etcd", () => {
 
     // a replica whose place was compacted away reads the big prefix again, in pages
     // (its status while that read runs is taken when it logs the start)
-    const logged: Array<{ level: string; msg: string; obj: Record<string, unknown>; healthy: boolean; reason?: string }> = [];
+    const logged: Array<{
+      level: string;
+      msg: string;
+      obj: Record<string, unknown>;
+      healthy: boolean;
+      reason?: string;
+    }> = [];
     const record = (level: string) => (obj: object, msg: string) => {
       const st = behind.status();
-      logged.push({ level, msg, obj: obj as Record<string, unknown>, healthy: st.healthy, ...(st.reason !== undefined ? { reason: st.reason } : {}) });
+      logged.push({
+        level,
+        msg,
+        obj: obj as Record<string, unknown>,
+        healthy: st.healthy,
+        ...(st.reason !== undefined ? { reason: st.reason } : {}),
+      });
     };
     const behind = new EtcdStore({ hosts: [etcd.url], prefix }, { warn: record("warn"), info: record("info") });
     expect((await behind.load()).size).toBe(count + 1);
@@ -144,9 +199,12 @@ describe.skipIf(skip)("etcd", () => {
     run("etcdctl", ["--endpoints", etcd.url, "compact", rev]);
     const deliveries: StoreOp[][] = [];
     behind.watch((ops) => deliveries.push([...ops]));
-    for (let i = 0; i < 200 && !logged.some((l) => l.level === "info" && /read again/.test(l.msg)); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && !logged.some((l) => l.level === "info" && /read again/.test(l.msg)); i++)
+      await new Promise((r) => setTimeout(r, 20));
     // what changed, in one delivery: not 12,000 puts of what the replica already holds
-    expect(deliveries.map((ops) => ops.map((o) => `${o.op} ${o.key}`))).toEqual([[`put ${instanceStoreKey(later)}`, `delete ${instanceStoreKey(late)}`]]);
+    expect(deliveries.map((ops) => ops.map((o) => `${o.op} ${o.key}`))).toEqual([
+      [`put ${instanceStoreKey(later)}`, `delete ${instanceStoreKey(late)}`],
+    ]);
     const resync = logged.filter((l) => /compaction|read again/.test(l.msg));
     expect(resync.map((l) => [l.level, l.healthy])).toEqual([
       ["warn", false],
@@ -171,9 +229,19 @@ describe.skipIf(skip)("etcd", () => {
   it("a paged read whose revision is compacted away between two pages starts over and returns the newer snapshot", async () => {
     const prefix = `/compact-mid-read-${process.pid}/`;
     const writer = new Etcd3({ hosts: [etcd.url] });
-    const host = (name: string) => JSON.stringify(encodeEntry({ kind: "host", value: { name, addresses: ["192.0.2.4"], source: "update" } }));
+    const host = (name: string) =>
+      JSON.stringify(encodeEntry({ kind: "host", value: { name, addresses: ["192.0.2.4"], source: "update" } }));
     // more keys than the first page takes
-    for (let b = 0; b < 3; b++) await writer.stm({ retries: 0 }).transact((tx) => Promise.all(Array.from({ length: 100 }, (_, i) => tx.put(`${prefix}host/h${b * 100 + i}`).value(host(`h${b * 100 + i}`)))));
+    for (let b = 0; b < 3; b++)
+      await writer
+        .stm({ retries: 0 })
+        .transact((tx) =>
+          Promise.all(
+            Array.from({ length: 100 }, (_, i) =>
+              tx.put(`${prefix}host/h${b * 100 + i}`).value(host(`h${b * 100 + i}`)),
+            ),
+          ),
+        );
     const store = new EtcdStore({ hosts: [etcd.url], prefix });
     // once the first page is in: one more write, and the history up to it compacted
     const client = (store as unknown as { client: Etcd3 }).client;
@@ -205,7 +273,10 @@ describe.skipIf(skip)("etcd", () => {
     const own = await startEtcd();
     const warns: string[] = [];
     const infos: Array<Record<string, unknown>> = [];
-    const store = new EtcdStore({ hosts: [own.url], prefix: "/outage/" }, { warn: (_o, msg) => warns.push(msg), info: (o, msg) => infos.push({ ...o, connected: /connected/.test(msg) }) });
+    const store = new EtcdStore(
+      { hosts: [own.url], prefix: "/outage/" },
+      { warn: (_o, msg) => warns.push(msg), info: (o, msg) => infos.push({ ...o, connected: /connected/.test(msg) }) },
+    );
     await store.load();
     store.watch(() => undefined);
     for (let i = 0; i < 100 && !infos.some((o) => o.connected); i++) await new Promise((r) => setTimeout(r, 20));
@@ -213,7 +284,8 @@ describe.skipIf(skip)("etcd", () => {
     for (let i = 0; i < 200 && store.status().healthy; i++) await new Promise((r) => setTimeout(r, 20));
     expect(store.status()).toMatchObject({ healthy: false, reason: expect.stringMatching(/^etcd out of reach/) });
     // the watch retries meanwhile, each failure a "disconnected" event: one line for all of them
-    for (let i = 0; i < 200 && !/[3-9] reconnects failed|\d\d+ reconnects/.test(store.status().reason ?? ""); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && !/[3-9] reconnects failed|\d\d+ reconnects/.test(store.status().reason ?? ""); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(store.status().reason).toMatch(/reconnects failed/);
     expect(warns.filter((m) => /out of reach/.test(m))).toHaveLength(1);
     // healthy again soon after etcd answers (the watch reconnects within about 2 s, not etcd3's up to 30)
@@ -229,7 +301,10 @@ describe.skipIf(skip)("etcd", () => {
   }, 30_000);
 
   it("parses etcd:// URLs", () => {
-    expect(parseEtcdUrl("etcd://127.0.0.1:2379,127.0.0.1:22379")).toEqual({ hosts: ["http://127.0.0.1:2379", "http://127.0.0.1:22379"], prefix: "/ringdns/" });
+    expect(parseEtcdUrl("etcd://127.0.0.1:2379,127.0.0.1:22379")).toEqual({
+      hosts: ["http://127.0.0.1:2379", "http://127.0.0.1:22379"],
+      prefix: "/ringdns/",
+    });
     expect(parseEtcdUrl("etcd://h:1/prod/")).toEqual({ hosts: ["http://h:1"], prefix: "/prod/" });
     expect(() => parseEtcdUrl("http://x")).toThrow(/etcd:\/\/host:port/);
   });

@@ -9,13 +9,27 @@ import { MemoryStore } from "../../src/store/memory.js";
 import { ReplicaStore } from "../../src/store/replica.js";
 
 const kv = { service: "_kv", proto: "_tcp" } as const;
-const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({ name, type: kv, subtypes: [], host: [name], port: 1, priority: 0, weight: 1, txt: [Buffer.from("v=1")], source: "update", ...extra });
+const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({
+  name,
+  type: kv,
+  subtypes: [],
+  host: [name],
+  port: 1,
+  priority: 0,
+  weight: 1,
+  txt: [Buffer.from("v=1")],
+  source: "update",
+  ...extra,
+});
 
 async function pair() {
   const clock = new ManualClock(1_000_000);
   const primary = new Registry({ clock, store: new MemoryStore() });
   await primary.open();
-  primary.loadStatic([inst("static-1", { source: "static" })], [{ name: "static-1", addresses: ["192.0.2.9"], source: "static" }]);
+  primary.loadStatic(
+    [inst("static-1", { source: "static" })],
+    [{ name: "static-1", addresses: ["192.0.2.9"], source: "static" }],
+  );
   await primary.register(inst("early"), [{ name: "early", addresses: ["192.0.2.1"], source: "update" }]);
   // what primary.ts does: entries now, then every change after
   const store = new ReplicaStore(primary.entries());

@@ -33,7 +33,10 @@ describe("TsigReplayGuard", () => {
     expect(g.admit("k.", T, mac(2), T + 1)).toEqual({ ok: true }); // signed a second earlier, arrived later
     for (let i = 3; i < 50; i++) expect(g.admit("k.", T + 1, mac(i), T + 1)).toEqual({ ok: true });
     expect(g.admit("k.", T + 1 - REPLAY_LIMITS.toleranceSeconds, mac(99), T + 1)).toEqual({ ok: true });
-    expect(g.admit("k.", T - REPLAY_LIMITS.toleranceSeconds, mac(100), T + 1)).toMatchObject({ ok: false, rule: "older-than-latest" });
+    expect(g.admit("k.", T - REPLAY_LIMITS.toleranceSeconds, mac(100), T + 1)).toMatchObject({
+      ok: false,
+      rule: "older-than-latest",
+    });
   });
 
   it("holders of one key whose clocks differ by half a minute all get through", () => {
@@ -59,7 +62,9 @@ describe("TsigReplayGuard", () => {
     expect(g.admit("k.", T, mac(0), T + 1)).toMatchObject({ ok: false, rule: "below-floor" });
     expect(g.admit("k.", T + 1, mac(11), T + 1)).toEqual({ ok: true }); // newer messages still pass
     // later, only what the tolerance needs is kept
-    expect(g.admit("k.", T + 1 + REPLAY_LIMITS.toleranceSeconds + 1, mac(12), T + 1 + REPLAY_LIMITS.toleranceSeconds + 1)).toEqual({ ok: true });
+    expect(
+      g.admit("k.", T + 1 + REPLAY_LIMITS.toleranceSeconds + 1, mac(12), T + 1 + REPLAY_LIMITS.toleranceSeconds + 1),
+    ).toEqual({ ok: true });
     expect(g.size()).toBe(1);
     // keys idle past the window are dropped
     expect(g.admit("j.", T + 1000, mac(1), T + 1000)).toEqual({ ok: true });
@@ -69,7 +74,14 @@ describe("TsigReplayGuard", () => {
   it("property: whatever order messages come in, an accepted MAC is never accepted again while its time is valid", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ id: fc.integer({ min: 0, max: 40 }), signedAgo: fc.integer({ min: -300, max: 300 }), step: fc.integer({ min: 0, max: 30 }) }), { maxLength: 200 }),
+        fc.array(
+          fc.record({
+            id: fc.integer({ min: 0, max: 40 }),
+            signedAgo: fc.integer({ min: -300, max: 300 }),
+            step: fc.integer({ min: 0, max: 30 }),
+          }),
+          { maxLength: 200 },
+        ),
         fc.integer({ min: 2, max: 50 }),
         (events, cap) => {
           const g = new TsigReplayGuard({ ...REPLAY_LIMITS, maxPerKey: cap });

@@ -21,22 +21,51 @@ beforeEach(async () => {
   await registry.open();
 });
 
-async function update(updates: UpdateOp[], opts: { prerequisites?: Prerequisite[]; zone?: string; lease?: number } = {}) {
-  const wire = encodeUpdate({ id: 1, zone: opts.zone ? n(opts.zone) : zone, updates, ...(opts.prerequisites ? { prerequisites: opts.prerequisites } : {}) });
+async function update(
+  updates: UpdateOp[],
+  opts: { prerequisites?: Prerequisite[]; zone?: string; lease?: number } = {},
+) {
+  const wire = encodeUpdate({
+    id: 1,
+    zone: opts.zone ? n(opts.zone) : zone,
+    updates,
+    ...(opts.prerequisites ? { prerequisites: opts.prerequisites } : {}),
+  });
   const d = decodeUpdate(wire);
   if (d.kind !== "update") throw new Error(d.reason);
-  const out = processUpdate(d.update, registry, { domains: [["local"], zone], ...(opts.lease ? { leaseSeconds: opts.lease } : {}) }, clock.now());
+  const out = processUpdate(
+    d.update,
+    registry,
+    { domains: [["local"], zone], ...(opts.lease ? { leaseSeconds: opts.lease } : {}) },
+    clock.now(),
+  );
   if (out.rcode === 0) await registry.apply(out.ops);
   return { rcode: rcodeName(out.rcode), reason: out.reason ?? "" };
 }
 
-const alpha = { instance: "Alpha", type: "_cache._tcp", host: "alpha", addresses: ["192.0.2.1", "2001:db8::1"], port: 11211, weight: 2, subtypes: ["_eu"], txt: { v: "1" } };
+const alpha = {
+  instance: "Alpha",
+  type: "_cache._tcp",
+  host: "alpha",
+  addresses: ["192.0.2.1", "2001:db8::1"],
+  port: 11211,
+  weight: 2,
+  subtypes: ["_eu"],
+  txt: { v: "1" },
+};
 
 describe("registering and deregistering", () => {
   it("PTR + SRV + TXT + A/AAAA registers an instance, visible on the ring", async () => {
     expect(await update(registrationUpdate(alpha, zone))).toMatchObject({ rcode: "NOERROR" });
     const i = registry.instance(cache, "alpha")!;
-    expect(i).toMatchObject({ name: "Alpha", port: 11211, weight: 2, host: ["alpha"], subtypes: ["_eu"], source: "update" });
+    expect(i).toMatchObject({
+      name: "Alpha",
+      port: 11211,
+      weight: 2,
+      host: ["alpha"],
+      subtypes: ["_eu"],
+      source: "update",
+    });
     expect(Buffer.from(i.txt[0]!).toString()).toBe("v=1");
     expect(registry.host("alpha")?.addresses).toEqual(["192.0.2.1", "2001:db8::1"]);
     expect(registry.ownerOf(cache, "any-key", "svc.example.")?.name).toBe("Alpha");
@@ -58,10 +87,47 @@ describe("registering and deregistering", () => {
   });
 
   it.each([
-    ["SRV without PTR", [{ op: "add", name: n("x._cache._tcp.svc.example."), ttl: 60, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: n("x.svc.example.") } } }], /no PTR/],
-    ["PTR without SRV", [{ op: "add", name: n("_cache._tcp.svc.example."), ttl: 60, data: { type: Type.PTR, target: n("x._cache._tcp.svc.example.") } }], /no SRV/],
-    ["PTR to another type", [{ op: "add", name: n("_cache._tcp.svc.example."), ttl: 60, data: { type: Type.PTR, target: n("x._web._tcp.svc.example.") } }], /must point to an instance of _cache/],
-    ["a record ringdns does not store", [{ op: "add", name: n("x.svc.example."), ttl: 60, data: { type: Type.TXT, strings: [] } }], /not a DNS-SD record/],
+    [
+      "SRV without PTR",
+      [
+        {
+          op: "add",
+          name: n("x._cache._tcp.svc.example."),
+          ttl: 60,
+          data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: n("x.svc.example.") } },
+        },
+      ],
+      /no PTR/,
+    ],
+    [
+      "PTR without SRV",
+      [
+        {
+          op: "add",
+          name: n("_cache._tcp.svc.example."),
+          ttl: 60,
+          data: { type: Type.PTR, target: n("x._cache._tcp.svc.example.") },
+        },
+      ],
+      /no SRV/,
+    ],
+    [
+      "PTR to another type",
+      [
+        {
+          op: "add",
+          name: n("_cache._tcp.svc.example."),
+          ttl: 60,
+          data: { type: Type.PTR, target: n("x._web._tcp.svc.example.") },
+        },
+      ],
+      /must point to an instance of _cache/,
+    ],
+    [
+      "a record ringdns does not store",
+      [{ op: "add", name: n("x.svc.example."), ttl: 60, data: { type: Type.TXT, strings: [] } }],
+      /not a DNS-SD record/,
+    ],
   ] as [string, UpdateOp[], RegExp][])("refuses %s and changes nothing", async (_, ops, why) => {
     const r = await update(ops);
     expect(r.rcode).toBe("REFUSED");
@@ -72,14 +138,36 @@ describe("registering and deregistering", () => {
 
   it("two SRV records for one instance are refused; replacing the SRV works", async () => {
     await update(registrationUpdate(alpha, zone));
-    const second: UpdateOp = { op: "add", name: n("alpha._cache._tcp.svc.example."), ttl: 60, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 2, target: n("alpha.svc.example.") } } };
+    const second: UpdateOp = {
+      op: "add",
+      name: n("alpha._cache._tcp.svc.example."),
+      ttl: 60,
+      data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 2, target: n("alpha.svc.example.") } },
+    };
     expect((await update([second])).reason).toMatch(/2 SRV records/);
-    expect((await update([{ op: "delete-rrset", name: n("alpha._cache._tcp.svc.example."), type: Type.SRV }, second])).rcode).toBe("NOERROR");
+    expect(
+      (await update([{ op: "delete-rrset", name: n("alpha._cache._tcp.svc.example."), type: Type.SRV }, second])).rcode,
+    ).toBe("NOERROR");
     expect(registry.instance(cache, "alpha")!.port).toBe(2);
   });
 
   it("an update to static registrations is refused", async () => {
-    registry.loadStatic([{ name: "s", type: cache, subtypes: [], host: ["s"], port: 1, priority: 0, weight: 1, txt: [], source: "static" }], []);
+    registry.loadStatic(
+      [
+        {
+          name: "s",
+          type: cache,
+          subtypes: [],
+          host: ["s"],
+          port: 1,
+          priority: 0,
+          weight: 1,
+          txt: [],
+          source: "static",
+        },
+      ],
+      [],
+    );
     expect((await update(deregistrationUpdate("_cache._tcp", "s", zone))).reason).toMatch(/static registration/);
   });
 });

@@ -12,7 +12,21 @@ import { Class, Opcode, Type } from "../../src/wire/constants.js";
 import { decodeMessage } from "../../src/wire/decode.js";
 import { encodeQuery, encodeResponse } from "../../src/wire/message.js";
 import { WireError } from "../../src/wire/name.js";
-import { badCounts, compressionLoop, everything, FUZZ_KEY as key, FUZZ_NOW as NOW, FUZZ_ZONE as zone, hugeRdlength, longName, qtype, queryName, record, signedUpdate, updateOp, validUpdate } from "../lab/wire-arbitraries.js";
+import {
+  badCounts,
+  compressionLoop,
+  everything,
+  FUZZ_KEY as key,
+  FUZZ_NOW as NOW,
+  FUZZ_ZONE as zone,
+  hugeRdlength,
+  longName,
+  qtype,
+  queryName,
+  record,
+  signedUpdate,
+  updateOp,
+} from "../lab/wire-arbitraries.js";
 import { decodeQuery } from "../../src/wire/query.js";
 import { decodeUpdate, encodeUpdate } from "../../src/wire/update.js";
 
@@ -20,7 +34,11 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
 
 // -- the handler the daemon runs, over an in-memory registry ------------
 
-const fuzzDeps = () => handlerDeps({ nowMs: NOW, zone, keys: [key], allowUnsigned: ["127.0.0.0/8"] }, { status: () => ["version=fuzz"], cookies: new CookieJar() });
+const fuzzDeps = () =>
+  handlerDeps(
+    { nowMs: NOW, zone, keys: [key], allowUnsigned: ["127.0.0.0/8"] },
+    { status: () => ["version=fuzz"], cookies: new CookieJar() },
+  );
 
 const onlyWireErrors = (f: () => unknown) => {
   try {
@@ -91,7 +109,8 @@ describe("wire decoding under fuzzing", () => {
       fc.assert(
         fc.property(arb, (m) => {
           const r = decodeQuery(m);
-          if (r.kind === "query") expect(r.query.question.name.reduce((n, l) => n + l.length + 1, 1)).toBeLessThanOrEqual(255);
+          if (r.kind === "query")
+            expect(r.query.question.name.reduce((n, l) => n + l.length + 1, 1)).toBeLessThanOrEqual(255);
         }),
         { numRuns: 200 },
       );
@@ -108,37 +127,75 @@ describe("wire decoding under fuzzing", () => {
 describe("encoding round trips", () => {
   it("a response's records decode back to the same names, types, TTLs and data", () => {
     fc.assert(
-      fc.property(fc.nat(0xffff), fc.array(record, { maxLength: 8 }), fc.array(record, { maxLength: 4 }), (id, answers, additionals) => {
-        const wire = encodeResponse({ id, opcode: 0, aa: true, rd: false, cd: false, rcode: 0, answers, authorities: [], additionals });
-        const d = decodeMessage(wire);
-        expect(d.id).toBe(id);
-        const meaning = (rs: { name: readonly string[]; ttl: number; data: unknown }[]) =>
-          rs.map((r) => ({ name: r.name.join(".").toLowerCase(), ttl: r.ttl, data: JSON.stringify(normal(r.data)) }));
-        expect(meaning(d.answers)).toEqual(meaning(answers));
-        expect(meaning(d.additionals)).toEqual(meaning(additionals));
-      }),
+      fc.property(
+        fc.nat(0xffff),
+        fc.array(record, { maxLength: 8 }),
+        fc.array(record, { maxLength: 4 }),
+        (id, answers, additionals) => {
+          const wire = encodeResponse({
+            id,
+            opcode: 0,
+            aa: true,
+            rd: false,
+            cd: false,
+            rcode: 0,
+            answers,
+            authorities: [],
+            additionals,
+          });
+          const d = decodeMessage(wire);
+          expect(d.id).toBe(id);
+          const meaning = (rs: { name: readonly string[]; ttl: number; data: unknown }[]) =>
+            rs.map((r) => ({ name: r.name.join(".").toLowerCase(), ttl: r.ttl, data: JSON.stringify(normal(r.data)) }));
+          expect(meaning(d.answers)).toEqual(meaning(answers));
+          expect(meaning(d.additionals)).toEqual(meaning(additionals));
+        },
+      ),
       { numRuns: RUNS },
     );
   });
 
   it("a TXT record with no strings goes out as one empty string (RFC 6763 §6.1)", () => {
-    const d = decodeMessage(encodeResponse({ id: 1, opcode: 0, aa: true, rd: false, cd: false, rcode: 0, answers: [{ name: ["a"], ttl: 1, data: { type: Type.TXT, strings: [] } }], authorities: [], additionals: [] }));
+    const d = decodeMessage(
+      encodeResponse({
+        id: 1,
+        opcode: 0,
+        aa: true,
+        rd: false,
+        cd: false,
+        rcode: 0,
+        answers: [{ name: ["a"], ttl: 1, data: { type: Type.TXT, strings: [] } }],
+        authorities: [],
+        additionals: [],
+      }),
+    );
     expect((d.answers[0]!.data as { strings: Buffer[] }).strings.map((b) => b.length)).toEqual([0]);
   });
 
   it("an UPDATE decodes back to its zone, operations and lease", () => {
     fc.assert(
-      fc.property(fc.nat(0xffff), fc.array(updateOp, { minLength: 1, maxLength: 6 }), fc.option(fc.nat(100_000)), (id, ops, lease) => {
-        const u = decodeUpdate(encodeUpdate({ id, zone, updates: ops, ...(lease !== null ? { lease: { lease } } : {}) }));
-        expect(u.kind).toBe("update");
-        if (u.kind !== "update") return;
-        expect(u.update.id).toBe(id);
-        expect(u.update.zone.name).toEqual(zone);
-        expect(u.update.lease?.lease).toBe(lease ?? undefined);
-        expect(u.update.updates.map((r) => ({ name: r.name, class: r.class, type: r.type, ttl: r.ttl }))).toEqual(
-          ops.map((o) => (o.op === "add" ? { name: o.name, class: Class.IN, type: o.data.type, ttl: o.ttl } : { name: o.name, class: 255, type: Type.ANY, ttl: 0 })),
-        );
-      }),
+      fc.property(
+        fc.nat(0xffff),
+        fc.array(updateOp, { minLength: 1, maxLength: 6 }),
+        fc.option(fc.nat(100_000)),
+        (id, ops, lease) => {
+          const u = decodeUpdate(
+            encodeUpdate({ id, zone, updates: ops, ...(lease !== null ? { lease: { lease } } : {}) }),
+          );
+          expect(u.kind).toBe("update");
+          if (u.kind !== "update") return;
+          expect(u.update.id).toBe(id);
+          expect(u.update.zone.name).toEqual(zone);
+          expect(u.update.lease?.lease).toBe(lease ?? undefined);
+          expect(u.update.updates.map((r) => ({ name: r.name, class: r.class, type: r.type, ttl: r.ttl }))).toEqual(
+            ops.map((o) =>
+              o.op === "add"
+                ? { name: o.name, class: Class.IN, type: o.data.type, ttl: o.ttl }
+                : { name: o.name, class: 255, type: Type.ANY, ttl: 0 },
+            ),
+          );
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -172,6 +229,14 @@ function normal(d: unknown): unknown {
   if (d instanceof Uint8Array) return Buffer.from(d).toString("hex");
   if (Array.isArray(d)) return d.map(normal);
   if (d && typeof d === "object" && "srv" in d) return normal((d as { srv: unknown }).srv);
-  if (d && typeof d === "object") return Object.fromEntries(Object.entries(d).filter(([k]) => k !== "type").map(([k, v]) => [k, k === "address" ? addressBytes(v as string) : typeof v === "string" ? v.toLowerCase() : normal(v)]));
+  if (d && typeof d === "object")
+    return Object.fromEntries(
+      Object.entries(d)
+        .filter(([k]) => k !== "type")
+        .map(([k, v]) => [
+          k,
+          k === "address" ? addressBytes(v as string) : typeof v === "string" ? v.toLowerCase() : normal(v),
+        ]),
+    );
   return d;
 }

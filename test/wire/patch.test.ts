@@ -8,7 +8,18 @@ import { encodeUpdate } from "../../src/wire/update.js";
 import { isTruncated, isUpdateRequest, messageId, replyRcode, withRequestHeader } from "../../src/wire/patch.js";
 
 const reply = (rcode: number, tc = false) => {
-  const wire = encodeResponse({ id: 99, opcode: Opcode.QUERY, aa: true, rd: false, cd: false, rcode, question: { name: ["a", "local"], type: Type.A, class: 1 }, answers: [], authorities: [], additionals: [] });
+  const wire = encodeResponse({
+    id: 99,
+    opcode: Opcode.QUERY,
+    aa: true,
+    rd: false,
+    cd: false,
+    rcode,
+    question: { name: ["a", "local"], type: Type.A, class: 1 },
+    answers: [],
+    authorities: [],
+    additionals: [],
+  });
   if (tc) wire[2]! |= 0x02;
   return wire;
 };
@@ -25,7 +36,8 @@ describe("wire/patch", () => {
   });
 
   it("reads the ID, the rcode and TC as the decoder does", () => {
-    for (const rcode of [Rcode.NOERROR, Rcode.NXDOMAIN, Rcode.REFUSED]) expect(replyRcode(reply(rcode))).toBe(decodeMessage(reply(rcode)).rcode);
+    for (const rcode of [Rcode.NOERROR, Rcode.NXDOMAIN, Rcode.REFUSED])
+      expect(replyRcode(reply(rcode))).toBe(decodeMessage(reply(rcode)).rcode);
     expect(messageId(reply(0))).toBe(99);
     expect(isTruncated(reply(0, true))).toBe(true);
     expect(isTruncated(reply(0))).toBe(false);

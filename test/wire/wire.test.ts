@@ -15,11 +15,26 @@ function browse(n: number): Response {
     const inst = [`instance-${i}`, ...cache];
     const host = [`host-${i}`, "local"];
     answers.push({ name: cache, ttl: 30, data: { type: Type.PTR, target: inst } });
-    additionals.push({ name: inst, ttl: 30, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 11211, target: host } } });
+    additionals.push({
+      name: inst,
+      ttl: 30,
+      data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 11211, target: host } },
+    });
     additionals.push({ name: inst, ttl: 30, data: { type: Type.TXT, strings: [Buffer.from("version=1.4")] } });
     additionals.push({ name: host, ttl: 30, data: { type: Type.A, address: `192.0.2.${i % 250}` } });
   }
-  return { id: 7, opcode: 0, aa: true, rd: false, cd: false, rcode: 0, question: { name: cache, type: Type.PTR, class: 1 }, answers, authorities: [], additionals };
+  return {
+    id: 7,
+    opcode: 0,
+    aa: true,
+    rd: false,
+    cd: false,
+    rcode: 0,
+    question: { name: cache, type: Type.PTR, class: 1 },
+    answers,
+    authorities: [],
+    additionals,
+  };
 }
 
 describe("names on the wire", () => {
@@ -87,17 +102,27 @@ describe("encodeResponse", () => {
   // RRset only with TC); the additional section is whole RRsets or nothing.
   describe("a partial answer (keepPartialAnswer, for TCP)", () => {
     /** The size of a reply carrying the first `k` answers of browse(100) and nothing else. */
-    const sizeWith = (k: number) => encodeResponse({ ...browse(100), answers: browse(100).answers.slice(0, k), additionals: [] }).length;
+    const sizeWith = (k: number) =>
+      encodeResponse({ ...browse(100), answers: browse(100).answers.slice(0, k), additionals: [] }).length;
 
     it.each([1, 7, 50])("keeps exactly the %i answers that fit the limit, TC=1, no additional records", (k) => {
       const limit = sizeWith(k);
-      for (const [size, expected] of [[limit, k], [limit + 1, k], [sizeWith(k + 1) - 1, k], [limit - 1, k - 1]] as const) {
+      for (const [size, expected] of [
+        [limit, k],
+        [limit + 1, k],
+        [sizeWith(k + 1) - 1, k],
+        [limit - 1, k - 1],
+      ] as const) {
         const wire = encodeResponse(browse(100), size, { keepPartialAnswer: true });
         const d = dnsPacket.decode(wire);
         expect(wire.length).toBeLessThanOrEqual(size);
         expect(d.flag_tc).toBe(true);
         expect(d.answers).toHaveLength(expected);
-        expect(d.answers!.map((a) => a.data)).toEqual(browse(100).answers.slice(0, expected).map((a) => (a.data as { target: string[] }).target.join(".")));
+        expect(d.answers!.map((a) => a.data)).toEqual(
+          browse(100)
+            .answers.slice(0, expected)
+            .map((a) => (a.data as { target: string[] }).target.join(".")),
+        );
         expect(d.additionals).toHaveLength(0);
       }
     });
@@ -113,7 +138,22 @@ describe("encodeResponse", () => {
     });
 
     it("an authority section that does not fit after a whole answer leaves no bytes behind", () => {
-      const soa: ResourceRecord = { name: ["local"], ttl: 5, data: { type: Type.SOA, soa: { mname: ["local"], rname: ["hostmaster", "local"], serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } } };
+      const soa: ResourceRecord = {
+        name: ["local"],
+        ttl: 5,
+        data: {
+          type: Type.SOA,
+          soa: {
+            mname: ["local"],
+            rname: ["hostmaster", "local"],
+            serial: 1,
+            refresh: 2,
+            retry: 3,
+            expire: 4,
+            minimum: 5,
+          },
+        },
+      };
       const msg: Response = { ...browse(3), additionals: [], authorities: [soa, soa] };
       const answersOnly = encodeResponse({ ...msg, authorities: [] }).length;
       const oneSoa = encodeResponse({ ...msg, authorities: [soa] }).length;
@@ -149,10 +189,18 @@ describe("encodeResponse", () => {
 
   it("drops a whole additional RRset when only part of it fits (RFC 2181 §9), without TC", () => {
     const host = ["multi", "local"];
-    const srv: ResourceRecord = { name: ["i", ...cache], ttl: 30, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: host } } };
+    const srv: ResourceRecord = {
+      name: ["i", ...cache],
+      ttl: 30,
+      data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 1, target: host } },
+    };
     const a1: ResourceRecord = { name: host, ttl: 30, data: { type: Type.A, address: "192.0.2.1" } };
     const a2: ResourceRecord = { name: ["MULTI", "local"], ttl: 30, data: { type: Type.A, address: "192.0.2.2" } }; // same RRset: names compare case-insensitively
-    const msg: Response = { ...browse(0), answers: [{ name: cache, ttl: 30, data: { type: Type.PTR, target: ["i", ...cache] } }], additionals: [srv, a1, a2] };
+    const msg: Response = {
+      ...browse(0),
+      answers: [{ name: cache, ttl: 30, data: { type: Type.PTR, target: ["i", ...cache] } }],
+      additionals: [srv, a1, a2],
+    };
     const withOneA = encodeResponse({ ...msg, additionals: [srv, a1] }).length;
     const all = encodeResponse(msg).length;
     for (const size of [withOneA, all - 1]) {
@@ -165,7 +213,11 @@ describe("encodeResponse", () => {
   });
 
   it("always keeps room for OPT and carries extended rcodes in it", () => {
-    const msg = { ...browse(100), rcode: Rcode.BADVERS, edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } };
+    const msg = {
+      ...browse(100),
+      rcode: Rcode.BADVERS,
+      edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] },
+    };
     const wire = encodeResponse(msg, 1232);
     const d = dnsPacket.decode(wire);
     const opt = d.additionals!.find((a) => a.type === "OPT") as { extendedRcode: number } | undefined;
@@ -175,7 +227,10 @@ describe("encodeResponse", () => {
   });
 
   it("encodes an empty TXT as one empty string (RFC 6763 §6.1)", () => {
-    const msg: Response = { ...browse(0), answers: [{ name: ["x", "local"], ttl: 1, data: { type: Type.TXT, strings: [] } }] };
+    const msg: Response = {
+      ...browse(0),
+      answers: [{ name: ["x", "local"], ttl: 1, data: { type: Type.TXT, strings: [] } }],
+    };
     const d = dnsPacket.decode(encodeResponse(msg));
     expect((d.answers![0] as { data: Buffer[] }).data.map((b) => b.length)).toEqual([0]);
   });
@@ -185,9 +240,17 @@ describe("decodeMessage", () => {
   it("reads back what encodeResponse wrote, labels with dots intact", () => {
     const msg = browse(3);
     msg.answers[0] = { name: cache, ttl: 30, data: { type: Type.PTR, target: ["My.Printer", ...cache] } };
-    const d = decodeMessage(encodeResponse({ ...msg, edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } }));
+    const d = decodeMessage(
+      encodeResponse({ ...msg, edns: { udpSize: 1232, version: 0, dnssecOk: false, options: [] } }),
+    );
     expect(d.answers[0]!.data).toEqual({ type: Type.PTR, target: ["My.Printer", "_cache", "_tcp", "local"] });
-    expect(d.additionals[0]!.data).toEqual({ type: Type.SRV, priority: 0, weight: 1, port: 11211, target: ["host-0", "local"] });
+    expect(d.additionals[0]!.data).toEqual({
+      type: Type.SRV,
+      priority: 0,
+      weight: 1,
+      port: 11211,
+      target: ["host-0", "local"],
+    });
     expect(d.additionals[1]!.data).toEqual({ type: Type.TXT, strings: [Buffer.from("version=1.4")] });
     expect(d.additionals[2]!.data).toEqual({ type: Type.A, address: "192.0.2.0" });
     expect(d.edns).toEqual({ udpSize: 1232, version: 0, options: [] });
@@ -200,7 +263,14 @@ describe("decodeQuery", () => {
 
   it("reads the question and EDNS", () => {
     const d = decodeQuery(q);
-    expect(d).toMatchObject({ kind: "query", query: { id: 99, question: { name: ["_cache", "_tcp", "local"], type: Type.PTR, class: 1 }, edns: { udpSize: 4096, version: 0 } } });
+    expect(d).toMatchObject({
+      kind: "query",
+      query: {
+        id: 99,
+        question: { name: ["_cache", "_tcp", "local"], type: Type.PTR, class: 1 },
+        edns: { udpSize: 4096, version: 0 },
+      },
+    });
   });
 
   it("echoes a question name that is not valid UTF-8 byte for byte", () => {
@@ -208,7 +278,18 @@ describe("decodeQuery", () => {
     const msg = Buffer.concat([Buffer.from([0, 9, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]), raw, Buffer.from([0, 1, 0, 1])]);
     const d = decodeQuery(msg);
     if (d.kind !== "query") throw new Error(d.kind);
-    const reply = encodeResponse({ id: 9, opcode: 0, aa: true, rd: false, cd: false, rcode: 3, question: d.query.question, answers: [], authorities: [], additionals: [] });
+    const reply = encodeResponse({
+      id: 9,
+      opcode: 0,
+      aa: true,
+      rd: false,
+      cd: false,
+      rcode: 3,
+      question: d.query.question,
+      answers: [],
+      authorities: [],
+      additionals: [],
+    });
     expect(reply.subarray(12, 12 + raw.length)).toEqual(raw);
   });
 
@@ -237,7 +318,11 @@ describe("decodeQuery", () => {
     const notify = Buffer.from(q);
     notify[2] = (notify[2]! & 0x87) | (4 << 3);
     notify.writeUInt16BE(0x8000, notify.length - 4); // DO
-    expect(decodeQuery(notify)).toMatchObject({ kind: "error", rcode: Rcode.NOTIMP, edns: { udpSize: 4096, version: 0, dnssecOk: true } });
+    expect(decodeQuery(notify)).toMatchObject({
+      kind: "error",
+      rcode: Rcode.NOTIMP,
+      edns: { udpSize: 4096, version: 0, dnssecOk: true },
+    });
     const noQuestion = Buffer.concat([q.subarray(0, 12), opt]);
     noQuestion.writeUInt16BE(0, 4);
     expect(decodeQuery(noQuestion)).toMatchObject({ kind: "error", rcode: Rcode.FORMERR, edns: { udpSize: 4096 } });
@@ -255,11 +340,14 @@ describe("decodeQuery", () => {
       { numRuns: 3000 },
     );
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.nat(q.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), (edits) => {
-        const m = Buffer.from(q);
-        for (const [at, v] of edits) m[at] = v;
-        decodeQuery(m);
-      }),
+      fc.property(
+        fc.array(fc.tuple(fc.nat(q.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }),
+        (edits) => {
+          const m = Buffer.from(q);
+          for (const [at, v] of edits) m[at] = v;
+          decodeQuery(m);
+        },
+      ),
       { numRuns: 3000 },
     );
   });

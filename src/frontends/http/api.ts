@@ -17,7 +17,17 @@ import type { UpdateDeps } from "../update-handler.js";
 import { dashboardFile } from "./dashboard.js";
 import { hostCheck, hostOf } from "./host-check.js";
 import { deregisterOverHttp, registerOverHttp } from "./registration.js";
-import { DEFAULT_PAGE, instancesView, MAX_PAGE, oneInstanceView, ownerView, ringView, typesView, type InstancePage, type ViewContext } from "./views.js";
+import {
+  DEFAULT_PAGE,
+  instancesView,
+  MAX_PAGE,
+  oneInstanceView,
+  ownerView,
+  ringView,
+  typesView,
+  type InstancePage,
+  type ViewContext,
+} from "./views.js";
 
 export interface ApiDeps {
   registry: Registry;
@@ -69,9 +79,14 @@ export class HttpError extends Error {
 }
 
 /** Every response: no sniffing, no framing, no referrer. */
-const SECURITY_HEADERS = { "x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer" };
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+};
 /** The dashboard's own files and the JSON API it reads: nothing inline, nothing from elsewhere, never framed. */
-export const DASHBOARD_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 /** Everything else is data: it may load nothing and be framed by no one. */
 export const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
@@ -90,12 +105,22 @@ interface Route {
   handle(api: HttpApi, call: Call): ApiReply | Promise<ApiReply>;
 }
 
-const json = (status: number, body: unknown): ApiReply => ({ status, headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }, json: body });
+const json = (status: number, body: unknown): ApiReply => ({
+  status,
+  headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
+  json: body,
+});
 const TYPE = "/v1/types/([^/]+)";
-const dashboard = (file: string): Route["handle"] => () => {
-  const f = dashboardFile(file);
-  return { status: 200, headers: { "content-type": f.contentType, "cache-control": "no-cache", "content-security-policy": DASHBOARD_CSP }, bytes: f.body };
-};
+const dashboard =
+  (file: string): Route["handle"] =>
+  () => {
+    const f = dashboardFile(file);
+    return {
+      status: 200,
+      headers: { "content-type": f.contentType, "cache-control": "no-cache", "content-security-policy": DASHBOARD_CSP },
+      bytes: f.body,
+    };
+  };
 
 /** The API, one line per resource and method (docs/http-api.md, docs/openapi.yaml). */
 const ROUTES: readonly Route[] = [
@@ -113,9 +138,29 @@ const ROUTES: readonly Route[] = [
       return { status: 200, headers: { "content-type": m.contentType }, bytes: m.body };
     },
   },
-  { method: "GET", path: /^\/v1\/watch$/, access: "read", handle: (_api, c) => ({ status: 200, headers: {}, stream: { url: c.url } }) },
+  {
+    method: "GET",
+    path: /^\/v1\/watch$/,
+    access: "read",
+    handle: (_api, c) => ({ status: 200, headers: {}, stream: { url: c.url } }),
+  },
   { method: "GET", path: /^\/v1\/types$/, access: "read", handle: (api) => json(200, typesView(api.deps.registry)) },
-  { method: "GET", path: new RegExp(`^${TYPE}(?:/instances)?$`), access: "read", handle: async (api, c) => json(200, await instancesView(api.deps.registry, typeParam(c.match[1]!), c.ctx, api.domainParam(c.url)?.key, pageParams(c.url))) },
+  {
+    method: "GET",
+    path: new RegExp(`^${TYPE}(?:/instances)?$`),
+    access: "read",
+    handle: async (api, c) =>
+      json(
+        200,
+        await instancesView(
+          api.deps.registry,
+          typeParam(c.match[1]!),
+          c.ctx,
+          api.domainParam(c.url)?.key,
+          pageParams(c.url),
+        ),
+      ),
+  },
   {
     method: "GET",
     path: new RegExp(`^${TYPE}/instances/([^/]+)$`),
@@ -136,7 +181,10 @@ const ROUTES: readonly Route[] = [
       if (key === null || key === "") throw new HttpError(400, "give the key: owner?key=KEY");
       const n = Number(c.url.searchParams.get("successors") ?? "1");
       if (!Number.isInteger(n) || n < 1 || n > 64) throw new HttpError(400, "successors: an integer 1-64");
-      return json(200, ownerView(api.deps.registry, typeParam(c.match[1]!), key, n, c.ctx, api.domainParam(c.url)?.key));
+      return json(
+        200,
+        ownerView(api.deps.registry, typeParam(c.match[1]!), key, n, c.ctx, api.domainParam(c.url)?.key),
+      );
     },
   },
   {
@@ -145,10 +193,15 @@ const ROUTES: readonly Route[] = [
     access: "read",
     handle: async (api, c) => {
       const slices = Number(c.url.searchParams.get("slices") ?? "360");
-      if (!Number.isInteger(slices) || slices < 1 || slices > 3600) throw new HttpError(400, "slices: an integer 1-3600");
+      if (!Number.isInteger(slices) || slices < 1 || slices > 3600)
+        throw new HttpError(400, "slices: an integer 1-3600");
       const top = Number(c.url.searchParams.get("shares") ?? "200");
-      if (!Number.isInteger(top) || top < 0 || top > SUMMARY_TOP) throw new HttpError(400, `shares: an integer 0-${SUMMARY_TOP} (the busiest instances listed)`);
-      return json(200, await ringView(api.deps.registry, typeParam(c.match[1]!), slices, top, api.domainParam(c.url)?.key));
+      if (!Number.isInteger(top) || top < 0 || top > SUMMARY_TOP)
+        throw new HttpError(400, `shares: an integer 0-${SUMMARY_TOP} (the busiest instances listed)`);
+      return json(
+        200,
+        await ringView(api.deps.registry, typeParam(c.match[1]!), slices, top, api.domainParam(c.url)?.key),
+      );
     },
   },
   {
@@ -163,7 +216,13 @@ const ROUTES: readonly Route[] = [
       const out = await registerOverHttp(c.match[1]!, body, deps.update, c.req.peer, domain?.labels);
       if (out.rcode !== undefined) deps.observeUpdate?.(out.rcode);
       if (out.error) throw new HttpError(out.status, out.error);
-      const registered = oneInstanceView(deps.registry, type, (body as { instance: string }).instance, { ...c.ctx, now: deps.clock.now() }, domain?.key ?? LOCAL_DOMAIN);
+      const registered = oneInstanceView(
+        deps.registry,
+        type,
+        (body as { instance: string }).instance,
+        { ...c.ctx, now: deps.clock.now() },
+        domain?.key ?? LOCAL_DOMAIN,
+      );
       return json(201, { lease: out.lease, instance: registered });
     },
   },
@@ -175,7 +234,8 @@ const ROUTES: readonly Route[] = [
       const { deps } = api;
       const name = pathSegment(c.match[2]!);
       const domain = api.domainParam(c.url);
-      if (!deps.registry.instance(typeParam(c.match[1]!), name, domain?.key)) throw new HttpError(404, `no instance "${name}" of ${c.match[1]}${domain ? ` in ${domain.key}` : ""}`);
+      if (!deps.registry.instance(typeParam(c.match[1]!), name, domain?.key))
+        throw new HttpError(404, `no instance "${name}" of ${c.match[1]}${domain ? ` in ${domain.key}` : ""}`);
       const out = await deregisterOverHttp(c.match[1]!, name, deps.update, c.req.peer, domain?.key);
       if (out.rcode !== undefined) deps.observeUpdate?.(out.rcode);
       if (out.error) throw new HttpError(out.status, out.error);
@@ -205,7 +265,13 @@ export class HttpApi {
     try {
       reply = await this.route(req);
     } catch (err) {
-      if (err instanceof HttpError) reply = { ...json(err.status, { error: err.message }), ...(err.status === 401 ? { headers: { ...json(401, null).headers, "www-authenticate": 'Bearer realm="ringdns"' } } : {}) };
+      if (err instanceof HttpError)
+        reply = {
+          ...json(err.status, { error: err.message }),
+          ...(err.status === 401
+            ? { headers: { ...json(401, null).headers, "www-authenticate": 'Bearer realm="ringdns"' } }
+            : {}),
+        };
       else {
         this.deps.log.error({ err, url: req.target }, "internal error in the HTTP API");
         reply = json(500, { error: "internal error (logged)" });
@@ -227,12 +293,14 @@ export class HttpApi {
       if (!match) continue;
       pathKnown = true;
       if (r.method !== method) continue;
-      if (r.access === "read" && !this.mayRead(req)) throw new HttpError(401, "reads from this address need the bearer token (or --http-read-from)");
+      if (r.access === "read" && !this.mayRead(req))
+        throw new HttpError(401, "reads from this address need the bearer token (or --http-read-from)");
       if (r.access === "write") this.mustWrite(req);
       const ctx = { now: this.deps.clock.now(), ...(this.deps.node !== undefined ? { node: this.deps.node } : {}) };
       return r.handle(this, { req, url, match, ctx });
     }
-    if (!this.mayRead(req)) throw new HttpError(401, "reads from this address need the bearer token (or --http-read-from)");
+    if (!this.mayRead(req))
+      throw new HttpError(401, "reads from this address need the bearer token (or --http-read-from)");
     if (pathKnown) throw new HttpError(405, `${req.method} is not supported on ${path}`);
     throw new HttpError(404, `no such resource: ${req.method} ${path} (see docs/http-api.md)`);
   }
@@ -242,8 +310,17 @@ export class HttpApi {
     const st = this.deps.storeStatus();
     const building = this.deps.registry.ringsBuilding();
     const store = this.mayRead(req) ? st : { healthy: st.healthy };
-    if (st.healthy && building > 0) return json(503, { status: `not ready: ${building} ring${building === 1 ? "" : "s"} being built (their _hash names get SERVFAIL, Not Ready)`, store });
-    return json(st.healthy ? 200 : 503, { status: st.healthy ? "ready" : `not ready: ${st.reason ?? "the store is unavailable"}; answering from a possibly stale replica`, store });
+    if (st.healthy && building > 0)
+      return json(503, {
+        status: `not ready: ${building} ring${building === 1 ? "" : "s"} being built (their _hash names get SERVFAIL, Not Ready)`,
+        store,
+      });
+    return json(st.healthy ? 200 : 503, {
+      status: st.healthy
+        ? "ready"
+        : `not ready: ${st.reason ?? "the store is unavailable"}; answering from a possibly stale replica`,
+      store,
+    });
   }
 
   /** `?domain=NAME`: one of the served domains, whose registrations and ring a request means; absent = none named. */
@@ -253,7 +330,11 @@ export class HttpApi {
     const want = lowerAscii(text.endsWith(".") ? text : `${text}.`);
     const domains = this.deps.update.domains;
     const labels = domains.find((d) => domainKey(d) === want);
-    if (!labels) throw new HttpError(400, `domain: "${text}" is not a served domain (served: ${domains.map(domainKey).join(", ")})`);
+    if (!labels)
+      throw new HttpError(
+        400,
+        `domain: "${text}" is not a served domain (served: ${domains.map(domainKey).join(", ")})`,
+      );
     return { labels, key: want };
   }
 
@@ -270,13 +351,15 @@ export class HttpApi {
 
   private mustWrite(req: ApiRequest): void {
     if (!this.token) throw new HttpError(403, "registration over HTTP is off: start the daemon with --http-token-file");
-    if (!this.hasToken(req)) throw new HttpError(401, "a bearer token is needed: Authorization: Bearer <the token in --http-token-file>");
+    if (!this.hasToken(req))
+      throw new HttpError(401, "a bearer token is needed: Authorization: Bearer <the token in --http-token-file>");
   }
 
   /** Refuses (421) a request whose Host (or absolute-form target) names another server: a DNS-rebinding page's. */
   private checkHost(req: ApiRequest): void {
     const target = req.target;
-    const authority = target.startsWith("/") || target === "*" ? req.headers.host : URL.canParse(target) ? new URL(target).host : "";
+    const authority =
+      target.startsWith("/") || target === "*" ? req.headers.host : URL.canParse(target) ? new URL(target).host : "";
     // no Host at all is no browser (Node refuses HTTP/1.1 without one; HTTP/1.0 tools may omit it)
     if (authority === undefined || this.namesThisServer(authority)) return;
     this.deps.observeLimit?.("http-host");
@@ -287,9 +370,15 @@ export class HttpApi {
     if (now - this.refusedHostLogged.since >= 60_000) this.refusedHostLogged = { since: now, names: new Set() };
     if (!this.refusedHostLogged.names.has(name) && this.refusedHostLogged.names.size < 10) {
       this.refusedHostLogged.names.add(name);
-      this.deps.log.warn({ host: authority.slice(0, 200), peer: req.peer, url: target.slice(0, 200) }, "HTTP request refused: its Host is not this server (names it answers for: --http-host)");
+      this.deps.log.warn(
+        { host: authority.slice(0, 200), peer: req.peer, url: target.slice(0, 200) },
+        "HTTP request refused: its Host is not this server (names it answers for: --http-host)",
+      );
     }
-    throw new HttpError(421, `this server does not answer for the host ${JSON.stringify(authority.slice(0, 100))} (names it answers for are set with --http-host)`);
+    throw new HttpError(
+      421,
+      `this server does not answer for the host ${JSON.stringify(authority.slice(0, 100))} (names it answers for are set with --http-host)`,
+    );
   }
 }
 
@@ -297,7 +386,8 @@ export class HttpApi {
 function pageParams(url: URL): InstancePage {
   const limitText = url.searchParams.get("limit");
   const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new HttpError(400, `limit: an integer 1-${MAX_PAGE}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+    throw new HttpError(400, `limit: an integer 1-${MAX_PAGE}`);
   const after = url.searchParams.get("after");
   const search = url.searchParams.get("search");
   return { limit, ...(after !== null ? { after } : {}), ...(search !== null && search !== "" ? { search } : {}) };

@@ -5,7 +5,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const TYPES: Record<string, string> = { html: "text/html; charset=utf-8", js: "text/javascript; charset=utf-8", css: "text/css; charset=utf-8" };
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+};
 const cache = new Map<string, { contentType: string; body: Buffer }>();
 
 function dashboardDir(): string {
@@ -15,10 +19,16 @@ function dashboardDir(): string {
   throw new Error("the dashboard/ folder is missing from this installation");
 }
 
-export function dashboardFile(name: "index.html" | "dashboard.js" | "dashboard.css" | string): { contentType: string; body: Buffer } {
+export function dashboardFile(name: "index.html" | "dashboard.js" | "dashboard.css" | string): {
+  contentType: string;
+  body: Buffer;
+} {
   let f = cache.get(name);
   if (!f) {
-    f = { contentType: TYPES[name.split(".").pop()!] ?? "application/octet-stream", body: readFileSync(join(dashboardDir(), name)) };
+    f = {
+      contentType: TYPES[name.split(".").pop()!] ?? "application/octet-stream",
+      body: readFileSync(join(dashboardDir(), name)),
+    };
     cache.set(name, f);
   }
   return f;

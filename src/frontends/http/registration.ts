@@ -6,6 +6,7 @@ import { deregistrationUpdate, registrationUpdate, type ServiceInstance } from "
 import { RingdnsError } from "../../errors.js";
 import { parseServiceType, type Labels } from "../../names.js";
 import { domainKey } from "../../registry/registry.js";
+import type { Instance } from "../../registry/types.js";
 import { Rcode, rcodeName } from "../../wire/constants.js";
 import { decodeUpdate, encodeUpdate, type UpdateOp } from "../../wire/update.js";
 import { commitUpdate, grantedLease, type UpdateDeps } from "../update-handler.js";
@@ -29,24 +30,42 @@ const FIELDS: Record<string, "string" | "number" | "strings" | "txt"> = {
 export function registrationProblem(body: unknown): string | undefined {
   if (typeof body !== "object" || body === null || Array.isArray(body)) return "the body must be a JSON object";
   const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!(k in FIELDS)) return `unknown field "${k}" (fields: ${Object.keys(FIELDS).join(", ")})`;
+  for (const k of Object.keys(b))
+    if (!(k in FIELDS)) return `unknown field "${k}" (fields: ${Object.keys(FIELDS).join(", ")})`;
   for (const k of ["instance", "host", "port"]) if (b[k] === undefined) return `"${k}" is required`;
   for (const [k, kind] of Object.entries(FIELDS)) {
     const v = b[k];
     if (v === undefined) continue;
     const ok =
-      kind === "string" ? typeof v === "string" : kind === "number" ? Number.isInteger(v) : kind === "strings" ? Array.isArray(v) && v.every((x) => typeof x === "string") : isTxt(v);
-    if (!ok) return `"${k}" must be ${{ string: "a string", number: "an integer", strings: "a list of strings", txt: 'an object of "key": value, or a list of strings' }[kind]}`;
+      kind === "string"
+        ? typeof v === "string"
+        : kind === "number"
+          ? Number.isInteger(v)
+          : kind === "strings"
+            ? Array.isArray(v) && v.every((x) => typeof x === "string")
+            : isTxt(v);
+    if (!ok)
+      return `"${k}" must be ${{ string: "a string", number: "an integer", strings: "a list of strings", txt: 'an object of "key": value, or a list of strings' }[kind]}`;
   }
   return undefined;
 }
 
 function isTxt(v: unknown): boolean {
   if (Array.isArray(v)) return v.every((x) => typeof x === "string");
-  return typeof v === "object" && v !== null && Object.values(v).every((x) => typeof x === "string" || typeof x === "number" || x === true);
+  return (
+    typeof v === "object" &&
+    v !== null &&
+    Object.values(v).every((x) => typeof x === "string" || typeof x === "number" || x === true)
+  );
 }
 
-async function commit(zone: Labels, ops: UpdateOp[], lease: number | undefined, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string): Promise<HttpOutcome> {
+async function commit(
+  zone: Labels,
+  ops: UpdateOp[],
+  lease: number | undefined,
+  deps: UpdateDeps & { settled?: () => Promise<void> },
+  peer: string,
+): Promise<HttpOutcome> {
   let wire: Buffer;
   try {
     wire = encodeUpdate({ id: 0, zone, updates: ops });
@@ -66,7 +85,13 @@ async function commit(zone: Labels, ops: UpdateOp[], lease: number | undefined, 
 }
 
 /** `zone`: the served domain to register in (default the first, local.). */
-export async function registerOverHttp(type: string, body: unknown, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string, zone: Labels = deps.domains[0]!): Promise<HttpOutcome> {
+export async function registerOverHttp(
+  type: string,
+  body: unknown,
+  deps: UpdateDeps & { settled?: () => Promise<void> },
+  peer: string,
+  zone: Labels = deps.domains[0]!,
+): Promise<HttpOutcome> {
   const problem = registrationProblem(body);
   if (problem) return { status: 400, error: problem };
   const { lease: requested, ...fields } = body as ServiceInstance & { lease?: number };
@@ -82,7 +107,7 @@ export async function registerOverHttp(type: string, body: unknown, deps: Update
 
 /** The served domain an instance was registered in (the first domain, local., for one served everywhere or not found); `within`: looked up there. */
 function zoneOf(type: string, instance: string, deps: UpdateDeps, within?: string): Labels {
-  let found;
+  let found: Instance | undefined;
   try {
     found = deps.registry.instance(parseServiceType(type), instance, within);
   } catch {
@@ -92,7 +117,13 @@ function zoneOf(type: string, instance: string, deps: UpdateDeps, within?: strin
 }
 
 /** `domain`: the served domain (presentation form) whose instance goes; default the one it is found in, local. first. */
-export async function deregisterOverHttp(type: string, instance: string, deps: UpdateDeps & { settled?: () => Promise<void> }, peer: string, domain?: string): Promise<HttpOutcome> {
+export async function deregisterOverHttp(
+  type: string,
+  instance: string,
+  deps: UpdateDeps & { settled?: () => Promise<void> },
+  peer: string,
+  domain?: string,
+): Promise<HttpOutcome> {
   const zone = zoneOf(type, instance, deps, domain);
   let ops: UpdateOp[];
   try {

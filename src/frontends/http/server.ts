@@ -70,7 +70,10 @@ function readBody(req: IncomingMessage): Promise<unknown> {
 function writeReply(res: ServerResponse, reply: Exclude<ApiReply, { stream: unknown }>): void {
   if (res.headersSent) return void res.end();
   const body = "json" in reply ? JSON.stringify(reply.json) : reply.bytes;
-  res.writeHead(reply.status, { ...reply.headers, ...(reply.status === 204 ? {} : { "content-length": Buffer.byteLength(body) }) });
+  res.writeHead(reply.status, {
+    ...reply.headers,
+    ...(reply.status === 204 ? {} : { "content-length": Buffer.byteLength(body) }),
+  });
   res.end(reply.status === 204 ? undefined : body);
 }
 
@@ -80,22 +83,44 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
   const streamsFrom = new Map<string, number>();
   const watchLimits: WatchLimits = { ...DEFAULT_WATCH_LIMITS, ...deps.watchLimits };
 
-  function watch(req: IncomingMessage, res: ServerResponse, url: URL, source: string, headers: Record<string, string>): void {
+  function watch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    source: string,
+    headers: Record<string, string>,
+  ): void {
     const fromSource = streamsFrom.get(source) ?? 0;
     if (streams.size >= watchLimits.maxStreams) {
       deps.observeLimit?.("http-watchers");
       deps.log.warn({ peer: source, max: watchLimits.maxStreams }, "event stream refused: too many open");
-      throw new HttpError(503, `too many event streams are open (${watchLimits.maxStreams}, --http-max-watchers); try again later`, { "retry-after": "10" });
+      throw new HttpError(
+        503,
+        `too many event streams are open (${watchLimits.maxStreams}, --http-max-watchers); try again later`,
+        { "retry-after": "10" },
+      );
     }
     if (fromSource >= watchLimits.maxPerSource) {
       deps.observeLimit?.("http-watchers-per-source");
-      deps.log.warn({ peer: source, max: watchLimits.maxPerSource }, "event stream refused: too many open from this address");
-      throw new HttpError(429, `too many event streams are open from ${source} (${watchLimits.maxPerSource}, --http-max-watchers-per-source)`, { "retry-after": "10" });
+      deps.log.warn(
+        { peer: source, max: watchLimits.maxPerSource },
+        "event stream refused: too many open from this address",
+      );
+      throw new HttpError(
+        429,
+        `too many event streams are open from ${source} (${watchLimits.maxPerSource}, --http-max-watchers-per-source)`,
+        { "retry-after": "10" },
+      );
     }
     const only = url.searchParams.get("type");
     const wanted = (e: WatchEvent) => !only || e.event === "host" || e.type === only;
     const framed = (e: WatchEvent) => `id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e)}\n\n`;
-    res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store", connection: "keep-alive" });
+    res.writeHead(200, {
+      ...headers,
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+    });
     // live events are written with backpressure: a reader that lets more than maxUnsentBytes pile up is dropped, never buffered for
     let dropped = false;
     const send = (text: string) => {
@@ -103,7 +128,10 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       if (res.writableLength > watchLimits.maxUnsentBytes) {
         dropped = true;
         deps.observeLimit?.("http-watch-slow-reader");
-        deps.log.info({ peer: source, unsentBytes: res.writableLength, max: watchLimits.maxUnsentBytes }, "event stream closed: its reader is too far behind (it may reconnect with Last-Event-ID)");
+        deps.log.info(
+          { peer: source, unsentBytes: res.writableLength, max: watchLimits.maxUnsentBytes },
+          "event stream closed: its reader is too far behind (it may reconnect with Last-Event-ID)",
+        );
         res.destroy();
         return;
       }
@@ -114,7 +142,10 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
     if (last !== undefined && last !== null) {
       const missed = deps.watch.since(Number(last));
       // too old for the history we keep: say so, and the client reloads the full state
-      if (missed === undefined) res.write(`id: ${deps.watch.lastId}\nevent: reset\ndata: {"reason":"history no longer kept; reload the state"}\n\n`);
+      if (missed === undefined)
+        res.write(
+          `id: ${deps.watch.lastId}\nevent: reset\ndata: {"reason":"history no longer kept; reload the state"}\n\n`,
+        );
       else for (const e of missed) if (wanted(e)) res.write(framed(e));
     } else {
       res.write(`id: ${deps.watch.lastId}\nevent: hello\ndata: {"lastId":${deps.watch.lastId}}\n\n`);
@@ -143,14 +174,29 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
   const server = createServer(
     guarded("http request", async (req: IncomingMessage, res: ServerResponse) => {
       const peer = addressOf(req.socket.remoteAddress ?? "");
-      const request: ApiRequest = { method: req.method ?? "GET", target: req.url ?? "/", headers: req.headers, peer, body: () => readBody(req) };
+      const request: ApiRequest = {
+        method: req.method ?? "GET",
+        target: req.url ?? "/",
+        headers: req.headers,
+        peer,
+        body: () => readBody(req),
+      };
       const reply = await api.handle(request);
       if (!("stream" in reply)) return writeReply(res, reply);
       try {
         watch(req, res, reply.stream.url, peer, reply.headers);
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
-        writeReply(res, { status: err.status, headers: { ...reply.headers, ...err.headers, "content-type": "application/json; charset=utf-8", "cache-control": "no-store" }, json: { error: err.message } });
+        writeReply(res, {
+          status: err.status,
+          headers: {
+            ...reply.headers,
+            ...err.headers,
+            "content-type": "application/json; charset=utf-8",
+            "cache-control": "no-store",
+          },
+          json: { error: err.message },
+        });
       }
     }),
   );

@@ -39,7 +39,10 @@ export class SortedInstanceLists {
   }
 
   /** The type's instances answered in `domain` (undefined: every registration), sorted by listKey; keys[i] is items[i]'s. */
-  async list(type: ServiceType, domain: string | undefined): Promise<{ items: readonly Instance[]; keys: readonly string[] }> {
+  async list(
+    type: ServiceType,
+    domain: string | undefined,
+  ): Promise<{ items: readonly Instance[]; keys: readonly string[] }> {
     const k = `${formatServiceType(type)} ${domain ?? ""}`;
     const kept = this.lists.get(k);
     if (kept) {
@@ -68,7 +71,12 @@ export class SortedInstanceLists {
       const items = this.registry.instances(type, domain);
       const keys = items.map(listKey);
       const order = await sortedOrder(keys);
-      const list: KeptList = { type, domain, items: Array.from(order, (i) => items[i]!), keys: Array.from(order, (i) => keys[i]!) };
+      const list: KeptList = {
+        type,
+        domain,
+        items: Array.from(order, (i) => items[i]!),
+        keys: Array.from(order, (i) => keys[i]!),
+      };
       for (const c of meanwhile) this.applyChange(list, c);
       if (this.lists.size >= MAX_LISTS) this.lists.delete(this.lists.keys().next().value!);
       this.lists.set(k, list);
@@ -92,9 +100,16 @@ export class SortedInstanceLists {
     if (c.kind !== "instance" || formatServiceType(c.instance.type) !== formatServiceType(list.type)) return;
     const { name, type } = c.instance;
     const was = [c.previous, c.instance];
-    if (list.domain !== undefined) was.push(this.registry.instanceRecord(instanceKey(type, name, list.domain)), this.registry.instanceRecord(instanceKey(type, name)));
+    if (list.domain !== undefined)
+      was.push(
+        this.registry.instanceRecord(instanceKey(type, name, list.domain)),
+        this.registry.instanceRecord(instanceKey(type, name)),
+      );
     for (const r of was) if (r) removeKey(list, listKey(r));
-    const now = list.domain === undefined ? this.registry.instanceRecord(instanceStoreKey(c.instance)) : this.registry.instance(type, name, list.domain);
+    const now =
+      list.domain === undefined
+        ? this.registry.instanceRecord(instanceStoreKey(c.instance))
+        : this.registry.instance(type, name, list.domain);
     if (now) insert(list, now);
   }
 }

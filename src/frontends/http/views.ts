@@ -15,13 +15,13 @@ export interface ViewContext {
   node?: string;
 }
 
-
 function ownership(r: Instance | Host): { owner?: Owner; domain?: string } {
   const owner = whoOwns(r);
   return { ...(owner ? { owner } : {}), ...(r.domain !== undefined ? { domain: r.domain } : {}) };
 }
 
-const remaining = (expiresAt: number | undefined, now: number) => (expiresAt === undefined ? null : Math.max(0, Math.round((expiresAt - now) / 1000)));
+const remaining = (expiresAt: number | undefined, now: number) =>
+  expiresAt === undefined ? null : Math.max(0, Math.round((expiresAt - now) / 1000));
 
 export function hostLabelText(host: readonly string[]): string {
   return host.length === 1 ? host[0]! : formatName(host);
@@ -49,7 +49,13 @@ export function instanceView(inst: Instance, share: number | undefined, ctx: Vie
 }
 
 export function hostView(h: Host, now: number): HostView {
-  return { name: h.name, addresses: [...h.addresses], source: h.source, ...ownership(h), leaseRemainingSeconds: remaining(h.expiresAt, now) };
+  return {
+    name: h.name,
+    addresses: [...h.addresses],
+    source: h.source,
+    ...ownership(h),
+    leaseRemainingSeconds: remaining(h.expiresAt, now),
+  };
 }
 
 /**
@@ -67,7 +73,12 @@ function shareOf(registry: Registry, type: ServiceType): (inst: Instance) => num
 }
 
 export function typesView(registry: Registry): { types: { type: string; instances: number }[] } {
-  return { types: registry.serviceTypes().map((t) => ({ type: formatServiceType(t), instances: registry.instanceCount(t) })).sort((a, b) => a.type.localeCompare(b.type)) };
+  return {
+    types: registry
+      .serviceTypes()
+      .map((t) => ({ type: formatServiceType(t), instances: registry.instanceCount(t) }))
+      .sort((a, b) => a.type.localeCompare(b.type)),
+  };
 }
 
 /** A page of a type's instances: by name, those after `after` whose name holds `search` (any case), at most `limit`. */
@@ -97,7 +108,13 @@ function listsOf(registry: Registry): SortedInstanceLists {
  * counts every match of the search. `domain`: only what is answered in that
  * served domain; default every domain's.
  */
-export async function instancesView(registry: Registry, type: ServiceType, ctx: ViewContext, domain?: string, page: InstancePage = { limit: DEFAULT_PAGE }): Promise<{ type: string; total: number; instances: InstanceView[]; next?: string }> {
+export async function instancesView(
+  registry: Registry,
+  type: ServiceType,
+  ctx: ViewContext,
+  domain?: string,
+  page: InstancePage = { limit: DEFAULT_PAGE },
+): Promise<{ type: string; total: number; instances: InstanceView[]; next?: string }> {
   const needle = page.search?.toLowerCase();
   const all = await listsOf(registry).list(type, domain);
   const matching = needle === undefined ? all.items : all.items.filter((i) => i.name.toLowerCase().includes(needle));
@@ -114,18 +131,38 @@ export async function instancesView(registry: Registry, type: ServiceType, ctx: 
   const shown = matching.slice(from, from + page.limit);
   const share = shareOf(registry, type);
   const more = from + shown.length < matching.length;
-  return { type: formatServiceType(type), total: matching.length, instances: shown.map((i) => instanceView(i, share(i), ctx)), ...(more ? { next: listKey(shown.at(-1)!) } : {}) };
+  return {
+    type: formatServiceType(type),
+    total: matching.length,
+    instances: shown.map((i) => instanceView(i, share(i), ctx)),
+    ...(more ? { next: listKey(shown.at(-1)!) } : {}),
+  };
 }
 
-export function oneInstanceView(registry: Registry, type: ServiceType, name: string, ctx: ViewContext, domain?: string): InstanceView | undefined {
+export function oneInstanceView(
+  registry: Registry,
+  type: ServiceType,
+  name: string,
+  ctx: ViewContext,
+  domain?: string,
+): InstanceView | undefined {
   const inst = registry.instance(type, name, domain);
   return inst && instanceView(inst, shareOf(registry, type)(inst), ctx);
 }
 
 /** The ring of `domain` (default local.): the same owner as a `_hash` query in that domain. */
-export function ownerView(registry: Registry, type: ServiceType, key: string, successors: number, ctx: ViewContext, domain?: string): { type: string; key: string; owner: InstanceView | null; successors: InstanceView[] } {
+export function ownerView(
+  registry: Registry,
+  type: ServiceType,
+  key: string,
+  successors: number,
+  ctx: ViewContext,
+  domain?: string,
+): { type: string; key: string; owner: InstanceView | null; successors: InstanceView[] } {
   const share = shareOf(registry, type);
-  const list = registry.successors(type, key, Math.max(1, successors), domain).map((i) => instanceView(i, share(i), ctx));
+  const list = registry
+    .successors(type, key, Math.max(1, successors), domain)
+    .map((i) => instanceView(i, share(i), ctx));
   return { type: formatServiceType(type), key, owner: list[0] ?? null, successors: list };
 }
 
@@ -141,7 +178,13 @@ export interface RingView {
   slices: (string | null)[];
 }
 
-export async function ringView(registry: Registry, type: ServiceType, slices: number, topShares: number, domain?: string): Promise<RingView> {
+export async function ringView(
+  registry: Registry,
+  type: ServiceType,
+  slices: number,
+  topShares: number,
+  domain?: string,
+): Promise<RingView> {
   const { ring, summary } = await registry.shares(type, domain);
   const name = (id: string) => registry.instance(type, id, domain)?.name ?? id;
   const shares: Record<string, number> = {};
@@ -153,6 +196,8 @@ export async function ringView(registry: Registry, type: ServiceType, slices: nu
     points: ring.pointCount,
     balance: { busiest: summary.highest, quietest: summary.lowest },
     shares,
-    slices: ring.picture(slices).map((id) => (id === undefined ? null : (names.get(id) ?? names.set(id, name(id)).get(id)!))),
+    slices: ring
+      .picture(slices)
+      .map((id) => (id === undefined ? null : (names.get(id) ?? names.set(id, name(id)).get(id)!))),
   };
 }

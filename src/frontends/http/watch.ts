@@ -73,9 +73,15 @@ export class WatchHub {
 
   private onChange(c: Change): void {
     const now = this.clock.now();
-    if (c.kind === "host") return this.publish({ event: "host", op: c.op, host: hostView(c.host, now) });
+    if (c.kind === "host") {
+      this.publish({ event: "host", op: c.op, host: hostView(c.host, now) });
+      return;
+    }
     const type = formatServiceType(c.instance.type);
-    const { share: _, ...instance } = instanceView(c.instance, 0, { now, ...(this.node !== undefined ? { node: this.node } : {}) });
+    const { share: _, ...instance } = instanceView(c.instance, 0, {
+      now,
+      ...(this.node !== undefined ? { node: this.node } : {}),
+    });
     this.publish({ event: "instance", op: c.op, type, instance });
     const ringMoved = c.op !== "update" || c.previous?.weight !== c.instance.weight;
     if (!ringMoved) return;

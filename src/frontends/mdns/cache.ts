@@ -44,7 +44,10 @@ const REFRESH_POINTS = [0.8, 0.85, 0.9, 0.95];
 
 function dataKey(d: DecodedData): string {
   // TXT and raw data by a digest, not their bytes twice over in hex (the key is kept as long as the record)
-  if ("strings" in d) return `txt:${createHash("sha256").update(Buffer.concat(d.strings.flatMap((x) => [Buffer.from([x.length]), x]))).digest("base64")}`;
+  if ("strings" in d)
+    return `txt:${createHash("sha256")
+      .update(Buffer.concat(d.strings.flatMap((x) => [Buffer.from([x.length]), x])))
+      .digest("base64")}`;
   if ("raw" in d) return `raw:${d.type}:${createHash("sha256").update(d.raw).digest("base64")}`;
   return JSON.stringify(d);
 }
@@ -73,7 +76,8 @@ export class MdnsCache {
     if (n > 0) this.perPeer.set(r.peer, n);
     else this.perPeer.delete(r.peer);
     if (n < this.limits.maxPerPeer) this.reported.delete(r.peer);
-    if (this.total < this.limits.maxRecords && this.bytes < (this.limits.maxBytes ?? DEFAULT_MAX_BYTES)) this.reported.delete("");
+    if (this.total < this.limits.maxRecords && this.bytes < (this.limits.maxBytes ?? DEFAULT_MAX_BYTES))
+      this.reported.delete("");
   }
 
   /** Take in a response's records (from `peer`); returns the name keys whose data changed. */
@@ -128,7 +132,16 @@ export class MdnsCache {
       if (!byType) this.records.set(key, (byType = new Map()));
       let set = byType.get(r.type);
       if (!set) byType.set(r.type, (set = new Map()));
-      set.set(dk, { name: r.name, type: r.type, data: r.data, ttl: r.ttl, receivedAt: now, expiresAt: now + r.ttl * 1000, refreshed: 0, peer: existing?.peer ?? peer });
+      set.set(dk, {
+        name: r.name,
+        type: r.type,
+        data: r.data,
+        ttl: r.ttl,
+        receivedAt: now,
+        expiresAt: now + r.ttl * 1000,
+        refreshed: 0,
+        peer: existing?.peer ?? peer,
+      });
     }
     return changed;
   }

@@ -8,13 +8,12 @@ import { guarded } from "../../guard.js";
 import type { Labels } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import type { RegistrationLimits } from "../../registry/limits.js";
-import { decodeMessage } from "../../wire/decode.js";
+import { decodeMessage, type DecodedMessage } from "../../wire/decode.js";
 import type { MdnsStats } from "../../metrics.js";
 import { MdnsLearner } from "./learner.js";
 import type { CacheLimits } from "./cache.js";
 import { MdnsResponder } from "./responder.js";
 import { interfaceAddress, MDNS_PORT, openTransport, sameAddress, type MdnsTransport } from "./transport.js";
-
 
 export interface Mdns {
   readonly interfaces: readonly { iface: string; family: 4 | 6; address: string }[];
@@ -26,7 +25,11 @@ export interface Mdns {
 
 export type { MdnsStats };
 
-export async function startMdns(interfaces: readonly string[], deps: { registry: Registry; clock: Clock; log: Logger; cacheLimits?: CacheLimits; limits?: RegistrationLimits }, port = MDNS_PORT): Promise<Mdns> {
+export async function startMdns(
+  interfaces: readonly string[],
+  deps: { registry: Registry; clock: Clock; log: Logger; cacheLimits?: CacheLimits; limits?: RegistrationLimits },
+  port = MDNS_PORT,
+): Promise<Mdns> {
   const transports: MdnsTransport[] = [];
   try {
     for (const iface of interfaces) {
@@ -50,14 +53,21 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
         if (!t.isOnLink(from.address)) {
           // §5.5, §11: not from this link (a unicast packet from afar): no reply, nothing learned
           offLink++;
-          if (offLink === 1 || offLink % 1000 === 0) deps.log.warn({ iface: t.iface, from: from.address, dropped: offLink }, "mDNS: packet from off the link ignored");
+          if (offLink === 1 || offLink % 1000 === 0)
+            deps.log.warn(
+              { iface: t.iface, from: from.address, dropped: offLink },
+              "mDNS: packet from off the link ignored",
+            );
           return;
         }
-        let msg;
+        let msg: DecodedMessage;
         try {
           msg = decodeMessage(buf);
         } catch (err) {
-          deps.log.debug({ iface: t.iface, from: from.address, err: (err as Error).message }, "mDNS: undecodable packet dropped");
+          deps.log.debug(
+            { iface: t.iface, from: from.address, err: (err as Error).message },
+            "mDNS: undecodable packet dropped",
+          );
           return;
         }
         if (!msg.flags.qr) responder.onQuery(msg, from, t);
@@ -74,7 +84,13 @@ export async function startMdns(interfaces: readonly string[], deps: { registry:
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
     askLan: (name) => learner.askLan(name),
-    stats: () => ({ ...responder.counts, cacheRecords: learner.cache.size(), cacheRefused: { ...learner.cache.refused }, browsesRefused: { ...learner.browsesRefused }, offLink }),
+    stats: () => ({
+      ...responder.counts,
+      cacheRecords: learner.cache.size(),
+      cacheRefused: { ...learner.cache.refused },
+      browsesRefused: { ...learner.browsesRefused },
+      offLink,
+    }),
     async close() {
       await learner.close();
       await responder.close();

@@ -8,7 +8,16 @@ import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { RingdnsError } from "../../errors.js";
 import { later, reportInternalError } from "../../guard.js";
-import { formatName, labelsEqual, lowerAscii, nameKey, parseQueryName, SERVICES_ENUM, type Labels, type ServiceType } from "../../names.js";
+import {
+  formatName,
+  labelsEqual,
+  lowerAscii,
+  nameKey,
+  parseQueryName,
+  SERVICES_ENUM,
+  type Labels,
+  type ServiceType,
+} from "../../names.js";
 import type { Registry, RegistryOp, RegistryView } from "../../registry/registry.js";
 import { admit, type RegistrationLimits } from "../../registry/limits.js";
 import { LOCAL_DOMAIN, sameInstance, type Host, type Instance } from "../../registry/types.js";
@@ -93,7 +102,12 @@ export class MdnsLearner {
 
   constructor(private readonly deps: LearnerDeps) {
     this.cache = new MdnsCache(deps.cacheLimits ?? DEFAULT_CACHE_LIMITS, (what, peer) =>
-      deps.log.warn(what === "full" ? { limit: "mdns-cache", max: this.cache.size() } : { limit: "mdns-per-peer", peer }, what === "full" ? "mDNS cache full: new records from the LAN are not taken (--mdns-max-records)" : "mDNS peer sends more records than allowed: its new ones are not taken (--mdns-max-per-peer)"),
+      deps.log.warn(
+        what === "full" ? { limit: "mdns-cache", max: this.cache.size() } : { limit: "mdns-per-peer", peer },
+        what === "full"
+          ? "mDNS cache full: new records from the LAN are not taken (--mdns-max-records)"
+          : "mDNS peer sends more records than allowed: its new ones are not taken (--mdns-max-per-peer)",
+      ),
     );
   }
 
@@ -119,14 +133,17 @@ export class MdnsLearner {
   onResponse(msg: DecodedMessage, from: RemoteInfo, t: MdnsTransport): void {
     const now = this.deps.clock.now();
     // only what the learner reads: other types (HINFO, NSEC, unknown ones with raw RDATA) would only take room
-    const records = [...msg.answers, ...msg.additionals].filter((r) => LEARNED_TYPES.has(r.type) && r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL));
+    const records = [...msg.answers, ...msg.additionals].filter(
+      (r) => LEARNED_TYPES.has(r.type) && r.name.length > 0 && labelsEqual(r.name.slice(-1), LOCAL),
+    );
     const changed = this.cache.add(records, now, from.address);
     // service types it names are browsed in turn: from the type enumeration, or from an announcement itself
     // (within the bounds; one refused now is taken when heard of again once there is room)
     for (const r of records) {
       if (r.type !== Type.PTR || r.ttl === 0) continue;
       const kind = parseQueryName(r.name, [LOCAL])?.kind;
-      if (kind === "services" && "target" in r.data && parseQueryName(r.data.target, [LOCAL])?.kind === "type") this.browse(r.data.target, "followed", from.address);
+      if (kind === "services" && "target" in r.data && parseQueryName(r.data.target, [LOCAL])?.kind === "type")
+        this.browse(r.data.target, "followed", from.address);
       if (kind === "type") this.browse(r.name, "followed", from.address);
       if (kind === "subtype" && changed.has(nameKey(r.name))) this.subtypeNames.set(nameKey(r.name), r.name);
     }
@@ -169,7 +186,11 @@ export class MdnsLearner {
     if (why === "followed") {
       const fromPeer = this.followedByPeer.get(peer) ?? 0;
       if (this.followed >= MAX_FOLLOWED_TYPES || fromPeer >= MAX_FOLLOWED_TYPES_PER_PEER) {
-        if (this.browsesRefused.followed++ === 0) this.deps.log.warn({ limit: "mdns-followed-types", max: MAX_FOLLOWED_TYPES, perPeer: MAX_FOLLOWED_TYPES_PER_PEER, peer }, "mDNS: the LAN names more service types than are followed; new ones are not browsed");
+        if (this.browsesRefused.followed++ === 0)
+          this.deps.log.warn(
+            { limit: "mdns-followed-types", max: MAX_FOLLOWED_TYPES, perPeer: MAX_FOLLOWED_TYPES_PER_PEER, peer },
+            "mDNS: the LAN names more service types than are followed; new ones are not browsed",
+          );
         return;
       }
       this.followed++;
@@ -177,7 +198,14 @@ export class MdnsLearner {
     }
     if (why === "asked") this.asked++;
     const now = this.deps.clock.now();
-    this.browses.set(key, { name, nextAt: now, interval: FIRST_INTERVAL, why, lastHeard: now, ...(why === "followed" ? { peer } : {}) });
+    this.browses.set(key, {
+      name,
+      nextAt: now,
+      interval: FIRST_INTERVAL,
+      why,
+      lastHeard: now,
+      ...(why === "followed" ? { peer } : {}),
+    });
     this.schedule(0);
   }
 
@@ -196,7 +224,8 @@ export class MdnsLearner {
    */
   private prune(now: number): void {
     const named = new Set<string>();
-    for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now)) named.add(nameKey((r.data as Ptr).target));
+    for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now))
+      named.add(nameKey((r.data as Ptr).target));
     for (const [key, b] of this.browses) {
       if (b.why !== "followed") continue;
       if (named.has(key) || this.cache.get(b.name, Type.PTR, now).length > 0) b.lastHeard = now;
@@ -242,7 +271,8 @@ export class MdnsLearner {
     for (const r of this.cache.refreshDue(now)) questions.push({ name: r.name, type: r.type });
     // instances we know of but cannot resolve yet
     for (const { target } of this.instancePtrs(now)) {
-      if (this.cache.get(target, Type.SRV, now).length === 0) questions.push({ name: target, type: Type.SRV }, { name: target, type: Type.TXT });
+      if (this.cache.get(target, Type.SRV, now).length === 0)
+        questions.push({ name: target, type: Type.SRV }, { name: target, type: Type.TXT });
     }
     if (this.cache.expire(now).size > 0) this.mirror();
     if (questions.length > 0) this.query(dedupe(questions), now);
@@ -254,7 +284,12 @@ export class MdnsLearner {
     for (const q of questions) {
       for (const r of this.cache.get(q.name, q.type, now)) {
         const remaining = (r.expiresAt - now) / 1000;
-        if (r.type === Type.PTR && remaining > r.ttl / 2) known.push({ name: r.name, ttl: Math.floor(remaining), data: { type: Type.PTR, target: (r.data as Ptr).target } });
+        if (r.type === Type.PTR && remaining > r.ttl / 2)
+          known.push({
+            name: r.name,
+            ttl: Math.floor(remaining),
+            data: { type: Type.PTR, target: (r.data as Ptr).target },
+          });
       }
     }
     for (const wire of encodeMdnsQuery(questions, known)) for (const t of this.deps.transports) t.send(wire);
@@ -268,7 +303,8 @@ export class MdnsLearner {
       for (const ptr of this.cache.get(b.name, Type.PTR, now)) {
         const target = (ptr.data as Ptr).target;
         const p = parseQueryName(target, [LOCAL]);
-        if (p?.kind === "instance" && p.type.service === parsed.type.service && p.type.proto === parsed.type.proto) out.push({ type: parsed.type, ptr, target });
+        if (p?.kind === "instance" && p.type.service === parsed.type.service && p.type.proto === parsed.type.proto)
+          out.push({ type: parsed.type, ptr, target });
       }
     }
     return out;
@@ -324,12 +360,24 @@ export class MdnsLearner {
     });
     if (ops.length === 0) return;
     for (const o of ops) {
-      if (o.op === "put-instance") this.publishedInstances.set(learnedKey(o.instance.type, o.instance.name), { type: o.instance.type, name: o.instance.name });
+      if (o.op === "put-instance")
+        this.publishedInstances.set(learnedKey(o.instance.type, o.instance.name), {
+          type: o.instance.type,
+          name: o.instance.name,
+        });
       else if (o.op === "remove-instance") this.publishedInstances.delete(learnedKey(o.type, o.name));
       else if (o.op === "put-host") this.publishedHosts.add(o.host.name);
       else this.publishedHosts.delete(o.name);
     }
-    this.deps.log.info({ changes: ops.map((o) => `${o.op} ${"instance" in o ? formatName([o.instance.name, o.instance.type.service, o.instance.type.proto, "local"]) : "name" in o ? o.name : "host" in o ? o.host.name : ""}`) }, "mDNS: registry updated from the LAN");
+    this.deps.log.info(
+      {
+        changes: ops.map(
+          (o) =>
+            `${o.op} ${"instance" in o ? formatName([o.instance.name, o.instance.type.service, o.instance.type.proto, "local"]) : "name" in o ? o.name : "host" in o ? o.host.name : ""}`,
+        ),
+      },
+      "mDNS: registry updated from the LAN",
+    );
   }
 
   /** The registry changes that make it match what the cache holds now. */
@@ -358,7 +406,10 @@ export class MdnsLearner {
         port: srv.port,
         priority: srv.priority,
         weight: srv.weight,
-        txt: txtRec && "strings" in txtRec.data ? txtRec.data.strings.filter((s) => s.length > 0).map((s) => new Uint8Array(s)) : [],
+        txt:
+          txtRec && "strings" in txtRec.data
+            ? txtRec.data.strings.filter((s) => s.length > 0).map((s) => new Uint8Array(s))
+            : [],
         source: "mdns",
         expiresAt,
       });
@@ -366,14 +417,20 @@ export class MdnsLearner {
         const addrs = [...this.cache.get(srv.target, Type.A, now), ...this.cache.get(srv.target, Type.AAAA, now)];
         const hostExisting = registry.host(hostLabel, LOCAL_DOMAIN);
         if (addrs.length > 0 && (!hostExisting || hostExisting.source === "mdns")) {
-          wantHosts.set(hostLabel, { name: hostLabel, addresses: [...new Set(addrs.map((a) => (a.data as { address: string }).address))], source: "mdns", expiresAt: Math.max(...addrs.map((a) => a.expiresAt)) });
+          wantHosts.set(hostLabel, {
+            name: hostLabel,
+            addresses: [...new Set(addrs.map((a) => (a.data as { address: string }).address))],
+            source: "mdns",
+            expiresAt: Math.max(...addrs.map((a) => a.expiresAt)),
+          });
         }
       }
     }
     const ops: RegistryOp[] = [];
     for (const h of wantHosts.values()) {
       const cur = registry.host(h.name, LOCAL_DOMAIN);
-      if (!cur || cur.addresses.join() !== h.addresses.join() || Math.abs((cur.expiresAt ?? 0) - h.expiresAt!) > 1000) ops.push({ op: "put-host", host: h });
+      if (!cur || cur.addresses.join() !== h.addresses.join() || Math.abs((cur.expiresAt ?? 0) - h.expiresAt!) > 1000)
+        ops.push({ op: "put-host", host: h });
     }
     for (const i of wantInstances.values()) {
       const cur = registry.instance(i.type, i.name, LOCAL_DOMAIN);
@@ -401,14 +458,22 @@ export class MdnsLearner {
     const { admitted, refused } = admit(ops, registry, { ...limits, hit: undefined });
     const refusedNow = new Set<string>();
     for (const r of refused) {
-      const key = r.op.op === "put-instance" ? learnedKey(r.op.instance.type, r.op.instance.name) : r.op.op === "put-host" ? `host/${r.op.host.name}` : "";
+      const key =
+        r.op.op === "put-instance"
+          ? learnedKey(r.op.instance.type, r.op.instance.name)
+          : r.op.op === "put-host"
+            ? `host/${r.op.host.name}`
+            : "";
       refusedNow.add(key);
       if (this.refusedLast.has(key)) continue;
       limits.hit?.(r.limit);
       this.refusalsUnlogged++;
       const now = this.deps.clock.now();
       if (now - this.refusalLoggedAt >= REFUSAL_LOG_MS) {
-        this.deps.log.warn({ limit: r.limit, notLearned: this.refusalsUnlogged }, `mDNS: announcements not learned: ${r.reason}`);
+        this.deps.log.warn(
+          { limit: r.limit, notLearned: this.refusalsUnlogged },
+          `mDNS: announcements not learned: ${r.reason}`,
+        );
         this.refusalLoggedAt = now;
         this.refusalsUnlogged = 0;
       }

@@ -5,7 +5,19 @@ import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { guarded, later, sleep } from "../../guard.js";
-import { hostName, instanceName, labelsEqual, lowerAscii, nameKey, parseQueryName, servicesEnumName, subtypeName, typeName, type Labels, type ServiceType } from "../../names.js";
+import {
+  hostName,
+  instanceName,
+  labelsEqual,
+  lowerAscii,
+  nameKey,
+  parseQueryName,
+  servicesEnumName,
+  subtypeName,
+  typeName,
+  type Labels,
+  type ServiceType,
+} from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import { LOCAL_DOMAIN, servedDomain, type Change, type Instance } from "../../registry/types.js";
 import { compareRecordSets } from "../../wire/canonical.js";
@@ -77,7 +89,8 @@ export class MdnsResponder {
   start(): void {
     // a fault in advertising a change is ours to count, never the registration's that caused it
     this.unsubscribe = this.deps.registry.onChange(guarded("mdns responder change", (c: Change) => this.onChange(c)));
-    for (const t of this.deps.registry.serviceTypes()) for (const i of this.deps.registry.instances(t)) if (onLan(i)) this.advertise(i);
+    for (const t of this.deps.registry.serviceTypes())
+      for (const i of this.deps.registry.instances(t)) if (onLan(i)) this.advertise(i);
   }
 
   /** Is this instance label on the LAN ours (under its registry or its mDNS name)? */
@@ -87,7 +100,13 @@ export class MdnsResponder {
     const until = this.withdrawn.get(keyOf(type, l));
     if (until !== undefined && until > now) return true;
     if (until !== undefined) this.withdrawn.delete(keyOf(type, l));
-    for (const a of this.advertised.values()) if (a.type.service === type.service && a.type.proto === type.proto && (lowerAscii(a.mdnsName) === l || lowerAscii(a.name) === l)) return true;
+    for (const a of this.advertised.values())
+      if (
+        a.type.service === type.service &&
+        a.type.proto === type.proto &&
+        (lowerAscii(a.mdnsName) === l || lowerAscii(a.name) === l)
+      )
+        return true;
     return false;
   }
 
@@ -96,7 +115,12 @@ export class MdnsResponder {
     this.unsubscribe?.();
     const all = [...this.advertised.values()].filter((a) => a.state === "announced");
     for (const a of this.advertised.values()) a.timers.forEach(clearTimeout);
-    if (all.length > 0) this.multicast(all.flatMap((a) => a.records).map((r) => ({ ...r, ttl: 0 })), [], true);
+    if (all.length > 0)
+      this.multicast(
+        all.flatMap((a) => a.records).map((r) => ({ ...r, ttl: 0 })),
+        [],
+        true,
+      );
     this.advertised.clear();
     await sleep(50); // let the goodbye leave the socket
   }
@@ -106,7 +130,8 @@ export class MdnsResponder {
       // address changes are re-announced with the instances that use them
       for (const a of this.advertised.values()) {
         const inst = this.deps.registry.instance(a.type, a.name);
-        if (inst && a.state === "announced" && inst.host.length === 1 && inst.host[0] === c.host.name) this.advertise(inst, true);
+        if (inst && a.state === "announced" && inst.host.length === 1 && inst.host[0] === c.host.name)
+          this.advertise(inst, true);
       }
       return;
     }
@@ -123,13 +148,29 @@ export class MdnsResponder {
     const records: ResourceRecord[] = [
       { name: servicesEnumName(LOCAL), ttl: SERVICE_TTL, data: { type: Type.PTR, target: typeName(inst.type, LOCAL) } },
       { name: typeName(inst.type, LOCAL), ttl: SERVICE_TTL, data: { type: Type.PTR, target: name } },
-      ...inst.subtypes.map((s): ResourceRecord => ({ name: subtypeName(inst.type, s, LOCAL), ttl: SERVICE_TTL, data: { type: Type.PTR, target: name } })),
-      { name, ttl: HOST_TTL, class: flush, data: { type: Type.SRV, srv: { priority: inst.priority, weight: inst.weight, port: inst.port, target } } },
+      ...inst.subtypes.map(
+        (s): ResourceRecord => ({
+          name: subtypeName(inst.type, s, LOCAL),
+          ttl: SERVICE_TTL,
+          data: { type: Type.PTR, target: name },
+        }),
+      ),
+      {
+        name,
+        ttl: HOST_TTL,
+        class: flush,
+        data: { type: Type.SRV, srv: { priority: inst.priority, weight: inst.weight, port: inst.port, target } },
+      },
       { name, ttl: SERVICE_TTL, class: flush, data: { type: Type.TXT, strings: inst.txt } },
     ];
     const host = inst.host.length === 1 ? this.deps.registry.host(inst.host[0]!) : undefined;
     for (const address of host?.addresses ?? []) {
-      records.push({ name: target, ttl: HOST_TTL, class: flush, data: address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address } });
+      records.push({
+        name: target,
+        ttl: HOST_TTL,
+        class: flush,
+        data: address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address },
+      });
     }
     return records;
   }
@@ -143,7 +184,15 @@ export class MdnsResponder {
       return;
     }
     if (prior) return;
-    const a: Advertised = { type: inst.type, name: inst.name, mdnsName: inst.name, state: "probing", records: this.recordsFor(inst, inst.name), probes: 0, timers: [] };
+    const a: Advertised = {
+      type: inst.type,
+      name: inst.name,
+      mdnsName: inst.name,
+      state: "probing",
+      records: this.recordsFor(inst, inst.name),
+      probes: 0,
+      timers: [],
+    };
     this.advertised.set(key, a);
     this.probe(a);
   }
@@ -166,14 +215,21 @@ export class MdnsResponder {
         }
       }),
     ];
-    for (const wire of encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal)) for (const t of this.deps.transports) t.send(wire);
+    for (const wire of encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], proposal))
+      for (const t of this.deps.transports) t.send(wire);
   }
 
   /** §8.3: announce twice, a second apart. */
   private announce(a: Advertised): void {
     // earlier timers (probes done, a previous announcement's second shot) are over or superseded: the list stays short however often it is re-announced
     a.timers.forEach(clearTimeout);
-    a.timers = [later("mdns responder announce", 1000, () => this.advertised.has(keyOf(a.type, a.name)) && this.multicast(a.records, [], true))];
+    a.timers = [
+      later(
+        "mdns responder announce",
+        1000,
+        () => this.advertised.has(keyOf(a.type, a.name)) && this.multicast(a.records, [], true),
+      ),
+    ];
     this.deps.log.info({ instance: a.mdnsName, type: `${a.type.service}.${a.type.proto}` }, "mDNS: announced");
     this.multicast(a.records, [], true);
   }
@@ -192,7 +248,11 @@ export class MdnsResponder {
     if (a.state !== "announced") return;
     // §10.1: goodbye; shared PTRs still claimed by another of our instances stay
     const stillUsed = new Set([...this.advertised.values()].flatMap((o) => o.records.map((r) => recordKey(r, r.data))));
-    this.multicast(a.records.filter((r) => !stillUsed.has(recordKey(r, r.data))).map((r) => ({ ...r, ttl: 0 })), [], true);
+    this.multicast(
+      a.records.filter((r) => !stillUsed.has(recordKey(r, r.data))).map((r) => ({ ...r, ttl: 0 })),
+      [],
+      true,
+    );
     this.deps.log.info({ instance: a.mdnsName }, "mDNS: goodbye sent");
     this.counts.goodbyes++;
   }
@@ -200,12 +260,16 @@ export class MdnsResponder {
   private multicast(answers: ResourceRecord[], additionals: ResourceRecord[], force = false): void {
     const now = this.deps.clock.now();
     // §6: a record is multicast at most once a second
-    const fresh = force ? answers : answers.filter((r) => (this.lastMulticast.get(recordKey(r, r.data)) ?? 0) < now - 1000);
+    const fresh = force
+      ? answers
+      : answers.filter((r) => (this.lastMulticast.get(recordKey(r, r.data)) ?? 0) < now - 1000);
     if (fresh.length === 0) return;
     for (const r of fresh) this.lastMulticast.set(recordKey(r, r.data), now);
     // only the last second matters: older entries (records of instances since withdrawn among them) are dropped in bulk
-    if (this.lastMulticast.size > SWEEP_AT) for (const [k, at] of this.lastMulticast) if (at < now - 1000) this.lastMulticast.delete(k);
-    for (const wire of encodeMdnsResponses({ answers: fresh, additionals })) for (const t of this.deps.transports) t.send(wire);
+    if (this.lastMulticast.size > SWEEP_AT)
+      for (const [k, at] of this.lastMulticast) if (at < now - 1000) this.lastMulticast.delete(k);
+    for (const wire of encodeMdnsResponses({ answers: fresh, additionals }))
+      for (const t of this.deps.transports) t.send(wire);
   }
 
   /** A response from someone else: does it claim one of our names (§9)? */
@@ -289,11 +353,22 @@ export class MdnsResponder {
       const additionals = dedup(extras, answers);
       if (legacy) {
         // §6.7: the querier is a plain DNS client: its ID and question, short TTLs, no cache-flush bits
-        const cap = (r: ResourceRecord): ResourceRecord => ({ ...r, ttl: Math.min(r.ttl, LEGACY_TTL_CAP), class: Class.IN });
+        const cap = (r: ResourceRecord): ResourceRecord => ({
+          ...r,
+          ttl: Math.min(r.ttl, LEGACY_TTL_CAP),
+          class: Class.IN,
+        });
         const q = msg.questions[0]!;
-        t.send(encodeMdnsResponse({ answers: answers.map(cap), additionals: additionals.map(cap) }, { id: msg.id, question: { name: q.name, type: q.type, class: q.class & 0x7fff } }), { address: from.address, port: from.port });
+        t.send(
+          encodeMdnsResponse(
+            { answers: answers.map(cap), additionals: additionals.map(cap) },
+            { id: msg.id, question: { name: q.name, type: q.type, class: q.class & 0x7fff } },
+          ),
+          { address: from.address, port: from.port },
+        );
       } else {
-        for (const wire of encodeMdnsResponses({ answers, additionals })) t.send(wire, { address: from.address, port: from.port });
+        for (const wire of encodeMdnsResponses({ answers, additionals }))
+          t.send(wire, { address: from.address, port: from.port });
       }
     }
     if (multicastAnswers.length > 0) {
@@ -313,7 +388,8 @@ export class MdnsResponder {
         if (a.state !== "probing") continue;
         const theirs = msg.authorities.filter((r) => labelsEqual(r.name, q.name));
         const ours = a.records.filter((r) => labelsEqual(r.name, q.name));
-        if (theirs.length === 0 || theirs.every((r) => ours.some((o) => o.data.type === r.type && sameData(o, r)))) continue;
+        if (theirs.length === 0 || theirs.every((r) => ours.some((o) => o.data.type === r.type && sameData(o, r))))
+          continue;
         // §8.2: the lexicographically later set of records wins; losing: defer a second, probe again
         if (compareRecordSets(ours, theirs) < 0) {
           a.timers.forEach(clearTimeout);
@@ -348,10 +424,10 @@ export class MdnsResponder {
     if (p?.kind !== "hash") return [];
     const owner = this.deps.registry.ownerOf(p.type, p.key);
     const a = owner && this.advertised.get(keyOf(owner.type, owner.name));
-    if (!a || a.state !== "announced") return [];
+    if (a?.state !== "announced") return [];
     const own = instanceName(a.type, a.mdnsName, LOCAL);
     return a.records
-      .filter((r) => labelsEqual(r.name, own) || (r.data.type === Type.A || r.data.type === Type.AAAA))
+      .filter((r) => labelsEqual(r.name, own) || r.data.type === Type.A || r.data.type === Type.AAAA)
       .map((r) => ({ ...r, name: qname }))
       .filter((r) => qtype === Type.ANY || r.data.type === qtype);
   }
@@ -360,7 +436,8 @@ export class MdnsResponder {
 /** RFC 6763 §12 additional records for what we answer: SRV, TXT and addresses of a PTR's instance; addresses of an SRV's target. */
 function additionalFor(ours: Map<string, ResourceRecord[]>, answers: ResourceRecord[]): ResourceRecord[] {
   const out: ResourceRecord[] = [];
-  const addresses = (name: Labels) => (ours.get(nameKey(name)) ?? []).filter((x) => x.data.type === Type.A || x.data.type === Type.AAAA);
+  const addresses = (name: Labels) =>
+    (ours.get(nameKey(name)) ?? []).filter((x) => x.data.type === Type.A || x.data.type === Type.AAAA);
   for (const r of answers) {
     if (r.data.type === Type.PTR) {
       const own = (ours.get(nameKey(r.data.target)) ?? []).filter((x) => x.data.type !== Type.PTR);
@@ -398,7 +475,13 @@ function sameData(ours: ResourceRecord, theirs: DecodedRecord): boolean {
     case Type.PTR:
       return "target" in t && labelsEqual(d.target, t.target);
     case Type.SRV:
-      return "port" in t && t.port === d.srv.port && t.priority === d.srv.priority && t.weight === d.srv.weight && labelsEqual(t.target, d.srv.target);
+      return (
+        "port" in t &&
+        t.port === d.srv.port &&
+        t.priority === d.srv.priority &&
+        t.weight === d.srv.weight &&
+        labelsEqual(t.target, d.srv.target)
+      );
     case Type.TXT: {
       if (!("strings" in t)) return false;
       const mine = d.strings.length === 0 ? [new Uint8Array(0)] : d.strings;

@@ -54,8 +54,15 @@ export function linkSubnets(iface: string, family: 4 | 6): BlockList {
 /** The interface's IPv4 address, or its IPv6 link-local one; undefined when it has none. */
 export function interfaceAddress(iface: string, family: 4 | 6): string | undefined {
   const addrs = networkInterfaces()[iface];
-  if (!addrs) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--mdns-interface: no interface "${iface}" (have: ${Object.keys(networkInterfaces()).join(", ")})`);
-  const a = family === 4 ? addrs.find((x) => x.family === "IPv4") : addrs.find((x) => x.family === "IPv6" && x.address.toLowerCase().startsWith("fe80:"));
+  if (!addrs)
+    throw new RingdnsError(
+      "RINGDNS_E_BAD_CONFIG",
+      `--mdns-interface: no interface "${iface}" (have: ${Object.keys(networkInterfaces()).join(", ")})`,
+    );
+  const a =
+    family === 4
+      ? addrs.find((x) => x.family === "IPv4")
+      : addrs.find((x) => x.family === "IPv6" && x.address.toLowerCase().startsWith("fe80:"));
   return a?.address;
 }
 
@@ -64,22 +71,48 @@ export function sameAddress(from: string, ours: string): boolean {
   return from.replace(/%.*$/, "").toLowerCase() === ours.toLowerCase();
 }
 
-export async function openTransport(iface: string, family: 4 | 6, log: Logger, port = MDNS_PORT): Promise<MdnsTransport> {
+export async function openTransport(
+  iface: string,
+  family: 4 | 6,
+  log: Logger,
+  port = MDNS_PORT,
+): Promise<MdnsTransport> {
   const address = interfaceAddress(iface, family);
-  if (!address) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--mdns-interface: interface "${iface}" has no ${family === 4 ? "IPv4 address" : "IPv6 link-local address"}`);
+  if (!address)
+    throw new RingdnsError(
+      "RINGDNS_E_BAD_CONFIG",
+      `--mdns-interface: interface "${iface}" has no ${family === 4 ? "IPv4 address" : "IPv6 link-local address"}`,
+    );
   const group = family === 4 ? MDNS_GROUP : `${MDNS_GROUP6}%${iface}`;
   const socket = createSocket({ type: family === 4 ? "udp4" : "udp6", reuseAddr: true, ipv6Only: family === 6 });
   const mdns =
     family === 4
       ? multicastDns({ socket, interface: address, bind: "0.0.0.0", port, loopback: true, multicast: true })
-      : multicastDns({ socket, type: "udp6", ip: MDNS_GROUP6, interface: `::%${iface}`, bind: "::", port, loopback: true, multicast: true });
-  mdns.on("warning", guarded(`mdns socket ${iface}`, (err: Error) => log.debug({ err: err.message, iface }, "mDNS socket warning")));
+      : multicastDns({
+          socket,
+          type: "udp6",
+          ip: MDNS_GROUP6,
+          interface: `::%${iface}`,
+          bind: "::",
+          port,
+          loopback: true,
+          multicast: true,
+        });
+  mdns.on(
+    "warning",
+    guarded(`mdns socket ${iface}`, (err: Error) => log.debug({ err: err.message, iface }, "mDNS socket warning")),
+  );
   await new Promise<void>((resolve, reject) => {
     mdns.once("ready", resolve);
-    mdns.once("error", (err: Error) => reject(new RingdnsError("RINGDNS_E_LISTEN", `mDNS on ${iface}: ${err.message}`)));
+    mdns.once("error", (err: Error) =>
+      reject(new RingdnsError("RINGDNS_E_LISTEN", `mDNS on ${iface}: ${err.message}`)),
+    );
   });
   // an error event without a listener would end the process: after start-up, one is logged and mDNS goes on
-  mdns.on("error", guarded(`mdns socket ${iface}`, (err: Error) => log.error({ err: err.message, iface }, "mDNS socket error")));
+  mdns.on(
+    "error",
+    guarded(`mdns socket ${iface}`, (err: Error) => log.error({ err: err.message, iface }, "mDNS socket error")),
+  );
   try {
     socket.setRecvBufferSize(1 << 20);
   } catch {
@@ -108,7 +141,15 @@ export async function openTransport(iface: string, family: 4 | 6, log: Logger, p
       return onLink(from);
     },
     send(msg, to) {
-      socket.send(msg, to?.port ?? port, to?.address ?? group, guarded(`mdns send ${iface}`, (err: Error | null) => err && log.debug({ err: err.message, iface }, "mDNS send failed")));
+      socket.send(
+        msg,
+        to?.port ?? port,
+        to?.address ?? group,
+        guarded(
+          `mdns send ${iface}`,
+          (err: Error | null) => err && log.debug({ err: err.message, iface }, "mDNS send failed"),
+        ),
+      );
     },
     onMessage(listener) {
       socket.on("message", guarded(`mdns socket ${iface}`, listener));

@@ -50,7 +50,8 @@ export interface QueryWorkerOptions {
 function nativeHandle(socket: Socket): unknown {
   const state = Object.getOwnPropertySymbols(socket).find((k) => k.description === "state symbol");
   const handle = state && (socket as unknown as Record<symbol, { handle?: unknown }>)[state]?.handle;
-  if (!handle) throw new Error("this Node version keeps dgram handles where ringdns cannot find them: run with --workers 1");
+  if (!handle)
+    throw new Error("this Node version keeps dgram handles where ringdns cannot find them: run with --workers 1");
   return handle;
 }
 
@@ -80,8 +81,14 @@ class WorkerProcess {
       if (this.batch.length === 0) queueMicrotask(guarded("query worker change feed", () => this.flush()));
       this.batch.push(changeToStoreOp(c));
     });
-    this.send({ t: "start", settings: { ...o.settings, index, sockets: o.sockets.length }, entries: [...o.registry.entries()], serial: o.registry.serial() });
-    for (const s of o.sockets) this.send({ t: "socket", type: s.address().family === "IPv6" ? "udp6" : "udp4" }, nativeHandle(s));
+    this.send({
+      t: "start",
+      settings: { ...o.settings, index, sockets: o.sockets.length },
+      entries: [...o.registry.entries()],
+      serial: o.registry.serial(),
+    });
+    for (const s of o.sockets)
+      this.send({ t: "socket", type: s.address().family === "IPv6" ? "udp6" : "udp4" }, nativeHandle(s));
   }
 
   private send(m: ToWorker, handle?: unknown): void {
@@ -134,7 +141,9 @@ class WorkerProcess {
     } else if (m.t === "local-miss") {
       this.o.handler.onLocalMiss?.(m.name);
     } else if (m.t === "delegate") {
-      return Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, this.o.handler)).then((reply) => this.send({ t: "reply", id: m.id, reply }));
+      return Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, this.o.handler)).then((reply) =>
+        this.send({ t: "reply", id: m.id, reply }),
+      );
     }
   }
 
@@ -181,7 +190,8 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
           o.log.error({ worker: index, pid: w.child.pid, code, signal }, "query worker exited; starting another");
           reject(new Error(`query worker ${index} exited (${signal ?? code}) before it was ready`));
           later("query worker restart", RESTART_DELAY_MS, () => {
-            if (!closing) spawnWorker(index).catch((err) => o.log.error({ err, worker: index }, "query worker did not start"));
+            if (!closing)
+              spawnWorker(index).catch((err) => o.log.error({ err, worker: index }, "query worker did not start"));
           });
         }),
       );
@@ -190,7 +200,9 @@ export function startQueryWorkers(o: QueryWorkerOptions): Promise<QueryWorkers> 
   const api: QueryWorkers = {
     running: () => [...workers.values()].filter((w) => w.ready).length,
     metrics: async () => {
-      const answers = await Promise.all([...workers.values()].filter((w) => w.ready && w.child.connected).map((w) => w.metrics()));
+      const answers = await Promise.all(
+        [...workers.values()].filter((w) => w.ready && w.child.connected).map((w) => w.metrics()),
+      );
       return answers.filter((m): m is ProcessMetrics => m !== undefined);
     },
     settled: async () => {

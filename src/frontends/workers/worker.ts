@@ -63,12 +63,29 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
       const log = makeLogger(s.logLevel, s.logFormat, { worker: s.index });
       onInternalError((where, err) => log.error({ err, where }, "internal error caught; still serving"));
       store = new ReplicaStore(new Map(m.entries));
-      const registry = new Registry({ clock: systemClock, store, ring: { pointsPerWeight: s.ringPoints, aside: workerRingAside() } });
+      const registry = new Registry({
+        clock: systemClock,
+        store,
+        ring: { pointsPerWeight: s.ringPoints, aside: workerRingAside() },
+      });
       await registry.open();
       registry.followSerial(m.serial);
       registry.warm(s.answer.domains.map(domainKey));
       settleAfterLoad(registry);
-      deps = { registry, answer: s.answer, clock: systemClock, log, maxUdpPayload: s.maxUdpPayload, cache: new AnswerCache(), delegate, metrics: new QueryMetrics(), queryLogRate: s.queryLogRate, rrl: makeRateLimiter(s.rrl, log), cookies: new CookieJar(Buffer.from(s.cookieSecret)), ...(s.reportLocalMisses ? { onLocalMiss: (name: Labels) => send({ t: "local-miss", name: [...name] }) } : {}) };
+      deps = {
+        registry,
+        answer: s.answer,
+        clock: systemClock,
+        log,
+        maxUdpPayload: s.maxUdpPayload,
+        cache: new AnswerCache(),
+        delegate,
+        metrics: new QueryMetrics(),
+        queryLogRate: s.queryLogRate,
+        rrl: makeRateLimiter(s.rrl, log),
+        cookies: new CookieJar(Buffer.from(s.cookieSecret)),
+        ...(s.reportLocalMisses ? { onLocalMiss: (name: Labels) => send({ t: "local-miss", name: [...name] }) } : {}),
+      };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");
       return;
@@ -116,6 +133,9 @@ process.on(
     }
   }),
 );
-process.on("disconnect", guarded("query worker disconnect", () => process.exit(0)));
+process.on(
+  "disconnect",
+  guarded("query worker disconnect", () => process.exit(0)),
+);
 // as in the primary: a promise nobody awaited is reported, not the end of the worker
 process.on("unhandledRejection", (err) => reportInternalError("unhandled promise rejection", err));

@@ -29,30 +29,55 @@ describe("SortedInstanceLists", () => {
   it("stays what a fresh sort gives, per domain and for every registration, through adds, renames in case, removals and records served everywhere", async () => {
     const names = ["a", "A", "b", "Lamp", "lamp", "z", "Zed", "m n", "ü"];
     const domains = ["a.example.", "b.example.", undefined];
-    const change = fc.record({ remove: fc.boolean(), name: fc.constantFrom(...names), domain: fc.constantFrom(...domains), type: fc.constantFrom(web, ipp), port: fc.integer({ min: 1, max: 3 }) });
+    const change = fc.record({
+      remove: fc.boolean(),
+      name: fc.constantFrom(...names),
+      domain: fc.constantFrom(...domains),
+      type: fc.constantFrom(web, ipp),
+      port: fc.integer({ min: 1, max: 3 }),
+    });
     await fc.assert(
-      fc.asyncProperty(fc.array(change, { maxLength: 40 }), fc.array(change, { maxLength: 40 }), async (before, after) => {
-        const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
-        await registry.open();
-        const apply = async (c: (typeof before)[number]) => {
-          if (c.remove) await registry.deregister(c.type, c.name, c.domain);
-          else await registry.register({ name: c.name, type: c.type, subtypes: [], host: ["h"], port: c.port, priority: 0, weight: 1, txt: [], source: c.domain ? "update" : "static", ...(c.domain ? { domain: c.domain } : {}) });
-        };
-        for (const c of before) await apply(c);
-        const lists = new SortedInstanceLists(registry);
-        await lists.list(web, "a.example."); // kept from here on
-        const sorting = [lists.list(web, "b.example."), lists.list(web, undefined)]; // being sorted while the changes land
-        for (const c of after) await apply(c);
-        await Promise.all(sorting);
-        for (const d of domains) {
-          const kept = await lists.list(web, d);
-          expect(kept.keys).toEqual(sorted(registry.instances(web, d)));
-          expect(kept.items.map(listKey)).toEqual(kept.keys);
-          // the record that answers now, not an older copy of it
-          for (const i of kept.items) expect(d === undefined ? registry.instanceRecord(instanceStoreKey(i)) : registry.instance(web, i.name, d)).toBe(i);
-        }
-        lists.close();
-      }),
+      fc.asyncProperty(
+        fc.array(change, { maxLength: 40 }),
+        fc.array(change, { maxLength: 40 }),
+        async (before, after) => {
+          const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
+          await registry.open();
+          const apply = async (c: (typeof before)[number]) => {
+            if (c.remove) await registry.deregister(c.type, c.name, c.domain);
+            else
+              await registry.register({
+                name: c.name,
+                type: c.type,
+                subtypes: [],
+                host: ["h"],
+                port: c.port,
+                priority: 0,
+                weight: 1,
+                txt: [],
+                source: c.domain ? "update" : "static",
+                ...(c.domain ? { domain: c.domain } : {}),
+              });
+          };
+          for (const c of before) await apply(c);
+          const lists = new SortedInstanceLists(registry);
+          await lists.list(web, "a.example."); // kept from here on
+          const sorting = [lists.list(web, "b.example."), lists.list(web, undefined)]; // being sorted while the changes land
+          for (const c of after) await apply(c);
+          await Promise.all(sorting);
+          for (const d of domains) {
+            const kept = await lists.list(web, d);
+            expect(kept.keys).toEqual(sorted(registry.instances(web, d)));
+            expect(kept.items.map(listKey)).toEqual(kept.keys);
+            // the record that answers now, not an older copy of it
+            for (const i of kept.items)
+              expect(
+                d === undefined ? registry.instanceRecord(instanceStoreKey(i)) : registry.instance(web, i.name, d),
+              ).toBe(i);
+          }
+          lists.close();
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -6,8 +6,18 @@ import { Class, Type } from "../../../src/wire/constants.js";
 import type { DecodedRecord } from "../../../src/wire/decode.js";
 
 const host = parseName("lamp.local.");
-const a = (address: string, ttl: number, flush = true): DecodedRecord => ({ name: host, type: Type.A, class: Class.IN | (flush ? CACHE_FLUSH : 0), ttl, data: { type: Type.A, address } });
-const addresses = (c: MdnsCache, now: number) => c.get(host, Type.A, now).map((r) => (r.data as { address: string }).address).sort();
+const a = (address: string, ttl: number, flush = true): DecodedRecord => ({
+  name: host,
+  type: Type.A,
+  class: Class.IN | (flush ? CACHE_FLUSH : 0),
+  ttl,
+  data: { type: Type.A, address },
+});
+const addresses = (c: MdnsCache, now: number) =>
+  c
+    .get(host, Type.A, now)
+    .map((r) => (r.data as { address: string }).address)
+    .sort();
 
 describe("MdnsCache", () => {
   it("keeps a record for its TTL", () => {
@@ -70,7 +80,13 @@ describe("MdnsCache", () => {
   it("takes no new records beyond --mdns-max-per-peer from one peer or --mdns-max-records in all, and says so once", () => {
     const told: string[] = [];
     const c = new MdnsCache({ maxRecords: 5, maxPerPeer: 3 }, (what, peer) => told.push(`${what} ${peer}`));
-    const rec = (i: number): DecodedRecord => ({ name: parseName(`h${i}.local.`), type: Type.A, class: Class.IN, ttl: 120, data: { type: Type.A, address: `192.0.2.${i}` } });
+    const rec = (i: number): DecodedRecord => ({
+      name: parseName(`h${i}.local.`),
+      type: Type.A,
+      class: Class.IN,
+      ttl: 120,
+      data: { type: Type.A, address: `192.0.2.${i}` },
+    });
     c.add([1, 2, 3, 4].map(rec), 0, "198.51.100.1");
     expect(c.size()).toBe(3);
     expect(c.get(parseName("h4.local."), Type.A, 0)).toEqual([]);
@@ -88,25 +104,55 @@ describe("MdnsCache", () => {
   // issue 14 finding 9: 200,000 goodbyes grew the daemon by 84 MiB while the cache said 0 records
   it("200,000 goodbyes for records it does not hold, and 200,000 records it refuses, leave its maps empty", () => {
     const c = new MdnsCache({ maxRecords: 10, maxPerPeer: 10 });
-    const rec = (i: number, ttl: number): DecodedRecord => ({ name: parseName(`h${i}.local.`), type: Type.A, class: Class.IN | CACHE_FLUSH, ttl, data: { type: Type.A, address: `192.0.2.${i % 250}` } });
+    const rec = (i: number, ttl: number): DecodedRecord => ({
+      name: parseName(`h${i}.local.`),
+      type: Type.A,
+      class: Class.IN | CACHE_FLUSH,
+      ttl,
+      data: { type: Type.A, address: `192.0.2.${i % 250}` },
+    });
     let changed = 0;
-    for (let i = 0; i < 200_000; i += 1000) changed += c.add(Array.from({ length: 1000 }, (_, j) => rec(i + j, 0)), 0, `198.51.100.${i % 200}`).size;
+    for (let i = 0; i < 200_000; i += 1000)
+      changed += c.add(
+        Array.from({ length: 1000 }, (_, j) => rec(i + j, 0)),
+        0,
+        `198.51.100.${i % 200}`,
+      ).size;
     expect(c.size()).toBe(0);
     expect(c.internalSizes()).toEqual({ names: 0, rrsets: 0, peers: 0, reported: 0 });
     expect(changed).toBe(0); // nothing to mirror either
     // full: ten records taken from one peer, then 200,000 new ones refused (from many peers) make nothing
-    c.add(Array.from({ length: 10 }, (_, j) => rec(j, 120)), 0, "198.51.100.1");
+    c.add(
+      Array.from({ length: 10 }, (_, j) => rec(j, 120)),
+      0,
+      "198.51.100.1",
+    );
     const before = c.internalSizes();
     expect(before).toEqual({ names: 10, rrsets: 10, peers: 1, reported: 0 });
-    for (let i = 10; i < 200_010; i += 1000) c.add(Array.from({ length: 1000 }, (_, j) => rec(i + j, 120)), 0, `198.51.100.${2 + (i % 200)}`);
+    for (let i = 10; i < 200_010; i += 1000)
+      c.add(
+        Array.from({ length: 1000 }, (_, j) => rec(i + j, 120)),
+        0,
+        `198.51.100.${2 + (i % 200)}`,
+      );
     expect(c.refused.full).toBe(200_000);
     expect(c.internalSizes()).toEqual({ ...before, reported: 1 });
   });
 
   it("takes no new records past its byte budget (large TXT records), and has room again once they expire", () => {
     const c = new MdnsCache({ maxRecords: 1000, maxPerPeer: 1000, maxBytes: 5000 });
-    const txt = (i: number): DecodedRecord => ({ name: parseName(`t${i}.local.`), type: Type.TXT, class: Class.IN, ttl: 120, data: { type: Type.TXT, strings: [Buffer.alloc(999, i)] } });
-    c.add(Array.from({ length: 10 }, (_, i) => txt(i)), 0, "198.51.100.1");
+    const txt = (i: number): DecodedRecord => ({
+      name: parseName(`t${i}.local.`),
+      type: Type.TXT,
+      class: Class.IN,
+      ttl: 120,
+      data: { type: Type.TXT, strings: [Buffer.alloc(999, i)] },
+    });
+    c.add(
+      Array.from({ length: 10 }, (_, i) => txt(i)),
+      0,
+      "198.51.100.1",
+    );
     expect(c.size()).toBe(5); // 1,000 bytes each
     expect(c.refused.full).toBe(5);
     expect(c.internalSizes().names).toBe(5);

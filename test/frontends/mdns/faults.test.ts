@@ -47,7 +47,13 @@ describe("mDNS faults are caught, counted, and the work goes on", () => {
     const registry = new Registry({ clock, store: new MemoryStore() });
     await registry.open();
     const t = throwingTransport();
-    const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [t], isOurs: () => false });
+    const learner = new MdnsLearner({
+      registry,
+      clock,
+      log: pino({ level: "silent" }),
+      transports: [t],
+      isOurs: () => false,
+    });
     const before = internalErrorCount();
     learner.start();
     await vi.advanceTimersByTimeAsync(50);
@@ -67,7 +73,17 @@ describe("mDNS faults are caught, counted, and the work goes on", () => {
     const responder = new MdnsResponder({ registry, clock, log: pino({ level: "silent" }), transports: [t] });
     responder.start();
     const before = internalErrorCount();
-    const lamp = { name: "lamp", type: { service: "_web", proto: "_tcp" as const }, subtypes: [], host: ["lamp"], port: 80, priority: 0, weight: 1, txt: [], source: "update" as const };
+    const lamp = {
+      name: "lamp",
+      type: { service: "_web", proto: "_tcp" as const },
+      subtypes: [],
+      host: ["lamp"],
+      port: 80,
+      priority: 0,
+      weight: 1,
+      txt: [],
+      source: "update" as const,
+    };
     await registry.register(lamp); // the change callback's throw does not reach the registration
     expect(registry.instance(lamp.type, "lamp")).toBeDefined();
     expect(reported).toEqual(["mdns responder change"]);

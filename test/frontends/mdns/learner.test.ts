@@ -3,7 +3,12 @@
 import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { CACHE_FLUSH } from "../../../src/frontends/mdns/cache.js";
-import { MAX_FOLLOWED_TYPES, MAX_FOLLOWED_TYPES_PER_PEER, MdnsLearner, PRUNE_AFTER } from "../../../src/frontends/mdns/learner.js";
+import {
+  MAX_FOLLOWED_TYPES,
+  MAX_FOLLOWED_TYPES_PER_PEER,
+  MdnsLearner,
+  PRUNE_AFTER,
+} from "../../../src/frontends/mdns/learner.js";
 import { ManualClock } from "../../../src/clock.js";
 import { MDNS_PACKET_BUDGET } from "../../../src/wire/mdns.js";
 import { parseName } from "../../../src/names.js";
@@ -12,8 +17,24 @@ import { MemoryStore } from "../../../src/store/memory.js";
 import { Class, Type } from "../../../src/wire/constants.js";
 import { decodeMessage, type DecodedMessage, type DecodedRecord } from "../../../src/wire/decode.js";
 
-const rr = (name: string, type: number, data: DecodedRecord["data"], ttl = 120): DecodedRecord => ({ name: parseName(name), type, class: Class.IN | (type === Type.PTR ? 0 : CACHE_FLUSH), ttl, data });
-const response = (records: DecodedRecord[]): DecodedMessage => ({ id: 0, flags: { qr: true, aa: true, tc: false, rd: false, ra: false }, opcode: 0, rcode: 0, rcodeName: "NOERROR", questions: [], answers: records, authorities: [], additionals: [] });
+const rr = (name: string, type: number, data: DecodedRecord["data"], ttl = 120): DecodedRecord => ({
+  name: parseName(name),
+  type,
+  class: Class.IN | (type === Type.PTR ? 0 : CACHE_FLUSH),
+  ttl,
+  data,
+});
+const response = (records: DecodedRecord[]): DecodedMessage => ({
+  id: 0,
+  flags: { qr: true, aa: true, tc: false, rd: false, ra: false },
+  opcode: 0,
+  rcode: 0,
+  rcodeName: "NOERROR",
+  questions: [],
+  answers: records,
+  authorities: [],
+  additionals: [],
+});
 const from = { address: "203.0.113.11", port: 5353, family: "IPv4" as const, size: 0 };
 const web = { service: "_web", proto: "_tcp" as const };
 
@@ -24,12 +45,42 @@ describe("MdnsLearner", () => {
     const registry = new Registry({ clock, store: new MemoryStore() });
     await registry.open();
     // learned by another daemon of the cluster, arrived through the shared store
-    await registry.register({ name: "far", type: web, subtypes: [], host: ["far"], port: 1, priority: 0, weight: 1, txt: [], source: "mdns", expiresAt: now + 100_000 });
-    const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
-    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    await registry.register({
+      name: "far",
+      type: web,
+      subtypes: [],
+      host: ["far"],
+      port: 1,
+      priority: 0,
+      weight: 1,
+      txt: [],
+      source: "mdns",
+      expiresAt: now + 100_000,
+    });
+    const learner = new MdnsLearner({
+      registry,
+      clock,
+      log: pino({ level: "silent" }),
+      transports: [],
+      isOurs: () => false,
+    });
+    const t = {
+      iface: "test0",
+      family: 4 as const,
+      address: "203.0.113.10",
+      send: () => {},
+      onMessage: () => {},
+      close: async () => {},
+    };
     const lamp = [
       rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }),
-      rr("lamp._web._tcp.local.", Type.SRV, { type: Type.SRV, priority: 0, weight: 0, port: 80, target: parseName("lamp.local.") }),
+      rr("lamp._web._tcp.local.", Type.SRV, {
+        type: Type.SRV,
+        priority: 0,
+        weight: 0,
+        port: 80,
+        target: parseName("lamp.local."),
+      }),
       rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.8" }),
     ];
     learner.onResponse(response(lamp), from, t);
@@ -40,7 +91,8 @@ describe("MdnsLearner", () => {
     // another change heard here makes the learner mirror again: "far" is still not its to remove
     learner.onResponse(response([rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.9" })]), from, t);
     now += 2000;
-    for (let i = 0; i < 50 && registry.host("lamp")?.addresses.length !== 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && registry.host("lamp")?.addresses.length !== 2; i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(registry.host("lamp")?.addresses.sort()).toEqual(["192.0.2.8", "192.0.2.9"]);
     expect(registry.instance(web, "far")).toBeDefined();
     await learner.close();
@@ -54,12 +106,32 @@ describe("MdnsLearner", () => {
     const hits: string[] = [];
     const warnings: string[] = [];
     const log = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line).msg as string) });
-    const limits = { maxRegistrations: 100, maxPerKey: 100, maxInstancesPerType: 2, maxRingWeight: 1000, maxTxtBytes: 4000, hit: (l: string) => hits.push(l) };
+    const limits = {
+      maxRegistrations: 100,
+      maxPerKey: 100,
+      maxInstancesPerType: 2,
+      maxRingWeight: 1000,
+      maxTxtBytes: 4000,
+      hit: (l: string) => hits.push(l),
+    };
     const learner = new MdnsLearner({ registry, clock, log, transports: [], isOurs: () => false, limits });
-    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    const t = {
+      iface: "test0",
+      family: 4 as const,
+      address: "203.0.113.10",
+      send: () => {},
+      onMessage: () => {},
+      close: async () => {},
+    };
     const announce = (label: string, weight: number) => [
       rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName(`${label}._web._tcp.local.`) }),
-      rr(`${label}._web._tcp.local.`, Type.SRV, { type: Type.SRV, priority: 0, weight, port: 80, target: parseName(`${label}.local.`) }),
+      rr(`${label}._web._tcp.local.`, Type.SRV, {
+        type: Type.SRV,
+        priority: 0,
+        weight,
+        port: 80,
+        target: parseName(`${label}.local.`),
+      }),
     ];
     learner.onResponse(response([...announce("heavy", 65535), ...announce("lamp", 0)]), from, t);
     for (let i = 0; i < 50 && !registry.instance(web, "lamp"); i++) await new Promise((r) => setTimeout(r, 10));
@@ -68,7 +140,11 @@ describe("MdnsLearner", () => {
     expect(registry.ringWeight(web)).toBe(1);
     // heard again, and a third instance over --max-instances-per-type 2 is kept out too
     now += 2000;
-    learner.onResponse(response([...announce("heavy", 65535), ...announce("desk", 1), ...announce("door", 1)]), from, t);
+    learner.onResponse(
+      response([...announce("heavy", 65535), ...announce("desk", 1), ...announce("door", 1)]),
+      from,
+      t,
+    );
     for (let i = 0; i < 50 && registry.instanceCount(web) < 2; i++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 50));
     expect(registry.instanceCount(web)).toBe(2);
@@ -82,19 +158,50 @@ describe("MdnsLearner", () => {
     const clock = { now: () => 1_000_000 };
     const registry = new Registry({ clock, store: new MemoryStore() });
     await registry.open();
-    await registry.register({ name: "lamp", type: web, subtypes: [], host: ["lamp"], port: 9, priority: 0, weight: 1, txt: [], source: "update", domain: "svc.example." });
-    const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
-    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    await registry.register({
+      name: "lamp",
+      type: web,
+      subtypes: [],
+      host: ["lamp"],
+      port: 9,
+      priority: 0,
+      weight: 1,
+      txt: [],
+      source: "update",
+      domain: "svc.example.",
+    });
+    const learner = new MdnsLearner({
+      registry,
+      clock,
+      log: pino({ level: "silent" }),
+      transports: [],
+      isOurs: () => false,
+    });
+    const t = {
+      iface: "test0",
+      family: 4 as const,
+      address: "203.0.113.10",
+      send: () => {},
+      onMessage: () => {},
+      close: async () => {},
+    };
     learner.onResponse(
       response([
         rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }),
-        rr("lamp._web._tcp.local.", Type.SRV, { type: Type.SRV, priority: 0, weight: 0, port: 80, target: parseName("lamp.local.") }),
+        rr("lamp._web._tcp.local.", Type.SRV, {
+          type: Type.SRV,
+          priority: 0,
+          weight: 0,
+          port: 80,
+          target: parseName("lamp.local."),
+        }),
         rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.8" }),
       ]),
       from,
       t,
     );
-    for (let i = 0; i < 50 && !registry.instance(web, "lamp", "local."); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && !registry.instance(web, "lamp", "local."); i++)
+      await new Promise((r) => setTimeout(r, 10));
     expect(registry.instance(web, "lamp", "local.")).toMatchObject({ source: "mdns", port: 80 });
     expect(registry.host("lamp", "local.")?.addresses).toEqual(["192.0.2.8"]);
     expect(registry.instance(web, "lamp", "svc.example.")).toMatchObject({ source: "update", port: 9 });
@@ -106,9 +213,23 @@ describe("MdnsLearner", () => {
     const clock = { now: () => now };
     const registry = new Registry({ clock, store: new MemoryStore() });
     await registry.open();
-    const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
-    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
-    const ptrTo = (name: string, target: string, ttl = 120) => rr(name, Type.PTR, { type: Type.PTR, target: parseName(target) }, ttl);
+    const learner = new MdnsLearner({
+      registry,
+      clock,
+      log: pino({ level: "silent" }),
+      transports: [],
+      isOurs: () => false,
+    });
+    const t = {
+      iface: "test0",
+      family: 4 as const,
+      address: "203.0.113.10",
+      send: () => {},
+      onMessage: () => {},
+      close: async () => {},
+    };
+    const ptrTo = (name: string, target: string, ttl = 120) =>
+      rr(name, Type.PTR, { type: Type.PTR, target: parseName(target) }, ttl);
     const until = async (f: () => boolean) => {
       for (let i = 0; i < 100 && !f(); i++) await new Promise((r) => setTimeout(r, 10));
     };
@@ -118,7 +239,13 @@ describe("MdnsLearner", () => {
         ptrTo("_color._sub._web._tcp.local.", "lamp._web._tcp.local."),
         ptrTo("_Duplex._sub._web._tcp.local.", "lamp._web._tcp.local."),
         ptrTo("_other._sub._ipp._tcp.local.", "lamp._web._tcp.local."), // another type's subtype cannot point here
-        rr("lamp._web._tcp.local.", Type.SRV, { type: Type.SRV, priority: 0, weight: 0, port: 80, target: parseName("lamp.local.") }),
+        rr("lamp._web._tcp.local.", Type.SRV, {
+          type: Type.SRV,
+          priority: 0,
+          weight: 0,
+          port: 80,
+          target: parseName("lamp.local."),
+        }),
       ]),
       from,
       t,
@@ -139,8 +266,21 @@ describe("MdnsLearner", () => {
     const registry = new Registry({ clock: { now: () => Date.now() }, store: new MemoryStore() });
     await registry.open();
     const sent: DecodedMessage[] = [];
-    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: (b: Buffer) => void sent.push(decodeMessage(b)), onMessage: () => {}, close: async () => {} };
-    const learner = new MdnsLearner({ registry, clock: { now: () => Date.now() }, log: pino({ level: "silent" }), transports: [t], isOurs: () => false });
+    const t = {
+      iface: "test0",
+      family: 4 as const,
+      address: "203.0.113.10",
+      send: (b: Buffer) => void sent.push(decodeMessage(b)),
+      onMessage: () => {},
+      close: async () => {},
+    };
+    const learner = new MdnsLearner({
+      registry,
+      clock: { now: () => Date.now() },
+      log: pino({ level: "silent" }),
+      transports: [t],
+      isOurs: () => false,
+    });
     const asked = () => sent.flatMap((m) => m.questions.map((q) => q.name.join(".")));
     learner.askLan(parseName("_mono._sub._ipp._tcp.local."));
     learner.askLan(parseName("_mono._sub._ipp._tcp.local.")); // already browsing
@@ -154,10 +294,28 @@ describe("MdnsLearner", () => {
   it("a flood of responses coalesces into one registry update waiting, not one queued per packet", async () => {
     const registry = new Registry({ clock: { now: () => Date.now() }, store: new MemoryStore() });
     await registry.open();
-    const learner = new MdnsLearner({ registry, clock: { now: () => Date.now() }, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
-    const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: () => {}, onMessage: () => {}, close: async () => {} };
+    const learner = new MdnsLearner({
+      registry,
+      clock: { now: () => Date.now() },
+      log: pino({ level: "silent" }),
+      transports: [],
+      isOurs: () => false,
+    });
+    const t = {
+      iface: "test0",
+      family: 4 as const,
+      address: "203.0.113.10",
+      send: () => {},
+      onMessage: () => {},
+      close: async () => {},
+    };
     const transact = vi.spyOn(registry, "transact");
-    for (let i = 0; i < 1000; i++) learner.onResponse(response([rr(`h${i}.local.`, Type.A, { type: Type.A, address: `192.0.2.${i % 250}` })]), from, t);
+    for (let i = 0; i < 1000; i++)
+      learner.onResponse(
+        response([rr(`h${i}.local.`, Type.A, { type: Type.A, address: `192.0.2.${i % 250}` })]),
+        from,
+        t,
+      );
     await (learner as unknown as { sync: Promise<void> }).sync; // what was queued has run
     expect(transact.mock.calls.length).toBeLessThanOrEqual(2);
     await learner.close();
@@ -165,14 +323,32 @@ describe("MdnsLearner", () => {
 
   describe("bounds on what it browses (issue 14 finding 2)", () => {
     const ENUM = "_services._dns-sd._udp.local.";
-    const typeFlood = (prefix: string, n: number, ttl = 4500) => response(Array.from({ length: n }, (_, i) => rr(ENUM, Type.PTR, { type: Type.PTR, target: parseName(`_${prefix}${i}._tcp.local.`) }, ttl)));
+    const typeFlood = (prefix: string, n: number, ttl = 4500) =>
+      response(
+        Array.from({ length: n }, (_, i) =>
+          rr(ENUM, Type.PTR, { type: Type.PTR, target: parseName(`_${prefix}${i}._tcp.local.`) }, ttl),
+        ),
+      );
     const peerAt = (address: string) => ({ ...from, address });
     async function setup(clock = new ManualClock(1_000_000)) {
       const registry = new Registry({ clock, store: new MemoryStore() });
       await registry.open();
       const sent: Buffer[] = [];
-      const t = { iface: "test0", family: 4 as const, address: "203.0.113.10", send: (b: Buffer) => void sent.push(b), onMessage: () => {}, close: async () => {} };
-      const learner = new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [t], isOurs: () => false });
+      const t = {
+        iface: "test0",
+        family: 4 as const,
+        address: "203.0.113.10",
+        send: (b: Buffer) => void sent.push(b),
+        onMessage: () => {},
+        close: async () => {},
+      };
+      const learner = new MdnsLearner({
+        registry,
+        clock,
+        log: pino({ level: "silent" }),
+        transports: [t],
+        isOurs: () => false,
+      });
       return { learner, sent, t, clock };
     }
     const tick = (l: MdnsLearner) => (l as unknown as { tickNow(): void }).tickNow();
@@ -210,7 +386,13 @@ describe("MdnsLearner", () => {
 
     it("keeps browsing a followed type while its instances are cached", async () => {
       const { learner, t, clock } = await setup();
-      learner.onResponse(response([rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }, 4500)]), from, t);
+      learner.onResponse(
+        response([
+          rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }, 4500),
+        ]),
+        from,
+        t,
+      );
       clock.advance(PRUNE_AFTER + 1000);
       tick(learner);
       expect(learner.browsing().followed).toBe(1);

@@ -26,7 +26,17 @@ const transport: MdnsTransport = {
   close: async () => {},
 };
 const peer: RemoteInfo = { address: "203.0.113.11", port: 5353, family: "IPv4", size: 0 };
-const instance = { name: "lamp", type: { service: "_web", proto: "_tcp" as const }, subtypes: [], host: ["lamp"], port: 80, priority: 0, weight: 1, txt: [], source: "update" as const };
+const instance = {
+  name: "lamp",
+  type: { service: "_web", proto: "_tcp" as const },
+  subtypes: [],
+  host: ["lamp"],
+  port: 80,
+  priority: 0,
+  weight: 1,
+  txt: [],
+  source: "update" as const,
+};
 
 beforeEach(async () => {
   vi.useFakeTimers();
@@ -47,7 +57,12 @@ describe("MdnsResponder", () => {
     await registry.register({ ...instance, name: "here", domain: "local." });
     await registry.register({ ...instance, name: "everywhere", source: "static" });
     await vi.advanceTimersByTimeAsync(2000);
-    const named = new Set(sent.flatMap((s) => [...s.msg.authorities, ...s.msg.answers]).filter((r) => r.type === Type.SRV).map((r) => r.name[0]));
+    const named = new Set(
+      sent
+        .flatMap((s) => [...s.msg.authorities, ...s.msg.answers])
+        .filter((r) => r.type === Type.SRV)
+        .map((r) => r.name[0]),
+    );
     expect([...named].sort()).toEqual(["everywhere", "here"]);
     sent = [];
     await registry.deregister(instance.type, "elsewhere", "svc.example.");
@@ -59,7 +74,11 @@ describe("MdnsResponder", () => {
     await registry.register(instance);
     expect(probes()).toHaveLength(1);
     expect(probes()[0]!.msg.questions[0]!.class & 0x8000).toBe(0x8000); // probes ask for unicast replies
-    expect(probes()[0]!.msg.authorities.map((r) => r.type).sort((a, b) => a - b)).toEqual([Type.TXT, Type.SRV]);
+    expect(
+      probes()[0]!
+        .msg.authorities.map((r) => r.type)
+        .sort((a, b) => a - b),
+    ).toEqual([Type.TXT, Type.SRV]);
     await vi.advanceTimersByTimeAsync(500);
     expect(probes()).toHaveLength(3);
     expect(announcements()).toHaveLength(0);
@@ -87,9 +106,18 @@ describe("MdnsResponder", () => {
     await registry.register(instance);
     expect(probes()).toHaveLength(1);
     // another host probes for the same name, proposing a later port
-    const theirs = encodeMdnsQuery([{ name: parseName("lamp._web._tcp.local."), type: Type.ANY, qu: true }], [], [
-      { name: parseName("lamp._web._tcp.local."), ttl: 120, class: Class.IN, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 9999, target: parseName("other.local.") } } },
-    ])[0]!;
+    const theirs = encodeMdnsQuery(
+      [{ name: parseName("lamp._web._tcp.local."), type: Type.ANY, qu: true }],
+      [],
+      [
+        {
+          name: parseName("lamp._web._tcp.local."),
+          ttl: 120,
+          class: Class.IN,
+          data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 9999, target: parseName("other.local.") } },
+        },
+      ],
+    )[0]!;
     responder.onQuery(decodeMessage(theirs), peer, transport);
     await vi.advanceTimersByTimeAsync(900);
     expect(probes()).toHaveLength(1); // deferring
@@ -101,10 +129,19 @@ describe("MdnsResponder", () => {
     await registry.register(instance);
     expect(probes()).toHaveLength(1);
     const name = parseName("lamp._web._tcp.local.");
-    const theirs = encodeMdnsQuery([{ name, type: Type.ANY, qu: true }], [], [
-      { name, ttl: 120, class: Class.IN, data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 9, target: parseName("lamp.local.") } } },
-      { name, ttl: 120, class: Class.IN, data: { type: Type.TXT, strings: [] } },
-    ])[0]!;
+    const theirs = encodeMdnsQuery(
+      [{ name, type: Type.ANY, qu: true }],
+      [],
+      [
+        {
+          name,
+          ttl: 120,
+          class: Class.IN,
+          data: { type: Type.SRV, srv: { priority: 0, weight: 1, port: 9, target: parseName("lamp.local.") } },
+        },
+        { name, ttl: 120, class: Class.IN, data: { type: Type.TXT, strings: [] } },
+      ],
+    )[0]!;
     responder.onQuery(decodeMessage(theirs), peer, transport);
     await vi.advanceTimersByTimeAsync(600);
     expect(probes()).toHaveLength(3); // not deferred: probing on, 250 ms apart
@@ -117,7 +154,14 @@ describe("MdnsResponder", () => {
       Buffer.from(
         // a response from someone else claiming lamp._web._tcp.local with another SRV
         (await import("../../../src/wire/mdns.js")).encodeMdnsResponse({
-          answers: [{ name: parseName("lamp._web._tcp.local."), ttl: 120, class: Class.IN | 0x8000, data: { type: Type.SRV, srv: { priority: 0, weight: 0, port: 1, target: parseName("x.local.") } } }],
+          answers: [
+            {
+              name: parseName("lamp._web._tcp.local."),
+              ttl: 120,
+              class: Class.IN | 0x8000,
+              data: { type: Type.SRV, srv: { priority: 0, weight: 0, port: 1, target: parseName("x.local.") } },
+            },
+          ],
         }),
       ),
     );
@@ -132,8 +176,16 @@ describe("MdnsResponder", () => {
     await vi.advanceTimersByTimeAsync(2000); // probed and announced
     sent = [];
     const web = parseName("_web._tcp.local.");
-    const questions = Array.from({ length: 1000 }, (_, i) => ({ name: i % 2 ? web : parseName(`i${i % 200}._web._tcp.local.`), type: i % 2 ? Type.PTR : Type.ANY, qu: true }));
-    const known = Array.from({ length: 1000 }, (_, i) => ({ name: web, ttl: 4500, data: { type: Type.PTR, target: parseName(`other${i}._web._tcp.local.`) } }) as const);
+    const questions = Array.from({ length: 1000 }, (_, i) => ({
+      name: i % 2 ? web : parseName(`i${i % 200}._web._tcp.local.`),
+      type: i % 2 ? Type.PTR : Type.ANY,
+      qu: true,
+    }));
+    const known = Array.from(
+      { length: 1000 },
+      (_, i) =>
+        ({ name: web, ttl: 4500, data: { type: Type.PTR, target: parseName(`other${i}._web._tcp.local.`) } }) as const,
+    );
     const packets = encodeMdnsQuery(questions, known);
     vi.useRealTimers(); // a real clock for the measurement
     const started = performance.now();
@@ -141,7 +193,9 @@ describe("MdnsResponder", () => {
     const ms = performance.now() - started;
     expect(sent.length).toBeGreaterThan(0);
     // before: every question walked every record, and every PTR answer every instance (O(questions x answers x instances)); here about 100 ms
-    console.log(`1,000 questions in ${packets.length} packets answered in ${ms.toFixed(0)} ms (${sent.length} replies)`);
+    console.log(
+      `1,000 questions in ${packets.length} packets answered in ${ms.toFixed(0)} ms (${sent.length} replies)`,
+    );
     expect(ms).toBeLessThan(2000);
   });
 });

@@ -104,7 +104,7 @@ describe("event-loop entry points are guarded", () => {
       const text = readFileSync(file, "utf8");
       const bare = [
         ...text.matchAll(
-          /\.(on|once|addListener)\(\s*"([^"]+)",\s*(?=\S)(?!guarded\(|reject\)|resolve\)|\(\) => resolve\(\)\)|\([^)]*\) => reject\(|\([^)]*\) => reportInternalError\()/g,
+          /\.(on|once|addListener)\(\s*"([^"]+)",\s*(?=\S)(?!guarded\(|reject\)|resolve\)|\(\)\s*=>\s*resolve\(\)\)|\([^)]*\)\s*=>\s*reject\(|\([^)]*\)\s*=>\s*reportInternalError\()/g,
         ),
       ].map((m) => `.${m[1]}("${m[2]}") at line ${line(text, m.index)}`);
       const servers = [...text.matchAll(/createServer\(\s*(?=\S)(?!guarded\()(?!\{[^}]*\},\s*guarded\()/g)].map(

@@ -1,4 +1,5 @@
 // The ringdns command line as a user runs it.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -147,6 +148,13 @@ describe("command line errors and help", () => {
     ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("ringdns: --key-zone: key ringdns-kye. is not in any --key-file (loaded: ringdns-key.)\n");
+  });
+
+  it("npx ringdns, as the README's first command runs it from a clone, starts the command line", () => {
+    const r = spawnSync("npx", ["--no-install", "ringdns", "--version"], { cwd: join(import.meta.dirname, "../.."), encoding: "utf8", timeout: 30_000 });
+    expect(r.stderr).not.toMatch(/Permission denied/);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it("a bad services file names the file, the entry and the field", () => {

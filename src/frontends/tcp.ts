@@ -110,7 +110,8 @@ export function listenTcp(
           "TCP connection limit reached: closed the connection idle the longest to take a new one",
         );
       }
-      perSource.set(source, fromSource + 1);
+      // counted as it is now: the connection just closed to make room may have been this source's own
+      perSource.set(source, (perSource.get(source) ?? 0) + 1);
       socket.on(
         "close",
         guarded("tcp close", () => forget(socket)),

@@ -82,6 +82,38 @@ describe("TCP frontend", () => {
     c.destroy();
   });
 
+  it("a connection that takes the place of an idle one from its own address is counted once: its address is never locked out", async () => {
+    const seen = await listenTcp(
+      "127.0.0.1",
+      0,
+      { registry: daemon.registry, log: pino({ level: "silent" }) } as unknown as DnsHandlerDeps,
+      { ...DEFAULT_TCP_OPTIONS, maxConnections: 2, maxPerSource: 3 },
+    );
+    try {
+      const connectTo = async () => {
+        const s = connect(seen.port, "127.0.0.1");
+        await once(s, "connect");
+        return s;
+      };
+      const sockets = [await connectTo(), await connectTo()];
+      // ten times over the per-source cap: each new one closes the oldest idle one, all from 127.0.0.1
+      for (let k = 0; k < 10; k++) {
+        const oldest = once(sockets.shift()!, "close");
+        const fresh = await connectTo();
+        sockets.push(fresh);
+        const refused = once(fresh, "close").then(() =>
+          Promise.reject(new Error(`round ${k}: the new connection was closed, not the oldest`)),
+        );
+        await Promise.race([oldest, refused]);
+        refused.catch(() => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      expect(sockets.every((s) => !s.destroyed)).toBe(true); // two open, the last two: not refused per source
+    } finally {
+      await seen.close();
+    }
+  });
+
   it("closes a connection idle for --tcp-idle-timeout", async () => {
     await new Promise((r) => setTimeout(r, 100)); // let the server see the last test's closes
     const s = await open();

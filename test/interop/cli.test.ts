@@ -151,7 +151,11 @@ describe("command line errors and help", () => {
   });
 
   it("npx ringdns, as the README's first command runs it from a clone, starts the command line", () => {
-    const r = spawnSync("npx", ["--no-install", "ringdns", "--version"], { cwd: join(import.meta.dirname, "../.."), encoding: "utf8", timeout: 30_000 });
+    const r = spawnSync("npx", ["--no-install", "ringdns", "--version"], {
+      cwd: join(import.meta.dirname, "../.."),
+      encoding: "utf8",
+      timeout: 30_000,
+    });
     expect(r.stderr).not.toMatch(/Permission denied/);
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);

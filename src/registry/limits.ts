@@ -115,6 +115,9 @@ const totalOverLimit = (weight: number, l: RegistrationLimits): [string, string]
       ]
     : undefined;
 
+/** `r`, unless the mDNS learner holds it: authenticated writers' limits do not count what the LAN announced. */
+const authored = <R extends Instance | Host>(r: R | undefined): R | undefined => (r?.source === "mdns" ? undefined : r);
+
 /** The ring a record is on, for the limits: its own domain's (a record served everywhere counts in local.). */
 function ringOf(r: Instance): { key: string; type: ServiceType; domain: string } {
   const domain = servedDomain(r) ?? LOCAL_DOMAIN;
@@ -125,6 +128,10 @@ function ringOf(r: Instance): { key: string; type: ServiceType; domain: string }
  * What over a limit these ops, taken together, would go, in words; undefined
  * when within them all. Only what grows is held to a limit (renewals always
  * pass, and so does a change that shrinks what is already over a lowered limit).
+ * For authenticated writers (UPDATE, HTTP): what the mDNS learner holds is not
+ * counted, so anyone on the LAN cannot use up their room; the learner is held
+ * to every limit with everything counted (`admit`), so the two together stay
+ * within twice the limits.
  */
 export function overLimit(
   ops: readonly RegistryOp[],
@@ -148,7 +155,7 @@ export function overLimit(
   const hostsByKey = new Map<string, number>();
   const perRing = new Map<string, { type: ServiceType; domain: string; n: number; weight: number }>();
   for (const [key, after] of instances) {
-    const before = registry.instanceRecord(key);
+    const before = authored(registry.instanceRecord(key));
     const d = Number(after !== undefined) - Number(before !== undefined);
     moreInstances += d;
     countPerKey(instancesByKey, owningKey(before), -1);
@@ -165,7 +172,7 @@ export function overLimit(
     });
   }
   for (const [key, after] of hosts) {
-    const before = registry.hostRecord(key);
+    const before = authored(registry.hostRecord(key));
     moreHosts += Number(after !== undefined) - Number(before !== undefined);
     countPerKey(hostsByKey, owningKey(before), -1);
     countPerKey(hostsByKey, owningKey(after), 1);
@@ -185,26 +192,34 @@ export function overLimit(
       ];
   }
   for (const { type, domain, n, weight } of perRing.values()) {
-    const have = registry.instanceCount(type, domain);
+    const learned = registry.learned(type, domain);
+    const have = registry.instanceCount(type, domain) - learned.instances;
     if (n > 0 && have + n > l.maxInstancesPerType)
       return [
         "instances-per-type",
         `${formatServiceType(type)} has ${have} instances; at most ${l.maxInstancesPerType} (--max-instances-per-type) in ${domain}`,
       ];
-    const over = weight > 0 ? ringOverLimit(type, domain, registry.ringWeight(type, domain) + weight, l) : undefined;
+    const over =
+      weight > 0
+        ? ringOverLimit(type, domain, registry.ringWeight(type, domain) - learned.weight + weight, l)
+        : undefined;
     if (over) return over;
   }
-  const overTotal = moreWeight > 0 ? totalOverLimit(registry.totalRingWeight() + moreWeight, l) : undefined;
+  const learned = registry.learned();
+  const overTotal =
+    moreWeight > 0 ? totalOverLimit(registry.totalRingWeight() - learned.weight + moreWeight, l) : undefined;
   if (overTotal) return overTotal;
-  if (moreInstances > 0 && registry.instanceTotal() + moreInstances > l.maxRegistrations)
+  const instanceTotal = registry.instanceTotal() - learned.instances;
+  const hostTotal = registry.hostTotal() - learned.hosts;
+  if (moreInstances > 0 && instanceTotal + moreInstances > l.maxRegistrations)
     return [
       "registrations",
-      `${registry.instanceTotal()} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`,
+      `${instanceTotal} instances are registered; at most ${l.maxRegistrations} (--max-registrations)`,
     ];
-  if (moreHosts > 0 && registry.hostTotal() + moreHosts > l.maxRegistrations)
+  if (moreHosts > 0 && hostTotal + moreHosts > l.maxRegistrations)
     return [
       "registrations",
-      `${registry.hostTotal()} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`,
+      `${hostTotal} hosts are registered; at most ${l.maxRegistrations} (--max-registrations counts hosts too)`,
     ];
   return undefined;
 }

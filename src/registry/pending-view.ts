@@ -31,6 +31,12 @@ export interface RegistryView {
   ringWeight(type: ServiceType, domain?: string): number;
   /** The ring weights of every type in every domain together (--max-total-ring-weight). */
   totalRingWeight(): number;
+  /**
+   * What the mDNS learner holds (source "mdns", unauthenticated): of the ring
+   * of `type` in `domain` (default local.), or without a type, of every total.
+   * Authenticated writers are not held to the LAN's share (limits.ts).
+   */
+  learned(type?: ServiceType, domain?: string): { instances: number; hosts: number; weight: number };
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[];
   instance(type: ServiceType, name: string, domain?: string): Instance | undefined;
   host(name: string, domain?: string): Host | undefined;
@@ -160,6 +166,11 @@ export class PendingView implements RegistryView {
 
   totalRingWeight(): number {
     return this.base.totalRingWeight() + this.weightDelta;
+  }
+
+  /** As the registry has it: writes planned in a group are UPDATE and HTTP ones, which never add a learned record. */
+  learned(type?: ServiceType, domain?: string): { instances: number; hosts: number; weight: number } {
+    return this.base.learned(type, domain);
   }
 
   instancesWithSubtype(type: ServiceType, subtype: string, domain?: string): Instance[] {

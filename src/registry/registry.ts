@@ -68,6 +68,8 @@ interface TypeState {
   building: boolean;
   /** The instances' ring weights together (--max-ring-weight). */
   weight: number;
+  /** Of those, what the mDNS learner holds: instances and their weights (see RegistryView.learned). */
+  learned: { instances: number; weight: number };
   /** Instance ids by subtype (lower-cased), in the order they were listed: a subtype browse reads only its own. */
   readonly bySubtype: Map<string, Set<string>>;
 }
@@ -130,6 +132,8 @@ export class Registry implements RegistryView {
   private serialNumber: number;
   /** Every ring's weight together, in every domain made so far. */
   private totalWeight = 0;
+  /** What the mDNS learner holds of the totals: instance and host records, and ring weight in every domain. */
+  private readonly learnedTotal = { instances: 0, hosts: 0, weight: 0 };
   /** The last write in line: writes run one at a time, in the order they were asked for. */
   private writes: Promise<unknown> = Promise.resolve();
   /** Writes that arrived while the line was busy: planned and committed together when their turn comes. */
@@ -444,6 +448,12 @@ export class Registry implements RegistryView {
     return this.totalWeight;
   }
 
+  learned(type?: ServiceType, domain = LOCAL_DOMAIN): { instances: number; hosts: number; weight: number } {
+    if (type === undefined) return { ...this.learnedTotal };
+    const s = this.scope(domain).types.get(formatServiceType(type));
+    return { instances: s?.learned.instances ?? 0, hosts: 0, weight: s?.learned.weight ?? 0 };
+  }
+
   /** The ring weights of the type's instances in `domain` together. */
   ringWeight(type: ServiceType, domain = LOCAL_DOMAIN): number {
     return this.scope(domain).types.get(formatServiceType(type))?.weight ?? 0;
@@ -729,6 +739,7 @@ export class Registry implements RegistryView {
         ringStale: new Set(),
         building: false,
         weight: 0,
+        learned: { instances: 0, weight: 0 },
         bySubtype: new Map(),
       };
       sc.types.set(tk, s);
@@ -738,6 +749,12 @@ export class Registry implements RegistryView {
     const dw = (winner ? ringWeight(winner.weight) : 0) - (before ? ringWeight(before.weight) : 0);
     s.weight += dw;
     this.totalWeight += dw;
+    const learnedWeight =
+      (learnedRecord(winner) ? ringWeight(winner!.weight) : 0) -
+      (learnedRecord(before) ? ringWeight(before!.weight) : 0);
+    s.learned.weight += learnedWeight;
+    s.learned.instances += Number(learnedRecord(winner)) - Number(learnedRecord(before));
+    this.learnedTotal.weight += learnedWeight;
     indexSubtypes(s.bySubtype, id, before?.subtypes ?? [], winner?.subtypes ?? []);
     if (winner) s.instances.set(id, winner);
     else s.instances.delete(id);
@@ -775,6 +792,7 @@ export class Registry implements RegistryView {
     const previous = this.instanceRecords.group(group)?.get(id);
     if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
     this.instanceRecords.set(group, id, inst);
+    this.learnedTotal.instances += Number(learnedRecord(inst)) - Number(learnedRecord(previous));
     const key = group + id;
     const tk = formatServiceType(inst.type);
     if (!previous) {
@@ -795,6 +813,7 @@ export class Registry implements RegistryView {
   private deleteInstanceRecord(key: string, op: ChangeOp): void {
     const inst = this.instanceRecords.delete(key);
     if (!inst) return;
+    this.learnedTotal.instances -= Number(learnedRecord(inst));
     const tk = formatServiceType(inst.type);
     const t = this.byType.get(tk);
     if (t && --t.count === 0) this.byType.delete(tk);
@@ -812,6 +831,7 @@ export class Registry implements RegistryView {
     const previous = this.hostRecords.group(group)?.get(id);
     if (previous && sameHost(previous, host)) return;
     this.hostRecords.set(group, id, host);
+    this.learnedTotal.hosts += Number(learnedRecord(host)) - Number(learnedRecord(previous));
     const key = group + id;
     if (host.expiresAt !== undefined && host.expiresAt !== previous?.expiresAt)
       this.expiries.push({ at: host.expiresAt, kind: "host", typeKey: "", id: key });
@@ -824,10 +844,16 @@ export class Registry implements RegistryView {
   private deleteHostRecord(key: string, op: ChangeOp): void {
     const host = this.hostRecords.delete(key);
     if (!host) return;
+    this.learnedTotal.hosts -= Number(learnedRecord(host));
     countPerKey(this.hostsPerKeyCount, owningKey(host), -1);
     this.seeDomainOf(host);
     this.emit({ op, kind: "host", host });
   }
+}
+
+/** Was `r` learned from the LAN by mDNS (unauthenticated)? */
+function learnedRecord(r: Instance | Host | undefined): boolean {
+  return r?.source === "mdns";
 }
 
 /** A change as the store op that makes a replica follow it. */

@@ -71,6 +71,32 @@ describe("ring weight limits", () => {
   });
 });
 
+describe("what the LAN announced does not use up authenticated writers' room", () => {
+  it("learned instances fill a ring and the total; an UPDATE still fits, and the learner gets no more", async () => {
+    const learned = (name: string, weight: number, type = web): Instance => ({
+      ...inst(name, weight, type),
+      source: "mdns",
+      domain: undefined,
+    });
+    // the ring of _web._tcp in local. at its 100, all rings at their 150: all of it from the LAN
+    const registry = await registryWith(learned("l1", 60), learned("l2", 40), learned("l3", 50, ipp));
+    expect([registry.ringWeight(web), registry.totalRingWeight()]).toEqual([100, 150]);
+    expect(registry.learned(web)).toEqual({ instances: 2, hosts: 0, weight: 100 });
+    expect(registry.learned()).toMatchObject({ instances: 3, weight: 150 });
+    // an authenticated writer: the same ring and the total, as if the LAN's were not there
+    expect(overLimit([put({ ...inst("mine", 90), domain: "local." })], registry, limits)).toBeUndefined();
+    expect(overLimit([put({ ...inst("mine", 101), domain: "local." })], registry, limits)?.[0]).toBe("ring-weight");
+    // the learner: everything counted, so nothing more fits
+    expect(admit([put(learned("l4", 1))], registry, limits).refused.map((r) => r.limit)).toEqual(["ring-weight"]);
+    expect(
+      admit([put(learned("l4", 1, { service: "_new", proto: "_tcp" }))], registry, limits).refused.map((r) => r.limit),
+    ).toEqual(["total-ring-weight"]);
+    // and a learned record gone leaves the counts as they were before it
+    await registry.deregister(web, "l1");
+    expect(registry.learned()).toMatchObject({ instances: 2, weight: 90 });
+  });
+});
+
 describe("admit (writers that take what fits)", () => {
   it("takes the ops one at a time, removals first, and names what it left out", async () => {
     const registry = await registryWith(inst("a", 1), inst("b", 1), inst("c", 1));

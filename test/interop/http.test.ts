@@ -194,6 +194,13 @@ describe.skipIf(missingTool("curl", "dig", "nsupdate"))("HTTP admin API", () => 
     expect(resumed).not.toMatch(/event: hello/);
   });
 
+  it("HEAD /v1/watch answers the stream's headers and ends", () => {
+    const r = spawnSync("curl", ["-sI", "--max-time", "3", `${base}/v1/watch`], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^HTTP\/1\.1 200/);
+    expect(r.stdout.toLowerCase()).toMatch(/^content-type: text\/event-stream/m);
+  });
+
   it("ringdns watch prints the stream as lines, and the library's watch() yields it as events", async () => {
     const cli = spawn(process.execPath, [
       join(import.meta.dirname, "../../dist/bin/ringdns.js"),

@@ -183,10 +183,20 @@ export function listenHttp(host: string, port: number, deps: HttpDeps): Promise<
       };
       const reply = await api.handle(request);
       if (!("stream" in reply)) return writeReply(res, reply);
+      // HEAD of the stream: its headers only, no stream held open (nor counted against the limits)
+      if (req.method === "HEAD")
+        return writeReply(res, {
+          status: 200,
+          headers: { ...reply.headers, "content-type": "text/event-stream; charset=utf-8" },
+          bytes: "",
+        });
       try {
         watch(req, res, reply.stream.url, peer, reply.headers);
       } catch (err) {
-        if (!(err instanceof HttpError)) throw err;
+        if (!(err instanceof HttpError)) {
+          res.destroy(); // a fault of ours (reported by guarded): the client is not left waiting
+          throw err;
+        }
         writeReply(res, {
           status: err.status,
           headers: {

@@ -37,6 +37,18 @@ const response = (records: DecodedRecord[]): DecodedMessage => ({
 });
 const from = { address: "203.0.113.11", port: 5353, family: "IPv4" as const, size: 0 };
 const web = { service: "_web", proto: "_tcp" as const };
+/** A learner on `registry`, hearing no announcement of its own, logging nothing. */
+const learnerOn = (registry: Registry, clock: { now(): number }) =>
+  new MdnsLearner({ registry, clock, log: pino({ level: "silent" }), transports: [], isOurs: () => false });
+/** The transport a response was heard on: the learner only reads its name and address. */
+const t = {
+  iface: "test0",
+  family: 4 as const,
+  address: "203.0.113.10",
+  send: () => {},
+  onMessage: () => {},
+  close: async () => {},
+};
 
 describe("MdnsLearner", () => {
   it("mirrors a complete instance it hears, and leaves other daemons' learned entries alone", async () => {
@@ -57,21 +69,7 @@ describe("MdnsLearner", () => {
       source: "mdns",
       expiresAt: now + 100_000,
     });
-    const learner = new MdnsLearner({
-      registry,
-      clock,
-      log: pino({ level: "silent" }),
-      transports: [],
-      isOurs: () => false,
-    });
-    const t = {
-      iface: "test0",
-      family: 4 as const,
-      address: "203.0.113.10",
-      send: () => {},
-      onMessage: () => {},
-      close: async () => {},
-    };
+    const learner = learnerOn(registry, clock);
     const lamp = [
       rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }),
       rr("lamp._web._tcp.local.", Type.SRV, {
@@ -115,14 +113,6 @@ describe("MdnsLearner", () => {
       hit: (l: string) => hits.push(l),
     };
     const learner = new MdnsLearner({ registry, clock, log, transports: [], isOurs: () => false, limits });
-    const t = {
-      iface: "test0",
-      family: 4 as const,
-      address: "203.0.113.10",
-      send: () => {},
-      onMessage: () => {},
-      close: async () => {},
-    };
     const announce = (label: string, weight: number) => [
       rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName(`${label}._web._tcp.local.`) }),
       rr(`${label}._web._tcp.local.`, Type.SRV, {
@@ -170,21 +160,7 @@ describe("MdnsLearner", () => {
       source: "update",
       domain: "svc.example.",
     });
-    const learner = new MdnsLearner({
-      registry,
-      clock,
-      log: pino({ level: "silent" }),
-      transports: [],
-      isOurs: () => false,
-    });
-    const t = {
-      iface: "test0",
-      family: 4 as const,
-      address: "203.0.113.10",
-      send: () => {},
-      onMessage: () => {},
-      close: async () => {},
-    };
+    const learner = learnerOn(registry, clock);
     learner.onResponse(
       response([
         rr("_web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }),
@@ -213,21 +189,7 @@ describe("MdnsLearner", () => {
     const clock = { now: () => now };
     const registry = new Registry({ clock, store: new MemoryStore() });
     await registry.open();
-    const learner = new MdnsLearner({
-      registry,
-      clock,
-      log: pino({ level: "silent" }),
-      transports: [],
-      isOurs: () => false,
-    });
-    const t = {
-      iface: "test0",
-      family: 4 as const,
-      address: "203.0.113.10",
-      send: () => {},
-      onMessage: () => {},
-      close: async () => {},
-    };
+    const learner = learnerOn(registry, clock);
     const ptrTo = (name: string, target: string, ttl = 120) =>
       rr(name, Type.PTR, { type: Type.PTR, target: parseName(target) }, ttl);
     const until = async (f: () => boolean) => {
@@ -266,19 +228,12 @@ describe("MdnsLearner", () => {
     const registry = new Registry({ clock: { now: () => Date.now() }, store: new MemoryStore() });
     await registry.open();
     const sent: DecodedMessage[] = [];
-    const t = {
-      iface: "test0",
-      family: 4 as const,
-      address: "203.0.113.10",
-      send: (b: Buffer) => void sent.push(decodeMessage(b)),
-      onMessage: () => {},
-      close: async () => {},
-    };
+    const asking = { ...t, send: (b: Buffer) => void sent.push(decodeMessage(b)) };
     const learner = new MdnsLearner({
       registry,
       clock: { now: () => Date.now() },
       log: pino({ level: "silent" }),
-      transports: [t],
+      transports: [asking],
       isOurs: () => false,
     });
     const asked = () => sent.flatMap((m) => m.questions.map((q) => q.name.join(".")));
@@ -294,21 +249,7 @@ describe("MdnsLearner", () => {
   it("a flood of responses coalesces into one registry update waiting, not one queued per packet", async () => {
     const registry = new Registry({ clock: { now: () => Date.now() }, store: new MemoryStore() });
     await registry.open();
-    const learner = new MdnsLearner({
-      registry,
-      clock: { now: () => Date.now() },
-      log: pino({ level: "silent" }),
-      transports: [],
-      isOurs: () => false,
-    });
-    const t = {
-      iface: "test0",
-      family: 4 as const,
-      address: "203.0.113.10",
-      send: () => {},
-      onMessage: () => {},
-      close: async () => {},
-    };
+    const learner = learnerOn(registry, { now: () => Date.now() });
     const transact = vi.spyOn(registry, "transact");
     for (let i = 0; i < 1000; i++)
       learner.onResponse(
@@ -334,22 +275,15 @@ describe("MdnsLearner", () => {
       const registry = new Registry({ clock, store: new MemoryStore() });
       await registry.open();
       const sent: Buffer[] = [];
-      const t = {
-        iface: "test0",
-        family: 4 as const,
-        address: "203.0.113.10",
-        send: (b: Buffer) => void sent.push(b),
-        onMessage: () => {},
-        close: async () => {},
-      };
+      const heard = { ...t, send: (b: Buffer) => void sent.push(b) };
       const learner = new MdnsLearner({
         registry,
         clock,
         log: pino({ level: "silent" }),
-        transports: [t],
+        transports: [heard],
         isOurs: () => false,
       });
-      return { learner, sent, t, clock };
+      return { learner, sent, t: heard, clock };
     }
     const tick = (l: MdnsLearner) => (l as unknown as { tickNow(): void }).tickNow();
 

@@ -38,7 +38,7 @@ export type AuthOutcome =
     }
   | { kind: "refused"; reply: Buffer };
 
-export const tsigErrorName = (code: number): string =>
+const tsigErrorName = (code: number): string =>
   Object.entries(TsigError).find(([, c]) => c === code)?.[0] ?? String(code);
 
 export interface AuthContext {

@@ -284,11 +284,7 @@ export class PointSet {
 
   /** All points in ring order, in two flat arrays. */
   toSorted(): SortedPoints {
-    const steps = this.toSortedInSteps(Infinity);
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-    }
+    return allSteps(this.toSortedInSteps(Infinity));
   }
 
   /**
@@ -357,6 +353,14 @@ export class PointSet {
       if ((old.owner.length === 0) !== (merged.owner.length === 0)) emptiness = true;
     }
     return new PointSet(chunks, owners, this.chunkBits, this.bucketBits, size, emptiness ? undefined : this.next);
+  }
+}
+
+/** What a stepped computation (one that yields between steps) gives, run without a pause. */
+export function allSteps<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
   }
 }
 

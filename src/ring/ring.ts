@@ -7,7 +7,7 @@
 // one consistent ring. A change hashes only the instances that change and
 // copies only the chunks of points they touch (points.ts).
 import { identityBytes, instanceSeed, keySeed, sequenceAt } from "./hash.js";
-import { chunkParts, PointSet, type At, type PointParts, type SortedPoints } from "./points.js";
+import { allSteps, chunkParts, PointSet, type At, type PointParts, type SortedPoints } from "./points.js";
 
 export type { PointParts, SortedPoints } from "./points.js";
 
@@ -358,11 +358,7 @@ export class Ring {
 
   /** What `shareSummaryOf` takes: the points in two flat arrays (a copy, to hand over) and each slot's weight (0: free). */
   flatPoints(): ShareInput {
-    const steps = this.flatPointsInSteps(Infinity);
-    for (;;) {
-      const r = steps.next();
-      if (r.done) return r.value;
-    }
+    return allSteps(this.flatPointsInSteps(Infinity));
   }
 
   /** `flatPoints`, pausing after each ~`pointsPerStep` points copied (see PointSet.toSortedInSteps). */

@@ -176,25 +176,28 @@ function answerMessage(
   // changes nothing, and its signed answer is signed over a MAC the key holder made, not one the
   // replayer chose, so it is no oracle; it tells the replayer only today's answer to the question
   // the key holder asked, and the same is served to unsigned queries.
-  // FORMERR is a header only; NOTAUTH echoes the question
-  const refusal = (rcode: number) =>
-    encodeResponse(
-      rcode === Rcode.FORMERR
-        ? errorResponse(q.id, q.opcode, q.rd, rcode, edns())
-        : { ...errorResponse(q.id, q.opcode, q.rd, rcode, edns()), question: q.question },
-    );
-  const auth = authenticate(msg, q, {
-    keys: deps.update?.keys ?? [],
-    nowSec,
-    refusal,
-    log: deps.log,
-    fields: { peer, transport },
-    what: "signed query refused",
-  });
-  if (auth.kind === "refused") return auth.reply;
-  if (auth.kind === "signed") {
-    limit -= auth.overhead;
-    sign = (wire) => auth.sign(wire);
+  if (q.tsig) {
+    // only a signed query pays for the stage (its refusal and log context): the rest is the hot path
+    // FORMERR is a header only; NOTAUTH echoes the question
+    const refusal = (rcode: number) =>
+      encodeResponse(
+        rcode === Rcode.FORMERR
+          ? errorResponse(q.id, q.opcode, q.rd, rcode, edns())
+          : { ...errorResponse(q.id, q.opcode, q.rd, rcode, edns()), question: q.question },
+      );
+    const auth = authenticate(msg, q, {
+      keys: deps.update?.keys ?? [],
+      nowSec,
+      refusal,
+      log: deps.log,
+      fields: { peer, transport },
+      what: "signed query refused",
+    });
+    if (auth.kind === "refused") return auth.reply;
+    if (auth.kind === "signed") {
+      limit -= auth.overhead;
+      sign = (wire) => auth.sign(wire);
+    }
   }
   const about = deps.status && !q.tsig ? statusQuery(q.question) : undefined;
   if (about) {

@@ -156,6 +156,7 @@ export function overLimit(
   const perRing = new Map<string, { type: ServiceType; domain: string; n: number; weight: number }>();
   for (const [key, after] of instances) {
     const before = authored(registry.instanceRecord(key));
+    if (!before && !after) continue; // a learned record an UPDATE takes over: not counted either way
     const d = Number(after !== undefined) - Number(before !== undefined);
     moreInstances += d;
     countPerKey(instancesByKey, owningKey(before), -1);

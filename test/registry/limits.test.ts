@@ -91,6 +91,14 @@ describe("what the LAN announced does not use up authenticated writers' room", (
     expect(
       admit([put(learned("l4", 1, { service: "_new", proto: "_tcp" }))], registry, limits).refused.map((r) => r.limit),
     ).toEqual(["total-ring-weight"]);
+    // an UPDATE taking over a learned name removes the learned record as it puts its own: within the limits
+    expect(
+      overLimit(
+        [{ op: "remove-instance", type: web, name: "l2" }, put({ ...inst("l2", 5), domain: "local." })],
+        registry,
+        limits,
+      ),
+    ).toBeUndefined();
     // and a learned record gone leaves the counts as they were before it
     await registry.deregister(web, "l1");
     expect(registry.learned()).toMatchObject({ instances: 2, weight: 90 });

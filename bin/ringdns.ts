@@ -163,6 +163,17 @@ program
   .option("--lease-max <seconds>", "longest lease granted", "604800")
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")
   .option(
+    "--srp-from <cidr>",
+    "sources that may register by SRP (RFC 9665: UPDATEs signed with SIG(0) by the device's own key, in default.service.arpa.), repeatable; default loopback and the networks of this host's interfaces; \"none\" turns SRP off",
+    collect,
+  )
+  .option("--key-lease-max <seconds>", "longest SRP KEY-LEASE granted: how long a name stays its key's", "604800")
+  .option(
+    "--srp-verify-rate <n>",
+    "SRP signature checks a second from one source at most (burst as many); 0 = no limit",
+    "100",
+  )
+  .option(
     "--max-registrations <n>",
     "instances registered at most, all types and domains, and as many hosts (updates beyond are REFUSED)",
     "100000",
@@ -508,21 +519,42 @@ Examples:
 
 program
   .command("keygen")
-  .description("write a new TSIG key in BIND's format (for --key-file, nsupdate -k, knsupdate -k)")
-  .argument("<name>", "key name, e.g. ringdns-key")
+  .description(
+    "write a new TSIG key in BIND's format (for --key-file, nsupdate -k, knsupdate -k), or a SIG(0) key pair for SRP",
+  )
+  .argument(
+    "<name>",
+    "key name, e.g. ringdns-key; for a SIG(0) key the host it registers, e.g. printer.default.service.arpa",
+  )
   .addOption(
-    new Option("--algorithm <alg>", "HMAC algorithm")
-      .choices(["hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5"])
+    new Option("--algorithm <alg>", "HMAC algorithm (TSIG), or ecdsa-p256 / ed25519 for a SIG(0) key pair")
+      .choices([
+        "hmac-sha256",
+        "hmac-sha512",
+        "hmac-sha384",
+        "hmac-sha224",
+        "hmac-sha1",
+        "hmac-md5",
+        "ecdsa-p256",
+        "ed25519",
+      ])
       .default("hmac-sha256"),
   )
-  .option("--out <file>", "write to this file (mode 0600) instead of standard output")
+  .option(
+    "--out <path>",
+    "TSIG: write to this file (mode 0600) instead of standard output; SIG(0): the directory for both files (default: .)",
+  )
   .addHelpText(
     "after",
     `
 Examples:
   ringdns keygen ringdns-key --out /etc/ringdns/update.key
   ringdns serve --key-file /etc/ringdns/update.key
-  nsupdate -k /etc/ringdns/update.key`,
+  nsupdate -k /etc/ringdns/update.key
+
+  ringdns keygen --algorithm ecdsa-p256 printer.default.service.arpa
+    (writes Kprinter.default.service.arpa.+013+<tag>.key and .private, prints their base;
+     an SRP client signs its registrations with it: nsupdate -k K….private, ringdns register --srp)`,
   )
   .action((name: string, opts) => {
     try {

@@ -74,6 +74,12 @@ export interface Config {
   };
   /** Lease bounds and default, seconds (default undefined = permanent). */
   readonly lease: { min: number; max: number; default?: number };
+  /**
+   * SRP registration (RFC 9665), undefined when off (--srp-from none). `from`:
+   * CIDRs given, or empty for the default (loopback and the networks the
+   * daemon's interfaces are on, worked out at start).
+   */
+  readonly srp?: { from: readonly string[]; keyLeaseMax: number; verifyRate: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
   readonly mdnsInterfaces: readonly string[];
   /** Bounds on the mDNS cache: records in all, and from one peer. */
@@ -126,6 +132,9 @@ export interface ConfigInput {
   leaseMin?: string | number;
   leaseMax?: string | number;
   defaultLease?: string | number;
+  srpFrom?: string[];
+  keyLeaseMax?: string | number;
+  srpVerifyRate?: string | number;
   mdnsInterface?: string[];
   mdnsMaxRecords?: string | number;
   mdnsMaxPerPeer?: string | number;
@@ -215,6 +224,9 @@ function int(setting: string, v: string | number | undefined, dflt: number, min:
 export function resolveConfig(input: ConfigInput): Config {
   const listen = input.dns && input.dns.length > 0 ? input.dns.flatMap((d) => parseListenAddress(d)) : DEFAULT_LISTEN;
   const domains: Labels[] = [["local"]];
+  const srp = parseSrp(input);
+  // the zone SRP clients register in (RFC 9665 §3.1.2), served like local.
+  if (srp) domains.push(SRP_ZONE);
   for (const d of input.domain ?? []) {
     const labels = parseDomain(d);
     if (!domains.some((x) => formatName(x) === formatName(labels))) domains.push(labels);
@@ -269,6 +281,7 @@ export function resolveConfig(input: ConfigInput): Config {
     adminKeys: [...new Set((input.adminKey ?? []).map((k) => formatName(parseDomain(k, "--admin-key"))))],
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
+    ...(srp ? { srp } : {}),
     limits: {
       maxRegistrations: int(
         "--max-registrations",
@@ -329,7 +342,24 @@ export function resolveConfig(input: ConfigInput): Config {
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   sourceMatcher(config.rrl.exempt, "--rrl-exempt");
   sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt");
+  if (config.srp) sourceMatcher(config.srp.from, "--srp-from");
   return Object.freeze(config);
+}
+
+/** Where SRP clients register unless told otherwise (RFC 9665 §3.1.2). */
+export const SRP_ZONE: Labels = ["default", "service", "arpa"];
+
+function parseSrp(input: ConfigInput): Config["srp"] {
+  const from = input.srpFrom ?? [];
+  if (from.includes("none")) {
+    if (from.length > 1) bad("--srp-from", `"none" cannot be given with CIDRs`);
+    return undefined;
+  }
+  return {
+    from,
+    keyLeaseMax: int("--key-lease-max", input.keyLeaseMax, 7 * 86_400, 30, 2 ** 31 - 1),
+    verifyRate: int("--srp-verify-rate", input.srpVerifyRate, 100, 0, 1_000_000),
+  };
 }
 
 const NS_HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;

@@ -13,6 +13,7 @@ import { listenUdp, type UdpListener } from "./frontends/udp.js";
 import { makeRateLimiter } from "./frontends/rrl.js";
 import { CookieJar } from "./frontends/cookies.js";
 import { TokenBuckets } from "./frontends/token-buckets.js";
+import { networkInterfaces } from "node:os";
 import { startMdns, type Mdns } from "./frontends/mdns/index.js";
 import { startQueryWorkers, type QueryWorkers } from "./frontends/workers/primary.js";
 import { listenHttp, type HttpListener } from "./frontends/http/server.js";
@@ -173,6 +174,15 @@ function dnsHandler(
       policy: makePolicy(config.allowUpdate, config.keyZones),
       adminKeys: new Set(config.adminKeys.map(lowerAscii)),
       lease: config.lease,
+      ...(config.srp
+        ? {
+            srp: {
+              from: sourceMatcher(config.srp.from.length > 0 ? config.srp.from : onLinkSources(), "--srp-from"),
+              ...(config.srp.verifyRate > 0 ? { verifyRate: new TokenBuckets(config.srp.verifyRate) } : {}),
+              lease: { min: config.lease.min, max: config.lease.max, keyMax: config.srp.keyLeaseMax },
+            },
+          }
+        : {}),
       limits: {
         ...p.limits,
         ...(config.limits.updateRate > 0
@@ -457,4 +467,12 @@ async function drain(lifecycle: NonNullable<DnsHandlerDeps["lifecycle"]>, log: L
   log.info({ updates: lifecycle.inflight.size }, "draining: finishing the updates under way");
   await Promise.race([Promise.allSettled(lifecycle.inflight), sleep(DRAIN_MS)]);
   await sleep(20); // let their replies leave the sockets before they close
+}
+
+/** --srp-from's default: loopback and the networks this host's interfaces are on (the devices of its own links). */
+function onLinkSources(): string[] {
+  const nets = Object.values(networkInterfaces())
+    .flat()
+    .flatMap((a) => (a?.cidr ? [a.cidr.replace(/%.*\//, "/")] : []));
+  return [...DEFAULT_ALLOW_UPDATE, ...nets];
 }

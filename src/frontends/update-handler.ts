@@ -18,6 +18,7 @@ import type { TsigKey } from "../wire/tsig.js";
 import { authenticate, signerName, type AuthOutcome } from "./auth-stage.js";
 import { TsigReplayGuard } from "../update/tsig-replay.js";
 import { decodeUpdate, leaseOption, type UpdateMessage } from "../wire/update.js";
+import { answerSrp, type SrpOptions } from "./srp-handler.js";
 
 export interface LeasePolicy {
   /** Shortest and longest lease granted, seconds. */
@@ -40,6 +41,8 @@ export interface UpdateDeps {
   replay?: TsigReplayGuard;
   /** Keys (presentation form, as --admin-key names them) that may change any registration but the services file's. */
   adminKeys?: ReadonlySet<string>;
+  /** SRP registrations (UPDATEs signed with SIG(0)); undefined = refused. */
+  srp?: SrpOptions;
 }
 
 /** The registry's limits, and how often one source may update. */
@@ -123,7 +126,7 @@ export function handleUpdate(msg: Buffer, peer: string, deps: UpdateDeps): Promi
     return earlier;
   }
   let verified = false;
-  // the MAC is checked before the first await, so `verified` is known when the promise is
+  // the MAC (or SIG(0)) is checked before the first await, so `verified` is known when the promise is
   const reply = answerUpdate(msg, peer, deps, () => (verified = true));
   if (verified) cache.remember(key, reply, now);
   return reply;
@@ -140,6 +143,7 @@ async function answerUpdate(msg: Buffer, peer: string, deps: UpdateDeps, signedA
     return encodeResponse(errorResponse(decoded.id, Opcode.UPDATE, false, decoded.rcode));
   }
   const u = decoded.update;
+  if (u.sig0) return answerSrp(msg, u, peer, deps, signedAndFresh);
   const zone = formatName(u.zone.name);
   // FORMERR is a header only; NOTAUTH echoes the zone section
   const refusal = (rcode: number) =>

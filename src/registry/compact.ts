@@ -27,14 +27,20 @@ const names = new Interned<string>();
 
 const NO_STRINGS: readonly string[] = Object.freeze([]);
 const NO_TXT: readonly Uint8Array[] = Object.freeze([]);
-const SOURCES: Record<Source, Source> = { static: "static", update: "update", mdns: "mdns", cluster: "cluster" };
+const SOURCES: Record<Source, Source> = {
+  static: "static",
+  update: "update",
+  srp: "srp",
+  mdns: "mdns",
+  cluster: "cluster",
+};
 
 export function sharedType(t: ServiceType): ServiceType {
   return types.get(formatServiceType(t), t);
 }
 
 function sharedOwner(o: Owner): Owner {
-  return owners.get(o.kind === "key" ? `key:${o.name}` : o.kind, o);
+  return owners.get(o.kind === "key" ? `key:${o.name}` : o.kind === "srp" ? `srp:${o.key}` : o.kind, o);
 }
 
 // ---- TXT bytes: copied into slabs of 8 KiB, each string a view (96 B) instead of a buffer of its own (~200 B)

@@ -4,7 +4,7 @@
 // recognised (its time no longer matches) and dropped when it surfaces.
 export interface ExpiryEntry {
   at: number;
-  kind: "instance" | "host";
+  kind: "instance" | "host" | "claim";
   /** The service type's key (instances only; informative) and the registration's store key. */
   typeKey: string;
   id: string;

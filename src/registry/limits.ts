@@ -146,7 +146,7 @@ export function overLimit(
     if (o.op === "put-instance") instances.set(instanceStoreKey(o.instance), o.instance);
     else if (o.op === "remove-instance") instances.set(instanceKey(o.type, o.name, o.domain), undefined);
     else if (o.op === "put-host") hosts.set(hostStoreKey(o.host), o.host);
-    else hosts.set(hostKey(o.name, o.domain), undefined);
+    else if (o.op === "remove-host") hosts.set(hostKey(o.name, o.domain), undefined);
   }
   let moreInstances = 0;
   let moreHosts = 0;

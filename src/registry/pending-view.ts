@@ -6,7 +6,7 @@
 // same rule as the registry's (scopes.ts).
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import { hostKey, hostStoreKey, instanceKey, instanceStoreKey, slotHost, slotInstance } from "./scopes.js";
-import { countPerKey, LOCAL_DOMAIN, owningKey, type Host, type Instance } from "./types.js";
+import { countPerKey, LOCAL_DOMAIN, owningKey, type Claim, type Host, type Instance } from "./types.js";
 import { ringWeight } from "../ring/ring.js";
 
 /** One change the registry is asked to make. `domain`: the registration's own domain (absent: one served everywhere). */
@@ -14,7 +14,10 @@ export type RegistryOp =
   | { op: "put-instance"; instance: Instance }
   | { op: "remove-instance"; type: ServiceType; name: string; domain?: string }
   | { op: "put-host"; host: Host }
-  | { op: "remove-host"; name: string; domain?: string };
+  | { op: "remove-host"; name: string; domain?: string }
+  /** SRP: a name held by a key (types.ts `Claim`), by the store key of the record it claims. */
+  | { op: "put-claim"; claim: Claim }
+  | { op: "remove-claim"; record: string };
 
 /**
  * What a write's plan may read. `domain` (a served domain, "a.example."):
@@ -50,6 +53,11 @@ export interface RegistryView {
   /** Instances and hosts held, every domain and source. */
   instanceTotal(): number;
   hostTotal(): number;
+  /** The SRP claim on a host or instance, by the record's store key, whether or not its key lease has ended. */
+  claim(record: string): Claim | undefined;
+  /** Store keys of the records claimed by SRP key `key`. */
+  claimsOf(key: string): string[];
+  claimTotal(): number;
 }
 
 export class PendingView implements RegistryView {
@@ -65,12 +73,21 @@ export class PendingView implements RegistryView {
   private weightDelta = 0;
   private readonly keyDelta = new Map<string, number>();
   private readonly hostKeyDelta = new Map<string, number>();
+  private readonly plannedClaims = new Map<string, Claim | undefined>();
+  private claimDelta = 0;
 
   constructor(private readonly base: RegistryView) {}
 
   /** Take in the ops of one planned write, so the next plan sees them. */
   add(ops: readonly RegistryOp[]): void {
     for (const o of ops) {
+      if (o.op === "put-claim" || o.op === "remove-claim") {
+        const record = o.op === "put-claim" ? o.claim.record : o.record;
+        const after = o.op === "put-claim" ? o.claim : undefined;
+        this.claimDelta += Number(after !== undefined) - Number(this.claim(record) !== undefined);
+        this.plannedClaims.set(record, after);
+        continue;
+      }
       if (o.op === "put-host" || o.op === "remove-host") {
         const key = o.op === "put-host" ? hostStoreKey(o.host) : hostKey(o.name, o.domain);
         const before = this.hostRecord(key);
@@ -228,5 +245,22 @@ export class PendingView implements RegistryView {
 
   hostTotal(): number {
     return this.base.hostTotal() + this.hostDelta;
+  }
+
+  claim(record: string): Claim | undefined {
+    return this.plannedClaims.has(record) ? this.plannedClaims.get(record) : this.base.claim(record);
+  }
+
+  claimsOf(key: string): string[] {
+    const out = new Set(this.base.claimsOf(key));
+    for (const [record, c] of this.plannedClaims) {
+      if (c?.key === key) out.add(record);
+      else out.delete(record);
+    }
+    return [...out];
+  }
+
+  claimTotal(): number {
+    return this.base.claimTotal() + this.claimDelta;
   }
 }

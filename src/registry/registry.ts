@@ -17,6 +17,7 @@ import {
 } from "../ring/ring.js";
 import type { Store, StoreEntry, StoreOp } from "./store-contract.js";
 import {
+  claimKey,
   hostGroup,
   hostIdAt,
   hostKey,
@@ -40,6 +41,7 @@ import {
   whoOwns,
   type Change,
   type ChangeOp,
+  type Claim,
   type Host,
   type Instance,
 } from "./types.js";
@@ -128,6 +130,9 @@ export class Registry implements RegistryView {
   /** Instances, and hosts, per TSIG key that owns them (for --max-registrations-per-key). */
   private readonly perKey = new Map<string, number>();
   private readonly hostsPerKeyCount = new Map<string, number>();
+  /** SRP claims by the store key of the record they claim, and the records each key claims. */
+  private readonly claims = new Map<string, Claim>();
+  private readonly claimsByKey = new Map<string, Set<string>>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
   /** Every ring's weight together, in every domain made so far. */
@@ -279,7 +284,9 @@ export class Registry implements RegistryView {
       if (o.op === "put-instance") this.setInstance(o.instance);
       else if (o.op === "remove-instance") this.deleteInstanceRecord(instanceKey(o.type, o.name, o.domain), "remove");
       else if (o.op === "put-host") this.setHost(o.host);
-      else this.deleteHostRecord(hostKey(o.name, o.domain), "remove");
+      else if (o.op === "remove-host") this.deleteHostRecord(hostKey(o.name, o.domain), "remove");
+      else if (o.op === "put-claim") this.setClaim(o.claim);
+      else this.deleteClaim(o.record);
     }
   }
 
@@ -294,8 +301,13 @@ export class Registry implements RegistryView {
   // ---- leases ----
 
   /** The registration a heap entry stands for (its id is the store key), if it still ends then. */
-  private leaseOf(e: ExpiryEntry): Instance | Host | undefined {
-    const r = e.kind === "instance" ? this.instanceRecords.get(e.id) : this.hostRecords.get(e.id);
+  private leaseOf(e: ExpiryEntry): Instance | Host | Claim | undefined {
+    const r =
+      e.kind === "instance"
+        ? this.instanceRecords.get(e.id)
+        : e.kind === "host"
+          ? this.hostRecords.get(e.id)
+          : this.claims.get(e.id);
     return r?.expiresAt === e.at ? r : undefined;
   }
 
@@ -321,12 +333,14 @@ export class Registry implements RegistryView {
     const now = this.clock.now();
     const dueInstances = new Map<string, Instance>();
     const dueHosts = new Map<string, Host>();
+    const dueClaims: string[] = [];
     for (let top = this.expiries.peek(); top && top.at <= now; top = this.expiries.peek()) {
       this.expiries.pop();
       const r = this.leaseOf(top);
       if (!r) continue;
       if (top.kind === "instance") dueInstances.set(top.id, r as Instance);
-      else dueHosts.set(top.id, r as Host);
+      else if (top.kind === "host") dueHosts.set(top.id, r as Host);
+      else dueClaims.push(top.id);
     }
     // an update-registered host goes with the last instance of its domain that used it, when
     // they have one owner: another owner's instance pointing at it must not take it along
@@ -347,10 +361,12 @@ export class Registry implements RegistryView {
     const ops: StoreOp[] = [
       ...[...dueInstances].filter(([, i]) => i.source !== "static").map(([key]) => ({ op: "delete" as const, key })),
       ...[...dueHosts].filter(([, h]) => h.source !== "static").map(([key]) => ({ op: "delete" as const, key })),
+      ...dueClaims.map((record) => ({ op: "delete" as const, key: claimKey(record) })),
     ];
     if (ops.length > 0) await this.store.commit(ops);
     for (const key of dueInstances.keys()) this.deleteInstanceRecord(key, "expire");
     for (const key of dueHosts.keys()) this.deleteHostRecord(key, "expire");
+    for (const record of dueClaims) this.deleteClaim(record);
     return dueInstances.size + dueHosts.size;
   }
 
@@ -765,11 +781,51 @@ export class Registry implements RegistryView {
     if (o.op === "put") this.applyEntry(o.entry);
     else if (o.key.startsWith("instance")) this.deleteInstanceRecord(o.key, "remove");
     else if (o.key.startsWith("host")) this.deleteHostRecord(o.key, "remove");
+    else if (o.key.startsWith("claim/")) this.deleteClaim(o.key.slice("claim/".length));
   }
 
   private applyEntry(entry: StoreEntry): void {
     if (entry.kind === "instance") this.setInstance(entry.value);
-    else this.setHost(entry.value);
+    else if (entry.kind === "host") this.setHost(entry.value);
+    else this.setClaim(entry.value);
+  }
+
+  // ---- SRP claims (no change event: a claim is not served, only consulted by the SRP registrar) ----
+
+  claim(record: string): Claim | undefined {
+    return this.claims.get(record);
+  }
+
+  claimsOf(key: string): string[] {
+    return [...(this.claimsByKey.get(key) ?? [])];
+  }
+
+  claimTotal(): number {
+    return this.claims.size;
+  }
+
+  private setClaim(c: Claim): void {
+    const previous = this.claims.get(c.record);
+    if (previous && previous.key !== c.key) this.unindexClaim(previous);
+    this.claims.set(c.record, c);
+    let records = this.claimsByKey.get(c.key);
+    if (!records) this.claimsByKey.set(c.key, (records = new Set()));
+    records.add(c.record);
+    if (c.expiresAt !== previous?.expiresAt)
+      this.expiries.push({ at: c.expiresAt, kind: "claim", typeKey: "", id: c.record });
+  }
+
+  private deleteClaim(record: string): void {
+    const c = this.claims.get(record);
+    if (!c) return;
+    this.claims.delete(record);
+    this.unindexClaim(c);
+  }
+
+  private unindexClaim(c: Claim): void {
+    const records = this.claimsByKey.get(c.key);
+    records?.delete(c.record);
+    if (records?.size === 0) this.claimsByKey.delete(c.key);
   }
 
   private emit(c: Change): void {
@@ -877,6 +933,10 @@ function toStoreOp(o: RegistryOp): StoreOp {
       return { op: "put", key: hostStoreKey(o.host), entry: { kind: "host", value: o.host } };
     case "remove-host":
       return { op: "delete", key: hostKey(o.name, o.domain) };
+    case "put-claim":
+      return { op: "put", key: claimKey(o.claim.record), entry: { kind: "claim", value: o.claim } };
+    case "remove-claim":
+      return { op: "delete", key: claimKey(o.record) };
   }
 }
 

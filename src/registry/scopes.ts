@@ -32,6 +32,11 @@ export function instanceGroup(type: ServiceType, domain?: string): string {
   return `instance${scopePart(domain)}/${formatServiceType(type)}/`;
 }
 
+/** What every instance key of `domain` starts with. */
+export function instancesOfDomain(domain: string): string {
+  return `instance${scopePart(domain)}/`;
+}
+
 export function hostGroup(domain?: string): string {
   if (domain === undefined) return "host/";
   let g = hostGroups.get(domain);
@@ -63,6 +68,9 @@ export function hostIdAt(key: string): number {
   const at = key.indexOf("/");
   return at < 0 ? -1 : at + 1;
 }
+
+/** An SRP claim's store key: `claim/` and the store key of the name it claims. */
+export const claimKey = (record: string): string => `claim/${record}`;
 
 export const instanceStoreKey = (i: Instance): string => instanceKey(i.type, i.name, i.domain);
 export const hostStoreKey = (h: Host): string => hostKey(h.name, h.domain);

@@ -1,9 +1,12 @@
 // What the registry needs of a store, and so the one interface every
 // persistence backend implements (src/store: memory, the embedded LMDB file,
 // etcd). Data only: a store knows keys and entries, never the registry's rules.
-import type { Host, Instance } from "./types.js";
+import type { Claim, Host, Instance } from "./types.js";
 
-export type StoreEntry = { kind: "instance"; value: Instance } | { kind: "host"; value: Host };
+export type StoreEntry =
+  | { kind: "instance"; value: Instance }
+  | { kind: "host"; value: Host }
+  | { kind: "claim"; value: Claim };
 
 export type StoreOp = { op: "put"; key: string; entry: StoreEntry } | { op: "delete"; key: string };
 

@@ -2,16 +2,17 @@
 import type { Labels, ServiceType } from "../names.js";
 
 /** Where a registration came from. ("cluster" is how the HTTP API shows one another daemon wrote.) */
-export type Source = "static" | "update" | "mdns" | "cluster";
+export type Source = "static" | "update" | "srp" | "mdns" | "cluster";
 
 /**
  * Who may change a registration: the TSIG key whose signed UPDATE made it,
  * unsigned updates (from an --allow-update source), the HTTP API (bearer
- * token), the services file, or mDNS. A tagged value, so SRP keys (RFC 9665)
- * can become one more kind.
+ * token), the services file, mDNS, or the public key an SRP client (RFC 9665)
+ * signed its registration with (`keyId`: algorithm and key).
  */
 export type Owner =
   | { readonly kind: "key"; readonly name: string }
+  | { readonly kind: "srp"; readonly key: string }
   | { readonly kind: "unsigned" }
   | { readonly kind: "http" }
   | { readonly kind: "static" }
@@ -89,13 +90,17 @@ export function countPerKey(counts: Map<string, number>, k: string | undefined, 
 
 export function sameOwner(a: Owner | undefined, b: Owner | undefined): boolean {
   if (!a || !b) return a === b;
-  return a.kind === b.kind && (a.kind !== "key" || a.name === (b as { name: string }).name);
+  if (a.kind !== b.kind) return false;
+  if (a.kind === "key") return a.name === (b as { name: string }).name;
+  if (a.kind === "srp") return a.key === (b as { key: string }).key;
+  return true;
 }
 
 /** An owner in words that say its kind and nothing more (refusals go to whoever asked). */
 export function ownerKind(o: Owner): string {
   return {
     key: "another TSIG key",
+    srp: "another SRP key",
     unsigned: "unsigned updates",
     http: "the HTTP API",
     static: "the services file",
@@ -111,6 +116,22 @@ export function ownerKind(o: Owner): string {
  */
 export function servedDomain(r: Instance | Host): string | undefined {
   return r.domain ?? (r.source === "mdns" ? LOCAL_DOMAIN : undefined);
+}
+
+/**
+ * A name an SRP client's key holds, first come, first served (RFC 9665
+ * §3.3.2): a host or an instance, by the store key its registration has or
+ * would have. It outlives the registration until the key lease ends, so no
+ * other key can take the name over meanwhile.
+ */
+export interface Claim {
+  /** Store key of the claimed host or instance (scopes.ts). */
+  readonly record: string;
+  /** The claiming key (`keyId` in wire/sig0.ts: algorithm and public key). */
+  readonly key: string;
+  /** Key lease end, ms on the registry's clock. */
+  readonly expiresAt: number;
+  readonly writer?: string;
 }
 
 export type ChangeOp = "add" | "update" | "remove" | "expire";

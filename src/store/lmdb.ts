@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import { RingdnsError } from "../errors.js";
-import { decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
+import { BASE_FORMAT, decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
 import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
 
 const META_KEY = "meta/format";
@@ -36,7 +36,7 @@ export class LmdbStore extends CommitStore {
       throw new RingdnsError("RINGDNS_E_STORE", `cannot open the store in ${dir}: ${(e as Error).message}`);
     }
     const format = db.get(META_KEY) as number | undefined;
-    if (format === undefined) await db.put(META_KEY, FORMAT_VERSION);
+    if (format === undefined) await db.put(META_KEY, BASE_FORMAT);
     else if (format > FORMAT_VERSION) {
       await db.close();
       throw new RingdnsError(

@@ -4,6 +4,7 @@
 import { instanceName, parseServiceType, parseSubtype, subtypeName, typeName, type Labels } from "../names.js";
 import { Type } from "../wire/constants.js";
 import type { RData } from "../wire/message.js";
+import type { KeyData } from "../wire/sig0.js";
 import type { UpdateOp } from "../wire/update.js";
 
 export interface ServiceInstance {
@@ -75,4 +76,65 @@ export function deregistrationUpdate(type: string, instance: string, domain: Lab
     { op: "delete-name", name },
     { op: "delete-rr", name: typeName(t, domain), data: { type: Type.PTR, target: name } },
   ];
+}
+
+/** A host as an SRP client describes itself (RFC 9665 §3.3.1.3): its label, its own public key, its addresses. */
+export interface SrpHostDescription {
+  host: string;
+  key: KeyData;
+  addresses: readonly string[];
+}
+
+/**
+ * The instructions of an SRP update (RFC 9665 §3.3.1): the host description
+ * (delete all, KEY, addresses), then per service its discovery PTRs (type
+ * and subtypes) and its description (delete all, SRV, TXT). `removed`
+ * instances get their delete and the PTR delete. Signed with SIG(0) by the
+ * caller; sent with the Update Lease option.
+ */
+export function srpUpdate(
+  h: SrpHostDescription,
+  services: readonly Omit<ServiceInstance, "host" | "addresses">[],
+  domain: Labels,
+  removed: readonly { type: string; instance: string }[] = [],
+): UpdateOp[] {
+  const host = [h.host, ...domain];
+  const ops: UpdateOp[] = [
+    { op: "delete-name", name: host },
+    { op: "add", name: host, ttl: 120, data: { type: Type.KEY, key: h.key } },
+    ...h.addresses.map(
+      (address): UpdateOp => ({
+        op: "add",
+        name: host,
+        ttl: 120,
+        data: address.includes(":") ? { type: Type.AAAA, address } : { type: Type.A, address },
+      }),
+    ),
+  ];
+  for (const s of services) {
+    const t = parseServiceType(s.type);
+    const name = instanceName(t, s.instance, domain);
+    const ptr = (at: Labels): UpdateOp => ({ op: "add", name: at, ttl: 120, data: { type: Type.PTR, target: name } });
+    ops.push(
+      ptr(typeName(t, domain)),
+      ...(s.subtypes ?? []).map((sub) => ptr(subtypeName(t, parseSubtype(sub), domain))),
+      { op: "delete-name", name },
+      {
+        op: "add",
+        name,
+        ttl: 120,
+        data: { type: Type.SRV, srv: { priority: s.priority ?? 0, weight: s.weight ?? 1, port: s.port, target: host } },
+      },
+      { op: "add", name, ttl: 120, data: { type: Type.TXT, strings: txtStrings(s.txt) } },
+    );
+  }
+  for (const r of removed) {
+    const t = parseServiceType(r.type);
+    const name = instanceName(t, r.instance, domain);
+    ops.push(
+      { op: "delete-rr", name: typeName(t, domain), data: { type: Type.PTR, target: name } },
+      { op: "delete-name", name },
+    );
+  }
+  return ops;
 }

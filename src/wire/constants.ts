@@ -7,6 +7,8 @@ export const Type = {
   PTR: 12,
   HINFO: 13,
   TXT: 16,
+  SIG: 24,
+  KEY: 25,
   AAAA: 28,
   SRV: 33,
   OPT: 41,

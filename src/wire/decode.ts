@@ -6,6 +6,7 @@ import type { Labels } from "../names.js";
 import { rcodeName, Type, typeName } from "./constants.js";
 import type { EdnsOption } from "./message.js";
 import { decodeName, WireError } from "./name.js";
+import { decodeKeyRdata, type KeyData } from "./sig0.js";
 import { parseTsig, type TsigRecord } from "./tsig.js";
 
 export type DecodedData =
@@ -14,6 +15,7 @@ export type DecodedData =
   | { type: typeof Type.A | typeof Type.AAAA; address: string }
   | { type: typeof Type.TXT; strings: Buffer[] }
   | { type: typeof Type.SOA; mname: Labels; rname: Labels; serial: number; minimum: number }
+  | { type: typeof Type.KEY; key: KeyData }
   | { type: number; raw: Buffer };
 
 export interface DecodedRecord {
@@ -214,6 +216,8 @@ function decodeRData(buf: Buffer, type: number, at: number, len: number): Decode
         ? { type, strings: (decoded as Buffer[]).map((b) => Buffer.from(b)) }
         : { type, address: decoded as string };
     }
+    case Type.KEY:
+      return { type, key: decodeKeyRdata(buf, at, len) };
     default:
       return { type, raw: Buffer.from(buf.subarray(at, at + len)) };
   }

@@ -5,6 +5,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import { lowerAscii, type Labels } from "../names.js";
 import { Class, Type } from "./constants.js";
 import { decodeName, NameCompressor, WireError } from "./name.js";
+import { encodeKeyRdata, type KeyData } from "./sig0.js";
 
 export interface Soa {
   mname: Labels;
@@ -31,7 +32,8 @@ export type RData =
   | { type: typeof Type.SRV; srv: Srv }
   | { type: typeof Type.TXT; strings: readonly Uint8Array[] }
   | { type: typeof Type.SOA; soa: Soa }
-  | { type: typeof Type.HINFO; cpu: string; os: string };
+  | { type: typeof Type.HINFO; cpu: string; os: string }
+  | { type: typeof Type.KEY; key: KeyData };
 
 export interface ResourceRecord {
   name: Labels;
@@ -293,6 +295,11 @@ function encodeRData(buf: Buffer, off: number, d: RData, comp: NameCompressor): 
         off += 4;
       }
       return off;
+    }
+    case Type.KEY: {
+      const k = encodeKeyRdata(d.key);
+      buf.set(k, off);
+      return off + k.length;
     }
     case Type.HINFO:
       for (const s of [d.cpu, d.os]) {

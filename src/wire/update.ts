@@ -7,6 +7,7 @@ import { readOptions, readRecord, type DecodedRecord } from "./decode.js";
 import { encodeRecord, type EdnsOption, type Edns, type RData } from "./message.js";
 import { decodeName, NameCompressor, WireError } from "./name.js";
 import { Class } from "./constants.js";
+import { parseSig0, type Sig0Record } from "./sig0.js";
 import { parseTsig, type TsigRecord } from "./tsig.js";
 
 export const UPDATE_LEASE_OPTION = 2;
@@ -25,6 +26,8 @@ export interface UpdateMessage {
   /** Requested lease, seconds (RFC 9664), and key lease when given. */
   lease?: { lease: number; keyLease?: number };
   tsig?: TsigRecord;
+  /** A SIG(0) transaction signature (RFC 2931), as SRP clients sign (RFC 9665 §6.6). */
+  sig0?: Sig0Record;
 }
 
 export type DecodedUpdate =
@@ -64,6 +67,7 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
     const updates = read(up);
     let edns: Edns | undefined;
     let lease: UpdateMessage["lease"];
+    let sig0: Sig0Record | undefined;
     for (let i = 0; i < ad; i++) {
       const start = off;
       const r = readRecord(buf, off);
@@ -71,6 +75,10 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
       if (r.type === Type.TSIG) {
         if (i !== ad - 1) throw new WireError("TSIG is not the last record");
         tsig = parseTsig(buf, r.record.name, start, r.rdataAt, r.rdataLength);
+      } else if (r.type === Type.SIG) {
+        // RFC 2931 §3.1: the SIG(0) is the last record; only what comes before it is signed
+        if (i !== ad - 1) throw new WireError("SIG(0) is not the last record");
+        sig0 = parseSig0(buf, start, r.rdataAt, r.rdataLength);
       } else if (r.type === Type.OPT) {
         if (edns) throw new WireError("more than one OPT record");
         const options = readOptions(buf, r.rdataAt, r.end);
@@ -90,6 +98,7 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
         ...(edns ? { edns } : {}),
         ...(lease ? { lease } : {}),
         ...(tsig ? { tsig } : {}),
+        ...(sig0 ? { sig0 } : {}),
       },
     };
   } catch (e) {

@@ -33,7 +33,24 @@ describe("LmdbStore", () => {
     await db.put("meta/format", 99);
     await db.close();
     await expect(LmdbStore.open(dir)).rejects.toThrow(
-      /written by a newer ringdns \(store format 99; this version reads 1\)/,
+      /written by a newer ringdns \(store format 99; this version reads 2\)/,
     );
+  });
+});
+
+describe("LmdbStore and SRP claims", () => {
+  it("keeps a claim across a reopen, and marks a new store with the base format older daemons read", async () => {
+    const dir = freshDir();
+    const store = await LmdbStore.open(dir);
+    const claim = { record: "host@default.service.arpa./printer", key: "13:AAAA", expiresAt: 1_900_000_000_000 };
+    await store.commit([{ op: "put", key: `claim/${claim.record}`, entry: { kind: "claim", value: claim } }]);
+    await store.close();
+    const again = await LmdbStore.open(dir);
+    expect((await again.load()).get(`claim/${claim.record}`)).toEqual({ kind: "claim", value: claim });
+    await again.close();
+    const raw = open({ path: join(dir, "registry.mdb"), encoding: "json" });
+    expect(raw.get("meta/format")).toBe(1);
+    expect((raw.get(`claim/${claim.record}`) as { v: number }).v).toBe(2);
+    await raw.close();
   });
 });

@@ -367,7 +367,7 @@ export class MdnsLearner {
         });
       else if (o.op === "remove-instance") this.publishedInstances.delete(learnedKey(o.type, o.name));
       else if (o.op === "put-host") this.publishedHosts.add(o.host.name);
-      else this.publishedHosts.delete(o.name);
+      else if (o.op === "remove-host") this.publishedHosts.delete(o.name);
     }
     this.deps.log.info(
       {

@@ -1,0 +1,141 @@
+// SRP registrations (RFC 9665): UPDATEs signed with SIG(0) by a key the
+// device made itself. Checks run cheapest first, so a stranger's packet costs
+// no cryptography: the source (--srp-from), the structure (update/srp.ts),
+// the signature-check budget per source, one signature check, then the
+// registry (first come, first served) and a durable commit before the reply.
+// Only NOERROR, SERVFAIL, REFUSED and YXDOMAIN come back (§3.3.5).
+import { errorResponse } from "../answer/answer.js";
+import { formatName } from "../names.js";
+import { overLimit } from "../registry/limits.js";
+import type { RegistryOp, RegistryView } from "../registry/registry.js";
+import { grantSrpLeases, parseSrpUpdate, planSrp, type SrpLeasePolicy } from "../update/srp.js";
+import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
+import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption } from "../wire/message.js";
+import { keyTag, encodeKeyRdata, verifySig0 } from "../wire/sig0.js";
+import { leaseOption, type UpdateMessage } from "../wire/update.js";
+import { addressOf } from "./peer.js";
+import type { TokenBuckets } from "./token-buckets.js";
+import type { UpdateDeps } from "./update-handler.js";
+
+export interface SrpOptions {
+  /** Sources that may register by SRP (--srp-from). */
+  from: (address: string) => boolean;
+  /** Signature checks a second per source (--srp-verify-rate); undefined = unlimited. */
+  verifyRate?: TokenBuckets;
+  lease: SrpLeasePolicy;
+  /** Signatures seen lately: the same signed update again is a replay (a retransmission gets the first reply earlier). */
+  seen?: SeenSignatures;
+}
+
+/**
+ * Signatures of SRP updates accepted in the last `windowMs`. A SIG(0) from a
+ * device without a clock (inception = expiration = 0) is valid forever: one
+ * captured on the LAN could be sent again later to undo a change made since.
+ * Within the window it is refused; bounded, the oldest forgotten first.
+ */
+export class SeenSignatures {
+  private readonly seen = new Map<string, number>();
+  constructor(
+    private readonly windowMs = 600_000,
+    private readonly max = 65_536,
+  ) {}
+
+  /** True when `signature` is new (and now remembered). */
+  admit(signature: Buffer, now: number): boolean {
+    const k = signature.toString("base64");
+    const at = this.seen.get(k);
+    if (at !== undefined && now - at < this.windowMs) return false;
+    for (const [old, t] of this.seen) {
+      if (now - t < this.windowMs && this.seen.size < this.max) break;
+      this.seen.delete(old);
+    }
+    this.seen.delete(k);
+    this.seen.set(k, now);
+    return true;
+  }
+}
+
+const seenByDeps = new WeakMap<SrpOptions, SeenSignatures>();
+
+/** The reply: header and one OPT, with the granted leases on success (RFC 9665 §5.1) and the reason otherwise. */
+function srpReply(id: number, rcode: number, options: EdnsOption[]): Buffer {
+  return encodeResponse({
+    ...errorResponse(id, Opcode.UPDATE, false, rcode),
+    edns: { udpSize: 1232, version: 0, dnssecOk: false, options },
+  });
+}
+
+/** `signedAndFresh` is called, before anything awaits, once the signature has verified and is new. */
+export async function answerSrp(
+  msg: Buffer,
+  u: UpdateMessage,
+  peer: string,
+  deps: UpdateDeps,
+  signedAndFresh: () => void,
+): Promise<Buffer> {
+  const { log } = deps;
+  const srpOptions = deps.srp;
+  const address = addressOf(peer);
+  const refuse = (rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
+    deps.limits?.hit?.(`srp-${rcode === Rcode.YXDOMAIN ? "name-taken" : "refused"}`);
+    log.warn({ peer, rcode: rcodeName(rcode), reason, ...fields }, "srp update refused");
+    return srpReply(u.id, rcode, [
+      extendedErrorOption(rcode === Rcode.REFUSED ? ExtendedError.PROHIBITED : ExtendedError.OTHER, reason),
+    ]);
+  };
+  if (!srpOptions) return refuse(Rcode.REFUSED, "SRP registration is off (--srp-from none)");
+  if (!srpOptions.from(address))
+    return refuse(Rcode.REFUSED, `SRP registrations are not accepted from ${address} (--srp-from)`);
+  if (u.tsig) return refuse(Rcode.REFUSED, "signed with both TSIG and SIG(0)");
+  const parsed = parseSrpUpdate(u, deps.domains);
+  if (!parsed.ok) return refuse(Rcode.REFUSED, parsed.reason);
+  const srp = parsed.srp;
+  const host = formatName([srp.host, ...srp.zone]);
+  const tag = keyTag(encodeKeyRdata(srp.key));
+  const now = deps.clock.now();
+  if (srpOptions.verifyRate && srpOptions.verifyRate.take(address, now) !== true)
+    return refuse(Rcode.REFUSED, `too many SRP updates from ${address}; try again shortly (--srp-verify-rate)`, {
+      host,
+    });
+  const checked = verifySig0(msg, u.sig0!, srp.key, Math.floor(now / 1000));
+  if (!checked.ok) return refuse(Rcode.REFUSED, checked.reason, { host, keyTag: tag });
+  let seen = srpOptions.seen ?? seenByDeps.get(srpOptions);
+  if (!seen) seenByDeps.set(srpOptions, (seen = new SeenSignatures()));
+  if (!seen.admit(u.sig0!.signature, now))
+    return refuse(Rcode.REFUSED, "this signed update was already applied (a replay)", { host, keyTag: tag });
+  signedAndFresh(); // a retransmission of these bytes from this peer gets this reply, not a replay refusal
+
+  const grant = grantSrpLeases(srp, srpOptions.lease);
+  type Outcome = { rcode: number; reason: string; registered?: string[]; removed?: string[] };
+  const decide = (view: RegistryView): { ops: readonly RegistryOp[]; result: Outcome } => {
+    const plan = planSrp(srp, view, grant, deps.clock.now());
+    if (!plan.ok) return { ops: [], result: { rcode: plan.rcode, reason: plan.reason } };
+    const over = deps.limits && overLimit(plan.ops, view, deps.limits);
+    if (over) {
+      deps.limits?.hit?.(over[0]);
+      return { ops: [], result: { rcode: Rcode.REFUSED, reason: over[1] } };
+    }
+    return {
+      ops: plan.ops,
+      result: { rcode: Rcode.NOERROR, reason: "", registered: plan.registered, removed: plan.removed },
+    };
+  };
+  let result: Outcome;
+  try {
+    result = await deps.registry.transact(decide);
+  } catch (err) {
+    log.error({ err, peer, host }, "srp update not stored: SERVFAIL");
+    return srpReply(u.id, Rcode.SERVFAIL, [
+      extendedErrorOption(ExtendedError.OTHER, "the registration could not be stored"),
+    ]);
+  }
+  if (result.rcode !== Rcode.NOERROR) return refuse(result.rcode, result.reason, { host, keyTag: tag });
+  log.info(
+    { peer, host, keyTag: tag, registered: result.registered, removed: result.removed, ...grant },
+    grant.lease === 0 ? "srp host removed" : "srp update applied",
+  );
+  // the granted leases in the form asked for: 4 bytes (LEASE) or 8 (and KEY-LEASE), RFC 9664 §4.3
+  return srpReply(u.id, Rcode.NOERROR, [
+    leaseOption(grant.lease, srp.keyLease === undefined ? undefined : grant.keyLease),
+  ]);
+}

@@ -8,7 +8,7 @@ import { hostKey, instanceKey } from "../../src/registry/scopes.js";
 import { sourceMatcher } from "../../src/update/policy.js";
 import { srpUpdate } from "../../src/update/registration-ops.js";
 import { generateSig0Key } from "../../src/update/sig0-keys.js";
-import { Rcode, Type } from "../../src/wire/constants.js";
+import { Type } from "../../src/wire/constants.js";
 import { decodeMessage } from "../../src/wire/decode.js";
 import { encodeQuery } from "../../src/wire/message.js";
 import { signSig0, type Sig0Signer } from "../../src/wire/sig0.js";

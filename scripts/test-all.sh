@@ -31,6 +31,8 @@ declare -A tools=(
 missing=()
 for t in "${!tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing+=("${tools[$t]}"); done
 /usr/bin/python3 -c 'import dns.message' 2>/dev/null || missing+=(python3-dnspython)
+# miekg/dns for the Go clients the suite builds offline (test/lab/go.ts)
+[ -f /usr/share/gocode/src/github.com/miekg/dns/msg.go ] || missing+=(golang-github-miekg-dns-dev)
 /usr/bin/python3 -c 'import zeroconf' 2>/dev/null || missing+=(python3-zeroconf)
 /usr/bin/python3 -c 'import prometheus_client.parser' 2>/dev/null || missing+=(python3-prometheus-client)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -134,8 +134,10 @@ export async function answerSrp(
     { peer, host, keyTag: tag, registered: result.registered, removed: result.removed, ...grant },
     grant.lease === 0 ? "srp host removed" : "srp update applied",
   );
-  // the granted leases in the form asked for: 4 bytes (LEASE) or 8 (and KEY-LEASE), RFC 9664 §4.3
-  return srpReply(u.id, Rcode.NOERROR, [
-    leaseOption(grant.lease, srp.keyLease === undefined ? undefined : grant.keyLease),
-  ]);
+  // the granted leases in the form asked for: 4 bytes (LEASE) or 8 (and KEY-LEASE), RFC 9664 §4.3; none when not asked
+  return srpReply(
+    u.id,
+    Rcode.NOERROR,
+    srp.lease === undefined ? [] : [leaseOption(grant.lease, srp.keyLease === undefined ? undefined : grant.keyLease)],
+  );
 }

@@ -43,7 +43,8 @@ export interface SrpUpdate {
   services: SrpService[];
   /** Services this update removes (a Service Description with only its delete). */
   removals: { type: ServiceType; instance: string }[];
-  lease: number;
+  /** Undefined when the update had no Update Lease option (nsupdate cannot send one): the default is granted. */
+  lease?: number;
   /** Undefined when the Update Lease option had only LEASE (4 bytes): KEY-LEASE is then LEASE (RFC 9664 §4.3). */
   keyLease?: number;
 }
@@ -73,8 +74,9 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
   if (!zone || u.zone.type !== Type.SOA || u.zone.class !== Class.IN)
     return notSrp(`zone ${formatName(u.zone.name)} is not a served domain`);
   if (u.prerequisites.length > 0) return notSrp("it has prerequisites");
-  if (!u.lease) return notSrp("no Update Lease option");
-  if (u.lease.keyLease !== undefined && u.lease.keyLease < u.lease.lease)
+  // RFC 9665 §3.3.2 wants the Update Lease option; BIND's nsupdate signs SIG(0) but cannot send one: such an
+  // update is taken with the default leases, as the signature authenticates it all the same
+  if (u.lease && u.lease.keyLease !== undefined && u.lease.keyLease < u.lease.lease)
     return notSrp(`KEY-LEASE ${u.lease.keyLease} is shorter than LEASE ${u.lease.lease}`);
 
   const byName = new Map<string, NameInstructions>();
@@ -182,8 +184,8 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
       addresses: host.addresses,
       services,
       removals,
-      lease: u.lease.lease,
-      ...(u.lease.keyLease !== undefined ? { keyLease: u.lease.keyLease } : {}),
+      ...(u.lease ? { lease: u.lease.lease } : {}),
+      ...(u.lease?.keyLease !== undefined ? { keyLease: u.lease.keyLease } : {}),
     },
   };
 }
@@ -215,10 +217,17 @@ export interface SrpLeasePolicy {
   keyMax: number;
 }
 
+/** LEASE for an SRP update without the Update Lease option (RFC 9665 §5.1 suggests two hours), clamped as any other. */
+export const SRP_DEFAULT_LEASE = 7200;
+
 export function grantSrpLeases(
   srp: Pick<SrpUpdate, "lease" | "keyLease">,
   p: SrpLeasePolicy,
 ): { lease: number; keyLease: number } {
+  if (srp.lease === undefined) {
+    const lease = Math.min(Math.max(SRP_DEFAULT_LEASE, p.min), p.max);
+    return { lease, keyLease: Math.max(p.keyMax, lease) };
+  }
   const lease = srp.lease === 0 ? 0 : Math.min(Math.max(srp.lease, p.min), p.max);
   if (srp.keyLease === undefined) return { lease, keyLease: lease };
   const keyLease = srp.keyLease === 0 ? 0 : Math.min(Math.max(srp.keyLease, p.min, lease), Math.max(p.keyMax, lease));

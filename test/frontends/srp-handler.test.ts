@@ -93,6 +93,20 @@ async function ask(deps: DnsHandlerDeps, name: Labels, type: number) {
 }
 
 describe("SRP registrar (RFC 9665)", () => {
+  it("an update without the Update Lease option (nsupdate sends none) gets the default leases and a reply without one", async () => {
+    const { deps, registry } = await setup();
+    const a = generateSig0Key("printer.default.service.arpa", 13);
+    const update = encodeUpdate({
+      id: 5,
+      zone: ZONE,
+      updates: srpUpdate({ host: "printer", key: a.key, addresses: ["192.0.2.7"] }, [printer], ZONE),
+    });
+    const r = await send(deps, signSig0(update, a, Math.floor(T0 / 1000)));
+    expect(r.msg.rcodeName).toBe("NOERROR");
+    expect(leaseIn(r.msg)).toEqual([]);
+    expect(registry.hostRecord(hostKey("printer", DOMAIN))?.expiresAt).toBe(T0 + 7200_000);
+  });
+
   it("registers what OpenThread's client sent (no clock, key tag 0): reply is a header and the granted leases", async () => {
     const { deps, registry } = await setup();
     const { raw, msg } = await send(deps, Buffer.from(OPENTHREAD, "hex"));
@@ -203,22 +217,14 @@ describe("SRP registrar (RFC 9665)", () => {
     expect(registry.hostTotal()).toBe(0);
   });
 
-  it("what is not an SRP update is REFUSED with the reason (no Update Lease option, prerequisites, a foreign type)", async () => {
+  it("what is not an SRP update is REFUSED with the reason (KEY-LEASE below LEASE, a signer that is not the host)", async () => {
     const { deps, registry } = await setup();
     const a = generateSig0Key("printer.default.service.arpa", 13);
-    const noLease = signSig0(
-      encodeUpdate({
-        id: 5,
-        zone: ZONE,
-        updates: srpUpdate({ host: "printer", key: a.key, addresses: ["192.0.2.7"] }, [printer], ZONE),
-      }),
-      a,
-      Math.floor(T0 / 1000),
-    );
-    const r = await send(deps, noLease);
+    const short = signed(a, [printer], { lease: 3600, keyLease: 60 });
+    const r = await send(deps, short);
     expect(r.msg.rcodeName).toBe("REFUSED");
     const ede = r.msg.edns?.options.find((o) => o.code === 15);
-    expect(Buffer.from(ede!.data.subarray(2)).toString()).toContain("no Update Lease option");
+    expect(Buffer.from(ede!.data.subarray(2)).toString()).toContain("KEY-LEASE 60 is shorter than LEASE 3600");
     const signedByOther = signed({ ...a, name: parseName("someone.default.service.arpa") }, [printer], {
       host: "printer",
     });

@@ -1,10 +1,13 @@
 // mDNS with real peers in the network lab (test/lab/netns.ts): ringdns on h0,
 // python3-zeroconf (and drill) on h1, joined by a bridge; nothing leaves the machine.
 import { spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDig } from "../lab/dig.js";
-import { CLI } from "../lab/daemon.js";
+import { CLI, runCli } from "../lab/daemon.js";
 import { canBuildLab, createLab, type Lab, type LabHost } from "../lab/netns.js";
 import { missingTool } from "../lab/tools.js";
 
@@ -162,6 +165,32 @@ describe.skipIf(skip)("mDNS in the lab", () => {
     nsupdate("update delete brief._bye._tcp.local. ANY\nupdate delete _bye._tcp.local. PTR brief._bye._tcp.local.");
     const removed = await ev.next((e) => e.event === "removed" && e.name === "brief._bye._tcp.local.", 3000);
     expect(removed).toBeDefined();
+  });
+
+  it("an SRP registration (nsupdate signing with SIG(0)) is advertised as .local to a zeroconf browser, and its removal says goodbye", async () => {
+    const kdir = mkdtempSync(join(tmpdir(), "ringdns-srp-mdns-"));
+    runCli(["keygen", "--algorithm", "ecdsa-p256", "--out", kdir, "lamp.default.service.arpa."]);
+    const priv = join(kdir, readdirSync(kdir).find((f) => f.endsWith(".private"))!);
+    const keyRecord = readFileSync(priv.replace(/\.private$/, ".key"), "utf8")
+      .split("\n")
+      .find((l) => l.includes(" KEY "))!
+      .replace(" IN KEY ", " 120 IN KEY ");
+    const zone = "default.service.arpa.";
+    const host = `update delete lamp.${zone} ANY\nupdate add ${keyRecord}\nupdate add lamp.${zone} 120 A 192.0.2.90`;
+    const srp = (body: string) =>
+      h0.run("nsupdate", ["-k", priv], `server 127.0.0.1 8053\nzone ${zone}\n${host}\n${body}\nsend\n`);
+    const ev = events(peer(h1, ["browse", "_light._tcp", "8"]));
+    const added = srp(
+      `update add _light._tcp.${zone} 120 PTR desk._light._tcp.${zone}\nupdate delete desk._light._tcp.${zone} ANY\nupdate add desk._light._tcp.${zone} 120 SRV 0 1 5683 lamp.${zone}\nupdate add desk._light._tcp.${zone} 120 TXT "on=1"`,
+    );
+    expect(added.status, added.stdout + added.stderr + logs).toBe(0);
+    const found = await ev.next((e) => e.event === "added" && e.name === "desk._light._tcp.local.");
+    expect(found).toMatchObject({ port: 5683, addresses: ["192.0.2.90"], txt: { on: "1" } });
+    const removed = srp(
+      `update delete _light._tcp.${zone} PTR desk._light._tcp.${zone}\nupdate delete desk._light._tcp.${zone} ANY`,
+    );
+    expect(removed.status, removed.stdout + removed.stderr).toBe(0);
+    await ev.next((e) => e.event === "removed" && e.name === "desk._light._tcp.local.", 3000);
   });
 
   it("over IPv6 too: a zeroconf peer speaking only IPv6 is learned, and finds our registration with its AAAA", async () => {

@@ -1,5 +1,5 @@
-// Advertising what was registered (UPDATE, services file) on the LAN, as
-// RFC 6762 asks: probe, announce, answer, defend, say goodbye. Instances
+// Advertising what was registered (UPDATE, services file, SRP) on the LAN,
+// as RFC 6762 asks: probe, announce, answer, defend, say goodbye. Instances
 // learned from mDNS are never advertised.
 import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
@@ -47,6 +47,8 @@ interface Advertised {
   type: ServiceType;
   /** Registry name (what unicast DNS serves). */
   name: string;
+  /** The served domain the registration answers in (local., or the SRP zone for what SRP clients registered). */
+  domain: string;
   /** Name on the LAN: the same, or "name (2)" after a conflict. */
   mdnsName: string;
   state: "probing" | "announced";
@@ -69,11 +71,17 @@ function recordKey(r: { name: Labels; data: { type: number } }, data: object): s
 
 /**
  * What the LAN hears of: registrations answered under local. (the services
- * file's, and UPDATEs in zone local.). One made in another served domain is
- * that domain's; the same label there must not be announced, or conflict with
- * ours, as a .local name. Learned ones are the LAN's own and never repeated.
+ * file's, and UPDATEs in zone local.), and what SRP clients registered
+ * (RFC 9665: the registrar is their advertising proxy, as an OpenThread border
+ * router is). One made by UPDATE in another served domain is that domain's;
+ * the same label there must not be announced, or conflict with ours, as a
+ * .local name. Learned ones are the LAN's own and never repeated.
  */
-const onLan = (i: Instance): boolean => i.source !== "mdns" && (servedDomain(i) ?? LOCAL_DOMAIN) === LOCAL_DOMAIN;
+const onLan = (i: Instance): boolean =>
+  i.source === "srp" || (i.source !== "mdns" && (servedDomain(i) ?? LOCAL_DOMAIN) === LOCAL_DOMAIN);
+
+/** The domain an advertised instance (and its host) is looked up in. */
+const domainOf = (i: Instance): string => servedDomain(i) ?? LOCAL_DOMAIN;
 
 export class MdnsResponder {
   private readonly advertised = new Map<string, Advertised>();
@@ -129,7 +137,7 @@ export class MdnsResponder {
     if (c.kind === "host") {
       // address changes are re-announced with the instances that use them
       for (const a of this.advertised.values()) {
-        const inst = this.deps.registry.instance(a.type, a.name);
+        const inst = this.deps.registry.instance(a.type, a.name, a.domain);
         if (inst && a.state === "announced" && inst.host.length === 1 && inst.host[0] === c.host.name)
           this.advertise(inst, true);
       }
@@ -137,7 +145,7 @@ export class MdnsResponder {
     }
     const inst = c.instance;
     if (!onLan(inst)) return;
-    if (c.op === "remove" || c.op === "expire") this.withdraw(inst.type, inst.name);
+    if (c.op === "remove" || c.op === "expire") this.withdraw(inst.type, inst.name, domainOf(inst));
     else this.advertise(inst, c.op === "update");
   }
 
@@ -163,7 +171,7 @@ export class MdnsResponder {
       },
       { name, ttl: SERVICE_TTL, class: flush, data: { type: Type.TXT, strings: inst.txt } },
     ];
-    const host = inst.host.length === 1 ? this.deps.registry.host(inst.host[0]!) : undefined;
+    const host = inst.host.length === 1 ? this.deps.registry.host(inst.host[0]!, domainOf(inst)) : undefined;
     for (const address of host?.addresses ?? []) {
       records.push({
         name: target,
@@ -178,6 +186,7 @@ export class MdnsResponder {
   private advertise(inst: Instance, reannounce = false): void {
     const key = keyOf(inst.type, inst.name);
     const prior = this.advertised.get(key);
+    if (prior && prior.domain !== domainOf(inst)) return; // the .local name is another domain's registration's
     if (prior && reannounce && prior.state === "announced") {
       prior.records = this.recordsFor(inst, prior.mdnsName);
       this.announce(prior);
@@ -187,6 +196,7 @@ export class MdnsResponder {
     const a: Advertised = {
       type: inst.type,
       name: inst.name,
+      domain: domainOf(inst),
       mdnsName: inst.name,
       state: "probing",
       records: this.recordsFor(inst, inst.name),
@@ -234,10 +244,10 @@ export class MdnsResponder {
     this.multicast(a.records, [], true);
   }
 
-  private withdraw(type: ServiceType, name: string): void {
+  private withdraw(type: ServiceType, name: string, domain: string): void {
     const key = keyOf(type, name);
     const a = this.advertised.get(key);
-    if (!a) return;
+    if (!a || a.domain !== domain) return;
     a.timers.forEach(clearTimeout);
     this.advertised.delete(key);
     const now = this.deps.clock.now();
@@ -306,7 +316,7 @@ export class MdnsResponder {
     a.timers = [];
     const m = /^(.*) \((\d+)\)$/.exec(a.mdnsName);
     a.mdnsName = m ? `${m[1]} (${Number(m[2]) + 1})` : `${a.mdnsName} (2)`;
-    const inst = this.deps.registry.instance(a.type, a.name);
+    const inst = this.deps.registry.instance(a.type, a.name, a.domain);
     if (!inst) return;
     a.records = this.recordsFor(inst, a.mdnsName);
     a.state = "probing";

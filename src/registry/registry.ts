@@ -15,7 +15,7 @@ import {
   type RingWorkAside,
   type ShareSummary,
 } from "../ring/ring.js";
-import type { Store, StoreEntry, StoreOp } from "./store-contract.js";
+import { StoreConflict, type Store, type StoreEntry, type StoreOp } from "./store-contract.js";
 import {
   claimKey,
   hostGroup,
@@ -57,6 +57,8 @@ interface QueuedWrite {
   done: (result: unknown) => void;
   failed: (err: unknown) => void;
 }
+/** Times a group is planned again after a StoreConflict before its writes fail. */
+const MAX_CONFLICT_RETRIES = 4;
 /** Ops per group commit: under etcd's default limit of 128 per transaction. */
 const MAX_GROUP_OPS = 64;
 
@@ -243,12 +245,19 @@ export class Registry implements RegistryView {
   }
 
   private async commitGroup(group: readonly QueuedWrite[]): Promise<void> {
+    let conflicts = 0;
+    const settled = new Set<QueuedWrite>();
     for (let next = 0; next < group.length; ) {
+      const first = next;
       const view = new PendingView(this);
       const ops: RegistryOp[] = [];
       const planned: { write: QueuedWrite; result: unknown }[] = [];
       while (next < group.length) {
         const write = group[next]!;
+        if (settled.has(write)) {
+          next++; // failed in its planning before a conflict sent the batch round again
+          continue;
+        }
         try {
           const p = write.plan(view);
           // a write that would take the commit past the limit waits for the next one, planned again there
@@ -259,12 +268,21 @@ export class Registry implements RegistryView {
           planned.push({ write, result: p.result });
         } catch (err) {
           next++;
+          settled.add(write);
           write.failed(err);
         }
       }
       try {
         if (ops.length > 0) await this.commitAndShow(ops);
       } catch (err) {
+        // another daemon wrote first what these plans read (an SRP claim): nothing was written; once this
+        // replica has heard of it, the same writes are planned again and see it (the loser gets YXDOMAIN)
+        if (err instanceof StoreConflict && conflicts < MAX_CONFLICT_RETRIES) {
+          conflicts++;
+          await new Promise((r) => setTimeout(r, 50 * conflicts));
+          next = first;
+          continue;
+        }
         // later plans in the group read what earlier ones planned: none of them stands
         for (const p of planned) p.write.failed(err);
         continue;
@@ -279,7 +297,14 @@ export class Registry implements RegistryView {
   }
 
   private async commitAndShow(ops: readonly RegistryOp[]): Promise<void> {
-    await this.store.commit(ops.map(toStoreOp));
+    // a claim's write carries the claim this registry holds now, as its plan read it: no await since
+    await this.store.commit(
+      ops.map((o) => {
+        const op = toStoreOp(o);
+        if (o.op !== "put-claim" && o.op !== "remove-claim") return op;
+        return { ...op, expect: this.claims.get(o.op === "put-claim" ? o.claim.record : o.record) ?? null };
+      }),
+    );
     for (const o of ops) {
       if (o.op === "put-instance") this.setInstance(o.instance);
       else if (o.op === "remove-instance") this.deleteInstanceRecord(instanceKey(o.type, o.name, o.domain), "remove");

@@ -8,7 +8,14 @@ export type StoreEntry =
   | { kind: "host"; value: Host }
   | { kind: "claim"; value: Claim };
 
-export type StoreOp = { op: "put"; key: string; entry: StoreEntry } | { op: "delete"; key: string };
+/**
+ * One write. `expect`, on an SRP claim's key: the value this replica held for
+ * the key when the write was planned (null: none); a shared store commits
+ * only if the key still holds it (first come, first served across daemons).
+ */
+export type StoreOp =
+  | { op: "put"; key: string; entry: StoreEntry; expect?: StoreEntry["value"] | null }
+  | { op: "delete"; key: string; expect?: StoreEntry["value"] | null };
 
 export interface StoreStatus {
   /** False when writes would fail now (etcd out of reach): reads come from a possibly stale replica. */
@@ -45,3 +52,11 @@ export interface Store {
   watch(listener: (ops: readonly StoreOp[]) => void): () => void;
   close(): Promise<void>;
 }
+
+/**
+ * A commit refused because a shared store changed under it: another daemon
+ * wrote an SRP claim this commit's plan read as it was (etcd compares each
+ * claim's revision). Nothing was written; planned again once this replica has
+ * heard of the change, the write sees the other daemon's claim.
+ */
+export class StoreConflict extends Error {}

@@ -18,6 +18,7 @@ import {
 import { every, guarded, later } from "../guard.js";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
+import { StoreConflict } from "../registry/store-contract.js";
 import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
 
 export interface EtcdOptions {
@@ -112,6 +113,8 @@ export class EtcdStore extends CommitStore {
   private readonly watchers = new Set<Watcher>();
   /** Keys this replica holds (from load and the watch) with their mod revision, so a resync can tell what went away or changed. */
   private known = new Map<string, string>();
+  /** The mod revision of each SRP claim value handed to the registry: what a claim write compares against. */
+  private readonly revisions = new WeakMap<object, string>();
   private connected = true;
   /** Since when etcd has been out of reach, and when that was last logged (the watch reports each failed reconnect). */
   private outage: { since: number; loggedAt: number; reconnects: number } | undefined;
@@ -165,10 +168,13 @@ export class EtcdStore extends CommitStore {
 
   /** An entry as read back: a `writer` naming this node is dropped (what we wrote reads back as we put it). */
   private decode(kv: IKeyValue): StoreEntry {
-    const entry = decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`);
-    if (entry.value.writer !== this.nodeName) return entry;
-    const { writer: _, ...value } = entry.value;
-    return { ...entry, value } as StoreEntry;
+    let entry = decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`);
+    if (entry.value.writer === this.nodeName) {
+      const { writer: _, ...value } = entry.value;
+      entry = { ...entry, value } as StoreEntry;
+    }
+    if (entry.kind === "claim") this.revisions.set(entry.value, String(kv.mod_revision));
+    return entry;
   }
 
   /** Current lag: the last measured one, or longer if the heartbeat now on its way is older. */
@@ -417,11 +423,29 @@ export class EtcdStore extends CommitStore {
       const ttl = remainingSeconds(o.entry);
       return ttl === undefined ? put : put.lease(leases.get(ttl)!);
     };
-    // a comparison that always holds: etcd applies the whole "then" list in one transaction
-    await this.client
-      .if(this.full("meta/format"), "Version", ">", -1)
-      .then(...[...last.values()].map(op))
-      .commit();
+    // one transaction for every op. An SRP claim is first come, first served across the cluster: each one
+    // written or removed must be as this replica last saw it (absent: absent), or another daemon got there first
+    let txn = this.client.if(this.full("meta/format"), "Version", ">", -1);
+    const claims = [...last.values()].filter((o) => o.key.startsWith("claim/"));
+    for (const o of claims) {
+      // the revision of the claim the write was planned against (the watch may have brought a newer one since)
+      const expected = o.expect === undefined ? this.known.get(o.key) : o.expect && this.revisions.get(o.expect);
+      txn =
+        expected === undefined || expected === null
+          ? txn.and(this.full(o.key), "Create", "==", 0)
+          : txn.and(this.full(o.key), "Mod", "==", expected);
+    }
+    const res = await txn.then(...[...last.values()].map(op)).commit();
+    if (!res.succeeded) throw new StoreConflict("another daemon changed an SRP claim this write read");
+    // known at once, not when the watch brings them back: the next claim write compares against these
+    const revision = res.header?.revision;
+    for (const o of claims) {
+      if (o.op === "delete") this.known.delete(o.key);
+      else if (revision !== undefined && revision !== null) {
+        this.known.set(o.key, String(revision));
+        this.revisions.set(o.entry.value, String(revision));
+      }
+    }
   }
 
   watch(listener: (ops: readonly StoreOp[]) => void): () => void {

@@ -2,7 +2,7 @@
 // miekg/dns (Go; it builds the UPDATE, the Update Lease option and the SIG(0)
 // signature) and BIND's nsupdate signing with a SIG(0) key from `ringdns keygen`.
 // dig checks what each registration makes visible.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dig } from "../lab/dig.js";
 import { runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { buildGoProgram, hasMiekgDns } from "../lab/go.js";
+import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { missingTool } from "../lab/tools.js";
 import { eventually } from "../lab/wait.js";
 
@@ -20,6 +21,13 @@ const keyFile = (name: string) => join(keys, `${name}.pem`);
 const skip = missingTool("go", "dig", "nsupdate") || !hasMiekgDns();
 
 let client = "";
+const buildClient = () => (client = buildGoProgram(join(import.meta.dirname, "../lab/srp-client-go"), "srp-client"));
+function srpAsync(d: RunningDaemon, key: string, host: string, args: string[]): Promise<string> {
+  const p = spawn(client, ["-server", `127.0.0.1:${d.port}`, "-key", keyFile(key), "-host", host, ...args]);
+  let out = "";
+  p.stdout.on("data", (c) => (out += c));
+  return once(p, "exit").then(() => out.trim());
+}
 function srp(d: RunningDaemon, key: string, host: string, args: string[]): string {
   const r = spawnSync(client, ["-server", `127.0.0.1:${d.port}`, "-key", keyFile(key), "-host", host, ...args], {
     encoding: "utf8",
@@ -41,7 +49,7 @@ describe.skipIf(skip)("SRP registration by a miekg/dns client and by nsupdate", 
   const args = ["--data-dir", dataDir, "--lease-min", "1"];
   let d: RunningDaemon;
   beforeAll(async () => {
-    client = buildGoProgram(join(import.meta.dirname, "../lab/srp-client-go"), "srp-client");
+    buildClient();
     d = await startDaemon(args);
   }, 240_000);
   afterAll(() => d.stop());
@@ -153,5 +161,43 @@ send
     const refused = spawnSync("nsupdate", ["-k", priv], { input: forged, encoding: "utf8", timeout: 20_000 });
     expect(refused.stdout + refused.stderr).toMatch(/REFUSED/);
     expect(rdata(d, `lamp.${ZONE}`, "A")).toEqual(["192.0.2.20"]);
+  });
+});
+
+describe.skipIf(skip || missingTool("etcd", "etcdctl"))("SRP on an etcd cluster", () => {
+  let etcd: RunningEtcd;
+  let a: RunningDaemon;
+  let b: RunningDaemon;
+  beforeAll(async () => {
+    buildClient();
+    etcd = await startEtcd();
+    const store = `etcd://${etcd.url.replace(/^http:\/\//, "")}/ringdns-srp-${process.pid}/`;
+    [a, b] = await Promise.all(["a", "b"].map((node) => startDaemon(["--store", store, "--node-name", node])));
+  }, 240_000);
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await etcd?.stop();
+  });
+
+  it("two daemons racing to grant one name to two keys: exactly one wins, and both answer the winner", async () => {
+    for (let round = 0; round < 8; round++) {
+      const host = `race-${round}`;
+      const [ra, rb] = await Promise.all([
+        srpAsync(a, `race-a-${round}`, host, ["-addr", "192.0.2.31", "-service", `${host}|_race._tcp|7100||`]),
+        srpAsync(b, `race-b-${round}`, host, ["-addr", "192.0.2.32", "-service", `${host}|_race._tcp|7200||`]),
+      ]);
+      const rcodes = [ra.split(" ")[0], rb.split(" ")[0]].sort();
+      expect(rcodes, `round ${round}: ${ra} / ${rb}`).toEqual(["NOERROR", "YXDOMAIN"]);
+      const winner = ra.startsWith("NOERROR") ? "192.0.2.31" : "192.0.2.32";
+      for (const d of [a, b])
+        await eventually(`${host} on every daemon`, () => rdata(d, `${host}.${ZONE}`, "A")[0] === winner && true, 5000);
+    }
+  });
+
+  it("a claim made on one daemon holds on the other", () => {
+    expect(srp(a, "first", "shared", ["-addr", "192.0.2.41"])).toBe("NOERROR 3600 86400");
+    expect(srp(b, "second", "shared", ["-addr", "192.0.2.42"])).toBe("YXDOMAIN");
+    expect(srp(b, "first", "shared", ["-addr", "192.0.2.43"])).toBe("NOERROR 3600 86400");
+    expect(rdata(a, `shared.${ZONE}`, "A")).toEqual(["192.0.2.43"]);
   });
 });

@@ -32,7 +32,8 @@ export function buildGoProgram(dir: string, name: string): string {
       ...process.env,
       GO111MODULE: "off",
       GOPATH: DEBIAN_GOPATH,
-      GOCACHE: join(out, "cache"),
+      // one cache for every build of the run (and the next): the packages compile once
+      GOCACHE: join(tmpdir(), "ringdns-go-build-cache"),
       GOTOOLCHAIN: "local",
       GOPROXY: "off",
       CGO_ENABLED: "0",

@@ -4,6 +4,7 @@ import { Registry } from "../../src/registry/registry.js";
 import type { Change, Instance } from "../../src/registry/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { Store, StoreOp } from "../../src/store/store.js";
+import { StoreConflict } from "../../src/registry/store-contract.js";
 
 const cache = { service: "_cache", proto: "_tcp" } as const;
 const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({
@@ -278,5 +279,58 @@ describe("Registry change listeners", () => {
     } finally {
       onInternalError(previous);
     }
+  });
+});
+
+describe("SRP claims in the registry", () => {
+  /** A shared store where another daemon's claim lands while our commit is on its way: the commit is refused. */
+  class RacedStore extends MemoryStore {
+    raced = false;
+    async commit(ops: readonly StoreOp[]): Promise<void> {
+      const claim = ops.find((o) => o.key.startsWith("claim/"));
+      if (claim && !this.raced) {
+        this.raced = true;
+        const theirs = { record: claim.key.slice(6), key: "15:theirs", expiresAt: 2_000_000_000_000 };
+        await this.inject([{ op: "put", key: claim.key, entry: { kind: "claim", value: theirs } }]);
+        throw new StoreConflict("another daemon changed an SRP claim this write read");
+      }
+      return super.commit(ops);
+    }
+  }
+
+  it("a commit refused by a conflict is planned again against what the other daemon wrote", async () => {
+    const store = new RacedStore();
+    const registry = new Registry({ clock: new ManualClock(1_800_000_000_000), store });
+    await registry.open();
+    let plans = 0;
+    const result = await registry.transact((view) => {
+      plans++;
+      const held = view.claim("host@x./printer");
+      if (held && held.key !== "13:ours") return { ops: [], result: "YXDOMAIN" };
+      return {
+        ops: [{ op: "put-claim", claim: { record: "host@x./printer", key: "13:ours", expiresAt: 1_900_000_000_000 } }],
+        result: "NOERROR",
+      };
+    });
+    expect(result).toBe("YXDOMAIN");
+    expect(plans).toBe(2);
+    expect(registry.claim("host@x./printer")?.key).toBe("15:theirs");
+    expect(registry.claimsOf("15:theirs")).toEqual(["host@x./printer"]);
+  });
+
+  it("a claim's write carries the claim the plan read, for a shared store to compare", async () => {
+    const seen: StoreOp[] = [];
+    const store = new MemoryStore();
+    const commit = store.commit.bind(store);
+    store.commit = async (ops) => {
+      seen.push(...ops);
+      return commit(ops);
+    };
+    const registry = new Registry({ clock: new ManualClock(0), store });
+    await registry.open();
+    const claim = { record: "host@x./lamp", key: "13:k", expiresAt: 5000 };
+    await registry.apply([{ op: "put-claim", claim }]);
+    await registry.apply([{ op: "put-claim", claim: { ...claim, expiresAt: 9000 } }]);
+    expect(seen.map((o) => o.expect)).toEqual([null, claim]);
   });
 });

@@ -2,7 +2,7 @@
 // Writes go to the store first and reach memory only once durable, one at a
 // time in arrival order (queued ones share a commit); reads are synchronous
 // and never touch the store. The clock is injected.
-import { reportInternalError } from "../guard.js";
+import { reportInternalError, sleep } from "../guard.js";
 import type { Clock } from "../clock.js";
 import { formatServiceType, lowerAscii, type ServiceType } from "../names.js";
 import {
@@ -279,7 +279,7 @@ export class Registry implements RegistryView {
         // replica has heard of it, the same writes are planned again and see it (the loser gets YXDOMAIN)
         if (err instanceof StoreConflict && conflicts < MAX_CONFLICT_RETRIES) {
           conflicts++;
-          await new Promise((r) => setTimeout(r, 50 * conflicts));
+          await sleep(50 * conflicts);
           next = first;
           continue;
         }

@@ -118,7 +118,11 @@ async function refreshInstances() {
           i.name,
         ),
         el("td", { text: `${i.host}:${i.port}` }),
-        el("td", { text: i.origin ? `cluster (${i.origin.source} on ${i.origin.node})` : i.source }),
+        el("td", {
+          text:
+            (i.origin ? `cluster (${i.origin.source} on ${i.origin.node})` : i.source) +
+            (i.srp ? ` (key ${i.srp.keyTag ?? "?"}, held ${i.srp.keyLeaseRemainingSeconds} s more)` : ""),
+        }),
         el("td", { text: String(i.weight) }),
         el("td", { text: percent(i.share) }),
         el("td", { text: i.leaseRemainingSeconds === null ? "permanent" : `${i.leaseRemainingSeconds} s` }),

@@ -130,6 +130,9 @@ function statusLines(config: Config, store: Store, registry: Registry, clock: Cl
         : []),
       `types=${types.length}`,
       `instances=${types.reduce((n, t) => n + registry.instanceCount(t), 0)}`,
+      ...(config.srp
+        ? [`srp-hosts=${registry.countBySource().hosts.get("srp") ?? 0}`, `srp-claims=${registry.claimTotal()}`]
+        : []),
       `serial=${registry.serial()}`,
       `workers=${config.workers}`,
     ];
@@ -180,6 +183,7 @@ function dnsHandler(
               from: sourceMatcher(config.srp.from.length > 0 ? config.srp.from : onLinkSources(), "--srp-from"),
               ...(config.srp.verifyRate > 0 ? { verifyRate: new TokenBuckets(config.srp.verifyRate) } : {}),
               lease: { min: config.lease.min, max: config.lease.max, keyMax: config.srp.keyLeaseMax },
+              ...(p.metrics ? { refused: (why: string) => p.metrics?.observeSrpRefusal(why) } : {}),
             },
           }
         : {}),

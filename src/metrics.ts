@@ -100,6 +100,17 @@ export class QueryMetrics {
     this.limits.labels(limit).inc();
   }
 
+  private readonly srpRefused = new Counter({
+    name: "ringdns_srp_refused_total",
+    help: "SRP registrations refused, by why: source (--srp-from), structure, rate (--srp-verify-rate), signature, replay, name-taken (YXDOMAIN), limit, store (SERVFAIL), off",
+    labelNames: ["reason"],
+    registers: [this.prom],
+  });
+
+  observeSrpRefusal(reason: string): void {
+    this.srpRefused.labels(reason).inc();
+  }
+
   observeRateLimited(action: "slip" | "drop"): void {
     this.limited.labels(action === "slip" ? "slipped" : "dropped").inc();
   }

@@ -24,6 +24,8 @@ export interface InstanceView {
   domain?: string;
   /** Seconds until the lease ends; null for a permanent registration. */
   leaseRemainingSeconds: number | null;
+  /** For an SRP registration: its key's tag, and the seconds until the key's claim on the name ends (KEY-LEASE). */
+  srp?: SrpView;
   /** Fraction of the type's keys this instance owns; left out while a big ring's shares are still being computed. */
   share?: number;
 }
@@ -35,6 +37,12 @@ export interface HostView {
   owner?: Owner;
   domain?: string;
   leaseRemainingSeconds: number | null;
+  srp?: SrpView;
+}
+
+export interface SrpView {
+  keyTag?: number;
+  keyLeaseRemainingSeconds: number;
 }
 
 /** One event of `/v1/watch` (Server-Sent Events), without its number and time. */

@@ -25,7 +25,21 @@ export interface SrpOptions {
   lease: SrpLeasePolicy;
   /** Signatures seen lately: the same signed update again is a replay (a retransmission gets the first reply earlier). */
   seen?: SeenSignatures;
+  /** Told of each refusal, by kind (the metrics count them). */
+  refused?: (why: SrpRefusal) => void;
 }
+
+/** Why an SRP update was refused, as the metrics label it. */
+export type SrpRefusal =
+  | "off"
+  | "source"
+  | "structure"
+  | "rate"
+  | "signature"
+  | "replay"
+  | "name-taken"
+  | "limit"
+  | "store";
 
 /**
  * Signatures of SRP updates accepted in the last `windowMs`. A SIG(0) from a
@@ -76,44 +90,52 @@ export async function answerSrp(
   const { log } = deps;
   const srpOptions = deps.srp;
   const address = addressOf(peer);
-  const refuse = (rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
-    deps.limits?.hit?.(`srp-${rcode === Rcode.YXDOMAIN ? "name-taken" : "refused"}`);
+  const refuse = (why: SrpRefusal, rcode: number, reason: string, fields: Record<string, unknown> = {}) => {
+    srpOptions?.refused?.(why);
     log.warn({ peer, rcode: rcodeName(rcode), reason, ...fields }, "srp update refused");
     return srpReply(u.id, rcode, [
       extendedErrorOption(rcode === Rcode.REFUSED ? ExtendedError.PROHIBITED : ExtendedError.OTHER, reason),
     ]);
   };
-  if (!srpOptions) return refuse(Rcode.REFUSED, "SRP registration is off (--srp-from none)");
+  if (!srpOptions) return refuse("off", Rcode.REFUSED, "SRP registration is off (--srp-from none)");
   if (!srpOptions.from(address))
-    return refuse(Rcode.REFUSED, `SRP registrations are not accepted from ${address} (--srp-from)`);
-  if (u.tsig) return refuse(Rcode.REFUSED, "signed with both TSIG and SIG(0)");
+    return refuse("source", Rcode.REFUSED, `SRP registrations are not accepted from ${address} (--srp-from)`);
+  if (u.tsig) return refuse("structure", Rcode.REFUSED, "signed with both TSIG and SIG(0)");
   const parsed = parseSrpUpdate(u, deps.domains);
-  if (!parsed.ok) return refuse(Rcode.REFUSED, parsed.reason);
+  if (!parsed.ok) return refuse("structure", Rcode.REFUSED, parsed.reason);
   const srp = parsed.srp;
   const host = formatName([srp.host, ...srp.zone]);
   const tag = keyTag(encodeKeyRdata(srp.key));
   const now = deps.clock.now();
   if (srpOptions.verifyRate && srpOptions.verifyRate.take(address, now) !== true)
-    return refuse(Rcode.REFUSED, `too many SRP updates from ${address}; try again shortly (--srp-verify-rate)`, {
-      host,
-    });
+    return refuse(
+      "rate",
+      Rcode.REFUSED,
+      `too many SRP updates from ${address}; try again shortly (--srp-verify-rate)`,
+      {
+        host,
+      },
+    );
   const checked = verifySig0(msg, u.sig0!, srp.key, Math.floor(now / 1000));
-  if (!checked.ok) return refuse(Rcode.REFUSED, checked.reason, { host, keyTag: tag });
+  if (!checked.ok) return refuse("signature", Rcode.REFUSED, checked.reason, { host, keyTag: tag });
   let seen = srpOptions.seen ?? seenByDeps.get(srpOptions);
   if (!seen) seenByDeps.set(srpOptions, (seen = new SeenSignatures()));
   if (!seen.admit(u.sig0!.signature, now))
-    return refuse(Rcode.REFUSED, "this signed update was already applied (a replay)", { host, keyTag: tag });
+    return refuse("replay", Rcode.REFUSED, "this signed update was already applied (a replay)", { host, keyTag: tag });
   signedAndFresh(); // a retransmission of these bytes from this peer gets this reply, not a replay refusal
 
   const grant = grantSrpLeases(srp, srpOptions.lease);
-  type Outcome = { rcode: number; reason: string; registered?: string[]; removed?: string[] };
+  type Outcome = { rcode: number; reason: string; why?: SrpRefusal; registered?: string[]; removed?: string[] };
   const decide = (view: RegistryView): { ops: readonly RegistryOp[]; result: Outcome } => {
     const plan = planSrp(srp, view, grant, deps.clock.now());
-    if (!plan.ok) return { ops: [], result: { rcode: plan.rcode, reason: plan.reason } };
+    if (!plan.ok) {
+      const why = plan.rcode === Rcode.YXDOMAIN ? "name-taken" : "structure";
+      return { ops: [], result: { rcode: plan.rcode, reason: plan.reason, why } };
+    }
     const over = deps.limits && overLimit(plan.ops, view, deps.limits);
     if (over) {
       deps.limits?.hit?.(over[0]);
-      return { ops: [], result: { rcode: Rcode.REFUSED, reason: over[1] } };
+      return { ops: [], result: { rcode: Rcode.REFUSED, reason: over[1], why: "limit" } };
     }
     return {
       ops: plan.ops,
@@ -124,12 +146,17 @@ export async function answerSrp(
   try {
     result = await deps.registry.transact(decide);
   } catch (err) {
+    srpOptions.refused?.("store");
     log.error({ err, peer, host }, "srp update not stored: SERVFAIL");
     return srpReply(u.id, Rcode.SERVFAIL, [
       extendedErrorOption(ExtendedError.OTHER, "the registration could not be stored"),
     ]);
   }
-  if (result.rcode !== Rcode.NOERROR) return refuse(result.rcode, result.reason, { host, keyTag: tag });
+  if (result.rcode !== Rcode.NOERROR)
+    return refuse(result.why ?? "structure", result.rcode, result.reason, {
+      host,
+      keyTag: tag,
+    });
   log.info(
     { peer, host, keyTag: tag, registered: result.registered, removed: result.removed, ...grant },
     grant.lease === 0 ? "srp host removed" : "srp update applied",

@@ -131,6 +131,8 @@ export interface Claim {
   readonly key: string;
   /** Key lease end, ms on the registry's clock. */
   readonly expiresAt: number;
+  /** The key's tag (RFC 4034 App. B, over the KEY as the client sent it), to name it in views and logs. */
+  readonly tag?: number;
   readonly writer?: string;
 }
 

@@ -18,7 +18,7 @@ import type { RegistryOp, RegistryView } from "../registry/registry.js";
 import { whoOwns, type Host, type Instance, type Owner } from "../registry/types.js";
 import { Class, Rcode, Type, typeName as rrTypeName } from "../wire/constants.js";
 import type { DecodedData } from "../wire/decode.js";
-import { keyId, sameKey, type KeyData } from "../wire/sig0.js";
+import { encodeKeyRdata, keyId, keyTag, sameKey, type KeyData } from "../wire/sig0.js";
 import type { UpdateMessage, UpdateRecord } from "../wire/update.js";
 
 export interface SrpService {
@@ -254,6 +254,7 @@ export function planSrp(
 ): SrpPlan {
   const domain = domainKey(srp.zone);
   const id = keyId(srp.key);
+  const tag = keyTag(encodeKeyRdata(srp.key));
   const owner: Owner = { kind: "srp", key: id };
   const hostLabel = lowerAscii(srp.host);
   const hostRecord = hostKey(hostLabel, domain);
@@ -293,7 +294,7 @@ export function planSrp(
   const claim = (record: string): RegistryOp =>
     grant.keyLease === 0
       ? { op: "remove-claim", record }
-      : { op: "put-claim", claim: { record, key: id, expiresAt: now + grant.keyLease * 1000 } };
+      : { op: "put-claim", claim: { record, key: id, expiresAt: now + grant.keyLease * 1000, tag } };
   const ours = (r: Instance | Host | undefined): boolean => {
     const o = r && whoOwns(r);
     return o?.kind === "srp" && o.key === id;

@@ -11,7 +11,8 @@ import { generateSig0Key } from "../../src/update/sig0-keys.js";
 import { Type } from "../../src/wire/constants.js";
 import { decodeMessage } from "../../src/wire/decode.js";
 import { encodeQuery } from "../../src/wire/message.js";
-import { signSig0, type Sig0Signer } from "../../src/wire/sig0.js";
+import { encodeKeyRdata, keyTag, signSig0, type Sig0Signer } from "../../src/wire/sig0.js";
+import { instanceView } from "../../src/frontends/http/views.js";
 import { encodeUpdate, UPDATE_LEASE_OPTION } from "../../src/wire/update.js";
 
 const ZONE = parseName("default.service.arpa");
@@ -230,5 +231,20 @@ describe("SRP registrar (RFC 9665)", () => {
     });
     expect((await send(deps, signedByOther)).msg.rcodeName).toBe("REFUSED");
     expect(registry.hostTotal()).toBe(0);
+  });
+});
+
+describe("SRP registrations in views and status", () => {
+  it("the HTTP API's view names the key by its tag and says how long it holds the name", async () => {
+    const { deps, registry } = await setup();
+    const a = generateSig0Key("printer.default.service.arpa", 13);
+    await send(deps, signed(a, [printer], { lease: 600, keyLease: 86_400 }));
+    const i = registry.instanceRecord(instanceKey({ service: "_ipp", proto: "_tcp" }, "Office Printer", DOMAIN))!;
+    const view = instanceView(i, undefined, { now: T0 + 10_000, claim: (r) => registry.claim(r) });
+    expect(view).toMatchObject({
+      source: "srp",
+      leaseRemainingSeconds: 590,
+      srp: { keyTag: keyTag(encodeKeyRdata(a.key)), keyLeaseRemainingSeconds: 86_390 },
+    });
   });
 });

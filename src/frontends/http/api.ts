@@ -296,7 +296,11 @@ export class HttpApi {
       if (r.access === "read" && !this.mayRead(req))
         throw new HttpError(401, "reads from this address need the bearer token (or --http-read-from)");
       if (r.access === "write") this.mustWrite(req);
-      const ctx = { now: this.deps.clock.now(), ...(this.deps.node !== undefined ? { node: this.deps.node } : {}) };
+      const ctx = {
+        now: this.deps.clock.now(),
+        ...(this.deps.node !== undefined ? { node: this.deps.node } : {}),
+        claim: (record: string) => this.deps.registry.claim(record),
+      };
       return r.handle(this, { req, url, match, ctx });
     }
     if (!this.mayRead(req))

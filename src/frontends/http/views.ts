@@ -4,8 +4,9 @@ import { formatName, formatServiceType, type ServiceType } from "../../names.js"
 import { instanceId, type Registry } from "../../registry/registry.js";
 import type { Ring } from "../../ring/ring.js";
 import { listKey, SortedInstanceLists } from "./sorted-lists.js";
-import type { HostView, InstanceView } from "../../api/shapes.js";
-import { LOCAL_DOMAIN, whoOwns, type Host, type Instance, type Owner } from "../../registry/types.js";
+import type { HostView, InstanceView, SrpView } from "../../api/shapes.js";
+import { hostStoreKey, instanceStoreKey } from "../../registry/scopes.js";
+import { LOCAL_DOMAIN, whoOwns, type Claim, type Host, type Instance, type Owner } from "../../registry/types.js";
 
 export type { HostView, InstanceView };
 
@@ -13,6 +14,8 @@ export type { HostView, InstanceView };
 export interface ViewContext {
   now: number;
   node?: string;
+  /** The SRP claim on a registration, by its store key (to show the key and its lease). */
+  claim?: (record: string) => Claim | undefined;
 }
 
 function ownership(r: Instance | Host): { owner?: Owner; domain?: string } {
@@ -22,6 +25,19 @@ function ownership(r: Instance | Host): { owner?: Owner; domain?: string } {
 
 const remaining = (expiresAt: number | undefined, now: number) =>
   expiresAt === undefined ? null : Math.max(0, Math.round((expiresAt - now) / 1000));
+
+/** The key behind an SRP registration and how long it holds the name. */
+function srpOf(r: Instance | Host, record: string, ctx: ViewContext): { srp?: SrpView } {
+  if (r.owner?.kind !== "srp") return {};
+  const c = ctx.claim?.(record);
+  if (!c) return {};
+  return {
+    srp: {
+      ...(c.tag !== undefined ? { keyTag: c.tag } : {}),
+      keyLeaseRemainingSeconds: remaining(c.expiresAt, ctx.now) ?? 0,
+    },
+  };
+}
 
 export function hostLabelText(host: readonly string[]): string {
   return host.length === 1 ? host[0]! : formatName(host);
@@ -44,17 +60,19 @@ export function instanceView(inst: Instance, share: number | undefined, ctx: Vie
     ...(inst.key !== undefined ? { key: inst.key } : {}),
     ...ownership(inst),
     leaseRemainingSeconds: remaining(inst.expiresAt, now),
+    ...srpOf(inst, instanceStoreKey(inst), ctx),
     ...(share !== undefined ? { share } : {}),
   };
 }
 
-export function hostView(h: Host, now: number): HostView {
+export function hostView(h: Host, ctx: ViewContext): HostView {
   return {
     name: h.name,
     addresses: [...h.addresses],
     source: h.source,
     ...ownership(h),
-    leaseRemainingSeconds: remaining(h.expiresAt, now),
+    leaseRemainingSeconds: remaining(h.expiresAt, ctx.now),
+    ...srpOf(h, hostStoreKey(h), ctx),
   };
 }
 

@@ -72,16 +72,17 @@ export class WatchHub {
   }
 
   private onChange(c: Change): void {
-    const now = this.clock.now();
+    const ctx = {
+      now: this.clock.now(),
+      ...(this.node !== undefined ? { node: this.node } : {}),
+      claim: (record: string) => this.registry.claim(record),
+    };
     if (c.kind === "host") {
-      this.publish({ event: "host", op: c.op, host: hostView(c.host, now) });
+      this.publish({ event: "host", op: c.op, host: hostView(c.host, ctx) });
       return;
     }
     const type = formatServiceType(c.instance.type);
-    const { share: _, ...instance } = instanceView(c.instance, 0, {
-      now,
-      ...(this.node !== undefined ? { node: this.node } : {}),
-    });
+    const { share: _, ...instance } = instanceView(c.instance, 0, ctx);
     this.publish({ event: "instance", op: c.op, type, instance });
     const ringMoved = c.op !== "update" || c.previous?.weight !== c.instance.weight;
     if (!ringMoved) return;

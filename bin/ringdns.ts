@@ -383,14 +383,21 @@ Examples:
 const clientOptions = (c: Command) =>
   c
     .option("--server <addr:port>", "ringdns server", "127.0.0.1:8053")
-    .option("--domain <name>", "zone to register in", "local.")
+    .option("--domain <name>", "zone to register in (default local.; with --srp default.service.arpa.)")
     .option("--key-file <file>", "TSIG key file (BIND format, or Knot's alg:name:secret line)")
     .option("--key <[alg:]name:secret>", "TSIG key given inline, as nsupdate -y")
     .option("--tcp", "use TCP");
 
-const clientArgs = (opts: { server: string; domain: string; keyFile?: string; key?: string; tcp?: boolean }) => ({
+const clientArgs = (opts: {
+  server: string;
+  domain?: string;
+  keyFile?: string;
+  key?: string;
+  tcp?: boolean;
+  srp?: boolean;
+}) => ({
   server: parseListenAddress(opts.server, "--server")[0]!,
-  domain: formatName(parseDomain(opts.domain)),
+  domain: formatName(parseDomain(opts.domain ?? (opts.srp ? "default.service.arpa." : "local."))),
   ...(opts.keyFile ? { keyFile: opts.keyFile } : {}),
   ...(opts.key ? { key: opts.key } : {}),
   tcp: !!opts.tcp,
@@ -410,14 +417,24 @@ clientOptions(
     .option("--priority <n>", "SRV priority", "0")
     .option("--weight <n>", "SRV weight: the instance's share of the ring", "1")
     .option("--lease <seconds>", "lease to ask for (renewed at 75%); omit for a permanent registration")
-    .option("--once", "register and exit, without renewing"),
+    .option("--once", "register and exit, without renewing")
+    .option(
+      "--srp",
+      "register as an SRP client (RFC 9665): signed with the host's own key (SIG(0)), in default.service.arpa. unless --domain, lease one hour unless --lease, renewed at 80%",
+    )
+    .option(
+      "--srp-key <path>",
+      "with --srp: the key pair's .private file (ringdns keygen --algorithm ecdsa-p256), or a directory that keeps one per host (made on first use); default ~/.config/ringdns/srp-keys",
+    )
+    .option("--key-lease <seconds>", "with --srp: KEY-LEASE to ask for, how long the name stays this key's (default 7 days)"),
 )
   .addHelpText(
     "after",
     `
 Examples:
   ringdns register _cache._tcp alpha --host alpha --address 192.0.2.10 --port 11211 --lease 60 --key-file update.key
-  ringdns register _http._tcp web-1 --host web-1 --port 8080 --txt path=/ --once`,
+  ringdns register _http._tcp web-1 --host web-1 --port 8080 --txt path=/ --once
+  ringdns register --srp _ipp._tcp "Office Printer" --host printer --address 192.0.2.7 --port 631`,
   )
   .action(async (type: string, instance: string, opts) => {
     try {
@@ -434,6 +451,9 @@ Examples:
         weight: opts.weight,
         lease: opts.lease,
         once: !!opts.once,
+        srp: !!opts.srp,
+        ...(opts.srpKey ? { srpKey: opts.srpKey } : {}),
+        ...(opts.keyLease ? { keyLease: opts.keyLease } : {}),
       });
     } catch (e) {
       fail(e);

@@ -3,7 +3,11 @@ import { deregister, register, type ServiceInstance } from "../client/registrati
 import type { Server } from "../client/dns-client.js";
 import { parseSetting, RingdnsError } from "../errors.js";
 import { parseServiceType } from "../names.js";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { loadKeyFile, parseKeySpec } from "../update/keys.js";
+import { loadSig0Key, srpKeyFor } from "../update/sig0-keys.js";
+import type { Sig0Signer } from "../wire/sig0.js";
 import type { TsigKey } from "../wire/tsig.js";
 
 export interface ClientArgs {
@@ -48,6 +52,30 @@ export interface RegisterArgs extends ClientArgs {
   weight?: string;
   lease?: string;
   once: boolean;
+  /** Register as an SRP client (RFC 9665), signing with the host's own key. */
+  srp?: boolean;
+  /** The key pair's .private file, or a directory to keep it in (made on first use). */
+  srpKey?: string;
+  keyLease?: string;
+}
+
+/** Where `register --srp` keeps host keys unless --srp-key says otherwise. */
+export function defaultSrpKeyDir(): string {
+  const base = process.env.XDG_CONFIG_HOME ?? join(homedir(), ".config");
+  return join(base, "ringdns", "srp-keys");
+}
+
+function srpSigner(a: RegisterArgs): Sig0Signer {
+  if (a.keyFile || a.key)
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", "--srp signs with the host's own key: no --key-file or --key");
+  if (a.address.length === 0)
+    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", "--srp: give the host's --address (an SRP host describes its addresses)");
+  const where = a.srpKey ?? defaultSrpKeyDir();
+  if (where.endsWith(".private") || where.endsWith(".key")) return loadSig0Key(where);
+  const host = `${a.host}.${a.domain.replace(/\.?$/, ".")}`;
+  const k = srpKeyFor(host, where);
+  process.stderr.write(`${k.created ? "made a new key for" : "signing as"} ${host} (${k.file})\n`);
+  return k.signer;
 }
 
 export async function runRegister(a: RegisterArgs): Promise<number> {
@@ -64,12 +92,15 @@ export async function runRegister(a: RegisterArgs): Promise<number> {
     ...(a.weight !== undefined ? { weight: int("--weight", a.weight, 0, 65535)! } : {}),
   };
   const lease = int("--lease", a.lease, 1, 2 ** 31 - 1);
-  const key = keyFrom(a);
+  const keyLease = int("--key-lease", a.keyLease, 1, 2 ** 31 - 1);
+  const srp = a.srp ? { signer: srpSigner(a), ...(keyLease !== undefined ? { keyLease } : {}) } : undefined;
+  const key = srp ? undefined : keyFrom(a);
   const options = {
     server: a.server,
     domain: a.domain,
     tcp: a.tcp,
     ...(key ? { key } : {}),
+    ...(srp ? { srp } : {}),
     ...(lease !== undefined ? { lease } : {}),
   };
   const reg = await register(service, options);

@@ -13,6 +13,8 @@ export { browse, resolve, ownerOf, LookupError, type ResolvedInstance, type Look
 export { sendUpdate, UpdateError, type UpdateResult } from "./update-client.js";
 export type { Server } from "./dns-client.js";
 export { loadKeyFile, parseKeySpec, generateKey } from "../update/keys.js";
+export { loadSig0Key, generateSig0Key, srpKeyFor } from "../update/sig0-keys.js";
+export type { Sig0Signer } from "../wire/sig0.js";
 export type { TsigKey } from "../wire/tsig.js";
 export { Ring } from "../ring/ring.js";
 export { watch, type WatchOptions, type WatchItem, type WatchEvent } from "./watch.js";

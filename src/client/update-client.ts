@@ -1,8 +1,10 @@
-// Sending DNS UPDATEs: sign with TSIG, send over UDP (TCP when asked or when
-// the update is large), check the signed reply, report rcode and lease.
+// Sending DNS UPDATEs: sign with TSIG (or SIG(0), as an SRP client), send over
+// UDP (TCP when asked or when the update is large), check the signed reply,
+// report rcode and leases.
 import { randomInt } from "node:crypto";
 import { rcodeName } from "../wire/constants.js";
 import { decodeMessage } from "../wire/decode.js";
+import { signSig0, type Sig0Signer } from "../wire/sig0.js";
 import { signRequest, verifyReply, type TsigKey } from "../wire/tsig.js";
 import { encodeUpdate, UPDATE_LEASE_OPTION, type Prerequisite, type UpdateOp } from "../wire/update.js";
 import type { Labels } from "../names.js";
@@ -12,6 +14,8 @@ export interface UpdateResult {
   rcode: string;
   /** Lease the server granted, seconds (when one was asked for). */
   lease?: number;
+  /** KEY-LEASE the server granted (SRP), seconds. */
+  keyLease?: number;
 }
 
 export class UpdateError extends Error {
@@ -26,6 +30,10 @@ export class UpdateError extends Error {
 
 export interface SendOptions {
   key?: TsigKey;
+  /** Sign with SIG(0) instead (RFC 2931; SRP clients, RFC 9665). */
+  sig0?: Sig0Signer;
+  /** KEY-LEASE to ask for with `lease` (SRP). */
+  keyLease?: number;
   tcp?: boolean;
   timeoutMs?: number;
   lease?: number;
@@ -46,11 +54,14 @@ export async function sendUpdate(
     zone,
     updates,
     ...(options.prerequisites ? { prerequisites: options.prerequisites } : {}),
-    ...(options.lease !== undefined ? { lease: { lease: options.lease } } : {}),
+    ...(options.lease !== undefined
+      ? { lease: { lease: options.lease, ...(options.keyLease !== undefined ? { keyLease: options.keyLease } : {}) } }
+      : {}),
   });
   const now = Math.floor((options.now ?? Date.now)() / 1000);
   const signed = options.key ? signRequest(msg, options.key, now) : undefined;
-  const wire = signed?.signed ?? msg;
+  // an SRP server checks the SIG(0) by the KEY in the update itself; its reply is not signed (RFC 9665 §5.1)
+  const wire = signed?.signed ?? (options.sig0 ? signSig0(msg, options.sig0, now) : msg);
   const tcp = options.tcp ?? wire.length > 512;
   const replyWire = await exchange(server, wire, {
     tcp,
@@ -68,6 +79,10 @@ export async function sendUpdate(
       throw new UpdateError(reply.rcodeName, "the reply is not signed with our key");
   }
   const ulOption = reply.edns?.options.find((o) => o.code === UPDATE_LEASE_OPTION);
-  const ul = ulOption && ulOption.data.length >= 4 ? Buffer.from(ulOption.data).readUInt32BE(0) : undefined;
-  return { rcode: rcodeName(reply.rcode), ...(ul !== undefined ? { lease: ul } : {}) };
+  const data = ulOption ? Buffer.from(ulOption.data) : Buffer.alloc(0);
+  return {
+    rcode: rcodeName(reply.rcode),
+    ...(data.length >= 4 ? { lease: data.readUInt32BE(0) } : {}),
+    ...(data.length >= 8 ? { keyLease: data.readUInt32BE(4) } : {}),
+  };
 }

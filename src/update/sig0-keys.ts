@@ -2,7 +2,8 @@
 // `dnssec-keygen -T KEY` writes them): `ringdns keygen --algorithm
 // ecdsa-p256` makes one, `nsupdate -k` and `ringdns register --srp` sign with it.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { RingdnsError } from "../errors.js";
 import { formatName, parseName } from "../names.js";
 import { encodeKeyRdata, KeyAlgorithm, keyTag, type KeyAlgorithmNumber, type Sig0Signer } from "../wire/sig0.js";
@@ -133,4 +134,22 @@ export function loadSig0Key(path: string): Sig0Signer {
     privateKey,
     name: parseName(m[1]!),
   };
+}
+
+/**
+ * The key pair an SRP client keeps for host `name` in `dir`: the one there
+ * (K<name>.+013+*.private), or a new ECDSA P-256 pair written there first. The
+ * key is the host's identity: the registrar gives its names to it alone.
+ */
+export function srpKeyFor(name: string, dir: string): { signer: Sig0Signer; file: string; created: boolean } {
+  const fqdn = formatName(parseName(name));
+  const prefix = `K${fqdn}+013+`;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const found = readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith(".private"));
+  if (found) return { signer: loadSig0Key(join(dir, found)), file: join(dir, found), created: false };
+  const signer = generateSig0Key(fqdn, KeyAlgorithm.ECDSAP256SHA256);
+  const base = join(dir, sig0FileBase(signer));
+  writeFileSync(`${base}.private`, formatSig0PrivateFile(signer), { mode: 0o600, flag: "wx" });
+  writeFileSync(`${base}.key`, formatSig0PublicFile(signer), { mode: 0o644, flag: "wx" });
+  return { signer, file: `${base}.private`, created: true };
 }

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dig } from "../lab/dig.js";
 import { runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { register } from "../../src/client/registration.js";
+import { generateSig0Key } from "../../src/update/sig0-keys.js";
 import { buildGoProgram, hasMiekgDns } from "../lab/go.js";
 import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { missingTool } from "../lab/tools.js";
@@ -161,6 +163,73 @@ send
     const refused = spawnSync("nsupdate", ["-k", priv], { input: forged, encoding: "utf8", timeout: 20_000 });
     expect(refused.stdout + refused.stderr).toMatch(/REFUSED/);
     expect(rdata(d, `lamp.${ZONE}`, "A")).toEqual(["192.0.2.20"]);
+  });
+});
+
+describe.skipIf(skip)("SRP from ringdns's own client: the CLI and the library", () => {
+  let d: RunningDaemon;
+  beforeAll(async () => {
+    d = await startDaemon(["--store", "memory", "--lease-min", "1"]);
+  });
+  afterAll(() => d?.stop());
+  const server = () => `127.0.0.1:${d.port}`;
+
+  it("ringdns register --srp makes the host's key on first use, keeps it, and another key cannot take the name", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ringdns-srp-cli-"));
+    const args = (keys: string) => [
+      "register",
+      "--srp",
+      "_ipp._tcp",
+      "Hall Printer",
+      "--host",
+      "hall",
+      "--address",
+      "192.0.2.55",
+      "--port",
+      "631",
+      "--txt",
+      "rp=ipp/print",
+      "--once",
+      "--server",
+      server(),
+      "--srp-key",
+      keys,
+    ];
+    const first = runCli(args(dir));
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/made a new key for hall\.default\.service\.arpa\./);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".private"))).toHaveLength(1);
+    expect(rdata(d, `Hall\\032Printer._ipp._tcp.${ZONE}`, "SRV")).toEqual([`0 1 631 hall.${ZONE}`]);
+    const again = runCli(args(dir));
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/signing as hall\.default\.service\.arpa\./);
+    const stranger = runCli(args(mkdtempSync(join(tmpdir(), "ringdns-srp-cli-"))));
+    expect(stranger.status).not.toBe(0);
+    expect(stranger.stderr).toMatch(/YXDOMAIN/);
+  });
+
+  it("the library renews at 80 % of the lease, registers again after the server lost it, and close() removes the service", async () => {
+    const signer = generateSig0Key(`lib.${ZONE}`, 13);
+    const service = { instance: "lib", type: "_kv._tcp", host: "lib", addresses: ["192.0.2.56"], port: 7300 };
+    const options = { server: { host: "127.0.0.1", port: d.port }, srp: { signer, keyLease: 600 }, lease: 2 };
+    const reg = await register(service, options);
+    expect(reg.lease).toBe(2);
+    const renewed = await Promise.race([
+      once(reg, "renewed").then(() => "renewed"),
+      new Promise((r) => setTimeout(() => r("not renewed within 5 s"), 5000)),
+    ]);
+    expect(renewed).toBe("renewed");
+    // the server loses everything (a restart on a memory store): the next renewal restores it
+    const port = d.port;
+    await d.stop();
+    d = await startDaemon(["--store", "memory", "--lease-min", "1"], { port });
+    await eventually(
+      "the registration restored by a renewal",
+      () => rdata(d, `lib._kv._tcp.${ZONE}`, "SRV").length === 1,
+    );
+    await reg.close();
+    expect(rdata(d, `lib._kv._tcp.${ZONE}`, "SRV")).toEqual([]);
+    expect(rdata(d, `lib.${ZONE}`, "A")).toEqual(["192.0.2.56"]); // the host stays until its lease ends
   });
 });
 

@@ -426,7 +426,10 @@ clientOptions(
       "--srp-key <path>",
       "with --srp: the key pair's .private file (ringdns keygen --algorithm ecdsa-p256), or a directory that keeps one per host (made on first use); default ~/.config/ringdns/srp-keys",
     )
-    .option("--key-lease <seconds>", "with --srp: KEY-LEASE to ask for, how long the name stays this key's (default 7 days)"),
+    .option(
+      "--key-lease <seconds>",
+      "with --srp: KEY-LEASE to ask for, how long the name stays this key's (default 7 days)",
+    ),
 )
   .addHelpText(
     "after",

@@ -69,7 +69,10 @@ function srpSigner(a: RegisterArgs): Sig0Signer {
   if (a.keyFile || a.key)
     throw new RingdnsError("RINGDNS_E_BAD_CONFIG", "--srp signs with the host's own key: no --key-file or --key");
   if (a.address.length === 0)
-    throw new RingdnsError("RINGDNS_E_BAD_CONFIG", "--srp: give the host's --address (an SRP host describes its addresses)");
+    throw new RingdnsError(
+      "RINGDNS_E_BAD_CONFIG",
+      "--srp: give the host's --address (an SRP host describes its addresses)",
+    );
   const where = a.srpKey ?? defaultSrpKeyDir();
   if (where.endsWith(".private") || where.endsWith(".key")) return loadSig0Key(where);
   const host = `${a.host}.${a.domain.replace(/\.?$/, ".")}`;

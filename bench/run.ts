@@ -2,7 +2,8 @@
 // dnsmasq on the same records, queries and client settings; ring figures.
 // Writes bench/RESULTS.md. Bounded: ~4 minutes by default, ~1 with --quick.
 // `npm run bench -- --scale` runs only the scale sections (issue 15) and
-// replaces just their marked parts of bench/RESULTS.md.
+// replaces just their marked parts of bench/RESULTS.md; `-- --srp` likewise
+// only SRP registrations a second (issue 18).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -15,6 +16,7 @@ import { markedSections, writeSection } from "./lib/results.js";
 import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./lib/servers.js";
 import { scaleFigures } from "./lib/scale.js";
 import { scaleDaemonBench } from "./lib/scale-daemon.js";
+import { srpBench } from "./lib/srp.js";
 import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import type { TsigKey } from "../src/wire/tsig.js";
@@ -31,6 +33,7 @@ const flag = (name: string) => process.argv.includes(`--${name}`) || process.env
 const quick = flag("quick");
 const json = flag("json");
 const scaleOnly = flag("scale");
+const srpOnly = flag("srp");
 const RESULTS = join(import.meta.dirname, "RESULTS.md");
 
 const needed: [string, string][] = [
@@ -45,6 +48,15 @@ if (missing.length > 0) {
     `bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`,
   );
   process.exit(2);
+}
+
+// --srp: only SRP registrations a second next to TSIG ones (issue 18), in its own part of RESULTS.md
+if (srpOnly) {
+  const srpDir = scratchDir("ringdns-bench-srp-");
+  const md = await srpBench(await writeDataset(srpDir), quick, (s) => process.stderr.write(`${s}\n`));
+  writeSection(RESULTS, "srp", md);
+  console.log(`${md}\nwritten to bench/RESULTS.md (section srp)`);
+  process.exit(0);
 }
 
 // --scale: only the scale sections (issue 15), each written into its own part of RESULTS.md

@@ -6,7 +6,7 @@
 // Immutable: `change` returns a new ring, so an answer in flight always sees
 // one consistent ring. A change hashes only the instances that change and
 // copies only the chunks of points they touch (points.ts).
-import { identityBytes, instanceSeed, keySeed, sequenceAt } from "./hash.js";
+import { identityBytes, instanceSeed, keySeed, keySeedInto, sequenceAt } from "./hash.js";
 import { allSteps, chunkParts, PointSet, type At, type PointParts, type SortedPoints } from "./points.js";
 
 export type { PointParts, SortedPoints } from "./points.js";
@@ -42,7 +42,8 @@ export function ringWeight(weight: number): number {
 }
 
 const TWO32 = 2 ** 32;
-const PAGE = 1024;
+const PAGE_BITS = 10;
+const PAGE = 1 << PAGE_BITS;
 
 /**
  * Slot → member, in pages of 1,024: a change copies the pages it touches
@@ -69,12 +70,12 @@ class Slots {
 
   /** The member's identity on `slot`; undefined for a free slot. */
   id(slot: number): string | undefined {
-    return this.ids[Math.floor(slot / PAGE)]?.[slot % PAGE];
+    return this.ids[slot >>> PAGE_BITS]?.[slot & (PAGE - 1)];
   }
 
   /** The member's ring weight on `slot` (0: free). */
   weight(slot: number): number {
-    return this.weights[Math.floor(slot / PAGE)]?.[slot % PAGE] ?? 0;
+    return this.weights[slot >>> PAGE_BITS]?.[slot & (PAGE - 1)] ?? 0;
   }
 
   /** These slots with `changes` made; a slot at `length` or past it grows the table. */
@@ -106,6 +107,9 @@ class Slots {
     }
   }
 }
+
+/** Where ownerOf puts a key's seed: no object per lookup. */
+const lookupSeed = new Int32Array(2);
 
 const NO_POINTS = PointSet.fromSorted({ pos: new Uint32Array(0), owner: new Uint32Array(0) });
 
@@ -269,8 +273,8 @@ export class Ring {
   /** The instance that owns `key`, or undefined on an empty ring. */
   ownerOf(key: Uint8Array | string): string | undefined {
     if (this.pts.size === 0) return undefined;
-    const seed = keySeed(key);
-    return this.slots.id(this.pts.nearestOwner(seed.hi, seed.lo | 1, PROBES));
+    keySeedInto(key, lookupSeed);
+    return this.slots.id(this.pts.nearestOwner(lookupSeed[0]!, lookupSeed[1]! | 1, PROBES));
   }
 
   /**

@@ -43,4 +43,28 @@ describe("the one-block SHA-256 used for keys", () => {
       { numRuns: 3000 },
     );
   });
+
+  it("an ASCII key (four characters to a word) hashes as its bytes, at every length and with any non-ASCII character in it", async () => {
+    const fc = (await import("fast-check")).default;
+    const { sha256, keySeed, keySeedInto } = await import("../../src/ring/hash.js");
+    const out = new Int32Array(2);
+    fc.assert(
+      fc.property(
+        fc.string({ unit: "binary-ascii", maxLength: 64 }),
+        fc.option(fc.tuple(fc.nat(), fc.string({ unit: "binary", minLength: 1, maxLength: 1 }))),
+        (ascii, insert) => {
+          // one character of any kind at any place, or none
+          const at = insert ? insert[0] % (ascii.length + 1) : 0;
+          const k = insert ? ascii.slice(0, at) + insert[1] + ascii.slice(at) : ascii;
+          const d = sha256(Buffer.from(k, "utf8"));
+          expect(keySeed(k)).toEqual({ hi: d.readUInt32BE(0), lo: d.readUInt32BE(4) });
+          keySeedInto(k, out);
+          expect([out[0], out[1]]).toEqual([d.readInt32BE(0), d.readInt32BE(4)]);
+          keySeedInto(Buffer.from(k, "utf8"), out);
+          expect([out[0], out[1]]).toEqual([d.readInt32BE(0), d.readInt32BE(4)]);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
 });

@@ -22,6 +22,7 @@ const core = [
   "src/update/update.ts",
   "src/update/policy.ts",
   "src/update/registration-ops.ts",
+  "src/update/srp.ts",
 ];
 const imports = (file: string) => [...readFileSync(file, "utf8").matchAll(/from "([^"]+)"/g)].map((m) => m[1]!);
 

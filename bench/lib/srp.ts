@@ -31,7 +31,10 @@ async function blast(port: number, messages: Buffer[]): Promise<{ perSecond: num
   let answered = 0;
   const t0 = performance.now();
   const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`only ${answered} of ${messages.length} answered in 60 s`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`only ${answered} of ${messages.length} answered in 60 s`)),
+      60_000,
+    );
     sock.on("message", (m) => {
       const rcode = m[3]! & 0xf;
       rcodes.set(rcode, (rcodes.get(rcode) ?? 0) + 1);

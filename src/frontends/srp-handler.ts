@@ -132,6 +132,14 @@ export async function answerSrp(
       const why = plan.rcode === Rcode.YXDOMAIN ? "name-taken" : "structure";
       return { ops: [], result: { rcode: plan.rcode, reason: plan.reason, why } };
     }
+    // names held after their registrations end are bounded too: twice --max-registrations in all
+    const newClaims = plan.ops.filter((o) => o.op === "put-claim" && !view.claim(o.claim.record)).length;
+    const maxClaims = 2 * (deps.limits?.maxRegistrations ?? Number.POSITIVE_INFINITY);
+    if (newClaims > 0 && view.claimTotal() + newClaims > maxClaims) {
+      deps.limits?.hit?.("srp-claims");
+      const reason = `too many names held by SRP keys (${view.claimTotal()}; at most twice --max-registrations)`;
+      return { ops: [], result: { rcode: Rcode.REFUSED, reason, why: "limit" } };
+    }
     const over = deps.limits && overLimit(plan.ops, view, deps.limits);
     if (over) {
       deps.limits?.hit?.(over[0]);

@@ -5,6 +5,7 @@ import { handleDnsMessage, type DnsHandlerDeps } from "../../src/frontends/dns-h
 import { parseName, type Labels } from "../../src/names.js";
 import type { Registry } from "../../src/registry/registry.js";
 import { hostKey, instanceKey } from "../../src/registry/scopes.js";
+import { DEFAULT_LIMITS } from "../../src/registry/limits.js";
 import { sourceMatcher } from "../../src/update/policy.js";
 import { srpUpdate } from "../../src/update/registration-ops.js";
 import { generateSig0Key } from "../../src/update/sig0-keys.js";
@@ -246,5 +247,26 @@ describe("SRP registrations in views and status", () => {
       leaseRemainingSeconds: 590,
       srp: { keyTag: keyTag(encodeKeyRdata(a.key)), keyLeaseRemainingSeconds: 86_390 },
     });
+  });
+});
+
+describe("SRP claims are bounded", () => {
+  it("names held after their registrations ended count: at most twice --max-registrations, then REFUSED", async () => {
+    const { deps, registry } = await setup();
+    const limited: DnsHandlerDeps = {
+      ...deps,
+      update: { ...deps.update!, limits: { ...DEFAULT_LIMITS, maxRegistrations: 2 } },
+    };
+    const keys = ["one", "two", "three"].map((h) => generateSig0Key(`${h}.default.service.arpa`, 13));
+    const svc = (h: string) => ({ instance: h, type: "_kv._tcp", port: 7000, txt: [] });
+    expect((await send(limited, signed(keys[0]!, [svc("one")]))).msg.rcodeName).toBe("NOERROR");
+    expect((await send(limited, signed(keys[0]!, [], { lease: 0, addresses: [], id: 2 }))).msg.rcodeName).toBe(
+      "NOERROR",
+    );
+    expect(registry.claimTotal()).toBe(2);
+    expect((await send(limited, signed(keys[1]!, [svc("two")], { id: 3 }))).msg.rcodeName).toBe("NOERROR");
+    const third = await send(limited, signed(keys[2]!, [svc("three")], { id: 4 }));
+    expect(third.msg.rcodeName).toBe("REFUSED");
+    expect(registry.claimTotal()).toBe(4);
   });
 });

@@ -133,7 +133,7 @@ describe.skipIf(missingTool("nsupdate", "dig"))("ownership with nsupdate and dig
     const bad = await get("/v1/types/_kv._tcp/instances?domain=c.example.");
     expect(bad.status).toBe(400);
     expect(String(bad.body.error)).toMatch(
-      /"c\.example\." is not a served domain \(served: local\., a\.example\., b\.example\.\)/,
+      /"c\.example\." is not a served domain \(served: local\., default\.service\.arpa\., a\.example\., b\.example\.\)/,
     );
   });
 

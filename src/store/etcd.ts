@@ -74,8 +74,11 @@ const FIRST_PAGE_KEYS = 100;
 const MAX_PAGE_KEYS = 2_500;
 /** Values per page in a resync, which runs while queries are answered: each page is decoded in one turn of the event loop (~1 ms). */
 const RESYNC_PAGE_KEYS = 200;
-/** Keys per keys-only page at start-up, when nothing is answered from the replica yet: fewer pages of the open range, which etcd counts to its end each time. */
-const START_KEYS_PAGE = 20_000;
+/**
+ * Keys per keys-only page at start-up, when nothing is answered from the replica yet: few
+ * pages of the open range, which etcd counts to its end each time (~3 MB a page).
+ */
+const START_KEYS_PAGE = 50_000;
 /**
  * Keys per keys-only page in a resync, its range bounded by keys the last read saw
  * (`splits`), so etcd's cost is what the page holds. Few calls: grpc-js's own garbage per
@@ -386,7 +389,7 @@ export class EtcdStore extends CommitStore {
       }
     };
     let complete = false;
-    let removed: string[] = [];
+    const removed: string[] = [];
     try {
       // the first range alone, for the revision every other page is read at
       await listKeys(keyRanges[0]!);
@@ -459,20 +462,18 @@ export class EtcdStore extends CommitStore {
       };
     } finally {
       // `removed` is the array returned: filled here, before the caller sees it
-      if (resync) removed.push(...(await this.unmark(complete)));
+      if (resync) await this.unmark(complete ? removed : undefined);
     }
   }
 
-  /** Takes a resync's marks off the replica's keys, a slice at a time; with `collect`, returns the keys left unmarked (not in etcd). */
-  private async unmark(collect: boolean): Promise<string[]> {
-    const gone: string[] = [];
+  /** Takes a resync's marks off the replica's keys, a slice at a time; the keys left unmarked (not in etcd) go to `gone`. */
+  private async unmark(gone?: string[]): Promise<void> {
     let n = 0;
     for (const [key, modRevision] of this.known) {
       if (modRevision < 0) this.known.set(key, -modRevision);
-      else if (collect) gone.push(key);
+      else gone?.push(key);
       if (++n % SWEEP_CHUNK === 0) await nextTurn();
     }
-    return gone;
   }
 
   /** The values of wanted[from, to) and of the keys between them, as of `revision`; halved until a part fits the reply limit. */

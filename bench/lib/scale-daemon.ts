@@ -722,10 +722,12 @@ async function cluster(
     const rssA = rssBytes(a.proc.pid!);
     for (const [i, d] of [a, b].entries()) {
       const read = d.logs.find((l) => l.includes("etcd prefix read"));
-      const m = read && /"entries":(\d+),"pages":(\d+),"bytes":(\d+).*"ms":(\d+)/.exec(read);
+      const m = read && /"time":(\d+).*"entries":(\d+),"pages":(\d+),"bytes":(\d+).*"ms":(\d+)/.exec(read);
+      // where the start-up went: the read's start and end after the spawn, then the first answers
+      const readEnd = m ? Number(m[1]) - (performance.timeOrigin + d.spawnedAt) : NaN;
       if (m)
         notes.push(
-          `etcd: daemon ${"ab"[i]} logged its start-up read: ${m[1]} entries in ${m[2]} pages, ${f(Number(m[3]) / 2 ** 20, 1)} MiB, ${m[4]} ms.`,
+          `etcd: daemon ${"ab"[i]} logged its start-up read: ${m[2]} entries in ${m[3]} pages, ${f(Number(m[4]) / 2 ** 20, 1)} MiB, ${m[5]} ms (from ${f(readEnd - Number(m[5]))} to ${f(readEnd)} ms after its spawn; plain answer at ${f(joins[i]!.plain)}, \`_hash\` at ${f(joins[i]!.hash)}).`,
         );
     }
     notes.push(`etcd: daemon a's RSS at 100,000 with the ring built: ${f(rssA / 2 ** 20)} MiB.`);

@@ -4,9 +4,10 @@
 // the revision `load` read, so each daemon's registry is a replica fed by the
 // watch, and what one daemon writes reaches the others.
 import { hostname } from "node:os";
+// a turn of the event loop for others (queries) between two slices of a long read
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { circuitBreaker, ConsecutiveBreaker, handleWhen } from "cockatiel";
 import {
-  Etcd3,
   GRPCResourceExhastedError,
   isRecoverableError,
   Range,
@@ -19,6 +20,7 @@ import { every, guarded, later } from "../guard.js";
 import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
 import { StoreConflict } from "../registry/store-contract.js";
+import { EtcdClient, type RangeReply } from "./etcd-range.js";
 import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
 
 export interface EtcdOptions {
@@ -54,27 +56,47 @@ function remainingSeconds(e: StoreEntry): number | undefined {
   return e.value.expiresAt === undefined ? undefined : Math.max(1, Math.ceil((e.value.expiresAt - Date.now()) / 1000));
 }
 
-// Reading the prefix: the gRPC client takes replies up to a size (4 MiB by default), so
-// one range over ~10,000 registrations would fail and no daemon could start. It is
-// read in pages instead, sized from the bytes per key seen so far.
+// Reading the prefix: the gRPC client takes replies up to a size, so one range over
+// ~10,000 registrations would fail and no daemon could start. It is read in pages instead:
+// keys first (with their mod revisions), then the values of ranges between known keys.
+// etcd 3.4 counts the whole rest of a range on every request with a limit, so pages of an
+// open range cost O(n²); bounded ranges cost what they hold.
 /** The first page of values, before any size is known. */
 const FIRST_PAGE_KEYS = 100;
 /**
- * At most this many values in any page, whatever the last page's size said: 500 of the
- * largest entries an UPDATE can make (~87 KB as JSON) still fit MAX_REPLY_BYTES. A page
- * over that limit must never happen: etcd3 retries RESOURCE_EXHAUSTED, resets its
+ * At most this many values in a start-up page, whatever the last page's size said: 2,500
+ * of the largest entries an UPDATE can make (~87 KB as JSON) still fit MAX_REPLY_BYTES. A
+ * page over that limit must never happen: etcd3 retries RESOURCE_EXHAUSTED, resets its
  * connections and opens its circuit breaker, so no smaller retry could follow (found in
- * review: small hosts, then 2,000 large instances, and the daemon could not start). 500
- * also bounds the decoding done between two turns of the event loop (~4 ms).
+ * review: small hosts, then 2,000 large instances, and the daemon could not start). A
+ * reply that large only comes with that many bytes of registrations, which the daemon
+ * holds anyway.
  */
-const MAX_PAGE_KEYS = 500;
-/** Keys per keys-only page: decoding a reply of 50,000 took the event loop ~100 ms; 5,000 take ~10 ms. */
-const KEYS_PAGE = 5_000;
+const MAX_PAGE_KEYS = 2_500;
+/** Values per page in a resync, which runs while queries are answered: each page is decoded in one turn of the event loop (~1 ms). */
+const RESYNC_PAGE_KEYS = 200;
+/**
+ * Keys per keys-only page at start-up, when nothing is answered from the replica yet: few
+ * pages of the open range, which etcd counts to its end each time (~3 MB a page).
+ */
+const START_KEYS_PAGE = 50_000;
+/**
+ * Keys per keys-only page in a resync, its range bounded by keys the last read saw
+ * (`splits`), so etcd's cost is what the page holds. Few calls: grpc-js's own garbage per
+ * call, promoted while calls are in flight, made scavenges of ~10 ms at 500 keys a page.
+ */
+const RESYNC_KEYS_PAGE = 5_000;
+/** Keys compared per turn of the event loop in a resync (~1 ms). */
+const RESYNC_KEYS_SLICE = 1_000;
+/** Keys-only ranges asked for together in a resync. */
+const KEY_RANGES_AT_ONCE = 2;
 /** Value pages asked for together: each is a bounded range, cheap for etcd, and the round trips overlap. */
 const PAGES_AT_ONCE = 8;
-/** What a page aims at; the client's receive limit (below) leaves room for a page whose entries run larger than the last one's. */
-const PAGE_TARGET_BYTES = 1 << 20;
-const MAX_REPLY_BYTES = 64 << 20;
+/** What a value page aims at. */
+const PAGE_TARGET_BYTES = 2 << 20;
+const MAX_REPLY_BYTES = 256 << 20;
+/** Entries of the replica's key map restored per turn of the event loop after a resync's marking. */
+const SWEEP_CHUNK = 5_000;
 
 const HEARTBEAT_INTERVAL_MS = 2000;
 /**
@@ -92,29 +114,41 @@ const OUTAGE_LOG_INTERVAL_MS = 60_000;
 /** The heartbeat key lives on a lease, so a killed daemon's key goes away by itself. */
 const HEARTBEAT_LEASE_SECONDS = 30;
 
-/** The prefix as of one revision: each entry with its mod revision (what a resync compares), and how it was read. */
+/** The prefix as of one revision, compared with what the replica held (all of it new at start-up). */
 interface PrefixSnapshot {
   revision: string;
-  /** Every key's mod revision: what the replica knows once it follows from `revision`. */
-  known: Map<string, string>;
-  /** The entries read, decoded: all of them, or with `unlessKnown` those whose mod revision differs. */
+  /** Entries new or changed (by mod revision), decoded, and their mod revisions. */
   entries: Map<string, StoreEntry>;
+  modRevisions: Map<string, number>;
+  /** Keys the replica held that etcd no longer has. */
+  removed: string[];
+  /** How many keys etcd has. */
+  count: number;
+  /** Keys about RESYNC_KEYS_PAGE apart, in etcd's order: bounds for the next read's keys-only ranges. */
+  splits: Buffer[];
   pages: number;
   bytes: number;
 }
 
 export class EtcdStore extends CommitStore {
   readonly kind = "etcd";
-  private readonly client: Etcd3;
+  private readonly client: EtcdClient;
   /** The endpoints as dialled: https:// with TLS. */
   private readonly hosts: string[];
   readonly nodeName: string;
   private revision = "0";
   private readonly watchers = new Set<Watcher>();
-  /** Keys this replica holds (from load and the watch) with their mod revision, so a resync can tell what went away or changed. */
-  private known = new Map<string, string>();
+  /**
+   * Keys this replica holds (from load and the watch) with their mod revision, so a resync can tell
+   * what went away or changed. A resync marks each key it finds in etcd by negating its revision, in
+   * place: a second map of every key would be 200,000 strings to allocate, promote and collect while
+   * queries wait on the garbage collector.
+   */
+  private known = new Map<string, number>();
+  /** Keys about RESYNC_KEYS_PAGE apart as of the last full read: bounds for a resync's keys-only ranges. */
+  private splits: Buffer[] = [];
   /** The mod revision of each SRP claim value handed to the registry: what a claim write compares against. */
-  private readonly revisions = new WeakMap<object, string>();
+  private readonly revisions = new WeakMap<object, number>();
   private connected = true;
   /** Since when etcd has been out of reach, and when that was last logged (the watch reports each failed reconnect). */
   private outage: { since: number; loggedAt: number; reconnects: number } | undefined;
@@ -136,7 +170,7 @@ export class EtcdStore extends CommitStore {
     const tls = options.tls;
     this.nodeName = options.nodeName ?? hostname();
     this.hosts = tls ? options.hosts.map((h) => h.replace(/^http:/, "https:")) : options.hosts;
-    this.client = new Etcd3({
+    this.client = new EtcdClient({
       hosts: this.hosts,
       dialTimeout: 3000,
       // reconnects as the watch does (250 ms doubling to 2 s): gRPC's own backoff grows to 2 minutes,
@@ -167,13 +201,14 @@ export class EtcdStore extends CommitStore {
   }
 
   /** An entry as read back: a `writer` naming this node is dropped (what we wrote reads back as we put it). */
-  private decode(kv: IKeyValue): StoreEntry {
-    let entry = decodeEntry(JSON.parse(kv.value.toString()), `etcd ${kv.key.toString()}`);
+  private decode(key: string, value: string, modRevision: number): StoreEntry {
+    let entry = decodeEntry(JSON.parse(value), `etcd ${this.options.prefix}${key}`);
     if (entry.value.writer === this.nodeName) {
-      const { writer: _, ...value } = entry.value;
-      entry = { ...entry, value } as StoreEntry;
+      const { writer: _, ...rest } = entry.value;
+      entry = { ...entry, value: rest } as StoreEntry;
     }
-    if (entry.kind === "claim") this.revisions.set(entry.value, String(kv.mod_revision));
+    // what a claim's next write compares against: the revision of the value the registry holds
+    if (entry.kind === "claim") this.revisions.set(entry.value, modRevision);
     return entry;
   }
 
@@ -264,12 +299,12 @@ export class EtcdStore extends CommitStore {
 
   async load(): Promise<Map<string, StoreEntry>> {
     const started = Date.now();
-    const read = await this.readPrefix();
+    const read = await this.readPrefix(false);
     this.log?.info(
       {
         etcd: this.hosts.join(","),
         prefix: this.options.prefix,
-        entries: read.entries.size,
+        entries: read.count,
         pages: read.pages,
         bytes: read.bytes,
         revision: read.revision,
@@ -277,7 +312,8 @@ export class EtcdStore extends CommitStore {
       },
       "etcd prefix read",
     );
-    this.known = read.known;
+    this.known = read.modRevisions;
+    this.splits = read.splits;
     this.revision = read.revision;
     return read.entries;
   }
@@ -286,12 +322,13 @@ export class EtcdStore extends CommitStore {
    * Everything under the prefix as of one revision, read in pages: the first page's
    * revision is asked of every later one, so the pages make one consistent snapshot
    * that the watch can follow from. A page whose revision was compacted away meanwhile
-   * starts the read over.
+   * starts the read over. `resync`: compared with the replica's keys, and only what
+   * differs is fetched; otherwise (start-up) everything is new.
    */
-  private async readPrefix(unlessKnown?: ReadonlyMap<string, string>): Promise<PrefixSnapshot> {
+  private async readPrefix(resync: boolean): Promise<PrefixSnapshot> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.readPages(unlessKnown);
+        return await this.readPages(resync);
       } catch (e) {
         const message = (e as Error).message.replace(/\s+/g, " ").trim();
         if (attempt < 3 && /compacted/.test(message)) continue;
@@ -303,95 +340,170 @@ export class EtcdStore extends CommitStore {
 
   /**
    * Every key with its mod revision first (keys only), then the values in
-   * ranges that end where each page does: of every key, or with `unlessKnown`
-   * only of those whose mod revision differs from what the replica holds (a
-   * resync after a compaction fetches and decodes what changed, not 40 MB).
-   * etcd counts the rest of the range on every request with a limit, so
-   * paging 200,000 entries 180 at a time cost O(n²): 23 s to start, 32 s to
-   * resync; bounded ranges cost what they hold.
+   * ranges that end where each page does: of every key at start-up, or in a
+   * resync only of those whose mod revision differs from what the replica
+   * holds (a resync after a compaction fetches and decodes what changed, not
+   * 40 MB). A resync lists the keys in ranges bounded by the last read's
+   * `splits`, small pages with a turn of the event loop between them, and
+   * compares them with the replica's map in place.
    */
-  private async readPages(unlessKnown?: ReadonlyMap<string, string>): Promise<PrefixSnapshot> {
+  private async readPages(resync: boolean): Promise<PrefixSnapshot> {
+    const prefixBytes = Buffer.byteLength(this.options.prefix);
     const end = Range.prefix(this.options.prefix).end;
-    const keys: Buffer[] = [];
-    const known = new Map<string, string>();
-    const wanted: number[] = []; // indices into keys whose values are to be read
-    let start = Buffer.from(this.options.prefix);
-    let revision: string | undefined;
+    const known = resync ? this.known : new Map<string, number>();
+    const bounds = resync
+      ? [Buffer.from(this.options.prefix), ...this.splits, end]
+      : [Buffer.from(this.options.prefix), end];
+    const keyRanges = bounds.slice(1).map((to, i) => ({
+      from: bounds[i]!,
+      to,
+      count: 0,
+      /** keys whose values are to be read, and their places in the range */
+      wanted: [] as Buffer[],
+      wantedAt: [] as number[],
+      splits: [] as Buffer[],
+    }));
+    const keysPage = resync ? RESYNC_KEYS_PAGE : START_KEYS_PAGE;
+    let revision: number | undefined;
     let pages = 0;
-    for (;;) {
-      const res = await this.client.kv.range({
-        key: start,
-        range_end: end,
-        limit: KEYS_PAGE,
-        keys_only: true,
-        ...(revision !== undefined ? { revision } : {}),
-      });
-      revision ??= String(res.header.revision);
-      pages++;
-      for (const kv of res.kvs) {
-        const key = kv.key.toString().slice(this.options.prefix.length);
-        if (key.startsWith("meta/")) continue;
-        const modRevision = String(kv.mod_revision);
-        known.set(key, modRevision);
-        if (unlessKnown?.get(key) !== modRevision) wanted.push(keys.length);
-        keys.push(kv.key);
-      }
-      const last = res.kvs.at(-1);
-      if (!res.more || !last) break;
-      start = Buffer.concat([last.key, Buffer.from([0])]);
-    }
-    let bytes = 0;
-    const entries = new Map<string, StoreEntry>();
-    // each page is taken in as it arrives, so the decoding is spread over turns of the event loop
-    const take = (kvs: readonly IKeyValue[]) => {
-      pages++;
-      for (const kv of kvs) {
-        bytes += kv.key.length + kv.value.length;
-        const key = kv.key.toString().slice(this.options.prefix.length);
-        if (key.startsWith("meta/")) continue;
-        if (unlessKnown?.get(key) !== String(kv.mod_revision)) entries.set(key, this.decode(kv));
+    const listKeys = async (r: (typeof keyRanges)[number]) => {
+      for (let start = r.from; ; ) {
+        const res = await this.client.rangeReply({
+          key: start,
+          rangeEnd: r.to,
+          limit: keysPage,
+          keysOnly: true,
+          revision: revision ?? 0,
+        });
+        revision ??= res.revision;
+        pages++;
+        for (let i = 0; i < res.length; i++) {
+          if (resync && i % RESYNC_KEYS_SLICE === 0) await nextTurn();
+          const key = res.key(i, prefixBytes);
+          if (key.startsWith("meta/")) continue;
+          const modRevision = res.modRevision[i]!;
+          const held = known.get(key);
+          if (held !== undefined && held > 0) known.set(key, -held);
+          if (held === undefined || Math.abs(held) !== modRevision) {
+            r.wanted.push(res.keyBytes(i));
+            r.wantedAt.push(r.count);
+          }
+          if (r.count % RESYNC_KEYS_PAGE === 0) r.splits.push(res.keyBytes(i));
+          r.count++;
+        }
+        if (!res.more || res.length === 0) return;
+        start = Buffer.concat([res.keyBytes(res.length - 1), Buffer.from([0])]);
       }
     };
-    let limit = FIRST_PAGE_KEYS;
-    for (let w = 0; w < wanted.length; ) {
-      // a few pages at once, each as many keys as fit the target at the bytes per key seen so far; a
-      // page runs from one wanted key to the last within its size, unwanted ones between included
-      const ranges: [number, number][] = [];
-      for (let k = 0, count = w === 0 ? 1 : PAGES_AT_ONCE; k < count && w < wanted.length; k++) {
-        const from = wanted[w]!;
-        while (w + 1 < wanted.length && wanted[w + 1]! - from < limit) w++;
-        ranges.push([from, wanted[w++]! + 1]);
-      }
-      await Promise.all(ranges.map(async ([from, to]) => take(await this.readRange(keys, from, to, end, revision!))));
-      limit = Math.min(
-        MAX_PAGE_KEYS,
-        Math.max(1, Math.floor(PAGE_TARGET_BYTES / Math.max(1, bytes / Math.max(1, entries.size)))),
+    let complete = false;
+    const removed: string[] = [];
+    try {
+      // the first range alone, for the revision every other page is read at
+      await listKeys(keyRanges[0]!);
+      let next = 1;
+      await Promise.all(
+        Array.from({ length: KEY_RANGES_AT_ONCE }, async () => {
+          for (let r = keyRanges[next++]; r; r = keyRanges[next++]) await listKeys(r);
+        }),
       );
+      const wanted: Buffer[] = [];
+      const wantedAt: number[] = [];
+      let count = 0;
+      for (const r of keyRanges) {
+        for (const [i, key] of r.wanted.entries()) {
+          wanted.push(key);
+          wantedAt.push(count + r.wantedAt[i]!);
+        }
+        count += r.count;
+      }
+
+      let bytes = 0;
+      const entries = new Map<string, StoreEntry>();
+      const modRevisions = new Map<string, number>();
+      // each page is taken in as it arrives, so the decoding is spread over turns of the event loop
+      const take = async (res: RangeReply) => {
+        pages++;
+        if (resync) await nextTurn();
+        for (let i = 0; i < res.length; i++) {
+          const key = res.key(i, prefixBytes);
+          if (key.startsWith("meta/")) continue;
+          const modRevision = res.modRevision[i]!;
+          const held = known.get(key);
+          if (held !== undefined && Math.abs(held) === modRevision) continue; // one the replica has, between two wanted
+          bytes += res.keyEnd[i]! - res.keyStart[i]! + res.valueLength(i);
+          entries.set(key, this.decode(key, res.value(i), modRevision));
+          modRevisions.set(key, modRevision);
+        }
+      };
+      const maxKeys = resync ? RESYNC_PAGE_KEYS : MAX_PAGE_KEYS;
+      let limit = Math.min(FIRST_PAGE_KEYS, maxKeys);
+      for (let w = 0; w < wanted.length; ) {
+        // a few pages at once, each as many keys as fit the target at the bytes per key seen so far; a
+        // page runs from one wanted key to the last within its size, unwanted ones between included
+        const ranges: [number, number][] = [];
+        for (let k = 0, n = w === 0 ? 1 : PAGES_AT_ONCE; k < n && w < wanted.length; k++) {
+          const from = w;
+          while (w + 1 < wanted.length && wantedAt[w + 1]! - wantedAt[from]! < limit) w++;
+          ranges.push([from, ++w]);
+        }
+        await Promise.all(
+          ranges.map(async ([from, to]) => {
+            for (const reply of await this.readRange(wanted, from, to, revision!)) await take(reply);
+          }),
+        );
+        limit = Math.min(
+          maxKeys,
+          Math.max(1, Math.floor(PAGE_TARGET_BYTES / Math.max(1, bytes / Math.max(1, entries.size)))),
+        );
+      }
+      complete = true;
+      return {
+        revision: String(revision),
+        entries,
+        modRevisions,
+        removed,
+        count,
+        splits: keyRanges.flatMap((r) => r.splits),
+        pages,
+        bytes,
+      };
+    } finally {
+      // `removed` is the array returned: filled here, before the caller sees it
+      if (resync) await this.unmark(complete ? removed : undefined);
     }
-    return { revision: revision!, known, entries, pages, bytes };
   }
 
-  /** keys[from, to) with their values, as of `revision`; halved until a part fits the reply limit. */
+  /** Takes a resync's marks off the replica's keys, a slice at a time; the keys left unmarked (not in etcd) go to `gone`. */
+  private async unmark(gone?: string[]): Promise<void> {
+    let n = 0;
+    for (const [key, modRevision] of this.known) {
+      if (modRevision < 0) this.known.set(key, -modRevision);
+      else gone?.push(key);
+      if (++n % SWEEP_CHUNK === 0) await nextTurn();
+    }
+  }
+
+  /** The values of wanted[from, to) and of the keys between them, as of `revision`; halved until a part fits the reply limit. */
   private async readRange(
-    keys: readonly Buffer[],
+    wanted: readonly Buffer[],
     from: number,
     to: number,
-    end: Buffer,
-    revision: string,
-  ): Promise<IKeyValue[]> {
+    revision: number,
+  ): Promise<RangeReply[]> {
     try {
-      const res = await this.client
-        .getAll()
-        .inRange({ start: keys[from]!, end: to < keys.length ? keys[to]! : end })
-        .revision(revision)
-        .exec();
-      return res.kvs;
+      return [
+        await this.client.rangeReply({
+          key: wanted[from]!,
+          rangeEnd: Buffer.concat([wanted[to - 1]!, Buffer.from([0])]),
+          revision,
+        }),
+      ];
     } catch (e) {
       if (!(e instanceof GRPCResourceExhastedError) || to - from < 2) throw e;
       const mid = (from + to) >> 1;
       return [
-        ...(await this.readRange(keys, from, mid, end, revision)),
-        ...(await this.readRange(keys, mid, to, end, revision)),
+        ...(await this.readRange(wanted, from, mid, revision)),
+        ...(await this.readRange(wanted, mid, to, revision)),
       ];
     }
   }
@@ -429,7 +541,9 @@ export class EtcdStore extends CommitStore {
     const claims = [...last.values()].filter((o) => o.key.startsWith("claim/"));
     for (const o of claims) {
       // the revision of the claim the write was planned against (the watch may have brought a newer one since)
-      const expected = o.expect === undefined ? this.known.get(o.key) : o.expect && this.revisions.get(o.expect);
+      // a resync's mark is a negated revision: the revision is its absolute value
+      const held = this.known.get(o.key);
+      const expected = o.expect === undefined ? held && Math.abs(held) : o.expect && this.revisions.get(o.expect);
       txn =
         expected === undefined || expected === null
           ? txn.and(this.full(o.key), "Create", "==", 0)
@@ -437,15 +551,11 @@ export class EtcdStore extends CommitStore {
     }
     const res = await txn.then(...[...last.values()].map(op)).commit();
     if (!res.succeeded) throw new StoreConflict("another daemon changed an SRP claim this write read");
-    // known at once, not when the watch brings them back: the next claim write compares against these
+    // the claim values written are known by their revision at once, not when the watch brings them back: the
+    // registry holds these very objects until then, and the next claim write compares against them
     const revision = res.header?.revision;
-    for (const o of claims) {
-      if (o.op === "delete") this.known.delete(o.key);
-      else if (revision !== undefined && revision !== null) {
-        this.known.set(o.key, String(revision));
-        this.revisions.set(o.entry.value, String(revision));
-      }
-    }
+    if (revision !== undefined && revision !== null)
+      for (const o of claims) if (o.op === "put") this.revisions.set(o.entry.value, Number(revision));
   }
 
   watch(listener: (ops: readonly StoreOp[]) => void): () => void {
@@ -460,8 +570,8 @@ export class EtcdStore extends CommitStore {
           this.known.delete(key);
           ops.push({ op: "delete", key });
         } else {
-          this.known.set(key, String(e.kv.mod_revision));
-          ops.push({ op: "put", key, entry: this.decode(e.kv) });
+          this.known.set(key, Number(e.kv.mod_revision));
+          ops.push({ op: "put", key, entry: this.decode(key, e.kv.value.toString(), Number(e.kv.mod_revision)) });
         }
       }
       return ops;
@@ -522,22 +632,24 @@ export class EtcdStore extends CommitStore {
           "etcd watch lost its place (compaction): reading the replica again in full; not ready until done",
         );
       try {
-        // only what changed is decoded: a compaction usually leaves most entries as they were
-        const read = await this.readPrefix(this.known);
+        // only what changed is fetched and decoded: a compaction usually leaves most entries as they were
+        const read = await this.readPrefix(true);
         if (stopped) return;
         const ops: StoreOp[] = [];
         for (const [key, entry] of read.entries) ops.push({ op: "put", key, entry });
-        for (const key of this.known.keys()) if (!read.known.has(key)) ops.push({ op: "delete", key });
+        for (const key of read.removed) ops.push({ op: "delete", key });
         // the registry first: if that fails, the next try still compares against what it holds
         if (ops.length > 0) listener(ops);
-        this.known = read.known;
+        for (const [key, modRevision] of read.modRevisions) this.known.set(key, modRevision);
+        for (const key of read.removed) this.known.delete(key);
+        this.splits = read.splits;
         this.revision = read.revision;
         this.log?.info(
           {
             ...where,
-            entries: read.known.size,
-            changed: ops.filter((o) => o.op === "put").length,
-            removed: ops.filter((o) => o.op === "delete").length,
+            entries: read.count,
+            changed: read.entries.size,
+            removed: read.removed.length,
             pages: read.pages,
             bytes: read.bytes,
             ms: Date.now() - this.resyncing.since,

@@ -6,7 +6,8 @@ import { Registry, instanceStoreKey } from "../../src/registry/registry.js";
 import type { Instance } from "../../src/registry/types.js";
 import { encodeEntry } from "../../src/store/codec.js";
 import { EtcdStore, parseEtcdUrl } from "../../src/store/etcd.js";
-import type { StoreOp } from "../../src/store/store.js";
+import type { EtcdClient } from "../../src/store/etcd-range.js";
+import type { StoreEntry, StoreOp } from "../../src/store/store.js";
 import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { missingTool } from "../lab/tools.js";
 import { run } from "../lab/daemon.js";
@@ -226,6 +227,56 @@ describe.skipIf(skip)("etcd", () => {
     writer.close();
   }, 30_000);
 
+  it("a resync after a compaction leaves the replica exactly as etcd is: keys deleted, added and changed while it was cut off, at the edges and between its key ranges", async () => {
+    // more keys than one keys-only page of a resync, so it reads several ranges bounded by the keys it saw
+    const prefix = `/resync-exact-${process.pid}/`;
+    const writer = new Etcd3({ hosts: [etcd.url] });
+    const host = (name: string, address = "192.0.2.5") =>
+      JSON.stringify(encodeEntry({ kind: "host", value: { name, addresses: [address], source: "update" } }));
+    const name = (i: number) => `h${String(i).padStart(5, "0")}`;
+    const count = 12_000;
+    for (let b = 0; b < count; b += 120)
+      await writer
+        .stm({ retries: 0 })
+        .transact((tx) =>
+          Promise.all(
+            Array.from({ length: 120 }, (_, i) => tx.put(`${prefix}host/${name(b + i)}`).value(host(name(b + i)))),
+          ),
+        );
+    const replica = new Map<string, StoreEntry>();
+    const store = new EtcdStore({ hosts: [etcd.url], prefix });
+    for (const [k, e] of await store.load()) replica.set(k, e);
+    // while it is not following: deletions, additions and changes, first and last keys included
+    for (const i of [0, 1, 4_999, 5_000, 5_001, 9_999, 10_000, count - 1])
+      await writer.delete().key(`${prefix}host/${name(i)}`);
+    for (const n of ["a-first", name(5_000), "h05000x", name(7_777) + "x", "zz-last"])
+      await writer.put(`${prefix}host/${n}`).value(host(n));
+    for (const i of [2, 4_998, 6_000, count - 2])
+      await writer.put(`${prefix}host/${name(i)}`).value(host(name(i), "192.0.2.99"));
+    const rev = /revision":"?(\d+)/.exec(run("etcdctl", ["--endpoints", etcd.url, "-w", "json", "get", "x"]))![1]!;
+    run("etcdctl", ["--endpoints", etcd.url, "compact", rev]);
+    let resynced = false;
+    store.watch((ops) => {
+      for (const o of ops) o.op === "put" ? replica.set(o.key, o.entry) : replica.delete(o.key);
+      resynced = true;
+    });
+    for (let i = 0; i < 250 && !(resynced && store.status().healthy); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(store.status().healthy).toBe(true);
+    const fresh = new EtcdStore({ hosts: [etcd.url], prefix });
+    const truth = await fresh.load();
+    expect(replica.size).toBe(truth.size);
+    expect(Object.fromEntries(replica)).toEqual(Object.fromEntries(truth));
+    // and what it compares the next resync with is etcd's mod revision of every key, unmarked
+    const known = (store as unknown as { known: Map<string, number> }).known;
+    expect(Object.fromEntries(known)).toEqual(
+      Object.fromEntries((fresh as unknown as { known: Map<string, number> }).known),
+    );
+    await store.close();
+    await fresh.close();
+    await writer.delete().prefix(prefix);
+    writer.close();
+  }, 60_000);
+
   it("a paged read whose revision is compacted away between two pages starts over and returns the newer snapshot", async () => {
     const prefix = `/compact-mid-read-${process.pid}/`;
     const writer = new Etcd3({ hosts: [etcd.url] });
@@ -243,22 +294,17 @@ describe.skipIf(skip)("etcd", () => {
           ),
         );
     const store = new EtcdStore({ hosts: [etcd.url], prefix });
-    // once the first page is in: one more write, and the history up to it compacted
-    const client = (store as unknown as { client: Etcd3 }).client;
-    const getAll = client.getAll.bind(client);
+    // once the first page of values is in: one more write, and the history up to it compacted
+    const client = (store as unknown as { client: EtcdClient }).client;
+    const rangeReply = client.rangeReply.bind(client);
     let pages = 0;
-    client.getAll = () => {
-      const page = getAll();
-      const exec = page.exec.bind(page);
-      page.exec = async () => {
-        const res = await exec();
-        if (++pages === 1) {
-          const put = await writer.put(`${prefix}host/extra`).value(host("extra")).exec();
-          run("etcdctl", ["--endpoints", etcd.url, "compact", String(put.header.revision)]);
-        }
-        return res;
-      };
-      return page;
+    client.rangeReply = async (request) => {
+      const res = await rangeReply(request);
+      if (!request.keysOnly && ++pages === 1) {
+        const put = await writer.put(`${prefix}host/extra`).value(host("extra")).exec();
+        run("etcdctl", ["--endpoints", etcd.url, "compact", String(put.header.revision)]);
+      }
+      return res;
     };
     const loaded = await store.load();
     expect(loaded.size).toBe(301);

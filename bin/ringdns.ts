@@ -68,6 +68,13 @@ program
     "settings file (YAML or JSON): any flag below by its name without dashes, e.g. max-udp-size: 4096 (see examples/ringdns.yaml)",
   )
   .option("--dns <addr:port>", "UDP+TCP listener, repeatable (default 0.0.0.0:8053 and [::]:8053)", collect)
+  .option(
+    "--dns-tls <addr:port>",
+    "DNS over TLS listener (RFC 7858; kdig +tls), repeatable; off unless given; needs --tls-cert and --tls-key",
+    collect,
+  )
+  .option("--tls-cert <file>", "certificate chain for --dns-tls (PEM); re-read on SIGHUP")
+  .option("--tls-key <file>", "private key for --dns-tls (PEM); re-read on SIGHUP")
   .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
   .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
   .addOption(new Option("--log-level <level>", "log detail").choices(LOG_LEVELS as string[]).default("info"))

@@ -26,6 +26,8 @@ const PATH_SETTINGS = new Set([
   "etcd-cert",
   "etcd-key",
   "etcd-password-file",
+  "tls-cert",
+  "tls-key",
 ]);
 
 export type Settings = Record<string, string | string[] | boolean>;

@@ -80,6 +80,8 @@ export interface Config {
    * daemon's interfaces are on, worked out at start).
    */
   readonly srp?: { from: readonly string[]; keyLeaseMax: number; verifyRate: number };
+  /** DNS over TLS (RFC 7858) listeners, with the certificate and key files (PEM); undefined = none. */
+  readonly tls?: { listen: readonly ListenAddress[]; cert: string; key: string };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
   readonly mdnsInterfaces: readonly string[];
   /** Bounds on the mDNS cache: records in all, and from one peer. */
@@ -133,6 +135,9 @@ export interface ConfigInput {
   leaseMax?: string | number;
   defaultLease?: string | number;
   srpFrom?: string[];
+  dnsTls?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
   keyLeaseMax?: string | number;
   srpVerifyRate?: string | number;
   mdnsInterface?: string[];
@@ -282,6 +287,7 @@ export function resolveConfig(input: ConfigInput): Config {
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
     ...(srp ? { srp } : {}),
+    ...parseTls(input),
     limits: {
       maxRegistrations: int(
         "--max-registrations",
@@ -344,6 +350,18 @@ export function resolveConfig(input: ConfigInput): Config {
   sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt");
   if (config.srp) sourceMatcher(config.srp.from, "--srp-from");
   return Object.freeze(config);
+}
+
+function parseTls(input: ConfigInput): Pick<Config, "tls"> {
+  const listen = (input.dnsTls ?? []).flatMap((d) => parseListenAddress(d, "--dns-tls"));
+  if (listen.length === 0) {
+    if (input.tlsCert !== undefined) bad("--tls-cert", "given without --dns-tls (nothing would use it)");
+    if (input.tlsKey !== undefined) bad("--tls-key", "given without --dns-tls (nothing would use it)");
+    return {};
+  }
+  if (input.tlsCert === undefined || input.tlsKey === undefined)
+    bad("--dns-tls", "needs --tls-cert FILE and --tls-key FILE (PEM)");
+  return { tls: { listen, cert: input.tlsCert!, key: input.tlsKey! } };
 }
 
 /** Where SRP clients register unless told otherwise (RFC 9665 §3.1.2). */

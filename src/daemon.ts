@@ -27,7 +27,7 @@ import type { RegistrationLimits } from "./registry/limits.js";
 import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
 import { openStore } from "./store/open.js";
-import { readToken } from "./setting-files.js";
+import { readTlsCredentials, readToken } from "./setting-files.js";
 import { startLeaseTimer } from "./lease-timer.js";
 import { logRegistryChanges } from "./change-log.js";
 import { checkKeysNamed, loadKeyFile } from "./update/keys.js";
@@ -270,6 +270,31 @@ async function listenDns(
   return { listening, udpSockets };
 }
 
+/** DNS over TLS on every --dns-tls address (RFC 7858: TCP's framing and limits inside TLS). */
+async function listenDnsOverTls(
+  settings: NonNullable<Config["tls"]>,
+  handler: DnsHandlerDeps,
+  config: Config,
+  closers: Closers,
+): Promise<TcpListener[]> {
+  const credentials = readTlsCredentials(settings.cert, settings.key);
+  const out: TcpListener[] = [];
+  for (const want of settings.listen) {
+    try {
+      const t = await listenTcp(want.host, want.port, handler, config.tcp, credentials);
+      closers.add(t.close);
+      out.push(t);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new RingdnsError(
+        "RINGDNS_E_LISTEN",
+        `--dns-tls: cannot listen on ${addressText(want)}: ${err.code ?? err.message}`,
+      );
+    }
+  }
+  return out;
+}
+
 /** The HTTP API, dashboard and metrics (--http); its address as logged. */
 async function listenHttpApi(
   p: Parts & { metrics: DaemonMetrics; http: NonNullable<Config["http"]> },
@@ -355,6 +380,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     };
     const handler = dnsHandler(p, lifecycle, rrlShare);
     const { listening, udpSockets } = await listenDns(config, handler, log, closers);
+    const tls = config.tls ? await listenDnsOverTls(config.tls, handler, config, closers) : [];
     if (config.mdnsInterfaces.length > 0) {
       const mdns = await startMdns(config.mdnsInterfaces, {
         registry,
@@ -396,11 +422,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         : undefined;
     // stopped first on shutdown: no lease ends, and nothing is written, while updates drain
     const stopTimers = [startLeaseTimer(registry, clock, log), logRegistryChanges(registry, log)];
-    logListening(p, listening, http?.address);
+    logListening(p, listening, http?.address, tls);
     return {
       registry,
       listening,
-      reload: () => reload(p, handler, http?.listener),
+      reload: () => reload(p, handler, http?.listener, tls),
       async close() {
         for (const stop of stopTimers) stop();
         await drain(lifecycle, log);
@@ -413,15 +439,20 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   }
 }
 
+const addressText = (l: { host: string; port: number }) =>
+  l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+
 function logListening(
   p: Parts,
   listening: readonly { host: string; port: number }[],
   httpAddress: string | undefined,
+  tls: readonly TcpListener[],
 ): void {
   const { config } = p;
   p.log.info(
     {
-      dns: listening.map((l) => (l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`)),
+      dns: listening.map(addressText),
+      ...(tls.length > 0 ? { dnsTls: tls.map((t) => addressText({ host: t.address, port: t.port })) } : {}),
       domains: config.domains.map(formatName),
       store: p.store.kind,
       keys: p.keys.map((k) => formatName(k.name)),
@@ -439,20 +470,28 @@ function logListening(
 }
 
 /** SIGHUP: everything is read before anything changes, so a bad file leaves the daemon as it was. */
-async function reload(p: Parts, handler: DnsHandlerDeps, http: HttpListener | undefined): ReturnType<Daemon["reload"]> {
+async function reload(
+  p: Parts,
+  handler: DnsHandlerDeps,
+  http: HttpListener | undefined,
+  tls: readonly TcpListener[],
+): ReturnType<Daemon["reload"]> {
   const { config, log } = p;
   try {
     const { keys, services } = readFlagFiles(config, p.limits);
     const token = http && config.http?.tokenFile !== undefined ? readToken(config.http.tokenFile) : undefined;
+    const credentials = config.tls ? readTlsCredentials(config.tls.cert, config.tls.key) : undefined;
     if (services) await p.registry.replaceStatic(services.instances, services.hosts);
     handler.update!.keys = keys;
     if (token !== undefined) http!.setToken(token);
+    if (credentials) for (const t of tls) t.setCredentials?.(credentials);
     log.info(
       {
         file: config.servicesFile,
         instances: services?.instances.length ?? 0,
         keys: keys.map((k) => formatName(k.name)),
         ...(token !== undefined ? { httpToken: "re-read" } : {}),
+        ...(credentials ? { tlsCertificate: "re-read" } : {}),
       },
       "reloaded the services file and keys",
     );

@@ -1,6 +1,7 @@
 // Files that flags name (a CA, a key, a password, a token): read with one
 // line saying which flag and why when they cannot be.
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import { RingdnsError } from "./errors.js";
 
 /** A file a flag names (a CA, a key, a password, a token): its bytes, or one line saying why not. */
@@ -24,4 +25,19 @@ export function readToken(file: string): string {
       `--http-token-file: ${file}: the token must be at least 16 characters (e.g. openssl rand -hex 32 > ${file})`,
     );
   return token;
+}
+
+/** The certificate chain and key for DNS over TLS, read and checked to belong together (one line saying why not). */
+export function readTlsCredentials(certFile: string, keyFile: string): { cert: Buffer; key: Buffer } {
+  const cert = readSettingFile("--tls-cert", certFile);
+  const key = readSettingFile("--tls-key", keyFile);
+  try {
+    createSecureContext({ cert, key });
+  } catch (e) {
+    throw new RingdnsError(
+      "RINGDNS_E_BAD_CONFIG",
+      `--tls-cert ${certFile} / --tls-key ${keyFile}: ${(e as Error).message} (PEM certificate chain and its private key)`,
+    );
+  }
+  return { cert, key };
 }

@@ -1,4 +1,5 @@
-// Unicast DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-byte length prefix,
+// Unicast DNS over TCP (RFC 1035 §4.2.2, RFC 7766), and over TLS (RFC 7858:
+// the same framing and limits inside a TLS session): two-byte length prefix,
 // many queries per connection answered in order, an idle timeout, and a cap
 // on open connections so slow or idle clients cannot hold every socket: at
 // the cap a new connection closes the one idle the longest (RFC 7766
@@ -13,6 +14,7 @@
 // pipelining thousands of browse queries and never reading made the daemon
 // buffer every reply (+75 MiB for 2,000).
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer, type SecureContextOptions } from "node:tls";
 import { guarded, later, reportInternalError } from "../guard.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 import { addressOf, formatPeer } from "./peer.js";
@@ -51,6 +53,14 @@ export interface TcpListener {
   readonly address: string;
   readonly port: number;
   close(): Promise<void>;
+  /** DNS over TLS: new sessions use this certificate and key (SIGHUP); sessions open keep theirs. */
+  setCredentials?(credentials: TlsCredentials): void;
+}
+
+/** A certificate chain and its private key, PEM, read and checked by the caller. */
+export interface TlsCredentials {
+  cert: Buffer;
+  key: Buffer;
 }
 
 export function listenTcp(
@@ -58,6 +68,7 @@ export function listenTcp(
   port: number,
   deps: DnsHandlerDeps,
   options: TcpOptions = DEFAULT_TCP_OPTIONS,
+  tls?: TlsCredentials,
 ): Promise<TcpListener> {
   /** Open connections, least recently active first (a Map keeps insertion order; activity moves one to the end). */
   const open = new Map<Socket, { source: string; connection: Connection }>();
@@ -86,39 +97,53 @@ export function listenTcp(
     }
     return false;
   };
-  const server: Server = createServer(
-    guarded("tcp connection", (socket: Socket) => {
-      const source = addressOf(socket.remoteAddress ?? "");
-      const fromSource = perSource.get(source) ?? 0;
-      const full = open.size >= options.maxConnections;
-      if (fromSource >= options.maxPerSource || (full && !closeLongestIdle())) {
-        const limit = fromSource >= options.maxPerSource ? "tcp-connections-per-source" : "tcp-connections";
-        deps.metrics?.observeLimit(limit);
-        deps.log.warn(
-          { peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource },
-          limit === "tcp-connections"
-            ? "TCP connection limit reached and every connection busy, closing new connection"
-            : "TCP connection limit reached, closing new connection",
-        );
-        socket.destroy();
-        return;
-      }
-      if (full) {
-        deps.metrics?.observeLimit("tcp-idle-closed");
-        deps.log.debug(
-          { peer: source, max: options.maxConnections },
-          "TCP connection limit reached: closed the connection idle the longest to take a new one",
-        );
-      }
-      // counted as it is now: the connection just closed to make room may have been this source's own
-      perSource.set(source, (perSource.get(source) ?? 0) + 1);
-      socket.on(
-        "close",
-        guarded("tcp close", () => forget(socket)),
+  const accept = guarded("tcp connection", (socket: Socket) => {
+    const source = addressOf(socket.remoteAddress ?? "");
+    const fromSource = perSource.get(source) ?? 0;
+    const full = open.size >= options.maxConnections;
+    if (fromSource >= options.maxPerSource || (full && !closeLongestIdle())) {
+      const limit = fromSource >= options.maxPerSource ? "tcp-connections-per-source" : "tcp-connections";
+      deps.metrics?.observeLimit(limit);
+      deps.log.warn(
+        { peer: source, limit, max: limit === "tcp-connections" ? options.maxConnections : options.maxPerSource },
+        limit === "tcp-connections"
+          ? "TCP connection limit reached and every connection busy, closing new connection"
+          : "TCP connection limit reached, closing new connection",
       );
-      open.set(socket, { source, connection: serveConnection(socket, deps, options, () => touch(socket)) });
-    }),
-  );
+      socket.destroy();
+      return;
+    }
+    if (full) {
+      deps.metrics?.observeLimit("tcp-idle-closed");
+      deps.log.debug(
+        { peer: source, max: options.maxConnections },
+        "TCP connection limit reached: closed the connection idle the longest to take a new one",
+      );
+    }
+    // counted as it is now: the connection just closed to make room may have been this source's own
+    perSource.set(source, (perSource.get(source) ?? 0) + 1);
+    socket.on(
+      "close",
+      guarded("tcp close", () => forget(socket)),
+    );
+    open.set(socket, { source, connection: serveConnection(socket, deps, options, () => touch(socket)) });
+  });
+  const secure = (c: TlsCredentials): SecureContextOptions => ({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" });
+  // TLS: a session counts once its handshake is done, which must be within the read timeout; the raw
+  // connections still in their handshake are bounded apart (twice the cap, so an idle one can still be replaced)
+  const server: Server = tls
+    ? createTlsServer({ ...secure(tls), handshakeTimeout: options.readTimeoutMs }, accept)
+    : createServer(accept);
+  if (tls) {
+    server.maxConnections = 2 * options.maxConnections;
+    server.on(
+      "tlsClientError",
+      guarded("tls client error", (err: Error, socket: Socket) => {
+        deps.log.debug({ err: err.message, peer: addressOf(socket.remoteAddress ?? "") }, "TLS handshake failed");
+        socket.destroy();
+      }),
+    );
+  }
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port, ipv6Only: isIPv6(host) }, () => {
@@ -131,6 +156,12 @@ export function listenTcp(
       resolve({
         address: a.address,
         port: a.port,
+        ...(tls
+          ? {
+              setCredentials: (c: TlsCredentials) =>
+                (server as ReturnType<typeof createTlsServer>).setSecureContext(secure(c)),
+            }
+          : {}),
         close: () =>
           new Promise<void>((r) => {
             for (const s of open.keys()) s.destroy();

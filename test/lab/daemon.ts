@@ -15,6 +15,8 @@ export interface RunningDaemon {
   port6?: number;
   /** The HTTP admin API's port, when started with --http. */
   httpPort?: number;
+  /** The first DNS-over-TLS listener's port, when started with --dns-tls. */
+  tlsPort?: number;
   proc: ChildProcess;
   logs: string[];
   /** Resolves with the first log line matching `pattern` (the daemon writes asynchronously to us). */
@@ -39,6 +41,7 @@ export async function startDaemon(
   const logs: string[] = [];
   let buffered = "";
   let httpPort: number | undefined;
+  let tlsPort: number | undefined;
   const listening = new Promise<string[]>((resolve, reject) => {
     proc.stderr!.setEncoding("utf8");
     proc.stderr!.on("data", (chunk: string) => {
@@ -53,6 +56,8 @@ export async function startDaemon(
           if (j.msg === "ringdns listening") {
             if (typeof j.http === "string" && j.http !== "off")
               httpPort = Number(j.http.slice(j.http.lastIndexOf(":") + 1));
+            if (Array.isArray(j.dnsTls) && typeof j.dnsTls[0] === "string")
+              tlsPort = Number(j.dnsTls[0].slice(j.dnsTls[0].lastIndexOf(":") + 1));
             resolve(j.dns);
           }
         } catch {
@@ -73,6 +78,7 @@ export async function startDaemon(
     port: portOf("127.0.0.1")!,
     ...(opts.ipv6 ? { port6: portOf("[::1]")! } : {}),
     ...(httpPort !== undefined ? { httpPort } : {}),
+    ...(tlsPort !== undefined ? { tlsPort } : {}),
     proc,
     logs,
     async waitForLog(pattern, timeoutMs = 3000) {

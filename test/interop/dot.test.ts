@@ -1,0 +1,157 @@
+// DNS over TLS (RFC 7858) with TLS code we did not write on the other end:
+// Knot's kdig (+tls, verifying the certificate) and OpenSSL's s_client.
+// Certificates are made by openssl for 127.0.0.1; nothing leaves loopback.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dig } from "../lab/dig.js";
+import { runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { missingTool } from "../lab/tools.js";
+import { eventually } from "../lab/wait.js";
+
+const dir = mkdtempSync(join(tmpdir(), "ringdns-dot-"));
+const file = (n: string) => join(dir, n);
+
+/** A self-signed P-256 certificate for 127.0.0.1 with common name `cn`, as cert.pem/key.pem under `prefix`. */
+function makeCert(prefix: string, cn: string): { cert: string; key: string } {
+  const r = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      `/CN=${cn}`,
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      file(`${prefix}key.pem`),
+      "-out",
+      file(`${prefix}cert.pem`),
+    ],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`openssl req: ${r.stderr}`);
+  return { cert: file(`${prefix}cert.pem`), key: file(`${prefix}key.pem`) };
+}
+
+/** The certificate subject a fresh TLS session is shown, and whether it verified against `ca`. */
+function handshake(port: number, ca: string): string {
+  const r = spawnSync(
+    "openssl",
+    ["s_client", "-connect", `127.0.0.1:${port}`, "-CAfile", ca, "-verify_ip", "127.0.0.1", "-brief"],
+    { input: "", encoding: "utf8", timeout: 10_000 },
+  );
+  return `${r.stdout}${r.stderr}`;
+}
+
+describe.skipIf(missingTool("kdig", "dig", "openssl"))("DNS over TLS", () => {
+  let d: RunningDaemon;
+  let first: { cert: string; key: string };
+  const services = file("services.yaml");
+  beforeAll(async () => {
+    first = makeCert("a-", "ringdns first");
+    // the live files the daemon reads: replaced in place for SIGHUP
+    writeFileSync(file("live-cert.pem"), spawnSync("cat", [first.cert]).stdout);
+    writeFileSync(file("live-key.pem"), spawnSync("cat", [first.key]).stdout);
+    writeFileSync(
+      services,
+      "services:\n  - type: _kv._tcp\n    instance: kv-1\n    host: kv-1\n    addresses: [192.0.2.61]\n    port: 6379\n    txt: [role=primary]\n",
+    );
+    d = await startDaemon([
+      "--services",
+      services,
+      "--dns-tls",
+      "127.0.0.1:0",
+      "--tls-cert",
+      file("live-cert.pem"),
+      "--tls-key",
+      file("live-key.pem"),
+      "--tcp-read-timeout-ms",
+      "500",
+    ]);
+  });
+  afterAll(() => d?.stop());
+
+  it("kdig +tls, verifying the certificate, gets what dig gets over UDP, for browse, SRV, TXT, A and _hash", () => {
+    expect(d.tlsPort).toBeGreaterThan(0);
+    for (const [name, type] of [
+      ["_kv._tcp.local", "PTR"],
+      ["kv-1._kv._tcp.local", "SRV"],
+      ["kv-1._kv._tcp.local", "TXT"],
+      ["kv-1.local", "A"],
+      ["user-7._hash._kv._tcp.local", "SRV"],
+      ["nothing-here.local", "A"],
+    ] as const) {
+      const overTls = dig("kdig", "127.0.0.1", d.tlsPort!, [`+tls-ca=${first.cert}`, name, type]);
+      const overUdp = dig("dig", "127.0.0.1", d.port, [name, type]);
+      expect(overTls.raw, overTls.raw).toMatch(/TLS session \(TLS1\.[23]\)/);
+      expect(overTls.status).toBe(overUdp.status);
+      expect(overTls.answer.map((a) => `${a.type} ${a.rdata}`)).toEqual(
+        overUdp.answer.map((a) => `${a.type} ${a.rdata}`),
+      );
+    }
+  });
+
+  it("openssl s_client verifies the certificate for 127.0.0.1", () => {
+    const out = handshake(d.tlsPort!, first.cert);
+    expect(out).toMatch(/Verification: OK/);
+    expect(out).toMatch(/CN ?= ?ringdns first/);
+  });
+
+  it("a connection that never finishes its handshake is closed after the read timeout", async () => {
+    const s = connect(d.tlsPort!, "127.0.0.1");
+    let closed = false;
+    s.on("close", () => (closed = true));
+    s.on("error", () => {});
+    await eventually("the server to close a silent connection", () => closed, 10_000);
+  });
+
+  it("SIGHUP re-reads the certificate; a broken one keeps the old in force and says why", async () => {
+    const second = makeCert("b-", "ringdns second");
+    writeFileSync(file("live-cert.pem"), spawnSync("cat", [second.cert]).stdout);
+    writeFileSync(file("live-key.pem"), spawnSync("cat", [second.key]).stdout);
+    d.proc.kill("SIGHUP");
+    await d.waitForLog(/tlsCertificate.*re-read|re-read.*tlsCertificate/);
+    expect(handshake(d.tlsPort!, second.cert)).toMatch(/CN ?= ?ringdns second/);
+    writeFileSync(file("live-cert.pem"), "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
+    d.proc.kill("SIGHUP");
+    await d.waitForLog(/reload failed.*tls-cert|tls-cert.*reload failed/);
+    const still = handshake(d.tlsPort!, second.cert);
+    expect(still).toMatch(/Verification: OK/);
+    expect(still).toMatch(/CN ?= ?ringdns second/);
+  });
+
+  it("--dns-tls without a certificate, or with a key that is not the certificate's, stops with one line", () => {
+    const none = runCli(["serve", "--dns", "127.0.0.1:0", "--store", "memory", "--dns-tls", "127.0.0.1:0"]);
+    expect(none.status).not.toBe(0);
+    expect(none.stderr.trim().split("\n")).toHaveLength(1);
+    expect(none.stderr).toMatch(/--dns-tls: needs --tls-cert FILE and --tls-key FILE/);
+    const other = makeCert("c-", "other");
+    const mismatch = runCli([
+      "serve",
+      "--dns",
+      "127.0.0.1:0",
+      "--store",
+      "memory",
+      "--dns-tls",
+      "127.0.0.1:0",
+      "--tls-cert",
+      first.cert,
+      "--tls-key",
+      other.key,
+    ]);
+    expect(mismatch.status).not.toBe(0);
+    expect(mismatch.stderr.trim().split("\n")).toHaveLength(1);
+    expect(mismatch.stderr).toMatch(/--tls-cert .* \/ --tls-key .*/);
+  });
+});

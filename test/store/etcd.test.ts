@@ -249,7 +249,7 @@ describe.skipIf(skip)("etcd", () => {
     // while it is not following: deletions, additions and changes, first and last keys included
     for (const i of [0, 1, 4_999, 5_000, 5_001, 9_999, 10_000, count - 1])
       await writer.delete().key(`${prefix}host/${name(i)}`);
-    for (const n of ["a-first", name(5_000), "h05000x", name(7_777) + "x", "zz-last"])
+    for (const n of ["a-first", name(5_000), "h05000x", `${name(7_777)}x`, "zz-last"])
       await writer.put(`${prefix}host/${n}`).value(host(n));
     for (const i of [2, 4_998, 6_000, count - 2])
       await writer.put(`${prefix}host/${name(i)}`).value(host(name(i), "192.0.2.99"));

@@ -7,6 +7,8 @@
 export class Records<T> {
   private readonly groups = new Map<string, Map<string, T>>();
   private count = 0;
+  /** Moves on whenever a group is made or dropped: a holder of a group's map knows when to look it up again. */
+  groupsVersion = 0;
 
   /** `groupEnd(key)`: where `key`'s group ends (its id starts), or -1 for a key that has none. */
   constructor(private readonly groupEnd: (key: string) => number) {}
@@ -28,7 +30,10 @@ export class Records<T> {
   /** Put `record` at `group` + `id` (its store key); returns the record it replaces. */
   set(group: string, id: string, record: T): T | undefined {
     let g = this.groups.get(group);
-    if (!g) this.groups.set(group, (g = new Map()));
+    if (!g) {
+      this.groups.set(group, (g = new Map()));
+      this.groupsVersion++;
+    }
     const before = g.get(id);
     if (before === undefined) this.count++;
     g.set(id, record);
@@ -45,7 +50,10 @@ export class Records<T> {
     const before = g?.get(id);
     if (before === undefined) return undefined;
     g!.delete(id);
-    if (g!.size === 0) this.groups.delete(group);
+    if (g!.size === 0) {
+      this.groups.delete(group);
+      this.groupsVersion++;
+    }
     this.count--;
     return before;
   }

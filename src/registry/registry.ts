@@ -31,6 +31,7 @@ import {
   slotInstance,
 } from "./scopes.js";
 import { Records } from "./records.js";
+import { ServedInstances } from "./served-instances.js";
 import {
   countPerKey,
   LOCAL_DOMAIN,
@@ -64,7 +65,8 @@ const MAX_GROUP_OPS = 64;
 
 interface TypeState {
   readonly type: ServiceType;
-  readonly instances: Map<string, Instance>; // by ring identity
+  /** By ring identity: read from the records, no map of its own. */
+  readonly instances: ServedInstances;
   /** The ring as of the last read (none before its first build); `ringStale` ids changed since and are merged in on the next read. */
   ring: Ring | undefined;
   ringStale: Set<string>;
@@ -751,7 +753,10 @@ export class Registry implements RegistryView {
     }
     sc = { types: new Map() };
     this.scopes.set(domain, sc);
-    for (const i of this.instanceRecords.values()) if (servedIn(i, domain)) this.placeInstance(domain, i.type, i.name);
+    // each answering record once: the one a name's own record hides is not placed
+    for (const i of this.instanceRecords.values())
+      if (servedIn(i, domain) && slotInstance((k) => this.instanceRecords.get(k), domain, i.type, i.name) === i)
+        this.placeInstance(domain, i.type, instanceId(i.name), undefined);
     return sc;
   }
 
@@ -767,18 +772,39 @@ export class Registry implements RegistryView {
     return d === undefined ? [...this.scopes.keys()] : [d];
   }
 
-  /** Put in `domain` whichever record answers for the instance there now. */
-  private placeInstance(domain: string, type: ServiceType, name: string): void {
+  /**
+   * Before the records of instance `id` change from `was` to `now`: the domains
+   * it shows in, each with the instance answering for it there so far (the
+   * views read the records, so what they said before is asked now).
+   */
+  private answeringBefore(
+    type: ServiceType,
+    id: string,
+    was: Instance | undefined,
+    now: Instance | undefined,
+  ): [string, Instance | undefined][] {
+    const domains = new Set<string>();
+    for (const r of [was, now]) if (r) for (const d of this.domainsOf(r)) domains.add(d);
+    const tk = formatServiceType(type);
+    return Array.from(domains, (d) => [d, this.scope(d).types.get(tk)?.instances.get(id)]);
+  }
+
+  /** Count in `domain` whichever record answers for instance `id` there now, in place of `before`. */
+  private placeInstance(domain: string, type: ServiceType, id: string, before: Instance | undefined): void {
     const sc = this.scope(domain);
     const tk = formatServiceType(type);
-    const id = instanceId(name);
-    const winner = slotInstance((k) => this.instanceRecords.get(k), domain, type, name);
     let s = sc.types.get(tk);
     if (!s) {
-      if (!winner) return;
+      const instances = new ServedInstances(
+        this.instanceRecords,
+        domain,
+        instanceGroup(type, domain),
+        instanceGroup(type),
+      );
+      if (!instances.get(id)) return;
       s = {
         type,
-        instances: new Map(),
+        instances,
         ring: undefined,
         ringStale: new Set(),
         building: false,
@@ -788,7 +814,7 @@ export class Registry implements RegistryView {
       };
       sc.types.set(tk, s);
     }
-    const before = s.instances.get(id);
+    const winner = s.instances.get(id);
     if (before === winner) return;
     const dw = (winner ? ringWeight(winner.weight) : 0) - (before ? ringWeight(before.weight) : 0);
     s.weight += dw;
@@ -800,8 +826,7 @@ export class Registry implements RegistryView {
     s.learned.instances += Number(learnedRecord(winner)) - Number(learnedRecord(before));
     this.learnedTotal.weight += learnedWeight;
     indexSubtypes(s.bySubtype, id, before?.subtypes ?? [], winner?.subtypes ?? []);
-    if (winner) s.instances.set(id, winner);
-    else s.instances.delete(id);
+    s.instances.size += Number(winner !== undefined) - Number(before !== undefined);
     if (!before || !winner || before.weight !== winner.weight) s.ringStale.add(id);
   }
 
@@ -875,6 +900,7 @@ export class Registry implements RegistryView {
     const id = instanceId(inst.name);
     const previous = this.instanceRecords.group(group)?.get(id);
     if (previous && sameInstance(previous, inst) && previous.key === inst.key) return;
+    const answering = this.answeringBefore(inst.type, id, previous, inst);
     this.instanceRecords.set(group, id, inst);
     this.learnedTotal.instances += Number(learnedRecord(inst)) - Number(learnedRecord(previous));
     const key = group + id;
@@ -889,14 +915,17 @@ export class Registry implements RegistryView {
       this.expiries.push({ at: inst.expiresAt, kind: "instance", typeKey: tk, id: key });
     countPerKey(this.perKey, owningKey(previous), -1);
     countPerKey(this.perKey, owningKey(inst), 1);
-    for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
+    for (const [d, before] of answering) this.placeInstance(d, inst.type, id, before);
     const op: ChangeOp = previous ? "update" : "add";
     this.emit(previous ? { op, kind: "instance", instance: inst, previous } : { op, kind: "instance", instance: inst });
   }
 
   private deleteInstanceRecord(key: string, op: ChangeOp): void {
-    const inst = this.instanceRecords.delete(key);
-    if (!inst) return;
+    const gone = this.instanceRecords.get(key);
+    if (!gone) return;
+    const id = instanceId(gone.name);
+    const answering = this.answeringBefore(gone.type, id, gone, undefined);
+    const inst = this.instanceRecords.delete(key)!;
     this.learnedTotal.instances -= Number(learnedRecord(inst));
     const tk = formatServiceType(inst.type);
     const t = this.byType.get(tk);
@@ -904,7 +933,7 @@ export class Registry implements RegistryView {
     else if (t && !this.instanceRecords.group(key.slice(0, instanceIdAt(key))))
       t.groups.delete(key.slice(0, instanceIdAt(key)));
     countPerKey(this.perKey, owningKey(inst), -1);
-    for (const d of this.domainsOf(inst)) this.placeInstance(d, inst.type, inst.name);
+    for (const [d, before] of answering) this.placeInstance(d, inst.type, id, before);
     this.emit({ op, kind: "instance", instance: inst });
   }
 

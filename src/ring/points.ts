@@ -10,6 +10,10 @@ export interface SortedPoints {
   readonly owner: Uint32Array;
 }
 
+/** Makes a zeroed array of `n` words: a build's own, or one in memory it manages (src/ring/aside-worker.ts). */
+export type Words = (n: number) => Uint32Array;
+export const newWords: Words = (n) => new Uint32Array(n);
+
 /** Everything a PointSet is made of, in a few flat arrays: a worker thread builds these and hands them over without a copy. */
 export interface PointParts {
   readonly chunkBits: number;
@@ -85,17 +89,17 @@ function chunkArray(
 }
 
 /** Cut sorted points into chunks and index each: pure, so a worker thread can run it. */
-export function chunkParts(pts: SortedPoints): PointParts {
+export function chunkParts(pts: SortedPoints, words: Words = newWords): PointParts {
   const { pos, owner } = pts;
   const chunkBits = chunkBitsFor(pos.length);
   const bucketBits = bucketBitsFor(pos.length, chunkBits);
   const count = 1 << chunkBits;
   const cshift = 32 - chunkBits;
-  const starts = new Uint32Array(count + 1);
+  const starts = words(count + 1);
   for (let i = 0; i < pos.length; i++) starts[(chunkBits === 0 ? 0 : pos[i]! >>> cshift) + 1]!++;
   for (let c = 1; c <= count; c++) starts[c]! += starts[c - 1]!;
   const extra = (1 << bucketBits) + PAD;
-  const chunks = new Uint32Array(pos.length + count * extra);
+  const chunks = words(pos.length + count * extra);
   for (let c = 0; c < count; c++) {
     const a = starts[c]!;
     const b = starts[c + 1]!;

@@ -7,7 +7,16 @@
 // one consistent ring. A change hashes only the instances that change and
 // copies only the chunks of points they touch (points.ts).
 import { identityBytes, instanceSeed, keySeed, keySeedInto, sequenceAt } from "./hash.js";
-import { allSteps, chunkParts, PointSet, type At, type PointParts, type SortedPoints } from "./points.js";
+import {
+  allSteps,
+  chunkParts,
+  newWords,
+  PointSet,
+  type At,
+  type PointParts,
+  type SortedPoints,
+  type Words,
+} from "./points.js";
 
 export type { PointParts, SortedPoints } from "./points.js";
 
@@ -460,11 +469,17 @@ function checkPointsPerWeight(p: number | undefined): number {
 }
 
 /** Unsorted points of the given instances: slot `slots[k]` for `ids[k]`. */
-function newPoints(ids: readonly string[], weights: Uint32Array, q: number, slots: readonly number[]): SortedPoints {
+function newPoints(
+  ids: readonly string[],
+  weights: Uint32Array,
+  q: number,
+  slots: readonly number[],
+  words: Words = newWords,
+): SortedPoints {
   let total = 0;
   for (const w of weights) total += w * q;
-  const pos = new Uint32Array(total);
-  const owner = new Uint32Array(total);
+  const pos = words(total);
+  const owner = words(total);
   let k = 0;
   ids.forEach((id, m) => {
     const seed = instanceSeed(id);
@@ -476,8 +491,16 @@ function newPoints(ids: readonly string[], weights: Uint32Array, q: number, slot
   return { pos, owner };
 }
 
-/** Every member's points, sorted and cut into chunks: member k has slot k. Pure, so a worker thread can run it. */
-export function buildPoints(ids: readonly string[], weights: Uint32Array, q: number): PointParts {
+/**
+ * Every member's points, sorted and cut into chunks: member k has slot k.
+ * Pure, so a worker thread can run it; `words` makes its arrays (zeroed).
+ */
+export function buildPoints(
+  ids: readonly string[],
+  weights: Uint32Array,
+  q: number,
+  words: Words = newWords,
+): PointParts {
   return chunkParts(
     sortPoints(
       newPoints(
@@ -485,21 +508,24 @@ export function buildPoints(ids: readonly string[], weights: Uint32Array, q: num
         weights,
         q,
         ids.map((_, k) => k),
+        words,
       ),
       (slot) => ids[slot]!,
+      words,
     ),
+    words,
   );
 }
 
 /** Sort by position (a two-pass radix sort for many points), then order equal positions by identity bytes. */
-function sortPoints(p: SortedPoints, idOf: (slot: number) => string): SortedPoints {
+function sortPoints(p: SortedPoints, idOf: (slot: number) => string, words: Words = newWords): SortedPoints {
   const n = p.pos.length;
   let out: SortedPoints;
   if (n < 2048) {
     const order = Uint32Array.from({ length: n }, (_, i) => i).sort((x, y) => p.pos[x]! - p.pos[y]!);
     out = { pos: order.map((i) => p.pos[i]!), owner: order.map((i) => p.owner[i]!) };
   } else {
-    out = radixSort(p);
+    out = radixSort(p, words);
   }
   const { pos, owner } = out;
   for (let i = 1; i < n; i++) {
@@ -513,13 +539,13 @@ function sortPoints(p: SortedPoints, idOf: (slot: number) => string): SortedPoin
   return out;
 }
 
-function radixSort(p: SortedPoints): SortedPoints {
+function radixSort(p: SortedPoints, words: Words = newWords): SortedPoints {
   const n = p.pos.length;
   let srcPos: Uint32Array = p.pos;
   let srcOwner: Uint32Array = p.owner;
-  let dstPos: Uint32Array = new Uint32Array(n);
-  let dstOwner: Uint32Array = new Uint32Array(n);
-  const count = new Uint32Array(65537);
+  let dstPos: Uint32Array = words(n);
+  let dstOwner: Uint32Array = words(n);
+  const count = words(65537);
   for (const shift of [0, 16]) {
     count.fill(0);
     for (let i = 0; i < n; i++) count[((srcPos[i]! >>> shift) & 0xffff) + 1]!++;

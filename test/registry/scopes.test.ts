@@ -94,6 +94,42 @@ describe("registrations per domain", () => {
     expect(srv(r, "m._kv._tcp.local.")).toEqual([1]); // the learned one answers again
   });
 
+  it("a domain lists, counts and rings each name once, its own record or the one served everywhere, as they come and go", async () => {
+    const r = await open();
+    r.loadStatic([inst("s", { source: "static" }), inst("t", { source: "static" })], []);
+    await r.register(inst("m", { source: "mdns" }));
+    expect(r.instanceCount(kv, "a.example.")).toBe(2); // a.example.'s view made before its own records
+    await r.register(inst("s", { port: 5, domain: "a.example." }));
+    await r.register(inst("u", { domain: "a.example." }));
+    await r.register(inst("v", { domain: "b.example." })); // b.example.'s view made by its first record
+    const served = (domain: string) => {
+      const listed = r.instances(kv, domain).map((i) => `${i.name}:${i.port}`);
+      expect(r.instanceCount(kv, domain)).toBe(listed.length);
+      expect(
+        r
+          .ring(kv, domain)
+          .members()
+          .map((m) => m.id)
+          .sort(),
+      ).toEqual(listed.map((n) => n.split(":")[0]).sort());
+      return listed.sort();
+    };
+    expect(served("a.example.")).toEqual(["s:5", "t:1", "u:1"]);
+    expect(served("b.example.")).toEqual(["s:1", "t:1", "v:1"]);
+    expect(served("local.")).toEqual(["m:1", "s:1", "t:1"]);
+    expect(served("c.example.")).toEqual(["s:1", "t:1"]); // made after them all
+    await r.deregister(kv, "s", "a.example.");
+    r.loadStatic([inst("t", { source: "static", port: 2 })], []);
+    await r.register(inst("m", { port: 3, domain: "local." }));
+    expect(served("a.example.")).toEqual(["s:1", "t:2", "u:1"]);
+    expect(served("local.")).toEqual(["m:3", "s:1", "t:2"]);
+    await r.deregister(kv, "m");
+    expect(served("local.")).toEqual(["m:3", "s:1", "t:2"]); // its own record stays
+    await r.deregister(kv, "m", "local.");
+    expect(served("local.")).toEqual(["s:1", "t:2"]);
+    expect(served("c.example.")).toEqual(["s:1", "t:2"]);
+  });
+
   it("a lease that ends takes its instance and its domain's host, not the same-named host of another domain", async () => {
     const clock = new ManualClock(1_000_000);
     const r = await open(new MemoryStore(), clock);

@@ -21,6 +21,28 @@ describe("ring work in a worker thread", () => {
     for (let k = 0; k < 2000; k++) expect(there.ownerOf(`key-${k}`)).toBe(here.ownerOf(`key-${k}`));
   });
 
+  it("builds rings one after another on the same scratch (a bigger one, then smaller ones), each as Ring.build makes it, and they change as rings built here do", async () => {
+    const many = Array.from({ length: 30_000 }, (_, i) => ({ id: `m-${i}`, weight: 1 + (i % 5) }));
+    const sizes = [30_000, 1_500, 9_000];
+    const built = [];
+    for (const n of sizes)
+      built.push(
+        await aside.build(
+          many.slice(0, n).map((m) => m.id),
+          many.slice(0, n).map((m) => m.weight),
+          {},
+        ),
+      );
+    for (const [i, n] of sizes.entries()) {
+      const here = Ring.build(many.slice(0, n));
+      expect(built[i]!.pointCount).toBe(here.pointCount);
+      for (let k = 0; k < 1000; k++) expect(built[i]!.ownerOf(`key-${k}`)).toBe(here.ownerOf(`key-${k}`));
+      const joined = built[i]!.change([{ id: "joiner", weight: 3 }], ["m-0"]);
+      const joinedHere = here.change([{ id: "joiner", weight: 3 }], ["m-0"]);
+      for (let k = 0; k < 1000; k++) expect(joined.ownerOf(`key-${k}`)).toBe(joinedHere.ownerOf(`key-${k}`));
+    }
+  });
+
   it("computes the exact shares of a ring whose points are handed over in steps, and the ring keeps them", async () => {
     const ring = Ring.build(ids.map((id, k) => ({ id, weight: weights[k]! })));
     const there = await aside.shares(ring);

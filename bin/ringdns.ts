@@ -75,6 +75,11 @@ program
   )
   .option("--tls-cert <file>", "certificate chain for --dns-tls (PEM); re-read on SIGHUP")
   .option("--tls-key <file>", "private key for --dns-tls (PEM); re-read on SIGHUP")
+  .option(
+    "--dso-inactivity-timeout <seconds>",
+    "DSO sessions on --dns-tls (RFC 8490): the inactivity timeout given to clients; an idle session is closed after twice it",
+    "15",
+  )
   .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
   .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
   .addOption(new Option("--log-level <level>", "log detail").choices(LOG_LEVELS as string[]).default("info"))

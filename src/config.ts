@@ -81,7 +81,7 @@ export interface Config {
    */
   readonly srp?: { from: readonly string[]; keyLeaseMax: number; verifyRate: number };
   /** DNS over TLS (RFC 7858) listeners, with the certificate and key files (PEM); undefined = none. */
-  readonly tls?: { listen: readonly ListenAddress[]; cert: string; key: string };
+  readonly tls?: { listen: readonly ListenAddress[]; cert: string; key: string; dsoInactivityMs: number };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
   readonly mdnsInterfaces: readonly string[];
   /** Bounds on the mDNS cache: records in all, and from one peer. */
@@ -138,6 +138,7 @@ export interface ConfigInput {
   dnsTls?: string[];
   tlsCert?: string;
   tlsKey?: string;
+  dsoInactivityTimeout?: string | number;
   keyLeaseMax?: string | number;
   srpVerifyRate?: string | number;
   mdnsInterface?: string[];
@@ -361,7 +362,8 @@ function parseTls(input: ConfigInput): Pick<Config, "tls"> {
   }
   if (input.tlsCert === undefined || input.tlsKey === undefined)
     bad("--dns-tls", "needs --tls-cert FILE and --tls-key FILE (PEM)");
-  return { tls: { listen, cert: input.tlsCert!, key: input.tlsKey! } };
+  const inactivity = int("--dso-inactivity-timeout", input.dsoInactivityTimeout, 15, 1, 86_400);
+  return { tls: { listen, cert: input.tlsCert!, key: input.tlsKey!, dsoInactivityMs: inactivity * 1000 } };
 }
 
 /** Where SRP clients register unless told otherwise (RFC 9665 §3.1.2). */

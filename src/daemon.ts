@@ -281,7 +281,8 @@ async function listenDnsOverTls(
   const out: TcpListener[] = [];
   for (const want of settings.listen) {
     try {
-      const t = await listenTcp(want.host, want.port, handler, config.tcp, credentials);
+      const options = { ...config.tcp, dsoInactivityMs: settings.dsoInactivityMs };
+      const t = await listenTcp(want.host, want.port, handler, options, credentials);
       closers.add(t.close);
       out.push(t);
     } catch (e) {

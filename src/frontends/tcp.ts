@@ -16,7 +16,9 @@
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions } from "node:tls";
 import { guarded, later, reportInternalError } from "../guard.js";
+import { DSO_OPCODE, encodeDso, retryDelayTlv, type Keepalive } from "../wire/dso.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+import { answerDso, DEFAULT_DSO_POLICY, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
 
 export interface TcpOptions {
@@ -34,6 +36,8 @@ export interface TcpOptions {
   maxPipelined: number;
   /** A connection whose client takes none of its unsent replies for this long is closed, ms. */
   writeTimeoutMs: number;
+  /** DNS over TLS: the inactivity timeout a DSO session is given (RFC 8490 §6.2; default 15 s), ms. */
+  dsoInactivityMs?: number;
 }
 
 export const DEFAULT_TCP_OPTIONS: TcpOptions = {
@@ -97,7 +101,7 @@ export function listenTcp(
     }
     return false;
   };
-  const accept = guarded("tcp connection", (socket: Socket) => {
+  const accept = (socket: Socket) => {
     const source = addressOf(socket.remoteAddress ?? "");
     const fromSource = perSource.get(source) ?? 0;
     const full = open.size >= options.maxConnections;
@@ -126,14 +130,17 @@ export function listenTcp(
       "close",
       guarded("tcp close", () => forget(socket)),
     );
-    open.set(socket, { source, connection: serveConnection(socket, deps, options, () => touch(socket)) });
-  });
+    open.set(socket, {
+      source,
+      connection: serveConnection(socket, deps, options, () => touch(socket), tls !== undefined),
+    });
+  };
   const secure = (c: TlsCredentials): SecureContextOptions => ({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" });
   // TLS: a session counts once its handshake is done, which must be within the read timeout; the raw
   // connections still in their handshake are bounded apart (twice the cap, so an idle one can still be replaced)
   const server: Server = tls
-    ? createTlsServer({ ...secure(tls), handshakeTimeout: options.readTimeoutMs }, accept)
-    : createServer(accept);
+    ? createTlsServer({ ...secure(tls), handshakeTimeout: options.readTimeoutMs }, guarded("tls connection", accept))
+    : createServer(guarded("tcp connection", accept));
   if (tls) {
     server.maxConnections = 2 * options.maxConnections;
     server.on(
@@ -177,8 +184,14 @@ interface Connection {
   idle(): boolean;
 }
 
-/** Serve one connection; `active` is called whenever the client sends something. */
-function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptions, active: () => void): Connection {
+/** Serve one connection; `active` is called whenever the client sends something. `tls`: DNS over TLS, where DSO is offered. */
+function serveConnection(
+  socket: Socket,
+  deps: DnsHandlerDeps,
+  options: TcpOptions,
+  active: () => void,
+  tls = false,
+): Connection {
   const peer = formatPeer(socket.remoteAddress ?? "", socket.remotePort ?? 0);
   let pending: Buffer = Buffer.alloc(0);
   // replies go out in request order; an UPDATE in the queue holds back what follows it
@@ -189,10 +202,19 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
   let paused = false;
   /** Reply bytes handed to the socket since it opened; minus socket.writableLength, what the client has taken. */
   let written = 0;
+  /** The DSO session's timers once a Keepalive established one (RFC 8490). */
+  let session: Keepalive | undefined;
   socket.setNoDelay(true);
   socket.setTimeout(
     options.idleTimeoutMs,
-    guarded("tcp idle timeout", () => socket.destroy()),
+    guarded("tcp idle timeout", () => {
+      // a DSO session idle past twice its inactivity timeout is told when to come back, then closed (§6.4.1)
+      if (session && !socket.destroyed) {
+        write(encodeDso({ id: 0, response: false, rcode: 0, tlvs: [retryDelayTlv(0)] }));
+        socket.end();
+      }
+      socket.destroy();
+    }),
   );
   socket.on(
     "error",
@@ -257,6 +279,24 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
     socket.destroy();
   };
 
+  /** A DSO message's outcome, in its turn among the replies. */
+  const applyDso = (o: DsoOutcome) => {
+    if (o.kind === "none") return;
+    if (o.kind === "close") {
+      deps.log.info({ peer, reason: o.reason }, "DSO: closing the session");
+      if (o.reply) write(o.reply);
+      socket.end();
+      return;
+    }
+    write(o.reply);
+    if (o.session) {
+      if (!session) deps.log.debug({ peer, ...o.session }, "DSO session established");
+      session = o.session;
+      // a session without subscriptions lives by its inactivity timeout; the client is given twice it to close
+      socket.setTimeout(Math.max(options.idleTimeoutMs, 2 * session.inactivityMs));
+    }
+  };
+
   /** Answer the whole messages in `pending`, as far as the client's unsent replies and unanswered queries allow. */
   const readQueries = () => {
     while (pending.length >= 2 && !socket.destroyed) {
@@ -280,6 +320,16 @@ function serveConnection(socket: Socket, deps: DnsHandlerDeps, options: TcpOptio
       pending = pending.subarray(2 + len);
       clearTimeout(readDeadline);
       readDeadline = undefined;
+      if (msg.length >= 4 && ((msg[2]! >> 3) & 0xf) === DSO_OPCODE) {
+        const policy = {
+          ...DEFAULT_DSO_POLICY,
+          inactivityMs: options.dsoInactivityMs ?? DEFAULT_DSO_POLICY.inactivityMs,
+        };
+        const outcome = answerDso(msg, { tls, policy });
+        if (queue) enqueue(queue.then(() => applyDso(outcome)));
+        else applyDso(outcome);
+        continue;
+      }
       if (queue) {
         enqueue(queue.then(async () => write(await handleDnsMessage(msg, "tcp", peer, deps))));
         continue;

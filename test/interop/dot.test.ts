@@ -12,6 +12,7 @@ import { runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { missingTool } from "../lab/tools.js";
 import { eventually } from "../lab/wait.js";
 
+const DSO_CLIENT = join(import.meta.dirname, "../lab/dso_client.py");
 const dir = mkdtempSync(join(tmpdir(), "ringdns-dot-"));
 const file = (n: string) => join(dir, n);
 
@@ -78,6 +79,8 @@ describe.skipIf(missingTool("kdig", "dig", "openssl"))("DNS over TLS", () => {
       file("live-key.pem"),
       "--tcp-read-timeout-ms",
       "500",
+      "--dso-inactivity-timeout",
+      "1",
     ]);
   });
   afterAll(() => d?.stop());
@@ -116,19 +119,37 @@ describe.skipIf(missingTool("kdig", "dig", "openssl"))("DNS over TLS", () => {
     await eventually("the server to close a silent connection", () => closed, 10_000);
   });
 
-  it("SIGHUP re-reads the certificate; a broken one keeps the old in force and says why", async () => {
-    const second = makeCert("b-", "ringdns second");
-    writeFileSync(file("live-cert.pem"), spawnSync("cat", [second.cert]).stdout);
-    writeFileSync(file("live-key.pem"), spawnSync("cat", [second.key]).stdout);
-    d.proc.kill("SIGHUP");
-    await d.waitForLog(/tlsCertificate.*re-read|re-read.*tlsCertificate/);
-    expect(handshake(d.tlsPort!, second.cert)).toMatch(/CN ?= ?ringdns second/);
-    writeFileSync(file("live-cert.pem"), "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
-    d.proc.kill("SIGHUP");
-    await d.waitForLog(/reload failed.*tls-cert|tls-cert.*reload failed/);
-    const still = handshake(d.tlsPort!, second.cert);
-    expect(still).toMatch(/Verification: OK/);
-    expect(still).toMatch(/CN ?= ?ringdns second/);
+  /** One run of the DSO client written apart from ringdns (Python's ssl and struct): its JSON line. */
+  const dso = (mode: string, transport: "tls" | "tcp" = "tls") => {
+    const port = transport === "tls" ? d.tlsPort! : d.port;
+    const r = spawnSync("/usr/bin/python3", [DSO_CLIENT, String(port), mode, transport, first.cert], {
+      encoding: "utf8",
+      timeout: 40_000,
+    });
+    if (r.status !== 0) throw new Error(`dso_client ${mode}: ${r.stdout}${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+
+  it("DSO over TLS: a Keepalive establishes a session; the reply carries the server's timers, the interval raised to 10 s", () => {
+    expect(dso("keepalive")).toEqual({
+      id: 0x2a2a,
+      qr: true,
+      opcode: 6,
+      rcode: 0,
+      tlvs: [{ keepalive: [1000, 10_000] }],
+    });
+  });
+
+  it("DSO: DSOTYPENI on plain TCP and for operations not implemented (the connection stays); a malformed TLV gets FORMERR and the connection closes", () => {
+    expect(dso("keepalive", "tcp")).toMatchObject({ id: 0x2a2a, rcode: 11, tlvs: [] });
+    expect(dso("unknown")).toMatchObject({ id: 0x0b0b, rcode: 11, closed: false });
+    expect(dso("malformed")).toMatchObject({ id: 0x0c0c, rcode: 1, closed: true });
+  });
+
+  it("DSO: a session left idle is sent a Retry Delay and closed (after twice its inactivity timeout, and no sooner than --tcp-idle-timeout)", () => {
+    const r = dso("idle") as { seen: { tlvs: unknown[] }[]; closed: boolean };
+    expect(r.seen.map((m) => m.tlvs)).toEqual([[{ retryDelay: 0 }]]);
+    expect(r.closed).toBe(true);
   });
 
   it("--dns-tls without a certificate, or with a key that is not the certificate's, stops with one line", () => {
@@ -153,5 +174,19 @@ describe.skipIf(missingTool("kdig", "dig", "openssl"))("DNS over TLS", () => {
     expect(mismatch.status).not.toBe(0);
     expect(mismatch.stderr.trim().split("\n")).toHaveLength(1);
     expect(mismatch.stderr).toMatch(/--tls-cert .* \/ --tls-key .*/);
+  });
+  it("SIGHUP re-reads the certificate; a broken one keeps the old in force and says why", async () => {
+    const second = makeCert("b-", "ringdns second");
+    writeFileSync(file("live-cert.pem"), spawnSync("cat", [second.cert]).stdout);
+    writeFileSync(file("live-key.pem"), spawnSync("cat", [second.key]).stdout);
+    d.proc.kill("SIGHUP");
+    await d.waitForLog(/tlsCertificate.*re-read|re-read.*tlsCertificate/);
+    expect(handshake(d.tlsPort!, second.cert)).toMatch(/CN ?= ?ringdns second/);
+    writeFileSync(file("live-cert.pem"), "-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n");
+    d.proc.kill("SIGHUP");
+    await d.waitForLog(/reload failed.*tls-cert|tls-cert.*reload failed/);
+    const still = handshake(d.tlsPort!, second.cert);
+    expect(still).toMatch(/Verification: OK/);
+    expect(still).toMatch(/CN ?= ?ringdns second/);
   });
 });

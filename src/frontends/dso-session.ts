@@ -1,0 +1,95 @@
+// DNS Stateful Operations on one connection (RFC 8490): what a DSO message
+// from the client does. A Keepalive request establishes the session and
+// agrees its timers (the server's inactivity timeout; the client's keepalive
+// interval, raised to at least 10 s); an operation ringdns does not implement
+// gets DSOTYPENI; errors RFC 8490 calls fatal close the connection after their
+// reply. Only over TLS: on plain TCP every DSO request gets DSOTYPENI.
+// Pure: the transport sends the bytes and applies the outcome.
+import { Rcode } from "../wire/constants.js";
+import {
+  decodeDso,
+  DsoType,
+  DSOTYPENI,
+  encodeDso,
+  keepaliveTlv,
+  parseKeepalive,
+  type DsoMessage,
+  type Keepalive,
+} from "../wire/dso.js";
+import { WireError } from "../wire/name.js";
+
+export interface DsoPolicy {
+  /** The inactivity timeout the server gives (RFC 8490 §6.2: 15 s by default), ms. */
+  inactivityMs: number;
+  /** A client asking for a shorter keepalive interval gets this (RFC 8490 §6.5: at least 10 s), ms. */
+  minKeepaliveMs: number;
+}
+
+export const DEFAULT_DSO_POLICY: DsoPolicy = { inactivityMs: 15_000, minKeepaliveMs: 10_000 };
+
+export type DsoOutcome =
+  /** Send `reply`; with `session`, the session is established (or its timers changed) to these. */
+  | { kind: "reply"; reply: Buffer; session?: Keepalive }
+  /** Send `reply` when there is one, then close the connection. */
+  | { kind: "close"; reason: string; reply?: Buffer }
+  /** A unidirectional message taken in: nothing to send. */
+  | { kind: "none" };
+
+export interface DsoContext {
+  /** The connection is DNS over TLS (where DSO is offered). */
+  tls: boolean;
+  policy?: DsoPolicy;
+}
+
+const response = (id: number, rcode: number, tlvs: DsoMessage["tlvs"] = []) =>
+  encodeDso({ id, response: true, rcode, tlvs });
+
+/** What the DSO message `msg` (opcode 6) from the client does to its connection. */
+export function answerDso(msg: Buffer, ctx: DsoContext): DsoOutcome {
+  const policy = ctx.policy ?? DEFAULT_DSO_POLICY;
+  const id = msg.length >= 2 ? msg.readUInt16BE(0) : 0;
+  let m: DsoMessage;
+  try {
+    m = decodeDso(msg);
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    // §5.4: a malformed request is answered FORMERR; then the connection cannot be trusted to be in step
+    return { kind: "close", reason: e.message, ...(id !== 0 ? { reply: response(id, Rcode.FORMERR) } : {}) };
+  }
+  // we send no DSO requests, so a response from the client answers nothing (§5.4.1: abort)
+  if (m.response) return { kind: "close", reason: "a DSO response with no request outstanding" };
+  const primary = m.tlvs[0];
+  if (m.id === 0) {
+    // §5.4.2, §7.1.2: a Keepalive from the client must be a request; other unidirectional TLVs we do not use are ignored
+    if (primary?.type === DsoType.KEEPALIVE)
+      return { kind: "close", reason: "a unidirectional Keepalive from a client" };
+    return { kind: "none" };
+  }
+  if (!ctx.tls) return { kind: "reply", reply: response(m.id, DSOTYPENI) };
+  if (!primary) return { kind: "close", reason: "a DSO request without a TLV", reply: response(m.id, Rcode.FORMERR) };
+  switch (primary.type) {
+    case DsoType.KEEPALIVE: {
+      let asked: Keepalive;
+      try {
+        asked = parseKeepalive(primary);
+      } catch (e) {
+        return { kind: "close", reason: (e as Error).message, reply: response(m.id, Rcode.FORMERR) };
+      }
+      const session = {
+        inactivityMs: policy.inactivityMs,
+        keepaliveMs: Math.max(asked.keepaliveMs, policy.minKeepaliveMs),
+      };
+      return { kind: "reply", reply: response(m.id, Rcode.NOERROR, [keepaliveTlv(session)]), session };
+    }
+    case DsoType.RETRY_DELAY:
+    case DsoType.ENCRYPTION_PADDING:
+      // §7.2, §7.3: only the server sends Retry Delay; Padding is never primary
+      return {
+        kind: "close",
+        reason: `TLV ${primary.type} cannot be a request's primary TLV`,
+        reply: response(m.id, Rcode.FORMERR),
+      };
+    default:
+      return { kind: "reply", reply: response(m.id, DSOTYPENI) };
+  }
+}

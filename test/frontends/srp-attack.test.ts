@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { handlerDeps } from "../lab/handler.js";
+import { handleDnsMessage, type DnsHandlerDeps } from "../../src/frontends/dns-handler.js";
+import { parseName, type Labels } from "../../src/names.js";
+import type { Registry } from "../../src/registry/registry.js";
+import type { Host, Instance } from "../../src/registry/types.js";
+import { sourceMatcher } from "../../src/update/policy.js";
+import { srpUpdate } from "../../src/update/registration-ops.js";
+import { generateSig0Key } from "../../src/update/sig0-keys.js";
+import { Type } from "../../src/wire/constants.js";
+import { decodeMessage } from "../../src/wire/decode.js";
+import { encodeQuery } from "../../src/wire/message.js";
+import { signSig0, type Sig0Signer } from "../../src/wire/sig0.js";
+import { encodeUpdate } from "../../src/wire/update.js";
+
+const ZONE = parseName("default.service.arpa");
+const T0 = 1_800_000_000_000;
+const PEER = "192.0.2.10:5353";
+
+async function setup() {
+  const deps = await handlerDeps({ nowMs: T0, zone: ZONE, keys: [], allowUnsigned: ["none"] });
+  const update = {
+    ...deps.update!,
+    srp: { from: sourceMatcher(["192.0.2.0/24"], "--srp-from"), lease: { min: 30, max: 86_400, keyMax: 7 * 86_400 } },
+  };
+  const full: DnsHandlerDeps = { ...deps, update };
+  return { deps: full, registry: deps.registry as Registry };
+}
+
+async function send(deps: DnsHandlerDeps, msg: Buffer, peer = PEER) {
+  const reply = await handleDnsMessage(msg, "udp", peer, deps);
+  return decodeMessage(reply!);
+}
+
+function signed(signer: Sig0Signer, services: Parameters<typeof srpUpdate>[1], zone: Labels = ZONE) {
+  const msg = encodeUpdate({
+    id: 1,
+    zone,
+    updates: srpUpdate({ host: signer.name[0]!, key: signer.key, addresses: ["192.0.2.66"] }, services, zone),
+    lease: { lease: 3600, keyLease: 86_400 },
+  });
+  return signSig0(msg, signer, Math.floor(T0 / 1000));
+}
+
+// the services file's registrations have no domain: they are served under every served domain, the SRP zone too
+const staticHost: Host = { name: "nas", addresses: ["203.0.113.5"], source: "static" };
+const staticFiles: Instance = {
+  name: "Files",
+  type: { service: "_smb", proto: "_tcp" },
+  subtypes: [],
+  host: ["nas"],
+  port: 445,
+  priority: 0,
+  weight: 1,
+  txt: [],
+  source: "static",
+};
+
+describe("SRP cannot shadow what is served everywhere (the services file)", () => {
+  it("a host name the services file serves in the SRP zone is not an SRP client's to take", async () => {
+    const { deps, registry } = await setup();
+    registry.loadStatic([staticFiles], [staticHost]);
+    const before = await send(deps, encodeQuery(9, parseName("nas.default.service.arpa"), Type.A));
+    expect(before.answers.map((a) => (a.data as { address: string }).address)).toEqual(["203.0.113.5"]);
+    const mallory = generateSig0Key("nas.default.service.arpa", 13);
+    const r = await send(deps, signed(mallory, []));
+    expect(r.rcodeName).toBe("YXDOMAIN");
+    const after = await send(deps, encodeQuery(9, parseName("nas.default.service.arpa"), Type.A));
+    expect(after.answers.map((a) => (a.data as { address: string }).address)).toEqual(["203.0.113.5"]);
+  });
+
+  it("an instance name the services file serves in the SRP zone is not an SRP client's to take", async () => {
+    const { deps, registry } = await setup();
+    registry.loadStatic([staticFiles], [staticHost]);
+    const mallory = generateSig0Key("evil.default.service.arpa", 13);
+    const r = await send(deps, signed(mallory, [{ instance: "Files", type: "_smb._tcp", port: 4445, txt: [] }]));
+    expect(r.rcodeName).toBe("YXDOMAIN");
+    const srv = await send(deps, encodeQuery(9, parseName("Files._smb._tcp.default.service.arpa"), Type.SRV));
+    expect(srv.answers.map((a) => (a.data as { port: number }).port)).toEqual([445]);
+  });
+});

@@ -4,6 +4,7 @@ import { handleDnsMessage, type DnsHandlerDeps } from "../../src/frontends/dns-h
 import { parseName, type Labels } from "../../src/names.js";
 import type { Registry } from "../../src/registry/registry.js";
 import type { Host, Instance } from "../../src/registry/types.js";
+import { TokenBuckets } from "../../src/frontends/token-buckets.js";
 import { sourceMatcher } from "../../src/update/policy.js";
 import { srpUpdate } from "../../src/update/registration-ops.js";
 import { generateSig0Key } from "../../src/update/sig0-keys.js";
@@ -77,5 +78,23 @@ describe("SRP cannot shadow what is served everywhere (the services file)", () =
     expect(r.rcodeName).toBe("YXDOMAIN");
     const srv = await send(deps, encodeQuery(9, parseName("Files._smb._tcp.default.service.arpa"), Type.SRV));
     expect(srv.answers.map((a) => (a.data as { port: number }).port)).toEqual([445]);
+  });
+});
+
+describe("SRP signature checks are bounded in all, not only per source", () => {
+  it("many sources (the on-link /64, or spoofed UDP sources in --srp-from) share one budget of signature checks", async () => {
+    const { deps } = await setup();
+    const update = {
+      ...deps.update!,
+      srp: { ...deps.update!.srp!, verifyRate: new TokenBuckets(2), verifyRateTotal: new TokenBuckets(5) },
+    };
+    const limited: DnsHandlerDeps = { ...deps, update };
+    const rcodes: string[] = [];
+    for (let n = 1; n <= 10; n++) {
+      const k = generateSig0Key(`h${n}.default.service.arpa`, 15);
+      rcodes.push((await send(limited, signed(k, []), `192.0.2.${n}:5353`)).rcodeName);
+    }
+    expect(rcodes.filter((r) => r === "NOERROR")).toHaveLength(5);
+    expect(rcodes.filter((r) => r === "REFUSED")).toHaveLength(5);
   });
 });

@@ -22,6 +22,12 @@ export interface SrpOptions {
   from: (address: string) => boolean;
   /** Signature checks a second per source (--srp-verify-rate); undefined = unlimited. */
   verifyRate?: TokenBuckets;
+  /**
+   * Signature checks a second from all sources together: a source address is cheap (an on-link IPv6 /64;
+   * UDP sources inside --srp-from can be forged, and the check comes before any reply), so a per-source budget
+   * alone does not bound the CPU. undefined = unlimited.
+   */
+  verifyRateTotal?: TokenBuckets;
   lease: SrpLeasePolicy;
   /** Signatures seen lately: the same signed update again is a replay (a retransmission gets the first reply earlier). */
   seen?: SeenSignatures;
@@ -107,7 +113,10 @@ export async function answerSrp(
   const host = formatName([srp.host, ...srp.zone]);
   const tag = keyTag(encodeKeyRdata(srp.key));
   const now = deps.clock.now();
-  if (srpOptions.verifyRate && srpOptions.verifyRate.take(address, now) !== true)
+  if (
+    (srpOptions.verifyRate && srpOptions.verifyRate.take(address, now) !== true) ||
+    (srpOptions.verifyRateTotal && srpOptions.verifyRateTotal.take("", now) !== true)
+  )
     return refuse(
       "rate",
       Rcode.REFUSED,

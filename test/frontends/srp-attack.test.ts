@@ -98,3 +98,31 @@ describe("SRP signature checks are bounded in all, not only per source", () => {
     expect(rcodes.filter((r) => r === "REFUSED")).toHaveLength(5);
   });
 });
+
+// the order of P-256: an ECDSA signature (r, s) verifies as (r, n - s) too
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+describe("a captured SRP update cannot be replayed in another form", () => {
+  it("the same ECDSA signature with s as n - s (valid too) is a replay, not a new update", async () => {
+    const { deps, registry } = await setup();
+    const a = generateSig0Key("printer.default.service.arpa", 13);
+    const msg = signed(a, [{ instance: "P", type: "_ipp._tcp", port: 631, txt: [] }]);
+    expect((await send(deps, msg)).rcodeName).toBe("NOERROR");
+    const gone = encodeUpdate({
+      id: 2,
+      zone: ZONE,
+      updates: srpUpdate({ host: "printer", key: a.key, addresses: [] }, [], ZONE),
+      lease: { lease: 0, keyLease: 86_400 },
+    });
+    expect((await send(deps, signSig0(gone, a, Math.floor(T0 / 1000)))).rcodeName).toBe("NOERROR");
+    expect(registry.hostTotal()).toBe(0);
+    // the attacker's copy: the signature is the last 64 bytes, r then s
+    const copy = Buffer.from(msg);
+    const at = copy.length - 32;
+    const s = BigInt(`0x${copy.subarray(at).toString("hex")}`);
+    Buffer.from((P256_N - s).toString(16).padStart(64, "0"), "hex").copy(copy, at);
+    const r = await send(deps, copy, "192.0.2.99:5353");
+    expect(r.rcodeName).toBe("REFUSED");
+    expect(registry.hostTotal()).toBe(0);
+  });
+});

@@ -11,7 +11,7 @@ import type { RegistryOp, RegistryView } from "../registry/registry.js";
 import { grantSrpLeases, parseSrpUpdate, planSrp, type SrpLeasePolicy } from "../update/srp.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
 import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption } from "../wire/message.js";
-import { keyTag, encodeKeyRdata, verifySig0 } from "../wire/sig0.js";
+import { canonicalSignature, keyTag, encodeKeyRdata, verifySig0 } from "../wire/sig0.js";
 import { leaseOption, type UpdateMessage } from "../wire/update.js";
 import { addressOf } from "./peer.js";
 import type { TokenBuckets } from "./token-buckets.js";
@@ -129,7 +129,7 @@ export async function answerSrp(
   if (!checked.ok) return refuse("signature", Rcode.REFUSED, checked.reason, { host, keyTag: tag });
   let seen = srpOptions.seen ?? seenByDeps.get(srpOptions);
   if (!seen) seenByDeps.set(srpOptions, (seen = new SeenSignatures()));
-  if (!seen.admit(u.sig0!.signature, now))
+  if (!seen.admit(canonicalSignature(u.sig0!), now))
     return refuse("replay", Rcode.REFUSED, "this signed update was already applied (a replay)", { host, keyTag: tag });
   signedAndFresh(); // a retransmission of these bytes from this peer gets this reply, not a replay refusal
 

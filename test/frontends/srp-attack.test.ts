@@ -126,3 +126,28 @@ describe("a captured SRP update cannot be replayed in another form", () => {
     expect(registry.hostTotal()).toBe(0);
   });
 });
+
+describe("a signature is remembered for as long as it is valid", () => {
+  it("a captured update signed for an hour cannot be replayed once the ten-minute window has passed", async () => {
+    const { deps, registry } = await setup();
+    const clock = deps.update!.clock as { advance(ms: number): void; now(): number };
+    const a = generateSig0Key("printer.default.service.arpa", 13);
+    const body = (id: number, lease: number, addresses: string[]) =>
+      encodeUpdate({
+        id,
+        zone: ZONE,
+        updates: srpUpdate({ host: "printer", key: a.key, addresses }, [], ZONE),
+        lease: { lease, keyLease: 86_400 },
+      });
+    const nowSec = () => Math.floor(clock.now() / 1000);
+    const captured = signSig0(body(1, 3600, ["192.0.2.7"]), a, nowSec(), 3600);
+    expect((await send(deps, captured)).rcodeName).toBe("NOERROR");
+    clock.advance(60_000);
+    expect((await send(deps, signSig0(body(2, 0, []), a, nowSec()))).rcodeName).toBe("NOERROR");
+    expect(registry.hostTotal()).toBe(0);
+    clock.advance(11 * 60_000);
+    const r = await send(deps, captured, "192.0.2.99:5353");
+    expect(r.rcodeName).toBe("REFUSED");
+    expect(registry.hostTotal()).toBe(0);
+  });
+});

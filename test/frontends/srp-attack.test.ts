@@ -5,6 +5,7 @@ import { parseName, type Labels } from "../../src/names.js";
 import type { Registry } from "../../src/registry/registry.js";
 import type { Host, Instance } from "../../src/registry/types.js";
 import { TokenBuckets } from "../../src/frontends/token-buckets.js";
+import { DEFAULT_LIMITS } from "../../src/registry/limits.js";
 import { sourceMatcher } from "../../src/update/policy.js";
 import { srpUpdate } from "../../src/update/registration-ops.js";
 import { generateSig0Key } from "../../src/update/sig0-keys.js";
@@ -149,5 +150,21 @@ describe("a signature is remembered for as long as it is valid", () => {
     const r = await send(deps, captured, "192.0.2.99:5353");
     expect(r.rcodeName).toBe("REFUSED");
     expect(registry.hostTotal()).toBe(0);
+  });
+});
+
+describe("names one SRP key holds are bounded", () => {
+  it("a key claims at most --max-registrations-per-key names (a LEASE 0 update visits and rewrites every one)", async () => {
+    const { deps, registry } = await setup();
+    const limited: DnsHandlerDeps = {
+      ...deps,
+      update: { ...deps.update!, limits: { ...DEFAULT_LIMITS, maxPerKey: 4 } },
+    };
+    const a = generateSig0Key("many.default.service.arpa", 15);
+    const svc = (n: number) => ({ instance: `s${n}`, type: "_kv._tcp", port: 7000, txt: [] });
+    expect((await send(limited, signed(a, [svc(1), svc(2), svc(3)]))).rcodeName).toBe("NOERROR");
+    const more = await send(limited, signed(a, [svc(4), svc(5)]));
+    expect(more.rcodeName).toBe("REFUSED");
+    expect(registry.claimTotal()).toBe(4);
   });
 });

@@ -11,7 +11,7 @@ import type { RegistryOp, RegistryView } from "../registry/registry.js";
 import { grantSrpLeases, parseSrpUpdate, planSrp, type SrpLeasePolicy } from "../update/srp.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
 import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption } from "../wire/message.js";
-import { canonicalSignature, keyTag, encodeKeyRdata, SIG0_CLOCK_SKEW, verifySig0 } from "../wire/sig0.js";
+import { canonicalSignature, keyId, keyTag, encodeKeyRdata, SIG0_CLOCK_SKEW, verifySig0 } from "../wire/sig0.js";
 import { leaseOption, type UpdateMessage } from "../wire/update.js";
 import { addressOf } from "./peer.js";
 import type { TokenBuckets } from "./token-buckets.js";
@@ -155,6 +155,15 @@ export async function answerSrp(
     if (newClaims > 0 && view.claimTotal() + newClaims > maxClaims) {
       deps.limits?.hit?.("srp-claims");
       const reason = `too many names held by SRP keys (${view.claimTotal()}; at most twice --max-registrations)`;
+      return { ops: [], result: { rcode: Rcode.REFUSED, reason, why: "limit" } };
+    }
+    // and per key, as a TSIG key's registrations are: a LEASE 0 update visits and rewrites every name its key holds
+    const id = keyId(srp.key);
+    const newForKey = plan.ops.filter((o) => o.op === "put-claim" && view.claim(o.claim.record)?.key !== id).length;
+    const maxPerKey = deps.limits?.maxPerKey ?? Number.POSITIVE_INFINITY;
+    if (newForKey > 0 && view.claimsOf(id).length + newForKey > maxPerKey) {
+      deps.limits?.hit?.("srp-claims-per-key");
+      const reason = `this key holds ${view.claimsOf(id).length} names; at most --max-registrations-per-key`;
       return { ops: [], result: { rcode: Rcode.REFUSED, reason, why: "limit" } };
     }
     const over = deps.limits && overLimit(plan.ops, view, deps.limits);

@@ -124,7 +124,10 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
         if (t?.kind !== "instance" || t.type.service !== p.type.service || t.type.proto !== p.type.proto)
           return notSrp(`PTR at ${shown} must point to an instance of its type`);
         const k = nameKey(target);
-        listed.set(k, [...(listed.get(k) ?? []), p.kind === "subtype" ? p.subtype : ""]);
+        // appended in place: a copy per PTR made thousands of PTRs to one instance quadratic, before any budget
+        const subs = listed.get(k);
+        if (subs) subs.push(p.kind === "subtype" ? p.subtype : "");
+        else listed.set(k, [p.kind === "subtype" ? p.subtype : ""]);
       }
       // a subtype PTR's delete goes with its instance's; only the type's own matters
       if (p.kind === "type") for (const target of n.ptrDeletes) unlisted.add(nameKey(target));

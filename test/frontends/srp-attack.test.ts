@@ -168,3 +168,39 @@ describe("names one SRP key holds are bounded", () => {
     expect(registry.claimTotal()).toBe(4);
   });
 });
+
+describe("a host's lease ending takes the services still on it (docs/srp.md)", () => {
+  it("another key cannot take a host name whose services, registered for longer, still point at it", async () => {
+    const { deps, registry } = await setup();
+    const clock = deps.update!.clock as { advance(ms: number): void; now(): number };
+    const a = generateSig0Key("printer.default.service.arpa", 13);
+    const nowSec = () => Math.floor(clock.now() / 1000);
+    const update = (id: number, services: Parameters<typeof srpUpdate>[1], lease: number, keyLease: number) =>
+      encodeUpdate({
+        id,
+        zone: ZONE,
+        updates: srpUpdate({ host: "printer", key: a.key, addresses: ["192.0.2.7"] }, services, ZONE),
+        lease: { lease, keyLease },
+      });
+    const ipp = { instance: "P", type: "_ipp._tcp", port: 631, txt: [] };
+    expect((await send(deps, signSig0(update(1, [ipp], 86_400, 7 * 86_400), a, nowSec()))).rcodeName).toBe("NOERROR");
+    // the host alone, renewed for a minute: the service keeps its day
+    clock.advance(1000);
+    expect((await send(deps, signSig0(update(2, [], 60, 60), a, nowSec()))).rcodeName).toBe("NOERROR");
+    clock.advance(120_000);
+    await registry.expireDue();
+    const mallory = generateSig0Key("printer.default.service.arpa", 15);
+    const taken = encodeUpdate({
+      id: 3,
+      zone: ZONE,
+      updates: srpUpdate({ host: "printer", key: mallory.key, addresses: ["198.51.100.66"] }, [], ZONE),
+      lease: { lease: 3600, keyLease: 3600 },
+    });
+    await send(deps, signSig0(taken, mallory, nowSec()), "192.0.2.99:5353");
+    // whatever mallory got, the service registered by the first key must not point at mallory's addresses
+    const srv = await send(deps, encodeQuery(9, parseName("P._ipp._tcp.default.service.arpa"), Type.SRV));
+    const a4 = await send(deps, encodeQuery(9, parseName("printer.default.service.arpa"), Type.A));
+    const served = srv.answers.length > 0 ? a4.answers.map((r) => (r.data as { address: string }).address) : [];
+    expect(served).not.toContain("198.51.100.66");
+  });
+});

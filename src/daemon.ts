@@ -181,7 +181,13 @@ function dnsHandler(
         ? {
             srp: {
               from: sourceMatcher(config.srp.from.length > 0 ? config.srp.from : onLinkSources(), "--srp-from"),
-              ...(config.srp.verifyRate > 0 ? { verifyRate: new TokenBuckets(config.srp.verifyRate) } : {}),
+              // per source, and ten sources' worth from all together (sources are cheap): a quarter of a core at most
+              ...(config.srp.verifyRate > 0
+                ? {
+                    verifyRate: new TokenBuckets(config.srp.verifyRate),
+                    verifyRateTotal: new TokenBuckets(10 * config.srp.verifyRate),
+                  }
+                : {}),
               lease: { min: config.lease.min, max: config.lease.max, keyMax: config.srp.keyLeaseMax },
               ...(p.metrics ? { refused: (why: string) => p.metrics?.observeSrpRefusal(why) } : {}),
             },

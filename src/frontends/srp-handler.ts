@@ -11,7 +11,7 @@ import type { RegistryOp, RegistryView } from "../registry/registry.js";
 import { grantSrpLeases, parseSrpUpdate, planSrp, type SrpLeasePolicy } from "../update/srp.js";
 import { Opcode, Rcode, rcodeName } from "../wire/constants.js";
 import { encodeResponse, ExtendedError, extendedErrorOption, type EdnsOption } from "../wire/message.js";
-import { keyTag, encodeKeyRdata, verifySig0 } from "../wire/sig0.js";
+import { canonicalSignature, keyId, keyTag, encodeKeyRdata, SIG0_CLOCK_SKEW, verifySig0 } from "../wire/sig0.js";
 import { leaseOption, type UpdateMessage } from "../wire/update.js";
 import { addressOf } from "./peer.js";
 import type { TokenBuckets } from "./token-buckets.js";
@@ -22,6 +22,12 @@ export interface SrpOptions {
   from: (address: string) => boolean;
   /** Signature checks a second per source (--srp-verify-rate); undefined = unlimited. */
   verifyRate?: TokenBuckets;
+  /**
+   * Signature checks a second from all sources together: a source address is cheap (an on-link IPv6 /64;
+   * UDP sources inside --srp-from can be forged, and the check comes before any reply), so a per-source budget
+   * alone does not bound the CPU. undefined = unlimited.
+   */
+  verifyRateTotal?: TokenBuckets;
   lease: SrpLeasePolicy;
   /** Signatures seen lately: the same signed update again is a replay (a retransmission gets the first reply earlier). */
   seen?: SeenSignatures;
@@ -42,29 +48,33 @@ export type SrpRefusal =
   | "store";
 
 /**
- * Signatures of SRP updates accepted in the last `windowMs`. A SIG(0) from a
- * device without a clock (inception = expiration = 0) is valid forever: one
- * captured on the LAN could be sent again later to undo a change made since.
- * Within the window it is refused; bounded, the oldest forgotten first.
+ * Signatures of SRP updates accepted lately. A SIG(0) from a device without a
+ * clock (inception = expiration = 0) is valid forever: one captured on the LAN
+ * could be sent again later to undo a change made since. Within the window it
+ * is refused; a signature with a clock is remembered until it expires (and the
+ * clock skew allowed after), however long after the window that is, up to a
+ * day. Bounded, the oldest forgotten first.
  */
 export class SeenSignatures {
+  /** Signature -> until when it is refused (ms). */
   private readonly seen = new Map<string, number>();
   constructor(
     private readonly windowMs = 600_000,
     private readonly max = 65_536,
+    private readonly longestMs = 86_400_000,
   ) {}
 
-  /** True when `signature` is new (and now remembered). */
-  admit(signature: Buffer, now: number): boolean {
+  /** True when `signature` is new (and now remembered, until `validUntil` when that is later than the window). */
+  admit(signature: Buffer, now: number, validUntil = now): boolean {
     const k = signature.toString("base64");
-    const at = this.seen.get(k);
-    if (at !== undefined && now - at < this.windowMs) return false;
+    const until = this.seen.get(k);
+    if (until !== undefined && now < until) return false;
     for (const [old, t] of this.seen) {
-      if (now - t < this.windowMs && this.seen.size < this.max) break;
+      if (now < t && this.seen.size < this.max) break;
       this.seen.delete(old);
     }
     this.seen.delete(k);
-    this.seen.set(k, now);
+    this.seen.set(k, Math.min(Math.max(now + this.windowMs, validUntil), now + this.longestMs));
     return true;
   }
 }
@@ -107,7 +117,10 @@ export async function answerSrp(
   const host = formatName([srp.host, ...srp.zone]);
   const tag = keyTag(encodeKeyRdata(srp.key));
   const now = deps.clock.now();
-  if (srpOptions.verifyRate && srpOptions.verifyRate.take(address, now) !== true)
+  if (
+    (srpOptions.verifyRate && srpOptions.verifyRate.take(address, now) !== true) ||
+    (srpOptions.verifyRateTotal && srpOptions.verifyRateTotal.take("", now) !== true)
+  )
     return refuse(
       "rate",
       Rcode.REFUSED,
@@ -116,11 +129,15 @@ export async function answerSrp(
         host,
       },
     );
-  const checked = verifySig0(msg, u.sig0!, srp.key, Math.floor(now / 1000));
+  const nowSec = Math.floor(now / 1000);
+  const checked = verifySig0(msg, u.sig0!, srp.key, nowSec);
   if (!checked.ok) return refuse("signature", Rcode.REFUSED, checked.reason, { host, keyTag: tag });
   let seen = srpOptions.seen ?? seenByDeps.get(srpOptions);
   if (!seen) seenByDeps.set(srpOptions, (seen = new SeenSignatures()));
-  if (!seen.admit(u.sig0!.signature, now))
+  const sig = u.sig0!;
+  // a signature with a clock is valid until its expiration and the skew allowed after it (serial arithmetic)
+  const validFor = sig.inception === 0 && sig.expiration === 0 ? 0 : (sig.expiration + SIG0_CLOCK_SKEW - nowSec) | 0;
+  if (!seen.admit(canonicalSignature(sig), now, now + Math.max(0, validFor) * 1000))
     return refuse("replay", Rcode.REFUSED, "this signed update was already applied (a replay)", { host, keyTag: tag });
   signedAndFresh(); // a retransmission of these bytes from this peer gets this reply, not a replay refusal
 
@@ -138,6 +155,15 @@ export async function answerSrp(
     if (newClaims > 0 && view.claimTotal() + newClaims > maxClaims) {
       deps.limits?.hit?.("srp-claims");
       const reason = `too many names held by SRP keys (${view.claimTotal()}; at most twice --max-registrations)`;
+      return { ops: [], result: { rcode: Rcode.REFUSED, reason, why: "limit" } };
+    }
+    // and per key, as a TSIG key's registrations are: a LEASE 0 update visits and rewrites every name its key holds
+    const id = keyId(srp.key);
+    const newForKey = plan.ops.filter((o) => o.op === "put-claim" && view.claim(o.claim.record)?.key !== id).length;
+    const maxPerKey = deps.limits?.maxPerKey ?? Number.POSITIVE_INFINITY;
+    if (newForKey > 0 && view.claimsOf(id).length + newForKey > maxPerKey) {
+      deps.limits?.hit?.("srp-claims-per-key");
+      const reason = `this key holds ${view.claimsOf(id).length} names; at most --max-registrations-per-key`;
       return { ops: [], result: { rcode: Rcode.REFUSED, reason, why: "limit" } };
     }
     const over = deps.limits && overLimit(plan.ops, view, deps.limits);

@@ -385,6 +385,17 @@ export class Registry implements RegistryView {
           dueHosts.set(key, h);
       }
     }
+    // an SRP host's lease ending takes its key's services still on it (docs/srp.md): left behind, they would
+    // point at a name another key may claim once the host's claim ends, and send their clients there
+    for (const h of dueHosts.values()) {
+      const owner = whoOwns(h);
+      if (h.source !== "srp" || owner?.kind !== "srp") continue;
+      for (const record of this.claimsByKey.get(owner.key) ?? []) {
+        const i = this.instanceRecords.get(record);
+        if (i && i.domain === h.domain && i.host.length === 1 && i.host[0] === h.name && sameOwner(whoOwns(i), owner))
+          dueInstances.set(record, i);
+      }
+    }
     const ops: StoreOp[] = [
       ...[...dueInstances].filter(([, i]) => i.source !== "static").map(([key]) => ({ op: "delete" as const, key })),
       ...[...dueHosts].filter(([, h]) => h.source !== "static").map(([key]) => ({ op: "delete" as const, key })),

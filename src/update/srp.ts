@@ -13,7 +13,7 @@ import {
   type Labels,
   type ServiceType,
 } from "../names.js";
-import { domainKey, hostKey, instanceKey, instancesOfDomain } from "../registry/scopes.js";
+import { domainKey, hostKey, instanceKey, instancesOfDomain, slotHost, slotInstance } from "../registry/scopes.js";
 import type { RegistryOp, RegistryView } from "../registry/registry.js";
 import { whoOwns, type Host, type Instance, type Owner } from "../registry/types.js";
 import { Class, Rcode, Type, typeName as rrTypeName } from "../wire/constants.js";
@@ -124,7 +124,10 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
         if (t?.kind !== "instance" || t.type.service !== p.type.service || t.type.proto !== p.type.proto)
           return notSrp(`PTR at ${shown} must point to an instance of its type`);
         const k = nameKey(target);
-        listed.set(k, [...(listed.get(k) ?? []), p.kind === "subtype" ? p.subtype : ""]);
+        // appended in place: a copy per PTR made thousands of PTRs to one instance quadratic, before any budget
+        const subs = listed.get(k);
+        if (subs) subs.push(p.kind === "subtype" ? p.subtype : "");
+        else listed.set(k, [p.kind === "subtype" ? p.subtype : ""]);
       }
       // a subtype PTR's delete goes with its instance's; only the type's own matters
       if (p.kind === "type") for (const target of n.ptrDeletes) unlisted.add(nameKey(target));
@@ -276,13 +279,17 @@ export function planSrp(
   };
   const hostShown = formatName([srp.host, ...srp.zone]);
   const existingHost = view.hostRecord(hostRecord);
-  const hostConflict = taken(hostRecord, existingHost, hostShown);
+  // what answers at the name in the zone: its own record, else one served everywhere (the services file's), which
+  // the SRP record would otherwise shadow there
+  const hostRecordOf = (k: string) => view.hostRecord(k);
+  const instanceRecordOf = (k: string) => view.instanceRecord(k);
+  const hostConflict = taken(hostRecord, slotHost(hostRecordOf, domain, hostLabel), hostShown);
   if (hostConflict) return hostConflict;
   const named = [...srp.services, ...srp.removals];
   for (const s of named) {
     const conflict = taken(
       instanceRecord(s),
-      view.instanceRecord(instanceRecord(s)),
+      slotInstance(instanceRecordOf, domain, s.type, s.instance),
       `${s.instance}.${s.type.service}.${s.type.proto}`,
     );
     if (conflict) return conflict;

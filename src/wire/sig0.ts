@@ -196,6 +196,23 @@ export function verifySig0(msg: Buffer, sig: Sig0Record, key: KeyData, nowSec: n
   return good ? { ok: true } : { ok: false, reason: "SIG(0) signature does not verify" };
 }
 
+/** The order of P-256: an ECDSA signature (r, s) verifies as (r, n - s) too. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/**
+ * One form of a signature, whichever of its valid forms was sent: an ECDSA
+ * (r, s) with s above n/2 as (r, n - s). A replay guard that knows signatures
+ * by their bytes would take the other form for a new one. (Ed25519 has one
+ * form: node:crypto refuses an S not below the group order.)
+ */
+export function canonicalSignature(sig: Pick<Sig0Record, "algorithm" | "signature">): Buffer {
+  if (sig.algorithm !== KeyAlgorithm.ECDSAP256SHA256 || sig.signature.length !== 64) return sig.signature;
+  const s = BigInt(`0x${sig.signature.subarray(32).toString("hex")}`);
+  if (s <= P256_ORDER / 2n) return sig.signature;
+  const low = Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex");
+  return Buffer.concat([sig.signature.subarray(0, 32), low]);
+}
+
 /** A private key to sign with, and the KEY that goes with it. */
 export interface Sig0Signer {
   key: KeyData;

@@ -55,6 +55,8 @@ interface Advertised {
   records: ResourceRecord[];
   probes: number;
   timers: NodeJS.Timeout[];
+  /** The one-label host its instance points at, as last advertised (the `byHost` index). */
+  host?: string;
 }
 
 const keyOf = (t: ServiceType, name: string) => `${t.service}.${t.proto}/${lowerAscii(name)}`;
@@ -85,6 +87,8 @@ const domainOf = (i: Instance): string => servedDomain(i) ?? LOCAL_DOMAIN;
 
 export class MdnsResponder {
   private readonly advertised = new Map<string, Advertised>();
+  /** Advertised keys by host label: a host's change looks at its own instances, not at every one (SRP makes hosts cheap). */
+  private readonly byHost = new Map<string, Set<string>>();
   private readonly lastMulticast = new Map<string, number>();
   /** Names we said goodbye to, until the stale copies peers may hold have lapsed: never learned back (ot-br-posix#2793). */
   private readonly withdrawn = new Map<string, number>();
@@ -130,13 +134,16 @@ export class MdnsResponder {
         true,
       );
     this.advertised.clear();
+    this.byHost.clear();
     await sleep(50); // let the goodbye leave the socket
   }
 
   private onChange(c: Change): void {
     if (c.kind === "host") {
       // address changes are re-announced with the instances that use them
-      for (const a of this.advertised.values()) {
+      for (const key of [...(this.byHost.get(c.host.name) ?? [])]) {
+        const a = this.advertised.get(key);
+        if (!a) continue;
         const inst = this.deps.registry.instance(a.type, a.name, a.domain);
         if (inst && a.state === "announced" && inst.host.length === 1 && inst.host[0] === c.host.name)
           this.advertise(inst, true);
@@ -187,6 +194,7 @@ export class MdnsResponder {
     const key = keyOf(inst.type, inst.name);
     const prior = this.advertised.get(key);
     if (prior && prior.domain !== domainOf(inst)) return; // the .local name is another domain's registration's
+    if (prior) this.indexHost(key, prior, inst);
     if (prior && reannounce && prior.state === "announced") {
       prior.records = this.recordsFor(inst, prior.mdnsName);
       this.announce(prior);
@@ -204,7 +212,28 @@ export class MdnsResponder {
       timers: [],
     };
     this.advertised.set(key, a);
+    this.indexHost(key, a, inst);
     this.probe(a);
+  }
+
+  /** Keep `byHost` on the host `inst` points at now (none: an absolute name, not one of ours). */
+  private indexHost(key: string, a: Advertised, inst: Instance | undefined): void {
+    const host = inst && inst.host.length === 1 ? inst.host[0] : undefined;
+    if (a.host === host) return;
+    this.unindexHost(key, a);
+    if (host === undefined) return;
+    a.host = host;
+    let keys = this.byHost.get(host);
+    if (!keys) this.byHost.set(host, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private unindexHost(key: string, a: Advertised): void {
+    if (a.host === undefined) return;
+    const keys = this.byHost.get(a.host);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byHost.delete(a.host);
+    delete a.host;
   }
 
   /** §8.1: three probes 250 ms apart, asking for the name, our proposal in the authority section. */
@@ -250,6 +279,7 @@ export class MdnsResponder {
     if (!a || a.domain !== domain) return;
     a.timers.forEach(clearTimeout);
     this.advertised.delete(key);
+    this.unindexHost(key, a);
     const now = this.deps.clock.now();
     const until = now + HOST_TTL * 1000;
     if (this.withdrawn.size > SWEEP_AT) for (const [k, t] of this.withdrawn) if (t <= now) this.withdrawn.delete(k);

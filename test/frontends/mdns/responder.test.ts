@@ -199,3 +199,22 @@ describe("MdnsResponder", () => {
     expect(ms).toBeLessThan(2000);
   });
 });
+
+describe("MdnsResponder at scale", () => {
+  it("a host's change looks only at the instances on that host, not at every one advertised (SRP makes hosts cheap)", async () => {
+    const ops = Array.from({ length: 200 }, (_, i) => [
+      { op: "put-host" as const, host: { name: `h${i}`, addresses: ["192.0.2.9"], source: "update" as const } },
+      { op: "put-instance" as const, instance: { ...instance, name: `i${i}`, host: [`h${i}`] } },
+    ]).flat();
+    await registry.apply(ops);
+    await vi.advanceTimersByTimeAsync(2000);
+    const lookups = vi.spyOn(registry, "instance");
+    sent = [];
+    await registry.apply([{ op: "put-host", host: { name: "h7", addresses: ["192.0.2.10"], source: "update" } }]);
+    expect(lookups.mock.calls.length).toBeLessThanOrEqual(2);
+    // the instance on it is announced again with the new address
+    const addresses = sent.flatMap((s) => s.msg.answers).filter((r) => r.type === Type.A);
+    expect(addresses.map((r) => (r.data as { address: string }).address)).toContain("192.0.2.10");
+    lookups.mockRestore();
+  });
+});

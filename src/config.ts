@@ -30,8 +30,10 @@ export interface ListenAddress {
 export interface Config {
   /** UDP and TCP listeners, each on the same address and port. */
   readonly listen: readonly ListenAddress[];
-  /** Served domains: `local.` first, then the configured ones. */
+  /** Served domains: `local.` first, the SRP zone when SRP is on, then the configured ones. */
   readonly domains: readonly Labels[];
+  /** The SRP zone was named by --domain too (its rings are then built at start like any served domain's). */
+  readonly srpZoneNamed?: boolean;
   readonly servicesFile: string | undefined;
   readonly logLevel: LogLevel;
   /** JSON lines, or human-readable lines (pretty); auto = pretty on a terminal. */
@@ -233,8 +235,10 @@ export function resolveConfig(input: ConfigInput): Config {
   const srp = parseSrp(input);
   // the zone SRP clients register in (RFC 9665 §3.1.2), served like local.
   if (srp) domains.push(SRP_ZONE);
+  let srpZoneNamed = false;
   for (const d of input.domain ?? []) {
     const labels = parseDomain(d);
+    if (formatName(labels) === formatName(SRP_ZONE)) srpZoneNamed = true;
     if (!domains.some((x) => formatName(x) === formatName(labels))) domains.push(labels);
   }
   const logLevel = (input.logLevel ?? "info") as LogLevel;
@@ -244,6 +248,7 @@ export function resolveConfig(input: ConfigInput): Config {
   const config: Config = {
     listen,
     domains,
+    ...(srpZoneNamed ? { srpZoneNamed } : {}),
     servicesFile: input.services,
     logLevel,
     logFormat: parseLogFormat(input.logFormat),

@@ -3,7 +3,7 @@
 import type { Socket } from "node:dgram";
 import type { Logger } from "pino";
 import { systemClock, type Clock } from "./clock.js";
-import type { Config, ListenAddress } from "./config.js";
+import { SRP_ZONE, type Config, type ListenAddress } from "./config.js";
 import { RingdnsError } from "./errors.js";
 import { onInternalError, sleep } from "./guard.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
@@ -107,7 +107,10 @@ async function openRegistry(
       "loaded static services",
     );
   }
-  registry.warm(config.domains.map(domainKey)); // big rings build aside while the listeners start; no query is the first to ask
+  // big rings build aside while the listeners start; no query is the first to ask. Not the SRP zone's, unless named
+  // by --domain: what is served everywhere (the services file) would have a second set of rings there, asked for by few
+  const warmed = config.domains.filter((d) => formatName(d) !== formatName(SRP_ZONE) || config.srpZoneNamed);
+  registry.warm(warmed.map(domainKey));
   settleAfterLoad(registry);
   return { store, registry };
 }

@@ -83,6 +83,15 @@ const KNOWN_DIFFERENCES: KnownDifference[] = [
     rfc: "RFC 1035 §4.1.1 (FORMERR/NOTIMP do not require the question)",
   },
   {
+    query: /^SOA apex opcode 6$/,
+    transport: "tcp",
+    what: /^(rcode|OPT)$/,
+    ringdns: /^(1|absent)$/,
+    knot: /^(4|present)$/,
+    why: "ringdns speaks DSO on TCP (opcode 6): a DSO message with a question is malformed and gets FORMERR, with no OPT (DSO carries none), then the connection closes; knotd has no DSO (NOTIMP)",
+    rfc: "RFC 8490 §5.4",
+  },
+  {
     query: /^SOA apex opcode 4$/,
     what: /^rcode$/,
     ringdns: /^4$/,

@@ -73,6 +73,11 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
   const zone = domains.find((d) => labelsEqual(d, u.zone.name));
   if (!zone || u.zone.type !== Type.SOA || u.zone.class !== Class.IN)
     return notSrp(`zone ${formatName(u.zone.name)} is not a served domain`);
+  // local. is the LAN's (what mDNS learned answers there): SRP clients register in the SRP zone, advertised on the LAN from there
+  if (labelsEqual(zone, ["local"]))
+    return notSrp(
+      "local. is the LAN's own; register in default.service.arpa. (advertised as .local with --mdns-interface)",
+    );
   if (u.prerequisites.length > 0) return notSrp("it has prerequisites");
   // RFC 9665 §3.3.2 wants the Update Lease option; BIND's nsupdate signs SIG(0) but cannot send one: such an
   // update is taken with the default leases, as the signature authenticates it all the same

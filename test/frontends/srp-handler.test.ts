@@ -235,6 +235,25 @@ describe("SRP registrar (RFC 9665)", () => {
   });
 });
 
+describe("SRP zones", () => {
+  it("local. is refused as an SRP zone (the LAN's own names live there); the reason says where to register", async () => {
+    const { deps, registry } = await setup();
+    const a = generateSig0Key("printer.local", 13);
+    const local = parseName("local");
+    const msg = encodeUpdate({
+      id: 3,
+      zone: local,
+      updates: srpUpdate({ host: "printer", key: a.key, addresses: ["192.0.2.7"] }, [printer], local),
+      lease: { lease: 3600, keyLease: 86_400 },
+    });
+    const r = await send(deps, signSig0(msg, a, Math.floor(T0 / 1000)));
+    expect(r.msg.rcodeName).toBe("REFUSED");
+    const ede = r.msg.edns?.options.find((o) => o.code === 15);
+    expect(Buffer.from(ede!.data.subarray(2)).toString()).toContain("register in default.service.arpa.");
+    expect(registry.hostTotal()).toBe(0);
+  });
+});
+
 describe("SRP registrations in views and status", () => {
   it("the HTTP API's view names the key by its tag and says how long it holds the name", async () => {
     const { deps, registry } = await setup();

@@ -209,9 +209,11 @@ function serveConnection(
     options.idleTimeoutMs,
     guarded("tcp idle timeout", () => {
       // a DSO session idle past twice its inactivity timeout is told when to come back, then closed (§6.4.1)
-      if (session && !socket.destroyed) {
+      if (session && !socket.destroyed && !socket.writableEnded) {
         write(encodeDso({ id: 0, response: false, rcode: 0, tlvs: [retryDelayTlv(0)] }));
-        socket.end();
+        socket.end(); // the Retry Delay goes out first; a client that never closes its side is cut off shortly
+        later("dso close", options.writeTimeoutMs, () => socket.destroy());
+        return;
       }
       socket.destroy();
     }),

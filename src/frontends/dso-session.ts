@@ -1,8 +1,9 @@
 // DNS Stateful Operations on one connection (RFC 8490): what a DSO message
 // from the client does. A Keepalive request establishes the session and
 // agrees its timers (the server's inactivity timeout; the client's keepalive
-// interval, raised to at least 10 s); an operation ringdns does not implement
-// gets DSOTYPENI; errors RFC 8490 calls fatal close the connection after their
+// interval, raised to at least 10 s); a DNS Push SUBSCRIBE (RFC 8765) is handed
+// to the session's push state; an operation ringdns does not implement gets
+// DSOTYPENI; errors RFC 8490 calls fatal close the connection after their
 // reply. Only over TLS: on plain TCP every DSO request gets DSOTYPENI.
 // Pure: the transport sends the bytes and applies the outcome.
 import { Rcode } from "../wire/constants.js";
@@ -17,6 +18,8 @@ import {
   type Keepalive,
 } from "../wire/dso.js";
 import { WireError } from "../wire/name.js";
+import type { Labels } from "../names.js";
+import { parseSubscribe } from "./dns-push.js";
 
 export interface DsoPolicy {
   /** The inactivity timeout the server gives (RFC 8490 §6.2: 15 s by default), ms. */
@@ -33,7 +36,11 @@ export type DsoOutcome =
   /** Send `reply` when there is one, then close the connection. */
   | { kind: "close"; reason: string; reply?: Buffer }
   /** A unidirectional message taken in: nothing to send. */
-  | { kind: "none" };
+  | { kind: "none" }
+  /** DNS Push (RFC 8765): a SUBSCRIBE request, for the session to answer (its rcode) and then push. */
+  | { kind: "subscribe"; id: number; question: { name: Labels; type: number; class: number } }
+  /** DNS Push: UNSUBSCRIBE of the subscription made by request `subscribeId`. */
+  | { kind: "unsubscribe"; subscribeId: number };
 
 export interface DsoContext {
   /** The connection is DNS over TLS (where DSO is offered). */
@@ -81,6 +88,12 @@ export function answerDso(msg: Buffer, ctx: DsoContext): DsoOutcome {
       };
       return { kind: "reply", reply: response(m.id, Rcode.NOERROR, [keepaliveTlv(session)]), session };
     }
+    case DsoType.SUBSCRIBE:
+      try {
+        return { kind: "subscribe", id: m.id, question: parseSubscribe(primary) };
+      } catch (e) {
+        return { kind: "close", reason: (e as Error).message, reply: response(m.id, Rcode.FORMERR) };
+      }
     case DsoType.RETRY_DELAY:
     case DsoType.ENCRYPTION_PADDING:
       // §7.2, §7.3: only the server sends Retry Delay; Padding is never primary

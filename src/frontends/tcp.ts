@@ -18,6 +18,7 @@ import { createServer as createTlsServer, type SecureContextOptions } from "node
 import { guarded, later, reportInternalError } from "../guard.js";
 import { DSO_OPCODE, encodeDso, retryDelayTlv, type Keepalive } from "../wire/dso.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+import { PushSession } from "./dns-push.js";
 import { answerDso, DEFAULT_DSO_POLICY, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
 
@@ -281,6 +282,16 @@ function serveConnection(
     socket.destroy();
   };
 
+  /** DNS Push subscriptions of this session (RFC 8765), made at the first SUBSCRIBE. */
+  let push: PushSession | undefined;
+  /** Timers: a session with subscriptions lives by its keepalive interval, one without by its inactivity timeout. */
+  const sessionTimeout = () => {
+    if (!session) return;
+    const ms = push && push.size > 0 ? session.keepaliveMs : session.inactivityMs;
+    socket.setTimeout(Math.max(options.idleTimeoutMs, 2 * ms)); // the client is given twice it
+  };
+  const dsoReply = (id: number, rcode: number) => encodeDso({ id, response: true, rcode, tlvs: [] });
+
   /** A DSO message's outcome, in its turn among the replies. */
   const applyDso = (o: DsoOutcome) => {
     if (o.kind === "none") return;
@@ -290,12 +301,26 @@ function serveConnection(
       socket.end();
       return;
     }
+    if (o.kind === "subscribe") {
+      // a SUBSCRIBE establishes the session too (RFC 8765 §6.2), with the default timers
+      session ??= { inactivityMs: options.dsoInactivityMs ?? DEFAULT_DSO_POLICY.inactivityMs, keepaliveMs: 15_000 };
+      push ??= new PushSession({ registry: deps.registry, answer: deps.answer, clock: deps.clock }, write);
+      const rcode = push.subscribe(o.id, o.question);
+      write(dsoReply(o.id, rcode));
+      if (rcode === 0) push.pushCurrent(o.id);
+      sessionTimeout();
+      return;
+    }
+    if (o.kind === "unsubscribe") {
+      push?.unsubscribeById(o.subscribeId);
+      sessionTimeout();
+      return;
+    }
     write(o.reply);
     if (o.session) {
       if (!session) deps.log.debug({ peer, ...o.session }, "DSO session established");
       session = o.session;
-      // a session without subscriptions lives by its inactivity timeout; the client is given twice it to close
-      socket.setTimeout(Math.max(options.idleTimeoutMs, 2 * session.inactivityMs));
+      sessionTimeout();
     }
   };
 
@@ -361,6 +386,7 @@ function serveConnection(
     guarded("tcp connection close", () => {
       clearTimeout(readDeadline);
       clearTimeout(stall);
+      push?.close(); // its registry listener goes with the connection
     }),
   );
   socket.on(

@@ -1,15 +1,18 @@
 // DNS over TLS (RFC 7858) with TLS code we did not write on the other end:
 // Knot's kdig (+tls, verifying the certificate) and OpenSSL's s_client.
 // Certificates are made by openssl for 127.0.0.1; nothing leaves loopback.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dig } from "../lab/dig.js";
 import { runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { missingTool } from "../lab/tools.js";
+import { Ring } from "../../src/ring/ring.js";
 import { eventually } from "../lab/wait.js";
 
 const DSO_CLIENT = join(import.meta.dirname, "../lab/dso_client.py");
@@ -55,7 +58,7 @@ function handshake(port: number, ca: string): string {
   return `${r.stdout}${r.stderr}`;
 }
 
-describe.skipIf(missingTool("kdig", "dig", "openssl"))("DNS over TLS", () => {
+describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS", () => {
   let d: RunningDaemon;
   let first: { cert: string; key: string };
   const services = file("services.yaml");
@@ -150,6 +153,69 @@ describe.skipIf(missingTool("kdig", "dig", "openssl"))("DNS over TLS", () => {
     const r = dso("idle") as { seen: { tlvs: unknown[] }[]; closed: boolean };
     expect(r.seen.map((m) => m.tlvs)).toEqual([[{ retryDelay: 0 }]]);
     expect(r.closed).toBe(true);
+  });
+
+  /** The DSO client subscribed to `name` `type` for `seconds`: its JSON lines as they come. */
+  const subscriber = (name: string, type: string, seconds: number) => {
+    const child = spawn(
+      "/usr/bin/python3",
+      [DSO_CLIENT, String(d.tlsPort!), "subscribe", "tls", first.cert, name, type, String(seconds)],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: child.stdout }).on("line", (l) => lines.push(JSON.parse(l)));
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    return { lines, done: once(child, "exit").then(() => stderr) };
+  };
+  const nsupdate = (script: string) => {
+    const r = spawnSync("nsupdate", [], {
+      input: `server 127.0.0.1 ${d.port}\nzone local.\n${script}\nsend\n`,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+  };
+  const pushes = (lines: Record<string, unknown>[]) => lines.flatMap((l) => (l.push as string[] | undefined) ?? []);
+
+  it("DNS Push: a browse subscription gets the type's instances at once, then an nsupdate registration and its removal", async () => {
+    const sub = subscriber("_kv._tcp.local.", "PTR", 6);
+    await eventually("the subscription's first PUSH", () => pushes(sub.lines).length > 0);
+    expect(sub.lines[0]).toMatchObject({ id: 0x5151, qr: true, opcode: 6, rcode: 0 });
+    expect(pushes(sub.lines)).toEqual(["_kv._tcp.local. PTR 30 kv-1._kv._tcp.local."]);
+    nsupdate(
+      "update add _kv._tcp.local. 60 PTR kv-9._kv._tcp.local.\nupdate add kv-9._kv._tcp.local. 60 SRV 0 1 6390 kv-9.local.\nupdate add kv-9.local. 60 A 192.0.2.69",
+    );
+    await eventually("kv-9 pushed", () => pushes(sub.lines).includes("_kv._tcp.local. PTR 30 kv-9._kv._tcp.local."));
+    nsupdate("update delete kv-9._kv._tcp.local. ANY\nupdate delete _kv._tcp.local. PTR kv-9._kv._tcp.local.");
+    await eventually("kv-9's removal pushed", () =>
+      pushes(sub.lines).includes("_kv._tcp.local. PTR 4294967295 kv-9._kv._tcp.local."),
+    );
+    expect(await sub.done).toBe("");
+  });
+
+  it("DNS Push: a _hash subscription is told the key's new owner, the old record removed and the new added in one PUSH", async () => {
+    // a key that kv-1 owns alone and kv-2 takes over when it joins (the ring as docs/hash.md defines it)
+    const two = Ring.build([
+      { id: "kv-1", weight: 1 },
+      { id: "kv-2", weight: 1 },
+    ]);
+    const key = Array.from({ length: 100 }, (_, i) => `user-${i}`).find((k) => two.ownerOf(k) === "kv-2")!;
+    const sub = subscriber(`${key}._hash._kv._tcp.local.`, "SRV", 6);
+    await eventually("the subscription's first PUSH", () => pushes(sub.lines).length > 0);
+    expect(pushes(sub.lines)).toEqual([`${key}._hash._kv._tcp.local. SRV 30 0 1 6379 kv-1.local.`]);
+    nsupdate(
+      "update add _kv._tcp.local. 60 PTR kv-2._kv._tcp.local.\nupdate add kv-2._kv._tcp.local. 60 SRV 0 1 6380 kv-2.local.\nupdate add kv-2.local. 60 A 192.0.2.62",
+    );
+    await eventually("the new owner pushed", () => sub.lines.length > 2);
+    expect(sub.lines[2]).toEqual({
+      push: [
+        `${key}._hash._kv._tcp.local. SRV 4294967295 0 1 6379 kv-1.local.`,
+        `${key}._hash._kv._tcp.local. SRV 30 0 1 6380 kv-2.local.`,
+      ],
+    });
+    nsupdate("update delete kv-2._kv._tcp.local. ANY\nupdate delete _kv._tcp.local. PTR kv-2._kv._tcp.local.");
+    await sub.done;
   });
 
   it("--dns-tls without a certificate, or with a key that is not the certificate's, stops with one line", () => {

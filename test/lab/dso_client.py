@@ -8,9 +8,12 @@
     malformed   a Keepalive TLV that claims more bytes than the message has
     idle        establish a session, then send nothing; print what arrives
                 (a Retry Delay) and whether the server closed within 30 s
-Each prints one JSON line.
+    subscribe NAME TYPE SECONDS
+                DNS Push (RFC 8765): SUBSCRIBE, print the response, then each
+                PUSH's records ("name TYPE ttl rdata") for SECONDS, UNSUBSCRIBE
+Each prints JSON lines.
 """
-import json, socket, ssl, struct, sys
+import json, socket, ssl, struct, sys, time
 
 port, mode = int(sys.argv[1]), sys.argv[2]
 transport = sys.argv[3] if len(sys.argv) > 3 else "tls"
@@ -60,6 +63,41 @@ def parse(m):
             out["tlvs"].append({"type": t, "length": len(d)})
     return out
 
+TYPES = {1: "A", 12: "PTR", 16: "TXT", 28: "AAAA", 33: "SRV"}
+
+def read_name(d, p):
+    labels = []
+    while True:
+        n = d[p]
+        if n == 0:
+            return ".".join(labels) + ".", p + 1
+        if n & 0xC0:
+            raise ValueError("compressed name in a DSO TLV")
+        labels.append(d[p + 1:p + 1 + n].decode())
+        p += 1 + n
+
+def push_records(d):
+    out, p = [], 0
+    while p < len(d):
+        name, p = read_name(d, p)
+        t, c, ttl, l = struct.unpack("!HHIH", d[p:p + 10])
+        rd = d[p + 10:p + 10 + l]
+        p += 10 + l
+        if t == 12:
+            text = read_name(rd, 0)[0]
+        elif t == 33:
+            pr, w, port = struct.unpack("!HHH", rd[:6])
+            text = f"{pr} {w} {port} {read_name(rd, 6)[0]}"
+        elif t == 1:
+            text = socket.inet_ntoa(rd)
+        else:
+            text = rd.hex()
+        out.append(f"{name} {TYPES.get(t, t)} {ttl} {text}")
+    return out
+
+def encode_name(name):
+    return b"".join(bytes([len(l)]) + l.encode() for l in name.strip(".").split(".")) + b"\0"
+
 def closed_after(seconds):
     sock.settimeout(seconds)
     try:
@@ -101,3 +139,21 @@ elif mode == "idle":
             break
         seen.append(parse(m))
     print(json.dumps({"seen": seen, "closed": closed}))
+elif mode == "subscribe":
+    name, qtype, seconds = sys.argv[5], sys.argv[6], float(sys.argv[7])
+    qnum = {v: k for k, v in TYPES.items()}[qtype]
+    send(dso(0x5151, [(0x40, encode_name(name) + struct.pack("!HH", qnum, 1))]))
+    print(json.dumps(parse(recv())), flush=True)
+    end = time.time() + seconds
+    while time.time() < end:
+        sock.settimeout(max(0.05, end - time.time()))
+        try:
+            m = recv()
+        except (socket.timeout, TimeoutError):
+            break
+        if m is None:
+            print(json.dumps({"closed": True}), flush=True)
+            break
+        if len(m) >= 16 and struct.unpack("!H", m[12:14])[0] == 0x41:  # a PUSH TLV
+            print(json.dumps({"push": push_records(m[16:])}), flush=True)
+    send(dso(0, [(0x42, struct.pack("!H", 0x5151))]))

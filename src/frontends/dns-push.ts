@@ -1,0 +1,154 @@
+// DNS Push Notifications (RFC 8765) on one DSO session: SUBSCRIBE to a name
+// and type, get its records at once in a PUSH, then a PUSH with what was
+// added and removed after each change; UNSUBSCRIBE ends it. What a
+// subscription holds is what a query for it would answer now (answerQuery),
+// so every name the server answers can be followed, `_hash` names included:
+// a key's new owner arrives as the old record removed and the new one added
+// in one PUSH. Changes are gathered for a few milliseconds, then every
+// subscription of the session is compared with what was last pushed.
+import type { Clock } from "../clock.js";
+import { later } from "../guard.js";
+import { answerQuery, type AnswerOptions } from "../answer/answer.js";
+import type { Labels } from "../names.js";
+import type { Registry } from "../registry/registry.js";
+import { Class, Opcode, Rcode } from "../wire/constants.js";
+import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
+import { encodeRecord, type ResourceRecord } from "../wire/message.js";
+import { decodeName, NameCompressor, WireError } from "../wire/name.js";
+
+/** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
+export const REMOVE_RECORD_TTL = 0xffffffff;
+/** How long changes are gathered before subscriptions are compared, ms. */
+const GATHER_MS = 5;
+/** Subscriptions one session may hold. */
+export const MAX_SUBSCRIPTIONS_PER_SESSION = 256;
+
+export interface PushDeps {
+  registry: Registry;
+  answer: AnswerOptions;
+  clock: Clock;
+}
+
+/** A SUBSCRIBE TLV's question (RFC 8765 §6.2: name uncompressed, type, class). */
+export function parseSubscribe(t: DsoTlv): { name: Labels; type: number; class: number } {
+  const n = decodeName(t.data, 0);
+  // written out, the name ends where its own bytes do; a pointer would end it early
+  if (n.end !== n.wireLength) throw new WireError("a name in a DSO TLV is never compressed");
+  if (n.end + 4 !== t.data.length) throw new WireError("SUBSCRIBE TLV is a name, a type and a class");
+  return { name: n.labels, type: t.data.readUInt16BE(n.end), class: t.data.readUInt16BE(n.end + 2) };
+}
+
+/** Names are never compressed in DSO TLVs: every suffix is written out. */
+class Uncompressed extends NameCompressor {
+  override write(buf: Buffer, offset: number, name: Labels): number {
+    return new NameCompressor().write(buf, offset, name, false);
+  }
+}
+
+/** Records a PUSH message carries at most: a change to a large type goes out in several. */
+const RECORDS_PER_PUSH = 200;
+
+/** PUSH messages: records removed (TTL 0xFFFFFFFF), then added (their TTL). */
+export function encodePushes(added: readonly ResourceRecord[], removed: readonly ResourceRecord[]): Buffer[] {
+  const all = [...removed.map((r) => ({ ...r, ttl: REMOVE_RECORD_TTL })), ...added];
+  const out: Buffer[] = [];
+  const buf = Buffer.alloc(65535);
+  for (let i = 0; i < all.length; i += RECORDS_PER_PUSH) {
+    let off = 0;
+    const comp = new Uncompressed();
+    for (const r of all.slice(i, i + RECORDS_PER_PUSH)) off = encodeRecord(buf, off, r, comp);
+    const data = Buffer.from(buf.subarray(0, off));
+    out.push(encodeDso({ id: 0, response: false, rcode: 0, tlvs: [{ type: DsoType.PUSH, data }] }));
+  }
+  return out;
+}
+
+/** A record's identity whatever its TTL (a lease counting down is no change). */
+function identity(r: ResourceRecord): string {
+  return JSON.stringify([r.name.map((l) => l.toLowerCase()), r.class ?? Class.IN, r.data]);
+}
+
+interface Subscription {
+  name: Labels;
+  type: number;
+  class: number;
+  /** What was last pushed, by identity. */
+  held: Map<string, ResourceRecord>;
+}
+
+export class PushSession {
+  private readonly subscriptions = new Map<number, Subscription>();
+  private unsubscribe: (() => void) | undefined;
+  private pending: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: PushDeps,
+    private readonly send: (message: Buffer) => void,
+  ) {}
+
+  /** The rcode for a SUBSCRIBE with message ID `id`; on NOERROR, call `pushCurrent(id)` once the reply is sent. */
+  subscribe(id: number, q: { name: Labels; type: number; class: number }): number {
+    if (this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION) return Rcode.REFUSED;
+    // only names this server answers for: elsewhere it is not authoritative (RFC 8765 §6.2.2)
+    const probe = this.answer(q);
+    if (probe.rcode === Rcode.REFUSED) return Rcode.NOTAUTH;
+    this.subscriptions.set(id, { ...q, held: new Map() });
+    this.unsubscribe ??= this.deps.registry.onChange(() => this.changed());
+    return Rcode.NOERROR;
+  }
+
+  /** The records the subscription `id` has now, as its first PUSH (nothing when there are none). */
+  pushCurrent(id: number): void {
+    const s = this.subscriptions.get(id);
+    if (s) this.compare([s]);
+  }
+
+  /** UNSUBSCRIBE (RFC 8765 §6.4): its TLV holds the SUBSCRIBE's message ID. */
+  unsubscribeById(id: number): void {
+    this.subscriptions.delete(id);
+  }
+
+  get size(): number {
+    return this.subscriptions.size;
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    clearTimeout(this.pending);
+    this.subscriptions.clear();
+  }
+
+  private changed(): void {
+    if (this.pending !== undefined || this.subscriptions.size === 0) return;
+    this.pending = later("dns push gather", GATHER_MS, () => {
+      this.pending = undefined;
+      this.compare([...this.subscriptions.values()]);
+    });
+  }
+
+  private answer(q: { name: Labels; type: number; class: number }) {
+    return answerQuery(
+      { id: 0, opcode: Opcode.QUERY, rd: false, cd: false, question: q },
+      this.deps.registry,
+      this.deps.answer,
+      this.deps.clock.now(),
+    );
+  }
+
+  /** Each subscription's records now against what was pushed: one PUSH with the differences. */
+  private compare(subs: readonly Subscription[]): void {
+    const added: ResourceRecord[] = [];
+    const removed: ResourceRecord[] = [];
+    for (const s of subs) {
+      const res = this.answer(s);
+      // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
+      if (res.rcode === Rcode.SERVFAIL) continue;
+      const now = new Map(res.answers.map((r) => [identity(r), r]));
+      for (const [k, r] of s.held) if (!now.has(k)) removed.push(r);
+      for (const [k, r] of now) if (!s.held.has(k)) added.push(r);
+      s.held = now;
+    }
+    for (const m of encodePushes(added, removed)) this.send(m);
+  }
+}

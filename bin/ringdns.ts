@@ -24,6 +24,7 @@ import { RingdnsError } from "../src/errors.js";
 import { runResolve } from "../src/cli/resolve.js";
 import { runHash } from "../src/cli/hash.js";
 import { runKeygen } from "../src/cli/keygen.js";
+import { pushName, subscribe } from "../src/client/push.js";
 import { VERSION } from "../src/version.js";
 import { queryServer } from "../src/client/dns-client.js";
 import { Class, Type } from "../src/wire/constants.js";
@@ -498,20 +499,50 @@ Examples:
 
 program
   .command("watch")
-  .description("follow a daemon's registry as it changes, a line per event (needs the daemon's --http)")
+  .description(
+    "follow a daemon's registry as it changes, a line per event (the daemon's --http), or a type or key by DNS Push (--push)",
+  )
   .argument("[type]", "only this service type, e.g. _cache._tcp")
   .option("--http <url>", "the daemon's HTTP admin address", "http://127.0.0.1:8080")
   .option("--token-file <file>", "bearer token, when reads from here need one")
   .option("--json", "print each event as a JSON line")
+  .option("--push <addr:port>", "follow by DNS Push (RFC 8765) over the daemon's --dns-tls listener instead")
+  .option("--key <key>", "with --push: follow this key's owner on the type's ring (its _hash name)")
+  .option("--domain <name>", "with --push: the domain the type is in", "local.")
+  .option("--ca <file>", "with --push: CA certificate (PEM) to check the daemon's certificate with")
+  .option("--insecure", "with --push: do not check the daemon's certificate")
   .addHelpText(
     "after",
     `
 Examples:
   ringdns watch --http http://127.0.0.1:8080
-  ringdns watch _cache._tcp --json`,
+  ringdns watch _cache._tcp --json
+  ringdns watch --push 127.0.0.1:8853 --ca cert.pem _cache._tcp
+  ringdns watch --push 127.0.0.1:8853 --ca cert.pem _cache._tcp --key user:42`,
   )
   .action(async (type: string | undefined, opts) => {
     try {
+      if (opts.push) {
+        if (!type) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", "--push: give the service type to follow");
+        const server = parseListenAddress(opts.push, "--push")[0]!;
+        const what = pushName(type, opts.domain, opts.key);
+        for await (const c of subscribe({
+          server,
+          ...what,
+          ...(opts.ca ? { ca: readFileSync(opts.ca) } : {}),
+          ...(opts.insecure ? { insecure: true } : {}),
+          onConnect: () => process.stderr.write(`following ${what.name} ${what.type} by DNS Push (Ctrl-C to stop)\n`),
+        })) {
+          process.stdout.write(
+            opts.json
+              ? `${JSON.stringify(c)}\n`
+              : c.op === "reset"
+                ? "reset: reconnected; what follows is the whole state again\n"
+                : `${c.op.padEnd(6)} ${c.name} ${c.type} ${c.data}\n`,
+          );
+        }
+        return;
+      }
       const token = opts.tokenFile ? readFileSync(opts.tokenFile, "utf8").split(/\r?\n/)[0]!.trim() : undefined;
       const onConnect = () =>
         process.stderr.write(`watching ${opts.http}${type ? ` for ${type}` : ""} (Ctrl-C to stop)\n`);

@@ -18,3 +18,4 @@ export type { Sig0Signer } from "../wire/sig0.js";
 export type { TsigKey } from "../wire/tsig.js";
 export { Ring } from "../ring/ring.js";
 export { watch, type WatchOptions, type WatchItem, type WatchEvent } from "./watch.js";
+export { subscribe, pushName, type SubscribeOptions, type PushChange } from "./push.js";

@@ -3,14 +3,15 @@
 // Certificates are made by openssl for 127.0.0.1; nothing leaves loopback.
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dig } from "../lab/dig.js";
-import { runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { CLI, runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
+import { pushName, subscribe, type PushChange } from "../../src/client/push.js";
 import { missingTool } from "../lab/tools.js";
 import { Ring } from "../../src/ring/ring.js";
 import { eventually } from "../lab/wait.js";
@@ -216,6 +217,85 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
     });
     nsupdate("update delete kv-2._kv._tcp.local. ANY\nupdate delete _kv._tcp.local. PTR kv-2._kv._tcp.local.");
     await sub.done;
+  });
+
+  it("the library's subscribe() and `ringdns watch --push` follow a browse: the instances at once, then an added one", async () => {
+    const abort = new AbortController();
+    const seen: PushChange[] = [];
+    const following = (async () => {
+      for await (const c of subscribe({
+        server: { host: "127.0.0.1", port: d.tlsPort! },
+        ...pushName("_kv._tcp", "local."),
+        ca: readFileSync(first.cert),
+        signal: abort.signal,
+      }))
+        seen.push(c);
+    })();
+    const cli = spawn(process.execPath, [
+      CLI,
+      "watch",
+      "--push",
+      `127.0.0.1:${d.tlsPort!}`,
+      "--ca",
+      first.cert,
+      "_kv._tcp",
+    ]);
+    let printed = "";
+    cli.stdout.on("data", (c) => (printed += c));
+    await eventually("the current instance", () => seen.length > 0 && printed.includes("kv-1"));
+    expect(seen).toEqual([{ op: "add", name: "_kv._tcp.local.", type: "PTR", ttl: 30, data: "kv-1._kv._tcp.local." }]);
+    nsupdate(
+      "update add _kv._tcp.local. 60 PTR kv-8._kv._tcp.local.\nupdate add kv-8._kv._tcp.local. 60 SRV 0 1 6388 kv-8.local.",
+    );
+    await eventually("kv-8 followed", () => seen.length > 1 && printed.includes("kv-8"));
+    expect(seen[1]).toMatchObject({ op: "add", data: "kv-8._kv._tcp.local." });
+    expect(printed).toMatch(/^add {4}_kv\._tcp\.local\. PTR kv-8\._kv\._tcp\.local\.$/m);
+    nsupdate("update delete kv-8._kv._tcp.local. ANY\nupdate delete _kv._tcp.local. PTR kv-8._kv._tcp.local.");
+    await eventually("kv-8's removal followed", () => seen.some((c) => c.op === "remove"));
+    abort.abort();
+    cli.kill("SIGTERM");
+    await following;
+  });
+
+  it("subscribe() connects again when the daemon restarts, says reset, and gets the whole state afresh", async () => {
+    const args = (port: number) => [
+      "--store",
+      "memory",
+      "--services",
+      services,
+      "--dns-tls",
+      `127.0.0.1:${port}`,
+      "--tls-cert",
+      first.cert,
+      "--tls-key",
+      first.key,
+    ];
+    let other = await startDaemon(args(0));
+    const port = other.tlsPort!;
+    const abort = new AbortController();
+    const seen: PushChange[] = [];
+    const following = (async () => {
+      for await (const c of subscribe({
+        server: { host: "127.0.0.1", port },
+        ...pushName("_kv._tcp", "local."),
+        ca: readFileSync(first.cert),
+        maxBackoffMs: 1000,
+        signal: abort.signal,
+      }))
+        seen.push(c);
+    })();
+    try {
+      await eventually("the first state", () => seen.length === 1);
+      await other.stop();
+      other = await startDaemon(args(port));
+      await eventually("the state after the restart", () => seen.length === 3, 15_000);
+      expect(seen.map((c) => c.op)).toEqual(["add", "reset", "add"]);
+      expect(seen[2]).toMatchObject({ data: "kv-1._kv._tcp.local." });
+    } finally {
+      abort.abort();
+      await other.stop();
+      await following;
+    }
   });
 
   it("--dns-tls without a certificate, or with a key that is not the certificate's, stops with one line", () => {

@@ -9,8 +9,9 @@
 import type { Clock } from "../clock.js";
 import { later } from "../guard.js";
 import { answerQuery, type AnswerOptions } from "../answer/answer.js";
-import type { Labels } from "../names.js";
+import { formatServiceType, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
+import type { Change } from "../registry/types.js";
 import { Class, Opcode, Rcode } from "../wire/constants.js";
 import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
@@ -23,10 +24,27 @@ const GATHER_MS = 5;
 /** Subscriptions one session may hold. */
 export const MAX_SUBSCRIPTIONS_PER_SESSION = 256;
 
+/**
+ * What every session of a process holds together: subscriptions, and the
+ * records they were last pushed (a browse of a large type holds what fits a
+ * message). Past either, a SUBSCRIBE is REFUSED.
+ */
+export class PushBudget {
+  subscriptions = 0;
+  records = 0;
+  constructor(
+    readonly maxSubscriptions = 10_000,
+    readonly maxRecords = 1_000_000,
+  ) {}
+}
+const processBudget = new PushBudget();
+
 export interface PushDeps {
   registry: Registry;
   answer: AnswerOptions;
   clock: Clock;
+  /** Shared by the sessions of a process; default one per process. */
+  budget?: PushBudget;
 }
 
 /** A SUBSCRIBE TLV's question (RFC 8765 §6.2: name uncompressed, type, class). */
@@ -72,14 +90,24 @@ interface Subscription {
   name: Labels;
   type: number;
   class: number;
+  /** The service type its records come from (undefined: a host's addresses, or the list of types). */
+  serviceType: string | undefined;
+  kind: string;
   /** What was last pushed, by identity. */
   held: Map<string, ResourceRecord>;
+}
+
+/** What changed since the last comparison: which subscriptions can have moved. */
+interface Touched {
+  types: Set<string>;
+  hosts: boolean;
 }
 
 export class PushSession {
   private readonly subscriptions = new Map<number, Subscription>();
   private unsubscribe: (() => void) | undefined;
   private pending: NodeJS.Timeout | undefined;
+  private touched: Touched = { types: new Set(), hosts: false };
 
   constructor(
     private readonly deps: PushDeps,
@@ -88,13 +116,26 @@ export class PushSession {
 
   /** The rcode for a SUBSCRIBE with message ID `id`; on NOERROR, call `pushCurrent(id)` once the reply is sent. */
   subscribe(id: number, q: { name: Labels; type: number; class: number }): number {
-    if (this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION) return Rcode.REFUSED;
+    const budget = this.budget;
+    if (
+      this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION ||
+      budget.subscriptions >= budget.maxSubscriptions ||
+      budget.records >= budget.maxRecords
+    )
+      return Rcode.REFUSED;
     // only names this server answers for: elsewhere it is not authoritative (RFC 8765 §6.2.2)
-    const probe = this.answer(q);
-    if (probe.rcode === Rcode.REFUSED) return Rcode.NOTAUTH;
-    this.subscriptions.set(id, { ...q, held: new Map() });
-    this.unsubscribe ??= this.deps.registry.onChange(() => this.changed());
+    const parsed = parseQueryName(q.name, this.deps.answer.domains);
+    if (!parsed) return Rcode.NOTAUTH;
+    this.unsubscribeById(id); // the same ID again replaces the subscription
+    const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
+    this.subscriptions.set(id, { ...q, serviceType, kind: parsed.kind, held: new Map() });
+    budget.subscriptions++;
+    this.unsubscribe ??= this.deps.registry.onChange((c) => this.changed(c));
     return Rcode.NOERROR;
+  }
+
+  private get budget(): PushBudget {
+    return this.deps.budget ?? processBudget;
   }
 
   /** The records the subscription `id` has now, as its first PUSH (nothing when there are none). */
@@ -105,6 +146,10 @@ export class PushSession {
 
   /** UNSUBSCRIBE (RFC 8765 §6.4): its TLV holds the SUBSCRIBE's message ID. */
   unsubscribeById(id: number): void {
+    const s = this.subscriptions.get(id);
+    if (!s) return;
+    this.budget.subscriptions--;
+    this.budget.records -= s.held.size;
     this.subscriptions.delete(id);
   }
 
@@ -116,14 +161,27 @@ export class PushSession {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     clearTimeout(this.pending);
-    this.subscriptions.clear();
+    for (const id of [...this.subscriptions.keys()]) this.unsubscribeById(id);
   }
 
-  private changed(): void {
-    if (this.pending !== undefined || this.subscriptions.size === 0) return;
+  private changed(c: Change): void {
+    if (this.subscriptions.size === 0) return;
+    if (c.kind === "host") this.touched.hosts = true;
+    else this.touched.types.add(formatServiceType(c.instance.type));
+    if (this.pending !== undefined) return;
     this.pending = later("dns push gather", GATHER_MS, () => {
       this.pending = undefined;
-      this.compare([...this.subscriptions.values()]);
+      const t = this.touched;
+      this.touched = { types: new Set(), hosts: false };
+      // only what a change can have moved: a type's names, a host's addresses, the list of types
+      this.compare(
+        [...this.subscriptions.values()].filter(
+          (s) =>
+            (s.serviceType !== undefined && t.types.has(s.serviceType)) ||
+            (s.kind === "host" && t.hosts) ||
+            (s.kind === "services" && t.types.size > 0),
+        ),
+      );
     });
   }
 
@@ -147,6 +205,7 @@ export class PushSession {
       const now = new Map(res.answers.map((r) => [identity(r), r]));
       for (const [k, r] of s.held) if (!now.has(k)) removed.push(r);
       for (const [k, r] of now) if (!s.held.has(k)) added.push(r);
+      this.budget.records += now.size - s.held.size;
       s.held = now;
     }
     for (const m of encodePushes(added, removed)) this.send(m);

@@ -46,3 +46,39 @@ describe("DNS Push messages (RFC 8765)", () => {
     expect(many).toHaveLength(3);
   });
 });
+
+describe("DNS Push sessions", () => {
+  it("subscriptions are bounded in all (REFUSED past the budget), and a closed session gives its share back", async () => {
+    const { PushSession, PushBudget } = await import("../../src/frontends/dns-push.js");
+    const { Registry } = await import("../../src/registry/registry.js");
+    const { MemoryStore } = await import("../../src/store/memory.js");
+    const { ManualClock } = await import("../../src/clock.js");
+    const clock = new ManualClock(0);
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    const budget = new PushBudget(3, 1000);
+    const deps = {
+      registry,
+      clock,
+      budget,
+      answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
+    };
+    const a = new PushSession(deps, () => {});
+    const b = new PushSession(deps, () => {});
+    const q = (i: number) => ({ name: [`s${i}`, "_kv", "_tcp", "local"], type: Type.SRV, class: 1 });
+    expect([a.subscribe(1, q(1)), a.subscribe(2, q(2)), b.subscribe(1, q(3))]).toEqual([0, 0, 0]);
+    expect(b.subscribe(2, q(4))).toBe(5); // REFUSED
+    expect(a.subscribe(3, { name: ["elsewhere", "example"], type: Type.A, class: 1 })).toBe(5);
+    a.close();
+    expect(budget.subscriptions).toBe(1);
+    expect(b.subscribe(2, q(4))).toBe(0);
+    expect(
+      new PushSession({ ...deps, budget: new PushBudget() }, () => {}).subscribe(1, {
+        name: ["x", "example"],
+        type: 1,
+        class: 1,
+      }),
+    ).toBe(9); // NOTAUTH
+    b.close();
+  });
+});

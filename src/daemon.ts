@@ -391,6 +391,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const handler = dnsHandler(p, lifecycle, rrlShare);
     const { listening, udpSockets } = await listenDns(config, handler, log, closers);
     const tls = config.tls ? await listenDnsOverTls(config.tls, handler, config, closers) : [];
+    // where DNS Push is (`_dns-push-tls._tcp` SRV): the first TLS listener's port as bound (before any worker copies the options)
+    if (tls[0]) handler.answer = { ...handler.answer, pushPort: tls[0].port };
     if (config.mdnsInterfaces.length > 0) {
       const mdns = await startMdns(config.mdnsInterfaces, {
         registry,

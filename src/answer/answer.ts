@@ -46,6 +46,12 @@ export interface AnswerOptions {
    * one absolute name for every zone. Undefined: no NS RRset.
    */
   readonly zoneNs?: ZoneNs;
+  /**
+   * The DNS-over-TLS port where DNS Push is offered (--dns-tls): then
+   * `_dns-push-tls._tcp.<zone>` SRV names it, on the zone's name server
+   * (RFC 8765 §6.1). Undefined: no such record.
+   */
+  readonly pushPort?: number;
 }
 
 export type ZoneNs = { readonly host: string } | { readonly name: Labels };
@@ -117,6 +123,20 @@ export function answerQuery(
   // the served domain's own labels (not the query's spelling of them) name its registrations: their key is worked out once
   const served = options.domains.find((d) => labelsEqual(d, parsed.domain)) ?? parsed.domain;
   const ctx = new Context(registry, options, now, parsed.domain, domainKey(served), Math.min(sizeLimit, 65535));
+  if (
+    options.pushPort !== undefined &&
+    parsed.kind === "type" &&
+    parsed.type.service === "_dns-push-tls" &&
+    parsed.type.proto === "_tcp"
+  ) {
+    const push = ctx.pushService(q.name, options.pushPort);
+    if (push) {
+      if (q.type === Type.SRV || q.type === Type.ANY) res.answers.push(push.srv);
+      else res.authorities.push(ctx.soa()); // NODATA
+      res.additionals.push(...push.addresses);
+      return res;
+    }
+  }
   const node = ctx.node(parsed, q.name);
   if (node.notReady !== undefined) {
     // RFC 8914 §4.15: Not Ready; a resolver tries again or elsewhere, and nothing is cached
@@ -294,6 +314,20 @@ class Context {
       case "badhash":
         return { exists: false, rrsets: new Map() };
     }
+  }
+
+  /** `_dns-push-tls._tcp.<zone>` SRV: DNS Push on the zone's name server (none in local.), its addresses when it is a host here. */
+  pushService(owner: Labels, port: number): { srv: ResourceRecord; addresses: ResourceRecord[] } | undefined {
+    const ns = this.nameServer();
+    if (!ns) return undefined;
+    return {
+      srv: {
+        name: owner,
+        ttl: this.options.ttl,
+        data: { type: Type.SRV, srv: { priority: 0, weight: 0, port, target: ns.name } },
+      },
+      addresses: ns.host !== undefined ? this.hostAddressRecords(ns.name, ns.host) : [],
+    };
   }
 
   /** The apex's name server (see AnswerOptions.zoneNs), and its host label when it is a host of this zone. */

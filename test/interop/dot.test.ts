@@ -85,6 +85,10 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
       "500",
       "--dso-inactivity-timeout",
       "1",
+      "--domain",
+      "svc.example.",
+      "--zone-ns",
+      "ns1",
     ]);
   });
   afterAll(() => d?.stop());
@@ -296,6 +300,14 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
       await other.stop();
       await following;
     }
+  });
+
+  it("_dns-push-tls._tcp SRV names the TLS listener on the zone's name server, for clients to find DNS Push (RFC 8765 §6.1)", () => {
+    const srv = dig("dig", "127.0.0.1", d.port, ["_dns-push-tls._tcp.svc.example", "SRV"]);
+    expect(srv.status).toBe("NOERROR");
+    expect(srv.answer.map((a) => a.rdata)).toEqual([`0 0 ${d.tlsPort} ns1.svc.example.`]);
+    // local. has no name server, so no DNS Push record: as before, the name is an empty service type there
+    expect(dig("dig", "127.0.0.1", d.port, ["_dns-push-tls._tcp.local", "SRV"]).answer).toEqual([]);
   });
 
   it("--dns-tls without a certificate, or with a key that is not the certificate's, stops with one line", () => {

@@ -13,6 +13,7 @@ import { dig } from "../lab/dig.js";
 import { CLI, runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { pushName, subscribe, type PushChange } from "../../src/client/push.js";
 import { missingTool } from "../lab/tools.js";
+import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { Ring } from "../../src/ring/ring.js";
 import { eventually } from "../lab/wait.js";
 
@@ -346,5 +347,71 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
     const still = handshake(d.tlsPort!, second.cert);
     expect(still).toMatch(/Verification: OK/);
     expect(still).toMatch(/CN ?= ?ringdns second/);
+  });
+});
+
+describe.skipIf(missingTool("openssl", "nsupdate", "etcd"))("DNS Push across an etcd cluster", () => {
+  let etcd: RunningEtcd;
+  let a: RunningDaemon;
+  let b: RunningDaemon;
+  let cert: { cert: string; key: string };
+  beforeAll(async () => {
+    cert = makeCert("e-", "ringdns cluster");
+    etcd = await startEtcd();
+    const store = `etcd://${etcd.url.replace(/^http:\/\//, "")}/ringdns-push-${process.pid}/`;
+    const args = (node: string) => [
+      "--store",
+      store,
+      "--node-name",
+      node,
+      "--dns-tls",
+      "127.0.0.1:0",
+      "--tls-cert",
+      cert.cert,
+      "--tls-key",
+      cert.key,
+    ];
+    [a, b] = await Promise.all([startDaemon(args("a")), startDaemon(args("b"))]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await etcd?.stop();
+  });
+
+  it("a subscriber on daemon b is pushed what is registered on daemon a, and its removal", async () => {
+    const abort = new AbortController();
+    const seen: PushChange[] = [];
+    const following = (async () => {
+      for await (const c of subscribe({
+        server: { host: "127.0.0.1", port: b.tlsPort! },
+        ...pushName("_web._tcp", "local."),
+        ca: readFileSync(cert.cert),
+        signal: abort.signal,
+        onConnect: () => seen.push({ op: "reset" }),
+      }))
+        seen.push(c);
+    })();
+    const nsupdate = (script: string) => {
+      const r = spawnSync("nsupdate", [], {
+        input: `server 127.0.0.1 ${a.port}\nzone local.\n${script}\nsend\n`,
+        encoding: "utf8",
+        timeout: 20_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    try {
+      await eventually("the subscription on b", () => seen.length > 0);
+      nsupdate(
+        "update add _web._tcp.local. 60 PTR front._web._tcp.local.\nupdate add front._web._tcp.local. 60 SRV 0 1 8080 front.local.",
+      );
+      await eventually("front pushed by b", () =>
+        seen.some((c) => c.op === "add" && c.data === "front._web._tcp.local."),
+      );
+      nsupdate("update delete front._web._tcp.local. ANY\nupdate delete _web._tcp.local. PTR front._web._tcp.local.");
+      await eventually("front's removal pushed by b", () => seen.some((c) => c.op === "remove"));
+    } finally {
+      abort.abort();
+      await following;
+    }
   });
 });

@@ -9,6 +9,7 @@ import { onInternalError, sleep } from "./guard.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp, type TcpListener } from "./frontends/tcp.js";
+import { pushTotals } from "./frontends/dns-push.js";
 import { listenUdp, type UdpListener } from "./frontends/udp.js";
 import { makeRateLimiter } from "./frontends/rrl.js";
 import { CookieJar } from "./frontends/cookies.js";
@@ -378,6 +379,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         store: () => store.status(),
         mdns: () => p.mdns?.stats(),
         others: async () => (p.workers ? p.workers.metrics() : []),
+        push: pushTotals,
       });
       p.metrics = metrics;
       countLimitHit = (limit) => metrics.observeLimit(limit);

@@ -126,6 +126,8 @@ export interface DaemonMetricSources {
   mdns: () => MdnsStats | undefined;
   /** Other processes' query metrics (query workers), as prom-client JSON. */
   others: () => Promise<ProcessMetrics[]>;
+  /** What DNS Push sessions hold (--dns-tls). */
+  push?: () => { subscriptions: number };
 }
 
 /** The primary's metrics: its QueryMetrics plus everything only it knows. */
@@ -162,6 +164,14 @@ export class DaemonMetrics extends QueryMetrics {
       collect() {
         this.reset();
         for (const [source, n] of registry.countBySource().leased) this.labels(source).set(n);
+      },
+    });
+    new Gauge({
+      name: "ringdns_push_subscriptions",
+      help: "DNS Push subscriptions held now (--dns-tls; at most 10,000 in all, then REFUSED)",
+      registers: [prom],
+      collect() {
+        this.set(sources.push?.().subscriptions ?? 0);
       },
     });
     new Gauge({

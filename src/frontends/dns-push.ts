@@ -39,12 +39,19 @@ export class PushBudget {
 }
 const processBudget = new PushBudget();
 
+/** What this process's push sessions hold now (the metrics read it). */
+export function pushTotals(): { subscriptions: number; records: number } {
+  return { subscriptions: processBudget.subscriptions, records: processBudget.records };
+}
+
 export interface PushDeps {
   registry: Registry;
   answer: AnswerOptions;
   clock: Clock;
   /** Shared by the sessions of a process; default one per process. */
   budget?: PushBudget;
+  /** Told of a SUBSCRIBE refused by a limit (the metrics count it). */
+  refused?: (limit: "push-subscriptions-per-session" | "push-subscriptions" | "push-records") => void;
 }
 
 /** A SUBSCRIBE TLV's question (RFC 8765 §6.2: name uncompressed, type, class). */
@@ -117,12 +124,18 @@ export class PushSession {
   /** The rcode for a SUBSCRIBE with message ID `id`; on NOERROR, call `pushCurrent(id)` once the reply is sent. */
   subscribe(id: number, q: { name: Labels; type: number; class: number }): number {
     const budget = this.budget;
-    if (
-      this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION ||
-      budget.subscriptions >= budget.maxSubscriptions ||
-      budget.records >= budget.maxRecords
-    )
+    const over =
+      this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION
+        ? "push-subscriptions-per-session"
+        : budget.subscriptions >= budget.maxSubscriptions
+          ? "push-subscriptions"
+          : budget.records >= budget.maxRecords
+            ? "push-records"
+            : undefined;
+    if (over) {
+      this.deps.refused?.(over);
       return Rcode.REFUSED;
+    }
     // only names this server answers for: elsewhere it is not authoritative (RFC 8765 §6.2.2)
     const parsed = parseQueryName(q.name, this.deps.answer.domains);
     if (!parsed) return Rcode.NOTAUTH;

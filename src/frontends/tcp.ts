@@ -304,7 +304,15 @@ function serveConnection(
     if (o.kind === "subscribe") {
       // a SUBSCRIBE establishes the session too (RFC 8765 §6.2), with the default timers
       session ??= { inactivityMs: options.dsoInactivityMs ?? DEFAULT_DSO_POLICY.inactivityMs, keepaliveMs: 15_000 };
-      push ??= new PushSession({ registry: deps.registry, answer: deps.answer, clock: deps.clock }, write);
+      push ??= new PushSession(
+        {
+          registry: deps.registry,
+          answer: deps.answer,
+          clock: deps.clock,
+          refused: (limit) => deps.metrics?.observeLimit(limit),
+        },
+        write,
+      );
       const rcode = push.subscribe(o.id, o.question);
       write(dsoReply(o.id, rcode));
       if (rcode === 0) push.pushCurrent(o.id);

@@ -90,6 +90,8 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
       "svc.example.",
       "--zone-ns",
       "ns1",
+      "--http",
+      "127.0.0.1:0",
     ]);
   });
   afterAll(() => d?.stop());
@@ -255,6 +257,9 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
     await eventually("kv-8 followed", () => seen.length > 1 && printed.includes("kv-8"));
     expect(seen[1]).toMatchObject({ op: "add", data: "kv-8._kv._tcp.local." });
     expect(printed).toMatch(/^add {4}_kv\._tcp\.local\. PTR kv-8\._kv\._tcp\.local\.$/m);
+    // both subscriptions counted while they are held
+    const metrics = await (await fetch(`http://127.0.0.1:${d.httpPort!}/metrics`)).text();
+    expect(metrics).toMatch(/^ringdns_push_subscriptions 2$/m);
     nsupdate("update delete kv-8._kv._tcp.local. ANY\nupdate delete _kv._tcp.local. PTR kv-8._kv._tcp.local.");
     await eventually("kv-8's removal followed", () => seen.some((c) => c.op === "remove"));
     abort.abort();

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dig } from "../lab/dig.js";
 import { CLI, runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
-import { pushName, subscribe, type PushChange } from "../../src/client/push.js";
+import { pushName, subscribe, type PushChange, type SubscribeOptions } from "../../src/client/push.js";
 import { missingTool } from "../lab/tools.js";
 import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { Ring } from "../../src/ring/ring.js";
@@ -20,6 +20,29 @@ import { eventually } from "../lab/wait.js";
 const DSO_CLIENT = join(import.meta.dirname, "../lab/dso_client.py");
 const dir = mkdtempSync(join(tmpdir(), "ringdns-dot-"));
 const file = (n: string) => join(dir, n);
+
+/** The library's subscribe() to `type`'s browse on `port`, collecting what it yields until `stop()`. */
+function follow(port: number, ca: string, type: string, extra: Partial<SubscribeOptions> = {}) {
+  const abort = new AbortController();
+  const seen: PushChange[] = [];
+  const done = (async () => {
+    for await (const c of subscribe({
+      server: { host: "127.0.0.1", port },
+      ...pushName(type, "local."),
+      ca: readFileSync(ca),
+      signal: abort.signal,
+      ...extra,
+    }))
+      seen.push(c);
+  })();
+  return {
+    seen,
+    stop: () => {
+      abort.abort();
+      return done;
+    },
+  };
+}
 
 /** A self-signed P-256 certificate for 127.0.0.1 with common name `cn`, as cert.pem/key.pem under `prefix`. */
 function makeCert(prefix: string, cn: string): { cert: string; key: string } {
@@ -227,17 +250,8 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
   });
 
   it("the library's subscribe() and `ringdns watch --push` follow a browse: the instances at once, then an added one", async () => {
-    const abort = new AbortController();
-    const seen: PushChange[] = [];
-    const following = (async () => {
-      for await (const c of subscribe({
-        server: { host: "127.0.0.1", port: d.tlsPort! },
-        ...pushName("_kv._tcp", "local."),
-        ca: readFileSync(first.cert),
-        signal: abort.signal,
-      }))
-        seen.push(c);
-    })();
+    const lib = follow(d.tlsPort!, first.cert, "_kv._tcp");
+    const seen = lib.seen;
     const cli = spawn(process.execPath, [
       CLI,
       "watch",
@@ -262,9 +276,8 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
     expect(metrics).toMatch(/^ringdns_push_subscriptions 2$/m);
     nsupdate("update delete kv-8._kv._tcp.local. ANY\nupdate delete _kv._tcp.local. PTR kv-8._kv._tcp.local.");
     await eventually("kv-8's removal followed", () => seen.some((c) => c.op === "remove"));
-    abort.abort();
     cli.kill("SIGTERM");
-    await following;
+    await lib.stop();
   });
 
   it("subscribe() connects again when the daemon restarts, says reset, and gets the whole state afresh", async () => {
@@ -282,18 +295,8 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
     ];
     let other = await startDaemon(args(0));
     const port = other.tlsPort!;
-    const abort = new AbortController();
-    const seen: PushChange[] = [];
-    const following = (async () => {
-      for await (const c of subscribe({
-        server: { host: "127.0.0.1", port },
-        ...pushName("_kv._tcp", "local."),
-        ca: readFileSync(first.cert),
-        maxBackoffMs: 1000,
-        signal: abort.signal,
-      }))
-        seen.push(c);
-    })();
+    const lib = follow(port, first.cert, "_kv._tcp", { maxBackoffMs: 1000 });
+    const seen = lib.seen;
     try {
       await eventually("the first state", () => seen.length === 1);
       await other.stop();
@@ -302,9 +305,8 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
       expect(seen.map((c) => c.op)).toEqual(["add", "reset", "add"]);
       expect(seen[2]).toMatchObject({ data: "kv-1._kv._tcp.local." });
     } finally {
-      abort.abort();
+      await lib.stop();
       await other.stop();
-      await following;
     }
   });
 
@@ -384,18 +386,8 @@ describe.skipIf(missingTool("openssl", "nsupdate", "etcd"))("DNS Push across an 
   });
 
   it("a subscriber on daemon b is pushed what is registered on daemon a, and its removal", async () => {
-    const abort = new AbortController();
-    const seen: PushChange[] = [];
-    const following = (async () => {
-      for await (const c of subscribe({
-        server: { host: "127.0.0.1", port: b.tlsPort! },
-        ...pushName("_web._tcp", "local."),
-        ca: readFileSync(cert.cert),
-        signal: abort.signal,
-        onConnect: () => seen.push({ op: "reset" }),
-      }))
-        seen.push(c);
-    })();
+    const lib = follow(b.tlsPort!, cert.cert, "_web._tcp", { onConnect: () => lib.seen.push({ op: "reset" }) });
+    const seen = lib.seen;
     const nsupdate = (script: string) => {
       const r = spawnSync("nsupdate", [], {
         input: `server 127.0.0.1 ${a.port}\nzone local.\n${script}\nsend\n`,
@@ -415,8 +407,7 @@ describe.skipIf(missingTool("openssl", "nsupdate", "etcd"))("DNS Push across an 
       nsupdate("update delete front._web._tcp.local. ANY\nupdate delete _web._tcp.local. PTR front._web._tcp.local.");
       await eventually("front's removal pushed by b", () => seen.some((c) => c.op === "remove"));
     } finally {
-      abort.abort();
-      await following;
+      await lib.stop();
     }
   });
 });

@@ -9,6 +9,7 @@ import { onInternalError, sleep } from "./guard.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp, type TcpListener } from "./frontends/tcp.js";
+import { formatPeer } from "./frontends/peer.js";
 import { pushTotals } from "./frontends/dns-push.js";
 import { listenUdp, type UdpListener } from "./frontends/udp.js";
 import { makeRateLimiter } from "./frontends/rrl.js";
@@ -299,7 +300,7 @@ async function listenDnsOverTls(
       const err = e as NodeJS.ErrnoException;
       throw new RingdnsError(
         "RINGDNS_E_LISTEN",
-        `--dns-tls: cannot listen on ${addressText(want)}: ${err.code ?? err.message}`,
+        `--dns-tls: cannot listen on ${formatPeer(want.host, want.port)}: ${err.code ?? err.message}`,
       );
     }
   }
@@ -453,9 +454,6 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
   }
 }
 
-const addressText = (l: { host: string; port: number }) =>
-  l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
-
 function logListening(
   p: Parts,
   listening: readonly { host: string; port: number }[],
@@ -465,8 +463,8 @@ function logListening(
   const { config } = p;
   p.log.info(
     {
-      dns: listening.map(addressText),
-      ...(tls.length > 0 ? { dnsTls: tls.map((t) => addressText({ host: t.address, port: t.port })) } : {}),
+      dns: listening.map((l) => formatPeer(l.host, l.port)),
+      ...(tls.length > 0 ? { dnsTls: tls.map((t) => formatPeer(t.address, t.port)) } : {}),
       domains: config.domains.map(formatName),
       store: p.store.kind,
       keys: p.keys.map((k) => formatName(k.name)),

@@ -2,20 +2,13 @@
 // --algorithm ecdsa-p256 / ed25519 a SIG(0) key pair (the kind SRP clients
 // sign with) in the K<name>.+<alg>+<tag>.key / .private files BIND writes.
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { parseSetting, RingdnsError } from "../errors.js";
 import { formatKeyFile, generateKey, parseAlgorithm } from "../update/keys.js";
-import {
-  formatSig0PrivateFile,
-  formatSig0PublicFile,
-  generateSig0Key,
-  SIG0_ALGORITHMS,
-  sig0FileBase,
-} from "../update/sig0-keys.js";
+import { generateSig0Key, SIG0_ALGORITHMS, writeSig0Pair } from "../update/sig0-keys.js";
 
 export function runKeygen(name: string, algorithm: string, out: string | undefined): number {
   const sig0 = SIG0_ALGORITHMS[algorithm.toLowerCase()];
-  if (sig0 !== undefined) return writeSig0Pair(name, sig0, out ?? ".");
+  if (sig0 !== undefined) return makeSig0Pair(name, sig0, out ?? ".");
   const alg = parseAlgorithm(algorithm);
   if (!alg) throw new RingdnsError("RINGDNS_E_BAD_CONFIG", `--algorithm: "${algorithm}" is not supported`);
   const key = parseSetting("<name>", () => generateKey(name, alg));
@@ -30,13 +23,9 @@ export function runKeygen(name: string, algorithm: string, out: string | undefin
 }
 
 /** Both files into directory `dir`; their common base on standard output, as dnssec-keygen prints it. */
-function writeSig0Pair(name: string, algorithm: 13 | 15, dir: string): number {
+function makeSig0Pair(name: string, algorithm: 13 | 15, dir: string): number {
   const signer = parseSetting("<name>", () => generateSig0Key(name, algorithm));
-  const base = join(dir, sig0FileBase(signer));
-  parseSetting("--out", () => {
-    writeFileSync(`${base}.private`, formatSig0PrivateFile(signer), { mode: 0o600, flag: "wx" });
-    writeFileSync(`${base}.key`, formatSig0PublicFile(signer), { mode: 0o644, flag: "wx" });
-  });
+  const base = parseSetting("--out", () => writeSig0Pair(signer, dir));
   process.stdout.write(`${base}\n`);
   process.stderr.write(`wrote SIG(0) key pair ${base}.key and .private (nsupdate -k ${base}.private)\n`);
   return 0;

@@ -7,7 +7,7 @@ import { connect, type TLSSocket } from "node:tls";
 import { formatName, hashName, parseName, parseServiceType, typeName, type Labels } from "../names.js";
 import { Type, typeName as rrTypeName } from "../wire/constants.js";
 import { readRecord, type DecodedData } from "../wire/decode.js";
-import { decodeDso, DsoType, encodeDso, keepaliveTlv } from "../wire/dso.js";
+import { decodeDso, DsoType, encodeDso, keepaliveTlv, type DsoTlv } from "../wire/dso.js";
 import { NameCompressor } from "../wire/name.js";
 import type { Server } from "./dns-client.js";
 
@@ -48,8 +48,6 @@ function dataText(d: DecodedData): string {
   return "raw" in d ? `\\# ${d.raw.length} ${d.raw.toString("hex")}` : JSON.stringify(d);
 }
 
-const TYPE_NUMBERS: Record<string, number> = { A: 1, PTR: 12, TXT: 16, AAAA: 28, SRV: 33 };
-
 function subscribeTlvData(name: Labels, type: number): Buffer {
   const buf = Buffer.alloc(300);
   const end = new NameCompressor().write(buf, 0, name, false);
@@ -60,7 +58,7 @@ function subscribeTlvData(name: Labels, type: number): Buffer {
 
 /** Changes to `name` `type` as the server pushes them, until `signal` aborts. */
 export async function* subscribe(o: SubscribeOptions): AsyncGenerator<PushChange> {
-  const qtype = typeof o.type === "number" ? o.type : TYPE_NUMBERS[o.type.toUpperCase()];
+  const qtype = typeof o.type === "number" ? o.type : (Type as Record<string, number>)[o.type.toUpperCase()];
   if (qtype === undefined) throw new Error(`subscribe: unknown type ${String(o.type)}`);
   const name = parseName(o.name);
   let backoff = 500;
@@ -129,34 +127,11 @@ export async function* subscribe(o: SubscribeOptions): AsyncGenerator<PushChange
       });
       // a Keepalive establishes the session; the subscription follows; a Keepalive every 5 s keeps it (the
       // server's interval is at least 10 s)
-      frame(
-        encodeDso({
-          id: 1,
-          response: false,
-          rcode: 0,
-          tlvs: [keepaliveTlv({ inactivityMs: 15_000, keepaliveMs: 10_000 })],
-        }),
-      );
-      frame(
-        encodeDso({
-          id: 2,
-          response: false,
-          rcode: 0,
-          tlvs: [{ type: DsoType.SUBSCRIBE, data: subscribeTlvData(name, qtype) }],
-        }),
-      );
-      keepalive = setInterval(
-        () =>
-          frame(
-            encodeDso({
-              id: 3,
-              response: false,
-              rcode: 0,
-              tlvs: [keepaliveTlv({ inactivityMs: 15_000, keepaliveMs: 10_000 })],
-            }),
-          ),
-        5000,
-      );
+      const request = (id: number, tlv: DsoTlv) => frame(encodeDso({ id, response: false, rcode: 0, tlvs: [tlv] }));
+      const keepaliveRequest = (id: number) => request(id, keepaliveTlv({ inactivityMs: 15_000, keepaliveMs: 10_000 }));
+      keepaliveRequest(1);
+      request(2, { type: DsoType.SUBSCRIBE, data: subscribeTlvData(name, qtype) });
+      keepalive = setInterval(() => keepaliveRequest(3), 5000);
       const onAbort = () => push("closed");
       o.signal?.addEventListener("abort", onAbort, { once: true });
       for (;;) {

@@ -26,9 +26,15 @@ export interface DsoPolicy {
   inactivityMs: number;
   /** A client asking for a shorter keepalive interval gets this (RFC 8490 §6.5: at least 10 s), ms. */
   minKeepaliveMs: number;
+  /** The keepalive interval of a session a SUBSCRIBE established, before any Keepalive (RFC 8490 §6.2: 15 s), ms. */
+  defaultKeepaliveMs: number;
 }
 
-export const DEFAULT_DSO_POLICY: DsoPolicy = { inactivityMs: 15_000, minKeepaliveMs: 10_000 };
+export const DEFAULT_DSO_POLICY: DsoPolicy = {
+  inactivityMs: 15_000,
+  minKeepaliveMs: 10_000,
+  defaultKeepaliveMs: 15_000,
+};
 
 export type DsoOutcome =
   /** Send `reply`; with `session`, the session is established (or its timers changed) to these. */
@@ -48,7 +54,8 @@ export interface DsoContext {
   policy?: DsoPolicy;
 }
 
-const response = (id: number, rcode: number, tlvs: DsoMessage["tlvs"] = []) =>
+/** A DSO response: the request's ID, an rcode, TLVs when it has any. */
+export const response = (id: number, rcode: number, tlvs: DsoMessage["tlvs"] = []) =>
   encodeDso({ id, response: true, rcode, tlvs });
 
 /** What the DSO message `msg` (opcode 6) from the client does to its connection. */

@@ -19,7 +19,7 @@ import { guarded, later, reportInternalError } from "../guard.js";
 import { DSO_OPCODE, encodeDso, retryDelayTlv, type Keepalive } from "../wire/dso.js";
 import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 import { PushSession } from "./dns-push.js";
-import { answerDso, DEFAULT_DSO_POLICY, type DsoOutcome } from "./dso-session.js";
+import { answerDso, DEFAULT_DSO_POLICY, response as dsoResponse, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
 
 export interface TcpOptions {
@@ -290,7 +290,7 @@ function serveConnection(
     const ms = push && push.size > 0 ? session.keepaliveMs : session.inactivityMs;
     socket.setTimeout(Math.max(options.idleTimeoutMs, 2 * ms)); // the client is given twice it
   };
-  const dsoReply = (id: number, rcode: number) => encodeDso({ id, response: true, rcode, tlvs: [] });
+  const dsoPolicy = { ...DEFAULT_DSO_POLICY, inactivityMs: options.dsoInactivityMs ?? DEFAULT_DSO_POLICY.inactivityMs };
 
   /** A DSO message's outcome, in its turn among the replies. */
   const applyDso = (o: DsoOutcome) => {
@@ -303,7 +303,7 @@ function serveConnection(
     }
     if (o.kind === "subscribe") {
       // a SUBSCRIBE establishes the session too (RFC 8765 §6.2), with the default timers
-      session ??= { inactivityMs: options.dsoInactivityMs ?? DEFAULT_DSO_POLICY.inactivityMs, keepaliveMs: 15_000 };
+      session ??= { inactivityMs: dsoPolicy.inactivityMs, keepaliveMs: dsoPolicy.defaultKeepaliveMs };
       push ??= new PushSession(
         {
           registry: deps.registry,
@@ -314,7 +314,7 @@ function serveConnection(
         write,
       );
       const rcode = push.subscribe(o.id, o.question);
-      write(dsoReply(o.id, rcode));
+      write(dsoResponse(o.id, rcode));
       if (rcode === 0) push.pushCurrent(o.id);
       sessionTimeout();
       return;
@@ -356,11 +356,7 @@ function serveConnection(
       clearTimeout(readDeadline);
       readDeadline = undefined;
       if (msg.length >= 4 && ((msg[2]! >> 3) & 0xf) === DSO_OPCODE) {
-        const policy = {
-          ...DEFAULT_DSO_POLICY,
-          inactivityMs: options.dsoInactivityMs ?? DEFAULT_DSO_POLICY.inactivityMs,
-        };
-        const outcome = answerDso(msg, { tls, policy });
+        const outcome = answerDso(msg, { tls, policy: dsoPolicy });
         if (queue) enqueue(queue.then(() => applyDso(outcome)));
         else applyDso(outcome);
         continue;

@@ -148,8 +148,13 @@ export function srpKeyFor(name: string, dir: string): { signer: Sig0Signer; file
   const found = readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith(".private"));
   if (found) return { signer: loadSig0Key(join(dir, found)), file: join(dir, found), created: false };
   const signer = generateSig0Key(fqdn, KeyAlgorithm.ECDSAP256SHA256);
+  return { signer, file: `${writeSig0Pair(signer, dir)}.private`, created: true };
+}
+
+/** Both files of `signer` into `dir` (the private one mode 0600; neither overwritten): their common base. */
+export function writeSig0Pair(signer: Sig0Signer, dir: string): string {
   const base = join(dir, sig0FileBase(signer));
   writeFileSync(`${base}.private`, formatSig0PrivateFile(signer), { mode: 0o600, flag: "wx" });
   writeFileSync(`${base}.key`, formatSig0PublicFile(signer), { mode: 0o644, flag: "wx" });
-  return { signer, file: `${base}.private`, created: true };
+  return base;
 }

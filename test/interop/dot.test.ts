@@ -21,6 +21,16 @@ const DSO_CLIENT = join(import.meta.dirname, "../lab/dso_client.py");
 const dir = mkdtempSync(join(tmpdir(), "ringdns-dot-"));
 const file = (n: string) => join(dir, n);
 
+/** nsupdate (unsigned, from loopback) of zone local. at the daemon on `port`; it must succeed. */
+function nsupdateLocal(port: number, script: string): void {
+  const r = spawnSync("nsupdate", [], {
+    input: `server 127.0.0.1 ${port}\nzone local.\n${script}\nsend\n`,
+    encoding: "utf8",
+    timeout: 20_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+}
+
 /** The library's subscribe() to `type`'s browse on `port`, collecting what it yields until `stop()`. */
 function follow(port: number, ca: string, type: string, extra: Partial<SubscribeOptions> = {}) {
   const abort = new AbortController();
@@ -199,14 +209,7 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
     child.stderr.on("data", (c) => (stderr += c));
     return { lines, done: once(child, "exit").then(() => stderr) };
   };
-  const nsupdate = (script: string) => {
-    const r = spawnSync("nsupdate", [], {
-      input: `server 127.0.0.1 ${d.port}\nzone local.\n${script}\nsend\n`,
-      encoding: "utf8",
-      timeout: 20_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
-  };
+  const nsupdate = (script: string) => nsupdateLocal(d.port, script);
   const pushes = (lines: Record<string, unknown>[]) => lines.flatMap((l) => (l.push as string[] | undefined) ?? []);
 
   it("DNS Push: a browse subscription gets the type's instances at once, then an nsupdate registration and its removal", async () => {
@@ -388,14 +391,7 @@ describe.skipIf(missingTool("openssl", "nsupdate", "etcd"))("DNS Push across an 
   it("a subscriber on daemon b is pushed what is registered on daemon a, and its removal", async () => {
     const lib = follow(b.tlsPort!, cert.cert, "_web._tcp", { onConnect: () => lib.seen.push({ op: "reset" }) });
     const seen = lib.seen;
-    const nsupdate = (script: string) => {
-      const r = spawnSync("nsupdate", [], {
-        input: `server 127.0.0.1 ${a.port}\nzone local.\n${script}\nsend\n`,
-        encoding: "utf8",
-        timeout: 20_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-    };
+    const nsupdate = (script: string) => nsupdateLocal(a.port, script);
     try {
       await eventually("the subscription on b", () => seen.length > 0);
       nsupdate(

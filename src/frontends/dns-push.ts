@@ -9,7 +9,7 @@
 import type { Clock } from "../clock.js";
 import { later } from "../guard.js";
 import { answerQuery, type AnswerOptions } from "../answer/answer.js";
-import { formatServiceType, parseQueryName, type Labels } from "../names.js";
+import { formatServiceType, nameKey, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
 import type { Change } from "../registry/types.js";
 import { Class, Opcode, Rcode } from "../wire/constants.js";
@@ -115,6 +115,7 @@ export class PushSession {
   private unsubscribe: (() => void) | undefined;
   private pending: NodeJS.Timeout | undefined;
   private touched: Touched = { types: new Set(), hosts: false };
+  private closed = false;
 
   constructor(
     private readonly deps: PushDeps,
@@ -123,6 +124,7 @@ export class PushSession {
 
   /** The rcode for a SUBSCRIBE with message ID `id`; on NOERROR, call `pushCurrent(id)` once the reply is sent. */
   subscribe(id: number, q: { name: Labels; type: number; class: number }): number {
+    if (this.closed) return Rcode.REFUSED;
     const budget = this.budget;
     const over =
       this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION
@@ -139,6 +141,13 @@ export class PushSession {
     // only names this server answers for: elsewhere it is not authoritative (RFC 8765 §6.2.2)
     const parsed = parseQueryName(q.name, this.deps.answer.domains);
     if (!parsed) return Rcode.NOTAUTH;
+    // the same question twice in one session would only double the work of every change (RFC 8765 §6.2)
+    const key = nameKey(q.name);
+    for (const [other, s] of this.subscriptions)
+      if (other !== id && s.type === q.type && s.class === q.class && nameKey(s.name) === key) {
+        this.deps.refused?.("push-subscriptions-per-session");
+        return Rcode.REFUSED;
+      }
     this.unsubscribeById(id); // the same ID again replaces the subscription
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
     this.subscriptions.set(id, { ...q, serviceType, kind: parsed.kind, held: new Map() });
@@ -171,6 +180,7 @@ export class PushSession {
   }
 
   close(): void {
+    this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     clearTimeout(this.pending);

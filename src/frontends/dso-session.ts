@@ -30,6 +30,9 @@ export interface DsoPolicy {
   defaultKeepaliveMs: number;
 }
 
+/** The longest keepalive interval the server agrees to, ms. */
+export const MAX_KEEPALIVE_MS = 3_600_000;
+
 export const DEFAULT_DSO_POLICY: DsoPolicy = {
   inactivityMs: 15_000,
   minKeepaliveMs: 10_000,
@@ -74,10 +77,15 @@ export function answerDso(msg: Buffer, ctx: DsoContext): DsoOutcome {
   if (m.response) return { kind: "close", reason: "a DSO response with no request outstanding" };
   const primary = m.tlvs[0];
   if (m.id === 0) {
-    // §5.4.2, §7.1.2: a Keepalive from the client must be a request; other unidirectional TLVs we do not use are ignored
+    // §5.4.2, §7.1.2: a Keepalive from the client must be a request; only the server pushes
     if (primary?.type === DsoType.KEEPALIVE)
       return { kind: "close", reason: "a unidirectional Keepalive from a client" };
-    return { kind: "none" };
+    if (primary?.type === DsoType.PUSH) return { kind: "close", reason: "a PUSH from a client" };
+    if (ctx.tls && primary?.type === DsoType.UNSUBSCRIBE) {
+      if (primary.data.length !== 2) return { kind: "close", reason: "an UNSUBSCRIBE TLV is a message ID (2 bytes)" };
+      return { kind: "unsubscribe", subscribeId: primary.data.readUInt16BE(0) };
+    }
+    return { kind: "none" }; // RECONFIRM, and unidirectional TLVs we do not know: nothing to do
   }
   if (!ctx.tls) return { kind: "reply", reply: response(m.id, DSOTYPENI) };
   if (!primary) return { kind: "close", reason: "a DSO request without a TLV", reply: response(m.id, Rcode.FORMERR) };
@@ -91,7 +99,8 @@ export function answerDso(msg: Buffer, ctx: DsoContext): DsoOutcome {
       }
       const session = {
         inactivityMs: policy.inactivityMs,
-        keepaliveMs: Math.max(asked.keepaliveMs, policy.minKeepaliveMs),
+        // raised to the least the server accepts; at most an hour, so a client cannot keep a dead session for weeks
+        keepaliveMs: Math.min(Math.max(asked.keepaliveMs, policy.minKeepaliveMs), MAX_KEEPALIVE_MS),
       };
       return { kind: "reply", reply: response(m.id, Rcode.NOERROR, [keepaliveTlv(session)]), session };
     }

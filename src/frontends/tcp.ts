@@ -225,7 +225,7 @@ function serveConnection(
   );
 
   const write = (reply: Buffer | null) => {
-    if (!reply || socket.destroyed) return;
+    if (!reply || socket.destroyed || socket.writableEnded) return;
     const framed = Buffer.allocUnsafe(2 + reply.length);
     framed.writeUInt16BE(reply.length, 0);
     reply.copy(framed, 2);
@@ -294,7 +294,8 @@ function serveConnection(
 
   /** A DSO message's outcome, in its turn among the replies. */
   const applyDso = (o: DsoOutcome) => {
-    if (o.kind === "none") return;
+    // queued behind an UPDATE, an outcome may come after the connection closed: nothing of it may outlive that
+    if (o.kind === "none" || socket.destroyed) return;
     if (o.kind === "close") {
       deps.log.info({ peer, reason: o.reason }, "DSO: closing the session");
       if (o.reply) write(o.reply);
@@ -311,7 +312,14 @@ function serveConnection(
           clock: deps.clock,
           refused: (limit) => deps.metrics?.observeLimit(limit),
         },
-        write,
+        // pushes obey the limits replies do: a client that takes none of them is closed, never buffered for
+        (message) => {
+          write(message);
+          if (socket.writableLength > options.maxUnsentBytes) {
+            deps.metrics?.observeLimit("tcp-unsent-bytes");
+            socket.destroy();
+          } else if (socket.writableLength > 0) watchStall();
+        },
       );
       const rcode = push.subscribe(o.id, o.question);
       write(dsoResponse(o.id, rcode));

@@ -79,6 +79,9 @@ describe("DNS Push sessions", () => {
         class: 1,
       }),
     ).toBe(9); // NOTAUTH
+    // the same question twice in a session is refused (it would double every change's work); a closed session takes none
+    expect(b.subscribe(3, q(4))).toBe(5);
     b.close();
+    expect(b.subscribe(4, q(5))).toBe(5);
   });
 });

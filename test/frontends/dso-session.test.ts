@@ -63,6 +63,21 @@ describe("DSO sessions (RFC 8490)", () => {
     expect(answerDso(request(0, [{ type: 0xf902, data: Buffer.alloc(0) }]), { tls: true }).kind).toBe("none");
   });
 
+  it("UNSUBSCRIBE (unidirectional) names the subscription to end; a PUSH from a client closes; the keepalive interval is at most an hour", () => {
+    const id = Buffer.alloc(2);
+    id.writeUInt16BE(0x5151, 0);
+    expect(answerDso(request(0, [{ type: DsoType.UNSUBSCRIBE, data: id }]), { tls: true })).toEqual({
+      kind: "unsubscribe",
+      subscribeId: 0x5151,
+    });
+    expect(answerDso(request(0, [{ type: DsoType.UNSUBSCRIBE, data: Buffer.alloc(3) }]), { tls: true }).kind).toBe(
+      "close",
+    );
+    expect(answerDso(request(0, [{ type: DsoType.PUSH, data: Buffer.alloc(0) }]), { tls: true }).kind).toBe("close");
+    const long = answerDso(request(9, [keepaliveTlv({ inactivityMs: 0, keepaliveMs: 0xffffffff })]), { tls: true });
+    expect(long).toMatchObject({ kind: "reply", session: { keepaliveMs: 3_600_000 } });
+  });
+
   it("any bytes: an outcome, never a throw", () => {
     for (let i = 0; i < 2000; i++) {
       const b = Buffer.alloc(12 + (i % 40));

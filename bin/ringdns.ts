@@ -219,6 +219,11 @@ program
   .option("--mdns-max-records <n>", "records the mDNS cache holds at most; new ones beyond are not taken", "10000")
   .option("--mdns-max-per-peer <n>", "records one LAN peer may have in the mDNS cache at most", "1000")
   .option(
+    "--mdns-proxy-wait <ms>",
+    "discovery proxy (RFC 8766): how long a unicast query for a .local name nothing answers waits while the LAN is asked (0 = answer at once, at most 6000)",
+    "1000",
+  )
+  .option(
     "--http <addr:port>",
     "HTTP admin API, live dashboard (/) and Prometheus metrics (/metrics), e.g. 127.0.0.1:8080; off unless given",
   )

@@ -10,6 +10,7 @@ import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, MIN_UNSENT_BYTES, type TcpOptions } from "./frontends/tcp.js";
 import { DEFAULT_LIMITS, ringWeightLimits } from "./registry/limits.js";
 import { DEFAULT_CACHE_LIMITS } from "./frontends/mdns/cache.js";
+import { DEFAULT_PROXY_WAIT_MS, MAX_PROXY_WAIT_MS } from "./frontends/mdns/proxy.js";
 import { DEFAULT_WATCH_LIMITS } from "./frontends/http/server.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
@@ -88,6 +89,8 @@ export interface Config {
   readonly mdnsInterfaces: readonly string[];
   /** Bounds on the mDNS cache: records in all, and from one peer. */
   readonly mdnsCache: { maxRecords: number; maxPerPeer: number };
+  /** Discovery proxy: how long a unicast query for a `.local` name nothing answers waits for the LAN, ms (0 = answer at once). */
+  readonly mdnsProxyWaitMs: number;
   /** Processes answering UDP queries, the primary included (1 = the primary alone). */
   readonly workers: number;
   /** UDP response-rate limiting per source prefix: replies/s (0 = off), slip, exempt sources. */
@@ -146,6 +149,7 @@ export interface ConfigInput {
   mdnsInterface?: string[];
   mdnsMaxRecords?: string | number;
   mdnsMaxPerPeer?: string | number;
+  mdnsProxyWait?: string | number;
   /** false: no mDNS even when interfaces are named (commander's --no-mdns). */
   mdns?: boolean;
   /** A count, or "auto" for one per CPU. */
@@ -343,6 +347,7 @@ export function resolveConfig(input: ConfigInput): Config {
       maxRecords: int("--mdns-max-records", input.mdnsMaxRecords, DEFAULT_CACHE_LIMITS.maxRecords, 1, 10_000_000),
       maxPerPeer: int("--mdns-max-per-peer", input.mdnsMaxPerPeer, DEFAULT_CACHE_LIMITS.maxPerPeer, 1, 10_000_000),
     },
+    mdnsProxyWaitMs: int("--mdns-proxy-wait", input.mdnsProxyWait, DEFAULT_PROXY_WAIT_MS, 0, MAX_PROXY_WAIT_MS),
     workers: parseWorkers(input.workers),
     rrl: {
       rate: int("--rrl-rate", input.rrlRate, DEFAULT_RRL.rate, 0, 1_000_000),

@@ -7,6 +7,7 @@ import { SRP_ZONE, type Config, type ListenAddress } from "./config.js";
 import { RingdnsError } from "./errors.js";
 import { onInternalError, sleep } from "./guard.js";
 import type { DnsHandlerDeps } from "./frontends/dns-handler.js";
+import type { DecodedData } from "./wire/decode.js";
 import { AnswerCache } from "./frontends/answer-cache.js";
 import { listenTcp, type TcpListener } from "./frontends/tcp.js";
 import { formatPeer } from "./frontends/peer.js";
@@ -167,8 +168,16 @@ function dnsHandler(
   const { config, log, clock, registry } = p;
   return {
     lifecycle,
-    // unicast questions about .local types or subtypes we know nothing of are asked on the LAN
-    ...(config.mdnsInterfaces.length > 0 ? { onLocalMiss: (name: Labels) => p.mdns?.askLan(name) } : {}),
+    // unicast questions about .local names nothing answers are asked on the LAN, and held meanwhile (RFC 8766)
+    ...(config.mdnsInterfaces.length > 0
+      ? {
+          localProxy: {
+            hold: (name: Labels, type: number, found: () => boolean) => p.mdns?.proxy.hold(name, type, found),
+            follow: (name: Labels, type: number) => p.mdns?.follow(name, type),
+            reconfirm: (name: Labels, type: number, data: DecodedData) => void p.mdns?.reconfirm(name, type, data),
+          },
+        }
+      : {}),
     rrl: makeRateLimiter(rrlShare, log),
     cookies: new CookieJar(),
     ...(p.metrics ? { metrics: p.metrics } : {}),
@@ -222,6 +231,8 @@ function dnsHandler(
       negativeTtl: config.negativeTtl,
       udpPayloadSize: config.maxUdpPayload,
       zoneNs: config.zoneNs,
+      // what the discovery proxy answers in local. may change on the LAN any moment (RFC 8766 §5.5.1)
+      ...(config.mdnsInterfaces.length > 0 ? { localTtlCap: 10 } : {}),
     },
   };
 }
@@ -403,13 +414,14 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         log,
         cacheLimits: config.mdnsCache,
         limits,
+        proxyWaitMs: config.mdnsProxyWaitMs,
       });
       p.mdns = mdns;
       closers.add(mdns.close); // closed before the DNS sockets: its goodbyes leave first
     }
     if (config.workers > 1) {
       const settings = {
-        reportLocalMisses: handler.onLocalMiss !== undefined,
+        delegateLocalMisses: handler.localProxy !== undefined,
         cookieSecret: handler.cookies!.secret,
         rrl: rrlShare,
         logLevel: config.logLevel,

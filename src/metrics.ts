@@ -24,10 +24,12 @@ export interface MdnsStats {
   cacheRecords: number;
   /** New records not taken: cache full, or a peer over its share. */
   cacheRefused: { full: number; perPeer: number };
-  /** Names not browsed: over the bound on service types followed, or on names unicast clients asked for. */
-  browsesRefused: { followed: number; asked: number };
+  /** Names not browsed: over the bound on service types followed, on names unicast clients asked for, or on names DNS Push clients follow. */
+  browsesRefused: { followed: number; asked: number; subscribed: number };
   /** Packets ignored because their source is not on the interface's link (RFC 6762 §5.5, §11). */
   offLink: number;
+  /** Discovery proxy (RFC 8766): unicast queries held while the LAN was asked, by how they ended. */
+  proxy: { answered: number; timedOut: number; refused: number };
 }
 
 export type MetricTransport = "udp" | "tcp" | "http";
@@ -219,17 +221,32 @@ export class DaemonMetrics extends QueryMetrics {
         Object.assign(refused, now);
       },
     });
-    const browsesRefused = { followed: 0, asked: 0 };
+    const browsesRefused = { followed: 0, asked: 0, subscribed: 0 };
     new Counter({
       name: "ringdns_mdns_browses_refused_total",
-      help: "Service types the mDNS learner did not browse: over its bound on types the LAN named (followed) or on names unicast clients asked for (asked)",
+      help: "Service types the mDNS learner did not browse: over its bound on types the LAN named (followed), on names unicast clients asked for (asked) or on names DNS Push clients follow (subscribed)",
       labelNames: ["reason"],
       registers: [prom],
       collect() {
         const now = sources.mdns()?.browsesRefused ?? browsesRefused;
         this.labels("followed").inc(now.followed - browsesRefused.followed);
         this.labels("asked").inc(now.asked - browsesRefused.asked);
+        this.labels("subscribed").inc(now.subscribed - browsesRefused.subscribed);
         Object.assign(browsesRefused, now);
+      },
+    });
+    const proxied = { answered: 0, timedOut: 0, refused: 0 };
+    new Counter({
+      name: "ringdns_mdns_proxy_queries_total",
+      help: "Unicast queries for .local names the discovery proxy (RFC 8766) held while it asked the LAN: answered once learned, timeout (--mdns-proxy-wait passed), or refused (too many held at once, answered at once)",
+      labelNames: ["outcome"],
+      registers: [prom],
+      collect() {
+        const now = sources.mdns()?.proxy ?? proxied;
+        this.labels("answered").inc(now.answered - proxied.answered);
+        this.labels("timeout").inc(now.timedOut - proxied.timedOut);
+        this.labels("refused").inc(now.refused - proxied.refused);
+        Object.assign(proxied, now);
       },
     });
     let offLink = 0;

@@ -24,7 +24,7 @@ import {
   type ServiceType,
 } from "../names.js";
 import { domainKey, type Registry } from "../registry/registry.js";
-import type { Instance } from "../registry/types.js";
+import { LOCAL_DOMAIN, type Instance } from "../registry/types.js";
 import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
 import { ExtendedError, extendedErrorOption, type Edns, type ResourceRecord, type Response } from "../wire/message.js";
 import type { Query } from "../wire/query.js";
@@ -52,6 +52,12 @@ export interface AnswerOptions {
    * (RFC 8765 §6.1). Undefined: no such record.
    */
   readonly pushPort?: number;
+  /**
+   * With a discovery proxy (mDNS on): TTLs of answers in `local.`, negative
+   * ones included, are at most this (RFC 8766 §5.5.1: 10 s), since the LAN
+   * may change them any moment. Undefined: `local.` is like any zone.
+   */
+  readonly localTtlCap?: number;
 }
 
 export type ZoneNs = { readonly host: string } | { readonly name: Labels };
@@ -227,7 +233,7 @@ class Context {
 
   soa(): ResourceRecord {
     const d = this.domain;
-    const min = this.options.negativeTtl;
+    const min = this.capped(this.options.negativeTtl);
     return {
       name: d,
       ttl: min,
@@ -247,8 +253,18 @@ class Context {
   }
 
   private ttlFor(expiresAt: number | undefined): number {
-    if (expiresAt === undefined) return this.options.ttl;
-    return Math.max(0, Math.min(this.options.ttl, Math.floor((expiresAt - this.now) / 1000)));
+    if (expiresAt === undefined) return this.ttl;
+    return Math.max(0, Math.min(this.ttl, Math.floor((expiresAt - this.now) / 1000)));
+  }
+
+  /** The TTL of positive answers here. */
+  private get ttl(): number {
+    return this.capped(this.options.ttl);
+  }
+
+  private capped(ttl: number): number {
+    const cap = this.options.localTtlCap;
+    return cap !== undefined && this.scope === LOCAL_DOMAIN ? Math.min(ttl, cap) : ttl;
   }
 
   node(p: ParsedName, qname: Labels): Node {
@@ -257,7 +273,7 @@ class Context {
         const rrsets = new Map<number, ResourceRecord[]>([[Type.SOA, [this.soa()]]]);
         const ns = this.nameServer();
         if (!ns) return { exists: true, rrsets };
-        rrsets.set(Type.NS, [{ name: this.domain, ttl: this.options.ttl, data: { type: Type.NS, target: ns.name } }]);
+        rrsets.set(Type.NS, [{ name: this.domain, ttl: this.ttl, data: { type: Type.NS, target: ns.name } }]);
         // like glue: the name server's addresses, when the registry has them
         return {
           exists: true,
@@ -323,7 +339,7 @@ class Context {
     return {
       srv: {
         name: owner,
-        ttl: this.options.ttl,
+        ttl: this.ttl,
         data: { type: Type.SRV, srv: { priority: 0, weight: 0, port, target: ns.name } },
       },
       addresses: ns.host !== undefined ? this.hostAddressRecords(ns.name, ns.host) : [],
@@ -359,7 +375,7 @@ class Context {
     return instances.length > 0; // _hash
   }
 
-  private ptr(owner: Labels, target: Labels, ttl = this.options.ttl): ResourceRecord {
+  private ptr(owner: Labels, target: Labels, ttl = this.ttl): ResourceRecord {
     return { name: owner, ttl, data: { type: Type.PTR, target } };
   }
 

@@ -10,7 +10,8 @@ import { encodeResponse, type Edns } from "../wire/message.js";
 import { decodeQuery, questionType } from "../wire/query.js";
 import type { QueryMetrics } from "../metrics.js";
 import { performance } from "node:perf_hooks";
-import { formatName, hasSuffix, lowerAscii, type Labels } from "../names.js";
+import { formatName, hasSuffix, lowerAscii, parseQueryName, type Labels } from "../names.js";
+import type { DecodedData } from "../wire/decode.js";
 import { authenticate } from "./auth-stage.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
 import { AnswerCache } from "./answer-cache.js";
@@ -58,13 +59,36 @@ export interface DnsHandlerDeps {
   cookies?: CookieJar;
   /** UDP response-rate limiting (see rrl.ts); undefined or rate 0 = off. */
   rrl?: ResponseRateLimiter;
-  /** A PTR query for a `.local` type or subtype found nothing: mDNS may ask the LAN for it. */
-  onLocalMiss?: (name: Labels) => void;
+  /**
+   * Discovery proxy (RFC 8766): a query for a `.local` type, subtype,
+   * instance or host that nothing answers is held while the LAN is asked,
+   * and answered once the answer is learned or the wait is over. "delegate":
+   * a query worker hands such a query to the primary, which holds it.
+   */
+  localProxy?: LocalProxy | "delegate";
   /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
   lifecycle?: { draining: boolean; inflight: Set<Promise<unknown>> };
 }
 
-const LOCAL: Labels = ["local"];
+/** The discovery proxy (RFC 8766) as the DNS frontends use it; mDNS (frontends/mdns) provides it. */
+export interface LocalProxy {
+  /** Ask the LAN about `name` `type`; resolves once `found()` holds or the wait ends; undefined = answer now. */
+  hold(name: Labels, type: number, found: () => boolean): Promise<void> | undefined;
+  /** A DNS Push subscription to a `.local` name: the LAN is asked about it until the release is called. */
+  follow(name: Labels, type: number): (() => void) | undefined;
+  /** A DNS Push client doubts a learned record (RECONFIRM): the LAN is asked, and it goes unless heard again. */
+  reconfirm(name: Labels, type: number, data: DecodedData): void;
+}
+
+export const LOCAL: Labels = ["local"];
+const PROXIED_KINDS = new Set(["type", "subtype", "instance", "host"]);
+
+/** A `.local` name the discovery proxy may ask the LAN about (not the apex, the type list or a `_hash` name). */
+function proxiedName(name: Labels): boolean {
+  if (!hasSuffix(name, LOCAL)) return false;
+  const kind = parseQueryName(name, [LOCAL])?.kind;
+  return kind !== undefined && PROXIED_KINDS.has(kind);
+}
 
 /** CHAOS-class names the daemon answers about itself. */
 function statusQuery(q: { name: readonly string[]; type: number; class: number }): "status" | "version" | undefined {
@@ -92,16 +116,21 @@ export function handleDnsMessage(
   const { metrics, queryLogRate = 0, lifecycle } = deps;
   if (lifecycle?.draining) return null; // the client retries, elsewhere or after the restart
   if (!metrics && queryLogRate === 0 && !lifecycle) return answerMessage(msg, transport, peer, deps, notes);
-  const started = metrics ? performance.now() : 0;
+  const started = performance.now();
   const reply = answerMessage(msg, transport, peer, deps, notes);
   if (reply instanceof Promise) {
     if (lifecycle) {
       lifecycle.inflight.add(reply);
       void reply.finally(() => lifecycle.inflight.delete(reply));
     }
-    // an UPDATE is counted when answered; a message a worker hands on is counted by the primary
-    if (metrics && isUpdateRequest(msg) && !deps.delegate)
-      void reply.then((r) => r && replyRcode(r) !== undefined && metrics.observeUpdate(transport, replyRcode(r)!));
+    // an UPDATE, or a query the discovery proxy held, is counted when answered; a message a worker hands on is counted by the primary
+    if (metrics && !deps.delegate)
+      void reply.then((r) => {
+        const rcode = r ? replyRcode(r) : undefined;
+        if (rcode === undefined) return;
+        if (isUpdateRequest(msg)) metrics.observeUpdate(transport, rcode);
+        else metrics.observeQuery(transport, questionType(msg) ?? 0, rcode, (performance.now() - started) / 1000);
+      });
   } else if (reply && replyRcode(reply) !== undefined) {
     metrics?.observeQuery(transport, questionType(msg) ?? 0, replyRcode(reply)!, (performance.now() - started) / 1000);
     if (queryLogRate >= 1 || (queryLogRate > 0 && Math.random() < queryLogRate))
@@ -248,15 +277,31 @@ function answerMessage(
   }
   try {
     const res = answerQuery(q, deps.registry, deps.answer, deps.clock.now(), limit);
-    if (
-      deps.onLocalMiss &&
+    const proxyMiss =
+      deps.localProxy !== undefined &&
       res.answers.length === 0 &&
-      (q.question.type === Type.PTR || q.question.type === Type.ANY) &&
-      hasSuffix(q.question.name, LOCAL)
-    )
-      deps.onLocalMiss(q.question.name);
+      (res.rcode === Rcode.NOERROR || res.rcode === Rcode.NXDOMAIN) &&
+      proxiedName(q.question.name);
+    if (proxyMiss) {
+      if (deps.localProxy === "delegate") {
+        if (deps.delegate) return deps.delegate(msg, transport, peer);
+      } else {
+        const { registry, answer, clock } = deps;
+        const held = deps.localProxy!.hold(
+          q.question.name,
+          q.question.type,
+          () => answerQuery(q, registry, answer, clock.now(), limit).answers.length > 0,
+        );
+        // answered afresh once held, as if it had just arrived (signature, cookie and cache included)
+        if (held)
+          return held.then(() =>
+            answerMessage(msg, transport, peer, { ...deps, localProxy: undefined, cache: undefined }, notes),
+          );
+      }
+    }
     const wire = sign(encodeResponse(res, limit, { keepPartialAnswer }));
-    if (cacheKey !== undefined && !res.uncacheable) {
+    // what the LAN may answer any moment is not kept: the next query asks again
+    if (cacheKey !== undefined && !res.uncacheable && !proxyMiss) {
       // a browse too large for one message (TC) is kept until its type changes, not until anything does
       const only = isTruncated(wire) ? res.onlyType : undefined;
       const type = only

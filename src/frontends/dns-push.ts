@@ -9,13 +9,16 @@
 import type { Clock } from "../clock.js";
 import { later } from "../guard.js";
 import { answerQuery, type AnswerOptions } from "../answer/answer.js";
-import { formatServiceType, nameKey, parseQueryName, type Labels } from "../names.js";
+import { formatServiceType, hasSuffix, nameKey, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
 import type { Change } from "../registry/types.js";
 import { Class, Opcode, Rcode } from "../wire/constants.js";
 import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
 import { decodeName, NameCompressor, WireError } from "../wire/name.js";
+import { readRecord, type DecodedData } from "../wire/decode.js";
+
+const LOCAL: Labels = ["local"];
 
 /** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
 export const REMOVE_RECORD_TTL = 0xffffffff;
@@ -50,6 +53,8 @@ export interface PushDeps {
   clock: Clock;
   /** Shared by the sessions of a process; default one per process. */
   budget?: PushBudget;
+  /** A subscription to a `.local` name: the LAN is asked about it until the release is called (RFC 8766 §6). */
+  followLan?: (name: Labels, type: number) => (() => void) | undefined;
   /** Told of a SUBSCRIBE refused by a limit (the metrics count it). */
   refused?: (limit: "push-subscriptions-per-session" | "push-subscriptions" | "push-records") => void;
 }
@@ -61,6 +66,20 @@ export function parseSubscribe(t: DsoTlv): { name: Labels; type: number; class: 
   if (n.end !== n.wireLength) throw new WireError("a name in a DSO TLV is never compressed");
   if (n.end + 4 !== t.data.length) throw new WireError("SUBSCRIBE TLV is a name, a type and a class");
   return { name: n.labels, type: t.data.readUInt16BE(n.end), class: t.data.readUInt16BE(n.end + 2) };
+}
+
+/** A RECONFIRM TLV's record (RFC 8765 §6.5: name uncompressed, type, class, RDATA). */
+export function parseReconfirm(t: DsoTlv): { name: Labels; type: number; class: number; data: DecodedData } {
+  const n = decodeName(t.data, 0);
+  if (n.end !== n.wireLength) throw new WireError("a name in a DSO TLV is never compressed");
+  if (n.end + 4 > t.data.length) throw new WireError("RECONFIRM TLV is a name, a type, a class and RDATA");
+  // the RDATA read as a record's: a header with its length put before it
+  const rdata = t.data.subarray(n.end + 4);
+  const header = Buffer.alloc(10);
+  t.data.copy(header, 0, n.end, n.end + 4);
+  header.writeUInt16BE(rdata.length, 8);
+  const { record } = readRecord(Buffer.concat([t.data.subarray(0, n.end), header, rdata]), 0);
+  return { name: record.name, type: record.type, class: record.class, data: record.data };
 }
 
 /** Names are never compressed in DSO TLVs: every suffix is written out. */
@@ -102,6 +121,8 @@ interface Subscription {
   kind: string;
   /** What was last pushed, by identity. */
   held: Map<string, ResourceRecord>;
+  /** Stops asking the LAN for it (a `.local` name). */
+  releaseLan?: () => void;
 }
 
 /** What changed since the last comparison: which subscriptions can have moved. */
@@ -150,7 +171,14 @@ export class PushSession {
       }
     this.unsubscribeById(id); // the same ID again replaces the subscription
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
-    this.subscriptions.set(id, { ...q, serviceType, kind: parsed.kind, held: new Map() });
+    const releaseLan = hasSuffix(q.name, LOCAL) ? this.deps.followLan?.(q.name, q.type) : undefined;
+    this.subscriptions.set(id, {
+      ...q,
+      serviceType,
+      kind: parsed.kind,
+      held: new Map(),
+      ...(releaseLan ? { releaseLan } : {}),
+    });
     budget.subscriptions++;
     this.unsubscribe ??= this.deps.registry.onChange((c) => this.changed(c));
     return Rcode.NOERROR;
@@ -173,6 +201,7 @@ export class PushSession {
     this.budget.subscriptions--;
     this.budget.records -= s.held.size;
     this.subscriptions.delete(id);
+    s.releaseLan?.();
   }
 
   get size(): number {

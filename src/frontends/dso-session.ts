@@ -19,7 +19,8 @@ import {
 } from "../wire/dso.js";
 import { WireError } from "../wire/name.js";
 import type { Labels } from "../names.js";
-import { parseSubscribe } from "./dns-push.js";
+import { parseReconfirm, parseSubscribe } from "./dns-push.js";
+import type { DecodedData } from "../wire/decode.js";
 
 export interface DsoPolicy {
   /** The inactivity timeout the server gives (RFC 8490 §6.2: 15 s by default), ms. */
@@ -49,7 +50,9 @@ export type DsoOutcome =
   /** DNS Push (RFC 8765): a SUBSCRIBE request, for the session to answer (its rcode) and then push. */
   | { kind: "subscribe"; id: number; question: { name: Labels; type: number; class: number } }
   /** DNS Push: UNSUBSCRIBE of the subscription made by request `subscribeId`. */
-  | { kind: "unsubscribe"; subscribeId: number };
+  | { kind: "unsubscribe"; subscribeId: number }
+  /** DNS Push: RECONFIRM, the client doubts this record (RFC 8765 §6.5). */
+  | { kind: "reconfirm"; record: { name: Labels; type: number; class: number; data: DecodedData } };
 
 export interface DsoContext {
   /** The connection is DNS over TLS (where DSO is offered). */
@@ -85,7 +88,15 @@ export function answerDso(msg: Buffer, ctx: DsoContext): DsoOutcome {
       if (primary.data.length !== 2) return { kind: "close", reason: "an UNSUBSCRIBE TLV is a message ID (2 bytes)" };
       return { kind: "unsubscribe", subscribeId: primary.data.readUInt16BE(0) };
     }
-    return { kind: "none" }; // RECONFIRM, and unidirectional TLVs we do not know: nothing to do
+    if (ctx.tls && primary?.type === DsoType.RECONFIRM) {
+      try {
+        return { kind: "reconfirm", record: parseReconfirm(primary) };
+      } catch (e) {
+        // unidirectional: nothing to answer, and the session cannot be trusted to be in step (§5.4)
+        return { kind: "close", reason: `malformed RECONFIRM: ${(e as Error).message}` };
+      }
+    }
+    return { kind: "none" }; // unidirectional TLVs we do not know: nothing to do
   }
   if (!ctx.tls) return { kind: "reply", reply: response(m.id, DSOTYPENI) };
   if (!primary) return { kind: "close", reason: "a DSO request without a TLV", reply: response(m.id, Rcode.FORMERR) };

@@ -17,7 +17,8 @@ import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions } from "node:tls";
 import { guarded, later, reportInternalError } from "../guard.js";
 import { DSO_OPCODE, encodeDso, retryDelayTlv, type Keepalive } from "../wire/dso.js";
-import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
+import { handleDnsMessage, LOCAL, type DnsHandlerDeps } from "./dns-handler.js";
+import { hasSuffix } from "../names.js";
 import { PushSession } from "./dns-push.js";
 import { answerDso, DEFAULT_DSO_POLICY, response as dsoResponse, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
@@ -311,6 +312,7 @@ function serveConnection(
           answer: deps.answer,
           clock: deps.clock,
           refused: (limit) => deps.metrics?.observeLimit(limit),
+          ...(deps.localProxy && deps.localProxy !== "delegate" ? { followLan: deps.localProxy.follow } : {}),
         },
         // pushes obey the limits replies do: a client that takes none of them is closed, never buffered for
         (message) => {
@@ -330,6 +332,19 @@ function serveConnection(
     if (o.kind === "unsubscribe") {
       push?.unsubscribeById(o.subscribeId);
       sessionTimeout();
+      return;
+    }
+    if (o.kind === "reconfirm") {
+      // RFC 8490 §5.4: a unidirectional message before the session is established aborts the connection
+      if (!session) {
+        deps.log.info({ peer }, "DSO: RECONFIRM before a session was established, closing");
+        socket.destroy();
+        return;
+      }
+      // only what was learned from the LAN can be doubted; the rest is this server's own data (RFC 8765 §6.5)
+      const lan = deps.localProxy;
+      if (lan && lan !== "delegate" && hasSuffix(o.record.name, LOCAL))
+        lan.reconfirm(o.record.name, o.record.type, o.record.data);
       return;
     }
     write(o.reply);

@@ -11,9 +11,13 @@
     subscribe NAME TYPE SECONDS
                 DNS Push (RFC 8765): SUBSCRIBE, print the response, then each
                 PUSH's records ("name TYPE ttl rdata") for SECONDS, UNSUBSCRIBE
+    reconfirm NAME TYPE SECONDS
+                as subscribe; on each line read from stdin, a RECONFIRM
+                (RFC 8765 §6.5) of every record pushed and not removed since,
+                then {"reconfirmed": N}
 Each prints JSON lines.
 """
-import json, socket, ssl, struct, sys, time
+import json, select, socket, ssl, struct, sys, time
 
 port, mode = int(sys.argv[1]), sys.argv[2]
 transport = sys.argv[3] if len(sys.argv) > 3 else "tls"
@@ -76,13 +80,20 @@ def read_name(d, p):
         labels.append(d[p + 1:p + 1 + n].decode())
         p += 1 + n
 
-def push_records(d):
+def raw_records(d):
+    """A PUSH TLV's records: (name, type, class, ttl, rdata, the bytes of name, type and class)."""
     out, p = [], 0
     while p < len(d):
+        start = p
         name, p = read_name(d, p)
         t, c, ttl, l = struct.unpack("!HHIH", d[p:p + 10])
-        rd = d[p + 10:p + 10 + l]
+        out.append((name, t, c, ttl, d[p + 10:p + 10 + l], d[start:p + 4]))
         p += 10 + l
+    return out
+
+def push_records(d):
+    out = []
+    for name, t, c, ttl, rd, _ in raw_records(d):
         if t == 12:
             text = read_name(rd, 0)[0]
         elif t == 33:
@@ -139,6 +150,36 @@ elif mode == "idle":
             break
         seen.append(parse(m))
     print(json.dumps({"seen": seen, "closed": closed}))
+elif mode == "reconfirm":
+    name, qtype, seconds = sys.argv[5], sys.argv[6], float(sys.argv[7])
+    qnum = {v: k for k, v in TYPES.items()}[qtype]
+    send(dso(0x5151, [(0x40, encode_name(name) + struct.pack("!HH", qnum, 1))]))
+    print(json.dumps(parse(recv())), flush=True)
+    held = {}
+    end = time.time() + seconds
+    while time.time() < end:
+        if not sock.pending():
+            ready, _, _ = select.select([sock, sys.stdin], [], [], max(0.05, end - time.time()))
+            if sys.stdin in ready:
+                sys.stdin.readline()
+                for head, rd in held.values():
+                    send(dso(0, [(0x43, head + rd)]))
+                print(json.dumps({"reconfirmed": len(held)}), flush=True)
+                continue
+            if sock not in ready:
+                continue
+        m = recv()
+        if m is None:
+            print(json.dumps({"closed": True}), flush=True)
+            break
+        if len(m) >= 16 and struct.unpack("!H", m[12:14])[0] == 0x41:
+            for rec in raw_records(m[16:]):
+                key = (rec[0].lower(), rec[1], rec[4])
+                if rec[3] >= 0xFFFFFFFE:
+                    held.pop(key, None)
+                else:
+                    held[key] = (rec[5], rec[4])
+            print(json.dumps({"push": push_records(m[16:])}), flush=True)
 elif mode == "subscribe":
     name, qtype, seconds = sys.argv[5], sys.argv[6], float(sys.argv[7])
     qnum = {v: k for k, v in TYPES.items()}[qtype]

@@ -6,6 +6,9 @@
   zeroconf_peer.py IFACE_ADDR register TYPE NAME PORT ADDRESS [key=value ...]
       registers, prints {"event": "registered", "name": ...}, unregisters
       (goodbye) when a line or EOF arrives on stdin
+  zeroconf_peer.py IFACE_ADDR register-subtype SUBTYPE TYPE NAME PORT ADDRESS
+      as register, with the service's type given as SUBTYPE._sub.TYPE: python-zeroconf
+      then answers and enumerates the subtype name only, never TYPE itself
   zeroconf_peer.py IFACE_ADDR browse TYPE SECONDS
       prints {"event": "added"|"removed", "name", "port", "addresses", "txt"} lines
   zeroconf_peer.py IFACE_ADDR churn TYPE COUNT SECONDS
@@ -20,11 +23,13 @@ def say(**kw):
 
 iface, cmd = sys.argv[1], sys.argv[2]
 zc = Zeroconf(ip_version=IPVersion.V6Only) if iface == "v6" else Zeroconf(interfaces=[iface])
-if cmd == "register":
+if cmd in ("register", "register-subtype"):
+    sub = sys.argv.pop(3) if cmd == "register-subtype" else None
     stype, name, port, address = sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
     props = dict(kv.split("=", 1) for kv in sys.argv[7:])
     packed = socket.inet_pton(socket.AF_INET6 if ":" in address else socket.AF_INET, address)
-    info = ServiceInfo(f"{stype}.local.", f"{name}.{stype}.local.", addresses=[packed], port=port, properties=props, server=f"{name.lower().replace(' ', '-')}.local.")
+    listed = f"{sub}._sub.{stype}.local." if sub else f"{stype}.local."
+    info = ServiceInfo(listed, f"{name}.{stype}.local.", addresses=[packed], port=port, properties=props, server=f"{name.lower().replace(' ', '-')}.local.")
     zc.register_service(info)
     say(event="registered", name=info.name)
     sys.stdin.readline()

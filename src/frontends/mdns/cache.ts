@@ -19,6 +19,8 @@ export interface CachedRecord {
   refreshed: number;
   /** The address that first sent it (what per-peer limits count against). */
   peer: string;
+  /** Being reconfirmed (RFC 6762 §10.4): it goes at expiresAt unless the LAN sends it again. */
+  reconfirming?: true;
 }
 
 /** Bounds on what the LAN may make us hold; new records beyond them are not taken. */
@@ -50,6 +52,21 @@ function dataKey(d: DecodedData): string {
       .digest("base64")}`;
   if ("raw" in d) return `raw:${d.type}:${createHash("sha256").update(d.raw).digest("base64")}`;
   return JSON.stringify(d);
+}
+
+/**
+ * The same record data, names compared as DNS does (ASCII case aside): a
+ * client reconfirms the record as we answered it, which may spell a name
+ * otherwise than the responder did.
+ */
+function sameData(a: DecodedData, b: DecodedData): boolean {
+  if (a.type !== b.type) return false;
+  if ("target" in a && "target" in b) {
+    if (nameKey(a.target) !== nameKey(b.target)) return false;
+    return !("port" in a && "port" in b) || (a.port === b.port && a.priority === b.priority && a.weight === b.weight);
+  }
+  if ("address" in a && "address" in b) return a.address.toLowerCase() === b.address.toLowerCase();
+  return dataKey(a) === dataKey(b);
 }
 
 export class MdnsCache {
@@ -152,6 +169,26 @@ export class MdnsCache {
     if (!byType) return [];
     const sets = type === undefined ? [...byType.values()] : [byType.get(type) ?? new Map<string, CachedRecord>()];
     return sets.flatMap((s) => [...s.values()]).filter((r) => r.expiresAt > now);
+  }
+
+  /**
+   * RFC 6762 §10.4: a client doubts this record. Unless it is heard again
+   * within `withinMs` (a fresh copy replaces this one), it expires then.
+   * Returns the record, or undefined when it is not held or is already being reconfirmed.
+   */
+  beginReconfirm(
+    name: Labels,
+    type: number,
+    data: DecodedData,
+    now: number,
+    withinMs: number,
+  ): CachedRecord | undefined {
+    let r: CachedRecord | undefined;
+    for (const c of this.records.get(nameKey(name))?.get(type)?.values() ?? []) if (sameData(c.data, data)) r = c;
+    if (!r || r.reconfirming || r.expiresAt <= now) return undefined;
+    r.reconfirming = true;
+    r.expiresAt = Math.min(r.expiresAt, now + withinMs);
+    return r;
   }
 
   /** Drop what has expired; returns the name keys that lost records. */

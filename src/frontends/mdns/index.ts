@@ -8,18 +8,23 @@ import { guarded } from "../../guard.js";
 import type { Labels } from "../../names.js";
 import type { Registry } from "../../registry/registry.js";
 import type { RegistrationLimits } from "../../registry/limits.js";
-import { decodeMessage, type DecodedMessage } from "../../wire/decode.js";
+import { decodeMessage, type DecodedData, type DecodedMessage } from "../../wire/decode.js";
 import type { MdnsStats } from "../../metrics.js";
 import { MdnsLearner } from "./learner.js";
 import type { CacheLimits } from "./cache.js";
+import { DEFAULT_PROXY_WAIT_MS, DiscoveryProxy } from "./proxy.js";
 import { MdnsResponder } from "./responder.js";
 import { interfaceAddress, MDNS_PORT, openTransport, sameAddress, type MdnsTransport } from "./transport.js";
 
 export interface Mdns {
   readonly interfaces: readonly { iface: string; family: 4 | 6; address: string }[];
   stats(): MdnsStats;
-  /** A unicast query for a `.local` type or subtype found nothing: ask the LAN (see MdnsLearner.askLan). */
-  askLan(name: Labels): void;
+  /** Unicast queries for `.local` names nothing answers: held while the LAN is asked (RFC 8766). */
+  readonly proxy: DiscoveryProxy;
+  /** A DNS Push subscription to a `.local` name: the LAN is asked about it until the release is called (see MdnsLearner.follow). */
+  follow(name: Labels, type: number): (() => void) | undefined;
+  /** A DNS Push client doubts a `.local` record (RECONFIRM): see MdnsLearner.reconfirm. */
+  reconfirm(name: Labels, type: number, data: DecodedData): boolean;
   close(): Promise<void>;
 }
 
@@ -27,7 +32,15 @@ export type { MdnsStats };
 
 export async function startMdns(
   interfaces: readonly string[],
-  deps: { registry: Registry; clock: Clock; log: Logger; cacheLimits?: CacheLimits; limits?: RegistrationLimits },
+  deps: {
+    registry: Registry;
+    clock: Clock;
+    log: Logger;
+    cacheLimits?: CacheLimits;
+    limits?: RegistrationLimits;
+    /** How long the discovery proxy holds a unicast query the LAN may answer, ms (0 = not at all). */
+    proxyWaitMs?: number;
+  },
   port = MDNS_PORT,
 ): Promise<Mdns> {
   const transports: MdnsTransport[] = [];
@@ -78,20 +91,29 @@ export async function startMdns(
       }),
     );
   }
+  const proxy = new DiscoveryProxy({
+    registry: deps.registry,
+    ask: (name, type) => learner.askNow(name, type),
+    waitMs: deps.proxyWaitMs ?? DEFAULT_PROXY_WAIT_MS,
+  });
   responder.start();
   learner.start();
   deps.log.info({ interfaces: transports.map((t) => `${t.iface} (${t.address})`) }, "mDNS running");
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
-    askLan: (name) => learner.askLan(name),
+    proxy,
+    follow: (name, type) => learner.follow(name, type),
+    reconfirm: (name, type, data) => learner.reconfirm(name, type, data),
     stats: () => ({
       ...responder.counts,
       cacheRecords: learner.cache.size(),
       cacheRefused: { ...learner.cache.refused },
       browsesRefused: { ...learner.browsesRefused },
       offLink,
+      proxy: { ...proxy.counts },
     }),
     async close() {
+      proxy.close();
       await learner.close();
       await responder.close();
       await Promise.all(transports.map((t) => t.close()));

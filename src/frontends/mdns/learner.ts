@@ -45,6 +45,16 @@ export const MAX_FOLLOWED_TYPES_PER_PEER = 64;
 /** A followed type that no cached record has named for this long is no longer browsed. */
 export const PRUNE_AFTER = 15 * 60_000;
 const MAX_INTERVAL = 3600_000;
+/** Names browsed at once because DNS Push clients follow them (RFC 8766 §6); beyond, a subscription is answered from what is known. */
+export const MAX_SUBSCRIBED_BROWSES = 256;
+/** Records being reconfirmed at once (RFC 8765 §6.5 RECONFIRM); beyond, a RECONFIRM is ignored. */
+export const MAX_RECONFIRMING = 64;
+/** RFC 6762 §10.4: a reconfirmed record not heard again within this goes. */
+const RECONFIRM_WITHIN_MS = 10_000;
+/** The second of a reconfirmation's two queries, this long after the first. */
+const RECONFIRM_AGAIN_MS = 3_000;
+/** RFC 6762 §5.2: one question is asked at most once a second, however many unicast clients ask it. */
+const ASK_INTERVAL_MS = 1_000;
 /** The record types an instance is made of (RFC 6763 §4-§6); the cache takes no others. */
 const LEARNED_TYPES = new Set<number>([Type.PTR, Type.SRV, Type.TXT, Type.A, Type.AAAA]); // RFC 6762 §5.2: back off to at most an hour
 
@@ -52,8 +62,8 @@ interface Browse {
   name: Labels;
   nextAt: number;
   interval: number;
-  /** Why it is browsed: always (the type enumeration), a unicast client asked, or the LAN named it. */
-  why: "fixed" | "asked" | "followed";
+  /** Why it is browsed: always (the type enumeration), a unicast client asked, the LAN named it, or a DNS Push client follows it. */
+  why: "fixed" | "asked" | "followed" | "subscribed";
   /** The last time a cached record named it (as an owner or a PTR target). */
   lastHeard: number;
   /** For a followed type: the address that first named it. */
@@ -92,9 +102,17 @@ export class MdnsLearner {
   private readonly subtypeNames = new Map<string, Labels>();
   private asked = 0;
   private followed = 0;
+  /** When each question (name key and type) was last asked for a unicast client, so a burst of clients asks once a second. */
+  private readonly askedAt = new Map<string, number>();
+  /** Hosts (labels in local.) unicast clients asked for: their addresses are mirrored as an instance's host's are. */
+  private readonly askedHosts = new Set<string>();
+  /** How many DNS Push subscriptions follow each browsed name (by name key). */
+  private readonly subscribers = new Map<string, number>();
+  /** Records being reconfirmed now. */
+  private reconfirming = 0;
   private readonly followedByPeer = new Map<string, number>();
   /** Types heard of and not browsed because of the bounds (each time), since start. */
-  readonly browsesRefused = { followed: 0, asked: 0 };
+  readonly browsesRefused = { followed: 0, asked: 0, subscribed: 0 };
   /** Announcements kept out by the registry's limits at the last mirror (learnedKey), so each is counted once. */
   private refusedLast = new Set<string>();
   private refusalLoggedAt = -Infinity;
@@ -123,8 +141,8 @@ export class MdnsLearner {
   }
 
   /** Names browsed now (for tests and the README's bounds). */
-  browsing(): { fixed: number; asked: number; followed: number } {
-    const n = { fixed: 0, asked: 0, followed: 0 };
+  browsing(): { fixed: number; asked: number; followed: number; subscribed: number } {
+    const n = { fixed: 0, asked: 0, followed: 0, subscribed: 0 };
     for (const b of this.browses.values()) n[b.why]++;
     return n;
   }
@@ -157,26 +175,158 @@ export class MdnsLearner {
    * browse it on the LAN, so the answer is there when the client asks again
    * (DNS-SD has no query that lists subtypes; a subtype announced before we
    * listened is only found by asking for it). At most MAX_ASKED_BROWSES names.
+   * Returns whether it is browsed now.
    */
-  askLan(name: Labels): void {
+  askLan(name: Labels): boolean {
     const kind = parseQueryName(name, [LOCAL])?.kind;
-    if (kind !== "type" && kind !== "subtype") return;
+    if (kind !== "type" && kind !== "subtype") return false;
     const prior = this.browses.get(nameKey(name));
     if (prior) {
-      if (prior.why === "followed" && this.asked < MAX_ASKED_BROWSES) {
-        // a client wants it: no longer pruned when the LAN goes quiet about it
+      if ((prior.why === "followed" || prior.why === "subscribed") && this.asked < MAX_ASKED_BROWSES) {
+        // a client wants it: no longer pruned when the LAN goes quiet about it, nor dropped with its last subscriber
         this.unfollow(prior);
         prior.why = "asked";
         this.asked++;
       }
-      return;
+      return true;
     }
     if (this.asked >= MAX_ASKED_BROWSES) {
       this.browsesRefused.asked++;
-      return;
+      return false;
     }
     this.deps.log.debug({ name: formatName(name) }, "mDNS: browsing a name a unicast client asked for");
     this.browse(name, "asked");
+    return this.browses.has(nameKey(name));
+  }
+
+  /**
+   * Discovery proxy (RFC 8766 §5.5): a unicast query for `name` `type` found
+   * nothing. A question the learner is not asking the LAN already starts
+   * now, its answers to be mirrored into the registry like any announcement:
+   * a type or subtype is browsed from now on; an instance's type is browsed
+   * and its SRV and TXT asked for; a host's addresses are asked for and
+   * mirrored from then on. Returns whether a new question started (worth
+   * holding the query for); false when the LAN is asked already (a browsed
+   * type's instances are all known, so nothing is worth waiting for), a bound
+   * stops it, or no mDNS question answers it. A host asked for before is
+   * asked again (at most once a second), not waited for.
+   */
+  askNow(name: Labels, type: number): boolean {
+    const p = parseQueryName(name, [LOCAL]);
+    const any = type === Type.ANY;
+    let browsed: Labels | undefined;
+    let questions: MdnsQuestion[] = [];
+    if ((p?.kind === "type" || p?.kind === "subtype") && (any || type === Type.PTR)) browsed = name;
+    else if (p?.kind === "instance" && (any || type === Type.SRV || type === Type.TXT)) {
+      // mirrored only from a browsed type's PTR, so the type is browsed too
+      browsed = [...p.typeLabels, ...LOCAL];
+      questions = [
+        { name, type: Type.SRV },
+        { name, type: Type.TXT },
+      ];
+    } else if (p?.kind === "host" && (any || type === Type.A || type === Type.AAAA)) {
+      const host = lowerAscii(p.host);
+      const askedBefore = this.askedHosts.has(host);
+      if (!askedBefore && this.askedHosts.size >= MAX_ASKED_BROWSES) {
+        this.browsesRefused.asked++;
+        return false;
+      }
+      this.askedHosts.add(host);
+      this.askOnce([
+        { name, type: Type.A },
+        { name, type: Type.AAAA },
+      ]);
+      return !askedBefore;
+    } else return false;
+    if (this.browses.has(nameKey(browsed)) || !this.askLan(browsed)) return false;
+    this.askOnce(questions); // the new browse asks for its PTRs at once by itself
+    return true;
+  }
+
+  /** Send `questions` now, each at most once a second (RFC 6762 §5.2) however many clients ask. */
+  private askOnce(questions: MdnsQuestion[]): void {
+    const now = this.deps.clock.now();
+    if (this.askedAt.size > 4 * MAX_ASKED_BROWSES)
+      for (const [k, at] of this.askedAt) if (now - at >= ASK_INTERVAL_MS) this.askedAt.delete(k);
+    const due = questions.filter((q) => {
+      const k = `${nameKey(q.name)}|${q.type}`;
+      if (now - (this.askedAt.get(k) ?? -Infinity) < ASK_INTERVAL_MS) return false;
+      this.askedAt.set(k, now);
+      return true;
+    });
+    if (due.length > 0) this.query(due, now);
+  }
+
+  /**
+   * A DNS Push client follows `name` (RFC 8766 §6): the LAN is asked about it
+   * for as long as some subscription does (a type's or subtype's browse, an
+   * instance's type's, a host's addresses). Returns the release for when the
+   * subscription ends, or undefined when the LAN is not asked for it (a bound,
+   * or no mDNS question answers it).
+   */
+  follow(name: Labels, type: number): (() => void) | undefined {
+    const p = parseQueryName(name, [LOCAL]);
+    if (p?.kind === "host") {
+      this.askNow(name, type); // an asked host stays mirrored, its records refreshed while cached: nothing to release
+      return undefined;
+    }
+    const browsed =
+      p?.kind === "type" || p?.kind === "subtype"
+        ? name
+        : p?.kind === "instance"
+          ? [...p.typeLabels, ...LOCAL]
+          : undefined;
+    if (!browsed) return undefined;
+    const key = nameKey(browsed);
+    if (!this.browses.has(key)) {
+      let subscribedOnly = 0;
+      for (const b of this.browses.values()) if (b.why === "subscribed") subscribedOnly++;
+      if (subscribedOnly >= MAX_SUBSCRIBED_BROWSES) {
+        this.browsesRefused.subscribed++;
+        return undefined;
+      }
+      this.browse(browsed, "subscribed");
+      if (!this.browses.has(key)) return undefined;
+    }
+    if (p?.kind === "instance")
+      this.askOnce([
+        { name, type: Type.SRV },
+        { name, type: Type.TXT },
+      ]);
+    this.subscribers.set(key, (this.subscribers.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.subscribers.get(key) ?? 1) - 1;
+      if (n > 0) return void this.subscribers.set(key, n);
+      this.subscribers.delete(key);
+      // the last subscriber left: a browse made for subscriptions ends (one asked for or named by the LAN stays)
+      if (this.browses.get(key)?.why === "subscribed") this.browses.delete(key);
+    };
+  }
+
+  /**
+   * RECONFIRM (RFC 8765 §6.5) of a record learned here: ask the LAN for it
+   * twice; unless it is heard again within ten seconds it goes, and with it
+   * the instance it made (RFC 6762 §10.4). Returns whether it is being
+   * reconfirmed (false: not a record held, already under way, or too many at once).
+   */
+  reconfirm(name: Labels, type: number, data: DecodedData): boolean {
+    if (this.reconfirming >= MAX_RECONFIRMING) return false;
+    const now = this.deps.clock.now();
+    const r = this.cache.beginReconfirm(name, type, data, now, RECONFIRM_WITHIN_MS);
+    if (!r) return false;
+    this.reconfirming++;
+    this.deps.log.debug({ name: formatName(name), type }, "mDNS: reconfirming a record a client doubts");
+    const ask = () => this.query([{ name: r.name, type: r.type }], this.deps.clock.now());
+    ask();
+    later("mdns reconfirm", RECONFIRM_AGAIN_MS, () => {
+      if (!this.closed && this.cache.get(r.name, r.type).includes(r)) ask(); // not heard again yet
+    });
+    later("mdns reconfirm end", RECONFIRM_WITHIN_MS, () => this.reconfirming--);
+    this.schedule(); // its expiry may now come first
+    return true;
   }
 
   private browse(name: Labels, why: Browse["why"], peer = ""): void {
@@ -206,6 +356,9 @@ export class MdnsLearner {
       lastHeard: now,
       ...(why === "followed" ? { peer } : {}),
     });
+    // what the LAN announced before we browsed it may be in the cache already (and the query's
+    // known answers keep responders quiet about it): mirror it now
+    if (this.cache.get(name, Type.PTR, now).length > 0) this.mirror();
     this.schedule(0);
   }
 
@@ -227,7 +380,7 @@ export class MdnsLearner {
     for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now))
       named.add(nameKey((r.data as Ptr).target));
     for (const [key, b] of this.browses) {
-      if (b.why !== "followed") continue;
+      if (b.why !== "followed" || this.subscribers.has(key)) continue;
       if (named.has(key) || this.cache.get(b.name, Type.PTR, now).length > 0) b.lastHeard = now;
       else if (now - b.lastHeard >= PRUNE_AFTER) {
         this.browses.delete(key);
@@ -295,19 +448,28 @@ export class MdnsLearner {
     for (const wire of encodeMdnsQuery(questions, known)) for (const t of this.deps.transports) t.send(wire);
   }
 
+  /**
+   * The instances the browsed types and subtypes list (one found only under
+   * a subtype is an instance of its type too, RFC 6763 §7.1: some responders,
+   * python-zeroconf's among them, answer for the subtype alone), each once,
+   * with its longest-lived PTR.
+   */
   private instancePtrs(now: number): { type: ServiceType; ptr: CachedRecord; target: Labels }[] {
-    const out: { type: ServiceType; ptr: CachedRecord; target: Labels }[] = [];
+    const found = new Map<string, { type: ServiceType; ptr: CachedRecord; target: Labels }>();
     for (const b of this.browses.values()) {
       const parsed = parseQueryName(b.name, [LOCAL]);
-      if (parsed?.kind !== "type") continue;
+      if (parsed?.kind !== "type" && parsed?.kind !== "subtype") continue;
       for (const ptr of this.cache.get(b.name, Type.PTR, now)) {
         const target = (ptr.data as Ptr).target;
         const p = parseQueryName(target, [LOCAL]);
-        if (p?.kind === "instance" && p.type.service === parsed.type.service && p.type.proto === parsed.type.proto)
-          out.push({ type: parsed.type, ptr, target });
+        if (p?.kind !== "instance" || p.type.service !== parsed.type.service || p.type.proto !== parsed.type.proto)
+          continue;
+        const key = nameKey(target);
+        const prior = found.get(key);
+        if (!prior || prior.ptr.expiresAt < ptr.expiresAt) found.set(key, { type: parsed.type, ptr, target });
       }
     }
-    return out;
+    return [...found.values()];
   }
 
   /** The subtypes each instance (by name key) is announced under, from the cached subtype PTRs. */
@@ -413,18 +575,11 @@ export class MdnsLearner {
         source: "mdns",
         expiresAt,
       });
-      if (hostLocal) {
-        const addrs = [...this.cache.get(srv.target, Type.A, now), ...this.cache.get(srv.target, Type.AAAA, now)];
-        const hostExisting = registry.host(hostLabel, LOCAL_DOMAIN);
-        if (addrs.length > 0 && (!hostExisting || hostExisting.source === "mdns")) {
-          wantHosts.set(hostLabel, {
-            name: hostLabel,
-            addresses: [...new Set(addrs.map((a) => (a.data as { address: string }).address))],
-            source: "mdns",
-            expiresAt: Math.max(...addrs.map((a) => a.expiresAt)),
-          });
-        }
-      }
+      if (hostLocal) this.wantHost(hostLabel, registry, now, wantHosts);
+    }
+    // hosts a unicast client asked for by name, whether or not a service names them
+    for (const host of this.askedHosts) {
+      if (!wantHosts.has(host)) this.wantHost(host, registry, now, wantHosts);
     }
     const ops: RegistryOp[] = [];
     for (const h of wantHosts.values()) {
@@ -449,6 +604,20 @@ export class MdnsLearner {
       else this.publishedHosts.delete(name);
     }
     return this.withinLimits(ops, registry);
+  }
+
+  /** `label`.local with the addresses cached for it, unless none are or another source registered it. */
+  private wantHost(label: string, registry: RegistryView, now: number, want: Map<string, Host>): void {
+    const name = [label, ...LOCAL];
+    const addrs = [...this.cache.get(name, Type.A, now), ...this.cache.get(name, Type.AAAA, now)];
+    const existing = registry.host(label, LOCAL_DOMAIN);
+    if (addrs.length === 0 || (existing && existing.source !== "mdns")) return;
+    want.set(label, {
+      name: label,
+      addresses: [...new Set(addrs.map((a) => (a.data as { address: string }).address))],
+      source: "mdns",
+      expiresAt: Math.max(...addrs.map((a) => a.expiresAt)),
+    });
   }
 
   /** The planned ops that fit the registry's limits; what is kept out is counted once and logged at most once a minute. */

@@ -138,8 +138,6 @@ class WorkerProcess {
     } else if (m.t === "synced") {
       this.waitingSyncs.get(m.id)?.();
       this.waitingSyncs.delete(m.id);
-    } else if (m.t === "local-miss") {
-      this.o.handler.onLocalMiss?.(m.name);
     } else if (m.t === "delegate") {
       return Promise.resolve(handleDnsMessage(m.msg, m.transport, m.peer, this.o.handler)).then((reply) =>
         this.send({ t: "reply", id: m.id, reply }),

@@ -19,8 +19,8 @@ export interface WorkerSettings {
   cookieSecret: Buffer;
   /** This process's share of the rate limit (the kernel spreads datagrams over the processes). */
   rrl: { rate: number; slip: number; exempt: readonly string[] };
-  /** mDNS runs in the primary: report `.local` type/subtype misses to it. */
-  reportLocalMisses: boolean;
+  /** Queries the discovery proxy would hold go to the primary, which holds them (dns-handler localProxy). */
+  delegateLocalMisses: boolean;
   /** How many sockets follow the start message. */
   sockets: number;
 }
@@ -41,5 +41,4 @@ export type FromWorker =
   | { t: "delegate"; id: number; msg: Buffer; transport: Transport; peer: string }
   | { t: "synced"; id: number }
   /** A `.local` type or subtype query the replica could not answer: the primary's mDNS may ask the LAN. */
-  | { t: "local-miss"; name: string[] }
   | { t: "metrics"; id: number; metrics: ProcessMetrics };

@@ -5,7 +5,6 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { makeLogger } from "../../log.js";
 import { guarded, onInternalError, reportInternalError } from "../../guard.js";
-import type { Labels } from "../../names.js";
 import { systemClock } from "../../clock.js";
 import { domainKey, Registry } from "../../registry/registry.js";
 import { QueryMetrics } from "../../metrics.js";
@@ -84,7 +83,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
         queryLogRate: s.queryLogRate,
         rrl: makeRateLimiter(s.rrl, log),
         cookies: new CookieJar(Buffer.from(s.cookieSecret)),
-        ...(s.reportLocalMisses ? { onLocalMiss: (name: Labels) => send({ t: "local-miss", name: [...name] }) } : {}),
+        ...(s.delegateLocalMisses ? { localProxy: "delegate" as const } : {}),
       };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");

@@ -6,6 +6,7 @@ import { CACHE_FLUSH } from "../../../src/frontends/mdns/cache.js";
 import {
   MAX_FOLLOWED_TYPES,
   MAX_FOLLOWED_TYPES_PER_PEER,
+  MAX_SUBSCRIBED_BROWSES,
   MdnsLearner,
   PRUNE_AFTER,
 } from "../../../src/frontends/mdns/learner.js";
@@ -262,6 +263,172 @@ describe("MdnsLearner", () => {
     await learner.close();
   });
 
+  describe("discovery proxy (RFC 8766): asking the LAN for what unicast clients and DNS Push subscribers want", () => {
+    async function setup() {
+      const clock = new ManualClock(1_000_000);
+      const registry = new Registry({ clock, store: new MemoryStore() });
+      await registry.open();
+      const sent: DecodedMessage[] = [];
+      const heard = { ...t, send: (b: Buffer) => void sent.push(decodeMessage(b)) };
+      const learner = new MdnsLearner({
+        registry,
+        clock,
+        log: pino({ level: "silent" }),
+        transports: [heard],
+        isOurs: () => false,
+      });
+      const asked = () => sent.splice(0).flatMap((m) => m.questions.map((q) => `${q.name.join(".")} ${q.type}`));
+      const tick = () => (learner as unknown as { tickNow(): void }).tickNow();
+      const settled = () => (learner as unknown as { sync: Promise<void> }).sync;
+      return { learner, registry, clock, asked, tick, settled, t: heard };
+    }
+    const lampRecords = (ttl = 120) => [
+      rr(
+        "lamp._web._tcp.local.",
+        Type.SRV,
+        {
+          type: Type.SRV,
+          priority: 0,
+          weight: 0,
+          port: 80,
+          target: parseName("lamp.local."),
+        },
+        ttl,
+      ),
+      rr("lamp._web._tcp.local.", Type.TXT, { type: Type.TXT, strings: [Buffer.from("v=1")] }, ttl),
+      rr("lamp.local.", Type.A, { type: Type.A, address: "192.0.2.80" }, ttl),
+    ];
+
+    it("starts a question the LAN is not asked yet (worth holding a query for), and only then", async () => {
+      const { learner, asked, clock, tick } = await setup();
+      expect(learner.askNow(parseName("lamp._web._tcp.local."), Type.SRV)).toBe(true);
+      expect(asked()).toEqual([`lamp._web._tcp.local ${Type.SRV}`, `lamp._web._tcp.local ${Type.TXT}`]);
+      tick(); // the new browse of the type asks at once
+      expect(asked()).toEqual([`_web._tcp.local ${Type.PTR}`]);
+      // the type is browsed now: all its instances are known, nothing to wait for
+      expect(learner.askNow(parseName("lamp._web._tcp.local."), Type.TXT)).toBe(false);
+      expect(learner.askNow(parseName("other._web._tcp.local."), Type.SRV)).toBe(false);
+      expect(learner.askNow(parseName("_web._tcp.local."), Type.PTR)).toBe(false);
+      expect(asked()).toEqual([]);
+      // a host: asked, then asked again at most once a second, and waited for only the first time
+      expect(learner.askNow(parseName("lamp.local."), Type.A)).toBe(true);
+      expect(asked()).toEqual([`lamp.local ${Type.A}`, `lamp.local ${Type.AAAA}`]);
+      expect(learner.askNow(parseName("lamp.local."), Type.AAAA)).toBe(false);
+      expect(asked()).toEqual([]);
+      clock.advance(1000);
+      expect(learner.askNow(parseName("lamp.local."), Type.A)).toBe(false);
+      expect(asked()).toHaveLength(2);
+      // nothing mDNS could answer: not asked
+      expect(learner.askNow(parseName("k._hash._web._tcp.local."), Type.SRV)).toBe(false);
+      expect(learner.askNow(parseName("lamp._web._tcp.local."), Type.A)).toBe(false);
+      expect(learner.askNow(parseName("_services._dns-sd._udp.local."), Type.PTR)).toBe(false);
+      expect(asked()).toEqual([]);
+      await learner.close();
+    });
+
+    it("mirrors an instance heard only under a subtype (python-zeroconf answers for the subtype alone) and a host a client asked for by name", async () => {
+      const { learner, registry, settled, t } = await setup();
+      expect(learner.askNow(parseName("_bulb._sub._web._tcp.local."), Type.PTR)).toBe(true);
+      expect(learner.askNow(parseName("hub.local."), Type.AAAA)).toBe(true);
+      learner.onResponse(
+        response([
+          rr("_bulb._sub._web._tcp.local.", Type.PTR, { type: Type.PTR, target: parseName("lamp._web._tcp.local.") }),
+          ...lampRecords(),
+          rr("hub.local.", Type.AAAA, { type: Type.AAAA, address: "2001:db8::7" }),
+        ]),
+        from,
+        t,
+      );
+      await settled();
+      expect(registry.instance(web, "lamp", "local.")).toMatchObject({ port: 80, subtypes: ["_bulb"], source: "mdns" });
+      expect(registry.host("hub", "local.")?.addresses).toEqual(["2001:db8::7"]);
+      await learner.close();
+    });
+
+    it("a subtype announced before anyone browsed it is mirrored as soon as it is browsed (the browse's known answers keep its responder quiet)", async () => {
+      const { learner, registry, settled, t } = await setup();
+      const sub = rr("_bulb._sub._web._tcp.local.", Type.PTR, {
+        type: Type.PTR,
+        target: parseName("lamp._web._tcp.local."),
+      });
+      learner.onResponse(response([sub, ...lampRecords()]), from, t);
+      await settled();
+      expect(registry.instance(web, "lamp", "local.")).toBeUndefined(); // nobody browses _web or _bulb
+      expect(learner.askNow(parseName("_bulb._sub._web._tcp.local."), Type.PTR)).toBe(true);
+      await settled();
+      expect(registry.instance(web, "lamp", "local.")).toMatchObject({ subtypes: ["_bulb"] });
+      await learner.close();
+    });
+
+    it("browses a name while DNS Push subscriptions follow it, and stops when the last one ends", async () => {
+      const { learner, asked, tick } = await setup();
+      const name = parseName("_web._tcp.local.");
+      const first = learner.follow(name, Type.PTR)!;
+      const second = learner.follow(name, Type.PTR)!;
+      expect(learner.browsing().subscribed).toBe(1);
+      tick();
+      expect(asked()).toEqual([`_web._tcp.local ${Type.PTR}`]);
+      first();
+      first(); // a release twice counts once
+      expect(learner.browsing().subscribed).toBe(1);
+      second();
+      expect(learner.browsing().subscribed).toBe(0);
+      // one a unicast client asked for stays when its subscribers leave
+      const third = learner.follow(name, Type.PTR)!;
+      learner.askLan(name);
+      third();
+      expect(learner.browsing()).toMatchObject({ asked: 1, subscribed: 0 });
+      await learner.close();
+    });
+
+    it(`follows at most ${MAX_SUBSCRIBED_BROWSES} names for subscriptions; beyond, no browse (counted)`, async () => {
+      const { learner } = await setup();
+      for (let i = 0; i < MAX_SUBSCRIBED_BROWSES; i++)
+        expect(learner.follow(parseName(`_t${i}._tcp.local.`), Type.PTR)).toBeDefined();
+      expect(learner.follow(parseName("_one-more._tcp.local."), Type.PTR)).toBeUndefined();
+      expect(learner.follow(parseName("_t0._tcp.local."), Type.PTR)).toBeDefined(); // one already browsed is followed
+      expect(learner.browsesRefused.subscribed).toBe(1);
+      await learner.close();
+    });
+
+    it("RECONFIRM: a doubted record is asked for twice and goes, with its instance, unless the LAN sends it again within 10 s", async () => {
+      const { learner, registry, clock, asked, tick, settled, t } = await setup();
+      learner.askLan(parseName("_web._tcp.local."));
+      const ptr = rr(
+        "_web._tcp.local.",
+        Type.PTR,
+        { type: Type.PTR, target: parseName("lamp._web._tcp.local.") },
+        4500,
+      );
+      learner.onResponse(response([ptr, ...lampRecords(4500)]), from, t);
+      await settled();
+      expect(registry.instance(web, "lamp", "local.")).toBeDefined();
+      asked();
+      // as the client was answered: the target spelled otherwise
+      const doubted = { type: Type.SRV, priority: 0, weight: 0, port: 80, target: parseName("LAMP.local.") } as const;
+      expect(learner.reconfirm(parseName("lamp._web._tcp.local."), Type.SRV, doubted)).toBe(true);
+      expect(learner.reconfirm(parseName("lamp._web._tcp.local."), Type.SRV, doubted)).toBe(false); // under way
+      expect(learner.reconfirm(parseName("lamp._web._tcp.local."), Type.SRV, { ...doubted, port: 81 })).toBe(false); // not held
+      expect(asked()).toEqual([`lamp._web._tcp.local ${Type.SRV}`]);
+      clock.advance(10_000);
+      tick();
+      await settled();
+      expect(registry.instance(web, "lamp", "local.")).toBeUndefined();
+
+      // heard again in time: it stays
+      learner.onResponse(response([ptr, ...lampRecords(4500)]), from, t);
+      await settled();
+      expect(learner.reconfirm(parseName("lamp._web._tcp.local."), Type.SRV, doubted)).toBe(true);
+      clock.advance(5_000);
+      learner.onResponse(response(lampRecords(4500)), from, t);
+      clock.advance(6_000);
+      tick();
+      await settled();
+      expect(registry.instance(web, "lamp", "local.")).toBeDefined();
+      await learner.close();
+    });
+  });
+
   describe("bounds on what it browses (issue 14 finding 2)", () => {
     const ENUM = "_services._dns-sd._udp.local.";
     const typeFlood = (prefix: string, n: number, ttl = 4500) =>
@@ -305,16 +472,16 @@ describe("MdnsLearner", () => {
       const { learner, t, clock } = await setup();
       learner.onResponse(typeFlood("gone", 3, 10), peerAt("203.0.113.66"), t);
       learner.askLan(parseName("_gone1._tcp.local."));
-      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 2 });
+      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 2, subscribed: 0 });
       clock.advance(11_000); // the records have expired
       tick(learner);
       expect(learner.browsing().followed).toBe(2); // not yet: only a while later
       clock.advance(PRUNE_AFTER);
       tick(learner);
-      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 0 });
+      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 0, subscribed: 0 });
       // heard of again: followed again, the freed places taken
       learner.onResponse(typeFlood("gone", 3, 10), peerAt("203.0.113.66"), t);
-      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 2 });
+      expect(learner.browsing()).toEqual({ fixed: 0, asked: 1, followed: 2, subscribed: 0 });
       await learner.close();
     });
 

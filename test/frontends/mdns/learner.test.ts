@@ -51,6 +51,23 @@ const t = {
   close: async () => {},
 };
 
+/** A learner on a fresh registry and a manual clock, its packets kept in `sent`. */
+async function learnerOnManualClock() {
+  const clock = new ManualClock(1_000_000);
+  const registry = new Registry({ clock, store: new MemoryStore() });
+  await registry.open();
+  const sent: Buffer[] = [];
+  const heard = { ...t, send: (b: Buffer) => void sent.push(b) };
+  const learner = new MdnsLearner({
+    registry,
+    clock,
+    log: pino({ level: "silent" }),
+    transports: [heard],
+    isOurs: () => false,
+  });
+  return { learner, registry, sent, t: heard, clock };
+}
+
 describe("MdnsLearner", () => {
   it("mirrors a complete instance it hears, and leaves other daemons' learned entries alone", async () => {
     let now = 1_000_000;
@@ -265,19 +282,9 @@ describe("MdnsLearner", () => {
 
   describe("discovery proxy (RFC 8766): asking the LAN for what unicast clients and DNS Push subscribers want", () => {
     async function setup() {
-      const clock = new ManualClock(1_000_000);
-      const registry = new Registry({ clock, store: new MemoryStore() });
-      await registry.open();
-      const sent: DecodedMessage[] = [];
-      const heard = { ...t, send: (b: Buffer) => void sent.push(decodeMessage(b)) };
-      const learner = new MdnsLearner({
-        registry,
-        clock,
-        log: pino({ level: "silent" }),
-        transports: [heard],
-        isOurs: () => false,
-      });
-      const asked = () => sent.splice(0).flatMap((m) => m.questions.map((q) => `${q.name.join(".")} ${q.type}`));
+      const { learner, registry, clock, sent, t: heard } = await learnerOnManualClock();
+      const asked = () =>
+        sent.splice(0).flatMap((b) => decodeMessage(b).questions.map((q) => `${q.name.join(".")} ${q.type}`));
       const tick = () => (learner as unknown as { tickNow(): void }).tickNow();
       const settled = () => (learner as unknown as { sync: Promise<void> }).sync;
       return { learner, registry, clock, asked, tick, settled, t: heard };
@@ -438,20 +445,7 @@ describe("MdnsLearner", () => {
         ),
       );
     const peerAt = (address: string) => ({ ...from, address });
-    async function setup(clock = new ManualClock(1_000_000)) {
-      const registry = new Registry({ clock, store: new MemoryStore() });
-      await registry.open();
-      const sent: Buffer[] = [];
-      const heard = { ...t, send: (b: Buffer) => void sent.push(b) };
-      const learner = new MdnsLearner({
-        registry,
-        clock,
-        log: pino({ level: "silent" }),
-        transports: [heard],
-        isOurs: () => false,
-      });
-      return { learner, sent, t: heard, clock };
-    }
+    const setup = learnerOnManualClock;
     const tick = (l: MdnsLearner) => (l as unknown as { tickNow(): void }).tickNow();
 
     it(`follows at most ${MAX_FOLLOWED_TYPES_PER_PEER} types named by one address and ${MAX_FOLLOWED_TYPES} in all; the rest are counted, and its queries stay within the packet budget`, async () => {

@@ -70,21 +70,42 @@ class Uncompressed extends NameCompressor {
   }
 }
 
-/** Records a PUSH message carries at most: a change to a large type goes out in several. */
-const RECORDS_PER_PUSH = 200;
+/** What a PUSH TLV holds at most: a DSO message is at most 65,535 bytes, 12 of them its header and 4 the TLV's. */
+const MAX_PUSH_DATA = 65535 - 12 - 4;
 
-/** PUSH messages: records removed (TTL 0xFFFFFFFF), then added (their TTL). */
+/**
+ * PUSH messages: records removed (TTL 0xFFFFFFFF), then added (their TTL),
+ * as many to a message as fit its 65,535 bytes. A record too large for any
+ * message (which no query could carry either) is left out.
+ */
 export function encodePushes(added: readonly ResourceRecord[], removed: readonly ResourceRecord[]): Buffer[] {
   const all = [...removed.map((r) => ({ ...r, ttl: REMOVE_RECORD_TTL })), ...added];
   const out: Buffer[] = [];
-  const buf = Buffer.alloc(65535);
-  for (let i = 0; i < all.length; i += RECORDS_PER_PUSH) {
-    let off = 0;
-    const comp = new Uncompressed();
-    for (const r of all.slice(i, i + RECORDS_PER_PUSH)) off = encodeRecord(buf, off, r, comp);
+  const buf = Buffer.alloc(MAX_PUSH_DATA);
+  // one record: its name (255), header (10) and RDATA (65,535) at most
+  const one = Buffer.alloc(256 + 10 + 65535);
+  const comp = new Uncompressed();
+  let off = 0;
+  const flush = () => {
+    if (off === 0) return;
     const data = Buffer.from(buf.subarray(0, off));
     out.push(encodeDso({ id: 0, response: false, rcode: 0, tlvs: [{ type: DsoType.PUSH, data }] }));
+    off = 0;
+  };
+  for (const r of all) {
+    let size: number;
+    try {
+      size = encodeRecord(one, 0, r, comp);
+    } catch (e) {
+      if (e instanceof WireError || e instanceof RangeError) continue;
+      throw e;
+    }
+    if (size > MAX_PUSH_DATA) continue;
+    if (off + size > MAX_PUSH_DATA) flush();
+    one.copy(buf, off, 0, size);
+    off += size;
   }
+  flush();
   return out;
 }
 
@@ -221,6 +242,7 @@ export class PushSession {
   private compare(subs: readonly Subscription[]): void {
     const added: ResourceRecord[] = [];
     const removed: ResourceRecord[] = [];
+    const updated: [Subscription, Map<string, ResourceRecord>][] = [];
     for (const s of subs) {
       const res = this.answer(s);
       // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
@@ -228,9 +250,14 @@ export class PushSession {
       const now = new Map(res.answers.map((r) => [identity(r), r]));
       for (const [k, r] of s.held) if (!now.has(k)) removed.push(r);
       for (const [k, r] of now) if (!s.held.has(k)) added.push(r);
+      updated.push([s, now]);
+    }
+    const messages = encodePushes(added, removed);
+    // held only once its PUSH exists: a change that could not be encoded is tried again at the next one
+    for (const [s, now] of updated) {
       this.budget.records += now.size - s.held.size;
       s.held = now;
     }
-    for (const m of encodePushes(added, removed)) this.send(m);
+    for (const m of messages) this.send(m);
   }
 }

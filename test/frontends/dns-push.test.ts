@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { encodePushes, parseSubscribe, REMOVE_RECORD_TTL } from "../../src/frontends/dns-push.js";
 import { Type } from "../../src/wire/constants.js";
+import { readRecord } from "../../src/wire/decode.js";
 import { decodeDso, DsoType } from "../../src/wire/dso.js";
 import type { ResourceRecord } from "../../src/wire/message.js";
 
@@ -39,11 +40,57 @@ describe("DNS Push messages (RFC 8765)", () => {
     expect(data.includes(Buffer.from([0xc0]))).toBe(false);
     const owner = name("_kv._tcp.local");
     expect(data.readUInt32BE(owner.length + 4)).toBe(REMOVE_RECORD_TTL);
+    // small records share a message however many there are
     const many = encodePushes(
       Array.from({ length: 450 }, (_, i) => ptr(i)),
       [],
     );
-    expect(many).toHaveLength(3);
+    expect(many).toHaveLength(1);
+  });
+
+  it("PUSH: split by encoded bytes, never past 65,535; many large TXT records go out in several, and each record whole", () => {
+    // 40 instances with 16 KiB of TXT each (more than --max-txt-bytes allows, as a peer or a later limit may give)
+    const txt = (i: number): ResourceRecord => ({
+      name: [`kv-${i}`, "_kv", "_tcp", "local"],
+      ttl: 30,
+      data: { type: Type.TXT, strings: Array.from({ length: 64 }, (_, j) => Buffer.alloc(255, 97 + ((i + j) % 26))) },
+    });
+    const added = Array.from({ length: 40 }, (_, i) => txt(i));
+    const removed = Array.from({ length: 10 }, (_, i) => txt(100 + i));
+    const messages = encodePushes(added, removed);
+    expect(messages.length).toBeGreaterThan(1);
+    const owners: string[] = [];
+    const ttls: number[] = [];
+    for (const m of messages) {
+      expect(m.length).toBeLessThanOrEqual(65535);
+      const data = decodeDso(m).tlvs[0]!.data;
+      for (let p = 0; p < data.length; ) {
+        const r = readRecord(data, p);
+        expect(r.rdataLength).toBe(64 * 256);
+        owners.push(r.record.name[0]!);
+        ttls.push(r.ttl);
+        p = r.end;
+      }
+    }
+    // every record once, in order: removals first
+    expect(owners).toEqual([...removed, ...added].map((r) => r.name[0]));
+    expect(ttls.slice(0, 10).every((t) => t === REMOVE_RECORD_TTL)).toBe(true);
+    // a record that fills a message nearly alone still goes out, in one of its own (65,489 bytes: 255 strings, a long name)
+    const long = ["x".repeat(60), "y".repeat(60), "z".repeat(60), "_kv", "_tcp", "local"];
+    const big: ResourceRecord = {
+      name: long,
+      ttl: 30,
+      data: { type: Type.TXT, strings: Array.from({ length: 255 }, () => Buffer.alloc(255, 98)) },
+    };
+    // one that no message can hold (as no query could carry it) is left out, and the rest still go
+    const huge: ResourceRecord = { ...big, name: ["w".repeat(50), ...long] };
+    const small = (i: number): ResourceRecord => ({
+      name: ["_kv", "_tcp", "local"],
+      ttl: 30,
+      data: { type: Type.PTR, target: [`kv-${i}`, "_kv", "_tcp", "local"] },
+    });
+    const alone = encodePushes([small(1), big, huge, small(2)], []);
+    expect(alone.map((m) => readRecord(decodeDso(m).tlvs[0]!.data, 0).type)).toEqual([Type.PTR, Type.TXT, Type.PTR]);
   });
 });
 

@@ -81,6 +81,11 @@ program
     "DSO sessions on --dns-tls (RFC 8490): the inactivity timeout given to clients; an idle session is closed after twice it",
     "15",
   )
+  .option(
+    "--push-max-subscriptions-per-source <n>",
+    "DNS Push on --dns-tls: subscriptions one address may hold across its sessions (REFUSED beyond)",
+    "1024",
+  )
   .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
   .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
   .addOption(new Option("--log-level <level>", "log detail").choices(LOG_LEVELS as string[]).default("info"))

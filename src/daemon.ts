@@ -292,7 +292,11 @@ async function listenDnsOverTls(
   const out: TcpListener[] = [];
   for (const want of settings.listen) {
     try {
-      const options = { ...config.tcp, dsoInactivityMs: settings.dsoInactivityMs };
+      const options = {
+        ...config.tcp,
+        dsoInactivityMs: settings.dsoInactivityMs,
+        pushMaxPerSource: settings.pushMaxPerSource,
+      };
       const t = await listenTcp(want.host, want.port, handler, options, credentials);
       closers.add(t.close);
       out.push(t);

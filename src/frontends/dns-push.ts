@@ -32,12 +32,17 @@ export const MAX_SUBSCRIPTIONS_PER_SESSION = 256;
 export class PushBudget {
   subscriptions = 0;
   records = 0;
+  /** Subscriptions by source address, across its sessions. */
+  readonly perSource = new Map<string, number>();
   constructor(
     readonly maxSubscriptions = 10_000,
     readonly maxRecords = 1_000_000,
   ) {}
 }
 const processBudget = new PushBudget();
+
+/** Subscriptions one source address may hold across its sessions by default (--push-max-subscriptions-per-source). */
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_SOURCE = 1024;
 
 /** What this process's push sessions hold now (the metrics read it). */
 export function pushTotals(): { subscriptions: number; records: number } {
@@ -50,8 +55,13 @@ export interface PushDeps {
   clock: Clock;
   /** Shared by the sessions of a process; default one per process. */
   budget?: PushBudget;
+  /** The client's address, and how many subscriptions it may hold across its sessions (so no one takes the whole budget). */
+  source?: string;
+  maxPerSource?: number;
   /** Told of a SUBSCRIBE refused by a limit (the metrics count it). */
-  refused?: (limit: "push-subscriptions-per-session" | "push-subscriptions" | "push-records") => void;
+  refused?: (
+    limit: "push-subscriptions-per-session" | "push-subscriptions-per-source" | "push-subscriptions" | "push-records",
+  ) => void;
 }
 
 /** A SUBSCRIBE TLV's question (RFC 8765 §6.2: name uncompressed, type, class). */
@@ -150,11 +160,13 @@ export class PushSession {
     const over =
       this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION
         ? "push-subscriptions-per-session"
-        : budget.subscriptions >= budget.maxSubscriptions
-          ? "push-subscriptions"
-          : budget.records >= budget.maxRecords
-            ? "push-records"
-            : undefined;
+        : this.fromSource() >= (this.deps.maxPerSource ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_SOURCE)
+          ? "push-subscriptions-per-source"
+          : budget.subscriptions >= budget.maxSubscriptions
+            ? "push-subscriptions"
+            : budget.records >= budget.maxRecords
+              ? "push-records"
+              : undefined;
     if (over) {
       this.deps.refused?.(over);
       return Rcode.REFUSED;
@@ -173,12 +185,21 @@ export class PushSession {
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
     this.subscriptions.set(id, { ...q, serviceType, kind: parsed.kind, held: new Map() });
     budget.subscriptions++;
+    budget.perSource.set(this.source, this.fromSource() + 1);
     this.unsubscribe ??= this.deps.registry.onChange((c) => this.changed(c));
     return Rcode.NOERROR;
   }
 
   private get budget(): PushBudget {
     return this.deps.budget ?? processBudget;
+  }
+
+  private get source(): string {
+    return this.deps.source ?? "";
+  }
+
+  private fromSource(): number {
+    return this.budget.perSource.get(this.source) ?? 0;
   }
 
   /** The records the subscription `id` has now, as its first PUSH (nothing when there are none). */
@@ -193,6 +214,9 @@ export class PushSession {
     if (!s) return;
     this.budget.subscriptions--;
     this.budget.records -= s.held.size;
+    const left = this.fromSource() - 1;
+    if (left > 0) this.budget.perSource.set(this.source, left);
+    else this.budget.perSource.delete(this.source);
     this.subscriptions.delete(id);
   }
 

@@ -39,6 +39,8 @@ export interface TcpOptions {
   writeTimeoutMs: number;
   /** DNS over TLS: the inactivity timeout a DSO session is given (RFC 8490 §6.2; default 15 s), ms. */
   dsoInactivityMs?: number;
+  /** DNS Push: subscriptions one source address may hold across its sessions (default 1,024). */
+  pushMaxPerSource?: number;
 }
 
 export const DEFAULT_TCP_OPTIONS: TcpOptions = {
@@ -75,8 +77,11 @@ export function listenTcp(
   options: TcpOptions = DEFAULT_TCP_OPTIONS,
   tls?: TlsCredentials,
 ): Promise<TcpListener> {
-  /** Open connections, least recently active first (a Map keeps insertion order; activity moves one to the end). */
-  const open = new Map<Socket, { source: string; connection: Connection }>();
+  /**
+   * Open connections, least recently active first (a Map keeps insertion order; activity moves one to the end),
+   * by the accepted socket (for TLS, the TCP connection under the session: counted from its first moment).
+   */
+  const open = new Map<Socket, { source: string; connection: Connection; close: () => void }>();
   const perSource = new Map<string, number>();
   const forget = (socket: Socket) => {
     const entry = open.get(socket);
@@ -94,14 +99,19 @@ export function listenTcp(
   };
   /** RFC 7766 §6.2.3: under pressure, the connection idle the longest goes; one with work under way is kept. */
   const closeLongestIdle = (): boolean => {
-    for (const [socket, { connection }] of open) {
+    for (const [socket, { connection, close }] of open) {
       if (!connection.idle()) continue;
       forget(socket);
-      socket.destroy();
+      close();
       return true;
     }
     return false;
   };
+  /** TLS: connections in their handshake, by peer address and port, to find when the session is up. */
+  const handshaking = new Map<string, Socket>();
+  const peerKey = (s: Socket) => `${s.remoteAddress ?? ""}|${s.remotePort ?? 0}`;
+  // the caps apply to every TCP connection as it is accepted, before any TLS handshake: one source
+  // cannot hold more than its share of sockets with handshakes it never finishes
   const accept = (socket: Socket) => {
     const source = addressOf(socket.remoteAddress ?? "");
     const fromSource = perSource.get(source) ?? 0;
@@ -129,29 +139,54 @@ export function listenTcp(
     perSource.set(source, (perSource.get(source) ?? 0) + 1);
     socket.on(
       "close",
-      guarded("tcp close", () => forget(socket)),
-    );
-    open.set(socket, {
-      source,
-      connection: serveConnection(socket, deps, options, () => touch(socket), tls !== undefined),
-    });
-  };
-  const secure = (c: TlsCredentials): SecureContextOptions => ({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" });
-  // TLS: a session counts once its handshake is done, which must be within the read timeout; the raw
-  // connections still in their handshake are bounded apart (twice the cap, so an idle one can still be replaced)
-  const server: Server = tls
-    ? createTlsServer({ ...secure(tls), handshakeTimeout: options.readTimeoutMs }, guarded("tls connection", accept))
-    : createServer(guarded("tcp connection", accept));
-  if (tls) {
-    server.maxConnections = 2 * options.maxConnections;
-    server.on(
-      "tlsClientError",
-      guarded("tls client error", (err: Error, socket: Socket) => {
-        deps.log.debug({ err: err.message, peer: addressOf(socket.remoteAddress ?? "") }, "TLS handshake failed");
-        socket.destroy();
+      guarded("tcp close", () => {
+        forget(socket);
+        handshaking.delete(peerKey(socket));
       }),
     );
-  }
+    if (!tlsServer) {
+      open.set(socket, {
+        source,
+        connection: serveConnection(socket, deps, options, () => touch(socket)),
+        close: () => socket.destroy(),
+      });
+      return;
+    }
+    // a handshake has no query under way: under pressure it may make room like an idle connection
+    // (it is bounded by the read timeout anyway)
+    open.set(socket, { source, connection: { idle: () => true }, close: () => socket.destroy() });
+    handshaking.set(peerKey(socket), socket);
+    tlsServer.emit("connection", socket);
+  };
+  /** A TLS session is up on a connection accepted above: served from now on. */
+  const secured = (session: Socket) => {
+    const raw = handshaking.get(peerKey(session));
+    const entry = raw && open.get(raw);
+    if (!raw || !entry) {
+      session.destroy(); // its connection was closed meanwhile
+      return;
+    }
+    handshaking.delete(peerKey(session));
+    entry.connection = serveConnection(session, deps, options, () => touch(raw), true);
+    entry.close = () => {
+      session.destroy();
+      raw.destroy();
+    };
+  };
+  const secure = (c: TlsCredentials): SecureContextOptions => ({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" });
+  // TLS runs on the connections the TCP server accepts (handed to it as its 'connection' event); a
+  // handshake must be done within the read timeout
+  const tlsServer = tls
+    ? createTlsServer({ ...secure(tls), handshakeTimeout: options.readTimeoutMs }, guarded("tls session", secured))
+    : undefined;
+  const server: Server = createServer(guarded("tcp connection", accept));
+  tlsServer?.on(
+    "tlsClientError",
+    guarded("tls client error", (err: Error, socket: Socket) => {
+      deps.log.debug({ err: err.message, peer: addressOf(socket.remoteAddress ?? "") }, "TLS handshake failed");
+      socket.destroy();
+    }),
+  );
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port, ipv6Only: isIPv6(host) }, () => {
@@ -164,15 +199,10 @@ export function listenTcp(
       resolve({
         address: a.address,
         port: a.port,
-        ...(tls
-          ? {
-              setCredentials: (c: TlsCredentials) =>
-                (server as ReturnType<typeof createTlsServer>).setSecureContext(secure(c)),
-            }
-          : {}),
+        ...(tlsServer ? { setCredentials: (c: TlsCredentials) => tlsServer.setSecureContext(secure(c)) } : {}),
         close: () =>
           new Promise<void>((r) => {
-            for (const s of open.keys()) s.destroy();
+            for (const { close } of open.values()) close();
             server.close(() => r());
           }),
       });
@@ -310,6 +340,8 @@ function serveConnection(
           registry: deps.registry,
           answer: deps.answer,
           clock: deps.clock,
+          source: addressOf(socket.remoteAddress ?? ""),
+          ...(options.pushMaxPerSource !== undefined ? { maxPerSource: options.pushMaxPerSource } : {}),
           refused: (limit) => deps.metrics?.observeLimit(limit),
         },
         // pushes obey the limits replies do: a client that takes none of them is closed, never buffered for

@@ -131,4 +131,40 @@ describe("DNS Push sessions", () => {
     b.close();
     expect(b.subscribe(4, q(5))).toBe(5);
   });
+
+  it("one source address holds at most its share across its sessions: REFUSED beyond, counted with its own reason", async () => {
+    const { PushSession, PushBudget } = await import("../../src/frontends/dns-push.js");
+    const { Registry } = await import("../../src/registry/registry.js");
+    const { MemoryStore } = await import("../../src/store/memory.js");
+    const { ManualClock } = await import("../../src/clock.js");
+    const clock = new ManualClock(0);
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    const refused: string[] = [];
+    const deps = {
+      registry,
+      clock,
+      budget: new PushBudget(100, 1000),
+      maxPerSource: 2,
+      refused: (why: string) => refused.push(why),
+      answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
+    };
+    const q = (i: number) => ({ name: [`s${i}`, "_kv", "_tcp", "local"], type: Type.SRV, class: 1 });
+    const a1 = new PushSession({ ...deps, source: "192.0.2.1" }, () => {});
+    const a2 = new PushSession({ ...deps, source: "192.0.2.1" }, () => {});
+    const b = new PushSession({ ...deps, source: "192.0.2.2" }, () => {});
+    expect([a1.subscribe(1, q(1)), a2.subscribe(1, q(2)), a2.subscribe(2, q(3))]).toEqual([0, 0, 5]);
+    expect(refused).toEqual(["push-subscriptions-per-source"]);
+    // another address is not held back by the first
+    expect([b.subscribe(1, q(1)), b.subscribe(2, q(2))]).toEqual([0, 0]);
+    // what a session gives back, its address may take again
+    a1.close();
+    expect(a2.subscribe(2, q(3))).toBe(0);
+    a2.unsubscribeById(1);
+    expect(deps.budget.perSource.get("192.0.2.1")).toBe(1);
+    a2.close();
+    b.close();
+    expect(deps.budget.perSource.size).toBe(0);
+    expect(deps.budget.subscriptions).toBe(0);
+  });
 });

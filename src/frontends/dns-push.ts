@@ -9,10 +9,10 @@
 import type { Clock } from "../clock.js";
 import { later } from "../guard.js";
 import { answerQuery, type AnswerOptions } from "../answer/answer.js";
-import { formatServiceType, nameKey, parseQueryName, type Labels } from "../names.js";
+import { formatName, formatServiceType, nameKey, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
 import type { Change } from "../registry/types.js";
-import { Class, Opcode, Rcode } from "../wire/constants.js";
+import { Class, Opcode, Rcode, typeName as rrTypeName } from "../wire/constants.js";
 import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
 import { decodeName, NameCompressor, WireError } from "../wire/name.js";
@@ -133,6 +133,8 @@ interface Subscription {
   kind: string;
   /** What was last pushed, by identity. */
   held: Map<string, ResourceRecord>;
+  /** PUSH updates sent to it (the first state counts when it had records). */
+  pushes: number;
 }
 
 /** What changed since the last comparison: which subscriptions can have moved. */
@@ -183,7 +185,7 @@ export class PushSession {
       }
     this.unsubscribeById(id); // the same ID again replaces the subscription
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
-    this.subscriptions.set(id, { ...q, serviceType, kind: parsed.kind, held: new Map() });
+    this.subscriptions.set(id, { ...q, serviceType, kind: parsed.kind, held: new Map(), pushes: 0 });
     budget.subscriptions++;
     budget.perSource.set(this.source, this.fromSource() + 1);
     this.unsubscribe ??= this.deps.registry.onChange((c) => this.changed(c));
@@ -222,6 +224,16 @@ export class PushSession {
 
   get size(): number {
     return this.subscriptions.size;
+  }
+
+  /** Its subscriptions as the HTTP API lists them: question, records held, PUSH updates sent. */
+  describe(): { name: string; type: string; records: number; pushes: number }[] {
+    return [...this.subscriptions.values()].map((s) => ({
+      name: formatName(s.name),
+      type: rrTypeName(s.type),
+      records: s.held.size,
+      pushes: s.pushes,
+    }));
   }
 
   close(): void {
@@ -266,21 +278,23 @@ export class PushSession {
   private compare(subs: readonly Subscription[]): void {
     const added: ResourceRecord[] = [];
     const removed: ResourceRecord[] = [];
-    const updated: [Subscription, Map<string, ResourceRecord>][] = [];
+    const updated: [Subscription, Map<string, ResourceRecord>, boolean][] = [];
     for (const s of subs) {
       const res = this.answer(s);
       // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
       if (res.rcode === Rcode.SERVFAIL) continue;
       const now = new Map(res.answers.map((r) => [identity(r), r]));
+      const before = added.length + removed.length;
       for (const [k, r] of s.held) if (!now.has(k)) removed.push(r);
       for (const [k, r] of now) if (!s.held.has(k)) added.push(r);
-      updated.push([s, now]);
+      updated.push([s, now, added.length + removed.length > before]);
     }
     const messages = encodePushes(added, removed);
     // held only once its PUSH exists: a change that could not be encoded is tried again at the next one
-    for (const [s, now] of updated) {
+    for (const [s, now, changed] of updated) {
       this.budget.records += now.size - s.held.size;
       s.held = now;
+      if (changed) s.pushes++;
     }
     for (const m of messages) this.send(m);
   }

@@ -21,6 +21,7 @@ import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 import { PushSession } from "./dns-push.js";
 import { answerDso, DEFAULT_DSO_POLICY, response as dsoResponse, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
+import type { PushSessionView } from "../api/shapes.js";
 
 export interface TcpOptions {
   /** Close a connection after this long without traffic, ms. */
@@ -62,7 +63,19 @@ export interface TcpListener {
   close(): Promise<void>;
   /** DNS over TLS: new sessions use this certificate and key (SIGHUP); sessions open keep theirs. */
   setCredentials?(credentials: TlsCredentials): void;
+  /** DNS over TLS: the sessions holding DNS Push subscriptions now, oldest first. */
+  pushSessions?(): PushSessionView[];
 }
+
+/** A session with DNS Push state, as the listener keeps it for the HTTP API. */
+interface PushEntry {
+  id: number;
+  peer: string;
+  since: number;
+  push: PushSession;
+}
+/** Session numbers: one sequence for every listener of the process, so the API's cursor orders them all. */
+let pushSessionsMade = 0;
 
 /** A certificate chain and its private key, PEM, read and checked by the caller. */
 export interface TlsCredentials {
@@ -107,6 +120,8 @@ export function listenTcp(
     }
     return false;
   };
+  /** DNS Push sessions of this listener, in the order they were made. */
+  const pushSessions = new Set<PushEntry>();
   /** TLS: connections in their handshake, by peer address and port, to find when the session is up. */
   const handshaking = new Map<string, Socket>();
   const peerKey = (s: Socket) => `${s.remoteAddress ?? ""}|${s.remotePort ?? 0}`;
@@ -167,7 +182,7 @@ export function listenTcp(
       return;
     }
     handshaking.delete(peerKey(session));
-    entry.connection = serveConnection(session, deps, options, () => touch(raw), true);
+    entry.connection = serveConnection(session, deps, options, () => touch(raw), pushSessions);
     entry.close = () => {
       session.destroy();
       raw.destroy();
@@ -199,7 +214,20 @@ export function listenTcp(
       resolve({
         address: a.address,
         port: a.port,
-        ...(tlsServer ? { setCredentials: (c: TlsCredentials) => tlsServer.setSecureContext(secure(c)) } : {}),
+        ...(tlsServer
+          ? {
+              setCredentials: (c: TlsCredentials) => tlsServer.setSecureContext(secure(c)),
+              pushSessions: () =>
+                [...pushSessions]
+                  .filter((e) => e.push.size > 0)
+                  .map((e) => ({
+                    id: e.id,
+                    peer: e.peer,
+                    since: new Date(e.since).toISOString(),
+                    subscriptions: e.push.describe(),
+                  })),
+            }
+          : {}),
         close: () =>
           new Promise<void>((r) => {
             for (const { close } of open.values()) close();
@@ -215,14 +243,18 @@ interface Connection {
   idle(): boolean;
 }
 
-/** Serve one connection; `active` is called whenever the client sends something. `tls`: DNS over TLS, where DSO is offered. */
+/**
+ * Serve one connection; `active` is called whenever the client sends something. `pushSessions`: DNS over TLS,
+ * where DSO is offered; a session with DNS Push state is in it while the connection lasts.
+ */
 function serveConnection(
   socket: Socket,
   deps: DnsHandlerDeps,
   options: TcpOptions,
   active: () => void,
-  tls = false,
+  pushSessions?: Set<PushEntry>,
 ): Connection {
+  const tls = pushSessions !== undefined;
   const peer = formatPeer(socket.remoteAddress ?? "", socket.remotePort ?? 0);
   let pending: Buffer = Buffer.alloc(0);
   // replies go out in request order; an UPDATE in the queue holds back what follows it
@@ -312,8 +344,9 @@ function serveConnection(
     socket.destroy();
   };
 
-  /** DNS Push subscriptions of this session (RFC 8765), made at the first SUBSCRIBE. */
+  /** DNS Push subscriptions of this session (RFC 8765), made at the first SUBSCRIBE; listed for the HTTP API. */
   let push: PushSession | undefined;
+  let listed: PushEntry | undefined;
   /** Timers: a session with subscriptions lives by its keepalive interval, one without by its inactivity timeout. */
   const sessionTimeout = () => {
     if (!session) return;
@@ -353,6 +386,10 @@ function serveConnection(
           } else if (socket.writableLength > 0) watchStall();
         },
       );
+      if (!listed) {
+        listed = { id: ++pushSessionsMade, peer, since: deps.clock.now(), push };
+        pushSessions?.add(listed);
+      }
       const rcode = push.subscribe(o.id, o.question);
       write(dsoResponse(o.id, rcode));
       if (rcode === 0) push.pushCurrent(o.id);
@@ -431,6 +468,7 @@ function serveConnection(
       clearTimeout(readDeadline);
       clearTimeout(stall);
       push?.close(); // its registry listener goes with the connection
+      if (listed) pushSessions?.delete(listed);
     }),
   );
   socket.on(

@@ -83,17 +83,20 @@ class Uncompressed extends NameCompressor {
 /** What a PUSH TLV holds at most: a DSO message is at most 65,535 bytes, 12 of them its header and 4 the TLV's. */
 const MAX_PUSH_DATA = 65535 - 12 - 4;
 
+/** Where PUSH data is put together, and one record encoded: its name (255), header (10) and RDATA (65,535) at most. */
+const scratch = { buf: Buffer.allocUnsafe(MAX_PUSH_DATA), one: Buffer.allocUnsafe(256 + 10 + 65535) };
+
 /**
  * PUSH messages: records removed (TTL 0xFFFFFFFF), then added (their TTL),
  * as many to a message as fit its 65,535 bytes. A record too large for any
  * message (which no query could carry either) is left out.
  */
 export function encodePushes(added: readonly ResourceRecord[], removed: readonly ResourceRecord[]): Buffer[] {
+  if (added.length === 0 && removed.length === 0) return [];
   const all = [...removed.map((r) => ({ ...r, ttl: REMOVE_RECORD_TTL })), ...added];
   const out: Buffer[] = [];
-  const buf = Buffer.alloc(MAX_PUSH_DATA);
-  // one record: its name (255), header (10) and RDATA (65,535) at most
-  const one = Buffer.alloc(256 + 10 + 65535);
+  // the scratch space of every call (synchronous, so never shared): a change to one session allocates no 128 KiB
+  const { buf, one } = scratch;
   const comp = new Uncompressed();
   let off = 0;
   const flush = () => {

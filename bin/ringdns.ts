@@ -111,7 +111,11 @@ program
     "open TCP connections at most; beyond, a new one takes the place of the one idle the longest",
     "256",
   )
-  .option("--tcp-max-per-source <n>", "open TCP connections from one address at most", "32")
+  .option(
+    "--tcp-max-per-source <n>",
+    "open TCP connections from one address at most (on --dns-tls counted from the connect, before the TLS handshake)",
+    "32",
+  )
   .option(
     "--tcp-read-timeout-ms <ms>",
     "a TCP message must arrive whole within this many milliseconds of its first byte",

@@ -81,6 +81,11 @@ program
     "DSO sessions on --dns-tls (RFC 8490): the inactivity timeout given to clients; an idle session is closed after twice it",
     "15",
   )
+  .option(
+    "--push-max-subscriptions-per-source <n>",
+    "DNS Push on --dns-tls: subscriptions one address may hold across its sessions (REFUSED beyond)",
+    "1024",
+  )
   .option("--domain <name>", "served domain besides local., repeatable (e.g. svc.example.)", collect)
   .option("--services <file>", "static registrations, YAML or JSON (see examples/services.yaml)")
   .addOption(new Option("--log-level <level>", "log detail").choices(LOG_LEVELS as string[]).default("info"))
@@ -106,7 +111,11 @@ program
     "open TCP connections at most; beyond, a new one takes the place of the one idle the longest",
     "256",
   )
-  .option("--tcp-max-per-source <n>", "open TCP connections from one address at most", "32")
+  .option(
+    "--tcp-max-per-source <n>",
+    "open TCP connections from one address at most (on --dns-tls counted from the connect, before the TLS handshake)",
+    "32",
+  )
   .option(
     "--tcp-read-timeout-ms <ms>",
     "a TCP message must arrive whole within this many milliseconds of its first byte",

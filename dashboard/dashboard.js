@@ -200,6 +200,33 @@ function describe(e) {
   return e.event;
 }
 
+/** Sessions shown at once (the API pages them; the first are enough to see who follows what). */
+const PUSH_PAGE = 50;
+
+/** DNS Push subscriptions (--dns-tls): a row each, under the session's client; hidden while there are none. */
+async function refreshPush() {
+  const page = await api(`/v1/subscriptions?limit=${PUSH_PAGE}`);
+  $("push-view").hidden = page.total === 0;
+  $("push-count").textContent =
+    `(${page.subscriptions} in ${page.total} session${page.total === 1 ? "" : "s"}${page.next ? `; the first ${PUSH_PAGE} shown` : ""})`;
+  $("push").replaceChildren(
+    ...page.sessions.flatMap((s) =>
+      s.subscriptions.map((sub, i) =>
+        el(
+          "tr",
+          {},
+          el("td", { text: i === 0 ? s.peer : "" }),
+          el("td", { text: i === 0 ? new Date(s.since).toLocaleTimeString() : "" }),
+          el("td", { text: sub.name }),
+          el("td", { text: sub.type }),
+          el("td", { text: String(sub.records) }),
+          el("td", { text: String(sub.pushes) }),
+        ),
+      ),
+    ),
+  );
+}
+
 let refreshTimer = null;
 function refreshSoon() {
   clearTimeout(refreshTimer);
@@ -248,5 +275,7 @@ $("instance-search").addEventListener("input", () => {
 });
 refreshHealth();
 setInterval(refreshHealth, 5000);
+refreshPush().catch(() => {});
+setInterval(() => refreshPush().catch(() => {}), 5000);
 refreshTypes().catch((e) => ($("health").textContent = String(e.message)));
 follow();

@@ -8,6 +8,7 @@ import { availableParallelism, hostname } from "node:os";
 import { DEFAULT_ANSWER_OPTIONS, type ZoneNs } from "./answer/answer.js";
 import { parseSetting, RingdnsError } from "./errors.js";
 import { DEFAULT_TCP_OPTIONS, MIN_UNSENT_BYTES, type TcpOptions } from "./frontends/tcp.js";
+import { DEFAULT_MAX_SUBSCRIPTIONS_PER_SOURCE } from "./frontends/dns-push.js";
 import { DEFAULT_LIMITS, ringWeightLimits } from "./registry/limits.js";
 import { DEFAULT_CACHE_LIMITS } from "./frontends/mdns/cache.js";
 import { DEFAULT_PROXY_WAIT_MS, MAX_PROXY_WAIT_MS } from "./frontends/mdns/proxy.js";
@@ -84,7 +85,14 @@ export interface Config {
    */
   readonly srp?: { from: readonly string[]; keyLeaseMax: number; verifyRate: number };
   /** DNS over TLS (RFC 7858) listeners, with the certificate and key files (PEM); undefined = none. */
-  readonly tls?: { listen: readonly ListenAddress[]; cert: string; key: string; dsoInactivityMs: number };
+  readonly tls?: {
+    listen: readonly ListenAddress[];
+    cert: string;
+    key: string;
+    dsoInactivityMs: number;
+    /** DNS Push subscriptions one source address may hold across its sessions. */
+    pushMaxPerSource: number;
+  };
   /** Interfaces mDNS runs on; none (the default) = no mDNS. */
   readonly mdnsInterfaces: readonly string[];
   /** Bounds on the mDNS cache: records in all, and from one peer. */
@@ -144,6 +152,7 @@ export interface ConfigInput {
   tlsCert?: string;
   tlsKey?: string;
   dsoInactivityTimeout?: string | number;
+  pushMaxSubscriptionsPerSource?: string | number;
   keyLeaseMax?: string | number;
   srpVerifyRate?: string | number;
   mdnsInterface?: string[];
@@ -373,7 +382,16 @@ function parseTls(input: ConfigInput): Pick<Config, "tls"> {
   if (input.tlsCert === undefined || input.tlsKey === undefined)
     bad("--dns-tls", "needs --tls-cert FILE and --tls-key FILE (PEM)");
   const inactivity = int("--dso-inactivity-timeout", input.dsoInactivityTimeout, 15, 1, 86_400);
-  return { tls: { listen, cert: input.tlsCert!, key: input.tlsKey!, dsoInactivityMs: inactivity * 1000 } };
+  const pushMaxPerSource = int(
+    "--push-max-subscriptions-per-source",
+    input.pushMaxSubscriptionsPerSource,
+    DEFAULT_MAX_SUBSCRIPTIONS_PER_SOURCE,
+    1,
+    1_000_000,
+  );
+  return {
+    tls: { listen, cert: input.tlsCert!, key: input.tlsKey!, dsoInactivityMs: inactivity * 1000, pushMaxPerSource },
+  };
 }
 
 /** Where SRP clients register unless told otherwise (RFC 9665 §3.1.2). */

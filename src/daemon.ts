@@ -157,6 +157,8 @@ interface Parts {
   /** Set once started: asked by the DNS handler (.local misses) and the metrics. */
   mdns?: Mdns;
   workers?: QueryWorkers;
+  /** The --dns-tls listeners (DNS Push sessions live there, in this process), once listening. */
+  tls?: readonly TcpListener[];
 }
 
 /** What every DNS transport shares: the core, UPDATE, caches, cookies, rate limits, status. */
@@ -303,7 +305,11 @@ async function listenDnsOverTls(
   const out: TcpListener[] = [];
   for (const want of settings.listen) {
     try {
-      const options = { ...config.tcp, dsoInactivityMs: settings.dsoInactivityMs };
+      const options = {
+        ...config.tcp,
+        dsoInactivityMs: settings.dsoInactivityMs,
+        pushMaxPerSource: settings.pushMaxPerSource,
+      };
       const t = await listenTcp(want.host, want.port, handler, options, credentials);
       closers.add(t.close);
       out.push(t);
@@ -344,6 +350,9 @@ async function listenHttpApi(
       hosts: settings.hosts,
       watchLimits: { maxStreams: settings.maxWatchers, maxPerSource: settings.maxWatchersPerSource },
       observeLimit: (limit) => metrics.observeLimit(limit),
+      ...(p.tls && p.tls.length > 0
+        ? { pushSessions: () => (p.tls ?? []).flatMap((t) => t.pushSessions?.() ?? []) }
+        : {}),
     });
     closers.add(async () => {
       await http.close();
@@ -405,6 +414,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     const handler = dnsHandler(p, lifecycle, rrlShare);
     const { listening, udpSockets } = await listenDns(config, handler, log, closers);
     const tls = config.tls ? await listenDnsOverTls(config.tls, handler, config, closers) : [];
+    p.tls = tls;
     // where DNS Push is (`_dns-push-tls._tcp` SRV): the first TLS listener's port as bound (before any worker copies the options)
     if (tls[0]) handler.answer = { ...handler.answer, pushPort: tls[0].port };
     if (config.mdnsInterfaces.length > 0) {

@@ -52,3 +52,33 @@ export type EventBody =
   | { event: "ring"; type: string; instances: number; shares: Record<string, number> };
 
 export type WatchEvent = EventBody & { id: number; time: string };
+
+/** One DNS Push subscription (RFC 8765) as `/v1/subscriptions` lists it. */
+export interface PushSubscriptionView {
+  name: string;
+  type: string;
+  /** Records it holds now (what was last pushed). */
+  records: number;
+  /** PUSH updates sent to it, the first state included when it had records. */
+  pushes: number;
+}
+
+/** A DSO session on a `--dns-tls` listener that holds subscriptions. */
+export interface PushSessionView {
+  /** Numbered in order of their first SUBSCRIBE, from 1 (the page cursor). */
+  id: number;
+  /** The client's address and port. */
+  peer: string;
+  /** When its first SUBSCRIBE came (ISO 8601). */
+  since: string;
+  subscriptions: PushSubscriptionView[];
+}
+
+/** `GET /v1/subscriptions`: sessions by id, a page at a time; `total` and `subscriptions` count every one. */
+export interface PushSessionsPage {
+  total: number;
+  subscriptions: number;
+  sessions: PushSessionView[];
+  /** The `after` of the next page; absent on the last. */
+  next?: string;
+}

@@ -18,4 +18,12 @@ export type { Sig0Signer } from "../wire/sig0.js";
 export type { TsigKey } from "../wire/tsig.js";
 export { Ring } from "../ring/ring.js";
 export { watch, type WatchOptions, type WatchItem, type WatchEvent } from "./watch.js";
-export { subscribe, pushName, type SubscribeOptions, type PushChange } from "./push.js";
+export {
+  subscribe,
+  pushName,
+  SubscribeError,
+  type SubscribeOptions,
+  type PushChange,
+  type Subscription,
+  type ReconfirmRecord,
+} from "./push.js";

@@ -9,10 +9,10 @@
 import type { Clock } from "../clock.js";
 import { later } from "../guard.js";
 import { answerQuery, type AnswerOptions } from "../answer/answer.js";
-import { formatServiceType, hasSuffix, nameKey, parseQueryName, type Labels } from "../names.js";
+import { formatName, formatServiceType, hasSuffix, nameKey, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
 import type { Change } from "../registry/types.js";
-import { Class, Opcode, Rcode } from "../wire/constants.js";
+import { Class, Opcode, Rcode, typeName as rrTypeName } from "../wire/constants.js";
 import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
 import { decodeName, NameCompressor, WireError } from "../wire/name.js";
@@ -35,12 +35,17 @@ export const MAX_SUBSCRIPTIONS_PER_SESSION = 256;
 export class PushBudget {
   subscriptions = 0;
   records = 0;
+  /** Subscriptions by source address, across its sessions. */
+  readonly perSource = new Map<string, number>();
   constructor(
     readonly maxSubscriptions = 10_000,
     readonly maxRecords = 1_000_000,
   ) {}
 }
 const processBudget = new PushBudget();
+
+/** Subscriptions one source address may hold across its sessions by default (--push-max-subscriptions-per-source). */
+export const DEFAULT_MAX_SUBSCRIPTIONS_PER_SOURCE = 1024;
 
 /** What this process's push sessions hold now (the metrics read it). */
 export function pushTotals(): { subscriptions: number; records: number } {
@@ -55,8 +60,13 @@ export interface PushDeps {
   budget?: PushBudget;
   /** A subscription to a `.local` name: the LAN is asked about it until the release is called (RFC 8766 §6). */
   followLan?: (name: Labels, type: number) => (() => void) | undefined;
+  /** The client's address, and how many subscriptions it may hold across its sessions (so no one takes the whole budget). */
+  source?: string;
+  maxPerSource?: number;
   /** Told of a SUBSCRIBE refused by a limit (the metrics count it). */
-  refused?: (limit: "push-subscriptions-per-session" | "push-subscriptions" | "push-records") => void;
+  refused?: (
+    limit: "push-subscriptions-per-session" | "push-subscriptions-per-source" | "push-subscriptions" | "push-records",
+  ) => void;
 }
 
 /** A SUBSCRIBE TLV's question (RFC 8765 §6.2: name uncompressed, type, class). */
@@ -89,21 +99,45 @@ class Uncompressed extends NameCompressor {
   }
 }
 
-/** Records a PUSH message carries at most: a change to a large type goes out in several. */
-const RECORDS_PER_PUSH = 200;
+/** What a PUSH TLV holds at most: a DSO message is at most 65,535 bytes, 12 of them its header and 4 the TLV's. */
+const MAX_PUSH_DATA = 65535 - 12 - 4;
 
-/** PUSH messages: records removed (TTL 0xFFFFFFFF), then added (their TTL). */
+/** Where PUSH data is put together, and one record encoded: its name (255), header (10) and RDATA (65,535) at most. */
+const scratch = { buf: Buffer.allocUnsafe(MAX_PUSH_DATA), one: Buffer.allocUnsafe(256 + 10 + 65535) };
+
+/**
+ * PUSH messages: records removed (TTL 0xFFFFFFFF), then added (their TTL),
+ * as many to a message as fit its 65,535 bytes. A record too large for any
+ * message (which no query could carry either) is left out.
+ */
 export function encodePushes(added: readonly ResourceRecord[], removed: readonly ResourceRecord[]): Buffer[] {
+  if (added.length === 0 && removed.length === 0) return [];
   const all = [...removed.map((r) => ({ ...r, ttl: REMOVE_RECORD_TTL })), ...added];
   const out: Buffer[] = [];
-  const buf = Buffer.alloc(65535);
-  for (let i = 0; i < all.length; i += RECORDS_PER_PUSH) {
-    let off = 0;
-    const comp = new Uncompressed();
-    for (const r of all.slice(i, i + RECORDS_PER_PUSH)) off = encodeRecord(buf, off, r, comp);
+  // the scratch space of every call (synchronous, so never shared): a change to one session allocates no 128 KiB
+  const { buf, one } = scratch;
+  const comp = new Uncompressed();
+  let off = 0;
+  const flush = () => {
+    if (off === 0) return;
     const data = Buffer.from(buf.subarray(0, off));
     out.push(encodeDso({ id: 0, response: false, rcode: 0, tlvs: [{ type: DsoType.PUSH, data }] }));
+    off = 0;
+  };
+  for (const r of all) {
+    let size: number;
+    try {
+      size = encodeRecord(one, 0, r, comp);
+    } catch (e) {
+      if (e instanceof WireError || e instanceof RangeError) continue;
+      throw e;
+    }
+    if (size > MAX_PUSH_DATA) continue;
+    if (off + size > MAX_PUSH_DATA) flush();
+    one.copy(buf, off, 0, size);
+    off += size;
   }
+  flush();
   return out;
 }
 
@@ -123,6 +157,8 @@ interface Subscription {
   held: Map<string, ResourceRecord>;
   /** Stops asking the LAN for it (a `.local` name). */
   releaseLan?: () => void;
+  /** PUSH updates sent to it (the first state counts when it had records). */
+  pushes: number;
 }
 
 /** What changed since the last comparison: which subscriptions can have moved. */
@@ -150,11 +186,13 @@ export class PushSession {
     const over =
       this.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION
         ? "push-subscriptions-per-session"
-        : budget.subscriptions >= budget.maxSubscriptions
-          ? "push-subscriptions"
-          : budget.records >= budget.maxRecords
-            ? "push-records"
-            : undefined;
+        : this.fromSource() >= (this.deps.maxPerSource ?? DEFAULT_MAX_SUBSCRIPTIONS_PER_SOURCE)
+          ? "push-subscriptions-per-source"
+          : budget.subscriptions >= budget.maxSubscriptions
+            ? "push-subscriptions"
+            : budget.records >= budget.maxRecords
+              ? "push-records"
+              : undefined;
     if (over) {
       this.deps.refused?.(over);
       return Rcode.REFUSED;
@@ -177,15 +215,25 @@ export class PushSession {
       serviceType,
       kind: parsed.kind,
       held: new Map(),
+      pushes: 0,
       ...(releaseLan ? { releaseLan } : {}),
     });
     budget.subscriptions++;
+    budget.perSource.set(this.source, this.fromSource() + 1);
     this.unsubscribe ??= this.deps.registry.onChange((c) => this.changed(c));
     return Rcode.NOERROR;
   }
 
   private get budget(): PushBudget {
     return this.deps.budget ?? processBudget;
+  }
+
+  private get source(): string {
+    return this.deps.source ?? "";
+  }
+
+  private fromSource(): number {
+    return this.budget.perSource.get(this.source) ?? 0;
   }
 
   /** The records the subscription `id` has now, as its first PUSH (nothing when there are none). */
@@ -200,12 +248,25 @@ export class PushSession {
     if (!s) return;
     this.budget.subscriptions--;
     this.budget.records -= s.held.size;
+    const left = this.fromSource() - 1;
+    if (left > 0) this.budget.perSource.set(this.source, left);
+    else this.budget.perSource.delete(this.source);
     this.subscriptions.delete(id);
     s.releaseLan?.();
   }
 
   get size(): number {
     return this.subscriptions.size;
+  }
+
+  /** Its subscriptions as the HTTP API lists them: question, records held, PUSH updates sent. */
+  describe(): { name: string; type: string; records: number; pushes: number }[] {
+    return [...this.subscriptions.values()].map((s) => ({
+      name: formatName(s.name),
+      type: rrTypeName(s.type),
+      records: s.held.size,
+      pushes: s.pushes,
+    }));
   }
 
   close(): void {
@@ -250,16 +311,24 @@ export class PushSession {
   private compare(subs: readonly Subscription[]): void {
     const added: ResourceRecord[] = [];
     const removed: ResourceRecord[] = [];
+    const updated: [Subscription, Map<string, ResourceRecord>, boolean][] = [];
     for (const s of subs) {
       const res = this.answer(s);
       // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
       if (res.rcode === Rcode.SERVFAIL) continue;
       const now = new Map(res.answers.map((r) => [identity(r), r]));
+      const before = added.length + removed.length;
       for (const [k, r] of s.held) if (!now.has(k)) removed.push(r);
       for (const [k, r] of now) if (!s.held.has(k)) added.push(r);
+      updated.push([s, now, added.length + removed.length > before]);
+    }
+    const messages = encodePushes(added, removed);
+    // held only once its PUSH exists: a change that could not be encoded is tried again at the next one
+    for (const [s, now, changed] of updated) {
       this.budget.records += now.size - s.held.size;
       s.held = now;
+      if (changed) s.pushes++;
     }
-    for (const m of encodePushes(added, removed)) this.send(m);
+    for (const m of messages) this.send(m);
   }
 }

@@ -22,6 +22,7 @@ import { hasSuffix } from "../names.js";
 import { PushSession } from "./dns-push.js";
 import { answerDso, DEFAULT_DSO_POLICY, response as dsoResponse, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
+import type { PushSessionView } from "../api/shapes.js";
 
 export interface TcpOptions {
   /** Close a connection after this long without traffic, ms. */
@@ -40,6 +41,8 @@ export interface TcpOptions {
   writeTimeoutMs: number;
   /** DNS over TLS: the inactivity timeout a DSO session is given (RFC 8490 §6.2; default 15 s), ms. */
   dsoInactivityMs?: number;
+  /** DNS Push: subscriptions one source address may hold across its sessions (default 1,024). */
+  pushMaxPerSource?: number;
 }
 
 export const DEFAULT_TCP_OPTIONS: TcpOptions = {
@@ -61,7 +64,19 @@ export interface TcpListener {
   close(): Promise<void>;
   /** DNS over TLS: new sessions use this certificate and key (SIGHUP); sessions open keep theirs. */
   setCredentials?(credentials: TlsCredentials): void;
+  /** DNS over TLS: the sessions holding DNS Push subscriptions now, oldest first. */
+  pushSessions?(): PushSessionView[];
 }
+
+/** A session with DNS Push state, as the listener keeps it for the HTTP API. */
+interface PushEntry {
+  id: number;
+  peer: string;
+  since: number;
+  push: PushSession;
+}
+/** Session numbers: one sequence for every listener of the process, so the API's cursor orders them all. */
+let pushSessionsMade = 0;
 
 /** A certificate chain and its private key, PEM, read and checked by the caller. */
 export interface TlsCredentials {
@@ -76,8 +91,11 @@ export function listenTcp(
   options: TcpOptions = DEFAULT_TCP_OPTIONS,
   tls?: TlsCredentials,
 ): Promise<TcpListener> {
-  /** Open connections, least recently active first (a Map keeps insertion order; activity moves one to the end). */
-  const open = new Map<Socket, { source: string; connection: Connection }>();
+  /**
+   * Open connections, least recently active first (a Map keeps insertion order; activity moves one to the end),
+   * by the accepted socket (for TLS, the TCP connection under the session: counted from its first moment).
+   */
+  const open = new Map<Socket, { source: string; connection: Connection; close: () => void }>();
   const perSource = new Map<string, number>();
   const forget = (socket: Socket) => {
     const entry = open.get(socket);
@@ -95,14 +113,21 @@ export function listenTcp(
   };
   /** RFC 7766 §6.2.3: under pressure, the connection idle the longest goes; one with work under way is kept. */
   const closeLongestIdle = (): boolean => {
-    for (const [socket, { connection }] of open) {
+    for (const [socket, { connection, close }] of open) {
       if (!connection.idle()) continue;
       forget(socket);
-      socket.destroy();
+      close();
       return true;
     }
     return false;
   };
+  /** DNS Push sessions of this listener, in the order they were made. */
+  const pushSessions = new Set<PushEntry>();
+  /** TLS: connections in their handshake, by peer address and port, to find when the session is up. */
+  const handshaking = new Map<string, Socket>();
+  const peerKey = (s: Socket) => `${s.remoteAddress ?? ""}|${s.remotePort ?? 0}`;
+  // the caps apply to every TCP connection as it is accepted, before any TLS handshake: one source
+  // cannot hold more than its share of sockets with handshakes it never finishes
   const accept = (socket: Socket) => {
     const source = addressOf(socket.remoteAddress ?? "");
     const fromSource = perSource.get(source) ?? 0;
@@ -130,29 +155,54 @@ export function listenTcp(
     perSource.set(source, (perSource.get(source) ?? 0) + 1);
     socket.on(
       "close",
-      guarded("tcp close", () => forget(socket)),
-    );
-    open.set(socket, {
-      source,
-      connection: serveConnection(socket, deps, options, () => touch(socket), tls !== undefined),
-    });
-  };
-  const secure = (c: TlsCredentials): SecureContextOptions => ({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" });
-  // TLS: a session counts once its handshake is done, which must be within the read timeout; the raw
-  // connections still in their handshake are bounded apart (twice the cap, so an idle one can still be replaced)
-  const server: Server = tls
-    ? createTlsServer({ ...secure(tls), handshakeTimeout: options.readTimeoutMs }, guarded("tls connection", accept))
-    : createServer(guarded("tcp connection", accept));
-  if (tls) {
-    server.maxConnections = 2 * options.maxConnections;
-    server.on(
-      "tlsClientError",
-      guarded("tls client error", (err: Error, socket: Socket) => {
-        deps.log.debug({ err: err.message, peer: addressOf(socket.remoteAddress ?? "") }, "TLS handshake failed");
-        socket.destroy();
+      guarded("tcp close", () => {
+        forget(socket);
+        handshaking.delete(peerKey(socket));
       }),
     );
-  }
+    if (!tlsServer) {
+      open.set(socket, {
+        source,
+        connection: serveConnection(socket, deps, options, () => touch(socket)),
+        close: () => socket.destroy(),
+      });
+      return;
+    }
+    // a handshake has no query under way: under pressure it may make room like an idle connection
+    // (it is bounded by the read timeout anyway)
+    open.set(socket, { source, connection: { idle: () => true }, close: () => socket.destroy() });
+    handshaking.set(peerKey(socket), socket);
+    tlsServer.emit("connection", socket);
+  };
+  /** A TLS session is up on a connection accepted above: served from now on. */
+  const secured = (session: Socket) => {
+    const raw = handshaking.get(peerKey(session));
+    const entry = raw && open.get(raw);
+    if (!raw || !entry) {
+      session.destroy(); // its connection was closed meanwhile
+      return;
+    }
+    handshaking.delete(peerKey(session));
+    entry.connection = serveConnection(session, deps, options, () => touch(raw), pushSessions);
+    entry.close = () => {
+      session.destroy();
+      raw.destroy();
+    };
+  };
+  const secure = (c: TlsCredentials): SecureContextOptions => ({ cert: c.cert, key: c.key, minVersion: "TLSv1.2" });
+  // TLS runs on the connections the TCP server accepts (handed to it as its 'connection' event); a
+  // handshake must be done within the read timeout
+  const tlsServer = tls
+    ? createTlsServer({ ...secure(tls), handshakeTimeout: options.readTimeoutMs }, guarded("tls session", secured))
+    : undefined;
+  const server: Server = createServer(guarded("tcp connection", accept));
+  tlsServer?.on(
+    "tlsClientError",
+    guarded("tls client error", (err: Error, socket: Socket) => {
+      deps.log.debug({ err: err.message, peer: addressOf(socket.remoteAddress ?? "") }, "TLS handshake failed");
+      socket.destroy();
+    }),
+  );
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port, ipv6Only: isIPv6(host) }, () => {
@@ -165,15 +215,23 @@ export function listenTcp(
       resolve({
         address: a.address,
         port: a.port,
-        ...(tls
+        ...(tlsServer
           ? {
-              setCredentials: (c: TlsCredentials) =>
-                (server as ReturnType<typeof createTlsServer>).setSecureContext(secure(c)),
+              setCredentials: (c: TlsCredentials) => tlsServer.setSecureContext(secure(c)),
+              pushSessions: () =>
+                [...pushSessions]
+                  .filter((e) => e.push.size > 0)
+                  .map((e) => ({
+                    id: e.id,
+                    peer: e.peer,
+                    since: new Date(e.since).toISOString(),
+                    subscriptions: e.push.describe(),
+                  })),
             }
           : {}),
         close: () =>
           new Promise<void>((r) => {
-            for (const s of open.keys()) s.destroy();
+            for (const { close } of open.values()) close();
             server.close(() => r());
           }),
       });
@@ -186,14 +244,18 @@ interface Connection {
   idle(): boolean;
 }
 
-/** Serve one connection; `active` is called whenever the client sends something. `tls`: DNS over TLS, where DSO is offered. */
+/**
+ * Serve one connection; `active` is called whenever the client sends something. `pushSessions`: DNS over TLS,
+ * where DSO is offered; a session with DNS Push state is in it while the connection lasts.
+ */
 function serveConnection(
   socket: Socket,
   deps: DnsHandlerDeps,
   options: TcpOptions,
   active: () => void,
-  tls = false,
+  pushSessions?: Set<PushEntry>,
 ): Connection {
+  const tls = pushSessions !== undefined;
   const peer = formatPeer(socket.remoteAddress ?? "", socket.remotePort ?? 0);
   let pending: Buffer = Buffer.alloc(0);
   // replies go out in request order; an UPDATE in the queue holds back what follows it
@@ -283,8 +345,9 @@ function serveConnection(
     socket.destroy();
   };
 
-  /** DNS Push subscriptions of this session (RFC 8765), made at the first SUBSCRIBE. */
+  /** DNS Push subscriptions of this session (RFC 8765), made at the first SUBSCRIBE; listed for the HTTP API. */
   let push: PushSession | undefined;
+  let listed: PushEntry | undefined;
   /** Timers: a session with subscriptions lives by its keepalive interval, one without by its inactivity timeout. */
   const sessionTimeout = () => {
     if (!session) return;
@@ -311,6 +374,8 @@ function serveConnection(
           registry: deps.registry,
           answer: deps.answer,
           clock: deps.clock,
+          source: addressOf(socket.remoteAddress ?? ""),
+          ...(options.pushMaxPerSource !== undefined ? { maxPerSource: options.pushMaxPerSource } : {}),
           refused: (limit) => deps.metrics?.observeLimit(limit),
           ...(deps.localProxy && deps.localProxy !== "delegate" ? { followLan: deps.localProxy.follow } : {}),
         },
@@ -323,6 +388,10 @@ function serveConnection(
           } else if (socket.writableLength > 0) watchStall();
         },
       );
+      if (!listed) {
+        listed = { id: ++pushSessionsMade, peer, since: deps.clock.now(), push };
+        pushSessions?.add(listed);
+      }
       const rcode = push.subscribe(o.id, o.question);
       write(dsoResponse(o.id, rcode));
       if (rcode === 0) push.pushCurrent(o.id);
@@ -414,6 +483,7 @@ function serveConnection(
       clearTimeout(readDeadline);
       clearTimeout(stall);
       push?.close(); // its registry listener goes with the connection
+      if (listed) pushSessions?.delete(listed);
     }),
   );
   socket.on(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { encodePushes, parseSubscribe, REMOVE_RECORD_TTL } from "../../src/frontends/dns-push.js";
 import { Type } from "../../src/wire/constants.js";
+import { readRecord } from "../../src/wire/decode.js";
 import { decodeDso, DsoType } from "../../src/wire/dso.js";
 import type { ResourceRecord } from "../../src/wire/message.js";
 
@@ -39,11 +40,57 @@ describe("DNS Push messages (RFC 8765)", () => {
     expect(data.includes(Buffer.from([0xc0]))).toBe(false);
     const owner = name("_kv._tcp.local");
     expect(data.readUInt32BE(owner.length + 4)).toBe(REMOVE_RECORD_TTL);
+    // small records share a message however many there are
     const many = encodePushes(
       Array.from({ length: 450 }, (_, i) => ptr(i)),
       [],
     );
-    expect(many).toHaveLength(3);
+    expect(many).toHaveLength(1);
+  });
+
+  it("PUSH: split by encoded bytes, never past 65,535; many large TXT records go out in several, and each record whole", () => {
+    // 40 instances with 16 KiB of TXT each (more than --max-txt-bytes allows, as a peer or a later limit may give)
+    const txt = (i: number): ResourceRecord => ({
+      name: [`kv-${i}`, "_kv", "_tcp", "local"],
+      ttl: 30,
+      data: { type: Type.TXT, strings: Array.from({ length: 64 }, (_, j) => Buffer.alloc(255, 97 + ((i + j) % 26))) },
+    });
+    const added = Array.from({ length: 40 }, (_, i) => txt(i));
+    const removed = Array.from({ length: 10 }, (_, i) => txt(100 + i));
+    const messages = encodePushes(added, removed);
+    expect(messages.length).toBeGreaterThan(1);
+    const owners: string[] = [];
+    const ttls: number[] = [];
+    for (const m of messages) {
+      expect(m.length).toBeLessThanOrEqual(65535);
+      const data = decodeDso(m).tlvs[0]!.data;
+      for (let p = 0; p < data.length; ) {
+        const r = readRecord(data, p);
+        expect(r.rdataLength).toBe(64 * 256);
+        owners.push(r.record.name[0]!);
+        ttls.push(r.ttl);
+        p = r.end;
+      }
+    }
+    // every record once, in order: removals first
+    expect(owners).toEqual([...removed, ...added].map((r) => r.name[0]));
+    expect(ttls.slice(0, 10).every((t) => t === REMOVE_RECORD_TTL)).toBe(true);
+    // a record that fills a message nearly alone still goes out, in one of its own (65,489 bytes: 255 strings, a long name)
+    const long = ["x".repeat(60), "y".repeat(60), "z".repeat(60), "_kv", "_tcp", "local"];
+    const big: ResourceRecord = {
+      name: long,
+      ttl: 30,
+      data: { type: Type.TXT, strings: Array.from({ length: 255 }, () => Buffer.alloc(255, 98)) },
+    };
+    // one that no message can hold (as no query could carry it) is left out, and the rest still go
+    const huge: ResourceRecord = { ...big, name: ["w".repeat(50), ...long] };
+    const small = (i: number): ResourceRecord => ({
+      name: ["_kv", "_tcp", "local"],
+      ttl: 30,
+      data: { type: Type.PTR, target: [`kv-${i}`, "_kv", "_tcp", "local"] },
+    });
+    const alone = encodePushes([small(1), big, huge, small(2)], []);
+    expect(alone.map((m) => readRecord(decodeDso(m).tlvs[0]!.data, 0).type)).toEqual([Type.PTR, Type.TXT, Type.PTR]);
   });
 });
 
@@ -83,5 +130,41 @@ describe("DNS Push sessions", () => {
     expect(b.subscribe(3, q(4))).toBe(5);
     b.close();
     expect(b.subscribe(4, q(5))).toBe(5);
+  });
+
+  it("one source address holds at most its share across its sessions: REFUSED beyond, counted with its own reason", async () => {
+    const { PushSession, PushBudget } = await import("../../src/frontends/dns-push.js");
+    const { Registry } = await import("../../src/registry/registry.js");
+    const { MemoryStore } = await import("../../src/store/memory.js");
+    const { ManualClock } = await import("../../src/clock.js");
+    const clock = new ManualClock(0);
+    const registry = new Registry({ clock, store: new MemoryStore() });
+    await registry.open();
+    const refused: string[] = [];
+    const deps = {
+      registry,
+      clock,
+      budget: new PushBudget(100, 1000),
+      maxPerSource: 2,
+      refused: (why: string) => refused.push(why),
+      answer: { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 },
+    };
+    const q = (i: number) => ({ name: [`s${i}`, "_kv", "_tcp", "local"], type: Type.SRV, class: 1 });
+    const a1 = new PushSession({ ...deps, source: "192.0.2.1" }, () => {});
+    const a2 = new PushSession({ ...deps, source: "192.0.2.1" }, () => {});
+    const b = new PushSession({ ...deps, source: "192.0.2.2" }, () => {});
+    expect([a1.subscribe(1, q(1)), a2.subscribe(1, q(2)), a2.subscribe(2, q(3))]).toEqual([0, 0, 5]);
+    expect(refused).toEqual(["push-subscriptions-per-source"]);
+    // another address is not held back by the first
+    expect([b.subscribe(1, q(1)), b.subscribe(2, q(2))]).toEqual([0, 0]);
+    // what a session gives back, its address may take again
+    a1.close();
+    expect(a2.subscribe(2, q(3))).toBe(0);
+    a2.unsubscribeById(1);
+    expect(deps.budget.perSource.get("192.0.2.1")).toBe(1);
+    a2.close();
+    b.close();
+    expect(deps.budget.perSource.size).toBe(0);
+    expect(deps.budget.subscriptions).toBe(0);
   });
 });

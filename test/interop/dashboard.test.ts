@@ -3,14 +3,18 @@
 // redraws the ring, agrees with dig on a key's owner, and drops what is
 // deregistered, all live from the event stream without a reload.
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { subscribe } from "../../src/client/push.js";
 import { startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { dig } from "../lab/dig.js";
 import { missingTool, requireTool } from "../lab/tools.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const skip = missingTool("chromium", "nsupdate", "dig");
+const skip = missingTool("chromium", "nsupdate", "dig", "openssl");
 if (!skip) requireTool("chromium");
 
 describe.skipIf(skip)("the dashboard in chromium", () => {
@@ -137,4 +141,52 @@ describe.skipIf(skip)("the dashboard in chromium", () => {
     expect(events.some((e) => /remove d1 \(_dash\._tcp, update\)/.test(e))).toBe(true);
     expect(events.some((e) => /add d2 \(_dash\._tcp, update\)/.test(e))).toBe(true);
   });
+
+  it("lists DNS Push subscriptions (--dns-tls) with their client and records held, and hides the section when none is left", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "ringdns-dash-tls-"));
+    const made = spawnSync(
+      "openssl",
+      [
+        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"],
+        ...["-subj", "/CN=dash", "-addext", "subjectAltName=IP:127.0.0.1"],
+        ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+      ],
+      { encoding: "utf8" },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    const tls = await startDaemon([
+      ...["--http", "127.0.0.1:0", "--dns-tls", "127.0.0.1:0"],
+      ...["--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")],
+    ]);
+    const other = await browser.newPage();
+    const abort = new AbortController();
+    try {
+      await other.goto(`http://127.0.0.1:${tls.httpPort}/`, { waitUntil: "load" });
+      expect(await other.$eval("#push-view", (v) => (v as HTMLElement).hidden)).toBe(true);
+      const seen: unknown[] = [];
+      const following = (async () => {
+        for await (const c of subscribe({
+          server: { host: "127.0.0.1", port: tls.tlsPort! },
+          name: "_dash._tcp.local.",
+          type: "PTR",
+          ca: readFileSync(join(dir, "cert.pem")),
+          signal: abort.signal,
+        }))
+          seen.push(c);
+      })();
+      // refreshed every 5 s
+      await other.waitForFunction(() => document.querySelectorAll("#push tr").length === 1, { timeout: 15_000 });
+      const cells = await other.$$eval("#push td", (ts) => ts.map((t) => t.textContent));
+      expect(cells[0]).toMatch(/^127\.0\.0\.1:\d+$/);
+      expect(cells.slice(2)).toEqual(["_dash._tcp.local.", "PTR", "0", "0"]);
+      expect(await other.$eval("#push-count", (c) => c.textContent)).toBe("(1 in 1 session)");
+      abort.abort();
+      await following;
+      await other.waitForSelector("#push-view[hidden]", { timeout: 15_000 });
+    } finally {
+      abort.abort();
+      await other.close();
+      await tls.stop();
+    }
+  }, 60_000);
 });

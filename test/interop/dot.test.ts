@@ -313,6 +313,76 @@ describe.skipIf(missingTool("kdig", "dig", "openssl", "nsupdate"))("DNS over TLS
     }
   });
 
+  it("GET /v1/subscriptions lists a subscription made by the Python DSO client: its peer, the name, records held and pushes; gone when it leaves", async () => {
+    const sub = subscriber("_kv._tcp.local.", "PTR", 3);
+    await eventually("the subscription's first PUSH", () => pushes(sub.lines).length > 0);
+    const list = async () =>
+      (await (await fetch(`http://127.0.0.1:${d.httpPort!}/v1/subscriptions`)).json()) as {
+        total: number;
+        sessions: { peer: string; since: string; subscriptions: unknown[] }[];
+      };
+    const page = await list();
+    expect(page.total).toBe(1);
+    expect(page.sessions[0]!.peer).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(Date.parse(page.sessions[0]!.since)).not.toBeNaN();
+    expect(page.sessions[0]!.subscriptions).toEqual([
+      { name: "_kv._tcp.local.", type: "PTR", records: pushes(sub.lines).length, pushes: 1 },
+    ]);
+    expect(await sub.done).toBe("");
+    await eventually("the session gone from the list", async () => (await list()).total === 0);
+  });
+
+  it("--tcp-max-per-source counts a TLS connection from its TCP connect: an address cannot hold more with handshakes it never finishes", async () => {
+    const capped = await startDaemon([
+      "--store",
+      "memory",
+      "--services",
+      services,
+      "--dns-tls",
+      "127.0.0.1:0",
+      "--tls-cert",
+      first.cert,
+      "--tls-key",
+      first.key,
+      "--tcp-max-per-source",
+      "2",
+      "--tcp-read-timeout-ms",
+      "30000",
+      "--http",
+      "127.0.0.1:0",
+    ]);
+    const silent: ReturnType<typeof connect>[] = [];
+    try {
+      const closed = new Set<number>();
+      for (let i = 0; i < 3; i++) {
+        const s = connect(capped.tlsPort!, "127.0.0.1");
+        s.on("error", () => {});
+        s.on("close", () => closed.add(i));
+        await once(s, "connect");
+        silent.push(s);
+      }
+      // the third is closed at once, long before any handshake timeout; the two before it stay
+      await eventually("the third connection closed", () => closed.has(2));
+      expect([closed.has(0), closed.has(1)]).toEqual([false, false]);
+      const tls = () => {
+        try {
+          return dig("kdig", "127.0.0.1", capped.tlsPort!, [`+tls-ca=${first.cert}`, "kv-1.local", "A"]).status;
+        } catch {
+          return "no answer";
+        }
+      };
+      expect(tls()).toBe("no answer");
+      // one given back, and a real client gets in
+      silent[0]!.destroy();
+      await eventually("kdig +tls answered", () => tls() === "NOERROR");
+      const metrics = await (await fetch(`http://127.0.0.1:${capped.httpPort!}/metrics`)).text();
+      expect(metrics).toMatch(/^ringdns_limit_hits_total\{limit="tcp-connections-per-source"\} [1-9]/m);
+    } finally {
+      for (const s of silent) s.destroy();
+      await capped.stop();
+    }
+  });
+
   it("_dns-push-tls._tcp SRV names the TLS listener on the zone's name server, for clients to find DNS Push (RFC 8765 §6.1)", () => {
     const srv = dig("dig", "127.0.0.1", d.port, ["_dns-push-tls._tcp.svc.example", "SRV"]);
     expect(srv.status).toBe("NOERROR");

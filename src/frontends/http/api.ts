@@ -12,6 +12,7 @@ import { lowerAscii, parseServiceType, type Labels, type ServiceType } from "../
 import { domainKey, type Registry } from "../../registry/registry.js";
 import { LOCAL_DOMAIN } from "../../registry/types.js";
 import { SUMMARY_TOP } from "../../ring/ring.js";
+import type { PushSessionsPage, PushSessionView } from "../../api/shapes.js";
 import type { StoreStatus } from "../../store/store.js";
 import type { UpdateDeps } from "../update-handler.js";
 import { dashboardFile } from "./dashboard.js";
@@ -49,6 +50,8 @@ export interface ApiDeps {
   hosts?: readonly string[];
   /** Counts a request refused or a stream dropped by a limit (ringdns_limit_hits_total). */
   observeLimit?: (limit: string) => void;
+  /** DNS Push sessions holding subscriptions on the --dns-tls listeners, oldest first; absent = no TLS listener. */
+  pushSessions?: () => PushSessionView[];
 }
 
 export interface ApiRequest {
@@ -145,6 +148,12 @@ const ROUTES: readonly Route[] = [
     handle: (_api, c) => ({ status: 200, headers: {}, stream: { url: c.url } }),
   },
   { method: "GET", path: /^\/v1\/types$/, access: "read", handle: (api) => json(200, typesView(api.deps.registry)) },
+  {
+    method: "GET",
+    path: /^\/v1\/subscriptions$/,
+    access: "read",
+    handle: (api, c) => json(200, subscriptionsPage(api.deps.pushSessions?.() ?? [], c.url)),
+  },
   {
     method: "GET",
     path: new RegExp(`^${TYPE}(?:/instances)?$`),
@@ -395,6 +404,31 @@ function pageParams(url: URL): InstancePage {
   const after = url.searchParams.get("after");
   const search = url.searchParams.get("search");
   return { limit, ...(after !== null ? { after } : {}), ...(search !== null && search !== "" ? { search } : {}) };
+}
+
+/** Sessions listed at once by default, and at most (each holds at most 256 subscriptions, the process 10,000). */
+export const DEFAULT_SESSIONS_PAGE = 100;
+export const MAX_SESSIONS_PAGE = 1000;
+
+/** `?limit=N&after=ID`: the DNS Push sessions after session `after`, at most `limit`. */
+function subscriptionsPage(all: readonly PushSessionView[], url: URL): PushSessionsPage {
+  const limitText = url.searchParams.get("limit");
+  const limit = limitText === null ? DEFAULT_SESSIONS_PAGE : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SESSIONS_PAGE)
+    throw new HttpError(400, `limit: an integer 1-${MAX_SESSIONS_PAGE}`);
+  const afterText = url.searchParams.get("after");
+  const after = afterText === null ? 0 : Number(afterText);
+  if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "after: the `next` of the page before");
+  // several listeners' sessions: one order, by id
+  const sorted = [...all].sort((a, b) => a.id - b.id);
+  const rest = sorted.filter((s) => s.id > after);
+  const shown = rest.slice(0, limit);
+  return {
+    total: all.length,
+    subscriptions: all.reduce((n, s) => n + s.subscriptions.length, 0),
+    sessions: shown,
+    ...(rest.length > shown.length ? { next: String(shown.at(-1)!.id) } : {}),
+  };
 }
 
 /** A %-encoded path segment; a malformed escape is the client's error (400), not ours. */

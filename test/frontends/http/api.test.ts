@@ -189,6 +189,27 @@ describe("reads", () => {
     expect((await call("HEAD", "/healthz")).status).toBe(200);
   });
 
+  it("/v1/subscriptions lists DNS Push sessions a page at a time, oldest first; for readers only; empty without --dns-tls", async () => {
+    expect((await call("GET", "/v1/subscriptions")).body).toEqual({ total: 0, subscriptions: 0, sessions: [] });
+    const session = (id: number) => ({
+      id,
+      peer: `192.0.2.${id}:5300`,
+      since: "2026-01-01T00:00:00.000Z",
+      subscriptions: [{ name: "_kv._tcp.local.", type: "PTR", records: 20, pushes: id }],
+    });
+    // two listeners' sessions, each listener's in its own order
+    api = await make({ pushSessions: () => [5, 1, 2, 4, 3].map(session) });
+    const first = await call("GET", "/v1/subscriptions?limit=2");
+    expect(first.body).toMatchObject({ total: 5, subscriptions: 5, next: "2" });
+    expect(first.body.sessions).toEqual([session(1), session(2)]);
+    const rest = await call("GET", "/v1/subscriptions?after=2&limit=1000");
+    expect((rest.body.sessions as { id: number }[]).map((x) => x.id)).toEqual([3, 4, 5]);
+    expect(rest.body.next).toBeUndefined();
+    expect((await call("GET", "/v1/subscriptions?limit=1001")).status).toBe(400);
+    expect((await call("GET", "/v1/subscriptions?after=x")).status).toBe(400);
+    expect((await call("GET", "/v1/subscriptions", { peer: "203.0.113.9" })).status).toBe(401);
+  });
+
   it("/healthz, /readyz (where the store is only for readers), /metrics", async () => {
     expect(await call("GET", "/healthz")).toMatchObject({ status: 200, body: { status: "ok" } });
     expect(await call("GET", "/readyz")).toMatchObject({

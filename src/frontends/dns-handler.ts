@@ -18,6 +18,7 @@ import { typeVersionsOf } from "../answer/type-versions.js";
 import type { ResponseRateLimiter } from "./rrl.js";
 import { addressOf } from "./peer.js";
 import { COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, type CookieJar } from "./cookies.js";
+import type { TransferDeps } from "./xfr.js";
 import { appendEdnsOption, isTruncated, isUpdateRequest, messageId, replyRcode } from "../wire/patch.js";
 
 export type Transport = "udp" | "tcp";
@@ -60,6 +61,8 @@ export interface DnsHandlerDeps {
   rrl?: ResponseRateLimiter;
   /** A PTR query for a `.local` type or subtype found nothing: mDNS may ask the LAN for it. */
   onLocalMiss?: (name: Labels) => void;
+  /** Zone transfers (AXFR, IXFR) over TCP; without it they are REFUSED (answer.ts). */
+  transfer?: TransferDeps;
   /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
   lifecycle?: { draining: boolean; inflight: Set<Promise<unknown>> };
 }

@@ -21,6 +21,7 @@ import { handleDnsMessage, type DnsHandlerDeps } from "./dns-handler.js";
 import { PushSession } from "./dns-push.js";
 import { answerDso, DEFAULT_DSO_POLICY, response as dsoResponse, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
+import { isTransferRequest, startTransfer } from "./xfr.js";
 
 export interface TcpOptions {
   /** Close a connection after this long without traffic, ms. */
@@ -340,6 +341,42 @@ function serveConnection(
     }
   };
 
+  /** Until the socket has taken what it holds (or closed): a transfer makes its next message only then. */
+  const drained = () =>
+    new Promise<void>((resolve) => {
+      const done = guarded("tcp transfer drain", () => {
+        socket.off("drain", done);
+        socket.off("close", done);
+        resolve();
+      });
+      socket.on("drain", done);
+      socket.on("close", done);
+    });
+
+  /** A zone transfer: its messages one at a time, each after the socket took the one before (xfr.ts). */
+  const transfer = async (msg: Buffer): Promise<void> => {
+    const start = startTransfer(msg, peer, deps.transfer!);
+    if (start.kind === "reply") return write(start.reply);
+    const sent = { messages: 0, bytes: 0 };
+    let aborted = true;
+    try {
+      for (let r = start.messages.next(); !r.done; r = start.messages.next()) {
+        if (socket.destroyed || socket.writableEnded) return;
+        write(r.value);
+        sent.messages++;
+        sent.bytes += r.value.length;
+        // the stall watch closes a connection whose client takes nothing for the write timeout
+        if (socket.writableNeedDrain) {
+          watchStall();
+          await drained();
+        }
+      }
+      aborted = socket.destroyed;
+    } finally {
+      start.done(sent, aborted);
+    }
+  };
+
   /** Answer the whole messages in `pending`, as far as the client's unsent replies and unanswered queries allow. */
   const readQueries = () => {
     while (pending.length >= 2 && !socket.destroyed) {
@@ -367,6 +404,11 @@ function serveConnection(
         const outcome = answerDso(msg, { tls, policy: dsoPolicy });
         if (queue) enqueue(queue.then(() => applyDso(outcome)));
         else applyDso(outcome);
+        continue;
+      }
+      if (deps.transfer && !deps.lifecycle?.draining && isTransferRequest(msg)) {
+        const run = () => transfer(msg);
+        enqueue(queue ? queue.then(run) : run());
         continue;
       }
       if (queue) {

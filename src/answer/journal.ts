@@ -1,0 +1,182 @@
+// IXFR's journal (RFC 1995): per transferred zone, the last changes as steps
+// from one serial to the next, each the records it removed and added. Made
+// from the registry's change feed; a secondary whose serial is still in the
+// journal gets the steps since it, any other a full transfer (§4).
+//
+// Kept in memory: a restarted daemon, or another daemon of a cluster, has
+// none of the steps before its start, so its secondaries take one AXFR first
+// (README "Hidden primary").
+import type { Labels } from "../names.js";
+import { domainKey, hostKey, instanceId, instanceKey, type Registry } from "../registry/registry.js";
+import { servedIn } from "../registry/scopes.js";
+import type { Change, Host, Instance } from "../registry/types.js";
+import type { ResourceRecord } from "../wire/message.js";
+import { compareSerial } from "./serial.js";
+import {
+  hostRecords,
+  instanceRecords,
+  recordDiff,
+  servicesPtr,
+  transferable,
+  typeHasOthers,
+  type TransferOptions,
+} from "./zone.js";
+
+export interface JournalStep {
+  readonly from: number;
+  readonly to: number;
+  readonly removed: readonly ResourceRecord[];
+  readonly added: readonly ResourceRecord[];
+}
+
+export interface JournalLimits {
+  /** Steps kept per zone at most. */
+  maxSteps: number;
+  /** Records (removed and added) kept per zone at most: a few huge steps cannot hold much memory. */
+  maxRecords: number;
+}
+
+/** One zone's steps, oldest first, each starting where the one before ended. */
+export class ZoneJournal {
+  private steps: JournalStep[] = [];
+  private records = 0;
+
+  constructor(private readonly limits: JournalLimits) {}
+
+  /** Append a step; one that does not follow the last (a gap) starts the journal again. */
+  add(step: JournalStep): void {
+    const last = this.steps[this.steps.length - 1];
+    if (last && last.to !== step.from) this.clear();
+    this.steps.push(step);
+    this.records += step.removed.length + step.added.length;
+    while (
+      this.steps.length > 0 &&
+      (this.steps.length > this.limits.maxSteps || this.records > this.limits.maxRecords)
+    ) {
+      const gone = this.steps.shift()!;
+      this.records -= gone.removed.length + gone.added.length;
+    }
+  }
+
+  clear(): void {
+    this.steps = [];
+    this.records = 0;
+  }
+
+  /** The oldest serial a secondary may be at and still be brought up to date by steps; undefined when empty. */
+  oldest(): number | undefined {
+    return this.steps[0]?.from;
+  }
+
+  get size(): number {
+    return this.steps.length;
+  }
+
+  /**
+   * The steps from `serial` to the newest: [] when `serial` is the newest or
+   * ahead of it (nothing to send), undefined when the journal does not reach
+   * back to it (a full transfer is needed).
+   */
+  since(serial: number): JournalStep[] | undefined {
+    const last = this.steps[this.steps.length - 1];
+    if (!last) return undefined;
+    if (serial === last.to || compareSerial(serial, last.to) === 1) return [];
+    const at = this.steps.findIndex((s) => s.from === serial);
+    return at < 0 ? undefined : this.steps.slice(at);
+  }
+}
+
+/**
+ * The journals of the transferred zones, fed by the registry. Every change
+ * moves the one serial, so every zone gets a step for it, empty when the
+ * change is not in that zone: a secondary of any zone can follow the serial.
+ */
+export class ZoneJournals {
+  private readonly journals = new Map<string, { zone: Labels; journal: ZoneJournal }>();
+  private serial: number;
+  private readonly stop: () => void;
+
+  constructor(
+    private readonly registry: Registry,
+    zones: readonly Labels[],
+    private readonly ttl: number,
+    private readonly t: TransferOptions,
+    limits: JournalLimits,
+  ) {
+    for (const zone of zones) this.journals.set(domainKey(zone), { zone, journal: new ZoneJournal(limits) });
+    this.serial = registry.serial();
+    this.stop = registry.onChange((c) => this.record(c));
+  }
+
+  close(): void {
+    this.stop();
+  }
+
+  journal(zone: Labels): ZoneJournal | undefined {
+    return this.journals.get(domainKey(zone))?.journal;
+  }
+
+  private record(c: Change): void {
+    const to = this.registry.serial();
+    for (const [scope, { zone, journal }] of this.journals) {
+      const { before, after } =
+        c.kind === "instance"
+          ? this.instanceChange(c.instance, c.previous, c.op, zone, scope)
+          : this.hostChange(c.host, c.previous, c.op, zone, scope);
+      journal.add({ from: this.serial, to, ...recordDiff(before, after) });
+    }
+    this.serial = to;
+  }
+
+  /** The records of the instance's name in `zone` before and after the change (an instance's type never changes). */
+  private instanceChange(
+    inst: Instance,
+    previous: Instance | undefined,
+    op: Change["op"],
+    zone: Labels,
+    scope: string,
+  ): { before: ResourceRecord[]; after: ResourceRecord[] } {
+    const none = { before: [], after: [] };
+    // a record served everywhere, hidden in this zone by the zone's own one: nothing changed here
+    if (inst.domain === undefined && this.registry.instanceRecord(instanceKey(inst.type, inst.name, scope)))
+      return none;
+    const gone = op === "remove" || op === "expire";
+    let was: Instance | undefined = gone ? inst : previous;
+    // the zone's own record now hides the one served everywhere: that one was answering before
+    if (!gone && !previous && inst.domain !== undefined)
+      was = this.registry.instanceRecord(instanceKey(inst.type, inst.name));
+    const keep = (i: Instance | undefined) => (i && servedIn(i, scope) && transferable(i, this.t) ? i : undefined);
+    const before = keep(was);
+    const after = keep(this.registry.instance(inst.type, inst.name, scope));
+    if (!before && !after) return none;
+    const out = {
+      before: before ? instanceRecords(zone, before, this.ttl) : [],
+      after: after ? instanceRecords(zone, after, this.ttl) : [],
+    };
+    // the type's line in `_services._dns-sd._udp` comes with its first instance and goes with its last
+    if (!before !== !after && !typeHasOthers(this.registry, inst.type, scope, instanceId(inst.name), this.t))
+      (before ? out.before : out.after).push(servicesPtr(zone, inst.type, this.ttl));
+    return out;
+  }
+
+  private hostChange(
+    host: Host,
+    previous: Host | undefined,
+    op: Change["op"],
+    zone: Labels,
+    scope: string,
+  ): { before: ResourceRecord[]; after: ResourceRecord[] } {
+    if (host.domain === undefined && this.registry.hostRecord(hostKey(host.name, scope)))
+      return { before: [], after: [] };
+    const gone = op === "remove" || op === "expire";
+    let was: Host | undefined = gone ? host : previous;
+    if (!gone && !previous && host.domain !== undefined) was = this.registry.hostRecord(hostKey(host.name));
+    const keep = (h: Host | undefined) => (h && servedIn(h, scope) && transferable(h, this.t) ? h : undefined);
+    const before = keep(was);
+    const after = keep(this.registry.host(host.name, scope));
+    return {
+      before: before ? hostRecords(zone, before, this.ttl) : [],
+      after: after ? hostRecords(zone, after, this.ttl) : [],
+    };
+  }
+}

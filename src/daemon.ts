@@ -29,6 +29,7 @@ import type { RegistrationLimits } from "./registry/limits.js";
 import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
 import { openStore } from "./store/open.js";
+import { serialFile } from "./store/serial-file.js";
 import { readTlsCredentials, readToken } from "./setting-files.js";
 import { startLeaseTimer } from "./lease-timer.js";
 import { logRegistryChanges } from "./change-log.js";
@@ -103,7 +104,13 @@ async function openRegistry(
   closers.add(() => store.close());
   const rings = workerRingAside();
   closers.add(() => rings.close());
-  const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, aside: rings } });
+  const registry = new Registry({
+    clock,
+    store,
+    ring: { pointsPerWeight: config.ringPoints, aside: rings },
+    // the serial never goes back across restarts: kept beside the LMDB store (etcd: README "Hidden primary")
+    ...(config.store.kind === "lmdb" && !deps.store ? { serials: serialFile(config.store.dataDir) } : {}),
+  });
   await registry.open();
   closers.add(() => registry.close());
   if (files.services) {

@@ -11,7 +11,7 @@ import { domainKey, hostKey, instanceId, instanceKey, type Registry } from "../r
 import { servedIn } from "../registry/scopes.js";
 import type { Change, Host, Instance } from "../registry/types.js";
 import type { ResourceRecord } from "../wire/message.js";
-import { compareSerial } from "./serial.js";
+import { compareSerial } from "../registry/serial.js";
 import {
   hostRecords,
   instanceRecords,

@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import { errorResponse, type AnswerOptions } from "../answer/answer.js";
 import type { ZoneJournals } from "../answer/journal.js";
-import { compareSerial } from "../answer/serial.js";
+import { compareSerial } from "../registry/serial.js";
 import { zoneRecords, zoneSnapshot, zoneSoa, type TransferOptions } from "../answer/zone.js";
 import type { Clock } from "../clock.js";
 import type { QueryMetrics } from "../metrics.js";
@@ -152,7 +152,15 @@ export function startTransfer(msg: Buffer, peer: string, deps: TransferDeps): Tr
   const started = deps.clock.now();
   deps.active.count++;
   deps.log.info(
-    { peer, zone: zoneText, kind, serial, ...(clientSerial !== undefined ? { clientSerial } : {}), outcome },
+    {
+      peer,
+      zone: zoneText,
+      kind,
+      serial,
+      ...(clientSerial !== undefined ? { clientSerial } : {}),
+      outcome,
+      ...(keyName ? { key: keyName } : {}),
+    },
     "zone transfer started",
   );
   const messages: Iterator<Buffer> = {
@@ -175,6 +183,7 @@ export function startTransfer(msg: Buffer, peer: string, deps: TransferDeps): Tr
           peer,
           zone: zoneText,
           kind,
+          ...(keyName ? { key: keyName } : {}),
           outcome: aborted ? "aborted" : outcome,
           serial,
           ...(steps ? { steps } : {}),

@@ -49,6 +49,7 @@ import {
 import { compactHost, compactInstance } from "./compact.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
+import { addSerial, compareSerial, nextSerial, SERIAL_RESERVATION, type SerialKeeper } from "./serial.js";
 
 export type { RegistryOp, RegistryView } from "./pending-view.js";
 
@@ -109,6 +110,8 @@ export interface RegistryOptions {
   store: Store;
   /** `aside`: where big rings are built and their shares computed (the daemon: a worker thread); without it, inline. */
   ring?: RingOptions & { aside?: RingWorkAside };
+  /** Keeps the SOA serial rising across restarts (the LMDB store's data directory); without it, the clock alone. */
+  serials?: SerialKeeper;
 }
 
 export class Registry implements RegistryView {
@@ -139,6 +142,9 @@ export class Registry implements RegistryView {
   private readonly claimsByKey = new Map<string, Set<string>>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
+  private readonly serials: SerialKeeper | undefined;
+  /** Serials up to this one are reserved with `serials`. */
+  private serialReserved: number | undefined;
   /** Every ring's weight together, in every domain made so far. */
   private totalWeight = 0;
   /** What the mDNS learner holds of the totals: instance and host records, and ring weight in every domain. */
@@ -155,10 +161,27 @@ export class Registry implements RegistryView {
       ...(options.ring?.pointsPerWeight !== undefined ? { pointsPerWeight: options.ring.pointsPerWeight } : {}),
     };
     this.aside = options.ring?.aside;
-    this.serialNumber = this.clockSerial();
+    this.serials = options.serials;
+    const floor = this.serials?.floor;
+    const clock = this.clockSerial();
+    // above whatever an earlier run served, and never behind the clock (a fresh store starts at the time)
+    this.serialNumber = floor !== undefined && compareSerial(floor, clock) !== -1 ? addSerial(floor, 1) : clock;
+    this.reserveSerials();
   }
 
-  /** SOA serial: moves forward on every change, seconds-based so it also grows across restarts. */
+  /** Before a serial past the reservation is served, the next block is kept (one write per SERIAL_RESERVATION changes). */
+  private reserveSerials(): void {
+    if (!this.serials) return;
+    if (this.serialReserved !== undefined && compareSerial(this.serialNumber, this.serialReserved) === -1) return;
+    this.serialReserved = addSerial(this.serialNumber, SERIAL_RESERVATION);
+    this.serials.reserve(this.serialReserved);
+  }
+
+  /**
+   * SOA serial (RFC 1982 arithmetic): moves forward on every change, at least
+   * the clock's seconds, and above every serial an earlier run served when a
+   * SerialKeeper keeps them.
+   */
   serial(): number {
     return this.serialNumber;
   }
@@ -893,7 +916,8 @@ export class Registry implements RegistryView {
   }
 
   private emit(c: Change): void {
-    this.serialNumber = Math.max(this.serialNumber + 1, this.clockSerial()) >>> 0;
+    this.serialNumber = nextSerial(this.serialNumber, this.clockSerial());
+    this.reserveSerials();
     // a listener's fault (a frontend's bug) must neither stop the others hearing the change
     // nor leave this change half applied: reported, and the registry goes on
     for (const l of this.listeners) {

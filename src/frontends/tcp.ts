@@ -13,6 +13,7 @@
 // replies for `writeTimeoutMs` is closed. Without this, one connection
 // pipelining thousands of browse queries and never reading made the daemon
 // buffer every reply (+75 MiB for 2,000).
+import { once } from "node:events";
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions } from "node:tls";
 import { guarded, later, reportInternalError } from "../guard.js";
@@ -342,16 +343,17 @@ function serveConnection(
   };
 
   /** Until the socket has taken what it holds (or closed): a transfer makes its next message only then. */
-  const drained = () =>
-    new Promise<void>((resolve) => {
-      const done = guarded("tcp transfer drain", () => {
-        socket.off("drain", done);
-        socket.off("close", done);
-        resolve();
-      });
-      socket.on("drain", done);
-      socket.on("close", done);
-    });
+  const drained = async () => {
+    const both = new AbortController(); // the listener of the event that did not come goes too
+    try {
+      await Promise.race([
+        once(socket, "drain", { signal: both.signal }),
+        once(socket, "close", { signal: both.signal }),
+      ]);
+    } finally {
+      both.abort();
+    }
+  };
 
   /** A zone transfer: its messages one at a time, each after the socket took the one before (xfr.ts). */
   const transfer = async (msg: Buffer): Promise<void> => {

@@ -1,6 +1,7 @@
 // Who may transfer a zone and what each request gets (frontends/xfr.ts).
 import { pino } from "pino";
 import { beforeEach, describe, expect, it } from "vitest";
+import { resolveConfig } from "../../src/config.js";
 import { ZoneJournals } from "../../src/answer/journal.js";
 import { ManualClock } from "../../src/clock.js";
 import { isTransferRequest, startTransfer, type TransferDeps } from "../../src/frontends/xfr.js";
@@ -133,5 +134,19 @@ describe("IXFR", () => {
     expect(full[0]).toBe(Type.SOA);
     expect(full.at(-1)).toBe(Type.SOA);
     expect(full.filter((t) => t === Type.SOA).length).toBe(2);
+  });
+});
+
+describe("transfer settings", () => {
+  it("are off by default; bad values stop the daemon with one line naming the flag", () => {
+    const t = resolveConfig({}).transfer;
+    expect(t).toMatchObject({ allowFrom: [], keys: [], maxConcurrent: 4, learned: false, notify: [] });
+    expect(resolveConfig({ notify: ["192.0.2.53:53"], transferKey: ["Xfr-Key"] }).transfer).toMatchObject({
+      notify: [{ host: "192.0.2.53", port: 53 }],
+      keys: ["xfr-key."],
+    });
+    expect(() => resolveConfig({ notify: ["192.0.2.53"] })).toThrow(/^--notify: .*ADDRESS:PORT/);
+    expect(() => resolveConfig({ allowTransfer: ["192.0.2.0/33"] })).toThrow(/^--allow-transfer:/);
+    expect(() => resolveConfig({ maxTransfers: "0" })).toThrow(/^--max-transfers:/);
   });
 });

@@ -36,55 +36,95 @@ export interface JournalLimits {
   maxRecords: number;
 }
 
-/** One zone's steps, oldest first, each starting where the one before ended. */
+/** Serials one state of a zone keeps at most (changes elsewhere, lease renewals): the oldest are forgotten first. */
+const MAX_SERIALS_PER_STATE = 10_000;
+
+/**
+ * One zone's changes, oldest first. A change that leaves the zone as it was
+ * (a lease renewed, a change in another zone) adds no step: its serial joins
+ * the serials of the zone's current state, so a run of them costs nothing
+ * and does not push real changes out of the journal.
+ */
 export class ZoneJournal {
-  private steps: JournalStep[] = [];
+  /** states[i]: the serials at which the zone was in state i, in order; steps[i] goes from state i to i+1. */
+  private states: State[] = [];
+  private steps: { removed: readonly ResourceRecord[]; added: readonly ResourceRecord[] }[] = [];
   private records = 0;
 
   constructor(private readonly limits: JournalLimits) {}
 
-  /** Append a step; one that does not follow the last (a gap) starts the journal again. */
+  /** Append a change; one that does not start at the newest serial (a gap) starts the journal again. */
   add(step: JournalStep): void {
-    const last = this.steps[this.steps.length - 1];
-    if (last && last.to !== step.from) this.clear();
-    this.steps.push(step);
+    const last = this.states[this.states.length - 1];
+    if (!last || last.newest !== step.from) {
+      this.clear();
+      this.states.push(state(step.from));
+    }
+    if (step.removed.length === 0 && step.added.length === 0) {
+      const now = this.states[this.states.length - 1]!;
+      now.serials.add(step.to);
+      now.newest = step.to;
+      if (now.serials.size > MAX_SERIALS_PER_STATE) now.serials.delete(now.serials.values().next().value!);
+      return;
+    }
+    this.steps.push({ removed: step.removed, added: step.added });
+    this.states.push(state(step.to));
     this.records += step.removed.length + step.added.length;
     while (
       this.steps.length > 0 &&
       (this.steps.length > this.limits.maxSteps || this.records > this.limits.maxRecords)
     ) {
       const gone = this.steps.shift()!;
+      this.states.shift();
       this.records -= gone.removed.length + gone.added.length;
     }
   }
 
   clear(): void {
+    this.states = [];
     this.steps = [];
     this.records = 0;
   }
 
-  /** The oldest serial a secondary may be at and still be brought up to date by steps; undefined when empty. */
-  oldest(): number | undefined {
-    return this.steps[0]?.from;
-  }
-
+  /** Changes (not serials) held. */
   get size(): number {
     return this.steps.length;
   }
 
   /**
-   * The steps from `serial` to the newest: [] when `serial` is the newest or
-   * ahead of it (nothing to send), undefined when the journal does not reach
-   * back to it (a full transfer is needed).
+   * What brings a secondary at `serial` to the newest serial, as steps whose
+   * serials chain from `serial` to the newest: [] when `serial` is the newest
+   * or ahead of it, undefined when the journal does not reach back to it (a
+   * full transfer is needed).
    */
   since(serial: number): JournalStep[] | undefined {
-    const last = this.steps[this.steps.length - 1];
+    const last = this.states[this.states.length - 1];
     if (!last) return undefined;
-    if (serial === last.to || compareSerial(serial, last.to) === 1) return [];
-    const at = this.steps.findIndex((s) => s.from === serial);
-    return at < 0 ? undefined : this.steps.slice(at);
+    const newest = last.newest;
+    if (serial === newest || compareSerial(serial, newest) === 1) return [];
+    const at = this.states.findIndex((s) => s.serials.has(serial));
+    if (at < 0) return undefined;
+    // the zone at `serial` is as at the state's other serials: from there, each change to the next state's newest serial
+    const out: JournalStep[] = [];
+    let from = serial;
+    for (let i = at; i < this.steps.length; i++) {
+      const to = this.states[i + 1]!.newest;
+      out.push({ from, to, ...this.steps[i]! });
+      from = to;
+    }
+    // at the newest state already, only by an older serial: one step that changes nothing
+    if (out.length === 0) out.push({ from, to: newest, removed: [], added: [] });
+    return out;
   }
 }
+
+/** A state of the zone: the serials it had, the newest last. */
+interface State {
+  serials: Set<number>;
+  newest: number;
+}
+
+const state = (serial: number): State => ({ serials: new Set([serial]), newest: serial });
 
 /**
  * The journals of the transferred zones, fed by the registry. Every change

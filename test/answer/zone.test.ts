@@ -126,27 +126,49 @@ describe("ZoneJournal", () => {
       data: { type: Type.A, address: "192.0.2.1" } as const,
     })),
   });
+  const serials = (steps: { from: number; to: number }[] | undefined) => steps?.map((s) => [s.from, s.to]);
 
   it("gives the steps since a serial it holds, none when up to date or ahead, undefined past its oldest", () => {
     const j = new ZoneJournal({ maxSteps: 3, maxRecords: 100 });
     expect(j.since(1)).toBeUndefined();
     for (let s = 1; s <= 5; s++) j.add(step(s, s + 1));
     expect(j.size).toBe(3);
-    expect(j.oldest()).toBe(3);
-    expect(j.since(4)?.map((s) => s.from)).toEqual([4, 5]);
+    expect(serials(j.since(4))).toEqual([
+      [4, 5],
+      [5, 6],
+    ]);
+    expect(j.since(3)).toHaveLength(3);
     expect(j.since(6)).toEqual([]);
     expect(j.since(7)).toEqual([]); // newer than ours (RFC 1995 §2: our SOA alone)
     expect(j.since(2)).toBeUndefined(); // fell out: a full transfer
+  });
+
+  it("keeps changes that leave the zone as it was as serials of its state, not steps", () => {
+    const j = new ZoneJournal({ maxSteps: 2, maxRecords: 100 });
+    j.add(step(1, 2));
+    for (let s = 2; s < 1000; s++) j.add(step(s, s + 1, 0)); // renewals, changes in other zones
+    j.add(step(1000, 1001));
+    expect(j.size).toBe(2);
+    // a secondary at any serial of the quiet run gets the one change after it, chained from its serial
+    expect(serials(j.since(500))).toEqual([[500, 1001]]);
+    expect(serials(j.since(1))).toEqual([
+      [1, 1000],
+      [1000, 1001],
+    ]);
+    j.add(step(1001, 1002, 0));
+    // at the newest state by an older serial: one step that changes nothing
+    expect(j.since(1001)).toEqual([{ from: 1001, to: 1002, removed: [], added: [] }]);
   });
 
   it("bounds the records it keeps, and starts again at a gap", () => {
     const j = new ZoneJournal({ maxSteps: 100, maxRecords: 10 });
     j.add(step(1, 2, 6));
     j.add(step(2, 3, 6));
-    expect(j.oldest()).toBe(2);
+    expect(j.since(1)).toBeUndefined();
+    expect(j.since(2)).toHaveLength(1);
     j.add(step(9, 10));
-    expect(j.oldest()).toBe(9);
     expect(j.since(2)).toBeUndefined();
+    expect(serials(j.since(9))).toEqual([[9, 10]]);
   });
 });
 
@@ -175,13 +197,10 @@ describe("ZoneJournals (from the registry's changes)", () => {
       ],
     ]);
     expect(steps.at(-1)!.to).toBe(registry.serial());
-    // local. saw the same serials, with nothing in them
-    expect(
-      journals
-        .journal(["local"])!
-        .since(start)!
-        .map((s) => s.added.length + s.removed.length),
-    ).toEqual([0, 0]);
+    // local. saw the same serials, with nothing in them: one step that changes nothing
+    expect(journals.journal(["local"])!.since(start)).toEqual([
+      { from: start, to: registry.serial(), removed: [], added: [] },
+    ]);
 
     const before = registry.serial();
     await registry.register(inst("web-1", { port: 81 }));

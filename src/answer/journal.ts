@@ -16,6 +16,7 @@ import {
   hostRecords,
   instanceRecords,
   recordDiff,
+  recordKey,
   servicesPtr,
   transferable,
   typeHasOthers,
@@ -53,13 +54,18 @@ export class ZoneJournal {
 
   constructor(private readonly limits: JournalLimits) {}
 
-  /** Append a change; one that does not start at the newest serial (a gap) starts the journal again. */
+  /**
+   * Append a change; one that does not start at the newest serial (a gap)
+   * starts the journal again. A change that keeps the serial (another change
+   * of one etcd commit) is folded into the change that made the serial.
+   */
   add(step: JournalStep): void {
     const last = this.states[this.states.length - 1];
     if (!last || last.newest !== step.from) {
       this.clear();
       this.states.push(state(step.from));
     }
+    if (step.from === step.to) return this.fold(step);
     if (step.removed.length === 0 && step.added.length === 0) {
       const now = this.states[this.states.length - 1]!;
       now.serials.add(step.to);
@@ -78,6 +84,40 @@ export class ZoneJournal {
       this.states.shift();
       this.records -= gone.removed.length + gone.added.length;
     }
+  }
+
+  /** One more change at the newest serial: into the step that made that serial, as one net diff (RFC 1995 §4). */
+  private fold(step: JournalStep): void {
+    if (step.removed.length === 0 && step.added.length === 0) return;
+    const now = this.states[this.states.length - 1]!;
+    const made = this.steps.length > 0 && now.serials.size === 1 ? this.steps[this.steps.length - 1] : undefined;
+    if (!made) {
+      // the serial also names the state before this change: from now on it names the new state alone
+      now.serials.delete(step.to);
+      if (now.serials.size === 0) {
+        this.clear(); // nobody can be at the state before: it had no serial of its own
+        this.states.push(state(step.to));
+        return;
+      }
+      now.newest = [...now.serials].pop()!;
+      this.steps.push({ removed: [], added: [] });
+      this.states.push(state(step.to));
+    }
+    const target = this.steps[this.steps.length - 1]!;
+    const removed = new Map(target.removed.map((r) => [recordKey(r), r]));
+    const added = new Map(target.added.map((r) => [recordKey(r), r]));
+    for (const r of step.removed) {
+      const k = recordKey(r);
+      if (added.has(k)) added.delete(k);
+      else removed.set(k, r);
+    }
+    for (const r of step.added) {
+      const k = recordKey(r);
+      if (removed.has(k)) removed.delete(k);
+      else added.set(k, r);
+    }
+    this.records += removed.size + added.size - target.removed.length - target.added.length;
+    this.steps[this.steps.length - 1] = { removed: [...removed.values()], added: [...added.values()] };
   }
 
   clear(): void {

@@ -145,6 +145,11 @@ export class Registry implements RegistryView {
   private readonly serials: SerialKeeper | undefined;
   /** Serials up to this one are reserved with `serials`. */
   private serialReserved: number | undefined;
+  /** Applying what the store committed or delivered (its changeRevision names it), not a change of our own (static). */
+  private fromStore = false;
+  /** A store with revisions: the revision the serial was last made from, and changes made outside the store since start. */
+  private serialRevision: number | undefined;
+  private localChanges = 0;
   /** Every ring's weight together, in every domain made so far. */
   private totalWeight = 0;
   /** What the mDNS learner holds of the totals: instance and host records, and ring weight in every domain. */
@@ -198,16 +203,26 @@ export class Registry implements RegistryView {
   /** Load what the store holds and follow changes other writers make to it. */
   async open(): Promise<void> {
     const stored = await this.store.load();
+    // a store with revisions (etcd) gives the serial: the same on every daemon sharing it
+    const revision = this.store.changeRevision?.();
+    if (revision !== undefined) {
+      this.serialNumber = revision >>> 0;
+      this.serialRevision = revision;
+    }
     // leases are absolute times: what ended while we were down is removed, not served
     const now = this.clock.now();
     const ended: string[] = [];
     for (const [key, e] of stored) if (e.value.expiresAt !== undefined && e.value.expiresAt <= now) ended.push(key);
     if (ended.length > 0) await this.store.commit(ended.map((key) => ({ op: "delete" as const, key })));
     for (const key of ended) stored.delete(key);
-    for (const entry of stored.values()) this.applyEntry(entry);
-    this.unwatch = this.store.watch((ops) => {
-      for (const o of ops) this.applyStoreOp(o);
+    this.storeChanges(() => {
+      for (const entry of stored.values()) this.applyEntry(entry);
     });
+    this.unwatch = this.store.watch((ops) =>
+      this.storeChanges(() => {
+        for (const o of ops) this.applyStoreOp(o);
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -330,6 +345,20 @@ export class Registry implements RegistryView {
         return { ...op, expect: this.claims.get(o.op === "put-claim" ? o.claim.record : o.record) ?? null };
       }),
     );
+    this.storeChanges(() => this.show(ops));
+  }
+
+  /** Apply what the store took (or delivered): its changes carry the store's revision into the serial. */
+  private storeChanges(apply: () => void): void {
+    this.fromStore = true;
+    try {
+      apply();
+    } finally {
+      this.fromStore = false;
+    }
+  }
+
+  private show(ops: readonly RegistryOp[]): void {
     for (const o of ops) {
       if (o.op === "put-instance") this.setInstance(o.instance);
       else if (o.op === "remove-instance") this.deleteInstanceRecord(instanceKey(o.type, o.name, o.domain), "remove");
@@ -425,9 +454,15 @@ export class Registry implements RegistryView {
       ...dueClaims.map((record) => ({ op: "delete" as const, key: claimKey(record) })),
     ];
     if (ops.length > 0) await this.store.commit(ops);
-    for (const key of dueInstances.keys()) this.deleteInstanceRecord(key, "expire");
-    for (const key of dueHosts.keys()) this.deleteHostRecord(key, "expire");
-    for (const record of dueClaims) this.deleteClaim(record);
+    // static registrations expire without a store write: their changes count as our own
+    this.fromStore = ops.length > 0;
+    try {
+      for (const key of dueInstances.keys()) this.deleteInstanceRecord(key, "expire");
+      for (const key of dueHosts.keys()) this.deleteHostRecord(key, "expire");
+      for (const record of dueClaims) this.deleteClaim(record);
+    } finally {
+      this.fromStore = false;
+    }
     return dueInstances.size + dueHosts.size;
   }
 
@@ -915,8 +950,26 @@ export class Registry implements RegistryView {
     if (records?.size === 0) this.claimsByKey.delete(c.key);
   }
 
+  /**
+   * The serial of a change. A store with revisions: the revision of the state
+   * taken in, plus the changes made outside the store (static registrations:
+   * the same on daemons with the same services file), so every daemon gives
+   * one state one serial; the changes of one commit share it (they are shown
+   * together). Otherwise one more, at least the clock's seconds.
+   */
+  private nextSerialNumber(): number {
+    const revision = this.store.changeRevision?.();
+    if (revision === undefined) return nextSerial(this.serialNumber, this.clockSerial());
+    if (!this.fromStore) this.localChanges++;
+    else if (revision === this.serialRevision) return this.serialNumber; // one more change of the same commit
+    this.serialRevision = revision;
+    const made = addSerial(revision >>> 0, this.localChanges % 2 ** 31);
+    // never back: a change heard out of order (a peer's commit before our own's reply) moves it on by one
+    return compareSerial(made, this.serialNumber) === 1 ? made : addSerial(this.serialNumber, 1);
+  }
+
   private emit(c: Change): void {
-    this.serialNumber = nextSerial(this.serialNumber, this.clockSerial());
+    this.serialNumber = this.nextSerialNumber();
     this.reserveSerials();
     // a listener's fault (a frontend's bug) must neither stop the others hearing the change
     // nor leave this change half applied: reported, and the registry goes on

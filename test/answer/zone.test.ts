@@ -160,6 +160,25 @@ describe("ZoneJournal", () => {
     expect(j.since(1001)).toEqual([{ from: 1001, to: 1002, removed: [], added: [] }]);
   });
 
+  it("folds the changes of one commit (one serial) into one net step", () => {
+    const a = (name: string): ResourceRecord => ({
+      name: [name],
+      ttl: 1,
+      data: { type: Type.A, address: "192.0.2.1" },
+    });
+    const j = new ZoneJournal({ maxSteps: 10, maxRecords: 100 });
+    j.add({ from: 1, to: 2, removed: [], added: [a("x"), a("y")] });
+    j.add({ from: 2, to: 2, removed: [a("x")], added: [a("z")] }); // x added and removed within the commit: gone
+    expect(j.since(1)!.map((s) => [s.removed.map(line), s.added.map(line)])).toEqual([
+      [[], ["y. A 192.0.2.1", "z. A 192.0.2.1"]],
+    ]);
+    // a serial that named a quiet state before: the commit's first change made it a step of its own
+    j.add({ from: 2, to: 3, removed: [], added: [] });
+    j.add({ from: 3, to: 3, removed: [a("y")], added: [] });
+    expect(serials(j.since(2))).toEqual([[2, 3]]);
+    expect(j.since(2)![0]!.removed.map(line)).toEqual(["y. A 192.0.2.1"]);
+  });
+
   it("bounds the records it keeps, and starts again at a gap", () => {
     const j = new ZoneJournal({ maxSteps: 100, maxRecords: 10 });
     j.add(step(1, 2, 6));

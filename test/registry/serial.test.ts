@@ -73,3 +73,38 @@ describe("Registry serial with a SerialKeeper", () => {
     expect(new Registry({ clock, store: new MemoryStore(), serials: keeper(5) }).serial()).toBe(1_800_000_000);
   });
 });
+
+/** A memory store with revisions, as etcd has: each commit (or a peer's write) is one revision. */
+class RevisionStore extends MemoryStore {
+  revision = 100;
+  override async commit(ops: Parameters<MemoryStore["commit"]>[0]): Promise<void> {
+    await super.commit(ops);
+    this.revision++;
+  }
+  changeRevision(): number {
+    return this.revision;
+  }
+}
+
+describe("Registry serial on a store with revisions (etcd)", () => {
+  it("is the revision of the state taken in, one commit's changes sharing it, plus the changes made outside the store", async () => {
+    const store = new RevisionStore();
+    const r = new Registry({ clock: new ManualClock(1_800_000_000_000), store });
+    await r.open();
+    expect(r.serial()).toBe(100);
+    await r.register(instance("a"), [{ name: "h", addresses: ["192.0.2.1"], source: "update" }]);
+    expect(r.serial()).toBe(101); // two changes, one commit
+    // a peer's write, delivered by the watch
+    await store.inject([{ op: "put", key: "instance/_x._tcp/b", entry: { kind: "instance", value: instance("b") } }]);
+    expect(r.serial()).toBe(102);
+    r.loadStatic([instance("static")], []);
+    expect(r.serial()).toBe(103); // revision 102 + one change of our own
+    await r.register(instance("c"));
+    expect(r.serial()).toBe(104); // revision 103 + 1
+    // a second daemon on the same store, with the same static registration, says the same
+    const peer = new Registry({ clock: new ManualClock(1_800_000_000_000), store });
+    await peer.open();
+    peer.loadStatic([instance("static")], []);
+    expect(peer.serial()).toBe(r.serial());
+  });
+});

@@ -65,7 +65,10 @@ export class ZoneJournal {
       this.clear();
       this.states.push(state(step.from));
     }
-    if (step.from === step.to) return this.fold(step);
+    if (step.from === step.to) {
+      this.fold(step);
+      return;
+    }
     if (step.removed.length === 0 && step.added.length === 0) {
       const now = this.states[this.states.length - 1]!;
       now.serials.add(step.to);

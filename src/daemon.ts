@@ -483,6 +483,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
         // local. is the LAN's own: no secondary serves it
         zones: config.domains.filter((d) => !(d.length === 1 && lowerAscii(d[0]!) === "local")),
         targets: config.transfer.notify,
+        ...(transfer?.journals ? { changes: (l: (zone: Labels) => void) => transfer.journals!.onZoneChange(l) } : {}),
         intervalMs: config.transfer.notifyIntervalMs,
         log,
         ...(p.metrics ? { metrics: p.metrics } : {}),

@@ -6,6 +6,7 @@
 // Kept in memory: a restarted daemon, or another daemon of a cluster, has
 // none of the steps before its start, so its secondaries take one AXFR first
 // (README "Hidden primary").
+import { reportInternalError } from "../guard.js";
 import type { Labels } from "../names.js";
 import { domainKey, hostKey, instanceId, instanceKey, type Registry } from "../registry/registry.js";
 import { servedIn } from "../registry/scopes.js";
@@ -176,6 +177,7 @@ const state = (serial: number): State => ({ serials: new Set([serial]), newest: 
  */
 export class ZoneJournals {
   private readonly journals = new Map<string, { zone: Labels; journal: ZoneJournal }>();
+  private readonly zoneListeners = new Set<(zone: Labels) => void>();
   private serial: number;
   private readonly stop: () => void;
 
@@ -206,9 +208,24 @@ export class ZoneJournals {
         c.kind === "instance"
           ? this.instanceChange(c.instance, c.previous, c.op, zone, scope)
           : this.hostChange(c.host, c.previous, c.op, zone, scope);
-      journal.add({ from: this.serial, to, ...recordDiff(before, after) });
+      const diff = recordDiff(before, after);
+      journal.add({ from: this.serial, to, ...diff });
+      if (diff.removed.length > 0 || diff.added.length > 0)
+        for (const l of this.zoneListeners) {
+          try {
+            l(zone);
+          } catch (err) {
+            reportInternalError("zone change listener", err);
+          }
+        }
     }
     this.serial = to;
+  }
+
+  /** Hear of each change to a zone's records (not of serials moving alone: a lease renewed). Returns an unsubscribe. */
+  onZoneChange(listener: (zone: Labels) => void): () => void {
+    this.zoneListeners.add(listener);
+    return () => this.zoneListeners.delete(listener);
   }
 
   /** The records of the instance's name in `zone` before and after the change (an instance's type never changes). */

@@ -46,7 +46,7 @@ export function transferable(r: Instance | Host, t: TransferOptions): boolean {
   return t.learned || r.source !== "mdns";
 }
 
-/** The zone's SOA at `serial` (the one queries answer: answer.ts Context.soa). */
+/** The zone's SOA at `serial`: what queries (answer.ts) and transfers send. */
 export function zoneSoa(zone: Labels, serial: number, options: Pick<AnswerOptions, "negativeTtl">): ResourceRecord {
   const min = options.negativeTtl;
   return {

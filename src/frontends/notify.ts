@@ -24,6 +24,8 @@ export interface NotifyTarget {
 export interface NotifyDeps {
   registry: Registry;
   zones: readonly Labels[];
+  /** Where changes are heard, by zone (the IXFR journals: records changed, not a lease renewed); default every registry change, every zone. */
+  changes?: (listener: (zone: Labels) => void) => () => void;
   targets: readonly NotifyTarget[];
   /** At most one round of NOTIFYs per this long, ms. */
   intervalMs: number;
@@ -123,23 +125,34 @@ export async function startNotify(deps: NotifyDeps): Promise<Notifier> {
 
   let lastRound = 0;
   let pending: NodeJS.Timeout | undefined;
+  /** Zones changed since the last round (by presentation name). */
+  const changed = new Map<string, Labels>();
   const round = () => {
     pending = undefined;
     if (closed) return;
     lastRound = Date.now();
     const serial = deps.registry.serial();
+    const zones = [...changed.values()];
+    changed.clear();
     for (const target of deps.targets)
-      for (const zone of deps.zones) {
+      for (const zone of zones) {
         const key = keyOf(target, zone);
         clearTimeout(outstanding.get(key)?.timer); // superseded: the new serial is what counts
         outstanding.set(key, { id: (Math.random() * 0x10000) >>> 0, tries: 0, serial, target, zone });
         send(key);
       }
   };
-  const stop = deps.registry.onChange(() => {
-    if (pending !== undefined || closed) return;
+  const served = new Map(deps.zones.map((z) => [formatName(z).toLowerCase(), z]));
+  const heard = (zones: readonly Labels[]) => {
+    if (closed) return;
+    for (const z of zones) {
+      const ours = served.get(formatName(z).toLowerCase());
+      if (ours) changed.set(formatName(ours), ours);
+    }
+    if (pending !== undefined || changed.size === 0) return;
     pending = later("notify round", Math.max(0, lastRound + deps.intervalMs - Date.now()), round);
-  });
+  };
+  const stop = deps.changes ? deps.changes((zone) => heard([zone])) : deps.registry.onChange(() => heard(deps.zones));
   log.info(
     { secondaries: deps.targets.map((t) => formatPeer(t.host, t.port)), zones: deps.zones.map(formatName) },
     "NOTIFY on every change",

@@ -7,12 +7,12 @@
 // sits in memory encoded.
 import type { Logger } from "pino";
 import { errorResponse, type AnswerOptions } from "../answer/answer.js";
-import type { ZoneJournals } from "../answer/journal.js";
+import type { JournalStep, ZoneJournals } from "../answer/journal.js";
 import { compareSerial } from "../registry/serial.js";
 import { zoneRecords, zoneSnapshot, zoneSoa, type TransferOptions } from "../answer/zone.js";
 import type { Clock } from "../clock.js";
 import type { QueryMetrics } from "../metrics.js";
-import { formatName, labelsEqual } from "../names.js";
+import { formatName, labelsEqual, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
 import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
 import { encodeResponse, type ResourceRecord } from "../wire/message.js";
@@ -199,9 +199,9 @@ export function startTransfer(msg: Buffer, peer: string, deps: TransferDeps): Tr
 
 /** An incremental transfer (RFC 1995 §4): our SOA, then per step the old SOA, removals, the new SOA, additions; our SOA last. */
 function* ixfrRecords(
-  zone: readonly string[],
+  zone: Labels,
   current: ResourceRecord,
-  steps: readonly { from: number; to: number; removed: readonly ResourceRecord[]; added: readonly ResourceRecord[] }[],
+  steps: readonly JournalStep[],
   options: AnswerOptions,
 ): Generator<ResourceRecord> {
   yield current;

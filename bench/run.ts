@@ -3,7 +3,7 @@
 // Writes bench/RESULTS.md. Bounded: ~4 minutes by default, ~1 with --quick.
 // `npm run bench -- --scale` runs only the scale sections (issue 15) and
 // replaces just their marked parts of bench/RESULTS.md; `-- --srp` likewise
-// only SRP registrations a second (issue 18).
+// only SRP registrations a second (issue 18), `-- --xfr` only zone transfer (issue 20).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -17,6 +17,7 @@ import { startDnsmasq, startKnot, startRingdns, stopAll, type Running } from "./
 import { scaleFigures } from "./lib/scale.js";
 import { scaleDaemonBench } from "./lib/scale-daemon.js";
 import { srpBench } from "./lib/srp.js";
+import { xfrBench } from "./lib/xfr.js";
 import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import type { TsigKey } from "../src/wire/tsig.js";
@@ -34,6 +35,7 @@ const quick = flag("quick");
 const json = flag("json");
 const scaleOnly = flag("scale");
 const srpOnly = flag("srp");
+const xfrOnly = flag("xfr");
 const RESULTS = join(import.meta.dirname, "RESULTS.md");
 
 const needed: [string, string][] = [
@@ -48,6 +50,14 @@ if (missing.length > 0) {
     `bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`,
   );
   process.exit(2);
+}
+
+// --xfr: only the hidden primary's figures (issue 20), in its own part of RESULTS.md
+if (xfrOnly) {
+  const md = await xfrBench(scratchDir("ringdns-bench-xfr-"), quick, (s) => process.stderr.write(`${s}\n`));
+  writeSection(RESULTS, "xfr", md);
+  console.log(`${md}\nwritten to bench/RESULTS.md (section xfr)`);
+  process.exit(0);
 }
 
 // --srp: only SRP registrations a second next to TSIG ones (issue 18), in its own part of RESULTS.md

@@ -181,6 +181,32 @@ program
     'sources allowed to send unsigned updates, repeatable (default 127.0.0.0/8 and ::1; "none" for none)',
     collect,
   )
+  .option(
+    "--allow-transfer <cidr>",
+    'sources that may transfer each served zone (AXFR, IXFR over TCP: a hidden primary for standard secondaries, README "Hidden primary"), repeatable; default none',
+    collect,
+  )
+  .option(
+    "--transfer-key <name>",
+    "a TSIG key whose signed AXFR/IXFR requests may transfer, from any source; repeatable; the key must be loaded by --key-file",
+    collect,
+  )
+  .option("--max-transfers <n>", "zone transfers under way at once at most; beyond, REFUSED", "4")
+  .option(
+    "--transfer-learned",
+    "transfer the instances and hosts learned from the LAN by mDNS too (unauthenticated: off by default)",
+  )
+  .option(
+    "--ixfr-journal <n>",
+    "changes kept per zone for IXFR; a secondary further behind gets the whole zone",
+    "1000",
+  )
+  .option(
+    "--notify <addr:port>",
+    "secondary told of every change by NOTIFY (RFC 1996), e.g. 192.0.2.53:53; repeatable",
+    collect,
+  )
+  .option("--notify-interval <ms>", "NOTIFY rounds at most this often, changes in between coalesced", "1000")
   .option("--lease-min <seconds>", "shortest lease granted (RFC 9664 Update Lease)", "30")
   .option("--lease-max <seconds>", "longest lease granted", "604800")
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")

@@ -63,6 +63,20 @@ export interface Config {
   readonly adminKeys: readonly string[];
   /** Sources allowed to send unsigned updates (CIDRs, or "none"). */
   readonly allowUpdate: readonly string[];
+  /** Zone transfers and NOTIFY (hidden primary); off (no source, no key, no secondary) by default. */
+  readonly transfer: {
+    /** Sources that may transfer unsigned (CIDRs). */
+    allowFrom: readonly string[];
+    /** Keys (presentation, lower-case, trailing dot) whose signed requests may transfer; checked against the loaded keys at start. */
+    keys: readonly string[];
+    maxConcurrent: number;
+    learned: boolean;
+    /** Changes kept per zone for IXFR. */
+    journalSteps: number;
+    /** Secondaries sent NOTIFY. */
+    notify: readonly ListenAddress[];
+    notifyIntervalMs: number;
+  };
   /** Bounds on registrations (see RegistrationLimits); updateRate 0 = unlimited. */
   readonly limits: {
     maxRegistrations: number;
@@ -144,6 +158,13 @@ export interface ConfigInput {
   keyZone?: string[];
   adminKey?: string[];
   allowUpdate?: string[];
+  allowTransfer?: string[];
+  transferKey?: string[];
+  maxTransfers?: string | number;
+  transferLearned?: boolean;
+  ixfrJournal?: string | number;
+  notify?: string[];
+  notifyInterval?: string | number;
   leaseMin?: string | number;
   leaseMax?: string | number;
   defaultLease?: string | number;
@@ -305,6 +326,7 @@ export function resolveConfig(input: ConfigInput): Config {
     adminKeys: [...new Set((input.adminKey ?? []).map((k) => formatName(parseDomain(k, "--admin-key"))))],
     allowUpdate: input.allowUpdate && input.allowUpdate.length > 0 ? input.allowUpdate : DEFAULT_ALLOW_UPDATE,
     lease: parseLeases(input),
+    transfer: parseTransfer(input),
     ...(srp ? { srp } : {}),
     ...parseTls(input),
     limits: {
@@ -367,6 +389,7 @@ export function resolveConfig(input: ConfigInput): Config {
   };
   makePolicy(config.allowUpdate, config.keyZones); // validates the CIDRs now, not at the first update
   sourceMatcher(config.rrl.exempt, "--rrl-exempt");
+  sourceMatcher(config.transfer.allowFrom, "--allow-transfer");
   sourceMatcher(config.limits.updateRateExempt, "--update-rate-exempt");
   if (config.srp) sourceMatcher(config.srp.from, "--srp-from");
   return Object.freeze(config);
@@ -544,6 +567,24 @@ function parseStore(input: ConfigInput): Config["store"] {
     "--store",
     `"${store}" is not a store: use lmdb (the default, in --data-dir), memory, or etcd://host:port[,host:port…][/prefix]`,
   );
+}
+
+function parseTransfer(input: ConfigInput): Config["transfer"] {
+  const notify = (input.notify ?? []).map((text) => {
+    const at = parseListenAddress(text, "--notify");
+    if (at.length !== 1 || text.lastIndexOf(":") < 0 || at[0]!.port === 0)
+      bad("--notify", `"${text}": give the secondary as ADDRESS:PORT, e.g. 192.0.2.53:53 or [2001:db8::53]:53`);
+    return at[0]!;
+  });
+  return {
+    allowFrom: (input.allowTransfer ?? []).filter((c) => c !== "none"),
+    keys: [...new Set((input.transferKey ?? []).map((k) => formatName(parseDomain(k, "--transfer-key"))))],
+    maxConcurrent: int("--max-transfers", input.maxTransfers, 4, 1, 1000),
+    learned: input.transferLearned === true,
+    journalSteps: int("--ixfr-journal", input.ixfrJournal, 1000, 0, 1_000_000),
+    notify,
+    notifyIntervalMs: int("--notify-interval", input.notifyInterval, 1000, 0, 3_600_000),
+  };
 }
 
 /** "KEYNAME=zone1,zone2" */

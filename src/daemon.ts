@@ -30,6 +30,7 @@ import type { RegistrationLimits } from "./registry/limits.js";
 import { formatName, lowerAscii, type Labels } from "./names.js";
 import { VERSION } from "./version.js";
 import { openStore } from "./store/open.js";
+import { serialFile } from "./store/serial-file.js";
 import { readTlsCredentials, readToken } from "./setting-files.js";
 import { startLeaseTimer } from "./lease-timer.js";
 import { logRegistryChanges } from "./change-log.js";
@@ -37,6 +38,9 @@ import { checkKeysNamed, loadKeyFile } from "./update/keys.js";
 import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
 import { holdYoungGeneration, settleAfterLoad } from "./startup-gc.js";
+import { ZoneJournals } from "./answer/journal.js";
+import type { TransferDeps } from "./frontends/xfr.js";
+import { startNotify } from "./frontends/notify.js";
 
 export interface Daemon {
   readonly registry: Registry;
@@ -78,6 +82,7 @@ function readFlagFiles(config: Config, limits: RegistrationLimits) {
   const keys = config.keyFiles.flatMap(loadKeyFile);
   checkKeysNamed(keys, config.keyZones.keys(), "--key-zone");
   checkKeysNamed(keys, config.adminKeys, "--admin-key");
+  checkKeysNamed(keys, config.transfer.keys, "--transfer-key");
   const services = config.servicesFile
     ? loadServicesFile(config.servicesFile, config.domains.length, limits)
     : undefined;
@@ -100,7 +105,13 @@ async function openRegistry(
   closers.add(() => store.close());
   const rings = workerRingAside();
   closers.add(() => rings.close());
-  const registry = new Registry({ clock, store, ring: { pointsPerWeight: config.ringPoints, aside: rings } });
+  const registry = new Registry({
+    clock,
+    store,
+    ring: { pointsPerWeight: config.ringPoints, aside: rings },
+    // the serial never goes back across restarts: kept beside the LMDB store (etcd: README "Hidden primary")
+    ...(config.store.kind === "lmdb" && !deps.store ? { serials: serialFile(config.store.dataDir) } : {}),
+  });
   await registry.open();
   closers.add(() => registry.close());
   if (files.services) {
@@ -236,6 +247,36 @@ function dnsHandler(
       // what the discovery proxy answers in local. may change on the LAN any moment (RFC 8766 §5.5.1)
       ...(config.mdnsInterfaces.length > 0 ? { localTtlCap: 10 } : {}),
     },
+  };
+}
+
+/** Zone transfers (--allow-transfer, --transfer-key), with IXFR's journals; undefined when nobody may transfer. */
+function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefined {
+  const t = p.config.transfer;
+  if (t.allowFrom.length === 0 && t.keys.length === 0) return undefined;
+  const options = { learned: t.learned };
+  return {
+    registry: p.registry,
+    get answer() {
+      return handler.answer; // the DNS Push port is set once the TLS listeners are up
+    },
+    clock: p.clock,
+    log: p.log,
+    keys: () => handler.update?.keys ?? p.keys,
+    allowFrom: sourceMatcher(t.allowFrom, "--allow-transfer"),
+    transferKeys: new Set(t.keys),
+    maxTransfers: t.maxConcurrent,
+    transfer: options,
+    ...(t.journalSteps > 0
+      ? {
+          journals: new ZoneJournals(p.registry, p.config.domains, p.config.ttl, options, {
+            maxSteps: t.journalSteps,
+            maxRecords: Math.max(10_000, 100 * t.journalSteps),
+          }),
+        }
+      : {}),
+    ...(p.metrics ? { metrics: p.metrics } : {}),
+    active: { count: 0 },
   };
 }
 
@@ -412,6 +453,11 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)),
     };
     const handler = dnsHandler(p, lifecycle, rrlShare);
+    const transfer = transferDeps(p, handler);
+    if (transfer) {
+      handler.transfer = transfer;
+      if (transfer.journals) closers.add(() => transfer.journals?.close());
+    }
     const { listening, udpSockets } = await listenDns(config, handler, log, closers);
     const tls = config.tls ? await listenDnsOverTls(config.tls, handler, config, closers) : [];
     p.tls = tls;
@@ -452,6 +498,19 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       p.workers = workers;
       handler.settled = workers.settled;
       closers.add(workers.close); // closed early: no worker answers from a registry that is closing
+    }
+    if (config.transfer.notify.length > 0) {
+      const notifier = await startNotify({
+        registry,
+        // local. is the LAN's own: no secondary serves it
+        zones: config.domains.filter((d) => !(d.length === 1 && lowerAscii(d[0]!) === "local")),
+        targets: config.transfer.notify,
+        ...(transfer?.journals ? { changes: (l: (zone: Labels) => void) => transfer.journals!.onZoneChange(l) } : {}),
+        intervalMs: config.transfer.notifyIntervalMs,
+        log,
+        ...(p.metrics ? { metrics: p.metrics } : {}),
+      });
+      closers.add(notifier.close);
     }
     const http =
       config.http && p.metrics

@@ -113,6 +113,28 @@ export class QueryMetrics {
     this.srpRefused.labels(reason).inc();
   }
 
+  private readonly transfers = new Counter({
+    name: "ringdns_transfers_total",
+    help: "Zone transfer requests (AXFR, IXFR), by what was sent: axfr, ixfr, ixfr-as-axfr (journal too short), up-to-date (one SOA), refused, limit (--max-transfers), aborted (connection lost)",
+    labelNames: ["outcome"],
+    registers: [this.prom],
+  });
+
+  observeTransfer(outcome: string): void {
+    this.transfers.labels(outcome).inc();
+  }
+
+  private readonly notifies = new Counter({
+    name: "ringdns_notify_total",
+    help: "NOTIFY messages to secondaries (--notify), by outcome: sent (each try), acknowledged, given-up",
+    labelNames: ["outcome"],
+    registers: [this.prom],
+  });
+
+  observeNotify(outcome: "sent" | "acknowledged" | "given-up"): void {
+    this.notifies.labels(outcome).inc();
+  }
+
   observeRateLimited(action: "slip" | "drop"): void {
     this.limited.labels(action === "slip" ? "slipped" : "dropped").inc();
   }

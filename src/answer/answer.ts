@@ -29,6 +29,7 @@ import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
 import { ExtendedError, extendedErrorOption, type Edns, type ResourceRecord, type Response } from "../wire/message.js";
 import type { Query } from "../wire/query.js";
 import { typeKey } from "./type-versions.js";
+import { zoneSoa } from "./zone.js";
 
 export interface AnswerOptions {
   /** Served domains, `local.` included, each as labels. */
@@ -231,25 +232,9 @@ class Context {
     private readonly sizeLimit: number,
   ) {}
 
+  /** The zone's SOA, as a transfer sends it (zone.ts): one serial everywhere. */
   soa(): ResourceRecord {
-    const d = this.domain;
-    const min = this.capped(this.options.negativeTtl);
-    return {
-      name: d,
-      ttl: min,
-      data: {
-        type: Type.SOA,
-        soa: {
-          mname: d,
-          rname: ["hostmaster", ...d],
-          serial: this.registry.serial(),
-          refresh: 3600,
-          retry: 600,
-          expire: 86400,
-          minimum: min,
-        },
-      },
-    };
+    return zoneSoa(this.domain, this.registry.serial(), { negativeTtl: this.capped(this.options.negativeTtl) });
   }
 
   private ttlFor(expiresAt: number | undefined): number {

@@ -19,6 +19,7 @@ import { typeVersionsOf } from "../answer/type-versions.js";
 import type { ResponseRateLimiter } from "./rrl.js";
 import { addressOf } from "./peer.js";
 import { COOKIE_OPTION, COOKIE_REPLY_BYTES, readCookie, type CookieJar } from "./cookies.js";
+import type { TransferDeps } from "./xfr.js";
 import { appendEdnsOption, isTruncated, isUpdateRequest, messageId, replyRcode } from "../wire/patch.js";
 
 export type Transport = "udp" | "tcp";
@@ -66,6 +67,8 @@ export interface DnsHandlerDeps {
    * a query worker hands such a query to the primary, which holds it.
    */
   localProxy?: LocalProxy | "delegate";
+  /** Zone transfers (AXFR, IXFR) over TCP; without it they are REFUSED (answer.ts). */
+  transfer?: TransferDeps;
   /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
   lifecycle?: { draining: boolean; inflight: Set<Promise<unknown>> };
 }

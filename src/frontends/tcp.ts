@@ -13,6 +13,7 @@
 // replies for `writeTimeoutMs` is closed. Without this, one connection
 // pipelining thousands of browse queries and never reading made the daemon
 // buffer every reply (+75 MiB for 2,000).
+import { once } from "node:events";
 import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions } from "node:tls";
 import { guarded, later, reportInternalError } from "../guard.js";
@@ -23,6 +24,7 @@ import { PushSession } from "./dns-push.js";
 import { answerDso, DEFAULT_DSO_POLICY, response as dsoResponse, type DsoOutcome } from "./dso-session.js";
 import { addressOf, formatPeer } from "./peer.js";
 import type { PushSessionView } from "../api/shapes.js";
+import { isTransferRequest, startTransfer } from "./xfr.js";
 
 export interface TcpOptions {
   /** Close a connection after this long without traffic, ms. */
@@ -424,6 +426,43 @@ function serveConnection(
     }
   };
 
+  /** Until the socket has taken what it holds (or closed): a transfer makes its next message only then. */
+  const drained = async () => {
+    const both = new AbortController(); // the listener of the event that did not come goes too
+    try {
+      await Promise.race([
+        once(socket, "drain", { signal: both.signal }),
+        once(socket, "close", { signal: both.signal }),
+      ]);
+    } finally {
+      both.abort();
+    }
+  };
+
+  /** A zone transfer: its messages one at a time, each after the socket took the one before (xfr.ts). */
+  const transfer = async (msg: Buffer): Promise<void> => {
+    const start = startTransfer(msg, peer, deps.transfer!);
+    if (start.kind === "reply") return write(start.reply);
+    const sent = { messages: 0, bytes: 0 };
+    let aborted = true;
+    try {
+      for (let r = start.messages.next(); !r.done; r = start.messages.next()) {
+        if (socket.destroyed || socket.writableEnded) return;
+        write(r.value);
+        sent.messages++;
+        sent.bytes += r.value.length;
+        // the stall watch closes a connection whose client takes nothing for the write timeout
+        if (socket.writableNeedDrain) {
+          watchStall();
+          await drained();
+        }
+      }
+      aborted = socket.destroyed;
+    } finally {
+      start.done(sent, aborted);
+    }
+  };
+
   /** Answer the whole messages in `pending`, as far as the client's unsent replies and unanswered queries allow. */
   const readQueries = () => {
     while (pending.length >= 2 && !socket.destroyed) {
@@ -451,6 +490,11 @@ function serveConnection(
         const outcome = answerDso(msg, { tls, policy: dsoPolicy });
         if (queue) enqueue(queue.then(() => applyDso(outcome)));
         else applyDso(outcome);
+        continue;
+      }
+      if (deps.transfer && !deps.lifecycle?.draining && isTransferRequest(msg)) {
+        const run = () => transfer(msg);
+        enqueue(queue ? queue.then(run) : run());
         continue;
       }
       if (queue) {

@@ -49,6 +49,7 @@ import {
 import { compactHost, compactInstance } from "./compact.js";
 import { ExpiryHeap, type ExpiryEntry } from "./expiry-heap.js";
 import { PendingView, type RegistryOp, type RegistryView } from "./pending-view.js";
+import { addSerial, compareSerial, nextSerial, SERIAL_RESERVATION, type SerialKeeper } from "./serial.js";
 
 export type { RegistryOp, RegistryView } from "./pending-view.js";
 
@@ -109,6 +110,8 @@ export interface RegistryOptions {
   store: Store;
   /** `aside`: where big rings are built and their shares computed (the daemon: a worker thread); without it, inline. */
   ring?: RingOptions & { aside?: RingWorkAside };
+  /** Keeps the SOA serial rising across restarts (the LMDB store's data directory); without it, the clock alone. */
+  serials?: SerialKeeper;
 }
 
 export class Registry implements RegistryView {
@@ -139,6 +142,14 @@ export class Registry implements RegistryView {
   private readonly claimsByKey = new Map<string, Set<string>>();
   private unwatch: (() => void) | undefined;
   private serialNumber: number;
+  private readonly serials: SerialKeeper | undefined;
+  /** Serials up to this one are reserved with `serials`. */
+  private serialReserved: number | undefined;
+  /** Applying what the store committed or delivered (its changeRevision names it), not a change of our own (static). */
+  private fromStore = false;
+  /** A store with revisions: the revision the serial was last made from, and changes made outside the store since start. */
+  private serialRevision: number | undefined;
+  private localChanges = 0;
   /** Every ring's weight together, in every domain made so far. */
   private totalWeight = 0;
   /** What the mDNS learner holds of the totals: instance and host records, and ring weight in every domain. */
@@ -155,10 +166,27 @@ export class Registry implements RegistryView {
       ...(options.ring?.pointsPerWeight !== undefined ? { pointsPerWeight: options.ring.pointsPerWeight } : {}),
     };
     this.aside = options.ring?.aside;
-    this.serialNumber = this.clockSerial();
+    this.serials = options.serials;
+    const floor = this.serials?.floor;
+    const clock = this.clockSerial();
+    // above whatever an earlier run served, and never behind the clock (a fresh store starts at the time)
+    this.serialNumber = floor !== undefined && compareSerial(floor, clock) !== -1 ? addSerial(floor, 1) : clock;
+    this.reserveSerials();
   }
 
-  /** SOA serial: moves forward on every change, seconds-based so it also grows across restarts. */
+  /** Before a serial past the reservation is served, the next block is kept (one write per SERIAL_RESERVATION changes). */
+  private reserveSerials(): void {
+    if (!this.serials) return;
+    if (this.serialReserved !== undefined && compareSerial(this.serialNumber, this.serialReserved) === -1) return;
+    this.serialReserved = addSerial(this.serialNumber, SERIAL_RESERVATION);
+    this.serials.reserve(this.serialReserved);
+  }
+
+  /**
+   * SOA serial (RFC 1982 arithmetic): moves forward on every change, at least
+   * the clock's seconds, and above every serial an earlier run served when a
+   * SerialKeeper keeps them.
+   */
   serial(): number {
     return this.serialNumber;
   }
@@ -175,16 +203,26 @@ export class Registry implements RegistryView {
   /** Load what the store holds and follow changes other writers make to it. */
   async open(): Promise<void> {
     const stored = await this.store.load();
+    // a store with revisions (etcd) gives the serial: the same on every daemon sharing it
+    const revision = this.store.changeRevision?.();
+    if (revision !== undefined) {
+      this.serialNumber = revision >>> 0;
+      this.serialRevision = revision;
+    }
     // leases are absolute times: what ended while we were down is removed, not served
     const now = this.clock.now();
     const ended: string[] = [];
     for (const [key, e] of stored) if (e.value.expiresAt !== undefined && e.value.expiresAt <= now) ended.push(key);
     if (ended.length > 0) await this.store.commit(ended.map((key) => ({ op: "delete" as const, key })));
     for (const key of ended) stored.delete(key);
-    for (const entry of stored.values()) this.applyEntry(entry);
-    this.unwatch = this.store.watch((ops) => {
-      for (const o of ops) this.applyStoreOp(o);
+    this.storeChanges(() => {
+      for (const entry of stored.values()) this.applyEntry(entry);
     });
+    this.unwatch = this.store.watch((ops) =>
+      this.storeChanges(() => {
+        for (const o of ops) this.applyStoreOp(o);
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -307,6 +345,20 @@ export class Registry implements RegistryView {
         return { ...op, expect: this.claims.get(o.op === "put-claim" ? o.claim.record : o.record) ?? null };
       }),
     );
+    this.storeChanges(() => this.show(ops));
+  }
+
+  /** Apply what the store took (or delivered): its changes carry the store's revision into the serial. */
+  private storeChanges(apply: () => void): void {
+    this.fromStore = true;
+    try {
+      apply();
+    } finally {
+      this.fromStore = false;
+    }
+  }
+
+  private show(ops: readonly RegistryOp[]): void {
     for (const o of ops) {
       if (o.op === "put-instance") this.setInstance(o.instance);
       else if (o.op === "remove-instance") this.deleteInstanceRecord(instanceKey(o.type, o.name, o.domain), "remove");
@@ -402,9 +454,15 @@ export class Registry implements RegistryView {
       ...dueClaims.map((record) => ({ op: "delete" as const, key: claimKey(record) })),
     ];
     if (ops.length > 0) await this.store.commit(ops);
-    for (const key of dueInstances.keys()) this.deleteInstanceRecord(key, "expire");
-    for (const key of dueHosts.keys()) this.deleteHostRecord(key, "expire");
-    for (const record of dueClaims) this.deleteClaim(record);
+    // static registrations expire without a store write: their changes count as our own
+    this.fromStore = ops.length > 0;
+    try {
+      for (const key of dueInstances.keys()) this.deleteInstanceRecord(key, "expire");
+      for (const key of dueHosts.keys()) this.deleteHostRecord(key, "expire");
+      for (const record of dueClaims) this.deleteClaim(record);
+    } finally {
+      this.fromStore = false;
+    }
     return dueInstances.size + dueHosts.size;
   }
 
@@ -892,8 +950,27 @@ export class Registry implements RegistryView {
     if (records?.size === 0) this.claimsByKey.delete(c.key);
   }
 
+  /**
+   * The serial of a change. A store with revisions: the revision of the state
+   * taken in, plus the changes made outside the store (static registrations:
+   * the same on daemons with the same services file), so every daemon gives
+   * one state one serial; the changes of one commit share it (they are shown
+   * together). Otherwise one more, at least the clock's seconds.
+   */
+  private nextSerialNumber(): number {
+    const revision = this.store.changeRevision?.();
+    if (revision === undefined) return nextSerial(this.serialNumber, this.clockSerial());
+    if (!this.fromStore) this.localChanges++;
+    else if (revision === this.serialRevision) return this.serialNumber; // one more change of the same commit
+    this.serialRevision = revision;
+    const made = addSerial(revision >>> 0, this.localChanges % 2 ** 31);
+    // never back: a change heard out of order (a peer's commit before our own's reply) moves it on by one
+    return compareSerial(made, this.serialNumber) === 1 ? made : addSerial(this.serialNumber, 1);
+  }
+
   private emit(c: Change): void {
-    this.serialNumber = Math.max(this.serialNumber + 1, this.clockSerial()) >>> 0;
+    this.serialNumber = this.nextSerialNumber();
+    this.reserveSerials();
     // a listener's fault (a frontend's bug) must neither stop the others hearing the change
     // nor leave this change half applied: reported, and the registry goes on
     for (const l of this.listeners) {

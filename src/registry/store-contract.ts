@@ -48,6 +48,13 @@ export interface Store {
   delete(key: string): Promise<void>;
   /** Apply all ops or none; resolves only once they are durable in this backend. */
   commit(ops: readonly StoreOp[]): Promise<void>;
+  /**
+   * A shared store's revision of the state the registry is taking in now: what
+   * `load` read, the last commit, or the watched change being delivered
+   * (etcd). The SOA serial follows it, so every daemon of a cluster gives the
+   * same serial to the same state. Undefined for a store without revisions.
+   */
+  changeRevision?(): number | undefined;
   /** Changes written by someone else (another daemon sharing the backend). Returns an unsubscribe. */
   watch(listener: (ops: readonly StoreOp[]) => void): () => void;
   close(): Promise<void>;

@@ -137,6 +137,8 @@ export class EtcdStore extends CommitStore {
   private readonly hosts: string[];
   readonly nodeName: string;
   private revision = "0";
+  /** The revision of what the registry is taking in now (Store.changeRevision). */
+  private applied: number | undefined;
   private readonly watchers = new Set<Watcher>();
   /**
    * Keys this replica holds (from load and the watch) with their mod revision, so a resync can tell
@@ -315,6 +317,7 @@ export class EtcdStore extends CommitStore {
     this.known = read.modRevisions;
     this.splits = read.splits;
     this.revision = read.revision;
+    this.applied = lastDataRevision(read.modRevisions);
     return read.entries;
   }
 
@@ -554,8 +557,14 @@ export class EtcdStore extends CommitStore {
     // the claim values written are known by their revision at once, not when the watch brings them back: the
     // registry holds these very objects until then, and the next claim write compares against them
     const revision = res.header?.revision;
-    if (revision !== undefined && revision !== null)
+    if (revision !== undefined && revision !== null) {
       for (const o of claims) if (o.op === "put") this.revisions.set(o.entry.value, Number(revision));
+      this.applied = Number(revision);
+    }
+  }
+
+  changeRevision(): number | undefined {
+    return this.applied;
   }
 
   watch(listener: (ops: readonly StoreOp[]) => void): () => void {
@@ -566,6 +575,7 @@ export class EtcdStore extends CommitStore {
       for (const e of res.events) {
         const key = e.kv.key.toString().slice(this.options.prefix.length);
         if (key.startsWith("meta/")) continue;
+        this.applied = Math.max(this.applied ?? 0, Number(e.kv.mod_revision));
         if (e.type === "Delete") {
           this.known.delete(key);
           ops.push({ op: "delete", key });
@@ -639,6 +649,7 @@ export class EtcdStore extends CommitStore {
         for (const [key, entry] of read.entries) ops.push({ op: "put", key, entry });
         for (const key of read.removed) ops.push({ op: "delete", key });
         // the registry first: if that fails, the next try still compares against what it holds
+        this.applied = lastDataRevision(read.modRevisions);
         if (ops.length > 0) listener(ops);
         for (const [key, modRevision] of read.modRevisions) this.known.set(key, modRevision);
         for (const key of read.removed) this.known.delete(key);
@@ -681,4 +692,17 @@ export class EtcdStore extends CommitStore {
     await this.heartbeatLease?.revoke().catch(() => undefined);
     this.client.close();
   }
+}
+
+/**
+ * The revision of the registrations as read: the newest of their mod
+ * revisions, not the read's own revision, which heartbeats under meta/ move
+ * too (two daemons starting a second apart would read different ones). A
+ * removal after the newest write leaves no trace in a read: a daemon started
+ * then names the state by a lower serial than its peers until the next change.
+ */
+function lastDataRevision(modRevisions: ReadonlyMap<string, number>): number {
+  let newest = 0;
+  for (const r of modRevisions.values()) if (Math.abs(r) > newest) newest = Math.abs(r);
+  return newest;
 }

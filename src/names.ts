@@ -68,7 +68,7 @@ export function hasSuffix(name: Labels, suffix: Labels): boolean {
 }
 
 export function labelBytes(label: string): number {
-  return utf8.encode(label).length;
+  return Buffer.byteLength(label, "utf8"); // counted, not encoded: nothing allocated on the update path
 }
 
 /** Wire length of a name: one length octet per label, the label bytes, the root octet. */

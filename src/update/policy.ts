@@ -32,10 +32,18 @@ export function sourceMatcher(cidrs: readonly string[], setting: string): (addre
     }
     list.addSubnet(addr, bits, family);
   }
+  // a BlockList check makes a SocketAddress each time; the few sources a server hears from are remembered
+  // (bounded: a flood from many addresses only empties the memo)
+  const known = new Map<string, boolean>();
   return (address) => {
+    const hit = known.get(address);
+    if (hit !== undefined) return hit;
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
     const a = mapped ?? address;
-    return (isIPv4(a) || isIPv6(a)) && list.check(a, isIPv4(a) ? "ipv4" : "ipv6");
+    const allowed = (isIPv4(a) || isIPv6(a)) && list.check(a, isIPv4(a) ? "ipv4" : "ipv6");
+    if (known.size >= 4096) known.clear();
+    known.set(address, allowed);
+    return allowed;
   };
 }
 

@@ -1,0 +1,440 @@
+// DNS Push (issue 19): 10,000 subscriptions held by one daemon over DNS over
+// TLS, the RSS they cost, and how soon a change reaches every subscriber at
+// 100 changes a second — browse subscribers, and `_hash` key subscribers told
+// of a key's new owner. The client here is the bench's own: raw TLS, a
+// Keepalive, then SUBSCRIBEs, with the DSO frames of src/wire/dso.ts; no
+// reconnection, no library state in the way of the timing. The changes are
+// unsigned DNS UPDATEs over UDP from loopback (allowed by default).
+import { spawnSync } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { connect, type TLSSocket } from "node:tls";
+import { queryServer } from "../../src/client/dns-client.js";
+import { parseName, type Labels } from "../../src/names.js";
+import { deregistrationUpdate, registrationUpdate } from "../../src/update/registration-ops.js";
+import { Class, Type } from "../../src/wire/constants.js";
+import { decodeDso, DsoType, encodeDso, keepaliveTlv } from "../../src/wire/dso.js";
+import { encodeUpdate } from "../../src/wire/update.js";
+import { ZONE, type Dataset } from "./dataset.js";
+import { freePort, startRingdns, stopAll, type Running } from "./servers.js";
+
+/** The subscription mix (see RESULTS.md for why): every session browses every type and follows 40 keys. */
+const TYPES = 10;
+const BASE_PER_TYPE = 20;
+const KEYS_PER_TYPE = 40;
+const SESSIONS = 200;
+const KEYS_PER_SESSION = 40;
+const CHANGES_PER_SECOND = 100;
+/** RFC 8765 §6.3.1: a PUSH record with this TTL removes the record. */
+const REMOVE_TTL = 0xffffffff;
+
+const typeOf = (t: number) => `_push${t}._tcp`;
+const keyName = (t: number, k: number) => `key${k}._hash.${typeOf(t)}.${ZONE}`;
+
+/** A name written out label by label (DSO TLVs are never compressed). */
+function wireName(labels: Labels): Buffer {
+  const parts = labels.map((l) => {
+    const b = Buffer.from(l);
+    return Buffer.concat([Buffer.from([b.length]), b]);
+  });
+  return Buffer.concat([...parts, Buffer.from([0])]);
+}
+
+/** Labels at `off` of an uncompressed name, and where it ends. */
+function readName(buf: Buffer, off: number): { labels: string[]; end: number } {
+  const labels: string[] = [];
+  for (;;) {
+    const len = buf[off]!;
+    if (len === 0) return { labels, end: off + 1 };
+    if (len >= 0xc0) throw new Error("compressed name in a PUSH");
+    labels.push(buf.toString("latin1", off + 1, off + 1 + len));
+    off += 1 + len;
+  }
+}
+
+interface PushRecord {
+  name: string;
+  type: number;
+  removed: boolean;
+  /** PTR: the instance label; SRV: the target host's first label. */
+  target: string;
+}
+
+/** The records of a PUSH TLV. */
+function parsePush(data: Buffer): PushRecord[] {
+  const out: PushRecord[] = [];
+  for (let p = 0; p < data.length; ) {
+    const n = readName(data, p);
+    const type = data.readUInt16BE(n.end);
+    const ttl = data.readUInt32BE(n.end + 4);
+    const rdlen = data.readUInt16BE(n.end + 8);
+    const rd = n.end + 10;
+    let target = "";
+    if (type === Type.PTR) target = readName(data, rd).labels[0] ?? "";
+    else if (type === Type.SRV) target = readName(data, rd + 6).labels[0] ?? "";
+    out.push({ name: `${n.labels.join(".")}.`.toLowerCase(), type, removed: ttl === REMOVE_TTL, target });
+    p = rd + rdlen;
+  }
+  return out;
+}
+
+/** One DSO session over TLS: requests with replies awaited, PUSH records handed to `onPush` as they arrive. */
+class Session {
+  private pending: Buffer = Buffer.alloc(0);
+  private waiting = new Map<number, (rcode: number) => void>();
+  private nextId = 1;
+  /** What each subscription holds now, by name: SRV targets / PTR instances, as pushed. */
+  readonly held = new Map<string, Set<string>>();
+
+  private constructor(
+    private readonly socket: TLSSocket,
+    private readonly onPush: (records: PushRecord[], at: number) => void,
+  ) {
+    socket.on("data", (chunk: Buffer) => {
+      const at = performance.now();
+      this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+      while (this.pending.length >= 2) {
+        const len = this.pending.readUInt16BE(0);
+        if (this.pending.length < 2 + len) break;
+        const msg = this.pending.subarray(2, 2 + len);
+        this.pending = this.pending.subarray(2 + len);
+        this.message(msg, at);
+      }
+    });
+  }
+
+  static open(port: number, ca: Buffer, onPush: (r: PushRecord[], at: number) => void): Promise<Session> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port, ca, checkServerIdentity: () => undefined }, () =>
+        resolve(new Session(socket, onPush)),
+      );
+      socket.once("error", reject);
+    });
+  }
+
+  private message(msg: Buffer, at: number): void {
+    const m = decodeDso(msg);
+    if (m.response) {
+      this.waiting.get(m.id)?.(m.rcode);
+      this.waiting.delete(m.id);
+      return;
+    }
+    for (const t of m.tlvs)
+      if (t.type === DsoType.PUSH) {
+        const records = parsePush(t.data);
+        for (const r of records) {
+          if (r.type !== Type.SRV && r.type !== Type.PTR) continue;
+          let set = this.held.get(r.name);
+          if (!set) this.held.set(r.name, (set = new Set()));
+          if (r.removed) set.delete(r.target);
+          else set.add(r.target);
+        }
+        this.onPush(records, at);
+      }
+  }
+
+  private request(tlv: { type: number; data: Buffer }): Promise<number> {
+    const id = this.nextId++;
+    const frame = encodeDso({ id, response: false, rcode: 0, tlvs: [tlv] });
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(frame.length);
+    this.socket.write(Buffer.concat([len, frame]));
+    return new Promise((resolve) => this.waiting.set(id, resolve));
+  }
+
+  /** The Keepalive that establishes the session: a long interval, so the bench need not send more. */
+  keepalive(): Promise<number> {
+    return this.request(keepaliveTlv({ inactivityMs: 0, keepaliveMs: 3_600_000 }));
+  }
+
+  subscribe(name: string, type: number): Promise<number> {
+    const q = Buffer.alloc(4);
+    q.writeUInt16BE(type, 0);
+    q.writeUInt16BE(Class.IN, 2);
+    return this.request({ type: DsoType.SUBSCRIBE, data: Buffer.concat([wireName(parseName(name)), q]) });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(m?.[1] ?? 0) * 1024;
+}
+
+function makeCert(dir: string): { cert: string; key: string } {
+  const cert = join(dir, "push-cert.pem");
+  const key = join(dir, "push-key.pem");
+  const r = spawnSync(
+    "openssl",
+    [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"],
+      ...["-subj", "/CN=ringdns bench", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+    ],
+    { encoding: "utf8" },
+  );
+  if (r.status !== 0) throw new Error(`openssl req: ${r.stderr}`);
+  return { cert, key };
+}
+
+/** The static records: BASE_PER_TYPE instances of each type, and host-0 (which servers.ts waits for). */
+function writeServices(dir: string): Dataset {
+  const lines = [
+    "services:",
+    "  - {instance: ready, type: _ready._tcp, host: host-0, addresses: [192.0.2.1], port: 1}",
+  ];
+  for (let t = 0; t < TYPES; t++)
+    for (let i = 0; i < BASE_PER_TYPE; i++)
+      lines.push(
+        `  - {instance: b${t}-${i}, type: ${typeOf(t)}, host: bh${t}-${i}, addresses: [198.51.100.${i + 1}], port: ${10000 + i}}`,
+      );
+  const servicesFile = join(dir, "push-services.yaml");
+  writeFileSync(servicesFile, `${lines.join("\n")}\n`);
+  return { dir, servicesFile, zoneFile: "", dnsmasqConf: "", queryFile: "", instances: 0, types: TYPES, queries: 0 };
+}
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+export interface PushRun {
+  sessions: number;
+  subscriptions: number;
+  rssPerSubscription: number;
+  rssBefore: number;
+  rssAfter: number;
+  changes: number;
+  /** Per change: ms from its UPDATE sent to the last browse subscriber's PUSH. */
+  allDelivered: number[];
+  /** Per PUSH receipt of a browse subscriber, ms. */
+  browseReceipts: number[];
+  /** Per PUSH receipt of a `_hash` subscriber naming the change's instance (a key taken or given back), ms. */
+  hashReceipts: number[];
+  /** Per (change, key): ms until every subscriber of the key was pushed. */
+  hashAllDelivered: number[];
+  /** Per change: ms from the UPDATE sent to its reply. */
+  acked: number[];
+  /** Changes some browse subscriber never heard of. */
+  undelivered: number;
+  /** Subscriptions whose last pushed state differs from what a query answers after the run. */
+  stale: number;
+}
+
+/** One run: a fresh daemon, SESSIONS sessions, the changes for `seconds`. */
+export async function pushRun(dir: string, seconds: number, log: (s: string) => void): Promise<PushRun> {
+  const d = writeServices(dir);
+  const { cert, key } = makeCert(dir);
+  const tlsPort = await freePort();
+  let server: Running | undefined;
+  const sessions: Session[] = [];
+  try {
+    server = await startRingdns(d, [
+      ...["--dns-tls", `127.0.0.1:${tlsPort}`, "--tls-cert", cert, "--tls-key", key],
+      ...["--tcp-max-connections", "1000", "--tcp-max-per-source", "1000", "--update-rate", "0"],
+    ]);
+    const port = server.port;
+    const ca = readFileSync(cert);
+    // every _hash key once, so each type's ring is built before anything is measured
+    for (let t = 0; t < TYPES; t++) await queryServer({ host: "127.0.0.1", port }, parseName(keyName(t, 0)), Type.SRV);
+    await new Promise((r) => setTimeout(r, 500));
+    const rssBefore = rssBytes(server.pid);
+
+    /** Per change (`add:c7`, `del:c7`): when its UPDATE went out. */
+    const sentAt = new Map<string, number>();
+    const browseGot = new Map<string, number[]>();
+    const hashGot = new Map<string, number[]>();
+    const onPush = (records: PushRecord[], at: number) => {
+      for (const r of records) {
+        const k = `${r.removed ? "del" : "add"}:${r.target}`;
+        const t0 = sentAt.get(k);
+        if (t0 === undefined) continue; // the initial state, or a key handed to a base instance
+        if (r.type === Type.PTR) {
+          let l = browseGot.get(k);
+          if (!l) browseGot.set(k, (l = []));
+          l.push(at - t0);
+        } else if (r.type === Type.SRV) {
+          const hk = `${k} ${r.name}`;
+          let l = hashGot.get(hk);
+          if (!l) hashGot.set(hk, (l = []));
+          l.push(at - t0);
+        }
+      }
+    };
+
+    log(`push: opening ${SESSIONS} TLS sessions, ${SESSIONS * (TYPES + KEYS_PER_SESSION)} subscriptions…`);
+    let subscriptions = 0;
+    for (let s = 0; s < SESSIONS; s++) {
+      const session = await Session.open(tlsPort, ca, onPush);
+      sessions.push(session);
+      if ((await session.keepalive()) !== 0) throw new Error("Keepalive refused");
+      const asks: Promise<number>[] = [];
+      for (let t = 0; t < TYPES; t++) asks.push(session.subscribe(`${typeOf(t)}.${ZONE}`, Type.PTR));
+      for (let m = 0; m < KEYS_PER_SESSION; m++) {
+        const g = (s * KEYS_PER_SESSION + m) % (TYPES * KEYS_PER_TYPE);
+        asks.push(session.subscribe(keyName(g % TYPES, Math.floor(g / TYPES)), Type.SRV));
+      }
+      const rcodes = await Promise.all(asks);
+      const refused = rcodes.filter((r) => r !== 0).length;
+      if (refused > 0) throw new Error(`session ${s}: ${refused} SUBSCRIBEs refused (rcode ${rcodes.find((r) => r)})`);
+      subscriptions += rcodes.length;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    const rssAfter = rssBytes(server.pid);
+    log(
+      `push: ${subscriptions} subscriptions held, RSS ${(rssBefore / 1e6).toFixed(1)} → ${(rssAfter / 1e6).toFixed(1)} MB; ${CHANGES_PER_SECOND} changes/s for ${seconds} s…`,
+    );
+
+    // the changes: instance c<k> of type k % TYPES registered, and removed ten changes (100 ms) later
+    const zone = parseName(ZONE);
+    const udp = createSocket("udp4");
+    await new Promise<void>((r) => udp.bind(0, "127.0.0.1", r));
+    const ackAt = new Map<number, number>();
+    udp.on("message", (m) => ackAt.set(m.readUInt16BE(0), performance.now()));
+    const total = seconds * CHANGES_PER_SECOND;
+    const sendTimes: number[] = [];
+    const start = performance.now();
+    for (let k = 0; k < total; k++) {
+      const due = start + (k * 1000) / CHANGES_PER_SECOND;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const registering = k % 20 < 10;
+      const inst = registering ? `c${k}` : `c${k - 10}`;
+      const type = typeOf(k % TYPES);
+      const updates = registering
+        ? registrationUpdate(
+            { instance: inst, type, host: `ch${inst.slice(1)}`, addresses: ["203.0.113.7"], port: 7000 },
+            zone,
+          )
+        : deregistrationUpdate(type, inst, zone);
+      const msg = encodeUpdate({ id: k & 0xffff, zone, updates });
+      const now = performance.now();
+      sentAt.set(`${registering ? "add" : "del"}:${inst}`, now);
+      sentAt.set(`${registering ? "add" : "del"}:ch${inst.slice(1)}`, now);
+      sendTimes.push(now);
+      udp.send(msg, server.port, "127.0.0.1");
+    }
+    await new Promise((r) => setTimeout(r, 2000)); // the last pushes, and any late ones
+    udp.close();
+
+    // per change: every browse subscriber of its type (all sessions) must have been pushed it
+    const allDelivered: number[] = [];
+    const browseReceipts: number[] = [];
+    let undelivered = 0;
+    for (let k = 0; k < total; k++) {
+      const registering = k % 20 < 10;
+      const inst = registering ? `c${k}` : `c${k - 10}`;
+      const got = browseGot.get(`${registering ? "add" : "del"}:${inst}`) ?? [];
+      browseReceipts.push(...got);
+      if (got.length < SESSIONS) undelivered++;
+      else allDelivered.push(Math.max(...got));
+    }
+    const hashReceipts = [...hashGot.values()].flat();
+    const hashAllDelivered = [...hashGot.values()].map((l) => Math.max(...l));
+    const acked = [...ackAt].map(([id, at]) => at - sendTimes[id]!).filter((x) => x >= 0);
+
+    // what every session was pushed last must be what the daemon answers now
+    let stale = 0;
+    const answers = new Map<string, Set<string>>();
+    for (let t = 0; t < TYPES; t++) {
+      const names = [`${typeOf(t)}.${ZONE}`, ...Array.from({ length: KEYS_PER_TYPE }, (_, k) => keyName(t, k))];
+      for (const name of names) {
+        const type = name.includes("._hash.") ? Type.SRV : Type.PTR;
+        const r = await queryServer({ host: "127.0.0.1", port }, parseName(name), type);
+        answers.set(
+          name.toLowerCase(),
+          new Set(
+            r.answers.filter((a) => a.type === type).map((a) => ("target" in a.data ? String(a.data.target[0]) : "")),
+          ),
+        );
+      }
+    }
+    for (const s of sessions)
+      for (const [name, held] of s.held) {
+        const want = answers.get(name);
+        if (!want || want.size !== held.size || [...held].some((x) => !want.has(x))) stale++;
+      }
+    return {
+      sessions: sessions.length,
+      subscriptions,
+      rssBefore,
+      rssAfter,
+      rssPerSubscription: (rssAfter - rssBefore) / subscriptions,
+      changes: total,
+      allDelivered,
+      browseReceipts,
+      hashReceipts,
+      hashAllDelivered,
+      acked,
+      undelivered,
+      stale,
+    };
+  } finally {
+    for (const s of sessions) s.close();
+    await server?.stop();
+    stopAll();
+  }
+}
+
+/** `runs` runs; the figures are the medians over runs of each run's percentiles. */
+export async function pushBench(dir: string, quick: boolean, log: (s: string) => void): Promise<string> {
+  const runs = 2;
+  const seconds = quick ? 5 : 20;
+  const results: PushRun[] = [];
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) {
+    log(`push: run ${i + 1} of ${runs}`);
+    const r = await pushRun(join(dir), seconds, log);
+    log(
+      `push: run ${i + 1}: ${(r.rssPerSubscription / 1024).toFixed(2)} KiB/subscription; all delivered p50 ${pct(r.allDelivered, 50).toFixed(1)} p99 ${pct(r.allDelivered, 99).toFixed(1)} max ${pct(r.allDelivered, 100).toFixed(1)} ms; _hash p50 ${pct(r.hashReceipts, 50).toFixed(1)} p99 ${pct(r.hashReceipts, 99).toFixed(1)} ms; undelivered ${r.undelivered}, stale ${r.stale}`,
+    );
+    results.push(r);
+  }
+  const med = (f: (r: PushRun) => number) => {
+    const xs = results.map(f).sort((a, b) => a - b);
+    return xs.length % 2 ? xs[(xs.length - 1) / 2]! : (xs[xs.length / 2 - 1]! + xs[xs.length / 2]!) / 2;
+  };
+  const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+  const each = (f: (r: PushRun) => number) => results.map((r) => ms(f(r))).join(", ");
+  const row = (what: string, f: (r: PushRun) => number[], target?: number) => {
+    const p50 = med((r) => pct(f(r), 50));
+    const p99 = med((r) => pct(f(r), 99));
+    const max = med((r) => pct(f(r), 100));
+    const verdict = target === undefined ? "" : p99 <= target ? `≤ ${target} ms: met` : `≤ ${target} ms: **not met**`;
+    return `| ${what} | ${ms(p50)} | ${ms(p99)} (${each((r) => pct(f(r), 99))}) | ${ms(max)} | ${verdict} |`;
+  };
+  const r0 = results[0]!;
+  const hashPerChange = results.reduce((n, r) => n + r.hashReceipts.length / r.changes, 0) / results.length;
+  return [
+    "## DNS Push (issue 19)",
+    "",
+    `\`npm run bench -- --push\`, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}; ${Math.round((performance.now() - started) / 1000)} s. The bench client runs on the same cores as the daemon and timestamps a PUSH when its bytes arrive, so its own load counts against the figures; the machine is shared and noisy. Figures: medians over ${runs} runs (each run's value in brackets).`,
+    "",
+    `One daemon (\`--workers 1\`) with DNS over TLS; ${r0.sessions} DSO sessions from the bench's own client (raw TLS, Keepalive, SUBSCRIBE) hold **${r0.subscriptions.toLocaleString("en-US")} subscriptions**: each session browses all ${TYPES} service types (PTR) and follows ${KEYS_PER_SESSION} of the ${TYPES * KEYS_PER_TYPE} \`<key>._hash._pushN._tcp\` SRV names (each key followed by ${(SESSIONS * KEYS_PER_SESSION) / (TYPES * KEYS_PER_TYPE)} sessions). Each type has ${BASE_PER_TYPE} instances. Then ${CHANGES_PER_SECOND} changes a second for ${seconds} s, unsigned DNS UPDATEs over UDP: a new instance registered, and removed 100 ms later, round the types.`,
+    "",
+    `Why this mix: a change is pushed to everyone who follows what it moved, so the worst case for the server is a change that many follow. Here every change reaches all ${r0.sessions} browse subscribers of its type, and the keys it takes over or gives back (${hashPerChange.toFixed(1)} \`_hash\` PUSH receipts a change on average) — and the server has to look again at every subscription of the changed type: ${SESSIONS * (1 + KEYS_PER_SESSION / TYPES)} of them a change. Clients as phones or sidecars each browse a few types and follow a few keys, so the popular names are shared by many sessions; fewer, bigger sessions would make the fan-out smaller.`,
+    "",
+    "| ms from the UPDATE sent to the PUSH received | p50 | p99 (each run) | max | target (p99) |",
+    "|---|---:|---:|---:|---|",
+    row(
+      `browse, the change delivered to all ${r0.sessions} subscribers (per change: the last of them)`,
+      (r) => r.allDelivered,
+      100,
+    ),
+    row("browse, each PUSH receipt", (r) => r.browseReceipts),
+    row("`_hash`, a key's new owner (or the old one's removal): each receipt", (r) => r.hashReceipts, 50),
+    row("`_hash`, a key's owner change delivered to all its subscribers", (r) => r.hashAllDelivered),
+    row("the UPDATE's own reply (durable in LMDB)", (r) => r.acked),
+    "",
+    `RSS per subscription: **${(med((r) => r.rssPerSubscription) / 1024).toFixed(2)} KiB** (RSS after the subscriptions and their first PUSH − before, / ${r0.subscriptions.toLocaleString("en-US")}; the ${r0.sessions} TLS sessions included; runs: ${results.map((r) => `${((r.rssAfter - r.rssBefore) / 1e6).toFixed(1)} MB`).join(", ")}).`,
+    `Changes not delivered to every browse subscriber: ${results.map((r) => r.undelivered).join(", ")}; subscriptions whose last PUSH differs from the answer after the run: ${results.map((r) => r.stale).join(", ")}.`,
+    "",
+    "No reference: no other server here speaks DNS Push (knotd and dnsmasq have no DSO), so there is no ratio to give.",
+  ].join("\n");
+}

@@ -4,23 +4,33 @@
 // subscription holds is what a query for it would answer now (answerQuery),
 // so every name the server answers can be followed, `_hash` names included:
 // a key's new owner arrives as the old record removed and the new one added
-// in one PUSH. Changes are gathered for a few milliseconds, then every
-// subscription of the session is compared with what was last pushed.
+// in one PUSH. Changes are gathered for a few milliseconds by the process's
+// fan-out (push-fanout.ts: one registry listener, one answer per question for
+// all the sessions that follow it), then each subscription a change can have
+// moved is compared with what was last pushed.
 import type { Clock } from "../clock.js";
-import { later } from "../guard.js";
-import { answerQuery, type AnswerOptions } from "../answer/answer.js";
-import { formatServiceType, nameKey, parseQueryName, type Labels } from "../names.js";
+import type { AnswerOptions } from "../answer/answer.js";
+import { formatServiceType, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
-import type { Change } from "../registry/types.js";
-import { Class, Opcode, Rcode } from "../wire/constants.js";
+import { Rcode } from "../wire/constants.js";
 import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
 import { decodeName, NameCompressor, WireError } from "../wire/name.js";
+import {
+  canHaveMoved,
+  fanoutFor,
+  NOTHING_HELD,
+  questionKey,
+  type Difference,
+  type FanoutMember,
+  type Followed,
+  type Held,
+  type PushFanout,
+  type Touched,
+} from "./push-fanout.js";
 
 /** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
 export const REMOVE_RECORD_TTL = 0xffffffff;
-/** How long changes are gathered before subscriptions are compared, ms. */
-const GATHER_MS = 5;
 /** Subscriptions one session may hold. */
 export const MAX_SUBSCRIPTIONS_PER_SESSION = 256;
 
@@ -52,6 +62,8 @@ export interface PushDeps {
   budget?: PushBudget;
   /** Told of a SUBSCRIBE refused by a limit (the metrics count it). */
   refused?: (limit: "push-subscriptions-per-session" | "push-subscriptions" | "push-records") => void;
+  /** Shared by the sessions of a process (one registry listener, one answer per question); default one per registry. */
+  fanout?: PushFanout;
 }
 
 /** A SUBSCRIBE TLV's question (RFC 8765 §6.2: name uncompressed, type, class). */
@@ -88,39 +100,36 @@ export function encodePushes(added: readonly ResourceRecord[], removed: readonly
   return out;
 }
 
-/** A record's identity whatever its TTL (a lease counting down is no change). */
-function identity(r: ResourceRecord): string {
-  return JSON.stringify([r.name.map((l) => l.toLowerCase()), r.class ?? Class.IN, r.data]);
+interface Subscription extends Followed {
+  /** Its question's identity (questionKey). */
+  key: string;
+  /** What was last pushed, by identity: the shared answer it came from. */
+  held: Held;
 }
 
-interface Subscription {
-  name: Labels;
-  type: number;
-  class: number;
-  /** The service type its records come from (undefined: a host's addresses, or the list of types). */
-  serviceType: string | undefined;
-  kind: string;
-  /** What was last pushed, by identity. */
-  held: Map<string, ResourceRecord>;
+/** The PUSH messages of a difference, made once for every session that is sent it. */
+const encoded = new WeakMap<Difference, Buffer[]>();
+function pushesOf(d: Difference): Buffer[] {
+  let m = encoded.get(d);
+  if (!m) encoded.set(d, (m = encodePushes(d.added, d.removed)));
+  return m;
 }
 
-/** What changed since the last comparison: which subscriptions can have moved. */
-interface Touched {
-  types: Set<string>;
-  hosts: boolean;
-}
-
-export class PushSession {
+export class PushSession implements FanoutMember {
   private readonly subscriptions = new Map<number, Subscription>();
-  private unsubscribe: (() => void) | undefined;
-  private pending: NodeJS.Timeout | undefined;
-  private touched: Touched = { types: new Set(), hosts: false };
+  /** The subscriptions to a service type's names, by type: what a change to the type can move. */
+  private readonly byType = new Map<string, Set<Subscription>>();
+  /** The others (a host's addresses, the list of types). */
+  private readonly untyped = new Set<Subscription>();
+  private readonly fanout: PushFanout;
   private closed = false;
 
   constructor(
     private readonly deps: PushDeps,
     private readonly send: (message: Buffer) => void,
-  ) {}
+  ) {
+    this.fanout = deps.fanout ?? fanoutFor(deps.registry, deps.answer, deps.clock);
+  }
 
   /** The rcode for a SUBSCRIBE with message ID `id`; on NOERROR, call `pushCurrent(id)` once the reply is sent. */
   subscribe(id: number, q: { name: Labels; type: number; class: number }): number {
@@ -142,17 +151,24 @@ export class PushSession {
     const parsed = parseQueryName(q.name, this.deps.answer.domains);
     if (!parsed) return Rcode.NOTAUTH;
     // the same question twice in one session would only double the work of every change (RFC 8765 §6.2)
-    const key = nameKey(q.name);
+    const key = questionKey(q);
     for (const [other, s] of this.subscriptions)
-      if (other !== id && s.type === q.type && s.class === q.class && nameKey(s.name) === key) {
+      if (other !== id && s.key === key) {
         this.deps.refused?.("push-subscriptions-per-session");
         return Rcode.REFUSED;
       }
     this.unsubscribeById(id); // the same ID again replaces the subscription
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
-    this.subscriptions.set(id, { ...q, serviceType, kind: parsed.kind, held: new Map() });
+    const s: Subscription = { ...q, key, serviceType, kind: parsed.kind, held: NOTHING_HELD };
+    this.subscriptions.set(id, s);
+    if (serviceType === undefined) this.untyped.add(s);
+    else {
+      let same = this.byType.get(serviceType);
+      if (!same) this.byType.set(serviceType, (same = new Set()));
+      same.add(s);
+    }
     budget.subscriptions++;
-    this.unsubscribe ??= this.deps.registry.onChange((c) => this.changed(c));
+    this.fanout.join(this);
     return Rcode.NOERROR;
   }
 
@@ -173,6 +189,12 @@ export class PushSession {
     this.budget.subscriptions--;
     this.budget.records -= s.held.size;
     this.subscriptions.delete(id);
+    if (s.serviceType === undefined) this.untyped.delete(s);
+    else {
+      const same = this.byType.get(s.serviceType);
+      same?.delete(s);
+      if (same?.size === 0) this.byType.delete(s.serviceType);
+    }
   }
 
   get size(): number {
@@ -181,56 +203,36 @@ export class PushSession {
 
   close(): void {
     this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-    clearTimeout(this.pending);
+    this.fanout.leave(this); // the registry listener goes with the last session
     for (const id of [...this.subscriptions.keys()]) this.unsubscribeById(id);
   }
 
-  private changed(c: Change): void {
-    if (this.subscriptions.size === 0) return;
-    if (c.kind === "host") this.touched.hosts = true;
-    else this.touched.types.add(formatServiceType(c.instance.type));
-    if (this.pending !== undefined) return;
-    this.pending = later("dns push gather", GATHER_MS, () => {
-      this.pending = undefined;
-      const t = this.touched;
-      this.touched = { types: new Set(), hosts: false };
-      // only what a change can have moved: a type's names, a host's addresses, the list of types
-      this.compare(
-        [...this.subscriptions.values()].filter(
-          (s) =>
-            (s.serviceType !== undefined && t.types.has(s.serviceType)) ||
-            (s.kind === "host" && t.hosts) ||
-            (s.kind === "services" && t.types.size > 0),
-        ),
-      );
-    });
-  }
-
-  private answer(q: { name: Labels; type: number; class: number }) {
-    return answerQuery(
-      { id: 0, opcode: Opcode.QUERY, rd: false, cd: false, question: q },
-      this.deps.registry,
-      this.deps.answer,
-      this.deps.clock.now(),
-    );
-  }
-
-  /** Each subscription's records now against what was pushed: one PUSH with the differences. */
-  private compare(subs: readonly Subscription[]): void {
-    const added: ResourceRecord[] = [];
-    const removed: ResourceRecord[] = [];
-    for (const s of subs) {
-      const res = this.answer(s);
-      // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
-      if (res.rcode === Rcode.SERVFAIL) continue;
-      const now = new Map(res.answers.map((r) => [identity(r), r]));
-      for (const [k, r] of s.held) if (!now.has(k)) removed.push(r);
-      for (const [k, r] of now) if (!s.held.has(k)) added.push(r);
-      this.budget.records += now.size - s.held.size;
-      s.held = now;
+  /** After a gather of changes (the fan-out calls it): the subscriptions they can have moved. */
+  refresh(t: Touched): void {
+    const moved: Subscription[] = [];
+    for (const type of t.types) {
+      const same = this.byType.get(type);
+      if (same) moved.push(...same);
     }
-    for (const m of encodePushes(added, removed)) this.send(m);
+    for (const s of this.untyped) if (canHaveMoved(s, t)) moved.push(s);
+    if (moved.length > 0) this.compare(moved);
+  }
+
+  /**
+   * Each subscription's records now against what was pushed: a PUSH with the
+   * differences for each that moved (a key's old owner removed and its new
+   * one added in the same message). Sessions that held the same answer are
+   * sent the very same messages, made once.
+   */
+  private compare(subs: readonly Subscription[]): void {
+    for (const s of subs) {
+      const now = this.fanout.answer(s, s.key);
+      // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
+      if (!now || now.records === s.held) continue;
+      const d = now.from(s.held);
+      this.budget.records += now.records.size - s.held.size;
+      s.held = now.records;
+      if (d.added.length + d.removed.length > 0) for (const m of pushesOf(d)) this.send(m);
+    }
   }
 }

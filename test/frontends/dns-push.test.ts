@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { encodePushes, parseSubscribe, REMOVE_RECORD_TTL } from "../../src/frontends/dns-push.js";
 import { Type } from "../../src/wire/constants.js";
 import { decodeDso, DsoType } from "../../src/wire/dso.js";
@@ -83,5 +83,68 @@ describe("DNS Push sessions", () => {
     expect(b.subscribe(3, q(4))).toBe(5);
     b.close();
     expect(b.subscribe(4, q(5))).toBe(5);
+  });
+});
+
+describe("DNS Push fan-out", () => {
+  it("sessions following the same name share one answer per change, and each is pushed the change", async () => {
+    vi.useFakeTimers();
+    try {
+      const { PushSession, PushBudget } = await import("../../src/frontends/dns-push.js");
+      const { PushFanout } = await import("../../src/frontends/push-fanout.js");
+      const { Registry } = await import("../../src/registry/registry.js");
+      const { MemoryStore } = await import("../../src/store/memory.js");
+      const { ManualClock } = await import("../../src/clock.js");
+      const clock = new ManualClock(1_700_000_000_000);
+      const registry = new Registry({ clock, store: new MemoryStore() });
+      await registry.open();
+      const kv = (name: string) => ({
+        name,
+        type: { service: "_kv", proto: "_tcp" },
+        subtypes: [],
+        host: [name],
+        port: 6379,
+        priority: 0,
+        weight: 1,
+        txt: [],
+        source: "static" as const,
+      });
+      registry.loadStatic([kv("kv-1")], []);
+      const answer = { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 };
+      const fanout = new PushFanout(registry, answer, clock);
+      const deps = { registry, clock, answer, fanout, budget: new PushBudget() };
+      const sent: Buffer[][] = [[], [], []];
+      const sessions = sent.map((into) => new PushSession(deps, (m) => into.push(m)));
+      const browse = { name: ["_kv", "_tcp", "local"], type: Type.PTR, class: 1 };
+      sessions.forEach((s, i) => {
+        expect(s.subscribe(i + 1, browse)).toBe(0);
+        s.pushCurrent(i + 1);
+      });
+      // a session following something else is not asked about this type at all
+      sessions[2]!.unsubscribeById(3);
+      expect(sessions[2]!.subscribe(4, { name: ["other", "local"], type: Type.A, class: 1 })).toBe(0);
+      sessions[2]!.pushCurrent(4);
+      expect(fanout.answersComputed).toBe(2); // the browse once for all three sessions, and the host
+      const before = sent.map((s) => s.length);
+
+      registry.loadStatic([kv("kv-1"), kv("kv-2")], []);
+      await vi.runAllTimersAsync();
+      expect(fanout.answersComputed).toBe(3); // the browse again, once
+      const pushed = sent.map((s, i) => s.slice(before[i]));
+      expect(pushed[2]).toEqual([]);
+      expect(pushed[0]).toHaveLength(1);
+      expect(pushed[1]).toEqual(pushed[0]);
+      const tlv = decodeDso(pushed[0]![0]!).tlvs[0]!;
+      expect(tlv.type).toBe(DsoType.PUSH);
+      expect(tlv.data.includes(Buffer.from("kv-2"))).toBe(true);
+
+      // the last session gone, the registry is no longer listened to
+      for (const s of sessions) s.close();
+      registry.loadStatic([kv("kv-1")], []);
+      await vi.runAllTimersAsync();
+      expect(fanout.answersComputed).toBe(3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

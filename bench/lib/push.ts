@@ -8,9 +8,9 @@
 import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { get, type ClientRequest } from "node:http";
 import { connect, type TLSSocket } from "node:tls";
 import { queryServer } from "../../src/client/dns-client.js";
@@ -251,6 +251,10 @@ export interface PushRun {
   clientCpuMsPerChange: number;
   /** The daemon's CPU per change of the same load before any session: the UPDATE's own cost. */
   baselineCpuMsPerChange: number;
+  /** p99 of how late the bench client's event loop ran (perf_hooks), ms: how late its timestamps can be. */
+  clientLoopDelayP99: number;
+  /** Per change of the same load before any session: ms from the UPDATE sent to its reply. */
+  baselineReply: number[];
 }
 
 /**
@@ -318,7 +322,16 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
     // every _hash key once, so each type's ring is built before anything is measured
     for (let t = 0; t < TYPES; t++) await queryServer({ host: "127.0.0.1", port }, parseName(keyName(t, 0)), Type.SRV);
     // the changes' cost without subscribers: the same UPDATEs (all removed again), nobody following
-    const baseline = await changeLoad(server, "z", 2 * LIFETIME_CHANGES, () => {}, new Map());
+    const baselineSent: number[] = [];
+    const baselineAck = new Map<number, number>();
+    const baseline = await changeLoad(
+      server,
+      "z",
+      2 * LIFETIME_CHANGES,
+      (k, _a, _b, at) => (baselineSent[k] = at),
+      baselineAck,
+    );
+    const baselineReply = [...baselineAck].map(([id, at]) => at - baselineSent[id]!);
     const baselineCpuMsPerChange = baseline.daemonCpuMs / (2 * LIFETIME_CHANGES);
     await new Promise((r) => setTimeout(r, 500));
     const rssBefore = rssBytes(server.pid);
@@ -405,6 +418,8 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
     const total = seconds * CHANGES_PER_SECOND;
     const sendTimes: number[] = [];
     const ackAt = new Map<number, number>();
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const load = await changeLoad(
       server,
       "c",
@@ -416,6 +431,8 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
       },
       ackAt,
     );
+    loopDelay.disable();
+    const clientLoopDelayP99 = loopDelay.percentile(99) / 1e6;
     const daemonCpuMsPerChange = load.daemonCpuMs / total;
     const clientCpuMsPerChange = load.ownCpuMs / total;
 
@@ -488,6 +505,8 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
       daemonCpuMsPerChange,
       clientCpuMsPerChange,
       baselineCpuMsPerChange,
+      clientLoopDelayP99,
+      baselineReply,
     };
   } finally {
     for (const s of sessions) s.close();
@@ -499,10 +518,11 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
 
 /** `runs` runs; the figures are the medians over runs of each run's percentiles. */
 export async function pushBench(dir: string, quick: boolean, log: (s: string) => void): Promise<string> {
-  const runs = 2;
+  const runs = quick ? 2 : 3;
   const seconds = quick ? 5 : 20;
   const results: PushRun[] = [];
   const started = performance.now();
+  const load = loadavg()[1]!.toFixed(1);
   for (let i = 0; i < runs; i++) {
     log(`push: run ${i + 1} of ${runs}`);
     // a fresh store each run: the instances a run leaves registered would make the next one's no change
@@ -510,7 +530,7 @@ export async function pushBench(dir: string, quick: boolean, log: (s: string) =>
     mkdirSync(runDir);
     const r = await pushRun(runDir, seconds, log);
     log(
-      `push: run ${i + 1}: ${(r.rssPerSubscription / 1024).toFixed(2)} KiB/subscription (${(r.rssPerSubscriptionAlone / 1024).toFixed(2)} without the sessions); all delivered p50 ${pct(r.allDelivered, 50).toFixed(1)} p99 ${pct(r.allDelivered, 99).toFixed(1)} max ${pct(r.allDelivered, 100).toFixed(1)} ms; _hash p50 ${pct(r.hashReceipts, 50).toFixed(1)} p99 ${pct(r.hashReceipts, 99).toFixed(1)} ms; reply p50 ${pct(r.acked, 50).toFixed(1)} p99 ${pct(r.acked, 99).toFixed(1)}; SSE p50 ${pct(r.sse, 50).toFixed(1)} p99 ${pct(r.sse, 99).toFixed(1)}; first push p50 ${pct(r.firstPush, 50).toFixed(1)}; all delivered after the reply p50 ${pct(r.allDeliveredAfterReply, 50).toFixed(1)} p99 ${pct(r.allDeliveredAfterReply, 99).toFixed(1)}; CPU ms/change daemon ${r.daemonCpuMsPerChange.toFixed(2)} (without subscribers ${r.baselineCpuMsPerChange.toFixed(2)}) client ${r.clientCpuMsPerChange.toFixed(2)}; undelivered ${r.undelivered}, stale ${r.stale}`,
+      `push: run ${i + 1}: ${(r.rssPerSubscription / 1024).toFixed(2)} KiB/subscription (${(r.rssPerSubscriptionAlone / 1024).toFixed(2)} without the sessions); all delivered p50 ${pct(r.allDelivered, 50).toFixed(1)} p99 ${pct(r.allDelivered, 99).toFixed(1)} max ${pct(r.allDelivered, 100).toFixed(1)} ms; _hash p50 ${pct(r.hashReceipts, 50).toFixed(1)} p99 ${pct(r.hashReceipts, 99).toFixed(1)} ms; reply p50 ${pct(r.acked, 50).toFixed(1)} p99 ${pct(r.acked, 99).toFixed(1)} (without subscribers p50 ${pct(r.baselineReply, 50).toFixed(1)} p99 ${pct(r.baselineReply, 99).toFixed(1)}); SSE p50 ${pct(r.sse, 50).toFixed(1)} p99 ${pct(r.sse, 99).toFixed(1)}; first push p50 ${pct(r.firstPush, 50).toFixed(1)}; all delivered after the reply p50 ${pct(r.allDeliveredAfterReply, 50).toFixed(1)} p99 ${pct(r.allDeliveredAfterReply, 99).toFixed(1)}; CPU ms/change daemon ${r.daemonCpuMsPerChange.toFixed(2)} (without subscribers ${r.baselineCpuMsPerChange.toFixed(2)}) client ${r.clientCpuMsPerChange.toFixed(2)}, client loop delay p99 ${r.clientLoopDelayP99.toFixed(1)} ms; undelivered ${r.undelivered}, stale ${r.stale}`,
     );
     results.push(r);
   }
@@ -532,11 +552,11 @@ export async function pushBench(dir: string, quick: boolean, log: (s: string) =>
   return [
     "## DNS Push (issue 19)",
     "",
-    `\`npm run bench -- --push\`, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}; ${Math.round((performance.now() - started) / 1000)} s. The bench client runs on the same cores as the daemon and timestamps a PUSH when its bytes arrive, so its own load counts against the figures; the machine is shared and noisy. Figures: medians over ${runs} runs (each run's value in brackets).`,
+    `\`npm run bench -- --push\`, ${new Date().toISOString()}: ${cpus().length} × ${cpus()[0]?.model ?? "?"}, Node ${process.version}; ${Math.round((performance.now() - started) / 1000)} s. The bench client runs on the same cores as the daemon and timestamps a PUSH when its bytes arrive, so its own load counts against the figures; the machine is shared and noisy (load average ${load} over the 5 minutes before the run, on ${cpus().length} cores). Figures: medians over ${runs} runs (each run's value in brackets).`,
     "",
     `One daemon (\`--workers 1\`) with DNS over TLS; ${r0.sessions} DSO sessions from the bench's own client (raw TLS, Keepalive, SUBSCRIBE) hold **${r0.subscriptions.toLocaleString("en-US")} subscriptions**: each session browses all ${TYPES} service types (PTR) and follows ${KEYS_PER_SESSION} of the ${TYPES * KEYS_PER_TYPE} \`<key>._hash._pushN._tcp\` SRV names (each key followed by ${(SESSIONS * KEYS_PER_SESSION) / (TYPES * KEYS_PER_TYPE)} sessions). Each type has ${BASE_PER_TYPE} instances. Then ${CHANGES_PER_SECOND} changes a second for ${seconds} s, unsigned DNS UPDATEs over UDP: a new instance registered, and removed 1 s later, round the types (so each type has 20 to 30 instances).`,
     "",
-    `Why this mix: a change is pushed to everyone who follows what it moved, so the worst case for the server is a change that many follow. Here every change reaches all ${r0.sessions} browse subscribers of its type, and the keys it takes over or gives back (${hashPerChange.toFixed(1)} \`_hash\` PUSH receipts a change on average) — and the server has to look again at every subscription of the changed type: ${SESSIONS * (1 + KEYS_PER_SESSION / TYPES)} of them a change. Clients as phones or sidecars each browse a few types and follow a few keys, so the popular names are shared by many sessions; fewer, bigger sessions would make the fan-out smaller.`,
+    `Why this mix: a change is pushed to everyone who follows what it moved, so the worst case for the server is a change that many follow. Here every change reaches all ${r0.sessions} browse subscribers of its type, and the keys it takes over or gives back (${hashPerChange.toFixed(1)} \`_hash\` PUSH receipts a change on average) — and the server has to look again at every subscription of the changed type: ${SESSIONS * (1 + KEYS_PER_SESSION / TYPES)} of them a change, ${1 + KEYS_PER_TYPE} distinct questions. Clients as phones or sidecars each browse a few types and follow a few keys, so the popular names are shared by many sessions; fewer, bigger sessions would make the fan-out smaller.`,
     "",
     "| ms from the UPDATE sent to the PUSH received | p50 | p99 (each run) | max | target (p99) |",
     "|---|---:|---:|---:|---|",
@@ -549,6 +569,7 @@ export async function pushBench(dir: string, quick: boolean, log: (s: string) =>
     row("`_hash`, a key's new owner (or the old one's removal): each receipt", (r) => r.hashReceipts, 50),
     row("`_hash`, a key's owner change delivered to all its subscribers", (r) => r.hashAllDelivered),
     row("the UPDATE's own reply (durable in LMDB, fsync)", (r) => r.acked),
+    row("the UPDATE's own reply, the same load before any session (2 s)", (r) => r.baselineReply),
     row(
       `browse, from the UPDATE's reply received to the change delivered to all ${r0.sessions} subscribers`,
       (r) => r.allDeliveredAfterReply,
@@ -556,7 +577,10 @@ export async function pushBench(dir: string, quick: boolean, log: (s: string) =>
     "",
     `RSS per subscription: **${(med((r) => r.rssPerSubscription) / 1024).toFixed(2)} KiB** with its share of the ${r0.sessions} TLS sessions (RSS after the subscriptions and their first PUSH − before the sessions, / ${r0.subscriptions.toLocaleString("en-US")}; runs: ${results.map((r) => `${((r.rssAfter - r.rssBefore) / 1e6).toFixed(1)} MB`).join(", ")}); **${(med((r) => r.rssPerSubscriptionAlone) / 1024).toFixed(2)} KiB** without it (RSS after − with the sessions open; the sessions alone: ${(med((r) => (r.rssSessions - r.rssBefore) / r.sessions) / 1024).toFixed(0)} KiB each). RSS is read from /proc after 1 s of quiet; the heap is not forced to collect, so these are what the process holds, garbage included.`,
     `CPU per change (from /proc, the 2 s after the changes included; the machine's load changes it less than the latencies): daemon ${ms(med((r) => r.daemonCpuMsPerChange))} ms, of which the UPDATE itself ${ms(med((r) => r.baselineCpuMsPerChange))} ms (the same changes before any session), so the pushes ${ms(med((r) => r.daemonCpuMsPerChange - r.baselineCpuMsPerChange))} ms a change (${((med((r) => r.daemonCpuMsPerChange - r.baselineCpuMsPerChange) * 1000) / (r0.sessions + hashPerChange)).toFixed(0)} µs a subscriber pushed); the bench client ${ms(med((r) => r.clientCpuMsPerChange))} ms. At ${CHANGES_PER_SECOND} changes/s the daemon is busy ${((med((r) => r.daemonCpuMsPerChange) * CHANGES_PER_SECOND) / 10).toFixed(0)} % of one core.`,
+    `Where the time goes: the UPDATE is durable (LMDB, fsync) before it changes anything, and its reply took p50 ${ms(med((r) => pct(r.acked, 50)))} ms of the figures above; from the reply to the last subscriber, p50 ${ms(med((r) => pct(r.allDeliveredAfterReply, 50)))} ms, of which 5 ms is the gather. The rest is waiting: the daemon's UPDATEs and pushes and the bench client's TLS reading use about ${((med((r) => r.daemonCpuMsPerChange + r.clientCpuMsPerChange) * CHANGES_PER_SECOND) / 10).toFixed(0)} % of one core between them, on ${cpus().length} cores other jobs use too, so p99 is set by how long each waits its turn (the bench client's own event loop ran up to ${ms(med((r) => r.clientLoopDelayP99))} ms late at p99, which delays its timestamps as much).`,
     `Changes not delivered to every browse subscriber: ${results.map((r) => r.undelivered).join(", ")}; subscriptions whose last PUSH differs from the answer after the run: ${results.map((r) => r.stale).join(", ")}.`,
+    "",
+    "The fan-out before it was shared (b5dfcd4: each session its own registry listener and its own answers, one `answerQuery` per subscription per change), measured with this bench (`--quick`, 2 runs, 5 s each): daemon 13.0 ms CPU a change (12.4, 13.6), 10.6 ms of it the pushes (47 µs a subscriber pushed): more than one core at 100 changes/s, so it fell behind — p50 2.3 s from the UPDATE to the last browse subscriber, p99 3.0–3.4 s, and the final state not yet pushed 2 s after the last change. Sharing (one listener, one answer per question per change, one difference and one encoding for every session that held the same answer) brought the pushes to the figure above.",
     "",
     "No reference: no other server here speaks DNS Push (knotd and dnsmasq have no DSO), so there is no ratio to another server. The only comparison is within the daemon: the same changes on its HTTP event stream (`/v1/watch`, Server-Sent Events, one watcher, sent at once with no gathering), against the first of the DNS Push subscribers to get each change (pushes wait 5 ms for more changes to gather):",
     "",

@@ -17,16 +17,14 @@ import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
 import { decodeName, NameCompressor, WireError } from "../wire/name.js";
 import {
-  canHaveMoved,
   fanoutFor,
   NOTHING_HELD,
   questionKey,
   type Difference,
   type FanoutMember,
-  type Followed,
-  type Held,
+  type Follower,
+  type Moved,
   type PushFanout,
-  type Touched,
 } from "./push-fanout.js";
 
 /** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
@@ -100,12 +98,8 @@ export function encodePushes(added: readonly ResourceRecord[], removed: readonly
   return out;
 }
 
-interface Subscription extends Followed {
-  /** Its question's identity (questionKey). */
-  key: string;
-  /** What was last pushed, by identity: the shared answer it came from. */
-  held: Held;
-}
+/** A subscription: what was last pushed (`held`) is the shared answer it came from. */
+type Subscription = Follower;
 
 /** The PUSH messages of a difference, made once for every session that is sent it. */
 const encoded = new WeakMap<Difference, Buffer[]>();
@@ -117,16 +111,13 @@ function pushesOf(d: Difference): Buffer[] {
 
 export class PushSession implements FanoutMember {
   private readonly subscriptions = new Map<number, Subscription>();
-  /** The subscriptions to a service type's names, by type: what a change to the type can move. */
-  private readonly byType = new Map<string, Set<Subscription>>();
-  /** The others (a host's addresses, the list of types). */
-  private readonly untyped = new Set<Subscription>();
   private readonly fanout: PushFanout;
   private closed = false;
 
   constructor(
     private readonly deps: PushDeps,
-    private readonly send: (message: Buffer) => void,
+    /** The PUSH messages of one change, to be written together. */
+    private readonly send: (messages: readonly Buffer[]) => void,
   ) {
     this.fanout = deps.fanout ?? fanoutFor(deps.registry, deps.answer, deps.clock);
   }
@@ -161,14 +152,8 @@ export class PushSession implements FanoutMember {
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
     const s: Subscription = { ...q, key, serviceType, kind: parsed.kind, held: NOTHING_HELD };
     this.subscriptions.set(id, s);
-    if (serviceType === undefined) this.untyped.add(s);
-    else {
-      let same = this.byType.get(serviceType);
-      if (!same) this.byType.set(serviceType, (same = new Set()));
-      same.add(s);
-    }
     budget.subscriptions++;
-    this.fanout.join(this);
+    this.fanout.follow(s, this);
     return Rcode.NOERROR;
   }
 
@@ -179,7 +164,9 @@ export class PushSession implements FanoutMember {
   /** The records the subscription `id` has now, as its first PUSH (nothing when there are none). */
   pushCurrent(id: number): void {
     const s = this.subscriptions.get(id);
-    if (s) this.compare([s]);
+    const now = s && this.fanout.answer(s, s.key);
+    // a ring still being built (SERVFAIL, Not Ready) says nothing: the first change after it answers brings it
+    if (s && now) this.moved([{ follower: s, now: now.records, difference: now.from(s.held) }]);
   }
 
   /** UNSUBSCRIBE (RFC 8765 §6.4): its TLV holds the SUBSCRIBE's message ID. */
@@ -189,12 +176,7 @@ export class PushSession implements FanoutMember {
     this.budget.subscriptions--;
     this.budget.records -= s.held.size;
     this.subscriptions.delete(id);
-    if (s.serviceType === undefined) this.untyped.delete(s);
-    else {
-      const same = this.byType.get(s.serviceType);
-      same?.delete(s);
-      if (same?.size === 0) this.byType.delete(s.serviceType);
-    }
+    this.fanout.unfollow(s); // the registry listener goes with the process's last subscription
   }
 
   get size(): number {
@@ -203,36 +185,22 @@ export class PushSession implements FanoutMember {
 
   close(): void {
     this.closed = true;
-    this.fanout.leave(this); // the registry listener goes with the last session
     for (const id of [...this.subscriptions.keys()]) this.unsubscribeById(id);
   }
 
-  /** After a gather of changes (the fan-out calls it): the subscriptions they can have moved. */
-  refresh(t: Touched): void {
-    const moved: Subscription[] = [];
-    for (const type of t.types) {
-      const same = this.byType.get(type);
-      if (same) moved.push(...same);
-    }
-    for (const s of this.untyped) if (canHaveMoved(s, t)) moved.push(s);
-    if (moved.length > 0) this.compare(moved);
-  }
-
   /**
-   * Each subscription's records now against what was pushed: a PUSH with the
-   * differences for each that moved (a key's old owner removed and its new
-   * one added in the same message). Sessions that held the same answer are
-   * sent the very same messages, made once.
+   * Subscriptions of this session brought up to date (the fan-out calls it
+   * after a change): a PUSH with the differences for each (a key's old owner
+   * removed and its new one added in the same message), all written together.
+   * Sessions that held the same answer are sent the very same messages, made once.
    */
-  private compare(subs: readonly Subscription[]): void {
-    for (const s of subs) {
-      const now = this.fanout.answer(s, s.key);
-      // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
-      if (!now || now.records === s.held) continue;
-      const d = now.from(s.held);
-      this.budget.records += now.records.size - s.held.size;
-      s.held = now.records;
-      if (d.added.length + d.removed.length > 0) for (const m of pushesOf(d)) this.send(m);
+  moved(changes: readonly Moved[]): void {
+    const messages: Buffer[] = [];
+    for (const { follower: s, now, difference } of changes) {
+      this.budget.records += now.size - s.held.size;
+      s.held = now;
+      if (difference.added.length + difference.removed.length > 0) messages.push(...pushesOf(difference));
     }
+    if (messages.length > 0) this.send(messages);
   }
 }

@@ -1,9 +1,11 @@
 // The DNS Push sessions of a process hear registry changes through one
-// listener, and a question many sessions follow is answered once per change,
-// not once per session: 200 sessions browsing a type cost one answerQuery
-// when it changes. The sessions keep what each was last pushed, as the very
-// answer object they were given, so the difference from the old answer to the
-// new one is also worked out once for all who held the same old one.
+// listener, and their subscriptions are held here by question: a question
+// many sessions follow is answered once per change, not once per session (200
+// sessions browsing a type cost one answerQuery when it changes), and its
+// followers are looked at only when the answer moved. Each follower keeps
+// what it was last pushed as the very answer object it was given, so the
+// difference to the new answer is worked out, and encoded, once for all who
+// held the same old one.
 import type { Clock } from "../clock.js";
 import { later, reportInternalError } from "../guard.js";
 import { answerQuery, type AnswerOptions } from "../answer/answer.js";
@@ -78,9 +80,34 @@ export class SharedAnswer {
   }
 }
 
-/** A session as the fan-out sees it: told which questions can have moved. */
+/** A subscription as the fan-out holds it: its question, and what it was last pushed. */
+export interface Follower extends Followed {
+  /** Its question's identity (questionKey). */
+  readonly key: string;
+  held: Held;
+}
+
+/** What one follower moved by in a gather: from its `held` to `now`. */
+export interface Moved {
+  follower: Follower;
+  now: Held;
+  difference: Difference;
+}
+
+/** A session as the fan-out sees it: after a gather, what its followers moved by (at most one call a gather). */
 export interface FanoutMember {
-  refresh(touched: Touched): void;
+  moved(changes: readonly Moved[]): void;
+}
+
+/** One question and everyone following it, in every session. */
+interface Question {
+  readonly q: Followed;
+  readonly key: string;
+  readonly followers: Map<Follower, FanoutMember>;
+  /** The answer the followers were last brought to. */
+  current: SharedAnswer | undefined;
+  /** Every follower holds `current` (none joined since the last gather): an unchanged answer needs no look at them. */
+  settled: boolean;
 }
 
 /** A record's identity whatever its TTL (a lease counting down is no change). */
@@ -88,8 +115,18 @@ function identity(r: ResourceRecord): string {
   return JSON.stringify([r.name.map((l) => l.toLowerCase()), r.class ?? Class.IN, r.data]);
 }
 
+function sameRecords(a: Held, b: Held): boolean {
+  if (a.size !== b.size) return false;
+  for (const k of a.keys()) if (!b.has(k)) return false;
+  return true;
+}
+
 export class PushFanout {
-  private readonly members = new Set<FanoutMember>();
+  private readonly questions = new Map<string, Question>();
+  /** The questions about a service type's names, by type: what a change to the type can move. */
+  private readonly byType = new Map<string, Set<Question>>();
+  /** The others (a host's addresses, the list of types). */
+  private readonly untyped = new Set<Question>();
   private unlisten: (() => void) | undefined;
   private pending: NodeJS.Timeout | undefined;
   private touched: { types: Set<string>; hosts: boolean } = { types: new Set(), hosts: false };
@@ -104,15 +141,36 @@ export class PushFanout {
     private readonly clock: Clock,
   ) {}
 
-  /** `m` is told of changes from now on; the registry is listened to while anyone is. */
-  join(m: FanoutMember): void {
-    this.members.add(m);
+  /** `f`, a subscription of `m`, is brought up to date after each change that can move it; the registry is listened to while anyone follows. */
+  follow(f: Follower, m: FanoutMember): void {
+    let question = this.questions.get(f.key);
+    if (!question) {
+      const q = { name: f.name, type: f.type, class: f.class, serviceType: f.serviceType, kind: f.kind };
+      question = { q, key: f.key, followers: new Map(), current: undefined, settled: false };
+      this.questions.set(f.key, question);
+      if (f.serviceType === undefined) this.untyped.add(question);
+      else {
+        let same = this.byType.get(f.serviceType);
+        if (!same) this.byType.set(f.serviceType, (same = new Set()));
+        same.add(question);
+      }
+    }
+    question.followers.set(f, m);
+    question.settled = false;
     this.unlisten ??= this.registry.onChange((c) => this.changed(c));
   }
 
-  leave(m: FanoutMember): void {
-    this.members.delete(m);
-    if (this.members.size > 0) return;
+  unfollow(f: Follower): void {
+    const question = this.questions.get(f.key);
+    if (!question?.followers.delete(f) || question.followers.size > 0) return;
+    this.questions.delete(f.key);
+    if (f.serviceType === undefined) this.untyped.delete(question);
+    else {
+      const same = this.byType.get(f.serviceType);
+      same?.delete(question);
+      if (same?.size === 0) this.byType.delete(f.serviceType);
+    }
+    if (this.questions.size > 0) return;
     this.unlisten?.();
     this.unlisten = undefined;
     clearTimeout(this.pending);
@@ -134,7 +192,10 @@ export class PushFanout {
     );
     // what was pushed stands until it answers (and a ring's build landing is no change: not kept)
     if (res.rcode === Rcode.SERVFAIL) return undefined;
-    const answer = new SharedAnswer(new Map(res.answers.map((r) => [identity(r), r])));
+    const records = new Map(res.answers.map((r) => [identity(r), r]));
+    // the same records as the followers were brought to: the same object, so each of them sees at once that nothing moved
+    const current = this.questions.get(key)?.current;
+    const answer = current && sameRecords(current.records, records) ? current : new SharedAnswer(records);
     this.answers.set(key, { at: now, answer });
     return answer;
   }
@@ -148,15 +209,43 @@ export class PushFanout {
       this.pending = undefined;
       const t = this.touched;
       this.touched = { types: new Set(), hosts: false };
-      for (const m of [...this.members]) {
-        // one session's fault (a frontend's bug) must not keep the change from the others
-        try {
-          m.refresh(t);
-        } catch (err) {
-          reportInternalError("dns push refresh", err);
-        }
-      }
+      this.gather(t);
     });
+  }
+
+  /** Each question the changes can have moved answered once; those of its followers that hold something else, told. */
+  private gather(t: Touched): void {
+    const candidates: Question[] = [];
+    for (const type of t.types) {
+      const same = this.byType.get(type);
+      if (same) candidates.push(...same);
+    }
+    for (const question of this.untyped) if (canHaveMoved(question.q, t)) candidates.push(question);
+    const bySession = new Map<FanoutMember, Moved[]>();
+    const settling: Question[] = [];
+    for (const question of candidates) {
+      const now = this.answer(question.q, question.key);
+      if (!now || (now === question.current && question.settled)) continue;
+      question.current = now;
+      question.followers.forEach((member, follower) => {
+        if (follower.held === now.records) return;
+        let list = bySession.get(member);
+        if (!list) bySession.set(member, (list = []));
+        list.push({ follower, now: now.records, difference: now.from(follower.held) });
+      });
+      settling.push(question);
+    }
+    let faults = 0;
+    for (const [member, list] of bySession) {
+      // one session's fault (a frontend's bug) must not keep the change from the others
+      try {
+        member.moved(list);
+      } catch (err) {
+        faults++;
+        reportInternalError("dns push fan-out", err);
+      }
+    }
+    if (faults === 0) for (const question of settling) question.settled = true;
   }
 }
 

@@ -114,7 +114,7 @@ describe("DNS Push fan-out", () => {
       const fanout = new PushFanout(registry, answer, clock);
       const deps = { registry, clock, answer, fanout, budget: new PushBudget() };
       const sent: Buffer[][] = [[], [], []];
-      const sessions = sent.map((into) => new PushSession(deps, (m) => into.push(m)));
+      const sessions = sent.map((into) => new PushSession(deps, (m) => into.push(...m)));
       const browse = { name: ["_kv", "_tcp", "local"], type: Type.PTR, class: 1 };
       sessions.forEach((s, i) => {
         expect(s.subscribe(i + 1, browse)).toBe(0);

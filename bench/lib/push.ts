@@ -233,6 +233,10 @@ export interface PushRun {
   hashReceipts: number[];
   /** Per (change, key): ms until every subscriber of the key was pushed. */
   hashAllDelivered: number[];
+  /** Per `_hash` PUSH receipt: ms from the change's SSE event (the registry changing) to it. */
+  hashAfterChange: number[];
+  /** Per change: ms from its SSE event to the last browse subscriber's PUSH. */
+  allDeliveredAfterChange: number[];
   /** Per change: ms from the UPDATE sent to its reply. */
   acked: number[];
   /** Per change: ms from its UPDATE sent to the one SSE watcher's event (/v1/watch). */
@@ -440,6 +444,8 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
     const allDelivered: number[] = [];
     const allDeliveredAfterReply: number[] = [];
     const sse1: number[] = [];
+    /** From the change as the daemon made it (its SSE event, sent as the registry changes). */
+    const allDeliveredAfterChange: number[] = [];
     const firstPush: number[] = [];
     const browseReceipts: number[] = [];
     let undelivered = 0;
@@ -450,6 +456,8 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
       browseReceipts.push(...got);
       const sseAt = sseGot.get(`${registering ? "add" : "del"}:${inst}`);
       if (sseAt !== undefined) sse1.push(sseAt - sendTimes[k]!);
+      if (sseAt !== undefined && got.length === SESSIONS)
+        allDeliveredAfterChange.push(Math.max(...got) + sendTimes[k]! - sseAt);
       if (got.length > 0) firstPush.push(Math.min(...got));
       if (got.length < SESSIONS) undelivered++;
       else {
@@ -460,6 +468,13 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
     }
     const hashReceipts = [...hashGot.values()].flat();
     const hashAllDelivered = [...hashGot.values()].map((l) => Math.max(...l));
+    const hashAfterChange: number[] = [];
+    for (const [hk, lats] of hashGot) {
+      const cause = hk.split(" ")[0]!;
+      const t0 = sentAt.get(cause)!;
+      const sseAt = sseGot.get(cause.replace(":ch", ":c")); // the host ch<n> is instance c<n>'s
+      if (sseAt !== undefined) for (const l of lats) hashAfterChange.push(t0 + l - sseAt);
+    }
     const acked = [...ackAt].map(([id, at]) => at - sendTimes[id]!).filter((x) => x >= 0);
 
     // what every session was pushed last must be what the daemon answers now
@@ -496,6 +511,8 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
       browseReceipts,
       hashReceipts,
       hashAllDelivered,
+      hashAfterChange,
+      allDeliveredAfterChange,
       acked,
       allDeliveredAfterReply,
       sse: sse1,
@@ -530,7 +547,7 @@ export async function pushBench(dir: string, quick: boolean, log: (s: string) =>
     mkdirSync(runDir);
     const r = await pushRun(runDir, seconds, log);
     log(
-      `push: run ${i + 1}: ${(r.rssPerSubscription / 1024).toFixed(2)} KiB/subscription (${(r.rssPerSubscriptionAlone / 1024).toFixed(2)} without the sessions); all delivered p50 ${pct(r.allDelivered, 50).toFixed(1)} p99 ${pct(r.allDelivered, 99).toFixed(1)} max ${pct(r.allDelivered, 100).toFixed(1)} ms; _hash p50 ${pct(r.hashReceipts, 50).toFixed(1)} p99 ${pct(r.hashReceipts, 99).toFixed(1)} ms; reply p50 ${pct(r.acked, 50).toFixed(1)} p99 ${pct(r.acked, 99).toFixed(1)} (without subscribers p50 ${pct(r.baselineReply, 50).toFixed(1)} p99 ${pct(r.baselineReply, 99).toFixed(1)}); SSE p50 ${pct(r.sse, 50).toFixed(1)} p99 ${pct(r.sse, 99).toFixed(1)}; first push p50 ${pct(r.firstPush, 50).toFixed(1)}; all delivered after the reply p50 ${pct(r.allDeliveredAfterReply, 50).toFixed(1)} p99 ${pct(r.allDeliveredAfterReply, 99).toFixed(1)}; CPU ms/change daemon ${r.daemonCpuMsPerChange.toFixed(2)} (without subscribers ${r.baselineCpuMsPerChange.toFixed(2)}) client ${r.clientCpuMsPerChange.toFixed(2)}, client loop delay p99 ${r.clientLoopDelayP99.toFixed(1)} ms; undelivered ${r.undelivered}, stale ${r.stale}`,
+      `push: run ${i + 1}: ${(r.rssPerSubscription / 1024).toFixed(2)} KiB/subscription (${(r.rssPerSubscriptionAlone / 1024).toFixed(2)} without the sessions); all delivered p50 ${pct(r.allDelivered, 50).toFixed(1)} p99 ${pct(r.allDelivered, 99).toFixed(1)} max ${pct(r.allDelivered, 100).toFixed(1)} ms; _hash p50 ${pct(r.hashReceipts, 50).toFixed(1)} p99 ${pct(r.hashReceipts, 99).toFixed(1)} ms; reply p50 ${pct(r.acked, 50).toFixed(1)} p99 ${pct(r.acked, 99).toFixed(1)} (without subscribers p50 ${pct(r.baselineReply, 50).toFixed(1)} p99 ${pct(r.baselineReply, 99).toFixed(1)}); SSE p50 ${pct(r.sse, 50).toFixed(1)} p99 ${pct(r.sse, 99).toFixed(1)}; first push p50 ${pct(r.firstPush, 50).toFixed(1)}; from the change (SSE): all delivered p50 ${pct(r.allDeliveredAfterChange, 50).toFixed(1)} p99 ${pct(r.allDeliveredAfterChange, 99).toFixed(1)}, _hash p50 ${pct(r.hashAfterChange, 50).toFixed(1)} p99 ${pct(r.hashAfterChange, 99).toFixed(1)}; all delivered after the reply p50 ${pct(r.allDeliveredAfterReply, 50).toFixed(1)} p99 ${pct(r.allDeliveredAfterReply, 99).toFixed(1)}; CPU ms/change daemon ${r.daemonCpuMsPerChange.toFixed(2)} (without subscribers ${r.baselineCpuMsPerChange.toFixed(2)}) client ${r.clientCpuMsPerChange.toFixed(2)}, client loop delay p99 ${r.clientLoopDelayP99.toFixed(1)} ms; undelivered ${r.undelivered}, stale ${r.stale}`,
     );
     results.push(r);
   }
@@ -568,6 +585,12 @@ export async function pushBench(dir: string, quick: boolean, log: (s: string) =>
     row("browse, each PUSH receipt", (r) => r.browseReceipts),
     row("`_hash`, a key's new owner (or the old one's removal): each receipt", (r) => r.hashReceipts, 50),
     row("`_hash`, a key's owner change delivered to all its subscribers", (r) => r.hashAllDelivered),
+    row(
+      `browse, from the change (its SSE event, sent as the registry changes) to all ${r0.sessions} subscribers`,
+      (r) => r.allDeliveredAfterChange,
+      100,
+    ),
+    row("`_hash`, from the change (its SSE event) to each receipt of a key's new owner", (r) => r.hashAfterChange, 50),
     row("the UPDATE's own reply (durable in LMDB, fsync)", (r) => r.acked),
     row("the UPDATE's own reply, the same load before any session (2 s)", (r) => r.baselineReply),
     row(

@@ -3,7 +3,8 @@
 // Writes bench/RESULTS.md. Bounded: ~4 minutes by default, ~1 with --quick.
 // `npm run bench -- --scale` runs only the scale sections (issue 15) and
 // replaces just their marked parts of bench/RESULTS.md; `-- --srp` likewise
-// only SRP registrations a second (issue 18), `-- --xfr` only zone transfer (issue 20).
+// only SRP registrations a second (issue 18), `-- --xfr` only zone transfer (issue 20),
+// `-- --push` only DNS Push (issue 19: 10,000 subscriptions, RSS each, change-to-PUSH latency).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -18,6 +19,7 @@ import { scaleFigures } from "./lib/scale.js";
 import { scaleDaemonBench } from "./lib/scale-daemon.js";
 import { srpBench } from "./lib/srp.js";
 import { xfrBench } from "./lib/xfr.js";
+import { pushBench } from "./lib/push.js";
 import { updateToAnswerMs, writeUpdateFile } from "./lib/updates.js";
 import { formatKeyFile, generateKey } from "../src/update/keys.js";
 import type { TsigKey } from "../src/wire/tsig.js";
@@ -36,7 +38,21 @@ const json = flag("json");
 const scaleOnly = flag("scale");
 const srpOnly = flag("srp");
 const xfrOnly = flag("xfr");
+const pushOnly = flag("push");
 const RESULTS = join(import.meta.dirname, "RESULTS.md");
+
+if (flag("help")) {
+  console.log(`npm run bench [-- OPTIONS]: writes bench/RESULTS.md
+
+  (none)    ringdns, knotd and dnsmasq side by side, updates, memory, ring (~4 min)
+  --quick   shorter rounds (~1 min); with a section below, a shorter section
+  --json    the full run's figures as JSON on stdout too
+  --scale   only the scale sections (issue 15; SCALE_PARTS=ring,one,ten,etcd)
+  --srp     only SRP registrations a second (issue 18)
+  --push    only DNS Push (issue 19): 10,000 subscriptions over DNS over TLS, RSS per
+            subscription, change-to-PUSH latency at 100 changes/s (browse and _hash)`);
+  process.exit(0);
+}
 
 const needed: [string, string][] = [
   ["dnsperf", "dnsperf"],
@@ -66,6 +82,14 @@ if (srpOnly) {
   const md = await srpBench(await writeDataset(srpDir), quick, (s) => process.stderr.write(`${s}\n`));
   writeSection(RESULTS, "srp", md);
   console.log(`${md}\nwritten to bench/RESULTS.md (section srp)`);
+  process.exit(0);
+}
+
+// --push: only DNS Push (issue 19), in its own part of RESULTS.md
+if (pushOnly) {
+  const md = await pushBench(scratchDir("ringdns-bench-push-"), quick, (s) => process.stderr.write(`${s}\n`));
+  writeSection(RESULTS, "push", md);
+  console.log(`${md}\nwritten to bench/RESULTS.md (section push)`);
   process.exit(0);
 }
 
@@ -341,7 +365,11 @@ ${scaleTable}
 
 ${ringTable}
 `;
-writeFileSync(RESULTS, md + markedSections(RESULTS, "scale:"));
+// the sections run alone (--scale, --srp, --push) are kept as they were
+writeFileSync(
+  RESULTS,
+  md + markedSections(RESULTS, "scale:") + markedSections(RESULTS, "srp") + markedSections(RESULTS, "push"),
+);
 if (json) console.log(JSON.stringify(result, null, 2));
 else
   console.log(

@@ -4,26 +4,34 @@
 // subscription holds is what a query for it would answer now (answerQuery),
 // so every name the server answers can be followed, `_hash` names included:
 // a key's new owner arrives as the old record removed and the new one added
-// in one PUSH. Changes are gathered for a few milliseconds, then every
-// subscription of the session is compared with what was last pushed.
+// in one PUSH. Changes are gathered for a few milliseconds by the process's
+// fan-out (push-fanout.ts: one registry listener, one answer per question for
+// all the sessions that follow it), then each subscription a change can have
+// moved is compared with what was last pushed.
 import type { Clock } from "../clock.js";
-import { later } from "../guard.js";
-import { answerQuery, type AnswerOptions } from "../answer/answer.js";
-import { formatName, formatServiceType, hasSuffix, nameKey, parseQueryName, type Labels } from "../names.js";
+import type { AnswerOptions } from "../answer/answer.js";
+import { formatName, formatServiceType, hasSuffix, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
-import type { Change } from "../registry/types.js";
-import { Class, Opcode, Rcode, typeName as rrTypeName } from "../wire/constants.js";
+import { Rcode, typeName as rrTypeName } from "../wire/constants.js";
+import { readRecord, type DecodedData } from "../wire/decode.js";
 import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
 import { decodeName, NameCompressor, WireError } from "../wire/name.js";
-import { readRecord, type DecodedData } from "../wire/decode.js";
+import {
+  fanoutFor,
+  NOTHING_HELD,
+  questionKey,
+  type Difference,
+  type FanoutMember,
+  type Follower,
+  type Moved,
+  type PushFanout,
+} from "./push-fanout.js";
 
 const LOCAL: Labels = ["local"];
 
 /** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
 export const REMOVE_RECORD_TTL = 0xffffffff;
-/** How long changes are gathered before subscriptions are compared, ms. */
-const GATHER_MS = 5;
 /** Subscriptions one session may hold. */
 export const MAX_SUBSCRIPTIONS_PER_SESSION = 256;
 
@@ -67,6 +75,8 @@ export interface PushDeps {
   refused?: (
     limit: "push-subscriptions-per-session" | "push-subscriptions-per-source" | "push-subscriptions" | "push-records",
   ) => void;
+  /** Shared by the sessions of a process (one registry listener, one answer per question); default one per registry. */
+  fanout?: PushFanout;
 }
 
 /** A SUBSCRIBE TLV's question (RFC 8765 §6.2: name uncompressed, type, class). */
@@ -141,43 +151,34 @@ export function encodePushes(added: readonly ResourceRecord[], removed: readonly
   return out;
 }
 
-/** A record's identity whatever its TTL (a lease counting down is no change). */
-function identity(r: ResourceRecord): string {
-  return JSON.stringify([r.name.map((l) => l.toLowerCase()), r.class ?? Class.IN, r.data]);
-}
-
-interface Subscription {
-  name: Labels;
-  type: number;
-  class: number;
-  /** The service type its records come from (undefined: a host's addresses, or the list of types). */
-  serviceType: string | undefined;
-  kind: string;
-  /** What was last pushed, by identity. */
-  held: Map<string, ResourceRecord>;
-  /** Stops asking the LAN for it (a `.local` name). */
-  releaseLan?: () => void;
+/** A subscription: what was last pushed (`held`) is the shared answer it came from. */
+interface Subscription extends Follower {
   /** PUSH updates sent to it (the first state counts when it had records). */
   pushes: number;
+  /** Stops asking the LAN for it (a `.local` name). */
+  releaseLan?: () => void;
 }
 
-/** What changed since the last comparison: which subscriptions can have moved. */
-interface Touched {
-  types: Set<string>;
-  hosts: boolean;
+/** The PUSH messages of a difference, made once for every session that is sent it. */
+const encoded = new WeakMap<Difference, Buffer[]>();
+function pushesOf(d: Difference): Buffer[] {
+  let m = encoded.get(d);
+  if (!m) encoded.set(d, (m = encodePushes(d.added, d.removed)));
+  return m;
 }
 
-export class PushSession {
+export class PushSession implements FanoutMember {
   private readonly subscriptions = new Map<number, Subscription>();
-  private unsubscribe: (() => void) | undefined;
-  private pending: NodeJS.Timeout | undefined;
-  private touched: Touched = { types: new Set(), hosts: false };
+  private readonly fanout: PushFanout;
   private closed = false;
 
   constructor(
     private readonly deps: PushDeps,
-    private readonly send: (message: Buffer) => void,
-  ) {}
+    /** The PUSH messages of one change, to be written together. */
+    private readonly send: (messages: readonly Buffer[]) => void,
+  ) {
+    this.fanout = deps.fanout ?? fanoutFor(deps.registry, deps.answer, deps.clock);
+  }
 
   /** The rcode for a SUBSCRIBE with message ID `id`; on NOERROR, call `pushCurrent(id)` once the reply is sent. */
   subscribe(id: number, q: { name: Labels; type: number; class: number }): number {
@@ -201,26 +202,28 @@ export class PushSession {
     const parsed = parseQueryName(q.name, this.deps.answer.domains);
     if (!parsed) return Rcode.NOTAUTH;
     // the same question twice in one session would only double the work of every change (RFC 8765 §6.2)
-    const key = nameKey(q.name);
+    const key = questionKey(q);
     for (const [other, s] of this.subscriptions)
-      if (other !== id && s.type === q.type && s.class === q.class && nameKey(s.name) === key) {
+      if (other !== id && s.key === key) {
         this.deps.refused?.("push-subscriptions-per-session");
         return Rcode.REFUSED;
       }
     this.unsubscribeById(id); // the same ID again replaces the subscription
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
     const releaseLan = hasSuffix(q.name, LOCAL) ? this.deps.followLan?.(q.name, q.type) : undefined;
-    this.subscriptions.set(id, {
+    const s: Subscription = {
       ...q,
+      key,
       serviceType,
       kind: parsed.kind,
-      held: new Map(),
+      held: NOTHING_HELD,
       pushes: 0,
       ...(releaseLan ? { releaseLan } : {}),
-    });
+    };
+    this.subscriptions.set(id, s);
     budget.subscriptions++;
     budget.perSource.set(this.source, this.fromSource() + 1);
-    this.unsubscribe ??= this.deps.registry.onChange((c) => this.changed(c));
+    this.fanout.follow(s, this);
     return Rcode.NOERROR;
   }
 
@@ -239,7 +242,9 @@ export class PushSession {
   /** The records the subscription `id` has now, as its first PUSH (nothing when there are none). */
   pushCurrent(id: number): void {
     const s = this.subscriptions.get(id);
-    if (s) this.compare([s]);
+    const now = s && this.fanout.answer(s, s.key);
+    // a ring still being built (SERVFAIL, Not Ready) says nothing: the first change after it answers brings it
+    if (s && now) this.moved([{ follower: s, now: now.records, difference: now.from(s.held) }]);
   }
 
   /** UNSUBSCRIBE (RFC 8765 §6.4): its TLV holds the SUBSCRIBE's message ID. */
@@ -252,6 +257,7 @@ export class PushSession {
     if (left > 0) this.budget.perSource.set(this.source, left);
     else this.budget.perSource.delete(this.source);
     this.subscriptions.delete(id);
+    this.fanout.unfollow(s); // the registry listener goes with the process's last subscription
     s.releaseLan?.();
   }
 
@@ -271,64 +277,27 @@ export class PushSession {
 
   close(): void {
     this.closed = true;
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-    clearTimeout(this.pending);
     for (const id of [...this.subscriptions.keys()]) this.unsubscribeById(id);
   }
 
-  private changed(c: Change): void {
-    if (this.subscriptions.size === 0) return;
-    if (c.kind === "host") this.touched.hosts = true;
-    else this.touched.types.add(formatServiceType(c.instance.type));
-    if (this.pending !== undefined) return;
-    this.pending = later("dns push gather", GATHER_MS, () => {
-      this.pending = undefined;
-      const t = this.touched;
-      this.touched = { types: new Set(), hosts: false };
-      // only what a change can have moved: a type's names, a host's addresses, the list of types
-      this.compare(
-        [...this.subscriptions.values()].filter(
-          (s) =>
-            (s.serviceType !== undefined && t.types.has(s.serviceType)) ||
-            (s.kind === "host" && t.hosts) ||
-            (s.kind === "services" && t.types.size > 0),
-        ),
-      );
-    });
-  }
-
-  private answer(q: { name: Labels; type: number; class: number }) {
-    return answerQuery(
-      { id: 0, opcode: Opcode.QUERY, rd: false, cd: false, question: q },
-      this.deps.registry,
-      this.deps.answer,
-      this.deps.clock.now(),
-    );
-  }
-
-  /** Each subscription's records now against what was pushed: one PUSH with the differences. */
-  private compare(subs: readonly Subscription[]): void {
-    const added: ResourceRecord[] = [];
-    const removed: ResourceRecord[] = [];
-    const updated: [Subscription, Map<string, ResourceRecord>, boolean][] = [];
-    for (const s of subs) {
-      const res = this.answer(s);
-      // a ring still being built (SERVFAIL, Not Ready) says nothing: what was pushed stands until it answers
-      if (res.rcode === Rcode.SERVFAIL) continue;
-      const now = new Map(res.answers.map((r) => [identity(r), r]));
-      const before = added.length + removed.length;
-      for (const [k, r] of s.held) if (!now.has(k)) removed.push(r);
-      for (const [k, r] of now) if (!s.held.has(k)) added.push(r);
-      updated.push([s, now, added.length + removed.length > before]);
-    }
-    const messages = encodePushes(added, removed);
-    // held only once its PUSH exists: a change that could not be encoded is tried again at the next one
-    for (const [s, now, changed] of updated) {
+  /**
+   * Subscriptions of this session brought up to date (the fan-out calls it
+   * after a change): a PUSH with the differences for each (a key's old owner
+   * removed and its new one added in the same message), all written together.
+   * Sessions that held the same answer are sent the very same messages, made once.
+   */
+  moved(changes: readonly Moved[]): void {
+    const messages: Buffer[] = [];
+    for (const { follower, now, difference } of changes) {
+      const s = follower as Subscription;
+      // encoded first: what a subscription holds changes only once its PUSH exists
+      if (difference.added.length + difference.removed.length > 0) {
+        messages.push(...pushesOf(difference));
+        s.pushes++;
+      }
       this.budget.records += now.size - s.held.size;
       s.held = now;
-      if (changed) s.pushes++;
     }
-    for (const m of messages) this.send(m);
+    if (messages.length > 0) this.send(messages);
   }
 }

@@ -289,13 +289,21 @@ function serveConnection(
     guarded("tcp socket error", (err: Error) => deps.log.debug({ err, peer }, "TCP connection error")),
   );
 
-  const write = (reply: Buffer | null) => {
-    if (!reply || socket.destroyed || socket.writableEnded) return;
-    const framed = Buffer.allocUnsafe(2 + reply.length);
-    framed.writeUInt16BE(reply.length, 0);
-    reply.copy(framed, 2);
+  /** Messages, each with its length, in one write (the PUSHes of one change go out together). */
+  const writeAll = (messages: readonly Buffer[]) => {
+    if (socket.destroyed || socket.writableEnded) return;
+    const framed = Buffer.allocUnsafe(messages.reduce((n, m) => n + 2 + m.length, 0));
+    let at = 0;
+    for (const m of messages) {
+      framed.writeUInt16BE(m.length, at);
+      m.copy(framed, at + 2);
+      at += 2 + m.length;
+    }
     written += framed.length;
     socket.write(framed);
+  };
+  const write = (reply: Buffer | null) => {
+    if (reply) writeAll([reply]);
   };
 
   // a client that takes none of its replies for writeTimeoutMs is closed; one that reads slowly is not
@@ -382,8 +390,8 @@ function serveConnection(
           ...(deps.localProxy && deps.localProxy !== "delegate" ? { followLan: deps.localProxy.follow } : {}),
         },
         // pushes obey the limits replies do: a client that takes none of them is closed, never buffered for
-        (message) => {
-          write(message);
+        (messages) => {
+          writeAll(messages);
           if (socket.writableLength > options.maxUnsentBytes) {
             deps.metrics?.observeLimit("tcp-unsent-bytes");
             socket.destroy();

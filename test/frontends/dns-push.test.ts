@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { encodePushes, parseSubscribe, REMOVE_RECORD_TTL } from "../../src/frontends/dns-push.js";
 import { Type } from "../../src/wire/constants.js";
 import { readRecord } from "../../src/wire/decode.js";
@@ -166,5 +166,81 @@ describe("DNS Push sessions", () => {
     b.close();
     expect(deps.budget.perSource.size).toBe(0);
     expect(deps.budget.subscriptions).toBe(0);
+  });
+});
+
+describe("DNS Push fan-out", () => {
+  it("sessions following the same name share one answer per change, and each is pushed the change", async () => {
+    vi.useFakeTimers();
+    try {
+      const { PushSession, PushBudget } = await import("../../src/frontends/dns-push.js");
+      const { PushFanout } = await import("../../src/frontends/push-fanout.js");
+      const { Registry } = await import("../../src/registry/registry.js");
+      const { MemoryStore } = await import("../../src/store/memory.js");
+      const { ManualClock } = await import("../../src/clock.js");
+      const clock = new ManualClock(1_700_000_000_000);
+      const registry = new Registry({ clock, store: new MemoryStore() });
+      await registry.open();
+      const kv = (name: string) => ({
+        name,
+        type: { service: "_kv", proto: "_tcp" },
+        subtypes: [],
+        host: [name],
+        port: 6379,
+        priority: 0,
+        weight: 1,
+        txt: [],
+        source: "static" as const,
+      });
+      registry.loadStatic([kv("kv-1")], []);
+      const answer = { domains: [["local"]], ttl: 30, negativeTtl: 5, udpPayloadSize: 1232 };
+      const fanout = new PushFanout(registry, answer, clock);
+      const deps = { registry, clock, answer, fanout, budget: new PushBudget() };
+      /** Each session's send calls, each the messages written together. */
+      const calls: Buffer[][][] = [[], [], []];
+      const sessions = calls.map((into) => new PushSession(deps, (m) => into.push([...m])));
+      const browse = { name: ["_kv", "_tcp", "local"], type: Type.PTR, class: 1 };
+      const srv = (instance: string) => ({ name: [instance, "_kv", "_tcp", "local"], type: Type.SRV, class: 1 });
+      sessions.forEach((s, i) => {
+        expect(s.subscribe(i + 1, browse)).toBe(0);
+        s.pushCurrent(i + 1);
+      });
+      // the first session also follows kv-1 (which the change leaves as it is) and kv-2 (which it brings)
+      for (const [id, q] of [
+        [10, srv("kv-1")],
+        [11, srv("kv-2")],
+      ] as const) {
+        expect(sessions[0]!.subscribe(id, q)).toBe(0);
+        sessions[0]!.pushCurrent(id);
+      }
+      // a session following something else is not asked about this type at all
+      sessions[2]!.unsubscribeById(3);
+      expect(sessions[2]!.subscribe(4, { name: ["other", "local"], type: Type.A, class: 1 })).toBe(0);
+      sessions[2]!.pushCurrent(4);
+      expect(fanout.answersComputed).toBe(4); // the browse once for all three sessions, kv-1, kv-2, the host
+      const before = calls.map((c) => c.length);
+
+      registry.loadStatic([kv("kv-1"), kv("kv-2")], []);
+      await vi.runAllTimersAsync();
+      expect(fanout.answersComputed).toBe(7); // the browse again (once), kv-1 and kv-2: the _kv questions
+      const pushed = calls.map((c, i) => c.slice(before[i]));
+      expect(pushed[2]).toEqual([]);
+      // one write for the first session: the browse's PUSH and kv-2's, none for kv-1
+      expect(pushed[0]).toHaveLength(1);
+      expect(pushed[0]![0]).toHaveLength(2);
+      expect(pushed[1]).toEqual([[pushed[0]![0]![0]]]); // the very bytes the first session got for the browse
+      const records = pushed[0]![0]!.map((m) => decodeDso(m).tlvs[0]!);
+      expect(records.map((t) => t.type)).toEqual([DsoType.PUSH, DsoType.PUSH]);
+      expect(records.every((t) => t.data.includes(Buffer.from("kv-2")))).toBe(true);
+      expect(records.some((t) => t.data.includes(Buffer.from("kv-1")))).toBe(false);
+
+      // the last session gone, the registry is no longer listened to
+      for (const s of sessions) s.close();
+      registry.loadStatic([kv("kv-1")], []);
+      await vi.runAllTimersAsync();
+      expect(fanout.answersComputed).toBe(7);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

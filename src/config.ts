@@ -13,6 +13,7 @@ import { DEFAULT_LIMITS, ringWeightLimits } from "./registry/limits.js";
 import { DEFAULT_CACHE_LIMITS } from "./frontends/mdns/cache.js";
 import { DEFAULT_PROXY_WAIT_MS, MAX_PROXY_WAIT_MS } from "./frontends/mdns/proxy.js";
 import { DEFAULT_WATCH_LIMITS } from "./frontends/http/server.js";
+import { canonicalAddress } from "./frontends/peer.js";
 import { formatName, lowerAscii, nameProblem, parseName, type Labels } from "./names.js";
 import { DEFAULT_POINTS_PER_WEIGHT } from "./ring/ring.js";
 import { DEFAULT_ALLOW_UPDATE, makePolicy, sourceMatcher } from "./update/policy.js";
@@ -574,7 +575,9 @@ function parseTransfer(input: ConfigInput): Config["transfer"] {
     const at = parseListenAddress(text, "--notify");
     if (at.length !== 1 || text.lastIndexOf(":") < 0 || at[0]!.port === 0)
       bad("--notify", `"${text}": give the secondary as ADDRESS:PORT, e.g. 192.0.2.53:53 or [2001:db8::53]:53`);
-    return at[0]!;
+    // one spelling of each address, the one a reply's source is read in (NOTIFY answers are matched on it)
+    const a = at[0]!;
+    return { ...a, host: canonicalAddress(a.host) };
   });
   return {
     allowFrom: (input.allowTransfer ?? []).filter((c) => c !== "none"),
@@ -583,7 +586,8 @@ function parseTransfer(input: ConfigInput): Config["transfer"] {
     learned: input.transferLearned === true,
     journalSteps: int("--ixfr-journal", input.ixfrJournal, 1000, 0, 1_000_000),
     notify,
-    notifyIntervalMs: int("--notify-interval", input.notifyInterval, 1000, 0, 3_600_000),
+    // at least 100 ms: NOTIFY rounds are bounded whatever the rate of changes
+    notifyIntervalMs: int("--notify-interval", input.notifyInterval, 1000, 100, 3_600_000),
   };
 }
 

@@ -186,7 +186,7 @@ function dnsHandler(
       ? {
           localProxy: {
             hold: (name: Labels, type: number, found: () => boolean) => p.mdns?.proxy.hold(name, type, found),
-            follow: (name: Labels, type: number) => p.mdns?.follow(name, type),
+            follow: (name: Labels, type: number, source: string) => p.mdns?.follow(name, type, source),
             reconfirm: (name: Labels, type: number, data: DecodedData) => void p.mdns?.reconfirm(name, type, data),
           },
         }

@@ -25,7 +25,7 @@ export interface MdnsStats {
   /** New records not taken: cache full, or a peer over its share. */
   cacheRefused: { full: number; perPeer: number };
   /** Names not browsed: over the bound on service types followed, on names unicast clients asked for, or on names DNS Push clients follow. */
-  browsesRefused: { followed: number; asked: number; subscribed: number };
+  browsesRefused: { followed: number; asked: number; subscribed: number; rate: number };
   /** Packets ignored because their source is not on the interface's link (RFC 6762 §5.5, §11). */
   offLink: number;
   /** Discovery proxy (RFC 8766): unicast queries held while the LAN was asked, by how they ended. */
@@ -243,10 +243,10 @@ export class DaemonMetrics extends QueryMetrics {
         Object.assign(refused, now);
       },
     });
-    const browsesRefused = { followed: 0, asked: 0, subscribed: 0 };
+    const browsesRefused = { followed: 0, asked: 0, subscribed: 0, rate: 0 };
     new Counter({
       name: "ringdns_mdns_browses_refused_total",
-      help: "Service types the mDNS learner did not browse: over its bound on types the LAN named (followed), on names unicast clients asked for (asked) or on names DNS Push clients follow (subscribed)",
+      help: "Service types the mDNS learner did not browse: over its bound on types the LAN named (followed), on names unicast clients asked for (asked), on names DNS Push clients follow (subscribed), or past the rate of new questions clients may cause (rate)",
       labelNames: ["reason"],
       registers: [prom],
       collect() {
@@ -254,6 +254,7 @@ export class DaemonMetrics extends QueryMetrics {
         this.labels("followed").inc(now.followed - browsesRefused.followed);
         this.labels("asked").inc(now.asked - browsesRefused.asked);
         this.labels("subscribed").inc(now.subscribed - browsesRefused.subscribed);
+        this.labels("rate").inc(now.rate - browsesRefused.rate);
         Object.assign(browsesRefused, now);
       },
     });

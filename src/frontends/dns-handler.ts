@@ -63,10 +63,11 @@ export interface DnsHandlerDeps {
   /**
    * Discovery proxy (RFC 8766): a query for a `.local` type, subtype,
    * instance or host that nothing answers is held while the LAN is asked,
-   * and answered once the answer is learned or the wait is over. "delegate":
-   * a query worker hands such a query to the primary, which holds it.
+   * and answered once the answer is learned or the wait is over. A
+   * LocalMissHandOff: a query worker hands such a query to the primary, which
+   * holds it (a bounded number at once).
    */
-  localProxy?: LocalProxy | "delegate";
+  localProxy?: LocalProxy | LocalMissHandOff;
   /** Zone transfers (AXFR, IXFR) over TCP; without it they are REFUSED (answer.ts). */
   transfer?: TransferDeps;
   /** Shutting down: new messages are dropped; updates under way are tracked so shutdown can wait for them. */
@@ -78,9 +79,24 @@ export interface LocalProxy {
   /** Ask the LAN about `name` `type`; resolves once `found()` holds or the wait ends; undefined = answer now. */
   hold(name: Labels, type: number, found: () => boolean): Promise<void> | undefined;
   /** A DNS Push subscription to a `.local` name: the LAN is asked about it until the release is called. */
-  follow(name: Labels, type: number): (() => void) | undefined;
+  follow(name: Labels, type: number, source: string): (() => void) | undefined;
   /** A DNS Push client doubts a learned record (RECONFIRM): the LAN is asked, and it goes unless heard again. */
   reconfirm(name: Labels, type: number, data: DecodedData): void;
+}
+
+/**
+ * A query worker's hand-off of local misses to the primary: at most `max` at
+ * once, so a flood of them (UDP, from anyone) cannot pile up in the worker or
+ * the primary; beyond, the worker answers at once from what it knows.
+ */
+export class LocalMissHandOff {
+  inFlight = 0;
+  constructor(readonly max = 64) {}
+}
+
+/** The discovery proxy itself, where this process holds queries (not a worker's hand-off). */
+export function lanProxy(deps: Pick<DnsHandlerDeps, "localProxy">): LocalProxy | undefined {
+  return deps.localProxy instanceof LocalMissHandOff ? undefined : deps.localProxy;
 }
 
 export const LOCAL: Labels = ["local"];
@@ -286,11 +302,15 @@ function answerMessage(
       (res.rcode === Rcode.NOERROR || res.rcode === Rcode.NXDOMAIN) &&
       proxiedName(q.question.name);
     if (proxyMiss) {
-      if (deps.localProxy === "delegate") {
-        if (deps.delegate) return deps.delegate(msg, transport, peer);
-      } else {
+      const handOff = deps.localProxy;
+      if (handOff instanceof LocalMissHandOff) {
+        if (deps.delegate && handOff.inFlight < handOff.max) {
+          handOff.inFlight++;
+          return deps.delegate(msg, transport, peer).finally(() => handOff.inFlight--);
+        }
+      } else if (handOff) {
         const { registry, answer, clock } = deps;
-        const held = deps.localProxy!.hold(
+        const held = handOff.hold(
           q.question.name,
           q.question.type,
           () => answerQuery(q, registry, answer, clock.now(), limit).answers.length > 0,

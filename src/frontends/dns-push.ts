@@ -67,7 +67,7 @@ export interface PushDeps {
   /** Shared by the sessions of a process; default one per process. */
   budget?: PushBudget;
   /** A subscription to a `.local` name: the LAN is asked about it until the release is called (RFC 8766 §6). */
-  followLan?: (name: Labels, type: number) => (() => void) | undefined;
+  followLan?: (name: Labels, type: number, source: string) => (() => void) | undefined;
   /** The client's address, and how many subscriptions it may hold across its sessions (so no one takes the whole budget). */
   source?: string;
   maxPerSource?: number;
@@ -210,7 +210,7 @@ export class PushSession implements FanoutMember {
       }
     this.unsubscribeById(id); // the same ID again replaces the subscription
     const serviceType = "type" in parsed ? formatServiceType(parsed.type) : undefined;
-    const releaseLan = hasSuffix(q.name, LOCAL) ? this.deps.followLan?.(q.name, q.type) : undefined;
+    const releaseLan = hasSuffix(q.name, LOCAL) ? this.deps.followLan?.(q.name, q.type, this.source) : undefined;
     const s: Subscription = {
       ...q,
       key,

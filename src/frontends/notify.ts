@@ -14,7 +14,7 @@ import { formatName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
 import { rcodeName } from "../wire/constants.js";
 import { encodeNotify, notifyResponse } from "../wire/transfer.js";
-import { formatPeer } from "./peer.js";
+import { canonicalAddress, formatPeer } from "./peer.js";
 
 export interface NotifyTarget {
   host: string;
@@ -103,7 +103,7 @@ export async function startNotify(deps: NotifyDeps): Promise<Notifier> {
 
   const answered = (msg: Buffer, from: { address: string; port: number }) => {
     for (const [key, o] of outstanding) {
-      if (o.target.port !== from.port || o.target.host !== from.address) continue;
+      if (o.target.port !== from.port || o.target.host !== canonicalAddress(from.address)) continue;
       const rcode = notifyResponse(msg, o.id);
       if (rcode === undefined) continue;
       clearTimeout(o.timer);

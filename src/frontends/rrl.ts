@@ -9,6 +9,7 @@ import { isIPv4 } from "node:net";
 import type { Logger } from "pino";
 import { sourceMatcher } from "../update/policy.js";
 import { TokenBuckets } from "./token-buckets.js";
+import { ipv6Groups } from "./peer.js";
 
 export interface RrlOptions {
   /** Replies per second per source prefix; 0 = no limit. */
@@ -26,10 +27,7 @@ export function sourcePrefix(address: string): string {
   const v4 = /^(?:::ffff:)?(\d+\.\d+\.\d+)\.\d+$/i.exec(address);
   if (v4) return `${v4[1]}.0/24`;
   if (isIPv4(address)) return address;
-  const [head = "", tail = ""] = address.split("::");
-  const h = head ? head.split(":") : [];
-  const t = address.includes("::") && tail ? tail.split(":") : [];
-  const groups = [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill("0"), ...t].map((g) => g.padStart(4, "0"));
+  const groups = ipv6Groups(address);
   return `${groups.slice(0, 3).join(":")}:${groups[3]!.slice(0, 2)}00::/56`;
 }
 

@@ -18,11 +18,11 @@ import { createServer, isIPv6, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer, type SecureContextOptions } from "node:tls";
 import { guarded, later, reportInternalError } from "../guard.js";
 import { DSO_OPCODE, encodeDso, retryDelayTlv, type Keepalive } from "../wire/dso.js";
-import { handleDnsMessage, LOCAL, type DnsHandlerDeps } from "./dns-handler.js";
+import { handleDnsMessage, lanProxy, LOCAL, type DnsHandlerDeps } from "./dns-handler.js";
 import { hasSuffix } from "../names.js";
 import { PushSession } from "./dns-push.js";
 import { answerDso, DEFAULT_DSO_POLICY, response as dsoResponse, type DsoOutcome } from "./dso-session.js";
-import { addressOf, formatPeer } from "./peer.js";
+import { addressOf, formatPeer, sourceOf } from "./peer.js";
 import type { PushSessionView } from "../api/shapes.js";
 import { isTransferRequest, startTransfer } from "./xfr.js";
 
@@ -131,7 +131,7 @@ export function listenTcp(
   // the caps apply to every TCP connection as it is accepted, before any TLS handshake: one source
   // cannot hold more than its share of sockets with handshakes it never finishes
   const accept = (socket: Socket) => {
-    const source = addressOf(socket.remoteAddress ?? "");
+    const source = sourceOf(socket.remoteAddress ?? "");
     const fromSource = perSource.get(source) ?? 0;
     const full = open.size >= options.maxConnections;
     if (fromSource >= options.maxPerSource || (full && !closeLongestIdle())) {
@@ -384,10 +384,10 @@ function serveConnection(
           registry: deps.registry,
           answer: deps.answer,
           clock: deps.clock,
-          source: addressOf(socket.remoteAddress ?? ""),
+          source: sourceOf(socket.remoteAddress ?? ""),
           ...(options.pushMaxPerSource !== undefined ? { maxPerSource: options.pushMaxPerSource } : {}),
           refused: (limit) => deps.metrics?.observeLimit(limit),
-          ...(deps.localProxy && deps.localProxy !== "delegate" ? { followLan: deps.localProxy.follow } : {}),
+          ...(lanProxy(deps) ? { followLan: lanProxy(deps)!.follow } : {}),
         },
         // pushes obey the limits replies do: a client that takes none of them is closed, never buffered for
         (messages) => {
@@ -421,9 +421,8 @@ function serveConnection(
         return;
       }
       // only what was learned from the LAN can be doubted; the rest is this server's own data (RFC 8765 §6.5)
-      const lan = deps.localProxy;
-      if (lan && lan !== "delegate" && hasSuffix(o.record.name, LOCAL))
-        lan.reconfirm(o.record.name, o.record.type, o.record.data);
+      const lan = lanProxy(deps);
+      if (lan && hasSuffix(o.record.name, LOCAL)) lan.reconfirm(o.record.name, o.record.type, o.record.data);
       return;
     }
     write(o.reply);
@@ -546,5 +545,8 @@ function serveConnection(
       readQueries();
     }),
   );
-  return { idle: () => pending.length === 0 && unanswered === 0 && socket.writableLength === 0 };
+  // a session with subscriptions is never idle: its client waits on it, and closing it to make room would end them
+  return {
+    idle: () => pending.length === 0 && unanswered === 0 && socket.writableLength === 0 && !(push && push.size > 0),
+  };
 }

@@ -27,6 +27,13 @@ export function serialFile(dataDir: string): SerialKeeper {
         closeSync(fd);
       }
       renameSync(tmp, path);
+      // the rename is durable only once the directory is: without this, a power cut could bring the old reservation back
+      const dir = openSync(dataDir, "r");
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
     },
   };
 }

@@ -22,7 +22,7 @@ export interface Mdns {
   /** Unicast queries for `.local` names nothing answers: held while the LAN is asked (RFC 8766). */
   readonly proxy: DiscoveryProxy;
   /** A DNS Push subscription to a `.local` name: the LAN is asked about it until the release is called (see MdnsLearner.follow). */
-  follow(name: Labels, type: number): (() => void) | undefined;
+  follow(name: Labels, type: number, source: string): (() => void) | undefined;
   /** A DNS Push client doubts a `.local` record (RECONFIRM): see MdnsLearner.reconfirm. */
   reconfirm(name: Labels, type: number, data: DecodedData): boolean;
   close(): Promise<void>;
@@ -102,7 +102,7 @@ export async function startMdns(
   return {
     interfaces: transports.map((t) => ({ iface: t.iface, family: t.family, address: t.address })),
     proxy,
-    follow: (name, type) => learner.follow(name, type),
+    follow: (name, type, source) => learner.follow(name, type, source),
     reconfirm: (name, type, data) => learner.reconfirm(name, type, data),
     stats: () => ({
       ...responder.counts,

@@ -6,6 +6,7 @@
 import type { RemoteInfo } from "node:dgram";
 import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
+import { TokenBuckets } from "../token-buckets.js";
 import { RingdnsError } from "../../errors.js";
 import { later, reportInternalError } from "../../guard.js";
 import {
@@ -55,6 +56,19 @@ const RECONFIRM_WITHIN_MS = 10_000;
 const RECONFIRM_AGAIN_MS = 3_000;
 /** RFC 6762 §5.2: one question is asked at most once a second, however many unicast clients ask it. */
 const ASK_INTERVAL_MS = 1_000;
+/**
+ * New questions put on the LAN for unicast clients and DNS Push subscribers,
+ * a second in all (a burst of as many): whatever they send, clients cannot
+ * make the daemon flood the LAN with multicast. Beyond it a query is answered
+ * from what is known and a subscription is followed without a browse.
+ */
+export const CLIENT_QUESTIONS_PER_SECOND = 20;
+/** Of the names browsed for DNS Push, at most this many first asked for by one client address. */
+export const MAX_SUBSCRIBED_BROWSES_PER_SOURCE = 64;
+/** A browse made for subscriptions outlives its last subscriber this long: a client that subscribes again soon starts nothing new. */
+const SUBSCRIBED_LINGER_MS = 60_000;
+/** A host asked for by name and not asked again for this long may give its place to another. */
+const ASKED_HOST_IDLE_MS = 60_000;
 /** The record types an instance is made of (RFC 6763 §4-§6); the cache takes no others. */
 const LEARNED_TYPES = new Set<number>([Type.PTR, Type.SRV, Type.TXT, Type.A, Type.AAAA]); // RFC 6762 §5.2: back off to at most an hour
 
@@ -66,8 +80,10 @@ interface Browse {
   why: "fixed" | "asked" | "followed" | "subscribed";
   /** The last time a cached record named it (as an owner or a PTR target). */
   lastHeard: number;
-  /** For a followed type: the address that first named it. */
+  /** For a followed type: the address that first named it; for a subscribed one, the client that first followed it. */
   peer?: string;
+  /** A subscribed browse whose last subscriber left: dropped at this time unless followed again. */
+  lingerUntil?: number;
 }
 
 export interface LearnerDeps {
@@ -102,17 +118,21 @@ export class MdnsLearner {
   private readonly subtypeNames = new Map<string, Labels>();
   private asked = 0;
   private followed = 0;
-  /** When each question (name key and type) was last asked for a unicast client, so a burst of clients asks once a second. */
+  /** When each question (name key and type) was last asked for a client, oldest first, so a burst of clients asks once a second. */
   private readonly askedAt = new Map<string, number>();
-  /** Hosts (labels in local.) unicast clients asked for: their addresses are mirrored as an instance's host's are. */
-  private readonly askedHosts = new Set<string>();
+  /** Hosts (labels in local.) unicast clients asked for, least recently asked first, with when: their addresses are mirrored as an instance's host's are. */
+  private readonly askedHosts = new Map<string, number>();
+  /** New questions clients may put on the LAN (one bucket for all: UDP sources can be forged). */
+  private readonly clientQuestions = new TokenBuckets(CLIENT_QUESTIONS_PER_SECOND);
+  /** Browses made for subscriptions, by the client address that first followed each. */
+  private readonly subscribedBySource = new Map<string, number>();
   /** How many DNS Push subscriptions follow each browsed name (by name key). */
   private readonly subscribers = new Map<string, number>();
   /** Records being reconfirmed now. */
   private reconfirming = 0;
   private readonly followedByPeer = new Map<string, number>();
   /** Types heard of and not browsed because of the bounds (each time), since start. */
-  readonly browsesRefused = { followed: 0, asked: 0, subscribed: 0 };
+  readonly browsesRefused = { followed: 0, asked: 0, subscribed: 0, rate: 0 };
   /** Announcements kept out by the registry's limits at the last mirror (learnedKey), so each is counted once. */
   private refusedLast = new Set<string>();
   private refusalLoggedAt = -Infinity;
@@ -185,6 +205,7 @@ export class MdnsLearner {
       if ((prior.why === "followed" || prior.why === "subscribed") && this.asked < MAX_ASKED_BROWSES) {
         // a client wants it: no longer pruned when the LAN goes quiet about it, nor dropped with its last subscriber
         this.unfollow(prior);
+        delete prior.lingerUntil;
         prior.why = "asked";
         this.asked++;
       }
@@ -226,35 +247,55 @@ export class MdnsLearner {
       ];
     } else if (p?.kind === "host" && (any || type === Type.A || type === Type.AAAA)) {
       const host = lowerAscii(p.host);
+      const now = this.deps.clock.now();
       const askedBefore = this.askedHosts.has(host);
       if (!askedBefore && this.askedHosts.size >= MAX_ASKED_BROWSES) {
-        this.browsesRefused.asked++;
-        return false;
+        // the least recently asked gives its place, if nobody asked for it lately: junk names cannot hold them all for good
+        const [oldest, at] = this.askedHosts.entries().next().value!;
+        if (now - at < ASKED_HOST_IDLE_MS) {
+          this.browsesRefused.asked++;
+          return false;
+        }
+        this.askedHosts.delete(oldest);
+        this.mirror(); // its addresses, if mirrored, go
       }
-      this.askedHosts.add(host);
-      this.askOnce([
+      this.askedHosts.delete(host); // kept least recently asked first
+      this.askedHosts.set(host, now);
+      const sent = this.askOnce([
         { name, type: Type.A },
         { name, type: Type.AAAA },
       ]);
-      return !askedBefore;
+      return sent && !askedBefore;
     } else return false;
-    if (this.browses.has(nameKey(browsed)) || !this.askLan(browsed)) return false;
-    this.askOnce(questions); // the new browse asks for its PTRs at once by itself
+    if (this.browses.has(nameKey(browsed)) || !this.clientMayAsk() || !this.askLan(browsed)) return false;
+    this.askOnce(questions, false); // the new browse asks for its PTRs at once by itself
     return true;
   }
 
-  /** Send `questions` now, each at most once a second (RFC 6762 §5.2) however many clients ask. */
-  private askOnce(questions: MdnsQuestion[]): void {
+  /** May a client put one more new question on the LAN now (CLIENT_QUESTIONS_PER_SECOND)? Counted when not. */
+  private clientMayAsk(): boolean {
+    if (this.clientQuestions.take("", this.deps.clock.now()) === true) return true;
+    this.browsesRefused.rate++;
+    return false;
+  }
+
+  /**
+   * Send `questions` now, each at most once a second (RFC 6762 §5.2) however
+   * many clients ask, and (`rated`) only when a client may ask one more now.
+   * Returns whether any went out.
+   */
+  private askOnce(questions: MdnsQuestion[], rated = true): boolean {
     const now = this.deps.clock.now();
-    if (this.askedAt.size > 4 * MAX_ASKED_BROWSES)
-      for (const [k, at] of this.askedAt) if (now - at >= ASK_INTERVAL_MS) this.askedAt.delete(k);
-    const due = questions.filter((q) => {
-      const k = `${nameKey(q.name)}|${q.type}`;
-      if (now - (this.askedAt.get(k) ?? -Infinity) < ASK_INTERVAL_MS) return false;
-      this.askedAt.set(k, now);
-      return true;
-    });
-    if (due.length > 0) this.query(due, now);
+    // oldest first (each is set anew when asked): what is past the interval is at the front
+    for (const [k, at] of this.askedAt) {
+      if (now - at < ASK_INTERVAL_MS) break;
+      this.askedAt.delete(k);
+    }
+    const due = questions.filter((q) => !this.askedAt.has(`${nameKey(q.name)}|${q.type}`));
+    if (due.length === 0 || (rated && !this.clientMayAsk())) return false;
+    for (const q of due) this.askedAt.set(`${nameKey(q.name)}|${q.type}`, now);
+    this.query(due, now);
+    return true;
   }
 
   /**
@@ -264,7 +305,7 @@ export class MdnsLearner {
    * subscription ends, or undefined when the LAN is not asked for it (a bound,
    * or no mDNS question answers it).
    */
-  follow(name: Labels, type: number): (() => void) | undefined {
+  follow(name: Labels, type: number, source = ""): (() => void) | undefined {
     const p = parseQueryName(name, [LOCAL]);
     if (p?.kind === "host") {
       this.askNow(name, type); // an asked host stays mirrored, its records refreshed while cached: nothing to release
@@ -278,15 +319,20 @@ export class MdnsLearner {
           : undefined;
     if (!browsed) return undefined;
     const key = nameKey(browsed);
-    if (!this.browses.has(key)) {
+    const existing = this.browses.get(key);
+    if (existing) delete existing.lingerUntil;
+    else {
       let subscribedOnly = 0;
       for (const b of this.browses.values()) if (b.why === "subscribed") subscribedOnly++;
-      if (subscribedOnly >= MAX_SUBSCRIBED_BROWSES) {
+      const fromSource = this.subscribedBySource.get(source) ?? 0;
+      if (subscribedOnly >= MAX_SUBSCRIBED_BROWSES || fromSource >= MAX_SUBSCRIBED_BROWSES_PER_SOURCE) {
         this.browsesRefused.subscribed++;
         return undefined;
       }
-      this.browse(browsed, "subscribed");
+      if (!this.clientMayAsk()) return undefined;
+      this.browse(browsed, "subscribed", source);
       if (!this.browses.has(key)) return undefined;
+      this.subscribedBySource.set(source, fromSource + 1);
     }
     if (p?.kind === "instance")
       this.askOnce([
@@ -301,8 +347,10 @@ export class MdnsLearner {
       const n = (this.subscribers.get(key) ?? 1) - 1;
       if (n > 0) return void this.subscribers.set(key, n);
       this.subscribers.delete(key);
-      // the last subscriber left: a browse made for subscriptions ends (one asked for or named by the LAN stays)
-      if (this.browses.get(key)?.why === "subscribed") this.browses.delete(key);
+      // the last subscriber left: a browse made for subscriptions lingers a while, then ends (prune);
+      // one asked for or named by the LAN stays
+      const b = this.browses.get(key);
+      if (b?.why === "subscribed") b.lingerUntil = this.deps.clock.now() + SUBSCRIBED_LINGER_MS;
     };
   }
 
@@ -354,7 +402,7 @@ export class MdnsLearner {
       interval: FIRST_INTERVAL,
       why,
       lastHeard: now,
-      ...(why === "followed" ? { peer } : {}),
+      ...(why === "followed" || why === "subscribed" ? { peer } : {}),
     });
     // what the LAN announced before we browsed it may be in the cache already (and the query's
     // known answers keep responders quiet about it): mirror it now
@@ -363,6 +411,12 @@ export class MdnsLearner {
   }
 
   private unfollow(b: Browse): void {
+    if (b.why === "subscribed") {
+      const n = (this.subscribedBySource.get(b.peer ?? "") ?? 1) - 1;
+      if (n > 0) this.subscribedBySource.set(b.peer ?? "", n);
+      else this.subscribedBySource.delete(b.peer ?? "");
+      return;
+    }
     if (b.why !== "followed") return;
     this.followed--;
     const n = (this.followedByPeer.get(b.peer ?? "") ?? 1) - 1;
@@ -380,6 +434,11 @@ export class MdnsLearner {
     for (const r of this.cache.get([...SERVICES_ENUM, ...LOCAL], Type.PTR, now))
       named.add(nameKey((r.data as Ptr).target));
     for (const [key, b] of this.browses) {
+      if (b.lingerUntil !== undefined && b.lingerUntil <= now && !this.subscribers.has(key)) {
+        this.browses.delete(key);
+        this.unfollow(b);
+        continue;
+      }
       if (b.why !== "followed" || this.subscribers.has(key)) continue;
       if (named.has(key) || this.cache.get(b.name, Type.PTR, now).length > 0) b.lastHeard = now;
       else if (now - b.lastHeard >= PRUNE_AFTER) {
@@ -578,7 +637,7 @@ export class MdnsLearner {
       if (hostLocal) this.wantHost(hostLabel, registry, now, wantHosts);
     }
     // hosts a unicast client asked for by name, whether or not a service names them
-    for (const host of this.askedHosts) {
+    for (const host of this.askedHosts.keys()) {
       if (!wantHosts.has(host)) this.wantHost(host, registry, now, wantHosts);
     }
     const ops: RegistryOp[] = [];

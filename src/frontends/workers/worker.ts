@@ -14,7 +14,7 @@ import { ReplicaStore } from "../../store/replica.js";
 import { AnswerCache } from "../answer-cache.js";
 import { workerRingAside } from "../../ring/aside.js";
 import { holdYoungGeneration, settleAfterLoad } from "../../startup-gc.js";
-import type { DnsHandlerDeps, Transport } from "../dns-handler.js";
+import { LocalMissHandOff, type DnsHandlerDeps, type Transport } from "../dns-handler.js";
 import { serveUdp } from "../udp.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
@@ -83,7 +83,7 @@ async function receive(m: ToWorker, adopted: Adopted | undefined): Promise<void>
         queryLogRate: s.queryLogRate,
         rrl: makeRateLimiter(s.rrl, log),
         cookies: new CookieJar(Buffer.from(s.cookieSecret)),
-        ...(s.delegateLocalMisses ? { localProxy: "delegate" as const } : {}),
+        ...(s.delegateLocalMisses ? { localProxy: new LocalMissHandOff() } : {}),
       };
       socketsLeft = s.sockets;
       log.debug({ pid: process.pid, entries: m.entries.length }, "query worker has its replica");

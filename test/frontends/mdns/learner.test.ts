@@ -6,7 +6,10 @@ import { CACHE_FLUSH } from "../../../src/frontends/mdns/cache.js";
 import {
   MAX_FOLLOWED_TYPES,
   MAX_FOLLOWED_TYPES_PER_PEER,
+  CLIENT_QUESTIONS_PER_SECOND,
+  MAX_ASKED_BROWSES,
   MAX_SUBSCRIBED_BROWSES,
+  MAX_SUBSCRIBED_BROWSES_PER_SOURCE,
   MdnsLearner,
   PRUNE_AFTER,
 } from "../../../src/frontends/mdns/learner.js";
@@ -367,34 +370,75 @@ describe("MdnsLearner", () => {
       await learner.close();
     });
 
-    it("browses a name while DNS Push subscriptions follow it, and stops when the last one ends", async () => {
-      const { learner, asked, tick } = await setup();
+    it("browses a name while DNS Push subscriptions follow it, and stops a minute after the last one ends", async () => {
+      const { learner, asked, tick, clock } = await setup();
       const name = parseName("_web._tcp.local.");
-      const first = learner.follow(name, Type.PTR)!;
-      const second = learner.follow(name, Type.PTR)!;
+      const first = learner.follow(name, Type.PTR, "192.0.2.7")!;
+      const second = learner.follow(name, Type.PTR, "192.0.2.8")!;
       expect(learner.browsing().subscribed).toBe(1);
       tick();
       expect(asked()).toEqual([`_web._tcp.local ${Type.PTR}`]);
       first();
       first(); // a release twice counts once
-      expect(learner.browsing().subscribed).toBe(1);
       second();
+      // a client subscribing again soon (a SUBSCRIBE/UNSUBSCRIBE loop) starts nothing new
+      learner.follow(name, Type.PTR, "192.0.2.7")!();
+      tick();
+      expect(asked()).toEqual([]);
+      expect(learner.browsing().subscribed).toBe(1);
+      clock.advance(60_000);
+      tick();
       expect(learner.browsing().subscribed).toBe(0);
       // one a unicast client asked for stays when its subscribers leave
-      const third = learner.follow(name, Type.PTR)!;
+      const third = learner.follow(name, Type.PTR, "192.0.2.7")!;
       learner.askLan(name);
       third();
+      clock.advance(60_000);
+      tick();
       expect(learner.browsing()).toMatchObject({ asked: 1, subscribed: 0 });
       await learner.close();
     });
 
-    it(`follows at most ${MAX_SUBSCRIBED_BROWSES} names for subscriptions; beyond, no browse (counted)`, async () => {
-      const { learner } = await setup();
-      for (let i = 0; i < MAX_SUBSCRIBED_BROWSES; i++)
-        expect(learner.follow(parseName(`_t${i}._tcp.local.`), Type.PTR)).toBeDefined();
-      expect(learner.follow(parseName("_one-more._tcp.local."), Type.PTR)).toBeUndefined();
-      expect(learner.follow(parseName("_t0._tcp.local."), Type.PTR)).toBeDefined(); // one already browsed is followed
+    it(`follows at most ${MAX_SUBSCRIBED_BROWSES} names for subscriptions, ${MAX_SUBSCRIBED_BROWSES_PER_SOURCE} first asked for by one client; beyond, no browse (counted)`, async () => {
+      const { learner, clock } = await setup();
+      const follow = (i: number, source: string) => learner.follow(parseName(`_t${i}._tcp.local.`), Type.PTR, source);
+      for (let i = 0; i < MAX_SUBSCRIBED_BROWSES; i++) {
+        if (i % CLIENT_QUESTIONS_PER_SECOND === 0) clock.advance(1000); // within the rate of new questions
+        expect(follow(i, `192.0.2.${Math.floor(i / MAX_SUBSCRIBED_BROWSES_PER_SOURCE)}`)).toBeDefined();
+      }
+      clock.advance(1000);
+      expect(follow(MAX_SUBSCRIBED_BROWSES, "192.0.2.99")).toBeUndefined();
+      expect(follow(0, "192.0.2.99")).toBeDefined(); // one already browsed is followed
       expect(learner.browsesRefused.subscribed).toBe(1);
+      await learner.close();
+    });
+
+    it(`puts at most ${CLIENT_QUESTIONS_PER_SECOND} new questions a second on the LAN for clients, however many ask (unicast misses, subscriptions, hosts)`, async () => {
+      const { learner, asked, tick, clock } = await setup();
+      let held = 0;
+      for (let i = 0; i < 100; i++) if (learner.askNow(parseName(`_x${i}._tcp.local.`), Type.PTR)) held++;
+      for (let i = 0; i < 100; i++)
+        if (learner.follow(parseName(`_y${i}._tcp.local.`), Type.PTR, `192.0.2.${i}`)) held++;
+      for (let i = 0; i < 100; i++) if (learner.askNow(parseName(`h${i}.local.`), Type.A)) held++;
+      tick();
+      expect(held).toBe(CLIENT_QUESTIONS_PER_SECOND);
+      expect(new Set(asked().map((q) => q.split(" ")[0])).size).toBe(CLIENT_QUESTIONS_PER_SECOND);
+      expect(learner.browsesRefused.rate).toBe(300 - CLIENT_QUESTIONS_PER_SECOND);
+      clock.advance(1000);
+      expect(learner.askNow(parseName("_later._tcp.local."), Type.PTR)).toBe(true);
+      await learner.close();
+    });
+
+    it("a host asked for by name gives its place to another once nobody asked for it for a minute (junk names cannot hold them all)", async () => {
+      const { learner, clock } = await setup();
+      for (let i = 0; i < MAX_ASKED_BROWSES; i++) {
+        if (i % CLIENT_QUESTIONS_PER_SECOND === 0) clock.advance(1000);
+        expect(learner.askNow(parseName(`junk${i}.local.`), Type.A)).toBe(true);
+      }
+      clock.advance(1000);
+      expect(learner.askNow(parseName("printer.local."), Type.A)).toBe(false); // all asked lately
+      clock.advance(60_000);
+      expect(learner.askNow(parseName("printer.local."), Type.A)).toBe(true);
       await learner.close();
     });
 

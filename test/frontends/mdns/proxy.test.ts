@@ -4,7 +4,12 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/clock.js";
-import { handleDnsMessage, type DnsHandlerDeps, type LocalProxy } from "../../../src/frontends/dns-handler.js";
+import {
+  handleDnsMessage,
+  LocalMissHandOff,
+  type DnsHandlerDeps,
+  type LocalProxy,
+} from "../../../src/frontends/dns-handler.js";
 import { AnswerCache } from "../../../src/frontends/answer-cache.js";
 import { DiscoveryProxy } from "../../../src/frontends/mdns/proxy.js";
 import { parseName } from "../../../src/names.js";
@@ -116,12 +121,28 @@ describe("discovery proxy hold", () => {
     const handed: Buffer[] = [];
     const worker: DnsHandlerDeps = {
       ...deps,
-      localProxy: "delegate",
+      localProxy: new LocalMissHandOff(),
       delegate: async (msg) => (handed.push(msg), null),
     };
     await ask(worker, "_web._tcp.local.", Type.PTR);
     expect(handed).toHaveLength(1);
     expect(ask(worker, "_services._dns-sd._udp.local.", Type.PTR)).not.toBeInstanceOf(Promise);
+  });
+
+  it("a query worker hands on at most 64 local misses at once; beyond, it answers them itself at once", async () => {
+    const { deps } = await setup();
+    const waiting: (() => void)[] = [];
+    const worker: DnsHandlerDeps = {
+      ...deps,
+      localProxy: new LocalMissHandOff(),
+      delegate: (msg) => new Promise((r) => waiting.push(() => r(msg))),
+    };
+    const replies = Array.from({ length: 70 }, (_, i) => ask(worker, `_t${i}._tcp.local.`, Type.PTR, i));
+    expect(replies.filter((r) => r instanceof Promise)).toHaveLength(64);
+    expect(decodeMessage(replies[69] as Buffer).answers).toEqual([]);
+    for (const w of waiting.splice(0)) w();
+    await Promise.all(replies);
+    expect(ask(worker, "_again._tcp.local.", Type.PTR)).toBeInstanceOf(Promise); // room again once answered
   });
 
   it("shutting down lets every held query go at once", async () => {

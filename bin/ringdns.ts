@@ -206,7 +206,11 @@ program
     "secondary told of every change by NOTIFY (RFC 1996), e.g. 192.0.2.53:53; repeatable",
     collect,
   )
-  .option("--notify-interval <ms>", "NOTIFY rounds at most this often (at least 100), changes in between coalesced", "1000")
+  .option(
+    "--notify-interval <ms>",
+    "NOTIFY rounds at most this often (at least 100), changes in between coalesced",
+    "1000",
+  )
   .option("--lease-min <seconds>", "shortest lease granted (RFC 9664 Update Lease)", "30")
   .option("--lease-max <seconds>", "longest lease granted", "604800")
   .option("--default-lease <seconds>", 'lease for updates that ask for none ("none": permanent, as in DNS)', "none")

@@ -2,7 +2,6 @@
 // it does when a server accepts and never answers, goes silent, refuses,
 // fails, or tells it to stay away, and what it sends for RECONFIRM. The real
 // server is followed in test/interop/dot.test.ts.
-import { spawnSync } from "node:child_process";
 import { getEventListeners } from "node:events";
 import { mkdtempSync, readFileSync } from "node:fs";
 import type { Socket } from "node:net";
@@ -23,6 +22,7 @@ import {
   type DsoMessage,
 } from "../../src/wire/dso.js";
 import { decodeName } from "../../src/wire/name.js";
+import { makeCert } from "../lab/tls.js";
 import { missingTool } from "../lab/tools.js";
 import { eventually } from "../lab/wait.js";
 
@@ -105,32 +105,9 @@ describe.skipIf(missingTool("openssl"))("subscribe() against a fake DNS Push ser
   let cert: Buffer;
   let key: Buffer;
   beforeAll(() => {
-    const r = spawnSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=fake push",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { encoding: "utf8" },
-    );
-    if (r.status !== 0) throw new Error(r.stderr);
-    cert = readFileSync(join(dir, "cert.pem"));
-    key = readFileSync(join(dir, "key.pem"));
+    const made = makeCert(dir, "", "fake push");
+    cert = readFileSync(made.cert);
+    key = readFileSync(made.key);
   });
 
   /** subscribe() to kv's browse on `port`, collecting what it yields; `stop()` aborts and gives how it ended. */

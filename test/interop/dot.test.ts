@@ -13,6 +13,7 @@ import { dig } from "../lab/dig.js";
 import { CLI, runCli, startDaemon, type RunningDaemon } from "../lab/daemon.js";
 import { pushName, subscribe, type PushChange, type SubscribeOptions } from "../../src/client/push.js";
 import { missingTool } from "../lab/tools.js";
+import { makeCert as makeCertIn } from "../lab/tls.js";
 import { startEtcd, type RunningEtcd } from "../lab/etcd.js";
 import { Ring } from "../../src/ring/ring.js";
 import { eventually } from "../lab/wait.js";
@@ -54,34 +55,8 @@ function follow(port: number, ca: string, type: string, extra: Partial<Subscribe
   };
 }
 
-/** A self-signed P-256 certificate for 127.0.0.1 with common name `cn`, as cert.pem/key.pem under `prefix`. */
-function makeCert(prefix: string, cn: string): { cert: string; key: string } {
-  const r = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      `/CN=${cn}`,
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      file(`${prefix}key.pem`),
-      "-out",
-      file(`${prefix}cert.pem`),
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`openssl req: ${r.stderr}`);
-  return { cert: file(`${prefix}cert.pem`), key: file(`${prefix}key.pem`) };
-}
+/** A self-signed certificate for 127.0.0.1 in this test's directory. */
+const makeCert = (prefix: string, cn: string) => makeCertIn(dir, prefix, cn);
 
 /** The certificate subject a fresh TLS session is shown, and whether it verified against `ca`. */
 function handshake(port: number, ca: string): string {

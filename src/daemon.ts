@@ -39,6 +39,7 @@ import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
 import { holdYoungGeneration, settleAfterLoad } from "./startup-gc.js";
 import { ZoneJournals } from "./answer/journal.js";
+import type { TransferOptions } from "./answer/zone.js";
 import type { TransferDeps } from "./frontends/xfr.js";
 import { startNotify } from "./frontends/notify.js";
 
@@ -267,17 +268,43 @@ function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefin
     transferKeys: new Set(t.keys),
     maxTransfers: t.maxConcurrent,
     transfer: options,
-    ...(t.journalSteps > 0
-      ? {
-          journals: new ZoneJournals(p.registry, p.config.domains, p.config.ttl, options, {
-            maxSteps: t.journalSteps,
-            maxRecords: Math.max(10_000, 100 * t.journalSteps),
-          }),
-        }
-      : {}),
+    ...(t.journalSteps > 0 ? { journals: zoneJournals(p, options) } : {}),
     ...(p.metrics ? { metrics: p.metrics } : {}),
     active: { count: 0 },
   };
+}
+
+/**
+ * IXFR's journals, kept in the store (when it keeps them) so a restart, or
+ * another daemon of the cluster, still answers IXFR: what was stored is read
+ * and checked against the zones in the background, while the daemon serves.
+ */
+function zoneJournals(p: Parts, options: TransferOptions): ZoneJournals {
+  const t = p.config.transfer;
+  const store = p.store.journal;
+  const journals = new ZoneJournals(
+    p.registry,
+    p.config.domains,
+    p.config.ttl,
+    options,
+    { maxSteps: t.journalSteps, maxRecords: Math.max(10_000, 100 * t.journalSteps) },
+    store
+      ? {
+          store,
+          // the records besides the registrations': an NS set or a DNS Push SRV changed is a changed zone
+          settings: JSON.stringify([p.config.zoneNs ?? null, p.config.tls !== undefined]),
+          onWriteError: (err) =>
+            p.log.warn(
+              { err: String(err) },
+              "IXFR journal not written: secondaries may need a full transfer after a restart",
+            ),
+        }
+      : undefined,
+  );
+  void journals.restore().then((steps) => {
+    if (store) p.log.info({ steps }, "IXFR journals: steps from before this start taken from the store");
+  });
+  return journals;
 }
 
 /** UDP and TCP on every --dns address (one port for both); UDP sockets kept for query workers to share. */

@@ -147,6 +147,8 @@ export class Registry implements RegistryView {
   private serialReserved: number | undefined;
   /** Applying what the store committed or delivered (its changeRevision names it), not a change of our own (static). */
   private fromStore = false;
+  /** Applying what another writer of a shared store wrote (the watch), not our own commit. */
+  private watched = false;
   /** A store with revisions: the revision the serial was last made from, and changes made outside the store since start. */
   private serialRevision: number | undefined;
   private localChanges = 0;
@@ -191,6 +193,11 @@ export class Registry implements RegistryView {
     return this.serialNumber;
   }
 
+  /** Is the change being heard another daemon's (a shared store's watch), not this registry's own? */
+  changeFromPeer(): boolean {
+    return this.watched;
+  }
+
   /** A replica takes its primary's serial, so every process answers the same SOA. */
   followSerial(serial: number): void {
     this.serialNumber = serial >>> 0;
@@ -220,7 +227,12 @@ export class Registry implements RegistryView {
     });
     this.unwatch = this.store.watch((ops) =>
       this.storeChanges(() => {
-        for (const o of ops) this.applyStoreOp(o);
+        this.watched = true;
+        try {
+          for (const o of ops) this.applyStoreOp(o);
+        } finally {
+          this.watched = false;
+        }
       }),
     );
   }

@@ -38,6 +38,29 @@ export interface StoreStatus {
   lagMs?: number;
 }
 
+/**
+ * IXFR's journal as a store keeps it (src/answer/journal.ts): derived data
+ * beside the registrations, under `meta/journal/` (which older versions skip
+ * when they load or watch), never handed to the registry. Values are JSON the
+ * journal versions itself; the store knows only their zone and id.
+ */
+export interface JournalEntry {
+  /** The zone's domainKey. */
+  zone: string;
+  /** Unique in the zone: a step's serial (8 hex digits), or a marker's name. */
+  id: string;
+  value: unknown;
+}
+
+export interface JournalStore {
+  /** Shared by several daemons (etcd): written by each, read by all. */
+  readonly shared: boolean;
+  /** Every zone's entries; a store written before journals existed has none. */
+  loadJournal(): Promise<JournalEntry[]>;
+  /** Put and remove entries in one commit, durable when it resolves. */
+  writeJournal(put: readonly JournalEntry[], remove: readonly { zone: string; id: string }[]): Promise<void>;
+}
+
 export interface Store {
   /** Backend name for logs and status ("memory", "lmdb", "etcd"). */
   readonly kind: string;
@@ -55,6 +78,8 @@ export interface Store {
    * same serial to the same state. Undefined for a store without revisions.
    */
   changeRevision?(): number | undefined;
+  /** Where IXFR's journal is kept; none (a query worker's replica): in memory only. */
+  readonly journal?: JournalStore;
   /** Changes written by someone else (another daemon sharing the backend). Returns an unsubscribe. */
   watch(listener: (ops: readonly StoreOp[]) => void): () => void;
   close(): Promise<void>;

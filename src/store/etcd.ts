@@ -21,7 +21,14 @@ import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
 import { StoreConflict } from "../registry/store-contract.js";
 import { EtcdClient, type RangeReply } from "./etcd-range.js";
-import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
+import {
+  CommitStore,
+  type JournalEntry,
+  type JournalStore,
+  type StoreEntry,
+  type StoreOp,
+  type StoreStatus,
+} from "./store.js";
 
 export interface EtcdOptions {
   /** Client URLs, e.g. ["http://127.0.0.1:2379"]. */
@@ -97,6 +104,12 @@ const PAGE_TARGET_BYTES = 2 << 20;
 const MAX_REPLY_BYTES = 256 << 20;
 /** Entries of the replica's key map restored per turn of the event loop after a resync's marking. */
 const SWEEP_CHUNK = 5_000;
+
+/** IXFR's journal under the prefix: skipped by the registrations' load and watch, as all of meta/ is. */
+const JOURNAL = "meta/journal/";
+/** A journal write's transaction at most: ops (etcd's default --max-txn-ops is 128) and bytes (its request limit is 1.5 MiB). */
+const JOURNAL_TXN_OPS = 64;
+const JOURNAL_TXN_BYTES = 1 << 20;
 
 const HEARTBEAT_INTERVAL_MS = 2000;
 /**
@@ -562,6 +575,50 @@ export class EtcdStore extends CommitStore {
       this.applied = Number(revision);
     }
   }
+
+  readonly journal: JournalStore = {
+    shared: true,
+    loadJournal: async () => {
+      const all = await this.client.getAll().prefix(this.full(JOURNAL)).strings();
+      const out: JournalEntry[] = [];
+      for (const [key, value] of Object.entries(all)) {
+        const [zone, id] = key.slice(this.full(JOURNAL).length).split("/");
+        if (zone === undefined || id === undefined) continue;
+        try {
+          out.push({ zone: decodeURIComponent(zone), id, value: JSON.parse(value) });
+        } catch {
+          // not JSON: not ours to read, the journal does without it
+        }
+      }
+      return out;
+    },
+    writeJournal: async (put, remove) => {
+      const key = (zone: string, id: string) => this.full(`${JOURNAL}${encodeURIComponent(zone)}/${id}`);
+      const ops = [
+        ...remove.map((r) => ({ key: key(r.zone, r.id), value: undefined as string | undefined })),
+        ...put.map((e) => ({ key: key(e.zone, e.id), value: JSON.stringify(e.value) })),
+      ].filter((o) => o.value === undefined || o.value.length <= JOURNAL_TXN_BYTES); // too big for etcd: left out, a gap the journal's chain check finds
+      // in transactions etcd takes; each whole or not at all, in order
+      for (let at = 0; at < ops.length; ) {
+        const txn: typeof ops = [];
+        let bytes = 0;
+        while (at < ops.length && txn.length < JOURNAL_TXN_OPS) {
+          const size = ops[at]!.key.length + (ops[at]!.value?.length ?? 0);
+          if (txn.length > 0 && bytes + size > JOURNAL_TXN_BYTES) break;
+          txn.push(ops[at++]!);
+          bytes += size;
+        }
+        await this.client
+          .if(this.full("meta/format"), "Version", ">", -1)
+          .then(
+            ...txn.map((o) =>
+              o.value === undefined ? this.client.delete().key(o.key) : this.client.put(o.key).value(o.value),
+            ),
+          )
+          .commit();
+      }
+    },
+  };
 
   changeRevision(): number | undefined {
     return this.applied;

@@ -658,6 +658,11 @@ export class ZoneJournals {
     this.writes = write.catch((err: unknown) => persist.onWriteError?.(err));
   }
 
+  /** Resolves once every write asked for so far is done (tests, shutdown). */
+  flushed(): Promise<void> {
+    return this.writes;
+  }
+
   /** Stop following the registry; with a store, what is left is written, and (LMDB) the serials of the current state. */
   async close(): Promise<void> {
     this.stop();

@@ -227,9 +227,11 @@ export class Registry implements RegistryView {
     });
     this.unwatch = this.store.watch((ops) =>
       this.storeChanges(() => {
-        this.watched = true;
         try {
-          for (const o of ops) this.applyStoreOp(o);
+          for (const o of ops) {
+            this.watched = !o.mine;
+            this.applyStoreOp(o);
+          }
         } finally {
           this.watched = false;
         }

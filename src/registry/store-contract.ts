@@ -12,10 +12,12 @@ export type StoreEntry =
  * One write. `expect`, on an SRP claim's key: the value this replica held for
  * the key when the write was planned (null: none); a shared store commits
  * only if the key still holds it (first come, first served across daemons).
+ * `mine`, on a watched op: this daemon's own commit, delivered before the
+ * commit's reply (whose step in IXFR's journal this daemon writes).
  */
 export type StoreOp =
-  | { op: "put"; key: string; entry: StoreEntry; expect?: StoreEntry["value"] | null }
-  | { op: "delete"; key: string; expect?: StoreEntry["value"] | null };
+  | { op: "put"; key: string; entry: StoreEntry; expect?: StoreEntry["value"] | null; mine?: true }
+  | { op: "delete"; key: string; expect?: StoreEntry["value"] | null; mine?: true };
 
 export interface StoreStatus {
   /** False when writes would fail now (etcd out of reach): reads come from a possibly stale replica. */

@@ -164,6 +164,8 @@ export class EtcdStore extends CommitStore {
   private splits: Buffer[] = [];
   /** The mod revision of each SRP claim value handed to the registry: what a claim write compares against. */
   private readonly revisions = new WeakMap<object, number>();
+  /** Keys of this daemon's commits under way: the watch may bring them back before the commit's reply. */
+  private readonly inFlight = new Map<string, number>();
   private connected = true;
   /** Since when etcd has been out of reach, and when that was last logged (the watch reports each failed reconnect). */
   private outage: { since: number; loggedAt: number; reconnects: number } | undefined;
@@ -565,7 +567,17 @@ export class EtcdStore extends CommitStore {
           ? txn.and(this.full(o.key), "Create", "==", 0)
           : txn.and(this.full(o.key), "Mod", "==", expected);
     }
-    const res = await txn.then(...[...last.values()].map(op)).commit();
+    for (const key of last.keys()) this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+    let res: Awaited<ReturnType<typeof txn.commit>>;
+    try {
+      res = await txn.then(...[...last.values()].map(op)).commit();
+    } finally {
+      for (const key of last.keys()) {
+        const n = this.inFlight.get(key)! - 1;
+        if (n === 0) this.inFlight.delete(key);
+        else this.inFlight.set(key, n);
+      }
+    }
     if (!res.succeeded) throw new StoreConflict("another daemon changed an SRP claim this write read");
     // the claim values written are known by their revision at once, not when the watch brings them back: the
     // registry holds these very objects until then, and the next claim write compares against them
@@ -633,12 +645,18 @@ export class EtcdStore extends CommitStore {
         const key = e.kv.key.toString().slice(this.options.prefix.length);
         if (key.startsWith("meta/")) continue;
         this.applied = Math.max(this.applied ?? 0, Number(e.kv.mod_revision));
+        const mine = this.inFlight.has(key) ? { mine: true as const } : {};
         if (e.type === "Delete") {
           this.known.delete(key);
-          ops.push({ op: "delete", key });
+          ops.push({ op: "delete", key, ...mine });
         } else {
           this.known.set(key, Number(e.kv.mod_revision));
-          ops.push({ op: "put", key, entry: this.decode(key, e.kv.value.toString(), Number(e.kv.mod_revision)) });
+          ops.push({
+            op: "put",
+            key,
+            entry: this.decode(key, e.kv.value.toString(), Number(e.kv.mod_revision)),
+            ...mine,
+          });
         }
       }
       return ops;

@@ -301,10 +301,20 @@ function zoneJournals(p: Parts, options: TransferOptions): ZoneJournals {
         }
       : undefined,
   );
-  void journals.restore().then((steps) => {
-    if (store) p.log.info({ steps }, "IXFR journals: steps from before this start taken from the store");
-  });
   return journals;
+}
+
+function restoreJournals(journals: ZoneJournals, p: Parts): void {
+  if (!p.store.journal) return;
+  const started = p.clock.now();
+  void journals
+    .restore()
+    .then((steps) =>
+      p.log.info(
+        { steps, ms: p.clock.now() - started },
+        "IXFR journals: steps from before this start taken from the store",
+      ),
+    );
 }
 
 /** UDP and TCP on every --dns address (one port for both); UDP sockets kept for query workers to share. */
@@ -546,6 +556,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // stopped first on shutdown: no lease ends, and nothing is written, while updates drain
     const stopTimers = [startLeaseTimer(registry, clock, log), logRegistryChanges(registry, log)];
     logListening(p, listening, http?.address, tls);
+    // once serving: what the store kept of IXFR's journal is read and checked while queries are answered
+    if (transfer?.journals) restoreJournals(transfer.journals, p);
     return {
       registry,
       listening,

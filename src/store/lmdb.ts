@@ -3,6 +3,8 @@
 // so an acknowledged update survives kill -9 and power loss.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+// a turn of the event loop for others (queries) between two slices of a long read
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { open, type RootDatabase } from "lmdb";
 import { RingdnsError } from "../errors.js";
 import { BASE_FORMAT, decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
@@ -21,6 +23,8 @@ const JOURNAL = "meta/journal/";
 /** Just past every key under JOURNAL, and past every key under `meta/`. */
 const JOURNAL_END = "meta/journal0";
 const META_END = "meta0";
+/** Journal entries (steps of up to ~100 records) decoded per turn of the event loop. */
+const JOURNAL_SLICE = 50;
 
 export class LmdbStore extends CommitStore {
   readonly kind = "lmdb";
@@ -99,6 +103,8 @@ export class LmdbStore extends CommitStore {
       for (const { key, value } of this.db.getRange({ start: JOURNAL, end: JOURNAL_END })) {
         const [zone, id] = String(key).slice(JOURNAL.length).split("/");
         if (zone !== undefined && id !== undefined) out.push({ zone: decodeURIComponent(zone), id, value });
+        // a full journal is ~10 MB of JSON: decoded a slice per turn of the event loop, between queries
+        if (out.length % JOURNAL_SLICE === 0) await nextTurn();
       }
       return out;
     },

@@ -40,6 +40,7 @@ import type { Store } from "./store/store.js";
 import { holdYoungGeneration, settleAfterLoad } from "./startup-gc.js";
 import { ZoneJournals } from "./answer/journal.js";
 import type { TransferOptions } from "./answer/zone.js";
+import type { AnswerOptions } from "./answer/answer.js";
 import type { TransferDeps } from "./frontends/xfr.js";
 import { startNotify } from "./frontends/notify.js";
 
@@ -268,7 +269,7 @@ function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefin
     transferKeys: new Set(t.keys),
     maxTransfers: t.maxConcurrent,
     transfer: options,
-    ...(t.journalSteps > 0 ? { journals: zoneJournals(p, options) } : {}),
+    ...(t.journalSteps > 0 ? { journals: zoneJournals(p, options, () => handler.answer) } : {}),
     ...(p.metrics ? { metrics: p.metrics } : {}),
     active: { count: 0 },
   };
@@ -279,7 +280,7 @@ function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefin
  * another daemon of the cluster, still answers IXFR: what was stored is read
  * and checked against the zones in the background, while the daemon serves.
  */
-function zoneJournals(p: Parts, options: TransferOptions): ZoneJournals {
+function zoneJournals(p: Parts, options: TransferOptions, answer: () => AnswerOptions): ZoneJournals {
   const t = p.config.transfer;
   const store = p.store.journal;
   const journals = new ZoneJournals(
@@ -291,8 +292,8 @@ function zoneJournals(p: Parts, options: TransferOptions): ZoneJournals {
     store
       ? {
           store,
-          // the records besides the registrations': an NS set or a DNS Push SRV changed is a changed zone
-          settings: JSON.stringify([p.config.zoneNs ?? null, p.config.tls !== undefined]),
+          // the records besides the registrations': an NS set or a DNS Push SRV (its port as bound) changed is a changed zone
+          settings: () => JSON.stringify([answer().zoneNs ?? null, answer().pushPort ?? null]),
           onWriteError: (err) =>
             p.log.warn(
               { err: String(err) },

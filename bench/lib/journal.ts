@@ -69,8 +69,8 @@ async function makeStores(n: number, withJournal: string, without: string, log: 
     120,
     { learned: false },
     { maxSteps: STEPS, maxRecords: 100 * STEPS },
-    // as the daemon makes it from --zone-ns ns and no --dns-tls (daemon.ts zoneJournals)
-    { store: store.journal, settings: JSON.stringify([{ host: "ns" }, false]) },
+    // as the daemon makes it from --zone-ns ns and no --dns-tls (daemon.ts zoneJournals): NS, no DNS Push port
+    { store: store.journal, settings: JSON.stringify([{ host: "ns" }, null]) },
   );
   await journals.restore();
   for (let s = 0; s < STEPS; s++) await registry.register(instance(s, s % 2 === 0 ? SUBTYPES : SUBTYPES - 1));

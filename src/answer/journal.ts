@@ -28,7 +28,7 @@ import type { JournalEntry, JournalStore } from "../registry/store-contract.js";
 import type { Change, Host, Instance } from "../registry/types.js";
 import { Type } from "../wire/constants.js";
 import type { ResourceRecord } from "../wire/message.js";
-import { reportInternalError } from "../guard.js";
+import { reportInternalError, sleep } from "../guard.js";
 import {
   hostRecords,
   instanceRecords,
@@ -517,11 +517,14 @@ function decodeEnd(raw: unknown): { first: number; newest: number; digest: Diges
 /** Where the journals are kept, and what else the zones' records are made from. */
 export interface JournalPersistence {
   store: JournalStore;
-  /** What the records depend on besides the registrations (--zone-ns, DNS Push): a change of it is a change of every zone. */
-  settings: string;
+  /** What the records depend on besides the registrations (--zone-ns, DNS Push), asked once serving: a change of it is a change of every zone. */
+  settings: string | (() => string);
   /** A write that failed (the journal goes on in memory; what was not written is a gap the next start finds). */
   onWriteError?: (err: unknown) => void;
 }
+
+/** How long a stop waits for the journal's last writes. */
+const CLOSE_WAIT_MS = 3_000;
 
 /** Registrations measured per turn of the event loop when a zone is measured after start-up. */
 const MEASURE_SLICE = 2_000;
@@ -602,7 +605,8 @@ export class ZoneJournals {
       if (!byZone.has(e.zone)) byZone.set(e.zone, []);
       byZone.get(e.zone)!.push(e);
     }
-    const settings = hashOf(JSON.stringify(["s", persist.settings, this.ttl, this.t.learned]));
+    const given = typeof persist.settings === "string" ? persist.settings : persist.settings();
+    const settings = hashOf(JSON.stringify(["s", given, this.ttl, this.t.learned]));
     let taken = 0;
     for (const [scope, { journal }] of this.journals) {
       const state = this.startState.get(scope)!;
@@ -679,7 +683,8 @@ export class ZoneJournals {
       }
       this.queueWrite(ends, []);
     }
-    await this.writes;
+    // a store out of reach (etcd) holds up no shutdown: what is not written is a gap the next start finds
+    await Promise.race([this.writes, sleep(CLOSE_WAIT_MS)]);
   }
 
   journal(zone: Labels): ZoneJournal | undefined {

@@ -294,10 +294,10 @@ function zoneJournals(p: Parts, options: TransferOptions, answer: () => AnswerOp
           store,
           // the records besides the registrations': an NS set or a DNS Push SRV (its port as bound) changed is a changed zone
           settings: () => JSON.stringify([answer().zoneNs ?? null, answer().pushPort ?? null]),
-          onWriteError: (err) =>
+          onError: (err) =>
             p.log.warn(
               { err: String(err) },
-              "IXFR journal not written: secondaries may need a full transfer after a restart",
+              "IXFR journal: the store did not take or give it; secondaries may need a full transfer after a restart",
             ),
         }
       : undefined,

@@ -519,8 +519,8 @@ export interface JournalPersistence {
   store: JournalStore;
   /** What the records depend on besides the registrations (--zone-ns, DNS Push), asked once serving: a change of it is a change of every zone. */
   settings: string | (() => string);
-  /** A write that failed (the journal goes on in memory; what was not written is a gap the next start finds). */
-  onWriteError?: (err: unknown) => void;
+  /** A read or write of the store that failed (the journal goes on in memory; what was not written is a gap the next start finds). */
+  onError?: (err: unknown) => void;
 }
 
 /** How long a stop waits for the journal's last writes. */
@@ -582,7 +582,7 @@ export class ZoneJournals {
    */
   restore(): Promise<number> {
     this.restoring ??= this.restoreNow().catch((err: unknown) => {
-      this.persist?.onWriteError?.(err);
+      this.persist?.onError?.(err);
       return 0;
     });
     return this.restoring;
@@ -660,7 +660,7 @@ export class ZoneJournals {
     const persist = this.persist;
     if (!persist || (put.length === 0 && remove.length === 0)) return;
     const write = this.writes.then(() => persist.store.writeJournal(put, remove));
-    this.writes = write.catch((err: unknown) => persist.onWriteError?.(err));
+    this.writes = write.catch((err: unknown) => persist.onError?.(err));
   }
 
   /** Resolves once every write asked for so far is done (tests, shutdown). */

@@ -8,7 +8,7 @@
 // Bounded: a few starts of each; everything on 127.0.0.1.
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { open } from "lmdb";
 import { ZoneJournals } from "../../src/answer/journal.js";
 import { ManualClock } from "../../src/clock.js";
@@ -23,6 +23,9 @@ const ZONE = "journal.example.";
 const STEPS = 1000;
 /** Subtypes per instance changed: its PTR, SRV, TXT and 97 subtype PTRs, 100 records a step. */
 const SUBTYPES = 97;
+
+/** What the daemon hashes besides the registrations with --zone-ns ns and no --dns-tls (daemon.ts zoneJournals). */
+const SETTINGS = JSON.stringify([{ host: "ns" }, null]);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 const f = (x: number) => x.toFixed(0);
@@ -70,7 +73,7 @@ async function makeStores(n: number, withJournal: string, without: string, log: 
     { learned: false },
     { maxSteps: STEPS, maxRecords: 100 * STEPS },
     // as the daemon makes it from --zone-ns ns and no --dns-tls (daemon.ts zoneJournals): NS, no DNS Push port
-    { store: store.journal, settings: JSON.stringify([{ host: "ns" }, null]) },
+    { store: store.journal, settings: SETTINGS },
   );
   await journals.restore();
   for (let s = 0; s < STEPS; s++) await registry.register(instance(s, s % 2 === 0 ? SUBTYPES : SUBTYPES - 1));
@@ -168,6 +171,31 @@ async function loadOnce(dataDir: string): Promise<{ load: number; journals: numb
   return { load: t1 - t0, journals: t2 - t1 };
 }
 
+/** In this process: the journal read back and checked (restore), its time, and the longest it held the event loop. */
+async function restoreOnce(dataDir: string): Promise<{ ms: number; maxBlockMs: number; steps: number }> {
+  const store = await LmdbStore.open(dataDir);
+  const registry = new Registry({ clock: new ManualClock(Date.now()), store, serials: serialFile(dataDir) });
+  await registry.open();
+  const journals = new ZoneJournals(
+    registry,
+    [["journal", "example"]],
+    120,
+    { learned: false },
+    { maxSteps: STEPS, maxRecords: 100 * STEPS },
+    { store: store.journal, settings: SETTINGS },
+  );
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const t0 = performance.now();
+  const steps = await journals.restore();
+  const ms = performance.now() - t0;
+  delay.disable();
+  await journals.close(); // the marker again: the next start finds the journal as this one did
+  await registry.close();
+  await store.close();
+  return { ms, maxBlockMs: delay.max / 1e6, steps };
+}
+
 export async function journalBench(dir: string, quick: boolean, log: (s: string) => void): Promise<string> {
   const n = quick ? 20_000 : 100_000;
   const tries = quick ? 3 : 5;
@@ -199,6 +227,10 @@ export async function journalBench(dir: string, quick: boolean, log: (s: string)
   log(
     `journal: registry load ${loads.empty.map((l) => f(l.load)).join(", ")} ms without, ${loads.full.map((l) => f(l.load)).join(", ")} ms with the journal`,
   );
+  const restores: { ms: number; maxBlockMs: number; steps: number }[] = [];
+  for (let t = 0; t < tries; t++) restores.push(await restoreOnce(withJournal));
+  log(`journal: read back ${restores.map((r) => `${f(r.ms)} ms (longest block ${f(r.maxBlockMs)} ms)`).join(", ")}`);
+  if (restores.some((r) => r.steps !== STEPS)) throw new Error("journal: not every step was read back in this process");
   const med = (xs: { listening: number }[]) => f(median(xs.map((x) => x.listening)));
   const loadMed = (xs: { load: number }[]) => f(median(xs.map((x) => x.load)));
   return [
@@ -211,6 +243,8 @@ export async function journalBench(dir: string, quick: boolean, log: (s: string)
     `| \`--allow-transfer\`, full journal (${STEPS} steps, ~${100 * STEPS} records) | ${med(runs.full)} | ${f(median(runs.full.map((r) => r.journal!)))} |`,
     "",
     `In one process, the registry's load alone (\`LmdbStore.open\` and \`Registry.open\`, median of ${tries}): ${loadMed(loads.empty)} ms on the store without the journal, ${loadMed(loads.full)} ms with it (the load reads around \`meta/\`, never the journal); making the journals (the zone's registrations taken by reference, to be hashed later) ${f(median(loads.full.map((l) => l.journals)))} ms.`,
+    "",
+    `The journal read back and checked in one process (\`ZoneJournals.restore\`: ${n + STEPS} instances and ${n} hosts hashed, ${STEPS} steps decoded and chained), median of ${tries}: ${f(median(restores.map((r) => r.ms)))} ms, the event loop held at most ${f(median(restores.map((r) => r.maxBlockMs)))} ms at a time (median of the runs' longest).`,
     "",
     "The journal is read and checked after the daemon listens (the zone hashed per registration, in slices between queries); until then an IXFR from before the start gets the whole zone.",
   ].join("\n");

@@ -330,23 +330,11 @@ export class ZoneJournal {
    * store of one daemon's own (LMDB) needs the marker it left on a clean stop:
    * without it the serials it served last are not known, and nothing is taken.
    */
-  restore(entries: readonly { id: string; value: unknown }[], start: number, digest: Digest, shared: boolean): number {
-    let end: { first: number; newest: number; digest: Digest } | undefined;
-    const history: HeldStep[] = [];
-    for (const e of entries) {
-      if (e.id === END_ID) {
-        end = decodeEnd(e.value);
-        continue;
-      }
-      const s = decodeStep(e.value);
-      if (!s || stepId(s.to) !== e.id) {
-        this.gone.push(e.id); // not ours to read (a newer format, damaged): the journal does without it
-        continue;
-      }
-      // from after our start: a peer's, which this journal has from the change itself
-      if (compareSerial(s.to, start) === 1) continue;
-      history.push(s);
-    }
+  restore(stored: StoredJournal, start: number, digest: Digest, shared: boolean): number {
+    const end = stored.end;
+    this.gone.push(...stored.unreadable); // not ours to read (a newer format, damaged): the journal does without them
+    // from after our start: a peer's, which this journal has from the change itself
+    const history = stored.steps.filter((s) => compareSerial(s.to, start) !== 1);
     history.sort((a, b) => compareSerial(a.to, b.to) ?? 0);
     let keep = history.length;
     let lastFirst: number | undefined;
@@ -512,6 +500,33 @@ function decodeEnd(raw: unknown): { first: number; newest: number; digest: Diges
   return { first: w.first, newest: w.newest, digest };
 }
 
+/** One zone's entries as read from the store, decoded. */
+interface StoredJournal {
+  steps: HeldStep[];
+  end?: { first: number; newest: number; digest: Digest };
+  /** Ids of entries this version does not read. */
+  unreadable: string[];
+}
+
+/** Stored steps decoded per turn of the event loop (each up to ~100 records). */
+const DECODE_SLICE = 50;
+
+async function decodeStored(entries: readonly { id: string; value: unknown }[]): Promise<StoredJournal> {
+  const out: StoredJournal = { steps: [], unreadable: [] };
+  for (const [i, e] of entries.entries()) {
+    if (i > 0 && i % DECODE_SLICE === 0) await nextTurn();
+    if (e.id === END_ID) {
+      const end = decodeEnd(e.value);
+      if (end) out.end = end;
+      continue;
+    }
+    const s = decodeStep(e.value);
+    if (s && stepId(s.to) === e.id) out.steps.push(s);
+    else out.unreadable.push(e.id);
+  }
+  return out;
+}
+
 // ---- the journals of the transferred zones ----
 
 /** Where the journals are kept, and what else the zones' records are made from. */
@@ -527,7 +542,7 @@ export interface JournalPersistence {
 const CLOSE_WAIT_MS = 3_000;
 
 /** Registrations measured per turn of the event loop when a zone is measured after start-up. */
-const MEASURE_SLICE = 2_000;
+const MEASURE_SLICE = 1_000;
 
 /**
  * The journals of the transferred zones, fed by the registry. Every change
@@ -620,9 +635,10 @@ export class ZoneJournals {
         d = plus(d, hostDigest(h));
         if (++n % MEASURE_SLICE === 0) await nextTurn();
       }
+      const stored = await decodeStored(byZone.get(scope) ?? []);
       if (this.closed) return 0;
       journal.measured(d);
-      taken += journal.restore(byZone.get(scope) ?? [], this.start, d, store.shared);
+      taken += journal.restore(stored, this.start, d, store.shared);
       byZone.delete(scope);
     }
     this.startState = undefined;

@@ -201,6 +201,30 @@ describe("IXFR journal in the store", () => {
     expect(c.journal().since(s0)).toBeUndefined();
   });
 
+  it("the changes of one commit (a store with revisions, as etcd) are one step in the store too", async () => {
+    // a revision per commit, as etcd gives: the serial follows it, and a commit's changes share it
+    class RevisionStore extends MemoryStore {
+      revision = 100;
+      override async commit(ops: Parameters<MemoryStore["commit"]>[0]): Promise<void> {
+        await super.commit(ops);
+        this.revision++;
+      }
+      changeRevision(): number {
+        return this.revision;
+      }
+    }
+    const store = new RevisionStore();
+    const shared: JournalStore = { ...store.journal, shared: true };
+    const a = await run(store, memoryKeeper(), 10, shared);
+    const s0 = a.registry.serial();
+    await a.registry.register(inst("web-1"), [host("web-1", "192.0.2.1")]);
+    await a.journals.flushed();
+    expect(await stepIds(store)).toHaveLength(1);
+    const b = await run(store, memoryKeeper(), 10, shared);
+    expect(b.taken).toBe(1);
+    expect(changes(b.journal().since(s0))!.map((c) => c.added.length)).toEqual([5]); // A, PTR, SRV, TXT, _services
+  });
+
   it("leaves out entries of a newer format (and removes them), reading the rest", async () => {
     const store = new MemoryStore();
     const keeper = memoryKeeper();

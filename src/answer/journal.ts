@@ -330,7 +330,7 @@ export class ZoneJournal {
    * store of one daemon's own (LMDB) needs the marker it left on a clean stop:
    * without it the serials it served last are not known, and nothing is taken.
    */
-  restore(stored: StoredJournal, start: number, digest: Digest, shared: boolean): number {
+  restore(stored: StoredJournal, start: number, digest: Digest, shared: boolean, floor?: number): number {
     const end = stored.end;
     this.gone.push(...stored.unreadable); // not ours to read (a newer format, damaged): the journal does without them
     // from after our start: a peer's, which this journal has from the change itself
@@ -354,6 +354,8 @@ export class ZoneJournal {
       const fits =
         end !== undefined &&
         same(end.digest, digest) &&
+        // left by the run just before this one: a run since (which crashed) reserved serials anew
+        end.floor === floor &&
         (lastFirst === undefined || end.first === lastFirst) &&
         compareSerial(end.newest, start) !== 1;
       if (!fits) {
@@ -390,11 +392,25 @@ export class ZoneJournal {
     return { put, remove };
   }
 
-  /** The marker a daemon with a store of its own leaves on a clean stop: its current state's serials. */
-  endMarker(): { id: string; value: unknown } | undefined {
+  /**
+   * The marker a daemon with a store of its own leaves on a clean stop: its
+   * current state's serials, and the serial reservation the next run starts
+   * from (registry/serial.ts), by which that run knows the marker is the last
+   * run's and not an older one's (a run in between reserved anew).
+   */
+  endMarker(floor: number | undefined): { id: string; value: unknown } | undefined {
     if (!this.digest || this.newest === undefined || this.first === undefined) return undefined;
     const first = this.steps.length > 0 ? this.steps[this.steps.length - 1]!.to : this.first;
-    return { id: END_ID, value: { v: JOURNAL_FORMAT, first, newest: this.newest, digest: digestText(this.digest) } };
+    return {
+      id: END_ID,
+      value: {
+        v: JOURNAL_FORMAT,
+        first,
+        newest: this.newest,
+        digest: digestText(this.digest),
+        ...(floor !== undefined ? { floor } : {}),
+      },
+    };
   }
 }
 
@@ -492,18 +508,19 @@ function decodeStep(raw: unknown): HeldStep | undefined {
   }
 }
 
-function decodeEnd(raw: unknown): { first: number; newest: number; digest: Digest } | undefined {
+function decodeEnd(raw: unknown): StoredJournal["end"] {
   const w = raw as Record<string, unknown>;
   const digest = parseDigest(w?.digest);
   if (!w || w.v !== JOURNAL_FORMAT || !isUint(w.first, 2 ** 32 - 1) || !isUint(w.newest, 2 ** 32 - 1) || !digest)
     return undefined;
-  return { first: w.first, newest: w.newest, digest };
+  if (w.floor !== undefined && !isUint(w.floor, 2 ** 32 - 1)) return undefined;
+  return { first: w.first, newest: w.newest, digest, ...(w.floor !== undefined ? { floor: w.floor } : {}) };
 }
 
 /** One zone's entries as read from the store, decoded. */
 interface StoredJournal {
   steps: HeldStep[];
-  end?: { first: number; newest: number; digest: Digest };
+  end?: { first: number; newest: number; digest: Digest; floor?: number };
   /** Ids of entries this version does not read. */
   unreadable: string[];
 }
@@ -638,7 +655,7 @@ export class ZoneJournals {
       const stored = await decodeStored(byZone.get(scope) ?? []);
       if (this.closed) return 0;
       journal.measured(d);
-      taken += journal.restore(stored, this.start, d, store.shared);
+      taken += journal.restore(stored, this.start, d, store.shared, this.registry.serialFloorAtStart());
       byZone.delete(scope);
     }
     this.startState = undefined;
@@ -694,7 +711,7 @@ export class ZoneJournals {
     if (!this.persist.store.shared) {
       const ends: JournalEntry[] = [];
       for (const [scope, { journal }] of this.journals) {
-        const end = journal.endMarker();
+        const end = journal.endMarker(this.registry.serialReservation());
         if (end) ends.push({ zone: scope, ...end });
       }
       this.queueWrite(ends, []);

@@ -145,14 +145,30 @@ describe("IXFR journal in the store", () => {
 
   it("trims the oldest steps in the store as in memory", async () => {
     const store = new MemoryStore();
-    const a = await run(store, memoryKeeper(), 2);
+    const keeper = memoryKeeper();
+    const a = await run(store, keeper, 2);
     for (let i = 0; i < 4; i++) await a.registry.register(inst(`web-${i}`));
     await a.journals.flushed();
     expect(a.journal().size).toBe(2);
     expect(await stepIds(store)).toHaveLength(2);
     await a.journals.close();
-    const b = await run(store, memoryKeeper(), 2);
+    const b = await run(store, keeper, 2);
     expect(b.taken).toBe(2);
+  });
+
+  it("takes the marker of a clean stop only in the run right after it: one that crashed in between reserved serials anew", async () => {
+    const store = new MemoryStore();
+    const keeper = memoryKeeper();
+    const a = await run(store, keeper);
+    const s0 = a.registry.serial();
+    await a.registry.register(inst("web-1"));
+    await a.journals.close();
+    // a run that started, served, and crashed before reading the journal back (the marker still there)
+    const crashed = new Registry({ clock, store, serials: keeper });
+    await crashed.open();
+    const c = await run(store, keeper);
+    expect(c.taken).toBe(0);
+    expect(c.journal().since(s0)).toBeUndefined();
   });
 
   it("takes nothing when the zone changed while no daemon watched (a lease ended, an edit), or after a crash", async () => {

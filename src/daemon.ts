@@ -253,7 +253,7 @@ function dnsHandler(
 }
 
 /** Zone transfers (--allow-transfer, --transfer-key), with IXFR's journals; undefined when nobody may transfer. */
-function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefined {
+function transferDeps(p: Parts, handler: DnsHandlerDeps, salt: string | undefined): TransferDeps | undefined {
   const t = p.config.transfer;
   if (t.allowFrom.length === 0 && t.keys.length === 0) return undefined;
   const options = { learned: t.learned };
@@ -269,7 +269,7 @@ function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefin
     transferKeys: new Set(t.keys),
     maxTransfers: t.maxConcurrent,
     transfer: options,
-    ...(t.journalSteps > 0 ? { journals: zoneJournals(p, options, () => handler.answer) } : {}),
+    ...(t.journalSteps > 0 ? { journals: zoneJournals(p, options, () => handler.answer, salt) } : {}),
     ...(p.metrics ? { metrics: p.metrics } : {}),
     active: { count: 0 },
   };
@@ -280,18 +280,24 @@ function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefin
  * another daemon of the cluster, still answers IXFR: what was stored is read
  * and checked against the zones in the background, while the daemon serves.
  */
-function zoneJournals(p: Parts, options: TransferOptions, answer: () => AnswerOptions): ZoneJournals {
+function zoneJournals(
+  p: Parts,
+  options: TransferOptions,
+  answer: () => AnswerOptions,
+  salt: string | undefined,
+): ZoneJournals {
   const t = p.config.transfer;
-  const store = p.store.journal;
+  const store = salt !== undefined ? p.store.journal : undefined;
   const journals = new ZoneJournals(
     p.registry,
     p.config.domains,
     p.config.ttl,
     options,
     { maxSteps: t.journalSteps, maxRecords: Math.max(10_000, 100 * t.journalSteps) },
-    store
+    store && salt !== undefined
       ? {
           store,
+          salt,
           // the records besides the registrations': an NS set or a DNS Push SRV (its port as bound) changed is a changed zone
           settings: () => JSON.stringify([answer().zoneNs ?? null, answer().pushPort ?? null]),
           onError: (err) =>
@@ -305,8 +311,20 @@ function zoneJournals(p: Parts, options: TransferOptions, answer: () => AnswerOp
   return journals;
 }
 
+/** The key of the journal's digests, from the store; none (journals in memory only) when it has no journal or will not give it. */
+async function journalSalt(p: Parts): Promise<string | undefined> {
+  const t = p.config.transfer;
+  if (!p.store.journal || t.journalSteps === 0 || (t.allowFrom.length === 0 && t.keys.length === 0)) return undefined;
+  try {
+    return await p.store.journal.salt();
+  } catch (err) {
+    p.log.warn({ err: String(err) }, "IXFR journal kept in memory only: the store did not give its key");
+    return undefined;
+  }
+}
+
 function restoreJournals(journals: ZoneJournals, p: Parts): void {
-  if (!p.store.journal) return;
+  if (!journals.kept) return;
   const started = p.clock.now();
   void journals
     .restore()
@@ -491,7 +509,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)),
     };
     const handler = dnsHandler(p, lifecycle, rrlShare);
-    const transfer = transferDeps(p, handler);
+    const transfer = transferDeps(p, handler, await journalSalt(p));
     if (transfer) {
       handler.transfer = transfer;
       if (transfer.journals) closers.add(() => transfer.journals?.close());

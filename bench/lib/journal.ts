@@ -73,7 +73,7 @@ async function makeStores(n: number, withJournal: string, without: string, log: 
     { learned: false },
     { maxSteps: STEPS, maxRecords: 100 * STEPS },
     // as the daemon makes it from --zone-ns ns and no --dns-tls (daemon.ts zoneJournals): NS, no DNS Push port
-    { store: store.journal, settings: SETTINGS },
+    { store: store.journal, salt: await store.journal.salt(), settings: SETTINGS },
   );
   await journals.restore();
   for (let s = 0; s < STEPS; s++) await registry.register(instance(s, s % 2 === 0 ? SUBTYPES : SUBTYPES - 1));
@@ -162,7 +162,7 @@ async function loadOnce(dataDir: string): Promise<{ load: number; journals: numb
     120,
     { learned: false },
     { maxSteps: STEPS, maxRecords: 100 * STEPS },
-    { store: store.journal, settings: "" },
+    { store: store.journal, salt: "", settings: "" },
   );
   const t2 = performance.now();
   journals.close(); // not restored: the store is left as it was
@@ -182,7 +182,7 @@ async function restoreOnce(dataDir: string): Promise<{ ms: number; maxBlockMs: n
     120,
     { learned: false },
     { maxSteps: STEPS, maxRecords: 100 * STEPS },
-    { store: store.journal, settings: SETTINGS },
+    { store: store.journal, salt: await store.journal.salt(), settings: SETTINGS },
   );
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();

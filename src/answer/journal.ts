@@ -61,14 +61,16 @@ export interface JournalLimits {
  * of an MD5 of each registration the zone's records are made from (AdHash): a
  * change adds the new registration's hash and takes the old one's, so it is
  * kept up to date per change, and equal digests mean equal zones but by a
- * 128-bit accident. Sums, not XOR: a registrant cannot cancel hashes out by
- * solving a linear system.
+ * 128-bit accident. Keyed with the store's secret (JournalStore.salt): sums of
+ * hashes anyone can compute fall to generalized-birthday searches (a
+ * registrant picking registrations that sum to a stale journal's digest),
+ * and XOR to plain linear algebra.
  */
 export type Digest = readonly [number, number, number, number];
 export const NO_CHANGE: Digest = [0, 0, 0, 0];
 
-function hashOf(text: string): Digest {
-  const h = hash("md5", text, "buffer");
+function hashOf(salt: string, text: string): Digest {
+  const h = hash("md5", `${salt}\u0000${text}`, "buffer");
   return [h.readUInt32LE(0), h.readUInt32LE(4), h.readUInt32LE(8), h.readUInt32LE(12)];
 }
 
@@ -88,9 +90,10 @@ function parseDigest(t: unknown): Digest | undefined {
   return [0, 8, 16, 24].map((i) => Number.parseInt(t.slice(i, i + 8), 16)) as unknown as Digest;
 }
 
-/** An instance as far as its records go (names compared without case, as records are). */
-export function instanceDigest(i: Instance): Digest {
+/** An instance as far as its records go (names compared without case, as records are), keyed with `salt`. */
+export function instanceDigest(salt: string, i: Instance): Digest {
   return hashOf(
+    salt,
     JSON.stringify([
       "i",
       formatServiceType(i.type),
@@ -105,8 +108,8 @@ export function instanceDigest(i: Instance): Digest {
   );
 }
 
-export function hostDigest(h: Host): Digest {
-  return hashOf(JSON.stringify(["h", lowerAscii(h.name), [...new Set(h.addresses)].sort()]));
+export function hostDigest(salt: string, h: Host): Digest {
+  return hashOf(salt, JSON.stringify(["h", lowerAscii(h.name), [...new Set(h.addresses)].sort()]));
 }
 
 // ---- one zone's journal ----
@@ -549,6 +552,8 @@ async function decodeStored(entries: readonly { id: string; value: unknown }[]):
 /** Where the journals are kept, and what else the zones' records are made from. */
 export interface JournalPersistence {
   store: JournalStore;
+  /** The store's key for the digests (JournalStore.salt), asked before the journals are made: changes are hashed as they come. */
+  salt: string;
   /** What the records depend on besides the registrations (--zone-ns, DNS Push), asked once serving: a change of it is a change of every zone. */
   settings: string | (() => string);
   /** A read or write of the store that failed (the journal goes on in memory; what was not written is a gap the next start finds). */
@@ -638,18 +643,19 @@ export class ZoneJournals {
       byZone.get(e.zone)!.push(e);
     }
     const given = typeof persist.settings === "string" ? persist.settings : persist.settings();
-    const settings = hashOf(JSON.stringify(["s", given, this.ttl, this.t.learned]));
+    const salt = persist.salt;
+    const settings = hashOf(salt, JSON.stringify(["s", given, this.ttl, this.t.learned]));
     let taken = 0;
     for (const [scope, { journal }] of this.journals) {
       const state = this.startState.get(scope)!;
       let d = settings;
       let n = 0;
       for (const i of state.instances) {
-        d = plus(d, instanceDigest(i));
+        d = plus(d, instanceDigest(salt, i));
         if (++n % MEASURE_SLICE === 0) await nextTurn();
       }
       for (const h of state.hosts) {
-        d = plus(d, hostDigest(h));
+        d = plus(d, hostDigest(salt, h));
         if (++n % MEASURE_SLICE === 0) await nextTurn();
       }
       const stored = await decodeStored(byZone.get(scope) ?? []);
@@ -696,6 +702,11 @@ export class ZoneJournals {
     this.writes = write.catch((err: unknown) => persist.onError?.(err));
   }
 
+  /** Kept in a store (not in memory only). */
+  get kept(): boolean {
+    return this.persist !== undefined;
+  }
+
   /** Resolves once every write asked for so far is done (tests, shutdown). */
   flushed(): Promise<void> {
     return this.writes;
@@ -736,7 +747,8 @@ export class ZoneJournals {
       const diff = recordDiff(before, after);
       let delta = NO_CHANGE;
       if (was !== now && this.persist) {
-        const digestOf = (r: Instance | Host) => ("type" in r ? instanceDigest(r) : hostDigest(r));
+        const salt = this.persist.salt;
+        const digestOf = (r: Instance | Host) => ("type" in r ? instanceDigest(salt, r) : hostDigest(salt, r));
         if (now) delta = plus(delta, digestOf(now));
         if (was) delta = plus(delta, digestOf(was), -1);
       }

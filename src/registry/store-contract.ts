@@ -61,6 +61,13 @@ export interface JournalStore {
   loadJournal(): Promise<JournalEntry[]>;
   /** Put and remove entries in one commit, durable when it resolves. */
   writeJournal(put: readonly JournalEntry[], remove: readonly { zone: string; id: string }[]): Promise<void>;
+  /**
+   * The secret the journal's digests are keyed with: made at random the first
+   * time, kept in the store (`meta/journal-salt`), the same for every daemon
+   * sharing it. Those who can register cannot compute a digest, so cannot
+   * make a zone that passes for another.
+   */
+  salt(): Promise<string>;
 }
 
 export interface Store {

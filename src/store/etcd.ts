@@ -3,6 +3,7 @@
 // acknowledged once the etcd cluster has it); `watch` follows the prefix from
 // the revision `load` read, so each daemon's registry is a replica fed by the
 // watch, and what one daemon writes reaches the others.
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 // a turn of the event loop for others (queries) between two slices of a long read
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -107,6 +108,7 @@ const SWEEP_CHUNK = 5_000;
 
 /** IXFR's journal under the prefix: skipped by the registrations' load and watch, as all of meta/ is. */
 const JOURNAL = "meta/journal/";
+const JOURNAL_SALT = "meta/journal-salt";
 /** A journal write's transaction at most: ops (etcd's default --max-txn-ops is 128) and bytes (its request limit is 1.5 MiB). */
 const JOURNAL_TXN_OPS = 64;
 const JOURNAL_TXN_BYTES = 1 << 20;
@@ -590,6 +592,17 @@ export class EtcdStore extends CommitStore {
 
   readonly journal: JournalStore = {
     shared: true,
+    salt: async () => {
+      // the first daemon to ask makes it; every other reads that one
+      const key = this.full(JOURNAL_SALT);
+      await this.client
+        .if(key, "Create", "==", 0)
+        .then(this.client.put(key).value(randomBytes(16).toString("hex")))
+        .commit();
+      const salt = await this.client.get(key).string();
+      if (salt === null) throw new Error("etcd: the journal's salt is gone");
+      return salt;
+    },
     loadJournal: async () => {
       const all = await this.client.getAll().prefix(this.full(JOURNAL)).strings();
       const out: JournalEntry[] = [];

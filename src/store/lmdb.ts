@@ -1,6 +1,7 @@
 // The embedded, crash-safe default store: LMDB (via the lmdb package). Each
 // commit is one LMDB write transaction, fsynced before its promise resolves,
 // so an acknowledged update survives kill -9 and power loss.
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 // a turn of the event loop for others (queries) between two slices of a long read
@@ -23,6 +24,8 @@ const JOURNAL = "meta/journal/";
 /** Just past every key under JOURNAL, and past every key under `meta/`. */
 const JOURNAL_END = "meta/journal0";
 const META_END = "meta0";
+/** The journal's digest key (outside JOURNAL: "-" sorts before "/"). */
+const SALT_KEY = "meta/journal-salt";
 /** Journal entries (steps of up to ~100 records) decoded per turn of the event loop. */
 const JOURNAL_SLICE = 50;
 
@@ -98,6 +101,13 @@ export class LmdbStore extends CommitStore {
 
   readonly journal: JournalStore = {
     shared: false,
+    salt: async () => {
+      const made = randomBytes(16).toString("hex");
+      await this.db.transaction(() => {
+        if (typeof this.db.get(SALT_KEY) !== "string") this.db.put(SALT_KEY, made);
+      });
+      return this.db.get(SALT_KEY) as string;
+    },
     loadJournal: async () => {
       const out: JournalEntry[] = [];
       for (const { key, value } of this.db.getRange({ start: JOURNAL, end: JOURNAL_END })) {

@@ -1,4 +1,5 @@
 // In-memory store: nothing survives a restart. For tests and `--store memory:`.
+import { randomBytes } from "node:crypto";
 import {
   CommitStore,
   type JournalEntry,
@@ -14,8 +15,10 @@ export class MemoryStore extends CommitStore {
   private readonly listeners = new Set<(ops: readonly StoreOp[]) => void>();
   private readonly journalEntries = new Map<string, JournalEntry>();
   /** IXFR's journal, kept as long as this object (tests reopen a registry on the same store). */
+  private readonly journalSalt = randomBytes(16).toString("hex");
   readonly journal: JournalStore = {
     shared: false,
+    salt: async () => this.journalSalt,
     loadJournal: async () => [...this.journalEntries.values()].map((e) => ({ ...e, value: structuredClone(e.value) })),
     writeJournal: async (put, remove) => {
       for (const r of remove) this.journalEntries.delete(`${r.zone}/${r.id}`);

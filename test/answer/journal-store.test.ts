@@ -82,7 +82,7 @@ async function run(store: Store, serials: SerialKeeper, maxSteps = 10, journal: 
     30,
     { learned: false },
     { maxSteps, maxRecords: 1000 },
-    { store: journal, settings: "ns" },
+    { store: journal, salt: await journal.salt(), settings: "ns" },
   );
   const taken = await journals.restore();
   return { registry, journals, taken, journal: () => journals.journal(zone)! };

@@ -68,6 +68,12 @@ export function storeContract(name: string, make: () => Promise<Store>): void {
       );
       // never handed to the registry as registrations
       expect([...(await s.load()).keys()]).toEqual(["instance/_x._tcp/a"]);
+      // the digests' key: made once, then the same whoever asks
+      const salt = await j.salt();
+      expect(salt).toMatch(/^[0-9a-f]{32}$/);
+      expect(await j.salt()).toBe(salt);
+      expect((await j.loadJournal()).some((e) => e.id === "salt" || e.zone === "")).toBe(false);
+      expect([...(await s.load()).keys()]).toEqual(["instance/_x._tcp/a"]);
       await s.close();
     });
 

@@ -37,8 +37,10 @@ describe("LmdbStore", () => {
     const a = await LmdbStore.open(dir);
     expect(await a.journal.loadJournal()).toEqual([]);
     await a.journal.writeJournal([{ zone: "svc.example.", id: "0000000a", value: { v: 1 } }], []);
+    const salt = await a.journal.salt();
     await a.close();
     const b = await LmdbStore.open(dir);
+    expect(await b.journal.salt()).toBe(salt);
     expect([...(await b.load()).keys()]).toEqual(["host/h"]);
     expect(await b.journal.loadJournal()).toEqual([{ zone: "svc.example.", id: "0000000a", value: { v: 1 } }]);
     await b.close();

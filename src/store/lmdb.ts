@@ -102,6 +102,8 @@ export class LmdbStore extends CommitStore {
   readonly journal: JournalStore = {
     shared: false,
     salt: async () => {
+      const held = this.db.get(SALT_KEY);
+      if (typeof held === "string") return held;
       const made = randomBytes(16).toString("hex");
       await this.db.transaction(() => {
         if (typeof this.db.get(SALT_KEY) !== "string") this.db.put(SALT_KEY, made);

@@ -5,11 +5,13 @@
 // replaces just their marked parts of bench/RESULTS.md; `-- --srp` likewise
 // only SRP registrations a second (issue 18), `-- --xfr` only zone transfer (issue 20),
 // `-- --push` only DNS Push (issue 19: 10,000 subscriptions, RSS each, change-to-PUSH latency).
+// `-- --journal` only the start-up cost of IXFR's journal in the store (issue 20).
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { writeDataset } from "./lib/dataset.js";
+import { journalBench } from "./lib/journal.js";
 import { dnsperf, type PerfResult } from "./lib/dnsperf.js";
 import { ringFigures } from "./lib/ring.js";
 import { formatRingComparison, ringComparison } from "./lib/ring-compare.js";
@@ -39,6 +41,7 @@ const scaleOnly = flag("scale");
 const srpOnly = flag("srp");
 const xfrOnly = flag("xfr");
 const pushOnly = flag("push");
+const journalOnly = flag("journal");
 const RESULTS = join(import.meta.dirname, "RESULTS.md");
 
 if (flag("help")) {
@@ -66,6 +69,14 @@ if (missing.length > 0) {
     `bench: missing ${missing.map(([c, p]) => `${c} (Debian package ${p})`).join(", ")}; install with: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(" ")}`,
   );
   process.exit(2);
+}
+
+// --journal: only the start-up cost of a full IXFR journal in the store (issue 20)
+if (journalOnly) {
+  const md = await journalBench(scratchDir("ringdns-bench-journal-"), quick, (s) => process.stderr.write(`${s}\n`));
+  writeSection(RESULTS, "journal", md);
+  console.log(`${md}\nwritten to bench/RESULTS.md (section journal)`);
+  process.exit(0);
 }
 
 // --xfr: only the hidden primary's figures (issue 20), in its own part of RESULTS.md
@@ -368,7 +379,7 @@ ${ringTable}
 // the sections run alone (--scale, --srp, --push) are kept as they were
 writeFileSync(
   RESULTS,
-  md + markedSections(RESULTS, "scale:") + markedSections(RESULTS, "srp") + markedSections(RESULTS, "push"),
+  md + ["scale:", "srp", "xfr", "journal", "push"].map((prefix) => markedSections(RESULTS, prefix)).join(""),
 );
 if (json) console.log(JSON.stringify(result, null, 2));
 else

@@ -198,7 +198,7 @@ program
   )
   .option(
     "--ixfr-journal <n>",
-    "changes kept per zone for IXFR; a secondary further behind gets the whole zone",
+    "changes kept per zone for IXFR, in the store (a restart keeps them; shared on etcd); a secondary further behind gets the whole zone",
     "1000",
   )
   .option(

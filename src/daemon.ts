@@ -39,6 +39,8 @@ import { makePolicy } from "./update/policy.js";
 import type { Store } from "./store/store.js";
 import { holdYoungGeneration, settleAfterLoad } from "./startup-gc.js";
 import { ZoneJournals } from "./answer/journal.js";
+import type { TransferOptions } from "./answer/zone.js";
+import type { AnswerOptions } from "./answer/answer.js";
 import type { TransferDeps } from "./frontends/xfr.js";
 import { startNotify } from "./frontends/notify.js";
 
@@ -251,7 +253,7 @@ function dnsHandler(
 }
 
 /** Zone transfers (--allow-transfer, --transfer-key), with IXFR's journals; undefined when nobody may transfer. */
-function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefined {
+function transferDeps(p: Parts, handler: DnsHandlerDeps, salt: string | undefined): TransferDeps | undefined {
   const t = p.config.transfer;
   if (t.allowFrom.length === 0 && t.keys.length === 0) return undefined;
   const options = { learned: t.learned };
@@ -267,17 +269,71 @@ function transferDeps(p: Parts, handler: DnsHandlerDeps): TransferDeps | undefin
     transferKeys: new Set(t.keys),
     maxTransfers: t.maxConcurrent,
     transfer: options,
-    ...(t.journalSteps > 0
-      ? {
-          journals: new ZoneJournals(p.registry, p.config.domains, p.config.ttl, options, {
-            maxSteps: t.journalSteps,
-            maxRecords: Math.max(10_000, 100 * t.journalSteps),
-          }),
-        }
-      : {}),
+    ...(t.journalSteps > 0 ? { journals: zoneJournals(p, options, () => handler.answer, salt) } : {}),
     ...(p.metrics ? { metrics: p.metrics } : {}),
     active: { count: 0 },
   };
+}
+
+/**
+ * IXFR's journals, kept in the store (when it keeps them) so a restart, or
+ * another daemon of the cluster, still answers IXFR: what was stored is read
+ * and checked against the zones in the background, while the daemon serves.
+ */
+function zoneJournals(
+  p: Parts,
+  options: TransferOptions,
+  answer: () => AnswerOptions,
+  salt: string | undefined,
+): ZoneJournals {
+  const t = p.config.transfer;
+  const store = salt !== undefined ? p.store.journal : undefined;
+  const journals = new ZoneJournals(
+    p.registry,
+    p.config.domains,
+    p.config.ttl,
+    options,
+    { maxSteps: t.journalSteps, maxRecords: Math.max(10_000, 100 * t.journalSteps) },
+    store && salt !== undefined
+      ? {
+          store,
+          salt,
+          // the records besides the registrations': an NS set or a DNS Push SRV (its port as bound) changed is a changed zone
+          settings: () => JSON.stringify([answer().zoneNs ?? null, answer().pushPort ?? null]),
+          onError: (err) =>
+            p.log.warn(
+              { err: String(err) },
+              "IXFR journal: the store did not take or give it; secondaries may need a full transfer after a restart",
+            ),
+        }
+      : undefined,
+  );
+  return journals;
+}
+
+/** The key of the journal's digests, from the store; none (journals in memory only) when it has no journal or will not give it. */
+async function journalSalt(p: Parts): Promise<string | undefined> {
+  const t = p.config.transfer;
+  if (!p.store.journal || t.journalSteps === 0 || (t.allowFrom.length === 0 && t.keys.length === 0)) return undefined;
+  try {
+    return await p.store.journal.salt();
+  } catch (err) {
+    p.log.warn({ err: String(err) }, "IXFR journal kept in memory only: the store did not give its key");
+    return undefined;
+  }
+}
+
+function restoreJournals(journals: ZoneJournals, p: Parts): void {
+  if (!journals.kept) return;
+  const started = p.clock.now();
+  void journals
+    .restore()
+    .then((steps) =>
+      p.log.info(
+        { steps, ms: p.clock.now() - started },
+        "IXFR journals: steps from before this start taken from the store",
+      ),
+    );
 }
 
 /** UDP and TCP on every --dns address (one port for both); UDP sockets kept for query workers to share. */
@@ -453,7 +509,7 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
       rate: config.rrl.rate === 0 ? 0 : Math.max(1, Math.round(config.rrl.rate / config.workers)),
     };
     const handler = dnsHandler(p, lifecycle, rrlShare);
-    const transfer = transferDeps(p, handler);
+    const transfer = transferDeps(p, handler, await journalSalt(p));
     if (transfer) {
       handler.transfer = transfer;
       if (transfer.journals) closers.add(() => transfer.journals?.close());
@@ -519,6 +575,8 @@ export async function startDaemon(config: Config, deps: DaemonDeps): Promise<Dae
     // stopped first on shutdown: no lease ends, and nothing is written, while updates drain
     const stopTimers = [startLeaseTimer(registry, clock, log), logRegistryChanges(registry, log)];
     logListening(p, listening, http?.address, tls);
+    // once serving: what the store kept of IXFR's journal is read and checked while queries are answered
+    if (transfer?.journals) restoreJournals(transfer.journals, p);
     return {
       registry,
       listening,

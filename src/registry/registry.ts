@@ -145,8 +145,12 @@ export class Registry implements RegistryView {
   private readonly serials: SerialKeeper | undefined;
   /** Serials up to this one are reserved with `serials`. */
   private serialReserved: number | undefined;
+  /** The reservation an earlier run left, as read at start. */
+  private readonly floorAtStart: number | undefined;
   /** Applying what the store committed or delivered (its changeRevision names it), not a change of our own (static). */
   private fromStore = false;
+  /** Applying what another writer of a shared store wrote (the watch), not our own commit. */
+  private watched = false;
   /** A store with revisions: the revision the serial was last made from, and changes made outside the store since start. */
   private serialRevision: number | undefined;
   private localChanges = 0;
@@ -168,6 +172,7 @@ export class Registry implements RegistryView {
     this.aside = options.ring?.aside;
     this.serials = options.serials;
     const floor = this.serials?.floor;
+    this.floorAtStart = floor;
     const clock = this.clockSerial();
     // above whatever an earlier run served, and never behind the clock (a fresh store starts at the time)
     this.serialNumber = floor !== undefined && compareSerial(floor, clock) !== -1 ? addSerial(floor, 1) : clock;
@@ -189,6 +194,20 @@ export class Registry implements RegistryView {
    */
   serial(): number {
     return this.serialNumber;
+  }
+
+  /** Is the change being heard another daemon's (a shared store's watch), not this registry's own? */
+  changeFromPeer(): boolean {
+    return this.watched;
+  }
+
+  /** The serial reservation read at start (an earlier run's last), and the one a run after this would read: what ties a stop's record to the next start. */
+  serialFloorAtStart(): number | undefined {
+    return this.floorAtStart;
+  }
+
+  serialReservation(): number | undefined {
+    return this.serialReserved;
   }
 
   /** A replica takes its primary's serial, so every process answers the same SOA. */
@@ -220,7 +239,14 @@ export class Registry implements RegistryView {
     });
     this.unwatch = this.store.watch((ops) =>
       this.storeChanges(() => {
-        for (const o of ops) this.applyStoreOp(o);
+        try {
+          for (const o of ops) {
+            this.watched = !o.mine;
+            this.applyStoreOp(o);
+          }
+        } finally {
+          this.watched = false;
+        }
       }),
     );
   }

@@ -12,10 +12,12 @@ export type StoreEntry =
  * One write. `expect`, on an SRP claim's key: the value this replica held for
  * the key when the write was planned (null: none); a shared store commits
  * only if the key still holds it (first come, first served across daemons).
+ * `mine`, on a watched op: this daemon's own commit, delivered before the
+ * commit's reply (whose step in IXFR's journal this daemon writes).
  */
 export type StoreOp =
-  | { op: "put"; key: string; entry: StoreEntry; expect?: StoreEntry["value"] | null }
-  | { op: "delete"; key: string; expect?: StoreEntry["value"] | null };
+  | { op: "put"; key: string; entry: StoreEntry; expect?: StoreEntry["value"] | null; mine?: true }
+  | { op: "delete"; key: string; expect?: StoreEntry["value"] | null; mine?: true };
 
 export interface StoreStatus {
   /** False when writes would fail now (etcd out of reach): reads come from a possibly stale replica. */
@@ -38,6 +40,36 @@ export interface StoreStatus {
   lagMs?: number;
 }
 
+/**
+ * IXFR's journal as a store keeps it (src/answer/journal.ts): derived data
+ * beside the registrations, under `meta/journal/` (which older versions skip
+ * when they load or watch), never handed to the registry. Values are JSON the
+ * journal versions itself; the store knows only their zone and id.
+ */
+export interface JournalEntry {
+  /** The zone's domainKey. */
+  zone: string;
+  /** Unique in the zone: a step's serial (8 hex digits), or a marker's name. */
+  id: string;
+  value: unknown;
+}
+
+export interface JournalStore {
+  /** Shared by several daemons (etcd): written by each, read by all. */
+  readonly shared: boolean;
+  /** Every zone's entries; a store written before journals existed has none. */
+  loadJournal(): Promise<JournalEntry[]>;
+  /** Put and remove entries in one commit, durable when it resolves. */
+  writeJournal(put: readonly JournalEntry[], remove: readonly { zone: string; id: string }[]): Promise<void>;
+  /**
+   * The secret the journal's digests are keyed with: made at random the first
+   * time, kept in the store (`meta/journal-salt`), the same for every daemon
+   * sharing it. Those who can register cannot compute a digest, so cannot
+   * make a zone that passes for another.
+   */
+  salt(): Promise<string>;
+}
+
 export interface Store {
   /** Backend name for logs and status ("memory", "lmdb", "etcd"). */
   readonly kind: string;
@@ -55,6 +87,8 @@ export interface Store {
    * same serial to the same state. Undefined for a store without revisions.
    */
   changeRevision?(): number | undefined;
+  /** Where IXFR's journal is kept; none (a query worker's replica): in memory only. */
+  readonly journal?: JournalStore;
   /** Changes written by someone else (another daemon sharing the backend). Returns an unsubscribe. */
   watch(listener: (ops: readonly StoreOp[]) => void): () => void;
   close(): Promise<void>;

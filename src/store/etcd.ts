@@ -3,6 +3,7 @@
 // acknowledged once the etcd cluster has it); `watch` follows the prefix from
 // the revision `load` read, so each daemon's registry is a replica fed by the
 // watch, and what one daemon writes reaches the others.
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 // a turn of the event loop for others (queries) between two slices of a long read
 import { setImmediate as nextTurn } from "node:timers/promises";
@@ -21,7 +22,14 @@ import { RingdnsError } from "../errors.js";
 import { decodeEntry, encodeEntry } from "./codec.js";
 import { StoreConflict } from "../registry/store-contract.js";
 import { EtcdClient, type RangeReply } from "./etcd-range.js";
-import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
+import {
+  CommitStore,
+  type JournalEntry,
+  type JournalStore,
+  type StoreEntry,
+  type StoreOp,
+  type StoreStatus,
+} from "./store.js";
 
 export interface EtcdOptions {
   /** Client URLs, e.g. ["http://127.0.0.1:2379"]. */
@@ -98,6 +106,13 @@ const MAX_REPLY_BYTES = 256 << 20;
 /** Entries of the replica's key map restored per turn of the event loop after a resync's marking. */
 const SWEEP_CHUNK = 5_000;
 
+/** IXFR's journal under the prefix: skipped by the registrations' load and watch, as all of meta/ is. */
+const JOURNAL = "meta/journal/";
+const JOURNAL_SALT = "meta/journal-salt";
+/** A journal write's transaction at most: ops (etcd's default --max-txn-ops is 128) and bytes (its request limit is 1.5 MiB). */
+const JOURNAL_TXN_OPS = 64;
+const JOURNAL_TXN_BYTES = 1 << 20;
+
 const HEARTBEAT_INTERVAL_MS = 2000;
 /**
  * The watch's reconnect delays: doubling from 250 ms up to 2 s, so the replica follows
@@ -151,6 +166,8 @@ export class EtcdStore extends CommitStore {
   private splits: Buffer[] = [];
   /** The mod revision of each SRP claim value handed to the registry: what a claim write compares against. */
   private readonly revisions = new WeakMap<object, number>();
+  /** Keys of this daemon's commits under way: the watch may bring them back before the commit's reply. */
+  private readonly inFlight = new Map<string, number>();
   private connected = true;
   /** Since when etcd has been out of reach, and when that was last logged (the watch reports each failed reconnect). */
   private outage: { since: number; loggedAt: number; reconnects: number } | undefined;
@@ -552,7 +569,17 @@ export class EtcdStore extends CommitStore {
           ? txn.and(this.full(o.key), "Create", "==", 0)
           : txn.and(this.full(o.key), "Mod", "==", expected);
     }
-    const res = await txn.then(...[...last.values()].map(op)).commit();
+    for (const key of last.keys()) this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+    let res: Awaited<ReturnType<typeof txn.commit>>;
+    try {
+      res = await txn.then(...[...last.values()].map(op)).commit();
+    } finally {
+      for (const key of last.keys()) {
+        const n = this.inFlight.get(key)! - 1;
+        if (n === 0) this.inFlight.delete(key);
+        else this.inFlight.set(key, n);
+      }
+    }
     if (!res.succeeded) throw new StoreConflict("another daemon changed an SRP claim this write read");
     // the claim values written are known by their revision at once, not when the watch brings them back: the
     // registry holds these very objects until then, and the next claim write compares against them
@@ -562,6 +589,61 @@ export class EtcdStore extends CommitStore {
       this.applied = Number(revision);
     }
   }
+
+  readonly journal: JournalStore = {
+    shared: true,
+    salt: async () => {
+      // the first daemon to ask makes it; every other reads that one
+      const key = this.full(JOURNAL_SALT);
+      await this.client
+        .if(key, "Create", "==", 0)
+        .then(this.client.put(key).value(randomBytes(16).toString("hex")))
+        .commit();
+      const salt = await this.client.get(key).string();
+      if (salt === null) throw new Error("etcd: the journal's salt is gone");
+      return salt;
+    },
+    loadJournal: async () => {
+      const all = await this.client.getAll().prefix(this.full(JOURNAL)).strings();
+      const out: JournalEntry[] = [];
+      for (const [key, value] of Object.entries(all)) {
+        const [zone, id] = key.slice(this.full(JOURNAL).length).split("/");
+        if (zone === undefined || id === undefined) continue;
+        try {
+          out.push({ zone: decodeURIComponent(zone), id, value: JSON.parse(value) });
+        } catch {
+          // not JSON: not ours to read, the journal does without it
+        }
+      }
+      return out;
+    },
+    writeJournal: async (put, remove) => {
+      const key = (zone: string, id: string) => this.full(`${JOURNAL}${encodeURIComponent(zone)}/${id}`);
+      const ops = [
+        ...remove.map((r) => ({ key: key(r.zone, r.id), value: undefined as string | undefined })),
+        ...put.map((e) => ({ key: key(e.zone, e.id), value: JSON.stringify(e.value) })),
+      ].filter((o) => o.value === undefined || o.value.length <= JOURNAL_TXN_BYTES); // too big for etcd: left out, a gap the journal's chain check finds
+      // in transactions etcd takes; each whole or not at all, in order
+      for (let at = 0; at < ops.length; ) {
+        const txn: typeof ops = [];
+        let bytes = 0;
+        while (at < ops.length && txn.length < JOURNAL_TXN_OPS) {
+          const size = ops[at]!.key.length + (ops[at]!.value?.length ?? 0);
+          if (txn.length > 0 && bytes + size > JOURNAL_TXN_BYTES) break;
+          txn.push(ops[at++]!);
+          bytes += size;
+        }
+        await this.client
+          .if(this.full("meta/format"), "Version", ">", -1)
+          .then(
+            ...txn.map((o) =>
+              o.value === undefined ? this.client.delete().key(o.key) : this.client.put(o.key).value(o.value),
+            ),
+          )
+          .commit();
+      }
+    },
+  };
 
   changeRevision(): number | undefined {
     return this.applied;
@@ -576,12 +658,18 @@ export class EtcdStore extends CommitStore {
         const key = e.kv.key.toString().slice(this.options.prefix.length);
         if (key.startsWith("meta/")) continue;
         this.applied = Math.max(this.applied ?? 0, Number(e.kv.mod_revision));
+        const mine = this.inFlight.has(key) ? { mine: true as const } : {};
         if (e.type === "Delete") {
           this.known.delete(key);
-          ops.push({ op: "delete", key });
+          ops.push({ op: "delete", key, ...mine });
         } else {
           this.known.set(key, Number(e.kv.mod_revision));
-          ops.push({ op: "put", key, entry: this.decode(key, e.kv.value.toString(), Number(e.kv.mod_revision)) });
+          ops.push({
+            op: "put",
+            key,
+            entry: this.decode(key, e.kv.value.toString(), Number(e.kv.mod_revision)),
+            ...mine,
+          });
         }
       }
       return ops;

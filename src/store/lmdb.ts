@@ -1,14 +1,33 @@
 // The embedded, crash-safe default store: LMDB (via the lmdb package). Each
 // commit is one LMDB write transaction, fsynced before its promise resolves,
 // so an acknowledged update survives kill -9 and power loss.
+import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+// a turn of the event loop for others (queries) between two slices of a long read
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { open, type RootDatabase } from "lmdb";
 import { RingdnsError } from "../errors.js";
 import { BASE_FORMAT, decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
-import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
+import {
+  CommitStore,
+  type JournalEntry,
+  type JournalStore,
+  type StoreEntry,
+  type StoreOp,
+  type StoreStatus,
+} from "./store.js";
 
 const META_KEY = "meta/format";
+/** IXFR's journal: `meta/journal/<zone, URI-encoded>/<id>`, which the registrations' load never reads. */
+const JOURNAL = "meta/journal/";
+/** Just past every key under JOURNAL, and past every key under `meta/`. */
+const JOURNAL_END = "meta/journal0";
+const META_END = "meta0";
+/** The journal's digest key (outside JOURNAL: "-" sorts before "/"). */
+const SALT_KEY = "meta/journal-salt";
+/** Journal entries (steps of up to ~100 records) decoded per turn of the event loop. */
+const JOURNAL_SLICE = 50;
 
 export class LmdbStore extends CommitStore {
   readonly kind = "lmdb";
@@ -53,15 +72,16 @@ export class LmdbStore extends CommitStore {
 
   async load(): Promise<Map<string, StoreEntry>> {
     const out = new Map<string, StoreEntry>();
-    for (const { key, value } of this.db.getRange()) {
-      const k = String(key);
-      if (k.startsWith("meta/")) continue;
-      try {
-        out.set(k, decodeEntry(value, `${this.path}: ${k}`));
-      } catch (e) {
-        throw new RingdnsError("RINGDNS_E_STORE", (e as Error).message);
+    // around meta/, not through it: a full journal is never read (nor decoded) with the registrations
+    for (const range of [{ end: "meta/" }, { start: META_END }])
+      for (const { key, value } of this.db.getRange(range)) {
+        const k = String(key);
+        try {
+          out.set(k, decodeEntry(value, `${this.path}: ${k}`));
+        } catch (e) {
+          throw new RingdnsError("RINGDNS_E_STORE", (e as Error).message);
+        }
       }
-    }
     // the read left every page of the file mapped and counted in this process's RSS (~600 B per
     // registration, the whole file); opened anew, only the pages later reads and writes touch are
     await this.db.close();
@@ -78,6 +98,37 @@ export class LmdbStore extends CommitStore {
       }
     });
   }
+
+  readonly journal: JournalStore = {
+    shared: false,
+    salt: async () => {
+      const held = this.db.get(SALT_KEY);
+      if (typeof held === "string") return held;
+      const made = randomBytes(16).toString("hex");
+      await this.db.transaction(() => {
+        if (typeof this.db.get(SALT_KEY) !== "string") this.db.put(SALT_KEY, made);
+      });
+      return this.db.get(SALT_KEY) as string;
+    },
+    loadJournal: async () => {
+      const out: JournalEntry[] = [];
+      for (const { key, value } of this.db.getRange({ start: JOURNAL, end: JOURNAL_END })) {
+        const [zone, id] = String(key).slice(JOURNAL.length).split("/");
+        if (zone !== undefined && id !== undefined) out.push({ zone: decodeURIComponent(zone), id, value });
+        // a full journal is ~10 MB of JSON: decoded a slice per turn of the event loop, between queries
+        if (out.length % JOURNAL_SLICE === 0) await nextTurn();
+      }
+      return out;
+    },
+    writeJournal: async (put, remove) => {
+      if (put.length === 0 && remove.length === 0) return;
+      const key = (zone: string, id: string) => `${JOURNAL}${encodeURIComponent(zone)}/${id}`;
+      await this.db.transaction(() => {
+        for (const r of remove) this.db.remove(key(r.zone, r.id));
+        for (const e of put) this.db.put(key(e.zone, e.id), e.value);
+      });
+    },
+  };
 
   /** One process owns an LMDB store: nobody else writes to it. */
   watch(): () => void {

@@ -1,10 +1,30 @@
 // In-memory store: nothing survives a restart. For tests and `--store memory:`.
-import { CommitStore, type StoreEntry, type StoreOp, type StoreStatus } from "./store.js";
+import { randomBytes } from "node:crypto";
+import {
+  CommitStore,
+  type JournalEntry,
+  type JournalStore,
+  type StoreEntry,
+  type StoreOp,
+  type StoreStatus,
+} from "./store.js";
 
 export class MemoryStore extends CommitStore {
   readonly kind = "memory";
   private readonly data = new Map<string, StoreEntry>();
   private readonly listeners = new Set<(ops: readonly StoreOp[]) => void>();
+  private readonly journalEntries = new Map<string, JournalEntry>();
+  /** IXFR's journal, kept as long as this object (tests reopen a registry on the same store). */
+  private readonly journalSalt = randomBytes(16).toString("hex");
+  readonly journal: JournalStore = {
+    shared: false,
+    salt: async () => this.journalSalt,
+    loadJournal: async () => [...this.journalEntries.values()].map((e) => ({ ...e, value: structuredClone(e.value) })),
+    writeJournal: async (put, remove) => {
+      for (const r of remove) this.journalEntries.delete(`${r.zone}/${r.id}`);
+      for (const e of put) this.journalEntries.set(`${e.zone}/${e.id}`, { ...e, value: structuredClone(e.value) });
+    },
+  };
 
   status(): StoreStatus {
     return { healthy: true, location: "memory (lost on exit)" };

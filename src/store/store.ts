@@ -1,9 +1,16 @@
 // What every persistence backend builds on. The interface itself is the
 // registry's (src/registry/store-contract.ts: the core says what it needs, the
 // backends implement it); here, the part every backend shares.
-import type { Store, StoreEntry, StoreOp, StoreStatus } from "../registry/store-contract.js";
+import type {
+  JournalEntry,
+  JournalStore,
+  Store,
+  StoreEntry,
+  StoreOp,
+  StoreStatus,
+} from "../registry/store-contract.js";
 
-export type { Store, StoreEntry, StoreOp, StoreStatus };
+export type { JournalEntry, JournalStore, Store, StoreEntry, StoreOp, StoreStatus };
 
 /** put and delete as one-op commits: what every backend does, written once. */
 export abstract class CommitStore implements Store {

@@ -2,8 +2,10 @@
 // real secondary: knotd is started here on loopback with the config the README
 // shows, transfers the zone with a TSIG key, answers what ringdns answers,
 // follows UPDATEs by IXFR after a NOTIFY, falls back to AXFR when it is
-// further behind than the journal; dig's AXFR is allowed only to the key or to
-// --allow-transfer sources. Everything stays on 127.0.0.0/8.
+// further behind than the journal, and goes on by IXFR across a restart of
+// ringdns and from a daemon of an etcd cluster started after the changes it
+// asks for (the journal is in the store); dig's AXFR is allowed only to the
+// key or to --allow-transfer sources. Everything stays on 127.0.0.0/8.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -289,18 +291,29 @@ describe.skipIf(missingTool("knotd", "dig", "nsupdate"))("knotd as a secondary o
     expect(wrongKey).not.toMatch(/XFR size/);
   });
 
-  it("the serial never goes back across a restart, and knotd follows the restarted daemon", async () => {
+  it("the serial never goes back across a restart, and knotd follows the restarted daemon by IXFR (the journal is in the store)", async () => {
     await caughtUp("knotd is up to date");
     const before = serialAt(atRingdns)!;
     await d.stop();
     d = await startDaemon(ringdnsArgs(), { port: ringdnsPort });
     const after = serialAt(atRingdns)!;
     expect(compareSerial(after, before)).toBe(1);
+    // the journal the last run left, checked against the zone as loaded: knotd's serial is in it
+    const restored = await d.waitForLog(/IXFR journals: steps from before this start/, 10_000);
+    expect(JSON.parse(restored).steps).toBeGreaterThan(0);
+    const from = knot.logs.length;
     register("after-restart", 7000, "192.0.2.77");
     await eventually(
       "knotd answers what the restarted daemon registered",
       () => atKnot(`after-restart._kv._tcp.${zone}`, "SRV").answer.length === 1,
     );
+    await caughtUp("knotd has the change made after the restart");
+    // from the serial it had before the restart, by IXFR: no whole zone again
+    const log = knotLogSince(from);
+    expect(log).toMatch(/IXFR, incoming, remote 127\.0\.0\.1@\d+, finished/);
+    expect(log).not.toMatch(/AXFR, incoming|AXFR-style IXFR/);
+    // asked from the serial it had before the restart
+    await d.waitForLog(new RegExp(`"clientSerial":${before},"outcome":"ixfr".*"zone transfer started"`), 10_000);
   });
 });
 
@@ -309,36 +322,36 @@ describe.skipIf(missingTool("etcd", "knotd", "dig", "nsupdate"))("two daemons on
   const daemons: RunningDaemon[] = [];
   let secondary: Knot;
   let secondaryPort: number;
+  let secondaryConf: string;
+  let nodeArgs: (node: string) => string[];
   beforeAll(async () => {
     etcd = await startEtcd();
     secondaryPort = await freePort();
     const store = `etcd://${etcd.url.replace(/^http:\/\//, "")}/ringdns-xfr-${process.pid}/`;
-    for (const node of ["a", "b"])
-      daemons.push(
-        await startDaemon([
-          "--store",
-          store,
-          "--node-name",
-          node,
-          "--domain",
-          zone,
-          "--services",
-          services,
-          "--zone-ns",
-          "ns",
-          "--key-file",
-          key.file,
-          "--transfer-key",
-          "xfr-key",
-          // both tell the secondary: whichever it asks, the serial and the changes are the same
-          "--notify",
-          `127.0.0.1:${secondaryPort}`,
-          "--notify-interval",
-          "200",
-          "--srp-from",
-          "none",
-        ]),
-      );
+    nodeArgs = (node) => [
+      "--store",
+      store,
+      "--node-name",
+      node,
+      "--domain",
+      zone,
+      "--services",
+      services,
+      "--zone-ns",
+      "ns",
+      "--key-file",
+      key.file,
+      "--transfer-key",
+      "xfr-key",
+      // both tell the secondary: whichever it asks, the serial and the changes are the same
+      "--notify",
+      `127.0.0.1:${secondaryPort}`,
+      "--notify-interval",
+      "200",
+      "--srp-from",
+      "none",
+    ];
+    for (const node of ["a", "b"]) daemons.push(await startDaemon(nodeArgs(node)));
     const dir2 = join(dir, "knot-etcd");
     mkdirSync(join(dir2, "db"), { recursive: true });
     const conf = knotConfig(secondaryPort, daemons[0]!.port, dir2).replace(
@@ -346,8 +359,9 @@ describe.skipIf(missingTool("etcd", "knotd", "dig", "nsupdate"))("two daemons on
       `remote:\n  - id: ringdns-b\n    address: 127.0.0.1@${daemons[1]!.port}\n    key: xfr-key\n  - id: ringdns`,
     );
     // the secondary takes the zone from b first, a when b does not answer
-    writeFileSync(join(dir2, "knot.conf"), conf.replace("master: ringdns", "master: [ringdns-b, ringdns]"));
-    secondary = startKnot(join(dir2, "knot.conf"));
+    secondaryConf = join(dir2, "knot.conf");
+    writeFileSync(secondaryConf, conf.replace("master: ringdns", "master: [ringdns-b, ringdns]"));
+    secondary = startKnot(secondaryConf);
   }, 60_000);
   afterAll(async () => {
     await secondary?.stop();
@@ -385,5 +399,53 @@ describe.skipIf(missingTool("etcd", "knotd", "dig", "nsupdate"))("two daemons on
       () => dig("dig", "127.0.0.1", secondaryPort, [`via-a._kv._tcp.${zone}`, "SRV"]).answer.length === 1,
     );
     await b.waitForLog(/"outcome":"ixfr".*"zone transfer done"/, 10_000);
+  });
+
+  const nsupdateAt = (port: number, inst: string) => {
+    const r = spawnSync("nsupdate", ["-k", key.file], {
+      input: `server 127.0.0.1 ${port}\nzone ${zone}\nupdate add ${inst}._kv._tcp.${zone} 60 SRV 0 1 80 ${inst}.${zone}\nupdate add _kv._tcp.${zone} 60 PTR ${inst}._kv._tcp.${zone}\nsend\n`,
+      encoding: "utf8",
+    });
+    expect(r.status, r.stderr).toBe(0);
+  };
+  const secondaryHas = (inst: string) =>
+    eventually(`the secondary answers ${inst}`, () => {
+      try {
+        return dig("dig", "127.0.0.1", secondaryPort, [`${inst}._kv._tcp.${zone}`, "SRV"]).answer.length === 1;
+      } catch {
+        return false; // knotd (just started) not listening yet
+      }
+    });
+
+  it("a secondary that transferred from a asks b, started since, and gets IXFR: b reads the steps a wrote from etcd", async () => {
+    const a = daemons[0]!;
+    // b down: the secondary can only follow a
+    await daemons[1]!.stop();
+    const seen = secondary.logs.length;
+    nsupdateAt(a.port, "while-b-is-down");
+    await secondaryHas("while-b-is-down");
+    const fromAPattern = new RegExp(`IXFR, incoming, remote 127\\.0\\.0\\.1@${a.port}, finished`);
+    await eventually("the secondary logs an IXFR from a", () =>
+      secondary.logs.slice(seen).some((l) => fromAPattern.test(l)),
+    );
+    const fromA = soaSerial(secondaryPort)!;
+    // the secondary stops there; a makes one more change, and b starts after it: b's own journal begins after the change
+    await secondary.stop();
+    nsupdateAt(a.port, "before-b-starts");
+    daemons[1] = await startDaemon(nodeArgs("b"), { port: daemons[1]!.port });
+    const b = daemons[1]!;
+    const restored = await b.waitForLog(/IXFR journals: steps from before this start/, 10_000);
+    expect(JSON.parse(restored).steps).toBeGreaterThan(0);
+    await eventually(
+      "b has the change",
+      () => soaSerial(b.port) === soaSerial(a.port) && compareSerial(soaSerial(b.port)!, fromA) === 1,
+    );
+    // the secondary asks b (its first primary) for what changed since the serial it took from a
+    secondary = startKnot(secondaryConf);
+    await secondaryHas("before-b-starts");
+    const fromB = new RegExp(`IXFR, incoming, remote 127\\.0\\.0\\.1@${b.port}, finished`);
+    await eventually("the secondary logs an IXFR from b", () => secondary.logs.some((l) => fromB.test(l)));
+    expect(secondary.logs.join("\n")).not.toMatch(/AXFR, incoming|AXFR-style IXFR/);
+    await b.waitForLog(new RegExp(`"clientSerial":${fromA},"outcome":"ixfr".*"zone transfer started"`), 10_000);
   });
 });

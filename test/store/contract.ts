@@ -53,6 +53,30 @@ export function storeContract(name: string, make: () => Promise<Store>): void {
       await s.close();
     });
 
+    it("keeps IXFR journal entries apart from the registrations: put, removed, read back; none in a store without them", async () => {
+      const s = await make();
+      const j = s.journal!;
+      expect(await j.loadJournal()).toEqual([]);
+      await s.put("instance/_x._tcp/a", entry("a"));
+      const step = (id: string) => ({ zone: "svc.example.", id, value: { v: 1, id, records: [{ n: ["a"], t: 30 }] } });
+      await j.writeJournal([step("00000001"), step("00000002"), { zone: "a/b.", id: "end", value: { v: 1 } }], []);
+      await j.writeJournal([step("00000003")], [{ zone: "svc.example.", id: "00000001" }]);
+      const byId = (a: { zone: string; id: string }, b: { zone: string; id: string }) =>
+        `${a.zone}/${a.id}`.localeCompare(`${b.zone}/${b.id}`);
+      expect((await j.loadJournal()).sort(byId)).toEqual(
+        [{ zone: "a/b.", id: "end", value: { v: 1 } }, step("00000002"), step("00000003")].sort(byId),
+      );
+      // never handed to the registry as registrations
+      expect([...(await s.load()).keys()]).toEqual(["instance/_x._tcp/a"]);
+      // the digests' key: made once, then the same whoever asks
+      const salt = await j.salt();
+      expect(salt).toMatch(/^[0-9a-f]{32}$/);
+      expect(await j.salt()).toBe(salt);
+      expect((await j.loadJournal()).some((e) => e.id === "salt" || e.zone === "")).toBe(false);
+      expect([...(await s.load()).keys()]).toEqual(["instance/_x._tcp/a"]);
+      await s.close();
+    });
+
     it("watch returns a working unsubscribe", async () => {
       const s = await make();
       const stop = s.watch(() => {});

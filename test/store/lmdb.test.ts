@@ -27,6 +27,25 @@ describe("LmdbStore", () => {
     await b.close();
   });
 
+  it("keeps IXFR's journal across close and reopen; a store written before journals existed opens with none", async () => {
+    const dir = freshDir();
+    // as the previous version left it: registrations and the format, no journal
+    const db = open({ path: join(dir, "registry.mdb"), encoding: "json" });
+    await db.put("meta/format", 1);
+    await db.put("host/h", { v: 1, kind: "host", value: { name: "h", addresses: ["192.0.2.1"], source: "update" } });
+    await db.close();
+    const a = await LmdbStore.open(dir);
+    expect(await a.journal.loadJournal()).toEqual([]);
+    await a.journal.writeJournal([{ zone: "svc.example.", id: "0000000a", value: { v: 1 } }], []);
+    const salt = await a.journal.salt();
+    await a.close();
+    const b = await LmdbStore.open(dir);
+    expect(await b.journal.salt()).toBe(salt);
+    expect([...(await b.load()).keys()]).toEqual(["host/h"]);
+    expect(await b.journal.loadJournal()).toEqual([{ zone: "svc.example.", id: "0000000a", value: { v: 1 } }]);
+    await b.close();
+  });
+
   it("refuses a store written by a newer format, saying so", async () => {
     const dir = freshDir();
     const db = open({ path: join(dir, "registry.mdb"), encoding: "json" });

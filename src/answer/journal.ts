@@ -782,6 +782,8 @@ export class ZoneJournals {
     scope: string,
   ): { before: ResourceRecord[]; after: ResourceRecord[]; was?: Instance; now?: Instance } {
     const none = { before: [], after: [] };
+    // a registration in another served domain (local., another zone) is not this zone's
+    if (inst.domain !== undefined && !servedIn(inst, scope)) return none;
     // a record served everywhere, hidden in this zone by the zone's own one: nothing changed here
     if (inst.domain === undefined && this.registry.instanceRecord(instanceKey(inst.type, inst.name, scope)))
       return none;
@@ -813,7 +815,10 @@ export class ZoneJournals {
     zone: Labels,
     scope: string,
   ): { before: ResourceRecord[]; after: ResourceRecord[]; was?: Host; now?: Host } {
-    if (host.domain === undefined && this.registry.hostRecord(hostKey(host.name, scope)))
+    if (
+      (host.domain !== undefined && !servedIn(host, scope)) ||
+      (host.domain === undefined && this.registry.hostRecord(hostKey(host.name, scope)))
+    )
       return { before: [], after: [] };
     const gone = op === "remove" || op === "expire";
     let was: Host | undefined = gone ? host : previous;

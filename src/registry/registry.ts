@@ -183,8 +183,15 @@ export class Registry implements RegistryView {
   private reserveSerials(): void {
     if (!this.serials) return;
     if (this.serialReserved !== undefined && compareSerial(this.serialNumber, this.serialReserved) === -1) return;
-    this.serialReserved = addSerial(this.serialNumber, SERIAL_RESERVATION);
-    this.serials.reserve(this.serialReserved);
+    const upTo = addSerial(this.serialNumber, SERIAL_RESERVATION);
+    try {
+      this.serials.reserve(upTo);
+      this.serialReserved = upTo;
+    } catch (err) {
+      // a full or failing disk: the change still stands and every listener hears of it (journals, pushes);
+      // the reservation is tried again at the next change, and the fault is logged and counted
+      reportInternalError("SOA serial reservation", err);
+    }
   }
 
   /**

@@ -1,5 +1,6 @@
 // SOA serial arithmetic (RFC 1982) and the serial's keeping across restarts.
 import { describe, expect, it } from "vitest";
+import { onInternalError } from "../../src/guard.js";
 import { ManualClock } from "../../src/clock.js";
 import { Registry } from "../../src/registry/registry.js";
 import {
@@ -65,6 +66,35 @@ describe("Registry serial with a SerialKeeper", () => {
     // a restart starts above every serial served
     const again = new Registry({ clock, store: new MemoryStore(), serials: keeper(k.reserved.at(-1)) });
     expect(compareSerial(again.serial(), r.serial())).toBe(1);
+  });
+
+  it("a reservation that cannot be written (a full disk) is logged and tried again; the change stands and every listener hears it", async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    let failing = true;
+    const written: number[] = [];
+    const k = {
+      floor: undefined,
+      reserve(upTo: number) {
+        if (failing) throw new Error("ENOSPC: no space left on device");
+        written.push(upTo);
+      },
+    };
+    const faults: string[] = [];
+    const restore = onInternalError((where) => faults.push(where));
+    try {
+      const r = new Registry({ clock, store: new MemoryStore(), serials: k });
+      await r.open();
+      const heard: string[] = [];
+      r.onChange((c) => heard.push(c.kind));
+      await r.register(instance("a"));
+      expect(heard).toEqual(["instance"]);
+      expect(faults).toContain("SOA serial reservation");
+      failing = false;
+      await r.register(instance("b"));
+      expect(written).toEqual([r.serial() + SERIAL_RESERVATION]);
+    } finally {
+      onInternalError(restore);
+    }
   });
 
   it("without a floor, or with one behind the clock, starts at the clock", () => {

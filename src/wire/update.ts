@@ -58,7 +58,8 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
       const out: UpdateRecord[] = [];
       for (let i = 0; i < n; i++) {
         const r = readRecord(buf, off);
-        out.push({ ...r.record, rdataLength: r.rdataLength });
+        const { name, type, class: klass, ttl, data } = r.record;
+        out.push({ name, type, class: klass, ttl, data, rdataLength: r.rdataLength });
         off = r.end;
       }
       return out;

@@ -198,6 +198,7 @@ export function verifySig0(msg: Buffer, sig: Sig0Record, key: KeyData, nowSec: n
 
 /** The order of P-256: an ECDSA signature (r, s) verifies as (r, n - s) too. */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_ORDER = Buffer.from((P256_ORDER / 2n).toString(16).padStart(64, "0"), "hex");
 
 /**
  * One form of a signature, whichever of its valid forms was sent: an ECDSA
@@ -207,8 +208,9 @@ const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc6
  */
 export function canonicalSignature(sig: Pick<Sig0Record, "algorithm" | "signature">): Buffer {
   if (sig.algorithm !== KeyAlgorithm.ECDSAP256SHA256 || sig.signature.length !== 64) return sig.signature;
+  // s ≤ n/2, the common case, told by its bytes (big-endian, fixed width) without a BigInt
+  if (Buffer.compare(sig.signature.subarray(32), P256_HALF_ORDER) <= 0) return sig.signature;
   const s = BigInt(`0x${sig.signature.subarray(32).toString("hex")}`);
-  if (s <= P256_ORDER / 2n) return sig.signature;
   const low = Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex");
   return Buffer.concat([sig.signature.subarray(0, 32), low]);
 }

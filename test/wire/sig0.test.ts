@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseName } from "../../src/names.js";
 import { Type } from "../../src/wire/constants.js";
 import {
+  canonicalSignature,
   encodeKeyRdata,
   KeyAlgorithm,
   keyTag,
@@ -154,5 +155,19 @@ describe("SIG(0)", () => {
     const u = decoded(msg);
     const r = verifySig0(msg, { ...u.sig0!, keyTag: keyTag(encodeKeyRdata(bogus)) }, bogus, now);
     expect(r).toEqual({ ok: false, reason: "KEY is not a valid public key for its algorithm" });
+  });
+});
+
+describe("canonicalSignature", () => {
+  const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const sig = (s: bigint) => Buffer.concat([Buffer.alloc(32, 7), Buffer.from(s.toString(16).padStart(64, "0"), "hex")]);
+  const canon = (s: bigint) => canonicalSignature({ algorithm: 13, signature: sig(s) });
+
+  it("keeps s up to n/2 and writes a larger s as n - s, so both forms of a signature are one", () => {
+    for (const s of [1n, n / 2n - 1n, n / 2n]) expect(canon(s)).toEqual(sig(s));
+    for (const s of [n / 2n + 1n, n - 1n]) {
+      expect(canon(s)).toEqual(sig(n - s));
+      expect(canon(n - s)).toEqual(canon(s));
+    }
   });
 });

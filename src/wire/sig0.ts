@@ -63,9 +63,13 @@ export function sameKey(a: KeyData, b: KeyData): boolean {
   return a.algorithm === b.algorithm && a.publicKey.equals(b.publicKey);
 }
 
-/** A key as one string (algorithm and public key), for claims and logs. */
+const keyIds = new WeakMap<KeyData, string>();
+
+/** A key as one string (algorithm and public key), for claims and logs; worked out once per KeyData (an SRP update asks three times). */
 export function keyId(k: KeyData): string {
-  return `${k.algorithm}:${k.publicKey.toString("base64")}`;
+  let id = keyIds.get(k);
+  if (id === undefined) keyIds.set(k, (id = `${k.algorithm}:${k.publicKey.toString("base64")}`));
+  return id;
 }
 
 /** The SIG(0) record at the end of a message (RFC 2931 §3). */

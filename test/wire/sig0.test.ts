@@ -148,14 +148,29 @@ describe("SIG(0)", () => {
     expect(decodeUpdate(twice)).toMatchObject({ kind: "error", reason: "SIG(0) is not the last record" });
   });
 
-  it("a KEY that is not a point on the curve is refused, not thrown", () => {
+  it("a KEY that is not a point on the curve is refused, not thrown, however often it comes", () => {
     const s = newSigner(13);
     const msg = signSig0(update(s.key), s, now);
     const bogus: KeyData = { ...s.key, publicKey: Buffer.alloc(64, 0xff) };
     const u = decoded(msg);
-    const r = verifySig0(msg, { ...u.sig0!, keyTag: keyTag(encodeKeyRdata(bogus)) }, bogus, now);
-    expect(r).toEqual({ ok: false, reason: "KEY is not a valid public key for its algorithm" });
+    for (let seen = 1; seen <= 3; seen++) {
+      const r = verifySig0(msg, { ...u.sig0!, keyTag: keyTag(encodeKeyRdata(bogus)) }, bogus, now);
+      expect(r, `seen ${seen} times`).toEqual({ ok: false, reason: "KEY is not a valid public key for its algorithm" });
+    }
   });
+
+  for (const algorithm of [KeyAlgorithm.ECDSAP256SHA256, KeyAlgorithm.ED25519] as const) {
+    it(`a key (algorithm ${algorithm}) verifies the same when new, seen again and kept: a renewal`, () => {
+      const s = newSigner(algorithm);
+      const other = newSigner(algorithm);
+      const msg = signSig0(update(s.key), s, now);
+      const forged = signSig0(update(s.key), other, now); // signed by another key, claiming s's
+      for (let seen = 1; seen <= 3; seen++) {
+        expect(verifySig0(forged, decoded(forged).sig0!, s.key, now).ok, `forged, ${seen}`).toBe(false);
+        expect(verifySig0(msg, decoded(msg).sig0!, s.key, now), `seen ${seen} times`).toEqual({ ok: true });
+      }
+    });
+  }
 });
 
 describe("canonicalSignature", () => {

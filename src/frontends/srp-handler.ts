@@ -114,8 +114,9 @@ export async function answerSrp(
   const parsed = parseSrpUpdate(u, deps.domains);
   if (!parsed.ok) return refuse("structure", Rcode.REFUSED, parsed.reason);
   const srp = parsed.srp;
-  const host = formatName([srp.host, ...srp.zone]);
-  const tag = keyTag(encodeKeyRdata(srp.key));
+  // for the log lines, written for refusals and at info level: not worked out for every update
+  const host = () => formatName([srp.host, ...srp.zone]);
+  const tag = () => keyTag(encodeKeyRdata(srp.key));
   const now = deps.clock.now();
   if (
     (srpOptions.verifyRate && srpOptions.verifyRate.take(address, now) !== true) ||
@@ -125,20 +126,21 @@ export async function answerSrp(
       "rate",
       Rcode.REFUSED,
       `too many SRP updates from ${address}; try again shortly (--srp-verify-rate)`,
-      {
-        host,
-      },
+      { host: host() },
     );
   const nowSec = Math.floor(now / 1000);
   const checked = verifySig0(msg, u.sig0!, srp.key, nowSec);
-  if (!checked.ok) return refuse("signature", Rcode.REFUSED, checked.reason, { host, keyTag: tag });
+  if (!checked.ok) return refuse("signature", Rcode.REFUSED, checked.reason, { host: host(), keyTag: tag() });
   let seen = srpOptions.seen ?? seenByDeps.get(srpOptions);
   if (!seen) seenByDeps.set(srpOptions, (seen = new SeenSignatures()));
   const sig = u.sig0!;
   // a signature with a clock is valid until its expiration and the skew allowed after it (serial arithmetic)
   const validFor = sig.inception === 0 && sig.expiration === 0 ? 0 : (sig.expiration + SIG0_CLOCK_SKEW - nowSec) | 0;
   if (!seen.admit(canonicalSignature(sig), now, now + Math.max(0, validFor) * 1000))
-    return refuse("replay", Rcode.REFUSED, "this signed update was already applied (a replay)", { host, keyTag: tag });
+    return refuse("replay", Rcode.REFUSED, "this signed update was already applied (a replay)", {
+      host: host(),
+      keyTag: tag(),
+    });
   signedAndFresh(); // a retransmission of these bytes from this peer gets this reply, not a replay refusal
 
   const grant = grantSrpLeases(srp, srpOptions.lease);
@@ -181,20 +183,21 @@ export async function answerSrp(
     result = await deps.registry.transact(decide);
   } catch (err) {
     srpOptions.refused?.("store");
-    log.error({ err, peer, host }, "srp update not stored: SERVFAIL");
+    log.error({ err, peer, host: host() }, "srp update not stored: SERVFAIL");
     return srpReply(u.id, Rcode.SERVFAIL, [
       extendedErrorOption(ExtendedError.OTHER, "the registration could not be stored"),
     ]);
   }
   if (result.rcode !== Rcode.NOERROR)
     return refuse(result.why ?? "structure", result.rcode, result.reason, {
-      host,
-      keyTag: tag,
+      host: host(),
+      keyTag: tag(),
     });
-  log.info(
-    { peer, host, keyTag: tag, registered: result.registered, removed: result.removed, ...grant },
-    grant.lease === 0 ? "srp host removed" : "srp update applied",
-  );
+  if (log.isLevelEnabled("info"))
+    log.info(
+      { peer, host: host(), keyTag: tag(), registered: result.registered, removed: result.removed, ...grant },
+      grant.lease === 0 ? "srp host removed" : "srp update applied",
+    );
   // the granted leases in the form asked for: 4 bytes (LEASE) or 8 (and KEY-LEASE), RFC 9664 §4.3; none when not asked
   return srpReply(
     u.id,

@@ -75,6 +75,13 @@ export class PendingView implements RegistryView {
   private readonly hostKeyDelta = new Map<string, number>();
   private readonly plannedClaims = new Map<string, Claim | undefined>();
   private claimDelta = 0;
+  /**
+   * Per type, per domain asked about: the instances served there and their ring
+   * weight, kept in step by `add` (only the name an op writes can change what a
+   * domain serves), so the limits' checks cost the same for the 50th write of a
+   * group as for the first, not a walk over every name planned before it.
+   */
+  private readonly served = new Map<string, Map<string, { count: number; weight: number }>>();
 
   constructor(private readonly base: RegistryView) {}
 
@@ -104,8 +111,11 @@ export class PendingView implements RegistryView {
       const key = o.op === "put-instance" ? instanceStoreKey(o.instance) : instanceKey(o.type, o.name, o.domain);
       const before = this.instanceRecord(key);
       const after = o.op === "put-instance" ? o.instance : undefined;
-      this.plannedInstances.set(key, after);
       const tk = formatServiceType(type);
+      const served = this.served.get(tk);
+      if (served) for (const [domain, s] of served) this.moveServed(s, -1, this.instance(type, name, domain));
+      this.plannedInstances.set(key, after);
+      if (served) for (const [domain, s] of served) this.moveServed(s, 1, this.instance(type, name, domain));
       let t = this.touched.get(tk);
       if (!t) this.touched.set(tk, (t = { type, names: new Set(), delta: 0 }));
       t.names.add(lowerAscii(name));
@@ -161,24 +171,34 @@ export class PendingView implements RegistryView {
     const t = this.touched.get(formatServiceType(type));
     if (!t) return this.base.instanceCount(type, domain);
     if (domain === undefined) return this.base.instanceCount(type) + t.delta;
-    let n = this.base.instanceCount(type, domain);
-    for (const id of t.names)
-      n +=
-        Number(this.instance(type, id, domain) !== undefined) -
-        Number(this.base.instance(type, id, domain) !== undefined);
-    return n;
+    return this.servedIn(type, domain).count;
   }
 
   ringWeight(type: ServiceType, domain = LOCAL_DOMAIN): number {
-    const t = this.touched.get(formatServiceType(type));
-    let w = this.base.ringWeight(type, domain);
-    if (!t) return w;
-    for (const id of t.names) {
-      const now = this.instance(type, id, domain);
-      const was = this.base.instance(type, id, domain);
-      w += (now ? ringWeight(now.weight) : 0) - (was ? ringWeight(was.weight) : 0);
+    if (!this.touched.has(formatServiceType(type))) return this.base.ringWeight(type, domain);
+    return this.servedIn(type, domain).weight;
+  }
+
+  /** What `domain` serves of a type planned writes touched: worked out once, then kept by `add`. */
+  private servedIn(type: ServiceType, domain: string): { count: number; weight: number } {
+    const tk = formatServiceType(type);
+    let byDomain = this.served.get(tk);
+    if (!byDomain) this.served.set(tk, (byDomain = new Map()));
+    let s = byDomain.get(domain);
+    if (s) return s;
+    s = { count: this.base.instanceCount(type, domain), weight: this.base.ringWeight(type, domain) };
+    for (const id of this.touched.get(tk)?.names ?? []) {
+      this.moveServed(s, 1, this.instance(type, id, domain));
+      this.moveServed(s, -1, this.base.instance(type, id, domain));
     }
-    return w;
+    byDomain.set(domain, s);
+    return s;
+  }
+
+  private moveServed(s: { count: number; weight: number }, sign: 1 | -1, i: Instance | undefined): void {
+    if (!i) return;
+    s.count += sign;
+    s.weight += sign * ringWeight(i.weight);
   }
 
   totalRingWeight(): number {

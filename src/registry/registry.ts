@@ -61,8 +61,12 @@ interface QueuedWrite {
 }
 /** Times a group is planned again after a StoreConflict before its writes fail. */
 const MAX_CONFLICT_RETRIES = 4;
-/** Ops per group commit: under etcd's default limit of 128 per transaction. */
-const MAX_GROUP_OPS = 64;
+/**
+ * Ops per group commit when the store sets no limit of its own (LMDB, memory):
+ * every write queued during the last fsync goes in the next (an SRP
+ * registration is 4 ops), bounded so one transaction stays short.
+ */
+const MAX_GROUP_OPS = 1024;
 
 interface TypeState {
   readonly type: ServiceType;
@@ -319,6 +323,7 @@ export class Registry implements RegistryView {
 
   private async commitGroup(group: readonly QueuedWrite[]): Promise<void> {
     let conflicts = 0;
+    const maxOps = this.store.maxCommitOps ?? MAX_GROUP_OPS;
     const settled = new Set<QueuedWrite>();
     for (let next = 0; next < group.length; ) {
       const first = next;
@@ -334,7 +339,7 @@ export class Registry implements RegistryView {
         try {
           const p = write.plan(view);
           // a write that would take the commit past the limit waits for the next one, planned again there
-          if (p.ops.length > 0 && planned.length > 0 && ops.length + p.ops.length > MAX_GROUP_OPS) break;
+          if (p.ops.length > 0 && planned.length > 0 && ops.length + p.ops.length > maxOps) break;
           next++;
           view.add(p.ops);
           ops.push(...p.ops);

@@ -73,6 +73,8 @@ export interface JournalStore {
 export interface Store {
   /** Backend name for logs and status ("memory", "lmdb", "etcd"). */
   readonly kind: string;
+  /** The most ops one commit should carry (etcd: under its transaction limit); unset when the backend has none. */
+  readonly maxCommitOps?: number;
   status(): StoreStatus;
   /** Everything stored, keyed by entry key. */
   load(): Promise<Map<string, StoreEntry>>;

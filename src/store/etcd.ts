@@ -147,6 +147,8 @@ interface PrefixSnapshot {
 
 export class EtcdStore extends CommitStore {
   readonly kind = "etcd";
+  /** Under etcd's default limit of 128 operations per transaction (`--max-txn-ops`). */
+  readonly maxCommitOps = 64;
   private readonly client: EtcdClient;
   /** The endpoints as dialled: https:// with TLS. */
   private readonly hosts: string[];

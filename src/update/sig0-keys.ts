@@ -22,21 +22,30 @@ export const HOST_KEY_FLAGS = 0x0200;
 
 export function generateSig0Key(name: string, algorithm: KeyAlgorithmNumber): Sig0Signer {
   const labels = parseName(name);
+  // The pair comes back encoded, not as KeyObjects: on Node 20 exporting a
+  // generated KeyObject can deadlock when a collection during the export frees
+  // the (unreachable) generation job, which shares the key's mutex; the SRP
+  // bench hung so after a few thousand keys.
+  const publicKeyEncoding = { type: "spki", format: "der" } as const;
+  const privateKeyEncoding = { type: "pkcs8", format: "der" } as const;
   const pair =
     algorithm === KeyAlgorithm.ECDSAP256SHA256
-      ? generateKeyPairSync("ec", { namedCurve: "P-256" })
-      : generateKeyPairSync("ed25519");
+      ? generateKeyPairSync("ec", { namedCurve: "P-256", publicKeyEncoding, privateKeyEncoding })
+      : generateKeyPairSync("ed25519", { publicKeyEncoding, privateKeyEncoding });
   return {
-    key: { flags: HOST_KEY_FLAGS, protocol: 3, algorithm, publicKey: publicKeyBytes(pair.publicKey, algorithm) },
-    privateKey: pair.privateKey,
+    key: { flags: HOST_KEY_FLAGS, protocol: 3, algorithm, publicKey: spkiKeyBytes(pair.publicKey, algorithm) },
+    privateKey: createPrivateKey({ key: pair.privateKey, format: "der", type: "pkcs8" }),
     name: labels,
   };
 }
 
+/** The key at the end of an SPKI: P-256's X ‖ Y (after the 0x04 of an uncompressed point), Ed25519's 32 bytes. */
+function spkiKeyBytes(spki: Buffer, algorithm: KeyAlgorithmNumber): Buffer {
+  return Buffer.from(spki.subarray(spki.length - (algorithm === KeyAlgorithm.ECDSAP256SHA256 ? 64 : 32)));
+}
+
 function publicKeyBytes(k: KeyObject, algorithm: KeyAlgorithmNumber): Buffer {
-  const jwk = k.export({ format: "jwk" });
-  const x = Buffer.from(jwk.x ?? "", "base64url");
-  return algorithm === KeyAlgorithm.ECDSAP256SHA256 ? Buffer.concat([x, Buffer.from(jwk.y ?? "", "base64url")]) : x;
+  return spkiKeyBytes(k.export({ format: "der", type: "spki" }), algorithm);
 }
 
 /** `K<name>.+013+<tag>`: the base of both file names. */

@@ -99,16 +99,17 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
   const unlisted = new Set<string>(); // instance names whose type PTR is deleted
   for (const n of byName.values()) {
     const p = parseQueryName(n.name, [zone]);
-    const shown = formatName(n.name);
+    // the name in words only for a refusal's reason: most updates are accepted
+    const shown = () => formatName(n.name);
     if (p?.kind === "host") {
-      if (host) return notSrp(`two host descriptions (${formatName(host.name)} and ${shown})`);
+      if (host) return notSrp(`two host descriptions (${formatName(host.name)} and ${shown()})`);
       const keys = n.adds.filter((d) => d.type === Type.KEY);
       if (n.deleteAll !== 1 || keys.length !== 1)
-        return notSrp(`the host description of ${shown} needs one delete of all its RRsets and one KEY`);
+        return notSrp(`the host description of ${shown()} needs one delete of all its RRsets and one KEY`);
       const other = n.adds.find((d) => d.type !== Type.KEY && d.type !== Type.A && d.type !== Type.AAAA);
-      if (other) return notSrp(`${rrTypeName(other.type)} at host ${shown}`);
+      if (other) return notSrp(`${rrTypeName(other.type)} at host ${shown()}`);
       const problem = nameProblem(n.name);
-      if (problem) return notSrp(`${shown}: ${problem}`);
+      if (problem) return notSrp(`${shown()}: ${problem}`);
       host = {
         name: n.name,
         label: p.host,
@@ -116,18 +117,18 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
         addresses: n.adds.filter((d) => "address" in d).map((d) => (d as { address: string }).address),
       };
     } else if (p?.kind === "instance") {
-      if (n.deleteAll !== 1) return notSrp(`the service description of ${shown} needs one delete of all its RRsets`);
+      if (n.deleteAll !== 1) return notSrp(`the service description of ${shown()} needs one delete of all its RRsets`);
       const other = n.adds.find((d) => d.type !== Type.SRV && d.type !== Type.TXT && d.type !== Type.KEY);
-      if (other) return notSrp(`${rrTypeName(other.type)} at service instance ${shown}`);
+      if (other) return notSrp(`${rrTypeName(other.type)} at service instance ${shown()}`);
       descriptions.set(nameKey(n.name), { type: p.type, instance: p.instance, n });
     } else if (p?.kind === "type" || p?.kind === "subtype") {
       if (n.deleteAll > 0 || n.adds.some((d) => d.type !== Type.PTR))
-        return notSrp(`only PTR records may be added or deleted at ${shown}`);
+        return notSrp(`only PTR records may be added or deleted at ${shown()}`);
       for (const d of n.adds) {
         const target = (d as { target: Labels }).target;
         const t = parseQueryName(target, [zone]);
         if (t?.kind !== "instance" || t.type.service !== p.type.service || t.type.proto !== p.type.proto)
-          return notSrp(`PTR at ${shown} must point to an instance of its type`);
+          return notSrp(`PTR at ${shown()} must point to an instance of its type`);
         const k = nameKey(target);
         // appended in place: a copy per PTR made thousands of PTRs to one instance quadratic, before any budget
         const subs = listed.get(k);
@@ -137,7 +138,7 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
       // a subtype PTR's delete goes with its instance's; only the type's own matters
       if (p.kind === "type") for (const target of n.ptrDeletes) unlisted.add(nameKey(target));
     } else {
-      return notSrp(`${shown} is not a host, service instance or service type name in ${formatName(zone)}`);
+      return notSrp(`${shown()} is not a host, service instance or service type name in ${formatName(zone)}`);
     }
   }
   if (!host) return notSrp("no host description (delete-all, KEY and addresses at the host name)");
@@ -147,30 +148,30 @@ export function parseSrpUpdate(u: UpdateMessage, domains: readonly Labels[]): Sr
   const services: SrpService[] = [];
   const removals: SrpUpdate["removals"] = [];
   for (const [k, d] of descriptions) {
-    const shown = formatName(d.n.name);
+    const shown = () => formatName(d.n.name);
     const srvs = d.n.adds.filter((x) => x.type === Type.SRV) as Extract<DecodedData, { type: typeof Type.SRV }>[];
     const txts = d.n.adds.filter((x) => x.type === Type.TXT) as Extract<DecodedData, { type: typeof Type.TXT }>[];
     const key = d.n.adds.find((x) => x.type === Type.KEY) as { key: KeyData } | undefined;
-    if (d.n.adds.filter((x) => x.type === Type.KEY).length > 1) return notSrp(`${shown} has more than one KEY`);
-    if (key && !sameKey(key.key, host.key)) return notSrp(`the KEY of ${shown} differs from the host's`);
+    if (d.n.adds.filter((x) => x.type === Type.KEY).length > 1) return notSrp(`${shown()} has more than one KEY`);
+    if (key && !sameKey(key.key, host.key)) return notSrp(`the KEY of ${shown()} differs from the host's`);
     const subs = listed.get(k);
     if (srvs.length === 0) {
-      if (txts.length > 0) return notSrp(`${shown} has TXT without SRV`);
-      if (subs) return notSrp(`${shown} is listed by a PTR but described as deleted`);
+      if (txts.length > 0) return notSrp(`${shown()} has TXT without SRV`);
+      if (subs) return notSrp(`${shown()} is listed by a PTR but described as deleted`);
       removals.push({ type: d.type, instance: d.instance });
       continue;
     }
-    if (srvs.length > 1) return notSrp(`${shown} has ${srvs.length} SRV records; an instance has one`);
-    if (txts.length !== 1) return notSrp(`${shown} needs one TXT record (it has ${txts.length})`);
+    if (srvs.length > 1) return notSrp(`${shown()} has ${srvs.length} SRV records; an instance has one`);
+    if (txts.length !== 1) return notSrp(`${shown()} needs one TXT record (it has ${txts.length})`);
     const srv = srvs[0]!;
     if (!labelsEqual(srv.target, host.name))
       return notSrp(
-        `the SRV of ${shown} points to ${formatName(srv.target)}, not to the host ${formatName(host.name)}`,
+        `the SRV of ${shown()} points to ${formatName(srv.target)}, not to the host ${formatName(host.name)}`,
       );
-    if (!subs?.includes("")) return notSrp(`${shown} is not listed by a PTR from its service type`);
-    if (unlisted.has(k)) return notSrp(`${shown} is both listed and unlisted`);
+    if (!subs?.includes("")) return notSrp(`${shown()} is not listed by a PTR from its service type`);
+    if (unlisted.has(k)) return notSrp(`${shown()} is both listed and unlisted`);
     const problem = nameProblem(d.n.name);
-    if (problem) return notSrp(`${shown}: ${problem}`);
+    if (problem) return notSrp(`${shown()}: ${problem}`);
     services.push({
       type: d.type,
       instance: d.instance,
@@ -269,20 +270,20 @@ export function planSrp(
   const instanceRecord = (s: { type: ServiceType; instance: string }) => instanceKey(s.type, s.instance, domain);
 
   // first come, first served (§3.3.3): the claim, and a registration of another kind at the name
-  const taken = (record: string, existing: Instance | Host | undefined, shown: string): SrpPlan | undefined => {
+  const taken = (record: string, existing: Instance | Host | undefined, shown: () => string): SrpPlan | undefined => {
     const c = view.claim(record);
     if (c && c.key !== id && c.expiresAt > now)
-      return { ok: false, rcode: Rcode.YXDOMAIN, reason: `${shown} is registered with another key` };
+      return { ok: false, rcode: Rcode.YXDOMAIN, reason: `${shown()} is registered with another key` };
     const o = existing && existing.source !== "mdns" ? whoOwns(existing) : undefined;
     if (o && !(o.kind === "srp" && (o.key === id || !c || c.expiresAt <= now)))
       return {
         ok: false,
         rcode: Rcode.YXDOMAIN,
-        reason: `${shown} is in use by a registration that is not this key's`,
+        reason: `${shown()} is in use by a registration that is not this key's`,
       };
     return undefined;
   };
-  const hostShown = formatName([srp.host, ...srp.zone]);
+  const hostShown = () => formatName([srp.host, ...srp.zone]);
   const existingHost = view.hostRecord(hostRecord);
   // what answers at the name in the zone: its own record, else one served everywhere (the services file's), which
   // the SRP record would otherwise shadow there
@@ -295,7 +296,7 @@ export function planSrp(
     const conflict = taken(
       instanceRecord(s),
       slotInstance(instanceRecordOf, domain, s.type, s.instance),
-      `${s.instance}.${s.type.service}.${s.type.proto}`,
+      () => `${s.instance}.${s.type.service}.${s.type.proto}`,
     );
     if (conflict) return conflict;
   }
@@ -332,7 +333,7 @@ export function planSrp(
   }
 
   if (srp.addresses.length === 0)
-    return { ok: false, rcode: Rcode.REFUSED, reason: `host ${hostShown} has no A or AAAA record` };
+    return { ok: false, rcode: Rcode.REFUSED, reason: `host ${hostShown()} has no A or AAAA record` };
   const expiresAt = now + grant.lease * 1000;
   const host: Host = {
     name: hostLabel,

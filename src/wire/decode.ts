@@ -203,19 +203,19 @@ function decodeRData(buf: Buffer, type: number, at: number, len: number): Decode
       };
     }
     case Type.A:
-    case Type.AAAA:
+      return { type, address: `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}` };
     case Type.TXT: {
-      if (type === Type.TXT) {
-        // each string's length must stay inside the RDATA (dns-packet does not check)
-        for (let p = at; p < at + len; p += 1 + buf[p]!)
-          if (p + 1 + buf[p]! > at + len) throw new WireError("TXT string runs past its RDATA");
+      const strings: Buffer[] = [];
+      for (let p = at; p < at + len; p += 1 + buf[p]!) {
+        // each string's length must stay inside the RDATA
+        if (p + 1 + buf[p]! > at + len) throw new WireError("TXT string runs past its RDATA");
+        strings.push(Buffer.from(buf.subarray(p + 1, p + 1 + buf[p]!)));
       }
-      // dns-packet's RDATA decoders start at the RDLENGTH field
-      const decoded = rdataCodec(typeName(type)).decode(buf, at - 2) as string | Buffer[];
-      return type === Type.TXT
-        ? { type, strings: (decoded as Buffer[]).map((b) => Buffer.from(b)) }
-        : { type, address: decoded as string };
+      return { type, strings };
     }
+    case Type.AAAA:
+      // dns-packet's RDATA decoders start at the RDLENGTH field
+      return { type, address: rdataCodec("AAAA").decode(buf, at - 2) as string };
     case Type.KEY:
       return { type, key: decodeKeyRdata(buf, at, len) };
     default:

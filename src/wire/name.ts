@@ -13,7 +13,6 @@ export function decodeName(
   offset: number,
 ): { labels: string[]; end: number; wireLength: number; raw?: Buffer } {
   const labels: string[] = [];
-  const rawParts: Buffer[] = [];
   let lossy = false; // a label that is not valid UTF-8 does not survive the round trip
   let pos = offset;
   let end = -1;
@@ -47,13 +46,25 @@ export function decodeName(
     )
       lossy = true;
     labels.push(label);
-    rawParts.push(buf.subarray(pos, pos + 1 + len));
     pos += 1 + len;
   }
   if (end < 0) end = pos;
-  return lossy
-    ? { labels, end, wireLength: total, raw: Buffer.concat([...rawParts, Buffer.from([0])]) }
-    : { labels, end, wireLength: total };
+  return lossy ? { labels, end, wireLength: total, raw: rawName(buf, offset) } : { labels, end, wireLength: total };
+}
+
+/** The name at `offset` (already checked by decodeName) as uncompressed wire bytes: kept only for the rare lossy label. */
+function rawName(buf: Buffer, offset: number): Buffer {
+  const parts: Buffer[] = [];
+  for (let pos = offset; buf[pos] !== 0; ) {
+    const len = buf[pos]!;
+    if ((len & 0xc0) === 0xc0) pos = ((len & 0x3f) << 8) | buf[pos + 1]!;
+    else {
+      parts.push(buf.subarray(pos, pos + 1 + len));
+      pos += 1 + len;
+    }
+  }
+  parts.push(Buffer.from([0]));
+  return Buffer.concat(parts);
 }
 
 /**

@@ -2,7 +2,7 @@
 // RFC 3755 §3): a transaction signature made with a public key the signer
 // made itself, as SRP clients (RFC 9665 §6.6) sign their UPDATEs. Pure: the
 // time comes in as an argument; the cryptography is node:crypto's.
-import { createPublicKey, sign, verify, type KeyObject } from "node:crypto";
+import { createPublicKey, sign, verify, type JsonWebKey, type KeyObject } from "node:crypto";
 import type { Labels } from "../names.js";
 import { Class, Type } from "./constants.js";
 import { decodeName, WireError } from "./name.js";
@@ -63,9 +63,13 @@ export function sameKey(a: KeyData, b: KeyData): boolean {
   return a.algorithm === b.algorithm && a.publicKey.equals(b.publicKey);
 }
 
-/** A key as one string (algorithm and public key), for claims and logs. */
+const keyIds = new WeakMap<KeyData, string>();
+
+/** A key as one string (algorithm and public key), for claims and logs; worked out once per KeyData (an SRP update asks three times). */
 export function keyId(k: KeyData): string {
-  return `${k.algorithm}:${k.publicKey.toString("base64")}`;
+  let id = keyIds.get(k);
+  if (id === undefined) keyIds.set(k, (id = `${k.algorithm}:${k.publicKey.toString("base64")}`));
+  return id;
 }
 
 /** The SIG(0) record at the end of a message (RFC 2931 §3). */
@@ -144,30 +148,42 @@ export function sig0TimeProblem(sig: Pick<Sig0Record, "inception" | "expiration"
   return undefined;
 }
 
+/** Keys imported once and kept: those seen again (a renewal), by keyId. */
 const publicKeys = new Map<string, KeyObject>();
+/** Keys seen once, by keyId: a first registration's key is verified as JWK, with no KeyObject made for it (~15 µs). */
+const seenKeys = new Set<string>();
 const MAX_CACHED_KEYS = 4096;
 
-/** The node:crypto public key for a KEY record; undefined when its algorithm or size is not one we verify. */
-export function publicKeyObject(k: KeyData): KeyObject | undefined {
+/**
+ * The key to verify with: the KeyObject kept for a key seen before, else the
+ * KEY as a JWK (node:crypto imports it for the one check, the same checks of
+ * the point); undefined when its algorithm or size is not one we verify.
+ */
+function verificationKey(k: KeyData): { key: KeyObject } | { key: JsonWebKey; format: "jwk" } | undefined {
   if (!isKeyAlgorithm(k.algorithm) || k.publicKey.length !== PUBLIC_KEY_BYTES[k.algorithm]) return undefined;
   const id = keyId(k);
-  let key = publicKeys.get(id);
-  if (key) return key;
+  const kept = publicKeys.get(id);
+  if (kept) return { key: kept };
+  const b64 = (b: Buffer) => b.toString("base64url");
+  const jwk: JsonWebKey =
+    k.algorithm === KeyAlgorithm.ECDSAP256SHA256
+      ? { kty: "EC", crv: "P-256", x: b64(k.publicKey.subarray(0, 32)), y: b64(k.publicKey.subarray(32)) }
+      : { kty: "OKP", crv: "Ed25519", x: b64(k.publicKey) };
+  if (!seenKeys.has(id)) {
+    if (seenKeys.size >= MAX_CACHED_KEYS) seenKeys.delete(seenKeys.values().next().value!);
+    seenKeys.add(id);
+    return { key: jwk, format: "jwk" };
+  }
+  let key: KeyObject;
   try {
-    const b64 = (b: Buffer) => b.toString("base64url");
-    key =
-      k.algorithm === KeyAlgorithm.ECDSAP256SHA256
-        ? createPublicKey({
-            key: { kty: "EC", crv: "P-256", x: b64(k.publicKey.subarray(0, 32)), y: b64(k.publicKey.subarray(32)) },
-            format: "jwk",
-          })
-        : createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: b64(k.publicKey) }, format: "jwk" });
+    key = createPublicKey({ key: jwk, format: "jwk" });
   } catch {
     return undefined; // not a point on the curve
   }
+  seenKeys.delete(id);
   if (publicKeys.size >= MAX_CACHED_KEYS) publicKeys.delete(publicKeys.keys().next().value!);
   publicKeys.set(id, key);
-  return key;
+  return { key };
 }
 
 export type Sig0Check = { ok: true } | { ok: false; reason: string };
@@ -186,18 +202,25 @@ export function verifySig0(msg: Buffer, sig: Sig0Record, key: KeyData, nowSec: n
   if (late) return { ok: false, reason: late };
   if (sig.signature.length !== SIGNATURE_BYTES[sig.algorithm])
     return { ok: false, reason: `SIG(0) signature of ${sig.signature.length} bytes` };
-  const pub = publicKeyObject(key);
-  if (!pub) return { ok: false, reason: "KEY is not a valid public key for its algorithm" };
+  const invalidKey = { ok: false, reason: "KEY is not a valid public key for its algorithm" } as const;
+  const pub = verificationKey(key);
+  if (!pub) return invalidKey;
   const data = sig0SignedData(msg, sig);
-  const good =
-    sig.algorithm === KeyAlgorithm.ECDSAP256SHA256
-      ? verify("sha256", data, { key: pub, dsaEncoding: "ieee-p1363" }, sig.signature)
-      : verify(null, data, pub, sig.signature);
+  let good: boolean;
+  try {
+    good =
+      sig.algorithm === KeyAlgorithm.ECDSAP256SHA256
+        ? verify("sha256", data, { ...pub, dsaEncoding: "ieee-p1363" }, sig.signature)
+        : verify(null, data, pub, sig.signature);
+  } catch {
+    return invalidKey; // a JWK that is not a point on the curve: its import, inside verify, threw
+  }
   return good ? { ok: true } : { ok: false, reason: "SIG(0) signature does not verify" };
 }
 
 /** The order of P-256: an ECDSA signature (r, s) verifies as (r, n - s) too. */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_ORDER = Buffer.from((P256_ORDER / 2n).toString(16).padStart(64, "0"), "hex");
 
 /**
  * One form of a signature, whichever of its valid forms was sent: an ECDSA
@@ -207,8 +230,9 @@ const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc6
  */
 export function canonicalSignature(sig: Pick<Sig0Record, "algorithm" | "signature">): Buffer {
   if (sig.algorithm !== KeyAlgorithm.ECDSAP256SHA256 || sig.signature.length !== 64) return sig.signature;
+  // s ≤ n/2, the common case, told by its bytes (big-endian, fixed width) without a BigInt
+  if (Buffer.compare(sig.signature.subarray(32), P256_HALF_ORDER) <= 0) return sig.signature;
   const s = BigInt(`0x${sig.signature.subarray(32).toString("hex")}`);
-  if (s <= P256_ORDER / 2n) return sig.signature;
   const low = Buffer.from((P256_ORDER - s).toString(16).padStart(64, "0"), "hex");
   return Buffer.concat([sig.signature.subarray(0, 32), low]);
 }

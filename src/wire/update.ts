@@ -44,7 +44,10 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
       reason: "shorter than a DNS header",
     };
   const id = buf.readUInt16BE(0);
-  const [zo, pr, up, ad] = [4, 6, 8, 10].map((o) => buf.readUInt16BE(o)) as [number, number, number, number];
+  const zo = buf.readUInt16BE(4);
+  const pr = buf.readUInt16BE(6);
+  const up = buf.readUInt16BE(8);
+  const ad = buf.readUInt16BE(10);
   if (((buf.readUInt16BE(2) >> 11) & 0xf) !== Opcode.UPDATE)
     return { kind: "error", id, rcode: Rcode.FORMERR, reason: "not an UPDATE (opcode 5)" };
   let tsig: TsigRecord | undefined;
@@ -58,7 +61,8 @@ export function decodeUpdate(buf: Buffer): DecodedUpdate {
       const out: UpdateRecord[] = [];
       for (let i = 0; i < n; i++) {
         const r = readRecord(buf, off);
-        out.push({ ...r.record, rdataLength: r.rdataLength });
+        const { name, type, class: klass, ttl, data } = r.record;
+        out.push({ name, type, class: klass, ttl, data, rdataLength: r.rdataLength });
         off = r.end;
       }
       return out;

@@ -108,4 +108,35 @@ describe("PendingView", () => {
     expect(view.instance(web, "old", "a.example.")?.port).toBe(80); // the one served everywhere answers again
     expect(registry.instanceCount(web, "a.example.")).toBe(2); // nothing reached the registry
   });
+
+  it("keeps per-domain counts and ring weights right as writes are added after they were asked for", async () => {
+    const registry = new Registry({ clock: new ManualClock(0), store: new MemoryStore() });
+    await registry.open();
+    await registry.register(inst("old", { weight: 3 })); // served everywhere
+    await registry.register(inst("mine", { domain: "a.example.", weight: 0 }));
+    const batches = [
+      [{ op: "put-instance" as const, instance: inst("new", { domain: "a.example.", weight: 5 }) }],
+      [{ op: "put-instance" as const, instance: inst("old", { domain: "a.example.", weight: 2 }) }], // over the shared one
+      [{ op: "put-instance" as const, instance: inst("b-only", { domain: "b.example." }) }],
+      [{ op: "remove-instance" as const, type: web, name: "mine", domain: "a.example." }],
+      [{ op: "remove-instance" as const, type: web, name: "old" }], // the shared one: a.example.'s own stays
+      [{ op: "put-instance" as const, instance: inst("new", { domain: "a.example.", weight: 1 }) }],
+    ];
+    const domains = ["a.example.", "b.example.", "local."];
+    const asked = new PendingView(registry);
+    for (const d of domains) expect(asked.instanceCount(web, d) * asked.ringWeight(web, d)).toBeGreaterThan(0); // asked first, then kept
+    for (let n = 1; n <= batches.length; n++) {
+      asked.add(batches[n - 1]!);
+      const fresh = new PendingView(registry);
+      for (const b of batches.slice(0, n)) fresh.add(b);
+      for (const d of domains) {
+        expect([asked.instanceCount(web, d), asked.ringWeight(web, d)], `after ${n} writes, in ${d}`).toEqual([
+          fresh.instanceCount(web, d),
+          fresh.ringWeight(web, d),
+        ]);
+        expect(asked.instanceCount(web, d)).toBe(asked.instances(web, d).length);
+      }
+    }
+    expect([asked.instanceCount(web, "a.example."), asked.ringWeight(web, "a.example.")]).toEqual([2, 3]); // new 1, old 2
+  });
 });

@@ -141,6 +141,10 @@ describe("Registry", () => {
   describe("writes one at a time", () => {
     /** A store that holds every commit until the test lets it through, as a slow disk would. */
     class HeldStore extends MemoryStore {
+      /** Ops per commit at most, as a store may say (etcd: 64); none unless given. */
+      constructor(readonly maxCommitOps?: number) {
+        super();
+      }
       readonly held: (() => void)[] = [];
       /** Ops per commit, in order. */
       readonly commits: number[] = [];
@@ -223,8 +227,8 @@ describe("Registry", () => {
       expect(registry.instance(cache, "s")).toMatchObject({ source: "static", port: 2 });
     });
 
-    it("no commit carries more than 64 ops (etcd takes 128 per transaction): a write that would go past waits for the next", async () => {
-      const store = new HeldStore();
+    it("no commit carries more than the store's limit (etcd: 64, under its 128 per transaction): a write that would go past waits for the next", async () => {
+      const store = new HeldStore(64);
       const { registry } = await open(store);
       store.holding = true;
       const first = registry.register(inst("first"));
@@ -240,6 +244,21 @@ describe("Registry", () => {
       await Promise.all([first, ...small, big]);
       expect(store.commits).toEqual([1, 60, 50]);
       expect(registry.instanceCount(cache)).toBe(81);
+    });
+
+    it("on a store without a limit (LMDB), every write queued during a commit goes in the next one", async () => {
+      const store = new HeldStore();
+      const { registry } = await open(store);
+      store.holding = true;
+      const first = registry.register(inst("first"));
+      await tick();
+      const queued = Array.from({ length: 64 }, (_, i) =>
+        registry.register(inst(`s${i}`), [{ name: `s${i}`, addresses: ["192.0.2.1"], source: "update" }]),
+      ); // 2 ops each
+      store.release();
+      store.holding = false;
+      await Promise.all([first, ...queued]);
+      expect(store.commits).toEqual([1, 128]);
     });
 
     it("a failed commit fails the writes committed with it, and the line goes on", async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseName } from "../../src/names.js";
 import { Type } from "../../src/wire/constants.js";
 import {
+  canonicalSignature,
   encodeKeyRdata,
   KeyAlgorithm,
   keyTag,
@@ -147,12 +148,41 @@ describe("SIG(0)", () => {
     expect(decodeUpdate(twice)).toMatchObject({ kind: "error", reason: "SIG(0) is not the last record" });
   });
 
-  it("a KEY that is not a point on the curve is refused, not thrown", () => {
+  it("a KEY that is not a point on the curve is refused, not thrown, however often it comes", () => {
     const s = newSigner(13);
     const msg = signSig0(update(s.key), s, now);
     const bogus: KeyData = { ...s.key, publicKey: Buffer.alloc(64, 0xff) };
     const u = decoded(msg);
-    const r = verifySig0(msg, { ...u.sig0!, keyTag: keyTag(encodeKeyRdata(bogus)) }, bogus, now);
-    expect(r).toEqual({ ok: false, reason: "KEY is not a valid public key for its algorithm" });
+    for (let seen = 1; seen <= 3; seen++) {
+      const r = verifySig0(msg, { ...u.sig0!, keyTag: keyTag(encodeKeyRdata(bogus)) }, bogus, now);
+      expect(r, `seen ${seen} times`).toEqual({ ok: false, reason: "KEY is not a valid public key for its algorithm" });
+    }
+  });
+
+  for (const algorithm of [KeyAlgorithm.ECDSAP256SHA256, KeyAlgorithm.ED25519] as const) {
+    it(`a key (algorithm ${algorithm}) verifies the same when new, seen again and kept: a renewal`, () => {
+      const s = newSigner(algorithm);
+      const other = newSigner(algorithm);
+      const msg = signSig0(update(s.key), s, now);
+      const forged = signSig0(update(s.key), other, now); // signed by another key, claiming s's
+      for (let seen = 1; seen <= 3; seen++) {
+        expect(verifySig0(forged, decoded(forged).sig0!, s.key, now).ok, `forged, ${seen}`).toBe(false);
+        expect(verifySig0(msg, decoded(msg).sig0!, s.key, now), `seen ${seen} times`).toEqual({ ok: true });
+      }
+    });
+  }
+});
+
+describe("canonicalSignature", () => {
+  const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  const sig = (s: bigint) => Buffer.concat([Buffer.alloc(32, 7), Buffer.from(s.toString(16).padStart(64, "0"), "hex")]);
+  const canon = (s: bigint) => canonicalSignature({ algorithm: 13, signature: sig(s) });
+
+  it("keeps s up to n/2 and writes a larger s as n - s, so both forms of a signature are one", () => {
+    for (const s of [1n, n / 2n - 1n, n / 2n]) expect(canon(s)).toEqual(sig(s));
+    for (const s of [n / 2n + 1n, n - 1n]) {
+      expect(canon(s)).toEqual(sig(n - s));
+      expect(canon(n - s)).toEqual(canon(s));
+    }
   });
 });

@@ -293,6 +293,27 @@ describe("decodeQuery", () => {
     expect(reply.subarray(12, 12 + raw.length)).toEqual(raw);
   });
 
+  it("keeps a name with a label that is not valid UTF-8 as its bytes, written out when it was compressed", () => {
+    // "local" at 12, then \xff\xfe.dev.<pointer to local>
+    const msg = Buffer.from([
+      ...new Array(12).fill(0),
+      5,
+      ...Buffer.from("local"),
+      0,
+      2,
+      0xff,
+      0xfe,
+      3,
+      ...Buffer.from("dev"),
+      0xc0,
+      12,
+    ]);
+    const n = decodeName(msg, 19);
+    expect(n.end).toBe(msg.length);
+    expect(n.raw).toEqual(Buffer.from([2, 0xff, 0xfe, 3, ...Buffer.from("dev"), 5, ...Buffer.from("local"), 0]));
+    expect(decodeName(msg, 12).raw).toBeUndefined();
+  });
+
   it("drops what is not a query and answers malformed queries with FORMERR", () => {
     expect(decodeQuery(Buffer.alloc(5))).toMatchObject({ kind: "drop" });
     const resp = Buffer.from(q);

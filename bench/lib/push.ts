@@ -319,6 +319,8 @@ export async function pushRun(dir: string, seconds: number, log: (s: string) => 
     server = await startRingdns(d, [
       ...["--dns-tls", `127.0.0.1:${tlsPort}`, "--tls-cert", cert, "--tls-key", key],
       ...["--tcp-max-connections", "1000", "--tcp-max-per-source", "1000", "--update-rate", "0"],
+      // every session comes from 127.0.0.1: one source holds all 10,000 subscriptions
+      ...["--push-max-subscriptions-per-source", String(SESSIONS * (TYPES + KEYS_PER_SESSION))],
       ...["--http", `127.0.0.1:${httpPort}`],
     ]);
     const port = server.port;

@@ -24,6 +24,10 @@ import { StoreConflict } from "../registry/store-contract.js";
 import { EtcdClient, type RangeReply } from "./etcd-range.js";
 import {
   CommitStore,
+  JOURNAL_PREFIX,
+  JOURNAL_SALT_KEY,
+  journalKey,
+  parseJournalKey,
   type JournalEntry,
   type JournalStore,
   type StoreEntry,
@@ -106,9 +110,6 @@ const MAX_REPLY_BYTES = 256 << 20;
 /** Entries of the replica's key map restored per turn of the event loop after a resync's marking. */
 const SWEEP_CHUNK = 5_000;
 
-/** IXFR's journal under the prefix: skipped by the registrations' load and watch, as all of meta/ is. */
-const JOURNAL = "meta/journal/";
-const JOURNAL_SALT = "meta/journal-salt";
 /** A journal write's transaction at most: ops (etcd's default --max-txn-ops is 128) and bytes (its request limit is 1.5 MiB). */
 const JOURNAL_TXN_OPS = 64;
 const JOURNAL_TXN_BYTES = 1 << 20;
@@ -596,7 +597,7 @@ export class EtcdStore extends CommitStore {
     shared: true,
     salt: async () => {
       // the first daemon to ask makes it; every other reads that one
-      const key = this.full(JOURNAL_SALT);
+      const key = this.full(JOURNAL_SALT_KEY);
       await this.client
         .if(key, "Create", "==", 0)
         .then(this.client.put(key).value(randomBytes(16).toString("hex")))
@@ -606,13 +607,12 @@ export class EtcdStore extends CommitStore {
       return salt;
     },
     loadJournal: async () => {
-      const all = await this.client.getAll().prefix(this.full(JOURNAL)).strings();
+      const all = await this.client.getAll().prefix(this.full(JOURNAL_PREFIX)).strings();
       const out: JournalEntry[] = [];
       for (const [key, value] of Object.entries(all)) {
-        const [zone, id] = key.slice(this.full(JOURNAL).length).split("/");
-        if (zone === undefined || id === undefined) continue;
         try {
-          out.push({ zone: decodeURIComponent(zone), id, value: JSON.parse(value) });
+          const at = parseJournalKey(key.slice(this.full("").length));
+          if (at) out.push({ ...at, value: JSON.parse(value) });
         } catch {
           // not JSON: not ours to read, the journal does without it
         }
@@ -620,7 +620,7 @@ export class EtcdStore extends CommitStore {
       return out;
     },
     writeJournal: async (put, remove) => {
-      const key = (zone: string, id: string) => this.full(`${JOURNAL}${encodeURIComponent(zone)}/${id}`);
+      const key = (zone: string, id: string) => this.full(journalKey(zone, id));
       const ops = [
         ...remove.map((r) => ({ key: key(r.zone, r.id), value: undefined as string | undefined })),
         ...put.map((e) => ({ key: key(e.zone, e.id), value: JSON.stringify(e.value) })),

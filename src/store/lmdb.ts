@@ -11,6 +11,10 @@ import { RingdnsError } from "../errors.js";
 import { BASE_FORMAT, decodeEntry, encodeEntry, FORMAT_VERSION } from "./codec.js";
 import {
   CommitStore,
+  JOURNAL_PREFIX,
+  JOURNAL_SALT_KEY,
+  journalKey,
+  parseJournalKey,
   type JournalEntry,
   type JournalStore,
   type StoreEntry,
@@ -19,13 +23,9 @@ import {
 } from "./store.js";
 
 const META_KEY = "meta/format";
-/** IXFR's journal: `meta/journal/<zone, URI-encoded>/<id>`, which the registrations' load never reads. */
-const JOURNAL = "meta/journal/";
-/** Just past every key under JOURNAL, and past every key under `meta/`. */
+/** Just past every key under JOURNAL_PREFIX, and past every key under `meta/`. */
 const JOURNAL_END = "meta/journal0";
 const META_END = "meta0";
-/** The journal's digest key (outside JOURNAL: "-" sorts before "/"). */
-const SALT_KEY = "meta/journal-salt";
 /** Journal entries (steps of up to ~100 records) decoded per turn of the event loop. */
 const JOURNAL_SLICE = 50;
 
@@ -102,19 +102,19 @@ export class LmdbStore extends CommitStore {
   readonly journal: JournalStore = {
     shared: false,
     salt: async () => {
-      const held = this.db.get(SALT_KEY);
+      const held = this.db.get(JOURNAL_SALT_KEY);
       if (typeof held === "string") return held;
       const made = randomBytes(16).toString("hex");
       await this.db.transaction(() => {
-        if (typeof this.db.get(SALT_KEY) !== "string") this.db.put(SALT_KEY, made);
+        if (typeof this.db.get(JOURNAL_SALT_KEY) !== "string") this.db.put(JOURNAL_SALT_KEY, made);
       });
-      return this.db.get(SALT_KEY) as string;
+      return this.db.get(JOURNAL_SALT_KEY) as string;
     },
     loadJournal: async () => {
       const out: JournalEntry[] = [];
-      for (const { key, value } of this.db.getRange({ start: JOURNAL, end: JOURNAL_END })) {
-        const [zone, id] = String(key).slice(JOURNAL.length).split("/");
-        if (zone !== undefined && id !== undefined) out.push({ zone: decodeURIComponent(zone), id, value });
+      for (const { key, value } of this.db.getRange({ start: JOURNAL_PREFIX, end: JOURNAL_END })) {
+        const at = parseJournalKey(String(key));
+        if (at) out.push({ ...at, value });
         // a full journal is ~10 MB of JSON: decoded a slice per turn of the event loop, between queries
         if (out.length % JOURNAL_SLICE === 0) await nextTurn();
       }
@@ -122,10 +122,9 @@ export class LmdbStore extends CommitStore {
     },
     writeJournal: async (put, remove) => {
       if (put.length === 0 && remove.length === 0) return;
-      const key = (zone: string, id: string) => `${JOURNAL}${encodeURIComponent(zone)}/${id}`;
       await this.db.transaction(() => {
-        for (const r of remove) this.db.remove(key(r.zone, r.id));
-        for (const e of put) this.db.put(key(e.zone, e.id), e.value);
+        for (const r of remove) this.db.remove(journalKey(r.zone, r.id));
+        for (const e of put) this.db.put(journalKey(e.zone, e.id), e.value);
       });
     },
   };

@@ -270,6 +270,8 @@ function parseNameSafe(text: string): Labels | null {
 // ---- building names ----
 
 export const SERVICES_ENUM: Labels = ["_services", "_dns-sd", "_udp"];
+/** The mDNS domain (RFC 6762), as labels. */
+export const LOCAL: Labels = ["local"];
 const HASH_LABEL = "_hash";
 const SUB_LABEL = "_sub";
 

@@ -10,7 +10,7 @@ import { encodeResponse, type Edns } from "../wire/message.js";
 import { decodeQuery, questionType } from "../wire/query.js";
 import type { QueryMetrics } from "../metrics.js";
 import { performance } from "node:perf_hooks";
-import { formatName, hasSuffix, lowerAscii, parseQueryName, type Labels } from "../names.js";
+import { formatName, hasSuffix, LOCAL, lowerAscii, parseQueryName, type Labels } from "../names.js";
 import type { DecodedData } from "../wire/decode.js";
 import { authenticate } from "./auth-stage.js";
 import { handleUpdate, type UpdateDeps } from "./update-handler.js";
@@ -99,7 +99,6 @@ export function lanProxy(deps: Pick<DnsHandlerDeps, "localProxy">): LocalProxy |
   return deps.localProxy instanceof LocalMissHandOff ? undefined : deps.localProxy;
 }
 
-export const LOCAL: Labels = ["local"];
 const PROXIED_KINDS = new Set(["type", "subtype", "instance", "host"]);
 
 /** A `.local` name the discovery proxy may ask the LAN about (not the apex, the type list or a `_hash` name). */

@@ -10,7 +10,7 @@
 // moved is compared with what was last pushed.
 import type { Clock } from "../clock.js";
 import type { AnswerOptions } from "../answer/answer.js";
-import { formatName, formatServiceType, hasSuffix, parseQueryName, type Labels } from "../names.js";
+import { formatName, formatServiceType, hasSuffix, LOCAL, parseQueryName, type Labels } from "../names.js";
 import type { Registry } from "../registry/registry.js";
 import { Rcode, typeName as rrTypeName } from "../wire/constants.js";
 import { readRecord, type DecodedData } from "../wire/decode.js";
@@ -27,8 +27,6 @@ import {
   type Moved,
   type PushFanout,
 } from "./push-fanout.js";
-
-const LOCAL: Labels = ["local"];
 
 /** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
 export const REMOVE_RECORD_TTL = 0xffffffff;

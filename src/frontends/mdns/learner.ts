@@ -10,6 +10,7 @@ import { TokenBuckets } from "../token-buckets.js";
 import { RingdnsError } from "../../errors.js";
 import { later, reportInternalError } from "../../guard.js";
 import {
+  LOCAL,
   formatName,
   labelsEqual,
   lowerAscii,
@@ -29,7 +30,6 @@ import { encodeMdnsQuery, nameWireLength, type MdnsQuestion } from "../../wire/m
 import { DEFAULT_CACHE_LIMITS, MdnsCache, type CacheLimits, type CachedRecord } from "./cache.js";
 import type { MdnsTransport } from "./transport.js";
 
-const LOCAL: Labels = ["local"];
 const FIRST_INTERVAL = 1000;
 /** Names browsed because a unicast client asked for them (each then backs off to once an hour). */
 export const MAX_ASKED_BROWSES = 256;

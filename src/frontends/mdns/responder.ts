@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../../clock.js";
 import { guarded, later, sleep } from "../../guard.js";
 import {
+  LOCAL,
   hostName,
   instanceName,
   labelsEqual,
@@ -27,7 +28,6 @@ import { encodeMdnsQuery, encodeMdnsResponse, encodeMdnsResponses, UNICAST_RESPO
 import type { ResourceRecord } from "../../wire/message.js";
 import { MDNS_PORT, type MdnsTransport } from "./transport.js";
 
-const LOCAL: Labels = ["local"];
 /** RFC 6762 §10: 120 s for records about hosts, 75 min for the rest. */
 const HOST_TTL = 120;
 const SERVICE_TTL = 4500;

@@ -266,11 +266,6 @@ export class ZoneJournal {
     this.beforeNewest = undefined;
   }
 
-  clear(): void {
-    this.restart(this.newest ?? 0);
-    this.first = this.newest = undefined;
-  }
-
   /** Changes (not serials) held. */
   get size(): number {
     return this.steps.length;

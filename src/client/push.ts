@@ -17,6 +17,8 @@ import { formatName, hashName, parseName, parseServiceType, typeName, type Label
 import { Rcode, Type, rcodeName, typeName as rrTypeName } from "../wire/constants.js";
 import { readRecord, type DecodedData } from "../wire/decode.js";
 import {
+  REMOVE_RECORD_TTL,
+  REMOVE_RRSET_TTL,
   decodeDso,
   DSOTYPENI,
   DsoType,
@@ -80,9 +82,6 @@ export class SubscribeError extends Error {
 
 /** A server's answer to SUBSCRIBE that may be tried again later: it sheds load so (RFC 8765 §6.2.2). */
 const RETRIED_RCODES: ReadonlySet<number> = new Set([Rcode.REFUSED, Rcode.SERVFAIL]);
-/** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record, and of one that removes its whole RRset. */
-const REMOVE_RECORD = 0xffffffff;
-const REMOVE_RRSET = 0xfffffffe;
 /** Message IDs of our requests: the Keepalive that establishes the session, the SUBSCRIBE, later Keepalives. */
 const ID_KEEPALIVE = 1;
 const ID_SUBSCRIBE = 2;
@@ -203,7 +202,7 @@ async function* follow(o: SubscribeOptions, live: Live): AsyncGenerator<PushChan
             const owner = formatName(n.labels);
             if (n.end + 10 > data.length) throw new Error("PUSH record runs past its TLV");
             const ttl = data.readUInt32BE(n.end + 4);
-            if (ttl === REMOVE_RRSET) {
+            if (ttl === REMOVE_RRSET_TTL) {
               // the whole RRset: RDLEN 0, nothing to decode
               const type = rrTypeName(data.readUInt16BE(n.end));
               p = n.end + 10 + data.readUInt16BE(n.end + 8);
@@ -216,13 +215,13 @@ async function* follow(o: SubscribeOptions, live: Live): AsyncGenerator<PushChan
             const type = rrTypeName(r.type);
             const text = dataText(r.record.data);
             const key = recordKey(owner, type, text);
-            if (ttl === REMOVE_RECORD) records.delete(key);
+            if (ttl === REMOVE_RECORD_TTL) records.delete(key);
             else records.set(key, Buffer.from(data.subarray(r.rdataAt, r.rdataAt + r.rdataLength)));
             push({
-              op: ttl === REMOVE_RECORD ? "remove" : "add",
+              op: ttl === REMOVE_RECORD_TTL ? "remove" : "add",
               name: owner,
               type,
-              ttl: ttl === REMOVE_RECORD ? 0 : ttl,
+              ttl: ttl === REMOVE_RECORD_TTL ? 0 : ttl,
               data: text,
             });
           }

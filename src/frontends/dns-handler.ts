@@ -134,7 +134,7 @@ export function handleDnsMessage(
   const { metrics, queryLogRate = 0, lifecycle } = deps;
   if (lifecycle?.draining) return null; // the client retries, elsewhere or after the restart
   if (!metrics && queryLogRate === 0 && !lifecycle) return answerMessage(msg, transport, peer, deps, notes);
-  const started = performance.now();
+  const started = metrics ? performance.now() : 0; // read only where metrics are kept
   const reply = answerMessage(msg, transport, peer, deps, notes);
   if (reply instanceof Promise) {
     if (lifecycle) {

@@ -14,7 +14,8 @@ import { formatName, formatServiceType, hasSuffix, LOCAL, parseQueryName, type L
 import type { Registry } from "../registry/registry.js";
 import { Rcode, typeName as rrTypeName } from "../wire/constants.js";
 import { readRecord, type DecodedData } from "../wire/decode.js";
-import { DsoType, encodeDso, type DsoTlv } from "../wire/dso.js";
+import { DsoType, encodeDso, REMOVE_RECORD_TTL, type DsoTlv } from "../wire/dso.js";
+
 import { encodeRecord, type ResourceRecord } from "../wire/message.js";
 import { decodeName, NameCompressor, WireError } from "../wire/name.js";
 import {
@@ -28,8 +29,6 @@ import {
   type PushFanout,
 } from "./push-fanout.js";
 
-/** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
-export const REMOVE_RECORD_TTL = 0xffffffff;
 /** Subscriptions one session may hold. */
 export const MAX_SUBSCRIPTIONS_PER_SESSION = 256;
 

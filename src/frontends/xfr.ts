@@ -127,8 +127,10 @@ export function startTransfer(msg: Buffer, peer: string, deps: TransferDeps): Tr
     return { kind: "reply", reply: sign(refuse(Rcode.FORMERR)) }; // RFC 1995 §3: the client's SOA is required
   }
   const current = zoneSoa(zone, serial, deps.answer);
-  const since = clientSerial === undefined ? undefined : deps.journals?.journal(zone)?.since(clientSerial);
-  if (clientSerial !== undefined && compareSerial(clientSerial, serial) !== -1) {
+  const upToDate = clientSerial !== undefined && compareSerial(clientSerial, serial) !== -1;
+  // the journal is read only for a client that is behind
+  const since = upToDate || clientSerial === undefined ? undefined : deps.journals?.journal(zone)?.since(clientSerial);
+  if (upToDate) {
     // RFC 1995 §2: as new or newer than ours: our SOA alone
     outcome = "up-to-date";
     records = [current];

@@ -18,6 +18,11 @@ export const DsoType = {
   RECONFIRM: 0x0043,
 } as const;
 
+/** RFC 8765 §6.3.1: the TTL of a PUSH record that removes that one record. */
+export const REMOVE_RECORD_TTL = 0xffffffff;
+/** RFC 8765 §6.3.1: the TTL of a PUSH record that removes its whole RRset (name, type, class). */
+export const REMOVE_RRSET_TTL = 0xfffffffe;
+
 export interface DsoTlv {
   type: number;
   data: Buffer;

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
-import { encodePushes, parseSubscribe, REMOVE_RECORD_TTL } from "../../src/frontends/dns-push.js";
+import { encodePushes, parseSubscribe } from "../../src/frontends/dns-push.js";
+import { REMOVE_RECORD_TTL } from "../../src/wire/dso.js";
 import { Type } from "../../src/wire/constants.js";
 import { readRecord } from "../../src/wire/decode.js";
 import { decodeDso, DsoType } from "../../src/wire/dso.js";

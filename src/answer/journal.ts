@@ -734,6 +734,13 @@ export class ZoneJournals {
     const to = this.registry.serial();
     const own = !this.registry.changeFromPeer();
     let changed = false;
+    // one registration served in every zone is the same object in each: hashed once per change, not once per zone
+    const digests = new Map<Instance | Host, Digest>();
+    const digestOf = (salt: string, r: Instance | Host): Digest => {
+      let d = digests.get(r);
+      if (!d) digests.set(r, (d = "type" in r ? instanceDigest(salt, r) : hostDigest(salt, r)));
+      return d;
+    };
     for (const [scope, { zone, journal }] of this.journals) {
       const { before, after, was, now } =
         c.kind === "instance"
@@ -743,9 +750,8 @@ export class ZoneJournals {
       let delta = NO_CHANGE;
       if (was !== now && this.persist) {
         const salt = this.persist.salt;
-        const digestOf = (r: Instance | Host) => ("type" in r ? instanceDigest(salt, r) : hostDigest(salt, r));
-        if (now) delta = plus(delta, digestOf(now));
-        if (was) delta = plus(delta, digestOf(was), -1);
+        if (now) delta = plus(delta, digestOf(salt, now));
+        if (was) delta = plus(delta, digestOf(salt, was), -1);
       }
       journal.add({ from: this.serial, to, ...diff }, delta, own);
       if (diff.removed.length > 0 || diff.added.length > 0 || !same(delta, NO_CHANGE)) changed = true;

@@ -29,7 +29,7 @@ import { Class, Opcode, Rcode, Type } from "../wire/constants.js";
 import { ExtendedError, extendedErrorOption, type Edns, type ResourceRecord, type Response } from "../wire/message.js";
 import type { Query } from "../wire/query.js";
 import { typeKey } from "./type-versions.js";
-import { zoneSoa } from "./zone.js";
+import { zoneNameServer, zoneSoa } from "./zone.js";
 
 export interface AnswerOptions {
   /** Served domains, `local.` included, each as labels. */
@@ -331,13 +331,8 @@ class Context {
     };
   }
 
-  /** The apex's name server (see AnswerOptions.zoneNs), and its host label when it is a host of this zone. */
   private nameServer(): { name: Labels; host?: string } | undefined {
-    const ns = this.options.zoneNs;
-    if (!ns || (this.domain.length === 1 && lowerAscii(this.domain[0]!) === "local")) return undefined;
-    if ("host" in ns) return { name: [ns.host, ...this.domain], host: ns.host };
-    const under = ns.name.length === this.domain.length + 1 && labelsEqual(ns.name.slice(1), this.domain);
-    return under ? { name: ns.name, host: ns.name[0]! } : { name: ns.name };
+    return zoneNameServer(this.domain, this.options.zoneNs);
   }
 
   private hostAddressRecords(owner: Labels, host: string): ResourceRecord[] {

@@ -13,6 +13,7 @@
 import {
   hostName,
   instanceName,
+  labelsEqual,
   lowerAscii,
   servicesEnumName,
   subtypeName,
@@ -24,7 +25,7 @@ import { domainKey, type Registry } from "../registry/registry.js";
 import type { Host, Instance } from "../registry/types.js";
 import { Type } from "../wire/constants.js";
 import { encodeRdata, type ResourceRecord } from "../wire/message.js";
-import type { AnswerOptions } from "./answer.js";
+import type { AnswerOptions, ZoneNs } from "./answer.js";
 
 export interface TransferOptions {
   /** Transfer instances and hosts learned from the LAN by mDNS (unauthenticated): off unless the operator asks (--transfer-learned). */
@@ -88,7 +89,7 @@ export function zoneSnapshot(
 
 /** NS at the apex (--zone-ns), and the DNS Push SRV on that name server when DNS Push is on. */
 export function apexRecords(zone: Labels, options: AnswerOptions): ResourceRecord[] {
-  const ns = nameServer(zone, options);
+  const ns = zoneNameServer(zone, options.zoneNs)?.name;
   if (!ns) return [];
   const out: ResourceRecord[] = [{ name: zone, ttl: options.ttl, data: { type: Type.NS, target: ns } }];
   if (options.pushPort !== undefined)
@@ -100,10 +101,12 @@ export function apexRecords(zone: Labels, options: AnswerOptions): ResourceRecor
   return out;
 }
 
-function nameServer(zone: Labels, options: AnswerOptions): Labels | undefined {
-  const ns = options.zoneNs;
+/** The name server of `zone`'s apex (see AnswerOptions.zoneNs), and its host label when it is a host of the zone; none in local. */
+export function zoneNameServer(zone: Labels, ns: ZoneNs | undefined): { name: Labels; host?: string } | undefined {
   if (!ns || (zone.length === 1 && lowerAscii(zone[0]!) === "local")) return undefined;
-  return "host" in ns ? [ns.host, ...zone] : ns.name;
+  if ("host" in ns) return { name: [ns.host, ...zone], host: ns.host };
+  const under = ns.name.length === zone.length + 1 && labelsEqual(ns.name.slice(1), zone);
+  return under ? { name: ns.name, host: ns.name[0]! } : { name: ns.name };
 }
 
 /**

@@ -70,42 +70,104 @@ function rawName(buf: Buffer, offset: number): Buffer {
 /**
  * Writes names with compression. Suffixes are matched exactly (case-sensitive),
  * so a pointer never changes the spelling a client sees.
+ *
+ * The names written are kept as they are, with each label's offset, and a
+ * suffix is found by comparing labels: a reply has a handful of names, and a
+ * string key per suffix (what a map needs) was a third of what answering a
+ * query allocated. Past INDEXED_FROM names (a zone transfer's 64 KB messages)
+ * the suffixes also go into a map, so a lookup stays O(labels).
  */
 export class NameCompressor {
-  private readonly table = new Map<string, number>();
-  private journal: string[] = [];
+  /** The names written, in order. */
+  private readonly names: Labels[] = [];
+  /** Where each name's labels start in `labelAt`. */
+  private readonly firstLabel: number[] = [];
+  /** Each written label's offset in the message; -1 where a pointer cannot reach. A name ends at its first pointer. */
+  private readonly labelAt: number[] = [];
+  /** Suffix key → offset, once there are many names; with the name each key came from, to roll back. */
+  private index: Map<string, number> | undefined;
+  private readonly indexed: { key: string; name: number }[] = [];
 
   /** Write `name` at `offset` in `buf`; returns the new offset. `compress` = may point to earlier names. */
   write(buf: Buffer, offset: number, name: Labels, compress = true): number {
+    const n = this.names.length;
+    this.names.push(name);
+    this.firstLabel.push(this.labelAt.length);
     for (let i = 0; i < name.length; i++) {
-      const key = suffixKey(name, i);
-      const target = compress ? this.table.get(key) : undefined;
-      if (target !== undefined) {
+      const target = compress ? this.find(name, i, n) : -1;
+      if (target >= 0) {
         buf.writeUInt16BE(0xc000 | target, offset);
+        this.indexName(n);
         return offset + 2;
       }
-      if (offset <= MAX_POINTER_TARGET && !this.table.has(key)) {
-        this.table.set(key, offset);
-        this.journal.push(key);
-      }
+      this.labelAt.push(offset <= MAX_POINTER_TARGET ? offset : -1);
       const len = buf.write(name[i]!, offset + 1, "utf8");
       if (len > 63) throw new WireError(`label longer than 63 bytes: ${name[i]}`);
       buf[offset] = len;
       offset += 1 + len;
     }
     buf[offset] = 0;
+    this.indexName(n);
     return offset + 1;
   }
 
   /** A mark to roll back to when a record does not fit. */
   mark(): number {
-    return this.journal.length;
+    return this.names.length;
   }
 
   rollback(mark: number): void {
-    for (const key of this.journal.splice(mark)) this.table.delete(key);
+    if (mark >= this.names.length) return;
+    this.labelAt.length = this.firstLabel[mark]!;
+    this.names.length = mark;
+    this.firstLabel.length = mark;
+    while (this.indexed.length > 0 && this.indexed[this.indexed.length - 1]!.name >= mark)
+      this.index!.delete(this.indexed.pop()!.key);
+  }
+
+  /** The offset of the first name written before name `before` that ends with name[from..]; -1: none. */
+  private find(name: Labels, from: number, before: number): number {
+    if (this.index) return this.index.get(suffixKey(name, from)) ?? -1;
+    const want = name.length - from;
+    for (let e = 0; e < before; e++) {
+      const other = this.names[e]!;
+      const j = other.length - want; // where the same-length suffix starts in the other name
+      const first = this.firstLabel[e]!;
+      const written = (e + 1 < this.firstLabel.length ? this.firstLabel[e + 1]! : this.labelAt.length) - first;
+      if (j < 0 || j >= written || this.labelAt[first + j]! < 0) continue;
+      let k = 0;
+      while (k < want && other[j + k] === name[from + k]) k++;
+      if (k === want) return this.labelAt[first + j]!;
+    }
+    return -1;
+  }
+
+  /** Past INDEXED_FROM names, name `n`'s suffixes (and, the first time, every earlier name's) go into the map. */
+  private indexName(n: number): void {
+    if (!this.index) {
+      if (this.names.length <= INDEXED_FROM) return;
+      this.index = new Map();
+      for (let e = 0; e < n; e++) this.indexSuffixes(e);
+    }
+    this.indexSuffixes(n);
+  }
+
+  private indexSuffixes(e: number): void {
+    const name = this.names[e]!;
+    const first = this.firstLabel[e]!;
+    const written = (e + 1 < this.firstLabel.length ? this.firstLabel[e + 1]! : this.labelAt.length) - first;
+    for (let j = 0; j < written; j++) {
+      if (this.labelAt[first + j]! < 0) continue;
+      const key = suffixKey(name, j);
+      if (this.index!.has(key)) continue; // the first name written with it is the target
+      this.index!.set(key, this.labelAt[first + j]!);
+      this.indexed.push({ key, name: e });
+    }
   }
 }
+
+/** Names written before the suffixes also go into a map (see NameCompressor). */
+const INDEXED_FROM = 32;
 
 function suffixKey(name: Labels, from: number): string {
   let k = "";

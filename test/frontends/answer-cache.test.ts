@@ -17,6 +17,7 @@ describe("AnswerCache", () => {
     const c = new AnswerCache();
     const wire = Buffer.from([0x12, 0x34, 0x84, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
     const key = AnswerCache.key(q, 512, undefined);
+    c.set(key, wire, 7, 900);
     c.set(key, wire, 7, 1000);
     const hit = c.get(key, 7, 1500, 0xbeef, true, true)!;
     expect(hit.readUInt16BE(0)).toBe(0xbeef);
@@ -28,13 +29,31 @@ describe("AnswerCache", () => {
   it("misses after a registry change, after a second, and for another spelling, size or EDNS version", () => {
     const c = new AnswerCache();
     const key = AnswerCache.key(q, 512, undefined);
+    c.set(key, Buffer.alloc(12), 7, 999);
     c.set(key, Buffer.alloc(12), 7, 1000);
+    expect(c.get(key, 7, 1001, 1, false, false)).toBeDefined();
     expect(c.get(key, 8, 1001, 1, false, false)).toBeUndefined();
     c.set(key, Buffer.alloc(12), 7, 1000);
     expect(c.get(key, 7, 2000, 1, false, false)).toBeUndefined();
     expect(AnswerCache.key({ ...q, name: ["alpha", "local"] }, 512, undefined)).not.toBe(key);
     expect(AnswerCache.key(q, 1232, undefined)).not.toBe(key);
     expect(AnswerCache.key(q, 512, 0)).not.toBe(AnswerCache.key(q, 512, 1));
+  });
+
+  it("keeps a reply only from its question's second ask within a second; a cut browse at once", () => {
+    const c = new AnswerCache();
+    const key = AnswerCache.key(q, 512, undefined);
+    const other = AnswerCache.key({ ...q, name: ["beta", "local"] }, 512, undefined);
+    c.set(key, Buffer.alloc(12), 7, 1000);
+    expect(c.get(key, 7, 1001, 1, false, false)).toBeUndefined(); // asked once: not kept
+    c.set(other, Buffer.alloc(12), 7, 1100); // another question between does not count for this one
+    c.set(key, Buffer.alloc(12), 7, 2001); // asked again, but more than a second later
+    expect(c.get(key, 7, 2002, 1, false, false)).toBeUndefined();
+    c.set(key, Buffer.alloc(12), 7, 2500); // and again within the second
+    expect(c.get(key, 7, 2501, 1, false, false)).toBeDefined();
+    const browse = AnswerCache.key({ name: ["_big", "_tcp", "local"], type: 12, class: 1 }, 512, undefined);
+    c.set(browse, Buffer.alloc(12), 7, 3000, { key: "_big._tcp", version: 1, timeless: true });
+    expect(c.get(browse, 9, 9000, 1, false, false, () => 1)).toBeDefined();
   });
 });
 
@@ -93,7 +112,8 @@ describe("AnswerCache keys", () => {
       [real, zeroByte],
     ]) {
       deps.cache = new AnswerCache();
-      for (const name of [...order, ...order]) {
+      for (const name of [...order, ...order, ...order]) {
+        // the third round is answered from the cache (a reply is kept from its second ask)
         const reply = ask(1, name);
         expect(reply.questions[0]!.name).toEqual(name);
         expect(reply.rcodeName).toBe(name === real ? "NOERROR" : "NXDOMAIN");

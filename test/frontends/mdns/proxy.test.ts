@@ -94,10 +94,13 @@ describe("discovery proxy hold", () => {
   it("the negative answer after a hold is not cached: the next query is held and asks again", async () => {
     const { deps, asked } = await setup({ waitMs: 20 });
     await ask(deps, "lamp.local.", Type.A);
-    const second = ask(deps, "lamp.local.", Type.A, 2);
-    expect(second).toBeInstanceOf(Promise);
-    await second;
-    expect(asked).toHaveLength(2);
+    // asked three times: the cache keeps a reply from its question's second ask
+    for (const id of [2, 3]) {
+      const again = ask(deps, "lamp.local.", Type.A, id);
+      expect(again).toBeInstanceOf(Promise);
+      await again;
+    }
+    expect(asked).toHaveLength(3);
   });
 
   it("answers at once what it cannot ask the LAN, what is answered already, other zones, and past the bound on held queries", async () => {

@@ -127,7 +127,12 @@ async function openRegistry(
   // by --domain: what is served everywhere (the services file) would have a second set of rings there, asked for by few
   const warmed = config.domains.filter((d) => formatName(d) !== formatName(SRP_ZONE) || config.srpZoneNamed);
   registry.warm(warmed.map(domainKey));
-  settleAfterLoad(registry);
+  settleAfterLoad(registry, (ms) =>
+    log.info(
+      { ms: Math.round(ms), heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) },
+      "start-up load settled: rings built, start-up garbage collected",
+    ),
+  );
   return { store, registry };
 }
 

@@ -34,12 +34,20 @@ export function holdYoungGeneration(): void {
  * aside), collect the start-up garbage, then let the young generation
  * grow again as the work asks.
  */
-export function settleAfterLoad(registry: {
-  ringsBuilding(): number;
-  instanceTotal(): number;
-  hostTotal(): number;
-}): void {
-  const release = () => setFlagsFromString(`--semi-space-growth-factor=${YOUNG_GROWTH_DEFAULT}`);
+export function settleAfterLoad(
+  registry: {
+    ringsBuilding(): number;
+    instanceTotal(): number;
+    hostTotal(): number;
+  },
+  /** Told once the collection is done (a log line: the start-up pauses are over, steady state begins). */
+  onSettled: (ms: number) => void = () => {},
+): void {
+  const started = performance.now();
+  const release = () => {
+    setFlagsFromString(`--semi-space-growth-factor=${YOUNG_GROWTH_DEFAULT}`);
+    onSettled(performance.now() - started);
+  };
   if (registry.instanceTotal() + registry.hostTotal() < WORTH_IT) {
     release();
     return;

@@ -40,14 +40,11 @@ export function settleAfterLoad(
     instanceTotal(): number;
     hostTotal(): number;
   },
-  /** Told once the collection is done (a log line: the start-up pauses are over, steady state begins). */
+  /** Told once a collection was made and is done (a log line: its pauses are over, steady state begins). Not for a small load, which has none. */
   onSettled: (ms: number) => void = () => {},
 ): void {
   const started = performance.now();
-  const release = () => {
-    setFlagsFromString(`--semi-space-growth-factor=${YOUNG_GROWTH_DEFAULT}`);
-    onSettled(performance.now() - started);
-  };
+  const release = () => setFlagsFromString(`--semi-space-growth-factor=${YOUNG_GROWTH_DEFAULT}`);
   if (registry.instanceTotal() + registry.hostTotal() < WORTH_IT) {
     release();
     return;
@@ -58,7 +55,10 @@ export function settleAfterLoad(
     clearInterval(poll);
     // twice: the first frees the dead, the second moves what lives out of the pages the first left
     // part-filled (old generation 77 → 65 MB at 100,000)
-    return collectStartupGarbage().then(collectStartupGarbage).finally(release);
+    return collectStartupGarbage()
+      .then(collectStartupGarbage)
+      .finally(release)
+      .then(() => onSettled(performance.now() - started));
   });
 }
 

@@ -43,15 +43,6 @@ describe.skipIf(missingTool("dig"))("logs", () => {
     expect(json().filter((l) => l.msg === "query")).toEqual([]);
   });
 
-  it("says once when the start-up load has settled (steady state from there)", async () => {
-    d = await startDaemon([]);
-    await d.waitForLog(/"start-up load settled/);
-    const settled = json().filter((l) => String(l.msg).startsWith("start-up load settled"));
-    expect(settled).toEqual([
-      expect.objectContaining({ level: 30, ms: expect.any(Number), heapMiB: expect.any(Number) }),
-    ]);
-  });
-
   it("--log-queries 1 logs every query; 0.2 about a fifth", async () => {
     d = await startDaemon(["--log-queries", "1"]);
     for (let i = 0; i < 4; i++) dig("dig", "127.0.0.1", d.port, ["nothing.local", "A"]);

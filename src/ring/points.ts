@@ -53,8 +53,12 @@ const WINDOW = 4;
 const PAD = WINDOW;
 const SENTINEL = 0xffffffff;
 
+/** A ring this small is one chunk: a change copies it all (≤ 48 KB), and a lookup needs no chunk table (nearestOwnerInOne). */
+const ONE_CHUNK_POINTS = 4096;
+
 function chunkBitsFor(points: number): number {
-  return Math.min(16, Math.max(0, Math.round(Math.log2(Math.max(1, points) / POINTS_PER_CHUNK))));
+  if (points <= ONE_CHUNK_POINTS) return 0;
+  return Math.min(16, Math.max(1, Math.round(Math.log2(points / POINTS_PER_CHUNK))));
 }
 
 /**
@@ -194,6 +198,7 @@ export class PointSet {
    * `_hash` answer, with the hashing written out in place.
    */
   nearestOwner(a: number, step: number, probes: number): number {
+    if (this.cmask === 0) return this.nearestOwnerInOne(a, step, probes);
     // `| 0`: untagged once here; a field read as it is was checked and untagged again on every probe
     const chunks = this.chunks;
     const cb = this.chunkBits | 0;
@@ -234,6 +239,38 @@ export class PointSet {
     }
     // the owner only of the winner: one read, not one per probe
     return this.owners[bestC]![bestI - first]!;
+  }
+
+  /**
+   * nearestOwner for a ring of one chunk (ONE_CHUNK_POINTS or fewer points,
+   * N = 100 at weight 1): its array read once, not once per probe, and past
+   * the last point the first, without the table of next chunks.
+   */
+  private nearestOwnerInOne(a: number, step: number, probes: number): number {
+    const arr = this.chunks[0]!;
+    const bshift = (32 - this.bucketBits) | 0;
+    const first = this.first | 0;
+    const end = (arr.length - PAD) | 0;
+    const n = probes | 0;
+    const stride = step | 0;
+    let best = 0xffffffff;
+    let bestI = 0;
+    for (let j = 0, x = a | 0; j < n; j++, x = (x + stride) | 0) {
+      let h = x ^ (x >>> 16);
+      h = Math.imul(h, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      const p = (h ^ (h >>> 16)) >>> 0;
+      const s = arr[p >>> bshift]!;
+      let i = s + +(arr[s]! < p) + +(arr[s + 1]! < p) + +(arr[s + 2]! < p) + +(arr[s + 3]! < p);
+      if (i === s + WINDOW) while (arr[i]! < p) i++;
+      i ^= (i ^ first) & -+(i >= end); // past the last point: the first
+      const d = (arr[i]! - p) >>> 0;
+      const closer = -(+(d < best) | +(j === 0));
+      best = (best ^ ((best ^ d) & closer)) >>> 0;
+      bestI ^= (bestI ^ i) & closer;
+    }
+    return this.owners[0]![bestI - first]!;
   }
 
   /** The first point at or clockwise of position `p`. */

@@ -97,7 +97,8 @@ function chunkArray(
   }
   out[0] = buckets;
   for (let b = 1; b < buckets; b++) out[b]! += out[b - 1]!;
-  out.set(pos, buckets);
+  // (a change merges the positions into their place here already: no copy, and no clone of the source)
+  if (pos.buffer !== out.buffer || pos.byteOffset !== out.byteOffset + buckets * 4) out.set(pos, buckets);
   out.fill(SENTINEL, buckets + pos.length);
   return out;
 }
@@ -393,13 +394,17 @@ export class PointSet {
     let emptiness = false;
     for (const [c, e] of touched) {
       const old = { pos: this.positions(c), owner: this.owners[c]! };
+      // the positions are merged straight into the new chunk array, after its index: one array fewer a chunk
+      const first = this.first;
+      let arr: Uint32Array | undefined;
       const merged = mergeInto(
         old,
         Int32Array.from(e.removed).sort(),
         { pos: added.pos.subarray(e.from, e.to), owner: added.owner.subarray(e.from, e.to) },
         before,
+        (n) => (arr = new Uint32Array(first + n + PAD)).subarray(first, first + n),
       );
-      chunks[c] = chunkArray(merged.pos, this.chunkBits, this.bucketBits);
+      chunks[c] = chunkArray(merged.pos, this.chunkBits, this.bucketBits, arr);
       owners[c] = merged.owner;
       if ((old.owner.length === 0) !== (merged.owner.length === 0)) emptiness = true;
     }
@@ -447,10 +452,12 @@ function mergeInto(
   removed: Int32Array,
   added: SortedPoints,
   before: (existing: number, joining: number) => boolean,
+  /** Where the merged positions go (`total` words), when not in an array of their own. */
+  posOut: (total: number) => Uint32Array = (total) => new Uint32Array(total),
 ): SortedPoints {
   const n = old.pos.length;
   const total = n - removed.length + added.pos.length;
-  const pos = new Uint32Array(total);
+  const pos = posOut(total);
   const owner = new Uint32Array(total);
   // where each added point goes among the old ones: after every old point before it in ring order
   const insertAt = new Int32Array(added.pos.length);

@@ -3,6 +3,7 @@
 // change copies only the chunks it touches (a join at 100,000 instances:
 // 16 chunks of ~200 points instead of 1.6 million), and a ring kept by an
 // answer in flight still sees its own chunks: nothing is changed in place.
+import { mix32 } from "./hash.js";
 
 /** Points in ring order: positions and each one's owner (a slot). */
 export interface SortedPoints {
@@ -123,6 +124,21 @@ export function chunkParts(pts: SortedPoints, words: Words = newWords): PointPar
   return { chunkBits, bucketBits, starts, chunks, owner };
 }
 
+/**
+ * Where in a chunk's array the first position at or after `p` is, from its
+ * bucket's start `s`: counted within the window (WINDOW compares written out,
+ * no branch per point), scanned past it (rare). The sentinels stop the scan.
+ */
+function firstAtOrAfter(arr: Uint32Array, s: number, p: number): number {
+  const i = s + +(arr[s]! < p) + +(arr[s + 1]! < p) + +(arr[s + 2]! < p) + +(arr[s + 3]! < p);
+  return i === s + WINDOW ? scanFrom(arr, i, p) : i;
+}
+
+function scanFrom(arr: Uint32Array, i: number, p: number): number {
+  while (arr[i]! < p) i++;
+  return i;
+}
+
 /** Per chunk, its array (chunkArray) and its owners, in two arrays of typed arrays. */
 export class PointSet {
   readonly size: number;
@@ -196,7 +212,7 @@ export class PointSet {
   /**
    * The owner of the point that follows one of `probes` positions most
    * closely: probe j is mix(a + j·step) (docs/hash.md). The hot loop of every
-   * `_hash` answer, with the hashing written out in place.
+   * `_hash` answer: no object per probe, and small helpers V8 inlines.
    */
   nearestOwner(a: number, step: number, probes: number): number {
     if (this.cmask === 0) return this.nearestOwnerInOne(a, step, probes);
@@ -214,17 +230,11 @@ export class PointSet {
     let bestC = 0;
     let bestI = 0;
     for (let j = 0, x = a | 0; j < n; j++, x = (x + stride) | 0) {
-      let h = x ^ (x >>> 16);
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      const p = (h ^ (h >>> 16)) >>> 0;
+      const p = mix32(x);
       let c = (p >>> cshift) & cmask;
       let arr = chunks[c]!;
       const s = arr[(p << cb) >>> bshift]!;
-      // the first point at or after p: counted within the window (WINDOW compares written out), scanned past it (rare)
-      let i = s + +(arr[s]! < p) + +(arr[s + 1]! < p) + +(arr[s + 2]! < p) + +(arr[s + 3]! < p);
-      if (i === s + WINDOW) while (arr[i]! < p) i++;
+      let i = firstAtOrAfter(arr, s, p);
       if (i >= arr.length - PAD) {
         c = next[c]!;
         arr = chunks[c]!;
@@ -257,14 +267,9 @@ export class PointSet {
     let best = 0xffffffff;
     let bestI = 0;
     for (let j = 0, x = a | 0; j < n; j++, x = (x + stride) | 0) {
-      let h = x ^ (x >>> 16);
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      const p = (h ^ (h >>> 16)) >>> 0;
+      const p = mix32(x);
       const s = arr[p >>> bshift]!;
-      let i = s + +(arr[s]! < p) + +(arr[s + 1]! < p) + +(arr[s + 2]! < p) + +(arr[s + 3]! < p);
-      if (i === s + WINDOW) while (arr[i]! < p) i++;
+      let i = firstAtOrAfter(arr, s, p);
       i ^= (i ^ first) & -+(i >= end); // past the last point: the first
       const d = (arr[i]! - p) >>> 0;
       const closer = -(+(d < best) | +(j === 0));

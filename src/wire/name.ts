@@ -135,9 +135,12 @@ export class NameCompressor {
       const first = this.firstLabel[e]!;
       const written = (e + 1 < this.firstLabel.length ? this.firstLabel[e + 1]! : this.labelAt.length) - first;
       if (j < 0 || j >= written || this.labelAt[first + j]! < 0) continue;
-      let k = 0;
-      while (k < want && other[j + k] === name[from + k]) k++;
-      if (k === want) return this.labelAt[first + j]!;
+      // from the end, where two suffixes of one length that differ mostly differ (the zone, the type): a
+      // mismatch costs a label or two, and a crafted name (a long tail shared, the front different) at most
+      // its length once per earlier name before a shorter suffix matches
+      let k = want - 1;
+      while (k >= 0 && other[j + k] === name[from + k]) k--;
+      if (k < 0) return this.labelAt[first + j]!;
     }
     return -1;
   }

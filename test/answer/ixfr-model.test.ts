@@ -3,7 +3,6 @@
 // removals and lease ends over a small name space, served in the zone or in
 // every domain; from every earlier serial the journal still reaches.
 import { describe, expect, it } from "vitest";
-import type { AnswerOptions } from "../../src/answer/answer.js";
 import { ZoneJournals } from "../../src/answer/journal.js";
 import { recordKey, zoneRecords, zoneSnapshot } from "../../src/answer/zone.js";
 import { ManualClock } from "../../src/clock.js";
@@ -11,15 +10,7 @@ import { Registry } from "../../src/registry/registry.js";
 import type { Host, Instance } from "../../src/registry/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import type { RegistryOp } from "../../src/registry/pending-view.js";
-
-const zone = ["svc", "example"];
-const options: AnswerOptions = {
-  domains: [["local"], zone],
-  ttl: 30,
-  negativeTtl: 5,
-  udpPayloadSize: 1232,
-  zoneNs: { host: "ns" },
-};
+import { options, zone } from "./fixtures.js";
 
 function rng(seed: number) {
   let s = seed >>> 0;

@@ -12,35 +12,14 @@ import { formatName } from "../../src/names.js";
 import { Registry } from "../../src/registry/registry.js";
 import type { SerialKeeper } from "../../src/registry/serial.js";
 import type { JournalStore, Store } from "../../src/registry/store-contract.js";
-import type { Host, Instance } from "../../src/registry/types.js";
 import { LmdbStore } from "../../src/store/lmdb.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { serialFile } from "../../src/store/serial-file.js";
 import { Type } from "../../src/wire/constants.js";
 import type { ResourceRecord } from "../../src/wire/message.js";
+import { host, inst, zone } from "./fixtures.js";
 
-const zone = ["svc", "example"];
 const clock = new ManualClock(1_800_000_000_000);
-
-const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({
-  name,
-  type: { service: "_kv", proto: "_tcp" },
-  subtypes: [],
-  host: [name],
-  port: 80,
-  priority: 0,
-  weight: 1,
-  txt: [Buffer.from("a=1")],
-  source: "update",
-  domain: "svc.example.",
-  ...extra,
-});
-const host = (name: string, address: string): Host => ({
-  name,
-  addresses: [address],
-  source: "update",
-  domain: "svc.example.",
-});
 
 const line = (r: ResourceRecord) => {
   const d = r.data;

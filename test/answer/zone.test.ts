@@ -1,25 +1,15 @@
 // What a transfer sends of a zone (answer/zone.ts), and IXFR's journal
 // (answer/journal.ts), as zone-file lines.
 import { beforeEach, describe, expect, it } from "vitest";
-import type { AnswerOptions } from "../../src/answer/answer.js";
 import { ZoneJournal, ZoneJournals } from "../../src/answer/journal.js";
 import { recordDiff, zoneRecords, zoneSnapshot } from "../../src/answer/zone.js";
 import { ManualClock } from "../../src/clock.js";
 import { formatName } from "../../src/names.js";
 import { Registry } from "../../src/registry/registry.js";
-import type { Host, Instance } from "../../src/registry/types.js";
 import { MemoryStore } from "../../src/store/memory.js";
 import { Type, typeName } from "../../src/wire/constants.js";
 import type { ResourceRecord } from "../../src/wire/message.js";
-
-const zone = ["svc", "example"];
-const options: AnswerOptions = {
-  domains: [["local"], zone],
-  ttl: 30,
-  negativeTtl: 5,
-  udpPayloadSize: 1232,
-  zoneNs: { host: "ns" },
-};
+import { host, inst, options, zone } from "./fixtures.js";
 
 function line(r: ResourceRecord): string {
   const d = r.data;
@@ -37,27 +27,6 @@ function line(r: ResourceRecord): string {
               : "?";
   return `${formatName(r.name)} ${typeName(d.type)} ${rdata}`;
 }
-
-const inst = (name: string, extra: Partial<Instance> = {}): Instance => ({
-  name,
-  type: { service: "_kv", proto: "_tcp" },
-  subtypes: [],
-  host: [name],
-  port: 80,
-  priority: 0,
-  weight: 1,
-  txt: [Buffer.from("a=1")],
-  source: "update",
-  domain: "svc.example.",
-  ...extra,
-});
-const host = (name: string, address: string, extra: Partial<Host> = {}): Host => ({
-  name,
-  addresses: [address],
-  source: "update",
-  domain: "svc.example.",
-  ...extra,
-});
 
 let registry: Registry;
 beforeEach(async () => {

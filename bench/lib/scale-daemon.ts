@@ -18,8 +18,8 @@ import type { StoreEntry } from "../../src/store/store.js";
 import { Type } from "../../src/wire/constants.js";
 import { decodeMessage, type DecodedMessage } from "../../src/wire/decode.js";
 import { encodeQuery } from "../../src/wire/message.js";
-import { CLI, fill, rssBytes, scaleOps } from "./scale.js";
-import { freePort } from "./servers.js";
+import { fill, rssBytes, scaleOps } from "./scale.js";
+import { CLI, freePort } from "./servers.js";
 import { writeSection } from "./results.js";
 
 const N = 100_000;

@@ -7,9 +7,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { LmdbStore } from "../../src/store/lmdb.js";
 import type { StoreOp } from "../../src/store/store.js";
-import { freePort } from "./servers.js";
-
-export const CLI = join(import.meta.dirname, "../../dist/bin/ringdns.js");
+import { CLI, freePort } from "./servers.js";
 
 export function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

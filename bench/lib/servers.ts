@@ -7,6 +7,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ZONE, type Dataset } from "./dataset.js";
 
+/** The daemon as `npm run build` leaves it: what every bench spawns. */
+export const CLI = join(import.meta.dirname, "../../dist/bin/ringdns.js");
+
 const children = new Set<ChildProcess>();
 
 export function stopAll(): void {
@@ -85,7 +88,7 @@ export async function startRingdns(d: Dataset, extra: string[] = []): Promise<Ru
   const proc = spawn(
     process.execPath,
     [
-      join(import.meta.dirname, "../../dist/bin/ringdns.js"),
+      CLI,
       "serve",
       "--dns",
       `127.0.0.1:${port}`,

@@ -12,7 +12,7 @@ import { sendUpdate } from "../../src/client/update-client.js";
 import { parseName } from "../../src/names.js";
 import { formatKeyFile, generateKey } from "../../src/update/keys.js";
 import { Type } from "../../src/wire/constants.js";
-import { freePort } from "./servers.js";
+import { CLI, freePort } from "./servers.js";
 
 const ZONE = "xfr.example.";
 const TYPES = 10;
@@ -56,7 +56,7 @@ export async function xfrBench(dir: string, quick: boolean, log: (s: string) => 
   const ringdns = spawn(
     process.execPath,
     [
-      join(import.meta.dirname, "../../dist/bin/ringdns.js"),
+      CLI,
       "serve",
       "--dns",
       `127.0.0.1:${port}`,

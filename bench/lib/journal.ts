@@ -17,7 +17,7 @@ import type { Host, Instance } from "../../src/registry/types.js";
 import { LmdbStore } from "../../src/store/lmdb.js";
 import { serialFile } from "../../src/store/serial-file.js";
 import type { StoreOp } from "../../src/store/store.js";
-import { freePort } from "./servers.js";
+import { CLI, freePort } from "./servers.js";
 
 const ZONE = "journal.example.";
 const STEPS = 1000;
@@ -66,15 +66,7 @@ async function makeStores(n: number, withJournal: string, without: string, log: 
   // the daemon's serials start above these (soa-serial), so its journal joins on
   const registry = new Registry({ clock: new ManualClock(Date.now()), store, serials: serialFile(withJournal) });
   await registry.open();
-  const journals = new ZoneJournals(
-    registry,
-    [["journal", "example"]],
-    120,
-    { learned: false },
-    { maxSteps: STEPS, maxRecords: 100 * STEPS },
-    // as the daemon makes it from --zone-ns ns and no --dns-tls (daemon.ts zoneJournals): NS, no DNS Push port
-    { store: store.journal, salt: await store.journal.salt(), settings: SETTINGS },
-  );
+  const journals = await journalsOf(registry, store);
   await journals.restore();
   for (let s = 0; s < STEPS; s++) await registry.register(instance(s, s % 2 === 0 ? SUBTYPES : SUBTYPES - 1));
   await journals.close();
@@ -98,7 +90,7 @@ async function startOnce(
   const proc = spawn(
     process.execPath,
     [
-      join(import.meta.dirname, "../../dist/bin/ringdns.js"),
+      CLI,
       "serve",
       "--dns",
       `127.0.0.1:${port}`,
@@ -119,6 +111,7 @@ async function startOnce(
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   const out: { listening?: number; journal?: number; steps?: number } = {};
+  const said: string[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
       let buffered = "";
@@ -127,6 +120,7 @@ async function startOnce(
         buffered += c;
         const lines = buffered.split("\n");
         buffered = lines.pop()!;
+        said.push(...lines);
         for (const l of lines) {
           if (l.includes('"msg":"ringdns listening"')) out.listening = performance.now() - started;
           if (l.includes("IXFR journals: steps from before this start")) {
@@ -136,12 +130,16 @@ async function startOnce(
         }
         if (out.listening !== undefined && (!transfers || out.journal !== undefined)) resolve();
       });
-      proc.on("exit", (code) => reject(new Error(`ringdns exited with ${code}`)));
+      proc.on("exit", (code) => reject(new Error(`ringdns exited with ${code}: ${said.slice(-3).join(" | ")}`)));
       setTimeout(() => reject(new Error("ringdns did not start in 120 s")), 120_000).unref();
     });
   } finally {
-    proc.kill("SIGTERM");
-    await new Promise((r) => proc.once("exit", r));
+    // (an exit already seen would never be seen again: waiting for it held the bench until Node gave up on it)
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      await exited;
+    }
   }
   return {
     listening: out.listening!,
@@ -171,12 +169,9 @@ async function loadOnce(dataDir: string): Promise<{ load: number; journals: numb
   return { load: t1 - t0, journals: t2 - t1 };
 }
 
-/** In this process: the journal read back and checked (restore), its time, and the longest it held the event loop. */
-async function restoreOnce(dataDir: string): Promise<{ ms: number; maxBlockMs: number; steps: number }> {
-  const store = await LmdbStore.open(dataDir);
-  const registry = new Registry({ clock: new ManualClock(Date.now()), store, serials: serialFile(dataDir) });
-  await registry.open();
-  const journals = new ZoneJournals(
+/** The zone's journals over `store`, as the daemon makes them from --zone-ns ns and no --dns-tls (daemon.ts zoneJournals): NS, no DNS Push port. */
+async function journalsOf(registry: Registry, store: LmdbStore): Promise<ZoneJournals> {
+  return new ZoneJournals(
     registry,
     [["journal", "example"]],
     120,
@@ -184,6 +179,14 @@ async function restoreOnce(dataDir: string): Promise<{ ms: number; maxBlockMs: n
     { maxSteps: STEPS, maxRecords: 100 * STEPS },
     { store: store.journal, salt: await store.journal.salt(), settings: SETTINGS },
   );
+}
+
+/** In this process: the journal read back and checked (restore), its time, and the longest it held the event loop. */
+async function restoreOnce(dataDir: string): Promise<{ ms: number; maxBlockMs: number; steps: number }> {
+  const store = await LmdbStore.open(dataDir);
+  const registry = new Registry({ clock: new ManualClock(Date.now()), store, serials: serialFile(dataDir) });
+  await registry.open();
+  const journals = await journalsOf(registry, store);
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const t0 = performance.now();

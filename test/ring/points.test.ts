@@ -102,6 +102,35 @@ describe("PointSet", () => {
     );
   });
 
+  it("grown one point at a time from empty, or shrunk back, keeps an index sized as a ring built at once (and its owners)", () => {
+    let seed = 11;
+    const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);
+    const pos: number[] = [];
+    let set = PointSet.fromSorted(sorted([]));
+    const before = () => true; // on one position the earlier point first, as sorted() orders them
+    const check = () => {
+      const built = PointSet.fromSorted(sorted(pos));
+      // within a factor of 2 either way: changes rebuild at fourfold growth or shrinkage, not at every doubling
+      expect(Math.abs(set.indexBits - built.indexBits)).toBeLessThanOrEqual(1);
+      for (let k = 0; k < 50; k++) {
+        const a = rand() | 0;
+        const step = rand() | 1;
+        expect(set.nearestOwner(a, step, 21)).toBe(built.nearestOwner(a, step, 21));
+      }
+    };
+    for (let n = 1; n <= 6000; n++) {
+      const p = rand();
+      pos.push(p);
+      set = set.change([], { pos: Uint32Array.of(p), owner: Uint32Array.of(n - 1) }, before);
+      if (n % 500 === 0) check();
+    }
+    while (pos.length > 20) {
+      const p = pos.pop()!;
+      set = set.change([set.find(p, pos.length)!], { pos: new Uint32Array(0), owner: new Uint32Array(0) }, before);
+      if (pos.length % 500 === 0) check();
+    }
+  });
+
   it("in a ring of 300,000 points (larger buckets), finds what the literal reading finds", () => {
     let seed = 7;
     const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0);

@@ -69,14 +69,12 @@ function track(name: string, proc: ChildProcess, port: number, version: string):
   };
 }
 
-/** Wait until the server answers for a host of the data set. */
-async function ready(port: number, what: string): Promise<void> {
+/** Wait until the server answers for a host of the data set (`probe`: a name with an A record). */
+async function ready(port: number, what: string, probe = `host-0.${ZONE}`): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const r = spawnSync(
-      "dig",
-      ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", `host-0.${ZONE}`, "A"],
-      { encoding: "utf8" },
-    );
+    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", probe, "A"], {
+      encoding: "utf8",
+    });
     if (r.status === 0 && r.stdout.trim()) return;
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -112,10 +110,20 @@ export async function startRingdns(d: Dataset, extra: string[] = []): Promise<Ru
   return r;
 }
 
+/** Who may update knotd's zone: holders of a TSIG key, or (the scale bench's unsigned UPDATEs) an address. */
+export type KnotUpdateAcl = { keyName: string; secret: string } | { address: string };
+
+/** The zone knotd serves: the data set's by default; `probe` is a name in it with an A record. */
+export interface KnotZone {
+  name: string;
+  probe: string;
+}
+
 export async function startKnot(
-  d: Dataset,
+  d: Pick<Dataset, "dir" | "zoneFile">,
   workers = 2,
-  update?: { keyName: string; secret: string },
+  update?: KnotUpdateAcl,
+  zone: KnotZone = { name: ZONE, probe: `host-0.${ZONE}` },
 ): Promise<Running> {
   const port = await freePort();
   const dir = join(d.dir, `knot-${port}`);
@@ -132,7 +140,7 @@ export async function startKnot(
     "log:",
     "  - target: stderr",
     "    any: error",
-    ...(update
+    ...(update && "keyName" in update
       ? [
           "key:",
           `  - id: ${update.keyName}`,
@@ -144,8 +152,11 @@ export async function startKnot(
           "    action: update",
         ]
       : []),
+    ...(update && "address" in update
+      ? ["acl:", "  - id: upd", `    address: ${update.address}`, "    action: update"]
+      : []),
     "zone:",
-    `  - domain: ${ZONE}`,
+    `  - domain: ${zone.name}`,
     `    file: ${d.zoneFile}`,
     "    zonefile-sync: -1",
     // updates are made durable in knotd's journal, as ringdns makes them durable in LMDB
@@ -156,7 +167,7 @@ export async function startKnot(
   const version = spawnSync("knotd", ["--version"], { encoding: "utf8" }).stdout.trim().split("\n")[0]!;
   const proc = spawn("knotd", ["-c", confFile], { stdio: ["ignore", "ignore", "pipe"] });
   const r = track("knotd", proc, port, version);
-  await ready(port, "knotd");
+  await ready(port, "knotd", zone.probe);
   return r;
 }
 

@@ -5,7 +5,7 @@
 // misses it says so. Bounded: about 5–7 minutes.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { openSync, mkdirSync, writeFileSync } from "node:fs";
+import { openSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server as TcpServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -519,57 +519,55 @@ async function embedded(
 const KNOT_BIG_RRSET = 60_000;
 
 /**
- * knotd serving the same 100,000 registrations as a zone file, the reference beside ringdns's churn
- * figures: same queries, same UPDATEs, same rounds. Its `_hash` names are records precomputed by `ring`
- * (knotd has no ring), so they stay as they are while the churn goes on.
+ * knotd serving `local.` from a zone file of `records` (names relative to it; `sh-0` must have an A),
+ * with UPDATEs made durable in its journal, as ringdns's are in LMDB, and taken unsigned from
+ * 127.0.0.1, as the bench sends them.
  */
-async function startScaleKnot(dir: string, ring: Ring, hashKeys: readonly string[]): Promise<Running> {
-  const knotDir = join(dir, "scale-knot");
-  mkdirSync(knotDir, { recursive: true });
+async function knotServing(dir: string, records: readonly string[]): Promise<Running> {
+  mkdirSync(dir, { recursive: true });
+  const zoneFile = join(dir, "local.zone");
+  const apex = ["$ORIGIN local.", "$TTL 120", "@ SOA ns hostmaster 1 3600 600 86400 30", "@ NS ns", "ns A 192.0.2.1"];
+  writeFileSync(zoneFile, `${[...apex, ...records].join("\n")}\n`);
+  return startKnot({ dir, zoneFile }, 2, { address: "127.0.0.1" }, { name: "local.", probe: "sh-0.local." });
+}
+
+/**
+ * knotd serving the same 100,000 registrations, the reference beside ringdns's churn figures: same
+ * queries, same UPDATEs, same rounds. Its `_hash` names are records precomputed by `ring` (knotd has
+ * no ring), so they stay as they are while the churn goes on.
+ */
+function startScaleKnot(dir: string, ring: Ring, hashKeys: readonly string[]): Promise<Running> {
   const port = (i: number) => 1000 + (i % 50000); // as scaleOps registers them
-  const lines = ["$ORIGIN local.", "$TTL 120", "@ SOA ns hostmaster 1 3600 600 86400 30", "@ NS ns", "ns A 192.0.2.1"];
+  const records: string[] = [];
   for (let i = 0; i < N; i++)
-    lines.push(
+    records.push(
       `s-${i}._scale0._tcp SRV 0 1 ${port(i)} sh-${i}`,
       `s-${i}._scale0._tcp TXT "i=${i}"`,
       `sh-${i} A 198.51.100.${(i % 250) + 1}`,
     );
   for (const key of hashKeys) {
     const i = Number(ring.ownerOf(key)!.slice(2));
-    lines.push(`${key}._hash._scale0._tcp SRV 0 1 ${port(i)} sh-${i}`);
+    records.push(`${key}._hash._scale0._tcp SRV 0 1 ${port(i)} sh-${i}`);
   }
-  const zoneFile = join(knotDir, "local.zone");
-  writeFileSync(zoneFile, `${lines.join("\n")}\n`);
-  // durable UPDATEs (journal), as ringdns's are in LMDB; unsigned from 127.0.0.1, as the bench sends them
-  return startKnot({ dir: knotDir, zoneFile }, 2, { address: "127.0.0.1" }, { name: "local.", probe: "sh-0.local." });
+  return knotServing(join(dir, "scale-knot"), records);
 }
 
 /** ms until knotd acknowledges one registration UPDATE into a type whose browse RRset holds KNOT_BIG_RRSET PTRs. */
 async function knotUpdateIntoBigRRset(dir: string): Promise<{ ms: number; rcode: string }> {
-  const knotDir = join(dir, "scale-knot-big");
-  mkdirSync(knotDir, { recursive: true });
-  const lines = ["$ORIGIN local.", "$TTL 120", "@ SOA ns hostmaster 1 3600 600 86400 30", "@ NS ns", "ns A 192.0.2.1"];
-  lines.push("sh-0 A 198.51.100.1");
-  for (let i = 0; i < KNOT_BIG_RRSET; i++) lines.push(`_scale0._tcp PTR s-${i}._scale0._tcp`);
-  const zoneFile = join(knotDir, "local.zone");
-  writeFileSync(zoneFile, `${lines.join("\n")}\n`);
-  const knot = await startKnot(
-    { dir: knotDir, zoneFile },
-    2,
-    { address: "127.0.0.1" },
-    { name: "local.", probe: "sh-0.local." },
-  );
+  const records = ["sh-0 A 198.51.100.1"];
+  for (let i = 0; i < KNOT_BIG_RRSET; i++) records.push(`_scale0._tcp PTR s-${i}._scale0._tcp`);
+  const knot = await knotServing(join(dir, "scale-knot-big"), records);
   try {
     const t = performance.now();
     const ops = registrationUpdate(
       { instance: "c-big", type: "_scale0._tcp", host: "ch-big", addresses: ["203.0.113.7"], port: 9 },
       ZONE,
     );
-    const r = await sendUpdate({ host: "127.0.0.1", port: knot.port }, ZONE, ops, { timeoutMs: 120_000 }).then(
+    const rcode = await sendUpdate({ host: "127.0.0.1", port: knot.port }, ZONE, ops, { timeoutMs: 120_000 }).then(
       (x) => x.rcode,
       (e: Error) => (e.message.startsWith("no answer") ? "TIMEOUT" : "ERROR"),
     );
-    return { ms: performance.now() - t, rcode: r };
+    return { ms: performance.now() - t, rcode };
   } finally {
     await knot.stop();
   }
@@ -579,10 +577,20 @@ async function knotUpdateIntoBigRRset(dir: string): Promise<{ ms: number; rcode:
 interface ChurnSide {
   name: string;
   port: number;
+  pid: number;
   calms: PerfLatency[];
   churns: (PerfLatency & { rate: number })[];
   updates: { ms: number; rcode: string }[];
+  /** The server's CPU (all its threads) per churn round, in % of one core. */
+  cpu: number[];
 }
+
+/** CPU time of process `pid` so far, all its threads, in ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 /**
  * 50 registrations/s (register, remove, register…) in the 100,000 type while dnsperf asks at a fixed
@@ -614,8 +622,8 @@ async function churn(
   log("  churn: knotd loading the same 100,000 as a zone (the reference)…");
   const knot = await startScaleKnot(dir, ring, hashKeys);
   const sides: ChurnSide[] = [
-    { name: "ringdns", port: d.port, calms: [], churns: [], updates: [] },
-    { name: knot.version, port: knot.port, calms: [], churns: [], updates: [] },
+    { name: "ringdns", port: d.port, pid: d.proc.pid!, calms: [], churns: [], updates: [], cpu: [] },
+    { name: knot.version, port: knot.port, pid: knot.pid, calms: [], churns: [], updates: [], cpu: [] },
   ];
   // rounds of the same load without churn and with it, in turn: on a shared 2-core machine one
   // round's p99 swings by more than the 2 ms target (1.8 to 8.7 ms without churn, seen), so each
@@ -676,7 +684,10 @@ async function churn(
       );
       for (const side of sides) {
         side.calms.push(await dnsperfAsync(side.port, file, 4, 5000));
+        const cpu0 = cpuMs(side.pid);
+        const t0 = performance.now();
         side.churns.push(await churnRound(side, round));
+        side.cpu.push((100 * (cpuMs(side.pid) - cpu0)) / (performance.now() - t0));
       }
     }
   } finally {
@@ -741,6 +752,13 @@ async function churn(
   log(`  churn: knotd, one UPDATE into a browse RRset of ${KNOT_BIG_RRSET.toLocaleString("en")}…`);
   const big = await knotUpdateIntoBigRRset(dir);
   const ourAcks = ours.updates.map((u) => u.ms).sort((a, b) => a - b);
+  const cpuRange = (side: ChurnSide) =>
+    `${f(median(side.cpu, (x) => x))} % (rounds ${side.cpu.map((x) => f(x)).join(", ")})`;
+  figures.push({
+    figure: "… CPU of each server during a churn round (all its threads, % of one core), median",
+    measured: `ringdns ${cpuRange(ours)}; knotd ${cpuRange(ref)}`,
+    target: "—",
+  });
   figures.push({
     figure: `… one registration UPDATE into a type of ${KNOT_BIG_RRSET.toLocaleString("en")} (its browse RRset; knotd holds at most 65,535 records in one)`,
     measured: `knotd: ${big.rcode} after ${f(big.ms)} ms; ringdns at 100,000, under the churn above: acknowledged in p50 ${f(quantile(ourAcks, 0.5), 1)} ms`,

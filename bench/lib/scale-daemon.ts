@@ -587,10 +587,12 @@ interface ChurnSide {
 
 /** CPU time of process `pid` so far, all its threads, in ms. */
 function cpuMs(pid: number): number {
+  // asked when first needed: this module is imported by every bench, run with tools missing too
+  clockTicks ??= Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
-const CLOCK_TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+let clockTicks: number | undefined;
 
 /**
  * 50 registrations/s (register, remove, register…) in the 100,000 type while dnsperf asks at a fixed

@@ -1,12 +1,28 @@
 // Unicast DNS over UDP (RFC 1035 §4.2.1).
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { guarded } from "../guard.js";
-import { isIPv6 } from "node:net";
+import { lookup as dnsLookup, type LookupOneOptions } from "node:dns";
+import { isIP, isIPv6 } from "node:net";
 import { truncatedReply } from "../wire/message.js";
 import { handleDnsMessage, type DnsHandlerDeps, type ReplyNotes } from "./dns-handler.js";
 import { formatPeer } from "./peer.js";
 
 const UDP_RECEIVE_BUFFER = 4 << 20;
+
+/**
+ * dgram's lookup for where a reply goes: always the IP literal a query came from, so it is
+ * answered at once. The default, dns.lookup, answers an IP literal on the next tick: every
+ * reply waited for a second turn of the event loop (and its closures) before it was sent.
+ */
+export function replyLookup(
+  hostname: string,
+  options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  const family = isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dnsLookup(hostname, options, callback);
+}
 
 /** Answer what arrives on a bound socket: ours, or one a query worker was handed. */
 export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
@@ -49,7 +65,12 @@ export interface UdpListener {
 
 export function listenUdp(host: string, port: number, deps: DnsHandlerDeps): Promise<UdpListener> {
   const v6 = isIPv6(host);
-  const socket: Socket = createSocket({ type: v6 ? "udp6" : "udp4", ipv6Only: v6, reuseAddr: false });
+  const socket: Socket = createSocket({
+    type: v6 ? "udp6" : "udp4",
+    ipv6Only: v6,
+    reuseAddr: false,
+    lookup: replyLookup,
+  });
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
     socket.bind(port, host, () => {

@@ -15,7 +15,7 @@ import { AnswerCache } from "../answer-cache.js";
 import { workerRingAside } from "../../ring/aside.js";
 import { holdYoungGeneration, settleAfterLoad } from "../../startup-gc.js";
 import { LocalMissHandOff, type DnsHandlerDeps, type Transport } from "../dns-handler.js";
-import { serveUdp } from "../udp.js";
+import { replyLookup, serveUdp } from "../udp.js";
 import type { FromWorker, ToWorker } from "./protocol.js";
 
 holdYoungGeneration(); // the primary's copy arrives first thing: until it is loaded (startup-gc.ts)
@@ -40,7 +40,7 @@ interface Adopted {
 }
 
 function adoptSocket(type: "udp4" | "udp6", handle: unknown): Adopted {
-  const socket = createSocket(type);
+  const socket = createSocket({ type, lookup: replyLookup });
   const early: [Buffer, RemoteInfo][] = [];
   socket.on(
     "message",

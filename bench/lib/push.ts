@@ -20,6 +20,7 @@ import { Class, Type } from "../../src/wire/constants.js";
 import { decodeDso, DsoType, encodeDso, keepaliveTlv } from "../../src/wire/dso.js";
 import { encodeUpdate } from "../../src/wire/update.js";
 import { ZONE, type Dataset } from "./dataset.js";
+import { cpuSeconds, rssBytes } from "./proc.js";
 import { freePort, startRingdns, stopAll, type Running } from "./servers.js";
 
 /** The subscription mix (see RESULTS.md for why): every session browses every type and follows 40 keys. */
@@ -164,17 +165,6 @@ class Session {
   close(): void {
     this.socket.destroy();
   }
-}
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
-}
-
-/** CPU seconds the process `pid` has used (user + system). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 function makeCert(dir: string): { cert: string; key: string } {

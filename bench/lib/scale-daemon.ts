@@ -5,7 +5,7 @@
 // misses it says so. Bounded: about 3 minutes.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { openSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { openSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer, connect, type Server as TcpServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -19,7 +19,8 @@ import type { StoreEntry } from "../../src/store/store.js";
 import { Type } from "../../src/wire/constants.js";
 import { decodeMessage, type DecodedMessage } from "../../src/wire/decode.js";
 import { encodeQuery } from "../../src/wire/message.js";
-import { fill, rssBytes, scaleOps } from "./scale.js";
+import { cpuSeconds, rssBytes } from "./proc.js";
+import { fill, scaleOps } from "./scale.js";
 import { CLI, freePort, startKnot, type Running } from "./servers.js";
 import { writeSection } from "./results.js";
 
@@ -528,7 +529,7 @@ async function knotServing(dir: string, records: readonly string[]): Promise<Run
   const zoneFile = join(dir, "local.zone");
   const apex = ["$ORIGIN local.", "$TTL 120", "@ SOA ns hostmaster 1 3600 600 86400 30", "@ NS ns", "ns A 192.0.2.1"];
   writeFileSync(zoneFile, `${[...apex, ...records].join("\n")}\n`);
-  return startKnot({ dir, zoneFile }, 2, { address: "127.0.0.1" }, { name: "local.", probe: "sh-0.local." });
+  return startKnot({ dir, zoneFile }, KNOT_WORKERS, { address: "127.0.0.1" }, { name: "local.", probe: "sh-0.local." });
 }
 
 /**
@@ -563,15 +564,33 @@ async function knotUpdateIntoBigRRset(dir: string): Promise<{ ms: number; rcode:
       { instance: "c-big", type: "_scale0._tcp", host: "ch-big", addresses: ["203.0.113.7"], port: 9 },
       ZONE,
     );
-    const rcode = await sendUpdate({ host: "127.0.0.1", port: knot.port }, ZONE, ops, { timeoutMs: 120_000 }).then(
-      (x) => x.rcode,
-      (e: Error) => (e.message.startsWith("no answer") ? "TIMEOUT" : "ERROR"),
+    const rcode = await updateOutcome(
+      sendUpdate({ host: "127.0.0.1", port: knot.port }, ZONE, ops, { timeoutMs: 120_000 }),
     );
     return { ms: performance.now() - t, rcode };
   } finally {
     await knot.stop();
   }
 }
+
+/** dnsperf's "NOERROR 1234, REFUSED 5" of several rounds, added up. */
+function rcodeTotals(rounds: readonly PerfLatency[]): string {
+  const total = new Map<string, number>();
+  for (const r of rounds)
+    for (const [, code, n] of r.rcodes.matchAll(/([A-Z]+) (\d+)/g))
+      total.set(code!, (total.get(code!) ?? 0) + Number(n));
+  return [...total].map(([code, n]) => `${code} ${n}`).join(", ") || "none";
+}
+
+/** An UPDATE's rcode, or what kept it from having one. */
+const updateOutcome = (p: Promise<{ rcode: string }>): Promise<string> =>
+  p.then(
+    (r) => r.rcode,
+    (e: Error) => (e.message.startsWith("no answer") ? "TIMEOUT" : "ERROR"),
+  );
+
+/** UDP workers knotd is given in the churn: its best case on these 2 cores. */
+const KNOT_WORKERS = 2;
 
 /** One server's rounds: dnsperf without churn, then with it. */
 interface ChurnSide {
@@ -585,18 +604,9 @@ interface ChurnSide {
   cpu: number[];
 }
 
-/** CPU time of process `pid` so far, all its threads, in ms. */
-function cpuMs(pid: number): number {
-  // asked when first needed: this module is imported by every bench, run with tools missing too
-  clockTicks ??= Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-}
-let clockTicks: number | undefined;
-
 /**
  * 50 registrations/s (register, remove, register…) in the 100,000 type while dnsperf asks at a fixed
- * 5,000 qps; the same rounds against knotd in turn, so both meet the same phases of a shared machine.
+ * 5,000 qps; the same rounds against knotd, interleaved, so the machine's drift reaches both.
  */
 async function churn(
   dir: string,
@@ -632,20 +642,19 @@ async function churn(
   // figure is the median round's, with the range
   const send = (side: ChurnSide, ops: ReturnType<typeof registrationUpdate>) => {
     const sent = performance.now();
-    return sendUpdate({ host: "127.0.0.1", port: side.port }, ZONE, ops, { timeoutMs: 5000 }).then(
-      (r) => void side.updates.push({ ms: performance.now() - sent, rcode: r.rcode }),
-      (e: Error) =>
-        void side.updates.push({
-          ms: performance.now() - sent,
-          rcode: e.message.startsWith("no answer") ? "TIMEOUT" : "ERROR",
-        }),
+    return updateOutcome(sendUpdate({ host: "127.0.0.1", port: side.port }, ZONE, ops, { timeoutMs: 5000 })).then(
+      (rcode) => void side.updates.push({ ms: performance.now() - sent, rcode }),
     );
   };
   const seconds = 6;
   const churnRound = async (side: ChurnSide, round: number | string, secs = seconds) => {
     const perf = dnsperfAsync(side.port, file, secs, 5000);
     let done = false;
-    void perf.finally(() => (done = true));
+    // both ways, so a failed dnsperf is reported by `await perf` below, not as an unhandled rejection here
+    perf.then(
+      () => (done = true),
+      () => (done = true),
+    );
     const inFlight: Promise<void>[] = [];
     const t0 = performance.now();
     let registered: Promise<void> = Promise.resolve();
@@ -673,6 +682,22 @@ async function churn(
     return { ...p, rate };
   };
   try {
+    // knotd's zone is generated here: it must answer each kind of name in the query file, or its figures are NXDOMAIN times
+    const check = new Asker(knot.port);
+    for (const [name, type] of [
+      [`${hashKeys[0]}._hash._scale0._tcp.local`, Type.SRV],
+      [`s-${N - 1}._scale0._tcp.local`, Type.SRV],
+      [`sh-${N - 1}.local`, Type.A],
+    ] as const) {
+      const r = await check.ask(name, type, 3000);
+      if (!answered(r)) {
+        check.close();
+        throw new Error(
+          `bench --scale: knotd does not answer ${name} (${describe(r)}): its zone and the queries disagree`,
+        );
+      }
+    }
+    check.close();
     // unmeasured warm-up: the same load and churn for 3 s first, so the rounds measure each server at steady
     // state, not V8 compiling the query and UPDATE paths on their first thousands of uses
     log("  churn: warm-up, 3 s of the same load and churn on each (not measured)…");
@@ -686,10 +711,10 @@ async function churn(
       );
       for (const side of sides) {
         side.calms.push(await dnsperfAsync(side.port, file, 4, 5000));
-        const cpu0 = cpuMs(side.pid);
+        const cpu0 = cpuSeconds(side.pid);
         const t0 = performance.now();
         side.churns.push(await churnRound(side, round));
-        side.cpu.push((100 * (cpuMs(side.pid) - cpu0)) / (performance.now() - t0));
+        side.cpu.push((100_000 * (cpuSeconds(side.pid) - cpu0)) / (performance.now() - t0));
       }
     }
   } finally {
@@ -706,7 +731,8 @@ async function churn(
   const calm = median(ours.calms, (r) => p99(r.plain));
   const hashRound = median(ours.churns, (r) => p99(r.hash));
   const plainRound = median(ours.churns, (r) => p99(r.plain));
-  const lost = ours.churns.reduce((n, r) => n + r.lost, 0);
+  const lostIn = (side: ChurnSide) => side.churns.reduce((n, r) => n + r.lost, 0);
+  const lost = lostIn(ours);
   const sentQueries = ours.churns.reduce((n, r) => n + r.sent, 0);
   figures.push({
     figure: `no churn, 100,000 in one type, dnsperf \`-Q 5000\` 4 s: \`_hash\` / plain queries, median of ${CHURN_ROUNDS} rounds (for comparison)`,
@@ -737,18 +763,18 @@ async function churn(
   const refPlain = median(ref.churns, (r) => p99(r.plain));
   const ratio = (a: number[], b: number[]) => f(p99(a) / p99(b), 2);
   figures.push({
-    figure: `reference, ${ref.name} (2 UDP workers), the same rounds in turn: no churn, plain queries`,
+    figure: `reference, ${ref.name} (${KNOT_WORKERS} UDP workers), the same rounds, interleaved with ringdns's: no churn, plain queries`,
     measured: `${row("", refCalm.plain)}; p99 of the rounds: ${range(ref.calms, (r) => r.plain)} ms; ringdns / knotd p99: ${ratio(calm.plain, refCalm.plain)}×`,
     target: "—",
   });
   figures.push({
-    figure: `… churn ${f(refHash.rate)} registrations/s: \`_hash\` names (records precomputed by the ring)`,
+    figure: `… churn ${f(refHash.rate)} registrations/s: \`_hash\` names (fixed SRV records the ring precomputed, no additional section; ringdns's answers follow the churn and carry the owner's SRV and TXT)`,
     measured: `${row("", refHash.hash)}; p99 of the rounds: ${range(ref.churns, (r) => r.hash)} ms; ringdns / knotd p99: ${ratio(hashRound.hash, refHash.hash)}×`,
     target: "—",
   });
   figures.push({
     figure: "… churn: plain SRV and A queries",
-    measured: `${row("", refPlain.plain)}; p99 of the rounds: ${range(ref.churns, (r) => r.plain)} ms; ringdns / knotd p99: ${ratio(plainRound.plain, refPlain.plain)}×; lost ${ref.churns.reduce((n, r) => n + r.lost, 0)}`,
+    measured: `${row("", refPlain.plain)}; p99 of the rounds: ${range(ref.churns, (r) => r.plain)} ms; ringdns / knotd p99: ${ratio(plainRound.plain, refPlain.plain)}×; lost ${lostIn(ref)}`,
     target: "—",
   });
   log(`  churn: knotd, one UPDATE into a browse RRset of ${KNOT_BIG_RRSET.toLocaleString("en")}…`);
@@ -762,7 +788,7 @@ async function churn(
     target: "—",
   });
   figures.push({
-    figure: `… one registration UPDATE into a type of ${KNOT_BIG_RRSET.toLocaleString("en")} (its browse RRset; knotd holds at most 65,535 records in one)`,
+    figure: `… one registration UPDATE into a type of ${KNOT_BIG_RRSET.toLocaleString("en")} (its browse RRset; knotd 3.2 refuses one of over 65,535 records, checked by hand)`,
     measured: `knotd: ${big.rcode} after ${f(big.ms)} ms; ringdns at 100,000, under the churn above: acknowledged in p50 ${f(quantile(ourAcks, 0.5), 1)} ms`,
     target: "—",
   });
@@ -772,10 +798,10 @@ async function churn(
     const um = side.updates.map((u) => u.ms).sort((a, b) => a - b);
     const codes = [...rc].map(([k, v]) => `${k} ${v}`).join(", ");
     notes.push(
-      `churn, ${side.name}: ${side.updates.length} UPDATEs (${codes}), each acknowledged in p50 ${f(quantile(um, 0.5), 1)} / max ${f(quantile(um, 1), 1)} ms.`,
+      `churn, ${side.name}: ${side.updates.length} UPDATEs (${codes}), each acknowledged in p50 ${f(quantile(um, 0.5), 1)} / max ${f(quantile(um, 1), 1)} ms; queries answered in its churn rounds: ${rcodeTotals(side.churns)}.`,
     );
     log(
-      `  churn, ${side.name}: _hash p99 ${range(side.churns, (r) => r.hash)} ms, plain p99 ${range(side.churns, (r) => r.plain)} ms (${CHURN_ROUNDS} rounds), lost ${side.churns.reduce((n, r) => n + r.lost, 0)}; updates ${codes}`,
+      `  churn, ${side.name}: _hash p99 ${range(side.churns, (r) => r.hash)} ms, plain p99 ${range(side.churns, (r) => r.plain)} ms (${CHURN_ROUNDS} rounds), lost ${lostIn(side)}; updates ${codes}`,
     );
   }
 }
@@ -1119,7 +1145,7 @@ shared 2-core machine (single runs: timings are noisy). Stores filled directly: 
 percentiles and has no latency histogram), \`-Q 5000 -c 4 -q 200\` (after 3 s of the same load and churn, unmeasured: ${CHURN_ROUNDS} rounds of 4 s without churn, then 6 s with it) over \`_hash\` SRV, plain SRV
 and A queries in thirds. The reference: knotd serving the same 100,000 from a zone file (\`_hash\` names as
 records the bench's ring precomputed; without the type's 100,000 PTRs, see below), given the same queries and UPDATEs in the same rounds, in turn with ringdns,
-so both meet the same phases of the machine. "Store loaded" is the first plain answer. etcd: one member (${spawnSync("etcd", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]}), filled
+so the shared machine's drift reaches both. "Store loaded" is the first plain answer. etcd: one member (${spawnSync("etcd", ["--version"], { encoding: "utf8" }).stdout.split("\n")[0]}), filled
 directly in the daemons' format; daemon b reaches it through a relay the bench cuts to make b lose its place
 (a registration and \`etcdctl compact\` while b is cut off).
 

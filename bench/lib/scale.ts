@@ -2,17 +2,13 @@
 // filled directly (as a long-running daemon would have), then a daemon starts
 // on it and is timed until it answers.
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { LmdbStore } from "../../src/store/lmdb.js";
 import type { StoreOp } from "../../src/store/store.js";
+import { rssBytes } from "./proc.js";
 import { CLI, freePort } from "./servers.js";
-
-export function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
-}
 
 /** Registrations `start`..`end` as the store holds them: instance s-i of type _scale<i % types> (weight 1) and its host sh-i. */
 export function scaleOps(start: number, end: number, types = 10): StoreOp[] {

@@ -5,6 +5,7 @@ import { createServer } from "node:net";
 import { createSocket } from "node:dgram";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { ZONE, type Dataset } from "./dataset.js";
 
 /** The daemon as `npm run build` leaves it: what every bench spawns. */
@@ -49,7 +50,13 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-function track(name: string, proc: ChildProcess, port: number, version: string): Running {
+/** A started server, with what it has printed on stderr and whether it has exited, for `ready`. */
+interface Tracked extends Running {
+  stderr(): string;
+  exited(): boolean;
+}
+
+function track(name: string, proc: ChildProcess, port: number, version: string): Tracked {
   children.add(proc);
   let err = "";
   proc.stderr?.on("data", (d) => (err += d));
@@ -59,6 +66,8 @@ function track(name: string, proc: ChildProcess, port: number, version: string):
     version,
     port,
     pid: proc.pid!,
+    stderr: () => err,
+    exited: () => proc.exitCode !== null || proc.signalCode !== null,
     stop: () =>
       new Promise<void>((resolve) => {
         if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
@@ -69,16 +78,23 @@ function track(name: string, proc: ChildProcess, port: number, version: string):
   };
 }
 
-/** Wait until the server answers for a host of the data set (`probe`: a name with an A record). */
-async function ready(port: number, what: string, probe = `host-0.${ZONE}`): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(port), "+time=1", "+tries=1", "+short", probe, "A"], {
+/**
+ * Wait (2 minutes at most: knotd loads a zone of 300,000 records first) until the server answers
+ * for `probe`, a name with an A record; stopped, with what it printed, when it exits or never answers.
+ */
+async function ready(server: Tracked, probe = `host-0.${ZONE}`): Promise<Running> {
+  const deadline = performance.now() + 120_000;
+  while (performance.now() < deadline && !server.exited()) {
+    const r = spawnSync("dig", ["@127.0.0.1", "-p", String(server.port), "+time=1", "+tries=1", "+short", probe, "A"], {
       encoding: "utf8",
     });
-    if (r.status === 0 && r.stdout.trim()) return;
+    if (r.status === 0 && r.stdout.trim()) return server;
     await new Promise((res) => setTimeout(res, 100));
   }
-  throw new Error(`${what} did not start answering on port ${port}`);
+  await server.stop();
+  throw new Error(
+    `${server.name} ${server.exited() ? "exited before it answered" : "did not answer within 2 minutes"} on port ${server.port}: ${server.stderr().trim().slice(-1000) || "(nothing on stderr)"}`,
+  );
 }
 
 export async function startRingdns(d: Dataset, extra: string[] = []): Promise<Running> {
@@ -105,9 +121,7 @@ export async function startRingdns(d: Dataset, extra: string[] = []): Promise<Ru
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, "../../package.json"), "utf8")) as { version: string };
-  const r = track("ringdns", proc, port, `ringdns ${pkg.version} (Node ${process.version})`);
-  await ready(port, "ringdns");
-  return r;
+  return ready(track("ringdns", proc, port, `ringdns ${pkg.version} (Node ${process.version})`));
 }
 
 /** Who may update knotd's zone: holders of a TSIG key, or (the scale bench's unsigned UPDATEs) an address. */
@@ -166,9 +180,7 @@ export async function startKnot(
   writeFileSync(confFile, `${conf.join("\n")}\n`);
   const version = spawnSync("knotd", ["--version"], { encoding: "utf8" }).stdout.trim().split("\n")[0]!;
   const proc = spawn("knotd", ["-c", confFile], { stdio: ["ignore", "ignore", "pipe"] });
-  const r = track("knotd", proc, port, version);
-  await ready(port, "knotd", zone.probe);
-  return r;
+  return ready(track("knotd", proc, port, version), zone.probe);
 }
 
 export async function startDnsmasq(d: Dataset): Promise<Running> {
@@ -193,7 +205,5 @@ export async function startDnsmasq(d: Dataset): Promise<Running> {
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
-  const r = track("dnsmasq", proc, port, version);
-  await ready(port, "dnsmasq");
-  return r;
+  return ready(track("dnsmasq", proc, port, version));
 }

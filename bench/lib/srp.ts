@@ -1,15 +1,5 @@
-// SRP registrations a second on one core (issue 18: ≥ 2,000/s with P-256
-// verification), next to TSIG-signed registrations sent the same way. The
-// bench signs every update beforehand (each host its own key, as devices
-// have), then sends them over UDP with a fixed number in flight and counts
-// what the daemon acknowledged: the signing is not timed, the daemon's
-// checking, storing (LMDB, fsync per group commit) and replying is. Next to
-// the wall-clock rate, the CPU the daemon used per registration (from /proc):
-// on a shared two-core machine the wall clock also pays for the client's own
-// CPU and for whatever else runs; the daemon's CPU time is steadier.
-import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,25 +10,17 @@ import { parseName } from "../../src/names.js";
 import { signSig0 } from "../../src/wire/sig0.js";
 import { signRequest } from "../../src/wire/tsig.js";
 import { encodeUpdate } from "../../src/wire/update.js";
+import { cpuSeconds } from "./proc.js";
 import { startRingdns, stopAll } from "./servers.js";
 import type { Dataset } from "./dataset.js";
 
 const SRP_ZONE = parseName("default.service.arpa");
 const IN_FLIGHT = 64;
 
-/** Clock ticks a second, the unit of /proc/<pid>/stat's CPU times. */
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
-
-/** CPU seconds (user + system) a process has used, all its threads, and its main thread (whose tid is the pid); undefined without /proc. */
-function cpuSeconds(pid: number): { all: number; main: number } | undefined {
-  const ticks = (path: string) => {
-    const stat = readFileSync(path, "utf8");
-    // fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 14th and 15th
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(f[11]) + Number(f[12]);
-  };
+/** CPU seconds a process has used, all its threads and its main thread; undefined without /proc. */
+function daemonCpu(pid: number): { all: number; main: number } | undefined {
   try {
-    return { all: ticks(`/proc/${pid}/stat`) / CLK_TCK, main: ticks(`/proc/${pid}/task/${pid}/stat`) / CLK_TCK };
+    return { all: cpuSeconds(pid), main: cpuSeconds(pid, pid) };
   } catch {
     return undefined;
   }
@@ -56,9 +38,9 @@ async function measured(
   port: number,
   messages: Buffer[],
 ): Promise<Round & { rcodes: Map<number, number> }> {
-  const before = cpuSeconds(pid);
+  const before = daemonCpu(pid);
   const r = await blast(port, messages);
-  const after = cpuSeconds(pid);
+  const after = daemonCpu(pid);
   const per = (a: number, b: number) => ((b - a) * 1e6) / messages.length;
   return before && after ? { ...r, cpuUs: { all: per(before.all, after.all), main: per(before.main, after.main) } } : r;
 }

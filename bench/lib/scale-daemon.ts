@@ -684,20 +684,21 @@ async function churn(
   try {
     // knotd's zone is generated here: it must answer each kind of name in the query file, or its figures are NXDOMAIN times
     const check = new Asker(knot.port);
-    for (const [name, type] of [
-      [`${hashKeys[0]}._hash._scale0._tcp.local`, Type.SRV],
-      [`s-${N - 1}._scale0._tcp.local`, Type.SRV],
-      [`sh-${N - 1}.local`, Type.A],
-    ] as const) {
-      const r = await check.ask(name, type, 3000);
-      if (!answered(r)) {
-        check.close();
-        throw new Error(
-          `bench --scale: knotd does not answer ${name} (${describe(r)}): its zone and the queries disagree`,
-        );
+    try {
+      for (const [name, type] of [
+        [`${hashKeys[0]}._hash._scale0._tcp.local`, Type.SRV],
+        [`s-${N - 1}._scale0._tcp.local`, Type.SRV],
+        [`sh-${N - 1}.local`, Type.A],
+      ] as const) {
+        const r = await check.ask(name, type, 3000);
+        if (!answered(r))
+          throw new Error(
+            `bench --scale: knotd does not answer ${name} (${describe(r)}): its zone and the queries disagree`,
+          );
       }
+    } finally {
+      check.close();
     }
-    check.close();
     // unmeasured warm-up: the same load and churn for 3 s first, so the rounds measure each server at steady
     // state, not V8 compiling the query and UPDATE paths on their first thousands of uses
     log("  churn: warm-up, 3 s of the same load and churn on each (not measured)…");
@@ -721,16 +722,17 @@ async function churn(
     await knot.stop();
   }
   const p99 = (xs: number[]) => quantile(xs, 0.99);
-  const median = <T>(rounds: T[], by: (r: T) => number) =>
+  // the round whose figure is the median, so the other figures shown beside it are that round's
+  const medianRound = <T>(rounds: T[], by: (r: T) => number) =>
     [...rounds].sort((x, y) => by(x) - by(y))[Math.floor(rounds.length / 2)]!;
   const range = (rounds: PerfLatency[], pick: (r: PerfLatency) => number[]) =>
     rounds.map((r) => f(p99(pick(r)), 2)).join(", ");
   const row = (what: string, xs: number[]) =>
     `${what} p50 ${f(quantile(xs, 0.5), 2)} / p99 ${f(p99(xs), 2)} / max ${f(quantile(xs, 1), 1)} ms (${xs.length})`;
   const [ours, ref] = sides as [ChurnSide, ChurnSide];
-  const calm = median(ours.calms, (r) => p99(r.plain));
-  const hashRound = median(ours.churns, (r) => p99(r.hash));
-  const plainRound = median(ours.churns, (r) => p99(r.plain));
+  const calm = medianRound(ours.calms, (r) => p99(r.plain));
+  const hashRound = medianRound(ours.churns, (r) => p99(r.hash));
+  const plainRound = medianRound(ours.churns, (r) => p99(r.plain));
   const lostIn = (side: ChurnSide) => side.churns.reduce((n, r) => n + r.lost, 0);
   const lost = lostIn(ours);
   const sentQueries = ours.churns.reduce((n, r) => n + r.sent, 0);
@@ -758,9 +760,9 @@ async function churn(
     met: lost === 0,
   });
   // the reference, round by round beside ours: what this machine allows a C server under the same load
-  const refCalm = median(ref.calms, (r) => p99(r.plain));
-  const refHash = median(ref.churns, (r) => p99(r.hash));
-  const refPlain = median(ref.churns, (r) => p99(r.plain));
+  const refCalm = medianRound(ref.calms, (r) => p99(r.plain));
+  const refHash = medianRound(ref.churns, (r) => p99(r.hash));
+  const refPlain = medianRound(ref.churns, (r) => p99(r.plain));
   const ratio = (a: number[], b: number[]) => f(p99(a) / p99(b), 2);
   figures.push({
     figure: `reference, ${ref.name} (${KNOT_WORKERS} UDP workers), the same rounds, interleaved with ringdns's: no churn, plain queries`,
@@ -780,8 +782,7 @@ async function churn(
   log(`  churn: knotd, one UPDATE into a browse RRset of ${KNOT_BIG_RRSET.toLocaleString("en")}…`);
   const big = await knotUpdateIntoBigRRset(dir);
   const ourAcks = ours.updates.map((u) => u.ms).sort((a, b) => a - b);
-  const cpuRange = (side: ChurnSide) =>
-    `${f(median(side.cpu, (x) => x))} % (rounds ${side.cpu.map((x) => f(x)).join(", ")})`;
+  const cpuRange = (side: ChurnSide) => `${f(median(side.cpu))} % (rounds ${side.cpu.map((x) => f(x)).join(", ")})`;
   figures.push({
     figure: "… CPU of each server during a churn round (all its threads, % of one core), median",
     measured: `ringdns ${cpuRange(ours)}; knotd ${cpuRange(ref)}`,

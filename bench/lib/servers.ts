@@ -61,16 +61,17 @@ function track(name: string, proc: ChildProcess, port: number, version: string):
   let err = "";
   proc.stderr?.on("data", (d) => (err += d));
   proc.once("exit", () => children.delete(proc));
+  const exited = () => proc.exitCode !== null || proc.signalCode !== null;
   return {
     name,
     version,
     port,
     pid: proc.pid!,
     stderr: () => err,
-    exited: () => proc.exitCode !== null || proc.signalCode !== null,
+    exited,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        if (exited()) return resolve();
         proc.once("exit", () => resolve());
         proc.kill("SIGTERM");
         setTimeout(() => proc.kill("SIGKILL"), 3000).unref();

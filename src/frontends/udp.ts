@@ -30,6 +30,9 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
   socket.on(
     "message",
     guarded("udp query", (msg: Buffer, rinfo: RemoteInfo) => {
+      // source port 0 is forged (no reply can go there; dgram's send throws): dropped unanswered, not an
+      // internal error logged per packet
+      if (rinfo.port === 0) return;
       const notes: ReplyNotes | undefined = rrl ? {} : undefined; // only the rate limiter reads them
       const send = (reply: Buffer | null) => {
         if (!reply) return;
@@ -41,7 +44,8 @@ export function serveUdp(socket: Socket, deps: DnsHandlerDeps): void {
             reply = truncatedReply(reply);
           }
         }
-        // no callback: a send error reaches the socket's "error" listener, and the hot path allocates one closure less
+        // no callback: a reply the kernel refuses (a full send buffer) is dropped like a datagram lost on the way,
+        // and the hot path allocates one closure less
         socket.send(reply, rinfo.port, rinfo.address);
       };
       const reply = handleDnsMessage(msg, "udp", formatPeer(rinfo.address, rinfo.port), deps, notes);
